@@ -1,0 +1,685 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Configuration loader.
+ *
+ * Two passes.  read_ini() turns text into an rte_cfgfile, one line at a
+ * time, so that syntax errors can name their line; it refuses what
+ * rte_cfgfile_load() would let through silently (a line that is neither a
+ * section nor an entry, a key given twice, a section opened twice, a value
+ * that rte_cfgfile would truncate).  apply_ini() then walks the sections
+ * and entries against the `keys` table, the single list of what a
+ * configuration may say: section, key, kind and range.
+ *
+ * Defaults are not in the table: the embedded configs/default.ini is read
+ * first, through the same parsers, and the given text over it.  So every
+ * default is written down once, where users read it, and cannot be out of
+ * range.  Relations between keys are checked last, in validate().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cfgfile.h>
+#include <rte_ether.h>
+
+#include "embedded_pvt.h"
+#include "rs_config.h"
+
+/* Files larger than this are surely not configurations. */
+#define FILE_MAX (1024 * 1024)
+
+_Static_assert(RS_CONFIG_VALUE_MAX == CFG_VALUE_LEN,
+	       "values must fit rte_cfgfile entries exactly");
+
+enum kind { K_STR, K_UINT, K_BOOL, K_IPV4, K_MAC };
+
+#define F_REQUIRED 1u /* no default: the file must say it */
+#define F_POW2 2u     /* a power of two (ring sizes) */
+
+struct key {
+	const char *section;
+	const char *name;
+	enum kind kind;
+	size_t off;  /* where in struct rs_config */
+	size_t size; /* bytes there */
+	uint32_t min, max;
+	unsigned flags;
+};
+
+/* The member of struct rs_config is named after its section and key. */
+/* clang-format off */
+#define KEY(sec, k, kind, lo, hi, fl)                                          \
+	{#sec, #k, kind, offsetof(struct rs_config, sec.k),                    \
+	 sizeof(((struct rs_config *)0)->sec.k), lo, hi, fl}
+/* clang-format on */
+
+static const struct key keys[] = {
+    KEY(eal, args, K_STR, 0, 0, 0),
+
+    KEY(port, devargs, K_STR, 0, 0, F_REQUIRED),
+    KEY(port, rx_desc, K_UINT, 64, 16384, 0),
+    KEY(port, tx_desc, K_UINT, 64, 16384, 0),
+    KEY(port, mbufs, K_UINT, 512, 1u << 20, 0),
+    KEY(port, mbuf_cache, K_UINT, 0, 512, 0),
+    KEY(port, mtu, K_UINT, 68, 9600, 0),
+    KEY(port, link_timeout_ms, K_UINT, 100, 60000, 0),
+
+    KEY(net, ip, K_IPV4, 0, 0, F_REQUIRED),
+    KEY(net, prefix, K_UINT, 1, 32, 0),
+    KEY(net, gateway, K_IPV4, 0, 0, 0),
+    KEY(net, mac, K_MAC, 0, 0, 0),
+
+    KEY(workers, count, K_UINT, 1, 127, 0),
+    KEY(workers, burst, K_UINT, 1, 256, 0),
+    KEY(workers, idle_backoff, K_BOOL, 0, 0, 0),
+    KEY(workers, idle_polls, K_UINT, 1, 1000000, 0),
+    KEY(workers, idle_sleep_max_us, K_UINT, 1, 100000, 0),
+
+    KEY(rpc, listen_port, K_UINT, 1, 65535, 0),
+
+    KEY(limits, msg_ring_size, K_UINT, 64, 65536, F_POW2),
+    KEY(limits, sock_rx_ring, K_UINT, 4096, 1u << 26, F_POW2),
+    KEY(limits, sock_tx_ring, K_UINT, 4096, 1u << 26, F_POW2),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Everything a parse needs to say where it is, when it fails. */
+struct where {
+	const char *file;
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(const struct where *w,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->err == NULL || w->errlen == 0)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(w->err, w->errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* ---- pass 1: text to rte_cfgfile ------------------------------------- */
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s &&
+	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+/* A ';' or '#' opens a comment at the start of a line or after a blank, so
+ * that device arguments may still contain either character. */
+static void strip_comment(char *s)
+{
+	for (char *p = s; *p != '\0'; p++) {
+		if ((*p == ';' || *p == '#') &&
+		    (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+static bool is_name(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_'))
+			return false;
+	return true;
+}
+
+static int read_section(struct rte_cfgfile *ini, char *line, unsigned lineno,
+			char *cur, const struct where *w)
+{
+	char *close = strchr(line, ']');
+	char *name;
+
+	if (close == NULL || *trim(close + 1) != '\0')
+		return fail(w, "%s:%u: '%s': a section line is '[name]'",
+			    w->file, lineno, line);
+	*close = '\0';
+	name = trim(line + 1);
+	if (!is_name(name) || strlen(name) >= CFG_NAME_LEN)
+		return fail(w, "%s:%u: [%s]: not a section name", w->file,
+			    lineno, name);
+	if (rte_cfgfile_has_section(ini, name))
+		return fail(w, "%s:%u: [%s]: section given twice", w->file,
+			    lineno, name);
+	if (rte_cfgfile_add_section(ini, name) < 0)
+		return -ENOMEM;
+	strcpy(cur, name);
+	return 0;
+}
+
+static int read_entry(struct rte_cfgfile *ini, char *line, unsigned lineno,
+		      const char *cur, const struct where *w)
+{
+	char *eq = strchr(line, '=');
+	char *key, *value;
+	int rc;
+
+	if (eq == NULL)
+		return fail(w,
+			    "%s:%u: '%s': expected 'key = value' or "
+			    "'[section]'",
+			    w->file, lineno, line);
+	*eq = '\0';
+	key = trim(line);
+	value = trim(eq + 1);
+	if (cur[0] == '\0')
+		return fail(w, "%s:%u: %s: key before any [section]", w->file,
+			    lineno, key);
+	if (!is_name(key) || strlen(key) >= CFG_NAME_LEN)
+		return fail(w, "%s:%u: [%s] '%s': not a key name", w->file,
+			    lineno, cur, key);
+	if (*value == '\0')
+		return fail(w, "%s:%u: [%s] %s: empty value", w->file, lineno,
+			    cur, key);
+	if (strlen(value) >= CFG_VALUE_LEN)
+		return fail(w, "%s:%u: [%s] %s: value longer than %d bytes",
+			    w->file, lineno, cur, key, CFG_VALUE_LEN - 1);
+	rc = rte_cfgfile_add_entry(ini, cur, key, value);
+	if (rc == -EEXIST)
+		return fail(w, "%s:%u: [%s] %s: key given twice", w->file,
+			    lineno, cur, key);
+	return rc < 0 ? -ENOMEM : 0;
+}
+
+static int read_line(struct rte_cfgfile *ini, char *line, unsigned lineno,
+		     char *cur, const struct where *w)
+{
+	strip_comment(line);
+	line = trim(line);
+	if (*line == '\0')
+		return 0;
+	if (*line == '[')
+		return read_section(ini, line, lineno, cur, w);
+	return read_entry(ini, line, lineno, cur, w);
+}
+
+static struct rte_cfgfile *read_ini(const char *text, size_t len,
+				    const struct where *w, int *rc)
+{
+	struct rte_cfgfile *ini = rte_cfgfile_create(0);
+	char cur[CFG_NAME_LEN] = "";
+	char *copy = malloc(len + 1);
+	char *line, *next;
+	unsigned lineno = 0;
+
+	*rc = -ENOMEM;
+	if (ini == NULL || copy == NULL)
+		goto err_alloc;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	if (memchr(copy, '\0', len) != NULL) {
+		*rc = fail(w, "%s: contains a NUL byte: not a text file",
+			   w->file);
+		goto err_alloc;
+	}
+	for (line = copy; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		*rc = read_line(ini, line, ++lineno, cur, w);
+		if (*rc < 0)
+			goto err_alloc;
+	}
+	free(copy);
+	*rc = 0;
+	return ini;
+
+err_alloc:
+	free(copy);
+	if (ini != NULL)
+		rte_cfgfile_close(ini);
+	return NULL;
+}
+
+/* ---- pass 2: entries to struct rs_config ---------------------------- */
+
+static int parse_uint(const struct key *k, const char *v, uint32_t *out,
+		      const struct where *w)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end != '\0')
+		return fail(w, "%s: [%s] %s: '%s' is not a number", w->file,
+			    k->section, k->name, v);
+	if (errno == ERANGE || n < k->min || n > k->max)
+		return fail(w, "%s: [%s] %s: '%s' is out of range (%u..%u)",
+			    w->file, k->section, k->name, v, k->min, k->max);
+	if ((k->flags & F_POW2) && (n & (n - 1)) != 0)
+		return fail(w, "%s: [%s] %s: '%s' is not a power of two",
+			    w->file, k->section, k->name, v);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int parse_bool(const struct key *k, const char *v, bool *out,
+		      const struct where *w)
+{
+	static const char *const yes[] = {"on", "yes", "true", "1"};
+	static const char *const no[] = {"off", "no", "false", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
+			*out = strcmp(v, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return fail(w,
+		    "%s: [%s] %s: '%s' is not on/off (on, off, yes, no, "
+		    "true, false, 1, 0)",
+		    w->file, k->section, k->name, v);
+}
+
+static int parse_ipv4(const struct key *k, const char *v, uint32_t *out,
+		      const struct where *w)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, v, &a) != 1)
+		return fail(w, "%s: [%s] %s: '%s' is not an IPv4 address",
+			    w->file, k->section, k->name, v);
+	*out = a.s_addr;
+	return 0;
+}
+
+static int parse_mac(const struct key *k, const char *v, uint8_t out[6],
+		     const struct where *w)
+{
+	struct rte_ether_addr ea;
+
+	if (rte_ether_unformat_addr(v, &ea) != 0)
+		return fail(w,
+			    "%s: [%s] %s: '%s' is not a MAC address "
+			    "(xx:xx:xx:xx:xx:xx)",
+			    w->file, k->section, k->name, v);
+	if (!rte_is_valid_assigned_ether_addr(&ea))
+		return fail(w,
+			    "%s: [%s] %s: '%s' is not a unicast MAC "
+			    "address",
+			    w->file, k->section, k->name, v);
+	memcpy(out, ea.addr_bytes, 6);
+	return 0;
+}
+
+static int parse_value(struct rs_config *cfg, const struct key *k,
+		       const char *v, const struct where *w)
+{
+	void *dst = (char *)cfg + k->off;
+
+	switch (k->kind) {
+	case K_STR:
+		if (strlen(v) >= k->size)
+			return fail(w, "%s: [%s] %s: longer than %zu bytes",
+				    w->file, k->section, k->name, k->size - 1);
+		strcpy(dst, v);
+		return 0;
+	case K_UINT:
+		return parse_uint(k, v, dst, w);
+	case K_BOOL:
+		return parse_bool(k, v, dst, w);
+	case K_IPV4:
+		return parse_ipv4(k, v, dst, w);
+	case K_MAC:
+		return parse_mac(k, v, dst, w);
+	}
+	return -EINVAL;
+}
+
+static bool known_section(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, name) == 0)
+			return true;
+	return false;
+}
+
+/* "a, b, c": the keys of @p section, or with NULL every section, to help
+ * the reader of a message.  The table keeps each section's keys together. */
+static void list_names(const char *section, char *buf, size_t len)
+{
+	const char *name, *prev = NULL;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NKEYS && used < len; i++) {
+		if (section != NULL && strcmp(keys[i].section, section) != 0)
+			continue;
+		name = section != NULL ? keys[i].name : keys[i].section;
+		if (prev != NULL && strcmp(prev, name) == 0)
+			continue;
+		used += snprintf(buf + used, len - used, "%s%s",
+				 prev != NULL ? ", " : "", name);
+		prev = name;
+	}
+}
+
+static const struct key *find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int apply_entries(struct rs_config *cfg, const char *section,
+			 const struct rte_cfgfile_entry *ent, int n,
+			 bool seen[NKEYS], const struct where *w)
+{
+	char known[256];
+	const struct key *k;
+	int rc;
+
+	for (int i = 0; i < n; i++) {
+		k = find_key(section, ent[i].name);
+		if (k == NULL) {
+			list_names(section, known, sizeof(known));
+			return fail(w, "%s: [%s] %s: unknown key (known: %s)",
+				    w->file, section, ent[i].name, known);
+		}
+		rc = parse_value(cfg, k, ent[i].value, w);
+		if (rc < 0)
+			return rc;
+		seen[k - keys] = true;
+	}
+	return 0;
+}
+
+static int apply_section(struct rs_config *cfg, struct rte_cfgfile *ini,
+			 int idx, bool seen[NKEYS], const struct where *w)
+{
+	struct rte_cfgfile_entry *ent;
+	char name[CFG_NAME_LEN];
+	char known[256];
+	int n, rc;
+
+	n = rte_cfgfile_section_num_entries_by_index(ini, name, idx);
+	if (n < 0)
+		return -EINVAL;
+	if (!known_section(name)) {
+		list_names(NULL, known, sizeof(known));
+		return fail(w, "%s: [%s]: unknown section (known: %s)", w->file,
+			    name, known);
+	}
+	if (n == 0)
+		return 0;
+	ent = calloc(n, sizeof(*ent));
+	if (ent == NULL)
+		return -ENOMEM;
+	n = rte_cfgfile_section_entries_by_index(ini, idx, name, ent, n);
+	rc = n < 0 ? -EINVAL : apply_entries(cfg, name, ent, n, seen, w);
+	free(ent);
+	return rc;
+}
+
+static int apply_ini(struct rs_config *cfg, struct rte_cfgfile *ini,
+		     bool seen[NKEYS], const struct where *w)
+{
+	int nsec = rte_cfgfile_num_sections(ini, "", 0);
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < nsec; i++)
+		rc = apply_section(cfg, ini, i, seen, w);
+	return rc;
+}
+
+/* Read one layer of configuration over what @p cfg already holds. */
+static int load_layer(struct rs_config *cfg, const char *name, const char *text,
+		      size_t len, bool seen[NKEYS], char *err, size_t errlen)
+{
+	const struct where w = {name, err, errlen};
+	struct rte_cfgfile *ini;
+	int rc;
+
+	ini = read_ini(text, len, &w, &rc);
+	if (ini == NULL) {
+		if (rc == -ENOMEM && err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: out of memory", name);
+		return rc;
+	}
+	rc = apply_ini(cfg, ini, seen, &w);
+	rte_cfgfile_close(ini);
+	return rc;
+}
+
+/* ---- relations between keys ----------------------------------------- */
+
+static bool is_unicast(uint32_t be)
+{
+	uint32_t a = ntohl(be);
+
+	return a != 0 && (a >> 24) != 127 && (a >> 28) < 14;
+}
+
+static const char *ntoa(uint32_t be, char buf[INET_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET, &be, buf, INET_ADDRSTRLEN);
+}
+
+static int validate_net(const struct rs_config *cfg, const struct where *w)
+{
+	const struct rs_config_net *n = &cfg->net;
+	uint32_t mask = n->prefix == 32 ? ~0u : ~(~0u >> n->prefix);
+	uint32_t ip = ntohl(n->ip), gw = ntohl(n->gateway);
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	if (!is_unicast(n->ip))
+		return fail(w,
+			    "%s: [net] ip: '%s' is not a usable unicast "
+			    "address",
+			    w->file, ntoa(n->ip, a));
+	if (n->prefix <= 30 && ((ip & ~mask) == 0 || (ip & ~mask) == ~mask))
+		return fail(w,
+			    "%s: [net] ip: '%s' is the network or broadcast "
+			    "address of its /%u subnet",
+			    w->file, ntoa(n->ip, a), n->prefix);
+	if (n->gateway == 0)
+		return 0;
+	if (!is_unicast(n->gateway) || n->gateway == n->ip)
+		return fail(w,
+			    "%s: [net] gateway: '%s' is not a usable "
+			    "unicast address other than [net] ip",
+			    w->file, ntoa(n->gateway, a));
+	if ((gw & mask) != (ip & mask))
+		return fail(w, "%s: [net] gateway: '%s' is not inside %s/%u",
+			    w->file, ntoa(n->gateway, a), ntoa(n->ip, b),
+			    n->prefix);
+	return 0;
+}
+
+static int validate_port(const struct rs_config *cfg, const struct where *w)
+{
+	const struct rs_config_port *p = &cfg->port;
+	const struct rs_config_workers *wk = &cfg->workers;
+	uint64_t need;
+
+	/* rte_mempool_create() refuses a cache above 2/3 of the pool. */
+	if (p->mbuf_cache * 3ull > p->mbufs * 2ull)
+		return fail(w,
+			    "%s: [port] mbuf_cache: '%u' is too large for "
+			    "%u mbufs (at most 2/3 of [port] mbufs)",
+			    w->file, p->mbuf_cache, p->mbufs);
+	/* Every descriptor may hold an mbuf, every lcore cache may hoard
+	 * some, and a burst is in flight on each worker. */
+	need = (uint64_t)wk->count * (p->rx_desc + p->tx_desc + 2 * wk->burst) +
+	       (uint64_t)(wk->count + 1) * p->mbuf_cache;
+	if (p->mbufs < need)
+		return fail(w,
+			    "%s: [port] mbufs: '%u' is too few for %u "
+			    "worker(s) with %u RX + %u TX descriptors "
+			    "(need at least %llu)",
+			    w->file, p->mbufs, wk->count, p->rx_desc,
+			    p->tx_desc, (unsigned long long)need);
+	if (wk->burst > p->rx_desc)
+		return fail(w,
+			    "%s: [workers] burst: '%u' is larger than "
+			    "[port] rx_desc (%u)",
+			    w->file, wk->burst, p->rx_desc);
+	return 0;
+}
+
+static int validate(const struct rs_config *cfg, const struct where *w)
+{
+	char buf[RS_CONFIG_VALUE_MAX];
+	char *argv[RS_CONFIG_EAL_ARGS_MAX];
+	int rc;
+
+	rc = validate_net(cfg, w);
+	if (rc == 0)
+		rc = validate_port(cfg, w);
+	if (rc == 0 &&
+	    rs_config_eal_split(cfg, buf, argv, RS_CONFIG_EAL_ARGS_MAX) < 0)
+		rc = fail(w, "%s: [eal] args: more than %d arguments", w->file,
+			  RS_CONFIG_EAL_ARGS_MAX);
+	return rc;
+}
+
+/* ---- entry points ---------------------------------------------------- */
+
+/*
+ * The embedded default is read first and the given text over it, so that
+ * configs/default.ini is the one place where defaults are written down.
+ * Only the given text counts for required keys.
+ */
+int rs_config_load_buffer(struct rs_config *cfg, const char *name,
+			  const char *text, size_t len, char *err,
+			  size_t errlen)
+{
+	const struct where w = {name, err, errlen};
+	bool base[NKEYS] = {false}, seen[NKEYS] = {false};
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	rc = load_layer(cfg, RS_CONFIG_DEFAULT_NAME, rs_config_embedded_default,
+			rs_config_embedded_default_len, base, err, errlen);
+	if (rc == 0)
+		rc = load_layer(cfg, name, text, len, seen, err, errlen);
+	for (size_t i = 0; rc == 0 && i < NKEYS; i++)
+		if ((keys[i].flags & F_REQUIRED) && !seen[i])
+			rc = fail(&w, "%s: [%s] %s: missing (required)", name,
+				  keys[i].section, keys[i].name);
+	if (rc == 0)
+		rc = validate(cfg, &w);
+	snprintf(cfg->source, sizeof(cfg->source), "%s", name);
+	return rc;
+}
+
+/* Read up to FILE_MAX bytes.  Not stat()-based, so that pipes such as
+ * /dev/stdin work too. */
+static int read_file(const char *path, char **text, size_t *len)
+{
+	size_t cap = 4096, got = 0;
+	char *buf, *bigger;
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap);
+	while (buf != NULL && rc == 0) {
+		if (got == cap) {
+			cap *= 2;
+			bigger = cap > 2 * FILE_MAX ? NULL : realloc(buf, cap);
+			if (bigger == NULL) {
+				rc = cap > 2 * FILE_MAX ? -EFBIG : -ENOMEM;
+				break;
+			}
+			buf = bigger;
+		}
+		n = read(fd, buf + got, cap - got);
+		if (n == 0)
+			break;
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		got += n > 0 ? (size_t)n : 0;
+		if (got > FILE_MAX)
+			rc = -EFBIG;
+	}
+	close(fd);
+	if (buf == NULL)
+		return -ENOMEM;
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*text = buf;
+	*len = got;
+	return 0;
+}
+
+int rs_config_load_file(struct rs_config *cfg, const char *path, char *err,
+			size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_file(path, &text, &len);
+	if (rc < 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: cannot read: %s", path,
+				 rc == -EFBIG ? "larger than 1 MiB"
+					      : strerror(-rc));
+		return rc;
+	}
+	rc = rs_config_load_buffer(cfg, path, text, len, err, errlen);
+	free(text);
+	return rc;
+}
+
+int rs_config_load_default(struct rs_config *cfg, char *err, size_t errlen)
+{
+	return rs_config_load_buffer(
+	    cfg, RS_CONFIG_DEFAULT_NAME, rs_config_embedded_default,
+	    rs_config_embedded_default_len, err, errlen);
+}
+
+const char *rs_config_default_text(size_t *len)
+{
+	if (len != NULL)
+		*len = rs_config_embedded_default_len;
+	return rs_config_embedded_default;
+}
+
+int rs_config_eal_split(const struct rs_config *cfg,
+			char buf[RS_CONFIG_VALUE_MAX], char **argv, int max)
+{
+	char *save = NULL, *word;
+	int n = 0;
+
+	snprintf(buf, RS_CONFIG_VALUE_MAX, "%s", cfg->eal.args);
+	for (word = strtok_r(buf, " \t", &save); word != NULL;
+	     word = strtok_r(NULL, " \t", &save)) {
+		if (n == max)
+			return -E2BIG;
+		argv[n++] = word;
+	}
+	return n;
+}

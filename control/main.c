@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * remsockd: the daemon.
+ *
+ * main() lives in control/ because the main lcore is the control thread:
+ * it reads the configuration, brings the data plane up, then waits --
+ * printing counters when asked -- until SIGINT or SIGTERM, and takes the
+ * data plane down again.  It is the only place that exits.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+
+#include "rs_config.h"
+#include "rs_dataplane.h"
+
+#ifndef RS_VERSION
+#define RS_VERSION "unknown"
+#endif
+
+/* Exit codes, as --help documents them. */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* How often the main loop looks at the stop flag. */
+#define TICK_MS 100
+
+struct opts {
+	const char *config;   /* NULL: the embedded default */
+	bool check;	      /* --check-config */
+	bool print_default;   /* --print-default-config */
+	unsigned stats_every; /* seconds; 0: no periodic line */
+	int eal_argc;	      /* arguments after "--" */
+	char **eal_argv;
+};
+
+/* Set by the signal handler, read by the main loop: the only global,
+ * because a signal handler cannot be given an argument. */
+static volatile sig_atomic_t stop_signal;
+
+static const char usage_text[] =
+    "NAME\n"
+    "    remsockd - kernel-bypass remote socket proxy\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    remsockd [-c FILE] [--stats-interval SECS] [-- EAL-ARG...]\n"
+    "    remsockd [-c FILE] --check-config\n"
+    "    remsockd --print-default-config\n"
+    "    remsockd --help | --version\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    remsockd holds sockets on behalf of programs that may not open\n"
+    "    them, and serves them over RPC.  Its data path bypasses the\n"
+    "    kernel: DPDK poll-mode workers drive one port through a\n"
+    "    userspace TCP/IP stack.  This version brings the port up and\n"
+    "    answers ARP and ICMP echo (ping) on its address; the RPC service\n"
+    "    and TCP/UDP are still to come.\n"
+    "\n"
+    "    It initialises the EAL from [eal] args, probes the port named by\n"
+    "    [port] devargs (any PMD: net_tap, virtio_user, a PCI NIC), gives\n"
+    "    each worker lcore one RX/TX queue pair, waits for link up, prints\n"
+    "    a banner (port, MAC, address, negotiated checksum offloads,\n"
+    "    workers) and runs in the foreground.  SIGINT or SIGTERM stops the\n"
+    "    workers, closes the port and prints the final counters.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -c, --config FILE\n"
+    "        Read FILE (INI) instead of the embedded default\n"
+    "        configuration.  Keys FILE leaves out take the default's\n"
+    "        values; [port] devargs and [net] ip are required.\n"
+    "    --check-config\n"
+    "        Validate the configuration, print the verdict and exit.\n"
+    "        Needs neither root nor hugepages.\n"
+    "    --print-default-config\n"
+    "        Print the embedded default configuration, with comments on\n"
+    "        every key: a starting point for FILE.\n"
+    "    --stats-interval SECS\n"
+    "        Print one line of counters every SECS seconds (1-3600).\n"
+    "        Default: only at exit.\n"
+    "    -h, --help\n"
+    "        Print this help and exit.\n"
+    "    -V, --version\n"
+    "        Print the version and exit.\n"
+    "    -- EAL-ARG...\n"
+    "        Arguments for the DPDK EAL, appended to [eal] args, e.g.\n"
+    "        -- --log-level=pmd.net.tap:debug.  The EAL refuses some\n"
+    "        options given twice (such as -l): change those in the file.\n"
+    "\n"
+    "FILES\n"
+    "    configs/default.ini\n"
+    "        The embedded default: tap mode, port net_tap0 with kernel\n"
+    "        interface rs-tap0, address 198.18.0.2/24, idle back-off on.\n"
+    "    configs/virtio.ini\n"
+    "        virtio_user over a vhost-user socket (test network).\n"
+    "    configs/nic-example.ini\n"
+    "        A PCI NIC bound to vfio-pci.\n"
+    "\n"
+    "    Hugepages must be reserved (as root: echo 256 >\n"
+    "    /proc/sys/vm/nr_hugepages; mount -t hugetlbfs nodev\n"
+    "    /dev/hugepages unless [eal] args has --in-memory).\n"
+    "\n"
+    "COUNTERS\n"
+    "    Every received packet is either handled (answered, or learned\n"
+    "    from) or dropped for a named reason; 'unexplained' is what is\n"
+    "    neither, and is 0 unless remsockd has a bug.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0   stopped by SIGINT or SIGTERM; or the configuration is valid\n"
+    "    1   run-time failure: EAL (hugepages, privileges), port, link,\n"
+    "        or mbufs leaked at exit\n"
+    "    2   usage error, or the configuration is invalid\n"
+    "\n"
+    "EXAMPLES\n"
+    "    remsockd --check-config -c configs/virtio.ini\n"
+    "    remsockd --stats-interval 5\n"
+    "    remsockd -c my.ini -- --log-level=pmd.net.tap:debug\n"
+    "    scripts/demo.sh    (tap mode end to end: ping the proxy)\n";
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGTERM, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int parse_interval(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < 1 ||
+	    v > 3600)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* @return -1 to go on, or the exit code. */
+static int opts_parse(int argc, char **argv, struct opts *o)
+{
+	enum { O_CHECK = 256, O_PRINT, O_STATS };
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, O_CHECK},
+	    {"print-default-config", no_argument, NULL, O_PRINT},
+	    {"stats-interval", required_argument, NULL, O_STATS},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	/* '+': stop at the first non-option, so that EAL arguments after
+	 * "--" are left alone. */
+	while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case O_CHECK:
+			o->check = true;
+			break;
+		case O_PRINT:
+			o->print_default = true;
+			break;
+		case O_STATS:
+			if (parse_interval(optarg, &o->stats_every) == 0)
+				break;
+			fprintf(stderr,
+				"remsockd: --stats-interval: '%s' is "
+				"not a number of seconds (1-3600)\n",
+				optarg);
+			return EXIT_USAGE;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("remsockd %s\n", RS_VERSION);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try 'remsockd --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
+		fprintf(stderr,
+			"remsockd: unexpected argument '%s' (EAL "
+			"arguments go after '--')\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	o->eal_argc = argc - optind;
+	o->eal_argv = argv + optind;
+	return -1;
+}
+
+static void offloads_print(const char *dir, uint64_t got, uint64_t offered,
+			   const char *(*name)(uint64_t))
+{
+	const char *sep = "";
+
+	printf("  %-9s ", dir);
+	if (got == 0)
+		printf("none (checksums in software)");
+	for (unsigned b = 0; b < 64; b++) {
+		if (got & (1ull << b)) {
+			printf("%s%s", sep, name(1ull << b));
+			sep = " ";
+		}
+	}
+	if (got != offered)
+		printf(" (offered: %#" PRIx64 ")", offered);
+	printf("\n");
+}
+
+static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
+{
+	struct rs_dp_info in;
+	char ip[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN] = "none";
+
+	rs_dp_info_get(dp, &in);
+	inet_ntop(AF_INET, &cfg->net.ip, ip, sizeof(ip));
+	if (cfg->net.gateway != 0)
+		inet_ntop(AF_INET, &cfg->net.gateway, gw, sizeof(gw));
+	printf("remsockd %s: config %s\n", RS_VERSION, cfg->source);
+	printf("  port      %u %s (driver %s), devargs %s\n", in.port_id,
+	       in.port_name, in.driver, cfg->port.devargs);
+	printf("  link      %s", in.link_up ? "up" : "down");
+	if (in.link_speed != 0)
+		printf(", %u Mbps %s-duplex", in.link_speed,
+		       in.link_full_duplex ? "full" : "half");
+	printf("\n  mac       %02x:%02x:%02x:%02x:%02x:%02x\n", in.mac[0],
+	       in.mac[1], in.mac[2], in.mac[3], in.mac[4], in.mac[5]);
+	printf("  ip        %s/%u, gateway %s, mtu %u\n", ip, cfg->net.prefix,
+	       gw, in.mtu);
+	offloads_print("rx csum", in.rx_offloads, in.rx_offloads_offered,
+		       rte_eth_dev_rx_offload_name);
+	offloads_print("tx csum", in.tx_offloads, in.tx_offloads_offered,
+		       rte_eth_dev_tx_offload_name);
+	/* net_tap gives the kernel side the port's MAC, so a peer there
+	 * looks to ARP like someone claiming our MAC. */
+	if (strcmp(in.driver, "net_tap") == 0)
+		printf(
+		    "  note      the kernel side of net_tap starts with this "
+		    "MAC too: give it another\n"
+		    "            (ip link set IFACE address ...) before "
+		    "talking to the proxy\n");
+	printf("  queues    %u RX / %u TX descriptors per queue, %u mbufs\n",
+	       in.rx_desc, in.tx_desc, in.mbufs);
+	printf("  workers   %u:", in.workers);
+	for (unsigned i = 0; i < in.workers; i++)
+		printf(" lcore %u (queue %u)", in.worker_lcore[i], i);
+	if (cfg->workers.idle_backoff)
+		printf("; idle back-off on (after %u empty polls, sleeps up "
+		       "to %u us)\n",
+		       cfg->workers.idle_polls, cfg->workers.idle_sleep_max_us);
+	else
+		printf("; idle back-off off (busy polling)\n");
+	printf("remsockd: ready; SIGINT or SIGTERM stops it\n");
+}
+
+static uint64_t drops_sum(const struct rs_dp_stats *st)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
+		sum += st->drops[i];
+	return sum;
+}
+
+/* Received packets neither handled nor dropped for a reason.  Signed:
+ * while workers run, the counters are not read at one instant. */
+static int64_t unexplained(const struct rs_dp_stats *st)
+{
+	return (int64_t)(st->rx_pkts - st->handled - drops_sum(st));
+}
+
+static void stats_line_print(const struct rs_dp *dp)
+{
+	struct rs_dp_stats st;
+
+	rs_dp_stats_read(dp, -1, &st);
+	printf("stats: rx %" PRIu64 " pkts %" PRIu64 " B, tx %" PRIu64
+	       " pkts %" PRIu64 " B, handled %" PRIu64 ", dropped %" PRIu64,
+	       st.rx_pkts, st.rx_bytes, st.tx_pkts, st.tx_bytes, st.handled,
+	       drops_sum(&st));
+	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
+		if (st.drops[i] != 0)
+			printf(" %s=%" PRIu64, rs_dp_drop_name(i), st.drops[i]);
+	printf(", tx_dropped %" PRIu64 ", unexplained %" PRId64 "\n",
+	       st.tx_dropped, unexplained(&st));
+}
+
+static void final_print(const struct rs_dp *dp, unsigned leaked)
+{
+	struct rs_dp_stats st;
+	struct rs_dp_info in;
+
+	rs_dp_stats_read(dp, -1, &st);
+	rs_dp_info_get(dp, &in);
+	printf("final counters:\n");
+	printf("  %-28s %" PRIu64 "\n", "rx_pkts", st.rx_pkts);
+	printf("  %-28s %" PRIu64 "\n", "rx_bytes", st.rx_bytes);
+	printf("  %-28s %" PRIu64 "\n", "tx_pkts", st.tx_pkts);
+	printf("  %-28s %" PRIu64 "\n", "tx_bytes", st.tx_bytes);
+	printf("  %-28s %" PRIu64 "\n", "handled", st.handled);
+	printf("  %-28s %" PRIu64 "\n", "dropped", drops_sum(&st));
+	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
+		if (st.drops[i] != 0)
+			printf("    drop.%-22s %" PRIu64 "  (%s)\n",
+			       rs_dp_drop_name(i), st.drops[i],
+			       rs_dp_drop_meaning(i));
+	printf("  %-28s %" PRIu64 "\n", "tx_dropped", st.tx_dropped);
+	for (unsigned i = 0; i < RS_DP_EV_MAX; i++)
+		printf("  event.%-22s %" PRIu64 "\n", rs_dp_event_name(i),
+		       st.events[i]);
+	for (unsigned w = 0; w < in.workers; w++) {
+		rs_dp_stats_read(dp, (int)w, &st);
+		printf("  worker %u (lcore %u): rx %" PRIu64 " tx %" PRIu64
+		       "\n",
+		       w, in.worker_lcore[w], st.rx_pkts, st.tx_pkts);
+	}
+	rs_dp_stats_read(dp, -1, &st);
+	printf("  %-28s %" PRId64 "\n", "unexplained", unexplained(&st));
+	printf("  %-28s %u\n", "mbufs_in_use_after_close", leaked);
+}
+
+/* Sleep in ticks until a signal; print a stats line when one is due. */
+static void wait_for_signal(const struct rs_dp *dp, unsigned every)
+{
+	const struct timespec tick = {0, TICK_MS * 1000000L};
+	struct timespec now, next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	next.tv_sec += every;
+	while (!stop_signal) {
+		nanosleep(&tick, NULL);
+		if (every == 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec &&
+						 now.tv_nsec >= next.tv_nsec)) {
+			stats_line_print(dp);
+			next.tv_sec += every;
+		}
+	}
+	printf("remsockd: %s received, stopping\n",
+	       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static int run(const struct rs_config *cfg, const struct opts *o)
+{
+	struct rs_dp *dp;
+	unsigned leaked;
+
+	if (rs_dp_eal_init(cfg, o->eal_argc, o->eal_argv) < 0)
+		return EXIT_RUNTIME;
+	dp = rs_dp_create(cfg);
+	if (dp == NULL)
+		goto err_create;
+	if (signals_install() < 0) {
+		fprintf(stderr,
+			"remsockd: cannot install signal handlers: %s\n",
+			strerror(errno));
+		goto err_start;
+	}
+	if (rs_dp_start(dp) < 0)
+		goto err_start;
+	banner_print(dp, cfg);
+	wait_for_signal(dp, o->stats_every);
+	rs_dp_stop(dp);
+	leaked = rs_dp_mbufs_in_use(dp);
+	final_print(dp, leaked);
+	rs_dp_destroy(dp);
+	rte_eal_cleanup();
+	if (leaked != 0) {
+		fprintf(stderr, "remsockd: %u mbufs leaked\n", leaked);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+
+err_start:
+	rs_dp_destroy(dp);
+err_create:
+	rte_eal_cleanup();
+	fprintf(stderr, "remsockd: not started\n");
+	return EXIT_RUNTIME;
+}
+
+int main(int argc, char **argv)
+{
+	struct rs_config cfg;
+	struct opts o;
+	char err[1024];
+	int rc;
+
+	rc = opts_parse(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (o.print_default) {
+		fputs(rs_config_default_text(NULL), stdout);
+		return EXIT_OK;
+	}
+	rc = o.config != NULL
+		 ? rs_config_load_file(&cfg, o.config, err, sizeof(err))
+		 : rs_config_load_default(&cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "remsockd: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (o.check) {
+		printf("remsockd: %s: configuration OK\n", cfg.source);
+		return EXIT_OK;
+	}
+	/* Line by line even into a file or a pipe, so that the banner and
+	 * the stats lines can be followed while remsockd runs. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return run(&cfg, &o);
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * remsockd configuration: an INI file read into a validated struct.
+ *
+ * The text is split into sections and `key = value` entries by a small
+ * line reader that knows line numbers, and stored in DPDK's rte_cfgfile.
+ * A table of known keys then parses every entry into struct rs_config.
+ * Anything the table does not know is an error, and so is a value of the
+ * wrong kind or out of range: a typo must not silently become a default.
+ * Keys that a file leaves out take the defaults documented in
+ * configs/default.ini, except the required ones ([port] devargs, [net] ip).
+ *
+ * Every refusal is one line that names the file, the section, the key and
+ * the reason, e.g.
+ * `x.ini: [net] ip: '198.18.0.999' is not an IPv4 address`.
+ *
+ * The default configuration (configs/default.ini) is compiled into the
+ * binary, so remsockd runs without any file.
+ *
+ * Nothing here needs the EAL: the unit tests and --check-config run it
+ * anywhere.
+ */
+#ifndef RS_CONFIG_H
+#define RS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Longest value, in bytes, terminator included (rte_cfgfile's limit). */
+#define RS_CONFIG_VALUE_MAX 256
+
+/** Room for the name of the file a configuration came from. */
+#define RS_CONFIG_SOURCE_MAX 512
+
+/** Most EAL arguments that [eal] args may hold. */
+#define RS_CONFIG_EAL_ARGS_MAX 64
+
+/** Name that messages give the embedded default. */
+#define RS_CONFIG_DEFAULT_NAME "<embedded default.ini>"
+
+/** A configuration after validation.  Addresses are in network order. */
+struct rs_config {
+	/** File the configuration came from, for messages. */
+	char source[RS_CONFIG_SOURCE_MAX];
+
+	struct rs_config_eal {
+		/** EAL arguments, separated by blanks (no quoting). */
+		char args[RS_CONFIG_VALUE_MAX];
+	} eal;
+
+	struct rs_config_port {
+		/** Device arguments of the port, as for rte_dev_probe(). */
+		char devargs[RS_CONFIG_VALUE_MAX];
+		uint32_t rx_desc;	  /**< RX descriptors per queue */
+		uint32_t tx_desc;	  /**< TX descriptors per queue */
+		uint32_t mbufs;		  /**< mbufs in the packet pool */
+		uint32_t mbuf_cache;	  /**< per-lcore mempool cache */
+		uint32_t mtu;		  /**< IP MTU of the port */
+		uint32_t link_timeout_ms; /**< how long to wait for link up */
+	} port;
+
+	struct rs_config_net {
+		uint32_t ip;	  /**< the proxy's address */
+		uint32_t prefix;  /**< prefix length of the attached subnet */
+		uint32_t gateway; /**< next hop off the subnet; 0: none */
+		/** Port MAC to set; all zero: keep the port's own. */
+		uint8_t mac[6];
+	} net;
+
+	struct rs_config_workers {
+		uint32_t count;	     /**< worker lcores, one queue pair each */
+		uint32_t burst;	     /**< RX burst size */
+		bool idle_backoff;   /**< sleep when idle */
+		uint32_t idle_polls; /**< empty polls before sleeping */
+		uint32_t idle_sleep_max_us; /**< longest single sleep */
+	} workers;
+
+	struct rs_config_rpc {
+		uint32_t listen_port; /**< TCP port of the RPC service */
+	} rpc;
+
+	struct rs_config_limits {
+		uint32_t msg_ring_size; /**< control <-> worker message rings */
+		uint32_t
+		    sock_rx_ring; /**< bytes of a stream socket's RX ring */
+		uint32_t
+		    sock_tx_ring; /**< bytes of a stream socket's TX ring */
+	} limits;
+};
+
+/**
+ * Read and validate a configuration file.
+ *
+ * @param cfg     filled on success; unspecified on failure.
+ * @param path    the file.
+ * @param err     receives a one-line message on failure (may be NULL).
+ * @param errlen  bytes of @p err.
+ * @return 0; -EINVAL when the configuration is wrong; the negative errno of
+ *   open() or read() when the file cannot be read; -EFBIG when the file is
+ *   larger than 1 MiB; -ENOMEM.
+ */
+int rs_config_load_file(struct rs_config *cfg, const char *path, char *err,
+			size_t errlen);
+
+/**
+ * Validate configuration text held in memory.
+ *
+ * @param cfg     filled on success; unspecified on failure.
+ * @param name    what messages call the text (a file name).
+ * @param text    the INI text; need not be NUL-terminated.
+ * @param len     bytes of @p text.
+ * @param err     receives a one-line message on failure (may be NULL).
+ * @param errlen  bytes of @p err.
+ * @return 0, -EINVAL when the configuration is wrong, or -ENOMEM.
+ */
+int rs_config_load_buffer(struct rs_config *cfg, const char *name,
+			  const char *text, size_t len, char *err,
+			  size_t errlen);
+
+/**
+ * Validate the embedded default configuration (configs/default.ini).
+ *
+ * @return as rs_config_load_buffer().
+ */
+int rs_config_load_default(struct rs_config *cfg, char *err, size_t errlen);
+
+/**
+ * The embedded default configuration's text.
+ *
+ * @param len  receives its length in bytes (may be NULL).
+ * @return the NUL-terminated text; it lives as long as the program.
+ */
+const char *rs_config_default_text(size_t *len);
+
+/**
+ * Split [eal] args into words.
+ *
+ * @param cfg    a validated configuration.
+ * @param buf    receives a copy of the words; the pointers point into it.
+ * @param argv   receives up to @p max pointers.
+ * @param max    room in @p argv.
+ * @return the number of words, or -E2BIG when there are more than @p max.
+ */
+int rs_config_eal_split(const struct rs_config *cfg,
+			char buf[RS_CONFIG_VALUE_MAX], char **argv, int max);
+
+#endif /* RS_CONFIG_H */

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The data plane's life cycle and its read-outs for control: create the
+ * port and one struct rs_lcore per worker, launch the workers, stop them,
+ * sum their counters.  See rs_dataplane.h for the order of calls.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "dp_pvt.h"
+
+_Static_assert(sizeof(((struct rs_dp_info *)0)->port_name) >=
+		   RTE_ETH_NAME_MAX_LEN,
+	       "rs_dp_info.port_name must hold any ethdev name");
+
+/* How long an ARP entry stays good after it was last confirmed. */
+#define ARP_TTL_S 300
+
+void rs_dp_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("remsockd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static struct rs_lcore *lcore_create(const struct rs_dp *dp, unsigned lcore_id,
+				     uint16_t queue)
+{
+	const struct rs_config_workers *w = &dp->cfg.workers;
+	struct rs_lcore *lc;
+
+	lc = rte_zmalloc_socket("rs_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE,
+				rte_lcore_to_socket_id(lcore_id));
+	if (lc == NULL)
+		return NULL;
+	lc->ifc = &dp->ifc;
+	lc->lcore_id = lcore_id;
+	lc->queue = queue;
+	lc->burst = w->burst;
+	lc->idle_backoff = w->idle_backoff;
+	lc->idle_polls = w->idle_polls;
+	lc->idle_sleep_max_us = w->idle_sleep_max_us;
+	lc->arp_ttl_tsc = ARP_TTL_S * rte_get_tsc_hz();
+	return lc;
+}
+
+/* One struct rs_lcore per worker, on the worker lcores in EAL order. */
+static int lcores_create(struct rs_dp *dp)
+{
+	unsigned want = dp->cfg.workers.count, id;
+	uint16_t q = 0;
+
+	if (rte_lcore_count() - 1 < want) {
+		rs_dp_err("[workers] count: %u workers need %u lcores besides "
+			  "the main one; the EAL has %u (see -l in [eal] args "
+			  "of %s)",
+			  want, want, rte_lcore_count() - 1, dp->cfg.source);
+		return -EINVAL;
+	}
+	RTE_LCORE_FOREACH_WORKER(id)
+	{
+		if (q == want)
+			break;
+		dp->lc[q] = lcore_create(dp, id, q);
+		if (dp->lc[q] == NULL)
+			return -ENOMEM;
+		q++;
+	}
+	dp->nworkers = q;
+	return 0;
+}
+
+static void lcores_free(struct rs_dp *dp)
+{
+	for (unsigned i = 0; i < RS_DP_WORKERS_MAX; i++) {
+		rte_free(dp->lc[i]);
+		dp->lc[i] = NULL;
+	}
+}
+
+struct rs_dp *rs_dp_create(const struct rs_config *cfg)
+{
+	struct rs_dp *dp;
+	int rc;
+
+	dp = rte_zmalloc("rs_dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
+	if (dp == NULL) {
+		rs_dp_err("out of memory for the data plane");
+		errno = ENOMEM;
+		return NULL;
+	}
+	dp->cfg = *cfg;
+	rc = lcores_create(dp);
+	if (rc < 0)
+		goto err_lcores;
+	rc = rs_port_probe(dp);
+	if (rc < 0)
+		goto err_lcores;
+	rc = rs_port_configure(dp);
+	if (rc < 0)
+		goto err_port;
+	/* The workers read the pool only now that it exists. */
+	for (unsigned i = 0; i < dp->nworkers; i++)
+		dp->lc[i]->pool = dp->pool;
+	return dp;
+
+err_port:
+	rs_port_close(dp);
+	rte_mempool_free(dp->pool);
+err_lcores:
+	lcores_free(dp);
+	rte_free(dp);
+	errno = -rc;
+	return NULL;
+}
+
+int rs_dp_start(struct rs_dp *dp)
+{
+	int rc = rs_port_start(dp);
+
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < dp->nworkers; i++) {
+		rc = rte_eal_remote_launch(rs_lcore_run, dp->lc[i],
+					   dp->lc[i]->lcore_id);
+		if (rc < 0) {
+			rs_dp_err("worker %u: lcore %u is busy", i,
+				  dp->lc[i]->lcore_id);
+			dp->nworkers = i; /* stop only what runs */
+			dp->running = true;
+			rs_dp_stop(dp);
+			return -EBUSY;
+		}
+	}
+	dp->running = true;
+	return 0;
+}
+
+void rs_dp_stop(struct rs_dp *dp)
+{
+	if (dp->running) {
+		for (unsigned i = 0; i < dp->nworkers; i++)
+			__atomic_store_n(&dp->lc[i]->stop, true,
+					 __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < dp->nworkers; i++)
+			rte_eal_wait_lcore(dp->lc[i]->lcore_id);
+		dp->running = false;
+	}
+	rs_port_close(dp);
+}
+
+void rs_dp_destroy(struct rs_dp *dp)
+{
+	if (dp == NULL)
+		return;
+	rs_dp_stop(dp);
+	lcores_free(dp);
+	rte_mempool_free(dp->pool);
+	rte_free(dp);
+}
+
+static void stats_add(struct rs_dp_stats *st, const struct rs_lcore *lc)
+{
+	st->rx_pkts += RS_CNT_READ(lc, rx_pkts);
+	st->rx_bytes += RS_CNT_READ(lc, rx_bytes);
+	st->tx_pkts += RS_CNT_READ(lc, tx_pkts);
+	st->tx_bytes += RS_CNT_READ(lc, tx_bytes);
+	st->handled += RS_CNT_READ(lc, handled);
+	st->tx_dropped += RS_CNT_READ(lc, tx_dropped);
+	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
+		st->drops[i] += RS_CNT_READ(lc, drops[i]);
+	for (unsigned i = 0; i < RS_DP_EV_MAX; i++)
+		st->events[i] += RS_CNT_READ(lc, events[i]);
+}
+
+int rs_dp_stats_read(const struct rs_dp *dp, int worker, struct rs_dp_stats *st)
+{
+	if (worker < -1 || worker >= (int)dp->nworkers)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	for (unsigned i = 0; i < dp->nworkers; i++)
+		if (worker == -1 || (unsigned)worker == i)
+			stats_add(st, dp->lc[i]);
+	return 0;
+}
+
+int rs_dp_info_get(const struct rs_dp *dp, struct rs_dp_info *info)
+{
+	struct rte_eth_link link;
+
+	memset(info, 0, sizeof(*info));
+	info->port_id = dp->port_id;
+	snprintf(info->port_name, sizeof(info->port_name), "%s", dp->port_name);
+	snprintf(info->driver, sizeof(info->driver), "%s", dp->driver);
+	memcpy(info->mac, dp->ifc.mac.addr_bytes, sizeof(info->mac));
+	if (dp->port_started &&
+	    rte_eth_link_get_nowait(dp->port_id, &link) == 0) {
+		info->link_up = link.link_status == RTE_ETH_LINK_UP;
+		info->link_speed = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN
+				       ? 0
+				       : link.link_speed;
+		info->link_full_duplex =
+		    link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX;
+	}
+	info->mtu = dp->ifc.mtu;
+	info->rx_desc = dp->rx_desc;
+	info->tx_desc = dp->tx_desc;
+	info->mbufs = dp->cfg.port.mbufs;
+	info->rx_offloads = dp->ifc.rx_offloads;
+	info->rx_offloads_offered = dp->rx_offloads_offered;
+	info->tx_offloads = dp->ifc.tx_offloads;
+	info->tx_offloads_offered = dp->tx_offloads_offered;
+	info->workers = dp->nworkers;
+	for (unsigned i = 0; i < dp->nworkers; i++)
+		info->worker_lcore[i] = dp->lc[i]->lcore_id;
+	return 0;
+}
+
+unsigned rs_dp_mbufs_in_use(const struct rs_dp *dp)
+{
+	return dp->pool == NULL ? 0 : rte_mempool_in_use_count(dp->pool);
+}
+
+#define NAME_OF_DROP(e, name, meaning) name,
+#define MEANING_OF_DROP(e, name, meaning) meaning,
+#define NAME_OF_EVENT(e, name) name,
+
+static const char *const drop_names[] = {RS_DP_DROPS(NAME_OF_DROP)};
+static const char *const drop_meanings[] = {RS_DP_DROPS(MEANING_OF_DROP)};
+static const char *const event_names[] = {RS_DP_EVENTS(NAME_OF_EVENT)};
+
+const char *rs_dp_drop_name(unsigned reason)
+{
+	return reason < RS_DP_DROP_MAX ? drop_names[reason] : NULL;
+}
+
+const char *rs_dp_drop_meaning(unsigned reason)
+{
+	return reason < RS_DP_DROP_MAX ? drop_meanings[reason] : NULL;
+}
+
+const char *rs_dp_event_name(unsigned event)
+{
+	return event < RS_DP_EV_MAX ? event_names[event] : NULL;
+}

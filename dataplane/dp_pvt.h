@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The data plane's control-side state, shared by dataplane.c, eal.c and
+ * port.c.  Private to dataplane/; the fast path sees only struct rs_lcore
+ * and the struct rs_iface it points to.
+ */
+#ifndef RS_DP_PVT_H
+#define RS_DP_PVT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+
+#include "lcore_pvt.h"
+#include "rs_config.h"
+#include "rs_dataplane.h"
+
+struct rs_dp {
+	struct rs_config cfg;
+	struct rs_iface ifc; /* what the workers read */
+	struct rte_mempool *pool;
+	uint16_t port_id;
+	bool port_probed; /* an ethdev port to close */
+	bool port_started;
+	bool running; /* workers launched */
+	uint16_t rx_desc, tx_desc;
+	uint64_t rx_offloads_offered, tx_offloads_offered;
+	char port_name[RTE_ETH_NAME_MAX_LEN]; /* kept past close */
+	char driver[64];
+	unsigned nworkers;
+	struct rs_lcore *lc[RS_DP_WORKERS_MAX];
+};
+
+/** Print "remsockd: MESSAGE" on stderr: how the data plane explains a
+ *  failure to whoever runs it. */
+__attribute__((format(printf, 1, 2))) void rs_dp_err(const char *fmt, ...);
+
+/* port.c: each step undone by rs_port_close(). */
+int rs_port_probe(struct rs_dp *dp);
+int rs_port_configure(struct rs_dp *dp);
+int rs_port_start(struct rs_dp *dp);
+void rs_port_close(struct rs_dp *dp);
+
+#endif /* RS_DP_PVT_H */

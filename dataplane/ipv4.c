@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * IPv4 input (RFC 791, with RFC 1122 section 3.2.1's checks).
+ *
+ * A datagram is validated -- version, header length, total length, header
+ * checksum -- then accepted only for our own address, from a unicast
+ * source, and whole: fragments are dropped (no reassembly).  Options are
+ * accepted and ignored.  Link-layer padding past the total length is
+ * trimmed so that upper layers see exactly the datagram.
+ *
+ * The header checksum is the port's job when it offers the offload: on
+ * input the mbuf flags say good or bad, and only "unknown" is checked in
+ * software; on output the checksum is left to the port, with l2_len and
+ * l3_len set, or computed here when the port cannot.
+ */
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "stack_pvt.h"
+
+static bool csum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
+{
+	switch (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+	case RTE_MBUF_F_RX_IP_CKSUM_GOOD:
+	case RTE_MBUF_F_RX_IP_CKSUM_NONE: /* header verified, sum not */
+		return true;
+	case RTE_MBUF_F_RX_IP_CKSUM_BAD:
+		return false;
+	default:
+		/* Summing a header with its checksum gives 0xffff. */
+		return rte_ipv4_cksum(ip) == 0;
+	}
+}
+
+/* A source we may answer: not zero, loopback, multicast, broadcast (all
+ * ones or our subnet's; /31 and /32 have none, RFC 3021), nor ourselves. */
+static bool src_ok(const struct rs_iface *ifc, rte_be32_t src)
+{
+	uint32_t a = rte_be_to_cpu_32(src);
+	uint32_t host = ~rte_be_to_cpu_32(ifc->netmask);
+
+	return a != 0 && (a >> 24) != 127 && (a >> 28) < 14 && src != ifc->ip &&
+	       (host <= 1 || (a & host) != host);
+}
+
+/* No drop: what header_check() returns for a good header. */
+#define HEADER_OK RS_DP_DROP_MAX
+
+/* Check the fields every datagram must get right; on success trim the
+ * link-layer padding and set l3_len. */
+static enum rs_dp_drop header_check(struct rte_mbuf *m,
+				    const struct rte_ipv4_hdr *ip)
+{
+	uint32_t avail = rte_pktmbuf_pkt_len(m) - m->l2_len;
+	uint16_t hlen, total;
+
+	if ((ip->version_ihl >> 4) != 4)
+		return RS_DP_DROP_IP_VERSION;
+	hlen = rte_ipv4_hdr_len(ip);
+	if (hlen < sizeof(*ip) || rte_pktmbuf_data_len(m) < m->l2_len + hlen)
+		return RS_DP_DROP_IP_HDR_LEN;
+	total = rte_be_to_cpu_16(ip->total_length);
+	if (total < hlen || total > avail)
+		return RS_DP_DROP_IP_TOTAL_LEN;
+	if (!csum_ok(m, ip))
+		return RS_DP_DROP_IP_CSUM;
+	/* Padding is shorter than a minimum frame, so it sits in the last
+	 * segment unless the segments are tiny. */
+	if (total < avail && rte_pktmbuf_trim(m, avail - total) != 0)
+		return RS_DP_DROP_IP_TOTAL_LEN;
+	m->l3_len = hlen;
+	return HEADER_OK;
+}
+
+enum rs_verdict rs_ipv4_input(struct rs_lcore *lc, struct rte_mbuf *m)
+{
+	const struct rte_ipv4_hdr *ip;
+	enum rs_dp_drop why;
+
+	if (rte_pktmbuf_data_len(m) < m->l2_len + sizeof(*ip))
+		return rs_drop(lc, RS_DP_DROP_IP_SHORT);
+	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
+	why = header_check(m, ip);
+	if (why != HEADER_OK)
+		return rs_drop(lc, why);
+	if (ip->dst_addr != lc->ifc->ip)
+		return rs_drop(lc, RS_DP_DROP_IP_NOT_OURS);
+	if ((ip->fragment_offset &
+	     RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0)
+		return rs_drop(lc, RS_DP_DROP_IP_FRAGMENT);
+	if (!src_ok(lc->ifc, ip->src_addr))
+		return rs_drop(lc, RS_DP_DROP_IP_BAD_SRC);
+	switch (ip->next_proto_id) {
+	case IPPROTO_ICMP:
+		return rs_icmp_input(lc, m);
+	default:
+		return rs_drop(lc, RS_DP_DROP_IP_PROTO);
+	}
+}
+
+/* Remove IP options by moving the Ethernet and base IP headers over them:
+ * the payload does not move. */
+static struct rte_ipv4_hdr *strip_options(struct rte_mbuf *m)
+{
+	uint16_t opt = m->l3_len - sizeof(struct rte_ipv4_hdr);
+	char *start = rte_pktmbuf_mtod(m, char *);
+	struct rte_ipv4_hdr *ip;
+
+	memmove(start + opt, start, m->l2_len + sizeof(*ip));
+	rte_pktmbuf_adj(m, opt);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+	ip->total_length =
+	    rte_cpu_to_be_16(rte_be_to_cpu_16(ip->total_length) - opt);
+	m->l3_len = sizeof(*ip);
+	return ip;
+}
+
+void rs_ipv4_reply_prepare(const struct rs_lcore *lc, struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip =
+	    rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+
+	if (m->l3_len > sizeof(*ip))
+		ip = strip_options(m);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->dst_addr = ip->src_addr;
+	ip->src_addr = lc->ifc->ip;
+	ip->time_to_live = RS_IPV4_TTL;
+	ip->hdr_checksum = 0;
+	if (lc->ifc->tx_offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	else
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	rs_eth_reply_prepare(lc, m);
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The per-worker struct, the counter macros and the handler verdicts.
+ * Private to dataplane/.
+ *
+ * One struct rs_lcore per worker, allocated on the worker's socket and
+ * passed to every function of the fast path; there is no other per-packet
+ * or per-core state.  Its fields are grouped by the thread that writes them:
+ * control writes the first group before launch and the stop flag while the
+ * worker runs; the worker writes everything after that.  Control reads the
+ * counters while the worker runs, so the worker stores them with relaxed
+ * atomics (plain moves on x86) and control loads them the same way.
+ */
+#ifndef RS_LCORE_PVT_H
+#define RS_LCORE_PVT_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "rs_dataplane.h"
+
+/** Largest RX burst ([workers] burst is at most this). */
+#define RS_BURST_MAX 256
+
+/** Packets a worker collects for one TX burst. */
+#define RS_TX_BATCH_MAX (2 * RS_BURST_MAX)
+
+/** ARP cache geometry: sets of ways, each set a few cache lines. */
+#define RS_ARP_SETS 16
+#define RS_ARP_WAYS 4
+
+/** What a packet handler did with the mbuf it was given. */
+enum rs_verdict {
+	RS_VERDICT_TX,	     /**< rewritten in place: the caller sends it */
+	RS_VERDICT_CONSUMED, /**< handled; the handler kept or freed it */
+	RS_VERDICT_DROP,     /**< reason counted; the caller frees it */
+};
+
+/** The port as the stack sees it; read-only once the workers run. */
+struct rs_iface {
+	struct rte_ether_addr mac;
+	rte_be32_t ip;
+	rte_be32_t netmask;
+	rte_be32_t gateway; /**< 0: none */
+	uint16_t port_id;
+	uint16_t mtu;
+	uint64_t rx_offloads; /**< negotiated RTE_ETH_RX_OFFLOAD_* */
+	uint64_t tx_offloads; /**< negotiated RTE_ETH_TX_OFFLOAD_* */
+};
+
+struct rs_arp_entry {
+	rte_be32_t ip; /**< 0: free */
+	struct rte_ether_addr mac;
+	uint64_t seen_tsc; /**< last confirmed */
+};
+
+struct rs_counters {
+	uint64_t rx_pkts, rx_bytes;
+	uint64_t tx_pkts, tx_bytes;
+	uint64_t handled;
+	uint64_t tx_dropped;
+	uint64_t drops[RS_DP_DROP_MAX];
+	uint64_t events[RS_DP_EV_MAX];
+};
+
+struct rs_lcore {
+	/* Written by control before launch. */
+	const struct rs_iface *ifc;
+	struct rte_mempool *pool;
+	unsigned lcore_id;
+	uint16_t queue;
+	uint16_t burst;
+	bool idle_backoff;
+	uint32_t idle_polls;
+	uint32_t idle_sleep_max_us;
+	uint64_t arp_ttl_tsc;
+
+	/* Written by control while the worker runs. */
+	alignas(RTE_CACHE_LINE_SIZE) bool stop;
+
+	/* Written by the worker only. */
+	alignas(RTE_CACHE_LINE_SIZE) struct rs_counters cnt;
+	uint32_t idle_empty;	/**< empty polls in a row */
+	uint32_t idle_sleep_us; /**< next sleep */
+	uint32_t announce_left; /**< gratuitous ARPs still to send */
+	uint64_t announce_tsc;	/**< when to send the next one */
+	uint16_t tx_n;
+	struct rte_mbuf *tx[RS_TX_BATCH_MAX];
+	struct rs_arp_entry arp[RS_ARP_SETS][RS_ARP_WAYS];
+} __rte_cache_aligned;
+
+/*
+ * The counter layer: the only way the fast path touches a counter.  Single
+ * writer, so a relaxed load-add-store is exact; the store is atomic so
+ * that control's concurrent reads see whole values.
+ */
+#define RS_CNT_ADD(lc, field, n)                                               \
+	__atomic_store_n(&(lc)->cnt.field, (lc)->cnt.field + (n),              \
+			 __ATOMIC_RELAXED)
+#define RS_CNT_INC(lc, field) RS_CNT_ADD(lc, field, 1)
+#define RS_EVENT(lc, ev) RS_CNT_INC(lc, events[RS_DP_EV_##ev])
+#define RS_CNT_READ(lc, field)                                                 \
+	__atomic_load_n(&(lc)->cnt.field, __ATOMIC_RELAXED)
+
+/** Count a drop and say so: `return rs_drop(lc, RS_DP_DROP_IP_CSUM);`. */
+static inline enum rs_verdict rs_drop(struct rs_lcore *lc, enum rs_dp_drop why)
+{
+	RS_CNT_INC(lc, drops[why]);
+	return RS_VERDICT_DROP;
+}
+
+/**
+ * Queue a packet the stack made for the next TX burst (worker.c).  The
+ * packet is sent or, when the port refuses it, freed and counted.
+ */
+void rs_lcore_tx(struct rs_lcore *lc, struct rte_mbuf *m);
+
+/** The worker loop; @p arg is the worker's struct rs_lcore.  Returns 0. */
+int rs_lcore_run(void *arg);
+
+#endif /* RS_LCORE_PVT_H */

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The data plane as the control thread sees it.
+ *
+ * Life cycle, all from the main lcore:
+ *
+ *   rs_dp_eal_init()   EAL from [eal] args (+ command-line overrides)
+ *   rs_dp_create()     probe and configure the port, packet pool, queues
+ *   rs_dp_start()      start the port, wait for link, launch the workers
+ *   ...                rs_dp_stats_read() / rs_dp_info_get() at any time
+ *   rs_dp_stop()       stop the workers, stop and close the port
+ *   rs_dp_destroy()    free everything; then rte_eal_cleanup()
+ *
+ * Worker k runs on the k-th worker lcore and owns RX/TX queue pair k.
+ * Failures are explained on stderr (naming the cause and, where there is
+ * one, the fix) and returned as negative errno values: the caller decides
+ * whether to exit.
+ */
+#ifndef RS_DATAPLANE_H
+#define RS_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rs_config.h"
+
+/** Most workers a data plane runs. */
+#define RS_DP_WORKERS_MAX 128
+
+/**
+ * Why a received packet was dropped: X(ENUM, name, meaning).
+ * Every received packet is either handled or dropped for one of these, so
+ * rx_pkts == handled + the sum of drops once the workers have stopped.
+ */
+#define RS_DP_DROPS(X)                                                         \
+	X(ETH_SHORT, "eth_short", "shorter than an Ethernet header")           \
+	X(ETH_NOT_OURS, "eth_not_ours", "unicast to another MAC")              \
+	X(ETH_MULTICAST, "eth_multicast", "multicast; none joined")            \
+	X(ETH_IPV6, "eth_ipv6", "IPv6 (not supported yet)")                    \
+	X(ETH_TYPE, "eth_type", "other EtherType")                             \
+	X(ARP_MALFORMED, "arp_malformed", "not Ethernet/IPv4 ARP, or short")   \
+	X(ARP_OP, "arp_op", "neither request nor reply")                       \
+	X(ARP_NOT_OURS, "arp_not_ours", "for another address")                 \
+	X(ARP_CONFLICT, "arp_conflict", "sender claims our address or MAC")    \
+	X(IP_SHORT, "ip_short", "shorter than an IPv4 header")                 \
+	X(IP_VERSION, "ip_version", "version field not 4")                     \
+	X(IP_HDR_LEN, "ip_hdr_len", "header length field invalid")             \
+	X(IP_TOTAL_LEN, "ip_total_len", "total length field invalid")          \
+	X(IP_CSUM, "ip_csum", "header checksum wrong")                         \
+	X(IP_NOT_OURS, "ip_not_ours", "for another address")                   \
+	X(IP_FRAGMENT, "ip_fragment", "fragment (no reassembly)")              \
+	X(IP_BAD_SRC, "ip_bad_src", "source not a unicast peer")               \
+	X(IP_PROTO, "ip_proto", "protocol not handled yet")                    \
+	X(ICMP_SHORT, "icmp_short", "shorter than an ICMP header")             \
+	X(ICMP_CSUM, "icmp_csum", "checksum wrong")                            \
+	X(ICMP_TYPE, "icmp_type", "type other than echo request")
+
+/** Things that happened, for telemetry: X(ENUM, name). */
+#define RS_DP_EVENTS(X)                                                        \
+	X(ARP_REPLIED, "arp_replied")                                          \
+	X(ARP_LEARNED, "arp_learned")                                          \
+	X(ICMP_ECHO_REPLIED, "icmp_echo_replied")                              \
+	X(GARP_SENT, "garp_sent")                                              \
+	X(ALLOC_FAILED, "alloc_failed")                                        \
+	X(IDLE_SLEEPS, "idle_sleeps")
+
+#define RS_DP_ENUM_DROP(e, name, meaning) RS_DP_DROP_##e,
+#define RS_DP_ENUM_EVENT(e, name) RS_DP_EV_##e,
+
+enum rs_dp_drop { RS_DP_DROPS(RS_DP_ENUM_DROP) RS_DP_DROP_MAX };
+enum rs_dp_event { RS_DP_EVENTS(RS_DP_ENUM_EVENT) RS_DP_EV_MAX };
+
+/** Counters of one worker, or of all. */
+struct rs_dp_stats {
+	uint64_t rx_pkts;    /**< packets received */
+	uint64_t rx_bytes;   /**< their bytes */
+	uint64_t tx_pkts;    /**< packets the port accepted for sending */
+	uint64_t tx_bytes;   /**< their bytes */
+	uint64_t handled;    /**< received packets that a handler consumed */
+	uint64_t tx_dropped; /**< packets the TX queue had no room for */
+	uint64_t drops[RS_DP_DROP_MAX];
+	uint64_t events[RS_DP_EV_MAX];
+};
+
+/** What the data plane runs on, for the start banner. */
+struct rs_dp_info {
+	uint16_t port_id;
+	char port_name[64];
+	char driver[64];
+	uint8_t mac[6];
+	bool link_up;
+	uint32_t link_speed; /**< Mbps; 0 when the PMD does not say */
+	bool link_full_duplex;
+	uint16_t mtu;
+	uint16_t rx_desc, tx_desc;
+	uint32_t mbufs;
+	uint64_t rx_offloads, rx_offloads_offered; /**< checksum offloads */
+	uint64_t tx_offloads, tx_offloads_offered;
+	unsigned workers;
+	unsigned worker_lcore[RS_DP_WORKERS_MAX];
+};
+
+struct rs_dp;
+
+/**
+ * Initialise the EAL with [eal] args followed by @p argv.
+ *
+ * @param cfg   the configuration.
+ * @param argc  number of override arguments (may be 0).
+ * @param argv  override arguments, appended after [eal] args.
+ * @return 0; -E2BIG (too many arguments); -EINVAL (an argument the EAL
+ *   did not consume); or the negative rte_errno of rte_eal_init().  The
+ *   cause is printed, with a hint when it is a common setup problem
+ *   (hugepages, privileges).
+ */
+int rs_dp_eal_init(const struct rs_config *cfg, int argc, char **argv);
+
+/**
+ * Probe and configure the port, create the packet pool and one queue pair
+ * per worker.  Needs an initialised EAL.
+ *
+ * @return the data plane, or NULL with errno set: EINVAL (the port or the
+ *   EAL cannot do what the configuration asks), ENODEV (no port matches
+ *   [port] devargs), ENOMEM, or the errno of a failed ethdev call.
+ */
+struct rs_dp *rs_dp_create(const struct rs_config *cfg);
+
+/**
+ * Start the port, wait (at most [port] link_timeout_ms) for link up and
+ * launch the workers; the first announces our address (gratuitous ARP).
+ *
+ * @return 0; -ETIMEDOUT (link still down); -EBUSY (a worker lcore is not
+ *   idle); or the negative errno of rte_eth_dev_start().
+ */
+int rs_dp_start(struct rs_dp *dp);
+
+/**
+ * Tell the workers to stop, wait for them, then stop and close the port.
+ * Counters stay readable.  Calling it again does nothing.
+ */
+void rs_dp_stop(struct rs_dp *dp);
+
+/** Stop if needed and free everything.  NULL is allowed. */
+void rs_dp_destroy(struct rs_dp *dp);
+
+/**
+ * Read counters.
+ *
+ * @param dp      the data plane.
+ * @param worker  a worker index, or -1 for the sum of all.
+ * @param st      receives the counters.  While workers run, the fields
+ *   are each exact but not taken at one instant.
+ * @return 0, or -EINVAL for a bad worker index.
+ */
+int rs_dp_stats_read(const struct rs_dp *dp, int worker,
+		     struct rs_dp_stats *st);
+
+/**
+ * Describe the port and the workers.
+ *
+ * @return 0.
+ */
+int rs_dp_info_get(const struct rs_dp *dp, struct rs_dp_info *info);
+
+/**
+ * Count the packet pool's mbufs that are out of it.
+ *
+ * @return mbufs in use; after rs_dp_stop() anything but 0 is a leak.
+ */
+unsigned rs_dp_mbufs_in_use(const struct rs_dp *dp);
+
+/** @return the short name of a drop reason (e.g. "ip_csum"), or NULL. */
+const char *rs_dp_drop_name(unsigned reason);
+
+/** @return what a drop reason means, or NULL. */
+const char *rs_dp_drop_meaning(unsigned reason);
+
+/** @return the short name of an event (e.g. "arp_replied"), or NULL. */
+const char *rs_dp_event_name(unsigned event);
+
+#endif /* RS_DATAPLANE_H */

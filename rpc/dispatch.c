@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dispatcher (see rs_rpc.h for its steps).  Every error found here
+ * becomes an RPC error in the call record, and the one exit writes the
+ * response from the record, so a transport that must retry with a larger
+ * buffer has everything it needs in the record.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "rs_rpc.h"
+
+/* RpcErrorCode values by their short names. */
+#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
+
+static uint64_t arena_failures(struct rs_arena *arena)
+{
+	struct rs_arena_stats st;
+
+	rs_arena_stats_get(arena, &st);
+	return st.failures;
+}
+
+/* RpcRequest.call_id's tag: field 1, wire type varint. */
+#define CALL_ID_TAG (1u << 3 | 0u)
+
+/* Read a varint at *pos; false if it runs off the end or past 10 bytes. */
+static bool read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+{
+	unsigned shift;
+
+	*v = 0;
+	for (shift = 0; shift < 70 && *pos < len; shift += 7) {
+		uint8_t b = p[(*pos)++];
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+/* Skip a field's value of wire type `wire`; false if malformed. */
+static bool skip_value(const uint8_t *p, size_t len, size_t *pos, unsigned wire)
+{
+	uint64_t v;
+	size_t size;
+
+	switch (wire) {
+	case 0:
+		return read_varint(p, len, pos, &v);
+	case 1:
+		size = 8;
+		break;
+	case 2:
+		if (!read_varint(p, len, pos, &v) || v > len - *pos)
+			return false;
+		size = (size_t)v;
+		break;
+	case 5:
+		size = 4;
+		break;
+	default:
+		return false;
+	}
+	if (size > len - *pos)
+		return false;
+	*pos += size;
+	return true;
+}
+
+/* An envelope that does not decode may still carry a readable call_id
+ * (RpcRequest field 1) before the damage; answering with it lets the client
+ * fail the right call instead of guessing.  0 when there is none. */
+static uint64_t salvage_call_id(const uint8_t *p, size_t len)
+{
+	uint64_t id = 0, tag, v;
+	size_t pos = 0;
+
+	while (pos < len && read_varint(p, len, &pos, &tag)) {
+		if (tag == CALL_ID_TAG) {
+			if (!read_varint(p, len, &pos, &v))
+				break;
+			id = v;
+		} else if (!skip_value(p, len, &pos, tag & 7)) {
+			break;
+		}
+	}
+	return id;
+}
+
+static Remsock__Rpc__RpcRequest *decode_envelope(struct rs_arena *arena,
+						 struct rs_rpc_call *call)
+{
+	uint64_t failures = arena_failures(arena);
+	Remsock__Rpc__RpcRequest *req;
+
+	req = remsock__rpc__rpc_request__unpack(rs_arena_allocator(arena),
+						call->frame_len, call->frame);
+	if (req != NULL) {
+		call->call_id = req->call_id;
+		call->has_deadline = req->has_deadline_seconds;
+		call->deadline_seconds = req->deadline_seconds;
+		return req;
+	}
+	call->call_id = salvage_call_id(call->frame, call->frame_len);
+	if (arena_failures(arena) != failures)
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(REQUEST_TOO_LARGE),
+		    "request envelope exceeds the call memory limit");
+	else
+		rs_rpc_call_set_rpc_error(call, RPC_ERR(PARSE_ERROR),
+					  "request envelope does not decode");
+	return NULL;
+}
+
+static const struct rs_rpc_method *
+find_method(const struct rs_rpc_registry *reg, struct rs_rpc_call *call,
+	    const Remsock__Rpc__RpcRequest *req)
+{
+	const char *service = req->service_name ? req->service_name : "";
+	const char *method = req->method ? req->method : "";
+	const struct rs_rpc_method *m = NULL;
+	int rc;
+
+	rc = rs_rpc_registry_lookup(reg, service, method, &m);
+	if (rc == -ESRCH)
+		rs_rpc_call_set_rpc_error(call, RPC_ERR(CALL_NOT_FOUND),
+					  "unknown service '%.40s'", service);
+	else if (rc < 0)
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(CALL_NOT_FOUND),
+		    "unknown method '%.40s' of service '%.40s'", method,
+		    service);
+	call->method = m;
+	return m;
+}
+
+static ProtobufCMessage *decode_body(struct rs_arena *arena,
+				     struct rs_rpc_call *call,
+				     const Remsock__Rpc__RpcRequest *req)
+{
+	const struct rs_rpc_method *m = call->method;
+	uint64_t failures = arena_failures(arena);
+	ProtobufCMessage *body;
+
+	body = protobuf_c_message_unpack(m->req_desc, rs_arena_allocator(arena),
+					 req->body.len, req->body.data);
+	if (body != NULL)
+		return body;
+	if (arena_failures(arena) != failures)
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(REQUEST_TOO_LARGE),
+		    "%s: request exceeds the call memory limit", m->name);
+	else
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(BAD_REQUEST),
+		    "%s: request does not decode or lacks a required field",
+		    m->name);
+	return NULL;
+}
+
+static void run_handler(const struct rs_rpc_env *env, struct rs_rpc_call *call,
+			const Remsock__Rpc__RpcRequest *req)
+{
+	const struct rs_rpc_method *m = call->method;
+	ProtobufCMessage *body, *resp;
+	int rc;
+
+	body = decode_body(env->arena, call, req);
+	if (body == NULL)
+		return;
+	resp = rs_arena_alloc(env->arena, m->resp_desc->sizeof_message);
+	if (resp == NULL) {
+		rs_rpc_call_set_rpc_error(call, RPC_ERR(INTERNAL),
+					  "%s: no call memory for the reply",
+					  m->name);
+		return;
+	}
+	protobuf_c_message_init(m->resp_desc, resp);
+	call->resp = resp;
+	rc = m->handler(env->ctx, call, body, resp);
+	if (rc < 0)
+		rs_rpc_call_set_rpc_error(call, RPC_ERR(INTERNAL), "%s: %s",
+					  m->name, strerror(-rc));
+}
+
+/* Write the response; a reply too large for any frame becomes an error. */
+static int respond(struct rs_rpc_call *call, uint8_t *out, size_t cap,
+		   size_t *out_len)
+{
+	int rc = rs_rpc_call_respond(call, call->resp, out, cap, out_len);
+
+	if (rc == -EMSGSIZE) {
+		rs_rpc_call_set_rpc_error(call, RPC_ERR(RESPONSE_TOO_LARGE),
+					  "%s: reply above the frame limit",
+					  call->method ? call->method->name
+						       : "?");
+		rc = rs_rpc_call_respond(call, NULL, out, cap, out_len);
+	}
+	return rc < 0 ? rc : RS_RPC_DONE;
+}
+
+int rs_rpc_dispatch(const struct rs_rpc_env *env, const uint8_t *frame,
+		    size_t len, struct rs_rpc_call *call, uint8_t *out,
+		    size_t cap, size_t *out_len)
+{
+	const Remsock__Rpc__RpcRequest *req;
+
+	*call = (struct rs_rpc_call){
+	    .arena = env->arena,
+	    .frame = frame,
+	    .frame_len = len,
+	};
+	*out_len = 0;
+
+	req = decode_envelope(env->arena, call);
+	if (req == NULL)
+		goto answer;
+	if (find_method(env->registry, call, req) == NULL)
+		goto answer;
+	if (call->method->plane != env->plane)
+		return RS_RPC_FORWARD;
+	run_handler(env, call, req);
+	if (call->status == RS_RPC_CALL_PARKED)
+		return RS_RPC_PARKED;
+answer:
+	return respond(call, out, cap, out_len);
+}

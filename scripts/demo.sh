@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# remsock demo: the proxy answers ping, end to end, in tap mode.
+#
+#   scripts/demo.sh            (as root, after the build; RS_BUILD=build)
+#
+# 1. starts remsockd on its embedded default configuration: DPDK's net_tap
+#    port creates the kernel interface rs-tap0, the proxy is 198.18.0.2/24;
+# 2. creates the network namespace rs-demo and moves rs-tap0 into it, as
+#    the Linux peer 198.18.0.1/24;
+# 3. pings the proxy three times from the namespace;
+# 4. stops remsockd with SIGTERM and shows its counters;
+# 5. removes the namespace -- also when a step fails or on Ctrl-C.
+#
+# Exit status: 0 when every ping was answered, 1 otherwise.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${RS_BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+REMSOCKD=$BUILD/dataplane/remsockd
+
+NS=rs-demo
+IFACE=rs-tap0               # iface= of the embedded default configuration
+PROXY_IP=198.18.0.2
+PEER_IP=198.18.0.1
+PEER_MAC=02:00:c6:12:00:01  # the namespace side's own MAC (see step 3)
+START_TIMEOUT=30            # seconds for remsockd to report "ready"
+STOP_TIMEOUT=10             # seconds for remsockd to exit after SIGTERM
+
+LOG=$(mktemp /tmp/remsock-demo.XXXXXX)
+PID=
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
+		echo "cleanup: stopping remsockd (pid $PID)"
+		kill -TERM "$PID" 2>/dev/null || true
+		for _ in $(seq $((STOP_TIMEOUT * 10))); do
+			kill -0 "$PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+	fi
+	if ip netns list | grep -qw "^$NS"; then
+		echo "cleanup: removing namespace $NS"
+		ip netns del "$NS" || true
+	fi
+	rm -f "$LOG"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Wait up to $1 seconds for remsockd's log to show $2; fail if it exits.
+wait_log() {
+	for _ in $(seq $(($1 * 10))); do
+		grep -q "$2" "$LOG" && return 0
+		kill -0 "$PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+step "Checking the machine"
+[[ $(id -u) -eq 0 ]] || fail "run as root: net_tap and network namespaces need it"
+[[ -x $REMSOCKD ]] || fail "no $REMSOCKD: build first (meson setup $BUILD && ninja -C $BUILD), or set RS_BUILD"
+! ip link show "$IFACE" >/dev/null 2>&1 || fail "interface $IFACE already exists: is another remsockd (or demo) running?"
+! ip netns list | grep -qw "^$NS" || fail "namespace $NS already exists: is another demo running? (ip netns del $NS)"
+echo "remsockd: $REMSOCKD"
+echo "hugepages: $(awk '/HugePages_Free/ {f=$2} /HugePages_Total/ {t=$2} END {print f " free of " t}' /proc/meminfo)"
+
+step "1. Starting remsockd on the embedded default configuration (net_tap port $IFACE, proxy $PROXY_IP/24)"
+"$REMSOCKD" --stats-interval 5 >"$LOG" 2>&1 &
+PID=$!
+if ! wait_log "$START_TIMEOUT" 'remsockd: ready'; then
+	cat "$LOG"
+	fail "remsockd did not come up (its output is above)"
+fi
+sed 's/^/    | /' "$LOG"
+if grep -q 'multiq\|secondary' "$LOG"; then
+	echo "(The tap PMD's lines about the multiq qdisc and secondary processes are"
+	echo " harmless: the kernel lacks sch_multiq, which only rte_flow rules need, and"
+	echo " with --in-memory there are no secondary processes to tell.)"
+fi
+PROXY_MAC=$(awk '$1 == "mac" {print $2; exit}' "$LOG")
+
+step "2. Creating namespace $NS and moving $IFACE into it (the port keeps running)"
+ip netns add "$NS"
+ip link set "$IFACE" netns "$NS"
+echo "$IFACE is now in $NS: $(ip -n "$NS" -br link show "$IFACE")"
+
+step "3. Configuring the Linux peer in $NS: $PEER_IP/24, MAC $PEER_MAC"
+# net_tap created the kernel side with the port's own MAC ($PROXY_MAC):
+# give the peer its own, or each would take the other's frames for its own.
+ip -n "$NS" link set "$IFACE" address "$PEER_MAC"
+ip -n "$NS" addr add "$PEER_IP/24" dev "$IFACE"
+ip -n "$NS" link set lo up
+ip -n "$NS" link set "$IFACE" up
+ip -n "$NS" -br addr show "$IFACE"
+
+step "4. Pinging the proxy ($PROXY_IP) from $NS, 3 times"
+PING_OK=0
+ip netns exec "$NS" ping -c 3 -i 0.5 -W 2 -w 10 "$PROXY_IP" && PING_OK=1
+echo
+echo "ARP entry for the proxy in $NS (the proxy answered ARP; proxy MAC $PROXY_MAC):"
+ip -n "$NS" neigh show "$PROXY_IP" | sed 's/^/    /'
+
+step "5. Stopping remsockd (SIGTERM to pid $PID); its final counters:"
+LINES=$(wc -l <"$LOG")
+kill -TERM "$PID"
+RC=0
+for _ in $(seq $((STOP_TIMEOUT * 10))); do
+	kill -0 "$PID" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$PID" 2>/dev/null && fail "remsockd did not exit within $STOP_TIMEOUT s of SIGTERM"
+wait "$PID" || RC=$?
+PID=
+tail -n +"$((LINES + 1))" "$LOG" | sed 's/^/    | /'
+echo "remsockd exit status: $RC"
+
+step "6. Removing namespace $NS"
+ip netns del "$NS"
+echo "done: $(ip netns list | grep -cw "^$NS" || true) namespace(s) named $NS left"
+
+echo
+[[ $RC -eq 0 ]] || fail "remsockd exited with status $RC"
+[[ $PING_OK -eq 1 ]] || fail "ping got no (or not all) replies from the proxy"
+echo "SUCCESS: the proxy at $PROXY_IP answered ARP and 3 pings from the Linux peer in $NS."

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Configuration loader: good configurations parse to the right values, and
+ * every class of mistake is refused with a message that names the file, the
+ * section, the key and the reason.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rs_config.h"
+
+/* The smallest configuration: the two required keys. */
+#define REQUIRED "[port]\ndevargs = net_ring0\n[net]\nip = 10.1.2.3\n"
+
+static uint32_t ip(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+static int load(struct rs_config *cfg, const char *text, char *err,
+		size_t errlen)
+{
+	return rs_config_load_buffer(cfg, "x.ini", text, strlen(text), err,
+				     errlen);
+}
+
+/* Refused, with exactly @p msg. */
+static void refused(const char *text, const char *msg)
+{
+	struct rs_config cfg;
+	char err[512] = "";
+
+	assert_int_equal(load(&cfg, text, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, msg);
+}
+
+static void test_embedded_default(void **state)
+{
+	struct rs_config cfg;
+	char err[512] = "";
+	size_t len = 0;
+	const char *text = rs_config_default_text(&len);
+
+	assert_non_null(strstr(text, "[port]"));
+	assert_int_equal(strlen(text), len);
+	assert_int_equal(rs_config_load_default(&cfg, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(cfg.source, RS_CONFIG_DEFAULT_NAME);
+	assert_string_equal(cfg.port.devargs, "net_tap0,iface=rs-tap0");
+	assert_int_equal(cfg.net.ip, ip("198.18.0.2"));
+	assert_int_equal(cfg.net.prefix, 24);
+	assert_int_equal(cfg.net.gateway, 0);
+	assert_true(cfg.workers.idle_backoff);
+	assert_int_equal(cfg.workers.count, 1);
+	assert_non_null(strstr(cfg.eal.args, "--in-memory"));
+}
+
+static void test_minimal_takes_defaults(void **state)
+{
+	struct rs_config cfg, def;
+	char err[512] = "";
+
+	assert_int_equal(load(&cfg, REQUIRED, err, sizeof(err)), 0);
+	assert_int_equal(rs_config_load_default(&def, NULL, 0), 0);
+	assert_string_equal(cfg.source, "x.ini");
+	assert_string_equal(cfg.port.devargs, "net_ring0");
+	assert_int_equal(cfg.net.ip, ip("10.1.2.3"));
+	assert_string_equal(cfg.eal.args, def.eal.args);
+	assert_int_equal(cfg.port.rx_desc, def.port.rx_desc);
+	assert_int_equal(cfg.port.mbufs, def.port.mbufs);
+	assert_int_equal(cfg.workers.idle_sleep_max_us,
+			 def.workers.idle_sleep_max_us);
+	assert_int_equal(cfg.limits.sock_rx_ring, def.limits.sock_rx_ring);
+	assert_int_equal(cfg.rpc.listen_port, def.rpc.listen_port);
+}
+
+static void test_every_key(void **state)
+{
+	static const uint8_t mac[6] = {0x02, 0, 0xc6, 0x12, 0, 0x02};
+	struct rs_config cfg;
+	char err[512] = "";
+	char buf[RS_CONFIG_VALUE_MAX];
+	char *argv[8];
+	const char *full =
+	    "# every key; comments of both kinds; CRLF line ends too\r\n"
+	    "[eal]\r\nargs = -l 0-2  --in-memory\t-m 128 ; comment\r\n"
+	    "[port]\n  devargs=net_tap0,iface=a#b  \n\n"
+	    "rx_desc = 1024\ntx_desc = 256\nmbufs = 8191\n"
+	    "mbuf_cache = 64\nmtu = 9000\nlink_timeout_ms = 100\n"
+	    "[net]\nip = 198.18.1.7\nprefix = 23\n"
+	    "gateway = 198.18.0.1\nmac = 02:00:c6:12:00:02\n"
+	    "[workers]\ncount = 2\nburst = 64\nidle_backoff = no\n"
+	    "idle_polls = 10\nidle_sleep_max_us = 1000\n"
+	    "[rpc]\nlisten_port = 65535\n"
+	    "[limits]\nmsg_ring_size = 64\nsock_rx_ring = 4096\n"
+	    "sock_tx_ring = 67108864\n";
+
+	assert_int_equal(load(&cfg, full, err, sizeof(err)), 0);
+	assert_string_equal(cfg.port.devargs, "net_tap0,iface=a#b");
+	assert_int_equal(cfg.port.rx_desc, 1024);
+	assert_int_equal(cfg.port.tx_desc, 256);
+	assert_int_equal(cfg.port.mbufs, 8191);
+	assert_int_equal(cfg.port.mbuf_cache, 64);
+	assert_int_equal(cfg.port.mtu, 9000);
+	assert_int_equal(cfg.port.link_timeout_ms, 100);
+	assert_int_equal(cfg.net.ip, ip("198.18.1.7"));
+	assert_int_equal(cfg.net.prefix, 23);
+	assert_int_equal(cfg.net.gateway, ip("198.18.0.1"));
+	assert_memory_equal(cfg.net.mac, mac, 6);
+	assert_int_equal(cfg.workers.count, 2);
+	assert_int_equal(cfg.workers.burst, 64);
+	assert_false(cfg.workers.idle_backoff);
+	assert_int_equal(cfg.workers.idle_polls, 10);
+	assert_int_equal(cfg.workers.idle_sleep_max_us, 1000);
+	assert_int_equal(cfg.rpc.listen_port, 65535);
+	assert_int_equal(cfg.limits.msg_ring_size, 64);
+	assert_int_equal(cfg.limits.sock_rx_ring, 4096);
+	assert_int_equal(cfg.limits.sock_tx_ring, 67108864);
+
+	assert_int_equal(rs_config_eal_split(&cfg, buf, argv, 8), 5);
+	assert_string_equal(argv[0], "-l");
+	assert_string_equal(argv[1], "0-2");
+	assert_string_equal(argv[2], "--in-memory");
+	assert_string_equal(argv[4], "128");
+	assert_int_equal(rs_config_eal_split(&cfg, buf, argv, 4), -E2BIG);
+}
+
+static void test_bad_syntax(void **state)
+{
+	refused("ip = 1.2.3.4\n", "x.ini:1: ip: key before any [section]");
+	refused(REQUIRED "garbage here\n",
+		"x.ini:5: 'garbage here': expected 'key = value' or "
+		"'[section]'");
+	refused("[net\n", "x.ini:1: '[net': a section line is '[name]'");
+	refused("[net] x\n", "x.ini:1: '[net] x': a section line is '[name]'");
+	refused("[Net]\n", "x.ini:1: [Net]: not a section name");
+	refused("[net]\nip addr = 1.2.3.4\n",
+		"x.ini:2: [net] 'ip addr': not a key name");
+	refused(REQUIRED "[net]\n", "x.ini:5: [net]: section given twice");
+	refused(REQUIRED "ip = 10.1.2.4\n",
+		"x.ini:5: [net] ip: key given twice");
+	refused("[port]\ndevargs =\n", "x.ini:2: [port] devargs: empty value");
+	refused("[port]\ndevargs = ; only a comment\n",
+		"x.ini:2: [port] devargs: empty value");
+}
+
+static void test_too_long_and_binary(void **state)
+{
+	char text[600];
+	struct rs_config cfg;
+	char err[512] = "";
+
+	snprintf(text, sizeof(text), "[port]\ndevargs = %0300d\n", 7);
+	refused(text, "x.ini:2: [port] devargs: value longer than 255 bytes");
+
+	assert_int_equal(rs_config_load_buffer(&cfg, "x.ini", "[net]\0ip", 8,
+					       err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "x.ini: contains a NUL byte: not a text file");
+}
+
+static void test_unknown_names(void **state)
+{
+	refused("[port]\r\ndevargs = x\r\nrx_descs = 1\r\n",
+		"x.ini: [port] rx_descs: unknown key (known: devargs, rx_desc, "
+		"tx_desc, mbufs, mbuf_cache, mtu, link_timeout_ms)");
+	refused(REQUIRED "[foo]\n",
+		"x.ini: [foo]: unknown section (known: eal, port, net, "
+		"workers, rpc, limits)");
+	refused(REQUIRED "ipaddr = 1.2.3.4\n",
+		"x.ini: [net] ipaddr: unknown key (known: ip, prefix, "
+		"gateway, mac)");
+}
+
+static void test_missing_required(void **state)
+{
+	refused("[port]\ndevargs = net_ring0\n",
+		"x.ini: [net] ip: missing (required)");
+	refused("[net]\nip = 10.1.2.3\n",
+		"x.ini: [port] devargs: missing (required)");
+	refused("", "x.ini: [port] devargs: missing (required)");
+}
+
+static void test_bad_values(void **state)
+{
+	refused("[port]\ndevargs = net_ring0\n[net]\nip = 198.18.0.999\n",
+		"x.ini: [net] ip: '198.18.0.999' is not an IPv4 address");
+	refused(REQUIRED "gateway = 1.2.3\n",
+		"x.ini: [net] gateway: '1.2.3' is not an IPv4 address");
+	refused(REQUIRED "prefix = 33\n",
+		"x.ini: [net] prefix: '33' is out of range (1..32)");
+	refused(REQUIRED "prefix = -1\n",
+		"x.ini: [net] prefix: '-1' is not a number");
+	refused(REQUIRED "prefix = 24x\n",
+		"x.ini: [net] prefix: '24x' is not a number");
+	refused(REQUIRED "prefix = 99999999999999999999999\n",
+		"x.ini: [net] prefix: '99999999999999999999999' is out of "
+		"range (1..32)");
+	refused(REQUIRED "mac = 02:00:00:00:00\n",
+		"x.ini: [net] mac: '02:00:00:00:00' is not a MAC address "
+		"(xx:xx:xx:xx:xx:xx)");
+	refused(REQUIRED "mac = 01:00:5e:00:00:01\n",
+		"x.ini: [net] mac: '01:00:5e:00:00:01' is not a unicast MAC "
+		"address");
+	refused(REQUIRED "[workers]\nidle_backoff = maybe\n",
+		"x.ini: [workers] idle_backoff: 'maybe' is not on/off (on, "
+		"off, yes, no, true, false, 1, 0)");
+	refused(REQUIRED "[workers]\ncount = 0\n",
+		"x.ini: [workers] count: '0' is out of range (1..127)");
+	refused(REQUIRED "[limits]\nmsg_ring_size = 1000\n",
+		"x.ini: [limits] msg_ring_size: '1000' is not a power of two");
+	refused("[port]\ndevargs = x\nmtu = 10000\n[net]\nip = 10.1.2.3\n",
+		"x.ini: [port] mtu: '10000' is out of range (68..9600)");
+}
+
+static void test_bad_relations(void **state)
+{
+	refused(REQUIRED "gateway = 10.2.0.1\n",
+		"x.ini: [net] gateway: '10.2.0.1' is not inside 10.1.2.3/24");
+	refused(REQUIRED "gateway = 10.1.2.3\n",
+		"x.ini: [net] gateway: '10.1.2.3' is not a usable unicast "
+		"address other than [net] ip");
+	refused("[port]\ndevargs = x\n[net]\nip = 10.1.2.0\n",
+		"x.ini: [net] ip: '10.1.2.0' is the network or broadcast "
+		"address of its /24 subnet");
+	refused("[port]\ndevargs = x\n[net]\nip = 10.1.2.255\n",
+		"x.ini: [net] ip: '10.1.2.255' is the network or broadcast "
+		"address of its /24 subnet");
+	refused("[port]\ndevargs = x\n[net]\nip = 224.0.0.1\n",
+		"x.ini: [net] ip: '224.0.0.1' is not a usable unicast "
+		"address");
+	refused("[port]\ndevargs = x\n[net]\nip = 127.0.0.2\n",
+		"x.ini: [net] ip: '127.0.0.2' is not a usable unicast "
+		"address");
+	refused("[port]\ndevargs = x\nmbufs = 1000\n[net]\nip = 10.1.2.3\n",
+		"x.ini: [port] mbufs: '1000' is too few for 1 worker(s) with "
+		"512 RX + 512 TX descriptors (need at least 1344)");
+	refused("[port]\ndevargs = x\nmbufs = 600\nmbuf_cache = 500\n"
+		"[net]\nip = 10.1.2.3\n",
+		"x.ini: [port] mbuf_cache: '500' is too large for 600 mbufs "
+		"(at most 2/3 of [port] mbufs)");
+	refused("[port]\ndevargs = x\nrx_desc = 64\n[workers]\nburst = 65\n"
+		"[net]\nip = 10.1.2.3\n",
+		"x.ini: [workers] burst: '65' is larger than [port] rx_desc "
+		"(64)");
+}
+
+static void test_too_many_eal_args(void **state)
+{
+	char text[400] = "[eal]\nargs =";
+
+	for (int i = 0; i < RS_CONFIG_EAL_ARGS_MAX + 1; i++)
+		strcat(text, " a");
+	strcat(text, "\n" REQUIRED);
+	refused(text, "x.ini: [eal] args: more than 64 arguments");
+}
+
+static void test_files(void **state)
+{
+	char path[] = "/tmp/rs_test_config_XXXXXX";
+	char msg[600], err[512] = "";
+	struct rs_config cfg;
+	int fd = mkstemp(path);
+	static const char bad[] = REQUIRED "[rpc]\nlisten_port = 0\n";
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, REQUIRED, strlen(REQUIRED)),
+			 strlen(REQUIRED));
+	assert_int_equal(rs_config_load_file(&cfg, path, err, sizeof(err)), 0);
+	assert_string_equal(cfg.source, path);
+	assert_int_equal(cfg.net.ip, ip("10.1.2.3"));
+
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(pwrite(fd, bad, strlen(bad), 0), strlen(bad));
+	assert_int_equal(rs_config_load_file(&cfg, path, err, sizeof(err)),
+			 -EINVAL);
+	snprintf(msg, sizeof(msg),
+		 "%s: [rpc] listen_port: '0' is out of range (1..65535)", path);
+	assert_string_equal(err, msg);
+	close(fd);
+	unlink(path);
+
+	assert_int_equal(rs_config_load_file(&cfg, path, err, sizeof(err)),
+			 -ENOENT);
+	snprintf(msg, sizeof(msg), "%s: cannot read: %s", path,
+		 strerror(ENOENT));
+	assert_string_equal(err, msg);
+	assert_int_equal(rs_config_load_file(&cfg, "/tmp", err, sizeof(err)),
+			 -EISDIR);
+}
+
+/* Files are read in growing chunks, up to 1 MiB. */
+static void test_file_sizes(void **state)
+{
+	char path[] = "/tmp/rs_test_config_XXXXXX";
+	char msg[600], err[512] = "";
+	struct rs_config cfg;
+	char comment[100];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	memset(comment, ' ', sizeof(comment));
+	comment[0] = ';';
+	comment[sizeof(comment) - 1] = '\n';
+	for (int i = 0; i < 100; i++) /* 10 kB, over the first chunk */
+		assert_int_equal(write(fd, comment, sizeof(comment)),
+				 sizeof(comment));
+	assert_int_equal(write(fd, REQUIRED, strlen(REQUIRED)),
+			 strlen(REQUIRED));
+	assert_int_equal(rs_config_load_file(&cfg, path, err, sizeof(err)), 0);
+	assert_int_equal(cfg.net.ip, ip("10.1.2.3"));
+
+	for (int i = 0; i < 10500; i++) /* now over 1 MiB */
+		assert_int_equal(write(fd, comment, sizeof(comment)),
+				 sizeof(comment));
+	assert_int_equal(rs_config_load_file(&cfg, path, err, sizeof(err)),
+			 -EFBIG);
+	snprintf(msg, sizeof(msg), "%s: cannot read: larger than 1 MiB", path);
+	assert_string_equal(err, msg);
+	close(fd);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_embedded_default),
+	    cmocka_unit_test(test_minimal_takes_defaults),
+	    cmocka_unit_test(test_every_key),
+	    cmocka_unit_test(test_bad_syntax),
+	    cmocka_unit_test(test_too_long_and_binary),
+	    cmocka_unit_test(test_unknown_names),
+	    cmocka_unit_test(test_missing_required),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_bad_relations),
+	    cmocka_unit_test(test_too_many_eal_args),
+	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_file_sizes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
