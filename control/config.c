@@ -36,10 +36,14 @@
 _Static_assert(RS_CONFIG_VALUE_MAX == CFG_VALUE_LEN,
 	       "values must fit rte_cfgfile entries exactly");
 
-enum kind { K_STR, K_UINT, K_BOOL, K_IPV4, K_MAC };
+enum kind { K_STR, K_UINT, K_BOOL, K_IPV4, K_MAC, K_ROUTE };
 
 #define F_REQUIRED 1u /* no default: the file must say it */
 #define F_POW2 2u     /* a power of two (ring sizes) */
+
+/* The name of a key that stands for any name: [routes] entries are named
+ * by the user, and each appends one route. */
+#define ANY_NAME "*"
 
 struct key {
 	const char *section;
@@ -85,6 +89,35 @@ static const struct key keys[] = {
     KEY(limits, msg_ring_size, K_UINT, 64, 65536, F_POW2),
     KEY(limits, sock_rx_ring, K_UINT, 4096, 1u << 26, F_POW2),
     KEY(limits, sock_tx_ring, K_UINT, 4096, 1u << 26, F_POW2),
+
+    KEY(sockets, max, K_UINT, 16, 1u << 20, 0),
+    KEY(sockets, udp_rx_ring, K_UINT, 4096, 1u << 26, F_POW2),
+    KEY(sockets, ephemeral_min, K_UINT, 1024, 65535, 0),
+    KEY(sockets, ephemeral_max, K_UINT, 1024, 65535, 0),
+    KEY(sockets, icmp_unreach_rate, K_UINT, 0, 100000, 0),
+
+    KEY(arp, pending, K_UINT, 1, 4096, 0),
+    KEY(arp, queue, K_UINT, 1, 256, 0),
+    KEY(arp, retries, K_UINT, 1, 100, 0),
+    KEY(arp, retry_ms, K_UINT, 10, 60000, 0),
+    KEY(arp, ttl_s, K_UINT, 1, 86400, 0),
+
+    KEY(tcp, max_conns, K_UINT, 16, 1u << 22, 0),
+    KEY(tcp, backlog, K_UINT, 1, 65535, 0),
+    KEY(tcp, mss, K_UINT, 0, 9560, 0),
+    KEY(tcp, rto_min_ms, K_UINT, 1, 60000, 0),
+    KEY(tcp, rto_max_ms, K_UINT, 100, 600000, 0),
+    KEY(tcp, syn_retries, K_UINT, 1, 20, 0),
+    KEY(tcp, retries, K_UINT, 1, 30, 0),
+    KEY(tcp, time_wait_ms, K_UINT, 0, 240000, 0),
+    KEY(tcp, delack_ms, K_UINT, 0, 500, 0),
+    KEY(tcp, keepidle_s, K_UINT, 1, 86400, 0),
+    KEY(tcp, keepintvl_s, K_UINT, 1, 3600, 0),
+    KEY(tcp, keepcnt, K_UINT, 1, 100, 0),
+    KEY(tcp, close_grace_ms, K_UINT, 0, 60000, 0),
+
+    {"routes", ANY_NAME, K_ROUTE, 0, 0, 0, 0, 0},
+
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -347,8 +380,42 @@ static int parse_value(struct rs_config *cfg, const struct key *k,
 		return parse_ipv4(k, v, dst, w);
 	case K_MAC:
 		return parse_mac(k, v, dst, w);
+	case K_ROUTE: /* needs the key's name: see apply_entries() */
+		break;
 	}
 	return -EINVAL;
+}
+
+/* "PREFIX/LEN via GATEWAY", appended to cfg->routes. */
+static int parse_route(struct rs_config *cfg, const char *name, const char *v,
+		       const struct where *w)
+{
+	struct rs_config_route *r = &cfg->routes[cfg->nroutes];
+	char prefix[INET_ADDRSTRLEN], via[INET_ADDRSTRLEN], end;
+	unsigned len;
+	uint32_t mask;
+
+	if (cfg->nroutes == RS_CONFIG_ROUTES_MAX)
+		return fail(w, "%s: [routes] %s: more than %d routes", w->file,
+			    name, RS_CONFIG_ROUTES_MAX);
+	if (sscanf(v, "%15[0-9.]/%u via %15[0-9.]%c", prefix, &len, via,
+		   &end) != 3 ||
+	    len > 32 || inet_pton(AF_INET, prefix, &r->prefix) != 1 ||
+	    inet_pton(AF_INET, via, &r->via) != 1)
+		return fail(w,
+			    "%s: [routes] %s: '%s' is not 'PREFIX/LEN via "
+			    "GATEWAY' (e.g. 203.0.113.0/24 via 198.18.0.1)",
+			    w->file, name, v);
+	mask = (uint32_t)(~0ull << (32 - len));
+	if ((ntohl(r->prefix) & ~mask) != 0)
+		return fail(w,
+			    "%s: [routes] %s: '%s' has address bits set past "
+			    "the prefix length",
+			    w->file, name, v);
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->len = len;
+	cfg->nroutes++;
+	return 0;
 }
 
 static bool known_section(const char *name)
@@ -383,7 +450,8 @@ static const struct key *find_key(const char *section, const char *name)
 {
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].section, section) == 0 &&
-		    strcmp(keys[i].name, name) == 0)
+		    (strcmp(keys[i].name, name) == 0 ||
+		     strcmp(keys[i].name, ANY_NAME) == 0))
 			return &keys[i];
 	return NULL;
 }
@@ -403,7 +471,9 @@ static int apply_entries(struct rs_config *cfg, const char *section,
 			return fail(w, "%s: [%s] %s: unknown key (known: %s)",
 				    w->file, section, ent[i].name, known);
 		}
-		rc = parse_value(cfg, k, ent[i].value, w);
+		rc = k->kind == K_ROUTE
+			 ? parse_route(cfg, ent[i].name, ent[i].value, w)
+			 : parse_value(cfg, k, ent[i].value, w);
 		if (rc < 0)
 			return rc;
 		seen[k - keys] = true;
@@ -513,6 +583,45 @@ static int validate_net(const struct rs_config *cfg, const struct where *w)
 	return 0;
 }
 
+/* Gateways must be reachable directly: on the subnet, not ourselves. */
+static int validate_routes(const struct rs_config *cfg, const struct where *w)
+{
+	const struct rs_config_net *n = &cfg->net;
+	uint32_t mask = n->prefix == 32 ? ~0u : ~(~0u >> n->prefix);
+	const struct rs_config_route *r;
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	for (uint32_t i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		if (!is_unicast(r->via) || r->via == n->ip ||
+		    (ntohl(r->via) & mask) != (ntohl(n->ip) & mask))
+			return fail(w,
+				    "%s: [routes] %s: gateway '%s' is not a "
+				    "unicast address inside %s/%u other than "
+				    "[net] ip",
+				    w->file, r->name, ntoa(r->via, a),
+				    ntoa(n->ip, b), n->prefix);
+	}
+	return 0;
+}
+
+/* Ranges given by two keys must not be upside down. */
+static int validate_ranges(const struct rs_config *cfg, const struct where *w)
+{
+	if (cfg->sockets.ephemeral_min > cfg->sockets.ephemeral_max)
+		return fail(w,
+			    "%s: [sockets] ephemeral_min: '%u' is above "
+			    "ephemeral_max (%u)",
+			    w->file, cfg->sockets.ephemeral_min,
+			    cfg->sockets.ephemeral_max);
+	if (cfg->tcp.rto_min_ms > cfg->tcp.rto_max_ms)
+		return fail(w,
+			    "%s: [tcp] rto_min_ms: '%u' is above rto_max_ms "
+			    "(%u)",
+			    w->file, cfg->tcp.rto_min_ms, cfg->tcp.rto_max_ms);
+	return 0;
+}
+
 static int validate_port(const struct rs_config *cfg, const struct where *w)
 {
 	const struct rs_config_port *p = &cfg->port;
@@ -551,6 +660,10 @@ static int validate(const struct rs_config *cfg, const struct where *w)
 	int rc;
 
 	rc = validate_net(cfg, w);
+	if (rc == 0)
+		rc = validate_routes(cfg, w);
+	if (rc == 0)
+		rc = validate_ranges(cfg, w);
 	if (rc == 0)
 		rc = validate_port(cfg, w);
 	if (rc == 0 &&

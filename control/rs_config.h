@@ -37,6 +37,12 @@
 /** Most EAL arguments that [eal] args may hold. */
 #define RS_CONFIG_EAL_ARGS_MAX 64
 
+/** Most [routes] entries. */
+#define RS_CONFIG_ROUTES_MAX 32
+
+/** Room for a [routes] entry's name, terminator included. */
+#define RS_CONFIG_NAME_MAX 64
+
 /** Name that messages give the embedded default. */
 #define RS_CONFIG_DEFAULT_NAME "<embedded default.ini>"
 
@@ -80,6 +86,47 @@ struct rs_config {
 	struct rs_config_rpc {
 		uint32_t listen_port; /**< TCP port of the RPC service */
 	} rpc;
+
+	struct rs_config_sockets {
+		uint32_t max;		/**< sockets per worker */
+		uint32_t udp_rx_ring;	/**< bytes of a UDP socket's ring */
+		uint32_t ephemeral_min; /**< ephemeral port range (RFC 6056) */
+		uint32_t ephemeral_max;
+		uint32_t icmp_unreach_rate; /**< port unreachables per s */
+	} sockets;
+
+	struct rs_config_arp {
+		uint32_t pending;  /**< next hops resolved at once, per worker */
+		uint32_t queue;	   /**< packets held per next hop meanwhile */
+		uint32_t retries;  /**< requests before giving up */
+		uint32_t retry_ms; /**< between requests */
+		uint32_t ttl_s;	   /**< entry lifetime after confirmation */
+	} arp;
+
+	struct rs_config_tcp {
+		uint32_t max_conns;	 /**< connections per worker */
+		uint32_t backlog;	 /**< default listen backlog */
+		uint32_t mss;		 /**< MSS we announce; 0: from the MTU */
+		uint32_t rto_min_ms;	 /**< retransmission timeout bounds */
+		uint32_t rto_max_ms;
+		uint32_t syn_retries;	 /**< SYN retransmissions */
+		uint32_t retries;	 /**< data retransmissions */
+		uint32_t time_wait_ms;	 /**< 2 MSL */
+		uint32_t delack_ms;	 /**< delayed ACK */
+		uint32_t keepidle_s;	 /**< keepalive defaults */
+		uint32_t keepintvl_s;
+		uint32_t keepcnt;
+		uint32_t close_grace_ms; /**< at stop: time for closes */
+	} tcp;
+
+	/** Static routes of [routes]: `NAME = PREFIX/LEN via GATEWAY`. */
+	struct rs_config_route {
+		char name[RS_CONFIG_NAME_MAX]; /**< the key, for messages */
+		uint32_t prefix;	       /**< network order */
+		uint32_t len;		       /**< prefix length 0..32 */
+		uint32_t via;		       /**< gateway, on the subnet */
+	} routes[RS_CONFIG_ROUTES_MAX];
+	uint32_t nroutes; /**< entries used in routes[] */
 
 	struct rs_config_limits {
 		uint32_t msg_ring_size; /**< control <-> worker message rings */

@@ -16,13 +16,13 @@
 #include <rte_malloc.h>
 
 #include "dp_pvt.h"
+#include "rs_sock.h"
+#include "sock_pvt.h"
 
 _Static_assert(sizeof(((struct rs_dp_info *)0)->port_name) >=
 		   RTE_ETH_NAME_MAX_LEN,
 	       "rs_dp_info.port_name must hold any ethdev name");
 
-/* How long an ARP entry stays good after it was last confirmed. */
-#define ARP_TTL_S 300
 
 void rs_dp_err(const char *fmt, ...)
 {
@@ -35,24 +35,87 @@ void rs_dp_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static struct rs_lcore *lcore_create(const struct rs_dp *dp, unsigned lcore_id,
+/* The clock, the timers' and the rate limit's units. */
+static void lcore_clock_init(struct rs_lcore *lc, const struct rs_config *cfg)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	uint32_t rate = cfg->sockets.icmp_unreach_rate;
+
+	lc->tsc_hz = hz;
+	lc->tsc0 = rte_rdtsc();
+	lc->ns_mult = ((uint64_t)NS_PER_S << 32) / hz;
+	lc->arp_ttl_tsc = cfg->arp.ttl_s * hz;
+	lc->arp_retry_tsc = cfg->arp.retry_ms * hz / 1000;
+	lc->close_grace_tsc = cfg->tcp.close_grace_ms * hz / 1000;
+	lc->icmp_interval_tsc = rate == 0 ? 0 : hz / rate;
+	lc->icmp_burst_tsc = rate == 0 ? 0 : hz / 10;
+	lc->arp_next_tsc = UINT64_MAX;
+}
+
+/* The worker's own tables: ARP's pending entries, the socket table, the
+ * TCP stack, the buffer that makes chained segments contiguous. */
+static int lcore_tables_create(struct rs_lcore *lc, const struct rs_config *cfg,
+			       int socket)
+{
+	const struct rs_config_arp *a = &cfg->arp;
+	struct rte_mbuf **held;
+	int rc;
+
+	lc->arp_npend = a->pending;
+	lc->arp_queue = a->queue;
+	lc->arp_retries = a->retries;
+	lc->arp_pend = rte_zmalloc_socket(
+	    "rs_arp_pend", a->pending * (sizeof(*lc->arp_pend) +
+					 a->queue * sizeof(*held)),
+	    RTE_CACHE_LINE_SIZE, socket);
+	lc->lin_size = cfg->port.mtu;
+	lc->lin_buf = rte_malloc_socket("rs_lin", lc->lin_size, 0, socket);
+	if (lc->arp_pend == NULL || lc->lin_buf == NULL)
+		return -ENOMEM;
+	held = (struct rte_mbuf **)(lc->arp_pend + a->pending);
+	for (uint32_t i = 0; i < a->pending; i++)
+		lc->arp_pend[i].q = held + i * a->queue;
+	rc = rs_socks_create(lc, cfg);
+	if (rc == 0)
+		rc = rs_tcp_glue_create(lc, cfg);
+	return rc;
+}
+
+static void lcore_free(struct rs_lcore *lc)
+{
+	if (lc == NULL)
+		return;
+	rs_socks_free(lc);
+	rs_tcp_glue_free(lc);
+	rte_free(lc->arp_pend);
+	rte_free(lc->lin_buf);
+	rte_free(lc);
+}
+
+static struct rs_lcore *lcore_create(struct rs_dp *dp, unsigned lcore_id,
 				     uint16_t queue)
 {
 	const struct rs_config_workers *w = &dp->cfg.workers;
+	int socket = rte_lcore_to_socket_id(lcore_id);
 	struct rs_lcore *lc;
 
 	lc = rte_zmalloc_socket("rs_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE,
-				rte_lcore_to_socket_id(lcore_id));
+				socket);
 	if (lc == NULL)
 		return NULL;
 	lc->ifc = &dp->ifc;
+	lc->cfg = &dp->cfg;
 	lc->lcore_id = lcore_id;
 	lc->queue = queue;
 	lc->burst = w->burst;
 	lc->idle_backoff = w->idle_backoff;
 	lc->idle_polls = w->idle_polls;
 	lc->idle_sleep_max_us = w->idle_sleep_max_us;
-	lc->arp_ttl_tsc = ARP_TTL_S * rte_get_tsc_hz();
+	lcore_clock_init(lc, &dp->cfg);
+	if (lcore_tables_create(lc, &dp->cfg, socket) < 0) {
+		lcore_free(lc);
+		return NULL;
+	}
 	return lc;
 }
 
@@ -85,7 +148,7 @@ static int lcores_create(struct rs_dp *dp)
 static void lcores_free(struct rs_dp *dp)
 {
 	for (unsigned i = 0; i < RS_DP_WORKERS_MAX; i++) {
-		rte_free(dp->lc[i]);
+		lcore_free(dp->lc[i]);
 		dp->lc[i] = NULL;
 	}
 }
@@ -111,9 +174,15 @@ struct rs_dp *rs_dp_create(const struct rs_config *cfg)
 	rc = rs_port_configure(dp);
 	if (rc < 0)
 		goto err_port;
-	/* The workers read the pool only now that it exists. */
-	for (unsigned i = 0; i < dp->nworkers; i++)
+	rc = rs_route_create(dp);
+	if (rc < 0)
+		goto err_port;
+	/* The workers read the pool and the routes only now that they
+	 * exist. */
+	for (unsigned i = 0; i < dp->nworkers; i++) {
 		dp->lc[i]->pool = dp->pool;
+		dp->lc[i]->route = dp->route;
+	}
 	return dp;
 
 err_port:
@@ -167,8 +236,23 @@ void rs_dp_destroy(struct rs_dp *dp)
 		return;
 	rs_dp_stop(dp);
 	lcores_free(dp);
+	rs_route_free(dp);
 	rte_mempool_free(dp->pool);
 	rte_free(dp);
+}
+
+int rs_dp_set_app(struct rs_dp *dp, rs_dp_app_init_fn init,
+		  rs_dp_app_poll_fn poll, rs_dp_app_fini_fn fini, void *arg)
+{
+	if (dp->running)
+		return -EBUSY;
+	dp->app.init = init;
+	dp->app.poll = poll;
+	dp->app.fini = fini;
+	dp->app.arg = arg;
+	for (unsigned i = 0; i < dp->nworkers; i++)
+		dp->lc[i]->app = &dp->app;
+	return 0;
 }
 
 static void stats_add(struct rs_dp_stats *st, const struct rs_lcore *lc)
@@ -183,6 +267,10 @@ static void stats_add(struct rs_dp_stats *st, const struct rs_lcore *lc)
 		st->drops[i] += RS_CNT_READ(lc, drops[i]);
 	for (unsigned i = 0; i < RS_DP_EV_MAX; i++)
 		st->events[i] += RS_CNT_READ(lc, events[i]);
+	st->socks_open += RS_CNT_READ(lc, socks_open);
+	st->tcp_conns += RS_CNT_READ(lc, tcp_conns);
+	st->arp_held += RS_CNT_READ(lc, arp_held);
+	st->tcp_conns_at_stop += RS_CNT_READ(lc, tcp_conns_at_stop);
 }
 
 int rs_dp_stats_read(const struct rs_dp *dp, int worker, struct rs_dp_stats *st)
@@ -234,7 +322,9 @@ unsigned rs_dp_mbufs_in_use(const struct rs_dp *dp)
 }
 
 #define NAME_OF_DROP(e, name, meaning) name,
+#define NAME_OF_DROP_TCP(e, name, meaning) "tcp_" name,
 #define MEANING_OF_DROP(e, name, meaning) meaning,
+#define MEANING_OF_DROP_TCP(e, name, meaning) "TCP: " meaning,
 #define NAME_OF_EVENT(e, name) name,
 
 static const char *const drop_names[] = {RS_DP_DROPS(NAME_OF_DROP)};

@@ -31,11 +31,18 @@ struct rs_dp {
 	char driver[64];
 	unsigned nworkers;
 	struct rs_lcore *lc[RS_DP_WORKERS_MAX];
+	struct rs_route *route; /* route.c; read by every worker */
+	struct rs_app app;	/* rs_dp_set_app() */
+	bool app_set;
 };
 
 /** Print "remsockd: MESSAGE" on stderr: how the data plane explains a
  *  failure to whoever runs it. */
 __attribute__((format(printf, 1, 2))) void rs_dp_err(const char *fmt, ...);
+
+/* route.c: the table of [net] and [routes], after rs_port_configure(). */
+int rs_route_create(struct rs_dp *dp);
+void rs_route_free(struct rs_dp *dp);
 
 /* port.c: each step undone by rs_port_close(). */
 int rs_port_probe(struct rs_dp *dp);

@@ -111,7 +111,8 @@ int rs_dp_eal_init(const struct rs_config *cfg, int argc, char **argv)
 		rs_dp_err("too many EAL arguments (at most %d)", ARGV_MAX - 1);
 		return -E2BIG;
 	}
-	memcpy(args + 1 + n, argv, argc * sizeof(*argv));
+	if (argc > 0) /* argv may be NULL then */
+		memcpy(args + 1 + n, argv, argc * sizeof(*argv));
 	n += 1 + argc;
 	args[n] = NULL;
 	/* rte_eal_init() permutes its argv: keep ours for the messages. */

@@ -42,3 +42,20 @@ void rs_eth_reply_prepare(const struct rs_lcore *lc, struct rte_mbuf *m)
 	rte_ether_addr_copy(&eh->src_addr, &eh->dst_addr);
 	rte_ether_addr_copy(&lc->ifc->mac, &eh->src_addr);
 }
+
+void rs_eth_output(struct rs_lcore *lc, struct rte_mbuf *m,
+		   const struct rte_ether_addr *dst, uint16_t ether_type)
+{
+	struct rte_ether_hdr *eh;
+
+	eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eh));
+	if (eh == NULL) { /* every output mbuf keeps RS_OUT_HEADROOM */
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rte_ether_addr_copy(dst, &eh->dst_addr);
+	rte_ether_addr_copy(&lc->ifc->mac, &eh->src_addr);
+	eh->ether_type = rte_cpu_to_be_16(ether_type);
+	m->l2_len = sizeof(*eh);
+	rs_lcore_tx(lc, m);
+}

@@ -11,7 +11,12 @@
  * The header checksum is the port's job when it offers the offload: on
  * input the mbuf flags say good or bad, and only "unknown" is checked in
  * software; on output the checksum is left to the port, with l2_len and
- * l3_len set, or computed here when the port cannot.
+ * l3_len set, or computed here when the port cannot.  The same holds for
+ * UDP and TCP checksums, which this file computes for both (pseudo-header
+ * included) so that there is one implementation.
+ *
+ * Output (rs_ipv4_output()): route, header (DF set: no fragmentation
+ * either way), checksums, then ARP for the next hop.
  */
 #include <string.h>
 
@@ -96,6 +101,10 @@ enum rs_verdict rs_ipv4_input(struct rs_lcore *lc, struct rte_mbuf *m)
 	switch (ip->next_proto_id) {
 	case IPPROTO_ICMP:
 		return rs_icmp_input(lc, m);
+	case IPPROTO_UDP:
+		return rs_udp_input(lc, m);
+	case IPPROTO_TCP:
+		return rs_tcp_glue_input(lc, m);
 	default:
 		return rs_drop(lc, RS_DP_DROP_IP_PROTO);
 	}
@@ -135,4 +144,130 @@ void rs_ipv4_reply_prepare(const struct rs_lcore *lc, struct rte_mbuf *m)
 	else
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 	rs_eth_reply_prepare(lc, m);
+}
+
+/* ---- UDP and TCP checksums ----------------------------------------------- */
+
+/* The pseudo-header's sum, folded, not complemented. */
+static uint16_t phdr_sum(rte_be32_t src, rte_be32_t dst, uint8_t proto,
+			 uint32_t len)
+{
+	struct {
+		rte_be32_t src, dst;
+		uint8_t zero, proto;
+		rte_be16_t len;
+	} __rte_packed ph = {src, dst, 0, proto, rte_cpu_to_be_16(len)};
+
+	return rte_raw_cksum(&ph, sizeof(ph));
+}
+
+uint16_t rs_ipv4_l4_cksum(const struct rte_mbuf *m, uint32_t off,
+			  uint32_t len, rte_be32_t src, rte_be32_t dst,
+			  uint8_t proto)
+{
+	uint16_t raw = 0;
+	uint32_t sum;
+
+	if (rte_raw_cksum_mbuf(m, off, len, &raw) != 0)
+		return 0xffff; /* out of the mbuf: cannot be right */
+	sum = (uint32_t)raw + phdr_sum(src, dst, proto, len);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+bool rs_ipv4_l4_csum_ok(const struct rte_mbuf *m, uint32_t len)
+{
+	const struct rte_ipv4_hdr *ip;
+
+	switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+	case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+	case RTE_MBUF_F_RX_L4_CKSUM_NONE: /* data verified, field not */
+		return true;
+	case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+		return false;
+	default:
+		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
+					     m->l2_len);
+		return rs_ipv4_l4_cksum(m, m->l2_len + m->l3_len, len,
+					ip->src_addr, ip->dst_addr,
+					ip->next_proto_id) == 0;
+	}
+}
+
+/* The L4 checksum asked for in ol_flags: the port's job (it wants the
+ * pseudo-header sum in the field), or ours now. */
+static void l4_csum_fill(const struct rs_lcore *lc, struct rte_mbuf *m,
+			 const struct rte_ipv4_hdr *ip, uint32_t l4len)
+{
+	uint64_t want = m->ol_flags & RTE_MBUF_F_TX_L4_MASK;
+	uint32_t off = sizeof(*ip);
+	rte_be16_t *field;
+	uint64_t capa;
+
+	if (want == RTE_MBUF_F_TX_UDP_CKSUM) {
+		field = rte_pktmbuf_mtod_offset(m, rte_be16_t *, off + 6);
+		capa = RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	} else if (want == RTE_MBUF_F_TX_TCP_CKSUM) {
+		field = rte_pktmbuf_mtod_offset(m, rte_be16_t *, off + 16);
+		capa = RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+	} else {
+		return;
+	}
+	if (lc->ifc->tx_offloads & capa) {
+		*field = phdr_sum(ip->src_addr, ip->dst_addr,
+				  ip->next_proto_id, l4len);
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+		return;
+	}
+	*field = 0;
+	*field = rs_ipv4_l4_cksum(m, off, l4len, ip->src_addr, ip->dst_addr,
+				  ip->next_proto_id);
+	/* 0 means "no checksum" in UDP: send its other form (RFC 768). */
+	if (*field == 0 && want == RTE_MBUF_F_TX_UDP_CKSUM)
+		*field = 0xffff;
+	m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
+}
+
+static void hdr_fill(struct rs_lcore *lc, struct rte_ipv4_hdr *ip,
+		     rte_be32_t src, rte_be32_t dst, uint8_t proto,
+		     uint32_t l4len)
+{
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = 0;
+	ip->total_length = rte_cpu_to_be_16(sizeof(*ip) + l4len);
+	ip->packet_id = rte_cpu_to_be_16(lc->ip_id++);
+	ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = RS_IPV4_TTL;
+	ip->next_proto_id = proto;
+	ip->hdr_checksum = 0;
+	ip->src_addr = src;
+	ip->dst_addr = dst;
+}
+
+int rs_ipv4_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
+		   rte_be32_t dst, uint8_t proto)
+{
+	uint32_t l4len = rte_pktmbuf_pkt_len(m);
+	struct rte_ipv4_hdr *ip;
+	rte_be32_t nh;
+
+	if (rs_route_lookup(lc, dst, &nh) < 0) {
+		RS_EVENT(lc, TX_NO_ROUTE);
+		rte_pktmbuf_free(m);
+		return -ENETUNREACH;
+	}
+	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, sizeof(*ip));
+	if (ip == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	hdr_fill(lc, ip, src, dst, proto, l4len);
+	m->l2_len = RTE_ETHER_HDR_LEN;
+	m->l3_len = sizeof(*ip);
+	l4_csum_fill(lc, m, ip, l4len);
+	if (lc->ifc->tx_offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	else
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	return rs_arp_output(lc, m, nh);
 }

@@ -34,6 +34,28 @@
 #define RS_ARP_SETS 16
 #define RS_ARP_WAYS 4
 
+struct rs_lcore;
+struct rs_route;
+struct rs_socks;
+struct rs_tcp_stack;
+
+/** An application run by the workers (rs_dp_set_app()). */
+struct rs_app {
+	int (*init)(struct rs_lcore *lc, void *arg);
+	int (*poll)(struct rs_lcore *lc, void *arg);
+	void (*fini)(struct rs_lcore *lc, void *arg);
+	void *arg;
+};
+
+/** A next hop being resolved: packets wait for its MAC (arp.c). */
+struct rs_arp_pend {
+	rte_be32_t ip;	       /**< 0: free */
+	uint16_t held;	       /**< packets in q */
+	uint16_t tries;	       /**< requests sent */
+	uint64_t next_tsc;     /**< next request, or giving up */
+	struct rte_mbuf **q;   /**< [arp_queue] held packets, IPv4 first */
+};
+
 /** What a packet handler did with the mbuf it was given. */
 enum rs_verdict {
 	RS_VERDICT_TX,	     /**< rewritten in place: the caller sends it */
@@ -56,7 +78,8 @@ struct rs_iface {
 struct rs_arp_entry {
 	rte_be32_t ip; /**< 0: free */
 	struct rte_ether_addr mac;
-	uint64_t seen_tsc; /**< last confirmed */
+	uint64_t seen_tsc;  /**< last confirmed */
+	uint64_t probe_tsc; /**< last refresh request */
 };
 
 struct rs_counters {
@@ -66,6 +89,7 @@ struct rs_counters {
 	uint64_t tx_dropped;
 	uint64_t drops[RS_DP_DROP_MAX];
 	uint64_t events[RS_DP_EV_MAX];
+	uint64_t socks_open, tcp_conns, arp_held, tcp_conns_at_stop; /* gauges */
 };
 
 struct rs_lcore {
@@ -79,12 +103,38 @@ struct rs_lcore {
 	uint32_t idle_polls;
 	uint32_t idle_sleep_max_us;
 	uint64_t arp_ttl_tsc;
+	uint64_t arp_retry_tsc;	    /**< between requests */
+	uint32_t arp_retries;	    /**< requests before giving up */
+	uint32_t arp_queue;	    /**< packets held per pending next hop */
+	uint32_t arp_npend;	    /**< entries of arp_pend */
+	struct rs_arp_pend *arp_pend;
+	const struct rs_route *route;
+	const struct rs_app *app;     /**< NULL: none */
+	const struct rs_config *cfg;
+	struct rs_socks *socks;	      /**< sock.c */
+	struct rs_tcp_stack *tcp;     /**< tcp_glue.c */
+	uint8_t *lin_buf;	      /**< a segment made contiguous */
+	uint32_t lin_size;
+	uint64_t icmp_interval_tsc;   /**< between port unreachables */
+	uint64_t icmp_burst_tsc;      /**< their burst allowance */
+	uint64_t tsc_hz;
+	uint64_t tsc0;		      /**< the clock's zero */
+	uint64_t ns_mult;	      /**< ns = tsc * ns_mult >> 32 */
+	uint64_t close_grace_tsc;
 
 	/* Written by control while the worker runs. */
 	alignas(RTE_CACHE_LINE_SIZE) bool stop;
 
 	/* Written by the worker only. */
 	alignas(RTE_CACHE_LINE_SIZE) struct rs_counters cnt;
+	uint64_t now_tsc;	/**< the clock of this loop */
+	uint64_t now_ns;	/**< the same in ns since tsc0 */
+	uint64_t arp_next_tsc;	/**< earliest pending ARP deadline */
+	uint32_t arp_pending;	/**< entries of arp_pend in use */
+	uint32_t arp_held;	/**< packets they hold */
+	uint64_t icmp_tat;	/**< rate limit (GCRA): theoretical arrival */
+	uint16_t ip_id;		/**< next IPv4 identification */
+	bool app_on;		/**< the app's init succeeded */
 	uint32_t idle_empty;	/**< empty polls in a row */
 	uint32_t idle_sleep_us; /**< next sleep */
 	uint32_t announce_left; /**< gratuitous ARPs still to send */
@@ -107,6 +157,9 @@ struct rs_lcore {
 #define RS_CNT_READ(lc, field)                                                 \
 	__atomic_load_n(&(lc)->cnt.field, __ATOMIC_RELAXED)
 
+#define RS_GAUGE_SET(lc, field, v)                                             \
+	__atomic_store_n(&(lc)->cnt.field, (v), __ATOMIC_RELAXED)
+
 /** Count a drop and say so: `return rs_drop(lc, RS_DP_DROP_IP_CSUM);`. */
 static inline enum rs_verdict rs_drop(struct rs_lcore *lc, enum rs_dp_drop why)
 {
@@ -116,7 +169,8 @@ static inline enum rs_verdict rs_drop(struct rs_lcore *lc, enum rs_dp_drop why)
 
 /**
  * Queue a packet the stack made for the next TX burst (worker.c).  The
- * packet is sent or, when the port refuses it, freed and counted.
+ * packet is sent, possibly a loop later when the TX queue is full; only
+ * when the batch itself is full is it freed and counted (tx_dropped).
  */
 void rs_lcore_tx(struct rs_lcore *lc, struct rte_mbuf *m);
 

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "rs_config.h"
+#include "rs_tcp.h"
 
 /** Most workers a data plane runs. */
 #define RS_DP_WORKERS_MAX 128
@@ -32,6 +33,9 @@
  * Why a received packet was dropped: X(ENUM, name, meaning).
  * Every received packet is either handled or dropped for one of these, so
  * rx_pkts == handled + the sum of drops once the workers have stopped.
+ * The list ends with the TCP core's reasons (RS_TCP_DROPS in rs_tcp.h),
+ * named "tcp_<reason>": a user X must come with a companion X##_TCP
+ * that takes the TCP core's (ENUM, name, meaning).
  */
 #define RS_DP_DROPS(X)                                                         \
 	X(ETH_SHORT, "eth_short", "shorter than an Ethernet header")           \
@@ -54,7 +58,18 @@
 	X(IP_PROTO, "ip_proto", "protocol not handled yet")                    \
 	X(ICMP_SHORT, "icmp_short", "shorter than an ICMP header")             \
 	X(ICMP_CSUM, "icmp_csum", "checksum wrong")                            \
-	X(ICMP_TYPE, "icmp_type", "type other than echo request")
+	X(ICMP_TYPE, "icmp_type", "type not handled")                         \
+	X(ICMP_ERR_NO_SOCKET, "icmp_err_no_socket",                            \
+	  "ICMP error about a flow no socket has")                             \
+	X(UDP_SHORT, "udp_short", "shorter than a UDP header")                 \
+	X(UDP_LEN, "udp_len", "length field invalid")                          \
+	X(UDP_CSUM, "udp_csum", "checksum wrong")                              \
+	X(UDP_NO_PORT, "udp_no_port", "no socket for the port")                \
+	X(UDP_RCVBUF, "udp_rcvbuf", "socket's receive ring full")              \
+	X(UDP_TOO_BIG, "udp_too_big", "larger than the socket's ring")         \
+	X(UDP_SHUT, "udp_shut", "socket shut down for reading")                \
+	X(TCP_TOO_LONG, "tcp_too_long", "segment over the MTU")                \
+	RS_TCP_DROPS(X##_TCP)
 
 /** Things that happened, for telemetry: X(ENUM, name). */
 #define RS_DP_EVENTS(X)                                                        \
@@ -63,9 +78,28 @@
 	X(ICMP_ECHO_REPLIED, "icmp_echo_replied")                              \
 	X(GARP_SENT, "garp_sent")                                              \
 	X(ALLOC_FAILED, "alloc_failed")                                        \
-	X(IDLE_SLEEPS, "idle_sleeps")
+	X(IDLE_SLEEPS, "idle_sleeps")                                          \
+	X(ARP_REQUESTS_SENT, "arp_requests_sent")                              \
+	X(ARP_RESOLVED, "arp_resolved")                                        \
+	X(ARP_FAILED, "arp_failed")                                            \
+	X(TX_ARP_QUEUE_FULL, "tx_arp_queue_full")                              \
+	X(TX_ARP_PENDING_FULL, "tx_arp_pending_full")                          \
+	X(TX_ARP_UNREACHABLE, "tx_arp_unreachable")                            \
+	X(TX_NO_ROUTE, "tx_no_route")                                          \
+	X(ICMP_UNREACH_SENT, "icmp_unreach_sent")                              \
+	X(ICMP_UNREACH_LIMITED, "icmp_unreach_limited")                        \
+	X(ICMP_ERR_DELIVERED, "icmp_err_delivered")                            \
+	X(UDP_DELIVERED, "udp_delivered")                                      \
+	X(UDP_SENT, "udp_sent")                                                \
+	X(TCP_SEGS_SENT, "tcp_segs_sent")                                      \
+	X(TCP_EMIT_FAILED, "tcp_emit_failed")                                  \
+	X(SOCK_OPENED, "sock_opened")                                          \
+	X(SOCK_CLOSED, "sock_closed")                                          \
+	X(SOCK_LEAKED, "sock_leaked")                                          \
+	X(TCP_LEFT_AT_STOP, "tcp_left_at_stop")
 
 #define RS_DP_ENUM_DROP(e, name, meaning) RS_DP_DROP_##e,
+#define RS_DP_ENUM_DROP_TCP(e, name, meaning) RS_DP_DROP_TCP_##e,
 #define RS_DP_ENUM_EVENT(e, name) RS_DP_EV_##e,
 
 enum rs_dp_drop { RS_DP_DROPS(RS_DP_ENUM_DROP) RS_DP_DROP_MAX };
@@ -81,6 +115,14 @@ struct rs_dp_stats {
 	uint64_t tx_dropped; /**< packets the TX queue had no room for */
 	uint64_t drops[RS_DP_DROP_MAX];
 	uint64_t events[RS_DP_EV_MAX];
+	/* Gauges: values now, not counts. */
+	uint64_t socks_open;	  /**< socket handles not given back */
+	uint64_t tcp_conns;	  /**< TCP connections in the pools */
+	uint64_t arp_held;	  /**< packets waiting for ARP */
+	uint64_t tcp_conns_at_stop; /**< TCP connections left after the
+				       stop's grace period ([tcp]
+				       close_grace_ms), TIME-WAIT ones
+				       included; freed then */
 };
 
 /** What the data plane runs on, for the start banner. */

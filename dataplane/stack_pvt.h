@@ -3,13 +3,21 @@
  * The network stack's handlers.  Private to dataplane/.
  *
  * Input runs down the layers: rs_eth_input() -> rs_arp_input() or
- * rs_ipv4_input() -> rs_icmp_input() (UDP and TCP to come).  Each handler
+ * rs_ipv4_input() -> rs_icmp_input(), rs_udp_input(), rs_tcp_glue_input().
+ * Each handler
  * takes a received mbuf whose l2_len (and, past IPv4, l3_len) is set and
  * returns an rs_verdict; a drop has been counted under its reason before
  * it is returned.  Headers are read from the first segment only: a
  * header that does not fit there is counted as too short.  Replies are
  * built in place, in the received mbuf, by the *_reply_prepare()
  * helpers of each layer.
+ *
+ * Output runs up: a protocol builds its header and payload in a fresh
+ * mbuf (headroom left for IPv4 and Ethernet, RS_OUT_HEADROOM), asks for
+ * its checksum with RTE_MBUF_F_TX_UDP_CKSUM or RTE_MBUF_F_TX_TCP_CKSUM
+ * and l4_len, and calls rs_ipv4_output(): route, IPv4 header, checksums
+ * (the port's or ours), then rs_arp_output(): the next hop's MAC, known
+ * or asked for (the packet waits meanwhile), and the TX batch.
  */
 #ifndef RS_STACK_PVT_H
 #define RS_STACK_PVT_H
@@ -23,6 +31,18 @@
 /** TTL of the packets we send. */
 #define RS_IPV4_TTL 64
 
+/** Headroom that output mbufs need in front of the L4 header. */
+#define RS_OUT_HEADROOM (RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr))
+
+/* route.c */
+/**
+ * The next hop towards @p dst (network order).
+ *
+ * @return 0 with @p nh set (@p dst itself when on-link); -ENETUNREACH
+ *   (no route, or not a unicast destination, or ourselves).
+ */
+int rs_route_lookup(const struct rs_lcore *lc, rte_be32_t dst, rte_be32_t *nh);
+
 /* eth.c */
 /**
  * Receive a frame: the entry to the stack.
@@ -33,6 +53,9 @@
 enum rs_verdict rs_eth_input(struct rs_lcore *lc, struct rte_mbuf *m);
 /** Address a received frame back to its sender, from us (in place). */
 void rs_eth_reply_prepare(const struct rs_lcore *lc, struct rte_mbuf *m);
+/** Prepend an Ethernet header from us to @p dst and queue for TX. */
+void rs_eth_output(struct rs_lcore *lc, struct rte_mbuf *m,
+		   const struct rte_ether_addr *dst, uint16_t ether_type);
 
 /* arp.c */
 /**
@@ -57,8 +80,20 @@ void rs_arp_tick(struct rs_lcore *lc, uint64_t now);
  *
  * @return 0 with @p mac filled, or -ENOENT (unknown or expired).
  */
-int rs_arp_lookup(const struct rs_lcore *lc, rte_be32_t ip,
+int rs_arp_lookup(struct rs_lcore *lc, rte_be32_t ip,
 		  struct rte_ether_addr *mac);
+/**
+ * Send an IPv4 packet (@p m starts with its IPv4 header) to next hop
+ * @p nh: Ethernet header and TX batch when the MAC is known; otherwise
+ * the packet is held ([arp] queue per next hop) and a request sent.
+ * @p m is the callee's in every case.
+ *
+ * @return 0 (sent or held); -ENOBUFS (dropped: too many held, or too
+ *   many next hops pending), counted as an event.
+ */
+int rs_arp_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t nh);
+/** Free every held packet (the worker is stopping). */
+void rs_arp_flush(struct rs_lcore *lc);
 
 /* ipv4.c */
 /**
@@ -74,6 +109,36 @@ enum rs_verdict rs_ipv4_input(struct rs_lcore *lc, struct rte_mbuf *m);
  * and the Ethernet header readdressed.  The payload stays where it is.
  */
 void rs_ipv4_reply_prepare(const struct rs_lcore *lc, struct rte_mbuf *m);
+/**
+ * Send an L4 packet: @p m holds the L4 header and payload, with
+ * RS_OUT_HEADROOM of headroom; an L4 checksum is asked for with
+ * RTE_MBUF_F_TX_UDP_CKSUM or RTE_MBUF_F_TX_TCP_CKSUM in ol_flags (the
+ * checksum field 0).  Routes, prepends the IPv4 header (DF set, no
+ * options), fills in the checksums or leaves them to the port, and hands
+ * the packet to ARP.  @p m is the callee's in every case.
+ *
+ * @return 0 (sent, or held for ARP); -ENETUNREACH (no route);
+ *   -ENOBUFS (no headroom, or ARP holds too many); each counted.
+ */
+int rs_ipv4_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
+		   rte_be32_t dst, uint8_t proto);
+/**
+ * The UDP/TCP checksum of the @p len bytes at @p off in @p m, across
+ * mbuf segments, with the IPv4 pseudo-header of @p src, @p dst, @p proto
+ * and length @p len (RFC 768, RFC 9293 section 3.1).
+ *
+ * @return the value for the checksum field (network order), computed
+ *   with that field 0; or 0 when it is filled in and right.
+ */
+uint16_t rs_ipv4_l4_cksum(const struct rte_mbuf *m, uint32_t off,
+			  uint32_t len, rte_be32_t src, rte_be32_t dst,
+			  uint8_t proto);
+/**
+ * Whether a received UDP or TCP segment's checksum is right (l2_len and
+ * l3_len set, @p len bytes of L4): the port's verdict when it gave one
+ * (RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN is none), else rs_ipv4_l4_cksum().
+ */
+bool rs_ipv4_l4_csum_ok(const struct rte_mbuf *m, uint32_t len);
 
 /* icmp.c */
 /**
@@ -82,6 +147,40 @@ void rs_ipv4_reply_prepare(const struct rs_lcore *lc, struct rte_mbuf *m);
  * @return as rs_eth_input().
  */
 enum rs_verdict rs_icmp_input(struct rs_lcore *lc, struct rte_mbuf *m);
+/**
+ * Answer a received datagram with ICMP port unreachable (RFC 1122
+ * section 3.2.2.1), rate-limited ([sockets] icmp_unreach_rate).  @p m
+ * stays the caller's.
+ */
+void rs_icmp_port_unreach(struct rs_lcore *lc, const struct rte_mbuf *m);
+
+/* udp.c */
+/**
+ * Receive a UDP datagram (l2_len and l3_len set): validate, deliver to
+ * its socket's record ring.
+ *
+ * @return RS_VERDICT_CONSUMED (delivered; the caller frees the mbuf) or
+ *   RS_VERDICT_DROP.
+ */
+enum rs_verdict rs_udp_input(struct rs_lcore *lc, struct rte_mbuf *m);
+
+/**
+ * An ICMP error about a datagram we sent from @p lport to @p raddr:@p
+ * rport: set @p err on the connected socket of that 4-tuple.
+ *
+ * @return true when a socket took it.
+ */
+bool rs_udp_icmp_error(struct rs_lcore *lc, rte_be32_t raddr, rte_be16_t rport,
+		       rte_be16_t lport, int err);
+
+/* tcp_glue.c */
+/**
+ * Receive a TCP segment (l2_len and l3_len set): checksum, contiguous
+ * copy when the mbuf is chained, then the TCP core.
+ *
+ * @return RS_VERDICT_CONSUMED or RS_VERDICT_DROP (the core's reason).
+ */
+enum rs_verdict rs_tcp_glue_input(struct rs_lcore *lc, struct rte_mbuf *m);
 
 /**
  * Update an Internet checksum for one 16-bit word changing from @p old to

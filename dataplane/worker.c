@@ -1,52 +1,116 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The worker loop: RX burst -> stack -> timers -> TX burst, until control
- * sets the stop flag.  The only timer so far is ARP's announcements.
+ * The worker loop, until control sets the stop flag:
+ *
+ *   clock      the TSC, once per loop, and the same in ns (lc->now_ns)
+ *   RX burst   -> stack (socket events are queued, not called)
+ *   timers     ARP (announcements, requests, give-ups), TCP
+ *   events     socket callbacks (rs_socks_dispatch())
+ *   app        the application's poll hook, then its events
+ *   TX burst
+ *   idle       back-off (below)
+ *
+ * Stopping: the app's fini hook closes its sockets; sockets it left open
+ * are closed and counted (sock_leaked); then the loop runs on without
+ * the app for at most [tcp] close_grace_ms while TCP connections finish
+ * closing; what is left is counted (tcp_left_at_stop, the tcp_conns_at_stop
+ * gauge), and packets still waiting for ARP are freed.
  *
  * Replies are built in the received mbufs and collected in lc->tx with
  * whatever the stack made itself (rs_lcore_tx()), then sent in one burst
- * per loop.  A packet the TX queue has no room for is freed and counted:
- * retrying would let one slow queue stall the whole loop.
+ * per loop.  Packets the TX queue has no room for wait in the batch for
+ * the next loop's burst (never a retry loop, which would let one slow
+ * queue stall the worker); only a packet that finds the batch full is
+ * freed and counted (tx_dropped).
  *
  * Idle back-off: after idle_polls empty polls in a row the worker sleeps,
  * first IDLE_SLEEP_MIN_US, doubling on every further empty poll up to
  * idle_sleep_max_us; the first packet resets it.  This trades up to
  * idle_sleep_max_us of latency on the first packet after a quiet spell for
- * a core left to other work.
+ * a core left to other work.  A sleep never runs past the next timer
+ * (TCP's, ARP's): the worker wakes for it.
  */
+#include <string.h>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "sock_pvt.h"
 #include "stack_pvt.h"
 
 #define IDLE_SLEEP_MIN_US 8u
 
-static void tx_flush(struct rs_lcore *lc)
+/* The worker's clock in ns from a TSC value: a 64x64 -> 128-bit product,
+ * so that neither a long uptime nor a fast TSC overflows it. */
+static uint64_t tsc_ns(const struct rs_lcore *lc, uint64_t tsc)
+{
+	return (uint64_t)(((unsigned __int128)(tsc - lc->tsc0) * lc->ns_mult) >>
+			  32);
+}
+
+static void clock_update(struct rs_lcore *lc)
+{
+	lc->now_tsc = rte_rdtsc();
+	lc->now_ns = tsc_ns(lc, lc->now_tsc);
+}
+
+/* The earliest timer, in ns; UINT64_MAX when none is pending. */
+static uint64_t next_timer_ns(const struct rs_lcore *lc)
+{
+	uint64_t next = rs_tcp_glue_next_ns(lc);
+
+	if (lc->arp_next_tsc != UINT64_MAX)
+		next = RTE_MIN(next, tsc_ns(lc, lc->arp_next_tsc));
+	if (lc->announce_left != 0)
+		next = RTE_MIN(next, tsc_ns(lc, lc->announce_tsc));
+	return next;
+}
+
+/* One TX burst of the batch.  What the queue refuses stays at the front
+ * of the batch for the next loop: TCP would only send it again later,
+ * and a queue that is briefly full (a slow vhost-user peer) is common.
+ * @return packets left. */
+static uint16_t tx_flush(struct rs_lcore *lc)
 {
 	uint64_t bytes = 0;
 	uint16_t sent, n = lc->tx_n;
 
 	if (n == 0)
-		return;
+		return 0;
+	/* Lengths first: a PMD may free what it sent before returning. */
 	for (uint16_t i = 0; i < n; i++)
 		bytes += rte_pktmbuf_pkt_len(lc->tx[i]);
 	sent = rte_eth_tx_burst(lc->ifc->port_id, lc->queue, lc->tx, n);
-	for (uint16_t i = sent; i < n; i++) {
+	for (uint16_t i = sent; i < n; i++)
 		bytes -= rte_pktmbuf_pkt_len(lc->tx[i]);
-		rte_pktmbuf_free(lc->tx[i]);
-	}
+	if (sent != 0 && sent != n)
+		memmove(lc->tx, lc->tx + sent, (n - sent) * sizeof(lc->tx[0]));
 	RS_CNT_ADD(lc, tx_pkts, sent);
 	RS_CNT_ADD(lc, tx_bytes, bytes);
-	RS_CNT_ADD(lc, tx_dropped, n - sent);
+	lc->tx_n = n - sent;
+	return lc->tx_n;
+}
+
+/* Free what the queue would not take (the worker is stopping). */
+static void tx_drop_all(struct rs_lcore *lc)
+{
+	for (uint16_t i = 0; i < lc->tx_n; i++)
+		rte_pktmbuf_free(lc->tx[i]);
+	RS_CNT_ADD(lc, tx_dropped, lc->tx_n);
 	lc->tx_n = 0;
 }
 
+/* A packet for the batch; when the batch is full even after a burst,
+ * the packet is dropped and counted. */
 void rs_lcore_tx(struct rs_lcore *lc, struct rte_mbuf *m)
 {
-	if (lc->tx_n == RS_TX_BATCH_MAX)
-		tx_flush(lc);
+	if (lc->tx_n == RS_TX_BATCH_MAX && tx_flush(lc) == RS_TX_BATCH_MAX) {
+		rte_pktmbuf_free(m);
+		RS_CNT_INC(lc, tx_dropped);
+		return;
+	}
 	lc->tx[lc->tx_n++] = m;
 }
 
@@ -82,9 +146,11 @@ static void idle_reset(struct rs_lcore *lc)
 	lc->idle_sleep_us = RTE_MIN(IDLE_SLEEP_MIN_US, lc->idle_sleep_max_us);
 }
 
-static void idle_step(struct rs_lcore *lc, uint16_t received)
+static void idle_step(struct rs_lcore *lc, unsigned work)
 {
-	if (received != 0 || !lc->idle_backoff) {
+	uint64_t next, sleep_us = lc->idle_sleep_us;
+
+	if (work != 0 || !lc->idle_backoff) {
 		idle_reset(lc);
 		return;
 	}
@@ -92,30 +158,87 @@ static void idle_step(struct rs_lcore *lc, uint16_t received)
 		lc->idle_empty++;
 		return;
 	}
-	rte_delay_us_sleep(lc->idle_sleep_us);
+	next = next_timer_ns(lc);
+	if (next != UINT64_MAX)
+		sleep_us = next <= lc->now_ns
+			       ? 0
+			       : RTE_MIN(sleep_us, (next - lc->now_ns) / 1000);
+	if (sleep_us == 0)
+		return;
+	rte_delay_us_sleep(sleep_us);
 	RS_EVENT(lc, IDLE_SLEEPS);
 	lc->idle_sleep_us =
 	    RTE_MIN(lc->idle_sleep_us * 2, lc->idle_sleep_max_us);
 }
 
+static int app_poll(struct rs_lcore *lc)
+{
+	if (!lc->app_on || lc->app->poll == NULL)
+		return 0;
+	return lc->app->poll(lc, lc->app->arg);
+}
+
+/* One round of the loop; @return how much work it found. */
+static unsigned loop_once(struct rs_lcore *lc, bool with_app)
+{
+	struct rte_mbuf *pkts[RS_BURST_MAX];
+	unsigned work;
+	uint16_t n;
+
+	clock_update(lc);
+	n = rte_eth_rx_burst(lc->ifc->port_id, lc->queue, pkts, lc->burst);
+	if (n != 0)
+		rx_handle(lc, pkts, n);
+	rs_arp_tick(lc, lc->now_tsc);
+	rs_tcp_glue_timers(lc);
+	work = n + rs_socks_dispatch(lc);
+	if (with_app && app_poll(lc) > 0)
+		work++;
+	work += rs_socks_dispatch(lc);
+	return work + tx_flush(lc);
+}
+
+static void app_start(struct rs_lcore *lc)
+{
+	const struct rs_app *app = lc->app;
+
+	lc->app_on = app != NULL &&
+		     (app->init == NULL || app->init(lc, app->arg) >= 0);
+}
+
+/* Let the TCP connections the app closed finish, within the grace. */
+static void stop_drain(struct rs_lcore *lc)
+{
+	uint64_t end = lc->now_tsc + lc->close_grace_tsc;
+	unsigned left;
+
+	if (lc->app_on && lc->app->fini != NULL)
+		lc->app->fini(lc, lc->app->arg);
+	lc->app_on = false;
+	rs_socks_reap(lc);
+	while (rs_tcp_glue_conns(lc) != 0 && lc->now_tsc < end)
+		idle_step(lc, loop_once(lc, false));
+	left = rs_tcp_glue_conns(lc);
+	RS_GAUGE_SET(lc, tcp_conns, left);
+	RS_GAUGE_SET(lc, tcp_conns_at_stop, left);
+	RS_CNT_ADD(lc, events[RS_DP_EV_TCP_LEFT_AT_STOP], left);
+	rs_arp_flush(lc);
+	for (int i = 0; i < 100 && tx_flush(lc) != 0; i++)
+		rte_delay_us_sleep(100);
+	tx_drop_all(lc);
+}
+
 int rs_lcore_run(void *arg)
 {
 	struct rs_lcore *lc = arg;
-	struct rte_mbuf *pkts[RS_BURST_MAX];
-	uint16_t n;
 
 	idle_reset(lc);
+	clock_update(lc);
 	if (lc->queue == 0)
 		rs_arp_announce_start(lc);
-	while (!__atomic_load_n(&lc->stop, __ATOMIC_ACQUIRE)) {
-		n = rte_eth_rx_burst(lc->ifc->port_id, lc->queue, pkts,
-				     lc->burst);
-		if (n != 0)
-			rx_handle(lc, pkts, n);
-		rs_arp_tick(lc, rte_rdtsc());
-		tx_flush(lc);
-		idle_step(lc, n);
-	}
-	tx_flush(lc);
+	app_start(lc);
+	while (!__atomic_load_n(&lc->stop, __ATOMIC_ACQUIRE))
+		idle_step(lc, loop_once(lc, true));
+	stop_drain(lc);
 	return 0;
 }

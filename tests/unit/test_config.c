@@ -138,6 +138,122 @@ static void test_every_key(void **state)
 	assert_int_equal(rs_config_eal_split(&cfg, buf, argv, 4), -E2BIG);
 }
 
+/* The socket layer's sections: every key parses to its field. */
+static void test_socket_keys(void **state)
+{
+	struct rs_config cfg;
+	char err[512] = "";
+	const char *text =
+	    REQUIRED "[sockets]\nmax = 16\nudp_rx_ring = 8192\n"
+		     "ephemeral_min = 1024\nephemeral_max = 1024\n"
+		     "icmp_unreach_rate = 0\n"
+		     "[arp]\npending = 2\nqueue = 3\nretries = 4\n"
+		     "retry_ms = 10\nttl_s = 60\n"
+		     "[tcp]\nmax_conns = 16\nbacklog = 5\nmss = 536\n"
+		     "rto_min_ms = 100\nrto_max_ms = 100\nsyn_retries = 2\n"
+		     "retries = 3\ntime_wait_ms = 0\ndelack_ms = 0\n"
+		     "keepidle_s = 10\nkeepintvl_s = 2\nkeepcnt = 4\n"
+		     "close_grace_ms = 7\n";
+
+	assert_int_equal(load(&cfg, text, err, sizeof(err)), 0);
+	assert_int_equal(cfg.sockets.max, 16);
+	assert_int_equal(cfg.sockets.udp_rx_ring, 8192);
+	assert_int_equal(cfg.sockets.ephemeral_min, 1024);
+	assert_int_equal(cfg.sockets.ephemeral_max, 1024);
+	assert_int_equal(cfg.sockets.icmp_unreach_rate, 0);
+	assert_int_equal(cfg.arp.pending, 2);
+	assert_int_equal(cfg.arp.queue, 3);
+	assert_int_equal(cfg.arp.retries, 4);
+	assert_int_equal(cfg.arp.retry_ms, 10);
+	assert_int_equal(cfg.arp.ttl_s, 60);
+	assert_int_equal(cfg.tcp.max_conns, 16);
+	assert_int_equal(cfg.tcp.backlog, 5);
+	assert_int_equal(cfg.tcp.mss, 536);
+	assert_int_equal(cfg.tcp.rto_min_ms, 100);
+	assert_int_equal(cfg.tcp.rto_max_ms, 100);
+	assert_int_equal(cfg.tcp.syn_retries, 2);
+	assert_int_equal(cfg.tcp.retries, 3);
+	assert_int_equal(cfg.tcp.time_wait_ms, 0);
+	assert_int_equal(cfg.tcp.delack_ms, 0);
+	assert_int_equal(cfg.tcp.keepidle_s, 10);
+	assert_int_equal(cfg.tcp.keepintvl_s, 2);
+	assert_int_equal(cfg.tcp.keepcnt, 4);
+	assert_int_equal(cfg.tcp.close_grace_ms, 7);
+	assert_int_equal(cfg.nroutes, 0);
+
+	/* The defaults are sane: a range that is not empty, rto ordered. */
+	assert_int_equal(rs_config_load_default(&cfg, NULL, 0), 0);
+	assert_true(cfg.sockets.ephemeral_min < cfg.sockets.ephemeral_max);
+	assert_true(cfg.tcp.rto_min_ms <= cfg.tcp.rto_max_ms);
+	assert_true(cfg.arp.queue >= 1 && cfg.tcp.max_conns >= 16);
+
+	refused(REQUIRED "[sockets]\nephemeral_min = 5000\n"
+			 "ephemeral_max = 4999\n",
+		"x.ini: [sockets] ephemeral_min: '5000' is above "
+		"ephemeral_max (4999)");
+	refused(REQUIRED "[tcp]\nrto_min_ms = 2000\nrto_max_ms = 1000\n",
+		"x.ini: [tcp] rto_min_ms: '2000' is above rto_max_ms (1000)");
+	refused(REQUIRED "[sockets]\nudp_rx_ring = 5000\n",
+		"x.ini: [sockets] udp_rx_ring: '5000' is not a power of two");
+	refused(REQUIRED "[arp]\nqueue = 0\n",
+		"x.ini: [arp] queue: '0' is out of range (1..256)");
+}
+
+/* [routes]: free names, parsed and checked against the subnet. */
+static void test_routes(void **state)
+{
+	struct rs_config cfg;
+	char err[512] = "";
+	char text[4096];
+	const char *good = REQUIRED "[routes]\n"
+				    "lab = 203.0.113.0/24 via 10.1.2.1\n"
+				    "default = 0.0.0.0/0  via  10.1.2.254\n"
+				    "host = 192.0.2.7/32 via 10.1.2.9 ; one\n";
+
+	assert_int_equal(load(&cfg, good, err, sizeof(err)), 0);
+	assert_int_equal(cfg.nroutes, 3);
+	assert_string_equal(cfg.routes[0].name, "lab");
+	assert_int_equal(cfg.routes[0].prefix, ip("203.0.113.0"));
+	assert_int_equal(cfg.routes[0].len, 24);
+	assert_int_equal(cfg.routes[0].via, ip("10.1.2.1"));
+	assert_string_equal(cfg.routes[1].name, "default");
+	assert_int_equal(cfg.routes[1].prefix, 0);
+	assert_int_equal(cfg.routes[1].len, 0);
+	assert_int_equal(cfg.routes[1].via, ip("10.1.2.254"));
+	assert_int_equal(cfg.routes[2].len, 32);
+	assert_int_equal(cfg.routes[2].via, ip("10.1.2.9"));
+
+	refused(REQUIRED "[routes]\nlab = 203.0.113.0/24\n",
+		"x.ini: [routes] lab: '203.0.113.0/24' is not 'PREFIX/LEN via "
+		"GATEWAY' (e.g. 203.0.113.0/24 via 198.18.0.1)");
+	refused(REQUIRED "[routes]\nlab = 203.0.113.0/33 via 10.1.2.1\n",
+		"x.ini: [routes] lab: '203.0.113.0/33 via 10.1.2.1' is not "
+		"'PREFIX/LEN via GATEWAY' (e.g. 203.0.113.0/24 via "
+		"198.18.0.1)");
+	refused(REQUIRED "[routes]\nlab = 203.0.113.0/24 via 10.1.2.1 x\n",
+		"x.ini: [routes] lab: '203.0.113.0/24 via 10.1.2.1 x' is not "
+		"'PREFIX/LEN via GATEWAY' (e.g. 203.0.113.0/24 via "
+		"198.18.0.1)");
+	refused(REQUIRED "[routes]\nlab = 203.0.113.1/24 via 10.1.2.1\n",
+		"x.ini: [routes] lab: '203.0.113.1/24 via 10.1.2.1' has "
+		"address bits set past the prefix length");
+	refused(REQUIRED "[routes]\nlab = 203.0.113.0/24 via 10.9.2.1\n",
+		"x.ini: [routes] lab: gateway '10.9.2.1' is not a unicast "
+		"address inside 10.1.2.3/24 other than [net] ip");
+	refused(REQUIRED "[routes]\nlab = 203.0.113.0/24 via 10.1.2.3\n",
+		"x.ini: [routes] lab: gateway '10.1.2.3' is not a unicast "
+		"address inside 10.1.2.3/24 other than [net] ip");
+	refused(REQUIRED "[routes]\na = 1.0.0.0/8 via 10.1.2.1\n"
+			 "a = 2.0.0.0/8 via 10.1.2.1\n",
+		"x.ini:7: [routes] a: key given twice");
+
+	strcpy(text, REQUIRED "[routes]\n");
+	for (int i = 0; i <= RS_CONFIG_ROUTES_MAX; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "r%d = 10.%d.0.0/16 via 10.1.2.1\n", i, 100 + i);
+	refused(text, "x.ini: [routes] r32: more than 32 routes");
+}
+
 static void test_bad_syntax(void **state)
 {
 	refused("ip = 1.2.3.4\n", "x.ini:1: ip: key before any [section]");
@@ -179,7 +295,12 @@ static void test_unknown_names(void **state)
 		"tx_desc, mbufs, mbuf_cache, mtu, link_timeout_ms)");
 	refused(REQUIRED "[foo]\n",
 		"x.ini: [foo]: unknown section (known: eal, port, net, "
-		"workers, rpc, limits)");
+		"workers, rpc, limits, sockets, arp, tcp, routes)");
+	refused(REQUIRED "[tcp]\nmaxconns = 5\n",
+		"x.ini: [tcp] maxconns: unknown key (known: max_conns, "
+		"backlog, mss, rto_min_ms, rto_max_ms, syn_retries, retries, "
+		"time_wait_ms, delack_ms, keepidle_s, keepintvl_s, keepcnt, "
+		"close_grace_ms)");
 	refused(REQUIRED "ipaddr = 1.2.3.4\n",
 		"x.ini: [net] ipaddr: unknown key (known: ip, prefix, "
 		"gateway, mac)");
@@ -340,6 +461,8 @@ int main(void)
 	    cmocka_unit_test(test_embedded_default),
 	    cmocka_unit_test(test_minimal_takes_defaults),
 	    cmocka_unit_test(test_every_key),
+	    cmocka_unit_test(test_socket_keys),
+	    cmocka_unit_test(test_routes),
 	    cmocka_unit_test(test_bad_syntax),
 	    cmocka_unit_test(test_too_long_and_binary),
 	    cmocka_unit_test(test_unknown_names),

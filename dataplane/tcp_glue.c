@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * TCP glue: the TCP core (tcp/rs_tcp.h) on a worker, and TCP sockets.
+ *
+ * Each worker owns one rs_tcp_stack, configured from [tcp] and [limits]
+ * (ring sizes) at create.  The core does no I/O and reads no clock:
+ *
+ *   input    rs_tcp_glue_input(): checksum (the port's verdict, or ours:
+ *            RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN counts as unverified), the
+ *            segment made contiguous in lc->lin_buf only when the mbuf is
+ *            chained, then rs_tcp_input() with the worker's clock;
+ *   output   emit(): one mbuf per segment -- headroom for IPv4 and
+ *            Ethernet, the header the core encodes, the payload copied from
+ *            the core's two send-ring pieces -- into rs_ipv4_output(),
+ *            which fills the checksum or leaves it to the port;
+ *   timers   rs_tcp_glue_timers() every loop; the worker's idle back-off
+ *            never sleeps past rs_tcp_next_timer();
+ *   events   the core's, turned into socket events and queued.
+ *
+ * The clock is lc->now_ns, the worker's TSC in nanoseconds, read once per
+ * loop.  A socket holds its connection (or listener) handle until it is
+ * closed; a graceful close leaves the connection to finish inside the
+ * core as an orphan.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <rte_cycles.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_random.h>
+
+#include "rs_tcp.h"
+#include "sock_pvt.h"
+#include "stack_pvt.h"
+
+#define NS_MS ((uint64_t)NS_PER_S / MS_PER_S)
+#define NS_S ((uint64_t)NS_PER_S)
+
+/* The data plane's drop reason for each of the core's (rs_dataplane.h
+ * appends them to RS_DP_DROPS as TCP_<reason>). */
+#define TCP_DROP_MAP(e, name, meaning) [RS_TCP_DROP_##e] = RS_DP_DROP_TCP_##e,
+static const uint16_t tcp_drop_map[RS_TCP_DROP_MAX] = {
+    RS_TCP_DROPS(TCP_DROP_MAP)};
+
+/* ---- the core's callbacks ------------------------------------------------ */
+
+static int emit(void *io, const struct rs_tcp_seg *seg)
+{
+	struct rs_lcore *lc = io;
+	uint32_t hlen = RS_TCP_HDR_MIN + seg->opt_len;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(lc->pool);
+	uint8_t *p;
+	int rc;
+
+	if (m == NULL) {
+		RS_EVENT(lc, ALLOC_FAILED);
+		RS_EVENT(lc, TCP_EMIT_FAILED);
+		return -ENOBUFS;
+	}
+	p = (uint8_t *)rte_pktmbuf_append(m, hlen + seg->payload_len);
+	if (p == NULL) {
+		rte_pktmbuf_free(m);
+		RS_EVENT(lc, TCP_EMIT_FAILED);
+		return -EMSGSIZE;
+	}
+	rs_tcp_seg_write_hdr(seg, p, false);
+	p += hlen;
+	for (int i = 0; i < 2; i++) {
+		memcpy(p, seg->payload.seg[i].ptr, seg->payload.seg[i].len);
+		p += seg->payload.seg[i].len;
+	}
+	m->l4_len = hlen;
+	m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+	rc = rs_ipv4_output(lc, m, seg->saddr, seg->daddr, IPPROTO_TCP);
+	if (rc < 0)
+		RS_EVENT(lc, TCP_EMIT_FAILED);
+	else
+		RS_EVENT(lc, TCP_SEGS_SENT);
+	return rc;
+}
+
+static unsigned events_map(struct rs_sock *s, struct rs_tcp_conn *c,
+			   unsigned ev)
+{
+	unsigned out = 0;
+
+	if (ev & (RS_TCP_EV_READABLE | RS_TCP_EV_PEER_FIN))
+		out |= RS_SOCK_EV_READABLE;
+	if (ev & RS_TCP_EV_WRITABLE)
+		out |= RS_SOCK_EV_WRITABLE;
+	if (ev & RS_TCP_EV_CONNECTED)
+		out |= RS_SOCK_EV_CONNECTED | RS_SOCK_EV_WRITABLE;
+	if (ev & RS_TCP_EV_ACCEPTABLE)
+		out |= RS_SOCK_EV_ACCEPTED;
+	if ((ev & RS_TCP_EV_ERROR) && c != NULL) {
+		s->so_error = rs_tcp_error(c);
+		out |= RS_SOCK_EV_ERROR;
+	}
+	if (ev & RS_TCP_EV_CLOSED)
+		out |= RS_SOCK_EV_CLOSED;
+	return out;
+}
+
+static void event(void *user, struct rs_tcp_conn *c, unsigned ev)
+{
+	struct rs_sock *s = user;
+	unsigned out;
+
+	if (s == NULL)
+		return;
+	out = events_map(s, c, ev);
+	if (out != 0)
+		rs_sock_event(s, out);
+}
+
+/* ---- the stack ----------------------------------------------------------- */
+
+static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
+			const struct rs_config *cfg)
+{
+	const struct rs_config_tcp *t = &cfg->tcp;
+
+	rs_tcp_config_init(tc);
+	tc->max_conns = t->max_conns;
+	tc->mss = t->mss != 0 ? t->mss : cfg->port.mtu - 40;
+	tc->snd_buf = cfg->limits.sock_tx_ring;
+	tc->rcv_buf = cfg->limits.sock_rx_ring;
+	tc->delack_ns = t->delack_ms * NS_MS;
+	tc->rto_min_ns = t->rto_min_ms * NS_MS;
+	tc->rto_max_ns = t->rto_max_ms * NS_MS;
+	tc->max_retries = t->retries;
+	tc->max_syn_retries = t->syn_retries;
+	tc->keep_idle_ns = t->keepidle_s * NS_S;
+	tc->keep_intvl_ns = t->keepintvl_s * NS_S;
+	tc->keep_cnt = t->keepcnt;
+	tc->time_wait_ns = t->time_wait_ms * NS_MS;
+	tc->port_lo = cfg->sockets.ephemeral_min;
+	tc->port_hi = cfg->sockets.ephemeral_max;
+	if (getrandom(tc->isn_secret, sizeof(tc->isn_secret), GRND_NONBLOCK) !=
+	    sizeof(tc->isn_secret))
+		for (size_t i = 0; i < sizeof(tc->isn_secret); i++)
+			tc->isn_secret[i] = (uint8_t)rte_rand();
+	tc->emit = emit;
+	tc->io = lc;
+	tc->event = event;
+}
+
+int rs_tcp_glue_create(struct rs_lcore *lc, const struct rs_config *cfg)
+{
+	struct rs_tcp_config tc;
+
+	config_fill(&tc, lc, cfg);
+	lc->tcp = rs_tcp_stack_create(&tc);
+	return lc->tcp == NULL ? -errno : 0;
+}
+
+void rs_tcp_glue_free(struct rs_lcore *lc)
+{
+	rs_tcp_stack_destroy(lc->tcp);
+	lc->tcp = NULL;
+}
+
+void rs_tcp_glue_timers(struct rs_lcore *lc)
+{
+	rs_tcp_timers_run(lc->tcp, lc->now_ns);
+	RS_GAUGE_SET(lc, tcp_conns, rs_tcp_conn_count(lc->tcp));
+}
+
+uint64_t rs_tcp_glue_next_ns(const struct rs_lcore *lc)
+{
+	return rs_tcp_next_timer(lc->tcp);
+}
+
+unsigned rs_tcp_glue_conns(const struct rs_lcore *lc)
+{
+	return lc->tcp == NULL ? 0 : rs_tcp_conn_count(lc->tcp);
+}
+
+enum rs_verdict rs_tcp_glue_input(struct rs_lcore *lc, struct rte_mbuf *m)
+{
+	const struct rte_ipv4_hdr *ip =
+	    rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
+	uint32_t off = m->l2_len + m->l3_len;
+	uint32_t len = rte_pktmbuf_pkt_len(m) - off;
+	const void *seg;
+	int rc;
+
+	if (!rs_ipv4_l4_csum_ok(m, len))
+		return rs_drop(lc, RS_DP_DROP_TCP_BAD_CSUM);
+	if (rte_pktmbuf_data_len(m) < off + len && len > lc->lin_size)
+		return rs_drop(lc, RS_DP_DROP_TCP_TOO_LONG);
+	seg = rte_pktmbuf_read(m, off, len, lc->lin_buf);
+	rc = rs_tcp_input(lc->tcp, lc->now_ns, ip->src_addr, ip->dst_addr, seg,
+			  len, 0);
+	if (rc == RS_TCP_IN_OK)
+		return RS_VERDICT_CONSUMED;
+	if (rc < 0 || rc >= RS_TCP_DROP_MAX) /* the core promises otherwise */
+		return rs_drop(lc, RS_DP_DROP_IP_PROTO);
+	return rs_drop(lc, (enum rs_dp_drop)tcp_drop_map[rc]);
+}
+
+/* ---- socket operations --------------------------------------------------- */
+
+static int64_t secs_ns(int s)
+{
+	return s < 0 ? -1 : (int64_t)s * (int64_t)NS_S;
+}
+
+static void sockopts_fill(const struct rs_sock *s, struct rs_tcp_sockopts *o)
+{
+	const int *v = s->opt;
+
+	rs_tcp_sockopts_init(s->lc->tcp, o);
+	o->snd_buf = v[RS_SO_SNDBUF];
+	o->rcv_buf = v[RS_SO_RCVBUF];
+	o->nodelay = v[RS_TCP_NODELAY];
+	o->keepalive = v[RS_SO_KEEPALIVE];
+	o->keep_idle_ns = secs_ns(v[RS_TCP_KEEPIDLE]);
+	o->keep_intvl_ns = secs_ns(v[RS_TCP_KEEPINTVL]);
+	o->keep_cnt = v[RS_TCP_KEEPCNT];
+	o->linger_ns = secs_ns(v[RS_SO_LINGER]);
+}
+
+static void names_fill(struct rs_sock *s)
+{
+	struct rs_tcp_tuple t;
+
+	rs_tcp_tuple_get(s->tcp.conn, &t);
+	s->laddr = t.laddr;
+	s->lport = rte_cpu_to_be_16(t.lport);
+	s->raddr = t.raddr;
+	s->rport = rte_cpu_to_be_16(t.rport);
+	s->flags |= RS_SF_CONNECTED;
+}
+
+static int tcp_open(struct rs_sock *s)
+{
+	if (s->lc->tcp == NULL)
+		return -EPROTONOSUPPORT;
+	s->tcp.conn = NULL;
+	s->tcp.lst = NULL;
+	return 0;
+}
+
+static void tcp_release(struct rs_sock *s, bool abort)
+{
+	uint64_t now = s->lc->now_ns;
+
+	if (s->tcp.conn != NULL && abort)
+		rs_tcp_abort(s->tcp.conn, now);
+	else if (s->tcp.conn != NULL)
+		rs_tcp_close(s->tcp.conn, now);
+	if (s->tcp.lst != NULL)
+		rs_tcp_listener_close(s->tcp.lst, now);
+	s->tcp.conn = NULL;
+	s->tcp.lst = NULL;
+}
+
+/* rs_tcp_connect()'s errno, as rs_sock_connect() documents it. */
+static int connect_errno(int err)
+{
+	switch (err) {
+	case EADDRNOTAVAIL:
+		return -EADDRINUSE;
+	case ENOBUFS:
+		return -ENOMEM;
+	default:
+		return -err;
+	}
+}
+
+static int tcp_connect(struct rs_sock *s, rte_be32_t addr, rte_be16_t port)
+{
+	struct rs_lcore *lc = s->lc;
+	struct rs_tcp_sockopts o;
+	rte_be32_t nh;
+
+	if (s->tcp.conn != NULL)
+		return rs_tcp_state(s->tcp.conn) == RS_TCP_SYN_SENT ? -EALREADY
+								    : -EISCONN;
+	if (rs_route_lookup(lc, addr, &nh) < 0)
+		return -ENETUNREACH;
+	sockopts_fill(s, &o);
+	s->tcp.conn = rs_tcp_connect(
+	    lc->tcp, lc->now_ns, lc->ifc->ip,
+	    (s->flags & RS_SF_BOUND) ? rte_be_to_cpu_16(s->lport) : 0, addr,
+	    rte_be_to_cpu_16(port), &o, s);
+	if (s->tcp.conn == NULL)
+		return connect_errno(errno);
+	names_fill(s);
+	return -EINPROGRESS;
+}
+
+static int tcp_listen(struct rs_sock *s, int backlog)
+{
+	struct rs_tcp_sockopts o;
+	int rc;
+
+	if (s->tcp.conn != NULL)
+		return -EINVAL;
+	if (s->flags & RS_SF_LISTENING)
+		return 0;
+	if (!(s->flags & RS_SF_BOUND)) {
+		rc = rs_sock_port_bind(s, 0, 0, 0);
+		if (rc < 0)
+			return rc;
+	}
+	sockopts_fill(s, &o);
+	s->tcp.lst = rs_tcp_listen(s->lc->tcp, s->laddr,
+				   rte_be_to_cpu_16(s->lport), backlog, &o, s);
+	if (s->tcp.lst == NULL)
+		return errno == ENOBUFS ? -ENOMEM : -errno;
+	s->flags |= RS_SF_LISTENING;
+	return 0;
+}
+
+/* What happened to a connection before its socket existed. */
+static void accepted_events(struct rs_sock *n)
+{
+	unsigned ev = RS_SOCK_EV_WRITABLE;
+
+	if (rs_tcp_readable(n->tcp.conn) != 0 || rs_tcp_peer_fin(n->tcp.conn))
+		ev |= RS_SOCK_EV_READABLE;
+	if (rs_tcp_state(n->tcp.conn) == RS_TCP_CLOSED)
+		ev |= RS_SOCK_EV_CLOSED;
+	rs_sock_event(n, ev);
+}
+
+static struct rs_sock *tcp_accept(struct rs_sock *s)
+{
+	struct rs_sock *n;
+
+	if (s->tcp.lst == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (rs_tcp_listener_pending(s->tcp.lst) == 0) {
+		errno = EAGAIN;
+		return NULL;
+	}
+	n = rs_sock_new(s->lc, RS_SOCK_TCP, s->cb, s->user);
+	if (n == NULL)
+		return NULL;
+	memcpy(n->opt, s->opt, sizeof(n->opt));
+	n->tcp.conn = rs_tcp_accept(s->tcp.lst, n);
+	if (n->tcp.conn == NULL) { /* pending said otherwise: cannot be */
+		rs_sock_close(n);
+		errno = EAGAIN;
+		return NULL;
+	}
+	names_fill(n);
+	accepted_events(n);
+	return n;
+}
+
+/* The error of a socket without a connection: what ended it, once. */
+static int no_conn(struct rs_sock *s)
+{
+	return s->so_error != 0 ? rs_sock_error(s) : -ENOTCONN;
+}
+
+static ssize_t tcp_sendto(struct rs_sock *s, const void *buf, size_t len,
+			  const struct sockaddr_in *to)
+{
+	ssize_t n;
+
+	if (to != NULL)
+		return -EISCONN;
+	if (s->tcp.conn == NULL)
+		return no_conn(s);
+	n = rs_tcp_send(s->tcp.conn, s->lc->now_ns, buf, len);
+	return n == 0 && len != 0 ? -EAGAIN : n;
+}
+
+/* Copy without consuming: the unread bytes as they lie in the ring. */
+static ssize_t peek(struct rs_tcp_conn *c, void *buf, size_t len)
+{
+	struct rs_byte_view v;
+	size_t n = RTE_MIN(len, rs_byte_ring_read_view(rs_tcp_rcv_ring(c), &v));
+	size_t first = RTE_MIN(n, v.seg[0].len);
+
+	if (n == 0)
+		return rs_tcp_peer_fin(c) ? 0 : -EAGAIN;
+	memcpy(buf, v.seg[0].ptr, first);
+	memcpy((uint8_t *)buf + first, v.seg[1].ptr, n - first);
+	return (ssize_t)n;
+}
+
+static ssize_t tcp_recvfrom(struct rs_sock *s, void *buf, size_t len,
+			    unsigned flags, struct sockaddr_in *from)
+{
+	if (s->tcp.conn == NULL)
+		return no_conn(s);
+	if (from != NULL)
+		rs_sock_getpeername(s, from);
+	if (flags & RS_SOCK_PEEK)
+		return peek(s->tcp.conn, buf, len);
+	return rs_tcp_recv(s->tcp.conn, s->lc->now_ns, buf, len);
+}
+
+static ssize_t tcp_readable(const struct rs_sock *s)
+{
+	size_t n;
+
+	if (s->tcp.conn == NULL)
+		return -ENOTCONN;
+	n = rs_tcp_readable(s->tcp.conn);
+	if (n == 0 && !rs_tcp_peer_fin(s->tcp.conn))
+		return -EAGAIN;
+	return (ssize_t)n;
+}
+
+static ssize_t tcp_writable(const struct rs_sock *s)
+{
+	if (s->tcp.conn == NULL)
+		return -ENOTCONN;
+	return (ssize_t)rs_tcp_writable(s->tcp.conn);
+}
+
+static int tcp_shutdown(struct rs_sock *s, enum rs_sock_shut how)
+{
+	static const int map[] = {RS_TCP_SHUT_RD, RS_TCP_SHUT_WR,
+				  RS_TCP_SHUT_RDWR};
+
+	if (s->tcp.conn == NULL)
+		return -ENOTCONN;
+	return rs_tcp_shutdown(s->tcp.conn, s->lc->now_ns, map[how]);
+}
+
+/* The core's name of each option a live connection takes, and whether
+ * its value is in seconds here and in ns there. */
+static const struct {
+	enum rs_sock_opt opt;
+	enum rs_tcp_opt tcp;
+	bool secs;
+} live_opts[] = {
+    {RS_TCP_NODELAY, RS_TCP_OPT_NODELAY, false},
+    {RS_SO_KEEPALIVE, RS_TCP_OPT_KEEPALIVE, false},
+    {RS_TCP_KEEPCNT, RS_TCP_OPT_KEEPCNT, false},
+    {RS_TCP_KEEPIDLE, RS_TCP_OPT_KEEPIDLE, true},
+    {RS_TCP_KEEPINTVL, RS_TCP_OPT_KEEPINTVL, true},
+    {RS_SO_LINGER, RS_TCP_OPT_LINGER, true},
+};
+
+static int setopt_live(struct rs_sock *s, enum rs_sock_opt opt, int v)
+{
+	for (size_t i = 0; i < RTE_DIM(live_opts); i++)
+		if (live_opts[i].opt == opt)
+			return rs_tcp_setopt(
+			    s->tcp.conn, s->lc->now_ns, live_opts[i].tcp,
+			    live_opts[i].secs ? secs_ns(v) : v);
+	return 0;
+}
+
+static int tcp_setopt(struct rs_sock *s, enum rs_sock_opt opt, int value)
+{
+	bool live = s->tcp.conn != NULL || s->tcp.lst != NULL;
+
+	if ((opt == RS_SO_RCVBUF || opt == RS_SO_SNDBUF) && live)
+		return -EISCONN;
+	if (s->tcp.conn != NULL)
+		return setopt_live(s, opt, value);
+	return 0;
+}
+
+/* A connection attempt whose next hop did not answer ARP fails now
+ * (RFC 1122 section 4.2.3.9 lets a SYN-SENT connection take it as hard). */
+static void tcp_unreachable(struct rs_sock *s, rte_be32_t nh)
+{
+	rte_be32_t hop;
+
+	if (s->tcp.conn == NULL ||
+	    rs_tcp_state(s->tcp.conn) != RS_TCP_SYN_SENT ||
+	    rs_route_lookup(s->lc, s->raddr, &hop) != 0 || hop != nh)
+		return;
+	rs_tcp_abort(s->tcp.conn, s->lc->now_ns);
+	s->tcp.conn = NULL;
+	rs_sock_fail(s, EHOSTUNREACH, RS_SOCK_EV_CLOSED);
+}
+
+const struct rs_sock_ops rs_tcp_ops = {
+    .open = tcp_open,
+    .release = tcp_release,
+    .connect = tcp_connect,
+    .listen = tcp_listen,
+    .accept = tcp_accept,
+    .sendto = tcp_sendto,
+    .recvfrom = tcp_recvfrom,
+    .readable = tcp_readable,
+    .writable = tcp_writable,
+    .shutdown = tcp_shutdown,
+    .setopt = tcp_setopt,
+    .unreachable = tcp_unreachable,
+};

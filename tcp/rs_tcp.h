@@ -1,0 +1,725 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef RS_TCP_H
+#define RS_TCP_H
+
+/* API v1: stable */
+
+/**
+ * @file
+ * TCP core: a per-lcore TCP stack in pure C (no DPDK, no clock, no I/O).
+ *
+ * The caller (the data plane's worker loop, or the packet-script tests)
+ * owns all I/O and all time:
+ *
+ *   rs_tcp_input()       hand it a received TCP segment (header + payload,
+ *                        contiguous) with the IPv4 addresses around it;
+ *   config.emit()        it hands back each segment to send, as a
+ *                        struct rs_tcp_seg whose payload points straight
+ *                        into the connection's send ring (valid only for
+ *                        the duration of the call);
+ *   rs_tcp_timers_run()  called from the poll loop; rs_tcp_next_timer()
+ *                        says how long an idle loop may sleep;
+ *   config.event()       tells the owner of a connection what changed.
+ *
+ * Every entry point takes @c now: monotonic time in nanoseconds, never
+ * decreasing from one call to the next.  The stack never reads a clock.
+ *
+ * One stack per lcore; nothing here locks.  A stack, its connections and
+ * listeners must be used by one thread only.
+ *
+ * Byte order: IPv4 addresses are in network byte order everywhere (as
+ * they sit in the IP header); ports, sequence numbers and every other
+ * integer are in host byte order.
+ *
+ * RFCs: 9293 (TCP), 5961 (blind in-window attacks: challenge ACKs),
+ * 6298 (retransmission timer), 5681 + 6582 (congestion control, NewReno),
+ * 7323 §2 (window scale), 6528 (ISNs), 6056 (ephemeral ports),
+ * 1122 §4.2.3.2 and 9293 §3.8.6.2 (delayed ACK, Nagle, SWS avoidance),
+ * 1337 (RST in TIME-WAIT ignored).
+ *
+ * ----------------------------------------------------------------------
+ * Connection lifetime (read this before keeping a pointer)
+ * ----------------------------------------------------------------------
+ *
+ * A struct rs_tcp_conn handle belongs to the application from the moment
+ * rs_tcp_connect() or rs_tcp_accept() returns it until the application
+ * lets go of it with rs_tcp_close(), rs_tcp_abort() or rs_tcp_release().
+ * While the application holds it, the stack NEVER frees it: when the
+ * connection ends underneath (RST, time-out, orderly close finished) its
+ * state becomes RS_TCP_CLOSED, the CLOSED event fires (in the same call
+ * as ERROR when rs_tcp_error() is set), and the memory stays valid until
+ * the application lets go.  After letting go the handle must not be used
+ * again and no more events are delivered for it; a gracefully closed
+ * connection lives on inside the stack ("orphaned") until its FIN is
+ * acknowledged and TIME-WAIT ends, still counted by rs_tcp_conn_count().
+ *
+ * Events are delivered only from rs_tcp_input() and rs_tcp_timers_run(),
+ * after the stack has finished with the segment or timer that caused
+ * them; calls made by the application never call back.  Inside the event
+ * callback the application may call any connection or listener function
+ * of this API, including rs_tcp_close()/rs_tcp_abort()/rs_tcp_release()
+ * on the connection the event is about (not rs_tcp_input(),
+ * rs_tcp_timers_run() or rs_tcp_stack_destroy()).
+ *
+ * Connections that a listener completed but the application has not yet
+ * accepted are owned by the stack: if one is reset or times out in the
+ * accept queue it is freed silently and never returned by rs_tcp_accept().
+ * The ACCEPTABLE event therefore carries no connection (c == NULL).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rs_byte_ring.h"
+
+struct rs_tcp_stack;
+struct rs_tcp_conn;
+struct rs_tcp_listener;
+
+/* ---------------------------------------------------------------------- */
+/* Segments                                                               */
+/* ---------------------------------------------------------------------- */
+
+/** TCP header flags, as in the header's flags byte. */
+#define RS_TCP_FIN 0x01
+#define RS_TCP_SYN 0x02
+#define RS_TCP_RST 0x04
+#define RS_TCP_PSH 0x08
+#define RS_TCP_ACK 0x10
+#define RS_TCP_URG 0x20
+#define RS_TCP_ECE 0x40
+#define RS_TCP_CWR 0x80
+
+/** Longest TCP header (data offset 15), and the longest options part. */
+#define RS_TCP_HDR_MAX 60
+#define RS_TCP_OPT_MAX 40
+/** TCP header without options. */
+#define RS_TCP_HDR_MIN 20
+
+/**
+ * One segment for the caller to send.  Handed to config.emit(); every
+ * pointer in it is valid only until emit() returns.
+ *
+ * The glue writes an IPv4 header (saddr -> daddr, protocol 6), then the
+ * TCP header (rs_tcp_seg_write_hdr() does it), then the payload: first
+ * payload.seg[0], then payload.seg[1] (len 0 when the bytes do not cross
+ * the ring's physical end).  The checksum is the glue's (hardware offload,
+ * or rs_tcp_seg_write_hdr() with csum = true).
+ */
+struct rs_tcp_seg {
+	uint32_t saddr;	 /**< IPv4 source, network order (ours) */
+	uint32_t daddr;	 /**< IPv4 destination, network order */
+	uint16_t sport;	 /**< source port, host order */
+	uint16_t dport;	 /**< destination port, host order */
+	uint32_t seq;	 /**< sequence number */
+	uint32_t ack;	 /**< acknowledgement number (0 without ACK) */
+	uint16_t window; /**< window field as on the wire (scaled) */
+	uint8_t flags;	 /**< RS_TCP_SYN | RS_TCP_ACK | ... */
+	uint8_t opt_len; /**< bytes in opt[], a multiple of 4, <= 40 */
+	uint8_t opt[RS_TCP_OPT_MAX]; /**< options, already encoded */
+	uint32_t payload_len; /**< payload.seg[0].len + payload.seg[1].len */
+	struct rs_byte_view payload; /**< payload bytes, in the send ring */
+	struct rs_tcp_conn *conn;    /**< the connection, or NULL (a RST for a
+					  segment that matched none) */
+};
+
+/**
+ * Write the TCP header of @p seg (RS_TCP_HDR_MIN + opt_len bytes) into
+ * @p hdr, in network byte order, urgent pointer 0.
+ *
+ * @param csum  true: fill in the checksum (pseudo-header, header and
+ *              payload); false: leave it 0 for a hardware offload (which
+ *              needs the pseudo-header sum the glue puts there itself).
+ * @return the header length written (20..60).
+ */
+size_t rs_tcp_seg_write_hdr(const struct rs_tcp_seg *seg, void *hdr, bool csum);
+
+/**
+ * The Internet checksum of a TCP segment with its IPv4 pseudo-header.
+ *
+ * @param saddr, daddr  IPv4 addresses, network order.
+ * @param tcp           TCP header and payload, contiguous.
+ * @param len           their length.
+ * @return the checksum as it goes into the header (network order value
+ *         stored in host order, i.e. write it with memcpy); a segment
+ *         whose checksum field is right gives 0 here.
+ */
+uint16_t rs_tcp_checksum(uint32_t saddr, uint32_t daddr, const void *tcp,
+			 size_t len);
+
+/* ---------------------------------------------------------------------- */
+/* States, events, errors, counters                                       */
+/* ---------------------------------------------------------------------- */
+
+/** RFC 9293 §3.3.2 connection states. */
+enum rs_tcp_state {
+	RS_TCP_CLOSED = 0,
+	RS_TCP_LISTEN,
+	RS_TCP_SYN_SENT,
+	RS_TCP_SYN_RECEIVED,
+	RS_TCP_ESTABLISHED,
+	RS_TCP_FIN_WAIT_1,
+	RS_TCP_FIN_WAIT_2,
+	RS_TCP_CLOSE_WAIT,
+	RS_TCP_CLOSING,
+	RS_TCP_LAST_ACK,
+	RS_TCP_TIME_WAIT,
+	RS_TCP_STATE_MAX
+};
+
+/** Event bits handed to config.event(), possibly several at once. */
+#define RS_TCP_EV_READABLE 0x01u  /**< new in-order bytes to read */
+#define RS_TCP_EV_WRITABLE 0x02u  /**< the peer acked data: send space */
+#define RS_TCP_EV_CONNECTED 0x04u /**< active open completed */
+#define RS_TCP_EV_ACCEPTABLE                                                   \
+	0x08u /**< listener: rs_tcp_accept() has one                           \
+		   (c is NULL, user is the listener's) */
+#define RS_TCP_EV_PEER_FIN                                                     \
+	0x10u		      /**< the peer sent FIN: EOF after the            \
+				   bytes already readable */
+#define RS_TCP_EV_ERROR 0x20u /**< rs_tcp_error() is now set */
+#define RS_TCP_EV_CLOSED                                                       \
+	0x40u /**< state is now CLOSED: let go of the                          \
+		   handle (close/abort/release) */
+
+/**
+ * Why rs_tcp_input() dropped a segment: X(ENUM, name, meaning).
+ * Each drop counts once under one reason (struct rs_tcp_stats.drops).
+ * The values start at 1: 0 is RS_TCP_IN_OK.
+ */
+#define RS_TCP_DROPS(X)                                                        \
+	X(SHORT, "short", "shorter than a TCP header")                         \
+	X(BAD_DOFF, "bad_doff", "data offset < 5 or past the segment")         \
+	X(BAD_OPT, "bad_opt", "malformed option list")                         \
+	X(BAD_FLAGS, "bad_flags", "SYN with FIN or RST")                       \
+	X(BAD_PORT, "bad_port", "source or destination port 0")                \
+	X(BAD_CSUM, "bad_csum", "checksum wrong (RS_TCP_IN_CSUM)")             \
+	X(NO_SOCKET, "no_socket", "no connection or listener (RST sent)")      \
+	X(NO_SOCKET_RST, "no_socket_rst", "RST for no connection")             \
+	X(LISTEN_BAD, "listen_bad", "listener got neither SYN nor ACK")        \
+	X(SYN_QUEUE_FULL, "syn_queue_full", "SYN dropped: SYN queue full")     \
+	X(ACCEPT_QUEUE_FULL, "accept_queue_full",                              \
+	  "SYN or handshake ACK dropped: accept queue full")                   \
+	X(POOL_FULL, "pool_full", "SYN dropped: connection pool empty")        \
+	X(NO_MEMORY, "no_memory", "rings could not be allocated (RST sent)")   \
+	X(SYN_SENT_BAD, "syn_sent_bad", "SYN-SENT: unacceptable segment")      \
+	X(OUT_OF_WINDOW, "out_of_window", "sequence outside the window")       \
+	X(RST_OUT_OF_WINDOW, "rst_out_of_window", "RST outside the window")    \
+	X(RST_CHALLENGED, "rst_challenged", "RST in window: challenge ACK")    \
+	X(RST_IGNORED, "rst_ignored", "RST in TIME-WAIT (RFC 1337)")           \
+	X(SYN_CHALLENGED, "syn_challenged", "SYN in a synchronized state")     \
+	X(NO_ACK, "no_ack", "no ACK flag in a synchronized state")             \
+	X(ACK_TOO_OLD, "ack_too_old", "ACK below SND.UNA - MAX.SND.WND")       \
+	X(ACK_UNSENT, "ack_unsent", "ACK for data not sent yet")               \
+	X(BAD_HS_ACK, "bad_hs_ack", "SYN-RECEIVED: unacceptable ACK (RST)")    \
+	X(DATA_AFTER_CLOSE, "data_after_close", "data after close (RST)")      \
+	X(NO_SPACE, "no_space", "reserved (not counted yet)")
+
+/** Things that happened, for telemetry and tests: X(ENUM, name). */
+#define RS_TCP_COUNTERS(X)                                                     \
+	X(SEGS_IN, "segs_in")                                                  \
+	X(SEGS_OUT, "segs_out")                                                \
+	X(EMIT_FAILED, "emit_failed")                                          \
+	X(DATA_SEGS_OUT, "data_segs_out")                                      \
+	X(RETRANS_SEGS, "retrans_segs")                                        \
+	X(RTO_FIRED, "rto_fired")                                              \
+	X(FAST_RETRANS, "fast_retrans")                                        \
+	X(PARTIAL_ACKS, "partial_acks")                                        \
+	X(DUP_ACKS, "dup_acks")                                                \
+	X(DELACK_SENT, "delack_sent")                                          \
+	X(CHALLENGE_ACKS, "challenge_acks")                                    \
+	X(CHALLENGE_ACKS_LIMITED, "challenge_acks_limited")                    \
+	X(RST_SENT, "rst_sent")                                                \
+	X(RST_RECEIVED, "rst_received")                                        \
+	X(ACTIVE_OPENS, "active_opens")                                        \
+	X(PASSIVE_OPENS, "passive_opens")                                      \
+	X(ESTABLISHED, "established")                                          \
+	X(TW_RECYCLED, "tw_recycled")                                          \
+	X(OOO_SEGS, "ooo_segs")                                                \
+	X(OOO_DROPPED, "ooo_dropped")                                          \
+	X(ZWP_SENT, "zwp_sent")                                                \
+	X(KEEPALIVE_SENT, "keepalive_sent")                                    \
+	X(TIMEOUTS, "timeouts")                                                \
+	X(WINDOW_UPDATES, "window_updates")
+
+#define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
+#define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
+
+/** Drop reasons; RS_TCP_DROP_NONE (0) is RS_TCP_IN_OK. */
+enum rs_tcp_drop {
+	RS_TCP_DROP_NONE = 0,
+	RS_TCP_DROPS(RS_TCP_ENUM_DROP) RS_TCP_DROP_MAX
+};
+
+enum rs_tcp_counter { RS_TCP_COUNTERS(RS_TCP_ENUM_CTR) RS_TCP_CTR_MAX };
+
+/** rs_tcp_input() accepted the segment (it may have been answered). */
+#define RS_TCP_IN_OK 0
+
+/** Counters of one stack. */
+struct rs_tcp_stats {
+	uint64_t drops[RS_TCP_DROP_MAX]; /**< indexed by enum rs_tcp_drop */
+	uint64_t ctr[RS_TCP_CTR_MAX];	 /**< indexed by enum rs_tcp_counter */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Stack                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * Send one segment.  @p io is config.io.  Called from inside the
+ * stack's entry points: it must not call back into the stack.
+ *
+ * @return 0, or a negative errno (e.g. -ENOBUFS: no mbuf).  A failed
+ *         segment is treated as lost on the wire: timers recover.
+ */
+typedef int (*rs_tcp_emit_fn)(void *io, const struct rs_tcp_seg *seg);
+
+/**
+ * Tell a connection's (or a listener's) owner what happened.
+ *
+ * @param user    the user pointer given to rs_tcp_connect(),
+ *                rs_tcp_accept() or rs_tcp_listen().
+ * @param c       the connection; NULL for listener events (ACCEPTABLE).
+ * @param events  RS_TCP_EV_* bits.
+ */
+typedef void (*rs_tcp_event_fn)(void *user, struct rs_tcp_conn *c,
+				unsigned events);
+
+/**
+ * May rs_tcp_connect() use this ephemeral port?  (E.g. the glue keeps
+ * only ports whose return traffic RSS-hashes to this lcore.)  The stack
+ * has already checked that the 4-tuple is free.
+ *
+ * @return true to take it, false to try another.
+ */
+typedef bool (*rs_tcp_port_ok_fn)(void *ctx, uint32_t laddr, uint16_t lport,
+				  uint32_t raddr, uint16_t rport);
+
+/** Stack configuration; rs_tcp_config_init() fills in the defaults. */
+struct rs_tcp_config {
+	uint32_t max_conns;	  /**< connection pool (incl. SYN-RECEIVED and
+				       TIME-WAIT); default 4096 */
+	uint32_t max_listeners;	  /**< default 64 */
+	uint32_t max_syn_recv;	  /**< SYN-RECEIVED entries over all listeners
+				       (each listener also <= its backlog);
+				       default max_conns / 4 */
+	uint16_t mss;		  /**< MSS we announce and our cap on the
+				       peer's: MTU - 40; default 1460 */
+	uint32_t snd_buf;	  /**< default send ring, power of two;
+				       default 64 KiB */
+	uint32_t rcv_buf;	  /**< default receive ring, power of two;
+				       default 64 KiB */
+	uint64_t tick_ns;	  /**< timer wheel granularity; default 1 ms */
+	uint64_t delack_ns;	  /**< delayed-ACK time; default 40 ms */
+	uint64_t rto_init_ns;	  /**< RFC 6298 initial RTO; default 1 s */
+	uint64_t rto_min_ns;	  /**< default 200 ms */
+	uint64_t rto_max_ns;	  /**< default 60 s */
+	uint32_t max_retries;	  /**< data retransmissions before ETIMEDOUT;
+				       default 15 */
+	uint32_t max_syn_retries; /**< SYN / SYN-ACK retransmissions; 6 */
+	bool keepalive;		  /**< default for new connections; false */
+	uint64_t keep_idle_ns;	  /**< default 2 h */
+	uint64_t keep_intvl_ns;	  /**< default 75 s */
+	uint32_t keep_cnt;	  /**< unanswered probes before ETIMEDOUT; 9 */
+	uint64_t time_wait_ns;	  /**< 2 * MSL; default 60 s */
+	uint64_t fin_wait2_ns;	  /**< orphaned FIN-WAIT-2 lifetime; 60 s */
+	uint32_t init_cwnd;	  /**< initial window in segments; 0 = the
+				       RFC 5681 §3.1 rule (2..4 segments) */
+	uint32_t challenge_ack_limit; /**< challenge ACKs per second per stack
+					   (RFC 5961 §7); 0 = no limit;
+					   default 1000 */
+	uint16_t port_lo, port_hi;    /**< ephemeral range; 49152..65535 */
+	uint8_t isn_secret[16];	      /**< RFC 6528 key (also keys the flow hash
+					   and RFC 6056 port choice); fill it from
+					   a random source */
+	rs_tcp_emit_fn emit;	      /**< required */
+	void *io;		      /**< first argument of emit */
+	rs_tcp_event_fn event;	      /**< may be NULL (no events) */
+	rs_tcp_port_ok_fn port_ok; /**< may be NULL (every free port is ok) */
+	void *port_ctx;		   /**< first argument of port_ok */
+};
+
+/**
+ * Fill @p cfg with the defaults documented on each field.  emit, io,
+ * event, port_ok and the secret are zeroed: the caller sets them.
+ */
+void rs_tcp_config_init(struct rs_tcp_config *cfg);
+
+/**
+ * Create a stack: preallocates the connection pool, the listener table,
+ * the flow table and the timer wheel.  Per-connection rings are allocated
+ * when a connection is opened (connect) or established (passive), never
+ * per packet.
+ *
+ * @return the stack, or NULL with errno set: EINVAL (a bad field: no
+ *         emit, sizes not powers of two, mss < 64, tick_ns 0, rto_min >
+ *         rto_max, port_lo > port_hi...), ENOMEM.
+ */
+struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg);
+
+/**
+ * Free the stack and everything in it: connections (handles the
+ * application still holds become invalid), listeners, rings.  Sends
+ * nothing.  NULL is ignored.
+ */
+void rs_tcp_stack_destroy(struct rs_tcp_stack *st);
+
+/** Flag for rs_tcp_input(): verify the TCP checksum here. */
+#define RS_TCP_IN_CSUM 0x1u
+
+/**
+ * Process one received segment: parse, validate, look up (4-tuple, then
+ * listener by exact then wildcard address), run the state machine,
+ * deliver events.  Answers (ACKs, RSTs, SYN-ACKs, data) go out through
+ * config.emit() before this returns.
+ *
+ * @param st      the stack.
+ * @param now     monotonic time, ns.
+ * @param saddr   IPv4 source (the peer), network order.
+ * @param daddr   IPv4 destination (ours), network order.
+ * @param tcp     the TCP header followed by the payload, contiguous.
+ * @param len     header + payload length (IP total length - IP header).
+ * @param flags   0 when the caller verified the checksum, or
+ *                RS_TCP_IN_CSUM to have it verified here.
+ * @return RS_TCP_IN_OK (0), or the enum rs_tcp_drop reason (> 0) under
+ *         which the segment was dropped and counted.  Never fails
+ *         otherwise, whatever the bytes.
+ */
+int rs_tcp_input(struct rs_tcp_stack *st, uint64_t now, uint32_t saddr,
+		 uint32_t daddr, const void *tcp, size_t len, unsigned flags);
+
+/**
+ * Run every timer due at @p now (retransmission, delayed ACK, persist,
+ * keepalive, TIME-WAIT, FIN-WAIT-2, linger).  Call it from the poll loop;
+ * calling it often is cheap (no timer due: a few comparisons).
+ *
+ * @return the number of timers that fired.
+ */
+unsigned rs_tcp_timers_run(struct rs_tcp_stack *st, uint64_t now);
+
+/**
+ * When rs_tcp_timers_run() next has work.
+ *
+ * @return an absolute time (ns) no later than the earliest pending
+ *         deadline (it may be earlier: the wheel's granularity, or an
+ *         internal cascade), or UINT64_MAX when no timer is pending.
+ */
+uint64_t rs_tcp_next_timer(const struct rs_tcp_stack *st);
+
+/** @return connections in the pool (any state, incl. orphans, TIME-WAIT,
+ *  SYN-RECEIVED and closed ones the application has not let go of). */
+unsigned rs_tcp_conn_count(const struct rs_tcp_stack *st);
+
+/** @return listeners open. */
+unsigned rs_tcp_listener_count(const struct rs_tcp_stack *st);
+
+/** Copy the stack's counters into @p stats. */
+void rs_tcp_stats_get(const struct rs_tcp_stack *st,
+		      struct rs_tcp_stats *stats);
+
+/** @return the short name of a drop reason (e.g. "bad_doff"), or NULL. */
+const char *rs_tcp_drop_name(unsigned reason);
+
+/** @return what a drop reason means, or NULL. */
+const char *rs_tcp_drop_meaning(unsigned reason);
+
+/** @return the short name of a counter (e.g. "rto_fired"), or NULL. */
+const char *rs_tcp_counter_name(unsigned counter);
+
+/** @return "ESTABLISHED" etc., or NULL for a bad value. */
+const char *rs_tcp_state_name(unsigned state);
+
+/* ---------------------------------------------------------------------- */
+/* Sockets                                                                */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * Per-connection options; rs_tcp_sockopts_init() fills in the stack's
+ * defaults.  Ring sizes can only be chosen here (before the connection
+ * exists); the others can also be changed later with rs_tcp_setopt().
+ */
+struct rs_tcp_sockopts {
+	uint32_t snd_buf; /**< send ring, power of two */
+	uint32_t rcv_buf; /**< receive ring, power of two; also fixes
+			       the window scale we offer */
+	bool nodelay;	  /**< true: no Nagle */
+	bool keepalive;
+	uint64_t keep_idle_ns;
+	uint64_t keep_intvl_ns;
+	uint32_t keep_cnt;
+	int64_t linger_ns; /**< < 0: off (close is graceful, unbounded
+				by time except FIN-WAIT-2 / retries);
+				0: close aborts (RST);
+				> 0: a graceful close not finished after
+				this long is aborted (RST) */
+};
+
+/** Fill @p o with the stack's defaults (config) and linger off. */
+void rs_tcp_sockopts_init(const struct rs_tcp_stack *st,
+			  struct rs_tcp_sockopts *o);
+
+/**
+ * Active open: send a SYN.  Connection state and events follow: CONNECTED
+ * (ESTABLISHED), or ERROR + CLOSED with rs_tcp_error() ECONNREFUSED (RST),
+ * ETIMEDOUT (no answer after max_syn_retries), ...
+ * Bytes may be written before the connection is established; they go out
+ * once it is.
+ *
+ * @param laddr  our IPv4 address, network order (not 0).
+ * @param lport  our port, or 0 to choose an ephemeral one (RFC 6056
+ *               algorithm 3, filtered by config.port_ok).
+ * @param raddr, rport  the peer; neither 0.
+ * @param opts   NULL for the stack's defaults.
+ * @param user   passed to the event callback.
+ * @return the connection (SYN-SENT; its handle rules are in the file
+ *         comment), or NULL with errno: EINVAL (bad address, port or
+ *         option), EADDRINUSE (the 4-tuple is taken), EADDRNOTAVAIL (no
+ *         ephemeral port free), ENOBUFS (pool full), ENOMEM (rings).
+ */
+struct rs_tcp_conn *rs_tcp_connect(struct rs_tcp_stack *st, uint64_t now,
+				   uint32_t laddr, uint16_t lport,
+				   uint32_t raddr, uint16_t rport,
+				   const struct rs_tcp_sockopts *opts,
+				   void *user);
+
+/**
+ * Passive open.  SYNs beyond the backlog (SYN-RECEIVED children, and
+ * separately established children not yet accepted) are dropped silently
+ * and counted (the peer retransmits); so is the ACK completing a
+ * handshake when the accept queue is full (our SYN-ACK retransmission
+ * asks again).  No SYN cookies.
+ *
+ * @param laddr    our address, network order, or 0 for any.
+ * @param lport    our port (not 0).
+ * @param backlog  1..65535.
+ * @param opts     options children inherit; NULL for the defaults.
+ * @param user     passed to the event callback (ACCEPTABLE).
+ * @return the listener, or NULL with errno: EINVAL, EADDRINUSE (same
+ *         laddr and lport already listening), ENOBUFS (listener table
+ *         full).
+ */
+struct rs_tcp_listener *rs_tcp_listen(struct rs_tcp_stack *st, uint32_t laddr,
+				      uint16_t lport, unsigned backlog,
+				      const struct rs_tcp_sockopts *opts,
+				      void *user);
+
+/**
+ * Take the oldest established connection off the accept queue.  It may
+ * already hold data, or the peer's FIN: check rs_tcp_readable() and
+ * rs_tcp_state().
+ *
+ * @param user  the connection's user pointer from now on.
+ * @return the connection, now the application's; or NULL with errno
+ *         EAGAIN (queue empty).
+ */
+struct rs_tcp_conn *rs_tcp_accept(struct rs_tcp_listener *l, void *user);
+
+/**
+ * Close a listener: children in its queues (unaccepted) are reset and
+ * freed, the listener is freed.  Accepted connections are not touched.
+ *
+ * @return 0.
+ */
+int rs_tcp_listener_close(struct rs_tcp_listener *l, uint64_t now);
+
+/** @return established connections waiting in the accept queue. */
+unsigned rs_tcp_listener_pending(const struct rs_tcp_listener *l);
+
+/**
+ * Copy up to @p len bytes into the send ring and send what the window,
+ * Nagle and the congestion window allow.
+ *
+ * @return bytes taken (0: ring full, wait for WRITABLE); -EPIPE after
+ *         shutdown(WR)/close; -ENOTCONN when CLOSED without error;
+ *         -rs_tcp_error() when the connection failed.
+ */
+ssize_t rs_tcp_send(struct rs_tcp_conn *c, uint64_t now, const void *buf,
+		    size_t len);
+
+/**
+ * Zero-copy send: the send ring.  Write at its head (write_view +
+ * commit, or rs_byte_ring_write), never move its tail or mark; then call
+ * rs_tcp_output().  Valid while the handle is.
+ *
+ * @return the ring (never NULL for a handle the application holds).
+ */
+struct rs_byte_ring *rs_tcp_snd_ring(struct rs_tcp_conn *c);
+
+/**
+ * Send what is in the send ring as far as the rules allow (after
+ * zero-copy writes).
+ *
+ * @return 0; -EPIPE / -ENOTCONN / -error as rs_tcp_send().
+ */
+int rs_tcp_output(struct rs_tcp_conn *c, uint64_t now);
+
+/**
+ * Copy up to @p len received bytes out, release them, and send a window
+ * update if the window opened enough (RFC 9293 §3.8.6.2.2).
+ *
+ * @return bytes copied (> 0); 0 at EOF (peer FIN, nothing left);
+ *         -EAGAIN when nothing is there yet; -rs_tcp_error() after a
+ *         reset or time-out; -ENOTCONN when CLOSED otherwise.
+ */
+ssize_t rs_tcp_recv(struct rs_tcp_conn *c, uint64_t now, void *buf, size_t len);
+
+/**
+ * Zero-copy receive: the receive ring.  Unread bytes are [mark, head):
+ * read them in place (read_view) and move mark with
+ * rs_byte_ring_advance_mark(); bytes [tail, mark) are kept until
+ * rs_tcp_consumed() releases them (so a lost reply can be sent again).
+ * Never write to this ring, nor move its tail or head: the free space
+ * beyond head holds out-of-order data.
+ *
+ * @return the ring (never NULL for a handle the application holds).
+ */
+struct rs_byte_ring *rs_tcp_rcv_ring(struct rs_tcp_conn *c);
+
+/**
+ * Release the @p n oldest bytes of the receive ring (from its tail;
+ * mark moves too if it was behind), opening the window; sends a window
+ * update if it opened enough.
+ *
+ * @return 0, or -ERANGE when @p n exceeds the bytes in the ring.
+ */
+int rs_tcp_consumed(struct rs_tcp_conn *c, uint64_t now, size_t n);
+
+/** rs_tcp_shutdown() directions. */
+#define RS_TCP_SHUT_RD 1
+#define RS_TCP_SHUT_WR 2
+#define RS_TCP_SHUT_RDWR 3
+
+/**
+ * Half-close.  WR: a FIN follows the bytes already in the send ring
+ * (ESTABLISHED -> FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK).  RD: bytes
+ * buffered and arriving later are discarded (still acknowledged).
+ *
+ * @return 0; -EINVAL (bad @p how); -ENOTCONN (SYN-SENT, LISTEN or
+ *         CLOSED).
+ */
+int rs_tcp_shutdown(struct rs_tcp_conn *c, uint64_t now, int how);
+
+/**
+ * Graceful close, and let go of the handle.  A FIN follows the data
+ * already queued and the connection finishes as an orphan.  Sends a RST
+ * instead (RFC 9293 §3.10.4 / RFC 1122 §4.2.2.13) when unread bytes are
+ * still in the receive ring or linger is 0; data arriving after the
+ * close is answered with RST too.  In SYN-SENT or CLOSED the connection
+ * is simply freed.
+ *
+ * @return 0.  The handle is invalid afterwards.
+ */
+int rs_tcp_close(struct rs_tcp_conn *c, uint64_t now);
+
+/**
+ * Reset: send RST (unless SYN-SENT, LISTEN or CLOSED), free the
+ * connection, let go of the handle.  No event.
+ *
+ * @return 0.  The handle is invalid afterwards.
+ */
+int rs_tcp_abort(struct rs_tcp_conn *c, uint64_t now);
+
+/**
+ * Let go of a CLOSED connection's handle (after the CLOSED event).
+ *
+ * @return 0 (freed; the handle is invalid), or -EBUSY when the state is
+ *         not CLOSED (use rs_tcp_close() or rs_tcp_abort()).
+ */
+int rs_tcp_release(struct rs_tcp_conn *c);
+
+/** Options for rs_tcp_setopt() / rs_tcp_getopt(); times in ns. */
+enum rs_tcp_opt {
+	RS_TCP_OPT_NODELAY,   /**< 0/1; turning it on sends what waits */
+	RS_TCP_OPT_KEEPALIVE, /**< 0/1 */
+	RS_TCP_OPT_KEEPIDLE,  /**< ns, > 0 */
+	RS_TCP_OPT_KEEPINTVL, /**< ns, > 0 */
+	RS_TCP_OPT_KEEPCNT,   /**< 1..1000 */
+	RS_TCP_OPT_LINGER,    /**< ns; < 0 off (see rs_tcp_sockopts) */
+	RS_TCP_OPT_SNDBUF,    /**< get only after the connection exists */
+	RS_TCP_OPT_RCVBUF,    /**< get only */
+	RS_TCP_OPT_MAXSEG,    /**< get only: effective send MSS */
+};
+
+/**
+ * Change an option of a live connection.
+ *
+ * @return 0; -EINVAL (bad value, or a get-only option); -ENOPROTOOPT
+ *         (unknown option).
+ */
+int rs_tcp_setopt(struct rs_tcp_conn *c, uint64_t now, enum rs_tcp_opt opt,
+		  int64_t val);
+
+/**
+ * Read an option.
+ *
+ * @return 0; -ENOPROTOOPT (unknown option).
+ */
+int rs_tcp_getopt(const struct rs_tcp_conn *c, enum rs_tcp_opt opt,
+		  int64_t *val);
+
+/** A connection's addresses (network order) and ports (host order). */
+struct rs_tcp_tuple {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+};
+
+/** @return the connection's state. */
+enum rs_tcp_state rs_tcp_state(const struct rs_tcp_conn *c);
+
+/** @return 0, or why the connection failed (positive errno:
+ *  ECONNREFUSED, ECONNRESET, ETIMEDOUT, ...).  Sticky. */
+int rs_tcp_error(const struct rs_tcp_conn *c);
+
+/** Fill @p t with the connection's local and remote address and port. */
+void rs_tcp_tuple_get(const struct rs_tcp_conn *c, struct rs_tcp_tuple *t);
+
+/** @return unread bytes in the receive ring ([mark, head)). */
+size_t rs_tcp_readable(const struct rs_tcp_conn *c);
+
+/** @return free space in the send ring (0 after shutdown(WR)). */
+size_t rs_tcp_writable(const struct rs_tcp_conn *c);
+
+/** @return true once the peer's FIN has been received (in order). */
+bool rs_tcp_peer_fin(const struct rs_tcp_conn *c);
+
+/** @return the user pointer. */
+void *rs_tcp_user(const struct rs_tcp_conn *c);
+
+/** Replace the user pointer. */
+void rs_tcp_set_user(struct rs_tcp_conn *c, void *user);
+
+/** Internals for telemetry and tests (RFC names; bytes, ns). */
+struct rs_tcp_info {
+	enum rs_tcp_state state;
+	uint32_t snd_una, snd_nxt, snd_max, snd_wnd, iss;
+	uint32_t rcv_nxt, rcv_wnd, irs;
+	uint8_t snd_wscale, rcv_wscale; /**< 0 when scaling is off */
+	uint16_t snd_mss;		/**< effective send MSS */
+	uint32_t cwnd, ssthresh;
+	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	uint32_t retransmits; /**< consecutive, current segment */
+	bool in_recovery;     /**< NewReno fast recovery */
+};
+
+/** Fill @p info. */
+void rs_tcp_info_get(const struct rs_tcp_conn *c, struct rs_tcp_info *info);
+
+/* ---------------------------------------------------------------------- */
+/* Sequence numbers (RFC 9293 §3.4): wrap-safe comparisons, mod 2^32      */
+/* ---------------------------------------------------------------------- */
+
+#define RS_SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
+#define RS_SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
+#define RS_SEQ_GT(a, b) RS_SEQ_LT(b, a)
+#define RS_SEQ_GEQ(a, b) RS_SEQ_LEQ(b, a)
+/** a <= x < b, with a window that may cross 2^32. */
+#define RS_SEQ_IN(x, a, b)                                                     \
+	((uint32_t)(x) - (uint32_t)(a) < (uint32_t)(b) - (uint32_t)(a))
+/** The later / earlier of two sequence numbers. */
+#define RS_SEQ_MAX(a, b) (RS_SEQ_GT(a, b) ? (uint32_t)(a) : (uint32_t)(b))
+#define RS_SEQ_MIN(a, b) (RS_SEQ_LT(a, b) ? (uint32_t)(a) : (uint32_t)(b))
+
+#endif /* RS_TCP_H */

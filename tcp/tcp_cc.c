@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The ACK field of a segment in a synchronized state (RFC 9293
+ * §3.10.7.4, fifth step), and what hangs on it:
+ *
+ *   - acceptability (RFC 5961 §5): SND.UNA - MAX.SND.WND <= SEG.ACK <=
+ *     SND.NXT (snd_max here: the highest we ever sent), else ACK / drop;
+ *   - the send window update guarded by SND.WL1/SND.WL2 (RFC 9293);
+ *   - snd_una moves, acknowledged bytes leave the send ring;
+ *   - RTT sampling with one timed segment and Karn's rule, RTO per
+ *     RFC 6298 §2 (G = the timer tick), clamped to [rto_min, rto_max];
+ *   - the retransmission timer restarted only when snd_una moves (§5.3);
+ *   - congestion control, RFC 5681: initial window (§3.1), slow start
+ *     and congestion avoidance, duplicate ACKs (§2 definition), fast
+ *     retransmit on the third; NewReno recovery (RFC 6582 §3.2): partial
+ *     ACKs retransmit the next hole and deflate cwnd, a full ACK ends
+ *     recovery with cwnd = min(ssthresh, FlightSize + SMSS).
+ */
+
+#include "tcp_pvt.h"
+
+#define CWND_MAX (1u << 30)
+#define SSTHRESH_INIT (1u << 30)
+
+void rs_tcp_cc_init(struct rs_tcp_conn *c)
+{
+	uint32_t mss = c->snd_mss, iw = c->st->cfg.init_cwnd;
+
+	if (iw)
+		c->cwnd = iw * mss;
+	else if (mss > 2190)
+		c->cwnd = 2 * mss;
+	else if (mss > 1095)
+		c->cwnd = 3 * mss;
+	else
+		c->cwnd = 4 * mss;
+	c->ssthresh = SSTHRESH_INIT;
+	c->recover = c->iss;
+	c->in_recovery = false;
+	c->dupacks = 0;
+}
+
+void rs_tcp_rtt_sample(struct rs_tcp_conn *c, uint64_t rtt)
+{
+	const struct rs_tcp_config *cfg = &c->st->cfg;
+	uint64_t g = cfg->tick_ns, rto;
+
+	rtt = RS_TCP_MAX(rtt, 1);
+	if (c->srtt == 0) {
+		c->srtt = rtt;
+		c->rttvar = rtt / 2;
+	} else {
+		uint64_t d = c->srtt > rtt ? c->srtt - rtt : rtt - c->srtt;
+
+		c->rttvar = (3 * c->rttvar + d) / 4;
+		c->srtt = (7 * c->srtt + rtt) / 8;
+	}
+	rto = c->srtt + RS_TCP_MAX(g, 4 * c->rttvar);
+	c->rto = RS_TCP_MIN(RS_TCP_MAX(rto, cfg->rto_min_ns), cfg->rto_max_ns);
+}
+
+/* RFC 5681 eq. (4): half the flight, at least two segments. */
+static uint32_t half_flight(const struct rs_tcp_conn *c)
+{
+	uint32_t flight = c->snd_max - c->snd_una;
+
+	return RS_TCP_MAX(flight / 2, 2u * c->snd_mss);
+}
+
+void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
+{
+	if (c->retries == 1)
+		c->ssthresh = half_flight(c); /* not again for a repeat */
+	c->cwnd = c->snd_mss;		      /* loss window: 1 SMSS */
+	c->in_recovery = false;
+	c->dupacks = 0;
+	c->recover = c->snd_max; /* RFC 6582 §3.2 step 7 */
+}
+
+static void cc_grow(struct rs_tcp_conn *c, uint32_t acked)
+{
+	uint32_t mss = c->snd_mss;
+
+	if (c->cwnd < c->ssthresh)
+		c->cwnd += RS_TCP_MIN(acked, mss); /* slow start */
+	else
+		c->cwnd += RS_TCP_MAX(1u, mss * mss / c->cwnd);
+	c->cwnd = RS_TCP_MIN(c->cwnd, CWND_MAX);
+}
+
+/* RFC 6582 §3.2 step 5 (partial) and step 6 (full). */
+static void cc_recovery_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
+{
+	if (RS_SEQ_GEQ(c->snd_una, c->recover)) {
+		uint32_t flight = c->snd_max - c->snd_una;
+
+		c->cwnd = RS_TCP_MIN(c->ssthresh,
+				     RS_TCP_MAX(flight, (uint32_t)c->snd_mss) +
+					 c->snd_mss);
+		c->in_recovery = false;
+		c->dupacks = 0;
+		return;
+	}
+	RS_TCP_COUNT(c->st, PARTIAL_ACKS);
+	rs_tcp_out_retransmit(c, now);
+	c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
+	if (acked >= c->snd_mss)
+		c->cwnd += c->snd_mss;
+	c->cwnd = RS_TCP_MAX(c->cwnd, (uint32_t)c->snd_mss);
+	if (!c->partial_seen) {
+		c->partial_seen = true;
+		rs_tcp_timer_rtx_restart(c, now);
+	}
+}
+
+/* SND.UNA < SEG.ACK <= snd_max. */
+static void new_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
+{
+	uint32_t acked = ack - c->snd_una;
+	uint32_t data;
+	bool was_recovery = c->in_recovery;
+
+	if (RS_SEQ_LEQ(c->snd_una, c->iss))
+		acked--; /* the SYN */
+	data = RS_TCP_MIN(acked, (uint32_t)rs_byte_ring_count(c->snd));
+	rs_byte_ring_release_to(c->snd, rs_byte_ring_tail(c->snd) + data);
+	c->snd_una = ack;
+	if (RS_SEQ_LT(c->snd_nxt, ack))
+		c->snd_nxt = ack;
+	if (c->fin_queued && RS_SEQ_GEQ(ack, rs_tcp_fin_seq(c) + 1)) {
+		c->fin_acked = true;
+		c->fin_sent = true;
+	}
+	if (c->rtt_timing && RS_SEQ_GT(ack, c->rtt_seq)) {
+		c->rtt_timing = false;
+		rs_tcp_rtt_sample(c, now - c->rtt_start);
+	}
+	c->retries = 0;
+	if (data)
+		c->ev |= RS_TCP_EV_WRITABLE;
+	if (was_recovery)
+		cc_recovery_ack(c, now, data);
+	else if (data)
+		cc_grow(c, data);
+	c->dupacks = c->in_recovery ? c->dupacks : 0;
+	/* RFC 6298 §5.2/5.3; a partial ACK restarts it only the first time
+	 * (RFC 6582 §3.2 step 5, done in cc_recovery_ack). */
+	if (c->snd_una == c->snd_max)
+		rs_tcp_timer_stop(c, RS_TCP_T_RTX);
+	else if (!c->in_recovery)
+		rs_tcp_timer_rtx_restart(c, now);
+}
+
+/* Third duplicate ACK: fast retransmit, enter recovery (RFC 6582). */
+static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
+{
+	if (!RS_SEQ_GT(ack, c->recover))
+		return; /* still the losses of an earlier window */
+	RS_TCP_COUNT(c->st, FAST_RETRANS);
+	c->recover = c->snd_max;
+	c->ssthresh = half_flight(c);
+	rs_tcp_out_retransmit(c, now);
+	c->cwnd = c->ssthresh + 3u * c->snd_mss;
+	c->in_recovery = true;
+	c->partial_seen = false;
+}
+
+static void dup_ack(struct rs_tcp_conn *c, uint64_t now,
+		    const struct rs_tcp_seg_in *s, bool wnd_changed)
+{
+	if (s->len || (s->flags & (RS_TCP_SYN | RS_TCP_FIN)) || wnd_changed ||
+	    c->snd_una == c->snd_max || c->snd_wnd == 0)
+		return;
+	RS_TCP_COUNT(c->st, DUP_ACKS);
+	c->dupacks++;
+	if (c->in_recovery)
+		c->cwnd += c->snd_mss; /* inflate: a segment left */
+	else if (c->dupacks == 3)
+		fast_retransmit(c, now, s->ack);
+}
+
+/* @return true when the window changed. */
+static bool window_update(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
+{
+	uint32_t wnd = (uint32_t)s->wnd << c->snd_wscale;
+	bool changed;
+
+	if (!(RS_SEQ_LT(c->snd_wl1, s->seq) ||
+	      (c->snd_wl1 == s->seq && RS_SEQ_LEQ(c->snd_wl2, s->ack))))
+		return false;
+	changed = wnd != c->snd_wnd;
+	c->snd_wnd = wnd;
+	c->snd_wl1 = s->seq;
+	c->snd_wl2 = s->ack;
+	c->max_snd_wnd = RS_TCP_MAX(c->max_snd_wnd, wnd);
+	return changed;
+}
+
+int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
+		       const struct rs_tcp_seg_in *s)
+{
+	uint32_t ack = s->ack;
+	bool changed;
+
+	if (RS_SEQ_GT(ack, c->snd_max)) {
+		c->ack_now = true;
+		return RS_TCP_DROP(c->st, ACK_UNSENT);
+	}
+	if (RS_SEQ_LT(ack, c->snd_una - c->max_snd_wnd)) {
+		rs_tcp_out_challenge(c, now);
+		return RS_TCP_DROP(c->st, ACK_TOO_OLD);
+	}
+	c->probes = 0; /* the peer is alive */
+	if (RS_SEQ_LT(ack, c->snd_una))
+		return 0; /* old duplicate: nothing to learn */
+	changed = window_update(c, s);
+	if (RS_SEQ_GT(ack, c->snd_una))
+		new_ack(c, now, ack);
+	else
+		dup_ack(c, now, s, changed);
+	return 0;
+}

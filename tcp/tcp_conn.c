@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The stack object: configuration, the preallocated connection pool, the
+ * flow table (4-tuple -> connection) and listener table ((laddr, lport)
+ * -> listener, wildcard address 0), ephemeral ports (RFC 6056 §3.3.3,
+ * algorithm 3), and the lifetime of a connection:
+ *
+ *   rs_tcp_conn_alloc()   pool -> flow table, ISN (RFC 6528)
+ *   rs_tcp_conn_rings()   send and receive rings (active: at connect;
+ *                         passive: when the handshake completes, so a
+ *                         SYN flood costs pool entries only)
+ *   rs_tcp_conn_closed()  state CLOSED, off the flow table, events queued
+ *   rs_tcp_conn_finish()  end of every entry point: events delivered to
+ *                         the application, or an orphan freed
+ *   rs_tcp_conn_free()    back to the pool
+ *
+ * Both tables are open addressing with linear probing over an array of
+ * tuple pointers, at most half full, with backward-shift deletion (no
+ * tombstones); the hash is keyed from the ISN secret so a peer cannot
+ * aim at one probe chain.  Nothing here allocates after creation, except
+ * the rings of an opening connection.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_pvt.h"
+
+#define DEF_MAX_CONNS 4096
+#define DEF_MAX_LISTENERS 64
+#define DEF_BUF (64u * 1024)
+#define MS 1000000ULL
+#define SEC (1000 * MS)
+
+void rs_tcp_config_init(struct rs_tcp_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_conns = DEF_MAX_CONNS;
+	cfg->max_listeners = DEF_MAX_LISTENERS;
+	cfg->max_syn_recv = DEF_MAX_CONNS / 4;
+	cfg->mss = 1460;
+	cfg->snd_buf = DEF_BUF;
+	cfg->rcv_buf = DEF_BUF;
+	cfg->tick_ns = MS;
+	cfg->delack_ns = 40 * MS;
+	cfg->rto_init_ns = 1 * SEC;
+	cfg->rto_min_ns = 200 * MS;
+	cfg->rto_max_ns = 60 * SEC;
+	cfg->max_retries = 15;
+	cfg->max_syn_retries = 6;
+	cfg->keep_idle_ns = 7200 * SEC;
+	cfg->keep_intvl_ns = 75 * SEC;
+	cfg->keep_cnt = 9;
+	cfg->time_wait_ns = 60 * SEC;
+	cfg->fin_wait2_ns = 60 * SEC;
+	cfg->challenge_ack_limit = 1000;
+	cfg->port_lo = 49152;
+	cfg->port_hi = 65535;
+}
+
+static bool pow2_ok(uint32_t v)
+{
+	return v >= 64 && v <= RS_BYTE_RING_MAX_CAPACITY && (v & (v - 1)) == 0;
+}
+
+static bool config_ok(const struct rs_tcp_config *c)
+{
+	return c->emit != NULL && c->max_conns > 0 && c->max_listeners > 0 &&
+	       c->max_conns <= (1u << 24) && c->max_listeners <= (1u << 16) &&
+	       c->mss >= RS_TCP_MIN_MSS && pow2_ok(c->snd_buf) &&
+	       pow2_ok(c->rcv_buf) && c->tick_ns > 0 && c->rto_min_ns > 0 &&
+	       c->rto_min_ns <= c->rto_max_ns && c->rto_init_ns > 0 &&
+	       c->keep_idle_ns > 0 && c->keep_intvl_ns > 0 && c->keep_cnt > 0 &&
+	       c->port_lo > 0 && c->port_lo <= c->port_hi;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Flow tables                                                            */
+/* ---------------------------------------------------------------------- */
+
+int rs_tcp_flow_init(struct rs_tcp_flowtab *ft, uint32_t entries,
+		     const uint8_t key[16])
+{
+	uint32_t size = 16;
+	uint8_t k[16];
+
+	while (size < 2 * entries)
+		size <<= 1;
+	ft->slot = calloc(size, sizeof(*ft->slot));
+	if (ft->slot == NULL)
+		return -ENOMEM;
+	ft->mask = size - 1;
+	/* A key of its own, derived, so the table says nothing of ISNs. */
+	for (unsigned i = 0; i < 16; i++)
+		k[i] = (uint8_t)(key[i] ^ 0x5a);
+	ft->k0 = rs_tcp_siphash(k, "flow-k0", 7);
+	ft->k1 = rs_tcp_siphash(k, "flow-k1", 7);
+	return 0;
+}
+
+void rs_tcp_flow_fini(struct rs_tcp_flowtab *ft)
+{
+	free(ft->slot);
+	ft->slot = NULL;
+}
+
+/* Keyed multiply-xorshift mix: cheap per packet, unpredictable without
+ * the key. */
+static uint32_t flow_hash(const struct rs_tcp_flowtab *ft,
+			  const struct rs_tcp_tuple *t)
+{
+	uint64_t a = ((uint64_t)t->laddr << 32 | t->raddr) ^ ft->k0;
+	uint64_t b = ((uint64_t)t->lport << 16 | t->rport) ^ ft->k1;
+	uint64_t h = a * 0x9e3779b97f4a7c15ULL + b;
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+static bool tuple_eq(const struct rs_tcp_tuple *a, const struct rs_tcp_tuple *b)
+{
+	return a->laddr == b->laddr && a->raddr == b->raddr &&
+	       a->lport == b->lport && a->rport == b->rport;
+}
+
+struct rs_tcp_tuple *rs_tcp_flow_find(const struct rs_tcp_flowtab *ft,
+				      const struct rs_tcp_tuple *key)
+{
+	uint32_t i = flow_hash(ft, key) & ft->mask;
+	struct rs_tcp_tuple *t;
+
+	while ((t = ft->slot[i]) != NULL) {
+		if (tuple_eq(t, key))
+			return t;
+		i = (i + 1) & ft->mask;
+	}
+	return NULL;
+}
+
+void rs_tcp_flow_insert(struct rs_tcp_flowtab *ft, struct rs_tcp_tuple *t)
+{
+	uint32_t i = flow_hash(ft, t) & ft->mask;
+
+	while (ft->slot[i] != NULL)
+		i = (i + 1) & ft->mask;
+	ft->slot[i] = t;
+}
+
+void rs_tcp_flow_remove(struct rs_tcp_flowtab *ft, struct rs_tcp_tuple *t)
+{
+	uint32_t i = flow_hash(ft, t) & ft->mask, j;
+
+	while (ft->slot[i] != t) {
+		if (ft->slot[i] == NULL)
+			return;
+		i = (i + 1) & ft->mask;
+	}
+	ft->slot[i] = NULL;
+	/* Backward shift: pull later members of the chain into the hole
+	 * when their home slot lies at or before it. */
+	for (j = (i + 1) & ft->mask; ft->slot[j] != NULL;
+	     j = (j + 1) & ft->mask) {
+		uint32_t home = flow_hash(ft, ft->slot[j]) & ft->mask;
+
+		if (((j - home) & ft->mask) >= ((j - i) & ft->mask)) {
+			ft->slot[i] = ft->slot[j];
+			ft->slot[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+struct rs_tcp_conn *rs_tcp_conn_lookup(struct rs_tcp_stack *st,
+				       const struct rs_tcp_tuple *t)
+{
+	struct rs_tcp_tuple *f = rs_tcp_flow_find(&st->flows, t);
+
+	return f ? RS_TCP_CONTAINER_OF(f, struct rs_tcp_conn, tuple) : NULL;
+}
+
+struct rs_tcp_listener *rs_tcp_listener_lookup(struct rs_tcp_stack *st,
+					       uint32_t laddr, uint16_t lport)
+{
+	struct rs_tcp_tuple key = {.laddr = laddr, .lport = lport};
+	struct rs_tcp_tuple *f = rs_tcp_flow_find(&st->lflows, &key);
+
+	if (f == NULL && laddr != 0) {
+		key.laddr = 0;
+		f = rs_tcp_flow_find(&st->lflows, &key);
+	}
+	return f ? RS_TCP_CONTAINER_OF(f, struct rs_tcp_listener, tuple) : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stack                                                                  */
+/* ---------------------------------------------------------------------- */
+
+struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg)
+{
+	struct rs_tcp_stack *st;
+
+	if (cfg == NULL || !config_ok(cfg)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		goto err_stack;
+	st->cfg = *cfg;
+	if (st->cfg.max_syn_recv == 0)
+		st->cfg.max_syn_recv = cfg->max_conns;
+	st->conns = calloc(cfg->max_conns, sizeof(*st->conns));
+	if (st->conns == NULL)
+		goto err_conns;
+	st->listeners = calloc(cfg->max_listeners, sizeof(*st->listeners));
+	if (st->listeners == NULL)
+		goto err_listeners;
+	if (rs_tcp_flow_init(&st->flows, cfg->max_conns, cfg->isn_secret) < 0)
+		goto err_flows;
+	if (rs_tcp_flow_init(&st->lflows, cfg->max_listeners, cfg->isn_secret) <
+	    0)
+		goto err_lflows;
+	rs_tcp_wheel_init(&st->wheel, cfg->tick_ns);
+	rs_tcp_list_init(&st->free_conns);
+	for (uint32_t i = 0; i < cfg->max_conns; i++)
+		rs_tcp_list_add_tail(&st->free_conns, &st->conns[i].qlink);
+	return st;
+
+err_lflows:
+	rs_tcp_flow_fini(&st->flows);
+err_flows:
+	free(st->listeners);
+err_listeners:
+	free(st->conns);
+err_conns:
+	free(st);
+err_stack:
+	errno = ENOMEM;
+	return NULL;
+}
+
+void rs_tcp_stack_destroy(struct rs_tcp_stack *st)
+{
+	if (st == NULL)
+		return;
+	for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
+		rs_byte_ring_free(st->conns[i].snd);
+		rs_byte_ring_free(st->conns[i].rcv);
+	}
+	rs_tcp_flow_fini(&st->lflows);
+	rs_tcp_flow_fini(&st->flows);
+	free(st->listeners);
+	free(st->conns);
+	free(st);
+}
+
+unsigned rs_tcp_timers_run(struct rs_tcp_stack *st, uint64_t now)
+{
+	st->run_now = now;
+	return rs_tcp_wheel_run(&st->wheel, now, rs_tcp_timer_fire, st);
+}
+
+uint64_t rs_tcp_next_timer(const struct rs_tcp_stack *st)
+{
+	return rs_tcp_wheel_next(&st->wheel);
+}
+
+unsigned rs_tcp_conn_count(const struct rs_tcp_stack *st)
+{
+	return st->n_conns;
+}
+
+unsigned rs_tcp_listener_count(const struct rs_tcp_stack *st)
+{
+	return st->n_listeners;
+}
+
+void rs_tcp_stats_get(const struct rs_tcp_stack *st, struct rs_tcp_stats *stats)
+{
+	*stats = st->stats;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connection lifetime                                                    */
+/* ---------------------------------------------------------------------- */
+
+uint8_t rs_tcp_wscale_for(uint32_t buf)
+{
+	uint8_t s = 0;
+
+	while (s < RS_TCP_WS_MAX && (buf >> s) > 0xffff)
+		s++;
+	return s;
+}
+
+struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
+				      const struct rs_tcp_tuple *t,
+				      const struct rs_tcp_sockopts *o,
+				      uint64_t now)
+{
+	struct rs_tcp_conn *c;
+
+	if (rs_tcp_list_empty(&st->free_conns))
+		return NULL;
+	c = RS_TCP_CONTAINER_OF(st->free_conns.next, struct rs_tcp_conn, qlink);
+	rs_tcp_list_del(&c->qlink);
+	memset(c, 0, sizeof(*c));
+	rs_tcp_list_init(&c->qlink);
+	c->tuple = *t;
+	c->st = st;
+	c->in_use = true;
+	c->opts = *o;
+	for (unsigned k = 0; k < RS_TCP_T_KINDS; k++)
+		rs_tcp_timer_init(&c->t[k], (uint8_t)k);
+	c->iss = st->test_isn ? st->test_isn_value
+			      : rs_tcp_isn(st->cfg.isn_secret, t, now);
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->recover = c->iss;
+	c->rto = st->cfg.rto_init_ns;
+	c->snd_mss = c->rcv_mss = RS_TCP_DEFAULT_MSS;
+	c->rcv_wscale = rs_tcp_wscale_for(o->rcv_buf);
+	c->last_rcv = now;
+	rs_tcp_flow_insert(&st->flows, &c->tuple);
+	c->in_flow = true;
+	st->n_conns++;
+	return c;
+}
+
+int rs_tcp_conn_rings(struct rs_tcp_conn *c)
+{
+	if (c->snd == NULL)
+		c->snd = rs_byte_ring_create(c->opts.snd_buf, 0);
+	if (c->rcv == NULL)
+		c->rcv = rs_byte_ring_create(c->opts.rcv_buf, 0);
+	return c->snd && c->rcv ? 0 : -ENOMEM;
+}
+
+static void leave_queue(struct rs_tcp_conn *c)
+{
+	struct rs_tcp_listener *l = c->parent;
+
+	if (l == NULL)
+		return;
+	rs_tcp_list_del(&c->qlink);
+	if (c->queue == RS_TCP_Q_SYN) {
+		l->n_syn--;
+		c->st->n_syn_recv--;
+	} else if (c->queue == RS_TCP_Q_ACC) {
+		l->n_acc--;
+	}
+	c->queue = RS_TCP_Q_NONE;
+	c->parent = NULL;
+}
+
+static void stop_all(struct rs_tcp_conn *c)
+{
+	for (unsigned k = 0; k < RS_TCP_T_KINDS; k++)
+		rs_tcp_wheel_del(&c->st->wheel, &c->t[k]);
+	if (c->in_flow) {
+		rs_tcp_flow_remove(&c->st->flows, &c->tuple);
+		c->in_flow = false;
+	}
+}
+
+void rs_tcp_conn_free(struct rs_tcp_conn *c)
+{
+	struct rs_tcp_stack *st = c->st;
+
+	stop_all(c);
+	leave_queue(c);
+	rs_byte_ring_free(c->snd);
+	rs_byte_ring_free(c->rcv);
+	c->snd = c->rcv = NULL;
+	c->in_use = false;
+	c->app_held = false;
+	rs_tcp_list_add_tail(&st->free_conns, &c->qlink);
+	st->n_conns--;
+}
+
+void rs_tcp_conn_closed(struct rs_tcp_conn *c, int err)
+{
+	stop_all(c);
+	leave_queue(c); /* an unaccepted child dies with its connection */
+	c->state = RS_TCP_CLOSED;
+	if (err && !c->error) {
+		c->error = err;
+		c->ev |= RS_TCP_EV_ERROR;
+	}
+	c->ev |= RS_TCP_EV_CLOSED;
+}
+
+void rs_tcp_conn_finish(struct rs_tcp_conn *c)
+{
+	struct rs_tcp_stack *st = c->st;
+	unsigned ev = c->ev;
+
+	c->ev = 0;
+	if (c->app_held) {
+		/* Last thing done with c: the callback may free it. */
+		if (ev && st->cfg.event)
+			st->cfg.event(c->user, c, ev);
+		return;
+	}
+	if (c->state == RS_TCP_CLOSED)
+		rs_tcp_conn_free(c);
+}
+
+int rs_tcp_conn_to_accept_q(struct rs_tcp_conn *c)
+{
+	struct rs_tcp_listener *l = c->parent;
+
+	if (l->n_acc >= l->backlog)
+		return -ENOBUFS;
+	rs_tcp_list_del(&c->qlink);
+	l->n_syn--;
+	c->st->n_syn_recv--;
+	rs_tcp_list_add_tail(&l->acc_q, &c->qlink);
+	l->n_acc++;
+	c->queue = RS_TCP_Q_ACC;
+	l->ev |= RS_TCP_EV_ACCEPTABLE;
+	return 0;
+}
+
+void rs_tcp_listener_finish(struct rs_tcp_listener *l)
+{
+	unsigned ev = l->ev;
+
+	l->ev = 0;
+	if (ev && l->in_use && l->st->cfg.event)
+		l->st->cfg.event(l->user, NULL, ev);
+}
+
+void rs_tcp_conn_negotiate(struct rs_tcp_conn *c, const struct rs_tcp_opts *o)
+{
+	uint16_t peer = RS_TCP_DEFAULT_MSS;
+
+	if (o->has_mss)
+		peer = RS_TCP_MAX(o->mss, RS_TCP_MIN_MSS);
+	c->snd_mss = RS_TCP_MIN(peer, c->st->cfg.mss);
+	c->rcv_mss = c->snd_mss;
+	c->ws_ok = o->has_ws;
+	if (c->ws_ok) {
+		c->snd_wscale = RS_TCP_MIN(o->ws, RS_TCP_WS_MAX);
+		c->rcv_wscale = rs_tcp_wscale_for(c->opts.rcv_buf);
+	} else {
+		c->snd_wscale = c->rcv_wscale = 0;
+	}
+	rs_tcp_cc_init(c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ephemeral ports (RFC 6056 §3.3.3, algorithm 3)                         */
+/* ---------------------------------------------------------------------- */
+
+static bool port_free(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t)
+{
+	if (rs_tcp_flow_find(&st->flows, t) != NULL)
+		return false;
+	if (rs_tcp_listener_lookup(st, t->laddr, t->lport) != NULL)
+		return false;
+	return st->cfg.port_ok == NULL ||
+	       st->cfg.port_ok(st->cfg.port_ctx, t->laddr, t->lport, t->raddr,
+			       t->rport);
+}
+
+int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t)
+{
+	uint32_t num = (uint32_t)st->cfg.port_hi - st->cfg.port_lo + 1;
+	uint32_t off = rs_tcp_port_offset(st->cfg.isn_secret, t->laddr,
+					  t->raddr, t->rport);
+
+	for (uint32_t count = 0; count < num; count++) {
+		t->lport =
+		    (uint16_t)(st->cfg.port_lo + (off + st->port_next) % num);
+		st->port_next++;
+		if (port_free(st, t))
+			return 0;
+	}
+	return -EADDRNOTAVAIL;
+}

@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * TCP output: every segment the stack sends is built here and handed to
+ * config.emit(), with its payload pointing into the send ring.
+ *
+ * rs_tcp_out_push() is the one place that decides what to send: as much
+ * unsent data as min(snd_wnd, cwnd) allows, one segment of at most
+ * snd_mss at a time, held back by
+ *   - Nagle (RFC 9293 §3.7.4, RFC 1122 §4.2.3.4): a segment shorter than
+ *     snd_mss waits while data is in flight, unless NODELAY or it carries
+ *     the FIN;
+ *   - sender SWS avoidance (RFC 9293 §3.8.6.2.1): a short segment goes
+ *     only when it is all we have and nothing is in flight, or it fills
+ *     half the largest window the peer has offered;
+ * then the FIN once every byte before it is out, then a bare ACK if one
+ * is owed and nothing else carried it.  Data in flight starts the
+ * retransmission timer; data blocked with nothing in flight starts the
+ * persist timer (tcp_timer.c).
+ *
+ * The window we announce (rs_tcp_rcv_window) follows receiver SWS
+ * avoidance (RFC 9293 §3.8.6.2.2): the right edge moves only by at least
+ * min(half the ring, one MSS), and never moves left.  SYN segments carry
+ * it unscaled (RFC 7323 §2.2).
+ */
+
+#include <string.h>
+
+#include "tcp_pvt.h"
+
+static const uint8_t no_payload[1];
+
+static void seg_init(struct rs_tcp_seg *s)
+{
+	s->opt_len = 0;
+	s->payload_len = 0;
+	s->payload.seg[0].ptr = (uint8_t *)no_payload;
+	s->payload.seg[0].len = 0;
+	s->payload.seg[1] = s->payload.seg[0];
+}
+
+/* A segment of connection @p c; with ACK it carries rcv_nxt and the
+ * window. */
+static void seg_of(struct rs_tcp_conn *c, struct rs_tcp_seg *s, uint32_t seq,
+		   uint8_t flags)
+{
+	seg_init(s);
+	s->saddr = c->tuple.laddr;
+	s->daddr = c->tuple.raddr;
+	s->sport = c->tuple.lport;
+	s->dport = c->tuple.rport;
+	s->seq = seq;
+	s->flags = flags;
+	s->ack = (flags & RS_TCP_ACK) ? c->rcv_nxt : 0;
+	s->window = (flags & RS_TCP_ACK) && !(flags & RS_TCP_RST)
+			? rs_tcp_rcv_window(c)
+			: 0;
+	s->conn = c;
+}
+
+static void emit(struct rs_tcp_stack *st, const struct rs_tcp_seg *s)
+{
+	RS_TCP_COUNT(st, SEGS_OUT);
+	if (s->flags & RS_TCP_RST)
+		RS_TCP_COUNT(st, RST_SENT);
+	if (st->cfg.emit(st->cfg.io, s) < 0)
+		RS_TCP_COUNT(st, EMIT_FAILED);
+}
+
+/* Any segment with our ACK pays what we owe. */
+static void acked_now(struct rs_tcp_conn *c)
+{
+	c->ack_now = false;
+	c->rcv_unacked = 0;
+	rs_tcp_timer_stop(c, RS_TCP_T_DELACK);
+}
+
+uint16_t rs_tcp_rcv_window(struct rs_tcp_conn *c)
+{
+	uint32_t space = rs_tcp_rcv_space(c);
+	uint32_t cur =
+	    RS_SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	uint32_t cap =
+	    c->rcv ? (uint32_t)rs_byte_ring_capacity(c->rcv) : c->opts.rcv_buf;
+	uint32_t thresh = RS_TCP_MIN(cap / 2, (uint32_t)c->rcv_mss);
+	uint8_t ws = c->rcv_wscale;
+	uint32_t wnd = cur, field;
+
+	if (c->state <= RS_TCP_SYN_RECEIVED)
+		ws = 0; /* SYN and SYN-ACK: never scaled */
+	if (space >= cur + thresh)
+		wnd = space;
+	wnd = RS_TCP_MIN(wnd, (uint32_t)0xffff << ws);
+	field = wnd >> ws;
+	if (RS_SEQ_GT(c->rcv_nxt + (field << ws), c->rcv_adv) ||
+	    c->state <= RS_TCP_SYN_RECEIVED)
+		c->rcv_adv = c->rcv_nxt + (field << ws);
+	return (uint16_t)field;
+}
+
+void rs_tcp_out_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t seq)
+{
+	struct rs_tcp_seg s;
+
+	(void)now;
+	seg_of(c, &s, seq, RS_TCP_ACK);
+	acked_now(c);
+	emit(c->st, &s);
+}
+
+void rs_tcp_out_challenge(struct rs_tcp_conn *c, uint64_t now)
+{
+	struct rs_tcp_stack *st = c->st;
+	uint64_t second = now / 1000000000ULL;
+
+	if (st->cfg.challenge_ack_limit) {
+		if (second != st->chack_second) {
+			st->chack_second = second;
+			st->chack_count = 0;
+		}
+		if (st->chack_count >= st->cfg.challenge_ack_limit) {
+			RS_TCP_COUNT(st, CHALLENGE_ACKS_LIMITED);
+			return;
+		}
+		st->chack_count++;
+	}
+	RS_TCP_COUNT(st, CHALLENGE_ACKS);
+	rs_tcp_out_ack(c, now, c->snd_nxt);
+}
+
+void rs_tcp_out_syn(struct rs_tcp_conn *c, uint64_t now)
+{
+	struct rs_tcp_seg s;
+	bool synack = c->state == RS_TCP_SYN_RECEIVED;
+	int ws;
+
+	(void)now;
+	if (synack) {
+		seg_of(c, &s, c->iss, RS_TCP_SYN | RS_TCP_ACK);
+		ws = c->ws_ok ? c->rcv_wscale : -1;
+	} else {
+		seg_of(c, &s, c->iss, RS_TCP_SYN);
+		s.window = (uint16_t)RS_TCP_MIN(rs_tcp_rcv_space(c), 0xffffu);
+		ws = rs_tcp_wscale_for(c->opts.rcv_buf);
+	}
+	s.opt_len = rs_tcp_opt_build_syn(s.opt, c->st->cfg.mss, ws);
+	emit(c->st, &s);
+}
+
+void rs_tcp_out_rst(struct rs_tcp_conn *c)
+{
+	struct rs_tcp_seg s;
+
+	seg_of(c, &s, c->snd_nxt, RS_TCP_RST | RS_TCP_ACK);
+	emit(c->st, &s);
+}
+
+void rs_tcp_out_rst_reply(struct rs_tcp_stack *st,
+			  const struct rs_tcp_seg_in *in)
+{
+	struct rs_tcp_seg s;
+
+	if (in->flags & RS_TCP_RST)
+		return; /* never answer a RST */
+	seg_init(&s);
+	s.saddr = in->daddr;
+	s.daddr = in->saddr;
+	s.sport = in->dport;
+	s.dport = in->sport;
+	s.window = 0;
+	s.conn = NULL;
+	if (in->flags & RS_TCP_ACK) {
+		s.seq = in->ack;
+		s.ack = 0;
+		s.flags = RS_TCP_RST;
+	} else {
+		s.seq = 0;
+		s.ack = in->seq + rs_tcp_seg_space(in);
+		s.flags = RS_TCP_RST | RS_TCP_ACK;
+	}
+	emit(st, &s);
+}
+
+/* Payload [off, off + len) of the send ring into @p s. */
+static void seg_payload(struct rs_tcp_conn *c, struct rs_tcp_seg *s,
+			uint64_t off, uint32_t len)
+{
+	if (len == 0)
+		return;
+	rs_byte_ring_view_at(c->snd, off, len, &s->payload);
+	s->payload_len = len;
+}
+
+static void count_data(struct rs_tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	RS_TCP_COUNT(c->st, DATA_SEGS_OUT);
+	if (RS_SEQ_LT(seq, c->snd_max)) {
+		RS_TCP_COUNT(c->st, RETRANS_SEGS);
+		c->rtt_timing = false; /* Karn: no sample from a resend */
+	}
+	(void)len;
+}
+
+void rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now)
+{
+	uint32_t outstanding = c->snd_max - c->snd_una;
+	uint32_t data =
+	    RS_TCP_MIN(outstanding, (uint32_t)rs_byte_ring_count(c->snd));
+	uint32_t len = RS_TCP_MIN(data, (uint32_t)c->snd_mss);
+	bool fin = len == data && outstanding > data && c->fin_queued;
+	struct rs_tcp_seg s;
+
+	(void)now;
+	if (len == 0 && !fin)
+		return;
+	seg_of(c, &s, c->snd_una, RS_TCP_ACK | (fin ? RS_TCP_FIN : 0));
+	seg_payload(c, &s, rs_byte_ring_tail(c->snd), len);
+	count_data(c, c->snd_una, len);
+	acked_now(c);
+	emit(c->st, &s);
+}
+
+void rs_tcp_out_probe(struct rs_tcp_conn *c, uint64_t now)
+{
+	struct rs_tcp_seg s;
+
+	(void)now;
+	if (rs_byte_ring_count(c->snd) == 0)
+		return;
+	seg_of(c, &s, c->snd_una, RS_TCP_ACK);
+	seg_payload(c, &s, rs_byte_ring_tail(c->snd), 1);
+	/* Beyond the window: if the peer takes it, its ACK is legal. */
+	c->snd_max = RS_SEQ_MAX(c->snd_max, c->snd_una + 1);
+	RS_TCP_COUNT(c->st, ZWP_SENT);
+	acked_now(c);
+	emit(c->st, &s);
+}
+
+static bool data_state(enum rs_tcp_state s)
+{
+	return s == RS_TCP_ESTABLISHED || s == RS_TCP_CLOSE_WAIT ||
+	       s == RS_TCP_FIN_WAIT_1 || s == RS_TCP_LAST_ACK;
+}
+
+static bool fin_state(enum rs_tcp_state s)
+{
+	return s == RS_TCP_FIN_WAIT_1 || s == RS_TCP_LAST_ACK ||
+	       s == RS_TCP_CLOSING;
+}
+
+/* Nagle and sender SWS avoidance for a segment of @p len < snd_mss. */
+static bool short_ok(const struct rs_tcp_conn *c, uint32_t len,
+		     uint32_t pending)
+{
+	bool idle = c->snd_nxt == c->snd_una;
+
+	if (c->force)
+		return true;
+	if (len == pending && (idle || c->opts.nodelay))
+		return true;
+	return c->max_snd_wnd > 0 && len >= c->max_snd_wnd / 2 &&
+	       (idle || c->opts.nodelay);
+}
+
+/* Send one segment if the rules allow.  @return true if one went. */
+static bool send_one(struct rs_tcp_conn *c, uint64_t now)
+{
+	uint32_t pending = (uint32_t)rs_byte_ring_pending(c->snd);
+	uint32_t win = RS_TCP_MIN(c->snd_wnd, c->cwnd);
+	uint32_t flight = rs_tcp_flight(c);
+	uint32_t avail = win > flight ? win - flight : 0;
+	uint32_t len =
+	    RS_TCP_MIN(RS_TCP_MIN(pending, avail), (uint32_t)c->snd_mss);
+	bool fin = c->fin_queued && !c->fin_sent && len == pending &&
+		   fin_state(c->state);
+	uint8_t flags = RS_TCP_ACK;
+	struct rs_tcp_seg s;
+
+	if (!data_state(c->state))
+		len = 0;
+	if (len == 0 && !fin)
+		return false;
+	if (len > 0 && len < c->snd_mss && !fin && !short_ok(c, len, pending))
+		return false;
+	if (len > 0 && len == pending)
+		flags |= RS_TCP_PSH;
+	if (fin)
+		flags |= RS_TCP_FIN;
+	seg_of(c, &s, c->snd_nxt, flags);
+	seg_payload(c, &s, rs_byte_ring_mark(c->snd), len);
+	if (len)
+		count_data(c, c->snd_nxt, len);
+	if (!c->rtt_timing && c->snd_nxt == c->snd_max) {
+		c->rtt_timing = true;
+		c->rtt_seq = c->snd_nxt;
+		c->rtt_start = now;
+	}
+	acked_now(c);
+	emit(c->st, &s);
+	rs_byte_ring_advance_mark(c->snd, len);
+	c->snd_nxt += len + fin;
+	c->fin_sent = c->fin_sent || fin;
+	c->snd_max = RS_SEQ_MAX(c->snd_max, c->snd_nxt);
+	if (!rs_tcp_timer_armed(&c->t[RS_TCP_T_RTX]))
+		rs_tcp_timer_rtx_restart(c, now);
+	if (len) {
+		rs_tcp_timer_stop(c, RS_TCP_T_PERSIST);
+		c->persist_shift = 0;
+	}
+	return true;
+}
+
+void rs_tcp_out_push(struct rs_tcp_conn *c, uint64_t now)
+{
+	bool sent = false;
+
+	if (c->snd != NULL && (data_state(c->state) || fin_state(c->state)))
+		while (send_one(c, now))
+			sent = true;
+	if (!sent && c->ack_now && rs_tcp_synchronized(c->state))
+		rs_tcp_out_ack(c, now, c->snd_nxt);
+	rs_tcp_timer_persist_check(c, now);
+}
+
+void rs_tcp_out_window_update(struct rs_tcp_conn *c, uint64_t now)
+{
+	uint32_t space, cap, thresh, edge;
+
+	if (c->peer_fin ||
+	    (c->state != RS_TCP_ESTABLISHED && c->state != RS_TCP_FIN_WAIT_1 &&
+	     c->state != RS_TCP_FIN_WAIT_2))
+		return;
+	space = rs_tcp_rcv_space(c);
+	cap = (uint32_t)rs_byte_ring_capacity(c->rcv);
+	thresh = RS_TCP_MIN(cap / 2, (uint32_t)c->rcv_mss);
+	edge = c->rcv_nxt + space;
+	if (RS_SEQ_LT(edge, c->rcv_adv) || edge - c->rcv_adv < thresh)
+		return;
+	RS_TCP_COUNT(c->st, WINDOW_UPDATES);
+	rs_tcp_out_ack(c, now, c->snd_nxt);
+}

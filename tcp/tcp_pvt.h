@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef RS_TCP_PVT_H
+#define RS_TCP_PVT_H
+
+/*
+ * TCP core internals, shared by the files of tcp/ (and by the white-box
+ * unit tests in tests/tcp/).  Not part of the API: never include it from
+ * another module.
+ *
+ * Call order of one received segment:
+ *
+ *   rs_tcp_input()            tcp_in.c    parse, validate, look up
+ *     rs_tcp_opt_parse()      tcp_opt.c
+ *     listen / syn-sent /     tcp_in.c    RFC 9293 §3.10.7
+ *     synchronized states
+ *       rs_tcp_ack_process()  tcp_cc.c    snd_una, RTT, cwnd, recovery
+ *       rs_tcp_rcv_data()     tcp_rcv.c   in-order and out-of-order data
+ *     rs_tcp_out_push()       tcp_out.c   data, FIN, ACK -> config.emit
+ *     rs_tcp_conn_finish()    tcp_conn.c  deliver events, free orphans
+ *
+ * Timers (tcp_timer.c) run through the wheel (wheel.c) and end the same
+ * way: output, then rs_tcp_conn_finish().
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rs_byte_ring.h"
+#include "rs_tcp.h"
+
+#define RS_TCP_CONTAINER_OF(ptr, type, member)                                 \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+#define RS_TCP_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define RS_TCP_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Counting: the one macro layer through which every counter goes. */
+#define RS_TCP_COUNT(st, name) ((st)->stats.ctr[RS_TCP_CTR_##name]++)
+#define RS_TCP_DROP(st, reason)                                                \
+	((st)->stats.drops[RS_TCP_DROP_##reason]++, RS_TCP_DROP_##reason)
+
+/* ---------------------------------------------------------------------- */
+/* SipHash-2-4 (siphash.c), ISNs and port offsets (isn.c)                 */
+/* ---------------------------------------------------------------------- */
+
+/** SipHash-2-4 of @p len bytes under a 16-byte key. */
+uint64_t rs_tcp_siphash(const uint8_t key[16], const void *data, size_t len);
+
+/** RFC 6528: M (4 µs clock) + F(4-tuple, secret). */
+uint32_t rs_tcp_isn(const uint8_t key[16], const struct rs_tcp_tuple *t,
+		    uint64_t now);
+
+/** RFC 6056 F(): the per-destination offset into the ephemeral range. */
+uint32_t rs_tcp_port_offset(const uint8_t key[16], uint32_t laddr,
+			    uint32_t raddr, uint16_t rport);
+
+/* ---------------------------------------------------------------------- */
+/* Timer wheel (wheel.c)                                                  */
+/* ---------------------------------------------------------------------- */
+
+#define RS_TCP_WHEEL_BITS 6
+#define RS_TCP_WHEEL_SLOTS (1u << RS_TCP_WHEEL_BITS)
+#define RS_TCP_WHEEL_LEVELS 6
+/* Level of a timer that is being fired (off the wheel's slots). */
+#define RS_TCP_WHEEL_DETACHED 0xff
+
+/** A timer: an intrusive list node plus its expiry tick. */
+struct rs_tcp_timer {
+	struct rs_tcp_timer *next, *prev; /* NULL when not armed */
+	uint64_t expires;		  /* tick */
+	uint8_t level, slot;		  /* where it is linked */
+	uint8_t kind;			  /* enum tcp_timer_kind */
+};
+
+struct rs_tcp_wheel {
+	uint64_t now; /* every tick <= now has been processed */
+	uint64_t tick_ns;
+	unsigned count;			      /* armed timers */
+	uint64_t bitmap[RS_TCP_WHEEL_LEVELS]; /* non-empty slots */
+	struct rs_tcp_timer slot[RS_TCP_WHEEL_LEVELS][RS_TCP_WHEEL_SLOTS];
+};
+
+typedef void (*rs_tcp_wheel_fire_fn)(void *ctx, struct rs_tcp_timer *t);
+
+void rs_tcp_wheel_init(struct rs_tcp_wheel *w, uint64_t tick_ns);
+void rs_tcp_timer_init(struct rs_tcp_timer *t, uint8_t kind);
+/** Arm (or re-arm) @p t to fire at the first run with now >= deadline. */
+void rs_tcp_wheel_add(struct rs_tcp_wheel *w, struct rs_tcp_timer *t,
+		      uint64_t now, uint64_t deadline);
+/** Disarm @p t; a disarmed timer is ignored. */
+void rs_tcp_wheel_del(struct rs_tcp_wheel *w, struct rs_tcp_timer *t);
+/** Fire everything due at @p now; @return how many fired. */
+unsigned rs_tcp_wheel_run(struct rs_tcp_wheel *w, uint64_t now,
+			  rs_tcp_wheel_fire_fn fire, void *ctx);
+/** @return a time (ns) <= the earliest deadline, or UINT64_MAX. */
+uint64_t rs_tcp_wheel_next(const struct rs_tcp_wheel *w);
+
+static inline bool rs_tcp_timer_armed(const struct rs_tcp_timer *t)
+{
+	return t->next != NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Wire parsing and building (tcp_opt.c)                                  */
+/* ---------------------------------------------------------------------- */
+
+#define RS_TCP_OPT_EOL 0
+#define RS_TCP_OPT_NOP 1
+#define RS_TCP_OPT_MSS 2
+#define RS_TCP_OPT_WS 3
+#define RS_TCP_OPT_SACK_PERM 4
+#define RS_TCP_OPT_SACK 5
+#define RS_TCP_OPT_TS 8
+
+#define RS_TCP_WS_MAX 14       /* RFC 7323 §2.3 */
+#define RS_TCP_DEFAULT_MSS 536 /* RFC 9293 §3.7.1, IPv4 */
+#define RS_TCP_MIN_MSS 64      /* floor for a peer's MSS option */
+
+/** Options found in a segment.  SACK and timestamps are parsed, unused. */
+struct rs_tcp_opts {
+	bool has_mss, has_ws, sack_perm, has_ts;
+	uint16_t mss;
+	uint8_t ws;
+	uint8_t sack_blocks;
+	uint32_t ts_val, ts_ecr;
+};
+
+/** A received segment, parsed. */
+struct rs_tcp_seg_in {
+	uint32_t saddr, daddr; /* network order */
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint16_t wnd; /* raw window field */
+	uint8_t flags;
+	const uint8_t *data; /* payload */
+	uint32_t len;	     /* payload bytes */
+	struct rs_tcp_opts opt;
+};
+
+/** @return 0, or -EINVAL for a malformed option list. */
+int rs_tcp_opt_parse(const uint8_t *p, size_t len, struct rs_tcp_opts *o);
+
+/** Parse header and options. @return 0 or an enum rs_tcp_drop reason. */
+int rs_tcp_parse(const void *tcp, size_t len, struct rs_tcp_seg_in *s);
+
+/** Encode SYN options (MSS; window scale when @p ws >= 0).
+ *  @return bytes written (a multiple of 4). */
+uint8_t rs_tcp_opt_build_syn(uint8_t *buf, uint16_t mss, int ws);
+
+/** Sequence space a segment occupies: payload + SYN + FIN. */
+static inline uint32_t rs_tcp_seg_space(const struct rs_tcp_seg_in *s)
+{
+	return s->len + !!(s->flags & RS_TCP_SYN) + !!(s->flags & RS_TCP_FIN);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Objects                                                                */
+/* ---------------------------------------------------------------------- */
+
+/** Intrusive doubly linked list (circular, with a head node). */
+struct rs_tcp_link {
+	struct rs_tcp_link *next, *prev;
+};
+
+static inline void rs_tcp_list_init(struct rs_tcp_link *h)
+{
+	h->next = h->prev = h;
+}
+
+static inline bool rs_tcp_list_empty(const struct rs_tcp_link *h)
+{
+	return h->next == h;
+}
+
+static inline void rs_tcp_list_add_tail(struct rs_tcp_link *h,
+					struct rs_tcp_link *n)
+{
+	n->prev = h->prev;
+	n->next = h;
+	h->prev->next = n;
+	h->prev = n;
+}
+
+static inline void rs_tcp_list_del(struct rs_tcp_link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->next = n->prev = n;
+}
+
+enum tcp_timer_kind {
+	RS_TCP_T_RTX,	  /* retransmission (SYN, SYN-ACK, data, FIN) */
+	RS_TCP_T_PERSIST, /* zero-window probe */
+	RS_TCP_T_DELACK,  /* delayed ACK */
+	RS_TCP_T_KEEP,	  /* keepalive */
+	RS_TCP_T_CLOSE,	  /* TIME-WAIT, orphaned FIN-WAIT-2, linger */
+	RS_TCP_T_KINDS
+};
+
+/* Out-of-order intervals kept per connection (receive ring offsets). */
+#define RS_TCP_OOO_MAX 8
+
+struct rs_tcp_ooo {
+	uint64_t start, end; /* [start, end) beyond the ring's head */
+};
+
+struct rs_tcp_listener;
+
+enum { RS_TCP_Q_NONE, RS_TCP_Q_SYN, RS_TCP_Q_ACC };
+
+/**
+ * One connection.  Sequence numbers follow RFC 9293 §3.3.1.  The send
+ * ring holds byte i of the stream at ring offset i and sequence number
+ * iss + 1 + i; the receive ring likewise with irs.  So snd_una is the
+ * ring's tail (once the SYN is acked), snd_nxt its mark, and rcv_nxt its
+ * head (until the peer's FIN).
+ */
+struct rs_tcp_conn {
+	struct rs_tcp_tuple tuple; /* flow table key; must stay first */
+	struct rs_tcp_stack *st;
+	enum rs_tcp_state state;
+	int error;   /* positive errno, sticky */
+	unsigned ev; /* events not yet delivered */
+	void *user;
+	struct rs_tcp_listener *parent; /* before accept */
+	struct rs_tcp_link qlink;	/* listener queue, or the free list */
+
+	/* who holds it, what is queued */
+	bool in_use, app_held, orphan, in_flow, shut_rd;
+	bool fin_queued, fin_sent, fin_acked, peer_fin, ack_now, ws_ok;
+	bool rtt_timing, in_recovery, partial_seen, passive, force;
+	uint8_t queue; /* RS_TCP_Q_*: which listener queue */
+	bool ooo_fin;  /* a FIN sits at ooo_fin_off */
+	uint64_t ooo_fin_off;
+
+	/* send sequence space */
+	uint32_t iss, snd_una, snd_nxt, snd_max;
+	uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+	uint8_t snd_wscale, rcv_wscale;
+	uint16_t snd_mss, rcv_mss;
+
+	/* receive sequence space */
+	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge announced */
+	uint32_t rcv_unacked;		/* bytes since our last ACK */
+	uint8_t n_ooo;
+	struct rs_tcp_ooo ooo[RS_TCP_OOO_MAX];
+
+	/* congestion control (RFC 5681, 6582) and RTT (RFC 6298) */
+	uint32_t cwnd, ssthresh, recover;
+	uint32_t dupacks;
+	uint64_t srtt, rttvar, rto; /* ns; srtt 0: no sample yet */
+	uint32_t rtt_seq;
+	uint64_t rtt_start;
+	uint32_t retries;	/* consecutive RTOs, this segment */
+	uint32_t probes;	/* zero-window probes unanswered */
+	uint32_t persist_shift; /* persist back-off exponent */
+	uint32_t keep_probes;	/* keepalives unanswered */
+	uint64_t keep_sent;	/* when the last keepalive went */
+	uint64_t last_rcv;	/* when a segment last arrived */
+
+	struct rs_tcp_timer t[RS_TCP_T_KINDS];
+	struct rs_tcp_sockopts opts;
+	struct rs_byte_ring *snd, *rcv;
+};
+
+struct rs_tcp_listener {
+	struct rs_tcp_tuple tuple; /* raddr = rport = 0; must stay first */
+	struct rs_tcp_stack *st;
+	bool in_use;
+	unsigned ev;
+	void *user;
+	unsigned backlog, n_syn, n_acc;
+	struct rs_tcp_link syn_q, acc_q;
+	struct rs_tcp_sockopts opts;
+};
+
+/** Open-addressing hash of tuple pointers (conns and listeners). */
+struct rs_tcp_flowtab {
+	struct rs_tcp_tuple **slot;
+	uint32_t mask;
+	uint64_t k0, k1; /* hash key */
+};
+
+struct rs_tcp_stack {
+	struct rs_tcp_config cfg;
+	struct rs_tcp_stats stats;
+	struct rs_tcp_wheel wheel;
+	struct rs_tcp_conn *conns;
+	struct rs_tcp_link free_conns;
+	unsigned n_conns, n_syn_recv;
+	struct rs_tcp_listener *listeners;
+	unsigned n_listeners;
+	struct rs_tcp_flowtab flows, lflows;
+	uint32_t port_next;	 /* RFC 6056 next_ephemeral */
+	uint64_t run_now;	 /* now of rs_tcp_timers_run() */
+	bool test_isn;		 /* tests only: every ISN is ... */
+	uint32_t test_isn_value; /* ... this one */
+	uint64_t chack_second;	 /* challenge ACK rate limit */
+	uint32_t chack_count;
+};
+
+/* ---------------------------------------------------------------------- */
+/* tcp_conn.c: pool, flow table, lifetime                                 */
+/* ---------------------------------------------------------------------- */
+
+int rs_tcp_flow_init(struct rs_tcp_flowtab *ft, uint32_t entries,
+		     const uint8_t key[16]);
+void rs_tcp_flow_fini(struct rs_tcp_flowtab *ft);
+struct rs_tcp_tuple *rs_tcp_flow_find(const struct rs_tcp_flowtab *ft,
+				      const struct rs_tcp_tuple *key);
+void rs_tcp_flow_insert(struct rs_tcp_flowtab *ft, struct rs_tcp_tuple *t);
+void rs_tcp_flow_remove(struct rs_tcp_flowtab *ft, struct rs_tcp_tuple *t);
+
+struct rs_tcp_conn *rs_tcp_conn_lookup(struct rs_tcp_stack *st,
+				       const struct rs_tcp_tuple *t);
+struct rs_tcp_listener *rs_tcp_listener_lookup(struct rs_tcp_stack *st,
+					       uint32_t laddr, uint16_t lport);
+/** Take a pool entry for @p t (ISN chosen, timers idle, no rings). */
+struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
+				      const struct rs_tcp_tuple *t,
+				      const struct rs_tcp_sockopts *o,
+				      uint64_t now);
+/** Allocate the two rings.  @return 0 or -ENOMEM. */
+int rs_tcp_conn_rings(struct rs_tcp_conn *c);
+/** Return an entry to the pool (timers, flow, queue, rings undone). */
+void rs_tcp_conn_free(struct rs_tcp_conn *c);
+/** Enter CLOSED: cancel timers, leave the flow table, set @p err and
+ *  queue ERROR/CLOSED events. */
+void rs_tcp_conn_closed(struct rs_tcp_conn *c, int err);
+/** End of an entry point for @p c: deliver its events, free an orphan
+ *  that reached CLOSED.  @p c may be gone afterwards. */
+void rs_tcp_conn_finish(struct rs_tcp_conn *c);
+/** Move a child from its listener's SYN queue to the accept queue.
+ *  @return 0, or -ENOBUFS when the accept queue is full. */
+int rs_tcp_conn_to_accept_q(struct rs_tcp_conn *c);
+void rs_tcp_listener_finish(struct rs_tcp_listener *l);
+/** Choose a free local port for @p t (lport filled in).
+ *  @return 0 or -EADDRNOTAVAIL. */
+int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t);
+/** Choose the receive window scale for a ring of @p buf bytes. */
+uint8_t rs_tcp_wscale_for(uint32_t buf);
+/** Set snd_mss, rcv_mss, the window scales and cwnd after a SYN. */
+void rs_tcp_conn_negotiate(struct rs_tcp_conn *c, const struct rs_tcp_opts *o);
+
+/* ---------------------------------------------------------------------- */
+/* tcp_out.c                                                              */
+/* ---------------------------------------------------------------------- */
+
+/** Send what the window, cwnd, Nagle allow; FIN; a pending ACK. */
+void rs_tcp_out_push(struct rs_tcp_conn *c, uint64_t now);
+/** Send a bare ACK now (also serves challenge ACKs and keepalives at
+ *  @p seq). */
+void rs_tcp_out_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t seq);
+/** Challenge ACK (RFC 5961), rate limited per stack. */
+void rs_tcp_out_challenge(struct rs_tcp_conn *c, uint64_t now);
+/** SYN (active open) or SYN-ACK, at iss. */
+void rs_tcp_out_syn(struct rs_tcp_conn *c, uint64_t now);
+/** RST for connection @p c (seq snd_nxt, ACK rcv_nxt). */
+void rs_tcp_out_rst(struct rs_tcp_conn *c);
+/** RST answering @p s, which matched no connection (RFC 9293 §3.10.7.1). */
+void rs_tcp_out_rst_reply(struct rs_tcp_stack *st,
+			  const struct rs_tcp_seg_in *s);
+/** Retransmit one segment at snd_una (fast retransmit, partial ACK). */
+void rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now);
+/** Zero-window probe: one byte at snd_una. */
+void rs_tcp_out_probe(struct rs_tcp_conn *c, uint64_t now);
+/** Window update after the application released receive space. */
+void rs_tcp_out_window_update(struct rs_tcp_conn *c, uint64_t now);
+/** The window field to announce now (also moves rcv_adv). */
+uint16_t rs_tcp_rcv_window(struct rs_tcp_conn *c);
+
+/* ---------------------------------------------------------------------- */
+/* tcp_rcv.c: receive side                                                */
+/* ---------------------------------------------------------------------- */
+
+/** Take in-window payload (already trimmed to the window) and a FIN. */
+void rs_tcp_rcv_data(struct rs_tcp_conn *c, uint64_t now,
+		     const struct rs_tcp_seg_in *s);
+/** Space the receive ring can still promise (ring free space). */
+uint32_t rs_tcp_rcv_space(const struct rs_tcp_conn *c);
+
+/* ---------------------------------------------------------------------- */
+/* tcp_cc.c: ACK processing, congestion control, RTT                      */
+/* ---------------------------------------------------------------------- */
+
+void rs_tcp_cc_init(struct rs_tcp_conn *c);
+/** Process the ACK field of an acceptable segment in a synchronized
+ *  state (RFC 9293 §3.10.7.4 fifth step).  @return 0, or a drop reason. */
+int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
+		       const struct rs_tcp_seg_in *s);
+/** Retransmission time-out: collapse cwnd (RFC 5681 §3.1, RFC 6582). */
+void rs_tcp_cc_on_rto(struct rs_tcp_conn *c);
+/** An RTT sample (RFC 6298 §2). */
+void rs_tcp_rtt_sample(struct rs_tcp_conn *c, uint64_t rtt);
+
+/* ---------------------------------------------------------------------- */
+/* tcp_timer.c                                                            */
+/* ---------------------------------------------------------------------- */
+
+void rs_tcp_timer_set(struct rs_tcp_conn *c, enum tcp_timer_kind k,
+		      uint64_t now, uint64_t delay);
+void rs_tcp_timer_stop(struct rs_tcp_conn *c, enum tcp_timer_kind k);
+/** (Re)start the retransmission timer at the current RTO. */
+void rs_tcp_timer_rtx_restart(struct rs_tcp_conn *c, uint64_t now);
+/** Arm the persist timer if data waits, nothing is in flight and no
+ *  retransmission timer runs. */
+void rs_tcp_timer_persist_check(struct rs_tcp_conn *c, uint64_t now);
+/** Arm keepalive if enabled and the state wants it. */
+void rs_tcp_timer_keep_check(struct rs_tcp_conn *c, uint64_t now);
+/** Enter TIME-WAIT (2 MSL). */
+void rs_tcp_enter_time_wait(struct rs_tcp_conn *c, uint64_t now);
+void rs_tcp_timer_fire(void *ctx, struct rs_tcp_timer *t);
+
+/* ---------------------------------------------------------------------- */
+/* Helpers                                                                */
+/* ---------------------------------------------------------------------- */
+
+/** A synchronized state: SYN-RECEIVED and later, not CLOSED/LISTEN. */
+static inline bool rs_tcp_synchronized(enum rs_tcp_state s)
+{
+	return s >= RS_TCP_SYN_RECEIVED;
+}
+
+/** Sequence number of the send ring's byte at offset @p off. */
+static inline uint32_t rs_tcp_snd_seq(const struct rs_tcp_conn *c, uint64_t off)
+{
+	return c->iss + 1 + (uint32_t)off;
+}
+
+/** Sequence number of the FIN (valid once fin_queued). */
+static inline uint32_t rs_tcp_fin_seq(const struct rs_tcp_conn *c)
+{
+	return rs_tcp_snd_seq(c, rs_byte_ring_head(c->snd));
+}
+
+/** Bytes of data in flight (sent, not acked), not counting SYN/FIN. */
+static inline uint32_t rs_tcp_flight(const struct rs_tcp_conn *c)
+{
+	return c->snd_nxt - c->snd_una;
+}
+
+#endif /* RS_TCP_PVT_H */

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Receive side: payload into the receive ring, in order or not, the
+ * peer's FIN, and when to acknowledge.
+ *
+ * In-order bytes are written at the ring's head and committed.  Bytes
+ * beyond rcv_nxt are written straight into the ring's free space at
+ * their place (head + (seq - rcv_nxt)) and remembered as a small sorted
+ * list of disjoint intervals (RS_TCP_OOO_MAX); nothing else is allocated.
+ * When in-order data reaches an interval, the interval's bytes are
+ * already in place: committing moves head over them.  The window we
+ * announce never exceeds the ring's free space, so every accepted byte
+ * has a place.  Overlaps are resolved by writing the newer copy over the
+ * older (RFC 9293 lets either be kept: a correct peer sends the same).
+ *
+ * ACKs (RFC 1122 §4.2.3.2, RFC 5681 §4.2): at least every second
+ * full-sized segment, at once for out-of-order data, for data filling a
+ * hole and for a FIN; otherwise after delack_ns.
+ */
+
+#include <string.h>
+
+#include "tcp_pvt.h"
+
+uint32_t rs_tcp_rcv_space(const struct rs_tcp_conn *c)
+{
+	if (c->rcv == NULL)
+		return c->opts.rcv_buf;
+	return (uint32_t)rs_byte_ring_space(c->rcv);
+}
+
+/* Copy @p len bytes to @p off bytes beyond the ring's head. */
+static void place_bytes(struct rs_byte_ring *r, uint32_t off,
+			const uint8_t *src, uint32_t len)
+{
+	struct rs_byte_view v;
+
+	rs_byte_ring_write_view(r, &v);
+	for (unsigned i = 0; i < 2 && len; i++) {
+		if (off >= v.seg[i].len) {
+			off -= (uint32_t)v.seg[i].len;
+			continue;
+		}
+		uint32_t n = RS_TCP_MIN(len, (uint32_t)v.seg[i].len - off);
+
+		memcpy(v.seg[i].ptr + off, src, n);
+		src += n;
+		len -= n;
+		off = 0;
+	}
+}
+
+/* Add [start, end) to the interval list, merging what it touches.
+ * @return false when the list is full (the bytes are then dropped). */
+static bool ooo_add(struct rs_tcp_conn *c, uint64_t start, uint64_t end)
+{
+	struct rs_tcp_ooo out[RS_TCP_OOO_MAX + 1];
+	uint64_t head = rs_byte_ring_head(c->rcv);
+	unsigned n = 0, i = 0;
+
+	for (; i < c->n_ooo && c->ooo[i].end - head < start - head; i++)
+		out[n++] = c->ooo[i];
+	for (; i < c->n_ooo && c->ooo[i].start - head <= end - head; i++) {
+		if (c->ooo[i].start - head < start - head)
+			start = c->ooo[i].start;
+		if (c->ooo[i].end - head > end - head)
+			end = c->ooo[i].end;
+	}
+	out[n].start = start;
+	out[n++].end = end;
+	for (; i < c->n_ooo; i++)
+		out[n++] = c->ooo[i];
+	if (n > RS_TCP_OOO_MAX)
+		return false;
+	memcpy(c->ooo, out, n * sizeof(out[0]));
+	c->n_ooo = (uint8_t)n;
+	return true;
+}
+
+/* Head moved: take every interval it reached.  @return bytes gained. */
+static uint32_t ooo_collect(struct rs_tcp_conn *c)
+{
+	uint64_t head0 = rs_byte_ring_head(c->rcv);
+	unsigned drop = 0;
+
+	while (drop < c->n_ooo) {
+		uint64_t head = rs_byte_ring_head(c->rcv);
+		const struct rs_tcp_ooo *o = &c->ooo[drop];
+
+		if (o->start - head0 > head - head0)
+			break; /* still beyond head */
+		if (o->end - head0 > head - head0)
+			rs_byte_ring_commit(c->rcv, (size_t)(o->end - head));
+		drop++;
+	}
+	c->n_ooo = (uint8_t)(c->n_ooo - drop);
+	memmove(c->ooo, c->ooo + drop, c->n_ooo * sizeof(c->ooo[0]));
+	return (uint32_t)(rs_byte_ring_head(c->rcv) - head0);
+}
+
+static void fin_in(struct rs_tcp_conn *c, uint64_t now)
+{
+	c->rcv_nxt++;
+	c->peer_fin = true;
+	c->ooo_fin = false;
+	c->ack_now = true;
+	c->ev |= RS_TCP_EV_PEER_FIN;
+	switch (c->state) {
+	case RS_TCP_ESTABLISHED:
+		c->state = RS_TCP_CLOSE_WAIT;
+		break;
+	case RS_TCP_FIN_WAIT_1:
+		c->state = RS_TCP_CLOSING;
+		break;
+	case RS_TCP_FIN_WAIT_2:
+		rs_tcp_enter_time_wait(c, now);
+		break;
+	default:
+		break;
+	}
+}
+
+/* In-order bytes at rcv_nxt. */
+static void take_in_order(struct rs_tcp_conn *c, uint64_t now,
+			  const uint8_t *data, uint32_t len)
+{
+	bool hole = c->n_ooo > 0;
+	uint32_t got;
+
+	place_bytes(c->rcv, 0, data, len);
+	rs_byte_ring_commit(c->rcv, len);
+	got = len + ooo_collect(c);
+	c->rcv_nxt += got;
+	if (c->shut_rd)
+		rs_byte_ring_release_to(c->rcv, rs_byte_ring_head(c->rcv));
+	else
+		c->ev |= RS_TCP_EV_READABLE;
+	c->rcv_unacked += got;
+	if (hole || c->rcv_unacked >= 2u * c->rcv_mss)
+		c->ack_now = true;
+	else if (!rs_tcp_timer_armed(&c->t[RS_TCP_T_DELACK]))
+		rs_tcp_timer_set(c, RS_TCP_T_DELACK, now, c->st->cfg.delack_ns);
+}
+
+static void take_out_of_order(struct rs_tcp_conn *c, uint32_t off,
+			      const uint8_t *data, uint32_t len)
+{
+	uint64_t start = rs_byte_ring_head(c->rcv) + off;
+
+	c->ack_now = true; /* duplicate ACK tells the sender (RFC 5681) */
+	RS_TCP_COUNT(c->st, OOO_SEGS);
+	if (len == 0)
+		return;
+	if (!ooo_add(c, start, start + len)) {
+		RS_TCP_COUNT(c->st, OOO_DROPPED);
+		return;
+	}
+	place_bytes(c->rcv, off, data, len);
+}
+
+void rs_tcp_rcv_data(struct rs_tcp_conn *c, uint64_t now,
+		     const struct rs_tcp_seg_in *s)
+{
+	uint32_t off = s->seq - c->rcv_nxt;
+	uint64_t fin_off = rs_byte_ring_head(c->rcv) + off + s->len;
+
+	if (off == 0) {
+		if (s->len)
+			take_in_order(c, now, s->data, s->len);
+	} else {
+		take_out_of_order(c, off, s->data, s->len);
+	}
+	if (s->flags & RS_TCP_FIN) {
+		c->ooo_fin = true;
+		c->ooo_fin_off = fin_off;
+	}
+	if (c->ooo_fin && !c->peer_fin &&
+	    c->ooo_fin_off == rs_byte_ring_head(c->rcv))
+		fin_in(c, now);
+}

@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The TCP core through its public API, where packet scripts cannot go:
+ * configuration checks, ephemeral ports with the port_ok hook, handle
+ * lifetime inside event callbacks, the zero-copy paths, the timer hint,
+ * random garbage thrown at a busy stack (never a crash, pool bounded),
+ * and two stacks talking over a lossy, reordering, duplicating wire
+ * (every byte arrives once and in order, both pools end empty).
+ *
+ * RS_TEST_SEED=<n> replays the randomized tests.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rs_tcp.h"
+
+#define MS 1000000ULL
+#define SEC (1000 * MS)
+
+static uint64_t seed = 20240601;
+
+static uint32_t rnd(void)
+{
+	seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(seed >> 33);
+}
+
+static uint32_t ip(const char *s)
+{
+	uint32_t a;
+
+	inet_pton(AF_INET, s, &a);
+	return a;
+}
+
+/* ---------------------------------------------------------------------- */
+/* A stack whose segments are only counted or kept                        */
+/* ---------------------------------------------------------------------- */
+
+struct sink {
+	unsigned n;
+	struct rs_tcp_seg last;
+	uint8_t data[2048];
+	uint32_t data_len;
+	const uint8_t *ring_lo, *ring_hi; /* payload must come from here */
+	bool two_pieces;
+};
+
+static int sink_emit(void *io, const struct rs_tcp_seg *s)
+{
+	struct sink *k = io;
+
+	k->n++;
+	k->last = *s;
+	k->data_len = s->payload_len < sizeof(k->data) ? s->payload_len : 0;
+	if (k->data_len) {
+		memcpy(k->data, s->payload.seg[0].ptr, s->payload.seg[0].len);
+		memcpy(k->data + s->payload.seg[0].len, s->payload.seg[1].ptr,
+		       s->payload.seg[1].len);
+	}
+	for (int i = 0; i < 2 && k->ring_lo; i++) {
+		if (s->payload.seg[i].len == 0)
+			continue;
+		assert_true(s->payload.seg[i].ptr >= k->ring_lo);
+		assert_true(s->payload.seg[i].ptr + s->payload.seg[i].len <=
+			    k->ring_hi);
+	}
+	if (s->payload.seg[1].len)
+		k->two_pieces = true;
+	return 0;
+}
+
+static struct rs_tcp_stack *sink_stack(struct sink *k,
+				       struct rs_tcp_config *cfg)
+{
+	struct rs_tcp_stack *st;
+
+	memset(k, 0, sizeof(*k));
+	cfg->emit = sink_emit;
+	cfg->io = k;
+	memcpy(cfg->isn_secret, "test-api-secret!", 16);
+	st = rs_tcp_stack_create(cfg);
+	assert_non_null(st);
+	return st;
+}
+
+/* Build a segment from the peer (198.18.0.1:rport -> 198.18.0.2:lport). */
+static size_t seg(uint8_t *b, uint16_t rport, uint16_t lport, uint32_t seq,
+		  uint32_t ack, uint8_t flags, uint16_t win, uint32_t len)
+{
+	memset(b, 0, 20);
+	b[0] = (uint8_t)(rport >> 8);
+	b[1] = (uint8_t)rport;
+	b[2] = (uint8_t)(lport >> 8);
+	b[3] = (uint8_t)lport;
+	for (int i = 0; i < 4; i++) {
+		b[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
+		b[8 + i] = (uint8_t)(ack >> (24 - 8 * i));
+	}
+	b[12] = 5 << 4;
+	b[13] = flags;
+	b[14] = (uint8_t)(win >> 8);
+	b[15] = (uint8_t)win;
+	for (uint32_t i = 0; i < len; i++)
+		b[20 + i] = (uint8_t)(i + 1);
+	return 20 + len;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_config_checked(void **state)
+{
+	struct rs_tcp_config cfg;
+
+	(void)state;
+	rs_tcp_config_init(&cfg);
+	errno = 0;
+	assert_null(rs_tcp_stack_create(&cfg)); /* no emit */
+	assert_int_equal(errno, EINVAL);
+	cfg.emit = sink_emit;
+	cfg.rcv_buf = 3000;
+	assert_null(rs_tcp_stack_create(&cfg));
+	rs_tcp_config_init(&cfg);
+	cfg.emit = sink_emit;
+	cfg.rto_min_ns = 2 * SEC;
+	cfg.rto_max_ns = 1 * SEC;
+	assert_null(rs_tcp_stack_create(&cfg));
+	rs_tcp_config_init(&cfg);
+	cfg.emit = sink_emit;
+	cfg.port_lo = 2000;
+	cfg.port_hi = 1000;
+	assert_null(rs_tcp_stack_create(&cfg));
+	assert_null(rs_tcp_stack_create(NULL));
+	assert_string_equal(rs_tcp_state_name(RS_TCP_TIME_WAIT), "TIME_WAIT");
+	assert_null(rs_tcp_state_name(RS_TCP_STATE_MAX));
+	assert_string_equal(rs_tcp_drop_name(RS_TCP_DROP_BAD_DOFF), "bad_doff");
+	assert_null(rs_tcp_drop_name(RS_TCP_DROP_MAX));
+	assert_string_equal(rs_tcp_counter_name(RS_TCP_CTR_RTO_FIRED),
+			    "rto_fired");
+}
+
+static bool only_even(void *ctx, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		      uint16_t rport)
+{
+	(void)laddr;
+	(void)raddr;
+	(void)rport;
+	(*(unsigned *)ctx)++;
+	return (lport & 1) == 0;
+}
+
+static void test_ephemeral_ports(void **state)
+{
+	struct rs_tcp_config cfg;
+	struct sink k;
+	struct rs_tcp_stack *st;
+	struct rs_tcp_conn *c[8];
+	struct rs_tcp_tuple t;
+	unsigned asked = 0;
+
+	(void)state;
+	rs_tcp_config_init(&cfg);
+	cfg.port_lo = 50000;
+	cfg.port_hi = 50007;
+	cfg.port_ok = only_even;
+	cfg.port_ctx = &asked;
+	st = sink_stack(&k, &cfg);
+	/* Four even ports in the range: four connections to one peer. */
+	for (int i = 0; i < 4; i++) {
+		c[i] = rs_tcp_connect(st, 0, ip("198.18.0.2"), 0,
+				      ip("198.18.0.1"), 80, NULL, NULL);
+		assert_non_null(c[i]);
+		rs_tcp_tuple_get(c[i], &t);
+		assert_true(t.lport >= 50000 && t.lport <= 50007);
+		assert_int_equal(t.lport & 1, 0);
+		for (int j = 0; j < i; j++) {
+			struct rs_tcp_tuple u;
+
+			rs_tcp_tuple_get(c[j], &u);
+			assert_int_not_equal(u.lport, t.lport);
+		}
+	}
+	assert_true(asked >= 4);
+	errno = 0;
+	assert_null(rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"),
+				   80, NULL, NULL));
+	assert_int_equal(errno, EADDRNOTAVAIL);
+	/* Another destination may reuse the same local ports. */
+	c[4] = rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"), 81,
+			      NULL, NULL);
+	assert_non_null(c[4]);
+	for (int i = 0; i < 5; i++)
+		rs_tcp_abort(c[i], 0);
+	assert_int_equal(rs_tcp_conn_count(st), 0);
+	rs_tcp_stack_destroy(st);
+}
+
+static void test_pool_full(void **state)
+{
+	struct rs_tcp_config cfg;
+	struct sink k;
+	struct rs_tcp_stack *st;
+	struct rs_tcp_conn *a, *b;
+
+	(void)state;
+	rs_tcp_config_init(&cfg);
+	cfg.max_conns = 1;
+	st = sink_stack(&k, &cfg);
+	a = rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"), 80,
+			   NULL, NULL);
+	assert_non_null(a);
+	errno = 0;
+	b = rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"), 81,
+			   NULL, NULL);
+	assert_null(b);
+	assert_int_equal(errno, ENOBUFS);
+	errno = 0;
+	assert_null(
+	    rs_tcp_connect(st, 0, 0, 0, ip("198.18.0.1"), 81, NULL, NULL));
+	assert_int_equal(errno, EINVAL);
+	rs_tcp_abort(a, 0);
+	rs_tcp_stack_destroy(st);
+}
+
+/* Event callback that lets go of the handle from inside the callback. */
+static unsigned cb_events;
+
+static void release_in_cb(void *user, struct rs_tcp_conn *c, unsigned ev)
+{
+	(void)user;
+	cb_events |= ev;
+	if (c && (ev & RS_TCP_EV_CLOSED))
+		assert_int_equal(rs_tcp_release(c), 0);
+	else if (c && (ev & RS_TCP_EV_READABLE))
+		rs_tcp_close(c, 0); /* unread data: RST, freed at once */
+}
+
+static void test_let_go_inside_callback(void **state)
+{
+	struct rs_tcp_config cfg;
+	struct sink k;
+	struct rs_tcp_stack *st;
+	struct rs_tcp_conn *c;
+	struct rs_tcp_info info;
+	uint8_t b[128];
+	uint32_t daddr = ip("198.18.0.2"), saddr = ip("198.18.0.1");
+
+	(void)state;
+	rs_tcp_config_init(&cfg);
+	cfg.event = release_in_cb;
+	st = sink_stack(&k, &cfg);
+	/* Refused: ERROR|CLOSED, released inside the callback. */
+	c = rs_tcp_connect(st, 0, daddr, 50000, saddr, 80, NULL, NULL);
+	rs_tcp_info_get(c, &info);
+	rs_tcp_input(
+	    st, MS, saddr, daddr, b,
+	    seg(b, 80, 50000, 0, info.iss + 1, RS_TCP_RST | RS_TCP_ACK, 0, 0),
+	    0);
+	assert_int_equal(cb_events, RS_TCP_EV_ERROR | RS_TCP_EV_CLOSED);
+	assert_int_equal(rs_tcp_conn_count(st), 0);
+	/* Established, then data: closed inside READABLE. */
+	cb_events = 0;
+	c = rs_tcp_connect(st, 0, daddr, 50000, saddr, 80, NULL, NULL);
+	rs_tcp_info_get(c, &info);
+	rs_tcp_input(st, MS, saddr, daddr, b,
+		     seg(b, 80, 50000, 1000, info.iss + 1,
+			 RS_TCP_SYN | RS_TCP_ACK, 65535, 0),
+		     0);
+	assert_true(cb_events & RS_TCP_EV_CONNECTED);
+	rs_tcp_input(
+	    st, 2 * MS, saddr, daddr, b,
+	    seg(b, 80, 50000, 1001, info.iss + 1, RS_TCP_ACK, 65535, 10), 0);
+	assert_int_equal(rs_tcp_conn_count(st), 0);
+	assert_int_equal(k.last.flags, RS_TCP_RST | RS_TCP_ACK);
+	rs_tcp_stack_destroy(st);
+}
+
+static void test_timer_hint(void **state)
+{
+	struct rs_tcp_config cfg;
+	struct sink k;
+	struct rs_tcp_stack *st;
+	struct rs_tcp_conn *c;
+
+	(void)state;
+	rs_tcp_config_init(&cfg);
+	st = sink_stack(&k, &cfg);
+	assert_int_equal(rs_tcp_next_timer(st), UINT64_MAX);
+	c = rs_tcp_connect(st, 5 * SEC, ip("198.18.0.2"), 0, ip("198.18.0.1"),
+			   80, NULL, NULL);
+	assert_true(rs_tcp_next_timer(st) <= 6 * SEC);
+	assert_true(rs_tcp_next_timer(st) > 5 * SEC);
+	assert_int_equal(rs_tcp_timers_run(st, 6 * SEC - 1), 0);
+	assert_int_equal(k.n, 1);
+	assert_int_equal(rs_tcp_timers_run(st, 6 * SEC), 1);
+	assert_int_equal(k.n, 2); /* the SYN again */
+	rs_tcp_abort(c, 6 * SEC);
+	assert_int_equal(rs_tcp_next_timer(st), UINT64_MAX);
+	rs_tcp_stack_destroy(st);
+}
+
+/* An established connection with 4 KiB rings (peer MSS 536: no option). */
+static struct rs_tcp_conn *zc_conn(struct sink *k, struct rs_tcp_stack **st,
+				   uint32_t *una)
+{
+	struct rs_tcp_config cfg;
+	struct rs_tcp_sockopts o;
+	struct rs_tcp_info info;
+	struct rs_tcp_conn *c;
+	uint8_t b[64];
+
+	rs_tcp_config_init(&cfg);
+	*st = sink_stack(k, &cfg);
+	rs_tcp_sockopts_init(*st, &o);
+	o.snd_buf = 4096;
+	o.rcv_buf = 4096;
+	o.nodelay = true;
+	c = rs_tcp_connect(*st, 0, ip("198.18.0.2"), 50000, ip("198.18.0.1"),
+			   80, &o, NULL);
+	assert_non_null(c);
+	rs_tcp_info_get(c, &info);
+	rs_tcp_input(*st, MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
+		     seg(b, 80, 50000, 1000, info.iss + 1,
+			 RS_TCP_SYN | RS_TCP_ACK, 65535, 0),
+		     0);
+	assert_int_equal(rs_tcp_state(c), RS_TCP_ESTABLISHED);
+	*una = info.iss + 1;
+	return c;
+}
+
+/* Write into the send ring in place: segments point into the ring, also
+ * across its physical end (two pieces). */
+static void test_zero_copy_send(void **state)
+{
+	struct sink k;
+	struct rs_tcp_stack *st;
+	uint32_t una;
+	struct rs_tcp_conn *c = zc_conn(&k, &st, &una);
+	struct rs_byte_ring *tx = rs_tcp_snd_ring(c);
+	struct rs_byte_view v;
+	uint8_t b[64];
+
+	(void)state;
+	k.ring_lo = tx->buf;
+	k.ring_hi = tx->buf + rs_byte_ring_capacity(tx);
+	for (int round = 0; round < 12; round++) {
+		size_t n = rs_byte_ring_write_view(tx, &v);
+
+		n = n > 500 ? 500 : n; /* one segment each */
+		for (size_t i = 0; i < n; i++) {
+			size_t s = i < v.seg[0].len ? 0 : 1;
+			size_t at = s ? i - v.seg[0].len : i;
+
+			v.seg[s].ptr[at] = (uint8_t)(round * 7 + i);
+		}
+		assert_int_equal(rs_byte_ring_commit(tx, n), 0);
+		assert_int_equal(rs_tcp_output(c, 2 * MS), 0);
+		assert_int_equal(k.last.payload_len, n);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(k.data[i], (uint8_t)(round * 7 + i));
+		una += (uint32_t)n;
+		rs_tcp_input(st, 3 * MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
+			     seg(b, 80, 50000, 1001, una, RS_TCP_ACK, 65535, 0),
+			     0);
+	}
+	assert_true(k.two_pieces);
+	rs_tcp_abort(c, 4 * MS);
+	rs_tcp_stack_destroy(st);
+}
+
+/* Read the receive ring in place, release in steps: a window update only
+ * once the window opened by min(half the ring, MSS) = 536. */
+static void test_zero_copy_recv(void **state)
+{
+	struct sink k;
+	struct rs_tcp_stack *st;
+	uint32_t una;
+	struct rs_tcp_conn *c = zc_conn(&k, &st, &una);
+	struct rs_byte_ring *rx = rs_tcp_rcv_ring(c);
+	struct rs_byte_view v;
+	uint8_t b[2048];
+
+	(void)state;
+	rs_tcp_input(st, 4 * MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
+		     seg(b, 80, 50000, 1001, una, RS_TCP_ACK, 65535, 1500), 0);
+	assert_int_equal(rs_tcp_readable(c), 1500);
+	assert_int_equal(rs_byte_ring_read_view(rx, &v), 1500);
+	assert_int_equal(v.seg[0].ptr[0], 1);
+	assert_int_equal(rs_byte_ring_advance_mark(rx, 1500), 0);
+	assert_int_equal(rs_tcp_readable(c), 0);
+	assert_int_equal(rs_tcp_consumed(c, 5 * MS, 2000), -ERANGE);
+	k.n = 0;
+	assert_int_equal(rs_tcp_consumed(c, 5 * MS, 500), 0);
+	assert_int_equal(k.n, 0);
+	assert_int_equal(rs_tcp_consumed(c, 5 * MS, 500), 0);
+	assert_int_equal(k.n, 1);
+	assert_int_equal(k.last.flags, RS_TCP_ACK);
+	assert_int_equal(rs_tcp_consumed(c, 5 * MS, 500), 0);
+	assert_int_equal(k.n, 1);
+	rs_tcp_abort(c, 6 * MS);
+	rs_tcp_stack_destroy(st);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Garbage in: never a crash, the pool stays bounded and drains.          */
+/* ---------------------------------------------------------------------- */
+
+static void test_random_input(void **state)
+{
+	struct rs_tcp_config cfg;
+	struct sink k;
+	struct rs_tcp_stack *st;
+	struct rs_tcp_listener *l;
+	uint8_t b[256];
+	uint32_t daddr = ip("198.18.0.2"), saddr = ip("198.18.0.1");
+	uint64_t now = 0;
+
+	(void)state;
+	rs_tcp_config_init(&cfg);
+	cfg.max_conns = 64;
+	cfg.time_wait_ns = SEC;
+	st = sink_stack(&k, &cfg);
+	l = rs_tcp_listen(st, 0, 8080, 16, NULL, NULL);
+	assert_non_null(l);
+	for (int i = 0; i < 300000; i++) {
+		size_t len = rnd() % 120;
+		uint8_t flags = (uint8_t)rnd();
+
+		for (size_t j = 0; j < len; j++)
+			b[j] = (uint8_t)rnd();
+		if (len >= 20 && rnd() % 4) {
+			/* Mostly well-formed enough to get somewhere. */
+			seg(b, (uint16_t)(40000 + rnd() % 8), 8080, rnd() % 64,
+			    rnd() % 64, flags, (uint16_t)rnd(), 0);
+			b[12] = (uint8_t)((5 + rnd() % 3) << 4);
+		}
+		rs_tcp_input(st, now, saddr, daddr, b, len, 0);
+		if (i % 64 == 0) {
+			struct rs_tcp_conn *c = rs_tcp_accept(l, NULL);
+
+			if (c)
+				rs_tcp_close(c, now);
+		}
+		now += rnd() % (5 * MS);
+		rs_tcp_timers_run(st, now);
+		assert_true(rs_tcp_conn_count(st) <= 64);
+	}
+	rs_tcp_listener_close(l, now);
+	rs_tcp_timers_run(st, now + 48 * 3600 * SEC);
+	assert_int_equal(rs_tcp_conn_count(st), 0);
+	rs_tcp_stack_destroy(st);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Two stacks over a bad wire                                             */
+/* ---------------------------------------------------------------------- */
+
+#define WIRE_MAX 8192
+#define XFER (1u << 20)
+
+struct pkt {
+	uint64_t at;
+	int to; /* 0: A, 1: B */
+	uint32_t saddr, daddr;
+	size_t len;
+	uint8_t b[1600];
+};
+
+struct world {
+	struct rs_tcp_stack *st[2];
+	struct pkt *wire[WIRE_MAX];
+	int n;
+	uint64_t now;
+	unsigned loss, dup; /* per mille */
+	uint64_t lost, delivered;
+};
+
+static struct world Wd;
+
+static void wire_put(int to, const struct rs_tcp_seg *s)
+{
+	struct pkt *p;
+	size_t hl;
+
+	if (Wd.n == WIRE_MAX || rnd() % 1000 < Wd.loss) {
+		Wd.lost++;
+		return;
+	}
+	p = malloc(sizeof(*p));
+	hl = rs_tcp_seg_write_hdr(s, p->b, true);
+	memcpy(p->b + hl, s->payload.seg[0].ptr, s->payload.seg[0].len);
+	memcpy(p->b + hl + s->payload.seg[0].len, s->payload.seg[1].ptr,
+	       s->payload.seg[1].len);
+	p->len = hl + s->payload_len;
+	p->to = to;
+	p->saddr = s->saddr;
+	p->daddr = s->daddr;
+	p->at = Wd.now + MS + rnd() % (20 * MS); /* reorders freely */
+	Wd.wire[Wd.n++] = p;
+	if (rnd() % 1000 < Wd.dup && Wd.n < WIRE_MAX) {
+		struct pkt *d = malloc(sizeof(*d));
+
+		*d = *p;
+		d->at += rnd() % (10 * MS);
+		Wd.wire[Wd.n++] = d;
+	}
+}
+
+static int emit_to_b(void *io, const struct rs_tcp_seg *s)
+{
+	(void)io;
+	wire_put(1, s);
+	return 0;
+}
+
+static int emit_to_a(void *io, const struct rs_tcp_seg *s)
+{
+	(void)io;
+	wire_put(0, s);
+	return 0;
+}
+
+static int wire_first(void)
+{
+	int best = -1;
+
+	for (int i = 0; i < Wd.n; i++)
+		if (best < 0 || Wd.wire[i]->at < Wd.wire[best]->at)
+			best = i;
+	return best;
+}
+
+/* Advance to the next event (a packet or a timer) and handle it. */
+static void world_step(void)
+{
+	int i = wire_first();
+	uint64_t t = i >= 0 ? Wd.wire[i]->at : UINT64_MAX;
+
+	for (int s = 0; s < 2; s++) {
+		uint64_t nt = rs_tcp_next_timer(Wd.st[s]);
+
+		t = nt < t ? nt : t;
+	}
+	assert_true(t != UINT64_MAX);
+	Wd.now = t > Wd.now ? t : Wd.now;
+	if (i >= 0 && Wd.wire[i]->at <= Wd.now) {
+		struct pkt *p = Wd.wire[i];
+
+		Wd.wire[i] = Wd.wire[--Wd.n];
+		assert_true(rs_tcp_input(Wd.st[p->to], Wd.now, p->saddr,
+					 p->daddr, p->b, p->len,
+					 RS_TCP_IN_CSUM) >= 0);
+		Wd.delivered++;
+		free(p);
+	}
+	rs_tcp_timers_run(Wd.st[0], Wd.now);
+	rs_tcp_timers_run(Wd.st[1], Wd.now);
+}
+
+static uint8_t xfer_pat(uint64_t i)
+{
+	return (uint8_t)(i * 29 + (i >> 10));
+}
+
+static void world_make(unsigned loss, unsigned dup)
+{
+	struct rs_tcp_config cfg;
+
+	memset(&Wd, 0, sizeof(Wd));
+	Wd.loss = loss;
+	Wd.dup = dup;
+	for (int s = 0; s < 2; s++) {
+		rs_tcp_config_init(&cfg);
+		cfg.emit = s == 0 ? emit_to_b : emit_to_a;
+		cfg.time_wait_ns = 2 * SEC;
+		cfg.rto_min_ns = 50 * MS;
+		cfg.max_retries = 30;
+		memcpy(cfg.isn_secret,
+		       s ? "stack-B-secret!!" : "stack-A-secret!!", 16);
+		Wd.st[s] = rs_tcp_stack_create(&cfg);
+		assert_non_null(Wd.st[s]);
+	}
+}
+
+/* A sends XFER bytes and closes; B reads them all, checks them, closes. */
+static void transfer(unsigned loss, unsigned dup)
+{
+	struct rs_tcp_listener *l;
+	struct rs_tcp_conn *a, *b = NULL;
+	uint64_t sent = 0, got = 0;
+	static uint8_t buf[8192];
+	bool a_closed = false, b_closed = false;
+
+	world_make(loss, dup);
+	l = rs_tcp_listen(Wd.st[1], 0, 80, 8, NULL, NULL);
+	a = rs_tcp_connect(Wd.st[0], 0, ip("198.18.0.1"), 0, ip("198.18.0.2"),
+			   80, NULL, NULL);
+	assert_non_null(a);
+	for (unsigned steps = 0; !(a_closed && b_closed); steps++) {
+		assert_true(steps < 5000000);
+		world_step();
+		if (b == NULL && (b = rs_tcp_accept(l, NULL)) != NULL)
+			rs_tcp_listener_close(l, Wd.now);
+		while (sent < XFER && rs_tcp_state(a) == RS_TCP_ESTABLISHED) {
+			size_t n = XFER - sent < sizeof(buf) ? XFER - sent
+							     : sizeof(buf);
+			ssize_t w;
+
+			for (size_t i = 0; i < n; i++)
+				buf[i] = xfer_pat(sent + i);
+			w = rs_tcp_send(a, Wd.now, buf, n);
+			assert_true(w >= 0);
+			if (w == 0)
+				break;
+			sent += (uint64_t)w;
+			if (sent == XFER) {
+				rs_tcp_close(a, Wd.now);
+				a_closed = true;
+			}
+		}
+		while (b != NULL && !b_closed) {
+			ssize_t r = rs_tcp_recv(b, Wd.now, buf, sizeof(buf));
+
+			if (r == -EAGAIN)
+				break;
+			assert_true(r >= 0);
+			for (ssize_t i = 0; i < r; i++)
+				assert_int_equal(buf[i], xfer_pat(got + i));
+			got += (uint64_t)r;
+			if (r == 0) {
+				assert_int_equal(got, XFER);
+				rs_tcp_close(b, Wd.now);
+				b_closed = true;
+			}
+		}
+	}
+	while (rs_tcp_next_timer(Wd.st[0]) != UINT64_MAX ||
+	       rs_tcp_next_timer(Wd.st[1]) != UINT64_MAX || Wd.n > 0)
+		world_step();
+	assert_int_equal(rs_tcp_conn_count(Wd.st[0]), 0);
+	assert_int_equal(rs_tcp_conn_count(Wd.st[1]), 0);
+	rs_tcp_stack_destroy(Wd.st[0]);
+	rs_tcp_stack_destroy(Wd.st[1]);
+}
+
+static void test_transfer_clean(void **state)
+{
+	(void)state;
+	transfer(0, 0);
+}
+
+static void test_transfer_lossy(void **state)
+{
+	(void)state;
+	transfer(50, 20); /* 5 % loss, 2 % duplicates, heavy reordering */
+	assert_true(Wd.lost > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_config_checked),
+	    cmocka_unit_test(test_ephemeral_ports),
+	    cmocka_unit_test(test_pool_full),
+	    cmocka_unit_test(test_let_go_inside_callback),
+	    cmocka_unit_test(test_timer_hint),
+	    cmocka_unit_test(test_zero_copy_send),
+	    cmocka_unit_test(test_zero_copy_recv),
+	    cmocka_unit_test(test_random_input),
+	    cmocka_unit_test(test_transfer_clean),
+	    cmocka_unit_test(test_transfer_lossy),
+	};
+	const char *s = getenv("RS_TEST_SEED");
+
+	if (s)
+		seed = strtoull(s, NULL, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

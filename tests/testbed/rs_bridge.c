@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * rs_bridge: the virtio-mode testbed's wire.  One DPDK process with two
+ * ports -- net_vhost, the server side of a vhost-user socket that the
+ * proxy's virtio_user port connects to, and net_tap, whose kernel
+ * interface the testbed moves into the test namespace -- and one loop that
+ * moves frames between them, both ways, in bursts, untouched.
+ *
+ * The loop: rx burst on one port -> tx burst on the other (a short,
+ * bounded retry when the other side's ring is full, then the rest is
+ * freed and counted as dropped) -> the same the other way -> idle
+ * back-off.  After IDLE_POLLS empty rounds the thread sleeps, first
+ * IDLE_SLEEP_MIN_US, doubling up to --idle-sleep-max-us, so an idle
+ * bridge costs next to nothing on a two-core machine; the first frame
+ * resets it.
+ *
+ * The main lcore runs the loop; after the EAL has pinned it, its CPU
+ * affinity is given back to what the process started with, so the
+ * scheduler may move it next to the proxy's worker.
+ *
+ * Checksums: the vhost port is configured without RX checksum offloads, so
+ * the vhost PMD completes a frame whose checksum the virtio side left to
+ * the device before handing it over; the tap side gets whole frames.
+ */
+#define _GNU_SOURCE /* sched_setaffinity() */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+#define BURST 32
+#define RING_DESC 512
+#define MBUF_CACHE 128
+#define IDLE_POLLS 256
+#define IDLE_SLEEP_MIN_US 8u
+/* A full destination ring is retried this often, 1 us apart. */
+#define TX_RETRIES 64
+#define EAL_ARGS_MAX 64
+#define VHOST_NAME "net_vhost0"
+#define TAP_NAME "net_tap0"
+
+enum { DIR_TO_TAP, DIR_TO_VHOST, DIR_MAX };
+
+struct dir_stats {
+	uint64_t rx_pkts, rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t dropped; /* the destination stayed full */
+	uint64_t no_peer; /* the destination's link was down */
+	uint64_t retries;
+};
+
+struct opts {
+	const char *vhost_path;
+	const char *tap_iface;
+	unsigned mbufs;
+	unsigned idle_sleep_max_us;
+	unsigned stats_every; /* seconds; 0: none */
+	int eal_argc;	      /* arguments after "--" */
+	char **eal_argv;
+};
+
+struct bridge {
+	uint16_t port[DIR_MAX]; /* destination port of each direction */
+	struct rte_mempool *pool;
+	struct dir_stats st[DIR_MAX];
+	uint32_t idle_empty;
+	uint32_t idle_sleep_us;
+	uint32_t idle_sleep_max_us;
+	uint64_t idle_sleeps;
+};
+
+static const char *const dir_name[DIR_MAX] = {"vhost_to_tap", "tap_to_vhost"};
+
+/* Set by the signal handler: a handler cannot be given an argument. */
+static volatile sig_atomic_t stop_signal;
+
+static const char usage_text[] =
+    "NAME\n"
+    "    rs_bridge - forward frames between a vhost-user socket and a tap\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    rs_bridge --vhost PATH --tap IFACE [--mbufs N]\n"
+    "              [--idle-sleep-max-us US] [--stats-interval SECS]\n"
+    "              [-- EAL-ARG...]\n"
+    "    rs_bridge --help\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    The virtio-mode testbed's bridge.  It creates the vhost-user\n"
+    "    server socket PATH (DPDK net_vhost) and the kernel tap interface\n"
+    "    IFACE (DPDK net_tap), prints 'rs_bridge: ready' and forwards\n"
+    "    every frame from one to the other, both ways, unchanged.  A\n"
+    "    virtio_user port (the proxy, configs/virtio.ini) connects to\n"
+    "    PATH, and may disconnect and connect again; move IFACE into a\n"
+    "    network namespace and give it an address to put Linux on the\n"
+    "    other end.  When idle the bridge sleeps, doubling the sleep up\n"
+    "    to --idle-sleep-max-us.  SIGINT or SIGTERM stops it; it prints\n"
+    "    its counters and exits.\n"
+    "\n"
+    "    The EAL runs in memory (--in-memory, no files), without PCI\n"
+    "    scan or telemetry, on one lcore whose CPU affinity is then\n"
+    "    widened to the process's own; EAL-ARGs are appended.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --vhost PATH             vhost-user socket to create (server)\n"
+    "    --tap IFACE              kernel tap interface to create\n"
+    "                             (15 bytes at most)\n"
+    "    --mbufs N                packet pool size (default 4095)\n"
+    "    --idle-sleep-max-us US   longest idle sleep (default 500)\n"
+    "    --stats-interval SECS    print a counters line every SECS\n"
+    "    -h, --help               print this help\n"
+    "\n"
+    "COUNTERS\n"
+    "    Per direction (vhost_to_tap, tap_to_vhost): frames and bytes\n"
+    "    received, frames sent, frames dropped because the destination\n"
+    "    stayed full (dropped) or had no link (no_peer: no virtio side\n"
+    "    attached), and ring-full retries; then idle sleeps.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 stopped by a signal; 1 set-up failed, or mbufs leaked;\n"
+    "    2 usage error.\n";
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min ||
+	    v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* "rs_bridge: WHAT ARG", a hint, and the exit code of a usage error. */
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "rs_bridge: %s%s\nTry 'rs_bridge --help'.\n", what,
+		arg);
+	return EXIT_USAGE;
+}
+
+/* @return -1 to go on, or the exit code. */
+static int opts_parse(int argc, char **argv, struct opts *o)
+{
+	enum { O_VHOST = 256, O_TAP, O_MBUFS, O_SLEEP, O_STATS };
+	static const struct option longopts[] = {
+	    {"vhost", required_argument, NULL, O_VHOST},
+	    {"tap", required_argument, NULL, O_TAP},
+	    {"mbufs", required_argument, NULL, O_MBUFS},
+	    {"idle-sleep-max-us", required_argument, NULL, O_SLEEP},
+	    {"stats-interval", required_argument, NULL, O_STATS},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c, bad = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->mbufs = 4095;
+	o->idle_sleep_max_us = 500;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_VHOST:
+			o->vhost_path = optarg;
+			break;
+		case O_TAP:
+			o->tap_iface = optarg;
+			break;
+		case O_MBUFS:
+			bad = parse_uint(optarg, 2 * RING_DESC + 4 * BURST,
+					 1u << 20, &o->mbufs);
+			break;
+		case O_SLEEP:
+			bad = parse_uint(optarg, 1, 1000000,
+					 &o->idle_sleep_max_us);
+			break;
+		case O_STATS:
+			bad = parse_uint(optarg, 1, 3600, &o->stats_every);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		default:
+			return usage_error("bad option", "");
+		}
+		if (bad)
+			return usage_error("value out of range: ", optarg);
+	}
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0)
+		return usage_error("unexpected argument: ", argv[optind]);
+	if (o->vhost_path == NULL || o->tap_iface == NULL)
+		return usage_error("--vhost and --tap are required", "");
+	if (strlen(o->tap_iface) > 15)
+		return usage_error("--tap: 15 bytes at most: ", o->tap_iface);
+	o->eal_argc = argc - optind;
+	o->eal_argv = argv + optind;
+	return -1;
+}
+
+/* The EAL on the first CPU we may run on; afterwards the main thread gets
+ * the process's whole affinity back. */
+static int eal_init(const struct opts *o, const cpu_set_t *cpus)
+{
+	static char lcores[32], vhost[512], tap[64];
+	char *args[EAL_ARGS_MAX + 16];
+	int n = 0, cpu = 0, rc;
+
+	if (o->eal_argc > EAL_ARGS_MAX) {
+		fprintf(stderr, "rs_bridge: too many EAL arguments\n");
+		return -E2BIG;
+	}
+	while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, cpus))
+		cpu++;
+	snprintf(lcores, sizeof(lcores), "--lcores=0@%d", cpu);
+	snprintf(vhost, sizeof(vhost), "--vdev=%s,iface=%s,queues=1",
+		 VHOST_NAME, o->vhost_path);
+	snprintf(tap, sizeof(tap), "--vdev=%s,iface=%s", TAP_NAME,
+		 o->tap_iface);
+	args[n++] = "rs_bridge";
+	args[n++] = lcores;
+	args[n++] = "--in-memory";
+	args[n++] = "--no-pci";
+	args[n++] = "--no-telemetry";
+	args[n++] = "--log-level=lib.eal:notice";
+	args[n++] = "--log-level=lib.vhost.config:warning";
+	args[n++] = vhost;
+	args[n++] = tap;
+	for (int i = 0; i < o->eal_argc; i++)
+		args[n++] = o->eal_argv[i];
+	args[n] = NULL;
+	rc = rte_eal_init(n, args);
+	if (rc < 0) {
+		fprintf(stderr, "rs_bridge: EAL initialisation failed: %s\n",
+			rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	if (sched_setaffinity(0, sizeof(*cpus), cpus) < 0)
+		fprintf(stderr, "rs_bridge: cannot widen CPU affinity: %s\n",
+			strerror(errno));
+	return 0;
+}
+
+static int port_setup(uint16_t port, struct rte_mempool *pool)
+{
+	struct rte_eth_conf conf;
+	uint16_t rxd = RING_DESC, txd = RING_DESC;
+	int rc;
+
+	/* No offloads at all: see the file comment on checksums. */
+	memset(&conf, 0, sizeof(conf));
+	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc == 0)
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
+	if (rc == 0)
+		rc = rte_eth_rx_queue_setup(
+		    port, 0, rxd, rte_eth_dev_socket_id(port), NULL, pool);
+	if (rc == 0)
+		rc = rte_eth_tx_queue_setup(port, 0, txd,
+					    rte_eth_dev_socket_id(port), NULL);
+	if (rc == 0)
+		rc = rte_eth_dev_start(port);
+	if (rc < 0)
+		return rc;
+	/* Frames pass through whatever their address: best effort. */
+	rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+static int ports_setup(struct bridge *b, unsigned mbufs)
+{
+	uint16_t vhost, tap;
+	int rc;
+
+	if (rte_eth_dev_get_port_by_name(VHOST_NAME, &vhost) != 0 ||
+	    rte_eth_dev_get_port_by_name(TAP_NAME, &tap) != 0) {
+		fprintf(stderr, "rs_bridge: the EAL did not create both "
+				"ports (see its messages above)\n");
+		return -ENODEV;
+	}
+	b->port[DIR_TO_TAP] = tap;
+	b->port[DIR_TO_VHOST] = vhost;
+	b->pool =
+	    rte_pktmbuf_pool_create("rs_bridge", mbufs, MBUF_CACHE, 0,
+				    RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	if (b->pool == NULL) {
+		fprintf(stderr, "rs_bridge: no packet pool of %u mbufs: %s\n",
+			mbufs, rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	rc = port_setup(vhost, b->pool);
+	if (rc == 0)
+		rc = port_setup(tap, b->pool);
+	if (rc < 0)
+		fprintf(stderr, "rs_bridge: port set-up failed: %s\n",
+			rte_strerror(-rc));
+	return rc;
+}
+
+/* Stop and close both ports; the pool stays, to be counted. */
+static void ports_close(void)
+{
+	uint16_t id;
+
+	RTE_ETH_FOREACH_DEV(id)
+	{
+		rte_eth_dev_stop(id);
+		rte_eth_dev_close(id);
+	}
+}
+
+static bool link_up(uint16_t port)
+{
+	struct rte_eth_link link;
+
+	return rte_eth_link_get_nowait(port, &link) == 0 &&
+	       link.link_status == RTE_ETH_LINK_UP;
+}
+
+/* One burst from @p from to the other port; @return frames received.
+ * A full destination is retried for a while; one whose link is down
+ * (vhost: no virtio side attached) is not. */
+static uint16_t forward(struct bridge *b, int dir, uint16_t from)
+{
+	struct dir_stats *st = &b->st[dir];
+	struct rte_mbuf *pkts[BURST];
+	uint16_t n, sent, to = b->port[dir];
+	unsigned tries = 0;
+
+	n = rte_eth_rx_burst(from, 0, pkts, BURST);
+	if (n == 0)
+		return 0;
+	for (uint16_t i = 0; i < n; i++)
+		st->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	st->rx_pkts += n;
+	sent = rte_eth_tx_burst(to, 0, pkts, n);
+	if (sent < n && dir == DIR_TO_VHOST && !link_up(to))
+		tries = TX_RETRIES + 1;
+	while (sent < n && tries < TX_RETRIES) {
+		tries++;
+		rte_delay_us_block(1);
+		sent += rte_eth_tx_burst(to, 0, pkts + sent, n - sent);
+	}
+	st->tx_pkts += sent;
+	if (tries > TX_RETRIES)
+		st->no_peer += n - sent;
+	else
+		st->dropped += n - sent;
+	st->retries += tries > TX_RETRIES ? 0 : tries;
+	rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	return n;
+}
+
+static void idle_step(struct bridge *b, unsigned moved)
+{
+	if (moved != 0) {
+		b->idle_empty = 0;
+		b->idle_sleep_us = IDLE_SLEEP_MIN_US;
+		return;
+	}
+	if (b->idle_empty < IDLE_POLLS) {
+		b->idle_empty++;
+		return;
+	}
+	rte_delay_us_sleep(b->idle_sleep_us);
+	b->idle_sleeps++;
+	b->idle_sleep_us = RTE_MIN(b->idle_sleep_us * 2, b->idle_sleep_max_us);
+}
+
+static void stats_line_print(const struct bridge *b)
+{
+	printf("stats:");
+	for (int d = 0; d < DIR_MAX; d++)
+		printf(" %s rx %" PRIu64 " tx %" PRIu64 " dropped %" PRIu64 ";",
+		       dir_name[d], b->st[d].rx_pkts, b->st[d].tx_pkts,
+		       b->st[d].dropped);
+	printf(" idle_sleeps %" PRIu64 "\n", b->idle_sleeps);
+}
+
+static void final_print(const struct bridge *b, unsigned leaked)
+{
+	printf("final counters:\n");
+	for (int d = 0; d < DIR_MAX; d++) {
+		const struct dir_stats *st = &b->st[d];
+
+		printf("  %s.rx_pkts %" PRIu64 "\n", dir_name[d], st->rx_pkts);
+		printf("  %s.rx_bytes %" PRIu64 "\n", dir_name[d],
+		       st->rx_bytes);
+		printf("  %s.tx_pkts %" PRIu64 "\n", dir_name[d], st->tx_pkts);
+		printf("  %s.dropped %" PRIu64 "\n", dir_name[d], st->dropped);
+		printf("  %s.no_peer %" PRIu64 "\n", dir_name[d], st->no_peer);
+		printf("  %s.retries %" PRIu64 "\n", dir_name[d], st->retries);
+	}
+	printf("  idle_sleeps %" PRIu64 "\n", b->idle_sleeps);
+	printf("  mbufs_in_use_after_close %u\n", leaked);
+}
+
+static void run(struct bridge *b, unsigned stats_every)
+{
+	uint64_t hz = rte_get_tsc_hz(), next = 0, now;
+	unsigned moved;
+
+	if (stats_every != 0)
+		next = rte_get_tsc_cycles() + stats_every * hz;
+	while (!stop_signal) {
+		moved = forward(b, DIR_TO_TAP, b->port[DIR_TO_VHOST]);
+		moved += forward(b, DIR_TO_VHOST, b->port[DIR_TO_TAP]);
+		idle_step(b, moved);
+		if (stats_every == 0)
+			continue;
+		now = rte_get_tsc_cycles();
+		if (now >= next) {
+			stats_line_print(b);
+			next = now + stats_every * hz;
+		}
+	}
+	printf("rs_bridge: %s received, stopping\n",
+	       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static int signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGTERM, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct bridge b;
+	struct opts o;
+	cpu_set_t cpus;
+	unsigned leaked;
+	int rc;
+
+	rc = opts_parse(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (signals_install() < 0 ||
+	    sched_getaffinity(0, sizeof(cpus), &cpus) < 0) {
+		fprintf(stderr, "rs_bridge: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (eal_init(&o, &cpus) < 0)
+		return EXIT_RUNTIME;
+	b.idle_sleep_max_us = o.idle_sleep_max_us;
+	b.idle_sleep_us = IDLE_SLEEP_MIN_US;
+	if (ports_setup(&b, o.mbufs) < 0)
+		goto err_ports;
+	printf("rs_bridge: ready: vhost-user %s <-> tap %s (ports %u, %u)\n",
+	       o.vhost_path, o.tap_iface, b.port[DIR_TO_VHOST],
+	       b.port[DIR_TO_TAP]);
+	run(&b, o.stats_every);
+	ports_close();
+	leaked = rte_mempool_in_use_count(b.pool);
+	final_print(&b, leaked);
+	rte_mempool_free(b.pool);
+	rte_eal_cleanup();
+	return leaked == 0 ? EXIT_OK : EXIT_RUNTIME;
+
+err_ports:
+	ports_close();
+	rte_mempool_free(b.pool);
+	rte_eal_cleanup();
+	fprintf(stderr, "rs_bridge: not started\n");
+	return EXIT_RUNTIME;
+}
