@@ -13,7 +13,10 @@
  * Defaults are not in the table: the embedded configs/default.ini is read
  * first, through the same parsers, and the given text over it.  So every
  * default is written down once, where users read it, and cannot be out of
- * range.  Relations between keys are checked last, in validate().
+ * range.  A section of named entries ([routes], [acl], [apps], the app
+ * entries of [quotas]) is a list, and a layer that gives the section
+ * replaces the list (reset_lists()).  Relations between keys are checked
+ * last, in validate(); each app's quotas are resolved after that.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,13 +39,27 @@
 _Static_assert(RS_CONFIG_VALUE_MAX == CFG_VALUE_LEN,
 	       "values must fit rte_cfgfile entries exactly");
 
-enum kind { K_STR, K_UINT, K_BOOL, K_IPV4, K_MAC, K_ROUTE };
+/* K_ROUTE and the kinds after it are entries of lists, named by the user:
+ * see parse_value(). */
+enum kind {
+	K_STR,
+	K_UINT,
+	K_BOOL,
+	K_IPV4,
+	K_MAC,
+	K_ROUTE,
+	K_ACL,
+	K_APP,
+	K_QUOTA
+};
 
 #define F_REQUIRED 1u /* no default: the file must say it */
 #define F_POW2 2u     /* a power of two (ring sizes) */
 
-/* The name of a key that stands for any name: [routes] entries are named
- * by the user, and each appends one route. */
+/* The name of a key that stands for any name: [routes], [acl] and [apps]
+ * entries are named by the user, and each appends one element to a list.
+ * In [quotas] it follows the fixed keys, which find_key() tries first: any
+ * other name is an app's own quotas. */
 #define ANY_NAME "*"
 
 struct key {
@@ -117,6 +134,18 @@ static const struct key keys[] = {
     KEY(tcp, close_grace_ms, K_UINT, 0, 60000, 0),
 
     {"routes", ANY_NAME, K_ROUTE, 0, 0, 0, 0, 0},
+
+    KEY(service, idle_timeout_s, K_UINT, 0, 7 * 86400, 0),
+    KEY(service, auth_timeout_ms, K_UINT, 100, 600000, 0),
+
+    {"acl", ANY_NAME, K_ACL, 0, 0, 0, 0, 0},
+
+    {"apps", ANY_NAME, K_APP, 0, 0, 0, 0, 0},
+
+    KEY(quotas, sockets, K_UINT, 1, 1u << 22, 0),
+    KEY(quotas, buffered_bytes, K_UINT, 4096, UINT32_MAX, 0),
+    KEY(quotas, pending_calls, K_UINT, 1, 1u << 20, 0),
+    {"quotas", ANY_NAME, K_QUOTA, 0, 0, 0, 0, 0},
 
 };
 
@@ -360,8 +389,196 @@ static int parse_mac(const struct key *k, const char *v, uint8_t out[6],
 	return 0;
 }
 
+/* "A.B.C.D/LEN" with no address bits past LEN: 0; -1 when it is not
+ * that shape; -2 when bits are set past the prefix length. */
+static int parse_cidr(const char *s, uint32_t *prefix, uint32_t *len)
+{
+	char addr[INET_ADDRSTRLEN], end;
+	unsigned n;
+	uint32_t mask;
+
+	if (sscanf(s, "%15[0-9.]/%u%c", addr, &n, &end) != 2 || n > 32 ||
+	    inet_pton(AF_INET, addr, prefix) != 1)
+		return -1;
+	mask = (uint32_t)(~0ull << (32 - n));
+	*len = n;
+	return (ntohl(*prefix) & ~mask) != 0 ? -2 : 0;
+}
+
+/* The refusal of list entry @p name whose prefix parse_cidr() refused
+ * with @p rc, or whose value is not @p shape. */
+static int cidr_fail(const struct where *w, const char *section,
+		     const char *name, const char *v, int rc, const char *shape)
+{
+	if (rc == -2)
+		return fail(w,
+			    "%s: [%s] %s: '%s' has address bits set past the "
+			    "prefix length",
+			    w->file, section, name, v);
+	return fail(w, "%s: [%s] %s: '%s' is not %s", w->file, section, name, v,
+		    shape);
+}
+
+/* "PREFIX/LEN via GATEWAY", appended to cfg->routes. */
+static int parse_route(struct rs_config *cfg, const char *name, const char *v,
+		       const struct where *w)
+{
+	struct rs_config_route *r = &cfg->routes[cfg->nroutes];
+	char cidr[32], via[INET_ADDRSTRLEN], end;
+	int rc = -1;
+
+	if (cfg->nroutes == RS_CONFIG_ROUTES_MAX)
+		return fail(w, "%s: [routes] %s: more than %d routes", w->file,
+			    name, RS_CONFIG_ROUTES_MAX);
+	if (sscanf(v, "%31s via %15[0-9.]%c", cidr, via, &end) == 2 &&
+	    inet_pton(AF_INET, via, &r->via) == 1)
+		rc = parse_cidr(cidr, &r->prefix, &r->len);
+	if (rc < 0)
+		return cidr_fail(w, "routes", name, v, rc,
+				 "'PREFIX/LEN via GATEWAY' (e.g. "
+				 "203.0.113.0/24 via 198.18.0.1)");
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	cfg->nroutes++;
+	return 0;
+}
+
+/* "PORT" or "LO-HI", both within 0..65535 and in order. */
+static bool parse_ports(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	unsigned long a, b;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	a = b = strtoul(s, &end, 10);
+	if (*end == '-') {
+		if (end[1] < '0' || end[1] > '9')
+			return false;
+		b = strtoul(end + 1, &end, 10);
+	}
+	if (*end != '\0' || a > b || b > 65535)
+		return false;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return true;
+}
+
+/* "allow|deny PREFIX/LEN [PORT|LO-HI]", appended to cfg->acl. */
+static int parse_acl(struct rs_config *cfg, const char *name, const char *v,
+		     const struct where *w)
+{
+	struct rs_config_acl_rule *r = &cfg->acl[cfg->nacl];
+	char verb[8], cidr[32], ports[16], end;
+	int n, rc = -1;
+
+	if (cfg->nacl == RS_CONFIG_ACL_MAX)
+		return fail(w, "%s: [acl] %s: more than %d rules", w->file,
+			    name, RS_CONFIG_ACL_MAX);
+	n = sscanf(v, "%7s %31s %15s %c", verb, cidr, ports, &end);
+	r->port_lo = 0;
+	r->port_hi = 65535;
+	if ((n == 2 ||
+	     (n == 3 && parse_ports(ports, &r->port_lo, &r->port_hi))) &&
+	    (strcmp(verb, "allow") == 0 || strcmp(verb, "deny") == 0))
+		rc = parse_cidr(cidr, &r->prefix, &r->len);
+	if (rc < 0)
+		return cidr_fail(w, "acl", name, v, rc,
+				 "'allow|deny PREFIX/LEN [PORT|LO-HI]' (e.g. "
+				 "allow 198.18.0.0/15, deny 203.0.113.0/24 "
+				 "25)");
+	r->allow = verb[0] == 'a';
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	cfg->nacl++;
+	return 0;
+}
+
+/* "APP_ID = SECRET", appended to cfg->apps.  The secret is printable
+ * ASCII without blanks, so that it survives any client's quoting. */
+static int parse_app(struct rs_config *cfg, const char *name, const char *v,
+		     const struct where *w)
+{
+	struct rs_config_app *a = &cfg->apps[cfg->napps];
+
+	if (cfg->napps == RS_CONFIG_APPS_MAX)
+		return fail(w, "%s: [apps] %s: more than %d apps", w->file,
+			    name, RS_CONFIG_APPS_MAX);
+	for (const char *p = v; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~')
+			return fail(w,
+				    "%s: [apps] %s: the secret may hold only "
+				    "printable ASCII without blanks",
+				    w->file, name);
+	if (strlen(v) < RS_CONFIG_SECRET_MIN)
+		return fail(w,
+			    "%s: [apps] %s: the secret is shorter than %d "
+			    "bytes",
+			    w->file, name, RS_CONFIG_SECRET_MIN);
+	memset(a, 0, sizeof(*a));
+	snprintf(a->id, sizeof(a->id), "%s", name);
+	snprintf(a->secret, sizeof(a->secret), "%s", v);
+	cfg->napps++;
+	return 0;
+}
+
+static const struct key *find_key(const char *section, const char *name);
+
+/* "APP_ID = QUOTA=N ..." (blanks or commas between), appended to
+ * cfg->quota_overrides; each QUOTA is a fixed key of [quotas], with its
+ * range.  Whether the app exists is checked once all layers are read. */
+static int parse_quota(struct rs_config *cfg, const char *name, const char *v,
+		       const struct where *w)
+{
+	struct rs_config_quota_override *o =
+	    &cfg->quota_overrides[cfg->nquota_overrides];
+	char buf[RS_CONFIG_VALUE_MAX], label[2 * RS_CONFIG_NAME_MAX];
+	char *save = NULL, *word, *eq;
+	const struct key *k;
+	struct key named;
+	unsigned nwords = 0;
+	int rc;
+
+	if (cfg->nquota_overrides == RS_CONFIG_APPS_MAX)
+		return fail(w, "%s: [quotas] %s: more than %d apps", w->file,
+			    name, RS_CONFIG_APPS_MAX);
+	memset(o, 0, sizeof(*o));
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (word = strtok_r(buf, " \t,", &save); word != NULL;
+	     word = strtok_r(NULL, " \t,", &save), nwords++) {
+		eq = strchr(word, '=');
+		if (eq == NULL)
+			goto err_shape;
+		*eq = '\0';
+		k = find_key("quotas", word);
+		if (k == NULL || k->kind != K_UINT)
+			goto err_shape;
+		/* The fixed key's range, under the name "APP: QUOTA". */
+		snprintf(label, sizeof(label), "%s: %s", name, k->name);
+		named = *k;
+		named.name = label;
+		rc =
+		    parse_uint(&named, eq + 1,
+			       (uint32_t *)((char *)&o->quota + k->off -
+					    offsetof(struct rs_config, quotas)),
+			       w);
+		if (rc < 0)
+			return rc;
+	}
+	if (nwords == 0)
+		goto err_shape;
+	snprintf(o->app, sizeof(o->app), "%s", name);
+	cfg->nquota_overrides++;
+	return 0;
+
+err_shape:
+	return fail(w,
+		    "%s: [quotas] %s: '%s' is not a list of QUOTA=N (sockets, "
+		    "buffered_bytes, pending_calls)",
+		    w->file, name, v);
+}
+
+/* Entry @p name = @p v of key @p k (whose name is ANY_NAME for lists). */
 static int parse_value(struct rs_config *cfg, const struct key *k,
-		       const char *v, const struct where *w)
+		       const char *name, const char *v, const struct where *w)
 {
 	void *dst = (char *)cfg + k->off;
 
@@ -380,42 +597,39 @@ static int parse_value(struct rs_config *cfg, const struct key *k,
 		return parse_ipv4(k, v, dst, w);
 	case K_MAC:
 		return parse_mac(k, v, dst, w);
-	case K_ROUTE: /* needs the key's name: see apply_entries() */
-		break;
+	case K_ROUTE:
+		return parse_route(cfg, name, v, w);
+	case K_ACL:
+		return parse_acl(cfg, name, v, w);
+	case K_APP:
+		return parse_app(cfg, name, v, w);
+	case K_QUOTA:
+		return parse_quota(cfg, name, v, w);
 	}
 	return -EINVAL;
 }
 
-/* "PREFIX/LEN via GATEWAY", appended to cfg->routes. */
-static int parse_route(struct rs_config *cfg, const char *name, const char *v,
-		       const struct where *w)
+/* A layer that gives a list's section replaces the list. */
+static void reset_lists(struct rs_config *cfg, const char *section)
 {
-	struct rs_config_route *r = &cfg->routes[cfg->nroutes];
-	char prefix[INET_ADDRSTRLEN], via[INET_ADDRSTRLEN], end;
-	unsigned len;
-	uint32_t mask;
+	const struct key *k = find_key(section, ANY_NAME);
 
-	if (cfg->nroutes == RS_CONFIG_ROUTES_MAX)
-		return fail(w, "%s: [routes] %s: more than %d routes", w->file,
-			    name, RS_CONFIG_ROUTES_MAX);
-	if (sscanf(v, "%15[0-9.]/%u via %15[0-9.]%c", prefix, &len, via,
-		   &end) != 3 ||
-	    len > 32 || inet_pton(AF_INET, prefix, &r->prefix) != 1 ||
-	    inet_pton(AF_INET, via, &r->via) != 1)
-		return fail(w,
-			    "%s: [routes] %s: '%s' is not 'PREFIX/LEN via "
-			    "GATEWAY' (e.g. 203.0.113.0/24 via 198.18.0.1)",
-			    w->file, name, v);
-	mask = (uint32_t)(~0ull << (32 - len));
-	if ((ntohl(r->prefix) & ~mask) != 0)
-		return fail(w,
-			    "%s: [routes] %s: '%s' has address bits set past "
-			    "the prefix length",
-			    w->file, name, v);
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->len = len;
-	cfg->nroutes++;
-	return 0;
+	switch (k != NULL ? k->kind : K_STR) {
+	case K_ROUTE:
+		cfg->nroutes = 0;
+		break;
+	case K_ACL:
+		cfg->nacl = 0;
+		break;
+	case K_APP:
+		cfg->napps = 0;
+		break;
+	case K_QUOTA:
+		cfg->nquota_overrides = 0;
+		break;
+	default:
+		break;
+	}
 }
 
 static bool known_section(const char *name)
@@ -471,9 +685,7 @@ static int apply_entries(struct rs_config *cfg, const char *section,
 			return fail(w, "%s: [%s] %s: unknown key (known: %s)",
 				    w->file, section, ent[i].name, known);
 		}
-		rc = k->kind == K_ROUTE
-			 ? parse_route(cfg, ent[i].name, ent[i].value, w)
-			 : parse_value(cfg, k, ent[i].value, w);
+		rc = parse_value(cfg, k, ent[i].name, ent[i].value, w);
 		if (rc < 0)
 			return rc;
 		seen[k - keys] = true;
@@ -497,6 +709,7 @@ static int apply_section(struct rs_config *cfg, struct rte_cfgfile *ini,
 		return fail(w, "%s: [%s]: unknown section (known: %s)", w->file,
 			    name, known);
 	}
+	reset_lists(cfg, name);
 	if (n == 0)
 		return 0;
 	ent = calloc(n, sizeof(*ent));
@@ -653,6 +866,46 @@ static int validate_port(const struct rs_config *cfg, const struct where *w)
 	return 0;
 }
 
+/* Every connection authenticates as an app: with none, nothing could. */
+static int validate_apps(const struct rs_config *cfg, const struct where *w)
+{
+	if (cfg->napps == 0)
+		return fail(w,
+			    "%s: [apps]: no app (at least one 'APP_ID = "
+			    "SECRET' is needed)",
+			    w->file);
+	return 0;
+}
+
+/* Each app's quota: [quotas], with its own entry's values over it. */
+static int resolve_quotas(struct rs_config *cfg, const struct where *w)
+{
+	const struct rs_config_quota_override *o;
+	struct rs_config_quota *q;
+	uint32_t i, j;
+
+	for (i = 0; i < cfg->napps; i++)
+		cfg->apps[i].quota = cfg->quotas;
+	for (j = 0; j < cfg->nquota_overrides; j++) {
+		o = &cfg->quota_overrides[j];
+		for (i = 0; i < cfg->napps; i++)
+			if (strcmp(cfg->apps[i].id, o->app) == 0)
+				break;
+		if (i == cfg->napps)
+			return fail(w, "%s: [quotas] %s: no app '%s' in [apps]",
+				    w->file, o->app, o->app);
+		q = &cfg->apps[i].quota;
+		q->sockets = o->quota.sockets ? o->quota.sockets : q->sockets;
+		q->buffered_bytes = o->quota.buffered_bytes
+					? o->quota.buffered_bytes
+					: q->buffered_bytes;
+		q->pending_calls = o->quota.pending_calls
+				       ? o->quota.pending_calls
+				       : q->pending_calls;
+	}
+	return 0;
+}
+
 static int validate(const struct rs_config *cfg, const struct where *w)
 {
 	char buf[RS_CONFIG_VALUE_MAX];
@@ -666,6 +919,8 @@ static int validate(const struct rs_config *cfg, const struct where *w)
 		rc = validate_ranges(cfg, w);
 	if (rc == 0)
 		rc = validate_port(cfg, w);
+	if (rc == 0)
+		rc = validate_apps(cfg, w);
 	if (rc == 0 &&
 	    rs_config_eal_split(cfg, buf, argv, RS_CONFIG_EAL_ARGS_MAX) < 0)
 		rc = fail(w, "%s: [eal] args: more than %d arguments", w->file,
@@ -699,6 +954,8 @@ int rs_config_load_buffer(struct rs_config *cfg, const char *name,
 				  keys[i].section, keys[i].name);
 	if (rc == 0)
 		rc = validate(cfg, &w);
+	if (rc == 0)
+		rc = resolve_quotas(cfg, &w);
 	snprintf(cfg->source, sizeof(cfg->source), "%s", name);
 	return rc;
 }

@@ -10,6 +10,10 @@
  * wrong kind or out of range: a typo must not silently become a default.
  * Keys that a file leaves out take the defaults documented in
  * configs/default.ini, except the required ones ([port] devargs, [net] ip).
+ * Sections of named entries ([routes], [acl], [apps] and the per-app
+ * entries of [quotas]) are lists: a file that gives such a section replaces
+ * the default's entries of it, so that e.g. a production file's [apps] does
+ * not keep the demo app.
  *
  * Every refusal is one line that names the file, the section, the key and
  * the reason, e.g.
@@ -42,6 +46,15 @@
 
 /** Room for a [routes] entry's name, terminator included. */
 #define RS_CONFIG_NAME_MAX 64
+
+/** Most [acl] rules. */
+#define RS_CONFIG_ACL_MAX 64
+
+/** Most [apps] entries, and so most per-app [quotas] entries. */
+#define RS_CONFIG_APPS_MAX 64
+
+/** Shortest app secret, in bytes. */
+#define RS_CONFIG_SECRET_MIN 16
 
 /** Name that messages give the embedded default. */
 #define RS_CONFIG_DEFAULT_NAME "<embedded default.ini>"
@@ -135,6 +148,45 @@ struct rs_config {
 		uint32_t
 		    sock_tx_ring; /**< bytes of a stream socket's TX ring */
 	} limits;
+
+	struct rs_config_service {
+		uint32_t idle_timeout_s;  /**< reap idle sockets; 0: never */
+		uint32_t auth_timeout_ms; /**< to authenticate a connection */
+	} service;
+
+	/** Destination rules of [acl], in file order:
+	 *  `NAME = allow|deny PREFIX/LEN [PORT | LO-HI]`. */
+	struct rs_config_acl_rule {
+		char name[RS_CONFIG_NAME_MAX]; /**< the key, for messages */
+		bool allow;		       /**< allow, or deny */
+		uint32_t prefix;	       /**< network order */
+		uint32_t len;		       /**< prefix length 0..32 */
+		uint16_t port_lo, port_hi;     /**< 0..65535 when none given */
+	} acl[RS_CONFIG_ACL_MAX];
+	uint32_t nacl; /**< entries used in acl[] */
+
+	/** Per-app limits; 0 in an override means "the [quotas] value". */
+	struct rs_config_quota {
+		uint32_t sockets;	 /**< open descriptors */
+		uint32_t buffered_bytes; /**< bytes held in socket rings */
+		uint32_t pending_calls;	 /**< calls parked at once */
+	} quotas;
+
+	/** Apps of [apps]: `APP_ID = SECRET`.  quota is the effective one:
+	 *  [quotas] with the app's own [quotas] APP_ID entry over it. */
+	struct rs_config_app {
+		char id[RS_CONFIG_NAME_MAX];
+		char secret[RS_CONFIG_VALUE_MAX];
+		struct rs_config_quota quota;
+	} apps[RS_CONFIG_APPS_MAX];
+	uint32_t napps; /**< entries used in apps[] */
+
+	/** Per-app entries of [quotas], as given (resolved into apps[]). */
+	struct rs_config_quota_override {
+		char app[RS_CONFIG_NAME_MAX];
+		struct rs_config_quota quota;
+	} quota_overrides[RS_CONFIG_APPS_MAX];
+	uint32_t nquota_overrides;
 };
 
 /**

@@ -18,6 +18,10 @@
 #include "dp_pvt.h"
 #include "rs_sock.h"
 #include "sock_pvt.h"
+#include "stack_pvt.h"
+
+/* How often rs_dp_stop() looks whether a worker has stopped. */
+#define STOP_POLL_US 1000
 
 _Static_assert(sizeof(((struct rs_dp_info *)0)->port_name) >=
 		   RTE_ETH_NAME_MAX_LEN,
@@ -53,7 +57,8 @@ static void lcore_clock_init(struct rs_lcore *lc, const struct rs_config *cfg)
 }
 
 /* The worker's own tables: ARP's pending entries, the socket table, the
- * TCP stack, the buffer that makes chained segments contiguous. */
+ * TCP stack, the fragment table, the buffer that makes chained segments
+ * contiguous. */
 static int lcore_tables_create(struct rs_lcore *lc, const struct rs_config *cfg,
 			       int socket)
 {
@@ -78,6 +83,8 @@ static int lcore_tables_create(struct rs_lcore *lc, const struct rs_config *cfg,
 	rc = rs_socks_create(lc, cfg);
 	if (rc == 0)
 		rc = rs_tcp_glue_create(lc, cfg);
+	if (rc == 0)
+		rc = rs_frag_create(lc, socket);
 	return rc;
 }
 
@@ -87,6 +94,7 @@ static void lcore_free(struct rs_lcore *lc)
 		return;
 	rs_socks_free(lc);
 	rs_tcp_glue_free(lc);
+	rs_frag_free(lc);
 	rte_free(lc->arp_pend);
 	rte_free(lc->lin_buf);
 	rte_free(lc);
@@ -217,6 +225,17 @@ int rs_dp_start(struct rs_dp *dp)
 	return 0;
 }
 
+/* rte_eal_wait_lcore() spins on the main lcore, and a worker may take
+ * [tcp] close_grace_ms to stop: sleep while it runs (DPDK 22.11 has no
+ * FINISHED state: a worker goes from RUNNING back to WAIT), then collect
+ * it.  Bounded by the grace plus the worker's last loop. */
+static void worker_wait(unsigned lcore_id)
+{
+	while (rte_eal_get_lcore_state(lcore_id) == RUNNING)
+		rte_delay_us_sleep(STOP_POLL_US);
+	rte_eal_wait_lcore(lcore_id);
+}
+
 void rs_dp_stop(struct rs_dp *dp)
 {
 	if (dp->running) {
@@ -224,7 +243,7 @@ void rs_dp_stop(struct rs_dp *dp)
 			__atomic_store_n(&dp->lc[i]->stop, true,
 					 __ATOMIC_RELEASE);
 		for (unsigned i = 0; i < dp->nworkers; i++)
-			rte_eal_wait_lcore(dp->lc[i]->lcore_id);
+			worker_wait(dp->lc[i]->lcore_id);
 		dp->running = false;
 	}
 	rs_port_close(dp);
@@ -326,6 +345,7 @@ unsigned rs_dp_mbufs_in_use(const struct rs_dp *dp)
 #define MEANING_OF_DROP(e, name, meaning) meaning,
 #define MEANING_OF_DROP_TCP(e, name, meaning) "TCP: " meaning,
 #define NAME_OF_EVENT(e, name) name,
+#define NAME_OF_EVENT_TCP(e, name) "tcp." name,
 
 static const char *const drop_names[] = {RS_DP_DROPS(NAME_OF_DROP)};
 static const char *const drop_meanings[] = {RS_DP_DROPS(MEANING_OF_DROP)};

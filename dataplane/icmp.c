@@ -9,9 +9,12 @@
  *
  * Destination unreachable messages about UDP datagrams we sent reach the
  * connected socket of the quoted 4-tuple as an error (port unreachable:
- * ECONNREFUSED; net, host, protocol unreachable likewise), RFC 1122
- * section 4.1.3.3.  About TCP they are soft errors (section 4.2.3.9) that
- * the TCP core does not take yet: dropped and counted, like other types.
+ * ECONNREFUSED; net, host, protocol unreachable likewise; fragmentation
+ * needed: EMSGSIZE), RFC 1122 section 4.1.3.3.  Destination unreachable,
+ * time exceeded and parameter problem about TCP segments go to the TCP
+ * core (rs_tcp_icmp_input(): path MTU, refused connects, soft errors),
+ * which checks the quoted sequence number; what it declines is counted
+ * under its tcp_icmp_* reasons.  Other types are dropped and counted.
  *
  * We send port unreachable for UDP datagrams no socket takes, quoting as
  * much of the datagram as fits in 576 bytes (RFC 1812 section 4.3.2.3),
@@ -30,59 +33,98 @@
 
 #define ICMP_DEST_UNREACH 3
 #define ICMP_PORT_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAM_PROBLEM 12
+/* Bytes of the datagram's L4 header an error quotes (RFC 792). */
+#define QUOTE_L4 8u
 /* An error message's whole datagram at most (RFC 1812 4.3.2.3). */
 #define ICMP_ERR_MAX 576
 #define ICMP_HDR ((uint32_t)sizeof(struct rte_icmp_hdr))
 #define IP_HDR ((uint32_t)sizeof(struct rte_ipv4_hdr))
 
+/*
+ * Turn the request into its reply in place.  The checksum is computed
+ * again over the whole message rather than updated incrementally: the
+ * RFC 1624 update yields 0x0000 for a message that is all zero but for its
+ * type, where only 0xffff sums right (found by tests/fuzz/fuzz_input).
+ */
 static enum rs_verdict echo_reply(struct rs_lcore *lc, struct rte_mbuf *m,
-				  struct rte_icmp_hdr *icmp)
+				  struct rte_icmp_hdr *icmp, uint32_t off,
+				  uint32_t len)
 {
-	/* Type and code share the first 16-bit word of the header. */
+	uint16_t sum;
+
 	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
-	icmp->icmp_cksum = rs_csum_replace16(
-	    icmp->icmp_cksum, RTE_BE16(RTE_IP_ICMP_ECHO_REQUEST << 8),
-	    RTE_BE16(RTE_IP_ICMP_ECHO_REPLY << 8));
+	icmp->icmp_cksum = 0;
+	if (rte_raw_cksum_mbuf(m, off, len, &sum) != 0)
+		return rs_drop(lc, RS_DP_DROP_ICMP_SHORT);
+	icmp->icmp_cksum = (uint16_t)~sum;
 	rs_ipv4_reply_prepare(lc, m);
 	RS_EVENT(lc, ICMP_ECHO_REPLIED);
 	return RS_VERDICT_TX;
 }
 
-/* The errno a destination unreachable code means, or 0 (not acted on). */
+/* The errno a destination unreachable code means to a UDP socket, or 0
+ * (not acted on). */
 static int unreach_errno(uint8_t code)
 {
 	static const int err[] = {ENETUNREACH, EHOSTUNREACH, ENOPROTOOPT,
-				  ECONNREFUSED};
+				  ECONNREFUSED, EMSGSIZE};
 
 	return code < RTE_DIM(err) ? err[code] : 0;
 }
 
-/* A destination unreachable message: the IP header and first 8 bytes of
- * our datagram follow the ICMP header. */
-static enum rs_verdict unreach_input(struct rs_lcore *lc,
-				     const struct rte_mbuf *m, uint32_t off,
-				     uint32_t len, uint8_t code)
+static enum rs_verdict udp_error(struct rs_lcore *lc,
+				 const struct rte_icmp_hdr *icmp,
+				 const struct rte_ipv4_hdr *in,
+				 const rte_be16_t *ports)
 {
-	struct rte_ipv4_hdr ibuf;
-	const struct rte_ipv4_hdr *in;
-	rte_be16_t pbuf[2];
-	const rte_be16_t *ports;
-	uint32_t hl;
-	int err = unreach_errno(code);
+	int err = unreach_errno(icmp->icmp_code);
 
-	if (len < ICMP_HDR + IP_HDR + 8)
-		return rs_drop(lc, RS_DP_DROP_ICMP_SHORT);
-	in = rte_pktmbuf_read(m, off + ICMP_HDR, IP_HDR, &ibuf);
-	hl = rte_ipv4_hdr_len(in);
-	if (hl < IP_HDR || len < ICMP_HDR + hl + 8)
-		return rs_drop(lc, RS_DP_DROP_ICMP_SHORT);
-	ports = rte_pktmbuf_read(m, off + ICMP_HDR + hl, sizeof(pbuf), pbuf);
-	if (err == 0 || in->next_proto_id != IPPROTO_UDP ||
-	    in->src_addr != lc->ifc->ip ||
+	if (icmp->icmp_type != ICMP_DEST_UNREACH || err == 0 ||
 	    !rs_udp_icmp_error(lc, in->dst_addr, ports[1], ports[0], err))
 		return rs_drop(lc, RS_DP_DROP_ICMP_ERR_NO_SOCKET);
 	RS_EVENT(lc, ICMP_ERR_DELIVERED);
 	return RS_VERDICT_CONSUMED;
+}
+
+/* An error message (destination unreachable, time exceeded, parameter
+ * problem): the IP header and first 8 bytes of our datagram follow the
+ * ICMP header; for TCP those are the ports and the sequence number. */
+static enum rs_verdict error_input(struct rs_lcore *lc,
+				   const struct rte_mbuf *m, uint32_t off,
+				   uint32_t len,
+				   const struct rte_icmp_hdr *icmp)
+{
+	struct rte_ipv4_hdr ibuf;
+	const struct rte_ipv4_hdr *in;
+	uint8_t qbuf[QUOTE_L4];
+	const uint8_t *q;
+	uint32_t hl;
+	uint16_t mtu = 0;
+
+	if (len < ICMP_HDR + IP_HDR + QUOTE_L4)
+		return rs_drop(lc, RS_DP_DROP_ICMP_SHORT);
+	in = rte_pktmbuf_read(m, off + ICMP_HDR, IP_HDR, &ibuf);
+	hl = rte_ipv4_hdr_len(in);
+	if (hl < IP_HDR || len < ICMP_HDR + hl + QUOTE_L4)
+		return rs_drop(lc, RS_DP_DROP_ICMP_SHORT);
+	/* Not from us, or a later fragment (no L4 header quoted). */
+	if (in->src_addr != lc->ifc->ip ||
+	    (in->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) != 0)
+		return rs_drop(lc, RS_DP_DROP_ICMP_ERR_NO_SOCKET);
+	q = rte_pktmbuf_read(m, off + ICMP_HDR + hl, QUOTE_L4, qbuf);
+	if (icmp->icmp_type == ICMP_DEST_UNREACH &&
+	    icmp->icmp_code == ICMP_FRAG_NEEDED)
+		mtu = rte_be_to_cpu_16(icmp->icmp_seq_nb); /* RFC 1191 §4 */
+	if (in->next_proto_id == IPPROTO_TCP)
+		return rs_tcp_glue_icmp(lc, icmp->icmp_type, icmp->icmp_code,
+					mtu, in->src_addr, in->dst_addr, q,
+					QUOTE_L4);
+	if (in->next_proto_id == IPPROTO_UDP)
+		return udp_error(lc, icmp, in, (const rte_be16_t *)q);
+	return rs_drop(lc, RS_DP_DROP_ICMP_ERR_NO_SOCKET);
 }
 
 enum rs_verdict rs_icmp_input(struct rs_lcore *lc, struct rte_mbuf *m)
@@ -99,9 +141,11 @@ enum rs_verdict rs_icmp_input(struct rs_lcore *lc, struct rte_mbuf *m)
 	icmp = rte_pktmbuf_mtod_offset(m, struct rte_icmp_hdr *, off);
 	if (icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST &&
 	    icmp->icmp_code == 0)
-		return echo_reply(lc, m, icmp);
-	if (icmp->icmp_type == ICMP_DEST_UNREACH)
-		return unreach_input(lc, m, off, len, icmp->icmp_code);
+		return echo_reply(lc, m, icmp, off, len);
+	if (icmp->icmp_type == ICMP_DEST_UNREACH ||
+	    icmp->icmp_type == ICMP_TIME_EXCEEDED ||
+	    icmp->icmp_type == ICMP_PARAM_PROBLEM)
+		return error_input(lc, m, off, len, icmp);
 	return rs_drop(lc, RS_DP_DROP_ICMP_TYPE);
 }
 

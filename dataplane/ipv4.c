@@ -4,7 +4,7 @@
  *
  * A datagram is validated -- version, header length, total length, header
  * checksum -- then accepted only for our own address, from a unicast
- * source, and whole: fragments are dropped (no reassembly).  Options are
+ * source; fragments are reassembled first (frag.c).  Options are
  * accepted and ignored.  Link-layer padding past the total length is
  * trimmed so that upper layers see exactly the datagram.
  *
@@ -15,8 +15,10 @@
  * UDP and TCP checksums, which this file computes for both (pseudo-header
  * included) so that there is one implementation.
  *
- * Output (rs_ipv4_output()): route, header (DF set: no fragmentation
- * either way), checksums, then ARP for the next hop.
+ * Output (rs_ipv4_output()): route, header (DF set: TCP follows the path
+ * MTU), checksums, then ARP for the next hop.  A UDP datagram larger
+ * than the MTU is cut by udp.c into fragments (DF clear), each sent
+ * through rs_ipv4_output_frag().
  */
 #include <string.h>
 
@@ -82,22 +84,34 @@ static enum rs_dp_drop header_check(struct rte_mbuf *m,
 
 enum rs_verdict rs_ipv4_input(struct rs_lcore *lc, struct rte_mbuf *m)
 {
-	const struct rte_ipv4_hdr *ip;
+	struct rte_ipv4_hdr *ip;
 	enum rs_dp_drop why;
+	bool frag;
 
 	if (rte_pktmbuf_data_len(m) < m->l2_len + sizeof(*ip))
 		return rs_drop(lc, RS_DP_DROP_IP_SHORT);
-	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
 	why = header_check(m, ip);
 	if (why != HEADER_OK)
 		return rs_drop(lc, why);
 	if (ip->dst_addr != lc->ifc->ip)
 		return rs_drop(lc, RS_DP_DROP_IP_NOT_OURS);
-	if ((ip->fragment_offset &
-	     RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0)
+	frag = (ip->fragment_offset &
+		RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+	if (frag && lc->frag_tbl == NULL)
 		return rs_drop(lc, RS_DP_DROP_IP_FRAGMENT);
 	if (!src_ok(lc->ifc, ip->src_addr))
 		return rs_drop(lc, RS_DP_DROP_IP_BAD_SRC);
+	if (frag)
+		return rs_frag_input(lc, m, ip);
+	return rs_ipv4_deliver(lc, m);
+}
+
+enum rs_verdict rs_ipv4_deliver(struct rs_lcore *lc, struct rte_mbuf *m)
+{
+	const struct rte_ipv4_hdr *ip =
+	    rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
+
 	switch (ip->next_proto_id) {
 	case IPPROTO_ICMP:
 		return rs_icmp_input(lc, m);
@@ -228,15 +242,15 @@ static void l4_csum_fill(const struct rs_lcore *lc, struct rte_mbuf *m,
 	m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
 }
 
-static void hdr_fill(struct rs_lcore *lc, struct rte_ipv4_hdr *ip,
-		     rte_be32_t src, rte_be32_t dst, uint8_t proto,
-		     uint32_t l4len)
+/* @p frag: the flags and offset field, host order. */
+static void hdr_fill(struct rte_ipv4_hdr *ip, rte_be32_t src, rte_be32_t dst,
+		     uint8_t proto, uint32_t l4len, uint16_t id, uint16_t frag)
 {
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->type_of_service = 0;
 	ip->total_length = rte_cpu_to_be_16(sizeof(*ip) + l4len);
-	ip->packet_id = rte_cpu_to_be_16(lc->ip_id++);
-	ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+	ip->packet_id = rte_cpu_to_be_16(id);
+	ip->fragment_offset = rte_cpu_to_be_16(frag);
 	ip->time_to_live = RS_IPV4_TTL;
 	ip->next_proto_id = proto;
 	ip->hdr_checksum = 0;
@@ -244,8 +258,8 @@ static void hdr_fill(struct rs_lcore *lc, struct rte_ipv4_hdr *ip,
 	ip->dst_addr = dst;
 }
 
-int rs_ipv4_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
-		   rte_be32_t dst, uint8_t proto)
+static int output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
+		  rte_be32_t dst, uint8_t proto, uint16_t id, uint16_t frag)
 {
 	uint32_t l4len = rte_pktmbuf_pkt_len(m);
 	struct rte_ipv4_hdr *ip;
@@ -261,7 +275,7 @@ int rs_ipv4_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
 		rte_pktmbuf_free(m);
 		return -ENOBUFS;
 	}
-	hdr_fill(lc, ip, src, dst, proto, l4len);
+	hdr_fill(ip, src, dst, proto, l4len, id, frag);
 	m->l2_len = RTE_ETHER_HDR_LEN;
 	m->l3_len = sizeof(*ip);
 	l4_csum_fill(lc, m, ip, l4len);
@@ -270,4 +284,22 @@ int rs_ipv4_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
 	else
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 	return rs_arp_output(lc, m, nh);
+}
+
+int rs_ipv4_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
+		   rte_be32_t dst, uint8_t proto)
+{
+	return output(lc, m, src, dst, proto, lc->ip_id++,
+		      RTE_IPV4_HDR_DF_FLAG);
+}
+
+int rs_ipv4_output_frag(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
+			rte_be32_t dst, uint8_t proto, uint16_t id,
+			uint32_t off, bool more)
+{
+	uint16_t frag = (uint16_t)(off / RTE_IPV4_HDR_OFFSET_UNITS);
+
+	if (more)
+		frag |= RTE_IPV4_HDR_MF_FLAG;
+	return output(lc, m, src, dst, proto, id, frag);
 }

@@ -20,6 +20,7 @@
 
 #include <rte_common.h>
 #include <rte_ether.h>
+#include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 
 #include "rs_dataplane.h"
@@ -36,6 +37,7 @@
 
 struct rs_lcore;
 struct rs_route;
+struct rte_ip_frag_tbl;
 struct rs_socks;
 struct rs_tcp_stack;
 
@@ -61,6 +63,10 @@ enum rs_verdict {
 	RS_VERDICT_TX,	     /**< rewritten in place: the caller sends it */
 	RS_VERDICT_CONSUMED, /**< handled; the handler kept or freed it */
 	RS_VERDICT_DROP,     /**< reason counted; the caller frees it */
+	RS_VERDICT_TAKEN,    /**< the handler owns the mbuf now and has
+				  counted it (handled or a drop): the
+				  caller does nothing (a fragment kept for
+				  reassembly, frag.c) */
 };
 
 /** The port as the stack sees it; read-only once the workers run. */
@@ -121,6 +127,7 @@ struct rs_lcore {
 	uint64_t tsc0;		      /**< the clock's zero */
 	uint64_t ns_mult;	      /**< ns = tsc * ns_mult >> 32 */
 	uint64_t close_grace_tsc;
+	struct rte_ip_frag_tbl *frag_tbl; /**< frag.c; NULL: none */
 
 	/* Written by control while the worker runs. */
 	alignas(RTE_CACHE_LINE_SIZE) bool stop;
@@ -141,6 +148,7 @@ struct rs_lcore {
 	uint64_t announce_tsc;	/**< when to send the next one */
 	uint16_t tx_n;
 	struct rte_mbuf *tx[RS_TX_BATCH_MAX];
+	struct rte_ip_frag_death_row frag_dr; /**< fragments to free */
 	struct rs_arp_entry arp[RS_ARP_SETS][RS_ARP_WAYS];
 } __rte_cache_aligned;
 
@@ -173,6 +181,12 @@ static inline enum rs_verdict rs_drop(struct rs_lcore *lc, enum rs_dp_drop why)
  * when the batch itself is full is it freed and counted (tx_dropped).
  */
 void rs_lcore_tx(struct rs_lcore *lc, struct rte_mbuf *m);
+
+/**
+ * Whether the TX batch has room for what TCP makes (a burst's worth is
+ * kept for replies); when it looks full, one TX burst is tried first.
+ */
+bool rs_lcore_tx_room(struct rs_lcore *lc);
 
 /** The worker loop; @p arg is the worker's struct rs_lcore.  Returns 0. */
 int rs_lcore_run(void *arg);

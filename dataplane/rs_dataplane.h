@@ -53,12 +53,17 @@
 	X(IP_TOTAL_LEN, "ip_total_len", "total length field invalid")          \
 	X(IP_CSUM, "ip_csum", "header checksum wrong")                         \
 	X(IP_NOT_OURS, "ip_not_ours", "for another address")                   \
-	X(IP_FRAGMENT, "ip_fragment", "fragment (no reassembly)")              \
+	X(IP_FRAGMENT, "ip_fragment", "fragment (no reassembly table)")        \
+	X(IP_FRAG_TOO_BIG, "ip_frag_too_big", "fragment ends past 65535")      \
+	X(IP_FRAG_BAD, "ip_frag_bad",                                          \
+	  "fragment refused: overlap, duplicate, too many, table full")        \
+	X(IP_REASM_REPLY, "ip_reasm_reply",                                    \
+	  "reply built in a reassembled datagram (over the MTU)")              \
 	X(IP_BAD_SRC, "ip_bad_src", "source not a unicast peer")               \
 	X(IP_PROTO, "ip_proto", "protocol not handled yet")                    \
 	X(ICMP_SHORT, "icmp_short", "shorter than an ICMP header")             \
 	X(ICMP_CSUM, "icmp_csum", "checksum wrong")                            \
-	X(ICMP_TYPE, "icmp_type", "type not handled")                         \
+	X(ICMP_TYPE, "icmp_type", "type not handled")                          \
 	X(ICMP_ERR_NO_SOCKET, "icmp_err_no_socket",                            \
 	  "ICMP error about a flow no socket has")                             \
 	X(UDP_SHORT, "udp_short", "shorter than a UDP header")                 \
@@ -71,7 +76,13 @@
 	X(TCP_TOO_LONG, "tcp_too_long", "segment over the MTU")                \
 	RS_TCP_DROPS(X##_TCP)
 
-/** Things that happened, for telemetry: X(ENUM, name). */
+/**
+ * Things that happened, for telemetry: X(ENUM, name).  The list ends with
+ * the TCP core's counters (RS_TCP_COUNTERS in rs_tcp.h: retransmissions,
+ * time-outs, zero-window probes...), summed over the workers' stacks and
+ * named "tcp.<counter>"; as for RS_DP_DROPS, a user X comes with a
+ * companion X##_TCP taking the core's (ENUM, name).
+ */
 #define RS_DP_EVENTS(X)                                                        \
 	X(ARP_REPLIED, "arp_replied")                                          \
 	X(ARP_LEARNED, "arp_learned")                                          \
@@ -96,11 +107,16 @@
 	X(SOCK_OPENED, "sock_opened")                                          \
 	X(SOCK_CLOSED, "sock_closed")                                          \
 	X(SOCK_LEAKED, "sock_leaked")                                          \
-	X(TCP_LEFT_AT_STOP, "tcp_left_at_stop")
+	X(TCP_LEFT_AT_STOP, "tcp_left_at_stop")                                \
+	X(IP_REASSEMBLED, "ip_reassembled")                                    \
+	X(IP_FRAG_TIMED_OUT, "ip_frag_timed_out")                              \
+	X(IP_FRAG_DROPPED, "ip_frag_dropped")                                  \
+	RS_TCP_COUNTERS(X##_TCP)
 
 #define RS_DP_ENUM_DROP(e, name, meaning) RS_DP_DROP_##e,
 #define RS_DP_ENUM_DROP_TCP(e, name, meaning) RS_DP_DROP_TCP_##e,
 #define RS_DP_ENUM_EVENT(e, name) RS_DP_EV_##e,
+#define RS_DP_ENUM_EVENT_TCP(e, name) RS_DP_EV_TCP_CORE_##e,
 
 enum rs_dp_drop { RS_DP_DROPS(RS_DP_ENUM_DROP) RS_DP_DROP_MAX };
 enum rs_dp_event { RS_DP_EVENTS(RS_DP_ENUM_EVENT) RS_DP_EV_MAX };

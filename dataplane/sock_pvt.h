@@ -129,6 +129,9 @@ extern const struct rs_sock_ops rs_tcp_ops;
 /* tcp_glue.c */
 /** Create the worker's TCP stack from [tcp]; 0 or a negative errno. */
 int rs_tcp_glue_create(struct rs_lcore *lc, const struct rs_config *cfg);
+/** Push the connections whose output emit() held back, if the TX batch
+ *  has room.  @return connections pushed. */
+unsigned rs_tcp_glue_resume(struct rs_lcore *lc);
 /** Destroy it (after rs_tcp_glue_drain()). */
 void rs_tcp_glue_free(struct rs_lcore *lc);
 /** Run due timers. */

@@ -104,6 +104,33 @@ void rs_arp_flush(struct rs_lcore *lc);
  */
 enum rs_verdict rs_ipv4_input(struct rs_lcore *lc, struct rte_mbuf *m);
 /**
+ * Hand a whole datagram (l2_len and l3_len set, validated, ours) to its
+ * protocol.
+ *
+ * @return as rs_eth_input().
+ */
+enum rs_verdict rs_ipv4_deliver(struct rs_lcore *lc, struct rte_mbuf *m);
+
+/* frag.c */
+/** Create the worker's fragment table.  @return 0 or -ENOMEM. */
+int rs_frag_create(struct rs_lcore *lc, int socket);
+/** Destroy it (fragments still held are freed).  NULL table is fine. */
+void rs_frag_free(struct rs_lcore *lc);
+/**
+ * A fragment (l3_len set, validated, ours, from a good source): keep it
+ * until its datagram is whole, then deliver the datagram.
+ *
+ * @return RS_VERDICT_TAKEN (kept, or the datagram delivered and
+ *   counted), or RS_VERDICT_DROP (refused; the caller frees it).
+ */
+enum rs_verdict rs_frag_input(struct rs_lcore *lc, struct rte_mbuf *m,
+			      struct rte_ipv4_hdr *ip);
+/** Every loop: free fragments past their time-out and the death row. */
+void rs_frag_tick(struct rs_lcore *lc);
+/** The worker is stopping: free every fragment held. */
+void rs_frag_flush(struct rs_lcore *lc);
+
+/**
  * Turn a received datagram around: from us to its sender, TTL reset, IP
  * options removed, checksum filled in (by the port when it offers that),
  * and the Ethernet header readdressed.  The payload stays where it is.
@@ -122,6 +149,18 @@ void rs_ipv4_reply_prepare(const struct rs_lcore *lc, struct rte_mbuf *m);
  */
 int rs_ipv4_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
 		   rte_be32_t dst, uint8_t proto);
+/**
+ * Send one fragment of a datagram: as rs_ipv4_output(), but DF clear and
+ * the caller's identification @p id, fragment offset @p off (bytes, a
+ * multiple of 8) and more-fragments flag.  @p m holds the fragment's
+ * part of the L4 datagram, with no checksum request (the L4 checksum of
+ * a fragmented datagram is the sender's, over all of it).
+ *
+ * @return as rs_ipv4_output().
+ */
+int rs_ipv4_output_frag(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
+			rte_be32_t dst, uint8_t proto, uint16_t id,
+			uint32_t off, bool more);
 /**
  * The UDP/TCP checksum of the @p len bytes at @p off in @p m, across
  * mbuf segments, with the IPv4 pseudo-header of @p src, @p dst, @p proto
@@ -181,6 +220,19 @@ bool rs_udp_icmp_error(struct rs_lcore *lc, rte_be32_t raddr, rte_be16_t rport,
  * @return RS_VERDICT_CONSUMED or RS_VERDICT_DROP (the core's reason).
  */
 enum rs_verdict rs_tcp_glue_input(struct rs_lcore *lc, struct rte_mbuf *m);
+
+/**
+ * An ICMP error about a TCP segment we sent: the quoted IPv4 source and
+ * destination (network order) and the first @p len bytes of the quoted
+ * TCP header, for the TCP core (rs_tcp_icmp_input()).
+ *
+ * @return RS_VERDICT_CONSUMED (acted on, counted as icmp_err_delivered)
+ *   or RS_VERDICT_DROP (the core's tcp_icmp_* reason).
+ */
+enum rs_verdict rs_tcp_glue_icmp(struct rs_lcore *lc, uint8_t type,
+				 uint8_t code, uint16_t mtu, rte_be32_t src,
+				 rte_be32_t dst, const uint8_t *quote,
+				 uint32_t len);
 
 /**
  * Update an Internet checksum for one 16-bit word changing from @p old to

@@ -15,6 +15,12 @@
  *            which fills the checksum or leaves it to the port;
  *   timers   rs_tcp_glue_timers() every loop; the worker's idle back-off
  *            never sleeps past rs_tcp_next_timer();
+ *   back-pressure  emit() answers -EAGAIN, before allocating, while the
+ *            worker's TX batch is nearly full (rs_lcore_tx_room()): the
+ *            core holds the segment back instead of losing it, and
+ *            rs_tcp_glue_resume(), after each TX burst, lets it go on;
+ *   counters the core's, copied every loop into the worker's events
+ *            ("tcp.<name>") for rs_dp_stats_read();
  *   events   the core's, turned into socket events and queued.
  *
  * The clock is lc->now_ns, the worker's TSC in nanoseconds, read once per
@@ -44,16 +50,25 @@
 static const uint16_t tcp_drop_map[RS_TCP_DROP_MAX] = {
     RS_TCP_DROPS(TCP_DROP_MAP)};
 
+/* The event each of the core's counters is copied into ("tcp.<name>"). */
+#define TCP_CTR_MAP(e, name) [RS_TCP_CTR_##e] = RS_DP_EV_TCP_CORE_##e,
+static const uint16_t tcp_ctr_map[RS_TCP_CTR_MAX] = {
+    RS_TCP_COUNTERS(TCP_CTR_MAP)};
+
 /* ---- the core's callbacks ------------------------------------------------ */
 
 static int emit(void *io, const struct rs_tcp_seg *seg)
 {
 	struct rs_lcore *lc = io;
 	uint32_t hlen = RS_TCP_HDR_MIN + seg->opt_len;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(lc->pool);
+	struct rte_mbuf *m;
 	uint8_t *p;
 	int rc;
 
+	/* Back-pressure: the core holds the segment until resume. */
+	if (!rs_lcore_tx_room(lc))
+		return -EAGAIN;
+	m = rte_pktmbuf_alloc(lc->pool);
 	if (m == NULL) {
 		RS_EVENT(lc, ALLOC_FAILED);
 		RS_EVENT(lc, TCP_EMIT_FAILED);
@@ -162,10 +177,28 @@ void rs_tcp_glue_free(struct rs_lcore *lc)
 	lc->tcp = NULL;
 }
 
+/* The core's counters into the worker's, where control reads them. */
+static void stats_copy(struct rs_lcore *lc)
+{
+	struct rs_tcp_stats s;
+
+	rs_tcp_stats_get(lc->tcp, &s);
+	for (unsigned i = 0; i < RS_TCP_CTR_MAX; i++)
+		RS_GAUGE_SET(lc, events[tcp_ctr_map[i]], s.ctr[i]);
+}
+
 void rs_tcp_glue_timers(struct rs_lcore *lc)
 {
 	rs_tcp_timers_run(lc->tcp, lc->now_ns);
 	RS_GAUGE_SET(lc, tcp_conns, rs_tcp_conn_count(lc->tcp));
+	stats_copy(lc);
+}
+
+unsigned rs_tcp_glue_resume(struct rs_lcore *lc)
+{
+	if (!rs_tcp_output_blocked(lc->tcp) || !rs_lcore_tx_room(lc))
+		return 0;
+	return rs_tcp_output_resume(lc->tcp, lc->now_ns);
 }
 
 uint64_t rs_tcp_glue_next_ns(const struct rs_lcore *lc)
@@ -176,6 +209,32 @@ uint64_t rs_tcp_glue_next_ns(const struct rs_lcore *lc)
 unsigned rs_tcp_glue_conns(const struct rs_lcore *lc)
 {
 	return lc->tcp == NULL ? 0 : rs_tcp_conn_count(lc->tcp);
+}
+
+/* The data plane's verdict for what the core returned. */
+static enum rs_verdict core_verdict(struct rs_lcore *lc, int rc)
+{
+	if (rc == RS_TCP_IN_OK)
+		return RS_VERDICT_CONSUMED;
+	if (rc < 0 || rc >= RS_TCP_DROP_MAX) /* the core promises otherwise */
+		return rs_drop(lc, RS_DP_DROP_IP_PROTO);
+	return rs_drop(lc, (enum rs_dp_drop)tcp_drop_map[rc]);
+}
+
+enum rs_verdict rs_tcp_glue_icmp(struct rs_lcore *lc, uint8_t type,
+				 uint8_t code, uint16_t mtu, rte_be32_t src,
+				 rte_be32_t dst, const uint8_t *quote,
+				 uint32_t len)
+{
+	int rc;
+
+	if (lc->tcp == NULL)
+		return rs_drop(lc, RS_DP_DROP_ICMP_ERR_NO_SOCKET);
+	rc = rs_tcp_icmp_input(lc->tcp, lc->now_ns, type, code, mtu, src, dst,
+			       quote, len);
+	if (rc == RS_TCP_IN_OK)
+		RS_EVENT(lc, ICMP_ERR_DELIVERED);
+	return core_verdict(lc, rc);
 }
 
 enum rs_verdict rs_tcp_glue_input(struct rs_lcore *lc, struct rte_mbuf *m)
@@ -194,11 +253,7 @@ enum rs_verdict rs_tcp_glue_input(struct rs_lcore *lc, struct rte_mbuf *m)
 	seg = rte_pktmbuf_read(m, off, len, lc->lin_buf);
 	rc = rs_tcp_input(lc->tcp, lc->now_ns, ip->src_addr, ip->dst_addr, seg,
 			  len, 0);
-	if (rc == RS_TCP_IN_OK)
-		return RS_VERDICT_CONSUMED;
-	if (rc < 0 || rc >= RS_TCP_DROP_MAX) /* the core promises otherwise */
-		return rs_drop(lc, RS_DP_DROP_IP_PROTO);
-	return rs_drop(lc, (enum rs_dp_drop)tcp_drop_map[rc]);
+	return core_verdict(lc, rc);
 }
 
 /* ---- socket operations --------------------------------------------------- */

@@ -11,7 +11,11 @@
  * and counts, as a full socket buffer does.
  *
  * Output: one datagram per send, built in a fresh mbuf and handed to
- * rs_ipv4_output(); no fragmentation, so a datagram must fit the MTU.
+ * rs_ipv4_output(); one larger than the MTU (up to 65,507 bytes) is cut
+ * into IPv4 fragments here, built from the caller's buffer -- a copy is
+ * made anyway, so rte_ipv4_fragment_packet()'s indirect mbufs (and a
+ * second pool) would save nothing -- with the checksum computed in
+ * software over the whole datagram.
  * An unbound socket gets an ephemeral port at its first send or connect.
  * Errors from ICMP (port or host unreachable) reach connected sockets
  * only (RFC 1122 section 4.1.3.3), as Linux does.
@@ -28,6 +32,9 @@
 #include "stack_pvt.h"
 
 #define UDP_HDR ((uint32_t)sizeof(struct rte_udp_hdr))
+#define IP_HDR ((uint32_t)sizeof(struct rte_ipv4_hdr))
+/* Largest payload: an IPv4 datagram's total length is 16 bits. */
+#define UDP_MAX_PAYLOAD (65535u - IP_HDR - UDP_HDR)
 
 static enum rs_verdict deliver(struct rs_lcore *lc, struct rs_sock *s,
 			       const struct rte_mbuf *m, uint32_t off,
@@ -172,19 +179,95 @@ static struct rte_mbuf *datagram_build(struct rs_sock *s, const void *buf,
 	return m;
 }
 
+/* The UDP checksum of the datagram @p uh + @p buf, in software (RFC
+ * 768): the fragments of a datagram cannot ask the port for it. */
+static rte_be16_t udp_cksum(rte_be32_t src, rte_be32_t dst,
+			    const struct rte_udp_hdr *uh, const void *buf,
+			    size_t len)
+{
+	struct rte_ipv4_hdr ph = {
+	    .version_ihl = RTE_IPV4_VHL_DEF,
+	    .total_length = rte_cpu_to_be_16(IP_HDR + UDP_HDR + len),
+	    .next_proto_id = IPPROTO_UDP,
+	    .src_addr = src,
+	    .dst_addr = dst,
+	};
+	uint32_t sum = rte_ipv4_phdr_cksum(&ph, 0);
+
+	sum += rte_raw_cksum(uh, UDP_HDR); /* even: the sums add up */
+	sum += rte_raw_cksum(buf, len);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (uint16_t) ~((sum & 0xffff) + (sum >> 16));
+	return sum == 0 ? 0xffff : (rte_be16_t)sum; /* 0 means none */
+}
+
+/* A datagram larger than the MTU, cut into fragments (RFC 791 section
+ * 3.2: one identification, offsets in 8-byte units, DF clear), each
+ * built straight from the caller's buffer. */
+static int send_fragments(struct rs_sock *s, const void *buf, size_t len,
+			  rte_be32_t dst, rte_be16_t dport)
+{
+	struct rs_lcore *lc = s->lc;
+	uint32_t chunk = (lc->ifc->mtu - IP_HDR) & ~7u;
+	uint32_t total = UDP_HDR + (uint32_t)len;
+	uint16_t id = lc->ip_id++;
+	struct rte_udp_hdr uh = {.src_port = s->lport,
+				 .dst_port = dport,
+				 .dgram_len = rte_cpu_to_be_16(total)};
+	int rc;
+
+	uh.dgram_cksum = udp_cksum(lc->ifc->ip, dst, &uh, buf, len);
+	for (uint32_t off = 0; off < total; off += chunk) {
+		uint32_t n = RTE_MIN(chunk, total - off);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(lc->pool);
+		uint8_t *p =
+		    m != NULL ? (uint8_t *)rte_pktmbuf_append(m, n) : NULL;
+
+		if (p == NULL) {
+			rte_pktmbuf_free(m);
+			RS_EVENT(lc, ALLOC_FAILED);
+			return -ENOBUFS;
+		}
+		if (off == 0) {
+			memcpy(p, &uh, UDP_HDR);
+			memcpy(p + UDP_HDR, buf, n - UDP_HDR);
+		} else {
+			memcpy(p, (const uint8_t *)buf + off - UDP_HDR, n);
+		}
+		rc = rs_ipv4_output_frag(lc, m, lc->ifc->ip, dst, IPPROTO_UDP,
+					 id, off, off + n < total);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One datagram, whole or in fragments. */
+static int datagram_send(struct rs_sock *s, const void *buf, size_t len,
+			 rte_be32_t dst, rte_be16_t dport)
+{
+	struct rte_mbuf *m;
+
+	if (len > max_payload(s->lc))
+		return send_fragments(s, buf, len, dst, dport);
+	m = datagram_build(s, buf, len, dport);
+	if (m == NULL)
+		return -ENOBUFS;
+	return rs_ipv4_output(s->lc, m, s->lc->ifc->ip, dst, IPPROTO_UDP);
+}
+
 static ssize_t udp_sendto(struct rs_sock *s, const void *buf, size_t len,
 			  const struct sockaddr_in *to)
 {
 	rte_be32_t dst = to != NULL ? to->sin_addr.s_addr : s->raddr;
 	rte_be16_t dport = to != NULL ? to->sin_port : s->rport;
-	struct rte_mbuf *m;
 	int rc;
 
 	if (to == NULL && !(s->flags & RS_SF_CONNECTED))
 		return -ENOTCONN;
 	if (dst == 0 || dport == 0)
 		return -EINVAL;
-	if (len > max_payload(s->lc))
+	if (len > UDP_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	if (s->so_error != 0 && (s->flags & RS_SF_CONNECTED))
 		return rs_sock_error(s);
@@ -193,10 +276,7 @@ static ssize_t udp_sendto(struct rs_sock *s, const void *buf, size_t len,
 		if (rc < 0)
 			return rc;
 	}
-	m = datagram_build(s, buf, len, dport);
-	if (m == NULL)
-		return -ENOBUFS;
-	rc = rs_ipv4_output(s->lc, m, s->lc->ifc->ip, dst, IPPROTO_UDP);
+	rc = datagram_send(s, buf, len, dst, dport);
 	if (rc < 0)
 		return rc;
 	RS_EVENT(s->lc, UDP_SENT);

@@ -4,7 +4,8 @@
  *
  *   clock      the TSC, once per loop, and the same in ns (lc->now_ns)
  *   RX burst   -> stack (socket events are queued, not called)
- *   timers     ARP (announcements, requests, give-ups), TCP
+ *   timers     ARP (announcements, requests, give-ups), IPv4 fragments,
+ *              TCP
  *   events     socket callbacks (rs_socks_dispatch())
  *   app        the application's poll hook, then its events
  *   TX burst
@@ -21,7 +22,10 @@
  * per loop.  Packets the TX queue has no room for wait in the batch for
  * the next loop's burst (never a retry loop, which would let one slow
  * queue stall the worker); only a packet that finds the batch full is
- * freed and counted (tx_dropped).
+ * freed and counted (tx_dropped).  TCP does not fill the batch: past
+ * TX_TCP_LIMIT its output is held back in the core (back-pressure,
+ * tcp_glue.c) and resumed after the burst, so segments are not lost to
+ * a full batch and a connection does not wait for its RTO.
  *
  * Idle back-off: after idle_polls empty polls in a row the worker sleeps,
  * first IDLE_SLEEP_MIN_US, doubling on every further empty poll up to
@@ -102,6 +106,14 @@ static void tx_drop_all(struct rs_lcore *lc)
 	lc->tx_n = 0;
 }
 
+/* TCP stops adding to the batch here: the rest is for replies. */
+#define TX_TCP_LIMIT (RS_TX_BATCH_MAX - RS_BURST_MAX)
+
+bool rs_lcore_tx_room(struct rs_lcore *lc)
+{
+	return lc->tx_n < TX_TCP_LIMIT || tx_flush(lc) < TX_TCP_LIMIT;
+}
+
 /* A packet for the batch; when the batch is full even after a burst,
  * the packet is dropped and counted. */
 void rs_lcore_tx(struct rs_lcore *lc, struct rte_mbuf *m)
@@ -133,6 +145,8 @@ static void rx_handle(struct rs_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 			break;
 		case RS_VERDICT_DROP:
 			rte_pktmbuf_free(pkts[i]);
+			break;
+		case RS_VERDICT_TAKEN:
 			break;
 		}
 	}
@@ -183,19 +197,24 @@ static unsigned loop_once(struct rs_lcore *lc, bool with_app)
 {
 	struct rte_mbuf *pkts[RS_BURST_MAX];
 	unsigned work;
-	uint16_t n;
+	uint16_t n, left;
 
 	clock_update(lc);
 	n = rte_eth_rx_burst(lc->ifc->port_id, lc->queue, pkts, lc->burst);
 	if (n != 0)
 		rx_handle(lc, pkts, n);
 	rs_arp_tick(lc, lc->now_tsc);
+	rs_frag_tick(lc);
 	rs_tcp_glue_timers(lc);
 	work = n + rs_socks_dispatch(lc);
 	if (with_app && app_poll(lc) > 0)
 		work++;
 	work += rs_socks_dispatch(lc);
-	return work + tx_flush(lc);
+	left = tx_flush(lc);
+	/* Output TCP held back for room (back-pressure) goes out now. */
+	if (rs_tcp_glue_resume(lc) != 0)
+		left = tx_flush(lc);
+	return work + left;
 }
 
 static void app_start(struct rs_lcore *lc)
@@ -223,6 +242,7 @@ static void stop_drain(struct rs_lcore *lc)
 	RS_GAUGE_SET(lc, tcp_conns_at_stop, left);
 	RS_CNT_ADD(lc, events[RS_DP_EV_TCP_LEFT_AT_STOP], left);
 	rs_arp_flush(lc);
+	rs_frag_flush(lc);
 	for (int i = 0; i < 100 && tx_flush(lc) != 0; i++)
 		rte_delay_us_sleep(100);
 	tx_drop_all(lc);

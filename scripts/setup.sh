@@ -27,12 +27,13 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root: it installs packages and reserves hugepages"
 
 # Build, test and perf tools.  golang-google-appengine-dev is only read: it
-# installs App Engine's .proto files, which the wire test checks against.
+# installs App Engine's .proto files, which the wire test checks against;
+# python3-scapy crafts the malformed frames of tests/stack/malformed.sh.
 PACKAGES=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3
-	python3-protobuf golang-google-appengine-dev
+	python3-protobuf python3-scapy golang-google-appengine-dev
 	libjemalloc-dev libcmocka-dev libc-ares-dev
 	iproute2 iputils-ping procps
 )

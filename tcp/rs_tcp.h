@@ -2,7 +2,10 @@
 #ifndef RS_TCP_H
 #define RS_TCP_H
 
-/* API v1: stable */
+/* API v1: stable.  v1.1 adds, without changing v1: rs_tcp_icmp_input(),
+ * rs_tcp_output_blocked() / rs_tcp_output_resume() with emit()'s -EAGAIN
+ * (back-pressure), the ICMP_* drop reasons and the counters after
+ * WINDOW_UPDATES (both appended: existing values unchanged). */
 
 /**
  * @file
@@ -53,13 +56,15 @@
  * connection lives on inside the stack ("orphaned") until its FIN is
  * acknowledged and TIME-WAIT ends, still counted by rs_tcp_conn_count().
  *
- * Events are delivered only from rs_tcp_input() and rs_tcp_timers_run(),
+ * Events are delivered only from rs_tcp_input(), rs_tcp_timers_run() and
+ * (API v1.1) rs_tcp_icmp_input(),
  * after the stack has finished with the segment or timer that caused
  * them; calls made by the application never call back.  Inside the event
  * callback the application may call any connection or listener function
  * of this API, including rs_tcp_close()/rs_tcp_abort()/rs_tcp_release()
  * on the connection the event is about (not rs_tcp_input(),
- * rs_tcp_timers_run() or rs_tcp_stack_destroy()).
+ * rs_tcp_timers_run(), rs_tcp_icmp_input(), rs_tcp_output_resume() or
+ * rs_tcp_stack_destroy()).
  *
  * Connections that a listener completed but the application has not yet
  * accepted are owned by the stack: if one is reset or times out in the
@@ -215,7 +220,13 @@ enum rs_tcp_state {
 	X(ACK_UNSENT, "ack_unsent", "ACK for data not sent yet")               \
 	X(BAD_HS_ACK, "bad_hs_ack", "SYN-RECEIVED: unacceptable ACK (RST)")    \
 	X(DATA_AFTER_CLOSE, "data_after_close", "data after close (RST)")      \
-	X(NO_SPACE, "no_space", "reserved (not counted yet)")
+	X(NO_SPACE, "no_space", "reserved (not counted yet)")                  \
+	/* API v1.1: rs_tcp_icmp_input()'s reasons */                          \
+	X(ICMP_SHORT, "icmp_short", "ICMP: quoted TCP header under 8 bytes")   \
+	X(ICMP_NO_CONN, "icmp_no_conn", "ICMP: no connection for the quote")   \
+	X(ICMP_BAD_SEQ, "icmp_bad_seq",                                        \
+	  "ICMP: quoted sequence outside SND.UNA..SND.NXT")                    \
+	X(ICMP_IGNORED, "icmp_ignored", "ICMP: type, code or MTU not acted on")
 
 /** Things that happened, for telemetry and tests: X(ENUM, name). */
 #define RS_TCP_COUNTERS(X)                                                     \
@@ -242,7 +253,12 @@ enum rs_tcp_state {
 	X(ZWP_SENT, "zwp_sent")                                                \
 	X(KEEPALIVE_SENT, "keepalive_sent")                                    \
 	X(TIMEOUTS, "timeouts")                                                \
-	X(WINDOW_UPDATES, "window_updates")
+	X(WINDOW_UPDATES, "window_updates")                                    \
+	/* API v1.1 */                                                         \
+	X(ICMP_SOFT, "icmp_soft")                                              \
+	X(ICMP_HARD, "icmp_hard")                                              \
+	X(PMTU_LOWERED, "pmtu_lowered")                                        \
+	X(EMIT_BLOCKED, "emit_blocked")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -274,6 +290,11 @@ struct rs_tcp_stats {
  *
  * @return 0, or a negative errno (e.g. -ENOBUFS: no mbuf).  A failed
  *         segment is treated as lost on the wire: timers recover.
+ *         API v1.1: -EAGAIN means "no room now, nothing taken": a data
+ *         or FIN segment is held back (no sequence space used) and a
+ *         bare ACK stays owed, until rs_tcp_output_resume(); other
+ *         segments (SYN, RST, retransmissions, probes) count as lost.
+ *         Answer -EAGAIN before allocating anything.
  */
 typedef int (*rs_tcp_emit_fn)(void *io, const struct rs_tcp_seg *seg);
 
@@ -391,6 +412,59 @@ void rs_tcp_stack_destroy(struct rs_tcp_stack *st);
 int rs_tcp_input(struct rs_tcp_stack *st, uint64_t now, uint32_t saddr,
 		 uint32_t daddr, const void *tcp, size_t len, unsigned flags);
 
+/* API v1.1: ICMP errors (RFC 9293 §3.9, RFC 1122 §4.2.3.9, RFC 5927,
+ * RFC 1191); tcp_icmp.c. */
+
+/** ICMP types and codes rs_tcp_icmp_input() knows (RFC 792). */
+#define RS_TCP_ICMP_UNREACH 3	     /**< destination unreachable */
+#define RS_TCP_ICMP_TIME_EXCEEDED 11 /**< TTL exceeded in transit */
+#define RS_TCP_ICMP_PARAM_PROBLEM 12 /**< parameter problem */
+#define RS_TCP_ICMP_PROTO_UNREACH 2  /**< unreachable code: protocol */
+#define RS_TCP_ICMP_PORT_UNREACH 3   /**< unreachable code: port */
+#define RS_TCP_ICMP_FRAG_NEEDED 4    /**< unreachable code: DF set, too big */
+
+/** Smallest path MTU rs_tcp_icmp_input() lowers a connection to (a
+ *  smaller next-hop MTU is taken as this: RFC 5927 §7.2 tiny-MTU
+ *  attacks; MSS 536, RFC 9293 §3.7.1's default). */
+#define RS_TCP_PMTU_MIN 576
+
+/**
+ * An ICMP error about a segment we sent (API v1.1).
+ *
+ * The connection is the quoted segment's 4-tuple; the ICMP message is
+ * acted on only when the quoted sequence number lies in
+ * SND.UNA .. SND.NXT (RFC 5927 §4.1), so a blind attacker must guess it.
+ *
+ *   unreachable, fragmentation needed: the connection's send MSS drops
+ *       to @p mtu - 40 (at least RS_TCP_PMTU_MIN - 40; @p mtu 0, an old
+ *       router, means the next RFC 1191 plateau below the current path
+ *       MTU); an increase is ignored.  What is in flight is sent again
+ *       in segments of the new size (RFC 1191 §6.5: not a congestion
+ *       signal, cwnd kept).
+ *   unreachable, protocol or port, in SYN-SENT: the connection fails
+ *       with ECONNREFUSED (RFC 1122 §4.2.3.9 hard errors).
+ *   every other unreachable code, time exceeded, parameter problem, and
+ *       protocol/port unreachable in a synchronized state (RFC 5927
+ *       §4.2): a soft error, remembered; if the connection then times
+ *       out, rs_tcp_error() is that error (EHOSTUNREACH, ENETUNREACH,
+ *       ENOPROTOOPT, ECONNREFUSED; EPROTO for a parameter problem)
+ *       instead of ETIMEDOUT.  New data acknowledged forgets it.
+ *
+ * @param st      the stack.
+ * @param now     monotonic time, ns.
+ * @param type    ICMP type; @p code its code.
+ * @param mtu     next-hop MTU of fragmentation needed (0: not given).
+ * @param saddr   the quoted IPv4 header's source (ours), network order.
+ * @param daddr   its destination (the peer), network order.
+ * @param tcp     the quoted TCP header's first bytes (ports, sequence).
+ * @param len     their number (8 are enough).
+ * @return RS_TCP_IN_OK (acted on), or the enum rs_tcp_drop reason
+ *         (ICMP_*) under which it was dropped and counted.
+ */
+int rs_tcp_icmp_input(struct rs_tcp_stack *st, uint64_t now, uint8_t type,
+		      uint8_t code, uint16_t mtu, uint32_t saddr,
+		      uint32_t daddr, const void *tcp, size_t len);
+
 /**
  * Run every timer due at @p now (retransmission, delayed ACK, persist,
  * keepalive, TIME-WAIT, FIN-WAIT-2, linger).  Call it from the poll loop;
@@ -399,6 +473,22 @@ int rs_tcp_input(struct rs_tcp_stack *st, uint64_t now, uint32_t saddr,
  * @return the number of timers that fired.
  */
 unsigned rs_tcp_timers_run(struct rs_tcp_stack *st, uint64_t now);
+
+/**
+ * API v1.1: whether emit() held some connection's output back (-EAGAIN)
+ * and rs_tcp_output_resume() has work.
+ */
+bool rs_tcp_output_blocked(const struct rs_tcp_stack *st);
+
+/**
+ * API v1.1: send what emit() held back, once the caller has room again
+ * (e.g. after its TX burst).  Connections go in the order they were
+ * blocked; when emit() refuses again the rest stay queued.  Delivers
+ * no events.
+ *
+ * @return the connections pushed.
+ */
+unsigned rs_tcp_output_resume(struct rs_tcp_stack *st, uint64_t now);
 
 /**
  * When rs_tcp_timers_run() next has work.

@@ -125,6 +125,7 @@ static void new_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 	data = RS_TCP_MIN(acked, (uint32_t)rs_byte_ring_count(c->snd));
 	rs_byte_ring_release_to(c->snd, rs_byte_ring_tail(c->snd) + data);
 	c->snd_una = ack;
+	c->soft_error = 0; /* the path works after all */
 	if (RS_SEQ_LT(c->snd_nxt, ack))
 		c->snd_nxt = ack;
 	if (c->fin_queued && RS_SEQ_GEQ(ack, rs_tcp_fin_seq(c) + 1)) {

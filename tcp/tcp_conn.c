@@ -227,6 +227,7 @@ struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg)
 		goto err_lflows;
 	rs_tcp_wheel_init(&st->wheel, cfg->tick_ns);
 	rs_tcp_list_init(&st->free_conns);
+	rs_tcp_list_init(&st->blocked);
 	for (uint32_t i = 0; i < cfg->max_conns; i++)
 		rs_tcp_list_add_tail(&st->free_conns, &st->conns[i].qlink);
 	return st;
@@ -263,6 +264,38 @@ unsigned rs_tcp_timers_run(struct rs_tcp_stack *st, uint64_t now)
 {
 	st->run_now = now;
 	return rs_tcp_wheel_run(&st->wheel, now, rs_tcp_timer_fire, st);
+}
+
+bool rs_tcp_output_blocked(const struct rs_tcp_stack *st)
+{
+	return !rs_tcp_list_empty(&st->blocked);
+}
+
+unsigned rs_tcp_output_resume(struct rs_tcp_stack *st, uint64_t now)
+{
+	struct rs_tcp_link todo;
+	unsigned n = 0;
+
+	/* Detach the list: a connection blocked again goes back on the
+	 * stack's, and the rest stay queued behind it. */
+	if (rs_tcp_list_empty(&st->blocked))
+		return 0;
+	todo = st->blocked;
+	todo.next->prev = todo.prev->next = &todo;
+	rs_tcp_list_init(&st->blocked);
+	while (!rs_tcp_list_empty(&todo)) {
+		struct rs_tcp_conn *c =
+		    RS_TCP_CONTAINER_OF(todo.next, struct rs_tcp_conn, blink);
+
+		rs_tcp_list_del(&c->blink);
+		if (!rs_tcp_list_empty(&st->blocked)) {
+			rs_tcp_list_add_tail(&st->blocked, &c->blink);
+			continue;
+		}
+		n++;
+		rs_tcp_out_push(c, now); /* no events: nothing to finish */
+	}
+	return n;
 }
 
 uint64_t rs_tcp_next_timer(const struct rs_tcp_stack *st)
@@ -311,6 +344,7 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 	rs_tcp_list_del(&c->qlink);
 	memset(c, 0, sizeof(*c));
 	rs_tcp_list_init(&c->qlink);
+	rs_tcp_list_init(&c->blink);
 	c->tuple = *t;
 	c->st = st;
 	c->in_use = true;
@@ -374,6 +408,7 @@ void rs_tcp_conn_free(struct rs_tcp_conn *c)
 
 	stop_all(c);
 	leave_queue(c);
+	rs_tcp_list_del(&c->blink);
 	rs_byte_ring_free(c->snd);
 	rs_byte_ring_free(c->rcv);
 	c->snd = c->rcv = NULL;

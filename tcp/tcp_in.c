@@ -143,6 +143,7 @@ static int syn_sent_input(struct rs_tcp_conn *c, uint64_t now,
 		return RS_TCP_IN_OK;
 	}
 	c->snd_una = s->ack;
+	c->soft_error = 0;
 	if (c->rtt_timing) {
 		c->rtt_timing = false;
 		rs_tcp_rtt_sample(c, now - c->rtt_start);

@@ -17,12 +17,21 @@
  * retransmission timer; data blocked with nothing in flight starts the
  * persist timer (tcp_timer.c).
  *
+ * Back-pressure: emit() may answer -EAGAIN (the glue's TX batch is
+ * full).  A data or FIN segment so refused changes nothing -- no
+ * sequence space used, no timer, no count but emit_blocked -- and a bare
+ * ACK stays owed; the connection waits on the stack's blocked list
+ * until the glue calls rs_tcp_output_resume(), which pushes it again.
+ * Other segments (SYN, RST, retransmissions, probes) refused that way
+ * count as lost, as for any other emit() error: their timers recover.
+ *
  * The window we announce (rs_tcp_rcv_window) follows receiver SWS
  * avoidance (RFC 9293 §3.8.6.2.2): the right edge moves only by at least
  * min(half the ring, one MSS), and never moves left.  SYN segments carry
  * it unscaled (RFC 7323 §2.2).
  */
 
+#include <errno.h>
 #include <string.h>
 
 #include "tcp_pvt.h"
@@ -57,13 +66,28 @@ static void seg_of(struct rs_tcp_conn *c, struct rs_tcp_seg *s, uint32_t seq,
 	s->conn = c;
 }
 
-static void emit(struct rs_tcp_stack *st, const struct rs_tcp_seg *s)
+/* @return emit()'s: -EAGAIN when the glue held the segment back (not
+ * counted as sent), another error when it was lost. */
+static int emit(struct rs_tcp_stack *st, const struct rs_tcp_seg *s)
 {
+	int rc = st->cfg.emit(st->cfg.io, s);
+
+	if (rc == -EAGAIN) {
+		RS_TCP_COUNT(st, EMIT_BLOCKED);
+		return rc;
+	}
 	RS_TCP_COUNT(st, SEGS_OUT);
 	if (s->flags & RS_TCP_RST)
 		RS_TCP_COUNT(st, RST_SENT);
-	if (st->cfg.emit(st->cfg.io, s) < 0)
+	if (rc < 0)
 		RS_TCP_COUNT(st, EMIT_FAILED);
+	return rc;
+}
+
+void rs_tcp_out_block(struct rs_tcp_conn *c)
+{
+	if (rs_tcp_list_empty(&c->blink))
+		rs_tcp_list_add_tail(&c->st->blocked, &c->blink);
 }
 
 /* Any segment with our ACK pays what we owe. */
@@ -104,7 +128,10 @@ void rs_tcp_out_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t seq)
 	(void)now;
 	seg_of(c, &s, seq, RS_TCP_ACK);
 	acked_now(c);
-	emit(c->st, &s);
+	if (emit(c->st, &s) == -EAGAIN) { /* owed still: resume sends it */
+		c->ack_now = true;
+		rs_tcp_out_block(c);
+	}
 }
 
 void rs_tcp_out_challenge(struct rs_tcp_conn *c, uint64_t now)
@@ -287,6 +314,11 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 		flags |= RS_TCP_FIN;
 	seg_of(c, &s, c->snd_nxt, flags);
 	seg_payload(c, &s, rs_byte_ring_mark(c->snd), len);
+	if (emit(c->st, &s) == -EAGAIN) {
+		/* Held back, not lost: nothing moves, resume sends it. */
+		rs_tcp_out_block(c);
+		return false;
+	}
 	if (len)
 		count_data(c, c->snd_nxt, len);
 	if (!c->rtt_timing && c->snd_nxt == c->snd_max) {
@@ -295,7 +327,6 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 		c->rtt_start = now;
 	}
 	acked_now(c);
-	emit(c->st, &s);
 	rs_byte_ring_advance_mark(c->snd, len);
 	c->snd_nxt += len + fin;
 	c->fin_sent = c->fin_sent || fin;
@@ -316,7 +347,8 @@ void rs_tcp_out_push(struct rs_tcp_conn *c, uint64_t now)
 	if (c->snd != NULL && (data_state(c->state) || fin_state(c->state)))
 		while (send_one(c, now))
 			sent = true;
-	if (!sent && c->ack_now && rs_tcp_synchronized(c->state))
+	if (!sent && c->ack_now && rs_tcp_synchronized(c->state) &&
+	    rs_tcp_list_empty(&c->blink))
 		rs_tcp_out_ack(c, now, c->snd_nxt);
 	rs_tcp_timer_persist_check(c, now);
 }

@@ -19,7 +19,10 @@
  *     rs_tcp_conn_finish()    tcp_conn.c  deliver events, free orphans
  *
  * Timers (tcp_timer.c) run through the wheel (wheel.c) and end the same
- * way: output, then rs_tcp_conn_finish().
+ * way: output, then rs_tcp_conn_finish().  ICMP errors (tcp_icmp.c):
+ * look up, check the quoted sequence number, act (path MTU, refusal,
+ * soft error), rs_tcp_conn_finish().  Output emit() held back waits on
+ * the stack's blocked list for rs_tcp_output_resume() (tcp_conn.c).
  */
 
 #include <stdbool.h>
@@ -221,10 +224,12 @@ struct rs_tcp_conn {
 	struct rs_tcp_stack *st;
 	enum rs_tcp_state state;
 	int error;   /* positive errno, sticky */
+	int soft_error; /* ICMP soft error, reported on time-out (tcp_icmp.c) */
 	unsigned ev; /* events not yet delivered */
 	void *user;
 	struct rs_tcp_listener *parent; /* before accept */
 	struct rs_tcp_link qlink;	/* listener queue, or the free list */
+	struct rs_tcp_link blink;	/* st->blocked while output waits */
 
 	/* who holds it, what is queued */
 	bool in_use, app_held, orphan, in_flow, shut_rd;
@@ -288,6 +293,7 @@ struct rs_tcp_stack {
 	struct rs_tcp_wheel wheel;
 	struct rs_tcp_conn *conns;
 	struct rs_tcp_link free_conns;
+	struct rs_tcp_link blocked; /* conns whose output emit() held back */
 	unsigned n_conns, n_syn_recv;
 	struct rs_tcp_listener *listeners;
 	unsigned n_listeners;
@@ -365,6 +371,9 @@ void rs_tcp_out_rst_reply(struct rs_tcp_stack *st,
 void rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now);
 /** Zero-window probe: one byte at snd_una. */
 void rs_tcp_out_probe(struct rs_tcp_conn *c, uint64_t now);
+/** emit() held @p c's output back (-EAGAIN): queue it for
+ *  rs_tcp_output_resume(). */
+void rs_tcp_out_block(struct rs_tcp_conn *c);
 /** Window update after the application released receive space. */
 void rs_tcp_out_window_update(struct rs_tcp_conn *c, uint64_t now);
 /** The window field to announce now (also moves rcv_adv). */
@@ -411,6 +420,10 @@ void rs_tcp_timer_keep_check(struct rs_tcp_conn *c, uint64_t now);
 /** Enter TIME-WAIT (2 MSL). */
 void rs_tcp_enter_time_wait(struct rs_tcp_conn *c, uint64_t now);
 void rs_tcp_timer_fire(void *ctx, struct rs_tcp_timer *t);
+/** Back to snd_una: everything unacknowledged is sent again. */
+void rs_tcp_go_back(struct rs_tcp_conn *c);
+/** Fail @p c for a time-out: ETIMEDOUT, or the soft error it had. */
+void rs_tcp_timed_out(struct rs_tcp_conn *c, int err);
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */

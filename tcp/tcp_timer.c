@@ -11,7 +11,8 @@
  *            expiry: back off (RTO doubles, up to rto_max), collapse cwnd
  *            (RFC 5681 §3.1), go back to snd_una and resend; after
  *            max_retries (max_syn_retries for the handshake) the
- *            connection fails with ETIMEDOUT.  With a zero send window
+ *            connection fails with ETIMEDOUT (or with the ICMP soft
+ *            error it last got, tcp_icmp.c).  With a zero send window
  *            it hands over to PERSIST instead (RFC 9293 §3.8.6.1).
  *   PERSIST  Zero-window probing (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
  *            Armed when data waits, nothing is in flight and RTX is idle;
@@ -101,14 +102,22 @@ void rs_tcp_enter_time_wait(struct rs_tcp_conn *c, uint64_t now)
 	rs_tcp_timer_set(c, RS_TCP_T_CLOSE, now, c->st->cfg.time_wait_ns);
 }
 
+/* RFC 1122 §4.2.3.9: a soft error is what the application hears when
+ * the connection then gives up. */
+void rs_tcp_timed_out(struct rs_tcp_conn *c, int err)
+{
+	RS_TCP_COUNT(c->st, TIMEOUTS);
+	rs_tcp_conn_closed(c, err != 0 && c->soft_error != 0 ? c->soft_error
+							     : err);
+}
+
 /* SYN or SYN-ACK unanswered. */
 static void rtx_handshake(struct rs_tcp_conn *c, uint64_t now)
 {
 	const struct rs_tcp_config *cfg = &c->st->cfg;
 
 	if (++c->retries > cfg->max_syn_retries) {
-		RS_TCP_COUNT(c->st, TIMEOUTS);
-		rs_tcp_conn_closed(c, c->passive ? 0 : ETIMEDOUT);
+		rs_tcp_timed_out(c, c->passive ? 0 : ETIMEDOUT);
 		return;
 	}
 	c->rto = RS_TCP_MIN(c->rto * 2, cfg->rto_max_ns);
@@ -118,8 +127,7 @@ static void rtx_handshake(struct rs_tcp_conn *c, uint64_t now)
 	rs_tcp_timer_rtx_restart(c, now);
 }
 
-/* Back to snd_una: everything unacknowledged is sent again. */
-static void go_back(struct rs_tcp_conn *c)
+void rs_tcp_go_back(struct rs_tcp_conn *c)
 {
 	c->snd_nxt = c->snd_una;
 	rs_byte_ring_set_mark(c->snd, rs_byte_ring_tail(c->snd));
@@ -135,20 +143,19 @@ static void rtx_data(struct rs_tcp_conn *c, uint64_t now)
 		return;
 	if (c->snd_wnd == 0 && rs_byte_ring_count(c->snd) > 0) {
 		/* Shrunk to zero: probe, do not count towards failure. */
-		go_back(c);
+		rs_tcp_go_back(c);
 		rs_tcp_timer_persist_check(c, now);
 		return;
 	}
 	if (++c->retries > cfg->max_retries) {
-		RS_TCP_COUNT(c->st, TIMEOUTS);
-		rs_tcp_conn_closed(c, ETIMEDOUT);
+		rs_tcp_timed_out(c, ETIMEDOUT);
 		return;
 	}
 	RS_TCP_COUNT(c->st, RTO_FIRED);
 	rs_tcp_cc_on_rto(c);
 	c->rto = RS_TCP_MIN(c->rto * 2, cfg->rto_max_ns);
 	c->rtt_timing = false; /* Karn */
-	go_back(c);
+	rs_tcp_go_back(c);
 	rs_tcp_out_push(c, now); /* one segment: cwnd is 1 SMSS */
 	if (!rs_tcp_timer_armed(&c->t[RS_TCP_T_RTX]))
 		rs_tcp_timer_rtx_restart(c, now);
@@ -173,8 +180,7 @@ static void fire_persist(struct rs_tcp_conn *c, uint64_t now)
 		return;
 	}
 	if (++c->probes > c->st->cfg.max_retries) {
-		RS_TCP_COUNT(c->st, TIMEOUTS);
-		rs_tcp_conn_closed(c, ETIMEDOUT);
+		rs_tcp_timed_out(c, ETIMEDOUT);
 		return;
 	}
 	rs_tcp_out_probe(c, now);
@@ -218,8 +224,7 @@ static void fire_keep(struct rs_tcp_conn *c, uint64_t now)
 		return;
 	}
 	if (c->keep_probes >= o->keep_cnt) {
-		RS_TCP_COUNT(c->st, TIMEOUTS);
-		rs_tcp_conn_closed(c, ETIMEDOUT);
+		rs_tcp_timed_out(c, ETIMEDOUT);
 		return;
 	}
 	RS_TCP_COUNT(c->st, KEEPALIVE_SENT);

@@ -21,6 +21,7 @@
 
 #include "fuzz.h"
 #include "remote_socket.pb-c.h"
+#include "rpc.pb-c.h"
 #include "rs_frame.h"
 #include "rs_rpc.h"
 
@@ -198,4 +199,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= used;
 	}
 	return 0;
+}
+
+/* ---- the replay driver's hooks (fuzz.h) ---------------------------------- */
+
+static size_t put_request(uint8_t *p, uint64_t id, const char *method,
+			  const ProtobufCMessage *body)
+{
+	Remsock__Rpc__RpcRequest rq = REMSOCK__RPC__RPC_REQUEST__INIT;
+	uint8_t packed[256];
+	size_t len;
+
+	rq.has_call_id = 1;
+	rq.call_id = id;
+	rq.service_name = "remote_socket";
+	rq.method = (char *)method;
+	rq.has_body = 1;
+	rq.body.data = packed;
+	rq.body.len = protobuf_c_message_pack(body, packed);
+	len = remsock__rpc__rpc_request__pack(&rq, p + RS_FRAME_HDR_LEN);
+	rs_frame_header_write(p, len);
+	return RS_FRAME_HDR_LEN + len;
+}
+
+/* One stream that reaches every handler path. */
+size_t rs_fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
+{
+	static const int32_t sizes[] = {10, -4, 100, 3000, 7};
+	static const int32_t flags[] = {0, 0, 1, 0, 2};
+	Remsock__ReceiveRequest rq = REMSOCK__RECEIVE_REQUEST__INIT;
+	Remsock__CreateSocketRequest cq = REMSOCK__CREATE_SOCKET_REQUEST__INIT;
+	size_t len = 0, k;
+
+	if (i != 0 || cap < 4096)
+		return 0;
+	buf[len++] = 0x05; /* chunked */
+	rq.socket_descriptor = "sock-A";
+	rq.has_flags = 1;
+	for (k = 0; k < 5; k++) {
+		rq.data_size = sizes[k];
+		rq.flags = flags[k];
+		len += put_request(buf + len, k + 1, "Receive", &rq.base);
+	}
+	cq.family = REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4;
+	cq.protocol = REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_PROTOCOL__TCP;
+	len += put_request(buf + len, 9, "CreateSocket", &cq.base);
+	len += put_request(buf + len, 10, "Nope", &cq.base);
+	return len;
+}
+
+void rs_fuzz_put_len(uint8_t *p, size_t avail, size_t value)
+{
+	if (avail >= RS_FRAME_HDR_LEN)
+		rs_frame_header_write(p, value);
 }

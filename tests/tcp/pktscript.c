@@ -94,6 +94,7 @@ struct runner {
 	int qn;
 	int last_verdict;
 	int emit_fail;
+	int emit_block;
 	const char *result; /* text after " = " on the current line */
 	bool draining;
 };
@@ -267,6 +268,9 @@ static const struct {
     {"EBUSY", EBUSY},
     {"ERANGE", ERANGE},
     {"ENOMEM", ENOMEM},
+    {"EHOSTUNREACH", EHOSTUNREACH},
+    {"ENETUNREACH", ENETUNREACH},
+    {"ENOPROTOOPT", ENOPROTOOPT},
 };
 
 static int err_val(const char *s)
@@ -336,6 +340,10 @@ static int emit_cb(void *io, const struct rs_tcp_seg *s)
 	if (R.emit_fail > 0) {
 		R.emit_fail--;
 		return -ENOBUFS;
+	}
+	if (R.emit_block > 0) {
+		R.emit_block--;
+		return -EAGAIN;
 	}
 	if (R.qn == MAX_QUEUE)
 		fail("more than %d segments emitted without being expected",
@@ -723,6 +731,70 @@ static size_t build_in(const struct spec *sp, struct flow *f, uint8_t *b)
 	return hl + sp->len;
 }
 
+/* An ICMP type or code: a name from @p names (index = value), or a
+ * number. */
+static uint8_t icmp_val(const char *t, const char *const *names, size_t n)
+{
+	if (t == NULL)
+		fail("ICMP type or code missing");
+	for (size_t i = 0; i < n; i++)
+		if (names[i] != NULL && strcmp(t, names[i]) == 0)
+			return (uint8_t)i;
+	return (uint8_t)num(t);
+}
+
+/* < icmp TYPE CODE [mtu N] [seq S] [port P]: an ICMP error quoting a
+ * segment of ours on the flow (sequence S relative to our ISN; default
+ * the connection's SND.UNA). */
+static void do_icmp(char *p)
+{
+	static const char *const types[] = {[3] = "unreach",
+					    [4] = "source_quench",
+					    [11] = "time_exceeded",
+					    [12] = "param_problem"};
+	static const char *const codes[] = {"net", "host", "proto", "port",
+					    "frag_needed"};
+	uint8_t type = icmp_val(tok(&p), types, 13);
+	uint8_t code = icmp_val(tok(&p), codes, 5);
+	struct flow *f = cur_flow();
+	uint32_t mtu = 0, seq;
+	bool has_seq = false;
+	uint8_t q[8];
+	char *t;
+
+	while ((t = tok(&p)) != NULL) {
+		if (strcmp(t, "mtu") == 0) {
+			mtu = (uint32_t)num(tok(&p));
+		} else if (strcmp(t, "seq") == 0) {
+			seq = (uint32_t)num(tok(&p));
+			has_seq = true;
+		} else if (strcmp(t, "port") == 0) {
+			f = flow_get((uint16_t)num(tok(&p)), true);
+		} else {
+			fail("unknown icmp field '%s'", t);
+		}
+	}
+	if (!has_seq) {
+		struct rs_tcp_info i;
+
+		if (f->conn == NULL)
+			fail("icmp: no connection on the flow, give seq");
+		rs_tcp_info_get(f->conn, &i);
+		seq = i.snd_una;
+	} else {
+		seq += f->isn_known ? f->our_isn : 0;
+	}
+	q[0] = (uint8_t)(f->lport >> 8);
+	q[1] = (uint8_t)f->lport;
+	q[2] = (uint8_t)(f->rport >> 8);
+	q[3] = (uint8_t)f->rport;
+	for (int i = 0; i < 4; i++)
+		q[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
+	R.last_verdict =
+	    rs_tcp_icmp_input(R.st, R.now, type, code, (uint16_t)mtu, R.laddr,
+			      f->raddr, q, sizeof(q));
+}
+
 static void do_inbound(char *p)
 {
 	struct spec sp;
@@ -730,6 +802,12 @@ static void do_inbound(char *p)
 	static uint8_t buf[RS_TCP_HDR_MAX + 70000];
 	size_t len;
 
+	while (isspace((unsigned char)*p))
+		p++;
+	if (strncmp(p, "icmp ", 5) == 0) {
+		do_icmp(p + 5);
+		return;
+	}
 	parse_spec(&sp, p);
 	f = sp.port >= 0 ? flow_get((uint16_t)sp.port, true) : cur_flow();
 	if (sp.raw) {
@@ -1360,6 +1438,15 @@ static void directive(char *p)
 	}
 }
 
+/* resume [= N]: rs_tcp_output_resume(), N connections pushed. */
+static void do_resume(void)
+{
+	unsigned n = rs_tcp_output_resume(R.st, R.now);
+
+	if (R.result != NULL)
+		check_result("resume", n, want_result(0));
+}
+
 static void app_line(char *cmd, char *p)
 {
 	if (strcmp(cmd, "listen") == 0)
@@ -1389,6 +1476,10 @@ static void app_line(char *cmd, char *p)
 		do_synflood(p);
 	else if (strcmp(cmd, "emitfail") == 0)
 		R.emit_fail = (int)num(tok(&p));
+	else if (strcmp(cmd, "emitblock") == 0)
+		R.emit_block = (int)num(tok(&p));
+	else if (strcmp(cmd, "resume") == 0)
+		do_resume();
 	else if (strcmp(cmd, "listener_close") == 0 && R.n_lis > 0)
 		rs_tcp_listener_close(R.lis[--R.n_lis].l, R.now);
 	else if (strcmp(cmd, "run") != 0)

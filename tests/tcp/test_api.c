@@ -445,6 +445,11 @@ static void test_random_input(void **state)
 			b[12] = (uint8_t)((5 + rnd() % 3) << 4);
 		}
 		rs_tcp_input(st, now, saddr, daddr, b, len, 0);
+		if (rnd() % 8 == 0) /* an ICMP error quoting those bytes */
+			rs_tcp_icmp_input(st, now, (uint8_t)(rnd() % 16),
+					  (uint8_t)(rnd() % 16),
+					  (uint16_t)rnd(), daddr, saddr, b,
+					  len < 12 ? len : 12);
 		if (i % 64 == 0) {
 			struct rs_tcp_conn *c = rs_tcp_accept(l, NULL);
 
@@ -458,6 +463,39 @@ static void test_random_input(void **state)
 	rs_tcp_listener_close(l, now);
 	rs_tcp_timers_run(st, now + 48 * 3600 * SEC);
 	assert_int_equal(rs_tcp_conn_count(st), 0);
+	rs_tcp_stack_destroy(st);
+}
+
+/* rs_tcp_icmp_input()'s checks before any connection is looked at. */
+static void test_icmp_checks(void **state)
+{
+	struct rs_tcp_config cfg;
+	struct rs_tcp_stats s;
+	struct sink k;
+	struct rs_tcp_stack *st;
+	uint32_t laddr = ip("198.18.0.2"), raddr = ip("198.18.0.1");
+	uint8_t q[8] = {0x1f, 0x90, 0x9c, 0x40, 0, 0, 0, 1};
+
+	(void)state;
+	rs_tcp_config_init(&cfg);
+	st = sink_stack(&k, &cfg);
+	/* Source quench (RFC 6633) and redirect: ignored. */
+	assert_int_equal(rs_tcp_icmp_input(st, 0, 4, 0, 0, laddr, raddr, q, 8),
+			 RS_TCP_DROP_ICMP_IGNORED);
+	assert_int_equal(rs_tcp_icmp_input(st, 0, 5, 1, 0, laddr, raddr, q, 8),
+			 RS_TCP_DROP_ICMP_IGNORED);
+	/* Fewer than 8 quoted bytes: no sequence number to check. */
+	assert_int_equal(rs_tcp_icmp_input(st, 0, RS_TCP_ICMP_UNREACH, 1, 0,
+					   laddr, raddr, q, 7),
+			 RS_TCP_DROP_ICMP_SHORT);
+	assert_int_equal(rs_tcp_icmp_input(st, 0, RS_TCP_ICMP_UNREACH, 1, 0,
+					   laddr, raddr, q, 8),
+			 RS_TCP_DROP_ICMP_NO_CONN);
+	rs_tcp_stats_get(st, &s);
+	assert_int_equal(s.drops[RS_TCP_DROP_ICMP_IGNORED], 2);
+	assert_int_equal(s.drops[RS_TCP_DROP_ICMP_SHORT], 1);
+	assert_int_equal(s.drops[RS_TCP_DROP_ICMP_NO_CONN], 1);
+	assert_int_equal(k.n, 0);
 	rs_tcp_stack_destroy(st);
 }
 
@@ -482,19 +520,24 @@ struct world {
 	int n;
 	uint64_t now;
 	unsigned loss, dup; /* per mille */
-	uint64_t lost, delivered;
+	unsigned block;	    /* per mille: emit() answers -EAGAIN */
+	uint64_t lost, delivered, blocked;
 };
 
 static struct world Wd;
 
-static void wire_put(int to, const struct rs_tcp_seg *s)
+static int wire_put(int to, const struct rs_tcp_seg *s)
 {
 	struct pkt *p;
 	size_t hl;
 
+	if (rnd() % 1000 < Wd.block) {
+		Wd.blocked++;
+		return -EAGAIN;
+	}
 	if (Wd.n == WIRE_MAX || rnd() % 1000 < Wd.loss) {
 		Wd.lost++;
-		return;
+		return 0;
 	}
 	p = malloc(sizeof(*p));
 	hl = rs_tcp_seg_write_hdr(s, p->b, true);
@@ -514,20 +557,19 @@ static void wire_put(int to, const struct rs_tcp_seg *s)
 		d->at += rnd() % (10 * MS);
 		Wd.wire[Wd.n++] = d;
 	}
+	return 0;
 }
 
 static int emit_to_b(void *io, const struct rs_tcp_seg *s)
 {
 	(void)io;
-	wire_put(1, s);
-	return 0;
+	return wire_put(1, s);
 }
 
 static int emit_to_a(void *io, const struct rs_tcp_seg *s)
 {
 	(void)io;
-	wire_put(0, s);
-	return 0;
+	return wire_put(0, s);
 }
 
 static int wire_first(void)
@@ -540,11 +582,27 @@ static int wire_first(void)
 	return best;
 }
 
+/* What the glue does after every TX burst: resume held-back output
+ * (emit() may refuse again: a bounded number of tries). */
+static void world_resume(void)
+{
+	for (int s = 0; s < 2; s++)
+		for (int k = 0; k < 1000 && rs_tcp_output_blocked(Wd.st[s]);
+		     k++)
+			rs_tcp_output_resume(Wd.st[s], Wd.now);
+	assert_false(rs_tcp_output_blocked(Wd.st[0]));
+	assert_false(rs_tcp_output_blocked(Wd.st[1]));
+}
+
 /* Advance to the next event (a packet or a timer) and handle it. */
 static void world_step(void)
 {
-	int i = wire_first();
-	uint64_t t = i >= 0 ? Wd.wire[i]->at : UINT64_MAX;
+	int i;
+	uint64_t t;
+
+	world_resume();
+	i = wire_first();
+	t = i >= 0 ? Wd.wire[i]->at : UINT64_MAX;
 
 	for (int s = 0; s < 2; s++) {
 		uint64_t nt = rs_tcp_next_timer(Wd.st[s]);
@@ -565,6 +623,7 @@ static void world_step(void)
 	}
 	rs_tcp_timers_run(Wd.st[0], Wd.now);
 	rs_tcp_timers_run(Wd.st[1], Wd.now);
+	world_resume();
 }
 
 static uint8_t xfer_pat(uint64_t i)
@@ -572,13 +631,14 @@ static uint8_t xfer_pat(uint64_t i)
 	return (uint8_t)(i * 29 + (i >> 10));
 }
 
-static void world_make(unsigned loss, unsigned dup)
+static void world_make(unsigned loss, unsigned dup, unsigned block)
 {
 	struct rs_tcp_config cfg;
 
 	memset(&Wd, 0, sizeof(Wd));
 	Wd.loss = loss;
 	Wd.dup = dup;
+	Wd.block = block;
 	for (int s = 0; s < 2; s++) {
 		rs_tcp_config_init(&cfg);
 		cfg.emit = s == 0 ? emit_to_b : emit_to_a;
@@ -593,7 +653,7 @@ static void world_make(unsigned loss, unsigned dup)
 }
 
 /* A sends XFER bytes and closes; B reads them all, checks them, closes. */
-static void transfer(unsigned loss, unsigned dup)
+static void transfer(unsigned loss, unsigned dup, unsigned block)
 {
 	struct rs_tcp_listener *l;
 	struct rs_tcp_conn *a, *b = NULL;
@@ -601,7 +661,7 @@ static void transfer(unsigned loss, unsigned dup)
 	static uint8_t buf[8192];
 	bool a_closed = false, b_closed = false;
 
-	world_make(loss, dup);
+	world_make(loss, dup, block);
 	l = rs_tcp_listen(Wd.st[1], 0, 80, 8, NULL, NULL);
 	a = rs_tcp_connect(Wd.st[0], 0, ip("198.18.0.1"), 0, ip("198.18.0.2"),
 			   80, NULL, NULL);
@@ -656,14 +716,26 @@ static void transfer(unsigned loss, unsigned dup)
 static void test_transfer_clean(void **state)
 {
 	(void)state;
-	transfer(0, 0);
+	transfer(0, 0, 0);
 }
 
 static void test_transfer_lossy(void **state)
 {
 	(void)state;
-	transfer(50, 20); /* 5 % loss, 2 % duplicates, heavy reordering */
+	transfer(50, 20, 0); /* 5 % loss, 2 % duplicates, heavy reordering */
 	assert_true(Wd.lost > 0);
+}
+
+/* Back-pressure: a fifth of the emit() calls refused for now (-EAGAIN),
+ * resumed at once as the glue does after its TX burst; then the same
+ * over the lossy wire.  The stream must still arrive whole. */
+static void test_transfer_blocked(void **state)
+{
+	(void)state;
+	transfer(0, 0, 200);
+	assert_true(Wd.blocked > 0);
+	transfer(50, 20, 100);
+	assert_true(Wd.blocked > 0 && Wd.lost > 0);
 }
 
 int main(void)
@@ -677,8 +749,10 @@ int main(void)
 	    cmocka_unit_test(test_zero_copy_send),
 	    cmocka_unit_test(test_zero_copy_recv),
 	    cmocka_unit_test(test_random_input),
+	    cmocka_unit_test(test_icmp_checks),
 	    cmocka_unit_test(test_transfer_clean),
 	    cmocka_unit_test(test_transfer_lossy),
+	    cmocka_unit_test(test_transfer_blocked),
 	};
 	const char *s = getenv("RS_TEST_SEED");
 

@@ -47,6 +47,23 @@ static void refused(const char *text, const char *msg)
 	assert_string_equal(err, msg);
 }
 
+/* Refused with @p msg: [section] with @p max + 1 entries KEY<i> = VALUE. */
+static void refused_over(const char *section, const char *key,
+			 const char *value, int max, const char *msg)
+{
+	char text[8192];
+	size_t len;
+
+	snprintf(text, sizeof(text), REQUIRED "[%s]\n", section);
+	for (int i = 0; i <= max; i++) {
+		len = strlen(text);
+		snprintf(text + len, sizeof(text) - len, "%s%d = %s\n", key, i,
+			 value);
+	}
+	assert_true(strlen(text) < sizeof(text) - 1);
+	refused(text, msg);
+}
+
 static void test_embedded_default(void **state)
 {
 	struct rs_config cfg;
@@ -204,7 +221,6 @@ static void test_routes(void **state)
 {
 	struct rs_config cfg;
 	char err[512] = "";
-	char text[4096];
 	const char *good = REQUIRED "[routes]\n"
 				    "lab = 203.0.113.0/24 via 10.1.2.1\n"
 				    "default = 0.0.0.0/0  via  10.1.2.254\n"
@@ -247,11 +263,239 @@ static void test_routes(void **state)
 			 "a = 2.0.0.0/8 via 10.1.2.1\n",
 		"x.ini:7: [routes] a: key given twice");
 
-	strcpy(text, REQUIRED "[routes]\n");
-	for (int i = 0; i <= RS_CONFIG_ROUTES_MAX; i++)
-		snprintf(text + strlen(text), sizeof(text) - strlen(text),
-			 "r%d = 10.%d.0.0/16 via 10.1.2.1\n", i, 100 + i);
-	refused(text, "x.ini: [routes] r32: more than 32 routes");
+	refused_over("routes", "r", "10.100.0.0/16 via 10.1.2.1",
+		     RS_CONFIG_ROUTES_MAX,
+		     "x.ini: [routes] r32: more than 32 routes");
+}
+
+/* [service], [acl], [apps] and [quotas]: every key and list parses. */
+static void test_service_keys(void **state)
+{
+	struct rs_config cfg;
+	char err[512] = "";
+	const char *text =
+	    REQUIRED "[service]\nidle_timeout_s = 0\nauth_timeout_ms = 100\n"
+		     "[acl]\nhole = deny 198.18.5.0/24\n"
+		     "testnet = allow 198.18.0.0/15\n"
+		     "smtp = deny 0.0.0.0/0 25\n"
+		     "web = allow 10.0.0.0/8 8000-8099\n"
+		     "host = allow 10.1.2.4/32 0-65535\n"
+		     "[apps]\nzeta = 0123456789abcdef\n"
+		     "a_1 = x/y+z=w#v;u-t_s.r~q!p\n"
+		     "[quotas]\nsockets = 1\nbuffered_bytes = 4294967295\n"
+		     "pending_calls = 1048576\n"
+		     "a_1 = sockets=4194304,buffered_bytes=4096 "
+		     "pending_calls=7\n";
+
+	assert_int_equal(load(&cfg, text, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(cfg.service.idle_timeout_s, 0);
+	assert_int_equal(cfg.service.auth_timeout_ms, 100);
+
+	assert_int_equal(cfg.nacl, 5);
+	assert_string_equal(cfg.acl[0].name, "hole");
+	assert_false(cfg.acl[0].allow);
+	assert_int_equal(cfg.acl[0].prefix, ip("198.18.5.0"));
+	assert_int_equal(cfg.acl[0].len, 24);
+	assert_int_equal(cfg.acl[0].port_lo, 0);
+	assert_int_equal(cfg.acl[0].port_hi, 65535);
+	assert_string_equal(cfg.acl[1].name, "testnet");
+	assert_true(cfg.acl[1].allow);
+	assert_int_equal(cfg.acl[1].len, 15);
+	assert_int_equal(cfg.acl[2].prefix, 0);
+	assert_int_equal(cfg.acl[2].len, 0);
+	assert_int_equal(cfg.acl[2].port_lo, 25);
+	assert_int_equal(cfg.acl[2].port_hi, 25);
+	assert_int_equal(cfg.acl[3].port_lo, 8000);
+	assert_int_equal(cfg.acl[3].port_hi, 8099);
+	assert_int_equal(cfg.acl[4].len, 32);
+
+	assert_int_equal(cfg.napps, 2);
+	assert_string_equal(cfg.apps[0].id, "zeta");
+	assert_string_equal(cfg.apps[0].secret, "0123456789abcdef");
+	assert_string_equal(cfg.apps[1].id, "a_1");
+	assert_string_equal(cfg.apps[1].secret, "x/y+z=w#v;u-t_s.r~q!p");
+
+	assert_int_equal(cfg.quotas.sockets, 1);
+	assert_int_equal(cfg.quotas.buffered_bytes, 4294967295u);
+	assert_int_equal(cfg.quotas.pending_calls, 1048576);
+	/* zeta takes [quotas]; a_1 its own entry's */
+	assert_int_equal(cfg.apps[0].quota.sockets, 1);
+	assert_int_equal(cfg.apps[0].quota.buffered_bytes, 4294967295u);
+	assert_int_equal(cfg.apps[0].quota.pending_calls, 1048576);
+	assert_int_equal(cfg.apps[1].quota.sockets, 4194304);
+	assert_int_equal(cfg.apps[1].quota.buffered_bytes, 4096);
+	assert_int_equal(cfg.apps[1].quota.pending_calls, 7);
+
+	/* An entry may give some quotas only. */
+	assert_int_equal(load(&cfg,
+			      REQUIRED "[quotas]\nsockets = 9\n"
+				       "demo = pending_calls=3\n",
+			      err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg.apps[0].quota.sockets, 9);
+	assert_int_equal(cfg.apps[0].quota.pending_calls, 3);
+	assert_int_equal(cfg.apps[0].quota.buffered_bytes,
+			 cfg.quotas.buffered_bytes);
+}
+
+/* The default: the demo app and the benchmark range open; a file's list
+ * section replaces the default's list, other sections are kept. */
+static void test_list_layers(void **state)
+{
+	struct rs_config cfg, def;
+	char err[512] = "";
+
+	assert_int_equal(rs_config_load_default(&def, NULL, 0), 0);
+	assert_int_equal(def.napps, 1);
+	assert_string_equal(def.apps[0].id, "demo");
+	assert_string_equal(def.apps[0].secret,
+			    "demo-secret-not-for-production");
+	assert_int_equal(def.nacl, 1);
+	assert_string_equal(def.acl[0].name, "testnet");
+	assert_true(def.acl[0].allow);
+	assert_int_equal(def.acl[0].prefix, ip("198.18.0.0"));
+	assert_int_equal(def.acl[0].len, 15);
+	assert_int_equal(def.service.idle_timeout_s, 600);
+	assert_true(def.quotas.sockets > 0 && def.quotas.pending_calls > 0);
+	assert_memory_equal(&def.apps[0].quota, &def.quotas,
+			    sizeof(def.quotas));
+
+	/* Left out: the default's lists. */
+	assert_int_equal(load(&cfg, REQUIRED, err, sizeof(err)), 0);
+	assert_int_equal(cfg.napps, 1);
+	assert_int_equal(cfg.nacl, 1);
+	assert_int_equal(cfg.service.auth_timeout_ms,
+			 def.service.auth_timeout_ms);
+
+	/* Given: only the file's entries, even none for [acl]. */
+	assert_int_equal(load(&cfg,
+			      REQUIRED "[acl]\n[apps]\n"
+				       "mine = mine-mine-mine-mine\n",
+			      err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg.nacl, 0);
+	assert_int_equal(cfg.napps, 1);
+	assert_string_equal(cfg.apps[0].id, "mine");
+
+	/* The demo app is gone, so its quotas entry has nobody. */
+	refused(REQUIRED "[apps]\nmine = mine-mine-mine-mine\n"
+			 "[quotas]\ndemo = sockets=1\n",
+		"x.ini: [quotas] demo: no app 'demo' in [apps]");
+	refused(REQUIRED "[apps]\n",
+		"x.ini: [apps]: no app (at least one 'APP_ID = SECRET' is "
+		"needed)");
+}
+
+static void test_bad_acl(void **state)
+{
+	static const char *const bad[] = {
+	    "allow",
+	    "allow 10.0.0.0",
+	    "permit 10.0.0.0/8",
+	    "Allow 10.0.0.0/8",
+	    "allow 10.0.0.0/33",
+	    "allow 10.0.0.0/-1",
+	    "allow 10.0.0/8",
+	    "allow 10.0.0.0/8 80 90",
+	    "allow 10.0.0.0/8 90-80",
+	    "allow 10.0.0.0/8 65536",
+	    "allow 10.0.0.0/8 0-65536",
+	    "allow 10.0.0.0/8 -5",
+	    "allow 10.0.0.0/8 5-",
+	    "allow 10.0.0.0/8 5--6",
+	    "allow 10.0.0.0/8 +5",
+	    "allow 10.0.0.0/8 http",
+	    "allow 10.0.0.0/8x",
+	};
+	char text[2048], msg[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), REQUIRED "[acl]\nr = %s\n",
+			 bad[i]);
+		snprintf(msg, sizeof(msg),
+			 "x.ini: [acl] r: '%s' is not 'allow|deny PREFIX/LEN "
+			 "[PORT|LO-HI]' (e.g. allow 198.18.0.0/15, deny "
+			 "203.0.113.0/24 25)",
+			 bad[i]);
+		refused(text, msg);
+	}
+	refused(REQUIRED "[acl]\nr = deny 10.0.0.1/8\n",
+		"x.ini: [acl] r: 'deny 10.0.0.1/8' has address bits set past "
+		"the prefix length");
+	refused(REQUIRED "[acl]\nr = deny 0.0.0.1/0 25\n",
+		"x.ini: [acl] r: 'deny 0.0.0.1/0 25' has address bits set "
+		"past the prefix length");
+
+	refused_over("acl", "r", "deny 1.0.0.0/8", RS_CONFIG_ACL_MAX,
+		     "x.ini: [acl] r64: more than 64 rules");
+}
+
+static void test_bad_apps_and_quotas(void **state)
+{
+	refused(REQUIRED "[apps]\nshort = 0123456789abcde\n",
+		"x.ini: [apps] short: the secret is shorter than 16 bytes");
+	refused(REQUIRED "[apps]\nblank = 01234567 89abcdef\n",
+		"x.ini: [apps] blank: the secret may hold only printable "
+		"ASCII without blanks");
+	refused(REQUIRED "[apps]\ntab = 01234567\t89abcdef\n",
+		"x.ini: [apps] tab: the secret may hold only printable ASCII "
+		"without blanks");
+	refused(REQUIRED "[apps]\nutf = 0123456789abcdef\xc3\xa9\n",
+		"x.ini: [apps] utf: the secret may hold only printable ASCII "
+		"without blanks");
+	refused(REQUIRED "[apps]\nApp = 0123456789abcdef\n",
+		"x.ini:6: [apps] 'App': not a key name");
+	refused(REQUIRED "[apps]\na = 0123456789abcdef\n"
+			 "a = 0123456789abcdeg\n",
+		"x.ini:7: [apps] a: key given twice");
+
+	refused_over("apps", "a", "0123456789abcdef", RS_CONFIG_APPS_MAX,
+		     "x.ini: [apps] a64: more than 64 apps");
+
+	refused(REQUIRED "[quotas]\nsockets = 0\n",
+		"x.ini: [quotas] sockets: '0' is out of range (1..4194304)");
+	refused(REQUIRED "[quotas]\nbuffered_bytes = 4294967296\n",
+		"x.ini: [quotas] buffered_bytes: '4294967296' is out of "
+		"range (4096..4294967295)");
+	refused(REQUIRED "[quotas]\npending_calls = 1048577\n",
+		"x.ini: [quotas] pending_calls: '1048577' is out of range "
+		"(1..1048576)");
+	refused(REQUIRED "[quotas]\ndemo = sockets=0\n",
+		"x.ini: [quotas] demo: sockets: '0' is out of range "
+		"(1..4194304)");
+	refused(REQUIRED "[quotas]\ndemo = pending_calls=x\n",
+		"x.ini: [quotas] demo: pending_calls: 'x' is not a number");
+	refused(REQUIRED "[quotas]\ndemo = sockets=\n",
+		"x.ini: [quotas] demo: sockets: '' is not a number");
+	refused(REQUIRED "[quotas]\ndemo = socket=5\n",
+		"x.ini: [quotas] demo: 'socket=5' is not a list of QUOTA=N "
+		"(sockets, buffered_bytes, pending_calls)");
+	refused(REQUIRED "[quotas]\ndemo = ,\n",
+		"x.ini: [quotas] demo: ',' is not a list of QUOTA=N "
+		"(sockets, buffered_bytes, pending_calls)");
+	refused(REQUIRED "[quotas]\ndemo = sockets=1 =2\n",
+		"x.ini: [quotas] demo: 'sockets=1 =2' is not a list of "
+		"QUOTA=N (sockets, buffered_bytes, pending_calls)");
+	refused(REQUIRED "[quotas]\ndemo = sockets 5\n",
+		"x.ini: [quotas] demo: 'sockets 5' is not a list of QUOTA=N "
+		"(sockets, buffered_bytes, pending_calls)");
+	/* A misspelt key is taken for an app, which does not exist. */
+	refused(REQUIRED "[quotas]\nsocket = 5\n",
+		"x.ini: [quotas] socket: '5' is not a list of QUOTA=N "
+		"(sockets, buffered_bytes, pending_calls)");
+	refused(REQUIRED "[quotas]\nsocket = sockets=5\n",
+		"x.ini: [quotas] socket: no app 'socket' in [apps]");
+
+	refused(REQUIRED "[service]\nauth_timeout_ms = 99\n",
+		"x.ini: [service] auth_timeout_ms: '99' is out of range "
+		"(100..600000)");
+	refused(REQUIRED "[service]\nidle_timeout_s = 604801\n",
+		"x.ini: [service] idle_timeout_s: '604801' is out of range "
+		"(0..604800)");
+	refused(REQUIRED "[service]\nidle = 5\n",
+		"x.ini: [service] idle: unknown key (known: idle_timeout_s, "
+		"auth_timeout_ms)");
 }
 
 static void test_bad_syntax(void **state)
@@ -295,7 +539,8 @@ static void test_unknown_names(void **state)
 		"tx_desc, mbufs, mbuf_cache, mtu, link_timeout_ms)");
 	refused(REQUIRED "[foo]\n",
 		"x.ini: [foo]: unknown section (known: eal, port, net, "
-		"workers, rpc, limits, sockets, arp, tcp, routes)");
+		"workers, rpc, limits, sockets, arp, tcp, routes, service, "
+		"acl, apps, quotas)");
 	refused(REQUIRED "[tcp]\nmaxconns = 5\n",
 		"x.ini: [tcp] maxconns: unknown key (known: max_conns, "
 		"backlog, mss, rto_min_ms, rto_max_ms, syn_retries, retries, "
@@ -463,6 +708,10 @@ int main(void)
 	    cmocka_unit_test(test_every_key),
 	    cmocka_unit_test(test_socket_keys),
 	    cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_service_keys),
+	    cmocka_unit_test(test_list_layers),
+	    cmocka_unit_test(test_bad_acl),
+	    cmocka_unit_test(test_bad_apps_and_quotas),
 	    cmocka_unit_test(test_bad_syntax),
 	    cmocka_unit_test(test_too_long_and_binary),
 	    cmocka_unit_test(test_unknown_names),

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Apps: who may use the service ([apps]), and how much of it ([quotas]).
+ *
+ * Apps are numbered 0..rs_apps_count()-1 in the order of [apps]; that
+ * number is what the descriptor table binds descriptors to.
+ *
+ * Authentication compares secrets in constant time, and an unknown app id
+ * costs the same comparison as a wrong secret, so timing tells neither.
+ *
+ * Each app has three quotas: open sockets, bytes buffered in its sockets'
+ * rings, and calls parked at once.  rs_apps_charge() takes an amount from
+ * a quota, or refuses all of it with -EDQUOT and counts the refusal;
+ * rs_apps_uncharge() gives it back.  The counters are atomic, so workers
+ * and the control thread may charge the same app at once.
+ */
+#ifndef RS_APPS_H
+#define RS_APPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rs_config;
+
+/** The quotas of an app. */
+enum rs_quota {
+	RS_QUOTA_SOCKETS,	 /**< open descriptors */
+	RS_QUOTA_BUFFERED_BYTES, /**< bytes in its sockets' rings */
+	RS_QUOTA_PENDING_CALLS,	 /**< calls parked at once */
+	RS_QUOTA_COUNT
+};
+
+/** The apps of a configuration (opaque). */
+struct rs_apps;
+
+/**
+ * Take the apps and their quotas from a validated configuration.
+ *
+ * @param err  receives 0, -EINVAL (no app) or -ENOMEM; may be NULL.
+ * @return the apps, or NULL.
+ */
+struct rs_apps *rs_apps_create(const struct rs_config *cfg, int *err);
+
+/** Free the apps (and wipe their secrets); NULL is ignored. */
+void rs_apps_free(struct rs_apps *apps);
+
+/** Number of apps. */
+uint32_t rs_apps_count(const struct rs_apps *apps);
+
+/** An app's id, NUL-terminated; NULL for a number out of range. */
+const char *rs_apps_id(const struct rs_apps *apps, uint32_t app);
+
+/**
+ * Authenticate.
+ *
+ * @param id          app id (need not be NUL-terminated).
+ * @param idlen       bytes of @p id.
+ * @param secret      its secret (need not be NUL-terminated).
+ * @param secretlen   bytes of @p secret.
+ * @return the app's number (>= 0), or -EACCES for an unknown app or a
+ *   wrong secret, alike.
+ */
+int rs_apps_auth(struct rs_apps *apps, const char *id, size_t idlen,
+		 const char *secret, size_t secretlen);
+
+/** Failed rs_apps_auth() calls so far. */
+uint64_t rs_apps_auth_failures(const struct rs_apps *apps);
+
+/**
+ * Take @p n from an app's quota.
+ *
+ * @return 0; -EDQUOT when the quota cannot hold @p n more (nothing is
+ *   taken, and the refusal is counted); -EINVAL for an app or quota out of
+ *   range.
+ */
+int rs_apps_charge(struct rs_apps *apps, uint32_t app, enum rs_quota q,
+		   uint64_t n);
+
+/**
+ * Give back @p n taken by rs_apps_charge().  Giving back more than was
+ * taken leaves the use at 0 (and is a caller's bug).
+ */
+void rs_apps_uncharge(struct rs_apps *apps, uint32_t app, enum rs_quota q,
+		      uint64_t n);
+
+/** How much of a quota is in use (0 when out of range). */
+uint64_t rs_apps_used(const struct rs_apps *apps, uint32_t app,
+		      enum rs_quota q);
+
+/** A quota's limit (0 when out of range). */
+uint64_t rs_apps_limit(const struct rs_apps *apps, uint32_t app,
+		       enum rs_quota q);
+
+/** Charges refused with -EDQUOT so far (0 when out of range). */
+uint64_t rs_apps_refused(const struct rs_apps *apps, uint32_t app,
+			 enum rs_quota q);
+
+#endif /* RS_APPS_H */
