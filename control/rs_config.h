@@ -109,24 +109,24 @@ struct rs_config {
 	} sockets;
 
 	struct rs_config_arp {
-		uint32_t pending;  /**< next hops resolved at once, per worker */
-		uint32_t queue;	   /**< packets held per next hop meanwhile */
-		uint32_t retries;  /**< requests before giving up */
+		uint32_t pending; /**< next hops resolved at once, per worker */
+		uint32_t queue;	  /**< packets held per next hop meanwhile */
+		uint32_t retries; /**< requests before giving up */
 		uint32_t retry_ms; /**< between requests */
 		uint32_t ttl_s;	   /**< entry lifetime after confirmation */
 	} arp;
 
 	struct rs_config_tcp {
-		uint32_t max_conns;	 /**< connections per worker */
-		uint32_t backlog;	 /**< default listen backlog */
-		uint32_t mss;		 /**< MSS we announce; 0: from the MTU */
-		uint32_t rto_min_ms;	 /**< retransmission timeout bounds */
+		uint32_t max_conns;  /**< connections per worker */
+		uint32_t backlog;    /**< default listen backlog */
+		uint32_t mss;	     /**< MSS we announce; 0: from the MTU */
+		uint32_t rto_min_ms; /**< retransmission timeout bounds */
 		uint32_t rto_max_ms;
-		uint32_t syn_retries;	 /**< SYN retransmissions */
-		uint32_t retries;	 /**< data retransmissions */
-		uint32_t time_wait_ms;	 /**< 2 MSL */
-		uint32_t delack_ms;	 /**< delayed ACK */
-		uint32_t keepidle_s;	 /**< keepalive defaults */
+		uint32_t syn_retries;  /**< SYN retransmissions */
+		uint32_t retries;      /**< data retransmissions */
+		uint32_t time_wait_ms; /**< 2 MSL */
+		uint32_t delack_ms;    /**< delayed ACK */
+		uint32_t keepidle_s;   /**< keepalive defaults */
 		uint32_t keepintvl_s;
 		uint32_t keepcnt;
 		uint32_t close_grace_ms; /**< at stop: time for closes */

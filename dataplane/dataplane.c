@@ -27,7 +27,6 @@ _Static_assert(sizeof(((struct rs_dp_info *)0)->port_name) >=
 		   RTE_ETH_NAME_MAX_LEN,
 	       "rs_dp_info.port_name must hold any ethdev name");
 
-
 void rs_dp_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -70,8 +69,8 @@ static int lcore_tables_create(struct rs_lcore *lc, const struct rs_config *cfg,
 	lc->arp_queue = a->queue;
 	lc->arp_retries = a->retries;
 	lc->arp_pend = rte_zmalloc_socket(
-	    "rs_arp_pend", a->pending * (sizeof(*lc->arp_pend) +
-					 a->queue * sizeof(*held)),
+	    "rs_arp_pend",
+	    a->pending * (sizeof(*lc->arp_pend) + a->queue * sizeof(*held)),
 	    RTE_CACHE_LINE_SIZE, socket);
 	lc->lin_size = cfg->port.mtu;
 	lc->lin_buf = rte_malloc_socket("rs_lin", lc->lin_size, 0, socket);

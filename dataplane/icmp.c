@@ -139,8 +139,7 @@ enum rs_verdict rs_icmp_input(struct rs_lcore *lc, struct rte_mbuf *m)
 	if (rte_raw_cksum_mbuf(m, off, len, &sum) != 0 || sum != 0xffff)
 		return rs_drop(lc, RS_DP_DROP_ICMP_CSUM);
 	icmp = rte_pktmbuf_mtod_offset(m, struct rte_icmp_hdr *, off);
-	if (icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST &&
-	    icmp->icmp_code == 0)
+	if (icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0)
 		return echo_reply(lc, m, icmp, off, len);
 	if (icmp->icmp_type == ICMP_DEST_UNREACH ||
 	    icmp->icmp_type == ICMP_TIME_EXCEEDED ||

@@ -175,9 +175,8 @@ static uint16_t phdr_sum(rte_be32_t src, rte_be32_t dst, uint8_t proto,
 	return rte_raw_cksum(&ph, sizeof(ph));
 }
 
-uint16_t rs_ipv4_l4_cksum(const struct rte_mbuf *m, uint32_t off,
-			  uint32_t len, rte_be32_t src, rte_be32_t dst,
-			  uint8_t proto)
+uint16_t rs_ipv4_l4_cksum(const struct rte_mbuf *m, uint32_t off, uint32_t len,
+			  rte_be32_t src, rte_be32_t dst, uint8_t proto)
 {
 	uint16_t raw = 0;
 	uint32_t sum;
@@ -228,8 +227,8 @@ static void l4_csum_fill(const struct rs_lcore *lc, struct rte_mbuf *m,
 		return;
 	}
 	if (lc->ifc->tx_offloads & capa) {
-		*field = phdr_sum(ip->src_addr, ip->dst_addr,
-				  ip->next_proto_id, l4len);
+		*field = phdr_sum(ip->src_addr, ip->dst_addr, ip->next_proto_id,
+				  l4len);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
 		return;
 	}

@@ -51,11 +51,11 @@ struct rs_app {
 
 /** A next hop being resolved: packets wait for its MAC (arp.c). */
 struct rs_arp_pend {
-	rte_be32_t ip;	       /**< 0: free */
-	uint16_t held;	       /**< packets in q */
-	uint16_t tries;	       /**< requests sent */
-	uint64_t next_tsc;     /**< next request, or giving up */
-	struct rte_mbuf **q;   /**< [arp_queue] held packets, IPv4 first */
+	rte_be32_t ip;	     /**< 0: free */
+	uint16_t held;	     /**< packets in q */
+	uint16_t tries;	     /**< requests sent */
+	uint64_t next_tsc;   /**< next request, or giving up */
+	struct rte_mbuf **q; /**< [arp_queue] held packets, IPv4 first */
 };
 
 /** What a packet handler did with the mbuf it was given. */
@@ -95,7 +95,8 @@ struct rs_counters {
 	uint64_t tx_dropped;
 	uint64_t drops[RS_DP_DROP_MAX];
 	uint64_t events[RS_DP_EV_MAX];
-	uint64_t socks_open, tcp_conns, arp_held, tcp_conns_at_stop; /* gauges */
+	uint64_t socks_open, tcp_conns, arp_held,
+	    tcp_conns_at_stop; /* gauges */
 };
 
 struct rs_lcore {
@@ -109,23 +110,23 @@ struct rs_lcore {
 	uint32_t idle_polls;
 	uint32_t idle_sleep_max_us;
 	uint64_t arp_ttl_tsc;
-	uint64_t arp_retry_tsc;	    /**< between requests */
-	uint32_t arp_retries;	    /**< requests before giving up */
-	uint32_t arp_queue;	    /**< packets held per pending next hop */
-	uint32_t arp_npend;	    /**< entries of arp_pend */
+	uint64_t arp_retry_tsc; /**< between requests */
+	uint32_t arp_retries;	/**< requests before giving up */
+	uint32_t arp_queue;	/**< packets held per pending next hop */
+	uint32_t arp_npend;	/**< entries of arp_pend */
 	struct rs_arp_pend *arp_pend;
 	const struct rs_route *route;
-	const struct rs_app *app;     /**< NULL: none */
+	const struct rs_app *app; /**< NULL: none */
 	const struct rs_config *cfg;
-	struct rs_socks *socks;	      /**< sock.c */
-	struct rs_tcp_stack *tcp;     /**< tcp_glue.c */
-	uint8_t *lin_buf;	      /**< a segment made contiguous */
+	struct rs_socks *socks;	  /**< sock.c */
+	struct rs_tcp_stack *tcp; /**< tcp_glue.c */
+	uint8_t *lin_buf;	  /**< a segment made contiguous */
 	uint32_t lin_size;
-	uint64_t icmp_interval_tsc;   /**< between port unreachables */
-	uint64_t icmp_burst_tsc;      /**< their burst allowance */
+	uint64_t icmp_interval_tsc; /**< between port unreachables */
+	uint64_t icmp_burst_tsc;    /**< their burst allowance */
 	uint64_t tsc_hz;
-	uint64_t tsc0;		      /**< the clock's zero */
-	uint64_t ns_mult;	      /**< ns = tsc * ns_mult >> 32 */
+	uint64_t tsc0;	  /**< the clock's zero */
+	uint64_t ns_mult; /**< ns = tsc * ns_mult >> 32 */
 	uint64_t close_grace_tsc;
 	struct rte_ip_frag_tbl *frag_tbl; /**< frag.c; NULL: none */
 

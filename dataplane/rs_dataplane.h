@@ -132,9 +132,9 @@ struct rs_dp_stats {
 	uint64_t drops[RS_DP_DROP_MAX];
 	uint64_t events[RS_DP_EV_MAX];
 	/* Gauges: values now, not counts. */
-	uint64_t socks_open;	  /**< socket handles not given back */
-	uint64_t tcp_conns;	  /**< TCP connections in the pools */
-	uint64_t arp_held;	  /**< packets waiting for ARP */
+	uint64_t socks_open;	    /**< socket handles not given back */
+	uint64_t tcp_conns;	    /**< TCP connections in the pools */
+	uint64_t arp_held;	    /**< packets waiting for ARP */
 	uint64_t tcp_conns_at_stop; /**< TCP connections left after the
 				       stop's grace period ([tcp]
 				       close_grace_ms), TIME-WAIT ones

@@ -169,9 +169,8 @@ int rs_ipv4_output_frag(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
  * @return the value for the checksum field (network order), computed
  *   with that field 0; or 0 when it is filled in and right.
  */
-uint16_t rs_ipv4_l4_cksum(const struct rte_mbuf *m, uint32_t off,
-			  uint32_t len, rte_be32_t src, rte_be32_t dst,
-			  uint8_t proto);
+uint16_t rs_ipv4_l4_cksum(const struct rte_mbuf *m, uint32_t off, uint32_t len,
+			  rte_be32_t src, rte_be32_t dst, uint8_t proto);
 /**
  * Whether a received UDP or TCP segment's checksum is right (l2_len and
  * l3_len set, @p len bytes of L4): the port's verdict when it gave one

@@ -221,8 +221,8 @@ static void app_start(struct rs_lcore *lc)
 {
 	const struct rs_app *app = lc->app;
 
-	lc->app_on = app != NULL &&
-		     (app->init == NULL || app->init(lc, app->arg) >= 0);
+	lc->app_on =
+	    app != NULL && (app->init == NULL || app->init(lc, app->arg) >= 0);
 }
 
 /* Let the TCP connections the app closed finish, within the grace. */
