@@ -129,19 +129,6 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-static int signals_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
 static int parse_interval(const char *s, unsigned *out)
 {
 	char *end;
@@ -380,7 +367,7 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 	dp = rs_dp_create(cfg);
 	if (dp == NULL)
 		goto err_create;
-	if (signals_install() < 0) {
+	if (rs_dp_signals_install(on_signal) < 0) {
 		fprintf(stderr,
 			"remsockd: cannot install signal handlers: %s\n",
 			strerror(errno));

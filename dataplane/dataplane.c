@@ -5,6 +5,7 @@
  * sum their counters.  See rs_dataplane.h for the order of calls.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -363,4 +364,17 @@ const char *rs_dp_drop_meaning(unsigned reason)
 const char *rs_dp_event_name(unsigned event)
 {
 	return event < RS_DP_EV_MAX ? event_names[event] : NULL;
+}
+
+int rs_dp_signals_install(void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGTERM, &sa, NULL) < 0)
+		return -errno;
+	return 0;
 }

@@ -199,6 +199,14 @@ int rs_dp_start(struct rs_dp *dp);
  */
 void rs_dp_stop(struct rs_dp *dp);
 
+/**
+ * Route SIGINT and SIGTERM to @p handler, the way every remsock program
+ * stops: the handler sets a flag that the main loop polls.
+ *
+ * @return 0, or a negative errno from sigaction().
+ */
+int rs_dp_signals_install(void (*handler)(int));
+
 /** Stop if needed and free everything.  NULL is allowed. */
 void rs_dp_destroy(struct rs_dp *dp);
 

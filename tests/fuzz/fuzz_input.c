@@ -968,59 +968,25 @@ static size_t seed_frames(uint8_t *buf)
 /* Session ops (OP_LEN bytes each, then their data). */
 static size_t seed_session(uint8_t *buf, unsigned which)
 {
-	static const uint8_t echo[] = {0,   RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
-				       0,   0,
-				       0,   8, /* 64 bytes */
-				       'a', 'b',
-				       'c', 'd',
-				       'e', 'f',
-				       'g', 'h',
-				       'a', 'b',
-				       'c', 'd',
-				       'e', 'f',
-				       'g', 'h',
-				       'a', 'b',
-				       'c', 'd',
-				       'e', 'f',
-				       'g', 'h',
-				       'a', 'b',
-				       'c', 'd',
-				       'e', 'f',
-				       'g', 'h',
-				       'a', 'b',
-				       'c', 'd',
-				       'e', 'f',
-				       'g', 'h',
-				       'a', 'b',
-				       'c', 'd',
-				       'e', 'f',
-				       'g', 'h',
-				       'a', 'b',
-				       'c', 'd',
-				       'e', 'f',
-				       'g', 'h',
-				       'a', 'b',
-				       'c', 'd',
-				       'e', 'f',
-				       'g', 'h',
-				       3,   2,
-				       6,   0,
-				       0,   0, /* 3 x 64 us */
-				       2,   0,
-				       200, 0,
-				       'x', 0, /* the app sends 3200 */
-				       0,   RTE_TCP_ACK_FLAG,
-				       0,   0,
-				       0,   0, /* ACK all */
-				       0,   RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG,
-				       0,   0,
-				       0,   0,
-				       3,   4,
-				       20,  0,
-				       0,   0, /* 5 x 1 s */
-				       0,   RTE_TCP_ACK_FLAG,
-				       0,   0,
-				       0,   0};
+	/* clang-format off */
+	static const uint8_t echo[] = {
+		0, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, 0, 0, 0, 8, /* 64 bytes */
+		'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+		'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+		'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+		'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+		'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+		'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+		'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+		'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h',
+		3, 2, 6, 0, 0, 0,			/* 3 x 64 us */
+		2, 0, 200, 0, 'x', 0,			/* the app sends 3200 */
+		0, RTE_TCP_ACK_FLAG, 0, 0, 0, 0,	/* ACK all */
+		0, RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG, 0, 0, 0, 0,
+		3, 4, 20, 0, 0, 0,			/* 5 x 1 s */
+		0, RTE_TCP_ACK_FLAG, 0, 0, 0, 0,
+	};
+	/* clang-format on */
 	static const uint8_t junk[] = {
 	    0,	  RTE_TCP_ACK_FLAG,
 	    0,	  0,

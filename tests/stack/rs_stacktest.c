@@ -290,19 +290,6 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 	return mode_parse(argc - optind, argv + optind, app);
 }
 
-static int signals_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
 static void banner_print(const struct rs_dp *dp, const struct st_app *app)
 {
 	struct rs_dp_info in;
@@ -417,7 +404,7 @@ static int run(const struct rs_config *cfg, const struct opts *o,
 	dp = rs_dp_create(cfg);
 	if (dp == NULL)
 		goto err_create;
-	if (signals_install() < 0 ||
+	if (rs_dp_signals_install(on_signal) < 0 ||
 	    rs_dp_set_app(dp, st_app_init, st_app_poll, st_app_fini, app) < 0 ||
 	    rs_dp_start(dp) < 0)
 		goto err_start;

@@ -40,6 +40,8 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "rs_dataplane.h"
+
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 #define BURST 32
@@ -437,19 +439,6 @@ static void run(struct bridge *b, unsigned stats_every)
 	       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-static int signals_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static struct bridge b;
@@ -462,7 +451,7 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (signals_install() < 0 ||
+	if (rs_dp_signals_install(on_signal) < 0 ||
 	    sched_getaffinity(0, sizeof(cpus), &cpus) < 0) {
 		fprintf(stderr, "rs_bridge: %s\n", strerror(errno));
 		return EXIT_RUNTIME;
