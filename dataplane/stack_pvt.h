@@ -233,18 +233,4 @@ enum rs_verdict rs_tcp_glue_icmp(struct rs_lcore *lc, uint8_t type,
 				 rte_be32_t dst, const uint8_t *quote,
 				 uint32_t len);
 
-/**
- * Update an Internet checksum for one 16-bit word changing from @p old to
- * @p new (RFC 1624 eqn. 3).  All three in network order.
- */
-static inline rte_be16_t rs_csum_replace16(rte_be16_t sum, rte_be16_t old,
-					   rte_be16_t new)
-{
-	uint32_t s = (uint16_t)~sum + (uint16_t)~old + (uint32_t) new;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (rte_be16_t)~s;
-}
-
 #endif /* RS_STACK_PVT_H */
