@@ -4,8 +4,8 @@
 #   ./run.sh demo   run remsockd on its embedded default config (tap mode) in
 #                   a namespace of its own and show it answering there
 #   ./run.sh test   run every test suite: unit, wire, integration in the main
-#                   build, and the unit suite again under ASan/UBSan; ends
-#                   with the line "N passed, N failed"
+#                   build, and the unit suite and the service tests again
+#                   under ASan/UBSan; ends with the line "N passed, N failed"
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -20,8 +20,11 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 
+#include "rs_apps.h"
 #include "rs_config.h"
 #include "rs_dataplane.h"
+#include "rs_svc.h"
+#include "rs_svc_dp.h"
 
 #ifndef RS_VERSION
 #define RS_VERSION "unknown"
@@ -29,9 +32,6 @@
 
 /* Exit codes, as --help documents them. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
-
-/* How often the main loop looks at the stop flag. */
-#define TICK_MS 100
 
 struct opts {
 	const char *config;   /* NULL: the embedded default */
@@ -60,16 +60,28 @@ static const char usage_text[] =
     "    remsockd holds sockets on behalf of programs that may not open\n"
     "    them, and serves them over RPC.  Its data path bypasses the\n"
     "    kernel: DPDK poll-mode workers drive one port through a\n"
-    "    userspace TCP/IP stack.  This version brings the port up and\n"
-    "    answers ARP and ICMP echo (ping) on its address; the RPC service\n"
-    "    and TCP/UDP are still to come.\n"
+    "    userspace TCP/IP stack (ARP, IPv4, ICMP, UDP, TCP).\n"
+    "\n"
+    "    Clients connect over TCP to [net] ip, port [rpc] listen_port\n"
+    "    (5757), on the DPDK port itself, and send framed RPCs: a 4-byte\n"
+    "    big-endian length, then a remsock.rpc.RpcRequest (proto/rpc.proto)\n"
+    "    whose body is one of App Engine's remote_socket requests\n"
+    "    (proto/remote_socket.proto).  The first call on a connection must\n"
+    "    be remsock.Authenticate with an app id and secret from [apps].\n"
+    "    Calls are pipelined and answered as they complete.  Send,\n"
+    "    Receive and Poll are served on the worker that holds the\n"
+    "    connection; CreateSocket, Connect, Close and the other methods\n"
+    "    are checked by the control thread (descriptors, [acl], [quotas])\n"
+    "    and carried out on the worker.  Resolve answers numeric IPv4\n"
+    "    names only so far.\n"
     "\n"
     "    It initialises the EAL from [eal] args, probes the port named by\n"
     "    [port] devargs (any PMD: net_tap, virtio_user, a PCI NIC), gives\n"
     "    each worker lcore one RX/TX queue pair, waits for link up, prints\n"
     "    a banner (port, MAC, address, negotiated checksum offloads,\n"
-    "    workers) and runs in the foreground.  SIGINT or SIGTERM stops the\n"
-    "    workers, closes the port and prints the final counters.\n"
+    "    workers, RPC port) and runs in the foreground.  SIGINT or\n"
+    "    SIGTERM stops the workers (closing every socket), closes the\n"
+    "    port and prints the final counters.\n"
     "\n"
     "OPTIONS\n"
     "    -c, --config FILE\n"
@@ -115,14 +127,16 @@ static const char usage_text[] =
     "EXIT STATUS\n"
     "    0   stopped by SIGINT or SIGTERM; or the configuration is valid\n"
     "    1   run-time failure: EAL (hugepages, privileges), port, link,\n"
-    "        or mbufs leaked at exit\n"
+    "        RPC listener; or mbufs, sockets or service entries leaked at\n"
+    "        exit\n"
     "    2   usage error, or the configuration is invalid\n"
     "\n"
     "EXAMPLES\n"
     "    remsockd --check-config -c configs/virtio.ini\n"
     "    remsockd --stats-interval 5\n"
     "    remsockd -c my.ini -- --log-level=pmd.net.tap:debug\n"
-    "    scripts/demo.sh    (tap mode end to end: ping the proxy)\n";
+    "    scripts/demo.sh    (tap mode end to end: an HTTP GET through\n"
+    "                        the proxy)\n";
 
 static void on_signal(int sig)
 {
@@ -265,6 +279,8 @@ static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 		       cfg->workers.idle_polls, cfg->workers.idle_sleep_max_us);
 	else
 		printf("; idle back-off off (busy polling)\n");
+	printf("  rpc       %s:%u (remote_socket service, %u app%s)\n", ip,
+	       cfg->rpc.listen_port, cfg->napps, cfg->napps == 1 ? "" : "s");
 	printf("remsockd: ready; SIGINT or SIGTERM stops it\n");
 }
 
@@ -334,39 +350,112 @@ static void final_print(const struct rs_dp *dp, unsigned leaked)
 	printf("  %-28s %u\n", "mbufs_in_use_after_close", leaked);
 }
 
-/* Sleep in ticks until a signal; print a stats line when one is due. */
-static void wait_for_signal(const struct rs_dp *dp, unsigned every)
+static uint64_t now_ns(void)
 {
-	const struct timespec tick = {0, TICK_MS * 1000000L};
-	struct timespec now, next;
+	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	next.tv_sec += every;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * The control thread's loop until a signal: serve the workers' entries;
+ * when there are none, sleep -- doubling from 10 us up to [workers]
+ * idle_sleep_max_us, or not at all without idle back-off -- and print a
+ * stats line when one is due.
+ */
+static void control_loop(const struct rs_config *cfg, const struct rs_dp *dp,
+			 struct rs_svc_ctl *ctl, unsigned every)
+{
+	uint64_t next = now_ns() + (uint64_t)every * 1000000000ull;
+	unsigned sleep_us = 10, max_us = cfg->workers.idle_sleep_max_us;
+
 	while (!stop_signal) {
-		nanosleep(&tick, NULL);
-		if (every == 0)
+		if (rs_svc_ctl_poll(ctl, 256) != 0) {
+			sleep_us = 10;
 			continue;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec &&
-						 now.tv_nsec >= next.tv_nsec)) {
+		}
+		if (cfg->workers.idle_backoff) {
+			struct timespec t = {0, (long)sleep_us * 1000};
+
+			nanosleep(&t, NULL);
+			sleep_us =
+			    sleep_us * 2 > max_us ? max_us : sleep_us * 2;
+		}
+		if (every != 0 && now_ns() >= next) {
 			stats_line_print(dp);
-			next.tv_sec += every;
+			next += (uint64_t)every * 1000000000ull;
 		}
 	}
 	printf("remsockd: %s received, stopping\n",
 	       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+/* The service's counters and the leak check; @return entries leaked. */
+static unsigned service_print(struct rs_svc_shared *sh, struct rs_svc_ctl *ctl,
+			      const struct rs_svc_dp *sdp)
+{
+	struct rs_svc_ctl_stats cs;
+	struct rs_svc_dp_stats ds;
+	unsigned in_use;
+
+	/* What the workers sent while stopping (descriptors they gave up). */
+	while (rs_svc_ctl_poll(ctl, 1024) != 0)
+		;
+	rs_svc_ctl_stats_get(ctl, &cs);
+	rs_svc_dp_stats_get(sdp, &ds);
+	printf("  %-28s %" PRIu64 "\n", "rpc.conns_accepted",
+	       ds.conns_accepted);
+	printf("  %-28s %" PRIu64 "\n", "rpc.auth_failed", ds.auth_failed);
+	printf("  %-28s %" PRIu64 "\n", "rpc.auth_timeouts", ds.auth_timeouts);
+	printf("  %-28s %" PRIu64 "\n", "rpc.calls", ds.calls);
+	printf("  %-28s %" PRIu64 "\n", "rpc.forwarded", ds.forwarded);
+	printf("  %-28s %" PRIu64 "\n", "rpc.control_execs", cs.execs);
+	printf("  %-28s %" PRIu64 "\n", "rpc.control_answered", cs.answered);
+	printf("  %-28s %" PRIu64 "\n", "rpc.parked", ds.parked);
+	printf("  %-28s %" PRIu64 "\n", "rpc.woken", ds.woken);
+	printf("  %-28s %" PRIu64 "\n", "rpc.expired", ds.expired);
+	printf("  %-28s %" PRIu64 "\n", "rpc.cancelled", ds.cancelled);
+	printf("  %-28s %" PRIu64 "\n", "rpc.busy", ds.busy);
+	printf("  %-28s %" PRIu64 "\n", "rpc.reaped", ds.reaped);
+	printf("  %-28s %" PRIu64 "\n", "rpc.gone_lost", ds.gone_lost);
+	rs_svc_shared_drain(sh); /* answers for connections now closed */
+	in_use = rs_svc_msgs_in_use(sh);
+	/* Descriptors control still holds name sockets the workers closed
+	 * at the stop: they are forgotten with the table. */
+	printf("  %-28s %u\n", "rpc.descriptors_at_stop", cs.descriptors);
+	printf("service leak: conns_open=%" PRIu64 " socks_open=%" PRIu64
+	       " waits=%" PRIu64 " msgs_in_use=%u\n",
+	       ds.conns_open, ds.socks_open, ds.waits, in_use);
+	return (unsigned)(ds.conns_open + ds.socks_open + ds.waits) + in_use;
+}
+
 static int run(const struct rs_config *cfg, const struct opts *o)
 {
+	struct rs_svc_shared *sh;
+	struct rs_svc_ctl *ctl = NULL;
+	struct rs_svc_dp *sdp = NULL;
+	unsigned leaked, svc_leaked;
 	struct rs_dp *dp;
-	unsigned leaked;
+	char err[256];
 
 	if (rs_dp_eal_init(cfg, o->eal_argc, o->eal_argv) < 0)
 		return EXIT_RUNTIME;
 	dp = rs_dp_create(cfg);
 	if (dp == NULL)
 		goto err_create;
+	sh = rs_svc_shared_create(cfg, cfg->workers.count, err, sizeof(err));
+	if (sh == NULL)
+		goto err_svc;
+	ctl = rs_svc_ctl_create(sh);
+	if (ctl == NULL) {
+		snprintf(err, sizeof(err), "control plane: %s",
+			 strerror(errno));
+		goto err_svc;
+	}
+	sdp = rs_svc_dp_create(sh, err, sizeof(err));
+	if (sdp == NULL || rs_svc_dp_attach(sdp, dp) < 0)
+		goto err_svc;
 	if (rs_dp_signals_install(on_signal) < 0) {
 		fprintf(stderr,
 			"remsockd: cannot install signal handlers: %s\n",
@@ -376,19 +465,30 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 	if (rs_dp_start(dp) < 0)
 		goto err_start;
 	banner_print(dp, cfg);
-	wait_for_signal(dp, o->stats_every);
+	control_loop(cfg, dp, ctl, o->stats_every);
 	rs_dp_stop(dp);
 	leaked = rs_dp_mbufs_in_use(dp);
 	final_print(dp, leaked);
+	svc_leaked = service_print(sh, ctl, sdp);
+	rs_svc_dp_free(sdp);
+	rs_svc_ctl_free(ctl);
+	rs_svc_shared_free(sh);
 	rs_dp_destroy(dp);
 	rte_eal_cleanup();
-	if (leaked != 0) {
-		fprintf(stderr, "remsockd: %u mbufs leaked\n", leaked);
+	if (leaked != 0 || svc_leaked != 0) {
+		fprintf(stderr,
+			"remsockd: leaked %u mbufs, %u service objects\n",
+			leaked, svc_leaked);
 		return EXIT_RUNTIME;
 	}
 	return EXIT_OK;
 
+err_svc:
+	fprintf(stderr, "remsockd: %s\n", err);
 err_start:
+	rs_svc_dp_free(sdp);
+	rs_svc_ctl_free(ctl);
+	rs_svc_shared_free(sh);
 	rs_dp_destroy(dp);
 err_create:
 	rte_eal_cleanup();

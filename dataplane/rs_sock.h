@@ -239,6 +239,25 @@ ssize_t rs_sock_readable(const struct rs_sock *s);
  */
 ssize_t rs_sock_writable(const struct rs_sock *s);
 
+/** rs_sock_poll() bits: what poll(2) would say. */
+#define RS_SOCK_POLL_IN                                                        \
+	0x01u		       /**< data, EOF, a datagram, or (listener)       \
+				    a connection to accept */
+#define RS_SOCK_POLL_OUT 0x02u /**< room to send (TCP: connected) */
+#define RS_SOCK_POLL_ERR 0x04u /**< a pending error (not cleared) */
+#define RS_SOCK_POLL_HUP                                                       \
+	0x08u			 /**< TCP: the connection is over (or was      \
+				      never made) */
+#define RS_SOCK_POLL_RDHUP 0x10u /**< TCP: the peer shut down its side */
+
+/**
+ * What the socket is ready for, without changing anything: the pending
+ * error is reported, not taken.
+ *
+ * @return RS_SOCK_POLL_* bits.
+ */
+unsigned rs_sock_poll(const struct rs_sock *s);
+
 /**
  * Shut down one or both directions.  TCP SHUT_WR sends FIN after the
  * data already in the TX ring; SHUT_RD discards what arrives.

@@ -609,6 +609,19 @@ int rs_sock_getopt(struct rs_sock *s, enum rs_sock_opt opt, int *value)
 	return 0;
 }
 
+unsigned rs_sock_poll(const struct rs_sock *s)
+{
+	unsigned ev = RS_SOCK_POLL_OUT;
+
+	if (s->kind == RS_SOCK_TCP)
+		return rs_tcp_glue_poll(s);
+	if (s->ops->readable(s) >= 0)
+		ev |= RS_SOCK_POLL_IN;
+	if (s->so_error != 0)
+		ev |= RS_SOCK_POLL_ERR;
+	return ev;
+}
+
 int rs_sock_error(struct rs_sock *s)
 {
 	int err = s->so_error;

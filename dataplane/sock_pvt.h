@@ -132,6 +132,8 @@ int rs_tcp_glue_create(struct rs_lcore *lc, const struct rs_config *cfg);
 /** Push the connections whose output emit() held back, if the TX batch
  *  has room.  @return connections pushed. */
 unsigned rs_tcp_glue_resume(struct rs_lcore *lc);
+/** rs_sock_poll() of a TCP socket. */
+unsigned rs_tcp_glue_poll(const struct rs_sock *s);
 /** Destroy it (after rs_tcp_glue_drain()). */
 void rs_tcp_glue_free(struct rs_lcore *lc);
 /** Run due timers. */

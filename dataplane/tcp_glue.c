@@ -410,6 +410,30 @@ static struct rs_sock *tcp_accept(struct rs_sock *s)
 	return n;
 }
 
+unsigned rs_tcp_glue_poll(const struct rs_sock *s)
+{
+	unsigned ev = s->so_error != 0 ? RS_SOCK_POLL_ERR : 0;
+	enum rs_tcp_state st;
+
+	if (s->tcp.lst != NULL)
+		return ev | (rs_tcp_listener_pending(s->tcp.lst) != 0
+				 ? RS_SOCK_POLL_IN
+				 : 0);
+	if (s->tcp.conn == NULL) /* never connected, or given up */
+		return ev | RS_SOCK_POLL_HUP;
+	st = rs_tcp_state(s->tcp.conn);
+	if (rs_tcp_readable(s->tcp.conn) != 0)
+		ev |= RS_SOCK_POLL_IN;
+	if (rs_tcp_peer_fin(s->tcp.conn))
+		ev |= RS_SOCK_POLL_IN | RS_SOCK_POLL_RDHUP;
+	if ((st == RS_TCP_ESTABLISHED || st == RS_TCP_CLOSE_WAIT) &&
+	    rs_tcp_writable(s->tcp.conn) != 0)
+		ev |= RS_SOCK_POLL_OUT;
+	if (st == RS_TCP_CLOSED)
+		ev |= RS_SOCK_POLL_HUP;
+	return ev;
+}
+
 /* The error of a socket without a connection: what ended it, once. */
 static int no_conn(struct rs_sock *s)
 {

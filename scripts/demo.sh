@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# remsock demo: the proxy answers ping, end to end, in tap mode.
+# remsock demo: an HTTP request through the proxy, end to end, in tap mode.
 #
 #   scripts/demo.sh            (as root, after the build; RS_BUILD=build)
 #
@@ -10,10 +10,16 @@
 # 2. creates the network namespace rs-demo and moves rs-tap0 into it, as
 #    the Linux peer 198.18.0.1/24;
 # 3. pings the proxy three times from the namespace;
-# 4. stops remsockd with SIGTERM and shows its counters;
-# 5. removes the namespace -- also when a step fails or on Ctrl-C.
+# 4. starts a web server (python3 -m http.server) in the namespace and,
+#    from there, has scripts/demo_get.py fetch a page through remsockd's
+#    remote socket API: Authenticate, CreateSocket, Connect, Send (the
+#    GET), Receive until EOF, Close -- the proxy's own TCP/IP stack makes
+#    the connection to the web server;
+# 5. stops remsockd with SIGTERM and shows its counters;
+# 6. removes the namespace -- also when a step fails or on Ctrl-C.
 #
-# Exit status: 0 when every ping was answered, 1 otherwise.
+# Exit status: 0 when the pings were answered and the page came back
+# (HTTP 200), 1 otherwise.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,8 +35,11 @@ PEER_MAC=02:00:c6:12:00:01  # the namespace side's own MAC (see step 3)
 START_TIMEOUT=30            # seconds for remsockd to report "ready"
 STOP_TIMEOUT=10             # seconds for remsockd to exit after SIGTERM
 
+HTTP_PORT=8080
 LOG=$(mktemp /tmp/remsock-demo.XXXXXX)
+WWW=$(mktemp -d /tmp/remsock-demo-www.XXXXXX)
 PID=
+HTTP_PID=
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
@@ -48,11 +57,15 @@ cleanup() {
 		kill -KILL "$PID" 2>/dev/null || true
 		wait "$PID" 2>/dev/null || true
 	fi
+	if [[ -n $HTTP_PID ]]; then
+		kill -TERM "$HTTP_PID" 2>/dev/null || true
+		wait "$HTTP_PID" 2>/dev/null || true
+	fi
 	if ip netns list | grep -qw "^$NS"; then
 		echo "cleanup: removing namespace $NS"
 		ip netns del "$NS" || true
 	fi
-	rm -f "$LOG"
+	rm -rf "$LOG" "$WWW"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -112,7 +125,27 @@ echo
 echo "ARP entry for the proxy in $NS (the proxy answered ARP; proxy MAC $PROXY_MAC):"
 ip -n "$NS" neigh show "$PROXY_IP" | sed 's/^/    /'
 
-step "5. Stopping remsockd (SIGTERM to pid $PID); its final counters:"
+step "5. A web server in $NS ($PEER_IP:$HTTP_PORT), and an HTTP GET to it through remsockd"
+printf 'Hello from the Linux peer in %s, fetched through remsock.\n' "$NS" >"$WWW/index.html"
+ip netns exec "$NS" python3 -u -m http.server --bind "$PEER_IP" \
+	--directory "$WWW" "$HTTP_PORT" >"$WWW/http.log" 2>&1 &
+HTTP_PID=$!
+for _ in $(seq 50); do
+	grep -q '^Serving HTTP' "$WWW/http.log" && break
+	sleep 0.1
+done
+GET_OK=0
+ip netns exec "$NS" /usr/bin/python3 "$ROOT/scripts/demo_get.py" "$ROOT/proto" \
+	"$PROXY_IP" 5757 demo demo-secret-not-for-production \
+	"$PEER_IP" "$HTTP_PORT" /index.html && GET_OK=1
+echo
+echo "The web server's log (the request came from the proxy's address):"
+grep 'GET' "$WWW/http.log" | sed 's/^/    /'
+kill -TERM "$HTTP_PID" 2>/dev/null || true
+wait "$HTTP_PID" 2>/dev/null || true
+HTTP_PID=
+
+step "6. Stopping remsockd (SIGTERM to pid $PID); its final counters:"
 LINES=$(wc -l <"$LOG")
 kill -TERM "$PID"
 RC=0
@@ -126,11 +159,13 @@ PID=
 tail -n +"$((LINES + 1))" "$LOG" | sed 's/^/    | /'
 echo "remsockd exit status: $RC"
 
-step "6. Removing namespace $NS"
+step "7. Removing namespace $NS"
 ip netns del "$NS"
 echo "done: $(ip netns list | grep -cw "^$NS" || true) namespace(s) named $NS left"
 
 echo
 [[ $RC -eq 0 ]] || fail "remsockd exited with status $RC"
 [[ $PING_OK -eq 1 ]] || fail "ping got no (or not all) replies from the proxy"
-echo "SUCCESS: the proxy at $PROXY_IP answered ARP and 3 pings from the Linux peer in $NS."
+[[ $GET_OK -eq 1 ]] || fail "the HTTP GET through the proxy did not come back with 200"
+echo "SUCCESS: the proxy at $PROXY_IP answered ARP and pings, and served an HTTP GET"
+echo "to $PEER_IP:$HTTP_PORT through its remote socket API and its own TCP/IP stack."

@@ -22,10 +22,14 @@ run() { # dir, meson test args...
 RUN_TAG=main run "$BUILD" --suite unit --suite wire --suite fuzz --num-processes 2
 RUN_TAG=integ run "$BUILD" --suite integration --num-processes 1
 RUN_TAG=asan run "$ASAN" --suite unit --suite fuzz --num-processes 2
+# The remote socket service's end-to-end tests again under ASan/UBSan:
+# remsockd's own code on every method, against real peers.
+RUN_TAG=asan-integ run "$ASAN" --num-processes 1 service_tap service_virtio
 
 /usr/bin/python3 - "$BUILD/meson-logs/testlog-main.json" \
 	"$BUILD/meson-logs/testlog-integ.json" \
-	"$ASAN/meson-logs/testlog-asan.json" <<'PY'
+	"$ASAN/meson-logs/testlog-asan.json" \
+	"$ASAN/meson-logs/testlog-asan-integ.json" <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for path in sys.argv[1:]:

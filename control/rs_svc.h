@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The remote socket service as the two planes share it: the message
+ * rings between the control thread and the workers, the entries that
+ * travel on them, and the read-only state both sides consult.
+ *
+ * Who does what.  A worker owns its RPC connections and the sockets it
+ * opened for them.  It answers Authenticate and the data methods (Send,
+ * Receive, Poll, ReceiveBatch, SendBatch) by itself.  Every other method
+ * is forwarded to the control thread as a CALL: control checks it
+ * against the descriptor table, the ACL and the quotas and either
+ * answers it (RESPOND: an error, or a reply it makes alone, such as
+ * Resolve) or approves it (EXEC: the same frame goes back to the worker
+ * with what control decided, e.g. the new descriptor, and the worker
+ * runs the socket half of the method).  When a worker forgets a
+ * descriptor on its own (a CreateSocket that failed at the socket, an
+ * Accept that timed out, a socket reaped for idleness) it tells control
+ * with a GONE entry.
+ *
+ *   worker k --CALL/GONE--> to_ctl (MPSC) --> control
+ *   control  --EXEC/RESPOND--> to_worker[k] (SPSC) --> worker k
+ *
+ * Each direction is FIFO, so the two views of a socket change in the
+ * same order on both sides.  Entries are fixed-size buffers from one
+ * mempool; whoever dequeues an entry either reuses it for the answer or
+ * puts it back.
+ */
+#ifndef RS_SVC_H
+#define RS_SVC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rs_desc.h"
+
+struct rs_acl;
+struct rs_apps;
+struct rs_config;
+struct rs_rpc_registry;
+struct rte_mempool;
+struct rte_ring;
+
+/** Bytes of one message entry, header included. */
+#define RS_SVC_MSG_SIZE 4096u
+
+/** The service names of the native transport. */
+#define RS_SVC_SERVICE "remote_socket"
+#define RS_SVC_SERVICE_AUTH "remsock"
+
+/** What an entry is. */
+enum rs_svc_msg_type {
+	RS_SVC_MSG_CALL = 1,	/**< worker -> control: a frame to serve */
+	RS_SVC_MSG_EXEC = 2,	/**< control -> worker: run the socket half */
+	RS_SVC_MSG_RESPOND = 3, /**< control -> worker: a response frame */
+	RS_SVC_MSG_GONE = 4,	/**< worker -> control: forget desc */
+};
+
+/** One entry on a ring.  Fields are written by the sender only. */
+struct rs_svc_msg {
+	uint16_t type;	 /**< enum rs_svc_msg_type */
+	uint16_t worker; /**< the worker of the RPC connection */
+	uint32_t app;	 /**< the connection's app */
+	uint64_t conn;	 /**< the RPC connection, as its worker names it */
+	uint32_t len;	 /**< bytes in data[] */
+	/** EXEC of CreateSocket and Accept: the descriptor control made
+	 *  for the new socket.  GONE: the descriptor to forget. */
+	char desc[RS_DESC_LEN + 1];
+	uint8_t pad[5];
+	/** CALL, EXEC: the request frame body (without its length
+	 *  header).  RESPOND: the response frame, header included. */
+	uint8_t data[];
+};
+
+/** Room for a frame inside an entry. */
+#define RS_SVC_MSG_DATA_MAX (RS_SVC_MSG_SIZE - sizeof(struct rs_svc_msg))
+
+_Static_assert(sizeof(struct rs_svc_msg) == 48, "rs_svc_msg header grew");
+_Static_assert(RS_SVC_MSG_DATA_MAX >= 2048, "rs_svc_msg data too small");
+
+/** What both planes read; set up by rs_svc_shared_create(), read-only
+ *  once the workers run (the rings and counters excepted). */
+struct rs_svc_shared {
+	const struct rs_config *cfg;
+	struct rs_acl *acl;   /**< thread-safe lookups */
+	struct rs_apps *apps; /**< thread-safe auth and quota counters */
+	struct rs_rpc_registry *registry; /**< every method, both planes */
+	struct rte_mempool *pool;	  /**< of RS_SVC_MSG_SIZE entries */
+	struct rte_ring *to_ctl;	  /**< workers -> control */
+	struct rte_ring *to_worker[128];  /**< control -> worker k */
+	unsigned workers;
+};
+
+/**
+ * Create the shared state: ACL and apps from @p cfg, an empty registry,
+ * the entry pool and the rings ([limits] msg_ring_size entries each).
+ * Needs an initialised EAL.
+ *
+ * @param workers  worker lcores (1..128).
+ * @param err      receives a message on failure.
+ * @return the state, or NULL with errno set (EINVAL, ENOMEM, or the
+ *   rte_errno of a ring or pool).
+ */
+struct rs_svc_shared *rs_svc_shared_create(const struct rs_config *cfg,
+					   unsigned workers, char *err,
+					   size_t errlen);
+
+/** Free the shared state; entries still on the rings go back to the
+ *  pool first.  NULL is ignored. */
+void rs_svc_shared_free(struct rs_svc_shared *sh);
+
+/** Give the entries left on the rings back to the pool (once the
+ *  workers have stopped). */
+void rs_svc_shared_drain(struct rs_svc_shared *sh);
+
+/** @return entries of the pool not in it (0 once everything is done). */
+unsigned rs_svc_msgs_in_use(const struct rs_svc_shared *sh);
+
+/** The control thread's half of the service (opaque). */
+struct rs_svc_ctl;
+
+/**
+ * Register the control-plane methods (CreateSocket ... Close, Resolve)
+ * in sh->registry and create the descriptor table.
+ *
+ * @return the control half, or NULL with errno set.
+ */
+struct rs_svc_ctl *rs_svc_ctl_create(struct rs_svc_shared *sh);
+
+/** Free the control half; NULL is ignored. */
+void rs_svc_ctl_free(struct rs_svc_ctl *ctl);
+
+/**
+ * Serve what the workers sent: at most @p budget entries.
+ *
+ * @return entries served (0: the ring was empty).
+ */
+unsigned rs_svc_ctl_poll(struct rs_svc_ctl *ctl, unsigned budget);
+
+/** Counters of the control half, for telemetry and the leak check. */
+struct rs_svc_ctl_stats {
+	uint64_t calls;	      /**< CALL entries served */
+	uint64_t execs;	      /**< approved: sent back as EXEC */
+	uint64_t answered;    /**< answered by control (RESPOND) */
+	uint64_t gone;	      /**< GONE entries */
+	uint64_t ring_full;   /**< answers lost: a worker ring was full */
+	uint32_t descriptors; /**< descriptors in the table now */
+};
+
+/** Read the control half's counters. */
+void rs_svc_ctl_stats_get(const struct rs_svc_ctl *ctl,
+			  struct rs_svc_ctl_stats *st);
+
+/**
+ * Send an entry to control, or to worker @p k (@p k < 0: control).  On
+ * failure the entry stays the caller's.
+ *
+ * @return 0, or -ENOBUFS when the ring is full.
+ */
+int rs_svc_msg_send(struct rs_svc_shared *sh, int k, struct rs_svc_msg *m);
+
+/**
+ * Answer a call with a remote_socket error: @p code is a
+ * RemoteSocketServiceError.ErrorCode (SYSTEM_ERROR, PERMISSION_DENIED,
+ * INVALID_REQUEST...), @p sys_errno the errno that SYSTEM_ERROR carries
+ * (0 otherwise).  The error body (a RemoteSocketServiceError with the
+ * errno and the detail) is made in call->arena.
+ */
+struct rs_rpc_call;
+void rs_svc_error(struct rs_rpc_call *call, int code, int sys_errno,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/** rs_svc_error() with SYSTEM_ERROR and the errno @p err (either sign). */
+#define rs_svc_sys_error(call, err, ...)                                       \
+	rs_svc_error(call, 1, (err) < 0 ? -(err) : (err), __VA_ARGS__)
+
+struct Remsock__AddressPort;
+
+/**
+ * The IPv4 address (network order, 0 when none is given) and port of an
+ * AddressPort; false with the call answered (INVALID_REQUEST, or
+ * EAFNOSUPPORT for IPv6) when it has none that remsock can use.
+ */
+bool rs_svc_addr_get(struct rs_rpc_call *call,
+		     const struct Remsock__AddressPort *a, uint32_t *ip,
+		     uint16_t *port);
+
+/**
+ * Whether the ACL lets a call reach @p a; false with the call answered
+ * (PERMISSION_DENIED naming the rule, or as rs_svc_addr_get()) when not.
+ */
+bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
+		      const struct Remsock__AddressPort *a);
+
+/** @return a fresh entry, or NULL when the pool is empty. */
+struct rs_svc_msg *rs_svc_msg_get(struct rs_svc_shared *sh);
+
+/** Give an entry back to the pool. */
+void rs_svc_msg_put(struct rs_svc_shared *sh, struct rs_svc_msg *m);
+
+#endif /* RS_SVC_H */

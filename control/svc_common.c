@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What both halves of the service share: the entry pool, the rings, the
+ * error helper.  See rs_svc.h for who sends what where.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "remote_socket.pb-c.h"
+#include "rs_acl.h"
+#include "rs_apps.h"
+#include "rs_config.h"
+#include "rs_rpc.h"
+#include "rs_svc.h"
+
+static void drain(struct rs_svc_shared *sh, struct rte_ring *r)
+{
+	void *m;
+
+	while (r != NULL && rte_ring_dequeue(r, &m) == 0)
+		rte_mempool_put(sh->pool, m);
+}
+
+void rs_svc_shared_drain(struct rs_svc_shared *sh)
+{
+	drain(sh, sh->to_ctl);
+	for (unsigned k = 0; k < sh->workers; k++)
+		drain(sh, sh->to_worker[k]);
+}
+
+void rs_svc_shared_free(struct rs_svc_shared *sh)
+{
+	if (sh == NULL)
+		return;
+	if (sh->pool != NULL)
+		rs_svc_shared_drain(sh);
+	for (unsigned k = 0; k < sh->workers; k++)
+		rte_ring_free(sh->to_worker[k]);
+	rte_ring_free(sh->to_ctl);
+	rte_mempool_free(sh->pool);
+	rs_rpc_registry_destroy(sh->registry);
+	rs_apps_free(sh->apps);
+	rs_acl_free(sh->acl);
+	free(sh);
+}
+
+static int rings_create(struct rs_svc_shared *sh, char *err, size_t errlen)
+{
+	unsigned size = sh->cfg->limits.msg_ring_size;
+	char name[RTE_RING_NAMESIZE];
+
+	/* Entries for every ring full at once, and a worker's in-flight
+	 * ones: running dry would only delay calls, never lose them. */
+	sh->pool = rte_mempool_create("rs_svc_msgs", (sh->workers + 1) * size,
+				      RS_SVC_MSG_SIZE, 0, 0, NULL, NULL, NULL,
+				      NULL, (int)rte_socket_id(), 0);
+	if (sh->pool == NULL)
+		goto fail;
+	sh->to_ctl = rte_ring_create("rs_svc_to_ctl", size,
+				     (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (sh->to_ctl == NULL)
+		goto fail;
+	for (unsigned k = 0; k < sh->workers; k++) {
+		snprintf(name, sizeof(name), "rs_svc_to_w%u", k);
+		sh->to_worker[k] =
+		    rte_ring_create(name, size, (int)rte_socket_id(),
+				    RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (sh->to_worker[k] == NULL)
+			goto fail;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen,
+		 "service message rings ([limits] msg_ring_size = %u, %u "
+		 "entries of %u bytes): %s",
+		 size, (sh->workers + 1) * size, RS_SVC_MSG_SIZE,
+		 rte_strerror(rte_errno));
+	return -(rte_errno ? rte_errno : ENOMEM);
+}
+
+struct rs_svc_shared *rs_svc_shared_create(const struct rs_config *cfg,
+					   unsigned workers, char *err,
+					   size_t errlen)
+{
+	struct rs_svc_shared *sh;
+	int rc = 0;
+
+	if (workers == 0 || workers > RTE_DIM(sh->to_worker)) {
+		snprintf(err, errlen, "service: %u workers (1-128)", workers);
+		errno = EINVAL;
+		return NULL;
+	}
+	sh = calloc(1, sizeof(*sh));
+	if (sh == NULL)
+		goto err_nomem;
+	sh->cfg = cfg;
+	sh->workers = workers;
+	sh->acl = rs_acl_create_from_config(cfg, &rc);
+	if (sh->acl == NULL) {
+		snprintf(err, errlen, "[acl]: %s", strerror(-rc));
+		goto err_free;
+	}
+	sh->apps = rs_apps_create(cfg, &rc);
+	if (sh->apps == NULL) {
+		snprintf(err, errlen, "[apps]: %s", strerror(-rc));
+		goto err_free;
+	}
+	sh->registry = rs_rpc_registry_create();
+	if (sh->registry == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "service registry: %s", strerror(-rc));
+		goto err_free;
+	}
+	rc = rings_create(sh, err, errlen);
+	if (rc < 0)
+		goto err_free;
+	return sh;
+
+err_free:
+	rs_svc_shared_free(sh);
+	errno = rc < 0 ? -rc : EINVAL;
+	return NULL;
+err_nomem:
+	snprintf(err, errlen, "service: out of memory");
+	errno = ENOMEM;
+	return NULL;
+}
+
+unsigned rs_svc_msgs_in_use(const struct rs_svc_shared *sh)
+{
+	return rte_mempool_in_use_count(sh->pool);
+}
+
+int rs_svc_msg_send(struct rs_svc_shared *sh, int k, struct rs_svc_msg *m)
+{
+	struct rte_ring *r = k < 0 ? sh->to_ctl : sh->to_worker[k];
+
+	return rte_ring_enqueue(r, m) == 0 ? 0 : -ENOBUFS;
+}
+
+struct rs_svc_msg *rs_svc_msg_get(struct rs_svc_shared *sh)
+{
+	void *m;
+
+	if (rte_mempool_get(sh->pool, &m) < 0)
+		return NULL;
+	memset(m, 0, sizeof(struct rs_svc_msg));
+	return m;
+}
+
+void rs_svc_msg_put(struct rs_svc_shared *sh, struct rs_svc_msg *m)
+{
+	rte_mempool_put(sh->pool, m);
+}
+
+void rs_svc_error(struct rs_rpc_call *call, int code, int sys_errno,
+		  const char *fmt, ...)
+{
+	Remsock__RemoteSocketServiceError *e;
+	char buf[RS_RPC_DETAIL_MAX], *detail;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* It cleans the detail: names in it may come from the peer. */
+	rs_rpc_call_set_app_error(call, code, "%s", buf);
+	e = rs_arena_alloc(call->arena, sizeof(*e));
+	detail = rs_arena_alloc(call->arena, strlen(call->detail) + 1);
+	if (e == NULL || detail == NULL)
+		return; /* the code and the detail still go out */
+	remsock__remote_socket_service_error__init(e);
+	strcpy(detail, call->detail);
+	e->has_system_error = sys_errno != 0;
+	e->system_error = sys_errno;
+	e->error_detail = detail;
+	call->error_body = &e->base;
+}
+
+#define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
+
+/* The IPv4 address of an AddressPort, or false with the call answered. */
+bool rs_svc_addr_get(struct rs_rpc_call *call, const Remsock__AddressPort *a,
+		     uint32_t *ip, uint16_t *port)
+{
+	if (a->port < 0 || a->port > 65535) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0, "port %d", a->port);
+		return false;
+	}
+	*port = (uint16_t)a->port;
+	*ip = 0;
+	if (!a->has_packed_address || a->packed_address.len == 0)
+		return true;
+	if (a->packed_address.len == 16) {
+		rs_svc_sys_error(call, EAFNOSUPPORT,
+				 "IPv6 addresses are not supported yet");
+		return false;
+	}
+	if (a->packed_address.len != 4) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
+			     "packed_address of %zu bytes",
+			     a->packed_address.len);
+		return false;
+	}
+	memcpy(ip, a->packed_address.data, 4);
+	return true;
+}
+
+/* Whether the ACL lets the app reach @p a; answers the call when not. */
+bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
+		      const Remsock__AddressPort *a)
+{
+	const struct rs_acl_rule *rule;
+	char ip[INET_ADDRSTRLEN], why[160];
+	uint32_t addr;
+	uint16_t port;
+
+	if (!rs_svc_addr_get(call, a, &addr, &port))
+		return false;
+	if (rs_acl_allows(sh->acl, addr, port, &rule))
+		return true;
+	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	rs_acl_rule_format(rule, why, sizeof(why));
+	rs_svc_error(call, ERR(PERMISSION_DENIED), 0, "%s:%u denied by %s", ip,
+		     port, why);
+	return false;
+}

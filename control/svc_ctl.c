@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control thread's half of the remote socket service.
+ *
+ * A CALL entry holds a request frame that a worker forwarded from an
+ * authenticated connection.  It is dispatched here with the control
+ * plane's handlers, which never touch a socket: they decide.  A handler
+ * either answers (an error, or a reply control can make alone) -- the
+ * response frame goes back in the same entry as RESPOND -- or approves
+ * the call with approve(), which parks it for the dispatcher: the entry
+ * then goes back unchanged as EXEC, with the new descriptor when the
+ * method makes one, and the worker runs the socket half (dataplane/
+ * svc_exec.c).
+ *
+ * The descriptor table is the authority on which app owns which
+ * descriptor and on which worker it lives.  Sockets are charged to the
+ * app's quota here, when their descriptor is made, and given back when it
+ * is forgotten (Close, or a GONE entry from the worker).
+ *
+ * Answers to a worker whose ring is full wait in a small backlog, and
+ * while it is not empty no new CALL is taken: the workers then see
+ * to_ctl fill up and refuse calls with RPC_OVER_QUOTA, which a client
+ * retries, rather than anything being lost.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ring.h>
+
+#include "remote_socket.pb-c.h"
+#include "rs_acl.h"
+#include "rs_apps.h"
+#include "rs_config.h"
+#include "rs_desc.h"
+#include "rs_rpc.h"
+#include "rs_svc.h"
+
+#define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
+#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
+
+/* Answers held for a worker whose ring was full. */
+#define BACKLOG_MAX 256
+
+struct rs_svc_ctl {
+	struct rs_svc_shared *sh;
+	struct rs_desc_table *desc;
+	struct rs_arena *arena;
+	struct rs_rpc_env env;
+	struct rs_svc_msg *cur; /* the entry being served */
+	bool approved;		/* the handler said EXEC */
+	unsigned nbacklog;
+	struct rs_svc_msg *backlog[BACKLOG_MAX];
+	struct rs_svc_ctl_stats st;
+	uint8_t out[RS_SVC_MSG_DATA_MAX];
+};
+
+/* ---- helpers --------------------------------------------------------- */
+
+static void approve(struct rs_svc_ctl *ctl, struct rs_rpc_call *call)
+{
+	ctl->approved = true;
+	rs_rpc_call_park(call);
+}
+
+/* The record of a descriptor of the caller's app, or NULL with the call
+ * answered.  A descriptor of another app is answered the same way as one
+ * that never existed. */
+static struct rs_desc_rec *find(struct rs_svc_ctl *ctl,
+				struct rs_rpc_call *call, const char *desc)
+{
+	struct rs_desc_rec *rec;
+
+	rec = rs_desc_lookup(ctl->desc, ctl->cur->app, desc, strlen(desc));
+	if (rec == NULL) {
+		rs_svc_sys_error(call, EBADF, "no such socket descriptor");
+		return NULL;
+	}
+	if (rec->worker != ctl->cur->worker) {
+		/* One worker per port without RSS: cannot happen yet. */
+		rs_svc_sys_error(call, EXDEV,
+				 "socket lives on worker %u, the connection on "
+				 "worker %u: not supported yet",
+				 rec->worker, ctl->cur->worker);
+		return NULL;
+	}
+	return rec;
+}
+
+/* A new descriptor for the caller, charged to its socket quota; false
+ * with the call answered when the quota or the table is full. */
+static bool desc_new(struct rs_svc_ctl *ctl, struct rs_rpc_call *call,
+		     enum rs_desc_kind kind)
+{
+	struct rs_svc_msg *m = ctl->cur;
+	struct rs_desc_rec rec = {
+	    .app = m->app,
+	    .worker = m->worker,
+	    .kind = (uint8_t)kind,
+	};
+	int rc;
+
+	if (rs_apps_charge(ctl->sh->apps, m->app, RS_QUOTA_SOCKETS, 1) < 0) {
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(OVER_QUOTA),
+		    "app %s: socket quota (%lu) used",
+		    rs_apps_id(ctl->sh->apps, m->app),
+		    (unsigned long)rs_apps_limit(ctl->sh->apps, m->app,
+						 RS_QUOTA_SOCKETS));
+		return false;
+	}
+	rc = rs_desc_insert(ctl->desc, &rec, m->desc);
+	if (rc < 0) {
+		rs_apps_uncharge(ctl->sh->apps, m->app, RS_QUOTA_SOCKETS, 1);
+		rs_svc_sys_error(call, rc == -ENOSPC ? ENFILE : -rc,
+				 "descriptor table: %s", strerror(-rc));
+		return false;
+	}
+	return true;
+}
+
+static void desc_forget(struct rs_svc_ctl *ctl, uint32_t app, const char *d)
+{
+	if (rs_desc_remove(ctl->desc, app, d, strlen(d), NULL) == 0)
+		rs_apps_uncharge(ctl->sh->apps, app, RS_QUOTA_SOCKETS, 1);
+}
+
+/* ---- the control-plane methods ---------------------------------------- */
+
+static int do_create_socket(void *ctx, struct rs_rpc_call *call,
+			    const ProtobufCMessage *reqm,
+			    ProtobufCMessage *respm)
+{
+	const Remsock__CreateSocketRequest *req = (const void *)reqm;
+	struct rs_svc_ctl *ctl = ctx;
+	bool tcp = req->protocol ==
+		   REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_PROTOCOL__TCP;
+	uint32_t ip;
+	uint16_t port;
+
+	if (req->family ==
+	    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv6) {
+		rs_svc_sys_error(call, EAFNOSUPPORT,
+				 "IPv6 sockets are not supported yet");
+		return 0;
+	}
+	if (req->family !=
+		REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4 ||
+	    (!tcp &&
+	     req->protocol !=
+		 REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_PROTOCOL__UDP)) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
+			     "family %d, protocol %d", req->family,
+			     req->protocol);
+		return 0;
+	}
+	if (req->proxy_external_ip != NULL &&
+	    !rs_svc_addr_get(call, req->proxy_external_ip, &ip, &port))
+		return 0;
+	if (req->remote_ip != NULL &&
+	    !rs_svc_acl_check(ctl->sh, call, req->remote_ip))
+		return 0;
+	if (!desc_new(ctl, call, tcp ? RS_DESC_TCP : RS_DESC_UDP))
+		return 0;
+	approve(ctl, call);
+	return 0;
+}
+
+/* Methods that name a socket and need nothing more from control. */
+#define BY_DESC(fn, type)                                                      \
+	static int fn(void *ctx, struct rs_rpc_call *call,                     \
+		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)   \
+	{                                                                      \
+		const type *req = (const void *)reqm;                          \
+		struct rs_svc_ctl *ctl = ctx;                                  \
+                                                                               \
+		if (find(ctl, call, req->socket_descriptor) != NULL)           \
+			approve(ctl, call);                                    \
+		return 0;                                                      \
+	}
+BY_DESC(do_bind, Remsock__BindRequest)
+BY_DESC(do_get_socket_name, Remsock__GetSocketNameRequest)
+BY_DESC(do_get_peer_name, Remsock__GetPeerNameRequest)
+BY_DESC(do_set_socket_options, Remsock__SetSocketOptionsRequest)
+BY_DESC(do_get_socket_options, Remsock__GetSocketOptionsRequest)
+BY_DESC(do_listen, Remsock__ListenRequest)
+BY_DESC(do_shut_down, Remsock__ShutDownRequest)
+
+static int do_connect(void *ctx, struct rs_rpc_call *call,
+		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ConnectRequest *req = (const void *)reqm;
+	struct rs_svc_ctl *ctl = ctx;
+
+	if (find(ctl, call, req->socket_descriptor) != NULL &&
+	    rs_svc_acl_check(ctl->sh, call, req->remote_ip))
+		approve(ctl, call);
+	return 0;
+}
+
+static int do_accept(void *ctx, struct rs_rpc_call *call,
+		     const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__AcceptRequest *req = (const void *)reqm;
+	struct rs_svc_ctl *ctl = ctx;
+
+	/* The accepted socket's descriptor is made now; the worker gives
+	 * it back (GONE) if no connection comes. */
+	if (find(ctl, call, req->socket_descriptor) != NULL &&
+	    desc_new(ctl, call, RS_DESC_TCP))
+		approve(ctl, call);
+	return 0;
+}
+
+static int do_close_socket(void *ctx, struct rs_rpc_call *call,
+			   const ProtobufCMessage *reqm,
+			   ProtobufCMessage *respm)
+{
+	const Remsock__CloseRequest *req = (const void *)reqm;
+	struct rs_svc_ctl *ctl = ctx;
+
+	if (find(ctl, call, req->socket_descriptor) == NULL)
+		return 0;
+	desc_forget(ctl, ctl->cur->app, req->socket_descriptor);
+	approve(ctl, call);
+	return 0;
+}
+
+/* Resolve: numeric IPv4 names only so far (DNS and the hosts table are
+ * still to come). */
+static int do_resolve(void *ctx, struct rs_rpc_call *call,
+		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ResolveRequest *req = (const void *)reqm;
+	Remsock__ResolveReply *resp = (void *)respm;
+	struct in_addr a;
+	uint8_t *p;
+
+	if (inet_pton(AF_INET, req->name, &a) != 1) {
+		rs_svc_error(
+		    call, ERR(GAI_ERROR),
+		    REMSOCK__RESOLVE_REPLY__ERROR_CODE__SOCKET_EAI_NONAME,
+		    "'%.60s': only numeric IPv4 names resolve yet", req->name);
+		return 0;
+	}
+	resp->packed_address =
+	    rs_arena_alloc(call->arena, sizeof(*resp->packed_address));
+	p = rs_arena_alloc(call->arena, 4);
+	if (resp->packed_address == NULL || p == NULL)
+		return -ENOMEM;
+	memcpy(p, &a, 4);
+	resp->packed_address[0] = (ProtobufCBinaryData){.len = 4, .data = p};
+	resp->n_packed_address = 1;
+	resp->canonical_name = rs_arena_strdup(call->arena, req->name);
+	return 0;
+}
+
+/* ---- registration ------------------------------------------------------ */
+
+#define M(name, fn, type)                                                      \
+	{                                                                      \
+		name, fn, &remsock__##type##_request__descriptor,              \
+		    &remsock__##type##_reply__descriptor, RS_RPC_PLANE_CONTROL \
+	}
+
+static const struct rs_rpc_method methods[] = {
+    M("CreateSocket", do_create_socket, create_socket),
+    M("Bind", do_bind, bind),
+    M("GetSocketName", do_get_socket_name, get_socket_name),
+    M("GetPeerName", do_get_peer_name, get_peer_name),
+    M("SetSocketOptions", do_set_socket_options, set_socket_options),
+    M("GetSocketOptions", do_get_socket_options, get_socket_options),
+    M("Connect", do_connect, connect),
+    M("Listen", do_listen, listen),
+    M("Accept", do_accept, accept),
+    M("ShutDown", do_shut_down, shut_down),
+    M("Close", do_close_socket, close),
+    M("Resolve", do_resolve, resolve),
+};
+
+struct rs_svc_ctl *rs_svc_ctl_create(struct rs_svc_shared *sh)
+{
+	const struct rs_config *cfg = sh->cfg;
+	struct rs_arena_conf ac = {.limit = 4u << 20};
+	struct rs_svc_ctl *ctl;
+	uint32_t cap;
+	int rc = 0;
+
+	ctl = calloc(1, sizeof(*ctl));
+	if (ctl == NULL)
+		return NULL;
+	for (unsigned i = 0; i < RTE_DIM(methods); i++) {
+		rc = rs_rpc_registry_add(sh->registry, RS_SVC_SERVICE,
+					 &methods[i]);
+		if (rc < 0)
+			goto err;
+	}
+	/* Room for every worker's sockets. */
+	cap = cfg->sockets.max * sh->workers;
+	ctl->desc = rs_desc_table_create(cap < 16 ? 16 : cap,
+					 rs_apps_count(sh->apps), &rc);
+	if (ctl->desc == NULL)
+		goto err;
+	ctl->arena = rs_arena_create(&ac);
+	if (ctl->arena == NULL) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	ctl->sh = sh;
+	ctl->env = (struct rs_rpc_env){
+	    .registry = sh->registry,
+	    .arena = ctl->arena,
+	    .ctx = ctl,
+	    .plane = RS_RPC_PLANE_CONTROL,
+	};
+	return ctl;
+err:
+	rs_svc_ctl_free(ctl);
+	errno = -rc;
+	return NULL;
+}
+
+void rs_svc_ctl_free(struct rs_svc_ctl *ctl)
+{
+	if (ctl == NULL)
+		return;
+	for (unsigned i = 0; i < ctl->nbacklog; i++)
+		rs_svc_msg_put(ctl->sh, ctl->backlog[i]);
+	rs_arena_destroy(ctl->arena);
+	rs_desc_table_free(ctl->desc);
+	free(ctl);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void to_worker(struct rs_svc_ctl *ctl, struct rs_svc_msg *m)
+{
+	if (ctl->nbacklog == 0 && rs_svc_msg_send(ctl->sh, m->worker, m) == 0)
+		return;
+	if (ctl->nbacklog < BACKLOG_MAX) {
+		ctl->backlog[ctl->nbacklog++] = m;
+		return;
+	}
+	/* Cannot happen while CALLs stop at a non-empty backlog. */
+	ctl->st.ring_full++;
+	rs_svc_msg_put(ctl->sh, m);
+}
+
+static void backlog_flush(struct rs_svc_ctl *ctl)
+{
+	unsigned i = 0;
+
+	while (i < ctl->nbacklog &&
+	       rs_svc_msg_send(ctl->sh, ctl->backlog[i]->worker,
+			       ctl->backlog[i]) == 0)
+		i++;
+	memmove(ctl->backlog, ctl->backlog + i,
+		(ctl->nbacklog - i) * sizeof(ctl->backlog[0]));
+	ctl->nbacklog -= i;
+}
+
+static void serve(struct rs_svc_ctl *ctl, struct rs_svc_msg *m)
+{
+	struct rs_rpc_call call;
+	size_t len = 0;
+	int rc;
+
+	ctl->st.calls++;
+	ctl->cur = m;
+	ctl->approved = false;
+	rs_arena_reset(ctl->arena);
+	rc = rs_rpc_dispatch(&ctl->env, m->data, m->len, &call, ctl->out,
+			     sizeof(ctl->out), &len);
+	if (rc == RS_RPC_PARKED && ctl->approved) {
+		m->type = RS_SVC_MSG_EXEC;
+		ctl->st.execs++;
+		to_worker(ctl, m);
+		return;
+	}
+	if (rc == RS_RPC_FORWARD || rc == RS_RPC_PARKED)
+		rc = rs_rpc_error_write(call.call_id, RPC_ERR(INTERNAL),
+					"not a control-plane call", ctl->out,
+					sizeof(ctl->out), &len);
+	else if (rc == -ENOSPC)
+		rc = rs_rpc_error_write(
+		    call.call_id, RPC_ERR(RESPONSE_TOO_LARGE),
+		    "reply too large", ctl->out, sizeof(ctl->out), &len);
+	if (rc < 0)
+		len = 0; /* cannot happen: an error frame is small */
+	memcpy(m->data, ctl->out, len);
+	m->len = (uint32_t)len;
+	m->type = RS_SVC_MSG_RESPOND;
+	ctl->st.answered++;
+	to_worker(ctl, m);
+}
+
+unsigned rs_svc_ctl_poll(struct rs_svc_ctl *ctl, unsigned budget)
+{
+	void *burst[32];
+	unsigned n, done = 0;
+
+	if (ctl->nbacklog != 0)
+		backlog_flush(ctl);
+	while (done < budget && ctl->nbacklog == 0) {
+		n = rte_ring_dequeue_burst(
+		    ctl->sh->to_ctl, burst,
+		    RTE_MIN(RTE_DIM(burst), budget - done), NULL);
+		if (n == 0)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			struct rs_svc_msg *m = burst[i];
+
+			if (m->type == RS_SVC_MSG_CALL) {
+				serve(ctl, m);
+				continue;
+			}
+			if (m->type == RS_SVC_MSG_GONE) {
+				ctl->st.gone++;
+				desc_forget(ctl, m->app, m->desc);
+			}
+			rs_svc_msg_put(ctl->sh, m);
+		}
+		done += n;
+	}
+	return done;
+}
+
+void rs_svc_ctl_stats_get(const struct rs_svc_ctl *ctl,
+			  struct rs_svc_ctl_stats *st)
+{
+	*st = ctl->st;
+	st->descriptors = rs_desc_total(ctl->desc);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The workers' half of the remote socket service, as remsockd's main
+ * sets it up (the control half is rs_svc.h's rs_svc_ctl).
+ *
+ *   rs_svc_dp_create()   register the data-plane methods, make the
+ *                        exec registry (after rs_svc_ctl_create())
+ *   rs_svc_dp_attach()   run it on the workers (before rs_dp_start())
+ *   ...                  rs_dp_stop() runs its fini on every worker
+ *   rs_svc_dp_stats_get()
+ *   rs_svc_dp_free()
+ *
+ * Each worker listens for RPC connections on [net] ip, [rpc]
+ * listen_port, through the userspace stack.
+ */
+#ifndef RS_SVC_DP_H
+#define RS_SVC_DP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rs_dp;
+struct rs_svc_shared;
+
+/** The workers' half (opaque). */
+struct rs_svc_dp;
+
+/**
+ * @param err  receives a message on failure.
+ * @return the workers' half, or NULL with errno set.
+ */
+struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
+				   size_t errlen);
+
+/**
+ * Make it the application of the data plane's workers.
+ *
+ * @return 0, or the negative errno of rs_dp_set_app().
+ */
+int rs_svc_dp_attach(struct rs_svc_dp *sdp, struct rs_dp *dp);
+
+/** Free it (after rs_dp_stop()); NULL is ignored. */
+void rs_svc_dp_free(struct rs_svc_dp *sdp);
+
+/** Counters summed over the workers.  Exact once the workers stopped. */
+struct rs_svc_dp_stats {
+	uint64_t conns_accepted; /**< RPC connections taken */
+	uint64_t conns_closed;
+	uint64_t auth_failed;	/**< Authenticate refused */
+	uint64_t auth_timeouts; /**< closed before authenticating */
+	uint64_t calls;		/**< frames dispatched */
+	uint64_t forwarded;	/**< of which went to control */
+	uint64_t parked;	/**< calls that waited */
+	uint64_t woken;		/**< runs of parked calls after an event */
+	uint64_t expired;	/**< runs at the deadline */
+	uint64_t cancelled;	/**< parked calls of closed connections */
+	uint64_t busy;		/**< refused: control ring or pool full */
+	uint64_t reaped;	/**< sockets closed for idleness */
+	uint64_t gone_lost;	/**< descriptors control was not told about */
+	/* Gauges. */
+	uint64_t conns_open; /**< RPC connections now */
+	uint64_t socks_open; /**< proxied sockets now */
+	uint64_t waits;	     /**< parked calls now */
+};
+
+/** Sum the workers' counters. */
+void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
+			 struct rs_svc_dp_stats *st);
+
+#endif /* RS_SVC_DP_H */

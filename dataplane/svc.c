@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The workers' half of the remote socket service: the hooks the data
+ * plane runs on every worker, the worker's table of proxied sockets, the
+ * entries from control, and parked calls (svc_pvt.h says how they wait).
+ *
+ * One round of the poll hook:
+ *   1. entries from control: RESPOND frames are written to their
+ *      connection, EXEC frames are run (svc_exec.c);
+ *   2. calls over many sockets (Poll, ReceiveBatch) run again if any
+ *      socket of the worker had an event;
+ *   3. calls whose deadline passed run a last time;
+ *   4. every SCAN_NS: connections that did not authenticate in time are
+ *      closed, and sockets idle past [service] idle_timeout_s are reaped.
+ * Calls parked on one socket run again from its event callback.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include "remote_socket.pb-c.h"
+#include "rs_apps.h"
+#include "rs_config.h"
+#include "svc_pvt.h"
+
+#define SCAN_NS (250ull * 1000 * 1000)
+#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
+
+struct rs_svc_dp {
+	struct rs_svc_shared *sh;
+	struct rs_rpc_registry *exec_reg;
+	struct svc_worker *w[RS_DP_WORKERS_MAX];
+};
+
+/* ---- the worker's sockets ---------------------------------------------- */
+
+struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
+			       const char *desc)
+{
+	char key[SVC_KEY_LEN] = {0};
+	void *data;
+
+	/* Only the app that made it may use a descriptor; another app's
+	 * looks like one that never existed. */
+	if (strlen(desc) == RS_DESC_LEN) {
+		memcpy(key, desc, RS_DESC_LEN);
+		if (rte_hash_lookup_data(w->socks, key, &data) >= 0 &&
+		    ((struct svc_sock *)data)->app == w->cur_app) {
+			((struct svc_sock *)data)->last_use_ns =
+			    rs_lcore_now_ns(w->lc);
+			return data;
+		}
+	}
+	if (call != NULL)
+		rs_svc_sys_error(call, EBADF, "no such socket descriptor");
+	return NULL;
+}
+
+struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
+			      const char *desc, uint32_t app)
+{
+	struct svc_sock *ss = calloc(1, sizeof(*ss));
+
+	if (ss == NULL)
+		return NULL;
+	ss->s = s;
+	ss->w = w;
+	memcpy(ss->desc, desc, RS_DESC_LEN);
+	ss->app = app;
+	ss->kind = (uint8_t)rs_sock_kind(s);
+	ss->close_at = -1;
+	ss->last_use_ns = rs_lcore_now_ns(w->lc);
+	TAILQ_INIT(&ss->waits);
+	if (rte_hash_add_key_data(w->socks, ss->desc, ss) < 0) {
+		free(ss);
+		return NULL;
+	}
+	rs_sock_set_callback(s, svc_sock_event, ss);
+	TAILQ_INSERT_TAIL(&w->socks_all, ss, link);
+	w->nsocks++;
+	return ss;
+}
+
+struct svc_sock *svc_sock_new(struct svc_worker *w, struct rs_rpc_call *call,
+			      enum rs_sock_kind kind)
+{
+	struct rs_sock *s = rs_sock_open(w->lc, kind, NULL, NULL);
+	struct svc_sock *ss;
+
+	if (s == NULL) {
+		SVC_ERR(call, -errno, "socket");
+		return NULL;
+	}
+	ss = svc_sock_add(w, s, w->cur_desc, w->cur_app);
+	if (ss == NULL) {
+		rs_sock_close(s);
+		rs_svc_sys_error(call, ENOMEM, "socket table full");
+	}
+	return ss;
+}
+
+static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired);
+
+/* Run the calls parked on @p list again (each unlinked first). */
+static void rerun_list(struct svc_worker *w, struct svc_wait_list *list)
+{
+	struct svc_wait_list todo = TAILQ_HEAD_INITIALIZER(todo);
+	struct svc_wait *wt;
+
+	TAILQ_CONCAT(&todo, list, slink);
+	while ((wt = TAILQ_FIRST(&todo)) != NULL) {
+		TAILQ_REMOVE(&todo, wt, slink);
+		wt->on = NULL;
+		w->st.woken++;
+		rerun(w, wt, false);
+	}
+}
+
+void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
+{
+	rte_hash_del_key(w->socks, ss->desc);
+	TAILQ_REMOVE(&w->socks_all, ss, link);
+	w->nsocks--;
+	if (abort)
+		rs_sock_abort(ss->s);
+	else
+		rs_sock_close(ss->s);
+	ss->s = NULL;
+	/* Its calls find the descriptor gone and answer so, at the next
+	 * poll: this may run inside a handler, whose arena and call a run
+	 * now would overwrite. */
+	while (!TAILQ_EMPTY(&ss->waits)) {
+		struct svc_wait *wt = TAILQ_FIRST(&ss->waits);
+
+		TAILQ_REMOVE(&ss->waits, wt, slink);
+		wt->on = &w->ready;
+		TAILQ_INSERT_TAIL(&w->ready, wt, slink);
+	}
+	free(ss);
+}
+
+void svc_sock_event(struct rs_sock *s, unsigned events, void *user)
+{
+	struct svc_sock *ss = user;
+
+	if (ss == NULL)
+		return;
+	if (events & RS_SOCK_EV_CONNECTED)
+		ss->connected = true;
+	if (events & (RS_SOCK_EV_ERROR | RS_SOCK_EV_CLOSED))
+		ss->failed = true;
+	ss->w->any_event = true;
+	rerun_list(ss->w, &ss->waits);
+}
+
+void svc_gone(struct svc_worker *w, uint32_t app, const char *desc)
+{
+	struct rs_svc_msg *m = rs_svc_msg_get(w->sh);
+
+	if (m != NULL) {
+		m->type = RS_SVC_MSG_GONE;
+		m->worker = (uint16_t)w->k;
+		m->app = app;
+		memcpy(m->desc, desc, RS_DESC_LEN);
+		if (rs_svc_msg_send(w->sh, -1, m) == 0) {
+			w->st.gone++;
+			return;
+		}
+		rs_svc_msg_put(w->sh, m);
+	}
+	/* Control keeps a descriptor that leads nowhere: it answers EBADF
+	 * here, and counts against the app's quota until the restart. */
+	w->st.gone_lost++;
+}
+
+void svc_addr_fill(struct rs_arena *arena, Remsock__AddressPort **out,
+		   const struct sockaddr_in *sa)
+{
+	Remsock__AddressPort *a = rs_arena_alloc(arena, sizeof(*a));
+	uint8_t *ip = rs_arena_alloc(arena, 4);
+
+	if (a == NULL || ip == NULL)
+		return;
+	remsock__address_port__init(a);
+	a->port = ntohs(sa->sin_port);
+	memcpy(ip, &sa->sin_addr, 4);
+	a->has_packed_address = 1;
+	a->packed_address = (ProtobufCBinaryData){.len = 4, .data = ip};
+	*out = a;
+}
+
+/* ---- deadlines: a binary min-heap of parked calls ------------------------ */
+
+static void heap_set(struct svc_worker *w, uint32_t i, struct svc_wait *wt)
+{
+	w->heap[i] = wt;
+	wt->heap = i;
+}
+
+static void heap_up(struct svc_worker *w, uint32_t i)
+{
+	struct svc_wait *wt = w->heap[i];
+
+	while (i > 0 && w->heap[(i - 1) / 2]->deadline_ns > wt->deadline_ns) {
+		heap_set(w, i, w->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(w, i, wt);
+}
+
+static void heap_down(struct svc_worker *w, uint32_t i)
+{
+	struct svc_wait *wt = w->heap[i];
+	uint32_t c;
+
+	while ((c = 2 * i + 1) < w->nheap) {
+		if (c + 1 < w->nheap &&
+		    w->heap[c + 1]->deadline_ns < w->heap[c]->deadline_ns)
+			c++;
+		if (w->heap[c]->deadline_ns >= wt->deadline_ns)
+			break;
+		heap_set(w, i, w->heap[c]);
+		i = c;
+	}
+	heap_set(w, i, wt);
+}
+
+static bool heap_push(struct svc_worker *w, struct svc_wait *wt)
+{
+	if (w->nheap == w->heap_max) {
+		uint32_t n = w->heap_max ? 2 * w->heap_max : 64;
+		void *p = realloc(w->heap, n * sizeof(*w->heap));
+
+		if (p == NULL)
+			return false;
+		w->heap = p;
+		w->heap_max = n;
+	}
+	heap_set(w, w->nheap++, wt);
+	heap_up(w, wt->heap);
+	return true;
+}
+
+static void heap_remove(struct svc_worker *w, struct svc_wait *wt)
+{
+	uint32_t i = wt->heap;
+
+	if (i == UINT32_MAX)
+		return;
+	wt->heap = UINT32_MAX;
+	if (i == --w->nheap)
+		return;
+	heap_set(w, i, w->heap[w->nheap]);
+	heap_down(w, i);
+	heap_up(w, w->heap[i]->heap);
+}
+
+/* ---- parked calls
+ * ------------------------------------------------------------ */
+
+bool svc_expired(const struct svc_worker *w)
+{
+	return w->cur_expired;
+}
+
+bool svc_rerun(const struct svc_worker *w)
+{
+	return w->cur_wait != NULL;
+}
+
+static void wait_link(struct svc_worker *w, struct svc_wait *wt,
+		      struct svc_sock *ss)
+{
+	wt->on = ss != NULL ? &ss->waits : &w->multi;
+	TAILQ_INSERT_TAIL(wt->on, wt, slink);
+}
+
+static uint64_t deadline_of(const struct svc_worker *w,
+			    const struct rs_rpc_call *call, double timeout_s)
+{
+	double s = timeout_s;
+
+	if (call->has_deadline && call->deadline_seconds >= 0 &&
+	    (s < 0 || call->deadline_seconds < s))
+		s = call->deadline_seconds;
+	if (s < 0 || s > 1e9)
+		return UINT64_MAX;
+	return rs_lcore_now_ns(w->lc) + (uint64_t)(s * 1e9);
+}
+
+int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
+	     struct svc_sock *ss, double timeout_s, bool owns_desc)
+{
+	struct svc_conn *c = w->cur_conn;
+	struct svc_wait *wt = w->cur_wait;
+
+	if (w->cur_expired || c == NULL)
+		return 0;
+	if (wt != NULL) { /* run again, and still waiting */
+		wait_link(w, wt, ss);
+		rs_rpc_call_park(call);
+		return 1;
+	}
+	if (timeout_s == 0 ||
+	    (call->has_deadline && call->deadline_seconds <= 0))
+		return 0;
+	if (rs_apps_charge(w->sh->apps, w->cur_app, RS_QUOTA_PENDING_CALLS, 1) <
+	    0) {
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(OVER_QUOTA), "pending call quota (%lu) used",
+		    (unsigned long)rs_apps_limit(w->sh->apps, w->cur_app,
+						 RS_QUOTA_PENDING_CALLS));
+		return -1;
+	}
+	wt = malloc(sizeof(*wt) + call->frame_len);
+	if (wt == NULL)
+		goto err_charge;
+	*wt = (struct svc_wait){
+	    .conn = svc_conn_ref(c),
+	    .deadline_ns = deadline_of(w, call, timeout_s),
+	    .heap = UINT32_MAX,
+	    .app = w->cur_app,
+	    .exec = w->cur_desc != NULL,
+	    .owns_desc = owns_desc,
+	    .len = (uint32_t)call->frame_len,
+	    .frame = (uint8_t *)(wt + 1),
+	};
+	if (w->cur_desc != NULL)
+		memcpy(wt->desc, w->cur_desc, RS_DESC_LEN);
+	memcpy(wt->frame, call->frame, call->frame_len);
+	if (wt->deadline_ns != UINT64_MAX && !heap_push(w, wt))
+		goto err_free;
+	wait_link(w, wt, ss);
+	TAILQ_INSERT_TAIL(&c->waits, wt, clink);
+	w->st.parked++;
+	w->nwaits++;
+	rs_rpc_call_park(call);
+	return 1;
+
+err_free:
+	free(wt);
+err_charge:
+	rs_apps_uncharge(w->sh->apps, w->cur_app, RS_QUOTA_PENDING_CALLS, 1);
+	rs_rpc_call_set_rpc_error(call, RPC_ERR(INTERNAL), "no memory to wait");
+	return -1;
+}
+
+static void wait_free(struct svc_worker *w, struct svc_wait *wt,
+		      struct svc_conn *c)
+{
+	if (wt->on != NULL)
+		TAILQ_REMOVE(wt->on, wt, slink);
+	heap_remove(w, wt);
+	if (c != NULL)
+		TAILQ_REMOVE(&c->waits, wt, clink);
+	rs_apps_uncharge(w->sh->apps, wt->app, RS_QUOTA_PENDING_CALLS, 1);
+	w->nwaits--;
+	free(wt);
+}
+
+void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt)
+{
+	if (wt->owns_desc)
+		svc_gone(w, wt->app, wt->desc);
+	w->st.cancelled++;
+	wait_free(w, wt, svc_conn_get(w, wt->conn));
+}
+
+static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
+{
+	struct svc_conn *c = svc_conn_get(w, wt->conn);
+	struct rs_rpc_call call;
+	size_t len = 0;
+	int rc;
+
+	w->cur_conn = c;
+	w->cur_wait = wt;
+	w->cur_expired = expired;
+	w->cur_app = wt->app;
+	w->cur_desc = wt->exec ? wt->desc : NULL;
+	rs_arena_reset(w->arena);
+	rc = rs_rpc_dispatch(wt->exec ? &w->env_exec : &w->env_rpc, wt->frame,
+			     wt->len, &call, w->out, SVC_OUT_MAX, &len);
+	w->cur_wait = NULL;
+	w->cur_expired = false;
+	if (rc == RS_RPC_PARKED && wt->on != NULL)
+		return;
+	if (rc == RS_RPC_PARKED) /* parked without a list: cannot be */
+		rc = rs_rpc_error_write(call.call_id, RPC_ERR(INTERNAL),
+					"lost wait", w->out, SVC_OUT_MAX, &len);
+	svc_respond(w, &call, rc, len);
+	wait_free(w, wt, c);
+}
+
+static void deadlines_run(struct svc_worker *w)
+{
+	uint64_t now = rs_lcore_now_ns(w->lc);
+	struct svc_wait *wt;
+
+	while (w->nheap != 0 && w->heap[0]->deadline_ns <= now) {
+		wt = w->heap[0];
+		heap_remove(w, wt);
+		if (wt->on != NULL) {
+			TAILQ_REMOVE(wt->on, wt, slink);
+			wt->on = NULL;
+		}
+		w->st.expired++;
+		rerun(w, wt, true);
+	}
+}
+
+/* ---- entries from control --------------------------------------------------
+ */
+
+static void exec_run(struct svc_worker *w, struct rs_svc_msg *m)
+{
+	struct rs_rpc_call call;
+	size_t len = 0;
+	int rc;
+
+	w->cur_conn = svc_conn_get(w, m->conn);
+	w->cur_wait = NULL;
+	w->cur_app = m->app;
+	w->cur_desc = m->desc;
+	rs_arena_reset(w->arena);
+	rc = rs_rpc_dispatch(&w->env_exec, m->data, m->len, &call, w->out,
+			     SVC_OUT_MAX, &len);
+	if (rc != RS_RPC_PARKED)
+		svc_respond(w, &call, rc, len);
+	w->cur_desc = NULL;
+}
+
+static unsigned ring_poll(struct svc_worker *w)
+{
+	void *burst[32];
+	unsigned n;
+
+	n = rte_ring_dequeue_burst(w->sh->to_worker[w->k], burst,
+				   RTE_DIM(burst), NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct rs_svc_msg *m = burst[i];
+		struct svc_conn *c;
+
+		if (m->type == RS_SVC_MSG_EXEC) {
+			exec_run(w, m);
+		} else if (m->type == RS_SVC_MSG_RESPOND) {
+			c = svc_conn_get(w, m->conn);
+			if (c != NULL)
+				svc_conn_write(w, c, m->data, m->len);
+		}
+		rs_svc_msg_put(w->sh, m);
+	}
+	return n;
+}
+
+/* ---- idle sockets
+ * ------------------------------------------------------------ */
+
+static void reap_idle(struct svc_worker *w)
+{
+	uint64_t idle =
+	    (uint64_t)w->sh->cfg->service.idle_timeout_s * 1000000000ull;
+	uint64_t now = rs_lcore_now_ns(w->lc);
+	struct svc_sock *ss, *next;
+
+	if (idle == 0)
+		return;
+	for (ss = TAILQ_FIRST(&w->socks_all); ss != NULL; ss = next) {
+		next = TAILQ_NEXT(ss, link);
+		if (!TAILQ_EMPTY(&ss->waits) || now - ss->last_use_ns < idle)
+			continue;
+		svc_gone(w, ss->app, ss->desc);
+		w->st.reaped++;
+		svc_sock_close(w, ss, false);
+	}
+}
+
+/* ---- the hooks
+ * --------------------------------------------------------------- */
+
+static void worker_free(struct svc_worker *w)
+{
+	if (w == NULL)
+		return;
+	rte_hash_free(w->socks);
+	rs_arena_destroy(w->arena);
+	free(w->heap);
+	free(w->conns);
+	free(w->conn_gen);
+	free(w->in);
+	free(w->out);
+	free(w);
+}
+
+static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
+{
+	const struct rs_config *cfg = sdp->sh->cfg;
+	struct rs_arena_conf ac = {.limit =
+				       2 * RS_FRAME_MAX_DEFAULT + SVC_OUT_MAX};
+	struct svc_worker *w = calloc(1, sizeof(*w));
+	char name[RTE_HASH_NAMESIZE];
+	struct rte_hash_parameters hp = {
+	    .name = name,
+	    .entries = 2 * cfg->sockets.max,
+	    .key_len = SVC_KEY_LEN,
+	    .hash_func = rte_jhash,
+	    .socket_id = (int)rte_socket_id(),
+	};
+
+	if (w == NULL)
+		return NULL;
+	w->dp = sdp;
+	w->sh = sdp->sh;
+	w->lc = lc;
+	w->k = rs_lcore_index(lc);
+	snprintf(name, sizeof(name), "rs_svc_socks%u", w->k);
+	w->socks = rte_hash_create(&hp);
+	w->arena = rs_arena_create(&ac);
+	w->nconns_max = cfg->sockets.max;
+	w->conns = calloc(w->nconns_max, sizeof(*w->conns));
+	w->conn_gen = calloc(w->nconns_max, sizeof(*w->conn_gen));
+	w->in = malloc(SVC_IN_CHUNK);
+	w->out = malloc(SVC_OUT_MAX);
+	if (w->socks == NULL || w->arena == NULL || w->conns == NULL ||
+	    w->conn_gen == NULL || w->in == NULL || w->out == NULL) {
+		worker_free(w);
+		return NULL;
+	}
+	TAILQ_INIT(&w->socks_all);
+	TAILQ_INIT(&w->multi);
+	TAILQ_INIT(&w->ready);
+	w->env_rpc = (struct rs_rpc_env){
+	    .registry = sdp->sh->registry,
+	    .arena = w->arena,
+	    .ctx = w,
+	    .plane = RS_RPC_PLANE_DATA,
+	};
+	w->env_exec = w->env_rpc;
+	w->env_exec.registry = sdp->exec_reg;
+	return w;
+}
+
+static int svc_init(struct rs_lcore *lc, void *arg)
+{
+	struct rs_svc_dp *sdp = arg;
+	struct svc_worker *w = worker_new(sdp, lc);
+	int rc;
+
+	if (w == NULL) {
+		fprintf(stderr,
+			"remsockd: worker %u: no memory for the "
+			"service\n",
+			rs_lcore_index(lc));
+		return -ENOMEM;
+	}
+	rc = svc_conn_listen(w);
+	if (rc < 0) {
+		worker_free(w);
+		return rc;
+	}
+	__atomic_store_n(&sdp->w[w->k], w, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int svc_poll(struct rs_lcore *lc, void *arg)
+{
+	struct rs_svc_dp *sdp = arg;
+	struct svc_worker *w = sdp->w[rs_lcore_index(lc)];
+	unsigned work = ring_poll(w);
+
+	if (!TAILQ_EMPTY(&w->ready))
+		rerun_list(w, &w->ready);
+	if (w->any_event) {
+		w->any_event = false;
+		rerun_list(w, &w->multi);
+	}
+	deadlines_run(w);
+	if (rs_lcore_now_ns(lc) >= w->next_scan_ns) {
+		w->next_scan_ns = rs_lcore_now_ns(lc) + SCAN_NS;
+		svc_conn_scan(w);
+		reap_idle(w);
+	}
+	return (int)work;
+}
+
+static void svc_fini(struct rs_lcore *lc, void *arg)
+{
+	struct rs_svc_dp *sdp = arg;
+	struct svc_worker *w = sdp->w[rs_lcore_index(lc)];
+
+	/* Entries still coming are answers nobody waits for any more. */
+	ring_poll(w);
+	svc_conn_close_all(w);
+	while (!TAILQ_EMPTY(&w->socks_all))
+		svc_sock_close(w, TAILQ_FIRST(&w->socks_all), false);
+	if (w->listener != NULL)
+		rs_sock_close(w->listener);
+	w->listener = NULL;
+	/* The struct stays for the counters; rs_svc_dp_free() frees it. */
+}
+
+/* ---- set-up
+ * --------------------------------------------------------------------- */
+
+struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
+				   size_t errlen)
+{
+	struct rs_svc_dp *sdp = calloc(1, sizeof(*sdp));
+	int rc = -ENOMEM;
+
+	if (sdp == NULL)
+		goto err;
+	sdp->sh = sh;
+	sdp->exec_reg = rs_rpc_registry_create();
+	if (sdp->exec_reg == NULL)
+		goto err;
+	rc = svc_data_register(sh->registry);
+	if (rc == 0)
+		rc = svc_exec_register(sdp->exec_reg);
+	if (rc < 0)
+		goto err;
+	return sdp;
+err:
+	snprintf(err, errlen, "service methods: %s", strerror(-rc));
+	rs_svc_dp_free(sdp);
+	errno = -rc;
+	return NULL;
+}
+
+int rs_svc_dp_attach(struct rs_svc_dp *sdp, struct rs_dp *dp)
+{
+	return rs_dp_set_app(dp, svc_init, svc_poll, svc_fini, sdp);
+}
+
+void rs_svc_dp_free(struct rs_svc_dp *sdp)
+{
+	if (sdp == NULL)
+		return;
+	for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++)
+		worker_free(sdp->w[k]);
+	rs_rpc_registry_destroy(sdp->exec_reg);
+	free(sdp);
+}
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
+			 struct rs_svc_dp_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++) {
+		const struct svc_worker *w = LOAD(sdp->w[k]);
+
+		if (w == NULL)
+			continue;
+		st->conns_accepted += LOAD(w->st.conns_accepted);
+		st->conns_closed += LOAD(w->st.conns_closed);
+		st->auth_failed += LOAD(w->st.auth_failed);
+		st->auth_timeouts += LOAD(w->st.auth_timeouts);
+		st->calls += LOAD(w->st.calls);
+		st->forwarded += LOAD(w->st.forwarded);
+		st->parked += LOAD(w->st.parked);
+		st->woken += LOAD(w->st.woken);
+		st->expired += LOAD(w->st.expired);
+		st->cancelled += LOAD(w->st.cancelled);
+		st->busy += LOAD(w->st.busy);
+		st->reaped += LOAD(w->st.reaped);
+		st->gone_lost += LOAD(w->st.gone_lost);
+		st->conns_open += LOAD(w->nconns);
+		st->socks_open += LOAD(w->nsocks);
+		st->waits += LOAD(w->nwaits);
+	}
+}

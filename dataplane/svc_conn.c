@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * RPC connections: the native transport on the userspace stack.
+ *
+ * Each worker listens on [net] ip, [rpc] listen_port.  A connection's
+ * bytes go through its frame decoder; every complete frame is dispatched
+ * at once, so calls are pipelined, and a call that parks answers later,
+ * out of order.  Replies go straight into the connection's TX ring;
+ * what does not fit waits in the connection's output buffer for
+ * WRITABLE.  While more than SVC_OUT_PAUSE bytes wait, the connection's
+ * input is not read, so a client that does not read its replies stops
+ * itself and nobody else.
+ *
+ * The first call must be remsock.Authenticate: any other call before it
+ * is refused (RPC_UNAUTHENTICATED); a failed Authenticate, or none within
+ * [service] auth_timeout_ms, closes the connection.  A frame longer than
+ * the decoder's maximum closes it too: the stream cannot be resynchronised.
+ * Closing a connection cancels its parked calls; its sockets stay, for a
+ * client that reconnects.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rs_config.h"
+#include "svc_pvt.h"
+
+#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
+
+uint64_t svc_conn_ref(const struct svc_conn *c)
+{
+	return (uint64_t)c->gen << 32 | c->idx;
+}
+
+struct svc_conn *svc_conn_get(struct svc_worker *w, uint64_t ref)
+{
+	uint32_t idx = (uint32_t)ref;
+	struct svc_conn *c;
+
+	if (idx >= w->nconns_max)
+		return NULL;
+	c = w->conns[idx];
+	return c != NULL && c->gen == (uint32_t)(ref >> 32) ? c : NULL;
+}
+
+static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
+{
+	while (!TAILQ_EMPTY(&c->waits))
+		svc_wait_cancel(w, TAILQ_FIRST(&c->waits));
+	if (abort)
+		rs_sock_abort(c->s);
+	else
+		rs_sock_close(c->s);
+	rs_frame_decoder_destroy(c->dec);
+	free(c->out);
+	w->conns[c->idx] = NULL;
+	w->nconns--;
+	w->st.conns_closed++;
+	free(c);
+}
+
+void svc_conn_close_all(struct svc_worker *w)
+{
+	for (uint32_t i = 0; i < w->nconns_max; i++)
+		if (w->conns[i] != NULL)
+			conn_close(w, w->conns[i], false);
+}
+
+/* ---- output ----------------------------------------------------------------
+ */
+
+static bool out_append(struct svc_conn *c, const uint8_t *buf, size_t len)
+{
+	size_t need = c->out_len + len, cap = c->out_cap;
+	uint8_t *p;
+
+	if (c->out_off != 0 && need - c->out_off <= cap) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+		need = c->out_len + len;
+	}
+	if (need > cap) {
+		cap = cap ? cap : 64 * 1024;
+		while (cap < need)
+			cap *= 2;
+		p = realloc(c->out, cap);
+		if (p == NULL)
+			return false;
+		c->out = p;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	return true;
+}
+
+void svc_conn_write(struct svc_worker *w, struct svc_conn *c,
+		    const uint8_t *buf, size_t len)
+{
+	ssize_t n = 0;
+
+	if (c->out_len == c->out_off) {
+		n = rs_sock_send(c->s, buf, len, 0);
+		if (n < 0 && n != -EAGAIN) /* broken: CLOSED follows */
+			return;
+		n = n < 0 ? 0 : n;
+	}
+	if ((size_t)n < len && !out_append(c, buf + n, len - (size_t)n)) {
+		/* A reply cannot be dropped from a stream: end it. */
+		c->doomed = true;
+	}
+}
+
+static bool conn_input(struct svc_worker *w, struct svc_conn *c);
+
+/* @return false when the connection was closed. */
+static bool conn_flush(struct svc_worker *w, struct svc_conn *c)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out_len) {
+		n = rs_sock_send(c->s, c->out + c->out_off,
+				 c->out_len - c->out_off, 0);
+		if (n <= 0)
+			break;
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len) {
+		c->out_off = c->out_len = 0;
+		if (c->out_cap > SVC_OUT_PAUSE) { /* give a burst's room back */
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
+	}
+	if (c->paused && c->out_len - c->out_off < SVC_OUT_PAUSE / 2) {
+		c->paused = false;
+		return conn_input(w, c);
+	}
+	return true;
+}
+
+void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
+		 size_t len)
+{
+	if (rc == -ENOSPC || rc < 0)
+		rc = rs_rpc_error_write(
+		    call->call_id, RPC_ERR(RESPONSE_TOO_LARGE),
+		    "reply too large", w->out, SVC_OUT_MAX, &len);
+	if (rc >= 0 && w->cur_conn != NULL)
+		svc_conn_write(w, w->cur_conn, w->out, len);
+}
+
+/* ---- input
+ * ------------------------------------------------------------------- */
+
+static void answer_error(struct svc_worker *w, struct svc_conn *c,
+			 uint64_t call_id, Remsock__Rpc__RpcErrorCode code,
+			 const char *detail)
+{
+	size_t len;
+
+	if (rs_rpc_error_write(call_id, code, detail, w->out, SVC_OUT_MAX,
+			       &len) == 0)
+		svc_conn_write(w, c, w->out, len);
+}
+
+/* A control-plane call: to control, with the connection's app. */
+static void forward(struct svc_worker *w, struct svc_conn *c,
+		    const struct rs_rpc_call *call, const uint8_t *data,
+		    size_t len)
+{
+	struct rs_svc_msg *m;
+
+	if (c->app < 0) {
+		answer_error(w, c, call->call_id, RPC_ERR(UNAUTHENTICATED),
+			     "call remsock.Authenticate first");
+		return;
+	}
+	if (len > RS_SVC_MSG_DATA_MAX) {
+		answer_error(w, c, call->call_id, RPC_ERR(REQUEST_TOO_LARGE),
+			     "control-plane request above 4000 bytes");
+		return;
+	}
+	m = rs_svc_msg_get(w->sh);
+	if (m != NULL) {
+		m->type = RS_SVC_MSG_CALL;
+		m->worker = (uint16_t)w->k;
+		m->app = (uint32_t)c->app;
+		m->conn = svc_conn_ref(c);
+		m->len = (uint32_t)len;
+		memcpy(m->data, data, len);
+		if (rs_svc_msg_send(w->sh, -1, m) == 0) {
+			w->st.forwarded++;
+			return;
+		}
+		rs_svc_msg_put(w->sh, m);
+	}
+	w->st.busy++;
+	answer_error(w, c, call->call_id, RPC_ERR(OVER_QUOTA),
+		     "control plane busy: retry");
+}
+
+static void conn_frame(struct svc_worker *w, struct svc_conn *c,
+		       const uint8_t *data, size_t len)
+{
+	struct rs_rpc_call call;
+	size_t olen = 0;
+	int rc;
+
+	w->st.calls++;
+	w->cur_conn = c;
+	w->cur_wait = NULL;
+	w->cur_expired = false;
+	w->cur_app = (uint32_t)c->app;
+	w->cur_desc = NULL;
+	rs_arena_reset(w->arena);
+	rc = rs_rpc_dispatch(&w->env_rpc, data, len, &call, w->out, SVC_OUT_MAX,
+			     &olen);
+	if (rc == RS_RPC_FORWARD)
+		forward(w, c, &call, data, len);
+	else if (rc != RS_RPC_PARKED)
+		svc_respond(w, &call, rc, olen);
+}
+
+/* Feed one chunk to the decoder; false when the stream is broken. */
+static bool chunk_feed(struct svc_worker *w, struct svc_conn *c,
+		       const uint8_t *p, size_t left)
+{
+	struct rs_frame fr;
+	size_t used;
+	int rc;
+
+	while (left > 0) {
+		rc = rs_frame_decode(c->dec, p, left, &used, &fr);
+		p += used;
+		left -= used;
+		if (rc < 0)
+			return false;
+		if (rc == RS_FRAME_READY)
+			conn_frame(w, c, fr.data, fr.len);
+	}
+	return true;
+}
+
+/* @return false when the connection was closed. */
+static bool conn_input(struct svc_worker *w, struct svc_conn *c)
+{
+	ssize_t n;
+
+	while (!c->paused) {
+		n = rs_sock_recv(c->s, w->in, SVC_IN_CHUNK, 0);
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0 || !chunk_feed(w, c, w->in, (size_t)n)) {
+			conn_close(w, c, n < 0); /* EOF: the replies go out */
+			return false;
+		}
+		if (c->doomed) {
+			conn_close(w, c, false);
+			return false;
+		}
+		if (c->out_len - c->out_off > SVC_OUT_PAUSE)
+			c->paused = true;
+	}
+	return true;
+}
+
+static void conn_event(struct rs_sock *s, unsigned ev, void *user)
+{
+	struct svc_conn *c = user;
+	struct svc_worker *w = c->w;
+
+	if ((ev & RS_SOCK_EV_READABLE) && !conn_input(w, c))
+		return;
+	if ((ev & RS_SOCK_EV_WRITABLE) && !conn_flush(w, c))
+		return;
+	if (ev & (RS_SOCK_EV_CLOSED | RS_SOCK_EV_ERROR))
+		conn_close(w, c, true);
+}
+
+/* ---- accepting ------------------------------------------------------------
+ */
+
+static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s)
+{
+	struct svc_conn *c;
+	uint32_t i;
+
+	if (w->nconns == w->nconns_max)
+		return NULL;
+	for (i = 0; w->conns[i] != NULL; i++)
+		;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->dec = rs_frame_decoder_create(0);
+	if (c->dec == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->s = s;
+	c->w = w;
+	c->idx = i;
+	c->gen = ++w->conn_gen[i];
+	if (c->gen == 0) /* 0 never names a connection */
+		c->gen = ++w->conn_gen[i];
+	c->app = -1;
+	c->opened_ns = rs_lcore_now_ns(w->lc);
+	TAILQ_INIT(&c->waits);
+	w->conns[i] = c;
+	w->nconns++;
+	w->st.conns_accepted++;
+	rs_sock_set_callback(s, conn_event, c);
+	/* The next round delivers what came with the handshake. */
+	return c;
+}
+
+static void listener_event(struct rs_sock *s, unsigned ev, void *user)
+{
+	struct svc_worker *w = user;
+	struct rs_sock *n;
+
+	while ((n = rs_sock_accept(s, NULL)) != NULL) {
+		rs_sock_setopt(n, RS_TCP_NODELAY, 1);
+		if (conn_new(w, n) == NULL)
+			rs_sock_abort(n);
+	}
+}
+
+int svc_conn_listen(struct svc_worker *w)
+{
+	const struct rs_config *cfg = w->sh->cfg;
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)cfg->rpc.listen_port),
+	    .sin_addr.s_addr = cfg->net.ip,
+	};
+	struct rs_sock *s;
+	int rc;
+
+	s = rs_sock_open(w->lc, RS_SOCK_TCP, listener_event, w);
+	if (s == NULL)
+		return -errno;
+	rc = rs_sock_bind(s, &a);
+	if (rc == 0)
+		rc = rs_sock_listen(s, 0);
+	if (rc < 0) {
+		fprintf(stderr,
+			"remsockd: worker %u: cannot listen on [rpc] "
+			"listen_port %u: %s\n",
+			w->k, cfg->rpc.listen_port, strerror(-rc));
+		rs_sock_close(s);
+		return rc;
+	}
+	w->listener = s;
+	return 0;
+}
+
+void svc_conn_scan(struct svc_worker *w)
+{
+	uint64_t limit =
+	    (uint64_t)w->sh->cfg->service.auth_timeout_ms * 1000000;
+	uint64_t now = rs_lcore_now_ns(w->lc);
+
+	for (uint32_t i = 0; i < w->nconns_max && limit != 0; i++) {
+		struct svc_conn *c = w->conns[i];
+
+		if (c != NULL && c->app < 0 && now - c->opened_ns >= limit) {
+			w->st.auth_timeouts++;
+			conn_close(w, c, false);
+		}
+	}
+}

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The methods a worker serves without the control thread: Authenticate,
+ * and the data methods Send, Receive and Poll, which touch only the
+ * socket's rings.  Each finds its socket in the worker's table (the
+ * caller's app only), does what it can now, and parks when it must wait;
+ * a parked call runs again from the top (svc_pvt.h).
+ *
+ * Stream offsets.  A TCP socket counts the bytes Send has taken
+ * (tx_off) and the bytes Receive has handed out (rx_off).  A Send says
+ * where its data starts: bytes below tx_off were taken already (a retry
+ * after a lost reply) and are skipped, a start beyond tx_off is a gap and
+ * refused.  A Receive reply says where its data starts.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "remote_socket.pb-c.h"
+#include "rs_apps.h"
+#include "svc_pvt.h"
+
+#define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
+#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
+#define POLL(name) REMSOCK__POLL_EVENT__POLL_EVENT_FLAG__SOCKET_POLL##name
+
+static bool authed(struct svc_worker *w, struct rs_rpc_call *call)
+{
+	if (w->cur_conn != NULL && w->cur_conn->app >= 0)
+		return true;
+	rs_rpc_call_set_rpc_error(call, RPC_ERR(UNAUTHENTICATED),
+				  "call remsock.Authenticate first");
+	return false;
+}
+
+static int authenticate(void *ctx, struct rs_rpc_call *call,
+			const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__Rpc__AuthenticateRequest *req = (const void *)reqm;
+	Remsock__Rpc__AuthenticateReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	struct svc_conn *c = w->cur_conn;
+	const char *id = req->app_id != NULL ? req->app_id : "";
+	int app;
+
+	app = rs_apps_auth(w->sh->apps, id, strlen(id),
+			   (const char *)req->secret.data, req->secret.len);
+	if (app < 0) {
+		w->st.auth_failed++;
+		c->doomed = true; /* one try per connection */
+		rs_rpc_call_set_rpc_error(call, RPC_ERR(UNAUTHENTICATED),
+					  "unknown app or wrong secret");
+		return 0;
+	}
+	if (c->app >= 0 && c->app != app) {
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(SECURITY_VIOLATION),
+		    "already authenticated as %s",
+		    rs_apps_id(w->sh->apps, (uint32_t)c->app));
+		return 0;
+	}
+	c->app = app;
+	resp->app_id = rs_arena_strdup(call->arena,
+				       rs_apps_id(w->sh->apps, (uint32_t)app));
+	return 0;
+}
+
+/* ---- Send
+ * -------------------------------------------------------------------- */
+
+static ssize_t send_stream(struct svc_worker *w, struct rs_rpc_call *call,
+			   struct svc_sock *ss, const Remsock__SendRequest *req)
+{
+	const ProtobufCBinaryData *d = &req->data;
+	uint64_t skip;
+	ssize_t n;
+
+	if (req->send_to != NULL) {
+		rs_svc_sys_error(call, EISCONN, "send_to on a TCP socket");
+		return -1;
+	}
+	if (req->stream_offset < 0 ||
+	    (uint64_t)req->stream_offset > ss->tx_off) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
+			     "stream_offset %lld: the socket has taken %llu "
+			     "bytes (a Send before this one is missing)",
+			     (long long)req->stream_offset,
+			     (unsigned long long)ss->tx_off);
+		return -1;
+	}
+	skip = ss->tx_off - (uint64_t)req->stream_offset;
+	if (skip >= d->len) /* all of it taken before: a retry */
+		return (ssize_t)d->len;
+	n = rs_sock_send(ss->s, d->data + skip, d->len - skip, 0);
+	if (n == -EAGAIN) {
+		if (svc_park(w, call, ss, req->timeout_seconds, false) == 0)
+			rs_svc_sys_error(call, EAGAIN, "send buffer full");
+		return -1;
+	}
+	if (n < 0) {
+		SVC_ERR(call, n, "send");
+		return -1;
+	}
+	ss->tx_off += (uint64_t)n;
+	return (ssize_t)skip + n;
+}
+
+static ssize_t send_datagram(struct svc_worker *w, struct rs_rpc_call *call,
+			     struct svc_sock *ss,
+			     const Remsock__SendRequest *req)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	uint32_t ip;
+	uint16_t port;
+	ssize_t n;
+
+	if (req->send_to != NULL) {
+		if (!rs_svc_acl_check(w->sh, call, req->send_to) ||
+		    !rs_svc_addr_get(call, req->send_to, &ip, &port))
+			return -1;
+		to.sin_addr.s_addr = ip;
+		to.sin_port = htons(port);
+	}
+	n = rs_sock_sendto(ss->s, req->data.data, req->data.len, 0,
+			   req->send_to != NULL ? &to : NULL);
+	if (n < 0) {
+		SVC_ERR(call, n, "send");
+		return -1;
+	}
+	return n;
+}
+
+static int do_send(void *ctx, struct rs_rpc_call *call,
+		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__SendRequest *req = (const void *)reqm;
+	Remsock__SendReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	struct svc_sock *ss;
+	ssize_t n;
+
+	if (!authed(w, call) ||
+	    (ss = svc_sock_find(w, call, req->socket_descriptor)) == NULL)
+		return 0;
+	if (req->flags != 0) {
+		rs_svc_sys_error(call, EOPNOTSUPP, "send flags %d", req->flags);
+		return 0;
+	}
+	n = ss->kind == RS_SOCK_TCP ? send_stream(w, call, ss, req)
+				    : send_datagram(w, call, ss, req);
+	if (n < 0)
+		return 0;
+	resp->has_data_sent = 1;
+	resp->data_sent = (int32_t)n;
+	if (ss->close_at >= 0 && ss->tx_off >= (uint64_t)ss->close_at)
+		svc_sock_close(w, ss, false); /* Close with send_offset */
+	return 0;
+}
+
+/* ---- Receive
+ * ------------------------------------------------------------------ */
+
+static int do_receive(void *ctx, struct rs_rpc_call *call,
+		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ReceiveRequest *req = (const void *)reqm;
+	Remsock__ReceiveReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	struct sockaddr_in from;
+	unsigned flags = 0;
+	struct svc_sock *ss;
+	uint8_t *buf;
+	size_t size;
+	ssize_t n;
+
+	if (!authed(w, call) ||
+	    (ss = svc_sock_find(w, call, req->socket_descriptor)) == NULL)
+		return 0;
+	if (req->data_size <= 0 ||
+	    (req->flags & ~REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK) != 0) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
+			     "data_size %d, flags %d (MSG_PEEK only)",
+			     req->data_size, req->flags);
+		return 0;
+	}
+	if (req->flags & REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK)
+		flags |= RS_SOCK_PEEK;
+	size = RTE_MIN((size_t)req->data_size, (size_t)SVC_RECV_MAX);
+	buf = rs_arena_alloc(call->arena, size);
+	if (buf == NULL)
+		return -ENOMEM;
+	n = rs_sock_recvfrom(ss->s, buf, size, flags, &from);
+	if (n == -EAGAIN) {
+		if (svc_park(w, call, ss, req->timeout_seconds, false) == 0)
+			rs_svc_sys_error(call, EAGAIN, "nothing to receive");
+		return 0;
+	}
+	if (n < 0)
+		return SVC_ERR(call, n, "receive"), 0;
+	resp->has_data = 1;
+	resp->data = (ProtobufCBinaryData){.len = (size_t)n, .data = buf};
+	if (ss->kind == RS_SOCK_TCP) {
+		resp->has_stream_offset = 1;
+		resp->stream_offset = (int64_t)ss->rx_off;
+		if (!(flags & RS_SOCK_PEEK))
+			ss->rx_off += (uint64_t)n;
+	} else {
+		svc_addr_fill(call->arena, &resp->received_from, &from);
+	}
+	return 0;
+}
+
+/* ---- Poll
+ * --------------------------------------------------------------------- */
+
+static int32_t observed(struct svc_worker *w, const Remsock__PollEvent *e)
+{
+	struct svc_sock *ss = svc_sock_find(w, NULL, e->socket_descriptor);
+	unsigned p;
+	int32_t ev = 0;
+
+	if (ss == NULL)
+		return POLL(NVAL);
+	p = rs_sock_poll(ss->s);
+	if (p & RS_SOCK_POLL_IN)
+		ev |= POLL(IN) | POLL(RDNORM);
+	if (p & RS_SOCK_POLL_OUT)
+		ev |= POLL(OUT) | POLL(WRNORM);
+	if (p & RS_SOCK_POLL_RDHUP)
+		ev |= POLL(RDHUP);
+	ev &= e->requested_events;
+	/* As poll(2): errors and hang-ups are reported unasked. */
+	if (p & RS_SOCK_POLL_ERR)
+		ev |= POLL(ERR);
+	if (p & RS_SOCK_POLL_HUP)
+		ev |= POLL(HUP);
+	return ev;
+}
+
+static int do_poll(void *ctx, struct rs_rpc_call *call,
+		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__PollRequest *req = (const void *)reqm;
+	Remsock__PollReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	Remsock__PollEvent *ev;
+	size_t ready = 0;
+
+	if (!authed(w, call))
+		return 0;
+	ev = rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(*ev));
+	resp->events =
+	    rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(ev));
+	if (ev == NULL || resp->events == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < req->n_events; i++) {
+		ev[i] = *req->events[i];
+		ev[i].observed_events = observed(w, req->events[i]);
+		resp->events[i] = &ev[i];
+		ready += ev[i].observed_events != 0;
+	}
+	resp->n_events = req->n_events;
+	if (ready == 0 &&
+	    svc_park(w, call, NULL, req->timeout_seconds, false) != 0)
+		return 0; /* parked, or refused */
+	return 0;
+}
+
+/* ---- registration
+ * ---------------------------------------------------------------- */
+
+#define M(name, fn, type)                                                      \
+	{                                                                      \
+		name, fn, &remsock__##type##_request__descriptor,              \
+		    &remsock__##type##_reply__descriptor, RS_RPC_PLANE_DATA    \
+	}
+
+static const struct rs_rpc_method methods[] = {
+    M("Send", do_send, send),
+    M("Receive", do_receive, receive),
+    M("Poll", do_poll, poll),
+};
+
+static const struct rs_rpc_method auth_method = {
+    "Authenticate", authenticate,
+    &remsock__rpc__authenticate_request__descriptor,
+    &remsock__rpc__authenticate_reply__descriptor, RS_RPC_PLANE_DATA};
+
+int svc_data_register(struct rs_rpc_registry *reg)
+{
+	int rc = rs_rpc_registry_add(reg, RS_SVC_SERVICE_AUTH, &auth_method);
+
+	for (unsigned i = 0; i < RTE_DIM(methods) && rc == 0; i++)
+		rc = rs_rpc_registry_add(reg, RS_SVC_SERVICE, &methods[i]);
+	return rc;
+}

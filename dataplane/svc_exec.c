@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The socket halves of the methods control approved (EXEC entries): the
+ * same request frame, dispatched with this file's handlers.  Control has
+ * checked the descriptor, the ACL and the quota and, for CreateSocket
+ * and Accept, made the new socket's descriptor (w->cur_desc).  A new
+ * descriptor that ends up unused (the socket could not be made, no
+ * connection came) goes back to control with svc_gone().
+ *
+ * Socket options: the values are C ints as the client's kernel would
+ * take them (4 bytes, little-endian; SO_LINGER a struct linger of two).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "remote_socket.pb-c.h"
+#include "svc_pvt.h"
+
+#define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
+#define LEVEL(name)                                                            \
+	REMSOCK__SOCKET_OPTION__SOCKET_OPTION_LEVEL__SOCKET_SOL_##name
+#define OPT(name) REMSOCK__SOCKET_OPTION__SOCKET_OPTION_NAME__SOCKET_##name
+
+/* ---- helpers
+ * ------------------------------------------------------------------- */
+
+static bool sockaddr_get(struct rs_rpc_call *call,
+			 const Remsock__AddressPort *a, struct sockaddr_in *sa)
+{
+	uint32_t ip;
+	uint16_t port;
+
+	if (!rs_svc_addr_get(call, a, &ip, &port))
+		return false;
+	*sa = (struct sockaddr_in){
+	    .sin_family = AF_INET,
+	    .sin_port = htons(port),
+	    .sin_addr.s_addr = ip,
+	};
+	return true;
+}
+
+static void local_fill(struct rs_rpc_call *call, struct svc_sock *ss,
+		       Remsock__AddressPort **out)
+{
+	struct sockaddr_in sa;
+
+	if (rs_sock_getsockname(ss->s, &sa) == 0)
+		svc_addr_fill(call->arena, out, &sa);
+}
+
+/* A TCP connect in progress: done (true), or answered or parked. */
+static bool connect_done(struct svc_worker *w, struct rs_rpc_call *call,
+			 struct svc_sock *ss, double timeout_s)
+{
+	int err;
+
+	if (ss->connected)
+		return true;
+	if (ss->failed) {
+		err = rs_sock_error(ss->s);
+		SVC_ERR(call, err != 0 ? err : -ECONNABORTED, "connect");
+		return false;
+	}
+	if (svc_park(w, call, ss, timeout_s, false) == 0) {
+		if (svc_expired(w))
+			rs_svc_sys_error(call, ETIMEDOUT, "connect timed out");
+		else
+			rs_svc_sys_error(call, EINPROGRESS, "connecting");
+	}
+	return false;
+}
+
+/* Start a connect; true when it completed at once (UDP). */
+static bool connect_start(struct svc_worker *w, struct rs_rpc_call *call,
+			  struct svc_sock *ss, const Remsock__AddressPort *to,
+			  double timeout_s)
+{
+	struct sockaddr_in sa;
+	int rc;
+
+	if (!sockaddr_get(call, to, &sa))
+		return false;
+	rc = rs_sock_connect(ss->s, &sa);
+	if (rc == 0) {
+		ss->connected = true;
+		return true;
+	}
+	if (rc == -EINPROGRESS || rc == -EALREADY)
+		return connect_done(w, call, ss, timeout_s);
+	SVC_ERR(call, rc, "connect");
+	return false;
+}
+
+/* ---- options
+ * --------------------------------------------------------------------- */
+
+/* (level, name) -> enum rs_sock_opt; -1 when not one the stack honours. */
+static int opt_map(const Remsock__SocketOption *o)
+{
+	static const struct {
+		int level, name, opt;
+	} map[] = {
+	    {LEVEL(SOCKET), OPT(SO_REUSEADDR), RS_SO_REUSEADDR},
+	    {LEVEL(SOCKET), OPT(SO_KEEPALIVE), RS_SO_KEEPALIVE},
+	    {LEVEL(SOCKET), OPT(SO_RCVBUF), RS_SO_RCVBUF},
+	    {LEVEL(SOCKET), OPT(SO_SNDBUF), RS_SO_SNDBUF},
+	    {LEVEL(SOCKET), OPT(SO_LINGER), RS_SO_LINGER},
+	    {LEVEL(SOCKET), OPT(SO_ERROR), RS_SO_ERROR},
+	    {LEVEL(SOCKET), OPT(SO_TYPE), RS_SOCK_OPT_MAX},
+	    {LEVEL(TCP), OPT(TCP_NODELAY), RS_TCP_NODELAY},
+	    {LEVEL(TCP), OPT(TCP_KEEPIDLE), RS_TCP_KEEPIDLE},
+	    {LEVEL(TCP), OPT(TCP_KEEPINTVL), RS_TCP_KEEPINTVL},
+	    {LEVEL(TCP), OPT(TCP_KEEPCNT), RS_TCP_KEEPCNT},
+	};
+
+	for (unsigned i = 0; i < RTE_DIM(map); i++)
+		if ((int)o->level == map[i].level &&
+		    (int)o->option == map[i].name)
+			return map[i].opt;
+	return -1;
+}
+
+static int32_t le32_get(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			 (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+static void le32_put(uint8_t *p, int32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)((uint32_t)v >> (8 * i));
+}
+
+static bool opt_set(struct rs_rpc_call *call, struct svc_sock *ss,
+		    const Remsock__SocketOption *o)
+{
+	int opt = opt_map(o), v, rc;
+	const ProtobufCBinaryData *b = &o->value;
+
+	if (opt < 0 || opt == RS_SO_ERROR || opt == RS_SOCK_OPT_MAX) {
+		rs_svc_sys_error(call, ENOPROTOOPT,
+				 "option level %d name %d: not settable here",
+				 o->level, o->option);
+		return false;
+	}
+	if (b->len != 4 && !(opt == RS_SO_LINGER && b->len == 8)) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
+			     "option %d: value of %zu bytes (a C int)",
+			     o->option, b->len);
+		return false;
+	}
+	v = le32_get(b->data);
+	if (opt == RS_SO_LINGER) /* struct linger { l_onoff, l_linger } */
+		v = b->len == 8 && v != 0 ? le32_get(b->data + 4) : -1;
+	rc = rs_sock_setopt(ss->s, (enum rs_sock_opt)opt, v);
+	if (rc < 0)
+		SVC_ERR(call, rc, "setsockopt");
+	return rc == 0;
+}
+
+static bool opt_get(struct rs_rpc_call *call, struct svc_sock *ss,
+		    const Remsock__SocketOption *o, Remsock__SocketOption *out)
+{
+	int opt = opt_map(o), v = 0, rc = 0;
+	size_t len = 4;
+	uint8_t *p;
+
+	if (opt < 0) {
+		rs_svc_sys_error(call, ENOPROTOOPT,
+				 "option level %d name %d: not supported",
+				 o->level, o->option);
+		return false;
+	}
+	if (opt == RS_SOCK_OPT_MAX) /* SO_TYPE: SOCK_STREAM, SOCK_DGRAM */
+		v = ss->kind == RS_SOCK_TCP ? 1 : 2;
+	else if (opt == RS_SO_ERROR)
+		v = -rs_sock_error(ss->s);
+	else
+		rc = rs_sock_getopt(ss->s, (enum rs_sock_opt)opt, &v);
+	if (rc < 0) {
+		SVC_ERR(call, rc, "getsockopt");
+		return false;
+	}
+	if (opt == RS_SO_LINGER)
+		len = 8;
+	p = rs_arena_alloc(call->arena, len);
+	if (p == NULL)
+		return false;
+	*out = *o;
+	if (opt == RS_SO_LINGER) {
+		le32_put(p, v >= 0);
+		le32_put(p + 4, v >= 0 ? v : 0);
+	} else {
+		le32_put(p, v);
+	}
+	out->value = (ProtobufCBinaryData){.len = len, .data = p};
+	return true;
+}
+
+/* ---- the methods
+ * ------------------------------------------------------------------- */
+
+/* Take the socket made for a CreateSocket that failed back. */
+static void create_undo(struct svc_worker *w, struct svc_sock *ss)
+{
+	if (ss != NULL)
+		svc_sock_close(w, ss, true);
+	svc_gone(w, w->cur_app, w->cur_desc);
+}
+
+static bool create_setup(struct svc_worker *w, struct rs_rpc_call *call,
+			 struct svc_sock *ss,
+			 const Remsock__CreateSocketRequest *req)
+{
+	struct sockaddr_in sa;
+	int rc;
+
+	for (size_t i = 0; i < req->n_socket_options; i++)
+		if (!opt_set(call, ss, req->socket_options[i]))
+			return false;
+	if (req->proxy_external_ip != NULL) {
+		if (!sockaddr_get(call, req->proxy_external_ip, &sa))
+			return false;
+		rc = rs_sock_bind(ss->s, &sa);
+		if (rc < 0)
+			return SVC_ERR(call, rc, "bind"), false;
+	}
+	if (req->listen_backlog > 0) {
+		rc = rs_sock_listen(ss->s, req->listen_backlog);
+		if (rc < 0)
+			return SVC_ERR(call, rc, "listen"), false;
+	}
+	return true;
+}
+
+static int ex_create_socket(void *ctx, struct rs_rpc_call *call,
+			    const ProtobufCMessage *reqm,
+			    ProtobufCMessage *respm)
+{
+	const Remsock__CreateSocketRequest *req = (const void *)reqm;
+	Remsock__CreateSocketReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	struct svc_sock *ss = svc_sock_find(w, NULL, w->cur_desc);
+	bool done = true;
+
+	if (ss == NULL) { /* the first run; a second finds it connecting */
+		ss = svc_sock_new(
+		    w, call,
+		    req->protocol ==
+			    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_PROTOCOL__TCP
+			? RS_SOCK_TCP
+			: RS_SOCK_UDP);
+		if (ss == NULL || !create_setup(w, call, ss, req))
+			goto fail;
+		if (req->remote_ip != NULL)
+			done = connect_start(w, call, ss, req->remote_ip, -1);
+	} else if (req->remote_ip != NULL) {
+		done = connect_done(w, call, ss, -1);
+	}
+	if (!done) {
+		if (call->status == RS_RPC_CALL_PARKED)
+			return 0;
+		goto fail;
+	}
+	resp->socket_descriptor = rs_arena_strdup(call->arena, w->cur_desc);
+	local_fill(call, ss, &resp->proxy_external_ip);
+	return 0;
+fail:
+	create_undo(w, ss);
+	return 0;
+}
+
+/* The socket an EXEC names (the caller's app only); NULL when answered. */
+#define SOCK(w, call, req) svc_sock_find(w, call, (req)->socket_descriptor)
+
+static int ex_bind(void *ctx, struct rs_rpc_call *call,
+		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__BindRequest *req = (const void *)reqm;
+	Remsock__BindReply *resp = (void *)respm;
+	struct svc_sock *ss = SOCK(ctx, call, req);
+	struct sockaddr_in sa;
+	int rc;
+
+	if (ss == NULL || !sockaddr_get(call, req->proxy_external_ip, &sa))
+		return 0;
+	rc = rs_sock_bind(ss->s, &sa);
+	if (rc < 0)
+		return SVC_ERR(call, rc, "bind"), 0;
+	local_fill(call, ss, &resp->proxy_external_ip);
+	return 0;
+}
+
+static int ex_get_socket_name(void *ctx, struct rs_rpc_call *call,
+			      const ProtobufCMessage *reqm,
+			      ProtobufCMessage *respm)
+{
+	const Remsock__GetSocketNameRequest *req = (const void *)reqm;
+	Remsock__GetSocketNameReply *resp = (void *)respm;
+	struct svc_sock *ss = SOCK(ctx, call, req);
+
+	if (ss != NULL)
+		local_fill(call, ss, &resp->proxy_external_ip);
+	return 0;
+}
+
+static int ex_get_peer_name(void *ctx, struct rs_rpc_call *call,
+			    const ProtobufCMessage *reqm,
+			    ProtobufCMessage *respm)
+{
+	const Remsock__GetPeerNameRequest *req = (const void *)reqm;
+	Remsock__GetPeerNameReply *resp = (void *)respm;
+	struct svc_sock *ss = SOCK(ctx, call, req);
+	struct sockaddr_in sa;
+	int rc;
+
+	if (ss == NULL)
+		return 0;
+	rc = rs_sock_getpeername(ss->s, &sa);
+	if (rc < 0)
+		return SVC_ERR(call, rc, "getpeername"), 0;
+	svc_addr_fill(call->arena, &resp->peer_ip, &sa);
+	return 0;
+}
+
+static int ex_set_socket_options(void *ctx, struct rs_rpc_call *call,
+				 const ProtobufCMessage *reqm,
+				 ProtobufCMessage *respm)
+{
+	const Remsock__SetSocketOptionsRequest *req = (const void *)reqm;
+	struct svc_sock *ss = SOCK(ctx, call, req);
+
+	for (size_t i = 0; ss != NULL && i < req->n_options; i++)
+		if (!opt_set(call, ss, req->options[i]))
+			break;
+	return 0;
+}
+
+static int ex_get_socket_options(void *ctx, struct rs_rpc_call *call,
+				 const ProtobufCMessage *reqm,
+				 ProtobufCMessage *respm)
+{
+	const Remsock__GetSocketOptionsRequest *req = (const void *)reqm;
+	Remsock__GetSocketOptionsReply *resp = (void *)respm;
+	struct svc_sock *ss = SOCK(ctx, call, req);
+	Remsock__SocketOption *o;
+
+	if (ss == NULL)
+		return 0;
+	o = rs_arena_alloc(call->arena, (req->n_options + 1) * sizeof(*o));
+	resp->options =
+	    rs_arena_alloc(call->arena, (req->n_options + 1) * sizeof(o));
+	if (o == NULL || resp->options == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < req->n_options; i++) {
+		if (!opt_get(call, ss, req->options[i], &o[i]))
+			return 0;
+		resp->options[i] = &o[i];
+	}
+	resp->n_options = req->n_options;
+	return 0;
+}
+
+static int ex_connect(void *ctx, struct rs_rpc_call *call,
+		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ConnectRequest *req = (const void *)reqm;
+	Remsock__ConnectReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	struct svc_sock *ss = SOCK(w, call, req);
+	bool done;
+
+	if (ss == NULL)
+		return 0;
+	done = svc_rerun(w) ? connect_done(w, call, ss, req->timeout_seconds)
+			    : connect_start(w, call, ss, req->remote_ip,
+					    req->timeout_seconds);
+	if (done)
+		local_fill(call, ss, &resp->proxy_external_ip);
+	return 0;
+}
+
+static int ex_listen(void *ctx, struct rs_rpc_call *call,
+		     const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ListenRequest *req = (const void *)reqm;
+	struct svc_sock *ss = SOCK(ctx, call, req);
+	int rc;
+
+	if (ss == NULL)
+		return 0;
+	rc = rs_sock_listen(ss->s, req->backlog);
+	if (rc < 0)
+		SVC_ERR(call, rc, "listen");
+	return 0;
+}
+
+static int ex_accept(void *ctx, struct rs_rpc_call *call,
+		     const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__AcceptRequest *req = (const void *)reqm;
+	Remsock__AcceptReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	struct svc_sock *ss = SOCK(w, call, req), *ns;
+	struct sockaddr_in peer;
+	struct rs_sock *n;
+	char *d;
+	int rc;
+
+	if (ss == NULL)
+		goto unused;
+	n = rs_sock_accept(ss->s, &peer);
+	if (n == NULL && errno == EAGAIN) {
+		rc = svc_park(w, call, ss, req->timeout_seconds, true);
+		if (rc > 0)
+			return 0;
+		if (rc == 0)
+			rs_svc_sys_error(call, EAGAIN,
+					 "no connection to accept");
+		goto unused;
+	}
+	if (n == NULL) {
+		SVC_ERR(call, -errno, "accept");
+		goto unused;
+	}
+	ns = svc_sock_add(w, n, w->cur_desc, w->cur_app);
+	d = rs_arena_strdup(call->arena, w->cur_desc);
+	if (ns == NULL || d == NULL) {
+		rs_sock_abort(n);
+		rs_svc_sys_error(call, ENOMEM, "socket table full");
+		goto unused;
+	}
+	ns->connected = true;
+	resp->has_new_socket_descriptor = 1;
+	resp->new_socket_descriptor =
+	    (ProtobufCBinaryData){.len = RS_DESC_LEN, .data = (uint8_t *)d};
+	svc_addr_fill(call->arena, &resp->remote_address, &peer);
+	return 0;
+unused:
+	if (call->status != RS_RPC_CALL_PARKED)
+		svc_gone(w, w->cur_app, w->cur_desc);
+	return 0;
+}
+
+static int ex_shut_down(void *ctx, struct rs_rpc_call *call,
+			const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ShutDownRequest *req = (const void *)reqm;
+	struct svc_sock *ss = SOCK(ctx, call, req);
+	int rc;
+
+	if (ss == NULL)
+		return 0;
+	if (req->how < REMSOCK__SHUT_DOWN_REQUEST__HOW__SOCKET_SHUT_RD ||
+	    req->how > REMSOCK__SHUT_DOWN_REQUEST__HOW__SOCKET_SHUT_RDWR) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0, "how %d", req->how);
+		return 0;
+	}
+	/* SOCKET_SHUT_RD is 1 on the wire, SHUT_RD 0 in the API. */
+	rc = rs_sock_shutdown(ss->s, (enum rs_sock_shut)(req->how - 1));
+	if (rc < 0)
+		SVC_ERR(call, rc, "shutdown");
+	return 0;
+}
+
+static int ex_close(void *ctx, struct rs_rpc_call *call,
+		    const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__CloseRequest *req = (const void *)reqm;
+	struct svc_worker *w = ctx;
+	struct svc_sock *ss = SOCK(w, call, req);
+
+	if (ss == NULL)
+		return 0;
+	/* Close once the bytes up to send_offset have come: a pipelined
+	 * Send may still be on its way. */
+	if (req->send_offset >= 0 && ss->kind == RS_SOCK_TCP &&
+	    ss->tx_off < (uint64_t)req->send_offset) {
+		ss->close_at = req->send_offset;
+		return 0;
+	}
+	svc_sock_close(w, ss, false);
+	return 0;
+}
+
+/* ---- registration
+ * --------------------------------------------------------------------- */
+
+#define M(name, fn, type)                                                      \
+	{                                                                      \
+		name, fn, &remsock__##type##_request__descriptor,              \
+		    &remsock__##type##_reply__descriptor, RS_RPC_PLANE_DATA    \
+	}
+
+static const struct rs_rpc_method methods[] = {
+    M("CreateSocket", ex_create_socket, create_socket),
+    M("Bind", ex_bind, bind),
+    M("GetSocketName", ex_get_socket_name, get_socket_name),
+    M("GetPeerName", ex_get_peer_name, get_peer_name),
+    M("SetSocketOptions", ex_set_socket_options, set_socket_options),
+    M("GetSocketOptions", ex_get_socket_options, get_socket_options),
+    M("Connect", ex_connect, connect),
+    M("Listen", ex_listen, listen),
+    M("Accept", ex_accept, accept),
+    M("ShutDown", ex_shut_down, shut_down),
+    M("Close", ex_close, close),
+};
+
+int svc_exec_register(struct rs_rpc_registry *reg)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < RTE_DIM(methods) && rc == 0; i++)
+		rc = rs_rpc_registry_add(reg, RS_SVC_SERVICE, &methods[i]);
+	return rc;
+}

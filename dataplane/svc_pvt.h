@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The workers' half of the remote socket service.  Private to dataplane/.
+ *
+ *   svc.c       the app hooks, the control rings, the worker's socket
+ *               table, parked calls and their deadlines
+ *   svc_conn.c  RPC connections: listener, framing, dispatch, output
+ *   svc_data.c  the methods served here: Authenticate, Send, Receive,
+ *               Poll, SendBatch, ReceiveBatch
+ *   svc_exec.c  the socket halves of the methods control approved
+ *
+ * Parked calls.  A call that must wait (Receive with nothing to read,
+ * Connect in progress, Accept with none queued, Poll with nothing ready,
+ * Send with a full ring) keeps a copy of its request frame and is run
+ * again, from the start, when something may have changed: an event on
+ * its socket (or, for calls over many sockets, on any socket of the
+ * worker), or its deadline.  Handlers are written so that a second run
+ * picks up where the first stopped (svc_rerun(), svc_expired()).  This
+ * costs a decode per wake-up and keeps every method's logic in one place.
+ *
+ * Everything here belongs to one worker lcore; nothing is shared but the
+ * read-only parts of struct rs_svc_shared and the app quota counters.
+ */
+#ifndef RS_SVC_PVT_H
+#define RS_SVC_PVT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <rte_common.h>
+
+#include "rs_desc.h"
+#include "rs_frame.h"
+#include "rs_rpc.h"
+#include "rs_sock.h"
+#include "rs_svc.h"
+#include "rs_svc_dp.h"
+#include "remote_socket.pb-c.h"
+
+/* Largest Receive reply, and the output buffer of one call. */
+#define SVC_RECV_MAX (1u << 20)
+#define SVC_OUT_MAX (8u << 20)
+/* Bytes read from a connection at once. */
+#define SVC_IN_CHUNK (64u * 1024)
+/* Output waiting for a connection's TX ring beyond which its input is
+ * not read (back-pressure on a client that does not read replies). */
+#define SVC_OUT_PAUSE (4u << 20)
+
+/* Hash key of a descriptor: its 22 characters and zero padding to a
+ * multiple of 4 bytes, since rte_jhash reads whole words. */
+#define SVC_KEY_LEN 24
+_Static_assert(SVC_KEY_LEN > RS_DESC_LEN && SVC_KEY_LEN % 4 == 0, "key");
+
+struct svc_wait;
+struct svc_worker;
+TAILQ_HEAD(svc_wait_list, svc_wait);
+
+/* A socket the proxy holds for an app. */
+struct svc_sock {
+	struct rs_sock *s;
+	struct svc_worker *w;
+	char desc[SVC_KEY_LEN]; /* NUL-padded: the hash key */
+	uint32_t app;
+	uint8_t kind;	      /* enum rs_sock_kind */
+	bool connected;	      /* TCP: CONNECTED seen */
+	bool failed;	      /* ERROR or CLOSED seen */
+	uint64_t last_use_ns; /* for the idle reaper */
+	uint64_t tx_off;      /* stream offset of the next byte Send takes */
+	uint64_t rx_off;      /* stream offset of the next byte to read */
+	int64_t close_at;     /* Close once tx_off reaches it; -1: none */
+	struct svc_wait_list waits;
+	TAILQ_ENTRY(svc_sock) link; /* w->socks_all */
+};
+
+/* A parked call. */
+struct svc_wait {
+	uint64_t conn;	      /* its RPC connection (svc_conn_ref) */
+	uint64_t deadline_ns; /* UINT64_MAX: none */
+	uint32_t heap;	      /* index in w->heap */
+	uint32_t app;
+	bool exec;		    /* an EXEC frame (the exec registry) */
+	bool owns_desc;		    /* desc is unused: GONE it when cancelled */
+	struct svc_wait_list *on;   /* sock->waits, w->multi, or NULL */
+	char desc[RS_DESC_LEN + 1]; /* the EXEC's new descriptor */
+	uint32_t len;
+	uint8_t *frame;		     /* copy of the request frame body */
+	TAILQ_ENTRY(svc_wait) slink; /* sock->waits or w->multi */
+	TAILQ_ENTRY(svc_wait) clink; /* conn->waits */
+};
+
+/* An RPC connection. */
+struct svc_conn {
+	struct rs_sock *s;
+	struct svc_worker *w;
+	uint32_t idx, gen;
+	int32_t app; /* -1 until Authenticate succeeds */
+	bool paused; /* input not read: too much output waiting */
+	bool doomed; /* close once this input chunk is done */
+	uint64_t opened_ns;
+	struct rs_frame_decoder *dec;
+	uint8_t *out; /* bytes the TX ring had no room for: [off, len) */
+	size_t out_off, out_len, out_cap;
+	struct svc_wait_list waits;
+};
+
+struct svc_worker_stats {
+	uint64_t conns_accepted, conns_closed, auth_failed, auth_timeouts;
+	uint64_t calls, forwarded, parked, woken, expired, cancelled;
+	uint64_t busy;	    /* refused: control ring or entry pool full */
+	uint64_t reaped;    /* sockets closed for idleness */
+	uint64_t gone;	    /* GONE entries sent */
+	uint64_t gone_lost; /* GONE entries that found no room (leak) */
+};
+
+struct svc_worker {
+	struct rs_svc_dp *dp;
+	struct rs_svc_shared *sh;
+	struct rs_lcore *lc;
+	unsigned k;
+	struct rs_sock *listener;
+	struct rs_arena *arena;
+	struct rs_rpc_env env_rpc, env_exec;
+	struct rte_hash *socks; /* descriptor -> struct svc_sock */
+	TAILQ_HEAD(, svc_sock) socks_all;
+	unsigned nsocks;
+	struct svc_conn **conns; /* by index; NULL: free */
+	uint32_t nconns_max, nconns;
+	uint32_t *conn_gen;	/* generation of each index */
+	struct svc_wait **heap; /* deadlines, a binary min-heap */
+	uint32_t nheap, heap_max;
+	struct svc_wait_list multi; /* Poll, ReceiveBatch */
+	struct svc_wait_list ready; /* to run again at the next poll */
+	uint32_t nwaits;	    /* parked calls */
+	bool any_event;	       /* a proxied socket had an event this round */
+	uint64_t next_scan_ns; /* auth timeouts and idle sockets */
+
+	/* The call being served. */
+	struct svc_conn *cur_conn; /* NULL: an EXEC for a gone connection */
+	struct svc_wait *cur_wait; /* a parked call being run again */
+	bool cur_expired;	   /* ... at its deadline */
+	uint32_t cur_app;
+	const char *cur_desc; /* EXEC's new descriptor */
+
+	uint8_t *in;
+	uint8_t *out;
+	struct svc_worker_stats st;
+};
+
+/* svc.c */
+struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
+			       const char *desc);
+struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
+			      const char *desc, uint32_t app);
+void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort);
+int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
+	     struct svc_sock *ss, double timeout_s, bool owns_desc);
+bool svc_expired(const struct svc_worker *w);
+bool svc_rerun(const struct svc_worker *w);
+void svc_gone(struct svc_worker *w, uint32_t app, const char *desc);
+void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt);
+void svc_sock_event(struct rs_sock *s, unsigned events, void *user);
+void svc_addr_fill(struct rs_arena *arena, Remsock__AddressPort **out,
+		   const struct sockaddr_in *sa);
+struct svc_sock *svc_sock_new(struct svc_worker *w, struct rs_rpc_call *call,
+			      enum rs_sock_kind kind);
+
+/* svc_conn.c */
+int svc_conn_listen(struct svc_worker *w);
+void svc_conn_write(struct svc_worker *w, struct svc_conn *c,
+		    const uint8_t *buf, size_t len);
+struct svc_conn *svc_conn_get(struct svc_worker *w, uint64_t ref);
+uint64_t svc_conn_ref(const struct svc_conn *c);
+void svc_conn_scan(struct svc_worker *w);
+void svc_conn_close_all(struct svc_worker *w);
+void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
+		 size_t len);
+
+/* svc_data.c, svc_exec.c */
+int svc_data_register(struct rs_rpc_registry *reg);
+int svc_exec_register(struct rs_rpc_registry *reg);
+
+/* The errno of a failed call, from a negative return value. */
+#define SVC_ERR(call, rc, what)                                                \
+	rs_svc_sys_error(call, (int)(rc), "%s: %s", what, strerror(-(int)(rc)))
+
+#endif /* RS_SVC_PVT_H */

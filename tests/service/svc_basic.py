@@ -1,0 +1,446 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""remsockd's remote socket service, driven from the test namespace.
+
+Runs inside the namespace (address PEER), where it is both the RPC client
+and, with Linux's own sockets, the peer the proxied sockets talk to.  Each
+scenario prints lines 'check NAME ok' or 'check NAME FAIL: why', which the
+shell script turns into test results.
+
+    svc_basic.py PROTO_DIR PROXY PORT PEER HTTP_PORT HTTP_SHA256
+"""
+
+import errno
+import hashlib
+import socket
+import sys
+import threading
+import time
+import traceback
+
+import rsclient
+from rsclient import CallError, Client, addr, unaddr
+
+PROTO, PROXY, PORT, PEER, HTTP_PORT, HTTP_SHA = sys.argv[1:7]
+PORT, HTTP_PORT = int(PORT), int(HTTP_PORT)
+pb = rsclient.load_protos(PROTO)
+APPS = {'demo': b'demo-secret-not-for-production',
+        'other': b'other-secret-for-the-tests',
+        'small': b'small-secret-for-the-tests'}
+TCP, UDP, IPV4, IPV6 = 1, 2, 1, 2
+SYSTEM_ERROR, PERMISSION_DENIED, INVALID_REQUEST = 1, 5, 6
+RPC = pb.rpc
+failures = 0
+
+
+def check(name, ok, why=''):
+    global failures
+    if ok:
+        print(f'check {name} ok', flush=True)
+    else:
+        failures += 1
+        print(f'check {name} FAIL: {why}', flush=True)
+
+
+def client(app='demo'):
+    c = Client(PROXY, PORT)
+    c.authenticate(app, APPS[app])
+    return c
+
+
+def raises(fn, **want):
+    """The CallError fn raises, checked against want (rpc_code, app_code,
+    errno); returns (ok, why)."""
+    try:
+        fn()
+    except CallError as e:
+        bad = {k: getattr(e, k) for k, v in want.items()
+               if getattr(e, k) != v}
+        return (not bad, f'{e}' if bad else '')
+    return False, 'no error'
+
+
+def tcp_socket(c, **kw):
+    return c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP, **kw)).socket_descriptor
+
+
+def connect(c, d, port, ip=PEER, timeout=-1):
+    return c.call('Connect', pb.rs.ConnectRequest(
+        socket_descriptor=d, remote_ip=addr(ip, port),
+        timeout_seconds=timeout))
+
+
+def send(c, d, data, off):
+    return c.call('Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=data, stream_offset=off)).data_sent
+
+
+def recv(c, d, size=65536, timeout=-1, flags=0):
+    return c.call('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor=d, data_size=size, timeout_seconds=timeout,
+        flags=flags))
+
+
+def close(c, d):
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+
+
+class Listener:
+    """A Linux TCP server in the namespace: accepts, keeps the sockets."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind((PEER, 0))
+        self.s.listen(128)
+        self.port = self.s.getsockname()[1]
+        self.s.settimeout(10)
+
+    def accept(self):
+        conn, _ = self.s.accept()
+        conn.settimeout(10)
+        return conn
+
+
+def read_all(conn):
+    out = b''
+    while True:
+        b = conn.recv(65536)
+        if not b:
+            return out
+        out += b
+
+
+# ---- scenarios ---------------------------------------------------------
+
+def t_auth():
+    c = Client(PROXY, PORT)
+    ok, why = raises(lambda: tcp_socket(c),
+                     rpc_code=RPC.RPC_UNAUTHENTICATED)
+    check('a call before Authenticate is refused', ok, why)
+    ok, why = raises(lambda: c.authenticate('demo', b'wrong-secret-wrong'),
+                     rpc_code=RPC.RPC_UNAUTHENTICATED)
+    check('a wrong secret is refused', ok, why)
+    try:
+        c.authenticate('demo', APPS['demo'])
+        closed = False
+    except (EOFError, ConnectionError):
+        closed = True
+    check('the connection is closed after a failed Authenticate', closed)
+    c = Client(PROXY, PORT)
+    r = c.authenticate('demo', APPS['demo'])
+    check('Authenticate with the right secret', r.app_id == 'demo', r)
+
+
+def t_http():
+    """The seed's example: a GET to a web server, through the proxy."""
+    c = client()
+    d = tcp_socket(c)
+    check('CreateSocket gives a 22-character descriptor', len(d) == 22, d)
+    r = connect(c, d, HTTP_PORT)
+    check('Connect answers with the proxy address',
+          unaddr(r.proxy_external_ip)[0] == PROXY, r)
+    req = f'GET /blob HTTP/1.0\r\nHost: {PEER}\r\n\r\n'.encode()
+    check('Send takes the request', send(c, d, req, 0) == len(req))
+    body, off = b'', 0
+    while True:
+        r = recv(c, d, 65536)
+        if r.stream_offset != off:
+            check('Receive stream offsets follow the data', False,
+                  f'{r.stream_offset} != {off}')
+            break
+        if not r.data:
+            break
+        body += r.data
+        off += len(r.data)
+    close(c, d)
+    head, _, payload = body.partition(b'\r\n\r\n')
+    check('HTTP status 200', head.startswith(b'HTTP/1.0 200'), head[:40])
+    check('the body arrives whole (SHA-256)',
+          hashlib.sha256(payload).hexdigest() == HTTP_SHA,
+          f'{len(payload)} bytes')
+    ok, why = raises(lambda: recv(c, d), app_code=SYSTEM_ERROR,
+                     errno=errno.EBADF)
+    check('a closed descriptor is gone (EBADF)', ok, why)
+
+
+def t_create_connect_names():
+    lst = Listener()
+    c = client()
+    r = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP, remote_ip=addr(PEER, lst.port)))
+    conn = lst.accept()
+    peer = c.call('GetPeerName', pb.rs.GetPeerNameRequest(
+        socket_descriptor=r.socket_descriptor)).peer_ip
+    me = c.call('GetSocketName', pb.rs.GetSocketNameRequest(
+        socket_descriptor=r.socket_descriptor)).proxy_external_ip
+    check('CreateSocket with remote_ip connects at once',
+          unaddr(peer) == (PEER, lst.port), unaddr(peer))
+    check('GetSocketName is what Linux sees as the peer',
+          unaddr(me) == conn.getpeername(), (unaddr(me), conn.getpeername()))
+    close(c, r.socket_descriptor)
+    check('Close ends the connection (Linux reads EOF)', read_all(conn) == b'')
+
+
+def t_errors():
+    c = client()
+    for ip, what in (('127.0.0.1', 'loopback'), ('10.1.2.3', 'private'),
+                     (PROXY, "the proxy's own address")):
+        d = tcp_socket(c)
+        ok, why = raises(lambda: connect(c, d, 80, ip=ip),
+                         app_code=PERMISSION_DENIED)
+        check(f'Connect to {what} is PERMISSION_DENIED', ok, why)
+        close(c, d)
+    ok, why = raises(lambda: c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP, remote_ip=addr('169.254.1.1', 80))),
+        app_code=PERMISSION_DENIED)
+    check('CreateSocket with a denied remote_ip is PERMISSION_DENIED', ok, why)
+    ok, why = raises(lambda: c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV6, protocol=TCP)), app_code=SYSTEM_ERROR,
+        errno=errno.EAFNOSUPPORT)
+    check('an IPv6 socket is refused (EAFNOSUPPORT)', ok, why)
+    ok, why = raises(lambda: recv(c, 'A' * 22), app_code=SYSTEM_ERROR,
+                     errno=errno.EBADF)
+    check('an unknown descriptor is EBADF', ok, why)
+    lst = Listener()
+    port = lst.port
+    lst.s.close()
+    d = tcp_socket(c)
+    ok, why = raises(lambda: connect(c, d, port), app_code=SYSTEM_ERROR,
+                     errno=errno.ECONNREFUSED)
+    check('Connect to a closed Linux port is ECONNREFUSED', ok, why)
+    close(c, d)
+    ok, why = raises(lambda: c.call('Frobnicate', pb.rs.CloseRequest(
+        socket_descriptor='x')), rpc_code=RPC.RPC_CALL_NOT_FOUND)
+    check('an unknown method is RPC_CALL_NOT_FOUND', ok, why)
+    cid = c.next_id
+    c.next_id += 1
+    env = RPC.RpcRequest(call_id=cid, service_name='remote_socket',
+                         method='Close', body=b'\x0a\xff\xff')
+    c.send_frame(env.SerializeToString())
+    ok, why = raises(lambda: c.finish('Close', cid),
+                     rpc_code=RPC.RPC_BAD_REQUEST)
+    check('a body that does not decode is RPC_BAD_REQUEST', ok, why)
+    r = c.call('Resolve', pb.rs.ResolveRequest(name='198.18.0.1'))
+    check('Resolve of a numeric name', list(r.packed_address) ==
+          [socket.inet_aton('198.18.0.1')], r)
+
+
+def t_streams():
+    lst = Listener()
+    c = client()
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    t0 = time.monotonic()
+    ok, why = raises(lambda: recv(c, d, timeout=0), app_code=SYSTEM_ERROR,
+                     errno=errno.EAGAIN)
+    check('Receive with timeout 0 and nothing to read: EAGAIN', ok, why)
+    ok, why = raises(lambda: recv(c, d, timeout=0.3), app_code=SYSTEM_ERROR,
+                     errno=errno.EAGAIN)
+    dt = time.monotonic() - t0
+    check('Receive with timeout 0.3 s waits, then EAGAIN',
+          ok and 0.28 <= dt < 3, f'{why} after {dt:.3f} s')
+    n1 = send(c, d, b'abc', 0)
+    n2 = send(c, d, b'abcdef', 0)  # a retry that carries more
+    check('a retried Send counts the bytes it repeats', (n1, n2) == (3, 6),
+          (n1, n2))
+    ok, why = raises(lambda: send(c, d, b'xyz', 100),
+                     app_code=INVALID_REQUEST)
+    check('a Send past the stream (a gap) is INVALID_REQUEST', ok, why)
+    got = b''
+    while len(got) < 6:
+        got += conn.recv(100)
+    check('Linux receives the bytes once', got == b'abcdef', got)
+    # Pipelining: a parked Receive, then a call that answers at once.
+    rid = c.start('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor=d, data_size=100, timeout_seconds=10))
+    nid = c.start('GetSocketName', pb.rs.GetSocketNameRequest(
+        socket_descriptor=d))
+    first = c.read_response()
+    check('a later call overtakes a waiting Receive', first.call_id == nid,
+          (first.call_id, rid, nid))
+    c.early[first.call_id] = first
+    c.finish('GetSocketName', nid)
+    conn.sendall(b'hello')
+    r = c.finish('Receive', rid)
+    check('the waiting Receive gets the data when it comes',
+          r.data == b'hello' and r.stream_offset == 0, r)
+    conn.sendall(b'peek')
+    time.sleep(0.2)
+    p = recv(c, d, 100, timeout=1, flags=2)
+    r = recv(c, d, 100, timeout=1)
+    check('MSG_PEEK leaves the data for the next Receive',
+          p.data == b'peek' and r.data == b'peek' and r.stream_offset == 5,
+          (p, r))
+    conn.close()
+    r = recv(c, d, 100, timeout=5)
+    check('EOF is an empty Receive', r.data == b'', r)
+    close(c, d)
+
+
+def t_reconnect():
+    """Sockets outlive the RPC connection; a parked call does not."""
+    lst = Listener()
+    c = client()
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    send(c, d, b'one', 0)
+    c.start('Receive', pb.rs.ReceiveRequest(socket_descriptor=d,
+                                            data_size=10))
+    time.sleep(0.2)
+    c.close()  # cancels the parked Receive
+    c = client()
+    n = send(c, d, b'onetwo', 0)  # the client is unsure 'one' arrived
+    got = b''
+    while len(got) < 6:
+        got += conn.recv(100)
+    check('after a reconnect the socket is there and a retried Send '
+          'is not written twice', n == 6 and got == b'onetwo', (n, got))
+    conn.sendall(b'x')
+    r = recv(c, d, 10, timeout=5)
+    check('the cancelled Receive took nothing', r.data == b'x', r)
+    other = client('other')
+    ok, why = raises(lambda: send(other, d, b'!', 6), app_code=SYSTEM_ERROR,
+                     errno=errno.EBADF)
+    check("another app cannot use the app's descriptor", ok, why)
+    ok, why = raises(lambda: close(other, d), app_code=SYSTEM_ERROR,
+                     errno=errno.EBADF)
+    check("another app cannot close it either", ok, why)
+    close(c, d)
+
+
+def t_udp():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((PEER, 0))
+    u.settimeout(5)
+    c = client()
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=UDP)).socket_descriptor
+    n = c.call('Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=b'ping', stream_offset=0,
+        send_to=addr(PEER, u.getsockname()[1]))).data_sent
+    data, src = u.recvfrom(100)
+    check('UDP Send with send_to reaches Linux', n == 4 and data == b'ping',
+          (n, data))
+    u.sendto(b'pong', src)
+    r = recv(c, d, 100, timeout=5)
+    check('UDP Receive has the datagram and its source',
+          r.data == b'pong' and unaddr(r.received_from) == u.getsockname(),
+          r)
+    ok, why = raises(lambda: c.call('Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=b'x', stream_offset=0,
+        send_to=addr('127.0.0.1', 53))), app_code=PERMISSION_DENIED)
+    check('UDP Send to a denied address is PERMISSION_DENIED', ok, why)
+    close(c, d)
+
+
+def t_listen_accept():
+    c = client()
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP, proxy_external_ip=addr(PROXY, 7100),
+        listen_backlog=8)).socket_descriptor
+    aid = c.start('Accept', pb.rs.AcceptRequest(socket_descriptor=d,
+                                                timeout_seconds=10))
+    lin = socket.create_connection((PROXY, 7100), timeout=10)
+    r = c.finish('Accept', aid)
+    nd = r.new_socket_descriptor.decode()
+    check('Accept gives a connection from Linux',
+          unaddr(r.remote_address) == lin.getsockname(), r)
+    lin.sendall(b'in')
+    got = recv(c, nd, 10, timeout=5)
+    send(c, nd, b'out', 0)
+    check('the accepted socket carries data both ways',
+          got.data == b'in' and lin.recv(10) == b'out', got)
+    ok, why = raises(lambda: c.call('Accept', pb.rs.AcceptRequest(
+        socket_descriptor=d, timeout_seconds=0.2)), app_code=SYSTEM_ERROR,
+        errno=errno.EAGAIN)
+    check('Accept with nothing queued times out with EAGAIN', ok, why)
+    lin.close()
+    close(c, nd)
+    close(c, d)
+
+
+def t_poll():
+    lst = Listener()
+    c = client()
+    ds, conns = [], []
+    for _ in range(10):
+        d = tcp_socket(c)
+        connect(c, d, lst.port)
+        ds.append(d)
+        conns.append(lst.accept())
+    IN = 1
+    ev = [pb.rs.PollEvent(socket_descriptor=d, requested_events=IN,
+                          observed_events=0) for d in ds]
+    r = c.call('Poll', pb.rs.PollRequest(events=ev, timeout_seconds=0))
+    check('Poll over 10 quiet sockets: nothing',
+          all(e.observed_events == 0 for e in r.events), r)
+    pid = c.start('Poll', pb.rs.PollRequest(events=ev, timeout_seconds=10))
+    time.sleep(0.2)
+    conns[7].sendall(b'!')
+    r = c.finish('Poll', pid)
+    got = [i for i, e in enumerate(r.events) if e.observed_events & IN]
+    check('a waiting Poll wakes for the one socket with data', got == [7],
+          got)
+    t0 = time.monotonic()
+    ev2 = [e for i, e in enumerate(ev) if i != 7]
+    r = c.call('Poll', pb.rs.PollRequest(events=ev2, timeout_seconds=0.3))
+    dt = time.monotonic() - t0
+    check('Poll with nothing ready returns at its timeout',
+          0.28 <= dt < 3 and all(e.observed_events == 0 for e in r.events),
+          dt)
+    for d in ds:
+        close(c, d)
+
+
+def t_quota():
+    c = client('small')  # [quotas] small = sockets=2
+    d1, d2 = tcp_socket(c), tcp_socket(c)
+    ok, why = raises(lambda: tcp_socket(c), rpc_code=RPC.RPC_OVER_QUOTA)
+    check('the third socket of an app with sockets=2 is RPC_OVER_QUOTA',
+          ok, why)
+    demo = client()
+    d = tcp_socket(demo)
+    check('other apps are not affected', len(d) == 22)
+    close(demo, d)
+    close(c, d1)
+    d3 = tcp_socket(c)
+    check('a Close gives the quota back', len(d3) == 22)
+    close(c, d2)
+    close(c, d3)
+
+
+def t_malformed():
+    bad = Client(PROXY, PORT)
+    bad.authenticate('demo', APPS['demo'])
+    bad.sock.sendall(b'\x7f\xff\xff\xff')  # a frame far above the maximum
+    try:
+        bad.read_response()
+        closed = False
+    except (EOFError, ConnectionError):
+        closed = True
+    check('a frame above the maximum closes the connection', closed)
+    stall = Client(PROXY, PORT)
+    stall.authenticate('demo', APPS['demo'])
+    stall.sock.sendall(b'\x00\x00\x10\x00ab')  # a header, then nothing
+    c = client()
+    d = tcp_socket(c)
+    close(c, d)
+    check('a client stalled in a frame does not hold others up', True)
+    stall.close()
+
+
+SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_streams,
+             t_reconnect, t_udp, t_listen_accept, t_poll, t_quota,
+             t_malformed]
+
+for t in SCENARIOS:
+    try:
+        t()
+    except Exception as e:  # a scenario that breaks is a failure
+        check(t.__name__, False, f'{type(e).__name__}: {e} ' +
+              traceback.format_exc().replace('\n', ' | '))
+print(f'done failures={failures}', flush=True)
+sys.exit(1 if failures else 0)
