@@ -87,6 +87,10 @@ typedef void (*rs_sock_event_fn)(struct rs_sock *s, unsigned events,
 /** UDP: return the datagram's real length, even when longer than the
  *  buffer (which receives the first bytes only, as always). */
 #define RS_SOCK_TRUNC 0x2u
+/** TCP: keep the bytes read in the RX ring (they still count against
+ *  the receive window) until rs_sock_rx_seek() moves past them; until
+ *  then they can be read again. */
+#define RS_SOCK_HOLD 0x4u
 
 /** rs_sock_shutdown() directions: the values of SHUT_RD, SHUT_WR and
  *  SHUT_RDWR. */
@@ -217,7 +221,7 @@ ssize_t rs_sock_recv(struct rs_sock *s, void *buf, size_t len, unsigned flags);
  * oldest datagram (its first @p len bytes; the rest is discarded unless
  * RS_SOCK_PEEK).
  *
- * @param flags  RS_SOCK_PEEK, RS_SOCK_TRUNC.
+ * @param flags  RS_SOCK_PEEK, RS_SOCK_TRUNC, RS_SOCK_HOLD.
  * @param from   receives the source (may be NULL).
  * @return bytes copied (UDP with RS_SOCK_TRUNC: the datagram's length);
  *   0 at the end of a TCP stream (the peer's FIN; also for an empty
@@ -226,6 +230,26 @@ ssize_t rs_sock_recv(struct rs_sock *s, void *buf, size_t len, unsigned flags);
  */
 ssize_t rs_sock_recvfrom(struct rs_sock *s, void *buf, size_t len,
 			 unsigned flags, struct sockaddr_in *from);
+
+/**
+ * TCP: where the reader stands in the received stream, as stream offsets
+ * (the first byte received is offset 0).
+ *
+ * @param held    receives the first byte read but still held
+ *                (RS_SOCK_HOLD); equal to @p unread when none is.
+ * @param unread  receives the first byte not read yet.
+ * @return 0; -EOPNOTSUPP (UDP); -ENOTCONN (no connection).
+ */
+int rs_sock_rx_offsets(const struct rs_sock *s, uint64_t *held,
+		       uint64_t *unread);
+
+/**
+ * TCP: release the held bytes below @p off and read again from @p off.
+ *
+ * @return 0; -ERANGE when @p off is outside [held, unread]; -EOPNOTSUPP
+ *   (UDP); -ENOTCONN.
+ */
+int rs_sock_rx_seek(struct rs_sock *s, uint64_t off);
 
 /**
  * @return bytes rs_sock_recv() would return now (TCP), or the length

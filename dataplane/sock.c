@@ -609,6 +609,21 @@ int rs_sock_getopt(struct rs_sock *s, enum rs_sock_opt opt, int *value)
 	return 0;
 }
 
+int rs_sock_rx_offsets(const struct rs_sock *s, uint64_t *held,
+		       uint64_t *unread)
+{
+	if (s->kind != RS_SOCK_TCP)
+		return -EOPNOTSUPP;
+	return rs_tcp_glue_rx_offsets(s, held, unread);
+}
+
+int rs_sock_rx_seek(struct rs_sock *s, uint64_t off)
+{
+	if (s->kind != RS_SOCK_TCP)
+		return -EOPNOTSUPP;
+	return rs_tcp_glue_rx_seek(s, off);
+}
+
 unsigned rs_sock_poll(const struct rs_sock *s)
 {
 	unsigned ev = RS_SOCK_POLL_OUT;

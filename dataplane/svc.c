@@ -38,7 +38,7 @@ struct rs_svc_dp {
 	struct svc_worker *w[RS_DP_WORKERS_MAX];
 };
 
-/* ---- the worker's sockets ---------------------------------------------- */
+/* ---- the worker's sockets ------------------------------------------------ */
 
 struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
 			       const char *desc)
@@ -261,8 +261,7 @@ static void heap_remove(struct svc_worker *w, struct svc_wait *wt)
 	heap_up(w, w->heap[i]->heap);
 }
 
-/* ---- parked calls
- * ------------------------------------------------------------ */
+/* ---- parked calls -------------------------------------------------------- */
 
 bool svc_expired(const struct svc_worker *w)
 {
@@ -415,8 +414,7 @@ static void deadlines_run(struct svc_worker *w)
 	}
 }
 
-/* ---- entries from control --------------------------------------------------
- */
+/* ---- entries from control ------------------------------------------------ */
 
 static void exec_run(struct svc_worker *w, struct rs_svc_msg *m)
 {
@@ -459,8 +457,7 @@ static unsigned ring_poll(struct svc_worker *w)
 	return n;
 }
 
-/* ---- idle sockets
- * ------------------------------------------------------------ */
+/* ---- idle sockets -------------------------------------------------------- */
 
 static void reap_idle(struct svc_worker *w)
 {
@@ -481,8 +478,7 @@ static void reap_idle(struct svc_worker *w)
 	}
 }
 
-/* ---- the hooks
- * --------------------------------------------------------------- */
+/* ---- the hooks ----------------------------------------------------------- */
 
 static void worker_free(struct svc_worker *w)
 {
@@ -605,8 +601,7 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 	/* The struct stays for the counters; rs_svc_dp_free() frees it. */
 }
 
-/* ---- set-up
- * --------------------------------------------------------------------- */
+/* ---- set-up -------------------------------------------------------------- */
 
 struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
 				   size_t errlen)

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The methods a worker serves without the control thread: Authenticate,
- * and the data methods Send, Receive and Poll, which touch only the
- * socket's rings.  Each finds its socket in the worker's table (the
- * caller's app only), does what it can now, and parks when it must wait;
- * a parked call runs again from the top (svc_pvt.h).
+ * and the data methods Send, Receive, Poll, SendBatch and ReceiveBatch,
+ * which touch only the sockets' rings.  Each finds its socket in the worker's
+ * table (the caller's app only), does what it can now, and parks when it must
+ * wait; a parked call runs again from the top (svc_pvt.h).
  *
  * Stream offsets.  A TCP socket counts the bytes Send has taken
  * (tx_off) and the bytes Receive has handed out (rx_off).  A Send says
  * where its data starts: bytes below tx_off were taken already (a retry
  * after a lost reply) and are skipped, a start beyond tx_off is a gap and
- * refused.  A Receive reply says where its data starts.
+ * refused.  A Receive reply says where its data starts; the receive
+ * ring's own offsets are the stream's (recv_start()).
+ *
+ * Batches run each entry through the same core as the single call, with
+ * a scratch call record for the entry's error.  SendBatch never waits;
+ * ReceiveBatch waits (parked over all its sockets) until one entry has
+ * data, EOF or an error, or its timeout ends.
  */
 #include <errno.h>
 #include <string.h>
@@ -64,11 +70,13 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* ---- Send
- * -------------------------------------------------------------------- */
+/* ---- Send ------------------------------------------------------------------
+ */
 
-static ssize_t send_stream(struct svc_worker *w, struct rs_rpc_call *call,
-			   struct svc_sock *ss, const Remsock__SendRequest *req)
+/* The core of Send, for Send and SendBatch.  @return bytes sent; -EAGAIN
+ * when nothing fits now (no error set); -1 with the error in @p call. */
+static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
+			   const Remsock__SendRequest *req)
 {
 	const ProtobufCBinaryData *d = &req->data;
 	uint64_t skip;
@@ -91,15 +99,10 @@ static ssize_t send_stream(struct svc_worker *w, struct rs_rpc_call *call,
 	if (skip >= d->len) /* all of it taken before: a retry */
 		return (ssize_t)d->len;
 	n = rs_sock_send(ss->s, d->data + skip, d->len - skip, 0);
-	if (n == -EAGAIN) {
-		if (svc_park(w, call, ss, req->timeout_seconds, false) == 0)
-			rs_svc_sys_error(call, EAGAIN, "send buffer full");
-		return -1;
-	}
-	if (n < 0) {
-		SVC_ERR(call, n, "send");
-		return -1;
-	}
+	if (n == -EAGAIN)
+		return n;
+	if (n < 0)
+		return SVC_ERR(call, n, "send"), -1;
 	ss->tx_off += (uint64_t)n;
 	return (ssize_t)skip + n;
 }
@@ -122,9 +125,34 @@ static ssize_t send_datagram(struct svc_worker *w, struct rs_rpc_call *call,
 	}
 	n = rs_sock_sendto(ss->s, req->data.data, req->data.len, 0,
 			   req->send_to != NULL ? &to : NULL);
-	if (n < 0) {
-		SVC_ERR(call, n, "send");
+	if (n < 0)
+		return SVC_ERR(call, n, "send"), -1;
+	return n;
+}
+
+static ssize_t send_one(struct svc_worker *w, struct rs_rpc_call *call,
+			const Remsock__SendRequest *req,
+			Remsock__SendReply *resp, struct svc_sock **ssp)
+{
+	struct svc_sock *ss = svc_sock_find(w, call, req->socket_descriptor);
+	ssize_t n;
+
+	*ssp = ss;
+	if (ss == NULL)
 		return -1;
+	if (req->flags != 0) {
+		rs_svc_sys_error(call, EOPNOTSUPP, "send flags %d", req->flags);
+		return -1;
+	}
+	n = ss->kind == RS_SOCK_TCP ? send_stream(call, ss, req)
+				    : send_datagram(w, call, ss, req);
+	if (n < 0)
+		return n;
+	resp->has_data_sent = 1;
+	resp->data_sent = (int32_t)n;
+	if (ss->close_at >= 0 && ss->tx_off >= (uint64_t)ss->close_at) {
+		svc_sock_close(w, ss, false); /* Close with send_offset */
+		*ssp = NULL;
 	}
 	return n;
 }
@@ -133,84 +161,245 @@ static int do_send(void *ctx, struct rs_rpc_call *call,
 		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
 	const Remsock__SendRequest *req = (const void *)reqm;
-	Remsock__SendReply *resp = (void *)respm;
 	struct svc_worker *w = ctx;
 	struct svc_sock *ss;
-	ssize_t n;
 
-	if (!authed(w, call) ||
-	    (ss = svc_sock_find(w, call, req->socket_descriptor)) == NULL)
-		return 0;
-	if (req->flags != 0) {
-		rs_svc_sys_error(call, EOPNOTSUPP, "send flags %d", req->flags);
-		return 0;
-	}
-	n = ss->kind == RS_SOCK_TCP ? send_stream(w, call, ss, req)
-				    : send_datagram(w, call, ss, req);
-	if (n < 0)
-		return 0;
-	resp->has_data_sent = 1;
-	resp->data_sent = (int32_t)n;
-	if (ss->close_at >= 0 && ss->tx_off >= (uint64_t)ss->close_at)
-		svc_sock_close(w, ss, false); /* Close with send_offset */
+	if (authed(w, call) &&
+	    send_one(w, call, req, (void *)respm, &ss) == -EAGAIN &&
+	    svc_park(w, call, ss, req->timeout_seconds, false) == 0)
+		rs_svc_sys_error(call, EAGAIN, "send buffer full");
 	return 0;
 }
 
-/* ---- Receive
- * ------------------------------------------------------------------ */
+/* ---- Receive ---------------------------------------------------------------
+ */
 
-static int do_receive(void *ctx, struct rs_rpc_call *call,
-		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+/* TCP: where this Receive starts.  With consumed_offset (remsock's
+ * extension) the client says how far it got: the bytes before are
+ * released, those after it are sent again (a reply was lost), and what
+ * is read now is held until the next Receive says it arrived.  Without
+ * it, everything handed out counts as consumed. */
+static bool recv_start(struct rs_rpc_call *call, struct svc_sock *ss,
+		       const Remsock__ReceiveRequest *req, unsigned *flags,
+		       uint64_t *start)
 {
-	const Remsock__ReceiveRequest *req = (const void *)reqm;
-	Remsock__ReceiveReply *resp = (void *)respm;
-	struct svc_worker *w = ctx;
+	uint64_t held, unread;
+
+	if (rs_sock_rx_offsets(ss->s, &held, &unread) < 0)
+		return true; /* not connected: the read reports it */
+	*start = unread;
+	if (req->consumed_offset < 0) {
+		if (held != unread)
+			rs_sock_rx_seek(ss->s, unread);
+		return true;
+	}
+	if (rs_sock_rx_seek(ss->s, (uint64_t)req->consumed_offset) < 0) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
+			     "consumed_offset %lld outside [%llu, %llu]",
+			     (long long)req->consumed_offset,
+			     (unsigned long long)held,
+			     (unsigned long long)unread);
+		return false;
+	}
+	*start = (uint64_t)req->consumed_offset;
+	*flags |= RS_SOCK_HOLD;
+	return true;
+}
+
+/* The core of Receive, for Receive and ReceiveBatch.  @return bytes
+ * (0: EOF); -EAGAIN when there is nothing yet (no error set); -1 with the
+ * error in @p call. */
+static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
+			const Remsock__ReceiveRequest *req,
+			Remsock__ReceiveReply *resp, struct svc_sock **ssp)
+{
+	struct svc_sock *ss = svc_sock_find(w, call, req->socket_descriptor);
 	struct sockaddr_in from;
+	uint64_t start = 0;
 	unsigned flags = 0;
-	struct svc_sock *ss;
 	uint8_t *buf;
 	size_t size;
 	ssize_t n;
 
-	if (!authed(w, call) ||
-	    (ss = svc_sock_find(w, call, req->socket_descriptor)) == NULL)
-		return 0;
+	*ssp = ss;
+	if (ss == NULL)
+		return -1;
 	if (req->data_size <= 0 ||
 	    (req->flags & ~REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK) != 0) {
 		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
 			     "data_size %d, flags %d (MSG_PEEK only)",
 			     req->data_size, req->flags);
-		return 0;
+		return -1;
 	}
 	if (req->flags & REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK)
 		flags |= RS_SOCK_PEEK;
+	if (ss->kind == RS_SOCK_TCP &&
+	    !recv_start(call, ss, req, &flags, &start))
+		return -1;
 	size = RTE_MIN((size_t)req->data_size, (size_t)SVC_RECV_MAX);
 	buf = rs_arena_alloc(call->arena, size);
-	if (buf == NULL)
-		return -ENOMEM;
-	n = rs_sock_recvfrom(ss->s, buf, size, flags, &from);
-	if (n == -EAGAIN) {
-		if (svc_park(w, call, ss, req->timeout_seconds, false) == 0)
-			rs_svc_sys_error(call, EAGAIN, "nothing to receive");
-		return 0;
+	if (buf == NULL) {
+		rs_svc_sys_error(call, ENOMEM, "no call memory");
+		return -1;
 	}
+	n = rs_sock_recvfrom(ss->s, buf, size, flags, &from);
+	if (n == -EAGAIN)
+		return n;
 	if (n < 0)
-		return SVC_ERR(call, n, "receive"), 0;
+		return SVC_ERR(call, n, "receive"), -1;
 	resp->has_data = 1;
 	resp->data = (ProtobufCBinaryData){.len = (size_t)n, .data = buf};
 	if (ss->kind == RS_SOCK_TCP) {
 		resp->has_stream_offset = 1;
-		resp->stream_offset = (int64_t)ss->rx_off;
-		if (!(flags & RS_SOCK_PEEK))
-			ss->rx_off += (uint64_t)n;
+		resp->stream_offset = (int64_t)start;
 	} else {
 		svc_addr_fill(call->arena, &resp->received_from, &from);
 	}
+	return n;
+}
+
+static int do_receive(void *ctx, struct rs_rpc_call *call,
+		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ReceiveRequest *req = (const void *)reqm;
+	struct svc_worker *w = ctx;
+	struct svc_sock *ss;
+
+	if (authed(w, call) &&
+	    recv_one(w, call, req, (void *)respm, &ss) == -EAGAIN &&
+	    svc_park(w, call, ss, req->timeout_seconds, false) == 0)
+		rs_svc_sys_error(call, EAGAIN, "nothing to receive");
 	return 0;
 }
 
-/* ---- Poll
- * --------------------------------------------------------------------- */
+/* ---- SendBatch and ReceiveBatch --------------------------------------------
+ */
+
+/* An entry's error, from the scratch call its core ran with. */
+static Remsock__RemoteSocketServiceError *
+entry_error(const struct rs_rpc_call *sub, int32_t *code)
+{
+	Remsock__RemoteSocketServiceError *e;
+
+	*code =
+	    sub->status == RS_RPC_CALL_APP_ERROR ? sub->app_code : ERR(FAILURE);
+	if (sub->status == RS_RPC_CALL_APP_ERROR && sub->error_body != NULL)
+		return (void *)sub->error_body;
+	e = rs_arena_alloc(sub->arena, sizeof(*e));
+	if (e != NULL) {
+		remsock__remote_socket_service_error__init(e);
+		e->error_detail = rs_arena_strdup(sub->arena, sub->detail);
+	}
+	return e;
+}
+
+#define ENTRY_ERROR(ent, sub)                                                  \
+	do {                                                                   \
+		(ent)->error = entry_error(&(sub), &(ent)->application_error); \
+		(ent)->has_application_error = 1;                              \
+	} while (0)
+
+/* Pointers to n entries, and the entries with their replies after them
+ * (*msgs); NULL when the call's memory is used up. */
+static void **entries_alloc(struct rs_arena *a, size_t n, size_t size,
+			    void **msgs)
+{
+	void **ptrs = rs_arena_alloc(a, (n + 1) * sizeof(void *));
+
+	*msgs = rs_arena_alloc(a, (n + 1) * size);
+	return *msgs != NULL ? ptrs : NULL;
+}
+
+static int do_send_batch(void *ctx, struct rs_rpc_call *call,
+			 const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__SendBatchRequest *req = (const void *)reqm;
+	Remsock__SendBatchReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	Remsock__SendBatchEntry *ent;
+	Remsock__SendReply *rep;
+	struct svc_sock *ss;
+	void *m;
+
+	if (!authed(w, call))
+		return 0;
+	resp->entries = (void *)entries_alloc(call->arena, req->n_sends,
+					      sizeof(*ent) + sizeof(*rep), &m);
+	if (resp->entries == NULL)
+		return -ENOMEM;
+	ent = m;
+	rep = (void *)(ent + req->n_sends);
+	for (size_t i = 0; i < req->n_sends; i++) {
+		struct rs_rpc_call sub = {.arena = call->arena};
+
+		remsock__send_batch_entry__init(&ent[i]);
+		remsock__send_reply__init(&rep[i]);
+		resp->entries[i] = &ent[i];
+		/* No waiting in a batch: a full ring answers EAGAIN. */
+		switch (send_one(w, &sub, req->sends[i], &rep[i], &ss)) {
+		case -EAGAIN:
+			rs_svc_sys_error(&sub, EAGAIN, "send buffer full");
+			/* fall through */
+		case -1:
+			ENTRY_ERROR(&ent[i], sub);
+			break;
+		default:
+			ent[i].reply = &rep[i];
+		}
+	}
+	resp->n_entries = req->n_sends;
+	return 0;
+}
+
+static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
+			    const ProtobufCMessage *reqm,
+			    ProtobufCMessage *respm)
+{
+	const Remsock__ReceiveBatchRequest *req = (const void *)reqm;
+	Remsock__ReceiveBatchReply *resp = (void *)respm;
+	struct svc_worker *w = ctx;
+	Remsock__ReceiveBatchEntry *ent;
+	Remsock__ReceiveReply *rep;
+	struct svc_sock *ss;
+	size_t ready = 0;
+	void *m;
+
+	if (!authed(w, call))
+		return 0;
+	resp->entries = (void *)entries_alloc(call->arena, req->n_receives,
+					      sizeof(*ent) + sizeof(*rep), &m);
+	if (resp->entries == NULL)
+		return -ENOMEM;
+	ent = m;
+	rep = (void *)(ent + req->n_receives);
+	for (size_t i = 0; i < req->n_receives; i++) {
+		struct rs_rpc_call sub = {.arena = call->arena};
+
+		remsock__receive_batch_entry__init(&ent[i]);
+		remsock__receive_reply__init(&rep[i]);
+		resp->entries[i] = &ent[i];
+		switch (recv_one(w, &sub, req->receives[i], &rep[i], &ss)) {
+		case -EAGAIN:
+			rs_svc_sys_error(&sub, EAGAIN, "nothing to receive");
+			ENTRY_ERROR(&ent[i], sub);
+			break;
+		case -1: /* an error is news too: it ends the wait */
+			ENTRY_ERROR(&ent[i], sub);
+			ready++;
+			break;
+		default:
+			ent[i].reply = &rep[i];
+			ready++;
+		}
+	}
+	resp->n_entries = req->n_receives;
+	/* Nothing was read while nothing is ready: waiting loses nothing. */
+	if (ready == 0)
+		svc_park(w, call, NULL, req->timeout_seconds, false);
+	return 0;
+}
+
+/* ---- Poll ---------------------------------------------------------------- */
 
 static int32_t observed(struct svc_worker *w, const Remsock__PollEvent *e)
 {
@@ -265,8 +454,7 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* ---- registration
- * ---------------------------------------------------------------- */
+/* ---- registration -------------------------------------------------------- */
 
 #define M(name, fn, type)                                                      \
 	{                                                                      \
@@ -278,6 +466,8 @@ static const struct rs_rpc_method methods[] = {
     M("Send", do_send, send),
     M("Receive", do_receive, receive),
     M("Poll", do_poll, poll),
+    M("SendBatch", do_send_batch, send_batch),
+    M("ReceiveBatch", do_receive_batch, receive_batch),
 };
 
 static const struct rs_rpc_method auth_method = {

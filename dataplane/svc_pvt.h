@@ -67,7 +67,6 @@ struct svc_sock {
 	bool failed;	      /* ERROR or CLOSED seen */
 	uint64_t last_use_ns; /* for the idle reaper */
 	uint64_t tx_off;      /* stream offset of the next byte Send takes */
-	uint64_t rx_off;      /* stream offset of the next byte to read */
 	int64_t close_at;     /* Close once tx_off reaches it; -1: none */
 	struct svc_wait_list waits;
 	TAILQ_ENTRY(svc_sock) link; /* w->socks_all */

@@ -476,7 +476,35 @@ static ssize_t tcp_recvfrom(struct rs_sock *s, void *buf, size_t len,
 		rs_sock_getpeername(s, from);
 	if (flags & RS_SOCK_PEEK)
 		return peek(s->tcp.conn, buf, len);
+	if (flags & RS_SOCK_HOLD) {
+		ssize_t n = peek(s->tcp.conn, buf, len);
+
+		if (n > 0)
+			rs_byte_ring_advance_mark(rs_tcp_rcv_ring(s->tcp.conn),
+						  (size_t)n);
+		return n;
+	}
 	return rs_tcp_recv(s->tcp.conn, s->lc->now_ns, buf, len);
+}
+
+int rs_tcp_glue_rx_offsets(const struct rs_sock *s, uint64_t *held,
+			   uint64_t *unread)
+{
+	struct rs_byte_ring *r;
+
+	if (s->tcp.conn == NULL)
+		return -ENOTCONN;
+	r = rs_tcp_rcv_ring(s->tcp.conn);
+	*held = rs_byte_ring_tail(r);
+	*unread = rs_byte_ring_mark(r);
+	return 0;
+}
+
+int rs_tcp_glue_rx_seek(struct rs_sock *s, uint64_t off)
+{
+	if (s->tcp.conn == NULL)
+		return -ENOTCONN;
+	return rs_tcp_rx_seek(s->tcp.conn, s->lc->now_ns, off);
 }
 
 static ssize_t tcp_readable(const struct rs_sock *s)

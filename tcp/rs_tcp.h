@@ -677,6 +677,16 @@ struct rs_byte_ring *rs_tcp_rcv_ring(struct rs_tcp_conn *c);
  */
 int rs_tcp_consumed(struct rs_tcp_conn *c, uint64_t now, size_t n);
 
+/**
+ * Move the reader to stream offset @p off, inside [tail, mark] of the
+ * receive ring: the bytes below it are released (as rs_tcp_consumed()),
+ * and those from it up to mark are read again.  A client that lost a
+ * reply asks for its bytes again this way.
+ *
+ * @return 0, or -ERANGE when @p off is outside [tail, mark].
+ */
+int rs_tcp_rx_seek(struct rs_tcp_conn *c, uint64_t now, uint64_t off);
+
 /** rs_tcp_shutdown() directions. */
 #define RS_TCP_SHUT_RD 1
 #define RS_TCP_SHUT_WR 2

@@ -290,6 +290,18 @@ int rs_tcp_consumed(struct rs_tcp_conn *c, uint64_t now, size_t n)
 	return 0;
 }
 
+int rs_tcp_rx_seek(struct rs_tcp_conn *c, uint64_t now, uint64_t off)
+{
+	uint64_t tail = rs_byte_ring_tail(c->rcv);
+
+	if (off - tail > rs_byte_ring_mark(c->rcv) - tail)
+		return -ERANGE;
+	rs_byte_ring_release_to(c->rcv, off);
+	rs_byte_ring_set_mark(c->rcv, off);
+	rs_tcp_out_window_update(c, now);
+	return 0;
+}
+
 /* Queue our FIN: the state moves now, the FIN follows the data. */
 static int shut_wr(struct rs_tcp_conn *c, uint64_t now)
 {

@@ -395,6 +395,107 @@ def t_poll():
         close(c, d)
 
 
+def t_batch():
+    """SendBatch and ReceiveBatch over 100 sockets."""
+    lst = Listener()
+    c = client()
+    ds, conns = [], {}
+    for i in range(100):
+        ds.append(c.call('CreateSocket', pb.rs.CreateSocketRequest(
+            family=IPV4, protocol=TCP,
+            remote_ip=addr(PEER, lst.port))).socket_descriptor)
+        conn = lst.accept()
+        conns[i] = conn
+    r = c.call('SendBatch', pb.rs.SendBatchRequest(sends=[
+        pb.rs.SendRequest(socket_descriptor=d, data=b'batch%03d' % i,
+                          stream_offset=0) for i, d in enumerate(ds)]))
+    check('SendBatch sends on 100 sockets',
+          [e.reply.data_sent for e in r.entries] == [8] * 100,
+          [e for e in r.entries if e.reply.data_sent != 8][:2])
+    got = {i: conns[i].recv(100) for i in range(100)}
+    check('each Linux peer gets its own Send',
+          all(got[i] == b'batch%03d' % i for i in range(100)),
+          [got[i] for i in range(3)])
+
+    def batch(timeout):
+        return c.call('ReceiveBatch', pb.rs.ReceiveBatchRequest(
+            receives=[pb.rs.ReceiveRequest(socket_descriptor=d,
+                                           data_size=100) for d in ds],
+            timeout_seconds=timeout))
+    r = batch(0)
+    check('ReceiveBatch with timeout 0: every entry EAGAIN',
+          all(e.application_error == SYSTEM_ERROR and
+              e.error.system_error == errno.EAGAIN for e in r.entries),
+          r.entries[0])
+    bid = c.start('ReceiveBatch', pb.rs.ReceiveBatchRequest(
+        receives=[pb.rs.ReceiveRequest(socket_descriptor=d, data_size=100)
+                  for d in ds], timeout_seconds=10))
+    time.sleep(0.2)
+    conns[42].sendall(b'forty-two')
+    r = c.finish('ReceiveBatch', bid)
+    with_data = [i for i, e in enumerate(r.entries) if e.HasField('reply')]
+    check('a waiting ReceiveBatch over 100 sockets wakes with the one '
+          'that has data', with_data == [42] and
+          r.entries[42].reply.data == b'forty-two', with_data)
+    conns[7].sendall(b'seven')
+    conns[99].sendall(b'ninety-nine')
+    time.sleep(0.2)
+    r = batch(5)
+    with_data = {i: e.reply.data for i, e in enumerate(r.entries)
+                 if e.HasField('reply')}
+    check('ReceiveBatch returns all the sockets that have data',
+          with_data == {7: b'seven', 99: b'ninety-nine'}, with_data)
+    t0 = time.monotonic()
+    r = batch(0.3)
+    dt = time.monotonic() - t0
+    check('ReceiveBatch with nothing to read returns at its timeout',
+          0.28 <= dt < 3 and not any(e.HasField('reply') for e in r.entries),
+          dt)
+    conns[3].close()
+    r = batch(5)
+    check('EOF on one socket ends a ReceiveBatch',
+          r.entries[3].HasField('reply') and r.entries[3].reply.data == b'',
+          r.entries[3])
+    for d in ds:
+        close(c, d)
+
+
+def t_reask():
+    """A Receive reply lost with its connection is asked for again."""
+    lst = Listener()
+    c = client()
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    conn.sendall(b'0123456789')
+    time.sleep(0.2)
+
+    def rx(cons, size=4, cl=None):
+        return (cl or c).call('Receive', pb.rs.ReceiveRequest(
+            socket_descriptor=d, data_size=size, timeout_seconds=5,
+            consumed_offset=cons))
+    r = rx(0)
+    check('Receive with consumed_offset 0', (r.data, r.stream_offset) ==
+          (b'0123', 0), r)
+    c.close()  # the reply counts as lost: the client never saw it
+    c = client()
+    r = rx(0)
+    check('after a reconnect the same bytes are sent again',
+          (r.data, r.stream_offset) == (b'0123', 0), r)
+    r = rx(4)
+    check('acknowledging them moves on', (r.data, r.stream_offset) ==
+          (b'4567', 4), r)
+    r = rx(8)
+    check('and on', (r.data, r.stream_offset) == (b'89', 8), r)
+    ok, why = raises(lambda: rx(2), app_code=INVALID_REQUEST)
+    check('an offset already released is INVALID_REQUEST', ok, why)
+    conn.sendall(b'xy')
+    r = recv(c, d, 100, timeout=5)
+    check('a Receive without consumed_offset takes all as read',
+          (r.data, r.stream_offset) == (b'xy', 10), r)
+    close(c, d)
+
+
 def t_quota():
     c = client('small')  # [quotas] small = sockets=2
     d1, d2 = tcp_socket(c), tcp_socket(c)
@@ -433,8 +534,8 @@ def t_malformed():
 
 
 SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_streams,
-             t_reconnect, t_udp, t_listen_accept, t_poll, t_quota,
-             t_malformed]
+             t_reconnect, t_udp, t_listen_accept, t_poll, t_batch, t_reask,
+             t_quota, t_malformed]
 
 for t in SCENARIOS:
     try:

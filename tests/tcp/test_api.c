@@ -411,6 +411,37 @@ static void test_zero_copy_recv(void **state)
 	rs_tcp_stack_destroy(st);
 }
 
+/* A lost Receive reply: read with the bytes held, seek back, read again;
+ * seeking forward releases, and outside [tail, mark] is refused. */
+static void test_rx_seek(void **state)
+{
+	struct sink k;
+	struct rs_tcp_stack *st;
+	uint32_t una;
+	struct rs_tcp_conn *c = zc_conn(&k, &st, &una);
+	struct rs_byte_ring *rx = rs_tcp_rcv_ring(c);
+	struct rs_byte_view v;
+	uint8_t b[2048];
+
+	(void)state;
+	rs_tcp_input(st, 4 * MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
+		     seg(b, 80, 50000, 1001, una, RS_TCP_ACK, 65535, 1500), 0);
+	assert_int_equal(rs_byte_ring_advance_mark(rx, 1000), 0);
+	assert_int_equal(rs_tcp_readable(c), 500);
+	assert_int_equal(rs_tcp_rx_seek(c, 5 * MS, 1001), -ERANGE);
+	assert_int_equal(rs_tcp_rx_seek(c, 5 * MS, 0), 0); /* again */
+	assert_int_equal(rs_tcp_readable(c), 1500);
+	assert_int_equal(rs_byte_ring_advance_mark(rx, 1000), 0);
+	assert_int_equal(rs_tcp_rx_seek(c, 5 * MS, 400), 0);
+	assert_int_equal(rs_byte_ring_tail(rx), 400); /* released */
+	assert_int_equal(rs_byte_ring_read_view(rx, &v), 1100);
+	assert_int_equal(v.seg[0].ptr[0], (uint8_t)(400 + 1)); /* byte 400 */
+	assert_int_equal(rs_tcp_rx_seek(c, 5 * MS, 399), -ERANGE);
+	assert_int_equal(rs_tcp_rx_seek(c, 5 * MS, 400), 0);
+	rs_tcp_abort(c, 6 * MS);
+	rs_tcp_stack_destroy(st);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Garbage in: never a crash, the pool stays bounded and drains.          */
 /* ---------------------------------------------------------------------- */
@@ -748,6 +779,7 @@ int main(void)
 	    cmocka_unit_test(test_timer_hint),
 	    cmocka_unit_test(test_zero_copy_send),
 	    cmocka_unit_test(test_zero_copy_recv),
+	    cmocka_unit_test(test_rx_seek),
 	    cmocka_unit_test(test_random_input),
 	    cmocka_unit_test(test_icmp_checks),
 	    cmocka_unit_test(test_transfer_clean),
