@@ -19,6 +19,7 @@
  * last, in validate(); each app's quotas are resolved after that.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -50,7 +51,9 @@ enum kind {
 	K_ROUTE,
 	K_ACL,
 	K_APP,
-	K_QUOTA
+	K_QUOTA,
+	K_HOST,
+	K_IPLIST, /* [dns] servers: not a list entry, but a list in a value */
 };
 
 #define F_REQUIRED 1u /* no default: the file must say it */
@@ -146,6 +149,12 @@ static const struct key keys[] = {
     KEY(quotas, buffered_bytes, K_UINT, 4096, UINT32_MAX, 0),
     KEY(quotas, pending_calls, K_UINT, 1, 1u << 20, 0),
     {"quotas", ANY_NAME, K_QUOTA, 0, 0, 0, 0, 0},
+
+    {"dns", "servers", K_IPLIST, 0, 0, 0, 0, 0},
+    KEY(dns, timeout_ms, K_UINT, 10, 60000, 0),
+    KEY(dns, tries, K_UINT, 1, 10, 0),
+
+    {"hosts", ANY_NAME, K_HOST, 0, 0, 0, 0, 0},
 
 };
 
@@ -576,6 +585,85 @@ err_shape:
 		    w->file, name, v);
 }
 
+/* Up to @p max IPv4 addresses separated by blanks or commas; @return
+ * how many, or -1 (a word that is not one, or too many). */
+static int parse_addrs(const char *v, uint32_t *out, unsigned max,
+		       char bad[RS_CONFIG_VALUE_MAX])
+{
+	char buf[RS_CONFIG_VALUE_MAX], *save = NULL, *word;
+	unsigned n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (word = strtok_r(buf, " \t,", &save); word != NULL;
+	     word = strtok_r(NULL, " \t,", &save)) {
+		snprintf(bad, RS_CONFIG_VALUE_MAX, "%s", word);
+		if (n == max || inet_pton(AF_INET, word, &out[n]) != 1)
+			return -1;
+		n++;
+	}
+	return (int)n;
+}
+
+/* [dns] servers = ADDRESS... */
+static int parse_servers(struct rs_config *cfg, const char *v,
+			 const struct where *w)
+{
+	char bad[RS_CONFIG_VALUE_MAX];
+	int n = parse_addrs(v, cfg->dns.servers, RS_CONFIG_DNS_MAX, bad);
+
+	if (n < 0)
+		return fail(w,
+			    "%s: [dns] servers: '%s' is not an IPv4 address, "
+			    "or more than %d servers",
+			    w->file, bad, RS_CONFIG_DNS_MAX);
+	cfg->dns.nservers = (uint32_t)n;
+	return 0;
+}
+
+/* A host name: letters, digits, '-' and '.', not empty. */
+static bool is_hostname(const char *s)
+{
+	if (*s == '\0' || *s == '.' || strlen(s) >= RS_CONFIG_HOSTNAME_MAX)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return false;
+	return true;
+}
+
+/* [hosts] KEY = HOSTNAME ADDRESS... */
+static int parse_host(struct rs_config *cfg, const char *key, const char *v,
+		      const struct where *w)
+{
+	struct rs_config_host *h = &cfg->hosts[cfg->nhosts];
+	char name[RS_CONFIG_VALUE_MAX], bad[RS_CONFIG_VALUE_MAX] = "";
+	int used = 0, n;
+
+	if (cfg->nhosts == RS_CONFIG_HOSTS_MAX)
+		return fail(w, "%s: [hosts] %s: more than %d hosts", w->file,
+			    key, RS_CONFIG_HOSTS_MAX);
+	memset(h, 0, sizeof(*h));
+	if (sscanf(v, "%255s %n", name, &used) != 1 || !is_hostname(name))
+		return fail(w,
+			    "%s: [hosts] %s: '%s': expected 'HOSTNAME "
+			    "ADDRESS...' (e.g. web.example 198.18.0.1)",
+			    w->file, key, v);
+	n = parse_addrs(v + used, h->addr, RS_CONFIG_HOST_ADDRS, bad);
+	if (n <= 0)
+		return fail(w,
+			    "%s: [hosts] %s: '%s': 1 to %d IPv4 addresses "
+			    "after the name",
+			    w->file, key, bad[0] ? bad : v,
+			    RS_CONFIG_HOST_ADDRS);
+	for (char *c = name; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	snprintf(h->key, sizeof(h->key), "%s", key);
+	memcpy(h->name, name, strlen(name) + 1); /* is_hostname(): fits */
+	h->naddr = (uint32_t)n;
+	cfg->nhosts++;
+	return 0;
+}
+
 /* Entry @p name = @p v of key @p k (whose name is ANY_NAME for lists). */
 static int parse_value(struct rs_config *cfg, const struct key *k,
 		       const char *name, const char *v, const struct where *w)
@@ -605,6 +693,10 @@ static int parse_value(struct rs_config *cfg, const struct key *k,
 		return parse_app(cfg, name, v, w);
 	case K_QUOTA:
 		return parse_quota(cfg, name, v, w);
+	case K_HOST:
+		return parse_host(cfg, name, v, w);
+	case K_IPLIST:
+		return parse_servers(cfg, v, w);
 	}
 	return -EINVAL;
 }
@@ -626,6 +718,9 @@ static void reset_lists(struct rs_config *cfg, const char *section)
 		break;
 	case K_QUOTA:
 		cfg->nquota_overrides = 0;
+		break;
+	case K_HOST:
+		cfg->nhosts = 0;
 		break;
 	default:
 		break;
@@ -906,6 +1001,27 @@ static int resolve_quotas(struct rs_config *cfg, const struct where *w)
 	return 0;
 }
 
+/* A host name given twice, or a DNS server that is the proxy itself. */
+static int validate_dns(const struct rs_config *cfg, const struct where *w)
+{
+	for (uint32_t i = 0; i < cfg->dns.nservers; i++)
+		if (cfg->dns.servers[i] == cfg->net.ip)
+			return fail(w,
+				    "%s: [dns] servers: the proxy's own "
+				    "address cannot be its DNS server",
+				    w->file);
+	for (uint32_t i = 0; i < cfg->nhosts; i++)
+		for (uint32_t j = 0; j < i; j++)
+			if (strcmp(cfg->hosts[i].name, cfg->hosts[j].name) == 0)
+				return fail(w,
+					    "%s: [hosts] %s: %s is given by "
+					    "%s already",
+					    w->file, cfg->hosts[i].key,
+					    cfg->hosts[i].name,
+					    cfg->hosts[j].key);
+	return 0;
+}
+
 static int validate(const struct rs_config *cfg, const struct where *w)
 {
 	char buf[RS_CONFIG_VALUE_MAX];
@@ -921,6 +1037,8 @@ static int validate(const struct rs_config *cfg, const struct where *w)
 		rc = validate_port(cfg, w);
 	if (rc == 0)
 		rc = validate_apps(cfg, w);
+	if (rc == 0)
+		rc = validate_dns(cfg, w);
 	if (rc == 0 &&
 	    rs_config_eal_split(cfg, buf, argv, RS_CONFIG_EAL_ARGS_MAX) < 0)
 		rc = fail(w, "%s: [eal] args: more than %d arguments", w->file,

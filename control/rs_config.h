@@ -53,6 +53,16 @@
 /** Most [apps] entries, and so most per-app [quotas] entries. */
 #define RS_CONFIG_APPS_MAX 64
 
+/** Most DNS servers ([dns] servers). */
+#define RS_CONFIG_DNS_MAX 4
+
+/** Most [hosts] entries, and addresses per entry. */
+#define RS_CONFIG_HOSTS_MAX 64
+#define RS_CONFIG_HOST_ADDRS 4
+
+/** Longest host name (RFC 1035: 253 characters written out). */
+#define RS_CONFIG_HOSTNAME_MAX 254
+
 /** Shortest app secret, in bytes. */
 #define RS_CONFIG_SECRET_MIN 16
 
@@ -182,6 +192,21 @@ struct rs_config {
 	uint32_t napps; /**< entries used in apps[] */
 
 	/** Per-app entries of [quotas], as given (resolved into apps[]). */
+	struct rs_config_dns {
+		uint32_t servers[RS_CONFIG_DNS_MAX]; /**< network order */
+		uint32_t nservers;   /**< 0: Resolve uses [hosts] only */
+		uint32_t timeout_ms; /**< per try, per server */
+		uint32_t tries;	     /**< tries per server */
+	} dns;
+
+	struct rs_config_host {
+		char key[RS_CONFIG_NAME_MAX];	     /**< the entry's key */
+		char name[RS_CONFIG_HOSTNAME_MAX];   /**< lower case */
+		uint32_t addr[RS_CONFIG_HOST_ADDRS]; /**< network order */
+		uint32_t naddr;
+	} hosts[RS_CONFIG_HOSTS_MAX];
+	uint32_t nhosts; /**< entries used in hosts[] */
+
 	struct rs_config_quota_override {
 		char app[RS_CONFIG_NAME_MAX];
 		struct rs_config_quota quota;

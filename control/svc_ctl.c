@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <rte_ring.h>
 
@@ -40,6 +41,7 @@
 
 #define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
 #define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
+#define GAI(name) REMSOCK__RESOLVE_REPLY__ERROR_CODE__SOCKET_EAI_##name
 
 /* Answers held for a worker whose ring was full. */
 #define BACKLOG_MAX 256
@@ -228,32 +230,69 @@ static int do_close_socket(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* Resolve: numeric IPv4 names only so far (DNS and the hosts table are
- * still to come). */
+/* The addresses of @p name, IPv4, into the reply. */
+static int resolve_reply(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
+			 const char *name, const uint32_t *addr, unsigned n)
+{
+	resp->packed_address =
+	    rs_arena_alloc(call->arena, n * sizeof(*resp->packed_address));
+	if (resp->packed_address == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *p = rs_arena_alloc(call->arena, 4);
+
+		if (p == NULL)
+			return -ENOMEM;
+		memcpy(p, &addr[i], 4);
+		resp->packed_address[i] =
+		    (ProtobufCBinaryData){.len = 4, .data = p};
+	}
+	resp->n_packed_address = n;
+	resp->canonical_name = rs_arena_strdup(call->arena, name);
+	return 0;
+}
+
+/* Whether the request wants IPv4 addresses (no family given: it does). */
+static bool wants_ipv4(const Remsock__ResolveRequest *req)
+{
+	for (size_t i = 0; i < req->n_address_families; i++)
+		if (req->address_families[i] ==
+		    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4)
+			return true;
+	return req->n_address_families == 0;
+}
+
+/* Resolve: a numeric IPv4 name and the [hosts] table are answered here;
+ * other names go to the worker, which asks [dns] servers. */
 static int do_resolve(void *ctx, struct rs_rpc_call *call,
 		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
 	const Remsock__ResolveRequest *req = (const void *)reqm;
-	Remsock__ResolveReply *resp = (void *)respm;
+	const struct rs_config *cfg = ((struct rs_svc_ctl *)ctx)->sh->cfg;
+	struct rs_svc_ctl *ctl = ctx;
 	struct in_addr a;
-	uint8_t *p;
 
-	if (inet_pton(AF_INET, req->name, &a) != 1) {
-		rs_svc_error(
-		    call, ERR(GAI_ERROR),
-		    REMSOCK__RESOLVE_REPLY__ERROR_CODE__SOCKET_EAI_NONAME,
-		    "'%.60s': only numeric IPv4 names resolve yet", req->name);
+	if (!wants_ipv4(req)) {
+		rs_svc_error(call, ERR(GAI_ERROR), GAI(ADDRFAMILY),
+			     "only IPv4 addresses resolve yet");
 		return 0;
 	}
-	resp->packed_address =
-	    rs_arena_alloc(call->arena, sizeof(*resp->packed_address));
-	p = rs_arena_alloc(call->arena, 4);
-	if (resp->packed_address == NULL || p == NULL)
-		return -ENOMEM;
-	memcpy(p, &a, 4);
-	resp->packed_address[0] = (ProtobufCBinaryData){.len = 4, .data = p};
-	resp->n_packed_address = 1;
-	resp->canonical_name = rs_arena_strdup(call->arena, req->name);
+	if (inet_pton(AF_INET, req->name, &a) == 1)
+		return resolve_reply(call, (void *)respm, req->name, &a.s_addr,
+				     1);
+	for (uint32_t i = 0; i < cfg->nhosts; i++)
+		if (strcasecmp(cfg->hosts[i].name, req->name) == 0)
+			return resolve_reply(
+			    call, (void *)respm, cfg->hosts[i].name,
+			    cfg->hosts[i].addr, cfg->hosts[i].naddr);
+	if (cfg->dns.nservers == 0) {
+		rs_svc_error(call, ERR(GAI_ERROR), GAI(NONAME),
+			     "'%.60s' is not in [hosts], and no [dns] "
+			     "servers are set",
+			     req->name);
+		return 0;
+	}
+	approve(ctl, call);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ares.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
 #include <rte_lcore.h>
@@ -273,11 +274,10 @@ bool svc_rerun(const struct svc_worker *w)
 	return w->cur_wait != NULL;
 }
 
-static void wait_link(struct svc_worker *w, struct svc_wait *wt,
-		      struct svc_sock *ss)
+static void wait_link(struct svc_wait *wt, struct svc_wait_list *list)
 {
-	wt->on = ss != NULL ? &ss->waits : &w->multi;
-	TAILQ_INSERT_TAIL(wt->on, wt, slink);
+	wt->on = list;
+	TAILQ_INSERT_TAIL(list, wt, slink);
 }
 
 static uint64_t deadline_of(const struct svc_worker *w,
@@ -293,8 +293,10 @@ static uint64_t deadline_of(const struct svc_worker *w,
 	return rs_lcore_now_ns(w->lc) + (uint64_t)(s * 1e9);
 }
 
-int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
-	     struct svc_sock *ss, double timeout_s, bool owns_desc)
+/* Park the call on @p list (see svc_park()); a new wait takes @p ctx. */
+static int park(struct svc_worker *w, struct rs_rpc_call *call,
+		struct svc_wait_list *list, double timeout_s, bool owns_desc,
+		void *ctx, void (*ctx_free)(void *))
 {
 	struct svc_conn *c = w->cur_conn;
 	struct svc_wait *wt = w->cur_wait;
@@ -302,7 +304,7 @@ int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
 	if (w->cur_expired || c == NULL)
 		return 0;
 	if (wt != NULL) { /* run again, and still waiting */
-		wait_link(w, wt, ss);
+		wait_link(wt, list);
 		rs_rpc_call_park(call);
 		return 1;
 	}
@@ -327,6 +329,8 @@ int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
 	    .app = w->cur_app,
 	    .exec = w->cur_desc != NULL,
 	    .owns_desc = owns_desc,
+	    .ctx = ctx,
+	    .ctx_free = ctx_free,
 	    .len = (uint32_t)call->frame_len,
 	    .frame = (uint8_t *)(wt + 1),
 	};
@@ -335,10 +339,11 @@ int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
 	memcpy(wt->frame, call->frame, call->frame_len);
 	if (wt->deadline_ns != UINT64_MAX && !heap_push(w, wt))
 		goto err_free;
-	wait_link(w, wt, ss);
+	wait_link(wt, list);
 	TAILQ_INSERT_TAIL(&c->waits, wt, clink);
 	w->st.parked++;
 	w->nwaits++;
+	w->last_wait = wt;
 	rs_rpc_call_park(call);
 	return 1;
 
@@ -350,6 +355,38 @@ err_charge:
 	return -1;
 }
 
+int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
+	     struct svc_sock *ss, double timeout_s, bool owns_desc)
+{
+	return park(w, call, ss != NULL ? &ss->waits : &w->multi, timeout_s,
+		    owns_desc, NULL, NULL);
+}
+
+int svc_park_quiet(struct svc_worker *w, struct rs_rpc_call *call, void *ctx,
+		   void (*ctx_free)(void *))
+{
+	return park(w, call, &w->quiet, -1, false, ctx, ctx_free);
+}
+
+void *svc_wait_ctx(const struct svc_worker *w)
+{
+	return w->cur_wait != NULL ? w->cur_wait->ctx : NULL;
+}
+
+struct svc_wait *svc_last_wait(const struct svc_worker *w)
+{
+	return w->last_wait;
+}
+
+void svc_wait_wake(struct svc_worker *w, struct svc_wait *wt)
+{
+	if (wt->on == &w->ready)
+		return;
+	if (wt->on != NULL)
+		TAILQ_REMOVE(wt->on, wt, slink);
+	wait_link(wt, &w->ready);
+}
+
 static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 		      struct svc_conn *c)
 {
@@ -359,6 +396,8 @@ static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 	if (c != NULL)
 		TAILQ_REMOVE(&c->waits, wt, clink);
 	rs_apps_uncharge(w->sh->apps, wt->app, RS_QUOTA_PENDING_CALLS, 1);
+	if (wt->ctx_free != NULL)
+		wt->ctx_free(wt->ctx);
 	w->nwaits--;
 	free(wt);
 }
@@ -531,6 +570,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	TAILQ_INIT(&w->socks_all);
 	TAILQ_INIT(&w->multi);
 	TAILQ_INIT(&w->ready);
+	TAILQ_INIT(&w->quiet);
 	w->env_rpc = (struct rs_rpc_env){
 	    .registry = sdp->sh->registry,
 	    .arena = w->arena,
@@ -555,8 +595,11 @@ static int svc_init(struct rs_lcore *lc, void *arg)
 			rs_lcore_index(lc));
 		return -ENOMEM;
 	}
-	rc = svc_conn_listen(w);
+	rc = svc_dns_create(w);
+	if (rc == 0)
+		rc = svc_conn_listen(w);
 	if (rc < 0) {
+		svc_dns_free(w);
 		worker_free(w);
 		return rc;
 	}
@@ -577,6 +620,7 @@ static int svc_poll(struct rs_lcore *lc, void *arg)
 		rerun_list(w, &w->multi);
 	}
 	deadlines_run(w);
+	svc_dns_poll(w);
 	if (rs_lcore_now_ns(lc) >= w->next_scan_ns) {
 		w->next_scan_ns = rs_lcore_now_ns(lc) + SCAN_NS;
 		svc_conn_scan(w);
@@ -593,6 +637,7 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 	/* Entries still coming are answers nobody waits for any more. */
 	ring_poll(w);
 	svc_conn_close_all(w);
+	svc_dns_free(w);
 	while (!TAILQ_EMPTY(&w->socks_all))
 		svc_sock_close(w, TAILQ_FIRST(&w->socks_all), false);
 	if (w->listener != NULL)
@@ -618,6 +663,10 @@ struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
 	rc = svc_data_register(sh->registry);
 	if (rc == 0)
 		rc = svc_exec_register(sdp->exec_reg);
+	if (rc == 0)
+		rc = svc_dns_register(sdp->exec_reg);
+	if (rc == 0 && ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+		rc = -ENOMEM;
 	if (rc < 0)
 		goto err;
 	return sdp;
@@ -640,6 +689,7 @@ void rs_svc_dp_free(struct rs_svc_dp *sdp)
 	for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++)
 		worker_free(sdp->w[k]);
 	rs_rpc_registry_destroy(sdp->exec_reg);
+	ares_library_cleanup();
 	free(sdp);
 }
 

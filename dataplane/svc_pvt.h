@@ -52,6 +52,7 @@
 #define SVC_KEY_LEN 24
 _Static_assert(SVC_KEY_LEN > RS_DESC_LEN && SVC_KEY_LEN % 4 == 0, "key");
 
+struct svc_dns;
 struct svc_wait;
 struct svc_worker;
 TAILQ_HEAD(svc_wait_list, svc_wait);
@@ -78,10 +79,12 @@ struct svc_wait {
 	uint64_t deadline_ns; /* UINT64_MAX: none */
 	uint32_t heap;	      /* index in w->heap */
 	uint32_t app;
-	bool exec;		    /* an EXEC frame (the exec registry) */
-	bool owns_desc;		    /* desc is unused: GONE it when cancelled */
-	struct svc_wait_list *on;   /* sock->waits, w->multi, or NULL */
-	char desc[RS_DESC_LEN + 1]; /* the EXEC's new descriptor */
+	bool exec;	/* an EXEC frame (the exec registry) */
+	bool owns_desc; /* desc is unused: GONE it when cancelled */
+	void *ctx;	/* the handler's, kept across runs */
+	void (*ctx_free)(void *ctx); /* called when the wait ends */
+	struct svc_wait_list *on;    /* sock->waits, w->multi, or NULL */
+	char desc[RS_DESC_LEN + 1];  /* the EXEC's new descriptor */
 	uint32_t len;
 	uint8_t *frame;		     /* copy of the request frame body */
 	TAILQ_ENTRY(svc_wait) slink; /* sock->waits or w->multi */
@@ -130,6 +133,9 @@ struct svc_worker {
 	uint32_t nheap, heap_max;
 	struct svc_wait_list multi; /* Poll, ReceiveBatch */
 	struct svc_wait_list ready; /* to run again at the next poll */
+	struct svc_wait_list quiet; /* woken by svc_wait_wake() only */
+	struct svc_wait *last_wait; /* the latest wait made */
+	struct svc_dns *dns;	    /* svc_dns.c; NULL: no [dns] servers */
 	uint32_t nwaits;	    /* parked calls */
 	bool any_event;	       /* a proxied socket had an event this round */
 	uint64_t next_scan_ns; /* auth timeouts and idle sockets */
@@ -175,9 +181,19 @@ void svc_conn_close_all(struct svc_worker *w);
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		 size_t len);
 
-/* svc_data.c, svc_exec.c */
+int svc_park_quiet(struct svc_worker *w, struct rs_rpc_call *call, void *ctx,
+		   void (*ctx_free)(void *));
+void *svc_wait_ctx(const struct svc_worker *w);
+struct svc_wait *svc_last_wait(const struct svc_worker *w);
+void svc_wait_wake(struct svc_worker *w, struct svc_wait *wt);
+
+/* svc_data.c, svc_exec.c, svc_dns.c */
 int svc_data_register(struct rs_rpc_registry *reg);
 int svc_exec_register(struct rs_rpc_registry *reg);
+int svc_dns_register(struct rs_rpc_registry *reg);
+int svc_dns_create(struct svc_worker *w);
+void svc_dns_free(struct svc_worker *w);
+void svc_dns_poll(struct svc_worker *w);
 
 /* The errno of a failed call, from a negative return value. */
 #define SVC_ERR(call, rc, what)                                                \

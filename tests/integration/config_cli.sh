@@ -52,7 +52,7 @@ printf '[ports]\n' >"$TMP/sec.ini"
 run -c "$TMP/sec.ini"
 expect "an unknown section is refused with exit code 2" 2 "$RC"
 expect "... naming it" \
-	"remsockd: $TMP/sec.ini: [ports]: unknown section (known: eal, port, net, workers, rpc, limits, sockets, arp, tcp, routes, service, acl, apps, quotas)" "$ERR"
+	"remsockd: $TMP/sec.ini: [ports]: unknown section (known: eal, port, net, workers, rpc, limits, sockets, arp, tcp, routes, service, acl, apps, quotas, dns, hosts)" "$ERR"
 
 run -c "$TMP/missing.ini"
 expect "a missing file is refused with exit code 2" 2 "$RC"

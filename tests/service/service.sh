@@ -27,7 +27,13 @@ demo = demo-secret-not-for-production
 other = other-secret-for-the-tests
 small = small-secret-for-the-tests
 [quotas]
-small = sockets=2"
+small = sockets=2
+[dns]
+servers = $TB_PEER_IP
+timeout_ms = 1000
+tries = 2
+[hosts]
+static = Static.Test 198.18.0.7 198.18.0.8"
 
 if ! tb_up "$MODE" svc; then
 	fail "the $MODE testbed comes up"
@@ -48,6 +54,14 @@ tb_ns_bg "$TB_DIR/http.log" python3 -u -m http.server --bind "$TB_PEER_IP" \
 	--directory "$TB_DIR/www" "$HTTP_PORT"
 tb__wait_for "$TB_DIR/http.log" '^Serving HTTP' 10 "$TB_BG_PID" ||
 	fail "the web server starts"
+# A DNS server there: names under svc.test are 198.18.0.1, under invalid
+# nothing (NXDOMAIN); it logs each query with its source.
+tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
+	--no-hosts --bind-interfaces --listen-address="$TB_PEER_IP" \
+	--port=53 --user=root --pid-file= --log-queries --log-facility=- \
+	--address=/svc.test/"$TB_PEER_IP" --address=/invalid/
+tb__wait_for "$TB_DIR/dns.log" 'started' 10 "$TB_BG_PID" ||
+	fail "dnsmasq starts"
 
 tb_ns /usr/bin/python3 "$HERE/svc_basic.py" "$SRC/proto" "$TB_PROXY_IP" 5757 \
 	"$TB_PEER_IP" "$HTTP_PORT" "$SHA" >"$TB_DIR/client.log" 2>&1
@@ -61,6 +75,11 @@ done < <(grep '^check ' "$TB_DIR/client.log")
 expect "the client ran to its end" "0 1" \
 	"$CLIENT_RC $(grep -c '^done failures=' "$TB_DIR/client.log")"
 [[ $CLIENT_RC -eq 0 ]] || sed 's/^/# client: /' "$TB_DIR/client.log" | tail -20
+
+DNS_Q=$(grep -c "query\[A\] [a-z0-9.]*svc.test from $TB_PROXY_IP" \
+	"$TB_DIR/dns.log")
+expect "the DNS queries came from the proxy's own UDP stack (22 or more)" \
+	1 "$((DNS_Q >= 22))"
 
 tb_stop
 expect "remsockd exits 0 at SIGTERM (nothing leaked)" 0 "$TB_RC"

@@ -221,9 +221,48 @@ def t_errors():
     ok, why = raises(lambda: c.finish('Close', cid),
                      rpc_code=RPC.RPC_BAD_REQUEST)
     check('a body that does not decode is RPC_BAD_REQUEST', ok, why)
-    r = c.call('Resolve', pb.rs.ResolveRequest(name='198.18.0.1'))
-    check('Resolve of a numeric name', list(r.packed_address) ==
-          [socket.inet_aton('198.18.0.1')], r)
+
+
+def t_resolve():
+    c = client()
+
+    def resolve(name, fam=(IPV4,)):
+        return c.call('Resolve', pb.rs.ResolveRequest(
+            name=name, address_families=list(fam)))
+
+    def ips(r):
+        return [socket.inet_ntoa(a) for a in r.packed_address]
+    r = resolve('198.18.0.1')
+    check('Resolve of a numeric name', ips(r) == ['198.18.0.1'], r)
+    r = resolve('STATIC.test')
+    check('Resolve from [hosts], without regard to case',
+          ips(r) == ['198.18.0.7', '198.18.0.8'] and
+          r.canonical_name == 'static.test', r)
+    r = resolve('web.svc.test')
+    check('Resolve through DNS (dnsmasq in the namespace)',
+          ips(r) == [PEER], r)
+    GAI = 2
+    ok, why = raises(lambda: resolve('nosuch.invalid'), app_code=GAI,
+                     errno=pb.rs.ResolveReply.SOCKET_EAI_NONAME)
+    check('an unknown name is GAI_ERROR EAI_NONAME', ok, why)
+    ok, why = raises(lambda: resolve('web.svc.test', fam=(IPV6,)),
+                     app_code=GAI,
+                     errno=pb.rs.ResolveReply.SOCKET_EAI_ADDRFAMILY)
+    check('IPv6 only is GAI_ERROR EAI_ADDRFAMILY', ok, why)
+    ids = [c.start('Resolve', pb.rs.ResolveRequest(name=f'n{i}.svc.test'))
+           for i in range(20)]
+    got = [ips(c.finish('Resolve', i)) for i in ids]
+    check('20 pipelined Resolves all come back', got == [[PEER]] * 20, got)
+    # The resolved name is reachable through the proxy: the seed's flow.
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP,
+        remote_ip=addr(ips(resolve('web.svc.test'))[0],
+                       HTTP_PORT))).socket_descriptor
+    send(c, d, b'HEAD / HTTP/1.0\r\n\r\n', 0)
+    r = recv(c, d, 100, timeout=5)
+    check('a resolved name serves HTTP through the proxy',
+          r.data.startswith(b'HTTP/1.0 '), r.data[:20])
+    close(c, d)
 
 
 def t_streams():
@@ -533,7 +572,8 @@ def t_malformed():
     stall.close()
 
 
-SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_streams,
+SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_resolve,
+             t_streams,
              t_reconnect, t_udp, t_listen_accept, t_poll, t_batch, t_reask,
              t_quota, t_malformed]
 

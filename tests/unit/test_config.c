@@ -387,6 +387,59 @@ static void test_list_layers(void **state)
 		"needed)");
 }
 
+/* [dns] and [hosts]: servers, names (case folded), addresses; refusals
+ * name the entry and what is wrong. */
+static void test_dns_and_hosts(void **state)
+{
+	struct rs_config cfg;
+	char err[512] = "";
+	const char *text = REQUIRED "[dns]\nservers = 198.18.0.1, 198.18.0.3\n"
+				    "timeout_ms = 10\ntries = 10\n"
+				    "[hosts]\nw = Web.Example 198.18.0.9\n"
+				    "m = m-1.x 1.2.3.4 1.2.3.5,1.2.3.6\n";
+
+	assert_int_equal(load(&cfg, text, err, sizeof(err)), 0);
+	assert_int_equal(cfg.dns.nservers, 2);
+	assert_int_equal(cfg.dns.servers[1], ip("198.18.0.3"));
+	assert_int_equal(cfg.dns.timeout_ms, 10);
+	assert_int_equal(cfg.dns.tries, 10);
+	assert_int_equal(cfg.nhosts, 2);
+	assert_string_equal(cfg.hosts[0].name, "web.example");
+	assert_int_equal(cfg.hosts[0].naddr, 1);
+	assert_int_equal(cfg.hosts[1].naddr, 3);
+	assert_int_equal(cfg.hosts[1].addr[2], ip("1.2.3.6"));
+
+	/* The default has no server and one host, which a [hosts] replaces. */
+	assert_int_equal(load(&cfg, REQUIRED, err, sizeof(err)), 0);
+	assert_int_equal(cfg.dns.nservers, 0);
+	assert_int_equal(cfg.nhosts, 1);
+	assert_string_equal(cfg.hosts[0].name, "peer.remsock.test");
+
+	refused(REQUIRED "[dns]\nservers = 1.2.3.4 dns.example\n",
+		"x.ini: [dns] servers: 'dns.example' is not an IPv4 address, "
+		"or more than 4 servers");
+	refused(REQUIRED "[dns]\nservers = 1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 "
+			 "1.1.1.5\n",
+		"x.ini: [dns] servers: '1.1.1.5' is not an IPv4 address, or "
+		"more than 4 servers");
+	refused(REQUIRED "[dns]\nservers = 10.1.2.3\n",
+		"x.ini: [dns] servers: the proxy's own address cannot be its "
+		"DNS server");
+	refused(REQUIRED "[hosts]\nh = web_1 1.2.3.4\n",
+		"x.ini: [hosts] h: 'web_1 1.2.3.4': expected 'HOSTNAME "
+		"ADDRESS...' (e.g. web.example 198.18.0.1)");
+	refused(REQUIRED "[hosts]\nh = web.example\n",
+		"x.ini: [hosts] h: 'web.example': 1 to 4 IPv4 addresses after "
+		"the name");
+	refused(REQUIRED "[hosts]\nh = web.example 1.2.3\n",
+		"x.ini: [hosts] h: '1.2.3': 1 to 4 IPv4 addresses after the "
+		"name");
+	refused(REQUIRED "[hosts]\na = x.y 1.2.3.4\nb = X.Y 1.2.3.5\n",
+		"x.ini: [hosts] b: x.y is given by a already");
+	refused_over("hosts", "h", "x.y 1.2.3.4", RS_CONFIG_HOSTS_MAX,
+		     "x.ini: [hosts] h64: more than 64 hosts");
+}
+
 static void test_bad_acl(void **state)
 {
 	static const char *const bad[] = {
@@ -540,7 +593,7 @@ static void test_unknown_names(void **state)
 	refused(REQUIRED "[foo]\n",
 		"x.ini: [foo]: unknown section (known: eal, port, net, "
 		"workers, rpc, limits, sockets, arp, tcp, routes, service, "
-		"acl, apps, quotas)");
+		"acl, apps, quotas, dns, hosts)");
 	refused(REQUIRED "[tcp]\nmaxconns = 5\n",
 		"x.ini: [tcp] maxconns: unknown key (known: max_conns, "
 		"backlog, mss, rto_min_ms, rto_max_ms, syn_retries, retries, "
@@ -710,6 +763,7 @@ int main(void)
 	    cmocka_unit_test(test_routes),
 	    cmocka_unit_test(test_service_keys),
 	    cmocka_unit_test(test_list_layers),
+	    cmocka_unit_test(test_dns_and_hosts),
 	    cmocka_unit_test(test_bad_acl),
 	    cmocka_unit_test(test_bad_apps_and_quotas),
 	    cmocka_unit_test(test_bad_syntax),

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Resolve's DNS half: c-ares on the worker, its sockets the userspace
+ * stack's UDP sockets.
+ *
+ * Control answers numeric names and [hosts] itself and sends the rest
+ * here (EXEC).  Each worker has one c-ares channel with [dns] servers,
+ * timeout and tries, no search domains and no hosts file ("b" lookups).
+ * ares_set_socket_functions() routes its sockets through rs_sock: a
+ * "file descriptor" is an index into this worker's small socket table
+ * plus FD_BASE, which no kernel descriptor of ours is near.  The
+ * kernel's resolver and sockets are never used.  TCP (for truncated
+ * answers) is refused, so c-ares keeps to UDP.
+ *
+ * A Resolve parks quietly (only its own answer wakes it) with its query
+ * record attached to the wait; the c-ares callback fills the record and
+ * wakes the call, whose second run answers.  A call cancelled or timed
+ * out before the answer leaves the record orphaned: the callback frees it.
+ * Socket readiness drives ares_process_fd() from the sockets' event
+ * callback; timeouts are looked at every TIMEOUT_CHECK_NS while queries
+ * are out.
+ */
+#include <arpa/inet.h>
+#include <ares.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "rs_config.h"
+#include "svc_pvt.h"
+
+#define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
+#define GAI(name) REMSOCK__RESOLVE_REPLY__ERROR_CODE__SOCKET_EAI_##name
+
+#define FD_BASE 1000000
+#define DNS_SOCKS 16
+#define DNS_ADDRS 16
+#define TIMEOUT_CHECK_NS (10ull * 1000 * 1000)
+
+struct svc_dns {
+	struct svc_worker *w;
+	ares_channel ch;
+	struct rs_sock *socks[DNS_SOCKS];
+	unsigned pending; /* queries not answered yet */
+	uint64_t next_check_ns;
+};
+
+struct dns_q {
+	struct svc_dns *dns;
+	struct svc_wait *wt; /* the parked call; NULL before it parks */
+	bool done, orphan;
+	int status;
+	uint32_t n;
+	uint32_t addr[DNS_ADDRS];
+	char canon[256];
+};
+
+/* ---- c-ares' sockets -------------------------------------------------------
+ */
+
+static struct rs_sock *fd_sock(struct svc_dns *d, ares_socket_t fd)
+{
+	unsigned i = (unsigned)(fd - FD_BASE);
+
+	return fd >= FD_BASE && i < DNS_SOCKS ? d->socks[i] : NULL;
+}
+
+static void dns_sock_event(struct rs_sock *s, unsigned ev, void *user)
+{
+	struct svc_dns *d = user;
+
+	for (unsigned i = 0; i < DNS_SOCKS; i++)
+		if (d->socks[i] == s && (ev & RS_SOCK_EV_READABLE))
+			ares_process_fd(d->ch, FD_BASE + (int)i,
+					ARES_SOCKET_BAD);
+}
+
+static ares_socket_t dns_socket(int domain, int type, int proto, void *user)
+{
+	struct svc_dns *d = user;
+
+	if (domain != AF_INET || type != SOCK_DGRAM) {
+		errno = EAFNOSUPPORT;
+		return ARES_SOCKET_BAD;
+	}
+	for (unsigned i = 0; i < DNS_SOCKS; i++) {
+		if (d->socks[i] != NULL)
+			continue;
+		d->socks[i] =
+		    rs_sock_open(d->w->lc, RS_SOCK_UDP, dns_sock_event, d);
+		return d->socks[i] != NULL ? FD_BASE + (int)i : ARES_SOCKET_BAD;
+	}
+	errno = EMFILE;
+	return ARES_SOCKET_BAD;
+}
+
+static int dns_close(ares_socket_t fd, void *user)
+{
+	struct svc_dns *d = user;
+	struct rs_sock *s = fd_sock(d, fd);
+
+	if (s == NULL)
+		return -1;
+	rs_sock_close(s);
+	d->socks[fd - FD_BASE] = NULL;
+	return 0;
+}
+
+static int dns_connect(ares_socket_t fd, const struct sockaddr *sa,
+		       ares_socklen_t len, void *user)
+{
+	struct rs_sock *s = fd_sock(user, fd);
+	int rc;
+
+	if (s == NULL || sa->sa_family != AF_INET ||
+	    len < sizeof(struct sockaddr_in)) {
+		errno = EINVAL;
+		return -1;
+	}
+	rc = rs_sock_connect(s, (const struct sockaddr_in *)sa);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
+static ares_ssize_t dns_recvfrom(ares_socket_t fd, void *buf, size_t len,
+				 int flags, struct sockaddr *from,
+				 ares_socklen_t *fromlen, void *user)
+{
+	struct rs_sock *s = fd_sock(user, fd);
+	struct sockaddr_in sin;
+	ssize_t n;
+
+	if (s == NULL) {
+		errno = EBADF;
+		return -1;
+	}
+	n = rs_sock_recvfrom(s, buf, len, 0, &sin);
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	if (from != NULL && fromlen != NULL && *fromlen >= sizeof(sin)) {
+		memcpy(from, &sin, sizeof(sin));
+		*fromlen = sizeof(sin);
+	}
+	return n;
+}
+
+static ares_ssize_t dns_sendv(ares_socket_t fd, const struct iovec *iov, int n,
+			      void *user)
+{
+	struct rs_sock *s = fd_sock(user, fd);
+	uint8_t buf[4096];
+	size_t len = 0;
+	ssize_t rc;
+
+	for (int i = 0; i < n; i++) {
+		if (iov[i].iov_len > sizeof(buf) - len) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	rc = s != NULL ? rs_sock_send(s, buf, len, 0) : -EBADF;
+	if (rc < 0) {
+		errno = (int)-rc;
+		return -1;
+	}
+	return rc;
+}
+
+static const struct ares_socket_functions dns_funcs = {
+    .asocket = dns_socket,
+    .aclose = dns_close,
+    .aconnect = dns_connect,
+    .arecvfrom = dns_recvfrom,
+    .asendv = dns_sendv,
+};
+
+/* ---- the channel --------------------------------------------------------- */
+
+int svc_dns_create(struct svc_worker *w)
+{
+	const struct rs_config_dns *c = &w->sh->cfg->dns;
+	struct ares_options o = {
+	    .flags = ARES_FLAG_NOSEARCH,
+	    .timeout = (int)c->timeout_ms,
+	    .tries = (int)c->tries,
+	    .lookups = (char *)"b",
+	};
+	char csv[RS_CONFIG_DNS_MAX * 16], ip[INET_ADDRSTRLEN];
+	struct svc_dns *d;
+	size_t used = 0;
+	int rc;
+
+	if (c->nservers == 0)
+		return 0; /* control answers every Resolve itself */
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	d->w = w;
+	rc = ares_init_options(&d->ch, &o,
+			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
+				   ARES_OPT_TRIES | ARES_OPT_LOOKUPS);
+	if (rc != ARES_SUCCESS)
+		goto err;
+	ares_set_socket_functions(d->ch, &dns_funcs, d);
+	for (uint32_t i = 0; i < c->nservers; i++) {
+		inet_ntop(AF_INET, &c->servers[i], ip, sizeof(ip));
+		used += (size_t)snprintf(csv + used, sizeof(csv) - used, "%s%s",
+					 i ? "," : "", ip);
+	}
+	rc = ares_set_servers_csv(d->ch, csv);
+	if (rc != ARES_SUCCESS) {
+		ares_destroy(d->ch);
+		goto err;
+	}
+	w->dns = d;
+	return 0;
+err:
+	fprintf(stderr, "remsockd: worker %u: DNS resolver: %s\n", w->k,
+		ares_strerror(rc));
+	free(d);
+	return -EINVAL;
+}
+
+void svc_dns_free(struct svc_worker *w)
+{
+	if (w->dns == NULL)
+		return;
+	/* Pending queries end with ARES_EDESTRUCTION: their calls are
+	 * gone already (the connections closed first). */
+	ares_destroy(w->dns->ch);
+	free(w->dns);
+	w->dns = NULL;
+}
+
+void svc_dns_poll(struct svc_worker *w)
+{
+	struct svc_dns *d = w->dns;
+	uint64_t now;
+
+	if (d == NULL || d->pending == 0)
+		return;
+	now = rs_lcore_now_ns(w->lc);
+	if (now < d->next_check_ns)
+		return;
+	d->next_check_ns = now + TIMEOUT_CHECK_NS;
+	/* Events are edge hints: pick up answers an event left behind. */
+	for (unsigned i = 0; i < DNS_SOCKS; i++)
+		if (d->socks[i] != NULL && rs_sock_readable(d->socks[i]) >= 0)
+			ares_process_fd(d->ch, FD_BASE + (int)i,
+					ARES_SOCKET_BAD);
+	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+static void q_release(void *arg)
+{
+	struct dns_q *q = arg;
+
+	if (q->done)
+		free(q);
+	else
+		q->orphan = true; /* the callback frees it */
+}
+
+static void q_done(void *arg, int status, int timeouts,
+		   struct ares_addrinfo *res)
+{
+	struct dns_q *q = arg;
+
+	q->dns->pending--;
+	q->done = true;
+	q->status = status;
+	for (struct ares_addrinfo_node *n = res ? res->nodes : NULL;
+	     n != NULL && q->n < DNS_ADDRS; n = n->ai_next)
+		if (n->ai_family == AF_INET)
+			memcpy(&q->addr[q->n++],
+			       &((struct sockaddr_in *)n->ai_addr)->sin_addr,
+			       4);
+	if (res != NULL && res->name != NULL)
+		snprintf(q->canon, sizeof(q->canon), "%s", res->name);
+	if (res != NULL)
+		ares_freeaddrinfo(res);
+	if (q->orphan)
+		free(q);
+	else if (q->wt != NULL)
+		svc_wait_wake(q->dns->w, q->wt);
+}
+
+/* The GAI code of a c-ares status. */
+static int gai_of(int status)
+{
+	switch (status) {
+	case ARES_ENOTFOUND:
+		return GAI(NONAME);
+	case ARES_ENODATA:
+		return GAI(NODATA);
+	case ARES_ETIMEOUT:
+	case ARES_ECONNREFUSED:
+	case ARES_ESERVFAIL:
+		return GAI(AGAIN);
+	case ARES_ENOMEM:
+		return GAI(MEMORY);
+	default:
+		return GAI(FAIL);
+	}
+}
+
+static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
+		    const struct dns_q *q, const char *name)
+{
+	if (q->status != ARES_SUCCESS || q->n == 0) {
+		rs_svc_error(
+		    call, ERR(GAI_ERROR),
+		    q->status == ARES_SUCCESS ? GAI(NODATA) : gai_of(q->status),
+		    "%.60s: %s", name,
+		    q->status == ARES_SUCCESS ? "no IPv4 address"
+					      : ares_strerror(q->status));
+		return 0;
+	}
+	resp->packed_address =
+	    rs_arena_alloc(call->arena, q->n * sizeof(*resp->packed_address));
+	if (resp->packed_address == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < q->n; i++) {
+		uint8_t *p = rs_arena_alloc(call->arena, 4);
+
+		if (p == NULL)
+			return -ENOMEM;
+		memcpy(p, &q->addr[i], 4);
+		resp->packed_address[i] =
+		    (ProtobufCBinaryData){.len = 4, .data = p};
+	}
+	resp->n_packed_address = q->n;
+	resp->canonical_name =
+	    rs_arena_strdup(call->arena, q->canon[0] ? q->canon : name);
+	return 0;
+}
+
+static int ex_resolve(void *ctx, struct rs_rpc_call *call,
+		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ResolveRequest *req = (const void *)reqm;
+	struct ares_addrinfo_hints hints = {
+	    .ai_family = AF_INET,
+	    .ai_flags = ARES_AI_NOSORT | ARES_AI_CANONNAME,
+	};
+	struct svc_worker *w = ctx;
+	struct dns_q *q = svc_wait_ctx(w);
+	int rc;
+
+	if (w->dns == NULL) { /* control sends none then: cannot be */
+		rs_svc_error(call, ERR(GAI_ERROR), GAI(FAIL), "no resolver");
+		return 0;
+	}
+	if (q == NULL) { /* the first run: ask */
+		q = calloc(1, sizeof(*q));
+		if (q == NULL)
+			return -ENOMEM;
+		q->dns = w->dns;
+		w->dns->pending++;
+		ares_getaddrinfo(w->dns->ch, req->name, NULL, &hints, q_done,
+				 q);
+		if (q->done) { /* answered at once (a bad name) */
+			rc = q_answer(call, (void *)respm, q, req->name);
+			free(q);
+			return rc;
+		}
+		rc = svc_park_quiet(w, call, q, q_release);
+		if (rc > 0)
+			q->wt = svc_last_wait(w);
+		else
+			q_release(q);
+		if (rc == 0)
+			rs_svc_error(call, ERR(GAI_ERROR), GAI(AGAIN),
+				     "no time to ask DNS");
+		return 0;
+	}
+	if (q->done)
+		return q_answer(call, (void *)respm, q, req->name);
+	if (svc_park_quiet(w, call, NULL, NULL) == 0)
+		rs_svc_error(call, ERR(GAI_ERROR), GAI(AGAIN),
+			     "%.60s: DNS timed out", req->name);
+	return 0;
+}
+
+static const struct rs_rpc_method resolve_method = {
+    "Resolve", ex_resolve, &remsock__resolve_request__descriptor,
+    &remsock__resolve_reply__descriptor, RS_RPC_PLANE_DATA};
+
+int svc_dns_register(struct rs_rpc_registry *reg)
+{
+	return rs_rpc_registry_add(reg, RS_SVC_SERVICE, &resolve_method);
+}
