@@ -76,6 +76,7 @@ struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 	ss->app = app;
 	ss->kind = (uint8_t)rs_sock_kind(s);
 	ss->close_at = -1;
+	ss->shut_at = -1;
 	ss->last_use_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&ss->waits);
 	if (rte_hash_add_key_data(w->socks, ss->desc, ss) < 0) {
@@ -144,6 +145,17 @@ void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 		TAILQ_INSERT_TAIL(&w->ready, wt, slink);
 	}
 	free(ss);
+}
+
+/* Send took bytes: a ShutDown or Close waiting for them goes ahead. */
+void svc_sock_sent(struct svc_worker *w, struct svc_sock *ss)
+{
+	if (ss->shut_at >= 0 && ss->tx_off >= (uint64_t)ss->shut_at) {
+		ss->shut_at = -1;
+		rs_sock_shutdown(ss->s, (enum rs_sock_shut)ss->shut_how);
+	}
+	if (ss->close_at >= 0 && ss->tx_off >= (uint64_t)ss->close_at)
+		svc_sock_close(w, ss, false);
 }
 
 void svc_sock_event(struct rs_sock *s, unsigned events, void *user)

@@ -150,9 +150,9 @@ static ssize_t send_one(struct svc_worker *w, struct rs_rpc_call *call,
 		return n;
 	resp->has_data_sent = 1;
 	resp->data_sent = (int32_t)n;
-	if (ss->close_at >= 0 && ss->tx_off >= (uint64_t)ss->close_at) {
-		svc_sock_close(w, ss, false); /* Close with send_offset */
-		*ssp = NULL;
+	if (ss->close_at >= 0 || ss->shut_at >= 0) {
+		*ssp = ss->close_at >= 0 ? NULL : ss; /* it may close now */
+		svc_sock_sent(w, ss);
 	}
 	return n;
 }

@@ -455,7 +455,19 @@ static int ex_shut_down(void *ctx, struct rs_rpc_call *call,
 		rs_svc_error(call, ERR(INVALID_REQUEST), 0, "how %d", req->how);
 		return 0;
 	}
-	/* SOCKET_SHUT_RD is 1 on the wire, SHUT_RD 0 in the API. */
+	/* SOCKET_SHUT_RD is 1 on the wire, SHUT_RD 0 in the API.  Writing
+	 * ends once the bytes up to send_offset came (a pipelined Send may
+	 * still be on its way). */
+	if (req->how != REMSOCK__SHUT_DOWN_REQUEST__HOW__SOCKET_SHUT_RD &&
+	    ss->kind == RS_SOCK_TCP && req->send_offset >= 0 &&
+	    ss->tx_off < (uint64_t)req->send_offset) {
+		ss->shut_at = req->send_offset;
+		ss->shut_how = (uint8_t)(req->how - 1);
+		if (req->how ==
+		    REMSOCK__SHUT_DOWN_REQUEST__HOW__SOCKET_SHUT_RDWR)
+			rs_sock_shutdown(ss->s, RS_SOCK_SHUT_RD);
+		return 0;
+	}
 	rc = rs_sock_shutdown(ss->s, (enum rs_sock_shut)(req->how - 1));
 	if (rc < 0)
 		SVC_ERR(call, rc, "shutdown");

@@ -69,6 +69,8 @@ struct svc_sock {
 	uint64_t last_use_ns; /* for the idle reaper */
 	uint64_t tx_off;      /* stream offset of the next byte Send takes */
 	int64_t close_at;     /* Close once tx_off reaches it; -1: none */
+	int64_t shut_at;      /* ShutDown then (shut_how); -1: none */
+	uint8_t shut_how;     /* enum rs_sock_shut */
 	struct svc_wait_list waits;
 	TAILQ_ENTRY(svc_sock) link; /* w->socks_all */
 };
@@ -158,6 +160,7 @@ struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
 struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 			      const char *desc, uint32_t app);
 void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort);
+void svc_sock_sent(struct svc_worker *w, struct svc_sock *ss);
 int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
 	     struct svc_sock *ss, double timeout_s, bool owns_desc);
 bool svc_expired(const struct svc_worker *w);

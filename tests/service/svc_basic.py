@@ -265,6 +265,94 @@ def t_resolve():
     close(c, d)
 
 
+def opt(level, name, value=0, size=4):
+    return pb.rs.SocketOption(level=level, option=name,
+                              value=value.to_bytes(4, 'little') * (size // 4))
+
+
+def t_options_shutdown():
+    SOL_SOCKET, SOL_TCP = 1, 6
+    SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE = \
+        2, 3, 4, 7, 8, 9
+    SO_LINGER, SO_DEBUG, TCP_NODELAY, TCP_KEEPIDLE, TCP_MAXSEG = 13, 1, 1, 4, 2
+    lst = Listener()
+    c = client()
+    d = tcp_socket(c)
+    c.call('SetSocketOptions', pb.rs.SetSocketOptionsRequest(
+        socket_descriptor=d, options=[
+            opt(SOL_SOCKET, SO_KEEPALIVE, 1), opt(SOL_TCP, TCP_NODELAY, 1),
+            opt(SOL_TCP, TCP_KEEPIDLE, 30), opt(SOL_SOCKET, SO_RCVBUF, 65536),
+            opt(SOL_SOCKET, SO_LINGER, 0, 8)]))
+    want = [(SOL_SOCKET, SO_KEEPALIVE), (SOL_TCP, TCP_NODELAY),
+            (SOL_TCP, TCP_KEEPIDLE), (SOL_SOCKET, SO_RCVBUF),
+            (SOL_SOCKET, SO_TYPE), (SOL_SOCKET, SO_ERROR),
+            (SOL_SOCKET, SO_REUSEADDR)]
+    r = c.call('GetSocketOptions', pb.rs.GetSocketOptionsRequest(
+        socket_descriptor=d, options=[opt(lv, n) for lv, n in want]))
+    got = [int.from_bytes(o.value[:4], 'little', signed=True)
+           for o in r.options]
+    check('SetSocketOptions values read back by GetSocketOptions '
+          '(SO_TYPE is SOCK_STREAM)', got == [1, 1, 30, 65536, 1, 0, 0], got)
+    ok, why = raises(lambda: c.call('SetSocketOptions',
+                                    pb.rs.SetSocketOptionsRequest(
+                                        socket_descriptor=d,
+                                        options=[opt(SOL_TCP, TCP_MAXSEG,
+                                                     500)])),
+                     app_code=SYSTEM_ERROR, errno=errno.ENOPROTOOPT)
+    check('an option the stack does not honour is ENOPROTOOPT', ok, why)
+    ok, why = raises(lambda: c.call('SetSocketOptions',
+                                    pb.rs.SetSocketOptionsRequest(
+                                        socket_descriptor=d,
+                                        options=[opt(SOL_SOCKET, SO_ERROR,
+                                                     1)])),
+                     app_code=SYSTEM_ERROR, errno=errno.ENOPROTOOPT)
+    check('SO_ERROR is read-only', ok, why)
+    ok, why = raises(lambda: c.call('GetPeerName', pb.rs.GetPeerNameRequest(
+        socket_descriptor=d)), app_code=SYSTEM_ERROR, errno=errno.ENOTCONN)
+    check('GetPeerName before Connect is ENOTCONN', ok, why)
+    r = c.call('Bind', pb.rs.BindRequest(socket_descriptor=d,
+                                         proxy_external_ip=addr(PROXY, 7200)))
+    check('Bind to a chosen port', unaddr(r.proxy_external_ip) ==
+          (PROXY, 7200), r)
+    d2 = tcp_socket(c)
+    ok, why = raises(lambda: c.call('Bind', pb.rs.BindRequest(
+        socket_descriptor=d2, proxy_external_ip=addr(PROXY, 7200))),
+        app_code=SYSTEM_ERROR, errno=errno.EADDRINUSE)
+    check('a second Bind to the port is EADDRINUSE', ok, why)
+    close(c, d2)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    check('Linux sees the bound port', conn.getpeername() == (PROXY, 7200),
+          conn.getpeername())
+    sid = c.start('ShutDown', pb.rs.ShutDownRequest(
+        socket_descriptor=d, how=2, send_offset=4))
+    c.finish('ShutDown', sid)  # answered before the Send it waits for
+    send(c, d, b'half', 0)
+    check('ShutDown(SHUT_WR, send_offset): Linux reads the data, then EOF',
+          read_all(conn) == b'half')
+    conn.sendall(b'still open')
+    r = recv(c, d, 100, timeout=5)
+    check('after SHUT_WR the socket still receives',
+          r.data == b'still open', r)
+    conn.close()
+    close(c, d)
+    # Close with send_offset: the Close overtakes its Send, and waits.
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    cid = c.start('Close', pb.rs.CloseRequest(socket_descriptor=d,
+                                              send_offset=5))
+    c.finish('Close', cid)
+    sid = c.start('Send', pb.rs.SendRequest(socket_descriptor=d,
+                                            data=b'after', stream_offset=0))
+    n = c.finish('Send', sid).data_sent
+    check('Close with send_offset closes once those bytes are sent',
+          n == 5 and read_all(conn) == b'after', n)
+    ok, why = raises(lambda: recv(c, d), app_code=SYSTEM_ERROR,
+                     errno=errno.EBADF)
+    check('and the descriptor is gone then', ok, why)
+
+
 def t_streams():
     lst = Listener()
     c = client()
@@ -573,7 +661,7 @@ def t_malformed():
 
 
 SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_resolve,
-             t_streams,
+             t_options_shutdown, t_streams,
              t_reconnect, t_udp, t_listen_accept, t_poll, t_batch, t_reask,
              t_quota, t_malformed]
 

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""remsockd's limits, from the test namespace: the authentication time-out,
+the default ACL's denial of the benchmark range with one hole, the pending
+call quota, and idle sockets reaped.  Prints 'check NAME ok|FAIL: why'.
+
+    svc_limits.py PROTO_DIR PROXY PORT PEER OPEN_PORT
+"""
+
+import errno
+import socket
+import sys
+import time
+import traceback
+
+import rsclient
+from rsclient import CallError, Client, addr
+
+PROTO, PROXY, PORT, PEER, OPEN_PORT = sys.argv[1:6]
+PORT, OPEN_PORT = int(PORT), int(OPEN_PORT)
+pb = rsclient.load_protos(PROTO)
+RPC = pb.rpc
+SYSTEM_ERROR, PERMISSION_DENIED = 1, 5
+failures = 0
+
+
+def check(name, ok, why=''):
+    global failures
+    failures += not ok
+    print(f'check {name} ' + ('ok' if ok else f'FAIL: {why}'), flush=True)
+
+
+def raises(fn, **want):
+    try:
+        fn()
+    except CallError as e:
+        bad = [k for k, v in want.items() if getattr(e, k) != v]
+        return not bad, str(e)
+    return False, 'no error'
+
+
+def client():
+    c = Client(PROXY, PORT)
+    c.authenticate('demo', b'demo-secret-not-for-production')
+    return c
+
+
+def tcp_socket(c):
+    return c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=1, protocol=1)).socket_descriptor
+
+
+def t_auth_timeout():
+    s = socket.create_connection((PROXY, PORT), timeout=5)
+    t0 = time.monotonic()
+    try:
+        got = s.recv(10)
+    except OSError as e:
+        got = e
+    dt = time.monotonic() - t0
+    check('a connection that does not authenticate is closed at '
+          'auth_timeout_ms', got == b'' and dt < 3, (got, dt))
+
+
+def t_acl():
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind((PEER, OPEN_PORT))
+    lst.listen(4)
+    c = client()
+    d = tcp_socket(c)
+    c.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,
+                                           remote_ip=addr(PEER, OPEN_PORT)))
+    check('the [acl] hole is open', True)
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    d = tcp_socket(c)
+    ok, why = raises(lambda: c.call('Connect', pb.rs.ConnectRequest(
+        socket_descriptor=d, remote_ip=addr(PEER, OPEN_PORT + 1))),
+        app_code=PERMISSION_DENIED)
+    check('the rest of the benchmark range is denied by the built-in rule',
+          ok and 'built-in' in why, why)
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    u = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=1, protocol=2)).socket_descriptor
+    ok, why = raises(lambda: c.call('Send', pb.rs.SendRequest(
+        socket_descriptor=u, data=b'x', stream_offset=0,
+        send_to=addr(PEER, 53))), app_code=PERMISSION_DENIED)
+    check('UDP to a denied port is PERMISSION_DENIED', ok, why)
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=u))
+    lst.close()
+
+
+def t_pending_quota():
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind((PEER, OPEN_PORT))
+    lst.listen(4)
+    c = client()
+    d = tcp_socket(c)
+    c.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,
+                                           remote_ip=addr(PEER, OPEN_PORT)))
+    conn, _ = lst.accept()
+
+    def park():
+        return c.start('Receive', pb.rs.ReceiveRequest(
+            socket_descriptor=d, data_size=10, timeout_seconds=10))
+    a, b = park(), park()
+    ok, why = raises(lambda: c.finish('Receive', park()),
+                     rpc_code=RPC.RPC_OVER_QUOTA)
+    check('a third parked call over pending_calls=2 is RPC_OVER_QUOTA',
+          ok, why)
+    conn.sendall(b'1')
+    r1 = c.finish('Receive', a)
+    conn.sendall(b'2')
+    r2 = c.finish('Receive', b)
+    check('the parked calls complete', (r1.data, r2.data) == (b'1', b'2'),
+          (r1, r2))
+    p = park()
+    conn.sendall(b'3')
+    check('and the quota is back', c.finish('Receive', p).data == b'3')
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    conn.close()
+    lst.close()
+
+
+def t_reap():
+    c = client()
+    d = tcp_socket(c)
+    time.sleep(2.5)  # [service] idle_timeout_s = 1
+    ok, why = raises(lambda: c.call('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor=d, data_size=10, timeout_seconds=0)),
+        app_code=SYSTEM_ERROR, errno=errno.EBADF)
+    check('a socket idle past idle_timeout_s is reaped', ok, why)
+    ok, why = raises(lambda: c.call('Close', pb.rs.CloseRequest(
+        socket_descriptor=d)), app_code=SYSTEM_ERROR, errno=errno.EBADF)
+    check('control forgot its descriptor too', ok, why)
+
+
+for t in (t_auth_timeout, t_acl, t_pending_quota, t_reap):
+    try:
+        t()
+    except Exception as e:
+        check(t.__name__, False, f'{type(e).__name__}: {e} ' +
+              traceback.format_exc().replace('\n', ' | '))
+print(f'done failures={failures}', flush=True)
+sys.exit(1 if failures else 0)
