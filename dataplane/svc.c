@@ -124,8 +124,50 @@ static void rerun_list(struct svc_worker *w, struct svc_wait_list *list)
 	}
 }
 
+/* The ring bytes a socket holds once it carries data: what the app's
+ * buffered_bytes quota counts.  Rings are allocated whole, so their size
+ * is the memory, whatever they hold now. */
+static uint64_t ring_bytes(struct svc_sock *ss)
+{
+	int rcv = 0, snd = 0;
+
+	if (ss->listening)
+		return 0;
+	rs_sock_getopt(ss->s, RS_SO_RCVBUF, &rcv);
+	if (ss->kind == RS_SOCK_TCP)
+		rs_sock_getopt(ss->s, RS_SO_SNDBUF, &snd);
+	return (uint64_t)rcv + (uint64_t)snd;
+}
+
+int svc_sock_charge(struct svc_worker *w, struct rs_rpc_call *call,
+		    struct svc_sock *ss)
+{
+	struct rs_apps *apps = w->sh->apps;
+	uint64_t want = ring_bytes(ss);
+
+	if (want < ss->charged) {
+		rs_apps_uncharge(apps, ss->app, RS_QUOTA_BUFFERED_BYTES,
+				 ss->charged - want);
+	} else if (want > ss->charged &&
+		   rs_apps_charge(apps, ss->app, RS_QUOTA_BUFFERED_BYTES,
+				  want - ss->charged) < 0) {
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(OVER_QUOTA),
+		    "buffered_bytes quota (%lu) cannot hold this socket's "
+		    "%lu ring bytes (SO_RCVBUF/SO_SNDBUF make them smaller)",
+		    (unsigned long)rs_apps_limit(apps, ss->app,
+						 RS_QUOTA_BUFFERED_BYTES),
+		    (unsigned long)want);
+		return -EDQUOT;
+	}
+	ss->charged = want;
+	return 0;
+}
+
 void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 {
+	rs_apps_uncharge(w->sh->apps, ss->app, RS_QUOTA_BUFFERED_BYTES,
+			 ss->charged);
 	rte_hash_del_key(w->socks, ss->desc);
 	TAILQ_REMOVE(&w->socks_all, ss, link);
 	w->nsocks--;

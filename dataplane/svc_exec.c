@@ -228,8 +228,9 @@ static bool create_setup(struct svc_worker *w, struct rs_rpc_call *call,
 		rc = rs_sock_listen(ss->s, req->listen_backlog);
 		if (rc < 0)
 			return SVC_ERR(call, rc, "listen"), false;
+		ss->listening = true;
 	}
-	return true;
+	return svc_sock_charge(w, call, ss) == 0;
 }
 
 static int ex_create_socket(void *ctx, struct rs_rpc_call *call,
@@ -328,10 +329,20 @@ static int ex_set_socket_options(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__SetSocketOptionsRequest *req = (const void *)reqm;
 	struct svc_sock *ss = SOCK(ctx, call, req);
+	int rcv = 0, snd = 0;
 
-	for (size_t i = 0; ss != NULL && i < req->n_options; i++)
+	if (ss == NULL)
+		return 0;
+	rs_sock_getopt(ss->s, RS_SO_RCVBUF, &rcv);
+	rs_sock_getopt(ss->s, RS_SO_SNDBUF, &snd);
+	for (size_t i = 0; i < req->n_options; i++)
 		if (!opt_set(call, ss, req->options[i]))
-			break;
+			return 0;
+	/* Larger rings than the quota holds: back to the sizes before. */
+	if (svc_sock_charge(ctx, call, ss) < 0) {
+		rs_sock_setopt(ss->s, RS_SO_RCVBUF, rcv);
+		rs_sock_setopt(ss->s, RS_SO_SNDBUF, snd);
+	}
 	return 0;
 }
 
@@ -390,7 +401,9 @@ static int ex_listen(void *ctx, struct rs_rpc_call *call,
 		return 0;
 	rc = rs_sock_listen(ss->s, req->backlog);
 	if (rc < 0)
-		SVC_ERR(call, rc, "listen");
+		return SVC_ERR(call, rc, "listen"), 0;
+	ss->listening = true;
+	svc_sock_charge(ctx, call, ss); /* gives the ring bytes back */
 	return 0;
 }
 
@@ -430,6 +443,10 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 		goto unused;
 	}
 	ns->connected = true;
+	if (svc_sock_charge(w, call, ns) < 0) {
+		svc_sock_close(w, ns, true);
+		goto unused;
+	}
 	resp->has_new_socket_descriptor = 1;
 	resp->new_socket_descriptor =
 	    (ProtobufCBinaryData){.len = RS_DESC_LEN, .data = (uint8_t *)d};

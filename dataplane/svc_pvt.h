@@ -65,6 +65,8 @@ struct svc_sock {
 	uint32_t app;
 	uint8_t kind;	      /* enum rs_sock_kind */
 	bool connected;	      /* TCP: CONNECTED seen */
+	bool listening;	      /* TCP: rings only for accepted sockets */
+	uint64_t charged;     /* ring bytes charged to buffered_bytes */
 	bool failed;	      /* ERROR or CLOSED seen */
 	uint64_t last_use_ns; /* for the idle reaper */
 	uint64_t tx_off;      /* stream offset of the next byte Send takes */
@@ -161,6 +163,8 @@ struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 			      const char *desc, uint32_t app);
 void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort);
 void svc_sock_sent(struct svc_worker *w, struct svc_sock *ss);
+int svc_sock_charge(struct svc_worker *w, struct rs_rpc_call *call,
+		    struct svc_sock *ss);
 int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
 	     struct svc_sock *ss, double timeout_s, bool owns_desc);
 bool svc_expired(const struct svc_worker *w);

@@ -3,8 +3,8 @@
 #
 # remsockd's limits end to end (tap mode): a short [service]
 # auth_timeout_ms and idle_timeout_s, an [acl] that opens one port of the
-# benchmark range (the built-in rule denies the rest), and a pending call
-# quota of 2; svc_limits.py in the namespace checks each, then remsockd
+# benchmark range (the built-in rule denies the rest), a pending call
+# quota of 2 and a buffered bytes quota of two sockets' rings; svc_limits.py in the namespace checks each, then remsockd
 # must stop with nothing left.
 #
 #   limits.sh REMSOCKD RS_BRIDGE SOURCE_ROOT
@@ -26,7 +26,8 @@ auth_timeout_ms = 300
 [acl]
 hole = allow $TB_PEER_IP/32 $OPEN_PORT
 [quotas]
-pending_calls = 2"
+pending_calls = 2
+buffered_bytes = 1100000"
 
 if ! tb_up tap limits; then
 	fail "the tap testbed comes up"

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """remsockd's limits, from the test namespace: the authentication time-out,
 the default ACL's denial of the benchmark range with one hole, the pending
-call quota, and idle sockets reaped.  Prints 'check NAME ok|FAIL: why'.
+call and buffered bytes quotas, and idle sockets reaped.  Prints 'check NAME ok|FAIL: why'.
 
     svc_limits.py PROTO_DIR PROXY PORT PEER OPEN_PORT
 """
@@ -122,6 +122,39 @@ def t_pending_quota():
     lst.close()
 
 
+def t_buffered():
+    """[quotas] buffered_bytes = 1100000: two TCP sockets of 512 KiB rings
+    and a small one."""
+    c = client()
+    a, b = tcp_socket(c), tcp_socket(c)
+    ok, why = raises(lambda: tcp_socket(c), rpc_code=RPC.RPC_OVER_QUOTA)
+    check('a third socket of 512 KiB rings is over buffered_bytes',
+          ok and 'buffered_bytes' in why, why)
+
+    def opt(name, v):
+        return pb.rs.SocketOption(level=1, option=name,
+                                  value=v.to_bytes(4, 'little'))
+    small = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=1, protocol=1,
+        socket_options=[opt(8, 4096), opt(7, 4096)])).socket_descriptor
+    check('one with 4 KiB rings still fits', len(small) == 22)
+    ok, why = raises(lambda: c.call('SetSocketOptions',
+                                    pb.rs.SetSocketOptionsRequest(
+                                        socket_descriptor=small,
+                                        options=[opt(8, 1 << 20)])),
+                     rpc_code=RPC.RPC_OVER_QUOTA)
+    r = c.call('GetSocketOptions', pb.rs.GetSocketOptionsRequest(
+        socket_descriptor=small, options=[opt(8, 0)]))
+    check('growing its rings past the quota is refused and undone',
+          ok and int.from_bytes(r.options[0].value, 'little') == 4096,
+          (why, r))
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=a))
+    d = tcp_socket(c)
+    check('a Close gives its ring bytes back', len(d) == 22)
+    for x in (b, small, d):
+        c.call('Close', pb.rs.CloseRequest(socket_descriptor=x))
+
+
 def t_reap():
     c = client()
     d = tcp_socket(c)
@@ -135,7 +168,7 @@ def t_reap():
     check('control forgot its descriptor too', ok, why)
 
 
-for t in (t_auth_timeout, t_acl, t_pending_quota, t_reap):
+for t in (t_auth_timeout, t_acl, t_pending_quota, t_buffered, t_reap):
     try:
         t()
     except Exception as e:
