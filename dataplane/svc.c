@@ -339,10 +339,14 @@ static uint64_t deadline_of(const struct svc_worker *w,
 {
 	double s = timeout_s;
 
+	/* Negative, NaN or beyond 30 years: no deadline of its own. */
+	if (!(s >= 0 && s < 1e9))
+		s = -1;
 	if (call->has_deadline && call->deadline_seconds >= 0 &&
+	    call->deadline_seconds < 1e9 &&
 	    (s < 0 || call->deadline_seconds < s))
 		s = call->deadline_seconds;
-	if (s < 0 || s > 1e9)
+	if (s < 0)
 		return UINT64_MAX;
 	return rs_lcore_now_ns(w->lc) + (uint64_t)(s * 1e9);
 }

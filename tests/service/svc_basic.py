@@ -11,6 +11,7 @@ shell script turns into test results.
 
 import errno
 import hashlib
+import os
 import socket
 import sys
 import threading
@@ -640,6 +641,113 @@ def t_quota():
     close(c, d3)
 
 
+def t_fuzz():
+    """Mutated requests of every method on one connection: each gets an
+    answer or waits; the connection and the others keep working."""
+    import random
+    rnd = random.Random(int(os.environ.get('RS_FUZZ_SEED', '5757')))
+    lst = Listener()
+    c = client()
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    u = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=UDP)).socket_descriptor
+    rs = pb.rs
+    ap = addr(PEER, lst.port)
+    templates = [
+        ('CreateSocket', rs.CreateSocketRequest(family=IPV4, protocol=TCP)),
+        ('CreateSocket', rs.CreateSocketRequest(family=IPV4, protocol=UDP,
+                                                proxy_external_ip=ap)),
+        ('Bind', rs.BindRequest(socket_descriptor=u, proxy_external_ip=ap)),
+        ('GetSocketName', rs.GetSocketNameRequest(socket_descriptor=d)),
+        ('GetPeerName', rs.GetPeerNameRequest(socket_descriptor=d)),
+        ('SetSocketOptions', rs.SetSocketOptionsRequest(
+            socket_descriptor=d, options=[rs.SocketOption(
+                level=1, option=8, value=b'\x00\x10\x00\x00')])),
+        ('GetSocketOptions', rs.GetSocketOptionsRequest(
+            socket_descriptor=d, options=[rs.SocketOption(
+                level=6, option=1, value=b'\x00' * 4)])),
+        ('Connect', rs.ConnectRequest(socket_descriptor=u, remote_ip=ap,
+                                      timeout_seconds=0.05)),
+        ('Listen', rs.ListenRequest(socket_descriptor=u, backlog=3)),
+        ('Accept', rs.AcceptRequest(socket_descriptor=d,
+                                    timeout_seconds=0.05)),
+        ('ShutDown', rs.ShutDownRequest(socket_descriptor=u, how=1,
+                                        send_offset=0)),
+        ('Send', rs.SendRequest(socket_descriptor=d, data=b'fuzz' * 8,
+                                stream_offset=0, timeout_seconds=0)),
+        ('Send', rs.SendRequest(socket_descriptor=u, data=b'fuzz',
+                                stream_offset=0, send_to=ap)),
+        ('Receive', rs.ReceiveRequest(socket_descriptor=d, data_size=64,
+                                      timeout_seconds=0.05,
+                                      consumed_offset=0)),
+        ('Poll', rs.PollRequest(events=[rs.PollEvent(
+            socket_descriptor=d, requested_events=1, observed_events=0)],
+            timeout_seconds=0.05)),
+        ('ReceiveBatch', rs.ReceiveBatchRequest(receives=[
+            rs.ReceiveRequest(socket_descriptor=d, data_size=8)],
+            timeout_seconds=0.05)),
+        ('SendBatch', rs.SendBatchRequest(sends=[rs.SendRequest(
+            socket_descriptor=u, data=b'x', stream_offset=0,
+            send_to=ap)])),
+        ('Resolve', rs.ResolveRequest(name='f.svc.test')),
+    ]
+
+    def mutate(b):
+        b = bytearray(b)
+        for _ in range(rnd.randint(1, 4)):
+            op = rnd.randrange(5)
+            if op == 0 and b:
+                i = rnd.randrange(len(b))
+                b[i] ^= 1 << rnd.randrange(8)
+            elif op == 1 and b:
+                del b[rnd.randrange(len(b)):]
+            elif op == 2:
+                i = rnd.randrange(len(b) + 1)
+                b[i:i] = bytes(rnd.randrange(256)
+                               for _ in range(rnd.randint(1, 8)))
+            elif op == 3 and b:
+                b[rnd.randrange(len(b))] = rnd.choice((0, 0x7f, 0x80, 0xff))
+            else:
+                b = bytearray(rnd.randbytes(rnd.randint(0, 40)))
+        return bytes(b)
+    sent, t0 = 0, time.monotonic()
+    for rounds in range(30):
+        for _ in range(100):
+            method, req = rnd.choice(templates)
+            body = req.SerializeToString()
+            if rnd.random() < 0.8:
+                body = mutate(body)
+            env = RPC.RpcRequest(call_id=c.next_id, service_name=rnd.choice(
+                ('remote_socket',) * 9 + ('remsock',)), method=method,
+                body=body)
+            c.next_id += 1
+            if rnd.random() < 0.3:
+                env.deadline_seconds = rnd.choice(
+                    (0.0, 0.01, -1.0, 1e300, float('nan'), 0.05))
+            raw = env.SerializeToString()
+            if rnd.random() < 0.1:
+                raw = mutate(raw)
+            c.send_frame(raw)
+            sent += 1
+        # The connection still answers a plain call.
+        name = c.call('GetSocketName', pb.rs.GetSocketNameRequest(
+            socket_descriptor=d))
+        if not name.HasField('proxy_external_ip'):
+            break
+        if time.monotonic() - t0 > 60:
+            break
+    check(f'{sent} mutated requests, and the connection still answers',
+          sent >= 3000 and name.HasField('proxy_external_ip'), sent)
+    other = client()
+    x = tcp_socket(other)
+    close(other, x)
+    check('other connections were not affected', len(x) == 22)
+    c.close()  # cancels whatever still waits
+    conn.close()
+
+
 def t_malformed():
     bad = Client(PROXY, PORT)
     bad.authenticate('demo', APPS['demo'])
@@ -663,7 +771,7 @@ def t_malformed():
 SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_resolve,
              t_options_shutdown, t_streams,
              t_reconnect, t_udp, t_listen_accept, t_poll, t_batch, t_reask,
-             t_quota, t_malformed]
+             t_quota, t_malformed, t_fuzz]
 
 for t in SCENARIOS:
     try:
