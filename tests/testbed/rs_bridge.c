@@ -18,6 +18,11 @@
  * affinity is given back to what the process started with, so the
  * scheduler may move it next to the proxy's worker.
  *
+ * Impairment (--impair, impair.h): netem's loss, duplication, corruption,
+ * delay, jitter and reordering, applied to both directions, since this
+ * kernel has no netem.  Delayed frames wait in a heap per direction and
+ * leave when due; the idle sleep never runs past the next due frame.
+ *
  * Checksums: the vhost port is configured without RX checksum offloads, so
  * the vhost PMD completes a frame whose checksum the virtio side left to
  * the device before handing it over; the tap side gets whole frames.
@@ -40,6 +45,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "impair.h"
 #include "rs_dataplane.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -57,12 +63,26 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 enum { DIR_TO_TAP, DIR_TO_VHOST, DIR_MAX };
 
+/* Frames a direction holds to send (impairment): due ones, in order. */
+#define PEND_MAX (4 * BURST)
+/* Delayed frames a direction holds at most. */
+#define DELAY_MAX 32768
+
 struct dir_stats {
 	uint64_t rx_pkts, rx_bytes;
 	uint64_t tx_pkts;
 	uint64_t dropped; /* the destination stayed full */
 	uint64_t no_peer; /* the destination's link was down */
 	uint64_t retries;
+	/* impairment */
+	uint64_t lost, duplicated, corrupted, reordered, delayed, delay_full;
+};
+
+struct dir_impair {
+	struct impair_state st;
+	struct impair_queue q;
+	uint16_t npend;
+	struct rte_mbuf *pend[PEND_MAX];
 };
 
 struct opts {
@@ -71,7 +91,9 @@ struct opts {
 	unsigned mbufs;
 	unsigned idle_sleep_max_us;
 	unsigned stats_every; /* seconds; 0: none */
-	int eal_argc;	      /* arguments after "--" */
+	struct impair_conf impair;
+	unsigned seed;
+	int eal_argc; /* arguments after "--" */
 	char **eal_argv;
 };
 
@@ -83,6 +105,8 @@ struct bridge {
 	uint32_t idle_sleep_us;
 	uint32_t idle_sleep_max_us;
 	uint64_t idle_sleeps;
+	bool impaired;
+	struct dir_impair imp[DIR_MAX];
 };
 
 static const char *const dir_name[DIR_MAX] = {"vhost_to_tap", "tap_to_vhost"};
@@ -97,7 +121,7 @@ static const char usage_text[] =
     "SYNOPSIS\n"
     "    rs_bridge --vhost PATH --tap IFACE [--mbufs N]\n"
     "              [--idle-sleep-max-us US] [--stats-interval SECS]\n"
-    "              [-- EAL-ARG...]\n"
+    "              [--impair SPEC [--seed N]] [-- EAL-ARG...]\n"
     "    rs_bridge --help\n"
     "\n"
     "DESCRIPTION\n"
@@ -123,13 +147,23 @@ static const char usage_text[] =
     "    --mbufs N                packet pool size (default 4095)\n"
     "    --idle-sleep-max-us US   longest idle sleep (default 500)\n"
     "    --stats-interval SECS    print a counters line every SECS\n"
+    "    --impair SPEC            impair both directions as netem would:\n"
+    "                             comma-separated loss=P, dup=P,\n"
+    "                             corrupt=P (one bit flipped past the\n"
+    "                             Ethernet header), delay=MS[:JITTER_MS],\n"
+    "                             reorder=P[:CORR] (P percent of frames\n"
+    "                             skip the delay; needs delay), e.g.\n"
+    "                             loss=1,delay=5:2; or none\n"
+    "    --seed N                 seed of the impairment draws (1)\n"
     "    -h, --help               print this help\n"
     "\n"
     "COUNTERS\n"
     "    Per direction (vhost_to_tap, tap_to_vhost): frames and bytes\n"
     "    received, frames sent, frames dropped because the destination\n"
     "    stayed full (dropped) or had no link (no_peer: no virtio side\n"
-    "    attached), and ring-full retries; then idle sleeps.\n"
+    "    attached), and ring-full retries; with --impair also frames\n"
+    "    lost, duplicated, corrupted, reordered, delayed, and dropped\n"
+    "    because the delay queue was full; then idle sleeps.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 stopped by a signal; 1 set-up failed, or mbufs leaked;\n"
@@ -165,19 +199,31 @@ static int usage_error(const char *what, const char *arg)
 /* @return -1 to go on, or the exit code. */
 static int opts_parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_VHOST = 256, O_TAP, O_MBUFS, O_SLEEP, O_STATS };
+	enum {
+		O_VHOST = 256,
+		O_TAP,
+		O_MBUFS,
+		O_SLEEP,
+		O_STATS,
+		O_IMPAIR,
+		O_SEED
+	};
 	static const struct option longopts[] = {
 	    {"vhost", required_argument, NULL, O_VHOST},
 	    {"tap", required_argument, NULL, O_TAP},
 	    {"mbufs", required_argument, NULL, O_MBUFS},
 	    {"idle-sleep-max-us", required_argument, NULL, O_SLEEP},
 	    {"stats-interval", required_argument, NULL, O_STATS},
+	    {"impair", required_argument, NULL, O_IMPAIR},
+	    {"seed", required_argument, NULL, O_SEED},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	char why[256];
 	int c, bad = 0;
 
 	memset(o, 0, sizeof(*o));
+	o->seed = 1;
 	o->mbufs = 4095;
 	o->idle_sleep_max_us = 500;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -198,6 +244,14 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 			break;
 		case O_STATS:
 			bad = parse_uint(optarg, 1, 3600, &o->stats_every);
+			break;
+		case O_IMPAIR:
+			if (impair_parse(optarg, &o->impair, why, sizeof(why)) <
+			    0)
+				return usage_error("--impair: ", why);
+			break;
+		case O_SEED:
+			bad = parse_uint(optarg, 1, UINT32_MAX, &o->seed);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -372,6 +426,115 @@ static uint16_t forward(struct bridge *b, int dir, uint16_t from)
 	return n;
 }
 
+/* Flip one bit past the Ethernet header (first segment). */
+static void corrupt(struct rte_mbuf *m, const struct impair_verdict *v)
+{
+	uint32_t len = rte_pktmbuf_data_len(m);
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+
+	if (len > RTE_ETHER_HDR_LEN)
+		p[RTE_ETHER_HDR_LEN +
+		  v->corrupt_at % (len - RTE_ETHER_HDR_LEN)] ^=
+		    (uint8_t)(1u << v->corrupt_bit);
+}
+
+/* Queue a frame to leave after @p delay_us (0: with this round). */
+static void schedule(struct bridge *b, int dir, struct rte_mbuf *m,
+		     uint32_t delay_us, uint64_t now)
+{
+	struct dir_impair *im = &b->imp[dir];
+	uint64_t due = now + delay_us * rte_get_tsc_hz() / 1000000;
+
+	if (delay_us != 0)
+		b->st[dir].delayed++;
+	if (!impair_queue_push(&im->q, delay_us ? due : 0, m)) {
+		b->st[dir].delay_full++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+static void impair_rx(struct bridge *b, int dir, struct rte_mbuf **pkts,
+		      uint16_t n, uint64_t now)
+{
+	struct dir_stats *st = &b->st[dir];
+	struct impair_verdict v;
+	struct rte_mbuf *copy;
+
+	for (uint16_t i = 0; i < n; i++) {
+		v = impair_decide(&b->imp[dir].st);
+		if (v.drop) {
+			st->lost++;
+			rte_pktmbuf_free(pkts[i]);
+			continue;
+		}
+		if (v.corrupt) {
+			st->corrupted++;
+			corrupt(pkts[i], &v);
+		}
+		st->reordered += v.reordered;
+		if (v.dup) {
+			copy =
+			    rte_pktmbuf_copy(pkts[i], b->pool, 0, UINT32_MAX);
+			if (copy != NULL) {
+				st->duplicated++;
+				schedule(b, dir, copy, v.delay_us, now);
+			}
+		}
+		schedule(b, dir, pkts[i], v.delay_us, now);
+	}
+}
+
+/* The impaired path: received frames get their fate, due ones leave. */
+static uint16_t forward_impaired(struct bridge *b, int dir, uint16_t from)
+{
+	struct dir_impair *im = &b->imp[dir];
+	struct dir_stats *st = &b->st[dir];
+	uint64_t now = rte_get_tsc_cycles();
+	struct rte_mbuf *pkts[BURST], *m;
+	uint16_t n, sent, to = b->port[dir];
+
+	n = rte_eth_rx_burst(from, 0, pkts, BURST);
+	for (uint16_t i = 0; i < n; i++)
+		st->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	st->rx_pkts += n;
+	impair_rx(b, dir, pkts, n, now);
+	while (im->npend < PEND_MAX &&
+	       (m = impair_queue_pop_due(&im->q, now)) != NULL)
+		im->pend[im->npend++] = m;
+	if (im->npend == 0)
+		return n;
+	sent = rte_eth_tx_burst(to, 0, im->pend, im->npend);
+	st->tx_pkts += sent;
+	memmove(im->pend, im->pend + sent,
+		(im->npend - sent) * sizeof(im->pend[0]));
+	im->npend -= sent;
+	if (im->npend != 0 && dir == DIR_TO_VHOST && !link_up(to)) {
+		st->no_peer += im->npend;
+		rte_pktmbuf_free_bulk(im->pend, im->npend);
+		im->npend = 0;
+	}
+	return n + sent;
+}
+
+/* Microseconds until the next delayed frame is due (UINT32_MAX: none). */
+static uint32_t next_due_us(const struct bridge *b)
+{
+	uint64_t now = rte_get_tsc_cycles(), first = UINT64_MAX;
+
+	for (int d = 0; d < DIR_MAX; d++) {
+		if (b->imp[d].npend != 0)
+			return 0;
+		if (b->imp[d].q.n != 0 && b->imp[d].q.h[0].due < first)
+			first = b->imp[d].q.h[0].due;
+	}
+	if (first == UINT64_MAX)
+		return UINT32_MAX;
+	return first <= now ? 0
+			    : (uint32_t)RTE_MIN((first - now) * 1000000 /
+						    rte_get_tsc_hz(),
+						(uint64_t)UINT32_MAX);
+}
+
 static void idle_step(struct bridge *b, unsigned moved)
 {
 	if (moved != 0) {
@@ -382,6 +545,15 @@ static void idle_step(struct bridge *b, unsigned moved)
 	if (b->idle_empty < IDLE_POLLS) {
 		b->idle_empty++;
 		return;
+	}
+	if (b->impaired) {
+		uint32_t due = next_due_us(b);
+
+		if (due < b->idle_sleep_us) {
+			if (due != 0)
+				rte_delay_us_sleep(due);
+			return;
+		}
 	}
 	rte_delay_us_sleep(b->idle_sleep_us);
 	b->idle_sleeps++;
@@ -411,9 +583,35 @@ static void final_print(const struct bridge *b, unsigned leaked)
 		printf("  %s.dropped %" PRIu64 "\n", dir_name[d], st->dropped);
 		printf("  %s.no_peer %" PRIu64 "\n", dir_name[d], st->no_peer);
 		printf("  %s.retries %" PRIu64 "\n", dir_name[d], st->retries);
+		if (!b->impaired)
+			continue;
+		printf("  %s.lost %" PRIu64 "\n", dir_name[d], st->lost);
+		printf("  %s.duplicated %" PRIu64 "\n", dir_name[d],
+		       st->duplicated);
+		printf("  %s.corrupted %" PRIu64 "\n", dir_name[d],
+		       st->corrupted);
+		printf("  %s.reordered %" PRIu64 "\n", dir_name[d],
+		       st->reordered);
+		printf("  %s.delayed %" PRIu64 "\n", dir_name[d], st->delayed);
+		printf("  %s.delay_full %" PRIu64 "\n", dir_name[d],
+		       st->delay_full);
 	}
 	printf("  idle_sleeps %" PRIu64 "\n", b->idle_sleeps);
 	printf("  mbufs_in_use_after_close %u\n", leaked);
+}
+
+/* Frames still delayed or pending at the stop go back to the pool. */
+static void impair_drain(struct bridge *b)
+{
+	struct rte_mbuf *m;
+
+	for (int d = 0; b->impaired && d < DIR_MAX; d++) {
+		while ((m = impair_queue_pop_due(&b->imp[d].q, UINT64_MAX)))
+			rte_pktmbuf_free(m);
+		rte_pktmbuf_free_bulk(b->imp[d].pend, b->imp[d].npend);
+		b->imp[d].npend = 0;
+		impair_queue_free(&b->imp[d].q);
+	}
 }
 
 static void run(struct bridge *b, unsigned stats_every)
@@ -424,8 +622,15 @@ static void run(struct bridge *b, unsigned stats_every)
 	if (stats_every != 0)
 		next = rte_get_tsc_cycles() + stats_every * hz;
 	while (!stop_signal) {
-		moved = forward(b, DIR_TO_TAP, b->port[DIR_TO_VHOST]);
-		moved += forward(b, DIR_TO_VHOST, b->port[DIR_TO_TAP]);
+		if (b->impaired) {
+			moved = forward_impaired(b, DIR_TO_TAP,
+						 b->port[DIR_TO_VHOST]);
+			moved += forward_impaired(b, DIR_TO_VHOST,
+						  b->port[DIR_TO_TAP]);
+		} else {
+			moved = forward(b, DIR_TO_TAP, b->port[DIR_TO_VHOST]);
+			moved += forward(b, DIR_TO_VHOST, b->port[DIR_TO_TAP]);
+		}
 		idle_step(b, moved);
 		if (stats_every == 0)
 			continue;
@@ -460,12 +665,30 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	b.idle_sleep_max_us = o.idle_sleep_max_us;
 	b.idle_sleep_us = IDLE_SLEEP_MIN_US;
+	b.impaired = impair_active(&o.impair);
+	for (int d = 0; b.impaired && d < DIR_MAX; d++) {
+		impair_init(&b.imp[d].st, &o.impair, (uint64_t)o.seed * 2 + d);
+		if (impair_queue_init(&b.imp[d].q, DELAY_MAX) < 0) {
+			fprintf(stderr, "rs_bridge: no memory for the delay "
+					"queues\n");
+			return EXIT_RUNTIME;
+		}
+	}
 	if (ports_setup(&b, o.mbufs) < 0)
 		goto err_ports;
 	printf("rs_bridge: ready: vhost-user %s <-> tap %s (ports %u, %u)\n",
 	       o.vhost_path, o.tap_iface, b.port[DIR_TO_VHOST],
 	       b.port[DIR_TO_TAP]);
+	if (b.impaired)
+		printf("rs_bridge: impairing both directions: loss %.2f%% dup "
+		       "%.2f%% corrupt %.2f%% delay %u us +- %u us reorder "
+		       "%.2f%% (correlation %.0f%%), seed %u\n",
+		       o.impair.loss * 100, o.impair.dup * 100,
+		       o.impair.corrupt * 100, o.impair.delay_us,
+		       o.impair.jitter_us, o.impair.reorder * 100,
+		       o.impair.reorder_corr * 100, o.seed);
 	run(&b, o.stats_every);
+	impair_drain(&b);
 	ports_close();
 	leaked = rte_mempool_in_use_count(b.pool);
 	final_print(&b, leaked);

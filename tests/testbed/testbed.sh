@@ -37,7 +37,8 @@
 #                                    failed run
 #
 # Before tb_up, TB_INI_EXTRA may hold more INI sections for the config
-# file, and TB_MBUFS the port's pool size.  Names carry the PID, so runs
+# file, TB_MBUFS the port's pool size, and TB_BRIDGE_ARGS more options
+# for rs_bridge (virtio mode), e.g. "--impair loss=1".  Names carry the PID, so runs
 # can overlap.
 
 TB_PEER_IP=198.18.0.1
@@ -135,7 +136,9 @@ tb__ns_link() {
 tb__bridge_up() {
 	local log=$TB_DIR/bridge.log
 	[[ -x ${TB_BRIDGE:-} ]] || { tb__log "TB_BRIDGE is not set"; return 1; }
-	"$TB_BRIDGE" --vhost "$TB_SOCK" --tap "$TB_IFACE" >"$log" 2>&1 &
+	# shellcheck disable=SC2086 # TB_BRIDGE_ARGS: words on purpose
+	"$TB_BRIDGE" --vhost "$TB_SOCK" --tap "$TB_IFACE" ${TB_BRIDGE_ARGS:-} \
+		>"$log" 2>&1 &
 	TB_BRIDGE_PID=$!
 	tb__wait_for "$log" '^rs_bridge: ready' 30 "$TB_BRIDGE_PID" || {
 		tb__log "rs_bridge did not start"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# TCP through an impaired link: rs_bridge impairs both directions of the
+# virtio-mode wire (netem's model; this kernel has no netem), and 64 MiB
+# (RS_FAULT_BYTES) cross it each way with SHA-256 checked at both ends:
+#   1. Linux -> stack (tcp-discard);
+#   2. stack -> Linux (tcp-source).
+# Each direction has RS_FAULT_SECONDS (120) to finish.  Then the stack
+# must explain every packet it dropped (corrupt frames fail checksums,
+# duplicates fall out of the window) and have leaked nothing; the bridge's
+# counters show the impairment really happened.
+#
+#   tcp_faults.sh virtio RS_STACKTEST RS_BRIDGE PROFILE
+#   PROFILE: loss | dup | reorder | delay | corrupt | all
+set -uo pipefail
+PROFILE=$4
+case $PROFILE in
+loss) SPEC=loss=1 ;;
+dup) SPEC=dup=1 ;;
+reorder) SPEC=delay=5,reorder=25:50 ;;
+delay) SPEC=delay=5:2 ;;
+corrupt) SPEC=corrupt=0.1 ;;
+all) SPEC=loss=1,dup=1,delay=5:2,reorder=25:50,corrupt=0.1 ;;
+*) echo "unknown profile '$PROFILE'" >&2; exit 2 ;;
+esac
+TB_BRIDGE_ARGS="--impair $SPEC --seed 7"
+. "$(dirname "$0")/stack_lib.sh" "$1" "$2" "$3" "f$PROFILE"
+BYTES=${RS_FAULT_BYTES:-67108864}
+LIMIT=${RS_FAULT_SECONDS:-120}
+echo "# impairment: $SPEC, both directions"
+
+# fault_clean LOG WHAT: every packet explained, nothing leaked.
+fault_clean() {
+	expect "$2: no packet unexplained" 0 "$(tb_counter "$1" unexplained)"
+	expect "$2: no socket, connection or mbuf left" \
+		"sockets_open=0 tcp_conns=0 tcp_conns_at_stop=0 mbufs_in_use=0" \
+		"$(awk '$1 == "leak" {print $2, $3, $4, $5}' "$1")"
+	echo "# stack: $(awk '$1 ~ /^drop\./ {printf "%s=%s ", $1, $2}' "$1")"
+	echo "# stack: retransmitted $(tb_counter "$1" event.tcp.retrans_segs)," \
+		"fast retransmits $(tb_counter "$1" event.tcp.fast_retrans)," \
+		"RTOs $(tb_counter "$1" event.tcp.rto_fired)"
+}
+
+# 1. Linux -> stack
+st_stack "$TB_DIR/discard.log" --timeout $((LIMIT + 10)) --count 1 \
+	tcp-discard 7010 || { fail "tcp-discard starts"; finish; exit 1; }
+st_peer_run "$TB_DIR/send.log" --timeout "$LIMIT" tcp-send "$TB_PROXY_IP" \
+	7010 "$BYTES" 1
+st_stack_wait 30
+S=$TB_DIR/discard.log P=$TB_DIR/send.log
+expect "Linux -> stack through '$SPEC': $BYTES bytes within $LIMIT s" \
+	"0 $BYTES $BYTES" \
+	"$ST_PEER_RC $(st_val "$P" bytes) $(st_val "$S" bytes)"
+expect "Linux -> stack: SHA-256 matches" "$(st_val "$P" sha256)" \
+	"$(st_val "$S" sha256)"
+echo "# Linux -> stack: $(st_val "$S" mbit_s) Mbit/s ($(st_val "$S" seconds) s)"
+fault_clean "$S" "Linux -> stack"
+
+# 2. stack -> Linux
+st_peer "$TB_DIR/recv.log" --timeout $((LIMIT + 20)) tcp-listen-discard \
+	7011 1 || fail "the Linux reader starts"
+st_stack "$TB_DIR/source.log" --timeout "$LIMIT" tcp-source \
+	"$TB_PEER_IP:7011" "$BYTES" 2 || fail "tcp-source starts"
+st_stack_wait $((LIMIT + 10))
+st_peer_wait 30
+S=$TB_DIR/source.log P=$TB_DIR/recv.log
+expect "stack -> Linux through '$SPEC': $BYTES bytes within $LIMIT s" \
+	"0 $BYTES $BYTES" "$ST_RC $(st_val "$S" bytes) $(st_val "$P" bytes)"
+expect "stack -> Linux: SHA-256 matches" "$(st_val "$S" sha256)" \
+	"$(st_val "$P" sha256)"
+echo "# stack -> Linux: $(st_val "$S" mbit_s) Mbit/s ($(st_val "$S" seconds) s)"
+fault_clean "$S" "stack -> Linux"
+
+tb_bridge_stop
+B=$TB_DIR/bridge.log
+case $PROFILE in
+loss | all) K=lost ;;
+dup) K=duplicated ;;
+reorder) K=reordered ;;
+delay) K=delayed ;;
+corrupt) K=corrupted ;;
+esac
+N=$(($(tb_counter "$B" "vhost_to_tap.$K") + $(tb_counter "$B" "tap_to_vhost.$K")))
+expect "the bridge really impaired the link ($K: $N frames)" 1 "$((N > 0))"
+grep -E '^  (vhost_to_tap|tap_to_vhost)\.' "$B" | tr '\n' ' ' | sed 's/^/# bridge: /'
+echo
+finish
