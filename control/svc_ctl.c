@@ -59,7 +59,7 @@ struct rs_svc_ctl {
 	uint8_t out[RS_SVC_MSG_DATA_MAX];
 };
 
-/* ---- helpers ------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------ */
 
 static void approve(struct rs_svc_ctl *ctl, struct rs_rpc_call *call)
 {
@@ -129,7 +129,7 @@ static void desc_forget(struct rs_svc_ctl *ctl, uint32_t app, const char *d)
 		rs_apps_uncharge(ctl->sh->apps, app, RS_QUOTA_SOCKETS, 1);
 }
 
-/* ---- the control-plane methods ------------------------------------------- */
+/* ---- the control-plane methods ------------------------------------------ */
 
 static int do_create_socket(void *ctx, struct rs_rpc_call *call,
 			    const ProtobufCMessage *reqm,
@@ -296,7 +296,7 @@ static int do_resolve(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* ---- registration -------------------------------------------------------- */
+/* ---- registration ------------------------------------------------------- */
 
 #define M(name, fn, type)                                                      \
 	{                                                                      \
@@ -372,7 +372,7 @@ void rs_svc_ctl_free(struct rs_svc_ctl *ctl)
 	free(ctl);
 }
 
-/* ---- the loop ------------------------------------------------------------ */
+/* ---- the loop ----------------------------------------------------------- */
 
 static void to_worker(struct rs_svc_ctl *ctl, struct rs_svc_msg *m)
 {

@@ -39,7 +39,7 @@ struct rs_svc_dp {
 	struct svc_worker *w[RS_DP_WORKERS_MAX];
 };
 
-/* ---- the worker's sockets ------------------------------------------------ */
+/* ---- the worker's sockets ----------------------------------------------- */
 
 struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
 			       const char *desc)
@@ -250,7 +250,7 @@ void svc_addr_fill(struct rs_arena *arena, Remsock__AddressPort **out,
 	*out = a;
 }
 
-/* ---- deadlines: a binary min-heap of parked calls ------------------------ */
+/* ---- deadlines: a binary min-heap of parked calls ----------------------- */
 
 static void heap_set(struct svc_worker *w, uint32_t i, struct svc_wait *wt)
 {
@@ -316,7 +316,7 @@ static void heap_remove(struct svc_worker *w, struct svc_wait *wt)
 	heap_up(w, w->heap[i]->heap);
 }
 
-/* ---- parked calls -------------------------------------------------------- */
+/* ---- parked calls ------------------------------------------------------- */
 
 bool svc_expired(const struct svc_worker *w)
 {
@@ -420,6 +420,26 @@ int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
 		    owns_desc, NULL, NULL);
 }
 
+int svc_park_send(struct svc_worker *w, struct rs_rpc_call *call,
+		  struct svc_sock *ss, double timeout_s)
+{
+	int rc = svc_park(w, call, ss, timeout_s, false);
+
+	if (rc > 0 && w->cur_wait == NULL)
+		w->last_wait->send = true;
+	return rc;
+}
+
+bool svc_sock_sending(const struct svc_sock *ss)
+{
+	const struct svc_wait *wt;
+
+	TAILQ_FOREACH(wt, &ss->waits, slink)
+	if (wt->send)
+		return true;
+	return false;
+}
+
 int svc_park_quiet(struct svc_worker *w, struct rs_rpc_call *call, void *ctx,
 		   void (*ctx_free)(void *))
 {
@@ -511,7 +531,7 @@ static void deadlines_run(struct svc_worker *w)
 	}
 }
 
-/* ---- entries from control ------------------------------------------------ */
+/* ---- entries from control ----------------------------------------------- */
 
 static void exec_run(struct svc_worker *w, struct rs_svc_msg *m)
 {
@@ -554,7 +574,7 @@ static unsigned ring_poll(struct svc_worker *w)
 	return n;
 }
 
-/* ---- idle sockets -------------------------------------------------------- */
+/* ---- idle sockets ------------------------------------------------------- */
 
 static void reap_idle(struct svc_worker *w)
 {
@@ -575,7 +595,7 @@ static void reap_idle(struct svc_worker *w)
 	}
 }
 
-/* ---- the hooks ----------------------------------------------------------- */
+/* ---- the hooks ---------------------------------------------------------- */
 
 static void worker_free(struct svc_worker *w)
 {
@@ -704,7 +724,7 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 	/* The struct stays for the counters; rs_svc_dp_free() frees it. */
 }
 
-/* ---- set-up -------------------------------------------------------------- */
+/* ---- set-up ------------------------------------------------------------- */
 
 struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
 				   size_t errlen)

@@ -67,7 +67,7 @@ void svc_conn_close_all(struct svc_worker *w)
 			conn_close(w, w->conns[i], false);
 }
 
-/* ---- output -------------------------------------------------------------- */
+/* ---- output ------------------------------------------------------------- */
 
 static bool out_append(struct svc_conn *c, const uint8_t *buf, size_t len)
 {
@@ -152,7 +152,7 @@ void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		svc_conn_write(w, w->cur_conn, w->out, len);
 }
 
-/* ---- input --------------------------------------------------------------- */
+/* ---- input -------------------------------------------------------------- */
 
 static void answer_error(struct svc_worker *w, struct svc_conn *c,
 			 uint64_t call_id, Remsock__Rpc__RpcErrorCode code,
@@ -279,7 +279,7 @@ static void conn_event(struct rs_sock *s, unsigned ev, void *user)
 		conn_close(w, c, true);
 }
 
-/* ---- accepting ----------------------------------------------------------- */
+/* ---- accepting ---------------------------------------------------------- */
 
 static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s)
 {

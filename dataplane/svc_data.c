@@ -70,11 +70,12 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* ---- Send ------------------------------------------------------------------
- */
+/* ---- Send --------------------------------------------------------------- */
 
-/* The core of Send, for Send and SendBatch.  @return bytes sent; -EAGAIN
- * when nothing fits now (no error set); -1 with the error in @p call. */
+/* The core of Send, for Send and SendBatch.  @return the bytes of the
+ * request the socket has now (those taken before, on a retry, included);
+ * -EAGAIN when it took none (the ring is full, or an earlier Send waits);
+ * -1 with the error in @p call. */
 static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
 			   const Remsock__SendRequest *req)
 {
@@ -86,6 +87,11 @@ static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
 		rs_svc_sys_error(call, EISCONN, "send_to on a TCP socket");
 		return -1;
 	}
+	/* Beyond what the socket took: the Send before it is waiting for
+	 * room (pipelined), so this one waits its turn; else a gap. */
+	if (req->stream_offset >= 0 &&
+	    (uint64_t)req->stream_offset > ss->tx_off && svc_sock_sending(ss))
+		return -EAGAIN;
 	if (req->stream_offset < 0 ||
 	    (uint64_t)req->stream_offset > ss->tx_off) {
 		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
@@ -164,15 +170,27 @@ static int do_send(void *ctx, struct rs_rpc_call *call,
 	struct svc_worker *w = ctx;
 	struct svc_sock *ss;
 
-	if (authed(w, call) &&
-	    send_one(w, call, req, (void *)respm, &ss) == -EAGAIN &&
-	    svc_park(w, call, ss, req->timeout_seconds, false) == 0)
-		rs_svc_sys_error(call, EAGAIN, "send buffer full");
+	ssize_t n;
+
+	if (!authed(w, call))
+		return 0;
+	n = send_one(w, call, req, (void *)respm, &ss);
+	if (n == -1 || ss == NULL)
+		return 0;
+	/* A blocking Send (a timeout other than 0) waits until all of its
+	 * data is in the ring, as send(2) does, so a client may pipeline
+	 * Sends; at its deadline it answers with what was taken. */
+	if (n == -EAGAIN ||
+	    (ss->kind == RS_SOCK_TCP && (size_t)n < req->data.len)) {
+		if (svc_park_send(w, call, ss, req->timeout_seconds) != 0)
+			return 0;
+		if (n == -EAGAIN)
+			rs_svc_sys_error(call, EAGAIN, "send buffer full");
+	}
 	return 0;
 }
 
-/* ---- Receive ---------------------------------------------------------------
- */
+/* ---- Receive ------------------------------------------------------------ */
 
 /* TCP: where this Receive starts.  With consumed_offset (remsock's
  * extension) the client says how far it got: the bytes before are
@@ -272,8 +290,7 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* ---- SendBatch and ReceiveBatch --------------------------------------------
- */
+/* ---- SendBatch and ReceiveBatch ----------------------------------------- */
 
 /* An entry's error, from the scratch call its core ran with. */
 static Remsock__RemoteSocketServiceError *
@@ -399,7 +416,7 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* ---- Poll ---------------------------------------------------------------- */
+/* ---- Poll --------------------------------------------------------------- */
 
 static int32_t observed(struct svc_worker *w, const Remsock__PollEvent *e)
 {
@@ -454,7 +471,7 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* ---- registration -------------------------------------------------------- */
+/* ---- registration ------------------------------------------------------- */
 
 #define M(name, fn, type)                                                      \
 	{                                                                      \

@@ -57,8 +57,7 @@ struct dns_q {
 	char canon[256];
 };
 
-/* ---- c-ares' sockets -------------------------------------------------------
- */
+/* ---- c-ares' sockets ---------------------------------------------------- */
 
 static struct rs_sock *fd_sock(struct svc_dns *d, ares_socket_t fd)
 {
@@ -183,7 +182,7 @@ static const struct ares_socket_functions dns_funcs = {
     .asendv = dns_sendv,
 };
 
-/* ---- the channel --------------------------------------------------------- */
+/* ---- the channel -------------------------------------------------------- */
 
 int svc_dns_create(struct svc_worker *w)
 {
@@ -260,7 +259,7 @@ void svc_dns_poll(struct svc_worker *w)
 	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
-/* ---- queries ------------------------------------------------------------- */
+/* ---- queries ------------------------------------------------------------ */
 
 static void q_release(void *arg)
 {

@@ -21,7 +21,7 @@
 	REMSOCK__SOCKET_OPTION__SOCKET_OPTION_LEVEL__SOCKET_SOL_##name
 #define OPT(name) REMSOCK__SOCKET_OPTION__SOCKET_OPTION_NAME__SOCKET_##name
 
-/* ---- helpers ------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------ */
 
 static bool sockaddr_get(struct rs_rpc_call *call,
 			 const Remsock__AddressPort *a, struct sockaddr_in *sa)
@@ -91,7 +91,7 @@ static bool connect_start(struct svc_worker *w, struct rs_rpc_call *call,
 	return false;
 }
 
-/* ---- options ------------------------------------------------------------- */
+/* ---- options ------------------------------------------------------------ */
 
 /* (level, name) -> enum rs_sock_opt; -1 when not one the stack honours. */
 static int opt_map(const Remsock__SocketOption *o)
@@ -197,7 +197,7 @@ static bool opt_get(struct rs_rpc_call *call, struct svc_sock *ss,
 	return true;
 }
 
-/* ---- the methods --------------------------------------------------------- */
+/* ---- the methods -------------------------------------------------------- */
 
 /* Take the socket made for a CreateSocket that failed back. */
 static void create_undo(struct svc_worker *w, struct svc_sock *ss)
@@ -511,7 +511,7 @@ static int ex_close(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* ---- registration -------------------------------------------------------- */
+/* ---- registration ------------------------------------------------------- */
 
 #define M(name, fn, type)                                                      \
 	{                                                                      \

@@ -85,6 +85,7 @@ struct svc_wait {
 	uint32_t app;
 	bool exec;	/* an EXEC frame (the exec registry) */
 	bool owns_desc; /* desc is unused: GONE it when cancelled */
+	bool send;	/* a Send waiting for room (pipelined ones wait too) */
 	void *ctx;	/* the handler's, kept across runs */
 	void (*ctx_free)(void *ctx); /* called when the wait ends */
 	struct svc_wait_list *on;    /* sock->waits, w->multi, or NULL */
@@ -188,6 +189,9 @@ void svc_conn_close_all(struct svc_worker *w);
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		 size_t len);
 
+int svc_park_send(struct svc_worker *w, struct rs_rpc_call *call,
+		  struct svc_sock *ss, double timeout_s);
+bool svc_sock_sending(const struct svc_sock *ss);
 int svc_park_quiet(struct svc_worker *w, struct rs_rpc_call *call, void *ctx,
 		   void (*ctx_free)(void *));
 void *svc_wait_ctx(const struct svc_worker *w);

@@ -72,6 +72,7 @@ while read -r _ name; do
 	*" FAIL: "*) fail "${name%% FAIL: *}" "${name#* FAIL: }" ;;
 	esac
 done < <(grep '^check ' "$TB_DIR/client.log")
+grep '^# ' "$TB_DIR/client.log"
 expect "the client ran to its end" "0 1" \
 	"$CLIENT_RC $(grep -c '^done failures=' "$TB_DIR/client.log")"
 [[ $CLIENT_RC -eq 0 ]] || sed 's/^/# client: /' "$TB_DIR/client.log" | tail -20

@@ -588,6 +588,79 @@ def t_batch():
         close(c, d)
 
 
+def t_bulk():
+    """16 MiB each way through the RPC path: pipelined blocking Sends of
+    256 KiB, and four Receives of 1 MiB outstanding, with SHA-256."""
+    size, chunk = 16 << 20, 256 << 10
+    blob = os.urandom(size)
+    lst = Listener()
+    c = client()
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    got = {}
+
+    def reader():
+        h, n = hashlib.sha256(), 0
+        while n < size:
+            b = conn.recv(1 << 20)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+        got['up'] = (n, h.hexdigest())
+    t = threading.Thread(target=reader)
+    t.start()
+    t0 = time.monotonic()
+    pending, off, sent = [], 0, []
+    while off < size or pending:
+        while off < size and len(pending) < 8:
+            pending.append((c.start('Send', pb.rs.SendRequest(
+                socket_descriptor=d, data=blob[off:off + chunk],
+                stream_offset=off)), off))
+            off += chunk
+        cid, o = pending.pop(0)
+        sent.append(c.finish('Send', cid).data_sent)
+    t.join(30)
+    dt = time.monotonic() - t0
+    print(f'# upload: {size * 8 / dt / 1e6:.0f} Mbit/s through the proxy',
+          flush=True)
+    check('16 MiB of pipelined blocking Sends are taken whole, in order',
+          sent == [chunk] * (size // chunk), sent[:4])
+    check('Linux receives them intact (SHA-256)', got.get('up') ==
+          (size, hashlib.sha256(blob).hexdigest()), got.get('up'))
+
+    def writer():
+        conn.sendall(blob)
+        conn.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=writer)
+    t.start()
+    t0 = time.monotonic()
+    parts, outstanding, eof = {}, [], False
+    while not eof or outstanding:
+        while not eof and len(outstanding) < 4:
+            outstanding.append(c.start('Receive', pb.rs.ReceiveRequest(
+                socket_descriptor=d, data_size=1 << 20, timeout_seconds=30)))
+        r = c.finish('Receive', outstanding.pop(0))
+        if not r.data:
+            eof = True
+        parts[r.stream_offset] = r.data
+    t.join(30)
+    dt = time.monotonic() - t0
+    print(f'# download: {size * 8 / dt / 1e6:.0f} Mbit/s through the proxy',
+          flush=True)
+    data, pos = b'', 0
+    for o in sorted(parts):
+        ok = o == pos
+        data += parts[o]
+        pos += len(parts[o])
+    check('16 MiB read by four outstanding Receives, by stream offset '
+          '(SHA-256)', ok and hashlib.sha256(data).digest() ==
+          hashlib.sha256(blob).digest(), (len(data), pos))
+    close(c, d)
+    conn.close()
+
+
 def t_reask():
     """A Receive reply lost with its connection is asked for again."""
     lst = Listener()
@@ -770,7 +843,7 @@ def t_malformed():
 
 SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_resolve,
              t_options_shutdown, t_streams,
-             t_reconnect, t_udp, t_listen_accept, t_poll, t_batch, t_reask,
+             t_reconnect, t_udp, t_listen_accept, t_poll, t_batch, t_bulk, t_reask,
              t_quota, t_malformed, t_fuzz]
 
 for t in SCENARIOS:
