@@ -49,6 +49,14 @@ struct rte_ring;
 #define RS_SVC_SERVICE "remote_socket"
 #define RS_SVC_SERVICE_AUTH "remsock"
 
+/** A registry entry for remote_socket method @p name, handled by @p fn,
+ *  with messages remsock__<type>_request / _reply, on @p plane. */
+#define RS_SVC_METHOD(name, fn, type, plane)                                   \
+	{                                                                      \
+		name, fn, &remsock__##type##_request__descriptor,              \
+		    &remsock__##type##_reply__descriptor, plane                \
+	}
+
 /** What an entry is. */
 enum rs_svc_msg_type {
 	RS_SVC_MSG_CALL = 1,	/**< worker -> control: a frame to serve */
@@ -192,6 +200,18 @@ bool rs_svc_addr_get(struct rs_rpc_call *call,
  */
 bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 		      const struct Remsock__AddressPort *a);
+
+struct Remsock__ResolveReply;
+
+/**
+ * Fill a Resolve reply with @p n IPv4 addresses (network order) and the
+ * canonical name, in call->arena.
+ *
+ * @return 0, or -ENOMEM.
+ */
+int rs_svc_resolve_reply(struct rs_rpc_call *call,
+			 struct Remsock__ResolveReply *resp, const char *name,
+			 const uint32_t *addr, unsigned n);
 
 /** @return a fresh entry, or NULL when the pool is empty. */
 struct rs_svc_msg *rs_svc_msg_get(struct rs_svc_shared *sh);

@@ -234,3 +234,24 @@ bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 		     port, why);
 	return false;
 }
+
+int rs_svc_resolve_reply(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
+			 const char *name, const uint32_t *addr, unsigned n)
+{
+	resp->packed_address =
+	    rs_arena_alloc(call->arena, n * sizeof(*resp->packed_address));
+	if (resp->packed_address == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *p = rs_arena_alloc(call->arena, 4);
+
+		if (p == NULL)
+			return -ENOMEM;
+		memcpy(p, &addr[i], 4);
+		resp->packed_address[i] =
+		    (ProtobufCBinaryData){.len = 4, .data = p};
+	}
+	resp->n_packed_address = n;
+	resp->canonical_name = rs_arena_strdup(call->arena, name);
+	return resp->canonical_name != NULL ? 0 : -ENOMEM;
+}

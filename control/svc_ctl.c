@@ -230,28 +230,6 @@ static int do_close_socket(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* The addresses of @p name, IPv4, into the reply. */
-static int resolve_reply(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
-			 const char *name, const uint32_t *addr, unsigned n)
-{
-	resp->packed_address =
-	    rs_arena_alloc(call->arena, n * sizeof(*resp->packed_address));
-	if (resp->packed_address == NULL)
-		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *p = rs_arena_alloc(call->arena, 4);
-
-		if (p == NULL)
-			return -ENOMEM;
-		memcpy(p, &addr[i], 4);
-		resp->packed_address[i] =
-		    (ProtobufCBinaryData){.len = 4, .data = p};
-	}
-	resp->n_packed_address = n;
-	resp->canonical_name = rs_arena_strdup(call->arena, name);
-	return 0;
-}
-
 /* Whether the request wants IPv4 addresses (no family given: it does). */
 static bool wants_ipv4(const Remsock__ResolveRequest *req)
 {
@@ -278,11 +256,11 @@ static int do_resolve(void *ctx, struct rs_rpc_call *call,
 		return 0;
 	}
 	if (inet_pton(AF_INET, req->name, &a) == 1)
-		return resolve_reply(call, (void *)respm, req->name, &a.s_addr,
-				     1);
+		return rs_svc_resolve_reply(call, (void *)respm, req->name,
+					    &a.s_addr, 1);
 	for (uint32_t i = 0; i < cfg->nhosts; i++)
 		if (strcasecmp(cfg->hosts[i].name, req->name) == 0)
-			return resolve_reply(
+			return rs_svc_resolve_reply(
 			    call, (void *)respm, cfg->hosts[i].name,
 			    cfg->hosts[i].addr, cfg->hosts[i].naddr);
 	if (cfg->dns.nservers == 0) {
@@ -298,11 +276,7 @@ static int do_resolve(void *ctx, struct rs_rpc_call *call,
 
 /* ---- registration ------------------------------------------------------- */
 
-#define M(name, fn, type)                                                      \
-	{                                                                      \
-		name, fn, &remsock__##type##_request__descriptor,              \
-		    &remsock__##type##_reply__descriptor, RS_RPC_PLANE_CONTROL \
-	}
+#define M(name, fn, type) RS_SVC_METHOD(name, fn, type, RS_RPC_PLANE_CONTROL)
 
 static const struct rs_rpc_method methods[] = {
     M("CreateSocket", do_create_socket, create_socket),

@@ -465,19 +465,14 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 		ready += ev[i].observed_events != 0;
 	}
 	resp->n_events = req->n_events;
-	if (ready == 0 &&
-	    svc_park(w, call, NULL, req->timeout_seconds, false) != 0)
-		return 0; /* parked, or refused */
+	if (ready == 0) /* at the timeout, the reply says nothing is ready */
+		svc_park(w, call, NULL, req->timeout_seconds, false);
 	return 0;
 }
 
 /* ---- registration ------------------------------------------------------- */
 
-#define M(name, fn, type)                                                      \
-	{                                                                      \
-		name, fn, &remsock__##type##_request__descriptor,              \
-		    &remsock__##type##_reply__descriptor, RS_RPC_PLANE_DATA    \
-	}
+#define M(name, fn, type) RS_SVC_METHOD(name, fn, type, RS_RPC_PLANE_DATA)
 
 static const struct rs_rpc_method methods[] = {
     M("Send", do_send, send),

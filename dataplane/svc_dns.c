@@ -326,23 +326,8 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 					      : ares_strerror(q->status));
 		return 0;
 	}
-	resp->packed_address =
-	    rs_arena_alloc(call->arena, q->n * sizeof(*resp->packed_address));
-	if (resp->packed_address == NULL)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < q->n; i++) {
-		uint8_t *p = rs_arena_alloc(call->arena, 4);
-
-		if (p == NULL)
-			return -ENOMEM;
-		memcpy(p, &q->addr[i], 4);
-		resp->packed_address[i] =
-		    (ProtobufCBinaryData){.len = 4, .data = p};
-	}
-	resp->n_packed_address = q->n;
-	resp->canonical_name =
-	    rs_arena_strdup(call->arena, q->canon[0] ? q->canon : name);
-	return 0;
+	return rs_svc_resolve_reply(call, resp, q->canon[0] ? q->canon : name,
+				    q->addr, q->n);
 }
 
 static int ex_resolve(void *ctx, struct rs_rpc_call *call,
@@ -392,9 +377,8 @@ static int ex_resolve(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-static const struct rs_rpc_method resolve_method = {
-    "Resolve", ex_resolve, &remsock__resolve_request__descriptor,
-    &remsock__resolve_reply__descriptor, RS_RPC_PLANE_DATA};
+static const struct rs_rpc_method resolve_method =
+    RS_SVC_METHOD("Resolve", ex_resolve, resolve, RS_RPC_PLANE_DATA);
 
 int svc_dns_register(struct rs_rpc_registry *reg)
 {

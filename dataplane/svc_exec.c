@@ -513,11 +513,7 @@ static int ex_close(void *ctx, struct rs_rpc_call *call,
 
 /* ---- registration ------------------------------------------------------- */
 
-#define M(name, fn, type)                                                      \
-	{                                                                      \
-		name, fn, &remsock__##type##_request__descriptor,              \
-		    &remsock__##type##_reply__descriptor, RS_RPC_PLANE_DATA    \
-	}
+#define M(name, fn, type) RS_SVC_METHOD(name, fn, type, RS_RPC_PLANE_DATA)
 
 static const struct rs_rpc_method methods[] = {
     M("CreateSocket", ex_create_socket, create_socket),

@@ -13,8 +13,7 @@ REMSOCKD=$1
 TB_BRIDGE=$2
 SRC=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../integration/lib.sh"
-. "$HERE/../testbed/testbed.sh"
+. "$HERE/svc_lib.sh"
 
 OPEN_PORT=8081
 TB_INI_EXTRA="[tcp]
@@ -29,36 +28,13 @@ hole = allow $TB_PEER_IP/32 $OPEN_PORT
 pending_calls = 2
 buffered_bytes = 1100000"
 
-if ! tb_up tap limits; then
-	fail "the tap testbed comes up"
-	finish
-	exit 1
-fi
-tb_start "$TB_DIR/remsockd.log" "$REMSOCKD" -c "$TB_CONF" ||
-	{ fail "remsockd starts"; finish; exit 1; }
-pass "remsockd starts"
-
-tb_ns /usr/bin/python3 "$HERE/svc_limits.py" "$SRC/proto" "$TB_PROXY_IP" \
-	5757 "$TB_PEER_IP" "$OPEN_PORT" >"$TB_DIR/client.log" 2>&1
-CLIENT_RC=$?
-while read -r _ name; do
-	case $name in
-	*" ok") pass "${name% ok}" ;;
-	*" FAIL: "*) fail "${name%% FAIL: *}" "${name#* FAIL: }" ;;
-	esac
-done < <(grep '^check ' "$TB_DIR/client.log")
-expect "the client ran to its end" "0 1" \
-	"$CLIENT_RC $(grep -c '^done failures=' "$TB_DIR/client.log")"
-
-tb_stop
-expect "remsockd exits 0 at SIGTERM (nothing leaked)" 0 "$TB_RC"
-expect "no RPC connection, socket, parked call or entry left" \
-	"conns_open=0 socks_open=0 waits=0 msgs_in_use=0" \
-	"$(awk '$1 == "service" && $2 == "leak:" {print $3, $4, $5, $6}' \
-		"$TB_DIR/remsockd.log")"
+svc_up tap limits "$REMSOCKD"
+svc_client "$TB_DIR/client.log" "$HERE/svc_limits.py" "$SRC/proto" \
+	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$OPEN_PORT"
+svc_stop
 expect "the reaped socket was counted, and its descriptor given back" "1 0" \
-	"$(tb_counter "$TB_DIR/remsockd.log" rpc.reaped) $(tb_counter \
-		"$TB_DIR/remsockd.log" rpc.descriptors_at_stop)"
+	"$(tb_counter "$SVC_LOG" rpc.reaped) $(tb_counter \
+		"$SVC_LOG" rpc.descriptors_at_stop)"
 expect "the silent connection was counted" 1 \
-	"$(tb_counter "$TB_DIR/remsockd.log" rpc.auth_timeouts)"
+	"$(tb_counter "$SVC_LOG" rpc.auth_timeouts)"
 finish

@@ -15,8 +15,7 @@ REMSOCKD=$2
 TB_BRIDGE=$3
 SRC=$4
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../integration/lib.sh"
-. "$HERE/../testbed/testbed.sh"
+. "$HERE/svc_lib.sh"
 
 HTTP_PORT=8080
 TB_INI_EXTRA="[tcp]
@@ -35,21 +34,14 @@ tries = 2
 [hosts]
 static = Static.Test 198.18.0.7 198.18.0.8"
 
-if ! tb_up "$MODE" svc; then
-	fail "the $MODE testbed comes up"
-	finish
-	exit 1
-fi
+svc_up "$MODE" svc "$REMSOCKD"
 
 # The web server's one file: 1 MiB of random bytes.
 mkdir -p "$TB_DIR/www"
 head -c 1048576 /dev/urandom >"$TB_DIR/www/blob"
 SHA=$(sha256sum "$TB_DIR/www/blob" | cut -d' ' -f1)
 
-tb_start "$TB_DIR/remsockd.log" "$REMSOCKD" -c "$TB_CONF" ||
-	{ fail "remsockd starts"; finish; exit 1; }
-pass "remsockd starts in $MODE mode"
-# After tb_start: in tap mode the namespace has its address only now.
+# After remsockd: in tap mode the namespace has its address only now.
 tb_ns_bg "$TB_DIR/http.log" python3 -u -m http.server --bind "$TB_PEER_IP" \
 	--directory "$TB_DIR/www" "$HTTP_PORT"
 tb__wait_for "$TB_DIR/http.log" '^Serving HTTP' 10 "$TB_BG_PID" ||
@@ -63,38 +55,17 @@ tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
 tb__wait_for "$TB_DIR/dns.log" 'started' 10 "$TB_BG_PID" ||
 	fail "dnsmasq starts"
 
-tb_ns /usr/bin/python3 "$HERE/svc_basic.py" "$SRC/proto" "$TB_PROXY_IP" 5757 \
-	"$TB_PEER_IP" "$HTTP_PORT" "$SHA" >"$TB_DIR/client.log" 2>&1
-CLIENT_RC=$?
-while read -r _ name; do
-	case $name in
-	*" ok") pass "${name% ok}" ;;
-	*" FAIL: "*) fail "${name%% FAIL: *}" "${name#* FAIL: }" ;;
-	esac
-done < <(grep '^check ' "$TB_DIR/client.log")
-grep '^# ' "$TB_DIR/client.log"
-expect "the client ran to its end" "0 1" \
-	"$CLIENT_RC $(grep -c '^done failures=' "$TB_DIR/client.log")"
-[[ $CLIENT_RC -eq 0 ]] || sed 's/^/# client: /' "$TB_DIR/client.log" | tail -20
-
+svc_client "$TB_DIR/client.log" "$HERE/svc_basic.py" "$SRC/proto" \
+	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$HTTP_PORT" "$SHA"
 DNS_Q=$(grep -c "query\[A\] [a-z0-9.]*svc.test from $TB_PROXY_IP" \
 	"$TB_DIR/dns.log")
 expect "the DNS queries came from the proxy's own UDP stack (22 or more)" \
 	1 "$((DNS_Q >= 22))"
 
-tb_stop
-expect "remsockd exits 0 at SIGTERM (nothing leaked)" 0 "$TB_RC"
-expect "no RPC connection, socket, parked call or entry left" \
-	"conns_open=0 socks_open=0 waits=0 msgs_in_use=0" \
-	"$(awk '$1 == "service" && $2 == "leak:" {print $3, $4, $5, $6}' \
-		"$TB_DIR/remsockd.log")"
-expect "no mbuf left" 0 "$(tb_counter "$TB_DIR/remsockd.log" \
-	mbufs_in_use_after_close)"
-expect "no packet unexplained" 0 "$(tb_counter "$TB_DIR/remsockd.log" \
-	unexplained)"
+svc_stop
 expect "the parked Receive of the dropped connection was cancelled" 1 \
-	"$(($(tb_counter "$TB_DIR/remsockd.log" rpc.cancelled) >= 1))"
+	"$(($(tb_counter "$SVC_LOG" rpc.cancelled) >= 1))"
 expect "one failed Authenticate counted" 1 \
-	"$(tb_counter "$TB_DIR/remsockd.log" rpc.auth_failed)"
-grep -E '^  rpc\.' "$TB_DIR/remsockd.log" | sed 's/^/# remsockd:/'
+	"$(tb_counter "$SVC_LOG" rpc.auth_failed)"
+grep -E '^  rpc\.' "$SVC_LOG" | sed 's/^/# remsockd:/'
 finish

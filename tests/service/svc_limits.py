@@ -61,11 +61,17 @@ def t_auth_timeout():
           'auth_timeout_ms', got == b'' and dt < 3, (got, dt))
 
 
-def t_acl():
+def listener():
+    """A Linux listener on the port the [acl] opens."""
     lst = socket.socket()
     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lst.bind((PEER, OPEN_PORT))
     lst.listen(4)
+    return lst
+
+
+def t_acl():
+    lst = listener()
     c = client()
     d = tcp_socket(c)
     c.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,
@@ -90,10 +96,7 @@ def t_acl():
 
 
 def t_pending_quota():
-    lst = socket.socket()
-    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lst.bind((PEER, OPEN_PORT))
-    lst.listen(4)
+    lst = listener()
     c = client()
     d = tcp_socket(c)
     c.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# What the service test scripts share, on top of tests/integration/lib.sh
+# (ok/not ok lines) and tests/testbed/testbed.sh (the test network).
+#
+#   svc_up MODE NAME REMSOCKD   testbed up in MODE (TB_INI_EXTRA set
+#                               first), remsockd started on its config
+#   svc_client LOG SCRIPT ARG...
+#                               a client script in the namespace (with
+#                               /usr/bin/python3: python3-protobuf); its
+#                               'check NAME ok|FAIL: why' lines become
+#                               results, its '# ' lines are shown, and it
+#                               must run to its 'done' line and exit 0
+#   svc_stop                    SIGTERM remsockd: it must exit 0 and
+#                               report nothing left (connections, sockets,
+#                               parked calls, entries, mbufs); SVC_LOG is
+#                               its log
+SVC_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$SVC_HERE/../integration/lib.sh"
+. "$SVC_HERE/../testbed/testbed.sh"
+
+svc_up() {
+	if ! tb_up "$1" "$2"; then
+		fail "the $1 testbed comes up"
+		finish
+		exit 1
+	fi
+	SVC_LOG=$TB_DIR/remsockd.log
+	tb_start "$SVC_LOG" "$3" -c "$TB_CONF" ||
+		{ fail "remsockd starts"; finish; exit 1; }
+	pass "remsockd starts in $1 mode"
+}
+
+svc_client() {
+	local log=$1 rc name
+	shift
+	tb_ns /usr/bin/python3 "$@" >"$log" 2>&1
+	rc=$?
+	while read -r _ name; do
+		case $name in
+		*" ok") pass "${name% ok}" ;;
+		*" FAIL: "*) fail "${name%% FAIL: *}" "${name#* FAIL: }" ;;
+		esac
+	done < <(grep '^check ' "$log")
+	grep '^# ' "$log"
+	expect "the client ran to its end" "0 1" \
+		"$rc $(grep -c '^done failures=' "$log")"
+	[[ $rc -eq 0 ]] || sed 's/^/# client: /' "$log" | tail -20
+}
+
+svc_stop() {
+	tb_stop
+	expect "remsockd exits 0 at SIGTERM (nothing leaked)" 0 "$TB_RC"
+	expect "no RPC connection, socket, parked call or entry left" \
+		"conns_open=0 socks_open=0 waits=0 msgs_in_use=0" \
+		"$(awk '$1 == "service" && $2 == "leak:" {print $3, $4, $5, $6}' \
+			"$SVC_LOG")"
+	expect "no mbuf left, no packet unexplained" "0 0" \
+		"$(tb_counter "$SVC_LOG" mbufs_in_use_after_close) $(tb_counter \
+			"$SVC_LOG" unexplained)"
+}
