@@ -71,7 +71,8 @@ static const char usage_text[] =
     "\n"
     "SYNOPSIS\n"
     "    rs_stacktest -c FILE [--go-file PATH] [--timeout SECS]\n"
-    "                 [--count N] [--expect-error ERRNO] MODE ARGS...\n"
+    "                 [--count N] [--expect-error ERRNO] [--no-hash]\n"
+    "                 MODE ARGS...\n"
     "\n"
     "DESCRIPTION\n"
     "    Brings the data plane up on FILE (remsockd's INI format), prints\n"
@@ -117,6 +118,9 @@ static const char usage_text[] =
     "                          (udp-echo: datagrams)\n"
     "    --expect-error ERRNO  each connection must end with this error\n"
     "                          (e.g. ECONNREFUSED); default: cleanly\n"
+    "    --no-hash             tcp-source sends its buffer unchanged and\n"
+    "                          nobody hashes (benchmarks: the stack's cost\n"
+    "                          only); sha256 then means nothing\n"
     "    -h, --help            this help\n"
     "\n"
     "EXIT STATUS\n"
@@ -239,13 +243,14 @@ static int mode_parse(int argc, char **argv, struct st_app *app)
 /* @return -1 to go on, or the exit code. */
 static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 {
-	enum { O_GO = 256, O_TIMEOUT, O_COUNT, O_EXPECT };
+	enum { O_GO = 256, O_TIMEOUT, O_COUNT, O_EXPECT, O_NOHASH };
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"go-file", required_argument, NULL, O_GO},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"count", required_argument, NULL, O_COUNT},
 	    {"expect-error", required_argument, NULL, O_EXPECT},
+	    {"no-hash", no_argument, NULL, O_NOHASH},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -277,6 +282,9 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 			if (app->expect_err < 0)
 				return usage("--expect-error: unknown ",
 					     optarg);
+			break;
+		case O_NOHASH:
+			app->no_hash = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -100,6 +100,8 @@ struct st_app {
 	unsigned count;		 /**< --count: stop after this many */
 	/** --expect-error: how each connection must end (0: cleanly). */
 	int expect_err;
+	/** --no-hash: neither generate nor hash the stream (benchmarks). */
+	bool no_hash;
 
 	/* Written by main(), read by the worker. */
 	bool go;

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Bulk TCP, the userspace stack against Linux, measured side by side.
+
+    perf/tcp_bulk.py RS_STACKTEST [--bytes N] [--runs R] [--keep-going]
+
+DPDK to DPDK: two rs_stacktest processes joined by a vhost-user socket
+(one net_vhost port, one virtio_user port; no kernel between them), each
+on a core of its own: tcp-source sends N bytes (default 1 GiB), tcp-discard
+reads them; neither generates nor hashes data (--no-hash), so what is
+measured is the stack.  The baseline, in the same run: Linux TCP over a
+veth pair between two network namespaces, iperf3 sending the same number
+of bytes.
+
+Printed per run and as the median of R runs (default 3): Gbit/s, and
+cycles per byte on the sending and on the receiving side, with the ratio
+stack / Linux; then a bar plot of the rates.  Cycles: the CPU time each
+side used (DPDK: the process's user + system time; its worker backs off
+when idle, as on any two-core machine two polling processes must; Linux: iperf3's CPU utilisation of each end, which
+includes the kernel's TCP work done in its context), times the CPU clock
+(/proc/cpuinfo), over the bytes.  Speed is never asserted: the exit status
+only says whether both transfers completed (0) or not (1).
+
+Addresses: 198.18.2.0/24 for the DPDK pair, 198.18.3.0/24 for the veth
+pair; nothing leaves the processes and namespaces this script creates, and
+it removes them at the end, also on failure.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+EAL = '--in-memory --no-pci --no-telemetry --log-level=lib.eal:notice'
+PORT = 7010
+
+
+def die(msg):
+    print(f'tcp_bulk: {msg}', file=sys.stderr)
+    sys.exit(1)
+
+
+def cpu_hz():
+    with open('/proc/cpuinfo') as f:
+        m = re.search(r'^cpu MHz\s*:\s*([0-9.]+)', f.read(), re.M)
+    if not m:
+        die('no "cpu MHz" in /proc/cpuinfo')
+    return float(m.group(1)) * 1e6
+
+
+def ini(path, lcores, devargs, ip):
+    with open(path, 'w') as f:
+        f.write(f'''[eal]
+args = -l {lcores} {EAL} --single-file-segments
+[port]
+devargs = {devargs}
+rx_desc = 1024
+tx_desc = 1024
+mbufs = 16383
+link_timeout_ms = 10000
+[net]
+ip = {ip}
+prefix = 24
+[workers]
+count = 1
+burst = 64
+; On two cores, two polling processes starve each other's helper threads
+; (8.6 against 0.24 Gbit/s measured): back off when idle, and count the
+; CPU time really used.
+idle_backoff = on
+idle_polls = 1024
+idle_sleep_max_us = 100
+[tcp]
+time_wait_ms = 500
+close_grace_ms = 3000
+''')
+
+
+def results(text):
+    """The key=value pairs of the last 'result' line."""
+    kv = {}
+    for line in text.splitlines():
+        if line.startswith('result '):
+            kv = dict(w.split('=', 1) for w in line.split()[1:] if '=' in w)
+    return kv
+
+
+class Proc:
+    """A child whose CPU time is read when it ends (os.wait4)."""
+
+    def __init__(self, argv, log):
+        self.log = log
+        self.f = open(log, 'w')
+        self.p = subprocess.Popen(argv, stdout=self.f, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        self.cpu = None
+        self.rc = None
+
+    def wait_for(self, pattern, secs):
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            if re.search(pattern, open(self.log).read(), re.M):
+                return True
+            if self.p.poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
+
+    def wait(self, secs):
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            pid, status, ru = os.wait4(self.p.pid, os.WNOHANG)
+            if pid == self.p.pid:
+                self.p.returncode = os.waitstatus_to_exitcode(status)
+                self.rc = self.p.returncode
+                self.cpu = ru.ru_utime + ru.ru_stime
+                self.f.close()
+                return self.rc
+            time.sleep(0.05)
+        self.stop()
+        return None
+
+    def stop(self):
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.f.close()
+
+    def text(self):
+        return open(self.log).read()
+
+
+def run_dpdk(stacktest, nbytes, d, hz):
+    sock = os.path.join(d, 'vhost.sock')
+    ini(os.path.join(d, 'rx.ini'), '1,0', f'net_vhost0,iface={sock},queues=1',
+        '198.18.2.1')
+    ini(os.path.join(d, 'tx.ini'), '0,1',
+        f'virtio_user0,path={sock},queues=1,queue_size=1024,'
+        'mac=02:00:c6:12:02:02', '198.18.2.2')
+    limit = 60 + nbytes // (50 << 20)
+    # The receiver runs until the sender is gone: a vhost-user server
+    # that quits first would leave the virtio side writing to a closed
+    # socket (SIGPIPE).
+    rx = Proc([stacktest, '-c', os.path.join(d, 'rx.ini'), '--timeout',
+               str(limit + 60), '--no-hash', 'tcp-discard', str(PORT)],
+              os.path.join(d, 'rx.log'))
+    tx, go = None, os.path.join(d, 'go')
+    try:
+        # The vhost side's link comes up when virtio_user attaches; the
+        # sender starts once the receiver listens (the go file).
+        if not rx.wait_for(r'socket created', 30):
+            die('the receiving stack did not start:\n' + rx.text())
+        tx = Proc([stacktest, '-c', os.path.join(d, 'tx.ini'), '--timeout',
+                   str(limit), '--go-file', go, '--no-hash', 'tcp-source',
+                   f'198.18.2.1:{PORT}', str(nbytes), '1'],
+                  os.path.join(d, 'tx.log'))
+        if not rx.wait_for(r'^rs_stacktest: ready', 30) or \
+                not tx.wait_for(r'^rs_stacktest: ready', 30):
+            die('the stacks did not come up:\n' + rx.text() + tx.text())
+        open(go, 'w').close()
+        txrc = tx.wait(limit + 30)
+        os.killpg(rx.p.pid, signal.SIGTERM)
+        rxrc = rx.wait(30)
+    finally:
+        rx.stop()
+        if tx is not None:
+            tx.stop()
+    t, r = results(tx.text()), results(rx.text())
+    if txrc != 0 or rxrc != 0 or int(r.get("bytes", 0)) != nbytes:
+        print(f'tcp_bulk: exit statuses {txrc} {rxrc}, '
+              f'{r.get("bytes")} bytes received')
+        print(tx.text()[-2000:], rx.text()[-2000:], sep='\n')
+        return None
+    secs = float(t['seconds'])
+    return {'gbps': nbytes * 8 / secs / 1e9,
+            'tx_cpb': tx.cpu * hz / nbytes, 'rx_cpb': rx.cpu * hz / nbytes,
+            'tx_cpu': tx.cpu, 'rx_cpu': rx.cpu, 'secs': secs}
+
+
+def sh(*argv):
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
+def run_linux(nbytes, tag, hz):
+    a, b = f'rsperf-a-{tag}', f'rsperf-b-{tag}'
+    srv = None
+    try:
+        for ns in (a, b):
+            sh('ip', 'netns', 'add', ns)
+            sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+        sh('ip', '-n', a, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name',
+           'v1', 'netns', b)
+        sh('ip', '-n', a, 'addr', 'add', '198.18.3.1/24', 'dev', 'v0')
+        sh('ip', '-n', b, 'addr', 'add', '198.18.3.2/24', 'dev', 'v1')
+        sh('ip', '-n', a, 'link', 'set', 'v0', 'up')
+        sh('ip', '-n', b, 'link', 'set', 'v1', 'up')
+        srv = subprocess.Popen(['ip', 'netns', 'exec', a, 'iperf3', '-s', '-1',
+                                '-B', '198.18.3.1'],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        out = subprocess.run(['ip', 'netns', 'exec', b, 'iperf3', '-c',
+                              '198.18.3.1', '-n', str(nbytes), '-J'],
+                             capture_output=True, text=True, timeout=300)
+        j = json.loads(out.stdout)
+        if 'error' in j:
+            die('iperf3: ' + j['error'])
+        end = j['end']
+        secs = end['sum_received']['seconds']
+        got = end['sum_received']['bytes']
+        cpu = end['cpu_utilization_percent']
+        return {'gbps': got * 8 / secs / 1e9,
+                'tx_cpb': cpu['host_total'] / 100 * secs * hz / got,
+                'rx_cpb': cpu['remote_total'] / 100 * secs * hz / got,
+                'secs': secs}
+    finally:
+        if srv is not None and srv.poll() is None:
+            srv.terminate()
+            srv.wait()
+        for ns in (a, b):
+            subprocess.run(['ip', 'netns', 'del', ns],
+                           stderr=subprocess.DEVNULL)
+
+
+def bar(label, v, vmax, width=50):
+    n = int(round(v / vmax * width)) if vmax > 0 else 0
+    return f'  {label:<24} {"#" * n}{" " * (width - n)} {v:6.2f} Gbit/s'
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('stacktest')
+    ap.add_argument('--bytes', type=int, default=1 << 30)
+    ap.add_argument('--runs', type=int, default=3)
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        die('run as root (hugepages, vhost-user, namespaces)')
+    if shutil.which('iperf3') is None:
+        die('iperf3 is missing (scripts/setup.sh installs it)')
+    hz = cpu_hz()
+    print(f'tcp_bulk: {a.bytes} bytes a run, {a.runs} runs, CPU clock '
+          f'{hz / 1e6:.0f} MHz', flush=True)
+    dpdk, linux = [], []
+    d = tempfile.mkdtemp(prefix='rs-perf-')
+    try:
+        for i in range(a.runs):
+            r = run_dpdk(a.stacktest, a.bytes, d, hz)
+            if r is None:
+                die(f'run {i + 1}: the DPDK transfer did not complete')
+            dpdk.append(r)
+            l = run_linux(a.bytes, f'{os.getpid()}-{i}', hz)
+            linux.append(l)
+            print(f'run {i + 1}: stack {r["gbps"]:.2f} Gbit/s '
+                  f'(send {r["tx_cpb"]:.2f}, receive {r["rx_cpb"]:.2f} '
+                  f'cycles/B); Linux {l["gbps"]:.2f} Gbit/s '
+                  f'(send {l["tx_cpb"]:.2f}, receive {l["rx_cpb"]:.2f} '
+                  f'cycles/B)', flush=True)
+    finally:
+        if os.environ.get('RS_PERF_KEEP'):
+            print(f'tcp_bulk: logs kept in {d}')
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def med(rows, k):
+        return statistics.median(r[k] for r in rows)
+    s = {k: med(dpdk, k) for k in ('gbps', 'tx_cpb', 'rx_cpb')}
+    l = {k: med(linux, k) for k in ('gbps', 'tx_cpb', 'rx_cpb')}
+    print()
+    print(f'{"median of " + str(a.runs):<32} {"Gbit/s":>8} '
+          f'{"send cyc/B":>11} {"recv cyc/B":>11}')
+    print(f'{"stack, DPDK to DPDK (vhost)":<32} {s["gbps"]:8.2f} '
+          f'{s["tx_cpb"]:11.2f} {s["rx_cpb"]:11.2f}')
+    print(f'{"Linux TCP, veth (iperf3)":<32} {l["gbps"]:8.2f} '
+          f'{l["tx_cpb"]:11.2f} {l["rx_cpb"]:11.2f}')
+    print(f'{"ratio stack / Linux":<32} {s["gbps"] / l["gbps"]:8.2f} '
+          f'{s["tx_cpb"] / l["tx_cpb"]:11.2f} '
+          f'{s["rx_cpb"] / l["rx_cpb"]:11.2f}')
+    print()
+    top = max(s['gbps'], l['gbps'])
+    print(bar('stack (DPDK, vhost)', s['gbps'], top))
+    print(bar('Linux TCP (veth)', l['gbps'], top))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
