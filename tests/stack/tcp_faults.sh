@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # TCP through an impaired link: rs_bridge impairs both directions of the
-# virtio-mode wire (netem's model; this kernel has no netem), and 64 MiB
+# wire (netem's model; this kernel has no netem) -- in virtio mode the
+# bridge is there anyway, in tap mode it joins the stack's tap (af_packet)
+# to one in the namespace -- and 64 MiB
 # (RS_FAULT_BYTES) cross it each way with SHA-256 checked at both ends:
 #   1. Linux -> stack (tcp-discard);
 #   2. stack -> Linux (tcp-source).
@@ -11,7 +13,7 @@
 # duplicates fall out of the window) and have leaked nothing; the bridge's
 # counters show the impairment really happened.
 #
-#   tcp_faults.sh virtio RS_STACKTEST RS_BRIDGE PROFILE
+#   tcp_faults.sh tap|virtio RS_STACKTEST RS_BRIDGE PROFILE
 #   PROFILE: loss | dup | reorder | delay | corrupt | all
 set -uo pipefail
 PROFILE=$4

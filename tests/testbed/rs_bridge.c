@@ -59,6 +59,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 #define TX_RETRIES 64
 #define EAL_ARGS_MAX 64
 #define VHOST_NAME "net_vhost0"
+#define AFPKT_NAME "net_af_packet0"
 #define TAP_NAME "net_tap0"
 
 enum { DIR_TO_TAP, DIR_TO_VHOST, DIR_MAX };
@@ -87,6 +88,8 @@ struct dir_impair {
 
 struct opts {
 	const char *vhost_path;
+	const char *af_iface; /* --af-packet: the stack side is a kernel
+				 interface (a tap-mode stack's), not vhost */
 	const char *tap_iface;
 	unsigned mbufs;
 	unsigned idle_sleep_max_us;
@@ -119,8 +122,9 @@ static const char usage_text[] =
     "    rs_bridge - forward frames between a vhost-user socket and a tap\n"
     "\n"
     "SYNOPSIS\n"
-    "    rs_bridge --vhost PATH --tap IFACE [--mbufs N]\n"
-    "              [--idle-sleep-max-us US] [--stats-interval SECS]\n"
+    "    rs_bridge (--vhost PATH | --af-packet IFACE) --tap IFACE\n"
+    "              [--mbufs N] [--idle-sleep-max-us US]\n"
+    "              [--stats-interval SECS]\n"
     "              [--impair SPEC [--seed N]] [-- EAL-ARG...]\n"
     "    rs_bridge --help\n"
     "\n"
@@ -142,6 +146,10 @@ static const char usage_text[] =
     "\n"
     "OPTIONS\n"
     "    --vhost PATH             vhost-user socket to create (server)\n"
+    "    --af-packet IFACE        instead, an existing kernel interface\n"
+    "                             (DPDK net_af_packet): a tap-mode stack's\n"
+    "                             tap, left in this namespace, so that\n"
+    "                             its frames can be impaired too\n"
     "    --tap IFACE              kernel tap interface to create\n"
     "                             (15 bytes at most)\n"
     "    --mbufs N                packet pool size (default 4095)\n"
@@ -158,7 +166,8 @@ static const char usage_text[] =
     "    -h, --help               print this help\n"
     "\n"
     "COUNTERS\n"
-    "    Per direction (vhost_to_tap, tap_to_vhost): frames and bytes\n"
+    "    Per direction (vhost_to_tap, tap_to_vhost; with --af-packet the\n"
+    "    'vhost' side is that interface): frames and bytes\n"
     "    received, frames sent, frames dropped because the destination\n"
     "    stayed full (dropped) or had no link (no_peer: no virtio side\n"
     "    attached), and ring-full retries; with --impair also frames\n"
@@ -206,10 +215,12 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 		O_SLEEP,
 		O_STATS,
 		O_IMPAIR,
-		O_SEED
+		O_SEED,
+		O_AF
 	};
 	static const struct option longopts[] = {
 	    {"vhost", required_argument, NULL, O_VHOST},
+	    {"af-packet", required_argument, NULL, O_AF},
 	    {"tap", required_argument, NULL, O_TAP},
 	    {"mbufs", required_argument, NULL, O_MBUFS},
 	    {"idle-sleep-max-us", required_argument, NULL, O_SLEEP},
@@ -233,6 +244,9 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 			break;
 		case O_TAP:
 			o->tap_iface = optarg;
+			break;
+		case O_AF:
+			o->af_iface = optarg;
 			break;
 		case O_MBUFS:
 			bad = parse_uint(optarg, 2 * RING_DESC + 4 * BURST,
@@ -264,8 +278,11 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc && strcmp(argv[optind - 1], "--") != 0)
 		return usage_error("unexpected argument: ", argv[optind]);
-	if (o->vhost_path == NULL || o->tap_iface == NULL)
-		return usage_error("--vhost and --tap are required", "");
+	if ((o->vhost_path == NULL) == (o->af_iface == NULL) ||
+	    o->tap_iface == NULL)
+		return usage_error("--tap and one of --vhost, --af-packet are "
+				   "required",
+				   "");
 	if (strlen(o->tap_iface) > 15)
 		return usage_error("--tap: 15 bytes at most: ", o->tap_iface);
 	o->eal_argc = argc - optind;
@@ -288,8 +305,12 @@ static int eal_init(const struct opts *o, const cpu_set_t *cpus)
 	while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, cpus))
 		cpu++;
 	snprintf(lcores, sizeof(lcores), "--lcores=0@%d", cpu);
-	snprintf(vhost, sizeof(vhost), "--vdev=%s,iface=%s,queues=1",
-		 VHOST_NAME, o->vhost_path);
+	if (o->af_iface != NULL)
+		snprintf(vhost, sizeof(vhost), "--vdev=%s,iface=%s,qpairs=1",
+			 AFPKT_NAME, o->af_iface);
+	else
+		snprintf(vhost, sizeof(vhost), "--vdev=%s,iface=%s,queues=1",
+			 VHOST_NAME, o->vhost_path);
 	snprintf(tap, sizeof(tap), "--vdev=%s,iface=%s", TAP_NAME,
 		 o->tap_iface);
 	args[n++] = "rs_bridge";
@@ -342,12 +363,13 @@ static int port_setup(uint16_t port, struct rte_mempool *pool)
 	return 0;
 }
 
-static int ports_setup(struct bridge *b, unsigned mbufs)
+static int ports_setup(struct bridge *b, unsigned mbufs, bool af)
 {
 	uint16_t vhost, tap;
 	int rc;
 
-	if (rte_eth_dev_get_port_by_name(VHOST_NAME, &vhost) != 0 ||
+	if (rte_eth_dev_get_port_by_name(af ? AFPKT_NAME : VHOST_NAME,
+					 &vhost) != 0 ||
 	    rte_eth_dev_get_port_by_name(TAP_NAME, &tap) != 0) {
 		fprintf(stderr, "rs_bridge: the EAL did not create both "
 				"ports (see its messages above)\n");
@@ -674,11 +696,12 @@ int main(int argc, char **argv)
 			return EXIT_RUNTIME;
 		}
 	}
-	if (ports_setup(&b, o.mbufs) < 0)
+	if (ports_setup(&b, o.mbufs, o.af_iface != NULL) < 0)
 		goto err_ports;
-	printf("rs_bridge: ready: vhost-user %s <-> tap %s (ports %u, %u)\n",
-	       o.vhost_path, o.tap_iface, b.port[DIR_TO_VHOST],
-	       b.port[DIR_TO_TAP]);
+	printf("rs_bridge: ready: %s %s <-> tap %s (ports %u, %u)\n",
+	       o.af_iface ? "af_packet" : "vhost-user",
+	       o.af_iface ? o.af_iface : o.vhost_path, o.tap_iface,
+	       b.port[DIR_TO_VHOST], b.port[DIR_TO_TAP]);
 	if (b.impaired)
 		printf("rs_bridge: impairing both directions: loss %.2f%% dup "
 		       "%.2f%% corrupt %.2f%% delay %u us +- %u us reorder "

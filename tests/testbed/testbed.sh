@@ -38,7 +38,8 @@
 #
 # Before tb_up, TB_INI_EXTRA may hold more INI sections for the config
 # file, TB_MBUFS the port's pool size, and TB_BRIDGE_ARGS more options
-# for rs_bridge (virtio mode), e.g. "--impair loss=1".  Names carry the PID, so runs
+# for rs_bridge, e.g. "--impair loss=1"; in tap mode they put an rs_bridge
+# (af_packet on the stack's tap <-> a tap in the namespace) on the wire.  Names carry the PID, so runs
 # can overlap.
 
 TB_PEER_IP=198.18.0.1
@@ -195,13 +196,44 @@ tb_start() {
 		tb__log "$1 did not report ready"
 		return 1
 	}
-	if [[ $TB_MODE == tap ]]; then
+	if [[ $TB_MODE == tap && -n ${TB_BRIDGE_ARGS:-} ]]; then
+		tb__tap_bridge_up || return 1
+		touch "$TB_GO"
+	elif [[ $TB_MODE == tap ]]; then
 		tb__ns_link "$TB_IFACE" || {
 			tb__log "cannot move $TB_IFACE into $TB_NS"
 			return 1
 		}
 		touch "$TB_GO"
 	fi
+}
+
+# Tap mode with TB_BRIDGE_ARGS (an impaired wire): the stack's tap stays
+# here, silent (up, no address, no IPv6), and rs_bridge joins it (DPDK
+# af_packet) to a tap of its own in the namespace.  One bridge per stack
+# program: its interface goes away with the program.
+tb__tap_bridge_up() {
+	local log=$TB_DIR/bridge.log
+	sysctl -qw "net.ipv6.conf.$TB_IFACE.disable_ipv6=1" &&
+		ip link set "$TB_IFACE" up || {
+		tb__log "cannot bring $TB_IFACE up"
+		return 1
+	}
+	# shellcheck disable=SC2086 # TB_BRIDGE_ARGS: words on purpose
+	"$TB_BRIDGE" --af-packet "$TB_IFACE" --tap "${TB_IFACE}b" \
+		$TB_BRIDGE_ARGS >"$log" 2>&1 &
+	TB_BRIDGE_PID=$!
+	tb__wait_for "$log" '^rs_bridge: ready' 30 "$TB_BRIDGE_PID" &&
+		tb__ns_link "${TB_IFACE}b" || {
+		tb__log "rs_bridge (af_packet on $TB_IFACE) did not start"
+		return 1
+	}
+}
+
+# The stack program ended: a tap-mode bridge ends with it.
+tb__tap_bridge_down() {
+	[[ $TB_MODE == tap && -n ${TB_BRIDGE_ARGS:-} ]] && tb_bridge_stop
+	return 0
 }
 
 tb_ns() {
@@ -231,12 +263,14 @@ tb_wait() {
 		wait "$TB_PID" || TB_RC=$?
 	fi
 	TB_PID=
+	tb__tap_bridge_down
 }
 
 tb_stop() {
 	tb__kill "$TB_PID" "$TB_STOP_S"
 	TB_RC=$TB__RC
 	TB_PID=
+	tb__tap_bridge_down
 }
 
 tb_bridge_stop() {
