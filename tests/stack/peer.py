@@ -144,12 +144,26 @@ def udp_echo_client(a):
 # --- TCP, Linux as the server --------------------------------------------
 
 def tcp_listen_discard(a):
-    """Read COUNT connections to their end; hash each."""
+    """Read COUNT connections to their end; hash each.  With --pause S
+    (and --pause-after B), stop reading for S seconds after B bytes, so
+    that the sender meets a zero window; --rcvbuf makes that come soon."""
     ls = listen(a.port)
+    if a.rcvbuf:
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, a.rcvbuf)
     for i in range(a.count):
         conn, _ = ls.accept()
         sha, t0 = hashlib.sha256(), time.monotonic()
-        n = read_to_eof(conn, sha)
+        n = 0
+        if a.pause:
+            while n < a.pause_after:
+                b = conn.recv(min(CHUNK, a.pause_after - n))
+                if not b:
+                    break
+                sha.update(b)
+                n += len(b)
+            out("paused", "bytes=%d" % n, "seconds=%g" % a.pause)
+            time.sleep(a.pause)
+        n += read_to_eof(conn, sha)
         secs = time.monotonic() - t0
         conn.close()
         out("result", "conn=%d" % i, "bytes=%d" % n,
@@ -445,7 +459,10 @@ def main():
     cmd("udp-echo-client", udp_echo_client, "host", "port", "count", "seed")
     sub.choices["udp-echo-client"].add_argument("--window", type=int,
                                                 default=32)
-    cmd("tcp-listen-discard", tcp_listen_discard, "port", "count")
+    sp = cmd("tcp-listen-discard", tcp_listen_discard, "port", "count")
+    sp.add_argument("--pause", type=float, default=0)
+    sp.add_argument("--pause-after", type=int, default=1 << 20)
+    sp.add_argument("--rcvbuf", type=int, default=0)
     cmd("tcp-listen-send", tcp_listen_send, "port", "bytes", "seed")
     cmd("tcp-listen-accept", tcp_listen_accept, "port")
     cmd("tcp-listen-echo", tcp_listen_echo, "port", "count")

@@ -50,6 +50,8 @@ const struct st_mode st_modes[] = {
     {"tcp-connect", "a", "HOST:PORT", true, st_tcp_connect_start, NULL, NULL},
     {"tcp-expect-reset", "a", "HOST:PORT", true, st_tcp_expect_reset_start,
      NULL, NULL},
+    {"tcp-keepalive", "a", "HOST:PORT", true, st_tcp_keepalive_start, NULL,
+     NULL},
     {"tcp-abort", "ab", "HOST:PORT BYTES", true, st_tcp_abort_start, NULL,
      NULL},
     {"tcp-halfclose-client", "abs", "HOST:PORT BYTES SEED", true,
@@ -104,6 +106,9 @@ static const char usage_text[] =
     "    tcp-expect-reset HOST:PORT\n"
     "                              send and read until the connection\n"
     "                              fails; print the error\n"
+    "    tcp-keepalive HOST:PORT   connect with keepalive on ([tcp]\n"
+    "                              keepidle_s...), idle until the\n"
+    "                              connection fails; print the error\n"
     "    tcp-abort HOST:PORT BYTES send BYTES, then reset\n"
     "    tcp-halfclose-client HOST:PORT BYTES SEED\n"
     "                              send, shut down, read the reply; it\n"

@@ -10,6 +10,8 @@
  *                           it was accepted) and close
  *   tcp-expect-reset        send and read until the connection fails;
  *                           report the error (the peer resets it)
+ *   tcp-keepalive           connect, turn keepalive on and wait, reading,
+ *                           until the connection fails; report the error
  *   tcp-abort BYTES         send BYTES, then reset the connection
  *   tcp-halfclose-client BYTES SEED
  *                           send, shut down, then read the peer's reply
@@ -161,6 +163,23 @@ static void expect_reset_cb(struct rs_sock *s, unsigned events, void *user)
 	}
 }
 
+/* Idle with keepalive on ([tcp] keepidle_s, keepintvl_s, keepcnt): the
+ * connection must end only when the peer stops answering the probes. */
+static void keepalive_cb(struct rs_sock *s, unsigned events, void *user)
+{
+	struct st_conn *c = user;
+	int rc;
+
+	if (!c->connected && (events & RS_SOCK_EV_CONNECTED)) {
+		rc = rs_sock_setopt(s, RS_SO_KEEPALIVE, 1);
+		if (rc < 0) {
+			broken(c, rc);
+			return;
+		}
+	}
+	expect_reset_cb(s, events, user);
+}
+
 static void abort_cb(struct rs_sock *s, unsigned events, void *user)
 {
 	struct st_conn *c = user;
@@ -240,6 +259,11 @@ int st_tcp_connect_start(struct st_app *app)
 int st_tcp_expect_reset_start(struct st_app *app)
 {
 	return client_start(app, expect_reset_cb, UINT64_MAX);
+}
+
+int st_tcp_keepalive_start(struct st_app *app)
+{
+	return client_start(app, keepalive_cb, 0);
 }
 
 int st_tcp_abort_start(struct st_app *app)

@@ -207,6 +207,7 @@ int st_tcp_sink_start(struct st_app *app);
 int st_tcp_connect_start(struct st_app *app);
 int st_tcp_expect_reset_start(struct st_app *app);
 int st_tcp_abort_start(struct st_app *app);
+int st_tcp_keepalive_start(struct st_app *app);
 int st_tcp_halfclose_client_start(struct st_app *app);
 
 /* st_many.c */
