@@ -135,6 +135,8 @@ static const struct key keys[] = {
     KEY(tcp, keepintvl_s, K_UINT, 1, 3600, 0),
     KEY(tcp, keepcnt, K_UINT, 1, 100, 0),
     KEY(tcp, close_grace_ms, K_UINT, 0, 60000, 0),
+    KEY(tcp, timestamps, K_BOOL, 0, 0, 0),
+    KEY(tcp, sack, K_BOOL, 0, 0, 0),
 
     {"routes", ANY_NAME, K_ROUTE, 0, 0, 0, 0, 0},
 

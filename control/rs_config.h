@@ -140,6 +140,8 @@ struct rs_config {
 		uint32_t keepintvl_s;
 		uint32_t keepcnt;
 		uint32_t close_grace_ms; /**< at stop: time for closes */
+		bool timestamps;	 /**< RFC 7323 timestamps offered */
+		bool sack;		 /**< RFC 2018 SACK offered */
 	} tcp;
 
 	/** Static routes of [routes]: `NAME = PREFIX/LEN via GATEWAY`. */

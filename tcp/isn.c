@@ -10,26 +10,42 @@
  * stack's secret.  A domain byte keeps F apart from the port offset,
  * which hashes (localip, remoteip, remoteport) only: all local ports of
  * one destination then share one starting point, as algorithm 3 asks.
+ *
+ * The TSval offset (RFC 7323 §7.1, appendix: a random offset per
+ * connection keeps our clock from being read across connections) is the
+ * same keyed hash of the 4-tuple under a third domain byte.
  */
 
 #include <string.h>
 
 #include "tcp_pvt.h"
 
-enum { DOMAIN_ISN = 'I', DOMAIN_PORT = 'P' };
+enum { DOMAIN_ISN = 'I', DOMAIN_PORT = 'P', DOMAIN_TS = 'T' };
 
-uint32_t rs_tcp_isn(const uint8_t key[16], const struct rs_tcp_tuple *t,
-		    uint64_t now)
+static uint32_t tuple_hash(const uint8_t key[16], const struct rs_tcp_tuple *t,
+			   uint8_t domain)
 {
 	uint8_t msg[13];
-	uint32_t m = (uint32_t)(now / 4000); /* 4 µs ticks, wraps mod 2^32 */
 
 	memcpy(msg, &t->laddr, 4);
 	memcpy(msg + 4, &t->raddr, 4);
 	memcpy(msg + 8, &t->lport, 2);
 	memcpy(msg + 10, &t->rport, 2);
-	msg[12] = DOMAIN_ISN;
-	return m + (uint32_t)rs_tcp_siphash(key, msg, sizeof(msg));
+	msg[12] = domain;
+	return (uint32_t)rs_tcp_siphash(key, msg, sizeof(msg));
+}
+
+uint32_t rs_tcp_isn(const uint8_t key[16], const struct rs_tcp_tuple *t,
+		    uint64_t now)
+{
+	uint32_t m = (uint32_t)(now / 4000); /* 4 µs ticks, wraps mod 2^32 */
+
+	return m + tuple_hash(key, t, DOMAIN_ISN);
+}
+
+uint32_t rs_tcp_ts_offset(const uint8_t key[16], const struct rs_tcp_tuple *t)
+{
+	return tuple_hash(key, t, DOMAIN_TS);
 }
 
 uint32_t rs_tcp_port_offset(const uint8_t key[16], uint32_t laddr,

@@ -5,7 +5,10 @@
 /* API v1: stable.  v1.1 adds, without changing v1: rs_tcp_icmp_input(),
  * rs_tcp_output_blocked() / rs_tcp_output_resume() with emit()'s -EAGAIN
  * (back-pressure), the ICMP_* drop reasons and the counters after
- * WINDOW_UPDATES (both appended: existing values unchanged). */
+ * WINDOW_UPDATES (both appended: existing values unchanged).  v1.2 adds
+ * rs_tcp_config's timestamps and sack (RFC 7323, 2018, 2883, 6675), the
+ * PAWS drop reason and the SACK and spurious-recovery counters (appended
+ * likewise). */
 
 /**
  * @file
@@ -36,7 +39,8 @@
  *
  * RFCs: 9293 (TCP), 5961 (blind in-window attacks: challenge ACKs),
  * 6298 (retransmission timer), 5681 + 6582 (congestion control, NewReno),
- * 7323 §2 (window scale), 6528 (ISNs), 6056 (ephemeral ports),
+ * 7323 (window scale, timestamps, PAWS), 2018 + 2883 (SACK, DSACK),
+ * 6675 (SACK loss recovery), 6528 (ISNs), 6056 (ephemeral ports),
  * 1122 §4.2.3.2 and 9293 §3.8.6.2 (delayed ACK, Nagle, SWS avoidance),
  * 1337 (RST in TIME-WAIT ignored).
  *
@@ -226,7 +230,10 @@ enum rs_tcp_state {
 	X(ICMP_NO_CONN, "icmp_no_conn", "ICMP: no connection for the quote")   \
 	X(ICMP_BAD_SEQ, "icmp_bad_seq",                                        \
 	  "ICMP: quoted sequence outside SND.UNA..SND.NXT")                    \
-	X(ICMP_IGNORED, "icmp_ignored", "ICMP: type, code or MTU not acted on")
+	X(ICMP_IGNORED, "icmp_ignored",                                        \
+	  "ICMP: type, code or MTU not acted on")                              \
+	/* API v1.2: timestamps */                                             \
+	X(PAWS, "paws", "timestamp older than TS.Recent (RFC 7323 PAWS)")
 
 /** Things that happened, for telemetry and tests: X(ENUM, name). */
 #define RS_TCP_COUNTERS(X)                                                     \
@@ -258,7 +265,12 @@ enum rs_tcp_state {
 	X(ICMP_SOFT, "icmp_soft")                                              \
 	X(ICMP_HARD, "icmp_hard")                                              \
 	X(PMTU_LOWERED, "pmtu_lowered")                                        \
-	X(EMIT_BLOCKED, "emit_blocked")
+	X(EMIT_BLOCKED, "emit_blocked")                                        \
+	/* API v1.2: SACK */                                                   \
+	X(SACK_RECOVERY, "sack_recovery")                                      \
+	X(SACK_RETRANS, "sack_retrans")                                        \
+	X(SPURIOUS_RECOVERY, "spurious_recovery")                              \
+	X(DSACK_SENT, "dsack_sent")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -353,12 +365,15 @@ struct rs_tcp_config {
 					   (RFC 5961 §7); 0 = no limit;
 					   default 1000 */
 	uint16_t port_lo, port_hi;    /**< ephemeral range; 49152..65535 */
-	uint8_t isn_secret[16];	      /**< RFC 6528 key (also keys the flow hash
-					   and RFC 6056 port choice); fill it from
-					   a random source */
-	rs_tcp_emit_fn emit;	      /**< required */
-	void *io;		      /**< first argument of emit */
-	rs_tcp_event_fn event;	      /**< may be NULL (no events) */
+	bool timestamps;	/**< RFC 7323 timestamps: offered in our SYNs,
+				     answered when the peer offers; default off */
+	bool sack;		/**< RFC 2018 SACK: likewise; default off */
+	uint8_t isn_secret[16]; /**< RFC 6528 key (also keys the flow hash
+				     and RFC 6056 port choice); fill it from
+				     a random source */
+	rs_tcp_emit_fn emit;	/**< required */
+	void *io;		/**< first argument of emit */
+	rs_tcp_event_fn event;	/**< may be NULL (no events) */
 	rs_tcp_port_ok_fn port_ok; /**< may be NULL (every free port is ok) */
 	void *port_ctx;		   /**< first argument of port_ok */
 };

@@ -14,7 +14,18 @@
  *     and congestion avoidance, duplicate ACKs (§2 definition), fast
  *     retransmit on the third; NewReno recovery (RFC 6582 §3.2): partial
  *     ACKs retransmit the next hole and deflate cwnd, a full ACK ends
- *     recovery with cwnd = min(ssthresh, FlightSize + SMSS).
+ *     recovery with cwnd = min(ssthresh, FlightSize + SMSS);
+ *   - with SACK (tcp_sack.c), RFC 6675 recovery instead: entered on the
+ *     third duplicate ACK or when the scoreboard shows the first hole
+ *     lost, cwnd = ssthresh without inflation, holes resent against
+ *     pipe; a partial ACK resends the new first hole if it was never
+ *     resent and SACKed data lies above it; the same full-ACK exit;
+ *   - RTT from timestamps when they are on (tcp_ts.c);
+ *   - with timestamps, a fast retransmit the first ACK shows spurious
+ *     (RFC 3522: its TSecr is older than the retransmission) is undone
+ *     (RFC 4015: cwnd and ssthresh as before) and DupThresh doubles, up
+ *     to 64 and to 2/3 of cwnd in segments (tcp_pvt.h), so that a path
+ *     that reorders stops costing halvings of cwnd.
  */
 
 #include "tcp_pvt.h"
@@ -75,6 +86,9 @@ void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->recover = c->snd_max; /* RFC 6582 §3.2 step 7 */
+	c->undo_ok = false;
+	c->n_sb = 0; /* RFC 6675 §5.1: the peer may renege */
+	c->high_rxt = c->snd_una;
 }
 
 static void cc_grow(struct rs_tcp_conn *c, uint32_t acked)
@@ -102,6 +116,16 @@ static void cc_recovery_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 		return;
 	}
 	RS_TCP_COUNT(c->st, PARTIAL_ACKS);
+	if (c->sack_ok) {
+		/* RFC 6675 keeps cwnd; the new first hole, if never resent
+		 * and with SACKed data above it, is taken as lost as RFC 6582
+		 * would (NextSeg follows).  Without SACKs above, what follows
+		 * snd_una may simply still be on its way. */
+		if (c->n_sb > 0 && RS_SEQ_GEQ(c->snd_una, c->high_rxt))
+			c->high_rxt =
+			    c->snd_una + rs_tcp_out_retransmit(c, now);
+		return;
+	}
 	rs_tcp_out_retransmit(c, now);
 	c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
 	if (acked >= c->snd_mss)
@@ -113,9 +137,51 @@ static void cc_recovery_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 	}
 }
 
-/* SND.UNA < SEG.ACK <= snd_max. */
-static void new_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
+/* RTT (RFC 6298 §2): from the echoed timestamp when there is one (RFC
+ * 7323 §4.1), else from the one timed segment under Karn's rule. */
+static void rtt_measure(struct rs_tcp_conn *c, uint64_t now,
+			const struct rs_tcp_seg_in *s)
 {
+	if (rs_tcp_ts_rtt(c, now, s)) {
+		c->rtt_timing = false;
+		return;
+	}
+	if (c->rtt_timing && RS_SEQ_GT(s->ack, c->rtt_seq)) {
+		c->rtt_timing = false;
+		rs_tcp_rtt_sample(c, now - c->rtt_start);
+	}
+}
+
+/* RFC 3522: the first ACK after a fast retransmit that echoes a TSval
+ * older than the retransmission's answers the original, which was only
+ * late (reordered): undo the reduction (RFC 4015 §3.2) and, as the
+ * reordering was at least DupThresh deep, double DupThresh.
+ * @return true when the recovery was undone. */
+static bool spurious_undo(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
+{
+	if (!c->undo_ok)
+		return false;
+	c->undo_ok = false;
+	if (!s->opt.has_ts || s->opt.ts_ecr == 0 ||
+	    !RS_SEQ_LT(s->opt.ts_ecr, c->rtx_tsval))
+		return false;
+	RS_TCP_COUNT(c->st, SPURIOUS_RECOVERY);
+	c->cwnd = RS_TCP_MAX(c->cwnd, c->undo_cwnd);
+	c->ssthresh = RS_TCP_MAX(c->ssthresh, c->undo_ssthresh);
+	c->in_recovery = false;
+	c->dupacks = 0;
+	/* A real loss in this window may start a recovery again. */
+	c->recover = c->snd_una - 1;
+	c->dupthresh = (uint8_t)RS_TCP_MIN(2u * c->dupthresh,
+					   (unsigned)RS_TCP_DUPTHRESH_MAX);
+	return true;
+}
+
+/* SND.UNA < SEG.ACK <= snd_max. */
+static void new_ack(struct rs_tcp_conn *c, uint64_t now,
+		    const struct rs_tcp_seg_in *s)
+{
+	uint32_t ack = s->ack;
 	uint32_t acked = ack - c->snd_una;
 	uint32_t data;
 	bool was_recovery = c->in_recovery;
@@ -125,6 +191,7 @@ static void new_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 	data = RS_TCP_MIN(acked, (uint32_t)rs_byte_ring_count(c->snd));
 	rs_byte_ring_release_to(c->snd, rs_byte_ring_tail(c->snd) + data);
 	c->snd_una = ack;
+	rs_tcp_sack_trim(c);
 	c->soft_error = 0; /* the path works after all */
 	if (RS_SEQ_LT(c->snd_nxt, ack))
 		c->snd_nxt = ack;
@@ -132,23 +199,24 @@ static void new_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 		c->fin_acked = true;
 		c->fin_sent = true;
 	}
-	if (c->rtt_timing && RS_SEQ_GT(ack, c->rtt_seq)) {
-		c->rtt_timing = false;
-		rs_tcp_rtt_sample(c, now - c->rtt_start);
-	}
+	rtt_measure(c, now, s);
 	c->retries = 0;
 	if (data)
 		c->ev |= RS_TCP_EV_WRITABLE;
+	if (was_recovery && spurious_undo(c, s))
+		was_recovery = false;
 	if (was_recovery)
 		cc_recovery_ack(c, now, data);
 	else if (data)
 		cc_grow(c, data);
 	c->dupacks = c->in_recovery ? c->dupacks : 0;
-	/* RFC 6298 §5.2/5.3; a partial ACK restarts it only the first time
-	 * (RFC 6582 §3.2 step 5, done in cc_recovery_ack). */
+	/* RFC 6298 §5.2/5.3; under NewReno a partial ACK restarts it only
+	 * the first time (RFC 6582 §3.2 step 5, done in cc_recovery_ack);
+	 * SACK recovery resends several holes per RTT and restarts it on
+	 * every ACK that moves snd_una. */
 	if (c->snd_una == c->snd_max)
 		rs_tcp_timer_stop(c, RS_TCP_T_RTX);
-	else if (!c->in_recovery)
+	else if (!c->in_recovery || c->sack_ok)
 		rs_tcp_timer_rtx_restart(c, now);
 }
 
@@ -158,12 +226,38 @@ static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 	if (!RS_SEQ_GT(ack, c->recover))
 		return; /* still the losses of an earlier window */
 	RS_TCP_COUNT(c->st, FAST_RETRANS);
+	c->undo_ok = c->ts_ok;
+	c->undo_cwnd = c->cwnd;
+	c->undo_ssthresh = c->ssthresh;
+	c->rtx_tsval = rs_tcp_ts_now(c, now);
 	c->recover = c->snd_max;
 	c->ssthresh = half_flight(c);
-	rs_tcp_out_retransmit(c, now);
-	c->cwnd = c->ssthresh + 3u * c->snd_mss;
 	c->in_recovery = true;
 	c->partial_seen = false;
+	if (c->sack_ok) {
+		/* RFC 6675 §5 step 4: cwnd = ssthresh, snd_una resent
+		 * whatever IsLost says, then NextSeg while pipe allows. */
+		RS_TCP_COUNT(c->st, SACK_RECOVERY);
+		c->cwnd = c->ssthresh;
+		c->high_rxt = c->snd_una + rs_tcp_out_retransmit(c, now);
+		rs_tcp_sack_fill(c, now);
+		return;
+	}
+	rs_tcp_out_retransmit(c, now);
+	c->cwnd = c->ssthresh + 3u * c->snd_mss;
+}
+
+/* After an ACK on a SACK connection: resend holes in recovery, or enter
+ * it when new SACK information shows the first hole lost (RFC 6675 §5
+ * step 2) before three duplicate ACKs came. */
+static void sack_after_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t newly)
+{
+	if (!c->sack_ok)
+		return;
+	if (c->in_recovery)
+		rs_tcp_sack_fill(c, now);
+	else if (newly && rs_tcp_sack_head_lost(c))
+		fast_retransmit(c, now, c->snd_una);
 }
 
 static void dup_ack(struct rs_tcp_conn *c, uint64_t now,
@@ -174,9 +268,11 @@ static void dup_ack(struct rs_tcp_conn *c, uint64_t now,
 		return;
 	RS_TCP_COUNT(c->st, DUP_ACKS);
 	c->dupacks++;
+	if (rs_tcp_sack_recovery(c))
+		return; /* no inflation: pipe counts what left */
 	if (c->in_recovery)
 		c->cwnd += c->snd_mss; /* inflate: a segment left */
-	else if (c->dupacks == 3)
+	else if (c->dupacks >= rs_tcp_dupthresh(c))
 		fast_retransmit(c, now, s->ack);
 }
 
@@ -200,7 +296,7 @@ static bool window_update(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 		       const struct rs_tcp_seg_in *s)
 {
-	uint32_t ack = s->ack;
+	uint32_t ack = s->ack, newly;
 	bool changed;
 
 	if (RS_SEQ_GT(ack, c->snd_max)) {
@@ -215,9 +311,11 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 	if (RS_SEQ_LT(ack, c->snd_una))
 		return 0; /* old duplicate: nothing to learn */
 	changed = window_update(c, s);
+	newly = rs_tcp_sack_update(c, s);
 	if (RS_SEQ_GT(ack, c->snd_una))
-		new_ack(c, now, ack);
+		new_ack(c, now, s);
 	else
 		dup_ack(c, now, s, changed);
+	sack_after_ack(c, now, newly);
 	return 0;
 }

@@ -353,6 +353,8 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 		rs_tcp_timer_init(&c->t[k], (uint8_t)k);
 	c->iss = st->test_isn ? st->test_isn_value
 			      : rs_tcp_isn(st->cfg.isn_secret, t, now);
+	c->ts_offset = rs_tcp_ts_offset(st->cfg.isn_secret, t);
+	c->dupthresh = RS_TCP_DUPTHRESH;
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->recover = c->iss;
@@ -477,7 +479,16 @@ void rs_tcp_conn_negotiate(struct rs_tcp_conn *c, const struct rs_tcp_opts *o)
 
 	if (o->has_mss)
 		peer = RS_TCP_MAX(o->mss, RS_TCP_MIN_MSS);
-	c->snd_mss = RS_TCP_MIN(peer, c->st->cfg.mss);
+	/* RFC 7323 §3.2, RFC 2018 §2: only what both SYNs carry. */
+	c->ts_ok = c->st->cfg.timestamps && o->has_ts;
+	c->sack_ok = c->st->cfg.sack && o->sack_perm;
+	if (c->ts_ok) {
+		c->ts_recent = o->ts_val;
+		c->ts_recent_at = c->last_rcv;
+	}
+	/* RFC 6691: the MSS counts options too; TS takes 12 of it. */
+	c->snd_mss =
+	    (uint16_t)(RS_TCP_MIN(peer, c->st->cfg.mss) - rs_tcp_ts_len(c));
 	c->rcv_mss = c->snd_mss;
 	c->ws_ok = o->has_ws;
 	if (c->ws_ok) {

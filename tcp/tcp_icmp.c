@@ -11,7 +11,8 @@
  * back); then act:
  *
  *   fragmentation needed   path MTU discovery (RFC 1191 §6.3): the send
- *                          MSS drops to MTU - 40, never below
+ *                          MSS drops to MTU - 40 (less the 12 bytes of
+ *                          timestamps, when in use), never below
  *                          RS_TCP_PMTU_MIN - 40 (RFC 5927 §7.2), never
  *                          up; what is in flight goes again, cut to the
  *                          new size.  No congestion response (§6.5), no
@@ -64,7 +65,7 @@ static int soft_errno(uint8_t type, uint8_t code)
 /* The next-hop MTU to use: the one given, else a plateau below ours. */
 static uint32_t pmtu_of(const struct rs_tcp_conn *c, uint16_t mtu)
 {
-	uint32_t cur = (uint32_t)c->snd_mss + 40;
+	uint32_t cur = (uint32_t)c->snd_mss + rs_tcp_ts_len(c) + 40;
 
 	if (mtu == 0)
 		for (size_t i = 0; i < sizeof(plateaus) / sizeof(plateaus[0]);
@@ -78,7 +79,7 @@ static uint32_t pmtu_of(const struct rs_tcp_conn *c, uint16_t mtu)
 
 static int frag_needed(struct rs_tcp_conn *c, uint64_t now, uint16_t mtu)
 {
-	uint32_t mss = pmtu_of(c, mtu) - 40;
+	uint32_t mss = pmtu_of(c, mtu) - 40 - rs_tcp_ts_len(c);
 
 	if (!rs_tcp_synchronized(c->state) || mss >= c->snd_mss)
 		return RS_TCP_DROP(c->st, ICMP_IGNORED);

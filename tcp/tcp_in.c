@@ -12,8 +12,9 @@
  *   syn_sent_input()   §3.10.7.3
  *   sync_input()       §3.10.7.4 for SYN-RECEIVED and later, in RFC
  *                      order with RFC 5961: RST (exact -> reset, in
- *                      window -> challenge ACK), SYN (challenge ACK),
- *                      sequence acceptability and trimming, ACK
+ *                      window -> challenge ACK), PAWS (RFC 7323 §5.3,
+ *                      tcp_ts.c), SYN (challenge ACK), sequence
+ *                      acceptability, TS.Recent, trimming, ACK
  *                      (tcp_cc.c), FIN-acknowledged transitions, data
  *                      and FIN (tcp_rcv.c)
  *   conn_input()       then output (ACKs, data the ACK let out) and the
@@ -30,6 +31,8 @@
  *     ack = ISS + 1) completes the handshake (RFC 9293 figure 8) rather
  *     than drawing a challenge ACK;
  *   - data carried on a SYN is not accepted (the peer sends it again);
+ *   - on a SACK connection a segment wholly below rcv_nxt is answered
+ *     with a D-SACK and not counted as a drop (unacceptable());
  *   - with a zero receive window, a segment at rcv_nxt is acceptable so
  *     that its ACK (and RST) count; its data is trimmed (§3.10.7.4).
  */
@@ -197,6 +200,21 @@ static bool seq_acceptable(const struct rs_tcp_conn *c,
 	       RS_SEQ_IN(s->seq + len - 1, nxt, nxt + wnd);
 }
 
+/* A segment outside the window is dropped (and ACKed).  One that only
+ * repeats data already received is, on a SACK connection, answered with
+ * a D-SACK (RFC 2883) and so taken as input, not dropped: senders probe
+ * that way (Linux's tail loss probe resends the last segment when our
+ * delayed ACK is slow) and learn from the answer that nothing was lost. */
+static int unacceptable(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
+{
+	if (s->len == 0 || !RS_SEQ_LEQ(s->seq + s->len, c->rcv_nxt))
+		return RS_TCP_DROP(c->st, OUT_OF_WINDOW);
+	rs_tcp_rcv_dup(c, s->seq, s->len);
+	if (!c->sack_ok)
+		return RS_TCP_DROP(c->st, OUT_OF_WINDOW);
+	return RS_TCP_IN_OK;
+}
+
 /* Cut what lies before rcv_nxt or beyond the window (or the ring). */
 static void trim(struct rs_tcp_conn *c, struct rs_tcp_seg_in *s, uint32_t wnd)
 {
@@ -208,6 +226,7 @@ static void trim(struct rs_tcp_conn *c, struct rs_tcp_seg_in *s, uint32_t wnd)
 		if (d > s->len)
 			s->flags &= (uint8_t)~RS_TCP_FIN; /* old FIN */
 		d = RS_TCP_MIN(d, s->len);
+		rs_tcp_rcv_dup(c, s->seq, d);
 		s->data += d;
 		s->len -= d;
 		s->seq += d;
@@ -320,6 +339,10 @@ static int sync_input(struct rs_tcp_conn *c, uint64_t now,
 		return RS_TCP_IN_OK;
 	if (s->flags & RS_TCP_RST)
 		return rst_in(c, now, s, wnd);
+	if (!rs_tcp_ts_paws_ok(c, now, s)) {
+		c->ack_now = true; /* RFC 7323 §5.3 R1 */
+		return RS_TCP_DROP(c->st, PAWS);
+	}
 	if (c->state == RS_TCP_TIME_WAIT && (s->flags & RS_TCP_FIN))
 		rs_tcp_timer_set(c, RS_TCP_T_CLOSE, now,
 				 c->st->cfg.time_wait_ns);
@@ -329,8 +352,9 @@ static int sync_input(struct rs_tcp_conn *c, uint64_t now,
 	}
 	if (!seq_acceptable(c, s, wnd)) {
 		c->ack_now = true;
-		return RS_TCP_DROP(c->st, OUT_OF_WINDOW);
+		return unacceptable(c, s);
 	}
+	rs_tcp_ts_recent_update(c, now, s); /* before trim moves seq */
 	trim(c, s, wnd);
 	if (!(s->flags & RS_TCP_ACK))
 		return RS_TCP_DROP(c->st, NO_ACK);

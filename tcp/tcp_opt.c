@@ -8,9 +8,14 @@
  * other kind carries a length byte that counts kind and length.  A list
  * whose length byte is < 2 or runs past the header is malformed and the
  * segment is dropped.  Known kinds with a wrong length are malformed too.
- * MSS (2) and window scale (3, RFC 7323 §2) are used; SACK-permitted (4),
- * SACK (5) and timestamps (8) are parsed into struct rs_tcp_opts and not
- * acted on yet; other kinds are skipped.
+ * Parsed into struct rs_tcp_opts: MSS (2), window scale (3, RFC 7323
+ * §2), SACK-permitted (4) and SACK blocks (5, RFC 2018 §2-3), timestamps
+ * (8, RFC 7323 §3); other kinds are skipped.
+ *
+ * Encoded: our SYN options (MSS, window scale, SACK-permitted,
+ * timestamps) and those of every other segment (timestamps, SACK blocks
+ * in the room the payload leaves).  Layouts keep each option aligned as
+ * RFC 7323 appendix A suggests: NOP,NOP,TS and NOP,NOP,SACK.
  */
 
 #include <arpa/inet.h>
@@ -67,7 +72,12 @@ static int opt_one(uint8_t kind, const uint8_t *p, uint8_t len,
 	case RS_TCP_OPT_SACK:
 		if (len < 10 || (len - 2) % 8 != 0)
 			return -EINVAL;
-		o->sack_blocks = (uint8_t)((len - 2) / 8);
+		o->sack_blocks =
+		    (uint8_t)RS_TCP_MIN((len - 2) / 8, RS_TCP_SACK_BLOCKS_MAX);
+		for (unsigned i = 0; i < o->sack_blocks; i++) {
+			o->sack[i].left = get32(p + 8 * i);
+			o->sack[i].right = get32(p + 8 * i + 4);
+		}
 		return 0;
 	case RS_TCP_OPT_TS:
 		if (len != 10)
@@ -143,7 +153,18 @@ int rs_tcp_parse(const void *tcp, size_t len, struct rs_tcp_seg_in *s)
 	return 0;
 }
 
-uint8_t rs_tcp_opt_build_syn(uint8_t *buf, uint16_t mss, int ws)
+/* Kind 8 with TSval and TSecr: 10 bytes. */
+static uint8_t put_ts(uint8_t *p, const struct rs_tcp_ts *ts)
+{
+	p[0] = RS_TCP_OPT_TS;
+	p[1] = 10;
+	put32(p + 2, ts->val);
+	put32(p + 6, ts->ecr);
+	return 10;
+}
+
+uint8_t rs_tcp_opt_build_syn(uint8_t *buf, uint16_t mss, int ws, bool sack_perm,
+			     const struct rs_tcp_ts *ts)
 {
 	uint8_t n = 0;
 
@@ -157,7 +178,45 @@ uint8_t rs_tcp_opt_build_syn(uint8_t *buf, uint16_t mss, int ws)
 		buf[n++] = 3;
 		buf[n++] = (uint8_t)ws;
 	}
+	/* SACK-permitted takes the place of the two NOPs before TS. */
+	if (!sack_perm || ts == NULL) {
+		for (int i = 0; i < 2 && (sack_perm || ts); i++)
+			buf[n++] = RS_TCP_OPT_NOP;
+	}
+	if (sack_perm) {
+		buf[n++] = RS_TCP_OPT_SACK_PERM;
+		buf[n++] = 2;
+	}
+	if (ts != NULL)
+		n = (uint8_t)(n + put_ts(buf + n, ts));
 	return n;
+}
+
+uint8_t rs_tcp_opt_build(uint8_t *buf, const struct rs_tcp_ts *ts,
+			 const struct rs_tcp_sack_block *b, unsigned n,
+			 unsigned room)
+{
+	uint8_t len = 0;
+
+	room = RS_TCP_MIN(room, (unsigned)RS_TCP_OPT_MAX);
+	if (ts != NULL && room >= RS_TCP_TS_LEN) {
+		buf[len++] = RS_TCP_OPT_NOP;
+		buf[len++] = RS_TCP_OPT_NOP;
+		len = (uint8_t)(len + put_ts(buf + len, ts));
+	}
+	n = RS_TCP_MIN(n, (room - len >= 4 ? (room - len - 4) / 8 : 0));
+	n = RS_TCP_MIN(n, (unsigned)RS_TCP_SACK_BLOCKS_MAX);
+	if (n == 0)
+		return len;
+	buf[len++] = RS_TCP_OPT_NOP;
+	buf[len++] = RS_TCP_OPT_NOP;
+	buf[len++] = RS_TCP_OPT_SACK;
+	buf[len++] = (uint8_t)(2 + 8 * n);
+	for (unsigned i = 0; i < n; i++, len += 8) {
+		put32(buf + len, b[i].left);
+		put32(buf + len + 4, b[i].right);
+	}
+	return len;
 }
 
 /* One's-complement sum of @p len bytes, big-endian 16-bit words. */

@@ -25,6 +25,15 @@
  * Other segments (SYN, RST, retransmissions, probes) refused that way
  * count as lost, as for any other emit() error: their timers recover.
  *
+ * Options: SYNs carry MSS, window scale, SACK-permitted and timestamps
+ * (a SYN-ACK only what the peer offered); every other segment but a RST
+ * carries timestamps once negotiated (RFC 7323 §3.2) and, with SACK and
+ * out-of-order data held, SACK blocks in the room its payload leaves
+ * (RFC 2018 §4).  The payload gives up the 12 bytes of timestamps
+ * (snd_mss is kept net of them, RFC 6691).  In SACK recovery new data
+ * goes against cwnd - pipe (RFC 6675) instead of cwnd - flight, and
+ * rs_tcp_out_resend() sends the holes tcp_sack.c picks.
+ *
  * The window we announce (rs_tcp_rcv_window) follows receiver SWS
  * avoidance (RFC 9293 §3.8.6.2.2): the right edge moves only by at least
  * min(half the ring, one MSS), and never moves left.  SYN segments carry
@@ -64,6 +73,30 @@ static void seg_of(struct rs_tcp_conn *c, struct rs_tcp_seg *s, uint32_t seq,
 			? rs_tcp_rcv_window(c)
 			: 0;
 	s->conn = c;
+	if (flags & RS_TCP_ACK)
+		c->last_ack_sent = s->ack; /* RFC 7323 §4.3 Last.ACK.sent */
+}
+
+/* Timestamps (RFC 7323 §3.2: on every segment once negotiated, RSTs
+ * aside) and SACK blocks (RFC 2018 §4) of a non-SYN segment, in the room
+ * its payload leaves: the MSS covers options and payload (RFC 6691), so
+ * a full data segment carries no blocks. */
+static void seg_opts(struct rs_tcp_conn *c, struct rs_tcp_seg *s, uint64_t now)
+{
+	struct rs_tcp_sack_block b[RS_TCP_SACK_BLOCKS_MAX];
+	struct rs_tcp_ts ts = {rs_tcp_ts_now(c, now), c->ts_recent};
+	uint32_t mss = c->snd_mss + rs_tcp_ts_len(c);
+	unsigned n = 0;
+
+	if (s->flags & (RS_TCP_RST | RS_TCP_SYN))
+		return;
+	if (c->sack_ok && (s->flags & RS_TCP_ACK))
+		n = rs_tcp_rcv_sack_blocks(c, b, RS_TCP_SACK_BLOCKS_MAX);
+	s->opt_len =
+	    rs_tcp_opt_build(s->opt, c->ts_ok ? &ts : NULL, b, n,
+			     mss > s->payload_len ? mss - s->payload_len : 0);
+	if (s->opt_len > rs_tcp_ts_len(c))
+		c->dsack = false; /* reported once (RFC 2883 §4) */
 }
 
 /* @return emit()'s: -EAGAIN when the glue held the segment back (not
@@ -82,6 +115,13 @@ static int emit(struct rs_tcp_stack *st, const struct rs_tcp_seg *s)
 	if (rc < 0)
 		RS_TCP_COUNT(st, EMIT_FAILED);
 	return rc;
+}
+
+/* A segment of @p c: its options, then emit(). */
+static int emit_conn(struct rs_tcp_conn *c, struct rs_tcp_seg *s, uint64_t now)
+{
+	seg_opts(c, s, now);
+	return emit(c->st, s);
 }
 
 void rs_tcp_out_block(struct rs_tcp_conn *c)
@@ -125,10 +165,10 @@ void rs_tcp_out_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t seq)
 {
 	struct rs_tcp_seg s;
 
-	(void)now;
 	seg_of(c, &s, seq, RS_TCP_ACK);
 	acked_now(c);
-	if (emit(c->st, &s) == -EAGAIN) { /* owed still: resume sends it */
+	if (emit_conn(c, &s, now) == -EAGAIN) {
+		/* owed still: resume sends it */
 		c->ack_now = true;
 		rs_tcp_out_block(c);
 	}
@@ -156,20 +196,26 @@ void rs_tcp_out_challenge(struct rs_tcp_conn *c, uint64_t now)
 
 void rs_tcp_out_syn(struct rs_tcp_conn *c, uint64_t now)
 {
+	const struct rs_tcp_config *cfg = &c->st->cfg;
 	struct rs_tcp_seg s;
 	bool synack = c->state == RS_TCP_SYN_RECEIVED;
+	struct rs_tcp_ts ts = {rs_tcp_ts_now(c, now), 0};
+	bool sack = cfg->sack, tson = cfg->timestamps;
 	int ws;
 
-	(void)now;
 	if (synack) {
 		seg_of(c, &s, c->iss, RS_TCP_SYN | RS_TCP_ACK);
 		ws = c->ws_ok ? c->rcv_wscale : -1;
+		sack = c->sack_ok; /* answer only what the peer offered */
+		tson = c->ts_ok;
+		ts.ecr = c->ts_recent;
 	} else {
 		seg_of(c, &s, c->iss, RS_TCP_SYN);
 		s.window = (uint16_t)RS_TCP_MIN(rs_tcp_rcv_space(c), 0xffffu);
 		ws = rs_tcp_wscale_for(c->opts.rcv_buf);
 	}
-	s.opt_len = rs_tcp_opt_build_syn(s.opt, c->st->cfg.mss, ws);
+	s.opt_len =
+	    rs_tcp_opt_build_syn(s.opt, cfg->mss, ws, sack, tson ? &ts : NULL);
 	emit(c->st, &s);
 }
 
@@ -227,7 +273,7 @@ static void count_data(struct rs_tcp_conn *c, uint32_t seq, uint32_t len)
 	(void)len;
 }
 
-void rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now)
+uint32_t rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now)
 {
 	uint32_t outstanding = c->snd_max - c->snd_una;
 	uint32_t data =
@@ -236,21 +282,39 @@ void rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now)
 	bool fin = len == data && outstanding > data && c->fin_queued;
 	struct rs_tcp_seg s;
 
-	(void)now;
 	if (len == 0 && !fin)
-		return;
+		return 0;
 	seg_of(c, &s, c->snd_una, RS_TCP_ACK | (fin ? RS_TCP_FIN : 0));
 	seg_payload(c, &s, rs_byte_ring_tail(c->snd), len);
 	count_data(c, c->snd_una, len);
 	acked_now(c);
-	emit(c->st, &s);
+	emit_conn(c, &s, now);
+	return len + fin;
+}
+
+uint32_t rs_tcp_out_resend(struct rs_tcp_conn *c, uint64_t now, uint32_t seq,
+			   uint32_t len)
+{
+	uint32_t off = seq - c->snd_una;
+	uint32_t data = (uint32_t)rs_byte_ring_count(c->snd);
+	struct rs_tcp_seg s;
+
+	if (off >= data)
+		return 0; /* only the FIN is there: the timers resend it */
+	len = RS_TCP_MIN(RS_TCP_MIN(len, data - off), (uint32_t)c->snd_mss);
+	seg_of(c, &s, seq, RS_TCP_ACK);
+	seg_payload(c, &s, rs_byte_ring_tail(c->snd) + off, len);
+	if (emit_conn(c, &s, now) == -EAGAIN)
+		return 0;
+	count_data(c, seq, len);
+	acked_now(c);
+	return len;
 }
 
 void rs_tcp_out_probe(struct rs_tcp_conn *c, uint64_t now)
 {
 	struct rs_tcp_seg s;
 
-	(void)now;
 	if (rs_byte_ring_count(c->snd) == 0)
 		return;
 	seg_of(c, &s, c->snd_una, RS_TCP_ACK);
@@ -259,7 +323,7 @@ void rs_tcp_out_probe(struct rs_tcp_conn *c, uint64_t now)
 	c->snd_max = RS_SEQ_MAX(c->snd_max, c->snd_una + 1);
 	RS_TCP_COUNT(c->st, ZWP_SENT);
 	acked_now(c);
-	emit(c->st, &s);
+	emit_conn(c, &s, now);
 }
 
 static bool data_state(enum rs_tcp_state s)
@@ -288,13 +352,22 @@ static bool short_ok(const struct rs_tcp_conn *c, uint32_t len,
 	       (idle || c->opts.nodelay);
 }
 
+/* Room for new data: the peer's window less what is in flight, and
+ * cwnd less the same -- or, in SACK recovery, less RFC 6675's pipe. */
+static uint32_t send_room(const struct rs_tcp_conn *c)
+{
+	uint32_t flight = rs_tcp_flight(c);
+	uint32_t used = rs_tcp_sack_recovery(c) ? rs_tcp_sack_pipe(c) : flight;
+	uint32_t rwnd = c->snd_wnd > flight ? c->snd_wnd - flight : 0;
+
+	return RS_TCP_MIN(rwnd, c->cwnd > used ? c->cwnd - used : 0);
+}
+
 /* Send one segment if the rules allow.  @return true if one went. */
 static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 {
 	uint32_t pending = (uint32_t)rs_byte_ring_pending(c->snd);
-	uint32_t win = RS_TCP_MIN(c->snd_wnd, c->cwnd);
-	uint32_t flight = rs_tcp_flight(c);
-	uint32_t avail = win > flight ? win - flight : 0;
+	uint32_t avail = send_room(c);
 	uint32_t len =
 	    RS_TCP_MIN(RS_TCP_MIN(pending, avail), (uint32_t)c->snd_mss);
 	bool fin = c->fin_queued && !c->fin_sent && len == pending &&
@@ -314,7 +387,7 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 		flags |= RS_TCP_FIN;
 	seg_of(c, &s, c->snd_nxt, flags);
 	seg_payload(c, &s, rs_byte_ring_mark(c->snd), len);
-	if (emit(c->st, &s) == -EAGAIN) {
+	if (emit_conn(c, &s, now) == -EAGAIN) {
 		/* Held back, not lost: nothing moves, resume sends it. */
 		rs_tcp_out_block(c);
 		return false;

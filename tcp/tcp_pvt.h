@@ -13,9 +13,12 @@
  *     rs_tcp_opt_parse()      tcp_opt.c
  *     listen / syn-sent /     tcp_in.c    RFC 9293 §3.10.7
  *     synchronized states
+ *       PAWS, TS.Recent       tcp_ts.c    RFC 7323 §4.3, §5.3
  *       rs_tcp_ack_process()  tcp_cc.c    snd_una, RTT, cwnd, recovery
+ *         rs_tcp_sack_*()     tcp_sack.c  scoreboard, RFC 6675 resends
  *       rs_tcp_rcv_data()     tcp_rcv.c   in-order and out-of-order data
  *     rs_tcp_out_push()       tcp_out.c   data, FIN, ACK -> config.emit
+ *                                         (TS and SACK blocks added)
  *     rs_tcp_conn_finish()    tcp_conn.c  deliver events, free orphans
  *
  * Timers (tcp_timer.c) run through the wheel (wheel.c) and end the same
@@ -53,6 +56,9 @@ uint64_t rs_tcp_siphash(const uint8_t key[16], const void *data, size_t len);
 /** RFC 6528: M (4 µs clock) + F(4-tuple, secret). */
 uint32_t rs_tcp_isn(const uint8_t key[16], const struct rs_tcp_tuple *t,
 		    uint64_t now);
+
+/** RFC 7323 §7.1: the per-connection offset of our TSval clock. */
+uint32_t rs_tcp_ts_offset(const uint8_t key[16], const struct rs_tcp_tuple *t);
 
 /** RFC 6056 F(): the per-destination offset into the ephemeral range. */
 uint32_t rs_tcp_port_offset(const uint8_t key[16], uint32_t laddr,
@@ -120,13 +126,29 @@ static inline bool rs_tcp_timer_armed(const struct rs_tcp_timer *t)
 #define RS_TCP_DEFAULT_MSS 536 /* RFC 9293 §3.7.1, IPv4 */
 #define RS_TCP_MIN_MSS 64      /* floor for a peer's MSS option */
 
-/** Options found in a segment.  SACK and timestamps are parsed, unused. */
+/* SACK blocks one option holds: (40 - 2) / 8. */
+#define RS_TCP_SACK_BLOCKS_MAX 4
+/* Timestamps option as we send it: NOP, NOP, kind 8, length 10. */
+#define RS_TCP_TS_LEN 12
+
+/** A SACK block (RFC 2018 §3): sequence numbers [left, right). */
+struct rs_tcp_sack_block {
+	uint32_t left, right;
+};
+
+/** Our TSval and TSecr for an outgoing segment (RFC 7323 §3). */
+struct rs_tcp_ts {
+	uint32_t val, ecr;
+};
+
+/** Options found in a segment. */
 struct rs_tcp_opts {
 	bool has_mss, has_ws, sack_perm, has_ts;
 	uint16_t mss;
 	uint8_t ws;
-	uint8_t sack_blocks;
+	uint8_t sack_blocks; /* in sack[] */
 	uint32_t ts_val, ts_ecr;
+	struct rs_tcp_sack_block sack[RS_TCP_SACK_BLOCKS_MAX];
 };
 
 /** A received segment, parsed. */
@@ -147,9 +169,19 @@ int rs_tcp_opt_parse(const uint8_t *p, size_t len, struct rs_tcp_opts *o);
 /** Parse header and options. @return 0 or an enum rs_tcp_drop reason. */
 int rs_tcp_parse(const void *tcp, size_t len, struct rs_tcp_seg_in *s);
 
-/** Encode SYN options (MSS; window scale when @p ws >= 0).
+/** Encode SYN options: MSS; window scale when @p ws >= 0; SACK-permitted
+ *  when @p sack_perm; timestamps when @p ts is not NULL.
+ *  @return bytes written (a multiple of 4, <= 20). */
+uint8_t rs_tcp_opt_build_syn(uint8_t *buf, uint16_t mss, int ws, bool sack_perm,
+			     const struct rs_tcp_ts *ts);
+
+/** Encode the options of a non-SYN segment: timestamps when @p ts is not
+ *  NULL, then as many of the @p n SACK blocks @p b as fit in @p room
+ *  bytes (at most RS_TCP_OPT_MAX).
  *  @return bytes written (a multiple of 4). */
-uint8_t rs_tcp_opt_build_syn(uint8_t *buf, uint16_t mss, int ws);
+uint8_t rs_tcp_opt_build(uint8_t *buf, const struct rs_tcp_ts *ts,
+			 const struct rs_tcp_sack_block *b, unsigned n,
+			 unsigned room);
 
 /** Sequence space a segment occupies: payload + SYN + FIN. */
 static inline uint32_t rs_tcp_seg_space(const struct rs_tcp_seg_in *s)
@@ -206,7 +238,11 @@ enum tcp_timer_kind {
 
 struct rs_tcp_ooo {
 	uint64_t start, end; /* [start, end) beyond the ring's head */
+	uint32_t stamp;	     /* when last added to: SACK block order */
 };
+
+/* SACKed ranges the sender remembers above snd_una (RFC 6675). */
+#define RS_TCP_SB_MAX 8
 
 struct rs_tcp_listener;
 
@@ -223,9 +259,9 @@ struct rs_tcp_conn {
 	struct rs_tcp_tuple tuple; /* flow table key; must stay first */
 	struct rs_tcp_stack *st;
 	enum rs_tcp_state state;
-	int error;   /* positive errno, sticky */
+	int error;	/* positive errno, sticky */
 	int soft_error; /* ICMP soft error, reported on time-out (tcp_icmp.c) */
-	unsigned ev; /* events not yet delivered */
+	unsigned ev;	/* events not yet delivered */
 	void *user;
 	struct rs_tcp_listener *parent; /* before accept */
 	struct rs_tcp_link qlink;	/* listener queue, or the free list */
@@ -250,6 +286,25 @@ struct rs_tcp_conn {
 	uint32_t rcv_unacked;		/* bytes since our last ACK */
 	uint8_t n_ooo;
 	struct rs_tcp_ooo ooo[RS_TCP_OOO_MAX];
+	uint32_t ooo_stamp;		    /* arrivals out of order */
+	bool dsack;			    /* report dsack_blk once */
+	struct rs_tcp_sack_block dsack_blk; /* RFC 2883 duplicate */
+
+	/* RFC 7323 timestamps (tcp_ts.c), RFC 2018 SACK (tcp_sack.c) */
+	bool ts_ok, sack_ok;	/* negotiated */
+	uint32_t ts_offset;	/* TSval = ms clock + ts_offset */
+	uint32_t ts_recent;	/* TS.Recent (§4.3) */
+	uint64_t ts_recent_at;	/* when it was taken (§5.5: 24 days) */
+	uint32_t last_ack_sent; /* Last.ACK.sent */
+	uint8_t n_sb;		/* scoreboard: SACKed, sorted, disjoint */
+	struct rs_tcp_sack_block sb[RS_TCP_SB_MAX];
+	uint32_t high_rxt; /* RFC 6675 HighRxt: resent up to here */
+	/* Spurious fast retransmits (RFC 3522 detection by timestamps,
+	 * RFC 4015 response) and the DupThresh they teach (tcp_cc.c) */
+	bool undo_ok;	   /* recovery may still prove spurious */
+	uint8_t dupthresh; /* 3, raised by reordering seen */
+	uint32_t undo_cwnd, undo_ssthresh; /* before the recovery */
+	uint32_t rtx_tsval;		   /* TSval of its first resend */
 
 	/* congestion control (RFC 5681, 6582) and RTT (RFC 6298) */
 	uint32_t cwnd, ssthresh, recover;
@@ -367,8 +422,13 @@ void rs_tcp_out_rst(struct rs_tcp_conn *c);
 /** RST answering @p s, which matched no connection (RFC 9293 §3.10.7.1). */
 void rs_tcp_out_rst_reply(struct rs_tcp_stack *st,
 			  const struct rs_tcp_seg_in *s);
-/** Retransmit one segment at snd_una (fast retransmit, partial ACK). */
-void rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now);
+/** Retransmit one segment at snd_una (fast retransmit, partial ACK).
+ *  @return the sequence space it covers (0: nothing sent). */
+uint32_t rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now);
+/** Resend data [@p seq, @p seq + @p len) (SACK recovery; at most
+ *  snd_mss).  @return bytes sent (0: none, or emit() refused). */
+uint32_t rs_tcp_out_resend(struct rs_tcp_conn *c, uint64_t now, uint32_t seq,
+			   uint32_t len);
 /** Zero-window probe: one byte at snd_una. */
 void rs_tcp_out_probe(struct rs_tcp_conn *c, uint64_t now);
 /** emit() held @p c's output back (-EAGAIN): queue it for
@@ -388,6 +448,68 @@ void rs_tcp_rcv_data(struct rs_tcp_conn *c, uint64_t now,
 		     const struct rs_tcp_seg_in *s);
 /** Space the receive ring can still promise (ring free space). */
 uint32_t rs_tcp_rcv_space(const struct rs_tcp_conn *c);
+/** A duplicate segment's data [@p seq, @p seq + @p len) arrived: report
+ *  it in the next ACK (RFC 2883). */
+void rs_tcp_rcv_dup(struct rs_tcp_conn *c, uint32_t seq, uint32_t len);
+/** The SACK blocks our next ACK reports (RFC 2018 §4, RFC 2883):
+ *  a pending duplicate first, then the out-of-order runs, most recently
+ *  grown first.  @return how many were written (<= @p max). */
+unsigned rs_tcp_rcv_sack_blocks(const struct rs_tcp_conn *c,
+				struct rs_tcp_sack_block *b, unsigned max);
+
+/* ---------------------------------------------------------------------- */
+/* tcp_ts.c: timestamps (RFC 7323)                                        */
+/* ---------------------------------------------------------------------- */
+
+/** Our TSval at @p now. */
+uint32_t rs_tcp_ts_now(const struct rs_tcp_conn *c, uint64_t now);
+/** PAWS (§5.3 R1). @return false when @p s is an old duplicate. */
+bool rs_tcp_ts_paws_ok(const struct rs_tcp_conn *c, uint64_t now,
+		       const struct rs_tcp_seg_in *s);
+/** Keep TS.Recent (§4.3) from an acceptable segment. */
+void rs_tcp_ts_recent_update(struct rs_tcp_conn *c, uint64_t now,
+			     const struct rs_tcp_seg_in *s);
+/** An RTT sample from the TSecr of an ACK that moved snd_una (§4.1).
+ *  @return false when @p s gives none. */
+bool rs_tcp_ts_rtt(struct rs_tcp_conn *c, uint64_t now,
+		   const struct rs_tcp_seg_in *s);
+
+/* ---------------------------------------------------------------------- */
+/* tcp_sack.c: the sender's scoreboard and SACK recovery (RFC 6675)       */
+/* ---------------------------------------------------------------------- */
+
+/** Take in the SACK blocks of @p s.  @return bytes newly SACKed. */
+uint32_t rs_tcp_sack_update(struct rs_tcp_conn *c,
+			    const struct rs_tcp_seg_in *s);
+/** snd_una moved: forget what lies below it. */
+void rs_tcp_sack_trim(struct rs_tcp_conn *c);
+/** IsLost(snd_una): enough SACKed above the first hole. */
+bool rs_tcp_sack_head_lost(const struct rs_tcp_conn *c);
+/** RFC 6675 SetPipe(): bytes presumed in flight. */
+uint32_t rs_tcp_sack_pipe(const struct rs_tcp_conn *c);
+/** In recovery: resend holes (NextSeg rules 1 and 3) while cwnd - pipe
+ *  leaves a segment's room; new data (rule 2) is left to the output. */
+void rs_tcp_sack_fill(struct rs_tcp_conn *c, uint64_t now);
+/* RFC 5681 DupThresh, and the most reordering may raise it to. */
+#define RS_TCP_DUPTHRESH 3
+#define RS_TCP_DUPTHRESH_MAX 64
+
+/** DupThresh now: raised after spurious retransmits (RFC 4653's idea),
+ *  but never so far that the window could not supply it (2/3 of cwnd,
+ *  as TCP-NCR's careful variant), never below 3. */
+static inline uint32_t rs_tcp_dupthresh(const struct rs_tcp_conn *c)
+{
+	uint32_t cap = c->cwnd / c->snd_mss * 2 / 3;
+
+	return RS_TCP_MAX((uint32_t)RS_TCP_DUPTHRESH,
+			  RS_TCP_MIN((uint32_t)c->dupthresh, cap));
+}
+
+/** Whether loss recovery runs on the scoreboard (RFC 6675). */
+static inline bool rs_tcp_sack_recovery(const struct rs_tcp_conn *c)
+{
+	return c->sack_ok && c->in_recovery;
+}
 
 /* ---------------------------------------------------------------------- */
 /* tcp_cc.c: ACK processing, congestion control, RTT                      */
@@ -445,6 +567,13 @@ static inline uint32_t rs_tcp_snd_seq(const struct rs_tcp_conn *c, uint64_t off)
 static inline uint32_t rs_tcp_fin_seq(const struct rs_tcp_conn *c)
 {
 	return rs_tcp_snd_seq(c, rs_byte_ring_head(c->snd));
+}
+
+/** Option bytes every segment of @p c carries (timestamps), which the
+ *  payload gives up (RFC 6691). */
+static inline uint16_t rs_tcp_ts_len(const struct rs_tcp_conn *c)
+{
+	return c->ts_ok ? RS_TCP_TS_LEN : 0;
 }
 
 /** Bytes of data in flight (sent, not acked), not counting SYN/FIN. */

@@ -16,6 +16,14 @@
  * ACKs (RFC 1122 §4.2.3.2, RFC 5681 §4.2): at least every second
  * full-sized segment, at once for out-of-order data, for data filling a
  * hole and for a FIN; otherwise after delack_ns.
+ *
+ * SACK (RFC 2018 §4), when negotiated: every ACK sent while intervals
+ * are held reports them, the one that grew last first (it holds the
+ * segment that triggered the ACK), then the others, most recently grown
+ * first, as many as fit (tcp_out.c).  Each interval carries the stamp of
+ * its last growth.  A duplicate -- data below rcv_nxt, or wholly inside
+ * an interval -- is reported once as a first, D-SACK block (RFC 2883
+ * §4); the out-of-order list itself stays the same.
  */
 
 #include <string.h>
@@ -67,6 +75,7 @@ static bool ooo_add(struct rs_tcp_conn *c, uint64_t start, uint64_t end)
 			end = c->ooo[i].end;
 	}
 	out[n].start = start;
+	out[n].stamp = ++c->ooo_stamp;
 	out[n++].end = end;
 	for (; i < c->n_ooo; i++)
 		out[n++] = c->ooo[i];
@@ -142,6 +151,32 @@ static void take_in_order(struct rs_tcp_conn *c, uint64_t now,
 		rs_tcp_timer_set(c, RS_TCP_T_DELACK, now, c->st->cfg.delack_ns);
 }
 
+/* RFC 2883: remember [seq, seq + len) for the next ACK's first block. */
+static void dsack_set(struct rs_tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	if (!c->sack_ok || len == 0)
+		return;
+	RS_TCP_COUNT(c->st, DSACK_SENT);
+	c->dsack = true;
+	c->dsack_blk.left = seq;
+	c->dsack_blk.right = seq + len;
+}
+
+/* Whether [start, end) lies wholly inside one interval already held;
+ * that interval then comes right after the D-SACK block (RFC 2883 §4). */
+static bool ooo_dup(struct rs_tcp_conn *c, uint64_t start, uint64_t end)
+{
+	uint64_t head = rs_byte_ring_head(c->rcv);
+
+	for (unsigned i = 0; i < c->n_ooo; i++)
+		if (c->ooo[i].start - head <= start - head &&
+		    end - head <= c->ooo[i].end - head) {
+			c->ooo[i].stamp = ++c->ooo_stamp;
+			return true;
+		}
+	return false;
+}
+
 static void take_out_of_order(struct rs_tcp_conn *c, uint32_t off,
 			      const uint8_t *data, uint32_t len)
 {
@@ -151,6 +186,10 @@ static void take_out_of_order(struct rs_tcp_conn *c, uint32_t off,
 	RS_TCP_COUNT(c->st, OOO_SEGS);
 	if (len == 0)
 		return;
+	if (ooo_dup(c, start, start + len)) {
+		dsack_set(c, c->rcv_nxt + off, len);
+		return; /* same bytes as before (a correct peer's) */
+	}
 	if (!ooo_add(c, start, start + len)) {
 		RS_TCP_COUNT(c->st, OOO_DROPPED);
 		return;
@@ -177,4 +216,35 @@ void rs_tcp_rcv_data(struct rs_tcp_conn *c, uint64_t now,
 	if (c->ooo_fin && !c->peer_fin &&
 	    c->ooo_fin_off == rs_byte_ring_head(c->rcv))
 		fin_in(c, now);
+}
+
+void rs_tcp_rcv_dup(struct rs_tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	dsack_set(c, seq, len);
+}
+
+unsigned rs_tcp_rcv_sack_blocks(const struct rs_tcp_conn *c,
+				struct rs_tcp_sack_block *b, unsigned max)
+{
+	uint64_t head = c->rcv ? rs_byte_ring_head(c->rcv) : 0;
+	uint32_t done = UINT32_MAX; /* stamps already taken are below it */
+	unsigned n = 0;
+
+	if (c->dsack && n < max)
+		b[n++] = c->dsack_blk;
+	while (n < max) {
+		const struct rs_tcp_ooo *best = NULL;
+
+		/* A selection by stamp: at most 8 intervals, 4 blocks. */
+		for (unsigned i = 0; i < c->n_ooo; i++)
+			if (c->ooo[i].stamp < done &&
+			    (best == NULL || c->ooo[i].stamp > best->stamp))
+				best = &c->ooo[i];
+		if (best == NULL)
+			break;
+		done = best->stamp;
+		b[n].left = c->rcv_nxt + (uint32_t)(best->start - head);
+		b[n++].right = c->rcv_nxt + (uint32_t)(best->end - head);
+	}
+	return n;
 }

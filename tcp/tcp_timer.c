@@ -9,7 +9,8 @@
  *            data (and only then: an ACK that does not move snd_una leaves
  *            it alone); stopped when everything is acknowledged.  On
  *            expiry: back off (RTO doubles, up to rto_max), collapse cwnd
- *            (RFC 5681 §3.1), go back to snd_una and resend; after
+ *            (RFC 5681 §3.1), forget the SACK scoreboard (RFC 6675
+ *            §5.1), go back to snd_una and resend; after
  *            max_retries (max_syn_retries for the handshake) the
  *            connection fails with ETIMEDOUT (or with the ICMP soft
  *            error it last got, tcp_icmp.c).  With a zero send window

@@ -8,7 +8,7 @@
 # (RS_FAULT_BYTES) cross it each way with SHA-256 checked at both ends:
 #   1. Linux -> stack (tcp-discard);
 #   2. stack -> Linux (tcp-source).
-# Each direction has RS_FAULT_SECONDS (120) to finish.  Then the stack
+# Each direction has RS_FAULT_SECONDS (120; 240 for all) to finish.  Then the stack
 # must explain every packet it dropped (corrupt frames fail checksums,
 # duplicates fall out of the window) and have leaked nothing; the bridge's
 # counters show the impairment really happened.
@@ -29,7 +29,9 @@ esac
 TB_BRIDGE_ARGS="--impair $SPEC --seed 7"
 . "$(dirname "$0")/stack_lib.sh" "$1" "$2" "$3" "f$PROFILE"
 BYTES=${RS_FAULT_BYTES:-67108864}
-LIMIT=${RS_FAULT_SECONDS:-120}
+DEFAULT_LIMIT=120
+[[ $PROFILE == all ]] && DEFAULT_LIMIT=240
+LIMIT=${RS_FAULT_SECONDS:-$DEFAULT_LIMIT}
 echo "# impairment: $SPEC, both directions"
 
 # fault_clean LOG WHAT: every packet explained, nothing leaked.

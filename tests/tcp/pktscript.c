@@ -47,6 +47,8 @@ struct flow {
 	uint32_t rem_isn;
 	bool isn_known;
 	uint32_t our_isn;
+	bool ts_known;	 /* our TSval offset learnt from our first TS */
+	uint32_t ts_off; /* our TSval - the clock in ms */
 	struct rs_tcp_conn *conn;
 	unsigned events;
 	uint64_t written, read;
@@ -147,6 +149,47 @@ static uint16_t csum(uint32_t saddr, uint32_t daddr, const uint8_t *p,
 	return (uint16_t)~sum;
 }
 
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Add @p sack to every SACK block edge, @p val to TSval and @p ecr to
+ * TSecr of an option list: between the script's relative numbers and
+ * the wire's absolute ones. */
+static void opts_shift(uint8_t *p, unsigned len, uint32_t sack, uint32_t val,
+		       uint32_t ecr)
+{
+	for (unsigned i = 0; i < len;) {
+		unsigned k = p[i], l = i + 1 < len ? p[i + 1] : 0;
+
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		if (l < 2 || i + l > len)
+			break;
+		if (k == 8 && l == 10) {
+			put_be32(p + i + 2, get_be32(p + i + 2) + val);
+			put_be32(p + i + 6, get_be32(p + i + 6) + ecr);
+		}
+		for (unsigned j = i + 2; k == 5 && j + 4 <= i + l; j += 4)
+			put_be32(p + j, get_be32(p + j) + sack);
+		i += l;
+	}
+}
+
 /* Canonical option list: "kind:len:hex" items, NOP and EOL left out. */
 static void opts_canon(const uint8_t *p, unsigned len, char *out, size_t n)
 {
@@ -203,6 +246,20 @@ static void opts_str(const uint8_t *p, unsigned len, char *out, size_t n)
 		} else if (k == 4 && l == 2) {
 			o += (size_t)snprintf(out + o, n - o, "%ssackOK", sep);
 			i += 2;
+		} else if (k == 8 && l == 10 && i + 10 <= len) {
+			o += (size_t)snprintf(
+			    out + o, n - o, "%sTS val %u ecr %u", sep,
+			    get_be32(p + i + 2), get_be32(p + i + 6));
+			i += 10;
+		} else if (k == 5 && l >= 10 && (l - 2) % 8 == 0 &&
+			   i + l <= len) {
+			o += (size_t)snprintf(out + o, n - o, "%ssack", sep);
+			for (unsigned j = i + 2; j < i + l && o + 24 < n;
+			     j += 8)
+				o += (size_t)snprintf(out + o, n - o, " %u:%u",
+						      get_be32(p + j),
+						      get_be32(p + j + 4));
+			i += l;
 		} else {
 			o +=
 			    (size_t)snprintf(out + o, n - o, "%sopt%u", sep, k);
@@ -550,6 +607,25 @@ static void hex_bytes(const char *h, uint8_t *out, size_t max, size_t *n)
 		fail("odd hex digit count");
 }
 
+/* "sack L:R L:R ...": a SACK option, edges relative (see opts_shift). */
+static void sack_item(struct spec *sp, char *p)
+{
+	uint8_t o[RS_TCP_OPT_MAX] = {5, 2};
+	unsigned a, b, used;
+
+	while (sscanf(p, " %u:%u%n", &a, &b, &used) == 2) {
+		if (o[1] + 8 > RS_TCP_OPT_MAX)
+			fail("too many SACK blocks");
+		put_be32(o + o[1], a);
+		put_be32(o + o[1] + 4, b);
+		o[1] = (uint8_t)(o[1] + 8);
+		p += used;
+	}
+	if (o[1] == 2 || *p)
+		fail("bad SACK blocks near '%s'", p);
+	opt_put(sp, o, o[1]);
+}
+
 /* One item of "<mss 1460,wscale 7,nop,sackOK,TS val 1 ecr 0,x0102>". */
 static void opt_item(struct spec *sp, char *it)
 {
@@ -586,6 +662,8 @@ static void opt_item(struct spec *sp, char *it)
 				 (uint8_t)b};
 
 		opt_put(sp, o, 10);
+	} else if (strncmp(it, "sack ", 5) == 0) {
+		sack_item(sp, it + 5);
 	} else if (it[0] == 'x') {
 		hex_bytes(it + 1, buf, sizeof(buf), &n);
 		opt_put(sp, buf, (unsigned)n);
@@ -721,6 +799,9 @@ static size_t build_in(const struct spec *sp, struct flow *f, uint8_t *b)
 	b[14] = (uint8_t)((sp->has_win ? sp->win : 65535) >> 8);
 	b[15] = (uint8_t)(sp->has_win ? sp->win : 65535);
 	memcpy(b + RS_TCP_HDR_MIN, sp->opts, sp->opt_len);
+	opts_shift(b + RS_TCP_HDR_MIN, sp->opt_len,
+		   f->isn_known ? f->our_isn : 0, 0,
+		   f->ts_known ? f->ts_off : 0);
 	for (uint32_t i = 0; i < sp->len; i++)
 		b[hl + i] = peer_pat(dseq + i);
 	c = csum(f->raddr, R.laddr, b, hl + sp->len);
@@ -876,6 +957,34 @@ static void check_fields(const struct spec *sp, const struct out_seg *o,
 		fail("addresses or source port differ: got %s", got);
 }
 
+/* Our TSval offset, learnt from the first TS option we send on @p f (and
+ * again from each SYN); then the segment's options in relative form: our
+ * TSval as the clock in ms, SACK edges relative to the peer's ISN. */
+static void rel_opts(struct out_seg *o, struct flow *f)
+{
+	uint8_t *p = o->s.opt;
+	unsigned len = o->s.opt_len;
+
+	for (unsigned i = 0; i + 10 <= len;) {
+		if (p[i] == 0)
+			break;
+		if (p[i] == 1) {
+			i++;
+			continue;
+		}
+		if (p[i] == 8 && p[i + 1] == 10 &&
+		    ((o->s.flags & RS_TCP_SYN) || !f->ts_known)) {
+			f->ts_known = true;
+			f->ts_off = get_be32(p + i + 2) -
+				    (uint32_t)(o->t / (NS_PER_S / 1000));
+		}
+		if (p[i + 1] < 2)
+			break;
+		i += p[i + 1];
+	}
+	opts_shift(p, len, -f->rem_isn, f->ts_known ? -f->ts_off : 0, 0);
+}
+
 static void do_outbound(char *p, const char *line, uint64_t t)
 {
 	struct spec sp;
@@ -898,6 +1007,7 @@ static void do_outbound(char *p, const char *line, uint64_t t)
 		f->isn_known = true;
 		f->our_isn = o->s.seq;
 	}
+	rel_opts(o, f);
 	out_str(o, f, got, sizeof(got));
 	if (o->t + R.tol < t || o->t > t + R.tol)
 		fail("timing: expected %s at t=%.6f (+-%.6f)\n    got %s", line,
@@ -1213,8 +1323,10 @@ static uint64_t info_field(const char *name)
 	static const char *const names[] = {
 	    "cwnd",	   "ssthresh",	 "snd_wnd", "rcv_wnd", "snd_mss",
 	    "snd_wscale",  "rcv_wscale", "rto_ms",  "srtt_ms", "in_recovery",
-	    "retransmits", "snd_una",	 "snd_nxt",
+	    "retransmits", "snd_una",	 "snd_nxt", "sacked",  "pipe",
 	};
+	const struct rs_tcp_conn *c = cur_conn();
+	uint64_t sacked = 0;
 	size_t k;
 
 	rs_tcp_info_get(cur_conn(), &i);
@@ -1248,6 +1360,12 @@ static uint64_t info_field(const char *name)
 		return i.snd_una - cur_flow()->our_isn;
 	case 12:
 		return i.snd_nxt - cur_flow()->our_isn;
+	case 13: /* white-box: the SACK scoreboard's bytes */
+		for (unsigned b = 0; b < c->n_sb; b++)
+			sacked += c->sb[b].right - c->sb[b].left;
+		return sacked;
+	case 14: /* white-box: RFC 6675 pipe */
+		return rs_tcp_sack_pipe(c);
 	default:
 		fail("unknown info field '%s'", name);
 	}
@@ -1358,6 +1476,8 @@ static void config_kv(const char *k, const char *v)
 	    F("challenge_ack_limit", challenge_ack_limit, 0),
 	    F("port_lo", port_lo, 2),
 	    F("port_hi", port_hi, 2),
+	    F("timestamps", timestamps, 3),
+	    F("sack", sack, 3),
 #undef F
 	};
 	char *base = (char *)&R.cfg;

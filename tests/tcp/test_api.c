@@ -5,7 +5,9 @@
  * lifetime inside event callbacks, the zero-copy paths, the timer hint,
  * random garbage thrown at a busy stack (never a crash, pool bounded),
  * and two stacks talking over a lossy, reordering, duplicating wire
- * (every byte arrives once and in order, both pools end empty).
+ * (every byte arrives once and in order, both pools end empty), also
+ * with timestamps and SACK on (every segment but RSTs carries TSval,
+ * spurious fast retransmits undone, SACK recovery resends holes).
  *
  * RS_TEST_SEED=<n> replays the randomized tests.
  */
@@ -552,15 +554,35 @@ struct world {
 	uint64_t now;
 	unsigned loss, dup; /* per mille */
 	unsigned block;	    /* per mille: emit() answers -EAGAIN */
+	bool ext;	    /* timestamps and SACK on */
 	uint64_t lost, delivered, blocked;
+	uint64_t no_ts, sack_segs; /* non-RST segments without TS; with SACK */
+	struct rs_tcp_stats stats[2];
 };
 
 static struct world Wd;
+
+/* Whether option @p kind is in the options of @p s. */
+static bool has_opt(const struct rs_tcp_seg *s, uint8_t kind)
+{
+	for (unsigned i = 0; i < s->opt_len;) {
+		if (s->opt[i] == 0)
+			break;
+		if (s->opt[i] == kind)
+			return true;
+		i += s->opt[i] == 1 ? 1 : s->opt[i + 1];
+	}
+	return false;
+}
 
 static int wire_put(int to, const struct rs_tcp_seg *s)
 {
 	struct pkt *p;
 	size_t hl;
+
+	if (!(s->flags & RS_TCP_RST) && !has_opt(s, 8))
+		Wd.no_ts++;
+	Wd.sack_segs += has_opt(s, 5);
 
 	if (rnd() % 1000 < Wd.block) {
 		Wd.blocked++;
@@ -662,7 +684,7 @@ static uint8_t xfer_pat(uint64_t i)
 	return (uint8_t)(i * 29 + (i >> 10));
 }
 
-static void world_make(unsigned loss, unsigned dup, unsigned block)
+static void world_make(unsigned loss, unsigned dup, unsigned block, bool ext)
 {
 	struct rs_tcp_config cfg;
 
@@ -670,8 +692,10 @@ static void world_make(unsigned loss, unsigned dup, unsigned block)
 	Wd.loss = loss;
 	Wd.dup = dup;
 	Wd.block = block;
+	Wd.ext = ext;
 	for (int s = 0; s < 2; s++) {
 		rs_tcp_config_init(&cfg);
+		cfg.timestamps = cfg.sack = ext;
 		cfg.emit = s == 0 ? emit_to_b : emit_to_a;
 		cfg.time_wait_ns = 2 * SEC;
 		cfg.rto_min_ns = 50 * MS;
@@ -684,7 +708,7 @@ static void world_make(unsigned loss, unsigned dup, unsigned block)
 }
 
 /* A sends XFER bytes and closes; B reads them all, checks them, closes. */
-static void transfer(unsigned loss, unsigned dup, unsigned block)
+static void transfer_ext(unsigned loss, unsigned dup, unsigned block, bool ext)
 {
 	struct rs_tcp_listener *l;
 	struct rs_tcp_conn *a, *b = NULL;
@@ -692,7 +716,7 @@ static void transfer(unsigned loss, unsigned dup, unsigned block)
 	static uint8_t buf[8192];
 	bool a_closed = false, b_closed = false;
 
-	world_make(loss, dup, block);
+	world_make(loss, dup, block, ext);
 	l = rs_tcp_listen(Wd.st[1], 0, 80, 8, NULL, NULL);
 	a = rs_tcp_connect(Wd.st[0], 0, ip("198.18.0.1"), 0, ip("198.18.0.2"),
 			   80, NULL, NULL);
@@ -740,8 +764,32 @@ static void transfer(unsigned loss, unsigned dup, unsigned block)
 		world_step();
 	assert_int_equal(rs_tcp_conn_count(Wd.st[0]), 0);
 	assert_int_equal(rs_tcp_conn_count(Wd.st[1]), 0);
+	rs_tcp_stats_get(Wd.st[0], &Wd.stats[0]);
+	rs_tcp_stats_get(Wd.st[1], &Wd.stats[1]);
 	rs_tcp_stack_destroy(Wd.st[0]);
 	rs_tcp_stack_destroy(Wd.st[1]);
+}
+
+/* RS_TEST_VERBOSE=1: how the sender recovered. */
+static void report(const char *what)
+{
+	const uint64_t *k = Wd.stats[0].ctr;
+
+	if (getenv("RS_TEST_VERBOSE"))
+		fprintf(stderr,
+			"%s: lost %lu retrans %lu sack_retrans %lu "
+			"rto %lu fast %lu steps-now %.3f s\n",
+			what, (unsigned long)Wd.lost,
+			(unsigned long)k[RS_TCP_CTR_RETRANS_SEGS],
+			(unsigned long)k[RS_TCP_CTR_SACK_RETRANS],
+			(unsigned long)k[RS_TCP_CTR_RTO_FIRED],
+			(unsigned long)k[RS_TCP_CTR_FAST_RETRANS],
+			(double)Wd.now / SEC);
+}
+
+static void transfer(unsigned loss, unsigned dup, unsigned block)
+{
+	transfer_ext(loss, dup, block, false);
 }
 
 static void test_transfer_clean(void **state)
@@ -755,6 +803,27 @@ static void test_transfer_lossy(void **state)
 	(void)state;
 	transfer(50, 20, 0); /* 5 % loss, 2 % duplicates, heavy reordering */
 	assert_true(Wd.lost > 0);
+	assert_true(Wd.no_ts > 0 && Wd.sack_segs == 0);
+	report("newreno");
+}
+
+/* The same wire with timestamps and SACK: every segment but RSTs carries
+ * TSval; the receiver reports SACK blocks, the sender recovers from them,
+ * and the reordering makes some fast retransmits spurious, which the
+ * echoed timestamps reveal (RFC 3522). */
+static void test_transfer_lossy_sack_ts(void **state)
+{
+	(void)state;
+	transfer_ext(50, 20, 0, true);
+	assert_true(Wd.lost > 0);
+	assert_int_equal(Wd.no_ts, 0);
+	assert_true(Wd.sack_segs > 0);
+	assert_true(Wd.stats[0].ctr[RS_TCP_CTR_SPURIOUS_RECOVERY] > 0);
+	assert_true(Wd.stats[0].ctr[RS_TCP_CTR_SACK_RECOVERY] > 0);
+	report("sack+ts");
+	transfer_ext(50, 20, 100, true); /* and back-pressure */
+	assert_true(Wd.blocked > 0 && Wd.lost > 0);
+	assert_int_equal(Wd.no_ts, 0);
 }
 
 /* Back-pressure: a fifth of the emit() calls refused for now (-EAGAIN),
@@ -784,6 +853,7 @@ int main(void)
 	    cmocka_unit_test(test_icmp_checks),
 	    cmocka_unit_test(test_transfer_clean),
 	    cmocka_unit_test(test_transfer_lossy),
+	    cmocka_unit_test(test_transfer_lossy_sack_ts),
 	    cmocka_unit_test(test_transfer_blocked),
 	};
 	const char *s = getenv("RS_TEST_SEED");

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Wire code: option lists (well-formed, malformed, unknown kinds, SACK and
- * timestamps parsed for later), header validation (length, data offset,
- * ports, illegal flags), the SYN option encoder, the header writer and
- * the checksum against an independent sum.
+ * Wire code: option lists (well-formed, malformed, unknown kinds, SACK
+ * blocks and timestamps), header validation (length, data offset, ports,
+ * illegal flags), the SYN option encoder with and without SACK-permitted
+ * and timestamps, the encoder of timestamps and SACK blocks with its room
+ * limit, the header writer and the checksum against an independent sum.
  */
 
 #include <stdarg.h>
@@ -48,6 +49,8 @@ static void test_options_unknown_and_eol(void **state)
 	assert_false(p.has_ws);
 	assert_int_equal(rs_tcp_opt_parse(sack, sizeof(sack), &p), 0);
 	assert_int_equal(p.sack_blocks, 1);
+	assert_int_equal(p.sack[0].left, 1);
+	assert_int_equal(p.sack[0].right, 9);
 }
 
 static void test_options_malformed(void **state)
@@ -148,14 +151,80 @@ static void test_build_syn(void **state)
 	struct rs_tcp_opts p;
 
 	(void)state;
-	assert_int_equal(rs_tcp_opt_build_syn(b, 1460, 7), 8);
+	assert_int_equal(rs_tcp_opt_build_syn(b, 1460, 7, false, NULL), 8);
 	assert_int_equal(rs_tcp_opt_parse(b, 8, &p), 0);
 	assert_int_equal(p.mss, 1460);
 	assert_true(p.has_ws);
 	assert_int_equal(p.ws, 7);
-	assert_int_equal(rs_tcp_opt_build_syn(b, 536, -1), 4);
+	assert_int_equal(rs_tcp_opt_build_syn(b, 536, -1, false, NULL), 4);
 	assert_int_equal(rs_tcp_opt_parse(b, 4, &p), 0);
 	assert_false(p.has_ws);
+}
+
+/* The SYN layouts with SACK-permitted and timestamps, byte for byte:
+ * each option 4-byte aligned, no byte wasted, 20 bytes at most. */
+static void test_build_syn_sack_ts(void **state)
+{
+	static const uint8_t all[] = {2,    4,	  0x05, 0xb4, 1,  3,	3,
+				      7,    4,	  2,	8,    10, 0x12, 0x34,
+				      0x56, 0x78, 0,	0,    0,  9};
+	static const uint8_t sack_only[] = {2, 4, 0x05, 0xb4, 1, 3,
+					    3, 7, 1,	1,    4, 2};
+	static const uint8_t ts_only[] = {2, 4, 0x02, 0x18, 1, 1, 8, 10,
+					  0, 0, 0,    1,    0, 0, 0, 2};
+	struct rs_tcp_ts ts = {0x12345678, 9}, ts2 = {1, 2};
+	struct rs_tcp_opts p;
+	uint8_t b[40];
+
+	(void)state;
+	assert_int_equal(rs_tcp_opt_build_syn(b, 1460, 7, true, &ts),
+			 sizeof(all));
+	assert_memory_equal(b, all, sizeof(all));
+	assert_int_equal(rs_tcp_opt_parse(b, sizeof(all), &p), 0);
+	assert_true(p.sack_perm && p.has_ts && p.has_ws);
+	assert_int_equal(p.ts_val, 0x12345678);
+	assert_int_equal(p.ts_ecr, 9);
+	assert_int_equal(rs_tcp_opt_build_syn(b, 1460, 7, true, NULL),
+			 sizeof(sack_only));
+	assert_memory_equal(b, sack_only, sizeof(sack_only));
+	assert_int_equal(rs_tcp_opt_build_syn(b, 536, -1, false, &ts2),
+			 sizeof(ts_only));
+	assert_memory_equal(b, ts_only, sizeof(ts_only));
+}
+
+/* Timestamps then SACK blocks: three blocks fit with TS (40 bytes), four
+ * without (36); a smaller room keeps fewer, never a cut block. */
+static void test_build_ts_sack(void **state)
+{
+	static const struct rs_tcp_sack_block blk[4] = {
+	    {100, 200}, {300, 400}, {500, 600}, {0xfffffff0, 16}};
+	static const uint8_t ts_one[] = {1, 1, 8, 10,  0, 0, 0, 5,
+					 0, 0, 0, 6,   1, 1, 5, 10,
+					 0, 0, 0, 100, 0, 0, 0, 200};
+	struct rs_tcp_ts ts = {5, 6};
+	struct rs_tcp_opts p;
+	uint8_t b[40];
+
+	(void)state;
+	assert_int_equal(rs_tcp_opt_build(b, &ts, NULL, 0, 40), 12);
+	assert_int_equal(rs_tcp_opt_build(b, &ts, blk, 4, 40), 40);
+	assert_int_equal(rs_tcp_opt_parse(b, 40, &p), 0);
+	assert_true(p.has_ts);
+	assert_int_equal(p.sack_blocks, 3);
+	assert_int_equal(p.sack[2].left, 500);
+	assert_int_equal(p.sack[2].right, 600);
+	assert_int_equal(rs_tcp_opt_build(b, NULL, blk, 4, 40), 36);
+	assert_int_equal(rs_tcp_opt_parse(b, 36, &p), 0);
+	assert_false(p.has_ts);
+	assert_int_equal(p.sack_blocks, 4);
+	assert_int_equal(p.sack[3].left, 0xfffffff0);
+	assert_int_equal(p.sack[3].right, 16);
+	/* room for TS and one block only (e.g. a short data segment) */
+	assert_int_equal(rs_tcp_opt_build(b, &ts, blk, 4, 31), 24);
+	assert_memory_equal(b, ts_one, sizeof(ts_one));
+	/* no room for TS: nothing rather than a broken list */
+	assert_int_equal(rs_tcp_opt_build(b, &ts, blk, 4, 11), 0);
+	assert_int_equal(rs_tcp_opt_build(b, NULL, blk, 0, 40), 0);
 }
 
 /* One's-complement sum written from RFC 1071's definition. */
@@ -194,7 +263,7 @@ static void test_write_and_checksum(void **state)
 	s.ack = 7;
 	s.flags = RS_TCP_ACK | RS_TCP_PSH;
 	s.window = 513;
-	s.opt_len = rs_tcp_opt_build_syn(s.opt, 1460, 2);
+	s.opt_len = rs_tcp_opt_build_syn(s.opt, 1460, 2, false, NULL);
 	/* payload in two pieces, the first of odd length */
 	s.payload.seg[0].ptr = pay;
 	s.payload.seg[0].len = 13;
@@ -226,6 +295,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_header),
 	    cmocka_unit_test(test_parse_rejects),
 	    cmocka_unit_test(test_build_syn),
+	    cmocka_unit_test(test_build_syn_sack_ts),
+	    cmocka_unit_test(test_build_ts_sack),
 	    cmocka_unit_test(test_write_and_checksum),
 	};
 

@@ -170,7 +170,7 @@ static void test_socket_keys(void **state)
 		     "rto_min_ms = 100\nrto_max_ms = 100\nsyn_retries = 2\n"
 		     "retries = 3\ntime_wait_ms = 0\ndelack_ms = 0\n"
 		     "keepidle_s = 10\nkeepintvl_s = 2\nkeepcnt = 4\n"
-		     "close_grace_ms = 7\n";
+		     "close_grace_ms = 7\ntimestamps = off\nsack = on\n";
 
 	assert_int_equal(load(&cfg, text, err, sizeof(err)), 0);
 	assert_int_equal(cfg.sockets.max, 16);
@@ -196,6 +196,8 @@ static void test_socket_keys(void **state)
 	assert_int_equal(cfg.tcp.keepintvl_s, 2);
 	assert_int_equal(cfg.tcp.keepcnt, 4);
 	assert_int_equal(cfg.tcp.close_grace_ms, 7);
+	assert_false(cfg.tcp.timestamps);
+	assert_true(cfg.tcp.sack);
 	assert_int_equal(cfg.nroutes, 0);
 
 	/* The defaults are sane: a range that is not empty, rto ordered. */
@@ -203,6 +205,7 @@ static void test_socket_keys(void **state)
 	assert_true(cfg.sockets.ephemeral_min < cfg.sockets.ephemeral_max);
 	assert_true(cfg.tcp.rto_min_ms <= cfg.tcp.rto_max_ms);
 	assert_true(cfg.arp.queue >= 1 && cfg.tcp.max_conns >= 16);
+	assert_true(cfg.tcp.timestamps && cfg.tcp.sack);
 
 	refused(REQUIRED "[sockets]\nephemeral_min = 5000\n"
 			 "ephemeral_max = 4999\n",
@@ -598,7 +601,7 @@ static void test_unknown_names(void **state)
 		"x.ini: [tcp] maxconns: unknown key (known: max_conns, "
 		"backlog, mss, rto_min_ms, rto_max_ms, syn_retries, retries, "
 		"time_wait_ms, delack_ms, keepidle_s, keepintvl_s, keepcnt, "
-		"close_grace_ms)");
+		"close_grace_ms, timestamps, sack)");
 	refused(REQUIRED "ipaddr = 1.2.3.4\n",
 		"x.ini: [net] ipaddr: unknown key (known: ip, prefix, "
 		"gateway, mac)");
