@@ -54,6 +54,13 @@ enum kind {
 	K_QUOTA,
 	K_HOST,
 	K_IPLIST, /* [dns] servers: not a list entry, but a list in a value */
+	K_CC,	  /* [tcp] congestion: one of cc_names */
+};
+
+/* The words of enum rs_config_cc, in its order. */
+static const char *const cc_names[] = {
+    [RS_CONFIG_CC_NEWRENO] = "newreno",
+    [RS_CONFIG_CC_CUBIC] = "cubic",
 };
 
 #define F_REQUIRED 1u /* no default: the file must say it */
@@ -137,6 +144,7 @@ static const struct key keys[] = {
     KEY(tcp, close_grace_ms, K_UINT, 0, 60000, 0),
     KEY(tcp, timestamps, K_BOOL, 0, 0, 0),
     KEY(tcp, sack, K_BOOL, 0, 0, 0),
+    KEY(tcp, congestion, K_CC, 0, 0, 0),
 
     {"routes", ANY_NAME, K_ROUTE, 0, 0, 0, 0, 0},
 
@@ -367,6 +375,19 @@ static int parse_bool(const struct key *k, const char *v, bool *out,
 		    "%s: [%s] %s: '%s' is not on/off (on, off, yes, no, "
 		    "true, false, 1, 0)",
 		    w->file, k->section, k->name, v);
+}
+
+static int parse_cc(const struct key *k, const char *v, enum rs_config_cc *out,
+		    const struct where *w)
+{
+	for (size_t i = 0; i < sizeof(cc_names) / sizeof(cc_names[0]); i++) {
+		if (strcmp(v, cc_names[i]) == 0) {
+			*out = (enum rs_config_cc)i;
+			return 0;
+		}
+	}
+	return fail(w, "%s: [%s] %s: '%s' is not cubic or newreno", w->file,
+		    k->section, k->name, v);
 }
 
 static int parse_ipv4(const struct key *k, const char *v, uint32_t *out,
@@ -699,6 +720,8 @@ static int parse_value(struct rs_config *cfg, const struct key *k,
 		return parse_host(cfg, name, v, w);
 	case K_IPLIST:
 		return parse_servers(cfg, v, w);
+	case K_CC:
+		return parse_cc(k, v, dst, w);
 	}
 	return -EINVAL;
 }

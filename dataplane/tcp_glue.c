@@ -153,6 +153,8 @@ static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 	tc->time_wait_ns = t->time_wait_ms * NS_MS;
 	tc->timestamps = t->timestamps;
 	tc->sack = t->sack;
+	tc->cc = t->congestion == RS_CONFIG_CC_CUBIC ? RS_TCP_CC_CUBIC
+						     : RS_TCP_CC_NEWRENO;
 	tc->port_lo = cfg->sockets.ephemeral_min;
 	tc->port_hi = cfg->sockets.ephemeral_max;
 	if (getrandom(tc->isn_secret, sizeof(tc->isn_secret), GRND_NONBLOCK) !=

@@ -8,7 +8,8 @@
  * WINDOW_UPDATES (both appended: existing values unchanged).  v1.2 adds
  * rs_tcp_config's timestamps and sack (RFC 7323, 2018, 2883, 6675), the
  * PAWS drop reason and the SACK and spurious-recovery counters (appended
- * likewise). */
+ * likewise).  v1.3 adds rs_tcp_config's cc (RFC 9438 CUBIC; NewReno
+ * stays the default). */
 
 /**
  * @file
@@ -39,6 +40,7 @@
  *
  * RFCs: 9293 (TCP), 5961 (blind in-window attacks: challenge ACKs),
  * 6298 (retransmission timer), 5681 + 6582 (congestion control, NewReno),
+ * 9438 (CUBIC),
  * 7323 (window scale, timestamps, PAWS), 2018 + 2883 (SACK, DSACK),
  * 6675 (SACK loss recovery), 6528 (ISNs), 6056 (ephemeral ports),
  * 1122 §4.2.3.2 and 9293 §3.8.6.2 (delayed ACK, Nagle, SWS avoidance),
@@ -331,6 +333,13 @@ typedef void (*rs_tcp_event_fn)(void *user, struct rs_tcp_conn *c,
 typedef bool (*rs_tcp_port_ok_fn)(void *ctx, uint32_t laddr, uint16_t lport,
 				  uint32_t raddr, uint16_t rport);
 
+/** Congestion control (window arithmetic; loss recovery is shared). */
+enum rs_tcp_cc {
+	RS_TCP_CC_NEWRENO = 0, /**< RFC 5681 / 6582 */
+	RS_TCP_CC_CUBIC,       /**< RFC 9438 */
+	RS_TCP_CC_MAX
+};
+
 /** Stack configuration; rs_tcp_config_init() fills in the defaults. */
 struct rs_tcp_config {
 	uint32_t max_conns;	  /**< connection pool (incl. SYN-RECEIVED and
@@ -368,6 +377,7 @@ struct rs_tcp_config {
 	bool timestamps;	/**< RFC 7323 timestamps: offered in our SYNs,
 				     answered when the peer offers; default off */
 	bool sack;		/**< RFC 2018 SACK: likewise; default off */
+	enum rs_tcp_cc cc;	/**< API v1.3; default RS_TCP_CC_NEWRENO */
 	uint8_t isn_secret[16]; /**< RFC 6528 key (also keys the flow hash
 				     and RFC 6056 port choice); fill it from
 				     a random source */
@@ -392,7 +402,7 @@ void rs_tcp_config_init(struct rs_tcp_config *cfg);
  *
  * @return the stack, or NULL with errno set: EINVAL (a bad field: no
  *         emit, sizes not powers of two, mss < 64, tick_ns 0, rto_min >
- *         rto_max, port_lo > port_hi...), ENOMEM.
+ *         rto_max, port_lo > port_hi, an unknown cc...), ENOMEM.
  */
 struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg);
 

@@ -15,6 +15,9 @@
  *     retransmit on the third; NewReno recovery (RFC 6582 §3.2): partial
  *     ACKs retransmit the next hole and deflate cwnd, a full ACK ends
  *     recovery with cwnd = min(ssthresh, FlightSize + SMSS);
+ *   - with cfg.cc CUBIC (RFC 9438, tcp_cubic.c): ssthresh on loss and
+ *     on RTO is cwnd * 0.7 and congestion avoidance follows W_cubic /
+ *     W_est instead of one SMSS per RTT; recovery is the same;
  *   - with SACK (tcp_sack.c), RFC 6675 recovery instead: entered on the
  *     third duplicate ACK or when the scoreboard shows the first hole
  *     lost, cwnd = ssthresh without inflation, holes resent against
@@ -23,14 +26,14 @@
  *   - RTT from timestamps when they are on (tcp_ts.c);
  *   - with timestamps, a fast retransmit the first ACK shows spurious
  *     (RFC 3522: its TSecr is older than the retransmission) is undone
- *     (RFC 4015: cwnd and ssthresh as before) and DupThresh doubles, up
+ *     (RFC 4015: cwnd and ssthresh as before; CUBIC's W_max, K and
+ *     epoch too, RFC 9438 §4.9) and DupThresh doubles, up
  *     to 64 and to 2/3 of cwnd in segments (tcp_pvt.h), so that a path
  *     that reorders stops costing halvings of cwnd.
  */
 
 #include "tcp_pvt.h"
 
-#define CWND_MAX (1u << 30)
 #define SSTHRESH_INIT (1u << 30)
 
 void rs_tcp_cc_init(struct rs_tcp_conn *c)
@@ -49,6 +52,7 @@ void rs_tcp_cc_init(struct rs_tcp_conn *c)
 	c->recover = c->iss;
 	c->in_recovery = false;
 	c->dupacks = 0;
+	rs_tcp_cubic_init(c);
 }
 
 void rs_tcp_rtt_sample(struct rs_tcp_conn *c, uint64_t rtt)
@@ -78,11 +82,17 @@ static uint32_t half_flight(const struct rs_tcp_conn *c)
 	return RS_TCP_MAX(flight / 2, 2u * c->snd_mss);
 }
 
+static bool cubic(const struct rs_tcp_conn *c)
+{
+	return c->st->cfg.cc == RS_TCP_CC_CUBIC;
+}
+
 void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 {
+	/* Not again when the retransmission is lost too (RFC 5681 §3.1). */
 	if (c->retries == 1)
-		c->ssthresh = half_flight(c); /* not again for a repeat */
-	c->cwnd = c->snd_mss;		      /* loss window: 1 SMSS */
+		c->ssthresh = cubic(c) ? rs_tcp_cubic_rto(c) : half_flight(c);
+	c->cwnd = c->snd_mss; /* loss window: 1 SMSS */
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->recover = c->snd_max; /* RFC 6582 §3.2 step 7 */
@@ -91,15 +101,17 @@ void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 	c->high_rxt = c->snd_una;
 }
 
-static void cc_grow(struct rs_tcp_conn *c, uint32_t acked)
+static void cc_grow(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 {
 	uint32_t mss = c->snd_mss;
 
 	if (c->cwnd < c->ssthresh)
-		c->cwnd += RS_TCP_MIN(acked, mss); /* slow start */
+		c->cwnd += RS_TCP_MIN(acked, mss); /* slow start, both */
+	else if (cubic(c))
+		rs_tcp_cubic_grow(c, now, acked);
 	else
 		c->cwnd += RS_TCP_MAX(1u, mss * mss / c->cwnd);
-	c->cwnd = RS_TCP_MIN(c->cwnd, CWND_MAX);
+	c->cwnd = RS_TCP_MIN(c->cwnd, RS_TCP_CWND_MAX);
 }
 
 /* RFC 6582 §3.2 step 5 (partial) and step 6 (full). */
@@ -168,6 +180,7 @@ static bool spurious_undo(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	RS_TCP_COUNT(c->st, SPURIOUS_RECOVERY);
 	c->cwnd = RS_TCP_MAX(c->cwnd, c->undo_cwnd);
 	c->ssthresh = RS_TCP_MAX(c->ssthresh, c->undo_ssthresh);
+	c->cub = c->cub_undo; /* RFC 9438 §4.9: W_max, K, the epoch */
 	c->in_recovery = false;
 	c->dupacks = 0;
 	/* A real loss in this window may start a recovery again. */
@@ -208,7 +221,7 @@ static void new_ack(struct rs_tcp_conn *c, uint64_t now,
 	if (was_recovery)
 		cc_recovery_ack(c, now, data);
 	else if (data)
-		cc_grow(c, data);
+		cc_grow(c, now, data);
 	c->dupacks = c->in_recovery ? c->dupacks : 0;
 	/* RFC 6298 §5.2/5.3; under NewReno a partial ACK restarts it only
 	 * the first time (RFC 6582 §3.2 step 5, done in cc_recovery_ack);
@@ -229,9 +242,10 @@ static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 	c->undo_ok = c->ts_ok;
 	c->undo_cwnd = c->cwnd;
 	c->undo_ssthresh = c->ssthresh;
+	c->cub_undo = c->cub;
 	c->rtx_tsval = rs_tcp_ts_now(c, now);
 	c->recover = c->snd_max;
-	c->ssthresh = half_flight(c);
+	c->ssthresh = cubic(c) ? rs_tcp_cubic_loss(c) : half_flight(c);
 	c->in_recovery = true;
 	c->partial_seen = false;
 	if (c->sack_ok) {

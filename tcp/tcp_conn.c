@@ -40,6 +40,7 @@ void rs_tcp_config_init(struct rs_tcp_config *cfg)
 	cfg->max_listeners = DEF_MAX_LISTENERS;
 	cfg->max_syn_recv = DEF_MAX_CONNS / 4;
 	cfg->mss = 1460;
+	cfg->cc = RS_TCP_CC_NEWRENO; /* the packet scripts' cwnd arithmetic */
 	cfg->snd_buf = DEF_BUF;
 	cfg->rcv_buf = DEF_BUF;
 	cfg->tick_ns = MS;
@@ -72,7 +73,8 @@ static bool config_ok(const struct rs_tcp_config *c)
 	       pow2_ok(c->rcv_buf) && c->tick_ns > 0 && c->rto_min_ns > 0 &&
 	       c->rto_min_ns <= c->rto_max_ns && c->rto_init_ns > 0 &&
 	       c->keep_idle_ns > 0 && c->keep_intvl_ns > 0 && c->keep_cnt > 0 &&
-	       c->port_lo > 0 && c->port_lo <= c->port_hi;
+	       c->port_lo > 0 && c->port_lo <= c->port_hi &&
+	       (unsigned)c->cc < RS_TCP_CC_MAX;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -244,6 +244,23 @@ struct rs_tcp_ooo {
 /* SACKed ranges the sender remembers above snd_una (RFC 6675). */
 #define RS_TCP_SB_MAX 8
 
+/* CUBIC (tcp_cubic.c, RFC 9438 §4): one congestion epoch.  Bytes, ms. */
+struct rs_tcp_cubic {
+	uint64_t epoch; /* when congestion avoidance began (ns); or
+			   RS_TCP_CUBIC_NO_EPOCH: on the next CA ACK */
+	uint32_t w_max; /* W_max: the window at the last reduction */
+	uint32_t prior; /* cwnd_prior: cwnd just before it (§4.3) */
+	uint32_t k_ms;	/* K: when W_cubic is back at W_max */
+	uint32_t w_est; /* W_est: the Reno-friendly window (§4.3) */
+	/* What the per-ACK increments of cwnd and W_est left over, in
+	 * bytes * acked / cwnd units (below one byte): without them a
+	 * window near W_max, which gains a fraction of a byte per ACK,
+	 * would not grow at all. */
+	uint64_t cwnd_rem, est_rem;
+};
+
+#define RS_TCP_CUBIC_NO_EPOCH UINT64_MAX
+
 struct rs_tcp_listener;
 
 enum { RS_TCP_Q_NONE, RS_TCP_Q_SYN, RS_TCP_Q_ACC };
@@ -305,10 +322,12 @@ struct rs_tcp_conn {
 	uint8_t dupthresh; /* 3, raised by reordering seen */
 	uint32_t undo_cwnd, undo_ssthresh; /* before the recovery */
 	uint32_t rtx_tsval;		   /* TSval of its first resend */
+	struct rs_tcp_cubic cub_undo;	   /* CUBIC's epoch before it */
 
 	/* congestion control (RFC 5681, 6582) and RTT (RFC 6298) */
 	uint32_t cwnd, ssthresh, recover;
 	uint32_t dupacks;
+	struct rs_tcp_cubic cub;    /* cfg.cc CUBIC only */
 	uint64_t srtt, rttvar, rto; /* ns; srtt 0: no sample yet */
 	uint32_t rtt_seq;
 	uint64_t rtt_start;
@@ -524,6 +543,31 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 void rs_tcp_cc_on_rto(struct rs_tcp_conn *c);
 /** An RTT sample (RFC 6298 §2). */
 void rs_tcp_rtt_sample(struct rs_tcp_conn *c, uint64_t rtt);
+
+/* Largest cwnd (bytes) either algorithm grows to. */
+#define RS_TCP_CWND_MAX (1u << 30)
+
+/* ---------------------------------------------------------------------- */
+/* tcp_cubic.c: CUBIC window arithmetic (RFC 9438)                        */
+/* ---------------------------------------------------------------------- */
+
+/** floor(cbrt(@p x)), exactly, in integers. */
+uint64_t rs_tcp_cbrt(uint64_t x);
+/** K (§4.2 eq. 2) in ms for W_max - cwnd_epoch = @p dist bytes. */
+uint32_t rs_tcp_cubic_k(uint32_t dist, uint16_t mss);
+/** W_cubic(t) (§4.2 eq. 1) in bytes, t in ms since the epoch began;
+ *  clamped to [0, RS_TCP_CWND_MAX]. */
+uint32_t rs_tcp_cubic_w(uint32_t w_max, uint32_t k_ms, uint16_t mss,
+			uint64_t t_ms);
+/** Forget every epoch (a new connection). */
+void rs_tcp_cubic_init(struct rs_tcp_conn *c);
+/** A congestion event (§4.6, §4.7): W_max, end of the epoch.
+ *  @return the new ssthresh, cwnd * beta_cubic (at least 2 SMSS). */
+uint32_t rs_tcp_cubic_loss(struct rs_tcp_conn *c);
+/** A retransmission time-out (§4.8).  @return the new ssthresh. */
+uint32_t rs_tcp_cubic_rto(struct rs_tcp_conn *c);
+/** Congestion avoidance: @p acked new bytes at @p now (§4.2-4.5). */
+void rs_tcp_cubic_grow(struct rs_tcp_conn *c, uint64_t now, uint32_t acked);
 
 /* ---------------------------------------------------------------------- */
 /* tcp_timer.c                                                            */

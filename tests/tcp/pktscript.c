@@ -1324,6 +1324,7 @@ static uint64_t info_field(const char *name)
 	    "cwnd",	   "ssthresh",	 "snd_wnd", "rcv_wnd", "snd_mss",
 	    "snd_wscale",  "rcv_wscale", "rto_ms",  "srtt_ms", "in_recovery",
 	    "retransmits", "snd_una",	 "snd_nxt", "sacked",  "pipe",
+	    "w_max",	   "k_ms",
 	};
 	const struct rs_tcp_conn *c = cur_conn();
 	uint64_t sacked = 0;
@@ -1366,6 +1367,10 @@ static uint64_t info_field(const char *name)
 		return sacked;
 	case 14: /* white-box: RFC 6675 pipe */
 		return rs_tcp_sack_pipe(c);
+	case 15: /* white-box: CUBIC's W_max and K (RFC 9438 §4.2) */
+		return c->cub.w_max;
+	case 16:
+		return c->cub.k_ms;
 	default:
 		fail("unknown info field '%s'", name);
 	}
@@ -1482,6 +1487,15 @@ static void config_kv(const char *k, const char *v)
 	};
 	char *base = (char *)&R.cfg;
 
+	if (strcmp(k, "cc") == 0) {
+		if (strcmp(v, "cubic") == 0)
+			R.cfg.cc = RS_TCP_CC_CUBIC;
+		else if (strcmp(v, "newreno") == 0)
+			R.cfg.cc = RS_TCP_CC_NEWRENO;
+		else
+			fail("cc: '%s' is not cubic or newreno", v);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		if (strcmp(k, m[i].name) != 0)
 			continue;

@@ -142,6 +142,11 @@ static void test_config_checked(void **state)
 	cfg.port_lo = 2000;
 	cfg.port_hi = 1000;
 	assert_null(rs_tcp_stack_create(&cfg));
+	rs_tcp_config_init(&cfg);
+	assert_int_equal(cfg.cc, RS_TCP_CC_NEWRENO);
+	cfg.emit = sink_emit;
+	cfg.cc = RS_TCP_CC_MAX;
+	assert_null(rs_tcp_stack_create(&cfg));
 	assert_null(rs_tcp_stack_create(NULL));
 	assert_string_equal(rs_tcp_state_name(RS_TCP_TIME_WAIT), "TIME_WAIT");
 	assert_null(rs_tcp_state_name(RS_TCP_STATE_MAX));
@@ -684,7 +689,8 @@ static uint8_t xfer_pat(uint64_t i)
 	return (uint8_t)(i * 29 + (i >> 10));
 }
 
-static void world_make(unsigned loss, unsigned dup, unsigned block, bool ext)
+static void world_make(unsigned loss, unsigned dup, unsigned block, bool ext,
+		       enum rs_tcp_cc cc)
 {
 	struct rs_tcp_config cfg;
 
@@ -696,6 +702,7 @@ static void world_make(unsigned loss, unsigned dup, unsigned block, bool ext)
 	for (int s = 0; s < 2; s++) {
 		rs_tcp_config_init(&cfg);
 		cfg.timestamps = cfg.sack = ext;
+		cfg.cc = cc;
 		cfg.emit = s == 0 ? emit_to_b : emit_to_a;
 		cfg.time_wait_ns = 2 * SEC;
 		cfg.rto_min_ns = 50 * MS;
@@ -708,7 +715,8 @@ static void world_make(unsigned loss, unsigned dup, unsigned block, bool ext)
 }
 
 /* A sends XFER bytes and closes; B reads them all, checks them, closes. */
-static void transfer_ext(unsigned loss, unsigned dup, unsigned block, bool ext)
+static void transfer_cc(unsigned loss, unsigned dup, unsigned block, bool ext,
+			enum rs_tcp_cc cc)
 {
 	struct rs_tcp_listener *l;
 	struct rs_tcp_conn *a, *b = NULL;
@@ -716,7 +724,7 @@ static void transfer_ext(unsigned loss, unsigned dup, unsigned block, bool ext)
 	static uint8_t buf[8192];
 	bool a_closed = false, b_closed = false;
 
-	world_make(loss, dup, block, ext);
+	world_make(loss, dup, block, ext, cc);
 	l = rs_tcp_listen(Wd.st[1], 0, 80, 8, NULL, NULL);
 	a = rs_tcp_connect(Wd.st[0], 0, ip("198.18.0.1"), 0, ip("198.18.0.2"),
 			   80, NULL, NULL);
@@ -787,6 +795,11 @@ static void report(const char *what)
 			(double)Wd.now / SEC);
 }
 
+static void transfer_ext(unsigned loss, unsigned dup, unsigned block, bool ext)
+{
+	transfer_cc(loss, dup, block, ext, RS_TCP_CC_NEWRENO);
+}
+
 static void transfer(unsigned loss, unsigned dup, unsigned block)
 {
 	transfer_ext(loss, dup, block, false);
@@ -826,6 +839,23 @@ static void test_transfer_lossy_sack_ts(void **state)
 	assert_int_equal(Wd.no_ts, 0);
 }
 
+/* The same lossy wire with CUBIC (RFC 9438) on both stacks, without and
+ * with timestamps and SACK: its window arithmetic must not break
+ * recovery, nor the spurious-retransmit undo its epoch. */
+static void test_transfer_lossy_cubic(void **state)
+{
+	(void)state;
+	transfer_cc(50, 20, 0, false, RS_TCP_CC_CUBIC);
+	assert_true(Wd.lost > 0);
+	assert_true(Wd.stats[0].ctr[RS_TCP_CTR_FAST_RETRANS] > 0);
+	report("cubic");
+	transfer_cc(50, 20, 0, true, RS_TCP_CC_CUBIC);
+	assert_true(Wd.lost > 0 && Wd.sack_segs > 0);
+	assert_true(Wd.stats[0].ctr[RS_TCP_CTR_SPURIOUS_RECOVERY] > 0);
+	assert_true(Wd.stats[0].ctr[RS_TCP_CTR_SACK_RECOVERY] > 0);
+	report("cubic sack+ts");
+}
+
 /* Back-pressure: a fifth of the emit() calls refused for now (-EAGAIN),
  * resumed at once as the glue does after its TX burst; then the same
  * over the lossy wire.  The stream must still arrive whole. */
@@ -854,6 +884,7 @@ int main(void)
 	    cmocka_unit_test(test_transfer_clean),
 	    cmocka_unit_test(test_transfer_lossy),
 	    cmocka_unit_test(test_transfer_lossy_sack_ts),
+	    cmocka_unit_test(test_transfer_lossy_cubic),
 	    cmocka_unit_test(test_transfer_blocked),
 	};
 	const char *s = getenv("RS_TEST_SEED");

@@ -170,7 +170,8 @@ static void test_socket_keys(void **state)
 		     "rto_min_ms = 100\nrto_max_ms = 100\nsyn_retries = 2\n"
 		     "retries = 3\ntime_wait_ms = 0\ndelack_ms = 0\n"
 		     "keepidle_s = 10\nkeepintvl_s = 2\nkeepcnt = 4\n"
-		     "close_grace_ms = 7\ntimestamps = off\nsack = on\n";
+		     "close_grace_ms = 7\ntimestamps = off\nsack = on\n"
+		     "congestion = newreno\n";
 
 	assert_int_equal(load(&cfg, text, err, sizeof(err)), 0);
 	assert_int_equal(cfg.sockets.max, 16);
@@ -198,6 +199,7 @@ static void test_socket_keys(void **state)
 	assert_int_equal(cfg.tcp.close_grace_ms, 7);
 	assert_false(cfg.tcp.timestamps);
 	assert_true(cfg.tcp.sack);
+	assert_int_equal(cfg.tcp.congestion, RS_CONFIG_CC_NEWRENO);
 	assert_int_equal(cfg.nroutes, 0);
 
 	/* The defaults are sane: a range that is not empty, rto ordered. */
@@ -206,6 +208,20 @@ static void test_socket_keys(void **state)
 	assert_true(cfg.tcp.rto_min_ms <= cfg.tcp.rto_max_ms);
 	assert_true(cfg.arp.queue >= 1 && cfg.tcp.max_conns >= 16);
 	assert_true(cfg.tcp.timestamps && cfg.tcp.sack);
+	/* CUBIC is the data plane's default; "cubic" parses to it. */
+	assert_int_equal(cfg.tcp.congestion, RS_CONFIG_CC_CUBIC);
+	assert_int_equal(load(&cfg, REQUIRED "[tcp]\ncongestion = newreno\n",
+			      err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg.tcp.congestion, RS_CONFIG_CC_NEWRENO);
+	assert_int_equal(load(&cfg, REQUIRED "[tcp]\ncongestion = cubic\n", err,
+			      sizeof(err)),
+			 0);
+	assert_int_equal(cfg.tcp.congestion, RS_CONFIG_CC_CUBIC);
+	refused(REQUIRED "[tcp]\ncongestion = vegas\n",
+		"x.ini: [tcp] congestion: 'vegas' is not cubic or newreno");
+	refused(REQUIRED "[tcp]\ncongestion = CUBIC\n",
+		"x.ini: [tcp] congestion: 'CUBIC' is not cubic or newreno");
 
 	refused(REQUIRED "[sockets]\nephemeral_min = 5000\n"
 			 "ephemeral_max = 4999\n",
@@ -601,7 +617,7 @@ static void test_unknown_names(void **state)
 		"x.ini: [tcp] maxconns: unknown key (known: max_conns, "
 		"backlog, mss, rto_min_ms, rto_max_ms, syn_retries, retries, "
 		"time_wait_ms, delack_ms, keepidle_s, keepintvl_s, keepcnt, "
-		"close_grace_ms, timestamps, sack)");
+		"close_grace_ms, timestamps, sack, congestion)");
 	refused(REQUIRED "ipaddr = 1.2.3.4\n",
 		"x.ini: [net] ipaddr: unknown key (known: ip, prefix, "
 		"gateway, mac)");
