@@ -75,8 +75,8 @@ burst = 64
 ; (8.6 against 0.24 Gbit/s measured): back off when idle, and count the
 ; CPU time really used.
 idle_backoff = on
-idle_polls = 1024
-idle_sleep_max_us = 100
+idle_polls = 256
+idle_sleep_max_us = 500
 [tcp]
 time_wait_ms = 500
 close_grace_ms = 3000
