@@ -387,19 +387,27 @@ static void test_zero_copy_send(void **state)
 
 /* Read the receive ring in place, release in steps: a window update only
  * once the window opened by min(half the ring, MSS) = 536. */
+/* A connection that has received 1500 bytes (payload byte i is i + 1). */
+static struct rs_tcp_conn *zc_conn_fed(struct sink *k, struct rs_tcp_stack **st)
+{
+	uint32_t una;
+	struct rs_tcp_conn *c = zc_conn(k, st, &una);
+	uint8_t b[2048];
+
+	rs_tcp_input(*st, 4 * MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
+		     seg(b, 80, 50000, 1001, una, RS_TCP_ACK, 65535, 1500), 0);
+	return c;
+}
+
 static void test_zero_copy_recv(void **state)
 {
 	struct sink k;
 	struct rs_tcp_stack *st;
-	uint32_t una;
-	struct rs_tcp_conn *c = zc_conn(&k, &st, &una);
+	struct rs_tcp_conn *c = zc_conn_fed(&k, &st);
 	struct rs_byte_ring *rx = rs_tcp_rcv_ring(c);
 	struct rs_byte_view v;
-	uint8_t b[2048];
 
 	(void)state;
-	rs_tcp_input(st, 4 * MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
-		     seg(b, 80, 50000, 1001, una, RS_TCP_ACK, 65535, 1500), 0);
 	assert_int_equal(rs_tcp_readable(c), 1500);
 	assert_int_equal(rs_byte_ring_read_view(rx, &v), 1500);
 	assert_int_equal(v.seg[0].ptr[0], 1);
@@ -424,15 +432,11 @@ static void test_rx_seek(void **state)
 {
 	struct sink k;
 	struct rs_tcp_stack *st;
-	uint32_t una;
-	struct rs_tcp_conn *c = zc_conn(&k, &st, &una);
+	struct rs_tcp_conn *c = zc_conn_fed(&k, &st);
 	struct rs_byte_ring *rx = rs_tcp_rcv_ring(c);
 	struct rs_byte_view v;
-	uint8_t b[2048];
 
 	(void)state;
-	rs_tcp_input(st, 4 * MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
-		     seg(b, 80, 50000, 1001, una, RS_TCP_ACK, 65535, 1500), 0);
 	assert_int_equal(rs_byte_ring_advance_mark(rx, 1000), 0);
 	assert_int_equal(rs_tcp_readable(c), 500);
 	assert_int_equal(rs_tcp_rx_seek(c, 5 * MS, 1001), -ERANGE);
