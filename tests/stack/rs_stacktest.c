@@ -74,6 +74,7 @@ static const char usage_text[] =
     "SYNOPSIS\n"
     "    rs_stacktest -c FILE [--go-file PATH] [--timeout SECS]\n"
     "                 [--count N] [--expect-error ERRNO] [--no-hash]\n"
+    "                 [--ring BYTES]\n"
     "                 MODE ARGS...\n"
     "\n"
     "DESCRIPTION\n"
@@ -123,6 +124,9 @@ static const char usage_text[] =
     "                          (udp-echo: datagrams)\n"
     "    --expect-error ERRNO  each connection must end with this error\n"
     "                          (e.g. ECONNREFUSED); default: cleanly\n"
+    "    --ring BYTES          tcp-many: each connection's receive and\n"
+    "                          send rings (default 16384; 0: [limits]\n"
+    "                          sock_rx_ring and sock_tx_ring)\n"
     "    --no-hash             tcp-source sends its buffer unchanged and\n"
     "                          nobody hashes (benchmarks: the stack's cost\n"
     "                          only); sha256 then means nothing\n"
@@ -248,7 +252,7 @@ static int mode_parse(int argc, char **argv, struct st_app *app)
 /* @return -1 to go on, or the exit code. */
 static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 {
-	enum { O_GO = 256, O_TIMEOUT, O_COUNT, O_EXPECT, O_NOHASH };
+	enum { O_GO = 256, O_TIMEOUT, O_COUNT, O_EXPECT, O_NOHASH, O_RING };
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"go-file", required_argument, NULL, O_GO},
@@ -256,6 +260,7 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 	    {"count", required_argument, NULL, O_COUNT},
 	    {"expect-error", required_argument, NULL, O_EXPECT},
 	    {"no-hash", no_argument, NULL, O_NOHASH},
+	    {"ring", required_argument, NULL, O_RING},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -264,6 +269,7 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_s = 120;
+	app->ring = ST_MANY_RING;
 	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -290,6 +296,13 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 			break;
 		case O_NOHASH:
 			app->no_hash = true;
+			break;
+		case O_RING:
+			if (parse_u64(optarg, 1u << 26, &v) < 0 ||
+			    (v != 0 && v < 4096))
+				return usage("--ring: 0, or 4096 to 64M: ",
+					     optarg);
+			app->ring = (int)v;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -9,9 +9,10 @@
  *      side, and checks that the echo is the same stream, to the peer's
  *      FIN;
  *   3. each connection closes on its own once the echo is complete.
- * The sockets get small rings (CONN_RING bytes), as a proxy with many
- * connections would.  The result line says how many succeeded and the
- * peak of connections established at once.
+ * The sockets get small rings (ST_MANY_RING bytes, or --ring), as a
+ * proxy with many connections would.  The result line says how many
+ * succeeded and the peak of connections established at once; the one
+ * that starts the exchange, the heap each idle connection costs.
  */
 #include <errno.h>
 #include <string.h>
@@ -19,7 +20,6 @@
 #include "stacktest_pvt.h"
 
 #define CONNECT_WINDOW 64
-#define CONN_RING 16384
 #define SEED_BASE 1000
 
 /* Compare what arrived with what was sent. */
@@ -101,7 +101,7 @@ static void connect_more(struct st_app *app)
 
 	while (app->opened < app->n && app->connecting < window) {
 		app->opened++;
-		c = st_conn_connect(app, many_cb, CONN_RING);
+		c = st_conn_connect(app, many_cb, app->ring);
 		if (c == NULL) {
 			app->conns_failed++;
 			st_app_fail(app);
@@ -114,13 +114,38 @@ static void connect_more(struct st_app *app)
 	}
 }
 
-/* All connected: every connection starts sending. */
+/* Bytes jemalloc has handed out and not had back (0 without jemalloc,
+ * e.g. under ASan): how much the connections cost, for the report. */
+int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+	    size_t newlen) __attribute__((weak));
+
+static uint64_t heap_in_use(void)
+{
+	uint64_t epoch = 1;
+	size_t allocated = 0, len = sizeof(epoch);
+
+	if (mallctl == NULL ||
+	    mallctl("epoch", &epoch, &len, &epoch, sizeof(epoch)) != 0)
+		return 0;
+	len = sizeof(allocated);
+	if (mallctl("stats.allocated", &allocated, &len, NULL, 0) != 0)
+		return 0;
+	return allocated;
+}
+
+/* All connected: every connection starts sending.  Before it does, the
+ * heap they cost while idle is reported per connection. */
 static void exchange_start(struct st_app *app)
 {
 	struct st_conn *c, *next;
+	uint64_t now = heap_in_use();
 
 	app->exchanging = true;
-	st_result(app, "phase=exchange established=%u", app->live);
+	st_result(app, "phase=exchange established=%u heap_per_conn=%lu",
+		  app->live,
+		  now > app->heap0 && app->live != 0
+		      ? (unsigned long)((now - app->heap0) / app->live)
+		      : 0ul);
 	for (c = LIST_FIRST(&app->conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, link);
 		if (c->connected)
@@ -130,6 +155,7 @@ static void exchange_start(struct st_app *app)
 
 int st_tcp_many_start(struct st_app *app)
 {
+	app->heap0 = heap_in_use();
 	app->count = app->n;
 	connect_more(app);
 	return 0;

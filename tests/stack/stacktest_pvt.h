@@ -89,6 +89,9 @@ struct st_mode {
 	void (*report)(struct st_app *app);
 };
 
+/** tcp-many's ring bytes per direction, unless --ring says otherwise. */
+#define ST_MANY_RING 16384
+
 struct st_app {
 	const struct st_mode *mode;
 	/* Arguments, set by main() before the workers start. */
@@ -102,6 +105,8 @@ struct st_app {
 	int expect_err;
 	/** --no-hash: neither generate nor hash the stream (benchmarks). */
 	bool no_hash;
+	/** --ring: tcp-many's ring bytes per direction (0: the defaults). */
+	int ring;
 
 	/* Written by main(), read by the worker. */
 	bool go;
@@ -120,6 +125,7 @@ struct st_app {
 	unsigned next_id;
 	/* tcp-many */
 	unsigned opened, connecting, live, peak;
+	uint64_t heap0; /**< heap in use before the first connect */
 	bool exchanging;
 	unsigned conns_done, conns_failed;
 	uint64_t bytes_total, datagrams, send_errors;
