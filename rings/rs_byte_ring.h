@@ -26,11 +26,25 @@
  *
  * Positions are compared through differences modulo 2^64, so a stream may
  * even run across 2^64; "offset x is in [a, b]" means (x - a) <= (b - a).
- * The byte at offset x lives at buf[x & (capacity - 1)], which is why the
- * capacity is a power of two.
+ * Capacity and buffer size are powers of two, so an offset maps to the
+ * buffer by a mask.
+ *
+ * Memory: capacity is the logical size (what space, count and the TCP
+ * window use); the buffer behind it starts at RS_BYTE_RING_FIRST bytes (or
+ * the capacity, if smaller) and doubles on demand up to the capacity.  The
+ * byte at offset x lives at buf[x & mask], mask being the buffer size - 1.
+ * A growth copies the bytes [tail, top) -- top being the end of everything
+ * written, in order or placed beyond head by rs_byte_ring_place() -- to the
+ * same offsets modulo the new size.  When release_to() or reset() leaves
+ * the ring empty with nothing placed beyond head, a buffer larger than the
+ * first goes back to the first size (once: it is then the first size).
+ * Growth and shrinking move the buffer: views from before either are void.
  *
  * Threading: a ring belongs to the lcore that owns its socket.  Nothing here
- * locks, makes a system call or allocates after rs_byte_ring_create().
+ * locks or makes a system call.  The only allocations after create are a
+ * growth (at most log2(capacity / first) between two emptyings: amortized)
+ * and the small buffer a shrink takes back.  A failed growth makes a write
+ * behave as if the ring were full.
  */
 
 #include <errno.h>
@@ -39,6 +53,9 @@
 
 /** Largest capacity rs_byte_ring_create() accepts (1 GiB). */
 #define RS_BYTE_RING_MAX_CAPACITY ((size_t)1 << 30)
+
+/** Size of the first buffer: what an idle ring holds. */
+#define RS_BYTE_RING_FIRST ((size_t)4096)
 
 /** A run of contiguous bytes inside a ring's buffer. */
 struct rs_byte_seg {
@@ -64,8 +81,10 @@ struct rs_byte_ring {
 	_Alignas(64) uint64_t head; /**< write end */
 	uint64_t mark;		    /**< read cursor, tail <= mark <= head */
 	uint64_t tail;		    /**< oldest byte still kept */
-	uint64_t mask;		    /**< capacity - 1 */
-	uint8_t *buf;		    /**< capacity bytes, follows the struct */
+	uint64_t mask;		    /**< buffer size - 1 */
+	uint8_t *buf;		    /**< mask + 1 bytes */
+	uint64_t top;		    /**< end of bytes written, >= head */
+	size_t cap;		    /**< logical capacity, >= mask + 1 */
 };
 
 _Static_assert(sizeof(struct rs_byte_ring) == 64,
@@ -74,8 +93,9 @@ _Static_assert(sizeof(struct rs_byte_ring) == 64,
 /**
  * Create an empty ring whose tail, mark and head are all @p start.
  *
- * @param capacity  buffer size in bytes: a power of two, at most
- *                  RS_BYTE_RING_MAX_CAPACITY.
+ * @param capacity  logical size in bytes: a power of two, at most
+ *                  RS_BYTE_RING_MAX_CAPACITY.  Only min(capacity,
+ *                  RS_BYTE_RING_FIRST) bytes are allocated now.
  * @param start     initial stream offset (e.g. 0, or a TCP ISN + 1).
  * @return the ring, or NULL with errno set: EINVAL for a bad capacity,
  *         ENOMEM when memory runs out.
@@ -90,12 +110,14 @@ void rs_byte_ring_free(struct rs_byte_ring *r);
 /**
  * Empty the ring and restart its stream at @p start (tail = mark = head).
  * Never fails; used when a descriptor's ring is reused for a new connection.
+ * Gives a grown buffer back (keeps it if the small one cannot be had).
  */
 void rs_byte_ring_reset(struct rs_byte_ring *r, uint64_t start);
 
 /**
  * Copy up to @p len bytes from @p src in at head and advance head
- * (burst semantics: as many as fit).
+ * (burst semantics: as many as fit).  Grows the buffer as needed; if that
+ * fails, writes what fits in the buffer as it is.
  *
  * @return the number of bytes written, 0 when the ring is full.
  */
@@ -132,8 +154,42 @@ int rs_byte_ring_copy_out(const struct rs_byte_ring *r, uint64_t off, void *dst,
 int rs_byte_ring_write_at(struct rs_byte_ring *r, uint64_t off, const void *src,
 			  size_t len, size_t *done);
 
-/** @return the buffer size in bytes. */
+/**
+ * Copy @p len bytes to their place at absolute offset @p off, at or beyond
+ * head, without moving head: TCP's out-of-order data, and in-order data
+ * before rs_byte_ring_commit().  All or nothing.  The bytes are kept across
+ * growth; the ring does not shrink while any lie beyond head.
+ *
+ * @return 0; -ERANGE when [off, off + len) is not inside
+ *         [head, tail + capacity); -ENOMEM when the buffer could not grow
+ *         (nothing written: treat it like a full ring).
+ */
+int rs_byte_ring_place(struct rs_byte_ring *r, uint64_t off, const void *src,
+		       size_t len);
+
+/*
+ * Make the buffer hold at least @p need bytes from tail (need <= capacity).
+ * @return 0, or -ENOMEM (the ring is unchanged).
+ */
+int rs_byte_ring_grow_pvt(struct rs_byte_ring *r, size_t need);
+
+/* The ring is empty with nothing beyond head: take the small buffer. */
+void rs_byte_ring_shrink_pvt(struct rs_byte_ring *r);
+
+/*
+ * Tests only: allocate buffers through @p fn (same contract as
+ * aligned_alloc); NULL restores aligned_alloc.
+ */
+void rs_byte_ring_set_alloc_pvt(void *(*fn)(size_t align, size_t size));
+
+/** @return the logical capacity in bytes (not what is allocated). */
 static inline size_t rs_byte_ring_capacity(const struct rs_byte_ring *r)
+{
+	return r->cap;
+}
+
+/** @return the bytes of buffer the ring holds now, for memory reports. */
+static inline size_t rs_byte_ring_allocated(const struct rs_byte_ring *r)
 {
 	return (size_t)r->mask + 1;
 }
@@ -182,14 +238,14 @@ static inline size_t rs_byte_ring_unacked(const struct rs_byte_ring *r)
 
 /*
  * The run of len bytes starting at stream offset off, as buffer segments.
- * The caller has checked that the run lies within one capacity of bytes.
+ * The caller has checked that the run lies within [tail, tail + allocated).
  */
 static inline void rs_byte_ring_span_pvt(const struct rs_byte_ring *r,
 					 uint64_t off, size_t len,
 					 struct rs_byte_view *v)
 {
 	size_t idx = (size_t)(off & r->mask);
-	size_t to_end = rs_byte_ring_capacity(r) - idx;
+	size_t to_end = rs_byte_ring_allocated(r) - idx;
 	size_t first = len < to_end ? len : to_end;
 
 	v->seg[0].ptr = r->buf + idx;
@@ -198,31 +254,57 @@ static inline void rs_byte_ring_span_pvt(const struct rs_byte_ring *r,
 	v->seg[1].len = len - first;
 }
 
-/**
- * Describe the free space at head, for a caller that writes in place (e.g.
- * copies an mbuf chain) and then calls rs_byte_ring_commit().
- *
- * @return the free space in bytes (the total of both segments).
- */
-static inline size_t rs_byte_ring_write_view(const struct rs_byte_ring *r,
-					     struct rs_byte_view *v)
+/* Free space inside the buffer as allocated now: at most the free space. */
+static inline size_t rs_byte_ring_room_pvt(const struct rs_byte_ring *r)
 {
-	size_t space = rs_byte_ring_space(r);
-
-	rs_byte_ring_span_pvt(r, r->head, space, v);
-	return space;
+	return rs_byte_ring_allocated(r) - rs_byte_ring_count(r);
 }
 
 /**
- * Advance head over @p n bytes written in place through a write view.
+ * Describe free space at head, for a caller that writes in place (e.g.
+ * copies an mbuf chain) and then calls rs_byte_ring_commit().  The view
+ * covers the free space of the buffer as allocated, which may be less than
+ * rs_byte_ring_space() (burst semantics: write, commit, ask again).  A
+ * buffer found more than half full first doubles, so a writer that keeps
+ * the ring full reaches the capacity; a failed growth only gives a smaller
+ * view.  Bytes written through the view but not committed are not kept.
  *
- * @return 0, or -ENOBUFS when @p n exceeds the free space (nothing moves).
+ * @return the bytes the view covers (the total of both segments).
+ */
+static inline size_t rs_byte_ring_write_view(struct rs_byte_ring *r,
+					     struct rs_byte_view *v)
+{
+	size_t size = rs_byte_ring_allocated(r);
+	size_t room;
+
+	if (size < r->cap && rs_byte_ring_count(r) >= size / 2)
+		(void)rs_byte_ring_grow_pvt(r, 2 * size);
+	room = rs_byte_ring_room_pvt(r);
+	rs_byte_ring_span_pvt(r, r->head, room, v);
+	return room;
+}
+
+/* Head moved to, or bytes were written up to, @p end: keep top past it. */
+static inline void rs_byte_ring_raise_top_pvt(struct rs_byte_ring *r,
+					      uint64_t end)
+{
+	if (end - r->tail > r->top - r->tail)
+		r->top = end;
+}
+
+/**
+ * Advance head over @p n bytes written in place, through a write view or
+ * rs_byte_ring_place().
+ *
+ * @return 0, or -ENOBUFS when @p n exceeds the free space of the buffer as
+ *         allocated (nothing moves).
  */
 static inline int rs_byte_ring_commit(struct rs_byte_ring *r, size_t n)
 {
-	if (n > rs_byte_ring_space(r))
+	if (n > rs_byte_ring_room_pvt(r))
 		return -ENOBUFS;
 	r->head += n;
+	rs_byte_ring_raise_top_pvt(r, r->head);
 	return 0;
 }
 
@@ -274,7 +356,9 @@ static inline int rs_byte_ring_set_mark(struct rs_byte_ring *r, uint64_t off)
  * Drop the bytes below @p off: they are acknowledged (by the peer for TX,
  * by the client for RX), and their space becomes free.  If @p off is beyond
  * mark, mark moves to @p off too: TCP may see an acknowledgement of bytes
- * sent before a retransmission timeout pulled mark back.
+ * sent before a retransmission timeout pulled mark back.  A release that
+ * empties the ring may shrink its buffer (see the file comment): views
+ * taken before it are void.
  *
  * @return 0, or -ERANGE when @p off is not inside [tail, head] (nothing
  *         moves).  An offset below tail is an old acknowledgement: the
@@ -287,6 +371,10 @@ static inline int rs_byte_ring_release_to(struct rs_byte_ring *r, uint64_t off)
 	if (off - r->tail > r->mark - r->tail)
 		r->mark = off;
 	r->tail = off;
+	/* Empty, nothing placed beyond head, and grown: give memory back.
+	 * After it the buffer is the first size, so once per emptying. */
+	if (r->tail == r->top && rs_byte_ring_allocated(r) > RS_BYTE_RING_FIRST)
+		rs_byte_ring_shrink_pvt(r);
 	return 0;
 }
 

@@ -413,6 +413,16 @@ struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg);
  */
 void rs_tcp_stack_destroy(struct rs_tcp_stack *st);
 
+/**
+ * Ring memory now held by the stack's connections: the sum of
+ * rs_byte_ring_allocated() over every send and receive ring.  Walks the
+ * connection pool (max_conns entries), so it is for reports and tests, not
+ * for the packet path.
+ *
+ * @return bytes of ring buffer allocated.
+ */
+size_t rs_tcp_stack_ring_bytes(const struct rs_tcp_stack *st);
+
 /** Flag for rs_tcp_input(): verify the TCP checksum here. */
 #define RS_TCP_IN_CSUM 0x1u
 

@@ -370,6 +370,21 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 	return c;
 }
 
+size_t rs_tcp_stack_ring_bytes(const struct rs_tcp_stack *st)
+{
+	size_t sum = 0;
+
+	for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
+		const struct rs_tcp_conn *c = &st->conns[i];
+
+		if (c->snd != NULL)
+			sum += rs_byte_ring_allocated(c->snd);
+		if (c->rcv != NULL)
+			sum += rs_byte_ring_allocated(c->rcv);
+	}
+	return sum;
+}
+
 int rs_tcp_conn_rings(struct rs_tcp_conn *c)
 {
 	if (c->snd == NULL)

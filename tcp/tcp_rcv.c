@@ -7,6 +7,8 @@
  * beyond rcv_nxt are written straight into the ring's free space at
  * their place (head + (seq - rcv_nxt)) and remembered as a small sorted
  * list of disjoint intervals (RS_TCP_OOO_MAX); nothing else is allocated.
+ * Writing (rs_byte_ring_place) may grow the ring's buffer; when that finds
+ * no memory the segment is dropped as if the window were closed.
  * When in-order data reaches an interval, the interval's bytes are
  * already in place: committing moves head over them.  The window we
  * announce never exceeds the ring's free space, so every accepted byte
@@ -37,25 +39,13 @@ uint32_t rs_tcp_rcv_space(const struct rs_tcp_conn *c)
 	return (uint32_t)rs_byte_ring_space(c->rcv);
 }
 
-/* Copy @p len bytes to @p off bytes beyond the ring's head. */
-static void place_bytes(struct rs_byte_ring *r, uint32_t off,
+/* Copy @p len bytes to @p off bytes beyond the ring's head.  @return false
+ * when the ring's buffer could not grow: the segment is then dropped as if
+ * the window were closed, and the peer sends it again. */
+static bool place_bytes(struct rs_byte_ring *r, uint32_t off,
 			const uint8_t *src, uint32_t len)
 {
-	struct rs_byte_view v;
-
-	rs_byte_ring_write_view(r, &v);
-	for (unsigned i = 0; i < 2 && len; i++) {
-		if (off >= v.seg[i].len) {
-			off -= (uint32_t)v.seg[i].len;
-			continue;
-		}
-		uint32_t n = RS_TCP_MIN(len, (uint32_t)v.seg[i].len - off);
-
-		memcpy(v.seg[i].ptr + off, src, n);
-		src += n;
-		len -= n;
-		off = 0;
-	}
+	return rs_byte_ring_place(r, rs_byte_ring_head(r) + off, src, len) == 0;
 }
 
 /* Add [start, end) to the interval list, merging what it touches.
@@ -136,7 +126,10 @@ static void take_in_order(struct rs_tcp_conn *c, uint64_t now,
 	bool hole = c->n_ooo > 0;
 	uint32_t got;
 
-	place_bytes(c->rcv, 0, data, len);
+	if (!place_bytes(c->rcv, 0, data, len)) {
+		c->ack_now = true; /* tell the peer where we still are */
+		return;
+	}
 	rs_byte_ring_commit(c->rcv, len);
 	got = len + ooo_collect(c);
 	c->rcv_nxt += got;
@@ -190,11 +183,10 @@ static void take_out_of_order(struct rs_tcp_conn *c, uint32_t off,
 		dsack_set(c, c->rcv_nxt + off, len);
 		return; /* same bytes as before (a correct peer's) */
 	}
-	if (!ooo_add(c, start, start + len)) {
+	/* Placed first: a failed growth must leave no interval behind. */
+	if (!place_bytes(c->rcv, off, data, len) ||
+	    !ooo_add(c, start, start + len))
 		RS_TCP_COUNT(c->st, OOO_DROPPED);
-		return;
-	}
-	place_bytes(c->rcv, off, data, len);
 }
 
 void rs_tcp_rcv_data(struct rs_tcp_conn *c, uint64_t now,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# 10,000 concurrent connections (RS_SCALE_CONNS) from the stack to a
+# 10,000 concurrent connections (RS_SCALE_CONNS), with the default rings
+# (grown on demand), from the stack to a
 # Linux echo server: all established at once, then each sends 4 KiB,
 # reads its echo to the end and closes.  The heap the connections cost
 # while idle is reported per connection (jemalloc's count, before any
@@ -22,7 +23,7 @@ BYTES=4096
 st_nstat "$TB_DIR/n0"
 st_peer "$TB_DIR/echo.log" --timeout 240 tcp-listen-echo 7040 "$N" ||
 	fail "the Linux echo server starts"
-st_stack "$TB_DIR/many.log" --timeout 200 tcp-many "$TB_PEER_IP:7040" \
+st_stack "$TB_DIR/many.log" --timeout 200 --ring 0 tcp-many "$TB_PEER_IP:7040" \
 	"$N" $BYTES || fail "tcp-many starts"
 st_stack_wait 210
 S=$TB_DIR/many.log

@@ -24,6 +24,7 @@
 
 #define DEFAULT_SEED 20240601u
 #define RANDOM_OPS 6000
+#define GROW_OPS 3000
 
 static int live_rings;
 
@@ -371,6 +372,190 @@ static void test_write_at_retried_send(void **state)
 	ring_del(r);
 }
 
+/*
+ * Growth and shrinking.  BIG has a first buffer of RS_BYTE_RING_FIRST, so
+ * these rings start small and double.
+ */
+#define FIRST RS_BYTE_RING_FIRST
+#define BIG (16 * FIRST)
+
+static void assert_stream(const struct rs_byte_ring *r, uint64_t off,
+			  size_t len)
+{
+	uint8_t *out = malloc(len + 1);
+
+	assert_non_null(out);
+	assert_int_equal(rs_byte_ring_copy_out(r, off, out, len), 0);
+	for (size_t i = 0; i < len; i++)
+		if (out[i] != pat(off + i))
+			fail_msg("byte at %" PRIu64 " wrong", off + i);
+	free(out);
+}
+
+/* Write the pattern for [head, head + len) through rs_byte_ring_write. */
+static size_t write_pat(struct rs_byte_ring *r, size_t len)
+{
+	uint8_t *in = malloc(len + 1);
+	size_t n;
+
+	assert_non_null(in);
+	fill_pat(in, len, rs_byte_ring_head(r));
+	n = rs_byte_ring_write(r, in, len);
+	free(in);
+	return n;
+}
+
+static int place_pat(struct rs_byte_ring *r, uint64_t off, size_t len)
+{
+	uint8_t *in = malloc(len + 1);
+	int rc;
+
+	assert_non_null(in);
+	fill_pat(in, len, off);
+	rc = rs_byte_ring_place(r, off, in, len);
+	free(in);
+	return rc;
+}
+
+static void test_growth_keeps_wrapped_bytes(void **state)
+{
+	/* Start 1000 bytes before the small buffer's physical end. */
+	uint64_t start = 7 * FIRST - 1000;
+	struct rs_byte_ring *r = ring_new(BIG, start);
+	struct rs_byte_view v;
+
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+	assert_int_equal(write_pat(r, 3000), 3000);
+	assert_int_equal(rs_byte_ring_read_view(r, &v), 3000);
+	assert_int_equal(v.seg[1].len, 2000); /* wrapped in the small one */
+	assert_int_equal(rs_byte_ring_release_to(r, start + 500), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+
+	assert_int_equal(write_pat(r, 10000), 10000);
+	assert_int_equal(rs_byte_ring_allocated(r), 4 * FIRST);
+	assert_int_equal(rs_byte_ring_capacity(r), BIG);
+	assert_int_equal(rs_byte_ring_count(r), 12500);
+	assert_int_equal(rs_byte_ring_space(r), BIG - 12500);
+	assert_pos(r, start + 500, start + 500, start + 13000);
+	assert_stream(r, start + 500, 12500);
+
+	/* Fill it to the capacity: the logical limit is still the limit. */
+	assert_int_equal(write_pat(r, BIG), BIG - 12500);
+	assert_int_equal(rs_byte_ring_allocated(r), BIG);
+	assert_int_equal(rs_byte_ring_space(r), 0);
+	assert_stream(r, start + 500, BIG);
+	ring_del(r);
+}
+
+static void test_growth_keeps_placed_bytes(void **state)
+{
+	struct rs_byte_ring *r = ring_new(BIG, 100);
+	uint64_t far = 100 + BIG - 3000;
+
+	assert_int_equal(write_pat(r, 50), 50);
+	/* One run beyond head inside the small buffer, one that needs the
+	 * whole capacity: the first must survive the growth the second
+	 * causes. */
+	assert_int_equal(place_pat(r, 150 + 1000, 2000), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+	assert_int_equal(place_pat(r, far, 3000), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), BIG);
+	assert_int_equal(rs_byte_ring_head(r), 150);
+	assert_int_equal(rs_byte_ring_space(r), BIG - 50);
+	assert_int_equal(place_pat(r, far, 3001), -ERANGE); /* past tail+cap */
+	assert_int_equal(place_pat(r, 149, 1), -ERANGE);    /* below head */
+
+	/* Empty below head, bytes held beyond it: no shrink. */
+	assert_int_equal(rs_byte_ring_release_to(r, 150), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), BIG);
+
+	/* Fill the holes in order, as TCP does, then commit over all. */
+	assert_int_equal(place_pat(r, 150, 1000), 0);
+	assert_int_equal(place_pat(r, 3150, far - 3150), 0);
+	assert_int_equal(rs_byte_ring_commit(r, (size_t)(far + 3000 - 150)), 0);
+	assert_stream(r, 150, (size_t)(far + 3000 - 150));
+	assert_int_equal(rs_byte_ring_release_to(r, far + 3000), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+	ring_del(r);
+}
+
+static void test_shrink_after_emptying(void **state)
+{
+	struct rs_byte_ring *r = ring_new(BIG, 0);
+	struct rs_byte_ring *small = ring_new(FIRST / 4, 0);
+	struct rs_byte_view v;
+
+	assert_int_equal(write_pat(r, 3 * FIRST), 3 * FIRST);
+	assert_int_equal(rs_byte_ring_allocated(r), 4 * FIRST);
+	assert_int_equal(rs_byte_ring_release_to(r, FIRST), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), 4 * FIRST); /* not empty */
+	assert_int_equal(rs_byte_ring_release_to(r, 3 * FIRST), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+	/* The small buffer works on from where the stream is. */
+	assert_int_equal(write_pat(r, 100), 100);
+	assert_stream(r, 3 * FIRST, 100);
+	/* write_view doubles a buffer found more than half full. */
+	assert_int_equal(write_pat(r, FIRST / 2), FIRST / 2);
+	assert_int_equal(rs_byte_ring_write_view(r, &v),
+			 2 * FIRST - FIRST / 2 - 100);
+	assert_int_equal(rs_byte_ring_allocated(r), 2 * FIRST);
+	assert_stream(r, 3 * FIRST, FIRST / 2 + 100);
+	/* reset gives memory back too. */
+	rs_byte_ring_reset(r, 77);
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+	assert_pos(r, 77, 77, 77);
+	/* A ring smaller than the first size is allocated whole. */
+	assert_int_equal(rs_byte_ring_allocated(small), FIRST / 4);
+	assert_int_equal(write_pat(small, FIRST), FIRST / 4);
+	assert_int_equal(rs_byte_ring_release_to(small, FIRST / 4), 0);
+	assert_int_equal(rs_byte_ring_allocated(small), FIRST / 4);
+	ring_del(small);
+	ring_del(r);
+}
+
+static int allocs_fail;
+
+static void *test_alloc(size_t align, size_t size)
+{
+	return allocs_fail ? NULL : aligned_alloc(align, size);
+}
+
+static void test_failed_growth_is_a_full_ring(void **state)
+{
+	struct rs_byte_ring *r = ring_new(BIG, 0);
+	struct rs_byte_view v;
+
+	rs_byte_ring_set_alloc_pvt(test_alloc);
+	assert_int_equal(write_pat(r, 1000), 1000);
+	allocs_fail = 1;
+	/* Burst write: what fits in the buffer as it is, no more. */
+	assert_int_equal(write_pat(r, 2 * FIRST), FIRST - 1000);
+	assert_int_equal(write_pat(r, 1), 0);
+	assert_int_equal(rs_byte_ring_write_view(r, &v), 0);
+	assert_int_equal(rs_byte_ring_commit(r, 1), -ENOBUFS);
+	assert_int_equal(place_pat(r, FIRST + 10, 5), -ENOMEM);
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+	assert_int_equal(rs_byte_ring_head(r), FIRST);
+	assert_stream(r, 0, FIRST);
+	allocs_fail = 0;
+	assert_int_equal(write_pat(r, FIRST), FIRST);
+	assert_stream(r, 0, 2 * FIRST);
+	/* A shrink without memory keeps the big buffer, still working. */
+	allocs_fail = 1;
+	assert_int_equal(rs_byte_ring_release_to(r, 2 * FIRST), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), 2 * FIRST);
+	assert_int_equal(write_pat(r, 10), 10);
+	assert_stream(r, 2 * FIRST, 10);
+	allocs_fail = 0;
+	errno = 0;
+	allocs_fail = 1;
+	assert_null(rs_byte_ring_create(BIG, 0));
+	assert_int_equal(errno, ENOMEM);
+	allocs_fail = 0;
+	rs_byte_ring_set_alloc_pvt(NULL);
+	ring_del(r);
+}
+
 /* splitmix64: small, and the same sequence on every libc. */
 static uint64_t rnd_next(uint64_t *s)
 {
@@ -405,19 +590,35 @@ struct model {
 	uint8_t *bytes;
 	size_t bytes_size;
 	size_t tail, mark, head;
+	size_t top;	  /* end of everything written, >= head */
+	uint8_t *known;	  /* known[i]: the ring holds bytes[i] (beyond head) */
 	uint8_t *scratch; /* cap + slack bytes */
+	size_t shrinks;	  /* times the buffer went back to the first size */
 	size_t through;	  /* bytes written over the run, across resets */
 	int crossed_2_64; /* head ran across 2^64 */
 };
 
 static void model_check(const struct model *m)
 {
+	size_t a = rs_byte_ring_allocated(m->r);
+
 	assert_int_equal(rs_byte_ring_tail(m->r), m->base + m->tail);
 	assert_int_equal(rs_byte_ring_mark(m->r), m->base + m->mark);
 	assert_int_equal(rs_byte_ring_head(m->r), m->base + m->head);
 	assert_int_equal(rs_byte_ring_count(m->r), m->head - m->tail);
 	assert_int_equal(rs_byte_ring_pending(m->r), m->head - m->mark);
 	assert_true(m->head - m->tail <= m->cap);
+	assert_int_equal(rs_byte_ring_capacity(m->r), m->cap);
+	assert_int_equal(rs_byte_ring_space(m->r),
+			 m->cap - (m->head - m->tail));
+	/* The buffer: a power of two that holds [tail, top). */
+	assert_true(a <= m->cap && (a & (a - 1)) == 0);
+	assert_true(m->top - m->tail <= a);
+}
+
+static size_t first_of(size_t cap)
+{
+	return cap < RS_BYTE_RING_FIRST ? cap : RS_BYTE_RING_FIRST;
 }
 
 /* Every model head move goes through here. */
@@ -427,6 +628,8 @@ static void model_wrote(struct model *m, size_t n)
 		m->crossed_2_64 = 1;
 	m->head += n;
 	m->through += n;
+	if (m->top < m->head)
+		m->top = m->head;
 }
 
 static void model_check_all(struct model *m)
@@ -476,7 +679,10 @@ static void op_commit(struct model *m)
 	const uint8_t *src;
 	size_t first = n < v.seg[0].len ? n : v.seg[0].len;
 
-	assert_int_equal(space, m->cap - (m->head - m->tail));
+	/* The buffer's free space: all of it once grown to the capacity. */
+	assert_true(space <= m->cap - (m->head - m->tail));
+	assert_int_equal(space,
+			 rs_byte_ring_allocated(m->r) - (m->head - m->tail));
 	assert_int_equal(v.seg[0].len + v.seg[1].len, space);
 	src = model_new_bytes(m, n);
 	memcpy(v.seg[0].ptr, src, first);
@@ -552,10 +758,24 @@ static void op_set_mark(struct model *m)
 		m->mark = (size_t)off;
 }
 
+/* After a release: the buffer shrank iff the ring is empty with nothing
+ * beyond head; @p before is its size before the release. */
+static void model_released(struct model *m, size_t before)
+{
+	if (m->tail == m->top) {
+		assert_int_equal(rs_byte_ring_allocated(m->r),
+				 first_of(m->cap));
+		m->shrinks += before > first_of(m->cap);
+	} else {
+		assert_int_equal(rs_byte_ring_allocated(m->r), before);
+	}
+}
+
 static void op_release(struct model *m)
 {
 	int64_t off = model_pick(m, m->tail, m->head);
 	int ok = off >= (int64_t)m->tail && off <= (int64_t)m->head;
+	size_t before = rs_byte_ring_allocated(m->r);
 
 	assert_int_equal(rs_byte_ring_release_to(m->r, m->base + off),
 			 ok ? 0 : -ERANGE);
@@ -564,6 +784,7 @@ static void op_release(struct model *m)
 	m->tail = (size_t)off;
 	if (m->mark < m->tail)
 		m->mark = m->tail;
+	model_released(m, before);
 }
 
 static void op_copy_out(struct model *m)
@@ -583,29 +804,120 @@ static void op_reset(struct model *m)
 {
 	m->base = rnd_next(&m->rng);
 	rs_byte_ring_reset(m->r, m->base);
-	m->tail = m->mark = m->head = 0;
+	assert_int_equal(rs_byte_ring_allocated(m->r), first_of(m->cap));
+	/* The model's arrays restart at 0 too; forget what lay beyond. */
+	memset(m->known, 0, m->top + 1);
+	m->tail = m->mark = m->head = m->top = 0;
 }
 
-/* @return 1 when the stream ran across 2^64 somewhere in the run. */
-static int run_model(size_t cap, uint64_t base, uint64_t seed)
+/* Out-of-order bytes: somewhere in [head, tail + cap), head stays. */
+static void op_place(struct model *m)
 {
-	static void (*const ops[])(struct model *) = {
-	    op_write,	     op_commit,	  op_write_at, op_read,	   op_read,
-	    op_advance_mark, op_set_mark, op_release,  op_release, op_copy_out,
-	};
-	const size_t nops = sizeof(ops) / sizeof(ops[0]);
+	size_t end = m->tail + m->cap;
+	size_t off = m->head + rnd_below(&m->rng, end - m->head + 1);
+	size_t len = rnd_below(&m->rng, end - off + 2); /* one too many */
+	int ok = off + len <= end;
+
+	for (size_t i = 0; i < len; i++)
+		m->scratch[i] = (uint8_t)rnd_next(&m->rng);
+	assert_int_equal(
+	    rs_byte_ring_place(m->r, m->base + off, m->scratch, len),
+	    ok ? 0 : -ERANGE);
+	if (!ok)
+		return;
+	memcpy(m->bytes + off, m->scratch, len);
+	memset(m->known + off, 1, len);
+	if (m->top < off + len)
+		m->top = off + len;
+}
+
+/* In-order data reaches placed bytes: place the holes, commit over all. */
+static void op_fill(struct model *m)
+{
+	size_t n = m->top - m->head;
+
+	if (rnd_below(&m->rng, 2))
+		n = rnd_below(&m->rng, n + 1); /* or all the way to top */
+	for (size_t i = m->head; i < m->head + n; i++) {
+		if (m->known[i])
+			continue;
+		m->bytes[i] = (uint8_t)rnd_next(&m->rng);
+		assert_int_equal(
+		    rs_byte_ring_place(m->r, m->base + i, m->bytes + i, 1), 0);
+	}
+	assert_int_equal(rs_byte_ring_commit(m->r, n), 0);
+	model_wrote(m, n);
+}
+
+/* The reader catches up and acknowledges all: the ring empties. */
+static void op_drain(struct model *m)
+{
+	size_t before = rs_byte_ring_allocated(m->r);
+
+	assert_int_equal(rs_byte_ring_release_to(m->r, m->base + m->head), 0);
+	m->tail = m->mark = m->head;
+	model_released(m, before);
+}
+
+/* Small writes, so that the buffer doubles step by step. */
+static void op_write_small(struct model *m)
+{
+	size_t space = m->cap - (m->head - m->tail);
+	size_t len = rnd_below(&m->rng, 2 * first_of(m->cap));
+	size_t want = len < space ? len : space;
+
+	assert_int_equal(rs_byte_ring_write(m->r, model_new_bytes(m, want),
+					    len < space ? len : space),
+			 want);
+	model_wrote(m, want);
+}
+
+typedef void (*model_op)(struct model *);
+
+static const model_op plain_ops[] = {
+    op_write,	     op_commit,	  op_write_at, op_read,	   op_read,
+    op_advance_mark, op_set_mark, op_release,  op_release, op_copy_out,
+};
+
+/* With out-of-order placing and small writes: grows and shrinks. */
+static const model_op grow_ops[] = {
+    op_write,	 op_write_small, op_write_small, op_commit, op_write_at,
+    op_place,	 op_fill,	 op_fill,	 op_read,   op_advance_mark,
+    op_set_mark, op_release,	 op_release,	 op_drain,  op_copy_out,
+};
+
+struct model_run {
+	const model_op *ops;
+	size_t nops;
+	int nruns; /* operations */
+};
+
+#define PLAIN_RUN                                                              \
+	{                                                                      \
+		plain_ops, sizeof(plain_ops) / sizeof(plain_ops[0]),           \
+		    RANDOM_OPS                                                 \
+	}
+
+/* @return 1 when the stream ran across 2^64 somewhere in the run. */
+static int run_model(size_t cap, uint64_t base, uint64_t seed,
+		     struct model_run run, size_t *shrinks)
+{
+	const model_op *ops = run.ops;
+	const size_t nops = run.nops;
 	struct model m = {.cap = cap, .base = base, .rng = seed};
 
 	print_message("byte ring model: cap %zu start %" PRIu64 " seed %" PRIu64
 		      " (RS_TEST_SEED replays)\n",
 		      cap, base, seed);
 	m.r = ring_new(cap, base);
-	m.bytes_size = (size_t)RANDOM_OPS * (cap + cap / 4 + 1);
+	m.bytes_size = (size_t)run.nruns * (cap + cap / 4 + 1) + cap;
 	m.bytes = malloc(m.bytes_size);
+	m.known = calloc(m.bytes_size + 1, 1);
 	m.scratch = malloc(cap + cap / 4 + 2);
 	assert_non_null(m.bytes);
+	assert_non_null(m.known);
 	assert_non_null(m.scratch);
-	for (int i = 0; i < RANDOM_OPS; i++) {
+	for (int i = 0; i < run.nruns; i++) {
 		if (rnd_below(&m.rng, 2000) == 0)
 			op_reset(&m);
 		else
@@ -618,7 +930,9 @@ static int run_model(size_t cap, uint64_t base, uint64_t seed)
 	print_message("  %zu bytes through, %s 2^64\n", m.through,
 		      m.crossed_2_64 ? "across" : "not across");
 	/* A run that moved little data would prove little. */
-	assert_true(m.through > (size_t)RANDOM_OPS * cap / 32);
+	assert_true(m.through > (size_t)run.nruns * cap / 32);
+	*shrinks = m.shrinks;
+	free(m.known);
 	free(m.scratch);
 	free(m.bytes);
 	ring_del(m.r);
@@ -627,16 +941,30 @@ static int run_model(size_t cap, uint64_t base, uint64_t seed)
 
 static void test_random_against_model(void **state)
 {
+	const struct model_run grow = {
+	    grow_ops, sizeof(grow_ops) / sizeof(grow_ops[0]), GROW_OPS};
 	uint64_t seed = test_seed();
+	size_t shrinks;
 	int crossed;
 
-	run_model(64, 0, seed);
+	run_model(64, 0, seed, (struct model_run)PLAIN_RUN, &shrinks);
 	/* Resets allowing, the stream runs across 2^64 part way through;
 	 * the default seed is known to get there. */
-	crossed = run_model(256, UINT64_MAX - 3000, seed + 1);
+	crossed = run_model(256, UINT64_MAX - 3000, seed + 1,
+			    (struct model_run)PLAIN_RUN, &shrinks);
 	if (seed == DEFAULT_SEED)
 		assert_true(crossed);
-	run_model(16, 0x12345678ULL + 1, seed + 2);
+	run_model(16, 0x12345678ULL + 1, seed + 2, (struct model_run)PLAIN_RUN,
+		  &shrinks);
+	/* Buffers that grow from the first size: many grow/shrink cycles,
+	 * out-of-order bytes across them, a start near 2^64. */
+	run_model(4 * RS_BYTE_RING_FIRST, 0, seed + 3, grow, &shrinks);
+	print_message("  %zu shrinks\n", shrinks);
+	assert_true(shrinks >= 20);
+	run_model(8 * RS_BYTE_RING_FIRST, UINT64_MAX - 50000, seed + 4, grow,
+		  &shrinks);
+	print_message("  %zu shrinks\n", shrinks);
+	assert_true(shrinks >= 20);
 }
 
 static void test_no_ring_leaked(void **state)
@@ -659,6 +987,10 @@ int main(void)
 	    cmocka_unit_test(test_release_rules),
 	    cmocka_unit_test(test_dedup_send),
 	    cmocka_unit_test(test_write_at_retried_send),
+	    cmocka_unit_test(test_growth_keeps_wrapped_bytes),
+	    cmocka_unit_test(test_growth_keeps_placed_bytes),
+	    cmocka_unit_test(test_shrink_after_emptying),
+	    cmocka_unit_test(test_failed_growth_is_a_full_ring),
 	    cmocka_unit_test(test_random_against_model),
 	    cmocka_unit_test(test_no_ring_leaked),
 	};
