@@ -405,21 +405,28 @@ static unsigned service_print(struct rs_svc_shared *sh, struct rs_svc_ctl *ctl,
 		;
 	rs_svc_ctl_stats_get(ctl, &cs);
 	rs_svc_dp_stats_get(sdp, &ds);
-	printf("  %-28s %" PRIu64 "\n", "rpc.conns_accepted",
-	       ds.conns_accepted);
-	printf("  %-28s %" PRIu64 "\n", "rpc.auth_failed", ds.auth_failed);
-	printf("  %-28s %" PRIu64 "\n", "rpc.auth_timeouts", ds.auth_timeouts);
-	printf("  %-28s %" PRIu64 "\n", "rpc.calls", ds.calls);
-	printf("  %-28s %" PRIu64 "\n", "rpc.forwarded", ds.forwarded);
-	printf("  %-28s %" PRIu64 "\n", "rpc.control_execs", cs.execs);
-	printf("  %-28s %" PRIu64 "\n", "rpc.control_answered", cs.answered);
-	printf("  %-28s %" PRIu64 "\n", "rpc.parked", ds.parked);
-	printf("  %-28s %" PRIu64 "\n", "rpc.woken", ds.woken);
-	printf("  %-28s %" PRIu64 "\n", "rpc.expired", ds.expired);
-	printf("  %-28s %" PRIu64 "\n", "rpc.cancelled", ds.cancelled);
-	printf("  %-28s %" PRIu64 "\n", "rpc.busy", ds.busy);
-	printf("  %-28s %" PRIu64 "\n", "rpc.reaped", ds.reaped);
-	printf("  %-28s %" PRIu64 "\n", "rpc.gone_lost", ds.gone_lost);
+	const struct {
+		const char *name;
+		uint64_t v;
+	} rows[] = {
+	    {"rpc.conns_accepted", ds.conns_accepted},
+	    {"rpc.auth_failed", ds.auth_failed},
+	    {"rpc.auth_timeouts", ds.auth_timeouts},
+	    {"rpc.calls", ds.calls},
+	    {"rpc.forwarded", ds.forwarded},
+	    {"rpc.control_execs", cs.execs},
+	    {"rpc.control_answered", cs.answered},
+	    {"rpc.parked", ds.parked},
+	    {"rpc.woken", ds.woken},
+	    {"rpc.expired", ds.expired},
+	    {"rpc.cancelled", ds.cancelled},
+	    {"rpc.busy", ds.busy},
+	    {"rpc.reaped", ds.reaped},
+	    {"rpc.gone_lost", ds.gone_lost},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		printf("  %-28s %" PRIu64 "\n", rows[i].name, rows[i].v);
 	rs_svc_shared_drain(sh); /* answers for connections now closed */
 	in_use = rs_svc_msgs_in_use(sh);
 	/* Descriptors control still holds name sockets the workers closed

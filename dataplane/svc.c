@@ -33,6 +33,12 @@
 #define SCAN_NS (250ull * 1000 * 1000)
 #define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
 
+/* Control's rings reach every worker the data plane may run. */
+_Static_assert(RS_DP_WORKERS_MAX <=
+		   sizeof(((struct rs_svc_shared *)0)->to_worker) /
+		       sizeof(struct rte_ring *),
+	       "rs_svc_shared.to_worker too small");
+
 struct rs_svc_dp {
 	struct rs_svc_shared *sh;
 	struct rs_rpc_registry *exec_reg;
@@ -351,6 +357,37 @@ static uint64_t deadline_of(const struct svc_worker *w,
 	return rs_lcore_now_ns(w->lc) + (uint64_t)(s * 1e9);
 }
 
+/* Waits whose frame fits SPARE_FRAME bytes are kept for reuse when they
+ * end (SPARE_MAX of them), so a steady stream of parked Receives, Polls
+ * and Connects allocates nothing; larger frames (a parked Send's data)
+ * get a wait of their own size. */
+#define SPARE_FRAME 512u
+#define SPARE_MAX 1024u
+
+static struct svc_wait *wait_alloc(struct svc_worker *w, size_t frame_len)
+{
+	struct svc_wait *wt = w->spare;
+
+	if (frame_len <= SPARE_FRAME && wt != NULL) {
+		w->spare = wt->ctx;
+		w->nspare--;
+		return wt;
+	}
+	return malloc(sizeof(*wt) +
+		      (frame_len <= SPARE_FRAME ? SPARE_FRAME : frame_len));
+}
+
+static void wait_release(struct svc_worker *w, struct svc_wait *wt)
+{
+	if (wt->len > SPARE_FRAME || w->nspare == SPARE_MAX) {
+		free(wt);
+		return;
+	}
+	wt->ctx = w->spare;
+	w->spare = wt;
+	w->nspare++;
+}
+
 /* Park the call on @p list (see svc_park()); a new wait takes @p ctx. */
 static int park(struct svc_worker *w, struct rs_rpc_call *call,
 		struct svc_wait_list *list, double timeout_s, bool owns_desc,
@@ -377,7 +414,7 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 						 RS_QUOTA_PENDING_CALLS));
 		return -1;
 	}
-	wt = malloc(sizeof(*wt) + call->frame_len);
+	wt = wait_alloc(w, call->frame_len);
 	if (wt == NULL)
 		goto err_charge;
 	*wt = (struct svc_wait){
@@ -406,7 +443,7 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 	return 1;
 
 err_free:
-	free(wt);
+	wait_release(w, wt);
 err_charge:
 	rs_apps_uncharge(w->sh->apps, w->cur_app, RS_QUOTA_PENDING_CALLS, 1);
 	rs_rpc_call_set_rpc_error(call, RPC_ERR(INTERNAL), "no memory to wait");
@@ -477,7 +514,7 @@ static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 	if (wt->ctx_free != NULL)
 		wt->ctx_free(wt->ctx);
 	w->nwaits--;
-	free(wt);
+	wait_release(w, wt);
 }
 
 void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt)
@@ -601,6 +638,12 @@ static void worker_free(struct svc_worker *w)
 {
 	if (w == NULL)
 		return;
+	while (w->spare != NULL) {
+		struct svc_wait *wt = w->spare;
+
+		w->spare = wt->ctx;
+		free(wt);
+	}
 	rte_hash_free(w->socks);
 	rs_arena_destroy(w->arena);
 	free(w->heap);
@@ -628,7 +671,6 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 
 	if (w == NULL)
 		return NULL;
-	w->dp = sdp;
 	w->sh = sdp->sh;
 	w->lc = lc;
 	w->k = rs_lcore_index(lc);

@@ -144,7 +144,7 @@ static bool conn_flush(struct svc_worker *w, struct svc_conn *c)
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		 size_t len)
 {
-	if (rc == -ENOSPC || rc < 0)
+	if (rc < 0) /* -ENOSPC: above SVC_OUT_MAX */
 		rc = rs_rpc_error_write(
 		    call->call_id, RPC_ERR(RESPONSE_TOO_LARGE),
 		    "reply too large", w->out, SVC_OUT_MAX, &len);

@@ -121,7 +121,6 @@ struct svc_worker_stats {
 };
 
 struct svc_worker {
-	struct rs_svc_dp *dp;
 	struct rs_svc_shared *sh;
 	struct rs_lcore *lc;
 	unsigned k;
@@ -142,6 +141,8 @@ struct svc_worker {
 	struct svc_wait *last_wait; /* the latest wait made */
 	struct svc_dns *dns;	    /* svc_dns.c; NULL: no [dns] servers */
 	uint32_t nwaits;	    /* parked calls */
+	struct svc_wait *spare;	    /* freed small waits, for the next park */
+	uint32_t nspare;
 	bool any_event;	       /* a proxied socket had an event this round */
 	uint64_t next_scan_ns; /* auth timeouts and idle sockets */
 

@@ -834,10 +834,20 @@ def t_malformed():
     stall = Client(PROXY, PORT)
     stall.authenticate('demo', APPS['demo'])
     stall.sock.sendall(b'\x00\x00\x10\x00ab')  # a header, then nothing
+    t0 = time.monotonic()
     c = client()
     d = tcp_socket(c)
     close(c, d)
-    check('a client stalled in a frame does not hold others up', True)
+    dt = time.monotonic() - t0
+    # The stalled one still has its call pending: it gets no answer.
+    stall.sock.settimeout(0.5)
+    try:
+        stall.read_response()
+        answered = True
+    except (socket.timeout, TimeoutError):
+        answered = False
+    check('a client stalled in a frame does not hold others up',
+          len(d) == 22 and dt < 2 and not answered, (dt, answered))
     stall.close()
 
 

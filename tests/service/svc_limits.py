@@ -74,9 +74,14 @@ def t_acl():
     lst = listener()
     c = client()
     d = tcp_socket(c)
-    c.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,
-                                           remote_ip=addr(PEER, OPEN_PORT)))
-    check('the [acl] hole is open', True)
+    r = c.call('Connect', pb.rs.ConnectRequest(
+        socket_descriptor=d, remote_ip=addr(PEER, OPEN_PORT)))
+    conn, _ = lst.accept()
+    check('the [acl] hole is open: Linux accepts the connection',
+          conn.getpeername()[0] == PROXY and
+          socket.inet_ntoa(r.proxy_external_ip.packed_address) == PROXY,
+          conn.getpeername())
+    conn.close()
     c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
     d = tcp_socket(c)
     ok, why = raises(lambda: c.call('Connect', pb.rs.ConnectRequest(
