@@ -99,6 +99,8 @@ static const struct key keys[] = {
     KEY(port, mbuf_cache, K_UINT, 0, 512, 0),
     KEY(port, mtu, K_UINT, 68, 9600, 0),
     KEY(port, link_timeout_ms, K_UINT, 100, 60000, 0),
+    KEY(port, tso, K_BOOL, 0, 0, 0),
+    KEY(port, lro, K_BOOL, 0, 0, 0),
 
     KEY(net, ip, K_IPV4, 0, 0, F_REQUIRED),
     KEY(net, prefix, K_UINT, 1, 32, 0),

@@ -79,7 +79,7 @@ static const char usage_text[] =
     "    It initialises the EAL from [eal] args, probes the port named by\n"
     "    [port] devargs (any PMD: net_tap, virtio_user, a PCI NIC), gives\n"
     "    each worker lcore one RX/TX queue pair, waits for link up, prints\n"
-    "    a banner (port, MAC, address, negotiated checksum offloads,\n"
+    "    a banner (port, MAC, address, negotiated offloads,\n"
     "    workers, RPC port) and runs in the foreground.  SIGINT or\n"
     "    SIGTERM stops the workers (closing every socket), closes the\n"
     "    port and prints the final counters.\n"
@@ -225,7 +225,7 @@ static void offloads_print(const char *dir, uint64_t got, uint64_t offered,
 
 	printf("  %-9s ", dir);
 	if (got == 0)
-		printf("none (checksums in software)");
+		printf("none (in software)");
 	for (unsigned b = 0; b < 64; b++) {
 		if (got & (1ull << b)) {
 			printf("%s%s", sep, name(1ull << b));
@@ -257,9 +257,9 @@ static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 	       in.mac[1], in.mac[2], in.mac[3], in.mac[4], in.mac[5]);
 	printf("  ip        %s/%u, gateway %s, mtu %u\n", ip, cfg->net.prefix,
 	       gw, in.mtu);
-	offloads_print("rx csum", in.rx_offloads, in.rx_offloads_offered,
+	offloads_print("rx offload", in.rx_offloads, in.rx_offloads_offered,
 		       rte_eth_dev_rx_offload_name);
-	offloads_print("tx csum", in.tx_offloads, in.tx_offloads_offered,
+	offloads_print("tx offload", in.tx_offloads, in.tx_offloads_offered,
 		       rte_eth_dev_tx_offload_name);
 	/* net_tap gives the kernel side the port's MAC, so a peer there
 	 * looks to ARP like someone claiming our MAC. */

@@ -88,6 +88,8 @@ struct rs_config {
 		uint32_t mbuf_cache;	  /**< per-lcore mempool cache */
 		uint32_t mtu;		  /**< IP MTU of the port */
 		uint32_t link_timeout_ms; /**< how long to wait for link up */
+		bool tso; /**< TCP segmentation offload, if offered */
+		bool lro; /**< large receive offload, if offered */
 	} port;
 
 	struct rs_config_net {

@@ -73,7 +73,9 @@ static int lcore_tables_create(struct rs_lcore *lc, const struct rs_config *cfg,
 	    "rs_arp_pend",
 	    a->pending * (sizeof(*lc->arp_pend) + a->queue * sizeof(*held)),
 	    RTE_CACHE_LINE_SIZE, socket);
-	lc->lin_size = cfg->port.mtu;
+	/* Any IPv4 packet's payload: a merged (LRO) segment, or one a vhost
+	 * peer sent with TSO, which the vhost port hands over as it came. */
+	lc->lin_size = UINT16_MAX;
 	lc->lin_buf = rte_malloc_socket("rs_lin", lc->lin_size, 0, socket);
 	if (lc->arp_pend == NULL || lc->lin_buf == NULL)
 		return -ENOMEM;
@@ -190,6 +192,7 @@ struct rs_dp *rs_dp_create(const struct rs_config *cfg)
 	for (unsigned i = 0; i < dp->nworkers; i++) {
 		dp->lc[i]->pool = dp->pool;
 		dp->lc[i]->route = dp->route;
+		rs_tcp_glue_port_ready(dp->lc[i]);
 	}
 	return dp;
 

@@ -227,8 +227,11 @@ static void l4_csum_fill(const struct rs_lcore *lc, struct rte_mbuf *m,
 		return;
 	}
 	if (lc->ifc->tx_offloads & capa) {
-		*field = phdr_sum(ip->src_addr, ip->dst_addr, ip->next_proto_id,
-				  l4len);
+		/* TSO wants the sum without the length (each piece has its
+		 * own); see RTE_MBUF_F_TX_TCP_SEG. */
+		*field =
+		    phdr_sum(ip->src_addr, ip->dst_addr, ip->next_proto_id,
+			     (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) ? 0 : l4len);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
 		return;
 	}

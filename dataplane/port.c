@@ -9,7 +9,10 @@
  *   rs_port_close()      stop and close whatever the steps above did
  *
  * Checksum offloads are taken when the port offers them and recorded in
- * struct rs_iface; the stack falls back to software for the rest.  A
+ * struct rs_iface; the stack falls back to software for the rest.  TSO
+ * and LRO likewise, unless [port] tso / lro say off: TSO with TCP
+ * checksums and multi-segment mbufs (the TCP glue chains a segment of up
+ * to 64 KiB), LRO with TCP checksums (and scatter when offered).  A
  * port given with --vdev or found by the EAL's PCI scan is already probed
  * when we ask: rte_dev_probe() says -EEXIST and we use it as it is.
  */
@@ -31,6 +34,12 @@
 #define TX_CSUM                                                                \
 	(RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |        \
 	 RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
+/* TSO: the port cuts a chain of mbufs, checksumming each piece. */
+#define TX_TSO                                                                 \
+	(RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |           \
+	 RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+/* LRO: merged segments arrive as chains, their checksums verified. */
+#define RX_LRO (RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
 
 /* How often the link is looked at while waiting for it. */
 #define LINK_POLL_MS 50
@@ -96,6 +105,14 @@ int rs_port_probe(struct rs_dp *dp)
 	return rc;
 }
 
+/* TSO a driver offers but that does not work for us.  net_tap (DPDK
+ * 22.11) refuses a TSO packet whose pieces, Ethernet header included,
+ * exceed the MTU: with a full MSS every piece does, so it never sends. */
+static bool tso_usable(const struct rte_eth_dev_info *info)
+{
+	return strcmp(info->driver_name, "net_tap") != 0;
+}
+
 /* Queues, RSS and offloads: the part of the configuration the PMD must
  * be able to do, checked here so that the message can say which key. */
 static int conf_build(struct rs_dp *dp, const struct rte_eth_dev_info *info,
@@ -118,10 +135,18 @@ static int conf_build(struct rs_dp *dp, const struct rte_eth_dev_info *info,
 		return -EINVAL;
 	}
 	memset(conf, 0, sizeof(*conf));
-	dp->rx_offloads_offered = info->rx_offload_capa & RX_CSUM;
-	dp->tx_offloads_offered = info->tx_offload_capa & TX_CSUM;
-	conf->rxmode.offloads = dp->rx_offloads_offered;
-	conf->txmode.offloads = dp->tx_offloads_offered;
+	dp->rx_offloads_offered =
+	    info->rx_offload_capa &
+	    (RX_CSUM | RX_LRO | RTE_ETH_RX_OFFLOAD_SCATTER);
+	dp->tx_offloads_offered = info->tx_offload_capa & (TX_CSUM | TX_TSO);
+	conf->rxmode.offloads = dp->rx_offloads_offered & RX_CSUM;
+	conf->txmode.offloads = dp->tx_offloads_offered & TX_CSUM;
+	if (dp->cfg.port.tso && (dp->tx_offloads_offered & TX_TSO) == TX_TSO &&
+	    tso_usable(info))
+		conf->txmode.offloads |= TX_TSO;
+	if (dp->cfg.port.lro && (dp->rx_offloads_offered & RX_LRO) == RX_LRO)
+		conf->rxmode.offloads |= RX_LRO | (dp->rx_offloads_offered &
+						   RTE_ETH_RX_OFFLOAD_SCATTER);
 	conf->rxmode.mtu = dp->cfg.port.mtu;
 	if (n == 1)
 		return 0;

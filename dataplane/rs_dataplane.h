@@ -73,7 +73,7 @@
 	X(UDP_RCVBUF, "udp_rcvbuf", "socket's receive ring full")              \
 	X(UDP_TOO_BIG, "udp_too_big", "larger than the socket's ring")         \
 	X(UDP_SHUT, "udp_shut", "socket shut down for reading")                \
-	X(TCP_TOO_LONG, "tcp_too_long", "segment over the MTU")                \
+	X(TCP_TOO_LONG, "tcp_too_long", "segment over 64 KiB")                 \
 	RS_TCP_DROPS(X##_TCP)
 
 /**

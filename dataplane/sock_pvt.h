@@ -138,6 +138,8 @@ int rs_tcp_glue_rx_offsets(const struct rs_sock *s, uint64_t *held,
 int rs_tcp_glue_rx_seek(struct rs_sock *s, uint64_t off);
 /** rs_sock_poll() of a TCP socket. */
 unsigned rs_tcp_glue_poll(const struct rs_sock *s);
+/** The port is configured: take TSO if it was negotiated. */
+void rs_tcp_glue_port_ready(struct rs_lcore *lc);
 /** Destroy it (after rs_tcp_glue_drain()). */
 void rs_tcp_glue_free(struct rs_lcore *lc);
 /** Run due timers. */

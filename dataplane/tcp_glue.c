@@ -12,7 +12,10 @@
  *   output   emit(): one mbuf per segment -- headroom for IPv4 and
  *            Ethernet, the header the core encodes, the payload copied from
  *            the core's two send-ring pieces -- into rs_ipv4_output(),
- *            which fills the checksum or leaves it to the port;
+ *            which fills the checksum or leaves it to the port.  With TSO
+ *            negotiated the core sends up to 64 KiB a segment (tso_max):
+ *            its payload goes on in chained mbufs, and the port cuts it
+ *            into MSS pieces (RTE_MBUF_F_TX_TCP_SEG, tso_segsz);
  *   timers   rs_tcp_glue_timers() every loop; the worker's idle back-off
  *            never sleeps past rs_tcp_next_timer();
  *   back-pressure  emit() answers -EAGAIN, before allocating, while the
@@ -33,6 +36,7 @@
 #include <sys/random.h>
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_random.h>
@@ -42,6 +46,9 @@
 #include "stack_pvt.h"
 
 #define NS_MS ((uint64_t)NS_PER_S / MS_PER_S)
+/* mbufs a TSO segment's payload may take beyond the first: 64 KiB in
+ * data rooms of 1 KiB or more. */
+#define RS_TSO_MBUFS_MAX 64
 #define NS_S ((uint64_t)NS_PER_S)
 
 /* The data plane's drop reason for each of the core's (rs_dataplane.h
@@ -56,6 +63,44 @@ static const uint16_t tcp_ctr_map[RS_TCP_CTR_MAX] = {
     RS_TCP_COUNTERS(TCP_CTR_MAP)};
 
 /* ---- the core's callbacks ------------------------------------------------ */
+
+/* The payload of @p seg after the header in @p m, chaining mbufs for
+ * what does not fit (a TSO segment: up to 64 KiB). */
+static int payload_copy(struct rs_lcore *lc, struct rte_mbuf *m,
+			const struct rs_tcp_seg *seg)
+{
+	struct rte_mbuf *more[RS_TSO_MBUFS_MAX], *cur = m;
+	uint32_t room = rte_pktmbuf_tailroom(m), unit, n = 0, k, left;
+	const uint8_t *src;
+
+	if (seg->payload_len > room) {
+		unit = rte_pktmbuf_data_room_size(lc->pool);
+		n = (seg->payload_len - room + unit - 1) / unit;
+		if (n > RS_TSO_MBUFS_MAX)
+			return -EMSGSIZE;
+		if (rte_pktmbuf_alloc_bulk(lc->pool, more, n) != 0)
+			return -ENOBUFS;
+	}
+	for (uint32_t i = 0, next = 0; i < 2; i++) {
+		src = seg->payload.seg[i].ptr;
+		for (left = seg->payload.seg[i].len; left > 0; left -= k) {
+			if (rte_pktmbuf_tailroom(cur) == 0) {
+				cur->next = more[next++];
+				cur = cur->next;
+				cur->data_off = 0; /* no header goes here */
+				m->nb_segs++;
+			}
+			k = RTE_MIN(left, (uint32_t)rte_pktmbuf_tailroom(cur));
+			memcpy(rte_pktmbuf_mtod_offset(cur, uint8_t *,
+						       cur->data_len),
+			       src, k);
+			cur->data_len = (uint16_t)(cur->data_len + k);
+			m->pkt_len += k;
+			src += k;
+		}
+	}
+	return 0;
+}
 
 static int emit(void *io, const struct rs_tcp_seg *seg)
 {
@@ -74,20 +119,22 @@ static int emit(void *io, const struct rs_tcp_seg *seg)
 		RS_EVENT(lc, TCP_EMIT_FAILED);
 		return -ENOBUFS;
 	}
-	p = (uint8_t *)rte_pktmbuf_append(m, hlen + seg->payload_len);
-	if (p == NULL) {
+	p = (uint8_t *)rte_pktmbuf_append(m, hlen);
+	rc = p == NULL ? -EMSGSIZE : payload_copy(lc, m, seg);
+	if (rc < 0) {
 		rte_pktmbuf_free(m);
+		if (rc == -ENOBUFS)
+			RS_EVENT(lc, ALLOC_FAILED);
 		RS_EVENT(lc, TCP_EMIT_FAILED);
-		return -EMSGSIZE;
+		return rc;
 	}
 	rs_tcp_seg_write_hdr(seg, p, false);
-	p += hlen;
-	for (int i = 0; i < 2; i++) {
-		memcpy(p, seg->payload.seg[i].ptr, seg->payload.seg[i].len);
-		p += seg->payload.seg[i].len;
-	}
 	m->l4_len = hlen;
 	m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+	if (seg->tso_segsz != 0) {
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+		m->tso_segsz = seg->tso_segsz;
+	}
 	rc = rs_ipv4_output(lc, m, seg->saddr, seg->daddr, IPPROTO_TCP);
 	if (rc < 0)
 		RS_EVENT(lc, TCP_EMIT_FAILED);
@@ -173,6 +220,14 @@ int rs_tcp_glue_create(struct rs_lcore *lc, const struct rs_config *cfg)
 	config_fill(&tc, lc, cfg);
 	lc->tcp = rs_tcp_stack_create(&tc);
 	return lc->tcp == NULL ? -errno : 0;
+}
+
+void rs_tcp_glue_port_ready(struct rs_lcore *lc)
+{
+	bool tso = lc->ifc->tx_offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO;
+
+	if (lc->tcp != NULL)
+		rs_tcp_set_tso_max(lc->tcp, tso ? RS_TCP_TSO_MAX : 0);
 }
 
 void rs_tcp_glue_free(struct rs_lcore *lc)

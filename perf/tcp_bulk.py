@@ -2,15 +2,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Bulk TCP, the userspace stack against Linux, measured side by side.
 
-    perf/tcp_bulk.py RS_STACKTEST [--bytes N] [--runs R] [--keep-going]
+    perf/tcp_bulk.py RS_STACKTEST [--bytes N] [--runs R] [--tso on|off|both]
 
 DPDK to DPDK: two rs_stacktest processes joined by a vhost-user socket
 (one net_vhost port, one virtio_user port; no kernel between them), each
 on a core of its own: tcp-source sends N bytes (default 1 GiB), tcp-discard
 reads them; neither generates nor hashes data (--no-hash), so what is
-measured is the stack.  The baseline, in the same run: Linux TCP over a
-veth pair between two network namespaces, iperf3 sending the same number
-of bytes.
+measured is the stack.  With TSO (the default runs both ways) the vhost
+port offers it (tso=1), the sender hands the port segments of up to
+64 KiB and the receiver gets them whole, as over a virtio NIC whose host
+side does not cut them; without, [port] tso = off and every segment is
+one MSS.  The baseline, in the same run: Linux TCP over a veth pair
+between two network namespaces, iperf3 sending the same number of bytes
+(veth passes 64 KiB GSO packets, the kernel's equivalent).
 
 Printed per run and as the median of R runs (default 3): Gbit/s, and
 cycles per byte on the sending and on the receiving side, with the ratio
@@ -55,12 +59,13 @@ def cpu_hz():
     return float(m.group(1)) * 1e6
 
 
-def ini(path, lcores, devargs, ip):
+def ini(path, lcores, devargs, ip, tso):
     with open(path, 'w') as f:
         f.write(f'''[eal]
 args = -l {lcores} {EAL} --single-file-segments
 [port]
 devargs = {devargs}
+tso = {'on' if tso else 'off'}
 rx_desc = 1024
 tx_desc = 1024
 mbufs = 16383
@@ -141,13 +146,13 @@ class Proc:
         return open(self.log).read()
 
 
-def run_dpdk(stacktest, nbytes, d, hz):
+def run_dpdk(stacktest, nbytes, d, hz, tso):
     sock = os.path.join(d, 'vhost.sock')
-    ini(os.path.join(d, 'rx.ini'), '1,0', f'net_vhost0,iface={sock},queues=1',
-        '198.18.2.1')
+    ini(os.path.join(d, 'rx.ini'), '1,0',
+        f'net_vhost0,iface={sock},queues=1,tso={int(tso)}', '198.18.2.1', tso)
     ini(os.path.join(d, 'tx.ini'), '0,1',
         f'virtio_user0,path={sock},queues=1,queue_size=1024,'
-        'mac=02:00:c6:12:02:02', '198.18.2.2')
+        'mac=02:00:c6:12:02:02', '198.18.2.2', tso)
     limit = 60 + nbytes // (50 << 20)
     # The receiver runs until the sender is gone: a vhost-user server
     # that quits first would leave the virtio side writing to a closed
@@ -177,6 +182,13 @@ def run_dpdk(stacktest, nbytes, d, hz):
         if tx is not None:
             tx.stop()
     t, r = results(tx.text()), results(rx.text())
+    m = re.search(r'^\s*event\.tcp\.tso_segs_out\s+(\d+)', tx.text(), re.M)
+    tso_segs = int(m.group(1)) if m else 0
+    if tso != (tso_segs > 0):
+        print(f'tcp_bulk: TSO {"on" if tso else "off"}, but {tso_segs} '
+              'TSO segments sent')
+        print(tx.text()[-2000:])
+        return None
     if txrc != 0 or rxrc != 0 or int(r.get("bytes", 0)) != nbytes:
         print(f'tcp_bulk: exit statuses {txrc} {rxrc}, '
               f'{r.get("bytes")} bytes received')
@@ -243,7 +255,9 @@ def main():
     ap.add_argument('stacktest')
     ap.add_argument('--bytes', type=int, default=1 << 30)
     ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--tso', choices=('on', 'off', 'both'), default='both')
     a = ap.parse_args()
+    modes = {'on': [True], 'off': [False], 'both': [True, False]}[a.tso]
     if os.geteuid() != 0:
         die('run as root (hugepages, vhost-user, namespaces)')
     if shutil.which('iperf3') is None:
@@ -251,19 +265,21 @@ def main():
     hz = cpu_hz()
     print(f'tcp_bulk: {a.bytes} bytes a run, {a.runs} runs, CPU clock '
           f'{hz / 1e6:.0f} MHz', flush=True)
-    dpdk, linux = [], []
+    dpdk, linux = {t: [] for t in modes}, []
     d = tempfile.mkdtemp(prefix='rs-perf-')
     try:
         for i in range(a.runs):
-            r = run_dpdk(a.stacktest, a.bytes, d, hz)
-            if r is None:
-                die(f'run {i + 1}: the DPDK transfer did not complete')
-            dpdk.append(r)
+            for tso in modes:
+                r = run_dpdk(a.stacktest, a.bytes, d, hz, tso)
+                if r is None:
+                    die(f'run {i + 1}: the DPDK transfer did not complete')
+                dpdk[tso].append(r)
+                print(f'run {i + 1}: stack, TSO {"on " if tso else "off"}'
+                      f' {r["gbps"]:.2f} Gbit/s (send {r["tx_cpb"]:.2f}, '
+                      f'receive {r["rx_cpb"]:.2f} cycles/B)', flush=True)
             l = run_linux(a.bytes, f'{os.getpid()}-{i}', hz)
             linux.append(l)
-            print(f'run {i + 1}: stack {r["gbps"]:.2f} Gbit/s '
-                  f'(send {r["tx_cpb"]:.2f}, receive {r["rx_cpb"]:.2f} '
-                  f'cycles/B); Linux {l["gbps"]:.2f} Gbit/s '
+            print(f'run {i + 1}: Linux {l["gbps"]:.2f} Gbit/s '
                   f'(send {l["tx_cpb"]:.2f}, receive {l["rx_cpb"]:.2f} '
                   f'cycles/B)', flush=True)
     finally:
@@ -274,21 +290,27 @@ def main():
 
     def med(rows, k):
         return statistics.median(r[k] for r in rows)
-    s = {k: med(dpdk, k) for k in ('gbps', 'tx_cpb', 'rx_cpb')}
-    l = {k: med(linux, k) for k in ('gbps', 'tx_cpb', 'rx_cpb')}
+    keys = ('gbps', 'tx_cpb', 'rx_cpb')
+    s = {t: {k: med(dpdk[t], k) for k in keys} for t in modes}
+    l = {k: med(linux, k) for k in keys}
+    name = {True: 'stack, vhost, TSO', False: 'stack, vhost, no TSO'}
+
+    def row(label, v):
+        print(f'{label:<32} {v["gbps"]:8.2f} {v["tx_cpb"]:11.2f} '
+              f'{v["rx_cpb"]:11.2f}')
     print()
     print(f'{"median of " + str(a.runs):<32} {"Gbit/s":>8} '
           f'{"send cyc/B":>11} {"recv cyc/B":>11}')
-    print(f'{"stack, DPDK to DPDK (vhost)":<32} {s["gbps"]:8.2f} '
-          f'{s["tx_cpb"]:11.2f} {s["rx_cpb"]:11.2f}')
-    print(f'{"Linux TCP, veth (iperf3)":<32} {l["gbps"]:8.2f} '
-          f'{l["tx_cpb"]:11.2f} {l["rx_cpb"]:11.2f}')
-    print(f'{"ratio stack / Linux":<32} {s["gbps"] / l["gbps"]:8.2f} '
-          f'{s["tx_cpb"] / l["tx_cpb"]:11.2f} '
-          f'{s["rx_cpb"] / l["rx_cpb"]:11.2f}')
+    for t in modes:
+        row(name[t], s[t])
+    row('Linux TCP, veth (iperf3)', l)
+    for t in modes:
+        row(f'ratio {name[t][7:]} / Linux',
+            {k: s[t][k] / l[k] for k in keys})
     print()
-    top = max(s['gbps'], l['gbps'])
-    print(bar('stack (DPDK, vhost)', s['gbps'], top))
+    top = max([s[t]['gbps'] for t in modes] + [l['gbps']])
+    for t in modes:
+        print(bar(name[t], s[t]['gbps'], top))
     print(bar('Linux TCP (veth)', l['gbps'], top))
     return 0
 

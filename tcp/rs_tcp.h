@@ -131,6 +131,10 @@ struct rs_tcp_seg {
 	uint8_t opt_len; /**< bytes in opt[], a multiple of 4, <= 40 */
 	uint8_t opt[RS_TCP_OPT_MAX]; /**< options, already encoded */
 	uint32_t payload_len; /**< payload.seg[0].len + payload.seg[1].len */
+	uint16_t tso_segsz;   /**< 0, or the payload of each segment the port
+				   cuts this one into (TSO): set when
+				   payload_len > the MSS; options repeat in
+				   every piece */
 	struct rs_byte_view payload; /**< payload bytes, in the send ring */
 	struct rs_tcp_conn *conn;    /**< the connection, or NULL (a RST for a
 					  segment that matched none) */
@@ -272,7 +276,9 @@ enum rs_tcp_state {
 	X(SACK_RECOVERY, "sack_recovery")                                      \
 	X(SACK_RETRANS, "sack_retrans")                                        \
 	X(SPURIOUS_RECOVERY, "spurious_recovery")                              \
-	X(DSACK_SENT, "dsack_sent")
+	X(DSACK_SENT, "dsack_sent")                                            \
+	/* segments of more than one MSS, for the port to cut (TSO) */         \
+	X(TSO_SEGS_OUT, "tso_segs_out")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -340,6 +346,10 @@ enum rs_tcp_cc {
 	RS_TCP_CC_MAX
 };
 
+/** The largest payload of a TSO segment: an IPv4 packet of 64 KiB less
+ * the IPv4 header and the largest TCP header. */
+#define RS_TCP_TSO_MAX (65535u - 20u - 60u)
+
 /** Stack configuration; rs_tcp_config_init() fills in the defaults. */
 struct rs_tcp_config {
 	uint32_t max_conns;	  /**< connection pool (incl. SYN-RECEIVED and
@@ -374,6 +384,9 @@ struct rs_tcp_config {
 					   (RFC 5961 §7); 0 = no limit;
 					   default 1000 */
 	uint16_t port_lo, port_hi;    /**< ephemeral range; 49152..65535 */
+	uint32_t tso_max;	/**< payload bytes one segment may carry for the
+				     port to cut into MSS pieces (TSO): at most
+				     RS_TCP_TSO_MAX; 0 (default) = one MSS */
 	bool timestamps;	/**< RFC 7323 timestamps: offered in our SYNs,
 				     answered when the peer offers; default off */
 	bool sack;		/**< RFC 2018 SACK: likewise; default off */
@@ -405,6 +418,13 @@ void rs_tcp_config_init(struct rs_tcp_config *cfg);
  *         rto_max, port_lo > port_hi, an unknown cc...), ENOMEM.
  */
 struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg);
+
+/**
+ * Set cfg.tso_max after create (the port's offloads are known later than
+ * the stack): segments sent from now on may carry up to @p tso_max bytes
+ * (clamped to RS_TCP_TSO_MAX; 0 = one MSS).  API v1.4.
+ */
+void rs_tcp_set_tso_max(struct rs_tcp_stack *st, uint32_t tso_max);
 
 /**
  * Free the stack and everything in it: connections (handles the

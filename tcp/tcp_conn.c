@@ -74,7 +74,7 @@ static bool config_ok(const struct rs_tcp_config *c)
 	       c->rto_min_ns <= c->rto_max_ns && c->rto_init_ns > 0 &&
 	       c->keep_idle_ns > 0 && c->keep_intvl_ns > 0 && c->keep_cnt > 0 &&
 	       c->port_lo > 0 && c->port_lo <= c->port_hi &&
-	       (unsigned)c->cc < RS_TCP_CC_MAX;
+	       c->tso_max <= RS_TCP_TSO_MAX && (unsigned)c->cc < RS_TCP_CC_MAX;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -298,6 +298,11 @@ unsigned rs_tcp_output_resume(struct rs_tcp_stack *st, uint64_t now)
 		rs_tcp_out_push(c, now); /* no events: nothing to finish */
 	}
 	return n;
+}
+
+void rs_tcp_set_tso_max(struct rs_tcp_stack *st, uint32_t tso_max)
+{
+	st->cfg.tso_max = RS_TCP_MIN(tso_max, RS_TCP_TSO_MAX);
 }
 
 uint64_t rs_tcp_next_timer(const struct rs_tcp_stack *st)

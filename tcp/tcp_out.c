@@ -51,6 +51,7 @@ static void seg_init(struct rs_tcp_seg *s)
 {
 	s->opt_len = 0;
 	s->payload_len = 0;
+	s->tso_segsz = 0;
 	s->payload.seg[0].ptr = (uint8_t *)no_payload;
 	s->payload.seg[0].len = 0;
 	s->payload.seg[1] = s->payload.seg[0];
@@ -86,15 +87,16 @@ static void seg_opts(struct rs_tcp_conn *c, struct rs_tcp_seg *s, uint64_t now)
 	struct rs_tcp_sack_block b[RS_TCP_SACK_BLOCKS_MAX];
 	struct rs_tcp_ts ts = {rs_tcp_ts_now(c, now), c->ts_recent};
 	uint32_t mss = c->snd_mss + rs_tcp_ts_len(c);
+	/* A TSO segment's options repeat in each MSS piece. */
+	uint32_t plen = s->tso_segsz ? s->tso_segsz : s->payload_len;
 	unsigned n = 0;
 
 	if (s->flags & (RS_TCP_RST | RS_TCP_SYN))
 		return;
 	if (c->sack_ok && (s->flags & RS_TCP_ACK))
 		n = rs_tcp_rcv_sack_blocks(c, b, RS_TCP_SACK_BLOCKS_MAX);
-	s->opt_len =
-	    rs_tcp_opt_build(s->opt, c->ts_ok ? &ts : NULL, b, n,
-			     mss > s->payload_len ? mss - s->payload_len : 0);
+	s->opt_len = rs_tcp_opt_build(s->opt, c->ts_ok ? &ts : NULL, b, n,
+				      mss > plen ? mss - plen : 0);
 	if (s->opt_len > rs_tcp_ts_len(c))
 		c->dsack = false; /* reported once (RFC 2883 §4) */
 }
@@ -363,13 +365,35 @@ static uint32_t send_room(const struct rs_tcp_conn *c)
 	return RS_TCP_MIN(rwnd, c->cwnd > used ? c->cwnd - used : 0);
 }
 
+/* The most payload one segment may carry: an MSS, or with TSO as many
+ * whole MSS as tso_max holds. */
+static uint32_t seg_max(const struct rs_tcp_conn *c)
+{
+	uint32_t mss = c->snd_mss, tso = c->st->cfg.tso_max;
+
+	return tso > mss ? tso - tso % mss : mss;
+}
+
+/* A TSO segment's last piece is short: it goes with the rest only when
+ * it could go alone (Nagle, the burst counted as one), else whole MSS. */
+static uint32_t tso_trim(const struct rs_tcp_conn *c, uint32_t len,
+			 uint32_t pending)
+{
+	uint32_t tail = len % c->snd_mss;
+
+	if (len <= c->snd_mss || tail == 0 ||
+	    (len == pending && short_ok(c, tail, tail)))
+		return len;
+	return len - tail;
+}
+
 /* Send one segment if the rules allow.  @return true if one went. */
 static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 {
 	uint32_t pending = (uint32_t)rs_byte_ring_pending(c->snd);
 	uint32_t avail = send_room(c);
-	uint32_t len =
-	    RS_TCP_MIN(RS_TCP_MIN(pending, avail), (uint32_t)c->snd_mss);
+	uint32_t len = tso_trim(
+	    c, RS_TCP_MIN(RS_TCP_MIN(pending, avail), seg_max(c)), pending);
 	bool fin = c->fin_queued && !c->fin_sent && len == pending &&
 		   fin_state(c->state);
 	uint8_t flags = RS_TCP_ACK;
@@ -387,6 +411,8 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 		flags |= RS_TCP_FIN;
 	seg_of(c, &s, c->snd_nxt, flags);
 	seg_payload(c, &s, rs_byte_ring_mark(c->snd), len);
+	if (len > c->snd_mss)
+		s.tso_segsz = c->snd_mss;
 	if (emit_conn(c, &s, now) == -EAGAIN) {
 		/* Held back, not lost: nothing moves, resume sends it. */
 		rs_tcp_out_block(c);
@@ -394,6 +420,8 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 	}
 	if (len)
 		count_data(c, c->snd_nxt, len);
+	if (s.tso_segsz != 0)
+		RS_TCP_COUNT(c->st, TSO_SEGS_OUT);
 	if (!c->rtt_timing && c->snd_nxt == c->snd_max) {
 		c->rtt_timing = true;
 		c->rtt_seq = c->snd_nxt;

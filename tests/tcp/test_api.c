@@ -564,6 +564,8 @@ struct world {
 	unsigned loss, dup; /* per mille */
 	unsigned block;	    /* per mille: emit() answers -EAGAIN */
 	bool ext;	    /* timestamps and SACK on */
+	bool tso;	    /* A sends TSO segments; the wire cuts them */
+	uint64_t tso_segs, tso_max_seen, piece_max;
 	uint64_t lost, delivered, blocked;
 	uint64_t no_ts, sack_segs; /* non-RST segments without TS; with SACK */
 	struct rs_tcp_stats stats[2];
@@ -584,10 +586,64 @@ static bool has_opt(const struct rs_tcp_seg *s, uint8_t kind)
 	return false;
 }
 
+static int wire_put(int to, const struct rs_tcp_seg *s);
+
+#define LESS(a, b) ((a) < (b) ? (a) : (b))
+#define MORE(a, b) ((a) > (b) ? (a) : (b))
+
+/* Bytes [off, off + len) of @p s's payload as the payload of @p out. */
+static void seg_slice(const struct rs_tcp_seg *s, uint32_t off, uint32_t len,
+		      struct rs_tcp_seg *out)
+{
+	const struct rs_byte_seg *v = s->payload.seg;
+	uint32_t l0 = (uint32_t)v[0].len, a;
+
+	*out = *s;
+	if (off >= l0) {
+		out->payload.seg[0].ptr = v[1].ptr + (off - l0);
+		out->payload.seg[0].len = len;
+		out->payload.seg[1].len = 0;
+	} else {
+		a = LESS(len, l0 - off);
+		out->payload.seg[0].ptr = v[0].ptr + off;
+		out->payload.seg[0].len = a;
+		out->payload.seg[1].ptr = v[1].ptr;
+		out->payload.seg[1].len = len - a;
+	}
+	out->payload_len = len;
+	out->tso_segsz = 0;
+}
+
+/* What a port does with a TSO segment: MSS pieces, each with the
+ * header and options, its own sequence number, FIN and PSH on the last
+ * only.  The pieces share the fate the wire gives each. */
+static int wire_cut(int to, const struct rs_tcp_seg *s)
+{
+	struct rs_tcp_seg piece;
+	uint32_t k;
+
+	Wd.tso_segs++;
+	Wd.tso_max_seen = MORE(Wd.tso_max_seen, s->payload_len);
+	for (uint32_t off = 0; off < s->payload_len; off += k) {
+		k = LESS((uint32_t)s->tso_segsz, s->payload_len - off);
+		seg_slice(s, off, k, &piece);
+		piece.seq = s->seq + off;
+		if (off + k < s->payload_len)
+			piece.flags &= (uint8_t) ~(RS_TCP_FIN | RS_TCP_PSH);
+		if (wire_put(to, &piece) == -EAGAIN)
+			return off == 0 ? -EAGAIN : 0; /* the rest is lost */
+	}
+	return 0;
+}
+
 static int wire_put(int to, const struct rs_tcp_seg *s)
 {
 	struct pkt *p;
 	size_t hl;
+
+	if (s->tso_segsz != 0)
+		return wire_cut(to, s);
+	Wd.piece_max = MORE(Wd.piece_max, s->payload_len);
 
 	if (!(s->flags & RS_TCP_RST) && !has_opt(s, 8))
 		Wd.no_ts++;
@@ -698,7 +754,10 @@ static void world_make(unsigned loss, unsigned dup, unsigned block, bool ext,
 {
 	struct rs_tcp_config cfg;
 
+	bool tso = Wd.tso;
+
 	memset(&Wd, 0, sizeof(Wd));
+	Wd.tso = tso;
 	Wd.loss = loss;
 	Wd.dup = dup;
 	Wd.block = block;
@@ -711,6 +770,8 @@ static void world_make(unsigned loss, unsigned dup, unsigned block, bool ext,
 		cfg.time_wait_ns = 2 * SEC;
 		cfg.rto_min_ns = 50 * MS;
 		cfg.max_retries = 30;
+		if (s == 0 && Wd.tso)
+			cfg.tso_max = RS_TCP_TSO_MAX;
 		memcpy(cfg.isn_secret,
 		       s ? "stack-B-secret!!" : "stack-A-secret!!", 16);
 		Wd.st[s] = rs_tcp_stack_create(&cfg);
@@ -872,6 +933,29 @@ static void test_transfer_blocked(void **state)
 	assert_true(Wd.blocked > 0 && Wd.lost > 0);
 }
 
+/* TSO (A's tso_max 64 KiB, the wire cutting as a port does): segments
+ * larger than an MSS go out, none over RS_TCP_TSO_MAX, every piece on
+ * the wire at most an MSS; the stream arrives whole, clean and over the
+ * lossy, reordering wire, with and without timestamps (options repeat in
+ * each piece). */
+static void test_transfer_tso(void **state)
+{
+	(void)state;
+	Wd.tso = true;
+	transfer(0, 0, 0);
+	assert_true(Wd.tso_segs > 0);
+	assert_true(Wd.tso_max_seen > 1460 &&
+		    Wd.tso_max_seen <= RS_TCP_TSO_MAX);
+	assert_int_equal(Wd.stats[0].ctr[RS_TCP_CTR_TSO_SEGS_OUT], Wd.tso_segs);
+	assert_true(Wd.piece_max <= 1460);
+	Wd.tso = true;
+	transfer_ext(50, 20, 100, true);
+	assert_true(Wd.tso_segs > 0 && Wd.lost > 0 && Wd.blocked > 0);
+	assert_true(Wd.piece_max <= 1448); /* 1460 less the timestamps */
+	assert_int_equal(Wd.no_ts, 0);
+	Wd.tso = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,6 +974,7 @@ int main(void)
 	    cmocka_unit_test(test_transfer_lossy_sack_ts),
 	    cmocka_unit_test(test_transfer_lossy_cubic),
 	    cmocka_unit_test(test_transfer_blocked),
+	    cmocka_unit_test(test_transfer_tso),
 	};
 	const char *s = getenv("RS_TEST_SEED");
 

@@ -66,6 +66,9 @@ enum { DIR_TO_TAP, DIR_TO_VHOST, DIR_MAX };
 
 /* Frames a direction holds to send (impairment): due ones, in order. */
 #define PEND_MAX (4 * BURST)
+/* Frames a burst may become once its TSO packets are cut: 64 KiB in
+ * pieces of at least 536 bytes. */
+#define CUT_MAX (BURST * 123)
 /* Delayed frames a direction holds at most. */
 #define DELAY_MAX 32768
 
@@ -77,6 +80,9 @@ struct dir_stats {
 	uint64_t retries;
 	/* impairment */
 	uint64_t lost, duplicated, corrupted, reordered, delayed, delay_full;
+	/* TSO packets cut into frames, the frames, pieces lost for want of
+	 * mbufs */
+	uint64_t tso_cut, tso_pieces, cut_failed;
 };
 
 struct dir_impair {
@@ -96,6 +102,7 @@ struct opts {
 	unsigned stats_every; /* seconds; 0: none */
 	struct impair_conf impair;
 	unsigned seed;
+	bool no_tso;
 	int eal_argc; /* arguments after "--" */
 	char **eal_argv;
 };
@@ -110,6 +117,7 @@ struct bridge {
 	uint64_t idle_sleeps;
 	bool impaired;
 	struct dir_impair imp[DIR_MAX];
+	struct rte_mbuf *cut[CUT_MAX]; /* a burst, its TSO packets cut */
 };
 
 static const char *const dir_name[DIR_MAX] = {"vhost_to_tap", "tap_to_vhost"};
@@ -125,7 +133,8 @@ static const char usage_text[] =
     "    rs_bridge (--vhost PATH | --af-packet IFACE) --tap IFACE\n"
     "              [--mbufs N] [--idle-sleep-max-us US]\n"
     "              [--stats-interval SECS]\n"
-    "              [--impair SPEC [--seed N]] [-- EAL-ARG...]\n"
+    "              [--impair SPEC [--seed N]] [--no-tso]\n"
+    "              [-- EAL-ARG...]\n"
     "    rs_bridge --help\n"
     "\n"
     "DESCRIPTION\n"
@@ -139,6 +148,12 @@ static const char usage_text[] =
     "    other end.  When idle the bridge sleeps, doubling the sleep up\n"
     "    to --idle-sleep-max-us.  SIGINT or SIGTERM stops it; it prints\n"
     "    its counters and exits.\n"
+    "\n"
+    "    TSO: the vhost port offers it (net_vhost tso=1), so the virtio\n"
+    "    side may send TCP segments of up to 64 KiB; the bridge cuts each\n"
+    "    into MSS-sized frames (headers repeated, lengths, sequence\n"
+    "    numbers, flags and checksums per frame) before impairing and\n"
+    "    forwarding them, as a NIC would on the wire.\n"
     "\n"
     "    The EAL runs in memory (--in-memory, no files), without PCI\n"
     "    scan or telemetry, on one lcore whose CPU affinity is then\n"
@@ -163,6 +178,7 @@ static const char usage_text[] =
     "                             skip the delay; needs delay), e.g.\n"
     "                             loss=1,delay=5:2; or none\n"
     "    --seed N                 seed of the impairment draws (1)\n"
+    "    --no-tso                 do not offer TSO on the vhost port\n"
     "    -h, --help               print this help\n"
     "\n"
     "COUNTERS\n"
@@ -172,7 +188,9 @@ static const char usage_text[] =
     "    stayed full (dropped) or had no link (no_peer: no virtio side\n"
     "    attached), and ring-full retries; with --impair also frames\n"
     "    lost, duplicated, corrupted, reordered, delayed, and dropped\n"
-    "    because the delay queue was full; then idle sleeps.\n"
+    "    because the delay queue was full; vhost_to_tap: TSO packets\n"
+    "    cut, the frames they made, and frames lost for want of mbufs;\n"
+    "    then idle sleeps.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 stopped by a signal; 1 set-up failed, or mbufs leaked;\n"
@@ -216,7 +234,8 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 		O_STATS,
 		O_IMPAIR,
 		O_SEED,
-		O_AF
+		O_AF,
+		O_NO_TSO
 	};
 	static const struct option longopts[] = {
 	    {"vhost", required_argument, NULL, O_VHOST},
@@ -227,6 +246,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 	    {"stats-interval", required_argument, NULL, O_STATS},
 	    {"impair", required_argument, NULL, O_IMPAIR},
 	    {"seed", required_argument, NULL, O_SEED},
+	    {"no-tso", no_argument, NULL, O_NO_TSO},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -263,6 +283,9 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 			if (impair_parse(optarg, &o->impair, why, sizeof(why)) <
 			    0)
 				return usage_error("--impair: ", why);
+			break;
+		case O_NO_TSO:
+			o->no_tso = true;
 			break;
 		case O_SEED:
 			bad = parse_uint(optarg, 1, UINT32_MAX, &o->seed);
@@ -309,8 +332,9 @@ static int eal_init(const struct opts *o, const cpu_set_t *cpus)
 		snprintf(vhost, sizeof(vhost), "--vdev=%s,iface=%s,qpairs=1",
 			 AFPKT_NAME, o->af_iface);
 	else
-		snprintf(vhost, sizeof(vhost), "--vdev=%s,iface=%s,queues=1",
-			 VHOST_NAME, o->vhost_path);
+		snprintf(vhost, sizeof(vhost),
+			 "--vdev=%s,iface=%s,queues=1,tso=%d", VHOST_NAME,
+			 o->vhost_path, !o->no_tso);
 	snprintf(tap, sizeof(tap), "--vdev=%s,iface=%s", TAP_NAME,
 		 o->tap_iface);
 	args[n++] = "rs_bridge";
@@ -414,22 +438,116 @@ static bool link_up(uint16_t port)
 	       link.link_status == RTE_ETH_LINK_UP;
 }
 
+/* Cut TSO packet @p m (the virtio side's RTE_MBUF_F_RX_LRO, with
+ * tso_segsz) into frames of tso_segsz payload as a NIC would: headers
+ * repeated; IPv4 length, id and checksum, TCP sequence number and
+ * checksum per frame; FIN and PSH on the last only, CWR on the first.
+ * @p m is freed.  @return frames put in @p out (at most @p room). */
+static unsigned tso_cut(struct bridge *b, struct dir_stats *st,
+			struct rte_mbuf *m, struct rte_mbuf **out,
+			unsigned room)
+{
+	uint8_t copy[RTE_ETHER_HDR_LEN + 60 + 60], *d;
+	uint32_t len = rte_pktmbuf_pkt_len(m), mss = m->tso_segsz;
+	uint32_t l3 = 0, l4 = 0, hlen = UINT32_MAX, plen, seq, k, n = 0;
+	const uint8_t *h =
+	    rte_pktmbuf_read(m, 0, RTE_MIN(len, (uint32_t)sizeof(copy)), copy);
+	const struct rte_ipv4_hdr *ip =
+	    (const struct rte_ipv4_hdr *)(h + RTE_ETHER_HDR_LEN);
+	const struct rte_tcp_hdr *th = NULL;
+	struct rte_ipv4_hdr *pip;
+	struct rte_tcp_hdr *pth;
+	const void *src;
+	uint16_t id;
+
+	if (len >= RTE_ETHER_HDR_LEN + 40 && (ip->version_ihl >> 4) == 4 &&
+	    ip->next_proto_id == IPPROTO_TCP) {
+		l3 = (uint32_t)(ip->version_ihl & 0xf) * 4;
+		th = (const struct rte_tcp_hdr *)((const uint8_t *)ip + l3);
+		if (len >= RTE_ETHER_HDR_LEN + l3 + 20) {
+			l4 = (uint32_t)(th->data_off >> 4) * 4;
+			hlen = RTE_ETHER_HDR_LEN + l3 + l4;
+		}
+	}
+	if (hlen <= RTE_MIN(len, (uint32_t)sizeof(copy)) && hlen < len &&
+	    l3 >= 20 && l4 >= 20) {
+		plen = len - hlen;
+		seq = rte_be_to_cpu_32(th->sent_seq);
+		id = rte_be_to_cpu_16(ip->packet_id);
+		for (uint32_t off = 0; off < plen && n < room; off += k) {
+			k = RTE_MIN(mss, plen - off);
+			out[n] = rte_pktmbuf_alloc(b->pool);
+			d = out[n] == NULL ? NULL
+					   : (uint8_t *)rte_pktmbuf_append(
+						 out[n], hlen + k);
+			if (d == NULL) {
+				rte_pktmbuf_free(out[n]);
+				st->cut_failed++;
+				break;
+			}
+			memcpy(d, h, hlen);
+			src = rte_pktmbuf_read(m, hlen + off, k, d + hlen);
+			if (src != d + hlen)
+				memcpy(d + hlen, src, k);
+			pip = (struct rte_ipv4_hdr *)(d + RTE_ETHER_HDR_LEN);
+			pip->total_length = rte_cpu_to_be_16(l3 + l4 + k);
+			pip->packet_id = rte_cpu_to_be_16((uint16_t)(id + n));
+			pip->hdr_checksum = 0;
+			pip->hdr_checksum = rte_ipv4_cksum(pip);
+			pth = (struct rte_tcp_hdr *)((uint8_t *)pip + l3);
+			pth->sent_seq = rte_cpu_to_be_32(seq + off);
+			if (off + k < plen)
+				pth->tcp_flags &= (uint8_t) ~(RTE_TCP_FIN_FLAG |
+							      RTE_TCP_PSH_FLAG);
+			if (off > 0)
+				pth->tcp_flags &= (uint8_t)~RTE_TCP_CWR_FLAG;
+			pth->cksum = 0;
+			pth->cksum = rte_ipv4_udptcp_cksum(pip, pth);
+			n++;
+		}
+		st->tso_cut++;
+		st->tso_pieces += n;
+	} else {
+		st->cut_failed++; /* not a TCP/IPv4 TSO packet: dropped */
+	}
+	rte_pktmbuf_free(m);
+	return n;
+}
+
+/* A received burst with its TSO packets cut, into b->cut. */
+static uint16_t cut_burst(struct bridge *b, int dir, struct rte_mbuf **pkts,
+			  uint16_t n)
+{
+	unsigned out = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if ((pkts[i]->ol_flags & RTE_MBUF_F_RX_LRO) &&
+		    pkts[i]->tso_segsz != 0)
+			out += tso_cut(b, &b->st[dir], pkts[i], b->cut + out,
+				       CUT_MAX - out);
+		else
+			b->cut[out++] = pkts[i];
+	}
+	return (uint16_t)out;
+}
+
 /* One burst from @p from to the other port; @return frames received.
  * A full destination is retried for a while; one whose link is down
  * (vhost: no virtio side attached) is not. */
 static uint16_t forward(struct bridge *b, int dir, uint16_t from)
 {
 	struct dir_stats *st = &b->st[dir];
-	struct rte_mbuf *pkts[BURST];
+	struct rte_mbuf *rx[BURST], **pkts = b->cut;
 	uint16_t n, sent, to = b->port[dir];
 	unsigned tries = 0;
 
-	n = rte_eth_rx_burst(from, 0, pkts, BURST);
+	n = rte_eth_rx_burst(from, 0, rx, BURST);
 	if (n == 0)
 		return 0;
 	for (uint16_t i = 0; i < n; i++)
-		st->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		st->rx_bytes += rte_pktmbuf_pkt_len(rx[i]);
 	st->rx_pkts += n;
+	n = cut_burst(b, dir, rx, n);
 	sent = rte_eth_tx_burst(to, 0, pkts, n);
 	if (sent < n && dir == DIR_TO_VHOST && !link_up(to))
 		tries = TX_RETRIES + 1;
@@ -519,7 +637,8 @@ static uint16_t forward_impaired(struct bridge *b, int dir, uint16_t from)
 	for (uint16_t i = 0; i < n; i++)
 		st->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
 	st->rx_pkts += n;
-	impair_rx(b, dir, pkts, n, now);
+	n = cut_burst(b, dir, pkts, n);
+	impair_rx(b, dir, b->cut, n, now);
 	while (im->npend < PEND_MAX &&
 	       (m = impair_queue_pop_due(&im->q, now)) != NULL)
 		im->pend[im->npend++] = m;
@@ -605,6 +724,11 @@ static void final_print(const struct bridge *b, unsigned leaked)
 		printf("  %s.dropped %" PRIu64 "\n", dir_name[d], st->dropped);
 		printf("  %s.no_peer %" PRIu64 "\n", dir_name[d], st->no_peer);
 		printf("  %s.retries %" PRIu64 "\n", dir_name[d], st->retries);
+		printf("  %s.tso_cut %" PRIu64 "\n", dir_name[d], st->tso_cut);
+		printf("  %s.tso_pieces %" PRIu64 "\n", dir_name[d],
+		       st->tso_pieces);
+		printf("  %s.cut_failed %" PRIu64 "\n", dir_name[d],
+		       st->cut_failed);
 		if (!b->impaired)
 			continue;
 		printf("  %s.lost %" PRIu64 "\n", dir_name[d], st->lost);

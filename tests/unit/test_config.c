@@ -98,6 +98,7 @@ static void test_minimal_takes_defaults(void **state)
 	assert_string_equal(cfg.eal.args, def.eal.args);
 	assert_int_equal(cfg.port.rx_desc, def.port.rx_desc);
 	assert_int_equal(cfg.port.mbufs, def.port.mbufs);
+	assert_true(cfg.port.tso && cfg.port.lro); /* on by default */
 	assert_int_equal(cfg.workers.idle_sleep_max_us,
 			 def.workers.idle_sleep_max_us);
 	assert_int_equal(cfg.limits.sock_rx_ring, def.limits.sock_rx_ring);
@@ -117,6 +118,7 @@ static void test_every_key(void **state)
 	    "[port]\n  devargs=net_tap0,iface=a#b  \n\n"
 	    "rx_desc = 1024\ntx_desc = 256\nmbufs = 8191\n"
 	    "mbuf_cache = 64\nmtu = 9000\nlink_timeout_ms = 100\n"
+	    "tso = off\nlro = off\n"
 	    "[net]\nip = 198.18.1.7\nprefix = 23\n"
 	    "gateway = 198.18.0.1\nmac = 02:00:c6:12:00:02\n"
 	    "[workers]\ncount = 2\nburst = 64\nidle_backoff = no\n"
@@ -133,6 +135,8 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.port.mbuf_cache, 64);
 	assert_int_equal(cfg.port.mtu, 9000);
 	assert_int_equal(cfg.port.link_timeout_ms, 100);
+	assert_false(cfg.port.tso);
+	assert_false(cfg.port.lro);
 	assert_int_equal(cfg.net.ip, ip("198.18.1.7"));
 	assert_int_equal(cfg.net.prefix, 23);
 	assert_int_equal(cfg.net.gateway, ip("198.18.0.1"));
@@ -608,7 +612,7 @@ static void test_unknown_names(void **state)
 {
 	refused("[port]\r\ndevargs = x\r\nrx_descs = 1\r\n",
 		"x.ini: [port] rx_descs: unknown key (known: devargs, rx_desc, "
-		"tx_desc, mbufs, mbuf_cache, mtu, link_timeout_ms)");
+		"tx_desc, mbufs, mbuf_cache, mtu, link_timeout_ms, tso, lro)");
 	refused(REQUIRED "[foo]\n",
 		"x.ini: [foo]: unknown section (known: eal, port, net, "
 		"workers, rpc, limits, sockets, arp, tcp, routes, service, "
