@@ -595,9 +595,8 @@ static bool tw_reusable(const struct rs_tcp_conn *c, uint64_t now)
 	       RS_SEQ_GT(rs_tcp_ts_now(c, now), c->ts_last);
 }
 
-bool rs_tcp_tuple_usable(struct rs_tcp_stack *st,
-			 const struct rs_tcp_tuple *t, uint64_t now,
-			 struct rs_tcp_conn **old)
+bool rs_tcp_tuple_usable(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t,
+			 uint64_t now, struct rs_tcp_conn **old)
 {
 	struct rs_tcp_conn *c = rs_tcp_conn_lookup(st, t);
 

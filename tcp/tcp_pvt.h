@@ -430,9 +430,8 @@ int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t,
 /** May an active open at @p now take @p t (given its port)?  True when
  *  no connection has it, or a TIME-WAIT one that may be reused (*@p old
  *  set as for rs_tcp_port_choose()). */
-bool rs_tcp_tuple_usable(struct rs_tcp_stack *st,
-			 const struct rs_tcp_tuple *t, uint64_t now,
-			 struct rs_tcp_conn **old);
+bool rs_tcp_tuple_usable(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t,
+			 uint64_t now, struct rs_tcp_conn **old);
 /** Free the TIME-WAIT @p old that a new active open replaces (counted
  *  tw_reused).  @return the sequence number the new ISS must pass. */
 uint32_t rs_tcp_tw_reuse(struct rs_tcp_conn *old);

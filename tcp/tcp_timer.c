@@ -33,9 +33,9 @@
  *            FIN-WAIT-2 with nothing in flight.
  *   CLOSE    The end of a connection: in TIME-WAIT, 2*MSL (time_wait_ns)
  *            and then CLOSED (restarted by a FIN; a new active open may
- *            end it sooner, tcp_conn.c); for an orphan (closed by the application)
- *            in FIN-WAIT-2, fin_wait2_ns and then freed; for an orphan
- *            with linger > 0, the linger time, then RST.
+ *            end it sooner, tcp_conn.c); for an orphan (closed by the
+ *            application) in FIN-WAIT-2, fin_wait2_ns and then freed;
+ *            for an orphan with linger > 0, the linger time, then RST.
  */
 
 #include "tcp_pvt.h"
