@@ -264,8 +264,7 @@ static void test_reuse_iss_beyond(void **state)
 
 /* No timestamps on the old connection (ours off, or the peer's), reuse
  * off, or the application still holding it: the 4-tuple waits 2 MSL. */
-static void no_reuse(bool ts_cfg, bool peer_ts, uint64_t reuse_ns,
-		     bool let_go)
+static void no_reuse(bool ts_cfg, bool peer_ts, uint64_t reuse_ns, bool let_go)
 {
 	struct rs_tcp_config cfg;
 	struct sink k;
@@ -342,15 +341,13 @@ static void test_evict_oldest(void **state)
 	/* Passive open: a goes. */
 	l = rs_tcp_listen(st, ip("198.18.0.2"), 8080, 16, NULL, NULL);
 	assert_non_null(l);
-	peer_in(st, 6 * SEC, 40000, 8080, PEER_ISN, 0, RS_TCP_SYN, false, 0,
-		0);
+	peer_in(st, 6 * SEC, 40000, 8080, PEER_ISN, 0, RS_TCP_SYN, false, 0, 0);
 	assert_int_equal(k.last.flags, RS_TCP_SYN | RS_TCP_ACK);
 	assert_int_equal(ctr(st, RS_TCP_CTR_TW_EVICTED), 2);
 	assert_null(rs_tcp_conn_lookup(st, &ta));
 	assert_int_equal(rs_tcp_conn_count(st), 3);
 	/* Nothing left to evict: the pool is full. */
-	peer_in(st, 7 * SEC, 40001, 8080, PEER_ISN, 0, RS_TCP_SYN, false, 0,
-		0);
+	peer_in(st, 7 * SEC, 40001, 8080, PEER_ISN, 0, RS_TCP_SYN, false, 0, 0);
 	assert_int_equal(st->stats.drops[RS_TCP_DROP_POOL_FULL], 1);
 	errno = 0;
 	assert_null(open_to(st, 7 * SEC, 0, 85));
