@@ -139,6 +139,7 @@ static const struct key keys[] = {
     KEY(tcp, syn_retries, K_UINT, 1, 20, 0),
     KEY(tcp, retries, K_UINT, 1, 30, 0),
     KEY(tcp, time_wait_ms, K_UINT, 0, 240000, 0),
+    KEY(tcp, tw_reuse_ms, K_UINT, 0, 240000, 0),
     KEY(tcp, delack_ms, K_UINT, 0, 500, 0),
     KEY(tcp, keepidle_s, K_UINT, 1, 86400, 0),
     KEY(tcp, keepintvl_s, K_UINT, 1, 3600, 0),

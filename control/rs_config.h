@@ -137,6 +137,8 @@ struct rs_config {
 		uint32_t syn_retries;  /**< SYN retransmissions */
 		uint32_t retries;      /**< data retransmissions */
 		uint32_t time_wait_ms; /**< 2 MSL */
+		uint32_t tw_reuse_ms;  /**< TIME-WAIT age an active open may
+					    take over (timestamps); 0: never */
 		uint32_t delack_ms;    /**< delayed ACK */
 		uint32_t keepidle_s;   /**< keepalive defaults */
 		uint32_t keepintvl_s;

@@ -137,8 +137,8 @@ struct rs_dp_stats {
 	uint64_t arp_held;	    /**< packets waiting for ARP */
 	uint64_t tcp_conns_at_stop; /**< TCP connections left after the
 				       stop's grace period ([tcp]
-				       close_grace_ms), TIME-WAIT ones
-				       included; freed then */
+				       close_grace_ms); TIME-WAIT ones are
+				       not waited for (tcp.tw_flushed) */
 };
 
 /** What the data plane runs on, for the start banner. */

@@ -198,6 +198,7 @@ static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 	tc->keep_intvl_ns = t->keepintvl_s * NS_S;
 	tc->keep_cnt = t->keepcnt;
 	tc->time_wait_ns = t->time_wait_ms * NS_MS;
+	tc->tw_reuse_ns = t->tw_reuse_ms * NS_MS;
 	tc->timestamps = t->timestamps;
 	tc->sack = t->sack;
 	tc->cc = t->congestion == RS_CONFIG_CC_CUBIC ? RS_TCP_CC_CUBIC

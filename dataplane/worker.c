@@ -14,8 +14,9 @@
  * Stopping: the app's fini hook closes its sockets; sockets it left open
  * are closed and counted (sock_leaked); then the loop runs on without
  * the app for at most [tcp] close_grace_ms while TCP connections finish
- * closing; what is left is counted (tcp_left_at_stop, the tcp_conns_at_stop
- * gauge), and packets still waiting for ARP are freed.
+ * closing (TIME-WAIT ones are ended at once); what is left is counted
+ * (tcp_left_at_stop, the tcp_conns_at_stop gauge), and packets still
+ * waiting for ARP are freed.
  *
  * Replies are built in the received mbufs and collected in lc->tx with
  * whatever the stack made itself (rs_lcore_tx()), then sent in one burst
@@ -225,6 +226,17 @@ static void app_start(struct rs_lcore *lc)
 	    app != NULL && (app->init == NULL || app->init(lc, app->arg) >= 0);
 }
 
+/* TCP connections still to finish.  Those in TIME-WAIT are ended at
+ * once (counted tcp.tw_flushed), as a host going down forgets them:
+ * nothing is left to send, and no new connection will need protecting
+ * from their old segments. */
+static unsigned tcp_unfinished(struct rs_lcore *lc)
+{
+	if (lc->tcp != NULL)
+		rs_tcp_time_wait_flush(lc->tcp);
+	return rs_tcp_glue_conns(lc);
+}
+
 /* Let the TCP connections the app closed finish, within the grace. */
 static void stop_drain(struct rs_lcore *lc)
 {
@@ -235,8 +247,10 @@ static void stop_drain(struct rs_lcore *lc)
 		lc->app->fini(lc, lc->app->arg);
 	lc->app_on = false;
 	rs_socks_reap(lc);
-	while (rs_tcp_glue_conns(lc) != 0 && lc->now_tsc < end)
+	while (tcp_unfinished(lc) != 0 && lc->now_tsc < end)
 		idle_step(lc, loop_once(lc, false));
+	if (lc->tcp != NULL)
+		rs_tcp_glue_timers(lc); /* the last counters, tw_flushed too */
 	left = rs_tcp_glue_conns(lc);
 	RS_GAUGE_SET(lc, tcp_conns, left);
 	RS_GAUGE_SET(lc, tcp_conns_at_stop, left);

@@ -9,7 +9,9 @@
  * rs_tcp_config's timestamps and sack (RFC 7323, 2018, 2883, 6675), the
  * PAWS drop reason and the SACK and spurious-recovery counters (appended
  * likewise).  v1.3 adds rs_tcp_config's cc (RFC 9438 CUBIC; NewReno
- * stays the default). */
+ * stays the default).  v1.4 adds rs_tcp_config's tw_reuse_ns,
+ * rs_tcp_time_wait_flush() and the tw_reused, tw_evicted and tw_flushed
+ * counters (appended). */
 
 /**
  * @file
@@ -277,6 +279,10 @@ enum rs_tcp_state {
 	X(SACK_RETRANS, "sack_retrans")                                        \
 	X(SPURIOUS_RECOVERY, "spurious_recovery")                              \
 	X(DSACK_SENT, "dsack_sent")                                            \
+	/* API v1.4: TIME-WAIT under churn */                                  \
+	X(TW_REUSED, "tw_reused")                                              \
+	X(TW_EVICTED, "tw_evicted")                                            \
+	X(TW_FLUSHED, "tw_flushed")                                            \
 	/* segments of more than one MSS, for the port to cut (TSO) */         \
 	X(TSO_SEGS_OUT, "tso_segs_out")
 
@@ -377,6 +383,12 @@ struct rs_tcp_config {
 	uint64_t keep_intvl_ns;	  /**< default 75 s */
 	uint32_t keep_cnt;	  /**< unanswered probes before ETIMEDOUT; 9 */
 	uint64_t time_wait_ns;	  /**< 2 * MSL; default 60 s */
+	uint64_t tw_reuse_ns;	  /**< API v1.4: an active open may take
+				       over a TIME-WAIT of its 4-tuple
+				       that is this old, when timestamps
+				       were on (RFC 6191, RFC 7323
+				       appendix B); 0 = never; default
+				       1 s */
 	uint64_t fin_wait2_ns;	  /**< orphaned FIN-WAIT-2 lifetime; 60 s */
 	uint32_t init_cwnd;	  /**< initial window in segments; 0 = the
 				       RFC 5681 §3.1 rule (2..4 segments) */
@@ -557,6 +569,15 @@ uint64_t rs_tcp_next_timer(const struct rs_tcp_stack *st);
 /** @return connections in the pool (any state, incl. orphans, TIME-WAIT,
  *  SYN-RECEIVED and closed ones the application has not let go of). */
 unsigned rs_tcp_conn_count(const struct rs_tcp_stack *st);
+
+/**
+ * API v1.4: end every orphaned TIME-WAIT connection now (counted
+ * tw_flushed), as a host that goes down forgets them: for a data plane
+ * that stops, so that it need not wait 2 MSL.  Sends nothing.
+ *
+ * @return how many were freed.
+ */
+unsigned rs_tcp_time_wait_flush(struct rs_tcp_stack *st);
 
 /** @return listeners open. */
 unsigned rs_tcp_listener_count(const struct rs_tcp_stack *st);

@@ -107,17 +107,22 @@ struct rs_tcp_conn *rs_tcp_connect(struct rs_tcp_stack *st, uint64_t now,
 	    .laddr = laddr, .raddr = raddr, .lport = lport, .rport = rport};
 	struct rs_tcp_sockopts tmp;
 	const struct rs_tcp_sockopts *o = opts_pick(st, opts, &tmp);
-	struct rs_tcp_conn *c;
+	struct rs_tcp_conn *c, *old;
+	uint32_t old_seq = 0;
 
 	if (o == NULL || laddr == 0 || raddr == 0 || rport == 0)
 		return connect_fail(NULL, EINVAL);
-	if (lport == 0 && rs_tcp_port_choose(st, &t) < 0)
+	if (lport == 0 && rs_tcp_port_choose(st, &t, now, &old) < 0)
 		return connect_fail(NULL, EADDRNOTAVAIL);
-	if (lport != 0 && rs_tcp_flow_find(&st->flows, &t) != NULL)
+	if (lport != 0 && !rs_tcp_tuple_usable(st, &t, now, &old))
 		return connect_fail(NULL, EADDRINUSE);
+	if (old != NULL)
+		old_seq = rs_tcp_tw_reuse(old); /* its entry is ours now */
 	c = rs_tcp_conn_alloc(st, &t, o, now);
 	if (c == NULL)
 		return connect_fail(NULL, ENOBUFS);
+	if (old != NULL)
+		rs_tcp_conn_iss_beyond(c, old_seq);
 	if (rs_tcp_conn_rings(c) < 0)
 		return connect_fail(c, ENOMEM);
 	c->app_held = true;
@@ -366,6 +371,10 @@ int rs_tcp_close(struct rs_tcp_conn *c, uint64_t now)
 	if (c->opts.linger_ns == 0 || rs_byte_ring_pending(c->rcv) > 0)
 		return rs_tcp_abort(c, now);
 	c->orphan = true;
+	if (c->state == RS_TCP_TIME_WAIT) {
+		rs_tcp_tw_queue(c); /* nothing left to send or linger for */
+		return 0;
+	}
 	if (c->opts.linger_ns > 0)
 		rs_tcp_timer_set(c, RS_TCP_T_CLOSE, now,
 				 (uint64_t)c->opts.linger_ns);

@@ -14,6 +14,22 @@
  *                         the application, or an orphan freed
  *   rs_tcp_conn_free()    back to the pool
  *
+ * TIME-WAIT under churn.  An orphan in TIME-WAIT sits on the stack's
+ * time_wait list, oldest first (it enters at the tail when TIME-WAIT
+ * starts or restarts, or when the application lets go of it there; 2 MSL
+ * is the same for all, so the head expires first).  Two things may end
+ * it early, both O(1):
+ *   - reuse: an active open that wants its 4-tuple (a chosen ephemeral
+ *     port, or an explicit one) takes it over when timestamps were on,
+ *     TIME-WAIT has lasted tw_reuse_ns, and the new connection's first
+ *     TSval is beyond the last one we sent, so that the peer's PAWS
+ *     refuses the old connection's duplicates (RFC 6191, RFC 7323
+ *     appendix B); the new ISS is put beyond the old snd_max, so that
+ *     the old sequence space is not reused either (tw_reused);
+ *   - eviction: when the pool is empty, a new connection (active or
+ *     passive) takes the oldest entry of the list (tw_evicted), as hosts
+ *     that keep no TIME-WAIT when their table is full do.
+ *
  * Both tables are open addressing with linear probing over an array of
  * tuple pointers, at most half full, with backward-shift deletion (no
  * tombstones); the hash is keyed from the ISN secret so a peer cannot
@@ -54,6 +70,7 @@ void rs_tcp_config_init(struct rs_tcp_config *cfg)
 	cfg->keep_intvl_ns = 75 * SEC;
 	cfg->keep_cnt = 9;
 	cfg->time_wait_ns = 60 * SEC;
+	cfg->tw_reuse_ns = 1 * SEC;
 	cfg->fin_wait2_ns = 60 * SEC;
 	cfg->challenge_ack_limit = 1000;
 	cfg->port_lo = 49152;
@@ -230,6 +247,7 @@ struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg)
 	rs_tcp_wheel_init(&st->wheel, cfg->tick_ns);
 	rs_tcp_list_init(&st->free_conns);
 	rs_tcp_list_init(&st->blocked);
+	rs_tcp_list_init(&st->time_wait);
 	for (uint32_t i = 0; i < cfg->max_conns; i++)
 		rs_tcp_list_add_tail(&st->free_conns, &st->conns[i].qlink);
 	return st;
@@ -329,6 +347,47 @@ void rs_tcp_stats_get(const struct rs_tcp_stack *st, struct rs_tcp_stats *stats)
 /* Connection lifetime                                                    */
 /* ---------------------------------------------------------------------- */
 
+static struct rs_tcp_conn *tw_oldest(const struct rs_tcp_stack *st)
+{
+	if (rs_tcp_list_empty(&st->time_wait))
+		return NULL;
+	return RS_TCP_CONTAINER_OF(st->time_wait.next, struct rs_tcp_conn,
+				   twlink);
+}
+
+void rs_tcp_tw_queue(struct rs_tcp_conn *c)
+{
+	if (c->state != RS_TCP_TIME_WAIT || c->app_held)
+		return;
+	rs_tcp_list_del(&c->twlink);
+	rs_tcp_list_add_tail(&c->st->time_wait, &c->twlink);
+}
+
+/* The pool is empty: the oldest TIME-WAIT gives its entry up. */
+static bool tw_evict(struct rs_tcp_stack *st)
+{
+	struct rs_tcp_conn *c = tw_oldest(st);
+
+	if (c == NULL)
+		return false;
+	RS_TCP_COUNT(st, TW_EVICTED);
+	rs_tcp_conn_free(c);
+	return true;
+}
+
+unsigned rs_tcp_time_wait_flush(struct rs_tcp_stack *st)
+{
+	struct rs_tcp_conn *c;
+	unsigned n = 0;
+
+	while ((c = tw_oldest(st)) != NULL) {
+		RS_TCP_COUNT(st, TW_FLUSHED);
+		rs_tcp_conn_free(c);
+		n++;
+	}
+	return n;
+}
+
 uint8_t rs_tcp_wscale_for(uint32_t buf)
 {
 	uint8_t s = 0;
@@ -345,13 +404,14 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 {
 	struct rs_tcp_conn *c;
 
-	if (rs_tcp_list_empty(&st->free_conns))
+	if (rs_tcp_list_empty(&st->free_conns) && !tw_evict(st))
 		return NULL;
 	c = RS_TCP_CONTAINER_OF(st->free_conns.next, struct rs_tcp_conn, qlink);
 	rs_tcp_list_del(&c->qlink);
 	memset(c, 0, sizeof(*c));
 	rs_tcp_list_init(&c->qlink);
 	rs_tcp_list_init(&c->blink);
+	rs_tcp_list_init(&c->twlink);
 	c->tuple = *t;
 	c->st = st;
 	c->in_use = true;
@@ -418,6 +478,7 @@ static void leave_queue(struct rs_tcp_conn *c)
 
 static void stop_all(struct rs_tcp_conn *c)
 {
+	rs_tcp_list_del(&c->twlink);
 	for (unsigned k = 0; k < RS_TCP_T_KINDS; k++)
 		rs_tcp_wheel_del(&c->st->wheel, &c->t[k]);
 	if (c->in_flow) {
@@ -526,9 +587,55 @@ void rs_tcp_conn_negotiate(struct rs_tcp_conn *c, const struct rs_tcp_opts *o)
 /* Ephemeral ports (RFC 6056 §3.3.3, algorithm 3)                         */
 /* ---------------------------------------------------------------------- */
 
-static bool port_free(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t)
+/* RFC 6191 §2 with RFC 7323 appendix B: TIME-WAIT @p c may give its
+ * 4-tuple to a new active open at @p now.  The new connection's TSval
+ * offset is the same keyed hash of the same 4-tuple, so its first TSval
+ * is rs_tcp_ts_now(c, now). */
+static bool tw_reusable(const struct rs_tcp_conn *c, uint64_t now)
 {
-	if (rs_tcp_flow_find(&st->flows, t) != NULL)
+	uint64_t min = c->st->cfg.tw_reuse_ns;
+
+	return c->state == RS_TCP_TIME_WAIT && !c->app_held && min != 0 &&
+	       c->ts_ok && c->st->cfg.timestamps && now - c->tw_since >= min &&
+	       RS_SEQ_GT(rs_tcp_ts_now(c, now), c->ts_last);
+}
+
+bool rs_tcp_tuple_usable(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t,
+			 uint64_t now, struct rs_tcp_conn **old)
+{
+	struct rs_tcp_conn *c = rs_tcp_conn_lookup(st, t);
+
+	*old = NULL;
+	if (c == NULL)
+		return true;
+	if (!tw_reusable(c, now))
+		return false;
+	*old = c;
+	return true;
+}
+
+uint32_t rs_tcp_tw_reuse(struct rs_tcp_conn *old)
+{
+	uint32_t seq = old->snd_max;
+
+	RS_TCP_COUNT(old->st, TW_REUSED);
+	rs_tcp_conn_free(old);
+	return seq;
+}
+
+void rs_tcp_conn_iss_beyond(struct rs_tcp_conn *c, uint32_t seq)
+{
+	if (RS_SEQ_GT(c->iss, seq))
+		return;
+	c->iss = seq + 1;
+	c->snd_una = c->recover = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+}
+
+static bool port_free(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t,
+		      uint64_t now, struct rs_tcp_conn **old)
+{
+	if (!rs_tcp_tuple_usable(st, t, now, old))
 		return false;
 	if (rs_tcp_listener_lookup(st, t->laddr, t->lport) != NULL)
 		return false;
@@ -537,7 +644,11 @@ static bool port_free(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t)
 			       t->rport);
 }
 
-int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t)
+/* The first port in algorithm 3's order that is free or held by a
+ * reusable TIME-WAIT: in steady churn that is the port used longest
+ * ago, so the oldest TIME-WAIT is the one reused. */
+int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t,
+		       uint64_t now, struct rs_tcp_conn **old)
 {
 	uint32_t num = (uint32_t)st->cfg.port_hi - st->cfg.port_lo + 1;
 	uint32_t off = rs_tcp_port_offset(st->cfg.isn_secret, t->laddr,
@@ -547,8 +658,9 @@ int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t)
 		t->lport =
 		    (uint16_t)(st->cfg.port_lo + (off + st->port_next) % num);
 		st->port_next++;
-		if (port_free(st, t))
+		if (port_free(st, t, now, old))
 			return 0;
 	}
+	*old = NULL;
 	return -EADDRNOTAVAIL;
 }

@@ -344,8 +344,7 @@ static int sync_input(struct rs_tcp_conn *c, uint64_t now,
 		return RS_TCP_DROP(c->st, PAWS);
 	}
 	if (c->state == RS_TCP_TIME_WAIT && (s->flags & RS_TCP_FIN))
-		rs_tcp_timer_set(c, RS_TCP_T_CLOSE, now,
-				 c->st->cfg.time_wait_ns);
+		rs_tcp_time_wait_restart(c, now);
 	if (s->flags & RS_TCP_SYN) {
 		rs_tcp_out_challenge(c, now); /* RFC 5961 §4 */
 		return RS_TCP_DROP(c->st, SYN_CHALLENGED);

@@ -97,6 +97,7 @@ static void seg_opts(struct rs_tcp_conn *c, struct rs_tcp_seg *s, uint64_t now)
 		n = rs_tcp_rcv_sack_blocks(c, b, RS_TCP_SACK_BLOCKS_MAX);
 	s->opt_len = rs_tcp_opt_build(s->opt, c->ts_ok ? &ts : NULL, b, n,
 				      mss > plen ? mss - plen : 0);
+	c->ts_last = ts.val; /* TIME-WAIT reuse must go beyond it */
 	if (s->opt_len > rs_tcp_ts_len(c))
 		c->dsack = false; /* reported once (RFC 2883 §4) */
 }
@@ -218,6 +219,7 @@ void rs_tcp_out_syn(struct rs_tcp_conn *c, uint64_t now)
 	}
 	s.opt_len =
 	    rs_tcp_opt_build_syn(s.opt, cfg->mss, ws, sack, tson ? &ts : NULL);
+	c->ts_last = ts.val;
 	emit(c->st, &s);
 }
 

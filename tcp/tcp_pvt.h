@@ -283,6 +283,8 @@ struct rs_tcp_conn {
 	struct rs_tcp_listener *parent; /* before accept */
 	struct rs_tcp_link qlink;	/* listener queue, or the free list */
 	struct rs_tcp_link blink;	/* st->blocked while output waits */
+	struct rs_tcp_link twlink;	/* st->time_wait: orphan in TIME-WAIT */
+	uint64_t tw_since;		/* TIME-WAIT (re)started */
 
 	/* who holds it, what is queued */
 	bool in_use, app_held, orphan, in_flow, shut_rd;
@@ -313,6 +315,7 @@ struct rs_tcp_conn {
 	uint32_t ts_recent;	/* TS.Recent (§4.3) */
 	uint64_t ts_recent_at;	/* when it was taken (§5.5: 24 days) */
 	uint32_t last_ack_sent; /* Last.ACK.sent */
+	uint32_t ts_last;	/* the last TSval we sent (TIME-WAIT reuse) */
 	uint8_t n_sb;		/* scoreboard: SACKed, sorted, disjoint */
 	struct rs_tcp_sack_block sb[RS_TCP_SB_MAX];
 	uint32_t high_rxt; /* RFC 6675 HighRxt: resent up to here */
@@ -368,6 +371,9 @@ struct rs_tcp_stack {
 	struct rs_tcp_conn *conns;
 	struct rs_tcp_link free_conns;
 	struct rs_tcp_link blocked; /* conns whose output emit() held back */
+	/* Orphans in TIME-WAIT, oldest first: what a new open may take
+	 * over (rs_tcp_tw_reuse) or evict when the pool is full. */
+	struct rs_tcp_link time_wait;
 	unsigned n_conns, n_syn_recv;
 	struct rs_tcp_listener *listeners;
 	unsigned n_listeners;
@@ -415,9 +421,26 @@ void rs_tcp_conn_finish(struct rs_tcp_conn *c);
  *  @return 0, or -ENOBUFS when the accept queue is full. */
 int rs_tcp_conn_to_accept_q(struct rs_tcp_conn *c);
 void rs_tcp_listener_finish(struct rs_tcp_listener *l);
-/** Choose a free local port for @p t (lport filled in).
+/** Choose a local port for @p t (lport filled in): a free one, or one
+ *  whose TIME-WAIT may be reused (then *@p old is that connection, to be
+ *  replaced through rs_tcp_tw_reuse(); else NULL).
  *  @return 0 or -EADDRNOTAVAIL. */
-int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t);
+int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t,
+		       uint64_t now, struct rs_tcp_conn **old);
+/** May an active open at @p now take @p t (given its port)?  True when
+ *  no connection has it, or a TIME-WAIT one that may be reused (*@p old
+ *  set as for rs_tcp_port_choose()). */
+bool rs_tcp_tuple_usable(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t,
+			 uint64_t now, struct rs_tcp_conn **old);
+/** Free the TIME-WAIT @p old that a new active open replaces (counted
+ *  tw_reused).  @return the sequence number the new ISS must pass. */
+uint32_t rs_tcp_tw_reuse(struct rs_tcp_conn *old);
+/** Make @p c's ISS (not yet sent) lie beyond @p seq. */
+void rs_tcp_conn_iss_beyond(struct rs_tcp_conn *c, uint32_t seq);
+/** Put @p c at the tail of the stack's TIME-WAIT list, if it is an
+ *  orphan in TIME-WAIT (entered, restarted, or just closed by the
+ *  application). */
+void rs_tcp_tw_queue(struct rs_tcp_conn *c);
 /** Choose the receive window scale for a ring of @p buf bytes. */
 uint8_t rs_tcp_wscale_for(uint32_t buf);
 /** Set snd_mss, rcv_mss, the window scales and cwnd after a SYN. */
@@ -585,6 +608,8 @@ void rs_tcp_timer_persist_check(struct rs_tcp_conn *c, uint64_t now);
 void rs_tcp_timer_keep_check(struct rs_tcp_conn *c, uint64_t now);
 /** Enter TIME-WAIT (2 MSL). */
 void rs_tcp_enter_time_wait(struct rs_tcp_conn *c, uint64_t now);
+/** TIME-WAIT starts again (a retransmitted FIN): 2 MSL from @p now. */
+void rs_tcp_time_wait_restart(struct rs_tcp_conn *c, uint64_t now);
 void rs_tcp_timer_fire(void *ctx, struct rs_tcp_timer *t);
 /** Back to snd_una: everything unacknowledged is sent again. */
 void rs_tcp_go_back(struct rs_tcp_conn *c);

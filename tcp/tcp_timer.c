@@ -32,9 +32,10 @@
  *            with ETIMEDOUT.  Only in ESTABLISHED / CLOSE-WAIT /
  *            FIN-WAIT-2 with nothing in flight.
  *   CLOSE    The end of a connection: in TIME-WAIT, 2*MSL (time_wait_ns)
- *            and then CLOSED; for an orphan (closed by the application)
- *            in FIN-WAIT-2, fin_wait2_ns and then freed; for an orphan
- *            with linger > 0, the linger time, then RST.
+ *            and then CLOSED (restarted by a FIN; a new active open may
+ *            end it sooner, tcp_conn.c); for an orphan (closed by the
+ *            application) in FIN-WAIT-2, fin_wait2_ns and then freed;
+ *            for an orphan with linger > 0, the linger time, then RST.
  */
 
 #include "tcp_pvt.h"
@@ -95,12 +96,19 @@ void rs_tcp_timer_keep_check(struct rs_tcp_conn *c, uint64_t now)
 			 c->last_rcv + c->opts.keep_idle_ns);
 }
 
+void rs_tcp_time_wait_restart(struct rs_tcp_conn *c, uint64_t now)
+{
+	c->tw_since = now;
+	rs_tcp_timer_set(c, RS_TCP_T_CLOSE, now, c->st->cfg.time_wait_ns);
+	rs_tcp_tw_queue(c); /* to the tail: the list stays in expiry order */
+}
+
 void rs_tcp_enter_time_wait(struct rs_tcp_conn *c, uint64_t now)
 {
 	c->state = RS_TCP_TIME_WAIT;
 	for (unsigned k = 0; k < RS_TCP_T_KINDS; k++)
 		rs_tcp_timer_stop(c, (enum tcp_timer_kind)k);
-	rs_tcp_timer_set(c, RS_TCP_T_CLOSE, now, c->st->cfg.time_wait_ns);
+	rs_tcp_time_wait_restart(c, now);
 }
 
 /* RFC 1122 §4.2.3.9: a soft error is what the application hears when

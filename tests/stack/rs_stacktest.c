@@ -47,6 +47,8 @@ const struct st_mode st_modes[] = {
     {"tcp-sink-client", "a", "HOST:PORT", true, st_tcp_sink_start, NULL, NULL},
     {"tcp-many", "anb", "HOST:PORT N BYTES", true, st_tcp_many_start,
      st_tcp_many_poll, st_tcp_many_report},
+    {"tcp-churn", "anbk", "HOST:PORT N BYTES CONCURRENCY", true,
+     st_tcp_churn_start, st_tcp_churn_poll, st_tcp_churn_report},
     {"tcp-connect", "a", "HOST:PORT", true, st_tcp_connect_start, NULL, NULL},
     {"tcp-expect-reset", "a", "HOST:PORT", true, st_tcp_expect_reset_start,
      NULL, NULL},
@@ -103,6 +105,11 @@ static const char usage_text[] =
     "                              N connections at once to an echo\n"
     "                              server, each sends BYTES and checks\n"
     "                              the echo\n"
+    "    tcp-churn HOST:PORT N BYTES CONCURRENCY\n"
+    "                              N connections to an echo server, at\n"
+    "                              most CONCURRENCY at a time: each sends\n"
+    "                              BYTES, shuts down, checks the echo and\n"
+    "                              closes (the stack keeps TIME-WAIT)\n"
     "    tcp-connect HOST:PORT     print how the connect ends\n"
     "    tcp-expect-reset HOST:PORT\n"
     "                              send and read until the connection\n"
@@ -221,6 +228,11 @@ static int parse_arg(struct st_app *app, char k, const char *s)
 		if (parse_u64(s, 100000, &v) < 0 || v == 0)
 			return -EINVAL;
 		app->n = (unsigned)v;
+		return 0;
+	case 'k':
+		if (parse_u64(s, 4096, &v) < 0 || v == 0)
+			return -EINVAL;
+		app->concurrency = (unsigned)v;
 		return 0;
 	}
 	return -EINVAL;

@@ -145,6 +145,7 @@ struct st_conn *st_conn_connect(struct st_app *app, rs_sock_event_fn cb,
 		st_result(app, "conn=%u connect_error=%s", c->id,
 			  st_errname(rc));
 		st_conn_close(c);
+		errno = rc < 0 ? -rc : rc;
 		return NULL;
 	}
 	return c;

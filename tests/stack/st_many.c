@@ -94,23 +94,29 @@ static void many_cb(struct rs_sock *s, unsigned events, void *user)
 		exchange(c, events);
 }
 
+struct st_conn *st_many_open(struct st_app *app)
+{
+	struct st_conn *c = st_conn_connect(app, many_cb, app->ring);
+
+	if (c == NULL)
+		return NULL;
+	c->tx_goal = app->bytes;
+	st_prng_seed(&c->tx_prng, SEED_BASE + c->id);
+	st_prng_seed(&c->rx_prng, SEED_BASE + c->id);
+	app->connecting++;
+	return c;
+}
+
 static void connect_more(struct st_app *app)
 {
 	unsigned window = app->live == 0 ? 1 : CONNECT_WINDOW;
-	struct st_conn *c;
 
 	while (app->opened < app->n && app->connecting < window) {
 		app->opened++;
-		c = st_conn_connect(app, many_cb, app->ring);
-		if (c == NULL) {
+		if (st_many_open(app) == NULL) {
 			app->conns_failed++;
 			st_app_fail(app);
-			continue;
 		}
-		c->tx_goal = app->bytes;
-		st_prng_seed(&c->tx_prng, SEED_BASE + c->id);
-		st_prng_seed(&c->rx_prng, SEED_BASE + c->id);
-		app->connecting++;
 	}
 }
 

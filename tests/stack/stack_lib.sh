@@ -38,12 +38,13 @@ ST_PEER_PY=$ST_HERE/peer.py
 . "$ST_HERE/../testbed/testbed.sh"
 
 # Short timers, so that a test's connections are gone before the stack
-# stops: TIME-WAIT in 0.5 s, and 3 s for closes at the end.  A script may
+# stops: TIME-WAIT in 0.5 s (ST_TIME_WAIT_MS), and 3 s for closes at the
+# end.  A script may
 # set ST_TCP_EXTRA to [tcp] lines of its own before sourcing this (they
 # replace the close_grace_ms line, so give one), and ST_INI_EXTRA to more
 # sections.
 TB_INI_EXTRA="[tcp]
-time_wait_ms = 500
+time_wait_ms = ${ST_TIME_WAIT_MS:-500}
 ${ST_TCP_EXTRA:-close_grace_ms = 3000}
 ${ST_INI_EXTRA:-}"
 

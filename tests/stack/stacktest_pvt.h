@@ -77,7 +77,7 @@ struct st_conn {
 struct st_mode {
 	const char *name;
 	/** Arguments, one letter each: a HOST:PORT, p PORT, b BYTES,
-	 *  s SEED, n COUNT. */
+	 *  s SEED, n COUNT, k CONCURRENCY. */
 	const char *args;
 	const char *usage;
 	bool client; /**< starts only once the network is ready (go) */
@@ -100,6 +100,7 @@ struct st_app {
 	uint64_t bytes;		 /**< b */
 	uint64_t seed;		 /**< s */
 	unsigned n;		 /**< n */
+	unsigned concurrency;	 /**< k */
 	unsigned count;		 /**< --count: stop after this many */
 	/** --expect-error: how each connection must end (0: cleanly). */
 	int expect_err;
@@ -127,6 +128,8 @@ struct st_app {
 	unsigned opened, connecting, live, peak;
 	uint64_t heap0; /**< heap in use before the first connect */
 	bool exchanging;
+	/* tcp-churn: connects refused for want of a port, and in all */
+	unsigned addrnotavail, open_failed;
 	unsigned conns_done, conns_failed;
 	uint64_t bytes_total, datagrams, send_errors;
 	uint64_t t0_ns;
@@ -220,5 +223,14 @@ int st_tcp_halfclose_client_start(struct st_app *app);
 int st_tcp_many_start(struct st_app *app);
 int st_tcp_many_poll(struct st_app *app);
 void st_tcp_many_report(struct st_app *app);
+/** Open one of tcp-many's connections (its callback, stream and
+ *  checks: it exchanges once connected if app->exchanging).
+ *  @return the record, or NULL with errno set (reported). */
+struct st_conn *st_many_open(struct st_app *app);
+
+/* st_churn.c */
+int st_tcp_churn_start(struct st_app *app);
+int st_tcp_churn_poll(struct st_app *app);
+void st_tcp_churn_report(struct st_app *app);
 
 #endif /* RS_STACKTEST_PVT_H */

@@ -172,7 +172,8 @@ static void test_socket_keys(void **state)
 		     "retry_ms = 10\nttl_s = 60\n"
 		     "[tcp]\nmax_conns = 16\nbacklog = 5\nmss = 536\n"
 		     "rto_min_ms = 100\nrto_max_ms = 100\nsyn_retries = 2\n"
-		     "retries = 3\ntime_wait_ms = 0\ndelack_ms = 0\n"
+		     "retries = 3\ntime_wait_ms = 0\ntw_reuse_ms = 5\n"
+		     "delack_ms = 0\n"
 		     "keepidle_s = 10\nkeepintvl_s = 2\nkeepcnt = 4\n"
 		     "close_grace_ms = 7\ntimestamps = off\nsack = on\n"
 		     "congestion = newreno\n";
@@ -196,6 +197,7 @@ static void test_socket_keys(void **state)
 	assert_int_equal(cfg.tcp.syn_retries, 2);
 	assert_int_equal(cfg.tcp.retries, 3);
 	assert_int_equal(cfg.tcp.time_wait_ms, 0);
+	assert_int_equal(cfg.tcp.tw_reuse_ms, 5);
 	assert_int_equal(cfg.tcp.delack_ms, 0);
 	assert_int_equal(cfg.tcp.keepidle_s, 10);
 	assert_int_equal(cfg.tcp.keepintvl_s, 2);
@@ -620,8 +622,9 @@ static void test_unknown_names(void **state)
 	refused(REQUIRED "[tcp]\nmaxconns = 5\n",
 		"x.ini: [tcp] maxconns: unknown key (known: max_conns, "
 		"backlog, mss, rto_min_ms, rto_max_ms, syn_retries, retries, "
-		"time_wait_ms, delack_ms, keepidle_s, keepintvl_s, keepcnt, "
-		"close_grace_ms, timestamps, sack, congestion)");
+		"time_wait_ms, tw_reuse_ms, delack_ms, keepidle_s, "
+		"keepintvl_s, keepcnt, close_grace_ms, timestamps, sack, "
+		"congestion)");
 	refused(REQUIRED "ipaddr = 1.2.3.4\n",
 		"x.ini: [net] ipaddr: unknown key (known: ip, prefix, "
 		"gateway, mac)");
