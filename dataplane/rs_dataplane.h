@@ -104,6 +104,7 @@
 	X(UDP_SENT, "udp_sent")                                                \
 	X(TCP_SEGS_SENT, "tcp_segs_sent")                                      \
 	X(TCP_EMIT_FAILED, "tcp_emit_failed")                                  \
+	X(TCP_LRO_IN, "tcp_lro_in") /* segments the port merged (LRO) */       \
 	X(SOCK_OPENED, "sock_opened")                                          \
 	X(SOCK_CLOSED, "sock_closed")                                          \
 	X(SOCK_LEAKED, "sock_leaked")                                          \

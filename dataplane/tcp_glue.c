@@ -310,6 +310,8 @@ enum rs_verdict rs_tcp_glue_input(struct rs_lcore *lc, struct rte_mbuf *m)
 		return rs_drop(lc, RS_DP_DROP_TCP_BAD_CSUM);
 	if (rte_pktmbuf_data_len(m) < off + len && len > lc->lin_size)
 		return rs_drop(lc, RS_DP_DROP_TCP_TOO_LONG);
+	if (m->ol_flags & RTE_MBUF_F_RX_LRO)
+		RS_EVENT(lc, TCP_LRO_IN);
 	seg = rte_pktmbuf_read(m, off, len, lc->lin_buf);
 	rc = rs_tcp_input(lc->tcp, lc->now_ns, ip->src_addr, ip->dst_addr, seg,
 			  len, 0);

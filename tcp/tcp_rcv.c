@@ -76,8 +76,12 @@ static bool ooo_add(struct rs_tcp_conn *c, uint64_t start, uint64_t end)
 	return true;
 }
 
-/* Head moved: take every interval it reached.  @return bytes gained. */
-static uint32_t ooo_collect(struct rs_tcp_conn *c)
+/* Head moved from @p from: take every interval it reached, also one
+ * it went into (in-order bytes that overlap a run held out of order: a
+ * merged or differently cut resend).  The intervals all start at or
+ * beyond @p from, so offsets from it order them.  @return bytes gained
+ * beyond the head as it was on entry. */
+static uint32_t ooo_collect(struct rs_tcp_conn *c, uint64_t from)
 {
 	uint64_t head0 = rs_byte_ring_head(c->rcv);
 	unsigned drop = 0;
@@ -86,9 +90,9 @@ static uint32_t ooo_collect(struct rs_tcp_conn *c)
 		uint64_t head = rs_byte_ring_head(c->rcv);
 		const struct rs_tcp_ooo *o = &c->ooo[drop];
 
-		if (o->start - head0 > head - head0)
+		if (o->start - from > head - from)
 			break; /* still beyond head */
-		if (o->end - head0 > head - head0)
+		if (o->end - from > head - from)
 			rs_byte_ring_commit(c->rcv, (size_t)(o->end - head));
 		drop++;
 	}
@@ -123,6 +127,7 @@ static void fin_in(struct rs_tcp_conn *c, uint64_t now)
 static void take_in_order(struct rs_tcp_conn *c, uint64_t now,
 			  const uint8_t *data, uint32_t len)
 {
+	uint64_t from = rs_byte_ring_head(c->rcv);
 	bool hole = c->n_ooo > 0;
 	uint32_t got;
 
@@ -131,7 +136,7 @@ static void take_in_order(struct rs_tcp_conn *c, uint64_t now,
 		return;
 	}
 	rs_byte_ring_commit(c->rcv, len);
-	got = len + ooo_collect(c);
+	got = len + ooo_collect(c, from);
 	c->rcv_nxt += got;
 	if (c->shut_rd)
 		rs_byte_ring_release_to(c->rcv, rs_byte_ring_head(c->rcv));

@@ -32,6 +32,12 @@ expect "Linux -> stack: SHA-256 matches" "$(st_val "$P" sha256)" \
 expect "tcp-discard exits 0" 0 "$ST_RC"
 echo "# $ST_MODE mode, Linux -> stack: $(st_val "$S" mbit_s) Mbit/s" \
 	"($(st_val "$S" seconds) s, measured by the stack)"
+# virtio: the bridge merges Linux's segments as a host would (LRO).
+LRO=$(tb_counter "$S" event.tcp_lro_in)
+if [[ $ST_MODE == virtio ]]; then
+	expect "Linux -> stack: merged segments arrived (LRO)" 1 \
+		"$(( ${LRO:-0} > 0 ))"
+fi
 st_clean "$S" "Linux -> stack"
 
 # 2. stack -> Linux

@@ -42,8 +42,12 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_eth_vhost.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
+#include <rte_vhost.h>
 
 #include "impair.h"
 #include "rs_dataplane.h"
@@ -83,6 +87,9 @@ struct dir_stats {
 	/* TSO packets cut into frames, the frames, pieces lost for want of
 	 * mbufs */
 	uint64_t tso_cut, tso_pieces, cut_failed;
+	/* tap_to_vhost: frames merged into the segment before them, and
+	 * the merged segments sent (a host's receive offload) */
+	uint64_t merged, merged_segs;
 };
 
 struct dir_impair {
@@ -116,6 +123,7 @@ struct bridge {
 	uint32_t idle_sleep_max_us;
 	uint64_t idle_sleeps;
 	bool impaired;
+	bool no_tso; /* --no-tso: no cutting, no merging */
 	struct dir_impair imp[DIR_MAX];
 	struct rte_mbuf *cut[CUT_MAX]; /* a burst, its TSO packets cut */
 };
@@ -153,7 +161,11 @@ static const char usage_text[] =
     "    side may send TCP segments of up to 64 KiB; the bridge cuts each\n"
     "    into MSS-sized frames (headers repeated, lengths, sequence\n"
     "    numbers, flags and checksums per frame) before impairing and\n"
-    "    forwarding them, as a NIC would on the wire.\n"
+    "    forwarding them, as a NIC would on the wire.  The other way,\n"
+    "    when the virtio side took GUEST_TSO4, runs of consecutive TCP\n"
+    "    segments of a flow whose checksums verify are merged into one\n"
+    "    (as a host's receive offload), which the virtio side gets as an\n"
+    "    LRO segment; the rest pass one by one.\n"
     "\n"
     "    The EAL runs in memory (--in-memory, no files), without PCI\n"
     "    scan or telemetry, on one lcore whose CPU affinity is then\n"
@@ -178,7 +190,8 @@ static const char usage_text[] =
     "                             skip the delay; needs delay), e.g.\n"
     "                             loss=1,delay=5:2; or none\n"
     "    --seed N                 seed of the impairment draws (1)\n"
-    "    --no-tso                 do not offer TSO on the vhost port\n"
+    "    --no-tso                 offer no TSO on the vhost port and\n"
+    "                             merge nothing: frames one by one\n"
     "    -h, --help               print this help\n"
     "\n"
     "COUNTERS\n"
@@ -190,6 +203,8 @@ static const char usage_text[] =
     "    lost, duplicated, corrupted, reordered, delayed, and dropped\n"
     "    because the delay queue was full; vhost_to_tap: TSO packets\n"
     "    cut, the frames they made, and frames lost for want of mbufs;\n"
+    "    tap_to_vhost: frames merged into the one before them, and the\n"
+    "    merged segments that made;\n"
     "    then idle sleeps.\n"
     "\n"
     "EXIT STATUS\n"
@@ -531,6 +546,165 @@ static uint16_t cut_burst(struct bridge *b, int dir, struct rte_mbuf **pkts,
 	return (uint16_t)out;
 }
 
+/* ---- merging for the virtio side (its LRO) ------------------------- */
+
+/* What merging needs of a frame: a TCP/IPv4 segment with data, no IP
+ * options or fragments, checksums verified. */
+struct seg_info {
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_tcp_hdr *th;
+	uint32_t hlen, plen, seq;
+};
+
+static bool l4_sum_ok(const struct rte_ipv4_hdr *ip, const void *l4,
+		      uint32_t len)
+{
+	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(l4, len);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+static bool seg_parse(struct rte_mbuf *m, struct seg_info *si)
+{
+	uint32_t len = rte_pktmbuf_data_len(m), tot, l4;
+	const struct rte_ether_hdr *eth =
+	    rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+
+	if (m->nb_segs != 1 || (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) ||
+	    len < RTE_ETHER_HDR_LEN + 40 ||
+	    eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return false;
+	si->ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	tot = rte_be_to_cpu_16(si->ip->total_length);
+	if (si->ip->version_ihl != RTE_IPV4_VHL_DEF ||
+	    si->ip->next_proto_id != IPPROTO_TCP ||
+	    (si->ip->fragment_offset &
+	     rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+			      RTE_IPV4_HDR_OFFSET_MASK)) ||
+	    tot + RTE_ETHER_HDR_LEN > len || tot < 40 ||
+	    rte_ipv4_cksum(si->ip) != 0)
+		return false;
+	si->th = (const struct rte_tcp_hdr *)(si->ip + 1);
+	l4 = (uint32_t)(si->th->data_off >> 4) * 4;
+	if (l4 < 20 || 20 + l4 >= tot || !l4_sum_ok(si->ip, si->th, tot - 20))
+		return false;
+	si->hlen = RTE_ETHER_HDR_LEN + 20 + l4;
+	si->plen = tot - 20 - l4;
+	si->seq = rte_be_to_cpu_32(si->th->sent_seq);
+	return true;
+}
+
+/* Whether @p b continues @p a: the same flow, the next bytes, the same
+ * ACK, window and options, flags ACK (PSH ends a merge), room left. */
+static bool seg_follows(const struct seg_info *a, uint32_t a_total,
+			uint16_t mss, const struct seg_info *b)
+{
+	uint32_t opt = a->hlen - RTE_ETHER_HDR_LEN - 40;
+
+	return a->ip->src_addr == b->ip->src_addr &&
+	       a->ip->dst_addr == b->ip->dst_addr &&
+	       a->th->src_port == b->th->src_port &&
+	       a->th->dst_port == b->th->dst_port && b->seq == a->seq &&
+	       a->hlen == b->hlen && a->th->recv_ack == b->th->recv_ack &&
+	       a->th->rx_win == b->th->rx_win &&
+	       a->th->tcp_flags == RTE_TCP_ACK_FLAG &&
+	       (b->th->tcp_flags & ~RTE_TCP_PSH_FLAG) == RTE_TCP_ACK_FLAG &&
+	       b->plen <= mss && a_total + b->plen <= UINT16_MAX - 40 &&
+	       memcmp(a->th + 1, b->th + 1, opt) == 0;
+}
+
+/* Whether the virtio side negotiated taking merged TCP segments. */
+static bool guest_merges(uint16_t vhost_port)
+{
+	int vid = rte_eth_vhost_get_vid_from_port_id(vhost_port);
+	uint64_t f;
+
+	return vid >= 0 && rte_vhost_get_negotiated_features(vid, &f) == 0 &&
+	       (f & (1ull << VIRTIO_NET_F_GUEST_TSO4)) &&
+	       (f & (1ull << VIRTIO_NET_F_GUEST_CSUM));
+}
+
+/* Mark merged segment @p m for the vhost port: a TSO request, which the
+ * virtio side receives as one segment (RTE_MBUF_F_RX_LRO). */
+static void merged_mark(struct rte_mbuf *m, const struct seg_info *si,
+			uint16_t mss)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(
+	    m, struct rte_ipv4_hdr *, RTE_ETHER_HDR_LEN);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+
+	ip->total_length =
+	    rte_cpu_to_be_16(rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	m->l2_len = RTE_ETHER_HDR_LEN;
+	m->l3_len = 20;
+	m->l4_len = si->hlen - RTE_ETHER_HDR_LEN - 20;
+	m->tso_segsz = mss;
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG |
+		       RTE_MBUF_F_TX_TCP_CKSUM;
+	/* Checksum left to the receiver: the pseudo-header sum, as for a
+	 * partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
+	th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+}
+
+/* Merge runs of consecutive segments of one flow in @p p, as a host
+ * merges for a guest that took GUEST_TSO4: frames whose checksums fail,
+ * or that do not continue the one before, pass as they are.  @return
+ * frames left. */
+static uint16_t merge_burst(struct bridge *b, int dir, struct rte_mbuf **p,
+			    uint16_t n)
+{
+	struct dir_stats *st = &b->st[dir];
+	struct seg_info head = {0}, cur;
+	uint32_t total = 0;
+	uint16_t out = 0, mss = 0;
+	bool open = false;
+
+	if (b->no_tso || n < 2 || !guest_merges(b->port[dir]))
+		return n;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = p[i];
+
+		if (!seg_parse(m, &cur)) {
+			open = false;
+			p[out++] = m;
+			continue;
+		}
+		if (open && seg_follows(&head, total, mss, &cur) &&
+		    rte_pktmbuf_adj(m, (uint16_t)cur.hlen) != NULL) {
+			if (rte_pktmbuf_chain(p[out - 1], m) == 0) {
+				if (p[out - 1]->nb_segs == 2)
+					st->merged_segs++;
+				st->merged++;
+				total += cur.plen;
+				head.seq += cur.plen;
+				merged_mark(p[out - 1], &head, mss);
+				if (cur.plen < mss)
+					open = false; /* a short one ends it */
+				if (cur.th->tcp_flags & RTE_TCP_PSH_FLAG) {
+					rte_pktmbuf_mtod_offset(
+					    p[out - 1], struct rte_tcp_hdr *,
+					    RTE_ETHER_HDR_LEN + 20)
+					    ->tcp_flags |= RTE_TCP_PSH_FLAG;
+					open = false;
+				}
+				continue;
+			}
+			rte_pktmbuf_prepend(m, (uint16_t)cur.hlen);
+		}
+		p[out++] = m;
+		head = cur;
+		head.seq += cur.plen; /* the next byte expected */
+		total = cur.hlen - RTE_ETHER_HDR_LEN + cur.plen;
+		mss = (uint16_t)cur.plen;
+		open = true;
+	}
+	return out;
+}
+
 /* One burst from @p from to the other port; @return frames received.
  * A full destination is retried for a while; one whose link is down
  * (vhost: no virtio side attached) is not. */
@@ -548,6 +722,8 @@ static uint16_t forward(struct bridge *b, int dir, uint16_t from)
 		st->rx_bytes += rte_pktmbuf_pkt_len(rx[i]);
 	st->rx_pkts += n;
 	n = cut_burst(b, dir, rx, n);
+	if (dir == DIR_TO_VHOST)
+		n = merge_burst(b, dir, pkts, n);
 	sent = rte_eth_tx_burst(to, 0, pkts, n);
 	if (sent < n && dir == DIR_TO_VHOST && !link_up(to))
 		tries = TX_RETRIES + 1;
@@ -644,6 +820,8 @@ static uint16_t forward_impaired(struct bridge *b, int dir, uint16_t from)
 		im->pend[im->npend++] = m;
 	if (im->npend == 0)
 		return n;
+	if (dir == DIR_TO_VHOST)
+		im->npend = merge_burst(b, dir, im->pend, im->npend);
 	sent = rte_eth_tx_burst(to, 0, im->pend, im->npend);
 	st->tx_pkts += sent;
 	memmove(im->pend, im->pend + sent,
@@ -729,6 +907,9 @@ static void final_print(const struct bridge *b, unsigned leaked)
 		       st->tso_pieces);
 		printf("  %s.cut_failed %" PRIu64 "\n", dir_name[d],
 		       st->cut_failed);
+		printf("  %s.merged %" PRIu64 "\n", dir_name[d], st->merged);
+		printf("  %s.merged_segs %" PRIu64 "\n", dir_name[d],
+		       st->merged_segs);
 		if (!b->impaired)
 			continue;
 		printf("  %s.lost %" PRIu64 "\n", dir_name[d], st->lost);
@@ -812,6 +993,7 @@ int main(int argc, char **argv)
 	b.idle_sleep_max_us = o.idle_sleep_max_us;
 	b.idle_sleep_us = IDLE_SLEEP_MIN_US;
 	b.impaired = impair_active(&o.impair);
+	b.no_tso = o.no_tso || o.af_iface != NULL;
 	for (int d = 0; b.impaired && d < DIR_MAX; d++) {
 		impair_init(&b.imp[d].st, &o.impair, (uint64_t)o.seed * 2 + d);
 		if (impair_queue_init(&b.imp[d].q, DELAY_MAX) < 0) {
