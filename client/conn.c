@@ -333,6 +333,10 @@ static void *io_thread(void *arg)
 
 /* ---- opening and closing -------------------------------------------------- */
 
+/* The connection the socket calls use (rsk_default_conn()). */
+static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rsk_conn *default_conn;
+
 static int parse_addr(const char *s, struct sockaddr_in *sa)
 {
 	char host[256];
@@ -473,6 +477,10 @@ void rsk_conn_close(struct rsk_conn *conn)
 
 	if (conn == NULL)
 		return;
+	pthread_mutex_lock(&default_mu);
+	if (default_conn == conn) /* the next socket call opens another */
+		default_conn = NULL;
+	pthread_mutex_unlock(&default_mu);
 	pthread_mutex_lock(&conn->mu);
 	conn->stopping = true;
 	pthread_mutex_unlock(&conn->mu);
@@ -519,9 +527,6 @@ uint64_t rsk_conn_calls(const struct rsk_conn *conn)
 }
 
 /* ---- the default connection ------------------------------------------------ */
-
-static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct rsk_conn *default_conn;
 
 struct rsk_conn *rsk_default_conn(void)
 {
