@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The transport to remsockd and its I/O thread.
+ *
+ * A transport connection is a kernel TCP connection to [rpc] listen_port
+ * that opens with remsock.Authenticate (call id 0).  Callers write their
+ * frames themselves (under wmu); the I/O thread only reads: it decodes the
+ * replies and completes the calls they answer.  When the transport breaks
+ * (EOF, an error, a frame that does not decode) the thread:
+ *
+ *  1. marks it down and fails the calls that are not safe to send twice
+ *     (no RSK_CALL_RETRY) with ECONNRESET;
+ *  2. reconnects and re-authenticates, backing off from 10 ms to 1 s;
+ *     after reconnect_timeout_ms it fails all waiting calls with ENOTCONN
+ *     and new calls fail at once, until a reconnect succeeds; a refused
+ *     Authenticate fails them with EACCES and ends the attempts;
+ *  3. on success sends every call still in the table again, in start order
+ *     (Sends carry stream offsets and Receives consumed offsets, so the
+ *     proxy takes each byte once and hands out again what a lost reply
+ *     carried), holding both locks so no new call overtakes them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn_pvt.h"
+#include "rs_frame.h"
+
+#define RBUF_LEN (256u << 10)
+#define BACKOFF_MIN_MS 10
+#define BACKOFF_MAX_MS 1000
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int rskp_conn_write(struct rsk_conn *c, const uint8_t *frame, size_t len)
+{
+	int rc = write_all(c->fd, frame, len);
+
+	if (rc < 0) /* a part of a frame may be out: the stream is lost */
+		shutdown(c->fd, SHUT_RDWR);
+	return rc;
+}
+
+/* ---- opening a transport ----------------------------------------------------- */
+
+static int tcp_connect(struct rsk_conn *c, int *fdp)
+{
+	struct pollfd p;
+	int fd, one = 1, err = 0, rc;
+	socklen_t elen = sizeof(err);
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)&c->addr, sizeof(c->addr));
+	if (rc < 0 && errno == EINPROGRESS) {
+		p = (struct pollfd){.fd = fd, .events = POLLOUT};
+		rc = poll(&p, 1, c->connect_ms);
+		if (rc == 0)
+			err = ETIMEDOUT;
+		else if (rc < 0 ||
+			 getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			err = errno;
+	} else if (rc < 0) {
+		err = errno;
+	}
+	if (err != 0) {
+		close(fd);
+		return -err;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	*fdp = fd;
+	return 0;
+}
+
+/* Read until the Authenticate reply; 0, -EACCES, -ETIMEDOUT, -EPROTO. */
+static int auth_reply(struct rsk_conn *c, int fd)
+{
+	int64_t until = now_ms() + c->connect_ms;
+	struct rskp_resp r;
+	struct rs_frame f;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	size_t used;
+	ssize_t n;
+	int rc;
+
+	rs_frame_decoder_reset(c->dec);
+	for (;;) {
+		int64_t left = until - now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0)
+			return -ETIMEDOUT;
+		n = read(fd, c->rbuf, RBUF_LEN);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* a wrong secret closes the connection */
+			return n == 0 ? -EACCES : -errno;
+		/* Nothing else is in flight: the first frame is the reply. */
+		rc = rs_frame_decode(c->dec, c->rbuf, (size_t)n, &used, &f);
+		if (rc < 0)
+			return -EPROTO;
+		if (rc == RS_FRAME_READY)
+			break;
+	}
+	if (rskp_wire_response(f.data, f.len, &r) < 0 ||
+	    r.call_id != RSKP_AUTH_ID)
+		rc = -EPROTO;
+	else if (r.rpc_code == REMSOCK__RPC__RPC_ERROR_CODE__RPC_UNAUTHENTICATED ||
+		 r.rpc_code == REMSOCK__RPC__RPC_ERROR_CODE__RPC_SECURITY_VIOLATION)
+		rc = -EACCES;
+	else if (r.rpc_code != 0 || r.app_code != 0)
+		rc = -EPROTO;
+	else
+		rc = 0;
+	rskp_resp_clear(&r);
+	return rc;
+}
+
+static int transport_open(struct rsk_conn *c, int *fdp)
+{
+	Remsock__Rpc__AuthenticateRequest a =
+	    REMSOCK__RPC__AUTHENTICATE_REQUEST__INIT;
+	uint8_t body[1024], *frame;
+	size_t flen;
+	int fd = -1, rc;
+
+	a.app_id = c->app;
+	a.has_secret = 1;
+	a.secret.data = c->secret;
+	a.secret.len = c->secret_len;
+	if (protobuf_c_message_get_packed_size(&a.base) > sizeof(body))
+		return -EINVAL;
+	rc = rskp_wire_request(RSKP_AUTH_ID, "remsock", "Authenticate", body,
+			       protobuf_c_message_pack(&a.base, body), -1,
+			       &frame, &flen);
+	if (rc < 0)
+		return rc;
+	rc = tcp_connect(c, &fd);
+	if (rc == 0)
+		rc = write_all(fd, frame, flen);
+	free(frame);
+	if (rc == 0)
+		rc = auth_reply(c, fd);
+	if (rc < 0 && fd >= 0)
+		close(fd);
+	if (rc == 0)
+		*fdp = fd;
+	return rc;
+}
+
+/* ---- the I/O thread -------------------------------------------------------- */
+
+/* One reply frame: complete its call.  @return 0, or -EPROTO. */
+static int dispatch(struct rsk_conn *c, const uint8_t *data, size_t len)
+{
+	struct rsk_call *call;
+	struct rskp_resp r;
+
+	if (rskp_wire_response(data, len, &r) < 0)
+		return -EPROTO;
+	pthread_mutex_lock(&c->mu);
+	call = rskp_table_take(c, r.call_id);
+	pthread_mutex_unlock(&c->mu);
+	if (call != NULL)
+		rskp_call_complete(call, &r, 0);
+	rskp_resp_clear(&r);
+	return 0;
+}
+
+/* Read and dispatch until the transport breaks (0) or a stop (1). */
+static int read_loop(struct rsk_conn *c, int fd)
+{
+	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+			      {.fd = c->stop_efd, .events = POLLIN}};
+	struct rs_frame f;
+	size_t used, off;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return 0;
+		if (p[1].revents)
+			return 1;
+		if (!p[0].revents)
+			continue;
+		n = read(fd, c->rbuf, RBUF_LEN);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return 0;
+		for (off = 0; off < (size_t)n; off += used) {
+			rc = rs_frame_decode(c->dec, c->rbuf + off,
+					     (size_t)n - off, &used, &f);
+			if (rc < 0 ||
+			    (rc == RS_FRAME_READY && dispatch(c, f.data, f.len) < 0))
+				return 0;
+		}
+	}
+}
+
+/* The transport broke: down, and fail what may not be sent twice. */
+static void transport_down(struct rsk_conn *c)
+{
+	struct rsk_call *list;
+
+	pthread_mutex_lock(&c->wmu);
+	pthread_mutex_lock(&c->mu);
+	c->up = false;
+	close(c->fd);
+	c->fd = -1;
+	list = rskp_table_take_all(c, false);
+	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->wmu);
+	rskp_calls_fail(list, -ECONNRESET);
+}
+
+/* A new transport: up, and send the waiting calls again. */
+static void transport_up(struct rsk_conn *c, int fd)
+{
+	struct rsk_call *call;
+
+	pthread_mutex_lock(&c->wmu);
+	pthread_mutex_lock(&c->mu);
+	c->fd = fd;
+	c->gen++;
+	c->up = true;
+	c->down_err = 0;
+	for (call = c->head; call != NULL; call = call->next) {
+		call->reissued = call->reissued || call->gen != 0;
+		call->gen = c->gen;
+		if (write_all(fd, call->frame, call->flen) < 0) {
+			shutdown(fd, SHUT_RDWR); /* the reader sees it */
+			break;
+		}
+	}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->wmu);
+}
+
+/* Fail everything waiting, and new calls, with @p err. */
+static void give_up(struct rsk_conn *c, int err)
+{
+	struct rsk_call *list;
+
+	pthread_mutex_lock(&c->mu);
+	c->down_err = err;
+	list = rskp_table_take_all(c, true);
+	pthread_mutex_unlock(&c->mu);
+	rskp_calls_fail(list, err);
+}
+
+/* Sleep @p ms unless told to stop.  @return true to stop. */
+static bool nap(struct rsk_conn *c, int ms)
+{
+	struct pollfd p = {.fd = c->stop_efd, .events = POLLIN};
+
+	return poll(&p, 1, ms) > 0;
+}
+
+static bool reconnect(struct rsk_conn *c)
+{
+	int64_t since = now_ms();
+	int backoff = BACKOFF_MIN_MS, fd, rc;
+
+	for (;;) {
+		rc = transport_open(c, &fd);
+		if (rc == 0) {
+			atomic_fetch_add(&c->reconnects, 1);
+			transport_up(c, fd);
+			return false;
+		}
+		if (rc == -EACCES) { /* the secret will not get better */
+			give_up(c, -EACCES);
+			return true;
+		}
+		if (c->reconnect_ms >= 0 && now_ms() - since > c->reconnect_ms &&
+		    c->down_err == 0)
+			give_up(c, -ENOTCONN);
+		if (nap(c, backoff))
+			return true;
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+						       : backoff * 2;
+	}
+}
+
+static void *io_thread(void *arg)
+{
+	struct rsk_conn *c = arg;
+
+	while (read_loop(c, c->fd) == 0) {
+		transport_down(c);
+		rs_frame_decoder_reset(c->dec);
+		if (reconnect(c))
+			break;
+	}
+	return NULL;
+}
+
+/* ---- opening and closing -------------------------------------------------- */
+
+/* The connection the socket calls use (rsk_default_conn()). */
+static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rsk_conn *default_conn;
+
+static int parse_addr(const char *s, struct sockaddr_in *sa)
+{
+	char host[256];
+	const char *colon = strrchr(s, ':');
+	struct addrinfo hints = {.ai_family = AF_INET,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res;
+	unsigned long port = RSK_DEFAULT_PORT;
+	size_t hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
+	char *end;
+
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = 0;
+	if (colon != NULL) {
+		port = strtoul(colon + 1, &end, 10);
+		if (*end != 0 || end == colon + 1 || port == 0 || port > 65535)
+			return -EINVAL;
+	}
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return -EINVAL;
+	*sa = *(struct sockaddr_in *)res->ai_addr;
+	sa->sin_port = htons((uint16_t)port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
+{
+	const char *addr = o->addr != NULL ? o->addr : getenv("REMSOCK_ADDR");
+	const char *app = o->app != NULL ? o->app : getenv("REMSOCK_APP");
+	const char *secret = o->secret != NULL ? o->secret
+					       : getenv("REMSOCK_SECRET");
+	size_t slen = o->secret != NULL && o->secret_len > 0 ? o->secret_len
+		      : secret != NULL				 ? strlen(secret)
+								 : 0;
+
+	if (addr == NULL || app == NULL || secret == NULL ||
+	    parse_addr(addr, &c->addr) < 0)
+		return -EINVAL;
+	c->app = strdup(app);
+	c->secret = malloc(slen + 1);
+	if (c->app == NULL || c->secret == NULL)
+		return -ENOMEM;
+	memcpy(c->secret, secret, slen);
+	c->secret_len = slen;
+	c->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
+	c->reconnect_ms = o->reconnect_timeout_ms == 0 ? 10000
+						       : o->reconnect_timeout_ms;
+	return 0;
+}
+
+static void conn_free(struct rsk_conn *c)
+{
+	if (c->efd >= 0)
+		close(c->efd);
+	if (c->stop_efd >= 0)
+		close(c->stop_efd);
+	rs_frame_decoder_destroy(c->dec);
+	free(c->rbuf);
+	free(c->app);
+	if (c->secret != NULL)
+		explicit_bzero(c->secret, c->secret_len);
+	free(c->secret);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->wmu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+void rskp_conn_unref(struct rsk_conn *c)
+{
+	if (atomic_fetch_sub(&c->refs, 1) == 1)
+		conn_free(c);
+}
+
+static struct rsk_conn *conn_alloc(void)
+{
+	struct rsk_conn *c = calloc(1, sizeof(*c));
+	pthread_condattr_t ca;
+
+	if (c == NULL)
+		return NULL;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->wmu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	c->fd = -1;
+	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->dec = rs_frame_decoder_create(RS_FRAME_MAX_HARD);
+	c->rbuf = malloc(RBUF_LEN);
+	atomic_init(&c->next_id, 1);
+	atomic_init(&c->reconnects, 0);
+	atomic_init(&c->refs, 1);
+	return c;
+}
+
+struct rsk_conn *rsk_conn_open(const struct rsk_conn_opts *opts)
+{
+	static const struct rsk_conn_opts none;
+	struct rsk_conn *c = conn_alloc();
+	int rc = -ENOMEM;
+
+	if (c == NULL)
+		goto err;
+	if (c->efd < 0 || c->stop_efd < 0 || c->dec == NULL || c->rbuf == NULL)
+		goto err_free;
+	rc = conn_config(c, opts != NULL ? opts : &none);
+	if (rc < 0)
+		goto err_free;
+	rc = transport_open(c, &c->fd);
+	if (rc < 0)
+		goto err_free;
+	c->gen = 1;
+	c->up = true;
+	rc = -pthread_create(&c->thr, NULL, io_thread, c);
+	if (rc < 0)
+		goto err_close;
+	return c;
+
+err_close:
+	close(c->fd);
+err_free:
+	conn_free(c);
+err:
+	errno = -rc;
+	return NULL;
+}
+
+void rsk_conn_close(struct rsk_conn *conn)
+{
+	uint64_t one = 1;
+	struct rsk_call *list;
+
+	if (conn == NULL)
+		return;
+	pthread_mutex_lock(&default_mu);
+	if (default_conn == conn) /* the next socket call opens another */
+		default_conn = NULL;
+	pthread_mutex_unlock(&default_mu);
+	pthread_mutex_lock(&conn->mu);
+	conn->stopping = true;
+	pthread_mutex_unlock(&conn->mu);
+	if (write(conn->stop_efd, &one, sizeof(one)) < 0)
+		perror("remsock: eventfd");
+	pthread_join(conn->thr, NULL);
+	pthread_mutex_lock(&conn->wmu);
+	pthread_mutex_lock(&conn->mu);
+	if (conn->fd >= 0)
+		close(conn->fd);
+	conn->fd = -1;
+	conn->up = false;
+	list = rskp_table_take_all(conn, true);
+	pthread_mutex_unlock(&conn->mu);
+	pthread_mutex_unlock(&conn->wmu);
+	rskp_calls_fail(list, -ECANCELED);
+	rskp_conn_unref(conn);
+}
+
+int rsk_conn_event_fd(const struct rsk_conn *conn)
+{
+	return conn->efd;
+}
+
+int rsk_conn_drop(struct rsk_conn *conn)
+{
+	int rc = -ENOTCONN;
+
+	pthread_mutex_lock(&conn->wmu);
+	if (conn->up && conn->fd >= 0)
+		rc = shutdown(conn->fd, SHUT_RDWR) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&conn->wmu);
+	return rc;
+}
+
+uint64_t rsk_conn_reconnects(const struct rsk_conn *conn)
+{
+	return atomic_load(&((struct rsk_conn *)conn)->reconnects);
+}
+
+uint64_t rsk_conn_calls(const struct rsk_conn *conn)
+{
+	return atomic_load(&((struct rsk_conn *)conn)->next_id) - 1;
+}
+
+/* ---- the default connection ------------------------------------------------ */
+
+struct rsk_conn *rsk_default_conn(void)
+{
+	struct rsk_conn *c;
+
+	pthread_mutex_lock(&default_mu);
+	if (default_conn == NULL)
+		default_conn = rsk_conn_open(NULL);
+	c = default_conn;
+	pthread_mutex_unlock(&default_mu);
+	return c;
+}
+
+void rsk_default_conn_set(struct rsk_conn *conn)
+{
+	pthread_mutex_lock(&default_mu);
+	default_conn = conn;
+	pthread_mutex_unlock(&default_mu);
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The connection and its calls, shared by conn.c (transport, I/O thread,
+ * reconnect) and call.c (call objects, the table of calls in flight).
+ *
+ * Locks: conn->mu guards the call table, the done queue, the calls' state
+ * fields and the transport state (up, gen, down_err); conn->wmu serialises
+ * writes to the transport socket and its replacement.  Order: wmu, then mu.
+ * The I/O thread holds neither while it reads, so replies keep flowing
+ * while a caller is blocked writing a large request.
+ */
+#ifndef RSK_CONN_PVT_H
+#define RSK_CONN_PVT_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "client_pvt.h"
+
+#define RSKP_HASH 256u
+
+struct rsk_call {
+	struct rsk_conn *conn;
+	/* Written by the owner while the call is not RUNNING. */
+	rsk_call_cb cb;
+	void *arg;
+	unsigned flags;
+	uint8_t *frame; /* the request frame, kept for a re-issue */
+	size_t flen;
+	/* Under conn->mu. */
+	enum rsk_call_state state;
+	bool pending;  /* in the table, waiting for its answer */
+	bool taken;    /* out of the table, being completed */
+	bool settled;  /* completed, callback returned: waiters may go */
+	bool queued;   /* on the done queue */
+	bool reissued; /* sent on more than one transport connection */
+	uint64_t id;
+	uint64_t gen; /* transport it was last written on; 0: none */
+	struct rsk_call *prev, *next; /* table, in start order */
+	struct rsk_call *hnext;       /* hash chain by id */
+	struct rsk_call *qnext;       /* done queue */
+	/* The result, written by the completer before settled. */
+	struct rsk_call_error err;
+	char *detail;
+	uint8_t *reply;
+	size_t reply_len;
+};
+
+struct rsk_conn {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a call settled, or the transport changed */
+	pthread_mutex_t wmu;
+	/* Under both locks to change, either to read. */
+	int fd;       /* transport socket, -1 while down */
+	uint64_t gen; /* counts transport connections */
+	bool up;      /* authenticated: calls may be written */
+	/* Under mu. */
+	bool stopping;
+	int down_err; /* new calls fail with it: -ENOTCONN, -EACCES */
+	struct rsk_call *head, *tail;
+	struct rsk_call *hash[RSKP_HASH];
+	struct rsk_call *qhead, *qtail;
+	/* Set at open. */
+	int efd;      /* eventfd: completed NOTIFY calls queued */
+	int stop_efd; /* eventfd: the I/O thread is to stop */
+	struct sockaddr_in addr;
+	char *app;
+	uint8_t *secret;
+	size_t secret_len;
+	int connect_ms;
+	int reconnect_ms;
+	pthread_t thr;
+	atomic_uint_fast64_t next_id;
+	atomic_uint_fast64_t reconnects;
+	atomic_int refs; /* the owner's, and one per call object */
+	/* I/O thread only. */
+	struct rs_frame_decoder *dec;
+	uint8_t *rbuf;
+};
+
+/* call.c, for conn.c: */
+
+/** Take the call answering @p id out of the table (under mu); NULL when
+ *  none waits for it (cancelled, or answered before a re-issue). */
+struct rsk_call *rskp_table_take(struct rsk_conn *c, uint64_t id);
+
+/** Take every call of the table, or (@p retry_too false) only those
+ *  without RSK_CALL_RETRY, onto a list linked by qnext (under mu). */
+struct rsk_call *rskp_table_take_all(struct rsk_conn *c, bool retry_too);
+
+/** Complete a taken call with the answer in @p r (its fields are moved
+ *  into the call) or, when @p r is NULL, the local error @p local. */
+void rskp_call_complete(struct rsk_call *call, struct rskp_resp *r,
+			int local);
+
+/** Complete every call of a rskp_table_take_all() list with @p local. */
+void rskp_calls_fail(struct rsk_call *list, int local);
+
+/* conn.c, for call.c: */
+
+/** Write a whole frame to the transport (under wmu).  @return 0 or a
+ *  negative errno; on failure the transport is shut down, so the I/O
+ *  thread reconnects. */
+int rskp_conn_write(struct rsk_conn *c, const uint8_t *frame, size_t len);
+
+/** Drop a reference; the last frees the connection. */
+void rskp_conn_unref(struct rsk_conn *c);
+
+#endif /* RSK_CONN_PVT_H */

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# `meson install` of libremsock into a scratch DESTDIR: the header, the
+# shared and static libraries and remsock.pc are there, and a program
+# built with `pkg-config remsock` (and `--static`) compiles against the
+# header, links and runs.  The shared library exports the rsk_* API only.
+#
+#   install.sh BUILD_DIR
+set -uo pipefail
+BUILD=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../integration/lib.sh"
+command -v pkg-config >/dev/null || skip_all "needs pkg-config"
+DEST=$(mktemp -d /tmp/rsk-install.XXXXXX)
+trap 'rm -rf "$DEST"' EXIT
+
+check "meson install" meson install -C "$BUILD" --no-rebuild --quiet \
+	--destdir "$DEST"
+PREFIX=$(meson introspect "$BUILD" --buildoptions |
+	python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')
+PC=$(find "$DEST" -name remsock.pc | head -1)
+LIB=$(dirname "$(dirname "$PC")")
+expect "the header is installed" 1 "$(find "$DEST" -name remsock.h | wc -l)"
+expect "libremsock.so, libremsock.a and remsock.pc are installed" "1 1 1" \
+	"$(find "$LIB" -maxdepth 1 -name 'libremsock.so' | wc -l) $(find "$LIB" \
+		-maxdepth 1 -name libremsock.a | wc -l) $([[ -f $PC ]] && echo 1)"
+expect "the shared library exports rsk_* only" "" \
+	"$(nm -D --defined-only "$LIB/libremsock.so" | awk '$3 !~ /^(rsk_|REMSOCK_)/ {print $3}')"
+
+cat >"$DEST/use.c" <<'C'
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <remsock.h>
+
+int main(void)
+{
+	/* No proxy needed: the error tables, and a socket call that fails
+	 * for want of a configured connection. */
+	int fd = rsk_socket(AF_INET, SOCK_STREAM, 0);
+
+	printf("%d %d %d %d\n", rsk_errno_from_error(0, 1, ECONNREFUSED),
+	       rsk_eai_from_error(8) == EAI_NONAME, fd, errno == EINVAL);
+	return 0;
+}
+C
+export PKG_CONFIG_PATH="$DEST$PREFIX/${LIB#"$DEST$PREFIX/"}/pkgconfig"
+# The .pc names the real prefix; point it at the scratch tree.
+export PKG_CONFIG_SYSROOT_DIR=$DEST
+unset REMSOCK_ADDR REMSOCK_APP REMSOCK_SECRET
+WANT="$(printf '%d 1 -1 1' "$(python3 -c 'import errno; print(errno.ECONNREFUSED)')")"
+# shellcheck disable=SC2046 # pkg-config's words on purpose
+check "a program builds with pkg-config remsock" cc -o "$DEST/use" \
+	"$DEST/use.c" $(pkg-config --cflags --libs remsock)
+expect "and runs against the shared library" "$WANT" \
+	"$(LD_LIBRARY_PATH=$LIB "$DEST/use" 2>&1)"
+# shellcheck disable=SC2046
+check "a program builds with pkg-config --static remsock" cc -o \
+	"$DEST/use_static" "$DEST/use.c" -Wl,-Bstatic \
+	$(pkg-config --static --libs-only-L remsock) -lremsock -Wl,-Bdynamic \
+	$(pkg-config --static --libs-only-other remsock) -lprotobuf-c \
+	$(pkg-config --cflags remsock)
+expect "and runs without libremsock.so" "$WANT" "$("$DEST/use_static" 2>&1)"
+expect "the static program does not need libremsock.so" "" \
+	"$(ldd "$DEST/use_static" | grep remsock)"
+finish
