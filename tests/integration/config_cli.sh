@@ -46,7 +46,7 @@ printf '[port]\ndevargs = net_tap0\nrxdesc = 64\n[net]\nip = 198.18.0.2\n' >"$TM
 run --check-config -c "$TMP/key.ini"
 expect "an unknown key is refused by --check-config with exit code 2" 2 "$RC"
 expect "... naming it and the known keys" \
-	"remsockd: $TMP/key.ini: [port] rxdesc: unknown key (known: devargs, rx_desc, tx_desc, mbufs, mbuf_cache, mtu, link_timeout_ms)" "$ERR"
+	"remsockd: $TMP/key.ini: [port] rxdesc: unknown key (known: devargs, rx_desc, tx_desc, mbufs, mbuf_cache, mtu, link_timeout_ms, tso, lro)" "$ERR"
 
 printf '[ports]\n' >"$TMP/sec.ini"
 run -c "$TMP/sec.ini"
