@@ -121,9 +121,16 @@ void rskp_call_complete(struct rsk_call *call, struct rskp_resp *r, int local)
 	}
 	if (call->detail != NULL)
 		call->err.detail = call->detail;
-	free(call->frame);
-	call->frame = NULL;
 	pthread_mutex_lock(&c->mu);
+	/* The answer can come while rsk_call_start() is still in send() with
+	 * the frame (the kernel has the bytes; the call has not returned):
+	 * then the writer frees it. */
+	if (call->writing) {
+		call->frame_done = true;
+	} else {
+		free(call->frame);
+		call->frame = NULL;
+	}
 	call->state = RSK_CALL_FINISHING;
 	pthread_mutex_unlock(&c->mu);
 	if (call->cb != NULL)
@@ -198,8 +205,9 @@ void rsk_call_free(struct rsk_call *call)
 	c = call->conn;
 	pthread_mutex_lock(&c->mu);
 	if (call->pending)
-		table_del(c, call); /* cancelled: its answer will find nothing */
-	while (call->taken)
+		table_del(c,
+			  call); /* cancelled: its answer will find nothing */
+	while (call->taken || call->writing)
 		pthread_cond_wait(&c->cv, &c->mu);
 	if (call->queued)
 		unqueue(c, call);
@@ -235,6 +243,13 @@ int rsk_call_start(struct rsk_call *call, const char *service,
 
 	if (rsk_call_state(call) == RSK_CALL_RUNNING)
 		return -EBUSY;
+	/* Started again from its callback: the first writer may still be
+	 * returning from send() with the old frame. */
+	pthread_mutex_lock(&c->mu);
+	while (call->writing)
+		pthread_cond_wait(&c->cv, &c->mu);
+	call->frame_done = false;
+	pthread_mutex_unlock(&c->mu);
 	id = atomic_fetch_add(&c->next_id, 1);
 	free(call->frame);
 	call->frame = NULL;
@@ -257,19 +272,29 @@ int rsk_call_start(struct rsk_call *call, const char *service,
 		table_add(c, call);
 	}
 	write_now = rc == 0 && c->up;
+	call->writing = write_now;
 	gen = c->gen;
 	pthread_mutex_unlock(&c->mu);
 	if (rc < 0)
 		return rc;
 	if (!write_now)
 		return 0; /* the reconnect sends it */
-	/* From here the call may be answered (and freed by a callback's
-	 * owner) at any time; only a transport still the one it was
-	 * registered on has not been sent it by a re-issue. */
+	/* From here the call may be answered at any time, but it is not
+	 * freed (nor its frame) while `writing`; only a transport still the
+	 * one it was registered on has not been sent it by a re-issue. */
 	pthread_mutex_lock(&c->wmu);
 	if (c->up && c->gen == gen)
 		rskp_conn_write(c, call->frame, call->flen);
 	pthread_mutex_unlock(&c->wmu);
+	pthread_mutex_lock(&c->mu);
+	call->writing = false;
+	if (call->frame_done) {
+		free(call->frame);
+		call->frame = NULL;
+		call->frame_done = false;
+	}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
 	return 0;
 }
 

@@ -30,16 +30,18 @@ struct rsk_call {
 	size_t flen;
 	/* Under conn->mu. */
 	enum rsk_call_state state;
-	bool pending;  /* in the table, waiting for its answer */
-	bool taken;    /* out of the table, being completed */
-	bool settled;  /* completed, callback returned: waiters may go */
-	bool queued;   /* on the done queue */
-	bool reissued; /* sent on more than one transport connection */
+	bool pending;	 /* in the table, waiting for its answer */
+	bool taken;	 /* out of the table, being completed */
+	bool settled;	 /* completed, callback returned: waiters may go */
+	bool queued;	 /* on the done queue */
+	bool reissued;	 /* sent on more than one transport connection */
+	bool writing;	 /* rsk_call_start() is sending frame, unlocked */
+	bool frame_done; /* completed while writing: the writer frees it */
 	uint64_t id;
 	uint64_t gen; /* transport it was last written on; 0: none */
 	struct rsk_call *prev, *next; /* table, in start order */
-	struct rsk_call *hnext;       /* hash chain by id */
-	struct rsk_call *qnext;       /* done queue */
+	struct rsk_call *hnext;	      /* hash chain by id */
+	struct rsk_call *qnext;	      /* done queue */
 	/* The result, written by the completer before settled. */
 	struct rsk_call_error err;
 	char *detail;
@@ -52,7 +54,7 @@ struct rsk_conn {
 	pthread_cond_t cv; /* a call settled, or the transport changed */
 	pthread_mutex_t wmu;
 	/* Under both locks to change, either to read. */
-	int fd;       /* transport socket, -1 while down */
+	int fd;	      /* transport socket, -1 while down */
 	uint64_t gen; /* counts transport connections */
 	bool up;      /* authenticated: calls may be written */
 	/* Under mu. */
@@ -91,8 +93,7 @@ struct rsk_call *rskp_table_take_all(struct rsk_conn *c, bool retry_too);
 
 /** Complete a taken call with the answer in @p r (its fields are moved
  *  into the call) or, when @p r is NULL, the local error @p local. */
-void rskp_call_complete(struct rsk_call *call, struct rskp_resp *r,
-			int local);
+void rskp_call_complete(struct rsk_call *call, struct rskp_resp *r, int local);
 
 /** Complete every call of a rskp_table_take_all() list with @p local. */
 void rskp_calls_fail(struct rsk_call *list, int local);

@@ -23,9 +23,10 @@ RUN_TAG=main run "$BUILD" --suite unit --suite wire --suite fuzz --num-processes
 RUN_TAG=integ run "$BUILD" --suite integration --num-processes 1
 RUN_TAG=asan run "$ASAN" --suite unit --suite fuzz --num-processes 2
 # The remote socket service's end-to-end tests again under ASan/UBSan:
-# remsockd's own code on every method, against real peers.
+# remsockd's own code on every method, against real peers; and
+# libremsock's threads (calls in flight, reconnects) against it.
 RUN_TAG=asan-integ run "$ASAN" --num-processes 1 service_tap service_virtio \
-	service_limits
+	service_limits client_virtio
 
 /usr/bin/python3 - "$BUILD/meson-logs/testlog-main.json" \
 	"$BUILD/meson-logs/testlog-integ.json" \
