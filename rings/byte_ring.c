@@ -145,6 +145,15 @@ void rs_byte_ring_shrink_pvt(struct rs_byte_ring *r)
 	r->mask = size - 1;
 }
 
+bool rs_byte_ring_shrink(struct rs_byte_ring *r)
+{
+	if (r->tail != r->top ||
+	    rs_byte_ring_allocated(r) <= first_size(r->cap))
+		return false;
+	rs_byte_ring_shrink_pvt(r);
+	return rs_byte_ring_allocated(r) == first_size(r->cap);
+}
+
 static void view_drain(const struct rs_byte_view *v, uint8_t *dst)
 {
 	memcpy(dst, v->seg[0].ptr, v->seg[0].len);

@@ -35,19 +35,23 @@
  * byte at offset x lives at buf[x & mask], mask being the buffer size - 1.
  * A growth copies the bytes [tail, top) -- top being the end of everything
  * written, in order or placed beyond head by rs_byte_ring_place() -- to the
- * same offsets modulo the new size.  When release_to() or reset() leaves
- * the ring empty with nothing placed beyond head, a buffer larger than the
- * first goes back to the first size (once: it is then the first size).
- * Growth and shrinking move the buffer: views from before either are void.
+ * same offsets modulo the new size.  A buffer larger than the first goes
+ * back to the first size on reset(), and on rs_byte_ring_shrink() when the
+ * ring is empty with nothing placed beyond head: its owner calls that when
+ * the ring has been idle a while (TCP: a sweep of idle connections), not
+ * on every emptying, so that a ring that empties and fills again at every
+ * burst keeps its buffer.  Growth and shrinking move the buffer: views
+ * from before either are void.
  *
  * Threading: a ring belongs to the lcore that owns its socket.  Nothing here
  * locks or makes a system call.  The only allocations after create are a
- * growth (at most log2(capacity / first) between two emptyings: amortized)
+ * growth (at most log2(capacity / first) between two shrinks: amortized)
  * and the small buffer a shrink takes back.  A failed growth makes a write
  * behave as if the ring were full.
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -172,6 +176,13 @@ int rs_byte_ring_place(struct rs_byte_ring *r, uint64_t off, const void *src,
  * @return 0, or -ENOMEM (the ring is unchanged).
  */
 int rs_byte_ring_grow_pvt(struct rs_byte_ring *r, size_t need);
+
+/**
+ * Give a grown buffer back for a first-size one, if the ring is empty
+ * (tail == head, nothing placed beyond head).  Views taken before are void.
+ * @return true if it shrank.
+ */
+bool rs_byte_ring_shrink(struct rs_byte_ring *r);
 
 /* The ring is empty with nothing beyond head: take the small buffer. */
 void rs_byte_ring_shrink_pvt(struct rs_byte_ring *r);
@@ -356,9 +367,8 @@ static inline int rs_byte_ring_set_mark(struct rs_byte_ring *r, uint64_t off)
  * Drop the bytes below @p off: they are acknowledged (by the peer for TX,
  * by the client for RX), and their space becomes free.  If @p off is beyond
  * mark, mark moves to @p off too: TCP may see an acknowledgement of bytes
- * sent before a retransmission timeout pulled mark back.  A release that
- * empties the ring may shrink its buffer (see the file comment): views
- * taken before it are void.
+ * sent before a retransmission timeout pulled mark back.  The buffer
+ * stays as it is (rs_byte_ring_shrink() gives a grown one back).
  *
  * @return 0, or -ERANGE when @p off is not inside [tail, head] (nothing
  *         moves).  An offset below tail is an old acknowledgement: the
@@ -371,10 +381,6 @@ static inline int rs_byte_ring_release_to(struct rs_byte_ring *r, uint64_t off)
 	if (off - r->tail > r->mark - r->tail)
 		r->mark = off;
 	r->tail = off;
-	/* Empty, nothing placed beyond head, and grown: give memory back.
-	 * After it the buffer is the first size, so once per emptying. */
-	if (r->tail == r->top && rs_byte_ring_allocated(r) > RS_BYTE_RING_FIRST)
-		rs_byte_ring_shrink_pvt(r);
 	return 0;
 }
 

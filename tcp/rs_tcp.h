@@ -11,7 +11,8 @@
  * likewise).  v1.3 adds rs_tcp_config's cc (RFC 9438 CUBIC; NewReno
  * stays the default).  v1.4 adds rs_tcp_config's tw_reuse_ns,
  * rs_tcp_time_wait_flush() and the tw_reused, tw_evicted and tw_flushed
- * counters (appended). */
+ * counters (appended), tso_max with rs_tcp_set_tso_max() and the
+ * tso_segs_out counter, and ring_idle_ns. */
 
 /**
  * @file
@@ -390,6 +391,10 @@ struct rs_tcp_config {
 				       appendix B); 0 = never; default
 				       1 s */
 	uint64_t fin_wait2_ns;	  /**< orphaned FIN-WAIT-2 lifetime; 60 s */
+	uint64_t ring_idle_ns;	  /**< API v1.4: a connection's ring that
+				       is empty and has taken no new bytes
+				       for about this long gives a grown
+				       buffer back; 0 = never; default 1 s */
 	uint32_t init_cwnd;	  /**< initial window in segments; 0 = the
 				       RFC 5681 §3.1 rule (2..4 segments) */
 	uint32_t challenge_ack_limit; /**< challenge ACKs per second per stack

@@ -71,6 +71,7 @@ void rs_tcp_config_init(struct rs_tcp_config *cfg)
 	cfg->keep_cnt = 9;
 	cfg->time_wait_ns = 60 * SEC;
 	cfg->tw_reuse_ns = 1 * SEC;
+	cfg->ring_idle_ns = 1 * SEC;
 	cfg->fin_wait2_ns = 60 * SEC;
 	cfg->challenge_ack_limit = 1000;
 	cfg->port_lo = 49152;
@@ -280,9 +281,48 @@ void rs_tcp_stack_destroy(struct rs_tcp_stack *st)
 	free(st);
 }
 
+/* Idle rings give memory back.  The pool is visited in RING_SLICES
+ * slices, one every ring_idle_ns / RING_SLICES, so each connection once
+ * per ring_idle_ns: a ring that is empty and whose head has not moved
+ * since the last visit shrinks.  The data path never shrinks (a ring
+ * that empties at every burst keeps its buffer), and this costs a
+ * comparison per timers_run and a slice of the pool a few times a
+ * second. */
+#define RING_SLICES 8
+
+static void ring_idle(struct rs_byte_ring *r, uint64_t *seen)
+{
+	uint64_t head = rs_byte_ring_head(r);
+
+	if (head == *seen)
+		rs_byte_ring_shrink(r);
+	*seen = head;
+}
+
+static void ring_sweep(struct rs_tcp_stack *st, uint64_t now)
+{
+	uint32_t n = st->cfg.max_conns;
+
+	for (uint32_t k = n / RING_SLICES + 1; k > 0; k--) {
+		struct rs_tcp_conn *c = &st->conns[st->sweep_next];
+
+		st->sweep_next =
+		    st->sweep_next + 1 < n ? st->sweep_next + 1 : 0;
+		if (!c->in_use)
+			continue;
+		if (c->snd != NULL)
+			ring_idle(c->snd, &c->snd_seen);
+		if (c->rcv != NULL)
+			ring_idle(c->rcv, &c->rcv_seen);
+	}
+	st->sweep_due = now + st->cfg.ring_idle_ns / RING_SLICES;
+}
+
 unsigned rs_tcp_timers_run(struct rs_tcp_stack *st, uint64_t now)
 {
 	st->run_now = now;
+	if (st->cfg.ring_idle_ns != 0 && now >= st->sweep_due)
+		ring_sweep(st, now);
 	return rs_tcp_wheel_run(&st->wheel, now, rs_tcp_timer_fire, st);
 }
 

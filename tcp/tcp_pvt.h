@@ -316,7 +316,8 @@ struct rs_tcp_conn {
 	uint64_t ts_recent_at;	/* when it was taken (§5.5: 24 days) */
 	uint32_t last_ack_sent; /* Last.ACK.sent */
 	uint32_t ts_last;	/* the last TSval we sent (TIME-WAIT reuse) */
-	uint8_t n_sb;		/* scoreboard: SACKed, sorted, disjoint */
+	uint64_t snd_seen, rcv_seen; /* ring heads at the last sweep */
+	uint8_t n_sb;		     /* scoreboard: SACKed, sorted, disjoint */
 	struct rs_tcp_sack_block sb[RS_TCP_SB_MAX];
 	uint32_t high_rxt; /* RFC 6675 HighRxt: resent up to here */
 	/* Spurious fast retransmits (RFC 3522 detection by timestamps,
@@ -379,6 +380,8 @@ struct rs_tcp_stack {
 	unsigned n_listeners;
 	struct rs_tcp_flowtab flows, lflows;
 	uint32_t port_next;	 /* RFC 6056 next_ephemeral */
+	uint32_t sweep_next;	 /* ring_sweep(): the next pool entry */
+	uint64_t sweep_due;	 /* ring_sweep(): when the next slice is */
 	uint64_t run_now;	 /* now of rs_tcp_timers_run() */
 	bool test_isn;		 /* tests only: every ISN is ... */
 	uint32_t test_isn_value; /* ... this one */

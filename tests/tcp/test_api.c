@@ -1047,6 +1047,93 @@ static void test_transfer_lro(void **state)
 	Wd.lro = Wd.tso = false;
 }
 
+/* Push @p n pattern bytes from a to b and read them there. */
+static void idle_xfer(struct rs_tcp_conn *a, struct rs_tcp_conn *b,
+		      uint64_t *sent, uint64_t *got, uint64_t n)
+{
+	static uint8_t buf[8192];
+	uint64_t end = *sent + n;
+
+	for (unsigned steps = 0; *got < end; steps++) {
+		assert_true(steps < 100000);
+		while (*sent < end) {
+			size_t k = LESS(end - *sent, sizeof(buf));
+			ssize_t w;
+
+			for (size_t i = 0; i < k; i++)
+				buf[i] = xfer_pat(*sent + i);
+			w = rs_tcp_send(a, Wd.now, buf, k);
+			assert_true(w >= 0);
+			if (w == 0)
+				break;
+			*sent += (uint64_t)w;
+		}
+		for (;;) {
+			ssize_t r = rs_tcp_recv(b, Wd.now, buf, sizeof(buf));
+
+			if (r == -EAGAIN)
+				break;
+			assert_true(r > 0);
+			for (ssize_t i = 0; i < r; i++)
+				assert_int_equal(buf[i], xfer_pat(*got + i));
+			*got += (uint64_t)r;
+		}
+		if (*got < end)
+			world_step();
+	}
+}
+
+/* Rings that grew for a transfer keep their buffers while the data
+ * flows, and give them back (to 4 KiB each) once the connection has been
+ * idle about ring_idle_ns: found by the sweep in rs_tcp_timers_run().
+ * The next transfer grows them again, intact. */
+static void test_idle_rings_shrink(void **state)
+{
+	struct rs_tcp_listener *l;
+	struct rs_tcp_conn *a, *b = NULL;
+	uint64_t sent = 0, got = 0, t0;
+	const size_t idle = 2 * RS_BYTE_RING_FIRST; /* a conn's two rings */
+
+	(void)state;
+	world_make(0, 0, 0, false, RS_TCP_CC_NEWRENO);
+	l = rs_tcp_listen(Wd.st[1], 0, 80, 8, NULL, NULL);
+	a = rs_tcp_connect(Wd.st[0], 0, ip("198.18.0.1"), 0, ip("198.18.0.2"),
+			   80, NULL, NULL);
+	for (unsigned steps = 0; b == NULL; steps++) {
+		assert_true(steps < 1000);
+		world_step();
+		b = rs_tcp_accept(l, NULL);
+	}
+	rs_tcp_listener_close(l, Wd.now);
+	idle_xfer(a, b, &sent, &got, 200000);
+	assert_true(rs_tcp_stack_ring_bytes(Wd.st[0]) > idle);
+	assert_true(rs_tcp_stack_ring_bytes(Wd.st[1]) > idle);
+	/* Less than the idle time: nothing shrinks yet. */
+	while (Wd.n > 0)
+		world_step();
+	t0 = Wd.now;
+	for (uint64_t t = t0; t < t0 + 500 * MS; t += 10 * MS) {
+		rs_tcp_timers_run(Wd.st[0], t);
+		rs_tcp_timers_run(Wd.st[1], t);
+	}
+	assert_true(rs_tcp_stack_ring_bytes(Wd.st[0]) > idle);
+	for (uint64_t t = t0; t < t0 + 3 * SEC; t += 10 * MS) {
+		rs_tcp_timers_run(Wd.st[0], t);
+		rs_tcp_timers_run(Wd.st[1], t);
+	}
+	Wd.now = t0 + 3 * SEC;
+	assert_int_equal(rs_tcp_stack_ring_bytes(Wd.st[0]), idle);
+	assert_int_equal(rs_tcp_stack_ring_bytes(Wd.st[1]), idle);
+	idle_xfer(a, b, &sent, &got, 300000);
+	assert_true(rs_tcp_stack_ring_bytes(Wd.st[1]) > idle);
+	rs_tcp_abort(a, Wd.now);
+	rs_tcp_abort(b, Wd.now);
+	rs_tcp_stack_destroy(Wd.st[0]);
+	rs_tcp_stack_destroy(Wd.st[1]);
+	while (Wd.n > 0)
+		free(Wd.wire[--Wd.n]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1067,6 +1154,7 @@ int main(void)
 	    cmocka_unit_test(test_transfer_blocked),
 	    cmocka_unit_test(test_transfer_tso),
 	    cmocka_unit_test(test_transfer_lro),
+	    cmocka_unit_test(test_idle_rings_shrink),
 	};
 	const char *s = getenv("RS_TEST_SEED");
 

@@ -467,6 +467,7 @@ static void test_growth_keeps_placed_bytes(void **state)
 
 	/* Empty below head, bytes held beyond it: no shrink. */
 	assert_int_equal(rs_byte_ring_release_to(r, 150), 0);
+	assert_false(rs_byte_ring_shrink(r));
 	assert_int_equal(rs_byte_ring_allocated(r), BIG);
 
 	/* Fill the holes in order, as TCP does, then commit over all. */
@@ -475,6 +476,8 @@ static void test_growth_keeps_placed_bytes(void **state)
 	assert_int_equal(rs_byte_ring_commit(r, (size_t)(far + 3000 - 150)), 0);
 	assert_stream(r, 150, (size_t)(far + 3000 - 150));
 	assert_int_equal(rs_byte_ring_release_to(r, far + 3000), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), BIG);
+	assert_true(rs_byte_ring_shrink(r));
 	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
 	ring_del(r);
 }
@@ -488,9 +491,15 @@ static void test_shrink_after_emptying(void **state)
 	assert_int_equal(write_pat(r, 3 * FIRST), 3 * FIRST);
 	assert_int_equal(rs_byte_ring_allocated(r), 4 * FIRST);
 	assert_int_equal(rs_byte_ring_release_to(r, FIRST), 0);
-	assert_int_equal(rs_byte_ring_allocated(r), 4 * FIRST); /* not empty */
+	assert_false(rs_byte_ring_shrink(r)); /* not empty */
+	assert_int_equal(rs_byte_ring_allocated(r), 4 * FIRST);
+	/* Emptying alone keeps the buffer: a ring that empties and fills at
+	 * every burst must not allocate each time. */
 	assert_int_equal(rs_byte_ring_release_to(r, 3 * FIRST), 0);
+	assert_int_equal(rs_byte_ring_allocated(r), 4 * FIRST);
+	assert_true(rs_byte_ring_shrink(r));
 	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+	assert_false(rs_byte_ring_shrink(r)); /* already the first size */
 	/* The small buffer works on from where the stream is. */
 	assert_int_equal(write_pat(r, 100), 100);
 	assert_stream(r, 3 * FIRST, 100);
@@ -508,6 +517,7 @@ static void test_shrink_after_emptying(void **state)
 	assert_int_equal(rs_byte_ring_allocated(small), FIRST / 4);
 	assert_int_equal(write_pat(small, FIRST), FIRST / 4);
 	assert_int_equal(rs_byte_ring_release_to(small, FIRST / 4), 0);
+	assert_false(rs_byte_ring_shrink(small));
 	assert_int_equal(rs_byte_ring_allocated(small), FIRST / 4);
 	ring_del(small);
 	ring_del(r);
@@ -758,17 +768,23 @@ static void op_set_mark(struct model *m)
 		m->mark = (size_t)off;
 }
 
-/* After a release: the buffer shrank iff the ring is empty with nothing
- * beyond head; @p before is its size before the release. */
+/* After a release: the buffer is as it was (@p before: its size). */
 static void model_released(struct model *m, size_t before)
 {
-	if (m->tail == m->top) {
-		assert_int_equal(rs_byte_ring_allocated(m->r),
-				 first_of(m->cap));
-		m->shrinks += before > first_of(m->cap);
-	} else {
-		assert_int_equal(rs_byte_ring_allocated(m->r), before);
-	}
+	assert_int_equal(rs_byte_ring_allocated(m->r), before);
+}
+
+/* The owner's idle shrink: it happens iff the ring is empty with nothing
+ * beyond head and its buffer has grown. */
+static void op_shrink(struct model *m)
+{
+	size_t before = rs_byte_ring_allocated(m->r);
+	bool want = m->tail == m->top && before > first_of(m->cap);
+
+	assert_int_equal(rs_byte_ring_shrink(m->r), want);
+	assert_int_equal(rs_byte_ring_allocated(m->r),
+			 want ? first_of(m->cap) : before);
+	m->shrinks += want;
 }
 
 static void op_release(struct model *m)
@@ -884,6 +900,7 @@ static const model_op grow_ops[] = {
     op_write,	 op_write_small, op_write_small, op_commit, op_write_at,
     op_place,	 op_fill,	 op_fill,	 op_read,   op_advance_mark,
     op_set_mark, op_release,	 op_release,	 op_drain,  op_copy_out,
+    op_shrink,	 op_shrink,	 op_shrink,	 op_shrink,
 };
 
 struct model_run {
