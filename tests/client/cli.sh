@@ -191,6 +191,14 @@ expect "stats: the app's socket quota, all given back" \
 	"0 quota.sockets.used 0|quota.sockets.limit 64|quota.sockets.refused 0" \
 	"$RC $(awk '{print $1, $2}' "$OUT" | paste -sd'|')"
 expect "stats: no proxied socket left open" 0 "$(counter rpc.socks_open)"
+rcli /dev/null stats
+expect "stats: every counter fits the reply (nothing left out)" "0 " \
+	"$RC $(cat "$ERR")"
+expect "stats: the data plane's and the service's counters are there" \
+	"event.tcp_segs_sent rpc.calls rpc.conns_accepted rx_pkts tx_pkts" \
+	"$(awk '{print $1}' "$OUT" | grep -xE 'rpc\.calls|rpc\.conns_accepted|rx_pkts|tx_pkts|event\.tcp_segs_sent' | sort | paste -sd' ')"
+echo "# remsock stats: $(wc -l <"$OUT") counters, e.g.:"
+grep -E '^(rpc\.calls|rx_bytes|quota\.sockets\.limit) ' "$OUT" | sed 's/^/#   /'
 rcli /dev/null stats no.such.counter
 expect "stats: a prefix no counter has, exit 1" \
 	"1 remsock stats: no counter starts with 'no.such.counter'" \
