@@ -29,7 +29,8 @@ demo = $SECRET
 [quotas]
 demo = sockets=64
 [hosts]
-static = Static.Test 198.18.0.7 198.18.0.8"
+static = Static.Test 198.18.0.7 198.18.0.8
+web = web.test $TB_PEER_IP"
 
 # rcli IN ARG...: remsock in the namespace with the demo app's
 # environment, stdin from IN; OUT and ERR its output, RC its status.
@@ -130,6 +131,15 @@ expect "stats: rpc.calls grew by the fetch's calls (more than 5)" 1 \
 expect "stats: rx_bytes grew by the fetched 4 MiB at least" 1 \
 	"$((RX1 - RX0 >= 4194304))"
 
+expect "the web server saw one HTTP/1.1 GET of /blob, from the proxy" 1 \
+	"$(grep -c "^$TB_PROXY_IP .*\"GET /blob HTTP/1.1\" 200" "$TB_DIR/http.log")"
+rcli /dev/null fetch "http://web.test:8081/host"
+expect "fetch: a [hosts] name, resolved by the proxy; its Host header" \
+	"0 web.test:8081" "$RC $(cat "$OUT")"
+rcli /dev/null fetch -t 1 "http://$TB_PEER_IP:8081/stall"
+expect "fetch -t: a server that stalls, exit 1 after the body so far" \
+	"1 remsock fetch: http://$TB_PEER_IP:8081/stall: in the body: timed out 0123456789" \
+	"$(rc_err) $(cat "$OUT")"
 rcli /dev/null fetch "http://$TB_PEER_IP:8081/chunked"
 expect "fetch: chunked transfer coding, SHA-256 equal, exit 0" \
 	"0 $(sha "$TB_DIR/chunked.bin")" "$RC $(sha "$OUT")"
@@ -173,13 +183,17 @@ expect "resolve: an unknown name, the EAI message and the proxy's reason" \
 rcli "$TB_DIR/echo.bin" nc "$TB_PEER_IP" 7007
 expect "nc: 1 MiB through a TCP echo, byte for byte, exit 0" \
 	"0 $(sha "$TB_DIR/echo.bin")" "$RC $(sha "$OUT")"
-rcli "$TB_DIR/lines" nc -u "$TB_PEER_IP" 7008
+rcli "$TB_DIR/lines" nc -u -w 3 "$TB_PEER_IP" 7008
 expect "nc -u: each line a datagram, echoed" \
 	"0 $(sha "$TB_DIR/lines")" "$RC $(sha "$OUT")"
 rcli /dev/null nc "$TB_PEER_IP" 9
 expect "nc: a refused port, exit 1" \
 	"1 remsock nc: connect to $TB_PEER_IP:9: Connection refused" \
 	"$(rc_err)"
+head -1 "$TB_DIR/lines" >"$TB_DIR/line"
+rcli "$TB_DIR/line" nc -u -w 3 "$TB_PEER_IP" 9
+expect "nc -u: a datagram to a closed port (ICMP port unreachable), exit 1" \
+	"1 remsock nc: receive: Connection refused" "$(rc_err)"
 rcli /dev/null nc 127.0.0.1 80
 expect "nc: a destination the proxy's ACL denies, exit 1" \
 	"1 remsock nc: connect to 127.0.0.1:80: Permission denied" "$(rc_err)"

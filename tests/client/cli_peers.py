@@ -8,7 +8,9 @@ On IP:
   8081/tcp  HTTP/1.1: /chunked sends DIR/chunked.bin in chunked transfer
             coding (chunks of odd sizes, a chunk extension, a trailer);
             /eof sends DIR/eof.bin with neither length nor chunks, then
-            closes; /short promises 1000 bytes and sends 10
+            closes; /short promises 1000 bytes and sends 10; /host answers
+            the request's Host header; /stall sends 10 of 20 bytes, then
+            nothing for 3 s
   7007/tcp  echo (each connection: everything back, then close after the
             client's FIN)
   7008/udp  echo (each datagram back to its sender)
@@ -20,6 +22,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 IP, DIR = sys.argv[1], sys.argv[2]
@@ -42,6 +45,18 @@ class Http(BaseHTTPRequestHandler):
         elif self.path == '/short':
             self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n'
                              b'Connection: close\r\n\r\n0123456789')
+            self.close_connection = True
+        elif self.path == '/host':
+            body = self.headers.get('Host', '').encode()
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == '/stall':
+            self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Length: 20\r\n'
+                             b'\r\n0123456789')
+            self.wfile.flush()
+            time.sleep(3)
             self.close_connection = True
         else:
             self.send_error(404, 'no such thing here')
