@@ -86,12 +86,13 @@ int cli_resolve(struct rsk_conn *conn, const char *name, struct in_addr *addrs,
 /*
  * A socket of @p type (SOCK_STREAM, SOCK_DGRAM) connected to @p host
  * (resolved by the proxy; each address in turn until one connects) and
- * @p port.
+ * @p port, with SO_RCVTIMEO and SO_SNDTIMEO (which bounds the connect)
+ * of @p timeout_s seconds when it is above 0.
  *
  * @return the rsk_* socket handle, or -1 once the reason is printed.
  */
 int cli_dial(const char *cmd, struct rsk_conn *conn, const char *host, int port,
-	     int type);
+	     int type, int timeout_s);
 
 /* A port number 1..65535 from @p s; @return it, or -1. */
 int cli_port(const char *s);

@@ -53,8 +53,8 @@ static const char fetch_help[] =
     "        Write the status line and the headers before the body, and\n"
     "        the body whatever the status.\n"
     "    -t, --timeout SECS\n"
-    "        Give up when the server sends nothing for SECS seconds\n"
-    "        (1-86400; default: wait for ever).\n"
+    "        Give up when connecting takes, or the server sends nothing\n"
+    "        for, SECS seconds (1-86400; default: wait for ever).\n"
     "    -h, --help\n"
     "        Print this manual and exit.\n"
     "\n"
@@ -448,16 +448,14 @@ static int fetch_url(struct rsk_conn *c, const struct url *u,
 		     const struct fetch_opts *o, const char *url, struct rd *r,
 		     char *line)
 {
-	struct timeval tv = {.tv_sec = o->timeout_s};
 	struct resp rs = {0};
 	bool ok;
 	int rc;
 
-	r->fd = cli_dial("fetch", c, u->host, u->port, SOCK_STREAM);
+	r->fd =
+	    cli_dial("fetch", c, u->host, u->port, SOCK_STREAM, o->timeout_s);
 	if (r->fd < 0)
 		return CLI_FAIL;
-	if (o->timeout_s > 0)
-		rsk_setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	rc = request_send(r->fd, u, url);
 	if (rc == CLI_OK)
 		rc = head_read(r, o, url, &rs, line);

@@ -57,9 +57,11 @@ static const char nc_help[] =
     "    -u, --udp\n"
     "        Use UDP instead of TCP.\n"
     "    -w, --wait SECS\n"
-    "        TCP: give up when nothing is received for SECS seconds\n"
-    "        (default: wait for the peer to close).  UDP: how long to wait\n"
-    "        for replies after stdin ended (default 1).  1-86400.\n"
+    "        TCP: give up when connecting, or a send, takes SECS seconds\n"
+    "        (exit 1), or when nothing is received for SECS seconds\n"
+    "        (exit 0; default: wait for the peer to close).  UDP: how\n"
+    "        long to wait for replies after stdin ended (default 1).\n"
+    "        1-86400.\n"
     "    -h, --help\n"
     "        Print this manual and exit.\n"
     "\n"
@@ -181,12 +183,8 @@ static void *sender(void *arg)
  * is printed. */
 static int tcp_pump(struct nc *nc, char *buf)
 {
-	struct timeval tv = {.tv_sec = nc->wait_s};
 	ssize_t n;
 
-	if (nc->wait_s > 0)
-		rsk_setsockopt(nc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-			       sizeof(tv));
 	while ((n = rsk_recv(nc->fd, buf, NC_BUF, 0)) > 0)
 		if (cli_write_out(buf, (size_t)n) < 0) {
 			cli_err("nc", "write to stdout: %s", strerror(errno));
@@ -325,8 +323,11 @@ static int nc_run(int argc, char **argv)
 	c = cli_connect("nc", &rc);
 	if (c == NULL)
 		goto out;
+	/* TCP -w bounds the connect and each receive; UDP's waits in
+	 * udp_pump(). */
 	nc->fd = cli_dial("nc", c, argv[optind], port,
-			  nc->udp ? SOCK_DGRAM : SOCK_STREAM);
+			  nc->udp ? SOCK_DGRAM : SOCK_STREAM,
+			  nc->udp ? 0 : nc->wait_s);
 	rc = nc->fd < 0 ? CLI_FAIL : nc_pump(nc);
 	if (nc->detached)
 		return rc; /* the sender still holds nc */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "cli_pvt.h"
@@ -342,8 +343,9 @@ int cli_resolve(struct rsk_conn *c, const char *name, struct in_addr *addrs,
 }
 
 int cli_dial(const char *cmd, struct rsk_conn *c, const char *host, int port,
-	     int type)
+	     int type, int timeout_s)
 {
+	struct timeval tv = {.tv_sec = timeout_s};
 	struct in_addr a[CLI_ADDRS_MAX];
 	char why[512], ip[INET_ADDRSTRLEN];
 	struct sockaddr_in sa = {.sin_family = AF_INET,
@@ -361,6 +363,12 @@ int cli_dial(const char *cmd, struct rsk_conn *c, const char *host, int port,
 		if (fd < 0) {
 			cli_err(cmd, "socket: %s", strerror(errno));
 			return -1;
+		}
+		if (timeout_s > 0) {
+			rsk_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				       sizeof(tv));
+			rsk_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				       sizeof(tv));
 		}
 		sa.sin_addr = a[i];
 		if (rsk_connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)

@@ -5,11 +5,12 @@
 # mode), Linux peers in the test namespace (python3 -m http.server,
 # cli_peers.py: a chunked HTTP server, TCP and UDP echo), and remsock run
 # there against the proxy.  fetch (Content-Length, chunked, read to EOF,
-# a 404, a short body, a refused port, https), resolve ([hosts], numeric,
-# unknown), nc (TCP echo of 1 MiB, UDP echo, refused, ACL), stats (counters
-# that move with a fetch, the app's quota), the proxy unreachable or
-# refusing the app, usage errors, and the manuals.  Then remsockd must
-# stop with nothing left behind.
+# a [hosts] name, a 404, a short body, a stalled body, a refused port, a
+# connect that times out, https), resolve ([hosts], numeric, unknown), nc
+# (TCP echo of 1 MiB, UDP echo, refused TCP and UDP, ACL), stats
+# (counters that move with a fetch, the app's quota), the proxy
+# unreachable or refusing the app, usage errors, and the manuals.  Then
+# remsockd must stop with nothing left behind.
 #
 #   cli.sh tap|virtio REMSOCKD RS_BRIDGE REMSOCK
 set -uo pipefail
@@ -161,6 +162,11 @@ rcli /dev/null fetch "http://$TB_PEER_IP:9/"
 expect "fetch: a refused port, exit 1" \
 	"1 remsock fetch: connect to $TB_PEER_IP:9: Connection refused" \
 	"$(rc_err)"
+T0=$SECONDS
+rcli /dev/null fetch -t 1 "http://198.18.0.99/"
+expect "fetch -t: a connect to an address no one has ends in time, exit 1" \
+	"1 remsock fetch: connect to 198.18.0.99:80: Connection timed out 1" \
+	"$(rc_err) $((SECONDS - T0 <= 4))"
 rcli /dev/null fetch "http://nosuch.test/"
 expect "fetch: a name that does not resolve, exit 1" \
 	"1 remsock fetch: resolve nosuch.test: Name or service not known (proxy: 'nosuch.test' is not in [hosts], and no [dns] servers are set)" \
