@@ -7,7 +7,8 @@
 # there against the proxy.  fetch (Content-Length, chunked, read to EOF,
 # a [hosts] name, a 404, a short body, a stalled body, a refused port, a
 # connect that times out, https), resolve ([hosts], numeric, unknown), nc
-# (TCP echo of 1 MiB, UDP echo, refused TCP and UDP, ACL), stats
+# (TCP echo of 1 MiB, -w on a silent peer, UDP echo, refused TCP and UDP,
+# ACL), stats
 # (counters that move with a fetch, the app's quota), the proxy
 # unreachable or refusing the app, usage errors, and the manuals.  Then
 # remsockd must stop with nothing left behind.
@@ -189,6 +190,11 @@ expect "resolve: an unknown name, the EAI message and the proxy's reason" \
 rcli "$TB_DIR/echo.bin" nc "$TB_PEER_IP" 7007
 expect "nc: 1 MiB through a TCP echo, byte for byte, exit 0" \
 	"0 $(sha "$TB_DIR/echo.bin")" "$RC $(sha "$OUT")"
+# stdin stays open for 3 s: only -w can end it sooner.
+T0=$SECONDS
+rcli <(sleep 3) nc -w 1 "$TB_PEER_IP" 7009
+expect "nc -w: a peer that stays silent, exit 0 once idle for 1 s" "0  1" \
+	"$(rc_err) $((SECONDS - T0 <= 2))"
 rcli "$TB_DIR/lines" nc -u -w 3 "$TB_PEER_IP" 7008
 expect "nc -u: each line a datagram, echoed" \
 	"0 $(sha "$TB_DIR/lines")" "$RC $(sha "$OUT")"

@@ -14,6 +14,8 @@ On IP:
   7007/tcp  echo (each connection: everything back, then close after the
             client's FIN)
   7008/udp  echo (each datagram back to its sender)
+  7009/tcp  silent: reads and sends nothing back; closes at the
+            client's FIN
 Prints 'ready' when all listen.
 """
 import os
@@ -88,6 +90,12 @@ class Echo(socketserver.BaseRequestHandler):
             self.request.sendall(b)
 
 
+class Silent(socketserver.BaseRequestHandler):
+    def handle(self):
+        while self.request.recv(65536):
+            pass
+
+
 class TcpServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
@@ -103,9 +111,11 @@ def main():
     http = ThreadingHTTPServer((IP, 8081), Http)
     http.daemon_threads = True
     echo = TcpServer((IP, 7007), Echo)
+    silent = TcpServer((IP, 7009), Silent)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((IP, 7008))
-    for target in (http.serve_forever, echo.serve_forever):
+    for target in (http.serve_forever, echo.serve_forever,
+                   silent.serve_forever):
         threading.Thread(target=target, daemon=True).start()
     threading.Thread(target=udp_echo, args=(udp,), daemon=True).start()
     print('ready', flush=True)
