@@ -123,7 +123,9 @@ static const char usage_text[] =
     "COUNTERS\n"
     "    Every received packet is either handled (answered, or learned\n"
     "    from) or dropped for a named reason; 'unexplained' is what is\n"
-    "    neither, and is 0 unless remsockd has a bug.\n"
+    "    neither, and is 0 unless remsockd has a bug.  A running\n"
+    "    remsockd reports its counters to an authenticated client through\n"
+    "    remsock.Stats ('remsock stats').\n"
     "\n"
     "EXIT STATUS\n"
     "    0   stopped by SIGINT or SIGTERM; or the configuration is valid\n"
@@ -392,19 +394,22 @@ static void control_loop(const struct rs_config *cfg, const struct rs_dp *dp,
 	       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-/* The service's counters and the leak check; @return entries leaked. */
-static unsigned service_print(struct rs_svc_shared *sh, struct rs_svc_ctl *ctl,
-			      const struct rs_svc_dp *sdp)
+/* What remsock.Stats reports: the counters remsockd prints at exit. */
+struct counters_src {
+	const struct rs_dp *dp;
+	struct rs_svc_ctl *ctl;
+	const struct rs_svc_dp *sdp;
+};
+
+/* The service's rpc.* counters, for the exit report and for Stats. */
+static void service_counters(const struct counters_src *src,
+			     rs_svc_counter_fn emit, void *arg)
 {
 	struct rs_svc_ctl_stats cs;
 	struct rs_svc_dp_stats ds;
-	unsigned in_use;
 
-	/* What the workers sent while stopping (descriptors they gave up). */
-	while (rs_svc_ctl_poll(ctl, 1024) != 0)
-		;
-	rs_svc_ctl_stats_get(ctl, &cs);
-	rs_svc_dp_stats_get(sdp, &ds);
+	rs_svc_ctl_stats_get(src->ctl, &cs);
+	rs_svc_dp_stats_get(src->sdp, &ds);
 	const struct {
 		const char *name;
 		uint64_t v;
@@ -426,7 +431,68 @@ static unsigned service_print(struct rs_svc_shared *sh, struct rs_svc_ctl *ctl,
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		printf("  %-28s %" PRIu64 "\n", rows[i].name, rows[i].v);
+		emit(arg, rows[i].name, rows[i].v);
+}
+
+/* remsock.Stats' source: rpc.*, gauges, the data plane's packets and
+ * its drops and events that are not zero. */
+static void stats_counters(void *srcp, rs_svc_counter_fn emit, void *arg)
+{
+	const struct counters_src *src = srcp;
+	struct rs_svc_dp_stats ds;
+	struct rs_svc_ctl_stats cs;
+	struct rs_dp_stats st;
+	char name[64];
+
+	service_counters(src, emit, arg);
+	rs_svc_dp_stats_get(src->sdp, &ds);
+	rs_svc_ctl_stats_get(src->ctl, &cs);
+	emit(arg, "rpc.conns_open", ds.conns_open);
+	emit(arg, "rpc.socks_open", ds.socks_open);
+	emit(arg, "rpc.waits", ds.waits);
+	emit(arg, "rpc.descriptors", cs.descriptors);
+	rs_dp_stats_read(src->dp, -1, &st);
+	emit(arg, "rx_pkts", st.rx_pkts);
+	emit(arg, "rx_bytes", st.rx_bytes);
+	emit(arg, "tx_pkts", st.tx_pkts);
+	emit(arg, "tx_bytes", st.tx_bytes);
+	emit(arg, "handled", st.handled);
+	emit(arg, "dropped", drops_sum(&st));
+	emit(arg, "tx_dropped", st.tx_dropped);
+	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++) {
+		if (st.drops[i] == 0)
+			continue;
+		snprintf(name, sizeof(name), "drop.%s", rs_dp_drop_name(i));
+		emit(arg, name, st.drops[i]);
+	}
+	for (unsigned i = 0; i < RS_DP_EV_MAX; i++) {
+		if (st.events[i] == 0)
+			continue;
+		snprintf(name, sizeof(name), "event.%s", rs_dp_event_name(i));
+		emit(arg, name, st.events[i]);
+	}
+}
+
+static void counter_print(void *arg, const char *name, uint64_t value)
+{
+	(void)arg;
+	printf("  %-28s %" PRIu64 "\n", name, value);
+}
+
+/* The service's counters and the leak check; @return entries leaked. */
+static unsigned service_print(struct rs_svc_shared *sh,
+			      const struct counters_src *src)
+{
+	struct rs_svc_ctl_stats cs;
+	struct rs_svc_dp_stats ds;
+	unsigned in_use;
+
+	/* What the workers sent while stopping (descriptors they gave up). */
+	while (rs_svc_ctl_poll(src->ctl, 1024) != 0)
+		;
+	service_counters(src, counter_print, NULL);
+	rs_svc_ctl_stats_get(src->ctl, &cs);
+	rs_svc_dp_stats_get(src->sdp, &ds);
 	rs_svc_shared_drain(sh); /* answers for connections now closed */
 	in_use = rs_svc_msgs_in_use(sh);
 	/* Descriptors control still holds name sockets the workers closed
@@ -443,6 +509,7 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 	struct rs_svc_shared *sh;
 	struct rs_svc_ctl *ctl = NULL;
 	struct rs_svc_dp *sdp = NULL;
+	struct counters_src src;
 	unsigned leaked, svc_leaked;
 	struct rs_dp *dp;
 	char err[256];
@@ -464,6 +531,8 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 	sdp = rs_svc_dp_create(sh, err, sizeof(err));
 	if (sdp == NULL || rs_svc_dp_attach(sdp, dp) < 0)
 		goto err_svc;
+	src = (struct counters_src){.dp = dp, .ctl = ctl, .sdp = sdp};
+	rs_svc_ctl_counters_set(ctl, stats_counters, &src);
 	if (rs_dp_signals_install(on_signal) < 0) {
 		fprintf(stderr,
 			"remsockd: cannot install signal handlers: %s\n",
@@ -477,7 +546,7 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 	rs_dp_stop(dp);
 	leaked = rs_dp_mbufs_in_use(dp);
 	final_print(dp, leaked);
-	svc_leaked = service_print(sh, ctl, sdp);
+	svc_leaked = service_print(sh, &src);
 	rs_svc_dp_free(sdp);
 	rs_svc_ctl_free(ctl);
 	rs_svc_shared_free(sh);

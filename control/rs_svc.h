@@ -129,8 +129,8 @@ unsigned rs_svc_msgs_in_use(const struct rs_svc_shared *sh);
 struct rs_svc_ctl;
 
 /**
- * Register the control-plane methods (CreateSocket ... Close, Resolve)
- * in sh->registry and create the descriptor table.
+ * Register the control-plane methods (CreateSocket ... Close, Resolve,
+ * and remsock.Stats) in sh->registry and create the descriptor table.
  *
  * @return the control half, or NULL with errno set.
  */
@@ -159,6 +159,21 @@ struct rs_svc_ctl_stats {
 /** Read the control half's counters. */
 void rs_svc_ctl_stats_get(const struct rs_svc_ctl *ctl,
 			  struct rs_svc_ctl_stats *st);
+
+/** Report one counter (remsock.Stats): @p name is copied. */
+typedef void (*rs_svc_counter_fn)(void *arg, const char *name, uint64_t value);
+
+/** A source of counters: calls @p emit(@p emit_arg, ...) once for each. */
+typedef void (*rs_svc_counters_fn)(void *src, rs_svc_counter_fn emit,
+				   void *emit_arg);
+
+/**
+ * Set where remsock.Stats takes the process's counters from (remsockd's
+ * main: the data plane's and the service's, as it prints them at exit).
+ * Without a source, Stats reports the caller app's quotas only.
+ */
+void rs_svc_ctl_counters_set(struct rs_svc_ctl *ctl, rs_svc_counters_fn fn,
+			     void *src);
 
 /**
  * Send an entry to control, or to worker @p k (@p k < 0: control).  On

@@ -17,6 +17,10 @@
  * app's quota here, when their descriptor is made, and given back when it
  * is forgotten (Close, or a GONE entry from the worker).
  *
+ * remsock.Stats is answered here too: the control thread reads every
+ * worker's counters (through the source remsockd's main sets) and the
+ * apps' quota counters.
+ *
  * Answers to a worker whose ring is full wait in a small backlog, and
  * while it is not empty no new CALL is taken: the workers then see
  * to_ctl fill up and refuse calls with RPC_OVER_QUOTA, which a client
@@ -56,6 +60,8 @@ struct rs_svc_ctl {
 	unsigned nbacklog;
 	struct rs_svc_msg *backlog[BACKLOG_MAX];
 	struct rs_svc_ctl_stats st;
+	rs_svc_counters_fn counters; /* remsock.Stats' source, or NULL */
+	void *counters_src;
 	uint8_t out[RS_SVC_MSG_DATA_MAX];
 };
 
@@ -274,6 +280,115 @@ static int do_resolve(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
+/* ---- remsock.Stats ------------------------------------------------------ */
+
+/* A reply being filled: counters go in while their packed size fits
+ * @c room, so that the response frame fits one entry. */
+struct stats_fill {
+	struct rs_arena *arena;
+	Remsock__Rpc__StatsReply *resp;
+	size_t room, max;
+	bool nomem;
+};
+
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static void stats_add(void *arg, const char *name, uint64_t value)
+{
+	struct stats_fill *f = arg;
+	size_t nlen = strlen(name);
+	size_t inner = 1 + varint_len(nlen) + nlen + 1 + varint_len(value);
+	size_t need = 1 + varint_len(inner) + inner;
+	Remsock__Rpc__StatsCounter *c;
+
+	if (f->nomem || f->resp->truncated)
+		return;
+	if (need > f->room || f->resp->n_counter == f->max) {
+		f->resp->has_truncated = f->resp->truncated = true;
+		return;
+	}
+	c = rs_arena_alloc(f->arena, sizeof(*c));
+	if (c == NULL || (name = rs_arena_strdup(f->arena, name)) == NULL) {
+		f->nomem = true;
+		return;
+	}
+	remsock__rpc__stats_counter__init(c);
+	c->name = (char *)name;
+	c->has_value = true;
+	c->value = value;
+	f->resp->counter[f->resp->n_counter++] = c;
+	f->room -= need;
+}
+
+/* The caller app's quotas: quota.<name>.used, .limit and .refused. */
+static void stats_quotas(const struct rs_apps *apps, uint32_t app,
+			 struct stats_fill *f)
+{
+	static const char *const names[RS_QUOTA_COUNT] = {
+	    [RS_QUOTA_SOCKETS] = "sockets",
+	    [RS_QUOTA_BUFFERED_BYTES] = "buffered_bytes",
+	    [RS_QUOTA_PENDING_CALLS] = "pending_calls",
+	};
+	char name[64];
+
+	for (unsigned q = 0; q < RS_QUOTA_COUNT; q++) {
+		snprintf(name, sizeof(name), "quota.%s.used", names[q]);
+		stats_add(f, name, rs_apps_used(apps, app, q));
+		snprintf(name, sizeof(name), "quota.%s.limit", names[q]);
+		stats_add(f, name, rs_apps_limit(apps, app, q));
+		snprintf(name, sizeof(name), "quota.%s.refused", names[q]);
+		stats_add(f, name, rs_apps_refused(apps, app, q));
+	}
+}
+
+/* Stats: answered here, where every worker's counters can be read. */
+static int do_stats(void *ctx, struct rs_rpc_call *call,
+		    const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	struct rs_svc_ctl *ctl = ctx;
+	Remsock__Rpc__StatsReply *resp = (void *)respm;
+	const char *id = rs_apps_id(ctl->sh->apps, ctl->cur->app);
+	/* The envelope around the body: length, call id, body tag and
+	 * length, with room to spare. */
+	struct stats_fill f = {
+	    .arena = call->arena,
+	    .resp = resp,
+	    .room = sizeof(ctl->out) - 32 - 2 - (2 + strlen(id)),
+	    .max = sizeof(ctl->out) / 8, /* a counter packs to >= 8 bytes */
+	};
+
+	(void)reqm;
+	resp->app_id = rs_arena_strdup(call->arena, id);
+	resp->counter =
+	    rs_arena_alloc(call->arena, f.max * sizeof(resp->counter[0]));
+	if (resp->app_id == NULL || resp->counter == NULL)
+		return -ENOMEM;
+	stats_quotas(ctl->sh->apps, ctl->cur->app, &f);
+	if (ctl->counters != NULL)
+		ctl->counters(ctl->counters_src, stats_add, &f);
+	return f.nomem ? -ENOMEM : 0;
+}
+
+static const struct rs_rpc_method stats_method = {
+    "Stats", do_stats, &remsock__rpc__stats_request__descriptor,
+    &remsock__rpc__stats_reply__descriptor, RS_RPC_PLANE_CONTROL};
+
+void rs_svc_ctl_counters_set(struct rs_svc_ctl *ctl, rs_svc_counters_fn fn,
+			     void *src)
+{
+	ctl->counters = fn;
+	ctl->counters_src = src;
+}
+
 /* ---- registration ------------------------------------------------------- */
 
 #define M(name, fn, type) RS_SVC_METHOD(name, fn, type, RS_RPC_PLANE_CONTROL)
@@ -310,6 +425,10 @@ struct rs_svc_ctl *rs_svc_ctl_create(struct rs_svc_shared *sh)
 		if (rc < 0)
 			goto err;
 	}
+	rc = rs_rpc_registry_add(sh->registry, RS_SVC_SERVICE_AUTH,
+				 &stats_method);
+	if (rc < 0)
+		goto err;
 	/* Room for every worker's sockets. */
 	cap = cfg->sockets.max * sh->workers;
 	ctl->desc = rs_desc_table_create(cap < 16 ? 16 : cap,

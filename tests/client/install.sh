@@ -5,6 +5,7 @@
 # shared and static libraries and remsock.pc are there, and a program
 # built with `pkg-config remsock` (and `--static`) compiles against the
 # header, links and runs.  The shared library exports the rsk_* API only.
+# The remsock command is installed too and runs on the installed library.
 #
 #   install.sh BUILD_DIR
 set -uo pipefail
@@ -32,6 +33,12 @@ expect "libremsock.so, libremsock.a and remsock.pc are installed" "1 1 1" \
 		-maxdepth 1 -name libremsock.a | wc -l) $([[ -f $PC ]] && echo 1)"
 expect "the shared library exports rsk_* only" "" \
 	"$(nm -D --defined-only "$LIB/libremsock.so" | awk '$3 !~ /^(rsk_|REMSOCK_)/ {print $3}')"
+
+CMD=$(find "$DEST" -path '*/bin/remsock' -type f | head -1)
+HELP=$(LD_LIBRARY_PATH=$LIB "$CMD" --help 2>&1)
+expect "the remsock command is installed and runs on the installed library" \
+	"0 NAME $LIB/libremsock.so.0" "$? $(head -1 <<<"$HELP") $(LD_LIBRARY_PATH=$LIB \
+		ldd "$CMD" 2>/dev/null | awk '$1 == "libremsock.so.0" {print $3}')"
 
 cat >"$DEST/use.c" <<'C'
 #include <errno.h>

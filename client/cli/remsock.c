@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * remsock: remsockd's remote sockets from the shell, on libremsock.
+ *
+ *   remsock [GLOBAL-OPTIONS] COMMAND [OPTIONS] [ARGS]
+ *
+ * main() takes the global options (where the proxy is, the app and its
+ * secret), finds the subcommand and runs it; the subcommand opens the
+ * connection when it needs one (so that "COMMAND --help" needs no proxy)
+ * and returns the exit status.  This file also holds the two small
+ * subcommands, resolve and stats, and what all of them share (cli_pvt.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "cli_pvt.h"
+#include "remote_socket.pb-c.h"
+#include "remsock.h"
+#include "rpc.pb-c.h"
+
+#ifndef RS_VERSION
+#define RS_VERSION "unknown"
+#endif
+
+#define GAI_ERROR REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__GAI_ERROR
+#define RPC_CALL_NOT_FOUND REMSOCK__RPC__RPC_ERROR_CODE__RPC_CALL_NOT_FOUND
+
+/* The global options; main() sets them once, before any subcommand. */
+static struct rsk_conn_opts conn_opts;
+static struct rsk_conn *conn;
+
+static const char usage_text[] =
+    "NAME\n"
+    "    remsock - remsockd's remote sockets from the shell\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    remsock [--addr HOST[:PORT]] [--app ID] [--secret SECRET]\n"
+    "            COMMAND [OPTIONS] [ARGS]\n"
+    "    remsock COMMAND --help\n"
+    "    remsock --help | --version\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    remsock talks to remsockd, the remote socket proxy, as an app\n"
+    "    would through libremsock: it connects to the proxy over TCP,\n"
+    "    authenticates with an app id and secret from the proxy's [apps],\n"
+    "    and then every socket it uses is one the proxy holds, and every\n"
+    "    name it resolves is resolved by the proxy ([hosts], then [dns]).\n"
+    "    The proxy's ACL applies: destinations it denies fail with\n"
+    "    'Permission denied'.\n"
+    "\n"
+    "COMMANDS\n"
+    "    fetch URL\n"
+    "        HTTP/1.1 GET of an http:// URL; the body to stdout.\n"
+    "    resolve NAME\n"
+    "        The addresses of NAME, one per line.\n"
+    "    nc [-u] HOST PORT\n"
+    "        stdin to a proxied TCP (or UDP) socket, what it receives to\n"
+    "        stdout.\n"
+    "    stats [PREFIX...]\n"
+    "        The proxy's counters (remsock.Stats).\n"
+    "    Each has its own manual: remsock COMMAND --help.\n"
+    "\n"
+    "OPTIONS\n"
+    "    These go before COMMAND.\n"
+    "    -a, --addr HOST[:PORT]\n"
+    "        The proxy: its RPC address ([net] ip) and port ([rpc]\n"
+    "        listen_port, 5757 when left out).  Default: $REMSOCK_ADDR.\n"
+    "    --app ID\n"
+    "        The app to authenticate as.  Default: $REMSOCK_APP.\n"
+    "    --secret SECRET\n"
+    "        The app's secret.  Default: $REMSOCK_SECRET, which other\n"
+    "        users cannot read from the process list, unlike this option.\n"
+    "    --connect-timeout MS\n"
+    "        How long connecting and authenticating to the proxy may take\n"
+    "        (default 5000).\n"
+    "    -h, --help\n"
+    "        Print this manual and exit.\n"
+    "    -V, --version\n"
+    "        Print the version and exit.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0   success\n"
+    "    1   run-time failure: the proxy cannot be reached or refuses the\n"
+    "        app; a name does not resolve; a connection is refused or\n"
+    "        denied; an HTTP status other than 2xx; an I/O error\n"
+    "    2   usage error: an unknown command or option, a missing or bad\n"
+    "        argument, no proxy, app or secret given\n"
+    "    Errors are one line on stderr: 'remsock COMMAND: what failed:\n"
+    "    why', with the proxy's reason where it gives one.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    REMSOCK_ADDR     the proxy, HOST or HOST:PORT\n"
+    "    REMSOCK_APP      the app id\n"
+    "    REMSOCK_SECRET   the app's secret\n"
+    "\n"
+    "EXAMPLES\n"
+    "    export REMSOCK_ADDR=198.18.0.2 REMSOCK_APP=demo\n"
+    "    export REMSOCK_SECRET=demo-secret-not-for-production\n"
+    "    remsock fetch http://198.18.0.1:8080/ | sha256sum\n"
+    "    remsock resolve static.test\n"
+    "    echo hello | remsock nc 198.18.0.1 7\n"
+    "    remsock stats rpc.\n";
+
+static const char resolve_help[] =
+    "NAME\n"
+    "    remsock resolve - resolve a name through the proxy\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    remsock [GLOBAL-OPTIONS] resolve NAME\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Asks the proxy's Resolve for the IPv4 addresses of NAME and\n"
+    "    prints them, one per line, in the proxy's order.  The proxy\n"
+    "    answers numeric addresses and its [hosts] table itself and asks\n"
+    "    its [dns] servers for other names, over its own UDP stack; the\n"
+    "    local resolver is never used.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -h, --help   Print this manual and exit.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 the addresses were printed; 1 the name does not resolve (the\n"
+    "    getaddrinfo message and the proxy's reason are printed) or the\n"
+    "    proxy cannot be reached; 2 usage error.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    REMSOCK_ADDR, REMSOCK_APP, REMSOCK_SECRET (see remsock --help).\n"
+    "\n"
+    "EXAMPLES\n"
+    "    remsock resolve static.test\n"
+    "    remsock resolve 198.18.0.1\n";
+
+static const char stats_help[] =
+    "NAME\n"
+    "    remsock stats - print the proxy's counters\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    remsock [GLOBAL-OPTIONS] stats [PREFIX...]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Calls remsock.Stats and prints one 'NAME VALUE' line per\n"
+    "    counter: the counters remsockd prints when it stops, read now --\n"
+    "    rpc.* (connections, calls, parked calls...), the data plane's\n"
+    "    rx/tx packets and bytes, its drops (drop.*) and events (event.*)\n"
+    "    that are not zero -- and this app's use of its quotas\n"
+    "    (quota.NAME.used, .limit, .refused).  With PREFIX arguments only\n"
+    "    counters whose names start with one of them are printed.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -h, --help   Print this manual and exit.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 counters printed; 1 the proxy cannot be reached or refused the\n"
+    "    call, or no counter matches a PREFIX; 2 usage error.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    REMSOCK_ADDR, REMSOCK_APP, REMSOCK_SECRET (see remsock --help).\n"
+    "\n"
+    "EXAMPLES\n"
+    "    remsock stats\n"
+    "    remsock stats rpc.calls quota.\n";
+
+/* ---- shared helpers ----------------------------------------------------- */
+
+static void verr(const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "remsock%s%s: ", cmd != NULL ? " " : "",
+		cmd != NULL ? cmd : "");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(cmd, fmt, ap);
+	va_end(ap);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(cmd, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try 'remsock %s%s--help'.\n", cmd != NULL ? cmd : "",
+		cmd != NULL ? " " : "");
+	return CLI_USAGE;
+}
+
+int cli_opts(const struct cli_cmd *c, int argc, char **argv, const char *opts,
+	     const struct option *longopts,
+	     int (*opt)(int ch, const char *arg, void *ctx), void *ctx)
+{
+	static const struct option help_opt[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char shortopts[32];
+	int ch, rc;
+
+	snprintf(shortopts, sizeof(shortopts), "+:h%s", opts);
+	optind = 0; /* glibc: start afresh at argv[1] */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shortopts,
+				 longopts != NULL ? longopts : help_opt,
+				 NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(c->help, stdout);
+			return CLI_OK;
+		}
+		if (ch == '?')
+			return cli_usage(c->name, "unknown option '%s'",
+					 argv[optind - 1]);
+		if (ch == ':')
+			return cli_usage(c->name, "option '%s' needs a value",
+					 argv[optind - 1]);
+		rc = opt(ch, optarg, ctx);
+		if (rc >= 0)
+			return rc;
+	}
+	return -1;
+}
+
+int cli_port(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return *end == 0 && errno == 0 && v >= 1 && v <= 65535 ? (int)v : -1;
+}
+
+int cli_write_out(const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Why a call failed: the errno's text and the proxy's detail. */
+static void call_why(const struct rsk_call_error *e, char *buf, size_t len)
+{
+	int err = e->local != 0 ? -e->local
+				: rsk_errno_from_error(e->rpc_code, e->app_code,
+						       e->sys_error);
+
+	if (e->rpc_code == 0 && e->app_code == GAI_ERROR)
+		snprintf(buf, len, "%s",
+			 rsk_gai_strerror(rsk_eai_from_error(e->sys_error)));
+	else
+		snprintf(buf, len, "%s", strerror(err));
+	if (e->detail[0] != 0)
+		snprintf(buf + strlen(buf), len - strlen(buf), " (proxy: %s)",
+			 e->detail);
+}
+
+/*
+ * One synchronous call on the connection.  @return the call (FINISHING,
+ * with its reply), or NULL with @p why set.  Free it with rsk_call_free().
+ */
+static struct rsk_call *call_sync(struct rsk_conn *c, const char *service,
+				  const char *method,
+				  const ProtobufCMessage *req, char *why,
+				  size_t whylen)
+{
+	size_t len = protobuf_c_message_get_packed_size(req);
+	uint8_t *buf = malloc(len + 1);
+	struct rsk_call *call = rsk_call_new(c);
+	int rc = -ENOMEM;
+
+	if (buf != NULL && call != NULL) {
+		protobuf_c_message_pack(req, buf);
+		rc = rsk_call_start(call, service, method, buf, len, -1,
+				    RSK_CALL_RETRY);
+	}
+	free(buf);
+	if (rc == 0 && rsk_call_check_success(call) == 0)
+		return call;
+	if (rc == 0)
+		call_why(rsk_call_error(call), why, whylen);
+	else
+		snprintf(why, whylen, "%s", strerror(-rc));
+	rsk_call_free(call);
+	return NULL;
+}
+
+int cli_resolve(struct rsk_conn *c, const char *name, struct in_addr *addrs,
+		char *why, size_t whylen)
+{
+	Remsock__ResolveRequest req = REMSOCK__RESOLVE_REQUEST__INIT;
+	Remsock__CreateSocketRequest__SocketFamily fam =
+	    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4;
+	Remsock__ResolveReply *rep = NULL;
+	struct rsk_call *call;
+	const void *body;
+	size_t len;
+	int n = 0;
+
+	req.name = (char *)name;
+	req.n_address_families = 1;
+	req.address_families = &fam;
+	call = call_sync(c, RSK_SERVICE, "Resolve", &req.base, why, whylen);
+	if (call == NULL)
+		return -1;
+	body = rsk_call_reply(call, &len);
+	rep = remsock__resolve_reply__unpack(NULL, len, body);
+	for (size_t i = 0; rep != NULL && i < rep->n_packed_address; i++)
+		if (rep->packed_address[i].len == 4 && n < CLI_ADDRS_MAX)
+			memcpy(&addrs[n++], rep->packed_address[i].data, 4);
+	if (rep == NULL)
+		snprintf(why, whylen, "the proxy's reply does not decode");
+	else if (n == 0)
+		snprintf(why, whylen, "the proxy gave no IPv4 address");
+	remsock__resolve_reply__free_unpacked(rep, NULL);
+	rsk_call_free(call);
+	return n > 0 ? n : -1;
+}
+
+int cli_dial(const char *cmd, struct rsk_conn *c, const char *host, int port,
+	     int type, int timeout_s)
+{
+	struct timeval tv = {.tv_sec = timeout_s};
+	struct in_addr a[CLI_ADDRS_MAX];
+	char why[512], ip[INET_ADDRSTRLEN];
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	int n, fd, err = 0;
+
+	n = cli_resolve(c, host, a, why, sizeof(why));
+	if (n < 0) {
+		cli_err(cmd, "resolve %s: %s", host, why);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		inet_ntop(AF_INET, &a[i], ip, sizeof(ip));
+		fd = rsk_socket_on(c, AF_INET, type, 0);
+		if (fd < 0) {
+			cli_err(cmd, "socket: %s", strerror(errno));
+			return -1;
+		}
+		if (timeout_s > 0) {
+			rsk_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				       sizeof(tv));
+			rsk_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				       sizeof(tv));
+		}
+		sa.sin_addr = a[i];
+		if (rsk_connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		err = errno;
+		rsk_close(fd);
+		if (strcmp(host, ip) == 0)
+			cli_err(cmd, "connect to %s:%d: %s", ip, port,
+				strerror(err));
+		else
+			cli_err(cmd, "connect to %s:%d (%s): %s", host, port,
+				ip, strerror(err));
+	}
+	return -1;
+}
+
+struct rsk_conn *cli_connect(const char *cmd, int *status)
+{
+	const char *addr =
+	    conn_opts.addr ? conn_opts.addr : getenv("REMSOCK_ADDR");
+	const char *app = conn_opts.app ? conn_opts.app : getenv("REMSOCK_APP");
+	const char *secret =
+	    conn_opts.secret ? conn_opts.secret : getenv("REMSOCK_SECRET");
+
+	if (conn != NULL)
+		return conn;
+	*status = CLI_USAGE;
+	if (addr == NULL || *addr == 0) {
+		cli_usage(cmd, "no proxy: give --addr HOST[:PORT] or set "
+			       "REMSOCK_ADDR");
+		return NULL;
+	}
+	if (app == NULL || secret == NULL) {
+		cli_usage(cmd, "no %s: give --%s or set REMSOCK_%s",
+			  app == NULL ? "app id" : "secret",
+			  app == NULL ? "app" : "secret",
+			  app == NULL ? "APP" : "SECRET");
+		return NULL;
+	}
+	conn = rsk_conn_open(&conn_opts);
+	if (conn != NULL) {
+		rsk_default_conn_set(conn);
+		return conn;
+	}
+	if (errno == EINVAL) {
+		cli_usage(cmd, "proxy address '%s' is not HOST or HOST:PORT",
+			  addr);
+		return NULL;
+	}
+	*status = CLI_FAIL;
+	if (errno == EACCES)
+		cli_err(cmd,
+			"the proxy at %s refused app '%s': wrong app id or "
+			"secret (%s)",
+			addr, app, strerror(errno));
+	else
+		cli_err(cmd, "cannot reach the proxy at %s: %s", addr,
+			strerror(errno));
+	return NULL;
+}
+
+/* ---- resolve ------------------------------------------------------------ */
+
+static int no_opt(int ch, const char *arg, void *ctx)
+{
+	(void)ch;
+	(void)arg;
+	(void)ctx;
+	return CLI_USAGE; /* getopt reports unknown ones first */
+}
+
+static const struct cli_cmd cli_resolve_cmd;
+
+static int resolve_run(int argc, char **argv)
+{
+	struct in_addr a[CLI_ADDRS_MAX];
+	char why[512], ip[INET_ADDRSTRLEN];
+	struct rsk_conn *c;
+	int rc, n;
+
+	rc = cli_opts(&cli_resolve_cmd, argc, argv, "", NULL, no_opt, NULL);
+	if (rc >= 0)
+		return rc;
+	if (argc - optind != 1)
+		return cli_usage("resolve", "%s",
+				 argc - optind == 0 ? "NAME is missing"
+						    : "one NAME only");
+	c = cli_connect("resolve", &rc);
+	if (c == NULL)
+		return rc;
+	n = cli_resolve(c, argv[optind], a, why, sizeof(why));
+	if (n < 0) {
+		cli_err("resolve", "%s: %s", argv[optind], why);
+		return CLI_FAIL;
+	}
+	for (int i = 0; i < n; i++)
+		printf("%s\n", inet_ntop(AF_INET, &a[i], ip, sizeof(ip)));
+	return CLI_OK;
+}
+
+static const struct cli_cmd cli_resolve_cmd = {"resolve", resolve_help,
+					       resolve_run};
+
+/* ---- stats -------------------------------------------------------------- */
+
+static bool wanted(const char *name, int n, char **prefixes)
+{
+	for (int i = 0; i < n; i++)
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return n == 0;
+}
+
+static const struct cli_cmd cli_stats_cmd;
+
+static int stats_print(const Remsock__Rpc__StatsReply *rep, int n,
+		       char **prefixes)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < rep->n_counter; i++) {
+		const Remsock__Rpc__StatsCounter *k = rep->counter[i];
+
+		if (k->name == NULL || !wanted(k->name, n, prefixes))
+			continue;
+		printf("%-32s %" PRIu64 "\n", k->name, k->value);
+		shown++;
+	}
+	if (rep->truncated)
+		cli_err("stats", "the proxy left counters out: its reply "
+				 "is full");
+	if (shown == 0 && n > 0) {
+		cli_err("stats", "no counter starts with '%s'%s", prefixes[0],
+			n > 1 ? " or the other prefixes" : "");
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+static int stats_run(int argc, char **argv)
+{
+	Remsock__Rpc__StatsRequest req = REMSOCK__RPC__STATS_REQUEST__INIT;
+	Remsock__Rpc__StatsReply *rep;
+	struct rsk_call *call;
+	struct rsk_conn *c;
+	const void *body;
+	char why[512];
+	size_t len;
+	int rc;
+
+	rc = cli_opts(&cli_stats_cmd, argc, argv, "", NULL, no_opt, NULL);
+	if (rc >= 0)
+		return rc;
+	c = cli_connect("stats", &rc);
+	if (c == NULL)
+		return rc;
+	call = call_sync(c, "remsock", "Stats", &req.base, why, sizeof(why));
+	if (call == NULL) {
+		cli_err("stats", "remsock.Stats: %s", why);
+		return CLI_FAIL;
+	}
+	body = rsk_call_reply(call, &len);
+	rep = remsock__rpc__stats_reply__unpack(NULL, len, body);
+	if (rep == NULL) {
+		cli_err("stats", "remsock.Stats: the reply does not decode");
+		rc = CLI_FAIL;
+	} else {
+		rc = stats_print(rep, argc - optind, argv + optind);
+	}
+	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
+	rsk_call_free(call);
+	return rc;
+}
+
+static const struct cli_cmd cli_stats_cmd = {"stats", stats_help, stats_run};
+
+/* ---- main --------------------------------------------------------------- */
+
+static const struct cli_cmd *const commands[] = {&cli_fetch, &cli_resolve_cmd,
+						 &cli_nc, &cli_stats_cmd};
+
+/* @return -1 to go on, or the exit status. */
+static int global_opts(int argc, char **argv)
+{
+	enum { O_APP = 256, O_SECRET, O_TIMEOUT };
+	static const struct option longopts[] = {
+	    {"addr", required_argument, NULL, 'a'},
+	    {"app", required_argument, NULL, O_APP},
+	    {"secret", required_argument, NULL, O_SECRET},
+	    {"connect-timeout", required_argument, NULL, O_TIMEOUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	char *end;
+	long ms;
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:a:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			conn_opts.addr = optarg;
+			break;
+		case O_APP:
+			conn_opts.app = optarg;
+			break;
+		case O_SECRET:
+			conn_opts.secret = optarg;
+			break;
+		case O_TIMEOUT:
+			ms = strtol(optarg, &end, 10);
+			if (*optarg == 0 || *end != 0 || ms < 1 || ms > 3600000)
+				return cli_usage(NULL,
+						 "--connect-timeout: '%s' is "
+						 "not milliseconds (1-3600000)",
+						 optarg);
+			conn_opts.connect_timeout_ms = (int)ms;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CLI_OK;
+		case 'V':
+			printf("remsock %s\n", RS_VERSION);
+			return CLI_OK;
+		case ':':
+			return cli_usage(NULL, "option '%s' needs a value",
+					 argv[optind - 1]);
+		default:
+			return cli_usage(NULL, "unknown option '%s'",
+					 argv[optind - 1]);
+		}
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *name;
+	int rc;
+
+	rc = global_opts(argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (optind >= argc)
+		return cli_usage(NULL,
+				 "no COMMAND (fetch, resolve, nc, stats)");
+	name = argv[optind];
+	/* A peer that closes early must be an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i]->name, name) != 0)
+			continue;
+		rc = commands[i]->run(argc - optind, argv + optind);
+		if (fflush(stdout) != 0 && rc == CLI_OK) {
+			cli_err(name, "write to stdout: %s", strerror(errno));
+			rc = CLI_FAIL;
+		}
+		rsk_conn_close(conn);
+		return rc;
+	}
+	return cli_usage(
+	    NULL, "unknown command '%s' (fetch, resolve, nc, stats)", name);
+}
