@@ -282,6 +282,9 @@ static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 		printf("; idle back-off off (busy polling)\n");
 	printf("  rpc       %s:%u (remote_socket service, %u app%s)\n", ip,
 	       cfg->rpc.listen_port, cfg->napps, cfg->napps == 1 ? "" : "s");
+	if (cfg->rpc.http_port != 0)
+		printf("  http      %s:%u (App Engine API host, POST /rpc_http)\n",
+		       ip, cfg->rpc.http_port);
 	printf("remsockd: ready; SIGINT or SIGTERM stops it\n");
 }
 
@@ -423,6 +426,7 @@ static unsigned service_print(struct rs_svc_shared *sh, struct rs_svc_ctl *ctl,
 	    {"rpc.busy", ds.busy},
 	    {"rpc.reaped", ds.reaped},
 	    {"rpc.gone_lost", ds.gone_lost},
+	    {"rpc.http_requests", ds.http_requests},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
