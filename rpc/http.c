@@ -667,12 +667,18 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
+static void broken(struct rs_http_conn *c, enum http_errno e);
+
 static int on_headers_complete(http_parser *p)
 {
 	struct rs_http_conn *c = p->data;
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 	check_headers(c);
+	if (c->fatal) { /* answer now: the body will not be read */
+		broken(c, HPE_OK);
+		return -1;
+	}
 	/* Only when nothing else is on its way, so it cannot interleave. */
 	if (c->status == 0 && c->seen[H_EXPECT] && c->head == c->next &&
 	    !c->closing)
@@ -837,7 +843,7 @@ int rs_http_conn_input(struct rs_http_conn *c, const uint8_t *buf, size_t len,
 	c->now_ns = now_ns;
 	http_parser_execute(&c->p, &settings, (const char *)buf, len);
 	e = HTTP_PARSER_ERRNO(&c->p);
-	if (e != HPE_OK && e != HPE_PAUSED)
+	if (e != HPE_OK && e != HPE_PAUSED && !c->closing)
 		broken(c, e);
 	else if (c->p.upgrade && !c->closing)
 		broken(c, HPE_UNKNOWN); /* CONNECT: no message to complete */
