@@ -563,6 +563,11 @@ static void verdict(struct rs_http_conn *c, int status, const char *why)
 
 static void check_headers(struct rs_http_conn *c)
 {
+	/* First: a body that will not be read ends the connection. */
+	if ((c->p.flags & F_CONTENTLENGTH) && c->p.content_length > c->body_max) {
+		verdict(c, 413, "the body is above the limit");
+		c->fatal = true;
+	}
 	if (c->p.method != HTTP_POST)
 		verdict(c, 405, "only POST is served");
 	else if (!path_ok(c))
@@ -580,10 +585,6 @@ static void check_headers(struct rs_http_conn *c)
 				"of seconds");
 	if (c->seen[H_EXPECT] && !value_is(c, H_EXPECT, "100-continue"))
 		verdict(c, 417, "only Expect: 100-continue is known");
-	if ((c->p.flags & F_CONTENTLENGTH) && c->p.content_length > c->body_max) {
-		verdict(c, 413, "the body is above the limit");
-		c->fatal = true;
-	}
 }
 
 static int on_message_begin(http_parser *p)

@@ -25,7 +25,7 @@ RUN_TAG=asan run "$ASAN" --suite unit --suite fuzz --num-processes 2
 # The remote socket service's end-to-end tests again under ASan/UBSan:
 # remsockd's own code on every method, against real peers.
 RUN_TAG=asan-integ run "$ASAN" --num-processes 1 service_tap service_virtio \
-	service_limits
+	service_limits service_http
 
 /usr/bin/python3 - "$BUILD/meson-logs/testlog-main.json" \
 	"$BUILD/meson-logs/testlog-integ.json" \
