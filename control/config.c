@@ -115,6 +115,7 @@ static const struct key keys[] = {
 
     KEY(rpc, listen_port, K_UINT, 1, 65535, 0),
     KEY(rpc, http_port, K_UINT, 0, 65535, 0),
+    KEY(rpc, http_idle_s, K_UINT, 0, 86400, 0),
 
     KEY(limits, msg_ring_size, K_UINT, 64, 65536, F_POW2),
     KEY(limits, sock_rx_ring, K_UINT, 4096, 1u << 26, F_POW2),

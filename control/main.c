@@ -427,6 +427,8 @@ static unsigned service_print(struct rs_svc_shared *sh, struct rs_svc_ctl *ctl,
 	    {"rpc.reaped", ds.reaped},
 	    {"rpc.gone_lost", ds.gone_lost},
 	    {"rpc.http_requests", ds.http_requests},
+	    {"rpc.http_errors", ds.http_errors},
+	    {"rpc.http_idle_closed", ds.http_idle},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)

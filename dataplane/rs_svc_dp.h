@@ -60,6 +60,8 @@ struct rs_svc_dp_stats {
 	uint64_t reaped;	/**< sockets closed for idleness */
 	uint64_t gone_lost;	/**< descriptors control was not told about */
 	uint64_t http_requests; /**< API-host HTTP requests served */
+	uint64_t http_errors;	/**< answered with an HTTP error status */
+	uint64_t http_idle;	/**< HTTP connections closed for idleness */
 	/* Gauges. */
 	uint64_t conns_open; /**< RPC connections now */
 	uint64_t socks_open; /**< proxied sockets now */

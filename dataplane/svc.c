@@ -846,6 +846,8 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->reaped += LOAD(w->st.reaped);
 		st->gone_lost += LOAD(w->st.gone_lost);
 		st->http_requests += LOAD(w->st.http_requests);
+		st->http_errors += LOAD(w->st.http_errors);
+		st->http_idle += LOAD(w->st.http_idle);
 		st->conns_open += LOAD(w->nconns);
 		st->socks_open += LOAD(w->nsocks);
 		st->waits += LOAD(w->nwaits);

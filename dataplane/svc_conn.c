@@ -58,6 +58,8 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 {
 	if (c->kicked)
 		TAILQ_REMOVE(&w->kick, c, klink);
+	if (c->http != NULL)
+		w->st.http_errors += rs_http_conn_stats(c->http)->http_errors;
 	while (!TAILQ_EMPTY(&c->waits))
 		svc_wait_cancel(w, TAILQ_FIRST(&c->waits));
 	if (abort)
@@ -298,7 +300,8 @@ static bool chunk_feed(struct svc_worker *w, struct svc_conn *c,
 	int rc;
 
 	if (c->http != NULL) {
-		rs_http_conn_input(c->http, p, left, rs_lcore_now_ns(w->lc));
+		c->input_ns = rs_lcore_now_ns(w->lc);
+		rs_http_conn_input(c->http, p, left, c->input_ns);
 		return true;
 	}
 	while (left > 0) {
@@ -383,7 +386,7 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	if (c->gen == 0) /* 0 never names a connection */
 		c->gen = ++w->conn_gen[i];
 	c->app = -1;
-	c->opened_ns = rs_lcore_now_ns(w->lc);
+	c->opened_ns = c->input_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&c->waits);
 	w->conns[i] = c;
 	w->nconns++;
@@ -463,18 +466,36 @@ int svc_conn_listen(struct svc_worker *w)
 	return rc;
 }
 
+/* An HTTP connection that waits for nothing and has sent nothing for
+ * [rpc] http_idle_s (a keep-alive client reconnects; one stalled in the
+ * middle of a request is gone too). */
+static bool http_idle(const struct svc_worker *w, const struct svc_conn *c,
+		      uint64_t now)
+{
+	uint64_t limit = (uint64_t)w->sh->cfg->rpc.http_idle_s * 1000000000ull;
+
+	return c->http != NULL && limit != 0 &&
+	       rs_http_conn_in_flight(c->http) == 0 &&
+	       now - c->input_ns >= limit;
+}
+
 void svc_conn_scan(struct svc_worker *w)
 {
 	uint64_t limit =
 	    (uint64_t)w->sh->cfg->service.auth_timeout_ms * 1000000;
 	uint64_t now = rs_lcore_now_ns(w->lc);
 
-	for (uint32_t i = 0; i < w->nconns_max && limit != 0; i++) {
+	for (uint32_t i = 0; i < w->nconns_max; i++) {
 		struct svc_conn *c = w->conns[i];
 
-		if (c != NULL && c->app < 0 && c->http == NULL &&
+		if (c == NULL)
+			continue;
+		if (c->app < 0 && c->http == NULL && limit != 0 &&
 		    now - c->opened_ns >= limit) {
 			w->st.auth_timeouts++;
+			conn_close(w, c, false);
+		} else if (http_idle(w, c, now)) {
+			w->st.http_idle++;
 			conn_close(w, c, false);
 		}
 	}

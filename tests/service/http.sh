@@ -22,6 +22,7 @@ API_PORT=8088
 WEB_PORT=8080
 TB_INI_EXTRA="[rpc]
 http_port = $API_PORT
+http_idle_s = 3
 [tcp]
 time_wait_ms = 500
 close_grace_ms = 3000
@@ -56,5 +57,7 @@ svc_client "$TB_DIR/client.log" "$HERE/svc_http.py" "$AE" \
 svc_stop
 expect "HTTP requests were counted (3000 or more)" 1 \
 	"$(($(tb_counter "$SVC_LOG" rpc.http_requests) >= 3000))"
+expect "two connections closed for idleness" 2 \
+	"$(tb_counter "$SVC_LOG" rpc.http_idle_closed)"
 grep -E '^  rpc\.' "$SVC_LOG" | sed 's/^/# remsockd:/'
 finish

@@ -465,6 +465,14 @@ def t_many_connections():
     r = rshttp.reply_of('Resolve', status, data)
     check('a request followed by FIN is answered, then closed',
           ips(r) == ['198.18.0.6'] and closed(s3), r)
+    # [rpc] http_idle_s = 3: the idle one and the stalled one are closed.
+    t0 = time.monotonic()
+    s1.settimeout(8)
+    s2.settimeout(8)
+    gone = closed(s1) and closed(s2)
+    dt = time.monotonic() - t0
+    check('idle and stalled connections are closed after http_idle_s',
+          gone and 1.5 <= dt < 6, f'{gone} after {dt:.1f} s')
     for s in (s1, s2, s3):
         s.close()
 

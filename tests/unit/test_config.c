@@ -104,6 +104,7 @@ static void test_minimal_takes_defaults(void **state)
 	assert_int_equal(cfg.limits.sock_rx_ring, def.limits.sock_rx_ring);
 	assert_int_equal(cfg.rpc.listen_port, def.rpc.listen_port);
 	assert_int_equal(cfg.rpc.http_port, 0); /* the HTTP endpoint is off */
+	assert_int_equal(cfg.rpc.http_idle_s, 60);
 }
 
 static void test_every_key(void **state)
@@ -124,7 +125,7 @@ static void test_every_key(void **state)
 	    "gateway = 198.18.0.1\nmac = 02:00:c6:12:00:02\n"
 	    "[workers]\ncount = 2\nburst = 64\nidle_backoff = no\n"
 	    "idle_polls = 10\nidle_sleep_max_us = 1000\n"
-	    "[rpc]\nlisten_port = 65535\nhttp_port = 8080\n"
+	    "[rpc]\nlisten_port = 65535\nhttp_port = 8080\nhttp_idle_s = 5\n"
 	    "[limits]\nmsg_ring_size = 64\nsock_rx_ring = 4096\n"
 	    "sock_tx_ring = 67108864\n";
 
@@ -149,6 +150,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.workers.idle_sleep_max_us, 1000);
 	assert_int_equal(cfg.rpc.listen_port, 65535);
 	assert_int_equal(cfg.rpc.http_port, 8080);
+	assert_int_equal(cfg.rpc.http_idle_s, 5);
 	assert_int_equal(cfg.limits.msg_ring_size, 64);
 	assert_int_equal(cfg.limits.sock_rx_ring, 4096);
 	assert_int_equal(cfg.limits.sock_tx_ring, 67108864);
