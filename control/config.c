@@ -996,8 +996,7 @@ static int validate_port(const struct rs_config *cfg, const struct where *w)
 static int validate_apps(const struct rs_config *cfg, const struct where *w)
 {
 	if (cfg->rpc.http_port == cfg->rpc.listen_port)
-		return fail(w,
-			    "%s: [rpc] http_port: %u is listen_port already",
+		return fail(w, "%s: [rpc] http_port: %u is listen_port already",
 			    w->file, cfg->rpc.http_port);
 	if (cfg->napps == 0)
 		return fail(w,

@@ -283,8 +283,9 @@ static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 	printf("  rpc       %s:%u (remote_socket service, %u app%s)\n", ip,
 	       cfg->rpc.listen_port, cfg->napps, cfg->napps == 1 ? "" : "s");
 	if (cfg->rpc.http_port != 0)
-		printf("  http      %s:%u (App Engine API host, POST /rpc_http)\n",
-		       ip, cfg->rpc.http_port);
+		printf(
+		    "  http      %s:%u (App Engine API host, POST /rpc_http)\n",
+		    ip, cfg->rpc.http_port);
 	printf("remsockd: ready; SIGINT or SIGTERM stops it\n");
 }
 

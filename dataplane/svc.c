@@ -660,7 +660,8 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	const struct rs_config *cfg = sdp->sh->cfg;
 	struct rs_arena_conf ac = {.limit =
 				       2 * RS_FRAME_MAX_DEFAULT + SVC_OUT_MAX};
-	struct rs_arena_conf hac = {.limit = 2 * SVC_HTTP_BODY_MAX + (1u << 20)};
+	struct rs_arena_conf hac = {.limit =
+					2 * SVC_HTTP_BODY_MAX + (1u << 20)};
 	struct svc_worker *w = calloc(1, sizeof(*w));
 	char name[RTE_HASH_NAMESIZE];
 	struct rte_hash_parameters hp = {
@@ -686,8 +687,8 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	w->in = malloc(SVC_IN_CHUNK);
 	w->out = malloc(SVC_OUT_MAX);
 	if (w->socks == NULL || w->arena == NULL || w->http_arena == NULL ||
-	    w->conns == NULL ||
-	    w->conn_gen == NULL || w->in == NULL || w->out == NULL) {
+	    w->conns == NULL || w->conn_gen == NULL || w->in == NULL ||
+	    w->out == NULL) {
 		worker_free(w);
 		return NULL;
 	}

@@ -109,7 +109,7 @@ struct svc_conn {
 	bool paused; /* input not read: too much output waiting */
 	bool doomed; /* close once this input chunk is done */
 	uint64_t opened_ns;
-	uint64_t input_ns; /* HTTP: when bytes last came */
+	uint64_t input_ns;	      /* HTTP: when bytes last came */
 	struct rs_frame_decoder *dec; /* native framing, or NULL */
 	struct rs_http_conn *http;    /* HTTP (svc_http.c), or NULL */
 	bool kicked;		      /* on w->kick */
@@ -122,10 +122,10 @@ struct svc_conn {
 struct svc_worker_stats {
 	uint64_t conns_accepted, conns_closed, auth_failed, auth_timeouts;
 	uint64_t calls, forwarded, parked, woken, expired, cancelled;
-	uint64_t busy;	    /* refused: control ring or entry pool full */
-	uint64_t reaped;    /* sockets closed for idleness */
-	uint64_t gone;	    /* GONE entries sent */
-	uint64_t gone_lost; /* GONE entries that found no room (leak) */
+	uint64_t busy;		/* refused: control ring or entry pool full */
+	uint64_t reaped;	/* sockets closed for idleness */
+	uint64_t gone;		/* GONE entries sent */
+	uint64_t gone_lost;	/* GONE entries that found no room (leak) */
 	uint64_t http_requests; /* HTTP requests that reached the service */
 	uint64_t http_errors;	/* answered with an HTTP error status */
 	uint64_t http_idle;	/* HTTP connections closed for idleness */

@@ -133,8 +133,8 @@ static struct slot *slot_of(struct rs_http_conn *c, uint64_t id)
 	return &c->slots[id & (c->cap - 1)];
 }
 
-static size_t head_make(char *buf, size_t cap, const struct slot *s,
-			int status, const char *ctype, size_t len)
+static size_t head_make(char *buf, size_t cap, const struct slot *s, int status,
+			const char *ctype, size_t len)
 {
 	int n = snprintf(buf, cap,
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
@@ -172,8 +172,8 @@ static void emit(struct rs_http_conn *c, uint64_t id, int status,
 
 	if (s == NULL || s->done)
 		return;
-	hl = head_make(head, sizeof(head), s, status, ctype,
-		       pre_len + body_len);
+	hl =
+	    head_make(head, sizeof(head), s, status, ctype, pre_len + body_len);
 	if (id == c->head) {
 		c->ops->write(c->ctx, (const uint8_t *)head, hl);
 		c->ops->write(c->ctx, pre, pre_len);
@@ -294,7 +294,7 @@ static void clean_copy(char *out, size_t cap, const uint8_t *p, size_t len)
 	size_t i;
 
 	for (i = 0; i < len && i + 1 < cap; i++)
-		out[i] = p[i] == '"' || p[i] == '\\' ? '\''
+		out[i] = p[i] == '"' || p[i] == '\\'  ? '\''
 			 : p[i] < 0x20 || p[i] > 0x7e ? '?'
 						      : (char)p[i];
 	out[i] = '\0';
@@ -306,8 +306,8 @@ static size_t error_response(uint8_t *buf, unsigned field, int64_t code,
 			     const char *detail)
 {
 	size_t dl = strlen(detail);
-	size_t inner = 1 + varint_size((uint64_t)code) + 1 + varint_size(dl) +
-		       dl;
+	size_t inner =
+	    1 + varint_size((uint64_t)code) + 1 + varint_size(dl) + dl;
 	uint8_t *p = buf;
 
 	*p++ = (uint8_t)(field << 3 | 2);
@@ -438,7 +438,8 @@ int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 		return 0;
 	}
 	if (re.p != NULL || ae.p != NULL) {
-		n = re.p != NULL ? rpc_error_of(&re, small) : app_error(&ae, small);
+		n = re.p != NULL ? rpc_error_of(&re, small)
+				 : app_error(&ae, small);
 		if (re.p != NULL)
 			c->st.rpc_errors++;
 		emit(c, id.v, 200, "application/octet-stream", small, n, NULL,
@@ -531,7 +532,8 @@ static bool path_ok(struct rs_http_conn *c)
 		return false;
 	path = c->url + u.field_data[UF_PATH].off;
 	len = u.field_data[UF_PATH].len;
-	return len == strlen(RS_HTTP_PATH) && memcmp(path, RS_HTTP_PATH, len) == 0;
+	return len == strlen(RS_HTTP_PATH) &&
+	       memcmp(path, RS_HTTP_PATH, len) == 0;
 }
 
 static bool deadline_parse(struct rs_http_conn *c)
@@ -564,7 +566,8 @@ static void verdict(struct rs_http_conn *c, int status, const char *why)
 static void check_headers(struct rs_http_conn *c)
 {
 	/* First: a body that will not be read ends the connection. */
-	if ((c->p.flags & F_CONTENTLENGTH) && c->p.content_length > c->body_max) {
+	if ((c->p.flags & F_CONTENTLENGTH) &&
+	    c->p.content_length > c->body_max) {
 		verdict(c, 413, "the body is above the limit");
 		c->fatal = true;
 	}
@@ -573,16 +576,20 @@ static void check_headers(struct rs_http_conn *c)
 	else if (!path_ok(c))
 		verdict(c, 404, "the path is " RS_HTTP_PATH);
 	else if (!ctype_ok(c))
-		verdict(c, 415, "Content-Type must be application/octet-stream");
+		verdict(c, 415,
+			"Content-Type must be application/octet-stream");
 	else if (!value_is(c, H_ENDPOINT, "app-engine-apis"))
-		verdict(c, 400,
-			"X-Google-RPC-Service-Endpoint must be app-engine-apis");
+		verdict(
+		    c, 400,
+		    "X-Google-RPC-Service-Endpoint must be app-engine-apis");
 	else if (!value_is(c, H_METHOD, "/VMRemoteAPI.CallRemoteAPI"))
-		verdict(c, 400, "X-Google-RPC-Service-Method must be "
-				"/VMRemoteAPI.CallRemoteAPI");
+		verdict(c, 400,
+			"X-Google-RPC-Service-Method must be "
+			"/VMRemoteAPI.CallRemoteAPI");
 	else if (!deadline_parse(c))
-		verdict(c, 400, "X-Google-RPC-Service-Deadline is not a number "
-				"of seconds");
+		verdict(c, 400,
+			"X-Google-RPC-Service-Deadline is not a number "
+			"of seconds");
 	if (c->seen[H_EXPECT] && !value_is(c, H_EXPECT, "100-continue"))
 		verdict(c, 417, "only Expect: 100-continue is known");
 }
@@ -823,7 +830,7 @@ static void broken(struct rs_http_conn *c, enum http_errno e)
 	if (c->status == 0 || !c->fatal) {
 		c->status = 0;
 		verdict(c,
-			e == HPE_HEADER_OVERFLOW ? 431
+			e == HPE_HEADER_OVERFLOW   ? 431
 			: e == HPE_INVALID_VERSION ? 505
 						   : 400,
 			http_errno_description(e));

@@ -190,17 +190,19 @@ static size_t put_request(char *p, size_t cap, const char *method,
 
 	r.service_name = "remote_socket";
 	r.method = (char *)method;
-	r.request = (ProtobufCBinaryData){.len = 2, .data = (uint8_t *)"\x08\x01"};
+	r.request =
+	    (ProtobufCBinaryData){.len = 2, .data = (uint8_t *)"\x08\x01"};
 	r.request_id = "demo:secret";
 	n = remsock__remote_api__request__pack(&r, body);
-	h = snprintf(p, cap,
-		     "POST /rpc_http HTTP/1.1\r\n"
-		     "Content-Type: application/octet-stream\r\n"
-		     "X-Google-RPC-Service-Endpoint: app-engine-apis\r\n"
-		     "X-Google-RPC-Service-Method: /VMRemoteAPI.CallRemoteAPI\r\n"
-		     "X-Google-RPC-Service-Deadline: 5\r\n"
-		     "%sContent-Length: %zu\r\n\r\n",
-		     extra, n);
+	h = snprintf(
+	    p, cap,
+	    "POST /rpc_http HTTP/1.1\r\n"
+	    "Content-Type: application/octet-stream\r\n"
+	    "X-Google-RPC-Service-Endpoint: app-engine-apis\r\n"
+	    "X-Google-RPC-Service-Method: /VMRemoteAPI.CallRemoteAPI\r\n"
+	    "X-Google-RPC-Service-Deadline: 5\r\n"
+	    "%sContent-Length: %zu\r\n\r\n",
+	    extra, n);
 	memcpy(p + h, body, n);
 	return (size_t)h + n;
 }

@@ -98,20 +98,22 @@ static size_t request(char *buf, size_t cap, const char *method,
 	r.request = (ProtobufCBinaryData){.len = 3, .data = (uint8_t *)"abc"};
 	r.request_id = (char *)ticket;
 	n = remsock__remote_api__request__pack(&r, body);
-	h = snprintf(buf, cap,
-		     "POST /rpc_http HTTP/1.1\r\nHost: api\r\n"
-		     "Content-Type: application/octet-stream\r\n"
-		     "X-Google-RPC-Service-Endpoint: app-engine-apis\r\n"
-		     "X-Google-RPC-Service-Method: /VMRemoteAPI.CallRemoteAPI\r\n"
-		     "%sContent-Length: %zu\r\n\r\n",
-		     extra, n);
+	h = snprintf(
+	    buf, cap,
+	    "POST /rpc_http HTTP/1.1\r\nHost: api\r\n"
+	    "Content-Type: application/octet-stream\r\n"
+	    "X-Google-RPC-Service-Endpoint: app-engine-apis\r\n"
+	    "X-Google-RPC-Service-Method: /VMRemoteAPI.CallRemoteAPI\r\n"
+	    "%sContent-Length: %zu\r\n\r\n",
+	    extra, n);
 	memcpy(buf + h, body, n);
 	return (size_t)h + n;
 }
 
 /* A native response frame for @p call_id with body @p body. */
 static size_t frame(uint8_t *buf, uint64_t call_id, const char *body,
-		    Remsock__Rpc__ApplicationError *ae, Remsock__Rpc__RpcError *re)
+		    Remsock__Rpc__ApplicationError *ae,
+		    Remsock__Rpc__RpcError *re)
 {
 	Remsock__Rpc__RpcResponse r = REMSOCK__RPC__RPC_RESPONSE__INIT;
 	size_t n;
@@ -193,9 +195,9 @@ static void test_one_request(void **state)
 	assert_string_equal(f->ticket[0], "demo:secret");
 	assert_int_equal(rs_http_conn_in_flight(f->c), 1);
 	assert_int_equal(f->nout, 0);
-	assert_int_equal(
-	    rs_http_conn_respond(f->c, fr, frame(fr, 1, "hello", NULL, NULL), 1),
-	    0);
+	assert_int_equal(rs_http_conn_respond(
+			     f->c, fr, frame(fr, 1, "hello", NULL, NULL), 1),
+			 0);
 	expect_reply(f, "hello");
 	assert_int_equal(rs_http_conn_in_flight(f->c), 0);
 	/* A second answer for it finds nothing waiting. */
@@ -237,7 +239,8 @@ static void test_error_mapping(void **state)
 	struct fix *f = *state;
 	Remsock__RemoteSocketServiceError se =
 	    REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__INIT;
-	Remsock__Rpc__ApplicationError ae = REMSOCK__RPC__APPLICATION_ERROR__INIT;
+	Remsock__Rpc__ApplicationError ae =
+	    REMSOCK__RPC__APPLICATION_ERROR__INIT;
 	Remsock__Rpc__RpcError re = REMSOCK__RPC__RPC_ERROR__INIT;
 	Remsock__RemoteApi__Response *r;
 	uint8_t fr[512], seb[128];
@@ -275,8 +278,9 @@ static void test_error_mapping(void **state)
 	r = next_response(f, &status, head, sizeof(head));
 	assert_non_null(r->application_error);
 	assert_int_equal(r->application_error->code, 1);
-	assert_string_equal(r->application_error->detail,
-			    "system_error: 111 error_detail: \"refused 'here'\"");
+	assert_string_equal(
+	    r->application_error->detail,
+	    "system_error: 111 error_detail: \"refused 'here'\"");
 	remsock__remote_api__response__free_unpacked(r, NULL);
 	r = next_response(f, &status, head, sizeof(head));
 	assert_int_equal(r->rpc_error->code, 3); /* SECURITY_VIOLATION */
