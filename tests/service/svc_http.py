@@ -147,6 +147,51 @@ def t_dns_example():
     c.close()
 
 
+def t_bulk():
+    """3 MiB up in one Send (a body of 3 MiB, the Send parked until the
+    ring took it all), 2 MiB down in Receives of up to 1 MiB."""
+    lst = socket.socket()
+    lst.bind((PEER, 0))
+    lst.listen(4)
+    c = Client(PROXY, PORT, TICKET)
+    d = tcp_socket(c, remote_ip=addr(PEER, lst.getsockname()[1]))
+    peer, _ = lst.accept()
+    up = random.randbytes(3 << 20)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(read_n(peer, len(up))))
+    reader.start()
+    n = c.call('Send', pb.rs.SendRequest(socket_descriptor=d, data=up,
+                                         stream_offset=0), deadline=30).data_sent
+    reader.join(30)
+    check('a 3 MiB Send in one request arrives whole',
+          n == len(up) and got and got[0] == up, (n, len(got)))
+    down = random.randbytes(2 << 20)
+    threading.Thread(target=lambda: peer.sendall(down)).start()
+    data = b''
+    while len(data) < len(down):
+        r = c.call('Receive', pb.rs.ReceiveRequest(
+            socket_descriptor=d, data_size=1 << 20, timeout_seconds=10))
+        if not r.data or r.stream_offset != len(data):
+            break
+        data += r.data
+    check('2 MiB come back in Receives of up to 1 MiB', data == down,
+          len(data))
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    peer.close()
+    lst.close()
+    c.close()
+
+
+def read_n(s, n):
+    out = b''
+    while len(out) < n:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        out += b
+    return out
+
+
 # ---- error mapping -----------------------------------------------------
 
 def t_errors():
@@ -478,7 +523,7 @@ def t_many_connections():
 
 
 def main():
-    for t in (t_socket_example, t_dns_example, t_errors, t_deadlines,
+    for t in (t_socket_example, t_dns_example, t_bulk, t_errors, t_deadlines,
               t_http_errors, t_malformed_bodies, t_keepalive, t_pipeline,
               t_many_connections):
         try:
