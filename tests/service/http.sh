@@ -23,6 +23,11 @@ WEB_PORT=8080
 TB_INI_EXTRA="[rpc]
 http_port = $API_PORT
 http_idle_s = 3
+[apps]
+demo = demo-secret-not-for-production
+small = small-secret-for-the-tests
+[quotas]
+small = sockets=2
 [tcp]
 time_wait_ms = 500
 close_grace_ms = 3000

@@ -249,6 +249,33 @@ def t_errors():
     c.close()
 
 
+def t_apps():
+    """Two apps' tickets on one connection: each sees its own sockets
+    only, and the small app's quotas hold."""
+    c = Client(PROXY, PORT, TICKET)
+    small = 'small:small-secret-for-the-tests'
+    d = tcp_socket(c)
+    ok, why = raises(lambda: c.call('Close', pb.rs.CloseRequest(
+        socket_descriptor=d), ticket=small), app_code=SYSTEM_ERROR,
+        errno=errno.EBADF)
+    check("another app's descriptor is EBADF on the same connection",
+          ok, why)
+    mine = [c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP), ticket=small).socket_descriptor
+        for _ in range(2)]
+    ok, why = raises(lambda: c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP), ticket=small),
+        rpc_code=RPC.OVER_QUOTA)
+    check('a third socket of the small app is OVER_QUOTA', ok, why)
+    for x in mine:
+        c.call('Close', pb.rs.CloseRequest(socket_descriptor=x),
+               ticket=small)
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    check('both apps on one keep-alive connection', c.connects == 1,
+          c.connects)
+    c.close()
+
+
 def t_deadlines():
     lst = socket.socket()
     lst.bind((PEER, 0))
@@ -523,7 +550,8 @@ def t_many_connections():
 
 
 def main():
-    for t in (t_socket_example, t_dns_example, t_bulk, t_errors, t_deadlines,
+    for t in (t_socket_example, t_dns_example, t_bulk, t_errors, t_apps,
+              t_deadlines,
               t_http_errors, t_malformed_bodies, t_keepalive, t_pipeline,
               t_many_connections):
         try:
