@@ -93,6 +93,7 @@ struct rs_http_conn {
 	uint64_t cap, head, next; /* slots [head, next) wait */
 	size_t held_bytes;
 	bool closing; /* no more requests */
+	bool failed;  /* an answer was lost: the stream is void */
 	struct rs_http_stats st;
 };
 
@@ -185,7 +186,7 @@ static void emit(struct rs_http_conn *c, uint64_t id, int status,
 	}
 	s->held = malloc(hl + pre_len + body_len);
 	if (s->held == NULL) { /* cannot keep the order: end the stream */
-		c->closing = true;
+		c->closing = c->failed = true;
 		return;
 	}
 	memcpy(s->held, head, hl);
@@ -902,7 +903,7 @@ bool rs_http_conn_busy(const struct rs_http_conn *c)
 
 bool rs_http_conn_done(const struct rs_http_conn *c)
 {
-	return c->closing && c->head == c->next;
+	return c->failed || (c->closing && c->head == c->next);
 }
 
 uint64_t rs_http_conn_in_flight(const struct rs_http_conn *c)

@@ -127,7 +127,8 @@ int rs_http_conn_respond_error(struct rs_http_conn *c, uint64_t id, int code,
 bool rs_http_conn_busy(const struct rs_http_conn *c);
 
 /** Whether the connection takes no more requests and every response
- *  has been written: time to close it. */
+ *  has been written (or one was lost for want of memory): time to close
+ *  it. */
 bool rs_http_conn_done(const struct rs_http_conn *c);
 
 /** Requests not yet answered (written). */
