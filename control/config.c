@@ -114,6 +114,8 @@ static const struct key keys[] = {
     KEY(workers, idle_sleep_max_us, K_UINT, 1, 100000, 0),
 
     KEY(rpc, listen_port, K_UINT, 1, 65535, 0),
+    KEY(rpc, http_port, K_UINT, 0, 65535, 0),
+    KEY(rpc, http_idle_s, K_UINT, 0, 86400, 0),
 
     KEY(limits, msg_ring_size, K_UINT, 64, 65536, F_POW2),
     KEY(limits, sock_rx_ring, K_UINT, 4096, 1u << 26, F_POW2),
@@ -989,9 +991,13 @@ static int validate_port(const struct rs_config *cfg, const struct where *w)
 	return 0;
 }
 
-/* Every connection authenticates as an app: with none, nothing could. */
+/* Every connection authenticates as an app: with none, nothing could.
+ * The HTTP endpoint needs a port of its own. */
 static int validate_apps(const struct rs_config *cfg, const struct where *w)
 {
+	if (cfg->rpc.http_port == cfg->rpc.listen_port)
+		return fail(w, "%s: [rpc] http_port: %u is listen_port already",
+			    w->file, cfg->rpc.http_port);
 	if (cfg->napps == 0)
 		return fail(w,
 			    "%s: [apps]: no app (at least one 'APP_ID = "

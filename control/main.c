@@ -76,6 +76,11 @@ static const char usage_text[] =
     "    and [hosts] itself and asks [dns] servers through the proxy's\n"
     "    own UDP stack (c-ares), never the kernel's resolver.\n"
     "\n"
+    "    With [rpc] http_port set, the same service also answers App\n"
+    "    Engine's API-host protocol there: HTTP/1.1 POST /rpc_http with a\n"
+    "    remote_api Request body whose request_id is APP_ID:SECRET\n"
+    "    (docs/appengine.md).\n"
+    "\n"
     "    It initialises the EAL from [eal] args, probes the port named by\n"
     "    [port] devargs (any PMD: net_tap, virtio_user, a PCI NIC), gives\n"
     "    each worker lcore one RX/TX queue pair, waits for link up, prints\n"
@@ -284,6 +289,10 @@ static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 		printf("; idle back-off off (busy polling)\n");
 	printf("  rpc       %s:%u (remote_socket service, %u app%s)\n", ip,
 	       cfg->rpc.listen_port, cfg->napps, cfg->napps == 1 ? "" : "s");
+	if (cfg->rpc.http_port != 0)
+		printf(
+		    "  http      %s:%u (App Engine API host, POST /rpc_http)\n",
+		    ip, cfg->rpc.http_port);
 	printf("remsockd: ready; SIGINT or SIGTERM stops it\n");
 }
 
@@ -428,6 +437,9 @@ static void service_counters(const struct counters_src *src,
 	    {"rpc.busy", ds.busy},
 	    {"rpc.reaped", ds.reaped},
 	    {"rpc.gone_lost", ds.gone_lost},
+	    {"rpc.http_requests", ds.http_requests},
+	    {"rpc.http_errors", ds.http_errors},
+	    {"rpc.http_idle_closed", ds.http_idle},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)

@@ -110,6 +110,8 @@ struct rs_config {
 
 	struct rs_config_rpc {
 		uint32_t listen_port; /**< TCP port of the RPC service */
+		uint32_t http_port;   /**< App Engine API-host HTTP; 0: off */
+		uint32_t http_idle_s; /**< idle HTTP conns closed; 0: never */
 	} rpc;
 
 	struct rs_config_sockets {

@@ -12,7 +12,8 @@
  *   rs_svc_dp_free()
  *
  * Each worker listens for RPC connections on [net] ip, [rpc]
- * listen_port, through the userspace stack.
+ * listen_port, and for App Engine API-host HTTP on [rpc] http_port
+ * (unless 0), through the userspace stack.
  */
 #ifndef RS_SVC_DP_H
 #define RS_SVC_DP_H
@@ -58,6 +59,9 @@ struct rs_svc_dp_stats {
 	uint64_t busy;		/**< refused: control ring or pool full */
 	uint64_t reaped;	/**< sockets closed for idleness */
 	uint64_t gone_lost;	/**< descriptors control was not told about */
+	uint64_t http_requests; /**< API-host HTTP requests served */
+	uint64_t http_errors;	/**< answered with an HTTP error status */
+	uint64_t http_idle;	/**< HTTP connections closed for idleness */
 	/* Gauges. */
 	uint64_t conns_open; /**< RPC connections now */
 	uint64_t socks_open; /**< proxied sockets now */

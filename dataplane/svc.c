@@ -604,7 +604,7 @@ static unsigned ring_poll(struct svc_worker *w)
 		} else if (m->type == RS_SVC_MSG_RESPOND) {
 			c = svc_conn_get(w, m->conn);
 			if (c != NULL)
-				svc_conn_write(w, c, m->data, m->len);
+				svc_conn_reply(w, c, m->data, m->len);
 		}
 		rs_svc_msg_put(w->sh, m);
 	}
@@ -646,6 +646,7 @@ static void worker_free(struct svc_worker *w)
 	}
 	rte_hash_free(w->socks);
 	rs_arena_destroy(w->arena);
+	rs_arena_destroy(w->http_arena);
 	free(w->heap);
 	free(w->conns);
 	free(w->conn_gen);
@@ -659,6 +660,8 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	const struct rs_config *cfg = sdp->sh->cfg;
 	struct rs_arena_conf ac = {.limit =
 				       2 * RS_FRAME_MAX_DEFAULT + SVC_OUT_MAX};
+	struct rs_arena_conf hac = {.limit =
+					2 * SVC_HTTP_BODY_MAX + (1u << 20)};
 	struct svc_worker *w = calloc(1, sizeof(*w));
 	char name[RTE_HASH_NAMESIZE];
 	struct rte_hash_parameters hp = {
@@ -677,13 +680,15 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	snprintf(name, sizeof(name), "rs_svc_socks%u", w->k);
 	w->socks = rte_hash_create(&hp);
 	w->arena = rs_arena_create(&ac);
+	w->http_arena = rs_arena_create(&hac);
 	w->nconns_max = cfg->sockets.max;
 	w->conns = calloc(w->nconns_max, sizeof(*w->conns));
 	w->conn_gen = calloc(w->nconns_max, sizeof(*w->conn_gen));
 	w->in = malloc(SVC_IN_CHUNK);
 	w->out = malloc(SVC_OUT_MAX);
-	if (w->socks == NULL || w->arena == NULL || w->conns == NULL ||
-	    w->conn_gen == NULL || w->in == NULL || w->out == NULL) {
+	if (w->socks == NULL || w->arena == NULL || w->http_arena == NULL ||
+	    w->conns == NULL || w->conn_gen == NULL || w->in == NULL ||
+	    w->out == NULL) {
 		worker_free(w);
 		return NULL;
 	}
@@ -691,6 +696,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	TAILQ_INIT(&w->multi);
 	TAILQ_INIT(&w->ready);
 	TAILQ_INIT(&w->quiet);
+	TAILQ_INIT(&w->kick);
 	w->env_rpc = (struct rs_rpc_env){
 	    .registry = sdp->sh->registry,
 	    .arena = w->arena,
@@ -740,6 +746,7 @@ static int svc_poll(struct rs_lcore *lc, void *arg)
 		rerun_list(w, &w->multi);
 	}
 	deadlines_run(w);
+	svc_conn_kicks(w);
 	svc_dns_poll(w);
 	if (rs_lcore_now_ns(lc) >= w->next_scan_ns) {
 		w->next_scan_ns = rs_lcore_now_ns(lc) + SCAN_NS;
@@ -762,7 +769,9 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 		svc_sock_close(w, TAILQ_FIRST(&w->socks_all), false);
 	if (w->listener != NULL)
 		rs_sock_close(w->listener);
-	w->listener = NULL;
+	if (w->http_listener != NULL)
+		rs_sock_close(w->http_listener);
+	w->listener = w->http_listener = NULL;
 	/* The struct stays for the counters; rs_svc_dp_free() frees it. */
 }
 
@@ -837,6 +846,9 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->busy += LOAD(w->st.busy);
 		st->reaped += LOAD(w->st.reaped);
 		st->gone_lost += LOAD(w->st.gone_lost);
+		st->http_requests += LOAD(w->st.http_requests);
+		st->http_errors += LOAD(w->st.http_errors);
+		st->http_idle += LOAD(w->st.http_idle);
 		st->conns_open += LOAD(w->nconns);
 		st->socks_open += LOAD(w->nsocks);
 		st->waits += LOAD(w->nwaits);

@@ -17,6 +17,16 @@
  * the decoder's maximum closes it too: the stream cannot be resynchronised.
  * Closing a connection cancels its parked calls; its sockets stay, for a
  * client that reconnects.
+ *
+ * [rpc] http_port, when set, is a second listener whose connections
+ * speak App Engine's API-host HTTP (svc_http.c, rpc/rs_http.h) instead
+ * of frames: the same dispatch, a reply path that turns response frames
+ * into HTTP responses in request order, and no Authenticate (each
+ * request's ticket names its app).  An HTTP connection that stops taking
+ * requests (an error, Connection: close, the client's FIN) is closed
+ * once every answer has gone out; that, and resuming input that waited
+ * for answers, happens from the worker's poll (svc_conn_kicks()), never
+ * inside a call.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +56,10 @@ struct svc_conn *svc_conn_get(struct svc_worker *w, uint64_t ref)
 
 static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 {
+	if (c->kicked)
+		TAILQ_REMOVE(&w->kick, c, klink);
+	if (c->http != NULL)
+		w->st.http_errors += rs_http_conn_stats(c->http)->http_errors;
 	while (!TAILQ_EMPTY(&c->waits))
 		svc_wait_cancel(w, TAILQ_FIRST(&c->waits));
 	if (abort)
@@ -53,6 +67,7 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 	else
 		rs_sock_close(c->s);
 	rs_frame_decoder_destroy(c->dec);
+	rs_http_conn_destroy(c->http);
 	free(c->out);
 	w->conns[c->idx] = NULL;
 	w->nconns--;
@@ -114,6 +129,19 @@ void svc_conn_write(struct svc_worker *w, struct svc_conn *c,
 
 static bool conn_input(struct svc_worker *w, struct svc_conn *c);
 
+/* Whether input must wait: output beyond @p limit, or HTTP answers. */
+static bool conn_busy(const struct svc_conn *c, size_t limit)
+{
+	return c->out_len - c->out_off > limit ||
+	       (c->http != NULL && rs_http_conn_busy(c->http));
+}
+
+static bool conn_drained(const struct svc_conn *c)
+{
+	return c->http != NULL && rs_http_conn_done(c->http) &&
+	       c->out_off == c->out_len;
+}
+
 /* @return false when the connection was closed. */
 static bool conn_flush(struct svc_worker *w, struct svc_conn *c)
 {
@@ -134,11 +162,50 @@ static bool conn_flush(struct svc_worker *w, struct svc_conn *c)
 			c->out_cap = 0;
 		}
 	}
-	if (c->paused && c->out_len - c->out_off < SVC_OUT_PAUSE / 2) {
+	if (conn_drained(c)) {
+		conn_close(w, c, false);
+		return false;
+	}
+	if (c->paused && !conn_busy(c, SVC_OUT_PAUSE / 2)) {
 		c->paused = false;
 		return conn_input(w, c);
 	}
 	return true;
+}
+
+void svc_conn_kick(struct svc_worker *w, struct svc_conn *c)
+{
+	if (!c->kicked) {
+		c->kicked = true;
+		TAILQ_INSERT_TAIL(&w->kick, c, klink);
+	}
+}
+
+void svc_conn_kicks(struct svc_worker *w)
+{
+	struct svc_conn *c;
+
+	while ((c = TAILQ_FIRST(&w->kick)) != NULL) {
+		TAILQ_REMOVE(&w->kick, c, klink);
+		c->kicked = false;
+		if (conn_drained(c)) {
+			conn_close(w, c, false);
+		} else if (c->paused && !conn_busy(c, SVC_OUT_PAUSE / 2) &&
+			   !(c->http != NULL && rs_http_conn_done(c->http))) {
+			c->paused = false;
+			conn_input(w, c);
+		}
+	}
+}
+
+/* A response frame for connection @p c, in its transport's form. */
+void svc_conn_reply(struct svc_worker *w, struct svc_conn *c,
+		    const uint8_t *frame, size_t len)
+{
+	if (c->http != NULL)
+		svc_http_reply(w, c, frame, len);
+	else
+		svc_conn_write(w, c, frame, len);
 }
 
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
@@ -149,7 +216,7 @@ void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		    call->call_id, RPC_ERR(RESPONSE_TOO_LARGE),
 		    "reply too large", w->out, SVC_OUT_MAX, &len);
 	if (rc >= 0 && w->cur_conn != NULL)
-		svc_conn_write(w, w->cur_conn, w->out, len);
+		svc_conn_reply(w, w->cur_conn, w->out, len);
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -162,17 +229,17 @@ static void answer_error(struct svc_worker *w, struct svc_conn *c,
 
 	if (rs_rpc_error_write(call_id, code, detail, w->out, SVC_OUT_MAX,
 			       &len) == 0)
-		svc_conn_write(w, c, w->out, len);
+		svc_conn_reply(w, c, w->out, len);
 }
 
-/* A control-plane call: to control, with the connection's app. */
-static void forward(struct svc_worker *w, struct svc_conn *c,
+/* A control-plane call: to control, with the caller's app. */
+static void forward(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		    const struct rs_rpc_call *call, const uint8_t *data,
 		    size_t len)
 {
 	struct rs_svc_msg *m;
 
-	if (c->app < 0) {
+	if (app < 0) {
 		answer_error(w, c, call->call_id, RPC_ERR(UNAUTHENTICATED),
 			     "call remsock.Authenticate first");
 		return;
@@ -186,7 +253,7 @@ static void forward(struct svc_worker *w, struct svc_conn *c,
 	if (m != NULL) {
 		m->type = RS_SVC_MSG_CALL;
 		m->worker = (uint16_t)w->k;
-		m->app = (uint32_t)c->app;
+		m->app = (uint32_t)app;
 		m->conn = svc_conn_ref(c);
 		m->len = (uint32_t)len;
 		memcpy(m->data, data, len);
@@ -201,8 +268,9 @@ static void forward(struct svc_worker *w, struct svc_conn *c,
 		     "control plane busy: retry");
 }
 
-static void conn_frame(struct svc_worker *w, struct svc_conn *c,
-		       const uint8_t *data, size_t len)
+/* Serve one request frame of @p c for @p app (-1: not authenticated). */
+void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
+		   const uint8_t *data, size_t len)
 {
 	struct rs_rpc_call call;
 	size_t olen = 0;
@@ -212,13 +280,13 @@ static void conn_frame(struct svc_worker *w, struct svc_conn *c,
 	w->cur_conn = c;
 	w->cur_wait = NULL;
 	w->cur_expired = false;
-	w->cur_app = (uint32_t)c->app;
+	w->cur_app = (uint32_t)app;
 	w->cur_desc = NULL;
 	rs_arena_reset(w->arena);
 	rc = rs_rpc_dispatch(&w->env_rpc, data, len, &call, w->out, SVC_OUT_MAX,
 			     &olen);
 	if (rc == RS_RPC_FORWARD)
-		forward(w, c, &call, data, len);
+		forward(w, c, app, &call, data, len);
 	else if (rc != RS_RPC_PARKED)
 		svc_respond(w, &call, rc, olen);
 }
@@ -231,6 +299,11 @@ static bool chunk_feed(struct svc_worker *w, struct svc_conn *c,
 	size_t used;
 	int rc;
 
+	if (c->http != NULL) {
+		c->input_ns = rs_lcore_now_ns(w->lc);
+		rs_http_conn_input(c->http, p, left, c->input_ns);
+		return true;
+	}
 	while (left > 0) {
 		rc = rs_frame_decode(c->dec, p, left, &used, &fr);
 		p += used;
@@ -238,7 +311,7 @@ static bool chunk_feed(struct svc_worker *w, struct svc_conn *c,
 		if (rc < 0)
 			return false;
 		if (rc == RS_FRAME_READY)
-			conn_frame(w, c, fr.data, fr.len);
+			svc_conn_call(w, c, c->app, fr.data, fr.len);
 	}
 	return true;
 }
@@ -252,6 +325,11 @@ static bool conn_input(struct svc_worker *w, struct svc_conn *c)
 		n = rs_sock_recv(c->s, w->in, SVC_IN_CHUNK, 0);
 		if (n == -EAGAIN)
 			break;
+		if (n == 0 && c->http != NULL) { /* answer what came, then go */
+			rs_http_conn_eof(c->http);
+			c->paused = true;
+			break;
+		}
 		if (n <= 0 || !chunk_feed(w, c, w->in, (size_t)n)) {
 			conn_close(w, c, n < 0); /* EOF: the replies go out */
 			return false;
@@ -260,9 +338,11 @@ static bool conn_input(struct svc_worker *w, struct svc_conn *c)
 			conn_close(w, c, false);
 			return false;
 		}
-		if (c->out_len - c->out_off > SVC_OUT_PAUSE)
+		if (conn_busy(c, SVC_OUT_PAUSE))
 			c->paused = true;
 	}
+	if (conn_drained(c))
+		svc_conn_kick(w, c);
 	return true;
 }
 
@@ -281,7 +361,8 @@ static void conn_event(struct rs_sock *s, unsigned ev, void *user)
 
 /* ---- accepting ---------------------------------------------------------- */
 
-static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s)
+static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
+				 bool http)
 {
 	struct svc_conn *c;
 	uint32_t i;
@@ -293,19 +374,19 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	c->dec = rs_frame_decoder_create(0);
-	if (c->dec == NULL) {
+	c->w = w;
+	if (http ? svc_http_attach(w, c) < 0
+		 : (c->dec = rs_frame_decoder_create(0)) == NULL) {
 		free(c);
 		return NULL;
 	}
 	c->s = s;
-	c->w = w;
 	c->idx = i;
 	c->gen = ++w->conn_gen[i];
 	if (c->gen == 0) /* 0 never names a connection */
 		c->gen = ++w->conn_gen[i];
 	c->app = -1;
-	c->opened_ns = rs_lcore_now_ns(w->lc);
+	c->opened_ns = c->input_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&c->waits);
 	w->conns[i] = c;
 	w->nconns++;
@@ -315,45 +396,87 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s)
 	return c;
 }
 
-static void listener_event(struct rs_sock *s, unsigned ev, void *user)
+static void accept_all(struct svc_worker *w, struct rs_sock *s, bool http)
 {
-	struct svc_worker *w = user;
 	struct rs_sock *n;
 
 	while ((n = rs_sock_accept(s, NULL)) != NULL) {
 		rs_sock_setopt(n, RS_TCP_NODELAY, 1);
-		if (conn_new(w, n) == NULL)
+		if (conn_new(w, n, http) == NULL)
 			rs_sock_abort(n);
 	}
 }
 
-int svc_conn_listen(struct svc_worker *w)
+static void listener_event(struct rs_sock *s, unsigned ev, void *user)
 {
-	const struct rs_config *cfg = w->sh->cfg;
+	accept_all(user, s, false);
+}
+
+static void http_listener_event(struct rs_sock *s, unsigned ev, void *user)
+{
+	accept_all(user, s, true);
+}
+
+static struct rs_sock *listen_on(struct svc_worker *w, uint32_t port,
+				 const char *key, rs_sock_event_fn cb, int *err)
+{
 	struct sockaddr_in a = {
 	    .sin_family = AF_INET,
-	    .sin_port = htons((uint16_t)cfg->rpc.listen_port),
-	    .sin_addr.s_addr = cfg->net.ip,
+	    .sin_port = htons((uint16_t)port),
+	    .sin_addr.s_addr = w->sh->cfg->net.ip,
 	};
 	struct rs_sock *s;
 	int rc;
 
-	s = rs_sock_open(w->lc, RS_SOCK_TCP, listener_event, w);
-	if (s == NULL)
-		return -errno;
+	s = rs_sock_open(w->lc, RS_SOCK_TCP, cb, w);
+	if (s == NULL) {
+		*err = -errno;
+		return NULL;
+	}
 	rc = rs_sock_bind(s, &a);
 	if (rc == 0)
 		rc = rs_sock_listen(s, 0);
 	if (rc < 0) {
 		fprintf(stderr,
 			"remsockd: worker %u: cannot listen on [rpc] "
-			"listen_port %u: %s\n",
-			w->k, cfg->rpc.listen_port, strerror(-rc));
+			"%s %u: %s\n",
+			w->k, key, port, strerror(-rc));
 		rs_sock_close(s);
-		return rc;
+		*err = rc;
+		return NULL;
 	}
-	w->listener = s;
-	return 0;
+	return s;
+}
+
+int svc_conn_listen(struct svc_worker *w)
+{
+	const struct rs_config *cfg = w->sh->cfg;
+	int rc = 0;
+
+	w->listener = listen_on(w, cfg->rpc.listen_port, "listen_port",
+				listener_event, &rc);
+	if (w->listener == NULL || cfg->rpc.http_port == 0)
+		return rc;
+	w->http_listener = listen_on(w, cfg->rpc.http_port, "http_port",
+				     http_listener_event, &rc);
+	if (w->http_listener == NULL) {
+		rs_sock_close(w->listener);
+		w->listener = NULL;
+	}
+	return rc;
+}
+
+/* An HTTP connection that waits for nothing and has sent nothing for
+ * [rpc] http_idle_s (a keep-alive client reconnects; one stalled in the
+ * middle of a request is gone too). */
+static bool http_idle(const struct svc_worker *w, const struct svc_conn *c,
+		      uint64_t now)
+{
+	uint64_t limit = (uint64_t)w->sh->cfg->rpc.http_idle_s * 1000000000ull;
+
+	return c->http != NULL && limit != 0 &&
+	       rs_http_conn_in_flight(c->http) == 0 &&
+	       now - c->input_ns >= limit;
 }
 
 void svc_conn_scan(struct svc_worker *w)
@@ -362,11 +485,17 @@ void svc_conn_scan(struct svc_worker *w)
 	    (uint64_t)w->sh->cfg->service.auth_timeout_ms * 1000000;
 	uint64_t now = rs_lcore_now_ns(w->lc);
 
-	for (uint32_t i = 0; i < w->nconns_max && limit != 0; i++) {
+	for (uint32_t i = 0; i < w->nconns_max; i++) {
 		struct svc_conn *c = w->conns[i];
 
-		if (c != NULL && c->app < 0 && now - c->opened_ns >= limit) {
+		if (c == NULL)
+			continue;
+		if (c->app < 0 && c->http == NULL && limit != 0 &&
+		    now - c->opened_ns >= limit) {
 			w->st.auth_timeouts++;
+			conn_close(w, c, false);
+		} else if (http_idle(w, c, now)) {
+			w->st.http_idle++;
 			conn_close(w, c, false);
 		}
 	}

@@ -31,7 +31,9 @@
 
 static bool authed(struct svc_worker *w, struct rs_rpc_call *call)
 {
-	if (w->cur_conn != NULL && w->cur_conn->app >= 0)
+	/* An HTTP call reaches a handler only with a valid ticket. */
+	if (w->cur_conn != NULL &&
+	    (w->cur_conn->app >= 0 || w->cur_conn->http != NULL))
 		return true;
 	rs_rpc_call_set_rpc_error(call, RPC_ERR(UNAUTHENTICATED),
 				  "call remsock.Authenticate first");

@@ -4,7 +4,8 @@
  *
  *   svc.c       the app hooks, the control rings, the worker's socket
  *               table, parked calls and their deadlines
- *   svc_conn.c  RPC connections: listener, framing, dispatch, output
+ *   svc_conn.c  RPC connections: listeners, framing, dispatch, output
+ *   svc_http.c  the API-host HTTP connections' glue to rs_http
  *   svc_data.c  the methods served here: Authenticate, Send, Receive,
  *               Poll, SendBatch, ReceiveBatch
  *   svc_exec.c  the socket halves of the methods control approved
@@ -32,6 +33,7 @@
 
 #include "rs_desc.h"
 #include "rs_frame.h"
+#include "rs_http.h"
 #include "rs_rpc.h"
 #include "rs_sock.h"
 #include "rs_svc.h"
@@ -46,6 +48,8 @@
 /* Output waiting for a connection's TX ring beyond which its input is
  * not read (back-pressure on a client that does not read replies). */
 #define SVC_OUT_PAUSE (4u << 20)
+/* Largest body of an HTTP request: as large as a native frame. */
+#define SVC_HTTP_BODY_MAX RS_FRAME_MAX_DEFAULT
 
 /* Hash key of a descriptor: its 22 characters and zero padding to a
  * multiple of 4 bytes, since rte_jhash reads whole words. */
@@ -105,7 +109,11 @@ struct svc_conn {
 	bool paused; /* input not read: too much output waiting */
 	bool doomed; /* close once this input chunk is done */
 	uint64_t opened_ns;
-	struct rs_frame_decoder *dec;
+	uint64_t input_ns;	      /* HTTP: when bytes last came */
+	struct rs_frame_decoder *dec; /* native framing, or NULL */
+	struct rs_http_conn *http;    /* HTTP (svc_http.c), or NULL */
+	bool kicked;		      /* on w->kick */
+	TAILQ_ENTRY(svc_conn) klink;
 	uint8_t *out; /* bytes the TX ring had no room for: [off, len) */
 	size_t out_off, out_len, out_cap;
 	struct svc_wait_list waits;
@@ -114,10 +122,13 @@ struct svc_conn {
 struct svc_worker_stats {
 	uint64_t conns_accepted, conns_closed, auth_failed, auth_timeouts;
 	uint64_t calls, forwarded, parked, woken, expired, cancelled;
-	uint64_t busy;	    /* refused: control ring or entry pool full */
-	uint64_t reaped;    /* sockets closed for idleness */
-	uint64_t gone;	    /* GONE entries sent */
-	uint64_t gone_lost; /* GONE entries that found no room (leak) */
+	uint64_t busy;		/* refused: control ring or entry pool full */
+	uint64_t reaped;	/* sockets closed for idleness */
+	uint64_t gone;		/* GONE entries sent */
+	uint64_t gone_lost;	/* GONE entries that found no room (leak) */
+	uint64_t http_requests; /* HTTP requests that reached the service */
+	uint64_t http_errors;	/* answered with an HTTP error status */
+	uint64_t http_idle;	/* HTTP connections closed for idleness */
 };
 
 struct svc_worker {
@@ -125,7 +136,10 @@ struct svc_worker {
 	struct rs_lcore *lc;
 	unsigned k;
 	struct rs_sock *listener;
+	struct rs_sock *http_listener; /* NULL: [rpc] http_port 0 */
 	struct rs_arena *arena;
+	struct rs_arena *http_arena; /* decoding HTTP requests */
+	TAILQ_HEAD(, svc_conn) kick; /* to resume or close at the next poll */
 	struct rs_rpc_env env_rpc, env_exec;
 	struct rte_hash *socks; /* descriptor -> struct svc_sock */
 	TAILQ_HEAD(, svc_sock) socks_all;
@@ -189,6 +203,17 @@ void svc_conn_scan(struct svc_worker *w);
 void svc_conn_close_all(struct svc_worker *w);
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		 size_t len);
+void svc_conn_reply(struct svc_worker *w, struct svc_conn *c,
+		    const uint8_t *frame, size_t len);
+void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
+		   const uint8_t *data, size_t len);
+void svc_conn_kick(struct svc_worker *w, struct svc_conn *c);
+void svc_conn_kicks(struct svc_worker *w);
+
+/* svc_http.c */
+int svc_http_attach(struct svc_worker *w, struct svc_conn *c);
+void svc_http_reply(struct svc_worker *w, struct svc_conn *c,
+		    const uint8_t *frame, size_t len);
 
 int svc_park_send(struct svc_worker *w, struct rs_rpc_call *call,
 		  struct svc_sock *ss, double timeout_s);

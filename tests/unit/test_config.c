@@ -103,6 +103,8 @@ static void test_minimal_takes_defaults(void **state)
 			 def.workers.idle_sleep_max_us);
 	assert_int_equal(cfg.limits.sock_rx_ring, def.limits.sock_rx_ring);
 	assert_int_equal(cfg.rpc.listen_port, def.rpc.listen_port);
+	assert_int_equal(cfg.rpc.http_port, 0); /* the HTTP endpoint is off */
+	assert_int_equal(cfg.rpc.http_idle_s, 60);
 }
 
 static void test_every_key(void **state)
@@ -123,7 +125,7 @@ static void test_every_key(void **state)
 	    "gateway = 198.18.0.1\nmac = 02:00:c6:12:00:02\n"
 	    "[workers]\ncount = 2\nburst = 64\nidle_backoff = no\n"
 	    "idle_polls = 10\nidle_sleep_max_us = 1000\n"
-	    "[rpc]\nlisten_port = 65535\n"
+	    "[rpc]\nlisten_port = 65535\nhttp_port = 8080\nhttp_idle_s = 5\n"
 	    "[limits]\nmsg_ring_size = 64\nsock_rx_ring = 4096\n"
 	    "sock_tx_ring = 67108864\n";
 
@@ -147,6 +149,8 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.workers.idle_polls, 10);
 	assert_int_equal(cfg.workers.idle_sleep_max_us, 1000);
 	assert_int_equal(cfg.rpc.listen_port, 65535);
+	assert_int_equal(cfg.rpc.http_port, 8080);
+	assert_int_equal(cfg.rpc.http_idle_s, 5);
 	assert_int_equal(cfg.limits.msg_ring_size, 64);
 	assert_int_equal(cfg.limits.sock_rx_ring, 4096);
 	assert_int_equal(cfg.limits.sock_tx_ring, 67108864);
@@ -713,6 +717,15 @@ static void test_too_many_eal_args(void **state)
 	refused(text, "x.ini: [eal] args: more than 64 arguments");
 }
 
+/* [rpc] http_port: 0 is off, a port of its own, never listen_port's. */
+static void test_http_port(void **state)
+{
+	refused(REQUIRED "[rpc]\nhttp_port = 5757\n",
+		"x.ini: [rpc] http_port: 5757 is listen_port already");
+	refused(REQUIRED "[rpc]\nhttp_port = 65536\n",
+		"x.ini: [rpc] http_port: '65536' is out of range (0..65535)");
+}
+
 static void test_files(void **state)
 {
 	char path[] = "/tmp/rs_test_config_XXXXXX";
@@ -785,6 +798,7 @@ int main(void)
 	    cmocka_unit_test(test_embedded_default),
 	    cmocka_unit_test(test_minimal_takes_defaults),
 	    cmocka_unit_test(test_every_key),
+	    cmocka_unit_test(test_http_port),
 	    cmocka_unit_test(test_socket_keys),
 	    cmocka_unit_test(test_routes),
 	    cmocka_unit_test(test_service_keys),

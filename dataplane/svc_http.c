@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The API-host HTTP connections: rpc/rs_http.h's codec on an RPC
+ * connection of the worker (svc_conn.c accepts them on [rpc] http_port).
+ *
+ * A request the codec passes comes with its native frame.  Its ticket
+ * (remote_api request_id) is APP_ID:SECRET of [apps], checked like
+ * Authenticate's secret (constant time) for every request, so one
+ * connection may carry several apps' calls, as App Engine's API host
+ * allows.  The frame then goes through svc_conn_call(), exactly as a
+ * native frame: data methods here, the others forwarded to control,
+ * parked calls and all.  Each response frame comes back through
+ * svc_conn_reply() to svc_http_reply(), which the codec turns into the
+ * HTTP response of its request, in request order.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "rs_apps.h"
+#include "svc_pvt.h"
+
+/* remote_api.RpcError codes. */
+#define RA_CALL_NOT_FOUND 1
+#define RA_SECURITY_VIOLATION 3
+
+static void http_write(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct svc_conn *c = ctx;
+
+	svc_conn_write(c->w, c, buf, len);
+}
+
+/* The app a ticket names, or -EACCES. */
+static int ticket_app(struct svc_worker *w, const char *ticket)
+{
+	const char *colon = ticket != NULL ? strchr(ticket, ':') : NULL;
+
+	if (colon == NULL)
+		return rs_apps_auth(w->sh->apps, "", 0, "", 0);
+	return rs_apps_auth(w->sh->apps, ticket, (size_t)(colon - ticket),
+			    colon + 1, strlen(colon + 1));
+}
+
+static void http_request(void *ctx, const struct rs_http_request *r)
+{
+	struct svc_conn *c = ctx;
+	struct svc_worker *w = c->w;
+	int app;
+
+	w->st.http_requests++;
+	if (strcmp(r->service, RS_SVC_SERVICE_AUTH) == 0 &&
+	    strcmp(r->method, "Authenticate") == 0) {
+		rs_http_conn_respond_error(
+		    c->http, r->id, RA_CALL_NOT_FOUND,
+		    "remsock.Authenticate is not served over HTTP: each "
+		    "request's request_id (APP_ID:SECRET) authenticates it");
+		return;
+	}
+	app = ticket_app(w, r->ticket);
+	if (app < 0) {
+		w->st.auth_failed++;
+		rs_http_conn_respond_error(
+		    c->http, r->id, RA_SECURITY_VIOLATION,
+		    "request_id: unknown app or wrong secret (the ticket is "
+		    "APP_ID:SECRET)");
+		return;
+	}
+	svc_conn_call(w, c, app, r->frame, r->frame_len);
+}
+
+static const struct rs_http_ops http_ops = {
+    .request = http_request,
+    .write = http_write,
+};
+
+int svc_http_attach(struct svc_worker *w, struct svc_conn *c)
+{
+	c->http =
+	    rs_http_conn_create(&http_ops, c, w->http_arena, SVC_HTTP_BODY_MAX);
+	return c->http != NULL ? 0 : -ENOMEM;
+}
+
+void svc_http_reply(struct svc_worker *w, struct svc_conn *c,
+		    const uint8_t *frame, size_t len)
+{
+	rs_http_conn_respond(c->http, frame, len, rs_lcore_now_ns(w->lc));
+	/* An answer may let input go on, or end a closing connection. */
+	if (c->paused || rs_http_conn_done(c->http))
+		svc_conn_kick(w, c);
+}
