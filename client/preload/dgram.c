@@ -47,7 +47,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *ss, const struct msghdr *m,
 			return -1;
 		}
 		memcpy(&hdr, sa, sizeof(hdr));
-	} else if (!ss->udp_peer) {
+	} else if (!ss->udp_peer && !ss->orphan) {
 		errno = EDESTADDRREQ;
 		return -1;
 	}

@@ -30,7 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stddef.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "conn_pvt.h"
@@ -628,6 +633,75 @@ struct rsk_conn *shim_conn(void)
 
 /* ---- sockets ------------------------------------------------------------------ */
 
+/* The program's end gets an abstract name, "remsock-shim/t/..." (TCP) or
+ * "remsock-shim/u/..." (UDP), with 64 random bits: an image exec'd with
+ * the end inherited finds its shim sockets by their names (shim_adopt),
+ * so that UDP keeps its framing there. */
+#define SHIM_TAG "remsock-shim/"
+
+static void tag_end(int fd, int kind)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	unsigned long long r;
+	int n;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (unsigned long long)shim_now_ms() ^
+		    ((unsigned long long)getpid() << 32) ^ (uintptr_t)&r;
+	n = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1,
+		     SHIM_TAG "%c/%016llx", kind == SHIM_TCP ? 't' : 'u', r);
+	REAL(bind)(fd, (struct sockaddr *)&un,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			       (size_t)n));
+}
+
+/* The kind of a shim end inherited through exec, or 0. */
+static int tag_kind(int fd)
+{
+	struct sockaddr_un un;
+	socklen_t len = sizeof(un);
+	size_t tl = strlen(SHIM_TAG), at = offsetof(struct sockaddr_un, sun_path);
+
+	if (REAL(getsockname)(fd, (struct sockaddr *)&un, &len) < 0 ||
+	    un.sun_family != AF_UNIX || len < at + 2 + tl ||
+	    un.sun_path[0] != 0 || memcmp(un.sun_path + 1, SHIM_TAG, tl) != 0)
+		return 0;
+	return un.sun_path[1 + tl] == 't'   ? SHIM_TCP
+	       : un.sun_path[1 + tl] == 'u' ? SHIM_UDP
+					    : 0;
+}
+
+void shim_adopt(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int kind;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+		struct shim_sock *ss;
+
+		if (!isdigit((unsigned char)e->d_name[0]) || fd == dirfd(d) ||
+		    (kind = tag_kind(fd)) == 0 ||
+		    (ss = calloc(1, sizeof(*ss))) == NULL)
+			continue;
+		ss->kind = kind;
+		ss->h = ss->rfd = -1;
+		ss->orphan = true; /* the process that made it relays it */
+		ss->state = ST_CONNECTED;
+		pthread_mutex_lock(&shim.mu);
+		ss->refs = 1;
+		if (shim_tab_set(fd, ss) < 0)
+			free(ss);
+		else
+			shim_sock_put_locked(ss); /* the table's alone */
+		pthread_mutex_unlock(&shim.mu);
+	}
+	closedir(d);
+}
+
 int shim_sock_new(int h, int kind, int flags, enum shim_state st)
 {
 	struct shim_sock *ss = calloc(1, sizeof(*ss));
@@ -650,6 +724,7 @@ int shim_sock_new(int h, int kind, int flags, enum shim_state st)
 		err = errno;
 		goto err_put;
 	}
+	tag_end(sv[0], kind);
 	if (!(flags & SOCK_CLOEXEC))
 		REAL(fcntl)(sv[0], F_SETFD, 0);
 	if (flags & SOCK_NONBLOCK)

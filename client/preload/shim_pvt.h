@@ -188,6 +188,10 @@ int shim_connect_start(struct shim_sock *ss, const struct sockaddr *sa,
  *  listener's Poll. */
 void shim_kick(struct shim_sock *ss);
 
+/** Take the shim sockets this image inherited through exec into the
+ *  table (as inherited: the process that made them relays them). */
+void shim_adopt(void);
+
 /** Fork and exit handling. */
 void shim_atfork_init(void);
 

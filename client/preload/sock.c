@@ -28,6 +28,7 @@ __attribute__((constructor)) static void shim_init(void)
 {
 	shim_real_init();
 	shim_atfork_init();
+	shim_adopt();
 }
 
 static int fail(int err)

@@ -12,7 +12,9 @@
  *  - a refused non-blocking connect: SO_ERROR ECONNREFUSED
  *  - a listener on the proxy: epoll says readable, accept4, names, data
  *  - a Unix-domain socket and socketpair: untouched (AF_UNIX names)
- *  - fork: the child talks on an inherited socket, the parent after it
+ *  - fork: the child talks on an inherited socket, the parent after it;
+ *    a child makes a socket, writes 1 MiB and exits without closing it
+ *  - exec: the new image talks on inherited TCP and UDP sockets
  *
  * Prints 'check NAME ok|FAIL: why' lines and 'done failures=N'.
  *
@@ -31,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -465,12 +468,90 @@ static void test_exec(int port, const char *self)
 	close(fd);
 }
 
+/* A Linux UDP echo server; its port. */
+static void *udp_echo(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	struct sockaddr_in from;
+	socklen_t len;
+	char b[2048];
+	ssize_t n;
+
+	for (;;) {
+		len = sizeof(from);
+		n = recvfrom(fd, b, sizeof(b), 0, SA(from), &len);
+		if (n < 0)
+			break;
+		sendto(fd, b, (size_t)n, 0, SA(from), len);
+	}
+	return NULL;
+}
+
+static int udp_echo_start(void)
+{
+	struct sockaddr_in sa = sin_of(peer_ip, 0);
+	socklen_t len = sizeof(sa);
+	int fd = ksocket(SOCK_DGRAM);
+	pthread_t t;
+
+	if (fd < 0 || bind(fd, SA(sa), sizeof(sa)) < 0 ||
+	    getsockname(fd, SA(sa), &len) < 0)
+		return -1;
+	pthread_create(&t, NULL, udp_echo, (void *)(intptr_t)fd);
+	pthread_detach(t);
+	return ntohs(sa.sin_port);
+}
+
+/* One datagram to the connected peer and its echo, bounded by 5 s. */
+static int udp_exchange(int fd, const char *msg)
+{
+	struct timeval tv = {5, 0};
+	char b[256];
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send(fd, msg, strlen(msg), 0) != (ssize_t)strlen(msg))
+		return -1;
+	n = recv(fd, b, sizeof(b), 0);
+	return n == (ssize_t)strlen(msg) && memcmp(b, msg, (size_t)n) == 0 ? 0
+									  : -1;
+}
+
+/* exec with a connected UDP socket: the new image keeps its framing. */
+static void test_exec_udp(const char *self)
+{
+	struct sockaddr_in sa = sin_of(peer_ip, udp_echo_start());
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), st = -1;
+	char arg[16];
+	pid_t pid;
+
+	if (fd < 0 || connect(fd, SA(sa), sizeof(sa)) < 0 ||
+	    udp_exchange(fd, "udp before exec") < 0) {
+		check("exec udp: connected UDP echo", 0, "%s", strerror(errno));
+		return;
+	}
+	snprintf(arg, sizeof(arg), "%d", fd);
+	pid = fork();
+	if (pid == 0) {
+		execl(self, self, "--exec-udp", arg, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	check("exec: the new image sends and receives on an inherited UDP socket",
+	      WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	int port, sink;
 
 	if (argc == 3 && strcmp(argv[1], "--exec-child") == 0)
 		return exchange(atoi(argv[2]), "hello from the exec'd image") == 0
+			   ? 0
+			   : 1;
+	if (argc == 3 && strcmp(argv[1], "--exec-udp") == 0)
+		return udp_exchange(atoi(argv[2]), "udp from the exec'd image") == 0
 			   ? 0
 			   : 1;
 	if (argc != 3) {
@@ -491,6 +572,7 @@ int main(int argc, char **argv)
 	check("a Linux sink server", sink > 0, "%s", strerror(errno));
 	test_child_exit(sink);
 	test_exec(port, argv[0]);
+	test_exec_udp(argv[0]);
 	printf("done failures=%d\n", failures);
 	return failures != 0;
 }
