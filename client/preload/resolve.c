@@ -71,6 +71,7 @@ EXPORT int getaddrinfo(const char *node, const char *service,
 		       const struct addrinfo *hints, struct addrinfo **res)
 {
 	struct addrinfo h = {.ai_family = AF_UNSPEC};
+	struct in_addr a4;
 	int rc;
 
 	if (v6_only(node, hints))
@@ -85,7 +86,7 @@ EXPORT int getaddrinfo(const char *node, const char *service,
 	if (node != NULL && strcasecmp(node, "localhost") == 0)
 		node = "127.0.0.1";
 	if (node != NULL && !(h.ai_flags & AI_NUMERICHOST) &&
-	    shim_conn() == NULL)
+	    inet_pton(AF_INET, node, &a4) != 1 && shim_conn() == NULL)
 		return EAI_AGAIN; /* the proxy cannot be reached */
 	rc = rsk_getaddrinfo(node, service, &h, res);
 	if (rc == 0 && ours_add(*res) < 0) {

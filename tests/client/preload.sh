@@ -67,9 +67,11 @@ wait_port 8080 && wait_port 7001 && wait_port 5201 ||
 
 # ---- curl ----------------------------------------------------------------
 OUT=$TB_DIR/big.out
-tb_ns timeout 120 "${SHIM[@]}" curl -sS -o "$OUT" \
-	"http://$TB_PEER_IP:8080/big.bin" 2>"$TB_DIR/curl.err"
+tb_ns timeout 120 "${SHIM[@]}" curl -sS -o "$OUT" -w '%{speed_download}' \
+	"http://$TB_PEER_IP:8080/big.bin" >"$TB_DIR/curl.speed" 2>"$TB_DIR/curl.err"
 RC=$?
+echo "# curl: $(awk '{printf "%.1f MB/s", $1 / 1e6}' "$TB_DIR/curl.speed")"
+[[ -s $TB_DIR/curl.err ]] && sed 's/^/# curl: /' "$TB_DIR/curl.err" | head -5
 expect "curl under the shim fetches 50 MiB (exit status)" 0 "$RC"
 expect "curl's 50 MiB have the file's SHA-256" "$BIG_SHA" \
 	"$(sha256sum <"$OUT" 2>/dev/null | cut -d' ' -f1)"
