@@ -23,7 +23,7 @@ static bool is_udp(int fd)
 {
 	struct shim_sock *ss = shim_tab_peek(fd);
 
-	return ss != NULL && ss->kind == SHIM_UDP;
+	return ss != NULL && ss->kind == SHIM_UDP && shim_tab_same(fd, ss);
 }
 
 ssize_t shim_dgram_send(int fd, struct shim_sock *ss, const struct msghdr *m,

@@ -688,6 +688,7 @@ void shim_adopt(void)
 		    (ss = calloc(1, sizeof(*ss))) == NULL)
 			continue;
 		ss->kind = kind;
+		ss->ino = shim_ino(fd);
 		ss->h = ss->rfd = -1;
 		ss->orphan = true; /* the process that made it relays it */
 		ss->state = ST_CONNECTED;
@@ -731,6 +732,7 @@ int shim_sock_new(int h, int kind, int flags, enum shim_state st)
 		REAL(fcntl)(sv[0], F_SETFL, O_NONBLOCK);
 	REAL(fcntl)(sv[1], F_SETFL, O_NONBLOCK);
 	ss->kind = kind;
+	ss->ino = shim_ino(sv[0]);
 	ss->h = h;
 	ss->rfd = sv[1];
 	ss->state = st;

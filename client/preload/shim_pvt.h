@@ -66,6 +66,8 @@ struct shim_sock {
 	int h;             /* rsk handle; -1 once closed or inherited */
 	struct rsk_sock *rs; /* its insides: descriptor, send offset */
 	int rfd;           /* relay end; -1 when gone */
+	unsigned long ino; /* the program's end's inode: a stale entry (the
+			    * fd closed behind the shim's back) does not match */
 	bool orphan;       /* inherited through fork: the parent relays */
 	enum shim_state state;
 	int so_error;
@@ -155,6 +157,12 @@ struct shim_sock *shim_tab_peek(int fd);
 
 /** The socket behind @p fd with a reference (mu taken and dropped). */
 struct shim_sock *shim_tab_get(int fd);
+
+/** Whether @p fd still is @p ss's end (fstat). */
+bool shim_tab_same(int fd, const struct shim_sock *ss);
+
+/** The inode of @p fd, 0 when fstat fails. */
+unsigned long shim_ino(int fd);
 
 /** Point @p fd at @p ss (mu held; takes a reference).  @return 0, -ENOMEM. */
 int shim_tab_set(int fd, struct shim_sock *ss);

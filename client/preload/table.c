@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim_pvt.h"
@@ -31,6 +32,18 @@ struct shim_sock *shim_tab_peek(int fd)
 				    memory_order_acquire);
 }
 
+unsigned long shim_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+bool shim_tab_same(int fd, const struct shim_sock *ss)
+{
+	return shim_ino(fd) == ss->ino;
+}
+
 struct shim_sock *shim_tab_get(int fd)
 {
 	struct shim_sock *ss;
@@ -39,6 +52,10 @@ struct shim_sock *shim_tab_get(int fd)
 		return NULL;
 	pthread_mutex_lock(&shim.mu);
 	ss = shim_tab_peek(fd);
+	if (ss != NULL && !shim_tab_same(fd, ss)) {
+		shim_tab_clear(fd); /* closed behind our back, number reused */
+		ss = NULL;
+	}
 	if (ss != NULL)
 		ss->refs++;
 	pthread_mutex_unlock(&shim.mu);
