@@ -34,6 +34,7 @@
 #include <dirent.h>
 #include <stddef.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -189,6 +190,16 @@ static void dn_end(struct shim_sock *ss, int err)
 		shutdown(ss->rfd, SHUT_WR); /* the program reads EOF */
 }
 
+/* After a small Send, keep no large buffer. */
+static void up_trim(struct shim_op *op)
+{
+	if (op->cap > (16u << 10) && op->len < op->cap / 4) {
+		free(op->buf);
+		op->buf = NULL;
+		op->cap = 0;
+	}
+}
+
 static void send_done(struct shim_op *op)
 {
 	struct shim_sock *ss = op->ss;
@@ -208,6 +219,8 @@ static void send_done(struct shim_op *op)
 	}
 	end = op->off + (r->has_data_sent ? r->data_sent : 0);
 	remsock__send_reply__free_unpacked(r, NULL);
+	if (ss->kind == SHIM_UDP || end == op->off + (int64_t)op->len)
+		up_trim(op);
 	if (ss->kind == SHIM_UDP) {
 		ss->n_up--;
 		ss->rx_on = true; /* the first Send bound it */
@@ -371,17 +384,40 @@ static struct shim_op *up_free_op(struct shim_sock *ss)
 	return NULL;
 }
 
+/* A buffer for what is queued in the relay end: as large as that (4 KiB
+ * at least, SHIM_CHUNK at most), kept while the socket moves bulk, so
+ * that a socket that sends little holds little.  @return false: ENOMEM. */
+static bool up_room(struct shim_sock *ss, struct shim_op *op)
+{
+	size_t max = ss->kind == SHIM_TCP ? SHIM_CHUNK : SHIM_HDR + SHIM_UDP_MAX;
+	size_t want = max;
+	int avail = 0;
+	uint8_t *b;
+
+	/* FIONREAD: the bytes queued; for SOCK_SEQPACKET all messages',
+	 * so at least the next one's. */
+	if (ioctl(ss->rfd, FIONREAD, &avail) == 0)
+		want = avail < 4096 ? 4096 : (size_t)avail > max ? max : (size_t)avail;
+	if (op->buf != NULL && op->cap >= want)
+		return true;
+	b = realloc(op->buf, want);
+	if (b == NULL)
+		return op->buf != NULL;
+	op->buf = b;
+	op->cap = want;
+	return true;
+}
+
 /* Read what the program wrote and send it, while the pipe has room. */
 static void up_pump(struct shim_sock *ss)
 {
-	size_t cap = ss->kind == SHIM_TCP ? SHIM_CHUNK : SHIM_HDR + SHIM_UDP_MAX;
 	struct shim_op *op;
 	ssize_t n;
 
 	while (!ss->up_eof && !ss->up_err && (op = up_free_op(ss)) != NULL) {
-		if (op->buf == NULL && (op->buf = malloc(cap)) == NULL)
+		if (!up_room(ss, op))
 			return;
-		n = recv(ss->rfd, op->buf, cap, MSG_DONTWAIT);
+		n = recv(ss->rfd, op->buf, op->cap, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
@@ -774,6 +810,11 @@ err_close:
 
 /* ---- fork and exit ------------------------------------------------------------ */
 
+bool shim_shared_child(void)
+{
+	return getpid() != shim.pid;
+}
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&shim.conn_mu);
@@ -793,6 +834,7 @@ static void fork_child(void)
 	struct rsk_conn *c = shim.conn;
 
 	rskp_tab_unlock();
+	shim.pid = getpid();
 	for (struct shim_sock *ss = shim.socks; ss != NULL; ss = ss->next) {
 		ss->orphan = true;
 		if (ss->rfd >= 0)
@@ -851,6 +893,7 @@ static void shim_fini(void)
 
 void shim_atfork_init(void)
 {
+	shim.pid = getpid();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atexit(shim_fini);
 }

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "sock_pvt.h"
@@ -56,7 +57,8 @@ struct shim_op {
 	bool busy;
 	int64_t off;  /* Send: stream offset of buf[0] */
 	size_t len;   /* Send: bytes of buf */
-	uint8_t *buf; /* Send: SHIM_CHUNK (TCP) or a datagram (UDP) */
+	size_t cap;   /* Send: room in buf */
+	uint8_t *buf; /* Send: up to SHIM_CHUNK (TCP) or a datagram (UDP) */
 	struct sockaddr_in to; /* UDP Send: destination, family 0: none */
 };
 
@@ -98,6 +100,7 @@ struct shim {
 	pthread_t relay;
 	bool relay_on;
 	bool exiting;
+	pid_t pid;       /* whose memory this is: a vfork child differs */
 	int64_t fail_ms; /* when opening the connection last failed */
 	int fail_err;
 	struct shim_sock *socks;
@@ -199,6 +202,11 @@ void shim_kick(struct shim_sock *ss);
 /** Take the shim sockets this image inherited through exec into the
  *  table (as inherited: the process that made them relays them). */
 void shim_adopt(void);
+
+/** Whether this is a child sharing the parent's memory (vfork, as
+ *  posix_spawn and Python's subprocess use): it must not change the
+ *  table, which is the parent's. */
+bool shim_shared_child(void);
 
 /** Fork and exit handling. */
 void shim_atfork_init(void);

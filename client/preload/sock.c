@@ -380,7 +380,7 @@ EXPORT int close(int fd)
 {
 	int rc;
 
-	if (shim_tab_peek(fd) == NULL)
+	if (shim_tab_peek(fd) == NULL || shim_shared_child())
 		return REAL(close)(fd);
 	pthread_mutex_lock(&shim.mu);
 	shim_tab_clear(fd);
@@ -393,6 +393,8 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	int rc;
 
+	if (shim_shared_child())
+		return REAL(close_range)(first, last, flags);
 	pthread_mutex_lock(&shim.mu);
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
@@ -407,7 +409,7 @@ static int dup_done(int fd, int nfd)
 {
 	struct shim_sock *ss;
 
-	if (nfd < 0 || nfd == fd)
+	if (nfd < 0 || nfd == fd || shim_shared_child())
 		return nfd;
 	pthread_mutex_lock(&shim.mu);
 	ss = shim_tab_peek(fd);

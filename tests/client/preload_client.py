@@ -9,6 +9,7 @@ socket modules, unmodified, through remsockd.  Prints 'check NAME ok' or
 import hashlib
 import os
 import socket
+import subprocess
 import sys
 import urllib.request
 
@@ -72,6 +73,12 @@ def udp_echo():
         b, addr = u.recvfrom(65536)
         ok += b == msg and addr == (peer, udp_port)
     check("python udp sendto/recvfrom unconnected, 20 datagrams", ok == 20, ok)
+    # subprocess (vfork, close_range in the child) must leave the parent's
+    # sockets alone: the UDP framing would break otherwise.
+    subprocess.run(["true"], check=True, close_fds=True)
+    u.sendto(b"after subprocess", (peer, udp_port))
+    b, addr = u.recvfrom(65536)
+    check("python udp after a subprocess (vfork, close_range)", b == b"after subprocess", b)
     # Unconnected and bound by its first sendto: any address, as on Linux.
     check("python udp getsockname after sendto: a port", u.getsockname()[1] != 0, u.getsockname())
     u.close()
