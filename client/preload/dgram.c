@@ -43,7 +43,8 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *ss, const struct msghdr *m,
 		const struct sockaddr *sa = m->msg_name;
 
 		if (sa->sa_family != AF_INET || m->msg_namelen < sizeof(hdr)) {
-			errno = sa->sa_family != AF_INET ? EAFNOSUPPORT : EINVAL;
+			errno =
+			    sa->sa_family != AF_INET ? EAFNOSUPPORT : EINVAL;
 			return -1;
 		}
 		memcpy(&hdr, sa, sizeof(hdr));
@@ -61,8 +62,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *ss, const struct msghdr *m,
 		return -1;
 	}
 	out.msg_iovlen = m->msg_iovlen + 1;
-	n = REAL(sendmsg)(fd, &out,
-			  (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
+	n = REAL(sendmsg)(fd, &out, (flags & MSG_DONTWAIT) | MSG_NOSIGNAL);
 	if (n < 0 && errno == EPIPE && !(flags & MSG_NOSIGNAL))
 		errno = EPIPE;
 	return n < 0 ? n : n - (ssize_t)sizeof(hdr);
@@ -82,7 +82,8 @@ ssize_t shim_dgram_recv(int fd, struct msghdr *m, int flags)
 	iov[0] = (struct iovec){&hdr, sizeof(hdr)};
 	memcpy(iov + 1, m->msg_iov, m->msg_iovlen * sizeof(*iov));
 	in.msg_iovlen = m->msg_iovlen + 1;
-	n = REAL(recvmsg)(fd, &in, flags & (MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC));
+	n = REAL(recvmsg)(fd, &in,
+			  flags & (MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC));
 	m->msg_flags = in.msg_flags & MSG_TRUNC;
 	m->msg_controllen = 0;
 	if (n <= 0) {
@@ -135,8 +136,10 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 		      const struct sockaddr *sa, socklen_t alen)
 {
 	struct iovec iov = {(void *)buf, len};
-	struct msghdr m = {.msg_name = (void *)sa, .msg_namelen = alen,
-			   .msg_iov = &iov, .msg_iovlen = 1};
+	struct msghdr m = {.msg_name = (void *)sa,
+			   .msg_namelen = alen,
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1};
 
 	if (!is_udp(fd))
 		return REAL(sendto)(fd, buf, len, flags, sa, alen);
@@ -180,7 +183,8 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 	struct iovec iov = {buf, len};
 	struct msghdr m = {.msg_name = sa,
 			   .msg_namelen = alen != NULL ? *alen : 0,
-			   .msg_iov = &iov, .msg_iovlen = 1};
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1};
 	ssize_t n;
 
 	if (!is_udp(fd))

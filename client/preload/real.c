@@ -18,7 +18,8 @@
 
 struct shim_real shim_real;
 
-#define LOAD(name) shim_real.name = (__typeof__(shim_real.name))dlsym(RTLD_NEXT, #name)
+#define LOAD(name)                                                             \
+	shim_real.name = (__typeof__(shim_real.name))dlsym(RTLD_NEXT, #name)
 
 void shim_real_init(void)
 {
@@ -86,9 +87,10 @@ WRAP_PROTO(ssize_t, read, (int fd, void *b, size_t n))
 WRAP_PROTO(ssize_t, write, (int fd, const void *b, size_t n))
 WRAP_PROTO(ssize_t, send, (int fd, const void *b, size_t n, int f))
 WRAP_PROTO(int, fcntl, (int fd, int cmd, ...))
-WRAP_PROTO(int, getaddrinfo, (const char *n, const char *s,
-			      const struct addrinfo *h, struct addrinfo **r))
-WRAP_PROTO(void, freeaddrinfo, (struct addrinfo *r))
+WRAP_PROTO(int, getaddrinfo,
+	   (const char *n, const char *s, const struct addrinfo *h,
+	    struct addrinfo **r))
+WRAP_PROTO(void, freeaddrinfo, (struct addrinfo * r))
 
 int __wrap_socket(int d, int t, int p)
 {

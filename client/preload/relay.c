@@ -43,11 +43,11 @@
 #include "shim_pvt.h"
 
 struct shim shim = {
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.conn_mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
-	.ep = -1,
-	.wake_fd = -1,
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .conn_mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER,
+    .ep = -1,
+    .wake_fd = -1,
 };
 
 static int conn_tag, wake_tag; /* epoll data of the two control fds */
@@ -56,7 +56,8 @@ static int conn_tag, wake_tag; /* epoll data of the two control fds */
 
 static void pump(struct shim_sock *ss);
 
-/* ---- calls ----------------------------------------------------------------- */
+/* ---- calls -----------------------------------------------------------------
+ */
 
 static int op_start(struct shim_op *op, const char *method,
 		    const ProtobufCMessage *req, unsigned flags)
@@ -69,7 +70,8 @@ static int op_start(struct shim_op *op, const char *method,
 			return -ENOMEM;
 		rsk_call_set_callback(op->call, NULL, op);
 	}
-	rc = rskp_call_start_msg(op->call, method, req, flags | RSK_CALL_NOTIFY);
+	rc =
+	    rskp_call_start_msg(op->call, method, req, flags | RSK_CALL_NOTIFY);
 	op->busy = rc == 0;
 	return rc;
 }
@@ -152,7 +154,8 @@ int shim_connect_start(struct shim_sock *ss, const struct sockaddr *sa,
 	return rc;
 }
 
-/* ---- interest ---------------------------------------------------------------- */
+/* ---- interest
+ * ---------------------------------------------------------------- */
 
 static void ev_set(struct shim_sock *ss, uint32_t want)
 {
@@ -171,7 +174,8 @@ static void ep_drop(struct shim_sock *ss)
 	ss->in_ep = false;
 }
 
-/* ---- completions ------------------------------------------------------------- */
+/* ---- completions
+ * ------------------------------------------------------------- */
 
 static void up_error(struct shim_sock *ss, int err)
 {
@@ -251,8 +255,8 @@ static void recv_done(struct shim_op *op)
 	Remsock__ReceiveReply *r;
 	int rc;
 
-	r = (void *)rskp_call_unpack(op->call, &remsock__receive_reply__descriptor,
-				     &rc);
+	r = (void *)rskp_call_unpack(op->call,
+				     &remsock__receive_reply__descriptor, &rc);
 	if (r == NULL) {
 		if (rc == -EAGAIN || rc == -ETIMEDOUT)
 			return; /* pump asks again */
@@ -305,8 +309,8 @@ static void poll_done(struct shim_op *op)
 				     &rc);
 	if (r == NULL)
 		return;
-	if (r->n_events == 1 && (r->events[0]->observed_events &
-				 rskp_poll_to_wire(POLLIN)))
+	if (r->n_events == 1 &&
+	    (r->events[0]->observed_events & rskp_poll_to_wire(POLLIN)))
 		send(ss->rfd, "a", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	remsock__poll_reply__free_unpacked(r, NULL);
 }
@@ -333,7 +337,8 @@ static void op_done(struct shim_op *op)
 	pump(op->ss);
 }
 
-/* ---- moving bytes ------------------------------------------------------------ */
+/* ---- moving bytes
+ * ------------------------------------------------------------ */
 
 /* The pending reply into the relay end.  @return true when it is all out. */
 static bool dn_flush(struct shim_sock *ss)
@@ -389,7 +394,8 @@ static struct shim_op *up_free_op(struct shim_sock *ss)
  * that a socket that sends little holds little.  @return false: ENOMEM. */
 static bool up_room(struct shim_sock *ss, struct shim_op *op)
 {
-	size_t max = ss->kind == SHIM_TCP ? SHIM_CHUNK : SHIM_HDR + SHIM_UDP_MAX;
+	size_t max =
+	    ss->kind == SHIM_TCP ? SHIM_CHUNK : SHIM_HDR + SHIM_UDP_MAX;
 	size_t want = max;
 	int avail = 0;
 	uint8_t *b;
@@ -397,7 +403,9 @@ static bool up_room(struct shim_sock *ss, struct shim_op *op)
 	/* FIONREAD: the bytes queued; for SOCK_SEQPACKET all messages',
 	 * so at least the next one's. */
 	if (ioctl(ss->rfd, FIONREAD, &avail) == 0)
-		want = avail < 4096 ? 4096 : (size_t)avail > max ? max : (size_t)avail;
+		want = avail < 4096	     ? 4096
+		       : (size_t)avail > max ? max
+					     : (size_t)avail;
 	if (op->buf != NULL && op->cap >= want)
 		return true;
 	b = realloc(op->buf, want);
@@ -550,7 +558,8 @@ void shim_kick(struct shim_sock *ss)
 	pump(ss);
 }
 
-/* ---- the thread -------------------------------------------------------------- */
+/* ---- the thread
+ * -------------------------------------------------------------- */
 
 static void sock_event(struct shim_sock *ss, uint32_t ev)
 {
@@ -620,7 +629,8 @@ static int relay_start(void)
 	if (shim.ep < 0 || shim.wake_fd < 0)
 		return -errno;
 	e.data.ptr = &conn_tag;
-	if (epoll_ctl(shim.ep, EPOLL_CTL_ADD, rsk_conn_event_fd(shim.conn), &e) < 0)
+	if (epoll_ctl(shim.ep, EPOLL_CTL_ADD, rsk_conn_event_fd(shim.conn),
+		      &e) < 0)
 		return -errno;
 	e.data.ptr = &wake_tag;
 	if (epoll_ctl(shim.ep, EPOLL_CTL_ADD, shim.wake_fd, &e) < 0)
@@ -650,8 +660,9 @@ struct rsk_conn *shim_conn(void)
 			shim.fail_ms = shim_now_ms();
 			shim.fail_err = errno;
 			shim_debug("cannot reach remsockd at %s: %s",
-				   getenv("REMSOCK_ADDR") ? getenv("REMSOCK_ADDR")
-							  : "(REMSOCK_ADDR unset)",
+				   getenv("REMSOCK_ADDR")
+				       ? getenv("REMSOCK_ADDR")
+				       : "(REMSOCK_ADDR unset)",
 				   strerror(errno));
 			pthread_mutex_unlock(&shim.conn_mu);
 			errno = shim.fail_err;
@@ -667,7 +678,8 @@ struct rsk_conn *shim_conn(void)
 	return c;
 }
 
-/* ---- sockets ------------------------------------------------------------------ */
+/* ---- sockets
+ * ------------------------------------------------------------------ */
 
 /* The program's end gets an abstract name, "remsock-shim/t/..." (TCP) or
  * "remsock-shim/u/..." (UDP), with 64 random bits: an image exec'd with
@@ -686,9 +698,9 @@ static void tag_end(int fd, int kind)
 		    ((unsigned long long)getpid() << 32) ^ (uintptr_t)&r;
 	n = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1,
 		     SHIM_TAG "%c/%016llx", kind == SHIM_TCP ? 't' : 'u', r);
-	REAL(bind)(fd, (struct sockaddr *)&un,
-		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-			       (size_t)n));
+	REAL(bind)
+	(fd, (struct sockaddr *)&un,
+	 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n));
 }
 
 /* The kind of a shim end inherited through exec, or 0. */
@@ -696,7 +708,8 @@ static int tag_kind(int fd)
 {
 	struct sockaddr_un un;
 	socklen_t len = sizeof(un);
-	size_t tl = strlen(SHIM_TAG), at = offsetof(struct sockaddr_un, sun_path);
+	size_t tl = strlen(SHIM_TAG),
+	       at = offsetof(struct sockaddr_un, sun_path);
 
 	if (REAL(getsockname)(fd, (struct sockaddr *)&un, &len) < 0 ||
 	    un.sun_family != AF_UNIX || len < at + 2 + tl ||
@@ -808,7 +821,8 @@ err_close:
 	return -1;
 }
 
-/* ---- fork and exit ------------------------------------------------------------ */
+/* ---- fork and exit
+ * ------------------------------------------------------------ */
 
 bool shim_shared_child(void)
 {

@@ -121,7 +121,7 @@ static int hostent_fill(const char *name, struct hostent *he, char *buf,
 
 	rc = getaddrinfo(name, NULL, &hints, &res);
 	if (rc != 0) {
-		*herr = rc == EAI_AGAIN ? TRY_AGAIN
+		*herr = rc == EAI_AGAIN			       ? TRY_AGAIN
 			: rc == EAI_NONAME || rc == EAI_NODATA ? HOST_NOT_FOUND
 							       : NO_RECOVERY;
 		return ENOENT;

@@ -32,10 +32,10 @@
 #define SHIM_TCP 1
 #define SHIM_UDP 2
 
-#define SHIM_PIPE 4                  /* Sends in flight per socket */
-#define SHIM_CHUNK (128u << 10)      /* bytes per TCP Send */
-#define SHIM_RECV (512u << 10)       /* bytes per TCP Receive */
-#define SHIM_UDP_MAX 65536u          /* largest datagram */
+#define SHIM_PIPE 4			    /* Sends in flight per socket */
+#define SHIM_CHUNK (128u << 10)		    /* bytes per TCP Send */
+#define SHIM_RECV (512u << 10)		    /* bytes per TCP Receive */
+#define SHIM_UDP_MAX 65536u		    /* largest datagram */
 #define SHIM_HDR sizeof(struct sockaddr_in) /* UDP frame header */
 
 enum shim_state {
@@ -63,31 +63,31 @@ struct shim_op {
 };
 
 struct shim_sock {
-	int refs;          /* table entries, app calls, the relay */
-	int kind;          /* SHIM_TCP, SHIM_UDP */
-	int h;             /* rsk handle; -1 once closed or inherited */
+	int refs;	     /* table entries, app calls, the relay */
+	int kind;	     /* SHIM_TCP, SHIM_UDP */
+	int h;		     /* rsk handle; -1 once closed or inherited */
 	struct rsk_sock *rs; /* its insides: descriptor, send offset */
-	int rfd;           /* relay end; -1 when gone */
-	unsigned long ino; /* the program's end's inode: a stale entry (the
-			    * fd closed behind the shim's back) does not match */
-	bool orphan;       /* inherited through fork: the parent relays */
+	int rfd;	     /* relay end; -1 when gone */
+	/* The inode of the program's end: a stale entry (its fd closed
+	 * behind the shim's back, the number reused) does not match. */
+	unsigned long ino;
+	bool orphan; /* inherited (fork, exec): its maker relays it */
 	enum shim_state state;
 	int so_error;
 	/* The relay's. */
-	bool in_ep;        /* rfd is in the epoll set */
-	uint32_t ev;       /* its interest */
-	bool hup;          /* the program closed every copy of its end */
+	bool in_ep;  /* rfd is in the epoll set */
+	uint32_t ev; /* its interest */
+	bool hup;    /* the program closed every copy of its end */
 	bool up_eof, up_err, shut_sent;
 	bool dn_eof;
-	bool rx_on;        /* UDP: bound or connected: receives run */
-	bool udp_peer;     /* UDP: connected */
-	bool closing;      /* close when the Sends are in */
+	bool rx_on;    /* UDP: bound or connected: receives run */
+	bool udp_peer; /* UDP: connected */
 	int64_t up_off, up_acked, rx_next;
 	unsigned n_up;
 	Remsock__ReceiveReply *dn; /* bytes or a datagram for the program */
 	size_t dn_pos;
 	struct shim_op cop, rop, up[SHIM_PIPE];
-	struct shim_sock *next; /* shim.socks */
+	struct shim_sock *next;	     /* shim.socks */
 	struct shim_sock *dead_next; /* shim.dead */
 };
 
@@ -100,7 +100,7 @@ struct shim {
 	pthread_t relay;
 	bool relay_on;
 	bool exiting;
-	pid_t pid;       /* whose memory this is: a vfork child differs */
+	pid_t pid;	 /* whose memory this is: a vfork child differs */
 	int64_t fail_ms; /* when opening the connection last failed */
 	int fail_err;
 	struct shim_sock *socks;
@@ -150,8 +150,8 @@ extern struct shim_real shim_real;
 /** Resolve the real functions (idempotent). */
 void shim_real_init(void);
 
-#define REAL(name) (shim_real.name != NULL ? (void)0 : shim_real_init(), \
-		    shim_real.name)
+#define REAL(name)                                                             \
+	(shim_real.name != NULL ? (void)0 : shim_real_init(), shim_real.name)
 
 /* ---- table.c: fd -> shim_sock ------------------------------------------ */
 

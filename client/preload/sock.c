@@ -44,13 +44,16 @@ static bool fd_nonblock(int fd)
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
-/* ---- creating ------------------------------------------------------------- */
+/* ---- creating -------------------------------------------------------------
+ */
 
 EXPORT int socket(int domain, int type, int protocol)
 {
 	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), kind, h;
 
-	kind = base == SOCK_STREAM ? SHIM_TCP : base == SOCK_DGRAM ? SHIM_UDP : 0;
+	kind = base == SOCK_STREAM  ? SHIM_TCP
+	       : base == SOCK_DGRAM ? SHIM_UDP
+				    : 0;
 	if (domain != AF_INET || kind == 0 ||
 	    (protocol != 0 &&
 	     protocol != (kind == SHIM_TCP ? IPPROTO_TCP : IPPROTO_UDP)))
@@ -64,7 +67,8 @@ EXPORT int socket(int domain, int type, int protocol)
 			     ST_IDLE);
 }
 
-/* ---- connecting ----------------------------------------------------------- */
+/* ---- connecting -----------------------------------------------------------
+ */
 
 static int tcp_connect(int fd, struct shim_sock *ss, const struct sockaddr *sa,
 		       socklen_t len)
@@ -229,7 +233,8 @@ EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
 	return accept4(fd, sa, len, 0);
 }
 
-/* ---- names ----------------------------------------------------------------- */
+/* ---- names -----------------------------------------------------------------
+ */
 
 EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
@@ -243,7 +248,8 @@ EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 
 		rc = sa == NULL || len == NULL ? fail(EFAULT) : 0;
 		if (rc == 0) {
-			memcpy(sa, &any, *len < sizeof(any) ? *len : sizeof(any));
+			memcpy(sa, &any,
+			       *len < sizeof(any) ? *len : sizeof(any));
 			*len = sizeof(any);
 		}
 	} else {
@@ -269,13 +275,15 @@ EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	return rc;
 }
 
-/* ---- options ---------------------------------------------------------------- */
+/* ---- options ----------------------------------------------------------------
+ */
 
 /* Options that act on the program's own end: its blocking reads and
  * writes are on the socketpair. */
 static bool opt_local(int level, int name)
 {
-	return level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO);
+	return level == SOL_SOCKET &&
+	       (name == SO_RCVTIMEO || name == SO_SNDTIMEO);
 }
 
 static bool level_inet(int level)
@@ -374,7 +382,8 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	return rc;
 }
 
-/* ---- descriptors: the table follows close and dup --------------------------- */
+/* ---- descriptors: the table follows close and dup ---------------------------
+ */
 
 EXPORT int close(int fd)
 {

@@ -25,7 +25,8 @@ struct shim_sock *shim_tab_peek(int fd)
 
 	if (fd < 0 || (unsigned)fd >= PAGE * PAGES)
 		return NULL;
-	p = __atomic_load_n(&pages[(unsigned)fd >> PAGE_BITS], __ATOMIC_ACQUIRE);
+	p = __atomic_load_n(&pages[(unsigned)fd >> PAGE_BITS],
+			    __ATOMIC_ACQUIRE);
 	if (p == NULL)
 		return NULL;
 	return atomic_load_explicit(&p[(unsigned)fd & (PAGE - 1)],
@@ -89,9 +90,9 @@ void shim_tab_clear(int fd)
 
 	if (ss == NULL)
 		return;
-	atomic_store_explicit(&pages[(unsigned)fd >> PAGE_BITS]
-				    [(unsigned)fd & (PAGE - 1)],
-			      NULL, memory_order_release);
+	atomic_store_explicit(
+	    &pages[(unsigned)fd >> PAGE_BITS][(unsigned)fd & (PAGE - 1)], NULL,
+	    memory_order_release);
 	shim_sock_put_locked(ss);
 }
 

@@ -90,7 +90,8 @@ static uint8_t pattern(uint64_t i)
 	return (uint8_t)((i * 2654435761u) >> 13);
 }
 
-/* ---- the Linux echo server ------------------------------------------------ */
+/* ---- the Linux echo server ------------------------------------------------
+ */
 
 static void *echo_conn(void *arg)
 {
@@ -140,7 +141,8 @@ static int echo_start(void)
 	return ntohs(sa.sin_port);
 }
 
-/* ---- the Linux sink: counts what each connection sent ------------------------ */
+/* ---- the Linux sink: counts what each connection sent
+ * ------------------------ */
 
 static _Atomic long long sunk = -1; /* bytes of the last connection, at EOF */
 
@@ -176,7 +178,8 @@ static int sink_start(void)
 	return ntohs(sa.sin_port);
 }
 
-/* ---- epoll, non-blocking ----------------------------------------------------- */
+/* ---- epoll, non-blocking
+ * ----------------------------------------------------- */
 
 enum { BULK = 8 << 20 };
 
@@ -195,7 +198,7 @@ static void bulk_epoll(int fd, int ep)
 			continue;
 		if ((e.events & EPOLLOUT) && sent < BULK) {
 			size_t want = BULK - sent < sizeof(buf) ? BULK - sent
-							      : sizeof(buf);
+								: sizeof(buf);
 			ssize_t n;
 
 			for (size_t i = 0; i < want; i++)
@@ -210,7 +213,8 @@ static void bulk_epoll(int fd, int ep)
 		if (sent == BULK && !shut) {
 			shutdown(fd, SHUT_WR);
 			shut = true;
-			e = (struct epoll_event){.events = EPOLLIN, .data.fd = fd};
+			e = (struct epoll_event){.events = EPOLLIN,
+						 .data.fd = fd};
 			epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
 		}
 		if (e.events & (EPOLLIN | EPOLLHUP)) {
@@ -223,9 +227,9 @@ static void bulk_epoll(int fd, int ep)
 			got += n > 0 ? (uint64_t)n : 0;
 		}
 	}
-	check("epoll: 8 MiB written with partial writes", sent == BULK && partial > 0,
-	      "sent %llu partial %llu", (unsigned long long)sent,
-	      (unsigned long long)partial);
+	check("epoll: 8 MiB written with partial writes",
+	      sent == BULK && partial > 0, "sent %llu partial %llu",
+	      (unsigned long long)sent, (unsigned long long)partial);
 	check("epoll: 8 MiB echoed back intact, then EOF",
 	      eof && got == BULK && bad == 0, "got %llu bad %llu eof %d",
 	      (unsigned long long)got, (unsigned long long)bad, eof);
@@ -242,15 +246,16 @@ static void test_epoll(int port)
 	check("socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK)", fd >= 0, "%s",
 	      strerror(errno));
 	rc = connect(fd, SA(sa), sizeof(sa));
-	check("non-blocking connect: EINPROGRESS", rc < 0 && errno == EINPROGRESS,
-	      "rc %d %s", rc, strerror(errno));
+	check("non-blocking connect: EINPROGRESS",
+	      rc < 0 && errno == EINPROGRESS, "rc %d %s", rc, strerror(errno));
 	ep = epoll_create1(0);
 	e.data.fd = fd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
 	rc = epoll_wait(ep, &e, 1, 10000);
 	len = sizeof(err);
 	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	check("epoll: writable, SO_ERROR 0", rc == 1 && (e.events & EPOLLOUT) && err == 0,
+	check("epoll: writable, SO_ERROR 0",
+	      rc == 1 && (e.events & EPOLLOUT) && err == 0,
 	      "rc %d events %x err %d", rc, e.events, err);
 	len = sizeof(me);
 	rc = getsockname(fd, SA(me), &len);
@@ -284,7 +289,8 @@ static void test_refused(void)
 	close(ep);
 }
 
-/* ---- a listener on the proxy ----------------------------------------------------- */
+/* ---- a listener on the proxy
+ * ----------------------------------------------------- */
 
 static void *kclient(void *arg)
 {
@@ -317,11 +323,12 @@ static void test_listen(void)
 	pthread_create(&t, NULL, kclient, (void *)(intptr_t)7345);
 	epoll_ctl(ep, EPOLL_CTL_ADD, l, &e);
 	rc = epoll_wait(ep, &e, 1, 10000);
-	check("epoll: the listener is readable when a connection comes", rc == 1,
-	      "rc %d", rc);
+	check("epoll: the listener is readable when a connection comes",
+	      rc == 1, "rc %d", rc);
 	fd = accept4(l, SA(peer), &len, SOCK_CLOEXEC);
 	check("accept4 on the proxy's listener: the Linux client's address",
-	      fd >= 0 && peer.sin_addr.s_addr == sin_of(peer_ip, 0).sin_addr.s_addr,
+	      fd >= 0 &&
+		  peer.sin_addr.s_addr == sin_of(peer_ip, 0).sin_addr.s_addr,
 	      "fd %d %s", fd, strerror(errno));
 	if (fd >= 0) {
 		for (size_t got = 0; got < 10;) {
@@ -331,8 +338,8 @@ static void test_listen(void)
 				break;
 			got += (size_t)n;
 		}
-		check("accepted socket: data from Linux", memcmp(b, "from linux", 10) == 0,
-		      "got '%.10s'", b);
+		check("accepted socket: data from Linux",
+		      memcmp(b, "from linux", 10) == 0, "got '%.10s'", b);
 		write(fd, "ok", 2);
 		close(fd);
 	}
@@ -341,7 +348,8 @@ static void test_listen(void)
 	close(ep);
 }
 
-/* ---- Unix-domain: untouched --------------------------------------------------- */
+/* ---- Unix-domain: untouched
+ * --------------------------------------------------- */
 
 static void test_unix(void)
 {
@@ -352,7 +360,8 @@ static void test_unix(void)
 
 	snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "shim_test.%d",
 		 (int)getpid());
-	rc = bind(fd, SA(un), sizeof(sa_family_t) + 1 + strlen(un.sun_path + 1));
+	rc =
+	    bind(fd, SA(un), sizeof(sa_family_t) + 1 + strlen(un.sun_path + 1));
 	rc = rc == 0 ? getsockname(fd, SA(got), &len) : rc;
 	check("Unix-domain datagram socket: bind and name untouched",
 	      rc == 0 && got.sun_family == AF_UNIX, "rc %d family %d", rc,
@@ -360,19 +369,20 @@ static void test_unix(void)
 	rc = (int)sendto(fd, "unix", 4, 0, SA(un),
 			 sizeof(sa_family_t) + 1 + strlen(un.sun_path + 1));
 	rc = rc == 4 ? (int)recv(fd, b, sizeof(b), 0) : rc;
-	check("Unix-domain datagram to itself", rc == 4 && memcmp(b, "unix", 4) == 0,
-	      "rc %d", rc);
+	check("Unix-domain datagram to itself",
+	      rc == 4 && memcmp(b, "unix", 4) == 0, "rc %d", rc);
 	close(fd);
 	rc = socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	rc = rc == 0 ? (int)write(sv[0], "pair", 4) : rc;
 	rc = rc == 4 ? (int)read(sv[1], b, 4) : rc;
-	check("socketpair untouched", rc == 4 && memcmp(b, "pair", 4) == 0, "rc %d",
-	      rc);
+	check("socketpair untouched", rc == 4 && memcmp(b, "pair", 4) == 0,
+	      "rc %d", rc);
 	close(sv[0]);
 	close(sv[1]);
 }
 
-/* ---- fork ------------------------------------------------------------------------ */
+/* ---- fork
+ * ------------------------------------------------------------------------ */
 
 static int exchange(int fd, const char *msg)
 {
@@ -430,7 +440,8 @@ static void test_child_exit(int sink_port)
 		if (fd < 0 || connect(fd, SA(sa), sizeof(sa)) < 0 ||
 		    write(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
 			_exit(1);
-		exit(0); /* no close: the shim's exit handler sends and closes */
+		exit(
+		    0); /* no close: the shim's exit handler sends and closes */
 	}
 	waitpid(pid, &st, 0);
 	until = now_s() + 10;
@@ -514,7 +525,7 @@ static int udp_exchange(int fd, const char *msg)
 		return -1;
 	n = recv(fd, b, sizeof(b), 0);
 	return n == (ssize_t)strlen(msg) && memcmp(b, msg, (size_t)n) == 0 ? 0
-									  : -1;
+									   : -1;
 }
 
 /* exec with a connected UDP socket: the new image keeps its framing. */
@@ -537,8 +548,9 @@ static void test_exec_udp(const char *self)
 		_exit(127);
 	}
 	waitpid(pid, &st, 0);
-	check("exec: the new image sends and receives on an inherited UDP socket",
-	      WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	check(
+	    "exec: the new image sends and receives on an inherited UDP socket",
+	    WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 	close(fd);
 }
 
@@ -547,11 +559,13 @@ int main(int argc, char **argv)
 	int port, sink;
 
 	if (argc == 3 && strcmp(argv[1], "--exec-child") == 0)
-		return exchange(atoi(argv[2]), "hello from the exec'd image") == 0
+		return exchange(atoi(argv[2]), "hello from the exec'd image") ==
+			       0
 			   ? 0
 			   : 1;
 	if (argc == 3 && strcmp(argv[1], "--exec-udp") == 0)
-		return udp_exchange(atoi(argv[2]), "udp from the exec'd image") == 0
+		return udp_exchange(atoi(argv[2]),
+				    "udp from the exec'd image") == 0
 			   ? 0
 			   : 1;
 	if (argc != 3) {
