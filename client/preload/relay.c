@@ -52,6 +52,13 @@ struct shim shim = {
 
 static int conn_tag, wake_tag; /* epoll data of the two control fds */
 
+/* A test hook: with REMSOCK_TEST_DROP_MS=N the relay breaks the transport
+ * every N ms once bytes have come (rsk_conn_drop), so that tests see the
+ * shim's streams survive reconnects: nothing lost, nothing twice. */
+static int drop_ms;
+static bool drop_armed;
+static int64_t drop_last;
+
 #define EXIT_FLUSH_MS 5000
 
 static void pump(struct shim_sock *ss);
@@ -278,6 +285,7 @@ static void recv_done(struct shim_op *op)
 		return;
 	}
 	ss->rx_next += (int64_t)r->data.len;
+	drop_armed = drop_ms > 0;
 	ss->dn = r;
 	ss->dn_pos = 0;
 }
@@ -582,6 +590,21 @@ static void pump_all(void)
 	}
 }
 
+/* The epoll timeout: -1, or the time to the next test drop (which it
+ * makes when due). */
+static int drop_wait(void)
+{
+	int64_t now = shim_now_ms();
+
+	if (!drop_armed)
+		return drop_ms > 0 ? 100 : -1;
+	if (now - drop_last >= drop_ms) {
+		rsk_conn_drop(shim.conn);
+		drop_last = now;
+	}
+	return (int)(drop_ms - (now - drop_last));
+}
+
 static void *relay_main(void *arg)
 {
 	struct epoll_event evs[64];
@@ -590,7 +613,7 @@ static void *relay_main(void *arg)
 	int n;
 
 	for (;;) {
-		n = epoll_wait(shim.ep, evs, 64, -1);
+		n = epoll_wait(shim.ep, evs, 64, drop_wait());
 		if (n < 0 && errno != EINTR)
 			break;
 		pthread_mutex_lock(&shim.mu);
@@ -635,6 +658,9 @@ static int relay_start(void)
 	e.data.ptr = &wake_tag;
 	if (epoll_ctl(shim.ep, EPOLL_CTL_ADD, shim.wake_fd, &e) < 0)
 		return -errno;
+	if (getenv("REMSOCK_TEST_DROP_MS") != NULL)
+		drop_ms = atoi(getenv("REMSOCK_TEST_DROP_MS"));
+	drop_last = shim_now_ms();
 	if (pthread_create(&shim.relay, NULL, relay_main, NULL) != 0)
 		return -EAGAIN;
 	shim.relay_on = true;
@@ -903,6 +929,9 @@ static void shim_fini(void)
 		if (pthread_cond_timedwait(&shim.cv, &shim.mu, &until) != 0)
 			break;
 	pthread_mutex_unlock(&shim.mu);
+	if (drop_ms > 0)
+		shim_debug("transport re-established %llu times",
+			   (unsigned long long)rsk_conn_reconnects(shim.conn));
 }
 
 void shim_atfork_init(void)

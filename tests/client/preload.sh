@@ -7,6 +7,8 @@
 #
 #   curl       50 MiB from python3 -m http.server, SHA-256 equal, and the
 #              server saw the proxy (198.18.0.2) as the client
+#   reconnects curl's 50 MiB and a 16 MiB echo both ways while the shim
+#              breaks its transport every 100 ms (REMSOCK_TEST_DROP_MS)
 #   python3    urllib by a name only the proxy's [hosts] knows; socket
 #              module TCP echo (1 MiB, half-close) and UDP echo
 #              (preload_client.py against preload_peer.py)
@@ -78,6 +80,51 @@ expect "curl's 50 MiB have the file's SHA-256" "$BIG_SHA" \
 expect "the web server saw curl come from the proxy" 1 \
 	"$(grep -c "^$TB_PROXY_IP .*GET /big.bin" "$HTTP_LOG")"
 rm -f "$OUT"
+
+# ---- through reconnects: the relay breaks its transport every 100 ms -------
+# (REMSOCK_TEST_DROP_MS), once bytes flow: curl's 50 MiB and a 16 MiB echo
+# both ways must come through whole, each byte once.
+DROP=(env REMSOCK_TEST_DROP_MS=100 REMSOCK_DEBUG=1)
+tb_ns timeout 120 "${DROP[@]}" "${SHIM[@]}" curl -sS -o "$OUT" \
+	"http://$TB_PEER_IP:8080/big.bin" 2>"$TB_DIR/curl_drop.err"
+expect "curl: 50 MiB while the transport breaks every 100 ms (exit status)" 0 $?
+expect "curl through reconnects: the file's SHA-256" "$BIG_SHA" \
+	"$(sha256sum <"$OUT" 2>/dev/null | cut -d' ' -f1)"
+rm -f "$OUT"
+# reconnects ERR_FILE: how many times the shim re-established its transport
+reconnects() {
+	sed -n 's/.*transport re-established \([0-9]*\) times.*/\1/p' "$1" | tail -1
+}
+N=$(reconnects "$TB_DIR/curl_drop.err")
+echo "# curl through reconnects: ${N:-no} reconnects"
+expect "curl through reconnects: the transport was broken (3 times or more)" \
+	yes "$( ((${N:-0} >= 3)) && echo yes || echo "no (${N:-none})")"
+ECHO_PY='
+import os, socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+data = os.urandom(16 << 20)
+def up():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=up)
+t.start()
+got = bytearray()
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    got += b
+t.join()
+print("echo", bytes(got) == data, len(got))
+'
+GOT=$(tb_ns timeout 120 "${DROP[@]}" "${SHIM[@]}" python3 -c "$ECHO_PY" \
+	"$TB_PEER_IP" 7001 2>"$TB_DIR/echo_drop.err")
+expect "python: 16 MiB echoed both ways through reconnects" \
+	"echo True $((16 << 20))" "$GOT"
+N=$(reconnects "$TB_DIR/echo_drop.err")
+echo "# python echo through reconnects: ${N:-no} reconnects"
+expect "python echo through reconnects: the transport was broken (3 times or more)" \
+	yes "$( ((${N:-0} >= 3)) && echo yes || echo "no (${N:-none})")"
 
 # ---- python3 -------------------------------------------------------------
 LOG=$TB_DIR/python.log
