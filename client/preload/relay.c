@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -681,24 +682,35 @@ struct rsk_conn *shim_conn(void)
 		return NULL;
 	}
 	if (c == NULL) {
+		sigset_t all, old;
+
+		/* The threads made here (libremsock's I/O thread, the relay)
+		 * take no signal of the program's. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		c = rsk_conn_open(NULL);
+		rc = errno;
+		if (c != NULL) {
+			shim.conn = c;
+			rsk_default_conn_set(c);
+			rc = relay_start();
+			if (rc < 0)
+				shim_debug("cannot start the relay: %s",
+					   strerror(-rc));
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (c == NULL) {
 			shim.fail_ms = shim_now_ms();
-			shim.fail_err = errno;
+			shim.fail_err = rc;
 			shim_debug("cannot reach remsockd at %s: %s",
 				   getenv("REMSOCK_ADDR")
 				       ? getenv("REMSOCK_ADDR")
 				       : "(REMSOCK_ADDR unset)",
-				   strerror(errno));
+				   strerror(rc));
 			pthread_mutex_unlock(&shim.conn_mu);
 			errno = shim.fail_err;
 			return NULL;
 		}
-		shim.conn = c;
-		rsk_default_conn_set(c);
-		rc = relay_start();
-		if (rc < 0)
-			shim_debug("cannot start the relay: %s", strerror(-rc));
 	}
 	pthread_mutex_unlock(&shim.conn_mu);
 	return c;
