@@ -14,7 +14,10 @@
  *  - a Unix-domain socket and socketpair: untouched (AF_UNIX names)
  *  - fork: the child talks on an inherited socket, the parent after it;
  *    a child makes a socket, writes 1 MiB and exits without closing it
+ *  - UDP: SO_TYPE, copies made by dup, fcntl(F_DUPFD_CLOEXEC) and dup2
+ *    frame their datagrams; closing them leaves the socket working
  *  - exec: the new image talks on inherited TCP and UDP sockets
+ *  - select on a shim socket
  *
  * Prints 'check NAME ok|FAIL: why' lines and 'done failures=N'.
  *
@@ -30,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -263,6 +268,16 @@ static void test_epoll(int port)
 	      rc == 0 && me.sin_family == AF_INET &&
 		  me.sin_addr.s_addr == sin_of(proxy_ip, 0).sin_addr.s_addr,
 	      "rc %d %s", rc, inet_ntoa(me.sin_addr));
+	{
+		fd_set w;
+		struct timeval tv = {5, 0};
+
+		FD_ZERO(&w);
+		FD_SET(fd, &w);
+		rc = select(fd + 1, NULL, &w, NULL, &tv);
+		check("select: the connected socket is writable",
+		      rc == 1 && FD_ISSET(fd, &w), "rc %d", rc);
+	}
 	bulk_epoll(fd, ep);
 	close(fd);
 	close(ep);
@@ -528,6 +543,31 @@ static int udp_exchange(int fd, const char *msg)
 									   : -1;
 }
 
+/* dup, fcntl(F_DUPFD_CLOEXEC), dup2 of a UDP socket: each copy frames
+ * its datagrams, and closing copies leaves the socket to the others. */
+static void test_udp_dups(int fd)
+{
+	int d1 = dup(fd), d2 = fcntl(fd, F_DUPFD_CLOEXEC, 100), d3 = dup(fd);
+	int type = 0, rc;
+	socklen_t len = sizeof(type);
+
+	rc = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	check("UDP: SO_TYPE is SOCK_DGRAM", rc == 0 && type == SOCK_DGRAM,
+	      "rc %d type %d", rc, type);
+	check("UDP: a dup frames its datagrams",
+	      d1 >= 0 && udp_exchange(d1, "via dup") == 0, "d1 %d", d1);
+	check("UDP: an F_DUPFD_CLOEXEC copy frames its datagrams",
+	      d2 >= 100 && udp_exchange(d2, "via fcntl") == 0, "d2 %d", d2);
+	rc = dup2(d3, 90) == 90 ? udp_exchange(90, "via dup2") : -1;
+	check("UDP: a dup2 copy frames its datagrams", rc == 0, "rc %d", rc);
+	close(d1);
+	close(d2);
+	close(d3);
+	close(90);
+	check("UDP: closing the copies leaves the socket working",
+	      udp_exchange(fd, "after the copies") == 0, "exchange failed");
+}
+
 /* exec with a connected UDP socket: the new image keeps its framing. */
 static void test_exec_udp(const char *self)
 {
@@ -541,6 +581,7 @@ static void test_exec_udp(const char *self)
 		check("exec udp: connected UDP echo", 0, "%s", strerror(errno));
 		return;
 	}
+	test_udp_dups(fd);
 	snprintf(arg, sizeof(arg), "%d", fd);
 	pid = fork();
 	if (pid == 0) {
