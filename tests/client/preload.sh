@@ -10,7 +10,8 @@
 #   reconnects curl's 50 MiB and a 16 MiB echo both ways while the shim
 #              breaks its transport every 100 ms (REMSOCK_TEST_DROP_MS)
 #   python3    urllib by a name only the proxy's [hosts] knows; socket
-#              module TCP echo (1 MiB, half-close) and UDP echo
+#              module TCP echo (1 MiB, half-close), 64 connections at
+#              once, UDP echo, a subprocess beside a UDP socket
 #              (preload_client.py against preload_peer.py)
 #   iperf3     -c, TCP and UDP, against iperf3 -s in the namespace
 #   shim_test  epoll, non-blocking connect and partial writes, a listener

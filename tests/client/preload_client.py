@@ -63,6 +63,36 @@ def tcp_echo():
     check("python tcp echo of 1 MiB with half-close", bytes(got) == data, len(got))
 
 
+def many():
+    # 64 threads, each its own connection: the shim's table, relay and
+    # references under concurrency.
+    import threading
+    ok = []
+
+    def one(i):
+        try:
+            with socket.create_connection((peer, tcp_port), timeout=30) as c:
+                msg = os.urandom(65536)
+                c.sendall(msg)
+                c.shutdown(socket.SHUT_WR)
+                got = bytearray()
+                while True:
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    got += b
+                ok.append(bytes(got) == msg)
+        except Exception:
+            ok.append(False)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(64)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    check("python 64 connections at once, 64 KiB echoed each", ok.count(True) == 64, ok.count(True))
+
+
 def udp_echo():
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.settimeout(10)
@@ -94,5 +124,6 @@ guard("python getaddrinfo of a name only the proxy knows", resolve)
 guard("python urllib fetch through the proxy, SHA-256", url)
 guard("python tcp echo", tcp_echo)
 guard("python udp echo", udp_echo)
+guard("python 64 connections at once", many)
 print(f"done failures={failures}", flush=True)
 sys.exit(1 if failures else 0)

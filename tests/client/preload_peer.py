@@ -11,9 +11,16 @@ import socket
 import sys
 import threading
 
+LOG = threading.Lock()
+
+
+def log(*words):
+    with LOG:  # one whole line per client, whatever the threads do
+        print(*words, flush=True)
+
 
 def echo_conn(c, addr):
-    print("tcp", addr[0], flush=True)
+    log("tcp", addr[0])
     with c:
         while True:
             b = c.recv(1 << 16)
@@ -37,7 +44,7 @@ def udp_server(ip, port):
     us.bind((ip, port))
     while True:
         b, addr = us.recvfrom(65536)
-        print("udp", addr[0], flush=True)
+        log("udp", addr[0])
         us.sendto(b, addr)
 
 

@@ -10,7 +10,9 @@
  *    SO_ERROR 0), 8 MiB written with partial writes and read back
  *    interleaved, half-close, EOF; the Linux server saw the proxy
  *  - a refused non-blocking connect: SO_ERROR ECONNREFUSED
- *  - a listener on the proxy: epoll says readable, accept4, names, data
+ *  - a listener on the proxy: epoll says readable, accept4, names, data;
+ *    a blocking accept that waits
+ *  - gethostbyname of a name only the proxy's [hosts] knows
  *  - a Unix-domain socket and socketpair: untouched (AF_UNIX names)
  *  - fork: the child talks on an inherited socket, the parent after it;
  *    a child makes a socket, writes 1 MiB and exits without closing it
@@ -25,6 +27,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -323,6 +326,12 @@ static void *kclient(void *arg)
 	return NULL;
 }
 
+static void *kclient_late(void *arg)
+{
+	usleep(200000);
+	return kclient(arg);
+}
+
 static void test_listen(void)
 {
 	struct sockaddr_in sa = sin_of("0.0.0.0", 7345), peer;
@@ -358,6 +367,15 @@ static void test_listen(void)
 		write(fd, "ok", 2);
 		close(fd);
 	}
+	pthread_join(t, NULL);
+	/* A blocking accept waits for the connection (200 ms later). */
+	pthread_create(&t, NULL, kclient_late, (void *)(intptr_t)7345);
+	len = sizeof(peer);
+	fd = accept(l, SA(peer), &len);
+	check("blocking accept waits for a connection", fd >= 0, "%s",
+	      strerror(errno));
+	if (fd >= 0)
+		close(fd);
 	pthread_join(t, NULL);
 	close(l);
 	close(ep);
@@ -619,6 +637,17 @@ int main(int argc, char **argv)
 	check("a Linux echo server (raw socket system call)", port > 0, "%s",
 	      strerror(errno));
 	test_unix();
+	{
+		struct hostent *he = gethostbyname("peer.remsock.test");
+		struct in_addr a = {0};
+
+		if (he != NULL && he->h_length == 4)
+			memcpy(&a, he->h_addr_list[0], 4);
+		check("gethostbyname: a name only the proxy knows",
+		      he != NULL &&
+			  a.s_addr == sin_of(peer_ip, 0).sin_addr.s_addr,
+		      "%s", he != NULL ? inet_ntoa(a) : hstrerror(h_errno));
+	}
 	test_epoll(port);
 	test_refused();
 	test_listen();
