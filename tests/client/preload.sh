@@ -7,6 +7,7 @@
 #
 #   curl       50 MiB from python3 -m http.server, SHA-256 equal, and the
 #              server saw the proxy (198.18.0.2) as the client
+#   wget, node the same 50 MiB (where installed)
 #   reconnects curl's 50 MiB and a 16 MiB echo both ways while the shim
 #              breaks its transport every 100 ms (REMSOCK_TEST_DROP_MS)
 #   python3    urllib by a name only the proxy's [hosts] knows; socket
@@ -81,6 +82,25 @@ expect "curl's 50 MiB have the file's SHA-256" "$BIG_SHA" \
 expect "the web server saw curl come from the proxy" 1 \
 	"$(grep -c "^$TB_PROXY_IP .*GET /big.bin" "$HTTP_LOG")"
 rm -f "$OUT"
+
+# ---- wget and node, where installed (not in setup.sh's list) -------------
+if command -v wget >/dev/null; then
+	expect "wget under the shim: 50 MiB by a name only the proxy knows" "$BIG_SHA" \
+		"$(tb_ns timeout 120 "${SHIM[@]}" wget -q -O - \
+			http://peer.remsock.test:8080/big.bin | sha256sum | cut -d' ' -f1)"
+fi
+if command -v node >/dev/null; then
+	NODE_GET='
+const http = require("http"), crypto = require("crypto");
+http.get(process.argv[1], r => {
+  const h = crypto.createHash("sha256");
+  r.on("data", d => h.update(d));
+  r.on("end", () => console.log(h.digest("hex")));
+}).on("error", e => console.log("error", e.message));'
+	expect "node (libuv, epoll) under the shim: 50 MiB" "$BIG_SHA" \
+		"$(tb_ns timeout 120 "${SHIM[@]}" node -e "$NODE_GET" \
+			http://peer.remsock.test:8080/big.bin 2>&1)"
+fi
 
 # ---- through reconnects: the relay breaks its transport every 100 ms -------
 # (REMSOCK_TEST_DROP_MS), once bytes flow: curl's 50 MiB and a 16 MiB echo
