@@ -479,25 +479,86 @@ static bool close_due(const struct shim_sock *ss)
 	return true;
 }
 
-static void sock_close(struct shim_sock *ss)
+/* ---- the closer: Close and ShutDown off the relay thread ------------------
+ */
+
+/* They wait for the proxy (and, while the transport is down, for the
+ * reconnect): a thread of their own runs them in order, so the relay
+ * never waits on a call. */
+struct shim_job {
+	struct shim_job *next;
+	struct shim_sock *ss; /* a reference */
+	int h;
+	bool close; /* else ShutDown(SHUT_WR) */
+};
+
+static struct shim_job *jobs, **jobs_tail = &jobs;
+static pthread_cond_t jobs_cv = PTHREAD_COND_INITIALIZER;
+static int jobs_n; /* queued or running */
+
+static void job_run(int h, bool cl)
 {
+	if ((cl ? rsk_close(h) : rsk_shutdown(h, SHUT_WR)) < 0)
+		shim_debug("%s of a proxied socket: %s",
+			   cl ? "close" : "shutdown", strerror(errno));
+}
+
+/* Queue a Close or ShutDown of @p ss (mu held). */
+static void job_add(struct shim_sock *ss, bool cl)
+{
+	struct shim_job *j = malloc(sizeof(*j));
 	int h = ss->h;
 
+	if (j == NULL) { /* no memory: do it here, waiting */
+		pthread_mutex_unlock(&shim.mu);
+		job_run(h, cl);
+		pthread_mutex_lock(&shim.mu);
+		return;
+	}
+	*j = (struct shim_job){.ss = ss, .h = h, .close = cl};
+	ss->refs++;
+	*jobs_tail = j;
+	jobs_tail = &j->next;
+	jobs_n++;
+	pthread_cond_signal(&jobs_cv);
+}
+
+static void *closer_main(void *arg)
+{
+	struct shim_job *j;
+
+	pthread_mutex_lock(&shim.mu);
+	for (;;) {
+		while (jobs == NULL)
+			pthread_cond_wait(&jobs_cv, &shim.mu);
+		j = jobs;
+		jobs = j->next;
+		if (jobs == NULL)
+			jobs_tail = &jobs;
+		pthread_mutex_unlock(&shim.mu);
+		job_run(j->h, j->close);
+		pthread_mutex_lock(&shim.mu);
+		jobs_n--;
+		pthread_cond_broadcast(&shim.cv);
+		shim_sock_put_locked(j->ss);
+		free(j);
+	}
+	return arg;
+}
+
+static void sock_close(struct shim_sock *ss)
+{
 	op_cancel(&ss->cop);
 	op_cancel(&ss->rop);
 	ep_drop(ss);
 	ss->state = ST_CLOSED;
-	ss->h = -1;
 	if (ss->rfd >= 0)
 		close(ss->rfd);
 	ss->rfd = -1;
-	ss->refs++;
-	pthread_mutex_unlock(&shim.mu);
-	if (h >= 0 && rsk_close(h) < 0)
-		shim_debug("close of a proxied socket: %s", strerror(errno));
-	pthread_mutex_lock(&shim.mu);
+	if (ss->h >= 0)
+		job_add(ss, true);
+	ss->h = -1;
 	pthread_cond_broadcast(&shim.cv);
-	shim_sock_put_locked(ss); /* ours */
 	/* The relay's reference goes after its current batch of events,
 	 * which may name the socket again. */
 	ss->dead_next = shim.dead;
@@ -506,17 +567,11 @@ static void sock_close(struct shim_sock *ss)
 
 static void half_close(struct shim_sock *ss)
 {
-	int h = ss->h;
-
 	ss->shut_sent = true;
-	ss->refs++;
-	pthread_mutex_unlock(&shim.mu);
-	rsk_shutdown(h, SHUT_WR);
-	pthread_mutex_lock(&shim.mu);
-	shim_sock_put_locked(ss);
+	job_add(ss, false);
 }
 
-/* Everything the socket can do now (mu held; may drop it). */
+/* Everything the socket can do now (mu held). */
 static void pump(struct shim_sock *ss)
 {
 	uint32_t want = 0;
@@ -663,6 +718,8 @@ static int relay_start(void)
 		drop_ms = atoi(getenv("REMSOCK_TEST_DROP_MS"));
 	drop_last = shim_now_ms();
 	if (pthread_create(&shim.relay, NULL, relay_main, NULL) != 0)
+		return -EAGAIN;
+	if (pthread_create(&shim.closer, NULL, closer_main, NULL) != 0)
 		return -EAGAIN;
 	shim.relay_on = true;
 	return 0;
@@ -907,6 +964,13 @@ static void fork_child(void)
 	shim.ep = shim.wake_fd = -1;
 	shim.conn = NULL;
 	shim.relay_on = false;
+	/* The parent's threads are not here: their jobs and waits are not
+	 * this process's. */
+	jobs = NULL;
+	jobs_tail = &jobs;
+	jobs_n = 0;
+	jobs_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	shim.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	pthread_mutex_unlock(&shim.mu);
 	pthread_mutex_unlock(&shim.conn_mu);
 	rsk_default_conn_set(NULL);
@@ -914,6 +978,8 @@ static void fork_child(void)
 
 static bool all_closed(void)
 {
+	if (jobs_n > 0)
+		return false;
 	for (struct shim_sock *ss = shim.socks; ss != NULL; ss = ss->next)
 		if (!ss->orphan && ss->state != ST_CLOSED)
 			return false;

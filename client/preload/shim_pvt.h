@@ -13,7 +13,8 @@
  * Locks: shim.mu guards the fd table's writers, every shim_sock and the
  * relay's state; shim.conn_mu the opening of the connection.  Order:
  * conn_mu, mu, then libremsock's own locks.  No blocking call to the
- * proxy is made with mu held.
+ * proxy is made with mu held; the relay makes none at all (Close and
+ * ShutDown go to a closer thread).
  */
 #ifndef RSK_SHIM_PVT_H
 #define RSK_SHIM_PVT_H
@@ -97,7 +98,7 @@ struct shim {
 	pthread_mutex_t conn_mu;
 	struct rsk_conn *conn;
 	int ep, wake_fd;
-	pthread_t relay;
+	pthread_t relay, closer;
 	bool relay_on;
 	bool exiting;
 	pid_t pid;	 /* whose memory this is: a vfork child differs */
