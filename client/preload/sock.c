@@ -236,6 +236,38 @@ EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
 /* ---- names -----------------------------------------------------------------
  */
 
+/* A name of a socket inherited through fork, asked by its descriptor on
+ * this process's own connection (descriptors belong to the app, not to
+ * a connection).  @return 0, or -1 with errno. */
+static int orphan_name(struct shim_sock *ss, bool peer, struct sockaddr *sa,
+		       socklen_t *len)
+{
+	Remsock__GetSocketNameRequest nreq =
+	    REMSOCK__GET_SOCKET_NAME_REQUEST__INIT;
+	Remsock__GetPeerNameRequest preq = REMSOCK__GET_PEER_NAME_REQUEST__INIT;
+	ProtobufCMessage *rep = NULL;
+	int rc;
+
+	if (sa == NULL || len == NULL)
+		return fail(EFAULT);
+	if (ss->rs == NULL || shim_conn() == NULL)
+		return fail(ENOTCONN);
+	nreq.socket_descriptor = preq.socket_descriptor = ss->rs->desc;
+	rc = rskp_call_sync(shim.conn, peer ? "GetPeerName" : "GetSocketName",
+			    peer ? &preq.base : &nreq.base,
+			    peer ? &remsock__get_peer_name_reply__descriptor
+				 : &remsock__get_socket_name_reply__descriptor,
+			    &rep, RSK_CALL_RETRY, NULL);
+	if (rc < 0)
+		return fail(-rc);
+	rskp_addr_from_wire(
+	    peer ? ((Remsock__GetPeerNameReply *)rep)->peer_ip
+		 : ((Remsock__GetSocketNameReply *)rep)->proxy_external_ip,
+	    sa, len);
+	protobuf_c_message_free_unpacked(rep, NULL);
+	return 0;
+}
+
 EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct shim_sock *ss = shim_tab_get(fd);
@@ -243,7 +275,9 @@ EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 
 	if (ss == NULL)
 		return REAL(getsockname)(fd, sa, len);
-	if (ss->h < 0) {
+	if (ss->orphan && ss->rs != NULL) {
+		rc = orphan_name(ss, false, sa, len);
+	} else if (ss->h < 0) {
 		struct sockaddr_in any = {.sin_family = AF_INET};
 
 		rc = sa == NULL || len == NULL ? fail(EFAULT) : 0;
@@ -266,8 +300,11 @@ EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 
 	if (ss == NULL)
 		return REAL(getpeername)(fd, sa, len);
-	if (ss->h < 0 || (ss->kind == SHIM_TCP && ss->state != ST_CONNECTED) ||
-	    (ss->kind == SHIM_UDP && !ss->udp_peer))
+	if (ss->orphan && ss->rs != NULL)
+		rc = orphan_name(ss, true, sa, len);
+	else if (ss->h < 0 ||
+		 (ss->kind == SHIM_TCP && ss->state != ST_CONNECTED) ||
+		 (ss->kind == SHIM_UDP && !ss->udp_peer))
 		rc = fail(ENOTCONN);
 	else
 		rc = rsk_getpeername(ss->h, sa, len);

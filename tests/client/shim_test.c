@@ -443,10 +443,18 @@ static void test_fork(int port)
 	rc = connect(fd, SA(sa), sizeof(sa));
 	check("blocking connect", rc == 0, "%s", strerror(errno));
 	pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		struct sockaddr_in pa;
+		socklen_t plen = sizeof(pa);
+
+		if (getpeername(fd, SA(pa), &plen) < 0 ||
+		    pa.sin_addr.s_addr != sa.sin_addr.s_addr ||
+		    pa.sin_port != sa.sin_port)
+			_exit(2); /* the child asks by descriptor */
 		_exit(exchange(fd, "hello from the child") == 0 ? 0 : 1);
+	}
 	waitpid(pid, &st, 0);
-	check("fork: the child talks on an inherited socket",
+	check("fork: the child names and talks on an inherited socket",
 	      WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 	check("fork: the parent goes on on it",
 	      exchange(fd, "and the parent after") == 0, "exchange failed");
