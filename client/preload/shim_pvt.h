@@ -180,6 +180,22 @@ void shim_sock_put(struct shim_sock *ss);
 
 /* ---- relay.c ------------------------------------------------------------- */
 
+/** Start the relay and closer threads on shim.conn.  @return 0 or a
+ *  negative errno. */
+int shim_relay_start(void);
+
+/** Whether Closes or ShutDowns are still queued or running (mu held). */
+bool shim_relay_busy(void);
+
+/** In a forked child: forget the parent's queued jobs. */
+void shim_relay_forked(void);
+
+/** At exit, with REMSOCK_TEST_DROP_MS: say how often the transport came
+ *  back (REMSOCK_DEBUG). */
+void shim_relay_exit_note(void);
+
+/* ---- life.c -------------------------------------------------------------- */
+
 /** The connection, opened (and the relay started) on first use.  NULL
  *  with errno set when the proxy cannot be reached. */
 struct rsk_conn *shim_conn(void);
