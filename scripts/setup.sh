@@ -31,14 +31,15 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # python3-scapy crafts the malformed frames of tests/stack/malformed.sh;
 # dnsmasq-base is the DNS server (binary only, no service) that the
 # service tests resolve names against; iperf3 is perf/tcp_bulk.py's
-# Linux baseline; libhttp-parser-dev parses the API-host endpoint's HTTP.
+# Linux baseline; libhttp-parser-dev parses the API-host endpoint's HTTP;
+# curl and iperf3 run under the LD_PRELOAD shim in tests/client/preload.sh.
 PACKAGES=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3
 	python3-protobuf python3-scapy golang-google-appengine-dev
 	libjemalloc-dev libcmocka-dev libc-ares-dev libhttp-parser-dev
-	iproute2 iputils-ping procps dnsmasq-base iperf3
+	iproute2 iputils-ping procps dnsmasq-base iperf3 curl
 )
 
 install_packages() {

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# libremsock-preload end to end: remsockd on the virtio testbed, and
+# unmodified programs run with LD_PRELOAD=libremsock-preload.so in the
+# test namespace, their peers being Linux's own sockets there:
+#
+#   curl       50 MiB from python3 -m http.server, SHA-256 equal, and the
+#              server saw the proxy (198.18.0.2) as the client
+#   wget, node the same 50 MiB (where installed)
+#   reconnects curl's 50 MiB and a 16 MiB echo both ways while the shim
+#              breaks its transport every 100 ms (REMSOCK_TEST_DROP_MS)
+#   python3    urllib by a name only the proxy's [hosts] knows; socket
+#              module TCP echo (1 MiB, half-close), 64 connections at
+#              once, UDP echo, a subprocess beside a UDP socket
+#              (preload_client.py against preload_peer.py)
+#   iperf3     -c, TCP and UDP, against iperf3 -s in the namespace
+#   shim_test  epoll, non-blocking connect and partial writes, a listener
+#              through the proxy, a Unix-domain socket untouched, fork
+#
+# Then remsockd must stop with nothing left: every socket the programs
+# made was closed through the proxy.
+#
+#   preload.sh REMSOCKD RS_BRIDGE PRELOAD_SO SHIM_TEST
+set -uo pipefail
+REMSOCKD=$1
+TB_BRIDGE=$2
+PRELOAD=$(realpath "$3")
+SHIM_TEST=$(realpath "$4")
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../service/svc_lib.sh"
+
+SECRET=demo-secret-not-for-production
+TB_INI_EXTRA="[tcp]
+time_wait_ms = 500
+close_grace_ms = 3000
+[apps]
+demo = $SECRET
+[hosts]
+peer = peer.remsock.test $TB_PEER_IP"
+
+svc_up virtio preload "$REMSOCKD"
+
+SHIM=(env LD_PRELOAD="$PRELOAD" REMSOCK_ADDR="$TB_PROXY_IP:5757"
+	REMSOCK_APP=demo REMSOCK_SECRET="$SECRET")
+WWW=$TB_DIR/www
+mkdir -p "$WWW"
+head -c $((50 << 20)) /dev/urandom >"$WWW/big.bin"
+head -c 300000 /dev/urandom >"$WWW/small.bin"
+BIG_SHA=$(sha256sum <"$WWW/big.bin" | cut -d' ' -f1)
+SMALL_SHA=$(sha256sum <"$WWW/small.bin" | cut -d' ' -f1)
+
+# wait_port PORT: until something listens on PORT in the namespace (10 s).
+wait_port() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		tb_ns ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+HTTP_LOG=$TB_DIR/http.log
+tb_ns_bg "$HTTP_LOG" python3 -m http.server -b "$TB_PEER_IP" -d "$WWW" 8080
+PEER_LOG=$TB_DIR/peer.log
+tb_ns_bg "$PEER_LOG" python3 "$HERE/preload_peer.py" "$TB_PEER_IP" 7001 7002
+IPERF_LOG=$TB_DIR/iperf_server.log
+tb_ns_bg "$IPERF_LOG" iperf3 -s -B "$TB_PEER_IP" -p 5201 --forceflush
+wait_port 8080 && wait_port 7001 && wait_port 5201 ||
+	fail "the Linux servers listen in the namespace"
+
+# ---- curl ----------------------------------------------------------------
+OUT=$TB_DIR/big.out
+tb_ns timeout 120 "${SHIM[@]}" curl -sS -o "$OUT" -w '%{speed_download}' \
+	"http://$TB_PEER_IP:8080/big.bin" >"$TB_DIR/curl.speed" 2>"$TB_DIR/curl.err"
+RC=$?
+echo "# curl: $(awk '{printf "%.1f MB/s", $1 / 1e6}' "$TB_DIR/curl.speed")"
+[[ -s $TB_DIR/curl.err ]] && sed 's/^/# curl: /' "$TB_DIR/curl.err" | head -5
+expect "curl under the shim fetches 50 MiB (exit status)" 0 "$RC"
+expect "curl's 50 MiB have the file's SHA-256" "$BIG_SHA" \
+	"$(sha256sum <"$OUT" 2>/dev/null | cut -d' ' -f1)"
+expect "the web server saw curl come from the proxy" 1 \
+	"$(grep -c "^$TB_PROXY_IP .*GET /big.bin" "$HTTP_LOG")"
+rm -f "$OUT"
+
+# ---- wget and node, where installed (not in setup.sh's list) -------------
+if command -v wget >/dev/null; then
+	expect "wget under the shim: 50 MiB by a name only the proxy knows" "$BIG_SHA" \
+		"$(tb_ns timeout 120 "${SHIM[@]}" wget -q -O - \
+			http://peer.remsock.test:8080/big.bin | sha256sum | cut -d' ' -f1)"
+fi
+if command -v node >/dev/null; then
+	NODE_GET='
+const http = require("http"), crypto = require("crypto");
+http.get(process.argv[1], r => {
+  const h = crypto.createHash("sha256");
+  r.on("data", d => h.update(d));
+  r.on("end", () => console.log(h.digest("hex")));
+}).on("error", e => console.log("error", e.message));'
+	expect "node (libuv, epoll) under the shim: 50 MiB" "$BIG_SHA" \
+		"$(tb_ns timeout 120 "${SHIM[@]}" node -e "$NODE_GET" \
+			http://peer.remsock.test:8080/big.bin 2>&1)"
+fi
+
+# ---- through reconnects: the relay breaks its transport every 100 ms -------
+# (REMSOCK_TEST_DROP_MS), once bytes flow: curl's 50 MiB and a 16 MiB echo
+# both ways must come through whole, each byte once.
+DROP=(env REMSOCK_TEST_DROP_MS=100 REMSOCK_DEBUG=1)
+tb_ns timeout 120 "${DROP[@]}" "${SHIM[@]}" curl -sS -o "$OUT" \
+	"http://$TB_PEER_IP:8080/big.bin" 2>"$TB_DIR/curl_drop.err"
+expect "curl: 50 MiB while the transport breaks every 100 ms (exit status)" 0 $?
+expect "curl through reconnects: the file's SHA-256" "$BIG_SHA" \
+	"$(sha256sum <"$OUT" 2>/dev/null | cut -d' ' -f1)"
+rm -f "$OUT"
+# reconnects ERR_FILE: how many times the shim re-established its transport
+reconnects() {
+	sed -n 's/.*transport re-established \([0-9]*\) times.*/\1/p' "$1" | tail -1
+}
+N=$(reconnects "$TB_DIR/curl_drop.err")
+echo "# curl through reconnects: ${N:-no} reconnects"
+expect "curl through reconnects: the transport was broken (twice or more)" \
+	yes "$( ((${N:-0} >= 2)) && echo yes || echo "no (${N:-none})")"
+ECHO_PY='
+import os, socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+data = os.urandom(16 << 20)
+def up():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=up)
+t.start()
+got = bytearray()
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    got += b
+t.join()
+print("echo", bytes(got) == data, len(got))
+'
+GOT=$(tb_ns timeout 120 "${DROP[@]}" "${SHIM[@]}" python3 -c "$ECHO_PY" \
+	"$TB_PEER_IP" 7001 2>"$TB_DIR/echo_drop.err")
+expect "python: 16 MiB echoed both ways through reconnects" \
+	"echo True $((16 << 20))" "$GOT"
+N=$(reconnects "$TB_DIR/echo_drop.err")
+echo "# python echo through reconnects: ${N:-no} reconnects"
+expect "python echo through reconnects: the transport was broken (twice or more)" \
+	yes "$( ((${N:-0} >= 2)) && echo yes || echo "no (${N:-none})")"
+
+# ---- python3 -------------------------------------------------------------
+LOG=$TB_DIR/python.log
+tb_ns timeout 120 "${SHIM[@]}" python3 "$HERE/preload_client.py" \
+	peer.remsock.test 8080 "$SMALL_SHA" "$TB_PEER_IP" 7001 7002 \
+	"$TB_PROXY_IP" >"$LOG" 2>&1
+RC=$?
+while read -r _ name; do
+	case $name in
+	*" ok") pass "${name% ok}" ;;
+	*" FAIL: "*) fail "${name%% FAIL: *}" "${name#* FAIL: }" ;;
+	esac
+done < <(grep '^check ' "$LOG")
+expect "the python client ran to its end" "0 1" \
+	"$RC $(grep -c '^done failures=' "$LOG")"
+[[ $RC -eq 0 ]] || sed 's/^/# python: /' "$LOG" | tail -20
+expect "the echo servers saw only the proxy" "tcp $TB_PROXY_IP|udp $TB_PROXY_IP" \
+	"$(grep -E '^(tcp|udp) ' "$PEER_LOG" | sort -u | paste -sd'|')"
+
+# ---- iperf3 --------------------------------------------------------------
+# iperf_run NAME ARGS...: a bounded iperf3 -c under the shim, JSON out.
+iperf_run() {
+	local what=$1 json=$TB_DIR/iperf_$1.json
+	shift
+	tb_ns timeout 120 "${SHIM[@]}" iperf3 -c "$TB_PEER_IP" -p 5201 -J "$@" \
+		>"$json" 2>"$TB_DIR/iperf_$what.err"
+	expect "iperf3 -c $what under the shim (exit status)" 0 $?
+	[[ $what == tcp ]] &&
+		expect "iperf3 $what: the proxy is the local host" "$TB_PROXY_IP" \
+			"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["start"]["connected"][0]["local_host"])' "$json" 2>&1)"
+	python3 - "$json" "$what" <<-'PY'
+		import json, sys
+		j = json.load(open(sys.argv[1]))
+		e = j["end"]
+		s = e["sum_sent"] if "sum_sent" in e else e["sum"]
+		print("# iperf3 %s: %.0f bytes, %.1f Mbit/s" % (sys.argv[2], s["bytes"], s["bits_per_second"] / 1e6))
+	PY
+	[[ -s $TB_DIR/iperf_$what.err ]] && sed 's/^/# iperf3: /' "$TB_DIR/iperf_$what.err" | head -5
+}
+iperf_run tcp -n 32M
+iperf_run udp -u -b 20M -n 2M -l 1400
+# Control connections, and the data streams (TCP and UDP): all from the
+# proxy.
+ACC=$(grep -c 'Accepted connection from' "$IPERF_LOG")
+expect "the iperf3 server saw the proxy as its client (control)" "2 2" \
+	"$ACC $(grep -c "Accepted connection from $TB_PROXY_IP," "$IPERF_LOG")"
+expect "the iperf3 server saw the proxy as its client (TCP and UDP data)" 2 \
+	"$(grep -c "connected to $TB_PROXY_IP port" "$IPERF_LOG")"
+
+# ---- shim_test -----------------------------------------------------------
+LOG=$TB_DIR/shim_test.log
+tb_ns timeout 120 "${SHIM[@]}" "$SHIM_TEST" "$TB_PEER_IP" "$TB_PROXY_IP" \
+	>"$LOG" 2>&1
+RC=$?
+while read -r _ name; do
+	case $name in
+	*" ok") pass "${name% ok}" ;;
+	*" FAIL: "*) fail "${name%% FAIL: *}" "${name#* FAIL: }" ;;
+	esac
+done < <(grep '^check ' "$LOG")
+expect "shim_test ran to its end" "0 1" "$RC $(grep -c '^done failures=' "$LOG")"
+[[ $RC -eq 0 ]] || sed 's/^/# shim_test: /' "$LOG" | grep -v '^# shim_test: check' | tail -20
+
+svc_stop
+finish

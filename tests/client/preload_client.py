@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Run under libremsock-preload in the test namespace: Python's urllib and
+socket modules, unmodified, through remsockd.  Prints 'check NAME ok' or
+'check NAME FAIL: why' lines and a last 'done failures=N'.
+
+    preload_client.py NAME HTTP_PORT FILE_SHA256 PEER TCP_PORT UDP_PORT PROXY
+"""
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+
+name, http_port, want_sha, peer = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+tcp_port, udp_port, proxy = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+failures = 0
+
+
+def check(what, ok, why=""):
+    global failures
+    if ok:
+        print(f"check {what} ok", flush=True)
+    else:
+        failures += 1
+        print(f"check {what} FAIL: {why}", flush=True)
+
+
+def guard(what, fn):
+    try:
+        fn()
+    except Exception as e:  # a check that raised failed
+        check(what, False, repr(e))
+
+
+def resolve():
+    addrs = {a[4][0] for a in socket.getaddrinfo(name, 80, socket.AF_INET)}
+    check("python getaddrinfo of a name only the proxy knows", addrs == {peer}, addrs)
+
+
+def url():
+    with urllib.request.urlopen(f"http://{name}:{http_port}/small.bin", timeout=30) as r:
+        body = r.read()
+    got = hashlib.sha256(body).hexdigest()
+    check("python urllib fetch through the proxy, SHA-256", got == want_sha, got)
+
+
+def tcp_echo():
+    s = socket.create_connection((peer, tcp_port), timeout=30)
+    check("python tcp getsockname is the proxy's", s.getsockname()[0] == proxy, s.getsockname())
+    check("python tcp getpeername", s.getpeername() == (peer, tcp_port), s.getpeername())
+    data = os.urandom(1 << 20)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = bytearray()
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            break
+        got += b
+    s.close()
+    check("python tcp echo of 1 MiB with half-close", bytes(got) == data, len(got))
+
+
+def many():
+    # 64 threads, each its own connection: the shim's table, relay and
+    # references under concurrency.
+    import threading
+    ok = []
+
+    def one(i):
+        try:
+            with socket.create_connection((peer, tcp_port), timeout=30) as c:
+                msg = os.urandom(65536)
+                c.sendall(msg)
+                c.shutdown(socket.SHUT_WR)
+                got = bytearray()
+                while True:
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    got += b
+                ok.append(bytes(got) == msg)
+        except Exception:
+            ok.append(False)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(64)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    check("python 64 connections at once, 64 KiB echoed each", ok.count(True) == 64, ok.count(True))
+
+
+def udp_echo():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(10)
+    ok = 0
+    for i in range(20):
+        msg = b"dgram %d " % i + os.urandom(100 + 50 * i)
+        u.sendto(msg, (peer, udp_port))
+        b, addr = u.recvfrom(65536)
+        ok += b == msg and addr == (peer, udp_port)
+    check("python udp sendto/recvfrom unconnected, 20 datagrams", ok == 20, ok)
+    # subprocess (vfork, close_range in the child) must leave the parent's
+    # sockets alone: the UDP framing would break otherwise.
+    subprocess.run(["true"], check=True, close_fds=True)
+    u.sendto(b"after subprocess", (peer, udp_port))
+    b, addr = u.recvfrom(65536)
+    check("python udp after a subprocess (vfork, close_range)", b == b"after subprocess", b)
+    # Unconnected and bound by its first sendto: any address, as on Linux.
+    check("python udp getsockname after sendto: a port", u.getsockname()[1] != 0, u.getsockname())
+    u.close()
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.settimeout(10)
+    c.connect((peer, udp_port))
+    c.send(b"x" * 1400)
+    check("python udp connected send/recv", c.recv(2000) == b"x" * 1400)
+    c.close()
+
+
+guard("python getaddrinfo of a name only the proxy knows", resolve)
+guard("python urllib fetch through the proxy, SHA-256", url)
+guard("python tcp echo", tcp_echo)
+guard("python udp echo", udp_echo)
+guard("python 64 connections at once", many)
+print(f"done failures={failures}", flush=True)
+sys.exit(1 if failures else 0)
