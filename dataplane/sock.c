@@ -483,9 +483,15 @@ static void sockaddr_fill(struct sockaddr_in *a, rte_be32_t ip, rte_be16_t port)
 
 int rs_sock_getsockname(const struct rs_sock *s, struct sockaddr_in *addr)
 {
+	rte_be32_t ip = s->laddr;
+
 	if (addr == NULL)
 		return -EINVAL;
-	sockaddr_fill(addr, s->laddr, s->lport);
+	/* Bound to any address and connected: the address its datagrams
+	 * leave from (the port's, the only one), as Linux answers. */
+	if (ip == 0 && (s->flags & RS_SF_CONNECTED))
+		ip = s->lc->ifc->ip;
+	sockaddr_fill(addr, ip, s->lport);
 	return 0;
 }
 

@@ -462,6 +462,19 @@ def t_udp():
         send_to=addr('127.0.0.1', 53))), app_code=PERMISSION_DENIED)
     check('UDP Send to a denied address is PERMISSION_DENIED', ok, why)
     close(c, d)
+    # Connected (remote_ip at create): the name is the address the
+    # datagrams leave from, as Linux's getsockname says, not 0.0.0.0.
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=UDP,
+        remote_ip=addr(PEER, u.getsockname()[1]))).socket_descriptor
+    me = unaddr(c.call('GetSocketName', pb.rs.GetSocketNameRequest(
+        socket_descriptor=d)).proxy_external_ip)
+    c.call('Send', pb.rs.SendRequest(socket_descriptor=d, data=b'who',
+                                     stream_offset=0))
+    data, src = u.recvfrom(100)
+    check('a connected UDP socket is named as Linux sees its datagrams',
+          data == b'who' and me == src, (me, src))
+    close(c, d)
 
 
 def t_listen_accept():
