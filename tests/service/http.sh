@@ -2,18 +2,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # remsockd's App Engine API-host endpoint ([rpc] http_port) end to end in
-# virtio mode: a web server and dnsmasq in the test namespace, and
+# tap or virtio mode: a web server and dnsmasq in the test namespace, and
 # svc_http.py there -- a client that speaks only HTTP POST /rpc_http with
 # App Engine's own .proto files -- running the seed's socket and DNS
 # examples, the error mapping, malformed HTTP and bodies, pipelining,
 # many keep-alive requests and many connections.  Then remsockd must stop
 # with nothing left behind.
 #
-#   http.sh REMSOCKD RS_BRIDGE SOURCE_ROOT
+#   http.sh tap|virtio REMSOCKD RS_BRIDGE SOURCE_ROOT
 set -uo pipefail
-REMSOCKD=$1
-TB_BRIDGE=$2
-SRC=$3
+MODE=$1
+REMSOCKD=$2
+TB_BRIDGE=$3
+SRC=$4
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/svc_lib.sh"
 
@@ -38,7 +39,7 @@ tries = 2
 [hosts]
 static = Static.Test 198.18.0.7 198.18.0.8"
 
-svc_up virtio http "$REMSOCKD"
+svc_up "$MODE" http "$REMSOCKD"
 expect "remsockd announces the HTTP endpoint" 1 \
 	"$(grep -c "http      $TB_PROXY_IP:$API_PORT" "$SVC_LOG")"
 
