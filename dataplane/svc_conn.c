@@ -466,9 +466,10 @@ int svc_conn_listen(struct svc_worker *w)
 	return rc;
 }
 
-/* An HTTP connection that waits for nothing and has sent nothing for
- * [rpc] http_idle_s (a keep-alive client reconnects; one stalled in the
- * middle of a request is gone too). */
+/* An HTTP connection that waits for nothing, has nothing left to send
+ * and has sent us nothing for [rpc] http_idle_s (a keep-alive client
+ * reconnects; one stalled in the middle of a request is gone too; one
+ * still reading a long answer is not). */
 static bool http_idle(const struct svc_worker *w, const struct svc_conn *c,
 		      uint64_t now)
 {
@@ -476,7 +477,7 @@ static bool http_idle(const struct svc_worker *w, const struct svc_conn *c,
 
 	return c->http != NULL && limit != 0 &&
 	       rs_http_conn_in_flight(c->http) == 0 &&
-	       now - c->input_ns >= limit;
+	       c->out_off == c->out_len && now - c->input_ns >= limit;
 }
 
 void svc_conn_scan(struct svc_worker *w)

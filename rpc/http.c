@@ -203,10 +203,13 @@ static void http_error(struct rs_http_conn *c, uint64_t id, int status,
 {
 	char text[160];
 	int n = snprintf(text, sizeof(text), "remsockd: %s\n", why);
+	size_t len = n < 0			? 0
+		     : (size_t)n < sizeof(text) ? (size_t)n
+						: sizeof(text) - 1;
 
 	c->st.http_errors++;
 	emit(c, id, status, "text/plain; charset=utf-8", (const uint8_t *)text,
-	     (size_t)n, NULL, 0);
+	     len, NULL, 0);
 }
 
 /* ---- protobuf bits: the few fields of the envelopes, by hand ------------ */

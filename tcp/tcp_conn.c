@@ -15,17 +15,21 @@
  *   rs_tcp_conn_free()    back to the pool
  *
  * TIME-WAIT under churn.  An orphan in TIME-WAIT sits on the stack's
- * time_wait list, oldest first (it enters at the tail when TIME-WAIT
- * starts or restarts, or when the application lets go of it there; 2 MSL
- * is the same for all, so the head expires first).  Two things may end
+ * time_wait list in the order it became one (it enters at the tail when
+ * TIME-WAIT starts or restarts as an orphan, or when the application lets
+ * go of a connection already in TIME-WAIT, whose timer started earlier:
+ * so the head is the oldest orphan, nearly always the first to expire).
+ * Two things may end
  * it early, both O(1):
  *   - reuse: an active open that wants its 4-tuple (a chosen ephemeral
  *     port, or an explicit one) takes it over when timestamps were on,
  *     TIME-WAIT has lasted tw_reuse_ns, and the new connection's first
  *     TSval is beyond the last one we sent, so that the peer's PAWS
  *     refuses the old connection's duplicates (RFC 6191, RFC 7323
- *     appendix B); the new ISS is put beyond the old snd_max, so that
- *     the old sequence space is not reused either (tw_reused);
+ *     appendix B); the new ISS is put beyond the old snd_max and the
+ *     window the peer offered past it (65,535 at least: it may still be
+ *     in LAST-ACK if our last ACK was lost), so that the old sequence
+ *     space is not reused either (tw_reused);
  *   - eviction: when the pool is empty, a new connection (active or
  *     passive) takes the oldest entry of the list (tw_evicted), as hosts
  *     that keep no TIME-WAIT when their table is full do.
@@ -656,7 +660,10 @@ bool rs_tcp_tuple_usable(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t,
 
 uint32_t rs_tcp_tw_reuse(struct rs_tcp_conn *old)
 {
-	uint32_t seq = old->snd_max;
+	/* Beyond the old window too: if our last ACK was lost, the peer may
+	 * still be in LAST-ACK, accepting sequence numbers up to the window
+	 * it offered past our old snd_max. */
+	uint32_t seq = old->snd_max + RS_TCP_MAX(old->max_snd_wnd, 65535u) + 1;
 
 	RS_TCP_COUNT(old->st, TW_REUSED);
 	rs_tcp_conn_free(old);

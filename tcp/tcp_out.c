@@ -93,7 +93,9 @@ static void seg_opts(struct rs_tcp_conn *c, struct rs_tcp_seg *s, uint64_t now)
 
 	if (s->flags & (RS_TCP_RST | RS_TCP_SYN))
 		return;
-	if (c->sack_ok && (s->flags & RS_TCP_ACK))
+	/* Not on a TSO segment: its pieces would repeat the blocks (a
+	 * D-SACK reported once per piece). */
+	if (c->sack_ok && (s->flags & RS_TCP_ACK) && s->tso_segsz == 0)
 		n = rs_tcp_rcv_sack_blocks(c, b, RS_TCP_SACK_BLOCKS_MAX);
 	s->opt_len = rs_tcp_opt_build(s->opt, c->ts_ok ? &ts : NULL, b, n,
 				      mss > plen ? mss - plen : 0);

@@ -475,8 +475,12 @@ static unsigned tso_cut(struct bridge *b, struct dir_stats *st,
 	const void *src;
 	uint16_t id;
 
-	if (len >= RTE_ETHER_HDR_LEN + 40 && (ip->version_ihl >> 4) == 4 &&
-	    ip->next_proto_id == IPPROTO_TCP) {
+	/* An MSS below the IPv4 minimum (RFC 879) would make more pieces
+	 * than a burst's room (CUT_MAX): such a packet is dropped. */
+	if (len >= RTE_ETHER_HDR_LEN + 40 && mss >= 536 &&
+	    ((const struct rte_ether_hdr *)h)->ether_type ==
+		rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
+	    (ip->version_ihl >> 4) == 4 && ip->next_proto_id == IPPROTO_TCP) {
 		l3 = (uint32_t)(ip->version_ihl & 0xf) * 4;
 		th = (const struct rte_tcp_hdr *)((const uint8_t *)ip + l3);
 		if (len >= RTE_ETHER_HDR_LEN + l3 + 20) {
@@ -536,12 +540,16 @@ static uint16_t cut_burst(struct bridge *b, int dir, struct rte_mbuf **pkts,
 	unsigned out = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		if ((pkts[i]->ol_flags & RTE_MBUF_F_RX_LRO) &&
-		    pkts[i]->tso_segsz != 0)
+		if (out == CUT_MAX) { /* cannot be: 536-byte pieces at least */
+			b->st[dir].cut_failed++;
+			rte_pktmbuf_free(pkts[i]);
+		} else if ((pkts[i]->ol_flags & RTE_MBUF_F_RX_LRO) &&
+			   pkts[i]->tso_segsz != 0) {
 			out += tso_cut(b, &b->st[dir], pkts[i], b->cut + out,
 				       CUT_MAX - out);
-		else
+		} else {
 			b->cut[out++] = pkts[i];
+		}
 	}
 	return (uint16_t)out;
 }
@@ -585,6 +593,10 @@ static bool seg_parse(struct rte_mbuf *m, struct seg_info *si)
 			      RTE_IPV4_HDR_OFFSET_MASK)) ||
 	    tot + RTE_ETHER_HDR_LEN > len || tot < 40 ||
 	    rte_ipv4_cksum(si->ip) != 0)
+		return false;
+	/* Ethernet padding is not payload: a merge must not carry it. */
+	if (len > tot + RTE_ETHER_HDR_LEN &&
+	    rte_pktmbuf_trim(m, (uint16_t)(len - tot - RTE_ETHER_HDR_LEN)) != 0)
 		return false;
 	si->th = (const struct rte_tcp_hdr *)(si->ip + 1);
 	l4 = (uint32_t)(si->th->data_off >> 4) * 4;
