@@ -540,6 +540,16 @@ struct rsk_conn *rsk_default_conn(void)
 	return c;
 }
 
+void rskp_default_lock(void)
+{
+	pthread_mutex_lock(&default_mu);
+}
+
+void rskp_default_unlock(void)
+{
+	pthread_mutex_unlock(&default_mu);
+}
+
 void rsk_default_conn_set(struct rsk_conn *conn)
 {
 	pthread_mutex_lock(&default_mu);

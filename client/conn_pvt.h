@@ -108,4 +108,9 @@ int rskp_conn_write(struct rsk_conn *c, const uint8_t *frame, size_t len);
 /** Drop a reference; the last frees the connection. */
 void rskp_conn_unref(struct rsk_conn *c);
 
+/* The default connection's lock, for a fork handler (the shim): held
+ * across fork(), no thread is half way through opening it. */
+void rskp_default_lock(void);
+void rskp_default_unlock(void);
+
 #endif /* RSK_CONN_PVT_H */

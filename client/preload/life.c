@@ -242,10 +242,12 @@ static void fork_prepare(void)
 	pthread_mutex_lock(&shim.conn_mu);
 	pthread_mutex_lock(&shim.mu);
 	rskp_tab_lock();
+	rskp_default_lock(); /* no thread opening it: the child may reset it */
 }
 
 static void fork_parent(void)
 {
+	rskp_default_unlock();
 	rskp_tab_unlock();
 	pthread_mutex_unlock(&shim.mu);
 	pthread_mutex_unlock(&shim.conn_mu);
@@ -255,6 +257,7 @@ static void fork_child(void)
 {
 	struct rsk_conn *c = shim.conn;
 
+	rskp_default_unlock();
 	rskp_tab_unlock();
 	shim.pid = getpid();
 	for (struct shim_sock *ss = shim.socks; ss != NULL; ss = ss->next) {
