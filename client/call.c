@@ -17,7 +17,7 @@
 
 #include "conn_pvt.h"
 
-/* ---- the table (under mu) ------------------------------------------------ */
+/* ---- the table (under mu) ----------------------------------------------- */
 
 static struct rsk_call **bucket(struct rsk_conn *c, uint64_t id)
 {
@@ -88,7 +88,7 @@ struct rsk_call *rskp_table_take_all(struct rsk_conn *c, bool retry_too)
 	return list;
 }
 
-/* ---- completion ---------------------------------------------------------- */
+/* ---- completion --------------------------------------------------------- */
 
 static void result_clear(struct rsk_call *call)
 {
@@ -165,7 +165,7 @@ void rskp_calls_fail(struct rsk_call *list, int local)
 	}
 }
 
-/* ---- the public call API ------------------------------------------------- */
+/* ---- the public call API ------------------------------------------------ */
 
 struct rsk_call *rsk_call_new(struct rsk_conn *conn)
 {
@@ -409,7 +409,7 @@ struct rsk_call *rsk_conn_next_done(struct rsk_conn *conn)
 	return call;
 }
 
-/* ---- messages ------------------------------------------------------------ */
+/* ---- messages ----------------------------------------------------------- */
 
 int rskp_call_start_msg(struct rsk_call *call, const char *method,
 			const ProtobufCMessage *req, unsigned flags)

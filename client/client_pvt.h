@@ -21,7 +21,7 @@
  *  maximum is 4 MiB; the envelope needs a few bytes). */
 #define RSKP_BODY_MAX ((4u << 20) - 256u)
 
-/* ---- wire.c: envelopes and frames ---------------------------------------- */
+/* ---- wire.c: envelopes and frames --------------------------------------- */
 
 /** One RpcResponse, decoded: what a call keeps of it. */
 struct rskp_resp {
@@ -41,9 +41,9 @@ struct rskp_resp {
  * @param flen   out: its length.
  * @return 0, -EINVAL (names missing, body too large), -ENOMEM.
  */
-int rskp_wire_request(uint64_t call_id, const char *service,
-		      const char *method, const void *body, size_t len,
-		      double deadline_s, uint8_t **frame, size_t *flen);
+int rskp_wire_request(uint64_t call_id, const char *service, const char *method,
+		      const void *body, size_t len, double deadline_s,
+		      uint8_t **frame, size_t *flen);
 
 /**
  * Decode the body of a response frame into @p out (fields owned by it;
@@ -57,7 +57,7 @@ int rskp_wire_response(const uint8_t *buf, size_t len, struct rskp_resp *out);
 /** Free what rskp_wire_response() put in @p r and zero it. */
 void rskp_resp_clear(struct rskp_resp *r);
 
-/* ---- errmap.c ------------------------------------------------------------- */
+/* ---- errmap.c ----------------------------------------------------------- */
 
 /** The errno for a SYSTEM_ERROR's system_error (the SystemError enum),
  *  EIO for a value it does not know. */
@@ -67,7 +67,7 @@ int rskp_errno_from_sys(int sys_error);
 int rskp_poll_to_wire(int events);
 int rskp_poll_from_wire(int events);
 
-/* ---- conn.c / call.c -------------------------------------------------------- */
+/* ---- conn.c / call.c ---------------------------------------------------- */
 
 /** rsk_call_check_success() of a finished call, without waiting. */
 int rskp_call_result(const struct rsk_call *call);

@@ -47,7 +47,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- writing ------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------ */
 
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
@@ -73,7 +73,7 @@ int rskp_conn_write(struct rsk_conn *c, const uint8_t *frame, size_t len)
 	return rc;
 }
 
-/* ---- opening a transport ----------------------------------------------------- */
+/* ---- opening a transport ------------------------------------------------ */
 
 static int tcp_connect(struct rsk_conn *c, int *fdp)
 {
@@ -138,8 +138,10 @@ static int auth_reply(struct rsk_conn *c, int fd)
 	if (rskp_wire_response(f.data, f.len, &r) < 0 ||
 	    r.call_id != RSKP_AUTH_ID)
 		rc = -EPROTO;
-	else if (r.rpc_code == REMSOCK__RPC__RPC_ERROR_CODE__RPC_UNAUTHENTICATED ||
-		 r.rpc_code == REMSOCK__RPC__RPC_ERROR_CODE__RPC_SECURITY_VIOLATION)
+	else if (r.rpc_code ==
+		     REMSOCK__RPC__RPC_ERROR_CODE__RPC_UNAUTHENTICATED ||
+		 r.rpc_code ==
+		     REMSOCK__RPC__RPC_ERROR_CODE__RPC_SECURITY_VIOLATION)
 		rc = -EACCES;
 	else if (r.rpc_code != 0 || r.app_code != 0)
 		rc = -EPROTO;
@@ -181,7 +183,7 @@ static int transport_open(struct rsk_conn *c, int *fdp)
 	return rc;
 }
 
-/* ---- the I/O thread -------------------------------------------------------- */
+/* ---- the I/O thread ----------------------------------------------------- */
 
 /* One reply frame: complete its call.  @return 0, or -EPROTO. */
 static int dispatch(struct rsk_conn *c, const uint8_t *data, size_t len)
@@ -225,8 +227,8 @@ static int read_loop(struct rsk_conn *c, int fd)
 		for (off = 0; off < (size_t)n; off += used) {
 			rc = rs_frame_decode(c->dec, c->rbuf + off,
 					     (size_t)n - off, &used, &f);
-			if (rc < 0 ||
-			    (rc == RS_FRAME_READY && dispatch(c, f.data, f.len) < 0))
+			if (rc < 0 || (rc == RS_FRAME_READY &&
+				       dispatch(c, f.data, f.len) < 0))
 				return 0;
 		}
 	}
@@ -308,13 +310,13 @@ static bool reconnect(struct rsk_conn *c)
 			give_up(c, -EACCES);
 			return true;
 		}
-		if (c->reconnect_ms >= 0 && now_ms() - since > c->reconnect_ms &&
-		    c->down_err == 0)
+		if (c->reconnect_ms >= 0 &&
+		    now_ms() - since > c->reconnect_ms && c->down_err == 0)
 			give_up(c, -ENOTCONN);
 		if (nap(c, backoff))
 			return true;
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-						       : backoff * 2;
+		backoff =
+		    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
 }
 
@@ -331,7 +333,7 @@ static void *io_thread(void *arg)
 	return NULL;
 }
 
-/* ---- opening and closing -------------------------------------------------- */
+/* ---- opening and closing ------------------------------------------------ */
 
 /* The connection the socket calls use (rsk_default_conn()). */
 static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -369,11 +371,11 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 {
 	const char *addr = o->addr != NULL ? o->addr : getenv("REMSOCK_ADDR");
 	const char *app = o->app != NULL ? o->app : getenv("REMSOCK_APP");
-	const char *secret = o->secret != NULL ? o->secret
-					       : getenv("REMSOCK_SECRET");
+	const char *secret =
+	    o->secret != NULL ? o->secret : getenv("REMSOCK_SECRET");
 	size_t slen = o->secret != NULL && o->secret_len > 0 ? o->secret_len
-		      : secret != NULL				 ? strlen(secret)
-								 : 0;
+		      : secret != NULL			     ? strlen(secret)
+							     : 0;
 
 	if (addr == NULL || app == NULL || secret == NULL ||
 	    parse_addr(addr, &c->addr) < 0)
@@ -384,9 +386,10 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 		return -ENOMEM;
 	memcpy(c->secret, secret, slen);
 	c->secret_len = slen;
-	c->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
-	c->reconnect_ms = o->reconnect_timeout_ms == 0 ? 10000
-						       : o->reconnect_timeout_ms;
+	c->connect_ms =
+	    o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
+	c->reconnect_ms =
+	    o->reconnect_timeout_ms == 0 ? 10000 : o->reconnect_timeout_ms;
 	return 0;
 }
 
@@ -526,7 +529,7 @@ uint64_t rsk_conn_calls(const struct rsk_conn *conn)
 	return atomic_load(&((struct rsk_conn *)conn)->next_id) - 1;
 }
 
-/* ---- the default connection ------------------------------------------------ */
+/* ---- the default connection --------------------------------------------- */
 
 struct rsk_conn *rsk_default_conn(void)
 {

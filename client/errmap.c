@@ -11,7 +11,8 @@
 
 #include "client_pvt.h"
 
-#define SYSE(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__SYSTEM_ERROR__SYS_##name
+#define SYSE(name)                                                             \
+	REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__SYSTEM_ERROR__SYS_##name
 #define APPE(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
 #define RPCE(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
 #define GAIE(name) REMSOCK__RESOLVE_REPLY__ERROR_CODE__SOCKET_EAI_##name
@@ -19,24 +20,28 @@
 
 /* The errnos a socket call can meet; the rest of the enum maps by number
  * through the same table when the host agrees (Linux). */
-#define E(name) {REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__SYSTEM_ERROR__SYS_##name, name}
+#define E(name)                                                                 \
+	{                                                                       \
+		REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__SYSTEM_ERROR__SYS_##name, \
+		    name                                                        \
+	}
 static const struct {
 	int wire, host;
 } sys_map[] = {
-    E(EPERM),        E(ENOENT),       E(EINTR),           E(EIO),
-    E(EBADF),        E(EAGAIN),       E(ENOMEM),          E(EACCES),
-    E(EFAULT),       E(EBUSY),        E(EEXIST),          E(EXDEV),
-    E(ENODEV),       E(EINVAL),       E(ENFILE),          E(EMFILE),
-    E(ENOSPC),       E(EPIPE),        E(ERANGE),          E(ENOSYS),
-    E(ENODATA),      E(ETIME),        E(EPROTO),          E(EBADMSG),
-    E(EOVERFLOW),    E(EBADFD),       E(ENOTSOCK),        E(EDESTADDRREQ),
-    E(EMSGSIZE),     E(EPROTOTYPE),   E(ENOPROTOOPT),     E(EPROTONOSUPPORT),
-    E(ESOCKTNOSUPPORT), E(EOPNOTSUPP), E(EPFNOSUPPORT),   E(EAFNOSUPPORT),
-    E(EADDRINUSE),   E(EADDRNOTAVAIL), E(ENETDOWN),       E(ENETUNREACH),
-    E(ENETRESET),    E(ECONNABORTED), E(ECONNRESET),      E(ENOBUFS),
-    E(EISCONN),      E(ENOTCONN),     E(ESHUTDOWN),       E(ETOOMANYREFS),
-    E(ETIMEDOUT),    E(ECONNREFUSED), E(EHOSTDOWN),       E(EHOSTUNREACH),
-    E(EALREADY),     E(EINPROGRESS),  E(ECANCELED),       E(EDQUOT),
+    E(EPERM),		E(ENOENT),	  E(EINTR),	   E(EIO),
+    E(EBADF),		E(EAGAIN),	  E(ENOMEM),	   E(EACCES),
+    E(EFAULT),		E(EBUSY),	  E(EEXIST),	   E(EXDEV),
+    E(ENODEV),		E(EINVAL),	  E(ENFILE),	   E(EMFILE),
+    E(ENOSPC),		E(EPIPE),	  E(ERANGE),	   E(ENOSYS),
+    E(ENODATA),		E(ETIME),	  E(EPROTO),	   E(EBADMSG),
+    E(EOVERFLOW),	E(EBADFD),	  E(ENOTSOCK),	   E(EDESTADDRREQ),
+    E(EMSGSIZE),	E(EPROTOTYPE),	  E(ENOPROTOOPT),  E(EPROTONOSUPPORT),
+    E(ESOCKTNOSUPPORT), E(EOPNOTSUPP),	  E(EPFNOSUPPORT), E(EAFNOSUPPORT),
+    E(EADDRINUSE),	E(EADDRNOTAVAIL), E(ENETDOWN),	   E(ENETUNREACH),
+    E(ENETRESET),	E(ECONNABORTED),  E(ECONNRESET),   E(ENOBUFS),
+    E(EISCONN),		E(ENOTCONN),	  E(ESHUTDOWN),	   E(ETOOMANYREFS),
+    E(ETIMEDOUT),	E(ECONNREFUSED),  E(EHOSTDOWN),	   E(EHOSTUNREACH),
+    E(EALREADY),	E(EINPROGRESS),	  E(ECANCELED),	   E(EDQUOT),
 };
 #undef E
 
@@ -106,11 +111,11 @@ int rsk_eai_from_error(int resolve_code)
 		int wire, host;
 	} map[] = {
 	    {GAIE(ADDRFAMILY), EAI_ADDRFAMILY}, {GAIE(AGAIN), EAI_AGAIN},
-	    {GAIE(BADFLAGS), EAI_BADFLAGS},     {GAIE(FAIL), EAI_FAIL},
-	    {GAIE(FAMILY), EAI_FAMILY},         {GAIE(MEMORY), EAI_MEMORY},
-	    {GAIE(NODATA), EAI_NODATA},         {GAIE(NONAME), EAI_NONAME},
-	    {GAIE(SERVICE), EAI_SERVICE},       {GAIE(SOCKTYPE), EAI_SOCKTYPE},
-	    {GAIE(SYSTEM), EAI_SYSTEM},         {GAIE(OVERFLOW), EAI_OVERFLOW},
+	    {GAIE(BADFLAGS), EAI_BADFLAGS},	{GAIE(FAIL), EAI_FAIL},
+	    {GAIE(FAMILY), EAI_FAMILY},		{GAIE(MEMORY), EAI_MEMORY},
+	    {GAIE(NODATA), EAI_NODATA},		{GAIE(NONAME), EAI_NONAME},
+	    {GAIE(SERVICE), EAI_SERVICE},	{GAIE(SOCKTYPE), EAI_SOCKTYPE},
+	    {GAIE(SYSTEM), EAI_SYSTEM},		{GAIE(OVERFLOW), EAI_OVERFLOW},
 	};
 
 	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -122,12 +127,12 @@ int rsk_eai_from_error(int resolve_code)
 static const struct {
 	int host, wire;
 } poll_map[] = {
-    {POLLIN, POLLW(POLLIN)},         {POLLPRI, POLLW(POLLPRI)},
-    {POLLOUT, POLLW(POLLOUT)},       {POLLERR, POLLW(POLLERR)},
-    {POLLHUP, POLLW(POLLHUP)},       {POLLNVAL, POLLW(POLLNVAL)},
+    {POLLIN, POLLW(POLLIN)},	     {POLLPRI, POLLW(POLLPRI)},
+    {POLLOUT, POLLW(POLLOUT)},	     {POLLERR, POLLW(POLLERR)},
+    {POLLHUP, POLLW(POLLHUP)},	     {POLLNVAL, POLLW(POLLNVAL)},
     {POLLRDNORM, POLLW(POLLRDNORM)}, {POLLRDBAND, POLLW(POLLRDBAND)},
     {POLLWRNORM, POLLW(POLLWRNORM)}, {POLLWRBAND, POLLW(POLLWRBAND)},
-    {POLLMSG, POLLW(POLLMSG)},       {POLLRDHUP, POLLW(POLLRDHUP)},
+    {POLLMSG, POLLW(POLLMSG)},	     {POLLRDHUP, POLLW(POLLRDHUP)},
 };
 
 int rskp_poll_to_wire(int events)

@@ -372,8 +372,7 @@ int rsk_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
  *  IPPROTO_UDP; SO_RCVTIMEO and SO_SNDTIMEO are kept in the library.
  *  @return 0, or -1 with errno (ENOPROTOOPT for options the proxy does not
  *  honour, EINVAL, EBADF). */
-int rsk_setsockopt(int fd, int level, int name, const void *val,
-		   socklen_t len);
+int rsk_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 
 /** getsockopt(2), as rsk_setsockopt().  @return 0, or -1 with errno. */
 int rsk_getsockopt(int fd, int level, int name, void *val, socklen_t *len);

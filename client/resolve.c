@@ -23,8 +23,7 @@ struct ai_block {
 
 /* The port of @p service for @p socktype into *port.  @return 0 or an
  * EAI_* code. */
-static int service_port(const char *service, int socktype, int flags,
-			int *port)
+static int service_port(const char *service, int socktype, int flags, int *port)
 {
 	struct servent se, *r = NULL;
 	char buf[1024], *end;
@@ -99,9 +98,8 @@ static int resolve_remote(const char *node, Remsock__ResolveReply **rep)
 	return EAI_SYSTEM;
 }
 
-static int ai_build(const struct addrinfo *h, const uint8_t (*ips)[4],
-		    size_t n, int port, const char *canon,
-		    struct addrinfo **res)
+static int ai_build(const struct addrinfo *h, const uint8_t (*ips)[4], size_t n,
+		    int port, const char *canon, struct addrinfo **res)
 {
 	static const int both[] = {SOCK_STREAM, SOCK_DGRAM};
 	struct addrinfo *list = NULL, **tail = &list;
@@ -111,7 +109,8 @@ static int ai_build(const struct addrinfo *h, const uint8_t (*ips)[4],
 		for (unsigned t = 0; t < 2 && rc == 0; t++)
 			if (h->ai_socktype == 0 || h->ai_socktype == both[t])
 				rc = ai_add(&tail, ips[i], port, both[t],
-					    list == NULL && (h->ai_flags & AI_CANONNAME)
+					    list == NULL &&
+						    (h->ai_flags & AI_CANONNAME)
 						? canon
 						: NULL);
 	if (rc != 0) {
@@ -129,9 +128,9 @@ static int check_hints(const struct addrinfo *h)
 	if (h->ai_socktype != 0 && h->ai_socktype != SOCK_STREAM &&
 	    h->ai_socktype != SOCK_DGRAM)
 		return EAI_SOCKTYPE;
-	if (h->ai_flags & ~(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST |
-			    AI_NUMERICSERV | AI_ADDRCONFIG | AI_V4MAPPED |
-			    AI_ALL))
+	if (h->ai_flags &
+	    ~(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_NUMERICSERV |
+	      AI_ADDRCONFIG | AI_V4MAPPED | AI_ALL))
 		return EAI_BADFLAGS;
 	return 0;
 }
@@ -172,7 +171,8 @@ int rsk_getaddrinfo(const char *node, const char *service,
 		}
 		for (size_t i = 0, k = 0; i < rep->n_packed_address; i++)
 			if (rep->packed_address[i].len == 4)
-				memcpy(ips[k++], rep->packed_address[i].data, 4);
+				memcpy(ips[k++], rep->packed_address[i].data,
+				       4);
 			else
 				n--;
 	}

@@ -29,7 +29,7 @@ static pthread_once_t rx_cv_once = PTHREAD_ONCE_INIT;
 static struct rsk_sock **tab;
 static int tab_cap;
 
-/* ---- the table ------------------------------------------------------------- */
+/* ---- the table ---------------------------------------------------------- */
 
 static void rx_cv_init(void)
 {
@@ -160,7 +160,7 @@ static int sock_add(struct rsk_conn *c, char *desc, bool stream, bool nb)
 	return fd;
 }
 
-/* ---- addresses ------------------------------------------------------------- */
+/* ---- addresses ---------------------------------------------------------- */
 
 int rskp_addr_to_wire(const struct sockaddr *sa, socklen_t len,
 		      Remsock__AddressPort *ap, uint8_t ip[4])
@@ -205,7 +205,7 @@ double rskp_timeout(const struct rsk_sock *s, bool nonblock, bool rcv)
 	return rcv ? s->rcvtimeo : s->sndtimeo;
 }
 
-/* ---- creating ------------------------------------------------------------- */
+/* ---- creating ----------------------------------------------------------- */
 
 int rsk_socket(int domain, int type, int protocol)
 {
@@ -247,7 +247,7 @@ int rsk_socket_on(struct rsk_conn *conn, int domain, int type, int protocol)
 	return sock_add(conn, desc, stream, type & SOCK_NONBLOCK);
 }
 
-/* ---- the simple calls -------------------------------------------------------- */
+/* ---- the simple calls --------------------------------------------------- */
 
 /* A call on socket @p fd's descriptor: fills the request's descriptor
  * field (the first field of every request) and runs it.  @return 0, or -1
@@ -353,8 +353,9 @@ int rsk_accept(int fd, struct sockaddr *addr, socklen_t *len)
 		       (ProtobufCMessage **)&rep, 0, NULL);
 	if (rc == 0) {
 		if (rep->has_new_socket_descriptor)
-			desc = strndup((const char *)rep->new_socket_descriptor.data,
-				       rep->new_socket_descriptor.len);
+			desc = strndup(
+			    (const char *)rep->new_socket_descriptor.data,
+			    rep->new_socket_descriptor.len);
 		rskp_addr_from_wire(rep->remote_address, addr, len);
 		remsock__accept_reply__free_unpacked(rep, NULL);
 		rc = desc != NULL ? sock_add(s->conn, desc, true, false)
@@ -458,7 +459,8 @@ static int name_call(int fd, bool peer, struct sockaddr *addr, socklen_t *len)
 	if (rc == 0) {
 		rskp_addr_from_wire(
 		    peer ? ((Remsock__GetPeerNameReply *)rep)->peer_ip
-			 : ((Remsock__GetSocketNameReply *)rep)->proxy_external_ip,
+			 : ((Remsock__GetSocketNameReply *)rep)
+			       ->proxy_external_ip,
 		    addr, len);
 		protobuf_c_message_free_unpacked(rep, NULL);
 	}
@@ -476,7 +478,7 @@ int rsk_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 	return name_call(fd, true, addr, len);
 }
 
-/* ---- options ---------------------------------------------------------------- */
+/* ---- options ------------------------------------------------------------ */
 
 /* The wire's level for a host level; -1 for none. */
 static int opt_level(int level)
@@ -498,7 +500,8 @@ static int opt_level(int level)
 /* SO_RCVTIMEO and SO_SNDTIMEO live here: true when @p name is one. */
 static bool opt_local(int level, int name)
 {
-	return level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO);
+	return level == SOL_SOCKET &&
+	       (name == SO_RCVTIMEO || name == SO_SNDTIMEO);
 }
 
 static int timeo_set(struct rsk_sock *s, int name, const void *val,
@@ -539,8 +542,7 @@ static int timeo_get(struct rsk_sock *s, int name, void *val, socklen_t *len)
 	return 0;
 }
 
-int rsk_setsockopt(int fd, int level, int name, const void *val,
-		   socklen_t len)
+int rsk_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	Remsock__SetSocketOptionsRequest req =
 	    REMSOCK__SET_SOCKET_OPTIONS_REQUEST__INIT;
@@ -557,7 +559,8 @@ int rsk_setsockopt(int fd, int level, int name, const void *val,
 	else if (val == NULL || len == 0)
 		rc = rskp_fail(EINVAL);
 	else {
-		o.level = (Remsock__SocketOption__SocketOptionLevel)opt_level(level);
+		o.level =
+		    (Remsock__SocketOption__SocketOptionLevel)opt_level(level);
 		o.option = (Remsock__SocketOption__SocketOptionName)name;
 		o.value.data = (uint8_t *)val;
 		o.value.len = len;
@@ -590,11 +593,12 @@ int rsk_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	} else if (val == NULL || len == NULL) {
 		rc = rskp_fail(EFAULT);
 	} else {
-		o.level = (Remsock__SocketOption__SocketOptionLevel)opt_level(level);
+		o.level =
+		    (Remsock__SocketOption__SocketOptionLevel)opt_level(level);
 		o.option = (Remsock__SocketOption__SocketOptionName)name;
 		o.value.data = zero;
-		o.value.len = *len < sizeof(zero) ? (*len < 4 ? 4 : *len)
-						  : sizeof(zero);
+		o.value.len =
+		    *len < sizeof(zero) ? (*len < 4 ? 4 : *len) : sizeof(zero);
 		req.n_options = 1;
 		req.options = &op;
 		rc = sock_call(s, M(GetSocketOptions), &req.base,

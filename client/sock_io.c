@@ -27,12 +27,12 @@
 #include "sock_pvt.h"
 
 #define SEND_CHUNK (256u << 10) /* bytes per Send */
-#define SEND_PIPE 8u            /* Sends in flight per send() */
-#define RA_CHUNK (64u << 10)    /* read-ahead per socket and batch */
-#define RA_MAX (1u << 20)       /* the proxy's Receive maximum */
-#define RA_SOCKS 64u            /* sockets per ReceiveBatch */
+#define SEND_PIPE 8u		/* Sends in flight per send() */
+#define RA_CHUNK (64u << 10)	/* read-ahead per socket and batch */
+#define RA_MAX (1u << 20)	/* the proxy's Receive maximum */
+#define RA_SOCKS 64u		/* sockets per ReceiveBatch */
 
-/* ---- send ---------------------------------------------------------------- */
+/* ---- send --------------------------------------------------------------- */
 
 static int send_start(struct rsk_call *call, struct rsk_sock *s,
 		      const uint8_t *p, size_t len, int64_t off, double tmo,
@@ -154,7 +154,7 @@ static ssize_t dgram_send(struct rsk_sock *s, const uint8_t *p, size_t len,
 	double tmo = rskp_timeout(s, nb, false);
 	rskp_tab_unlock();
 	rc = send_start(call, s, p, len, 0, tmo, to != NULL ? &ap : NULL);
-	end = rc < 0 ? rc
+	end = rc < 0				 ? rc
 	      : rsk_call_check_success(call) < 0 ? rskp_call_result(call)
 						 : send_result(call, 0);
 	rsk_call_free(call);
@@ -188,7 +188,7 @@ ssize_t rsk_send(int fd, const void *buf, size_t len, int flags)
 	return rsk_sendto(fd, buf, len, flags, NULL, 0);
 }
 
-/* ---- read-ahead ------------------------------------------------------------- */
+/* ---- read-ahead --------------------------------------------------------- */
 
 /* Room for @p more bytes after the buffered ones.  @return 0 or -ENOMEM. */
 static int rx_room(struct rsk_sock *s, size_t more)
@@ -229,7 +229,8 @@ static void rx_apply(struct rsk_sock *s, const Remsock__ReceiveBatchEntry *e)
 		return;
 	}
 	if (!r->has_stream_offset || r->stream_offset != s->rx_next) {
-		s->rx_err = EPROTO; /* a hole or an overlap: never hand it out */
+		s->rx_err =
+		    EPROTO; /* a hole or an overlap: never hand it out */
 		return;
 	}
 	if (rx_room(s, r->data.len) < 0) {
@@ -282,7 +283,9 @@ static int ra_fetch(struct rsk_sock *s, size_t want, double tmo)
 	Remsock__ReceiveBatchReply *rep = NULL;
 	struct rsk_sock *v[RA_SOCKS];
 	unsigned n = ra_collect(s, v);
-	size_t first = want < RA_CHUNK ? RA_CHUNK : want > RA_MAX ? RA_MAX : want;
+	size_t first = want < RA_CHUNK ? RA_CHUNK
+		       : want > RA_MAX ? RA_MAX
+				       : want;
 	int rc;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -419,8 +422,8 @@ static ssize_t stream_recv(struct rsk_sock *s, uint8_t *p, size_t len,
 	return rskp_fail(-rc);
 }
 
-static ssize_t dgram_recv(struct rsk_sock *s, uint8_t *p, size_t len,
-			  int flags, struct sockaddr *from, socklen_t *flen)
+static ssize_t dgram_recv(struct rsk_sock *s, uint8_t *p, size_t len, int flags,
+			  struct sockaddr *from, socklen_t *flen)
 {
 	Remsock__ReceiveRequest req = REMSOCK__RECEIVE_REQUEST__INIT;
 	Remsock__ReceiveReply *rep = NULL;
@@ -478,7 +481,7 @@ ssize_t rsk_recv(int fd, void *buf, size_t len, int flags)
 	return rsk_recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
-/* ---- poll ----------------------------------------------------------------- */
+/* ---- poll --------------------------------------------------------------- */
 
 /* What the library itself knows is ready (lock held). */
 static short local_events(const struct rsk_sock *s, short want)
@@ -556,13 +559,12 @@ int rsk_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 		req.events = evp;
 		req.n_events = nev;
 		req.has_timeout_seconds = 1;
-		req.timeout_seconds = ready > 0 ? 0
+		req.timeout_seconds = ready > 0	       ? 0
 				      : timeout_ms < 0 ? -1
 						       : timeout_ms / 1000.0;
-		rc = rskp_call_sync(c, "Poll", &req.base,
-				    &remsock__poll_reply__descriptor,
-				    (ProtobufCMessage **)&rep, RSK_CALL_RETRY,
-				    NULL);
+		rc = rskp_call_sync(
+		    c, "Poll", &req.base, &remsock__poll_reply__descriptor,
+		    (ProtobufCMessage **)&rep, RSK_CALL_RETRY, NULL);
 	}
 	if (rc == 0 && rep != NULL && rep->n_events != nev)
 		rc = -EPROTO;

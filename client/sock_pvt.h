@@ -18,13 +18,13 @@
 
 struct rsk_sock {
 	struct rsk_conn *conn;
-	char *desc;      /* the proxy's descriptor */
-	bool stream;     /* TCP; else UDP */
-	int refs;        /* under the table lock */
+	char *desc;  /* the proxy's descriptor */
+	bool stream; /* TCP; else UDP */
+	int refs;    /* under the table lock */
 	/* Under the table lock. */
-	bool closed;     /* out of the table */
+	bool closed; /* out of the table */
 	bool nonblock;
-	bool connected;  /* connect or accept succeeded: reads ahead */
+	bool connected; /* connect or accept succeeded: reads ahead */
 	bool rd_shut;
 	double rcvtimeo; /* seconds, negative: none */
 	double sndtimeo;
@@ -33,8 +33,8 @@ struct rsk_sock {
 	size_t rx_cap, rx_pos, rx_len;
 	int64_t rx_next; /* offset after the last byte received */
 	bool rx_eof;
-	bool rx_busy;    /* a Receive for it is in flight */
-	int rx_err;      /* an errno to report, 0 */
+	bool rx_busy; /* a Receive for it is in flight */
+	int rx_err;   /* an errno to report, 0 */
 	/* Under tx_mu. */
 	pthread_mutex_t tx_mu;
 	int64_t tx_off; /* stream offset of the next byte to send */

@@ -12,9 +12,9 @@
 #include "client_pvt.h"
 #include "rs_frame.h"
 
-int rskp_wire_request(uint64_t call_id, const char *service,
-		      const char *method, const void *body, size_t len,
-		      double deadline_s, uint8_t **frame, size_t *flen)
+int rskp_wire_request(uint64_t call_id, const char *service, const char *method,
+		      const void *body, size_t len, double deadline_s,
+		      uint8_t **frame, size_t *flen)
 {
 	Remsock__Rpc__RpcRequest env = REMSOCK__RPC__RPC_REQUEST__INIT;
 	size_t need = 0;
@@ -83,10 +83,13 @@ static int resp_fill(const Remsock__Rpc__RpcResponse *m, struct rskp_resp *out)
 
 	out->call_id = m->call_id;
 	if (m->rpc_error != NULL) {
-		out->rpc_code = m->rpc_error->has_code ? (int)m->rpc_error->code
-						       : REMSOCK__RPC__RPC_ERROR_CODE__RPC_INTERNAL;
+		out->rpc_code =
+		    m->rpc_error->has_code
+			? (int)m->rpc_error->code
+			: REMSOCK__RPC__RPC_ERROR_CODE__RPC_INTERNAL;
 		if (out->rpc_code == 0) /* an error without a code */
-			out->rpc_code = REMSOCK__RPC__RPC_ERROR_CODE__RPC_INTERNAL;
+			out->rpc_code =
+			    REMSOCK__RPC__RPC_ERROR_CODE__RPC_INTERNAL;
 		detail = m->rpc_error->detail;
 	} else if (m->application_error != NULL) {
 		out->app_code = m->application_error->code;
@@ -96,7 +99,8 @@ static int resp_fill(const Remsock__Rpc__RpcResponse *m, struct rskp_resp *out)
 		out->sys_error = app_sys_error(m->application_error);
 		detail = m->application_error->detail;
 	} else {
-		out->body = memdup0(m->body.data, m->has_body ? m->body.len : 0);
+		out->body =
+		    memdup0(m->body.data, m->has_body ? m->body.len : 0);
 		if (out->body == NULL)
 			return -ENOMEM;
 		out->body_len = m->has_body ? m->body.len : 0;

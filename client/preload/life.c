@@ -86,8 +86,7 @@ struct rsk_conn *shim_conn(void)
 	return c;
 }
 
-/* ---- sockets
- * ------------------------------------------------------------------ */
+/* ---- sockets ------------------------------------------------------------ */
 
 /* The program's end gets an abstract name, "remsock-shim/t/..." (TCP) or
  * "remsock-shim/u/..." (UDP), with 64 random bits: an image exec'd with
@@ -229,8 +228,7 @@ err_close:
 	return -1;
 }
 
-/* ---- fork and exit
- * ------------------------------------------------------------ */
+/* ---- fork and exit ------------------------------------------------------ */
 
 bool shim_shared_child(void)
 {

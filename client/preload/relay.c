@@ -40,8 +40,7 @@ static int64_t drop_last;
 
 static void pump(struct shim_sock *ss);
 
-/* ---- calls -----------------------------------------------------------------
- */
+/* ---- calls -------------------------------------------------------------- */
 
 static int op_start(struct shim_op *op, const char *method,
 		    const ProtobufCMessage *req, unsigned flags)
@@ -138,8 +137,7 @@ int shim_connect_start(struct shim_sock *ss, const struct sockaddr *sa,
 	return rc;
 }
 
-/* ---- interest
- * ---------------------------------------------------------------- */
+/* ---- interest ----------------------------------------------------------- */
 
 static void ev_set(struct shim_sock *ss, uint32_t want)
 {
@@ -158,8 +156,7 @@ static void ep_drop(struct shim_sock *ss)
 	ss->in_ep = false;
 }
 
-/* ---- completions
- * ------------------------------------------------------------- */
+/* ---- completions -------------------------------------------------------- */
 
 static void up_error(struct shim_sock *ss, int err)
 {
@@ -322,8 +319,7 @@ static void op_done(struct shim_op *op)
 	pump(op->ss);
 }
 
-/* ---- moving bytes
- * ------------------------------------------------------------ */
+/* ---- moving bytes ------------------------------------------------------- */
 
 /* The pending reply into the relay end.  @return true when it is all out. */
 static bool dn_flush(struct shim_sock *ss)
@@ -455,8 +451,7 @@ static bool close_due(const struct shim_sock *ss)
 	return true;
 }
 
-/* ---- the closer: Close and ShutDown off the relay thread ------------------
- */
+/* ---- the closer: Close and ShutDown off the relay thread ---------------- */
 
 /* They wait for the proxy (and, while the transport is down, for the
  * reconnect): a thread of their own runs them in order, so the relay
@@ -598,8 +593,7 @@ void shim_kick(struct shim_sock *ss)
 	pump(ss);
 }
 
-/* ---- the thread
- * -------------------------------------------------------------- */
+/* ---- the thread --------------------------------------------------------- */
 
 static void sock_event(struct shim_sock *ss, uint32_t ev)
 {

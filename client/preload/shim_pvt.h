@@ -178,7 +178,7 @@ void shim_tab_clear(int fd);
 void shim_sock_put_locked(struct shim_sock *ss);
 void shim_sock_put(struct shim_sock *ss);
 
-/* ---- relay.c ------------------------------------------------------------- */
+/* ---- relay.c ------------------------------------------------------------ */
 
 /** Start the relay and closer threads on shim.conn.  @return 0 or a
  *  negative errno. */
@@ -194,7 +194,7 @@ void shim_relay_forked(void);
  *  back (REMSOCK_DEBUG). */
 void shim_relay_exit_note(void);
 
-/* ---- life.c -------------------------------------------------------------- */
+/* ---- life.c ------------------------------------------------------------- */
 
 /** The connection, opened (and the relay started) on first use.  NULL
  *  with errno set when the proxy cannot be reached. */
@@ -228,7 +228,7 @@ bool shim_shared_child(void);
 /** Fork and exit handling. */
 void shim_atfork_init(void);
 
-/* ---- dgram.c ------------------------------------------------------------- */
+/* ---- dgram.c ------------------------------------------------------------ */
 
 /** sendmsg(2) on a UDP shim fd: frame and send.  @return as sendmsg. */
 ssize_t shim_dgram_send(int fd, struct shim_sock *ss, const struct msghdr *m,
@@ -237,7 +237,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *ss, const struct msghdr *m,
 /** recvmsg(2) on a UDP shim fd.  @return as recvmsg. */
 ssize_t shim_dgram_recv(int fd, struct msghdr *m, int flags);
 
-/* ---- misc ---------------------------------------------------------------- */
+/* ---- misc --------------------------------------------------------------- */
 
 /** A line on stderr when REMSOCK_DEBUG is set. */
 void shim_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -44,8 +44,7 @@ static bool fd_nonblock(int fd)
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
-/* ---- creating -------------------------------------------------------------
- */
+/* ---- creating ----------------------------------------------------------- */
 
 EXPORT int socket(int domain, int type, int protocol)
 {
@@ -67,8 +66,7 @@ EXPORT int socket(int domain, int type, int protocol)
 			     ST_IDLE);
 }
 
-/* ---- connecting -----------------------------------------------------------
- */
+/* ---- connecting --------------------------------------------------------- */
 
 static int tcp_connect(int fd, struct shim_sock *ss, const struct sockaddr *sa,
 		       socklen_t len)
@@ -233,8 +231,7 @@ EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
 	return accept4(fd, sa, len, 0);
 }
 
-/* ---- names -----------------------------------------------------------------
- */
+/* ---- names -------------------------------------------------------------- */
 
 /* A name of a socket inherited through fork, asked by its descriptor on
  * this process's own connection (descriptors belong to the app, not to
@@ -312,8 +309,7 @@ EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	return rc;
 }
 
-/* ---- options ----------------------------------------------------------------
- */
+/* ---- options ------------------------------------------------------------ */
 
 /* Options that act on the program's own end: its blocking reads and
  * writes are on the socketpair. */
@@ -419,8 +415,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	return rc;
 }
 
-/* ---- descriptors: the table follows close and dup ---------------------------
- */
+/* ---- descriptors: the table follows close and dup ----------------------- */
 
 EXPORT int close(int fd)
 {

@@ -71,7 +71,7 @@ static struct sockaddr_in sin_of(const char *ip, int port)
 
 #define SA(x) ((struct sockaddr *)&(x))
 
-/* ---- Linux peers ------------------------------------------------------------ */
+/* ---- Linux peers -------------------------------------------------------- */
 
 /* A kernel listener on the peer address: fd and port. */
 static int k_listen(int *port)
@@ -148,18 +148,18 @@ static bool recv_all(int fd, void *buf, size_t len)
 	return rsk_recv(fd, buf, len, MSG_WAITALL) == (ssize_t)len;
 }
 
-/* ---- scenarios --------------------------------------------------------------- */
+/* ---- scenarios ---------------------------------------------------------- */
 
 static void t_conn(void)
 {
-	struct rsk_conn_opts o = {.addr = proxy_addr, .app = app,
-				  .secret = "wrong-secret-wrong"};
+	struct rsk_conn_opts o = {
+	    .addr = proxy_addr, .app = app, .secret = "wrong-secret-wrong"};
 	struct rsk_conn *c;
 
 	errno = 0;
 	c = rsk_conn_open(&o);
-	check("a wrong secret is refused (EACCES)", c == NULL && errno == EACCES,
-	      "c=%p errno=%d", (void *)c, errno);
+	check("a wrong secret is refused (EACCES)",
+	      c == NULL && errno == EACCES, "c=%p errno=%d", (void *)c, errno);
 	o.secret = NULL;
 	o.app = NULL;
 	unsetenv("REMSOCK_APP");
@@ -205,8 +205,9 @@ static void t_stream_calls(struct rsk_conn *c)
 	n = rsk_send(fd, "hello", 5, 0);
 	check("send() takes the bytes", n == 5, "n=%zd errno=%d", n, errno);
 	memset(buf, 0, sizeof(buf));
-	check("recv() gets the echo", recv_all(fd, buf, 5) &&
-	      memcmp(buf, "hello", 5) == 0, "got '%.5s' errno=%d", buf, errno);
+	check("recv() gets the echo",
+	      recv_all(fd, buf, 5) && memcmp(buf, "hello", 5) == 0,
+	      "got '%.5s' errno=%d", buf, errno);
 
 	/* Read-ahead: 100 recv()s of 10 bytes cost about one round trip. */
 	for (unsigned i = 0; i < sizeof(msg); i++)
@@ -226,8 +227,9 @@ static void t_stream_calls(struct rsk_conn *c)
 	}
 	calls = rsk_conn_calls(c) - calls;
 	check("small recv()s are served from read-ahead (at most 2 calls for "
-	      "100 recvs)", n == (ssize_t)sizeof(msg) &&
-	      memcmp(buf, msg, sizeof(msg)) == 0 && calls <= 2,
+	      "100 recvs)",
+	      n == (ssize_t)sizeof(msg) && memcmp(buf, msg, sizeof(msg)) == 0 &&
+		  calls <= 2,
 	      "n=%zd calls=%llu", n, (unsigned long long)calls);
 
 	v = 1;
@@ -329,10 +331,12 @@ static void t_listen_accept(void)
 	pthread_create(&t, NULL, k_client, got);
 	a = rsk_accept(l, SA(from), &len);
 	check("accept() gives the Linux client's connection",
-	      a >= 0 && from.sin_addr.s_addr == sin_of(peer_ip, 0).sin_addr.s_addr,
+	      a >= 0 &&
+		  from.sin_addr.s_addr == sin_of(peer_ip, 0).sin_addr.s_addr,
 	      "a=%d errno=%d", a, errno);
-	check("the accepted socket receives", recv_all(a, buf, 2) &&
-	      memcmp(buf, "in", 2) == 0, "got '%.2s'", buf);
+	check("the accepted socket receives",
+	      recv_all(a, buf, 2) && memcmp(buf, "in", 2) == 0, "got '%.2s'",
+	      buf);
 	rsk_send(a, "out", 3, 0);
 	pthread_join(t, NULL);
 	check("and sends", memcmp(got, "out", 3) == 0, "got '%.3s'", got);
@@ -356,7 +360,8 @@ static void t_udp(void)
 	n = rsk_sendto(u, "ping", 4, 0, SA(k), sizeof(k));
 	len = sizeof(src);
 	check("UDP sendto() reaches Linux",
-	      n == 4 && recvfrom(kfd, buf, sizeof(buf), 0, SA(src), &len) == 4 &&
+	      n == 4 &&
+		  recvfrom(kfd, buf, sizeof(buf), 0, SA(src), &len) == 4 &&
 		  memcmp(buf, "ping", 4) == 0,
 	      "n=%zd errno=%d", n, errno);
 	sendto(kfd, "pong", 4, 0, SA(src), len);
@@ -398,7 +403,8 @@ static void t_errors(void)
 	      "errno=%d", errno);
 	rsk_close(fd);
 	check("send() on a handle never made: EBADF",
-	      rsk_send(4242, "x", 1, 0) < 0 && errno == EBADF, "errno=%d", errno);
+	      rsk_send(4242, "x", 1, 0) < 0 && errno == EBADF, "errno=%d",
+	      errno);
 	check("recv()/close()/listen() on it: EBADF",
 	      rsk_recv(4242, &sa, 1, 0) < 0 && errno == EBADF &&
 		  rsk_close(-1) < 0 && errno == EBADF &&
@@ -408,8 +414,7 @@ static void t_errors(void)
 	      rsk_socket(AF_UNIX, SOCK_STREAM, 0) < 0 && errno == EAFNOSUPPORT,
 	      "errno=%d", errno);
 	check("socket(AF_INET6), which the proxy refuses: EAFNOSUPPORT",
-	      rsk_socket(AF_INET6, SOCK_STREAM, 0) < 0 &&
-		  errno == EAFNOSUPPORT,
+	      rsk_socket(AF_INET6, SOCK_STREAM, 0) < 0 && errno == EAFNOSUPPORT,
 	      "errno=%d", errno);
 	check("socket(SOCK_STREAM, IPPROTO_UDP): EPROTONOSUPPORT",
 	      rsk_socket(AF_INET, SOCK_STREAM, IPPROTO_UDP) < 0 &&
@@ -419,7 +424,8 @@ static void t_errors(void)
 
 static void t_getaddrinfo(void)
 {
-	struct addrinfo h = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
+	struct addrinfo h = {.ai_family = AF_INET,
+			     .ai_socktype = SOCK_STREAM,
 			     .ai_flags = AI_CANONNAME},
 			*r = NULL, *p;
 	char ips[4][INET_ADDRSTRLEN];
@@ -434,8 +440,9 @@ static void t_getaddrinfo(void)
 	r = NULL;
 	rc = rsk_getaddrinfo("STATIC.test", "http", &h, &r);
 	for (p = r; p != NULL && n < 4; p = p->ai_next, n++)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)p->ai_addr)->sin_addr,
-			  ips[n], sizeof(ips[n]));
+		inet_ntop(AF_INET,
+			  &((struct sockaddr_in *)p->ai_addr)->sin_addr, ips[n],
+			  sizeof(ips[n]));
 	check("getaddrinfo() through Resolve ([hosts], service by name)",
 	      rc == 0 && n == 2 && strcmp(ips[0], "198.18.0.7") == 0 &&
 		  strcmp(ips[1], "198.18.0.8") == 0 &&
@@ -496,7 +503,7 @@ static void t_poll(struct rsk_conn *c)
 		rsk_close(fds[i]);
 }
 
-/* ---- async calls ------------------------------------------------------------ */
+/* ---- async calls -------------------------------------------------------- */
 
 static atomic_int cb_count;
 
@@ -509,7 +516,8 @@ static void count_cb(struct rsk_call *call, void *arg)
 
 static int start_name(struct rsk_call *call, const char *desc)
 {
-	Remsock__GetSocketNameRequest r = REMSOCK__GET_SOCKET_NAME_REQUEST__INIT;
+	Remsock__GetSocketNameRequest r =
+	    REMSOCK__GET_SOCKET_NAME_REQUEST__INIT;
 	uint8_t buf[128];
 	size_t n;
 
@@ -572,7 +580,8 @@ static void t_async(struct rsk_conn *c)
 			size_t n;
 			const void *b = rsk_call_reply(done, &n);
 			Remsock__GetSocketNameReply *r =
-			    b != NULL ? remsock__get_socket_name_reply__unpack(NULL, n, b)
+			    b != NULL ? remsock__get_socket_name_reply__unpack(
+					    NULL, n, b)
 				      : NULL;
 
 			good += r != NULL && rsk_call_check_success(done) == 0;
@@ -629,8 +638,8 @@ static void t_async_order(struct rsk_conn *c)
 	r.timeout_seconds = 10;
 	n = remsock__receive_request__pack(&r, buf);
 	rsk_call_start(rx, RSK_SERVICE, "Receive", buf, n, -1, 0);
-	check("a started call is RUNNING", rsk_call_state(rx) == RSK_CALL_RUNNING,
-	      "%d", rsk_call_state(rx));
+	check("a started call is RUNNING",
+	      rsk_call_state(rx) == RSK_CALL_RUNNING, "%d", rsk_call_state(rx));
 	check("waiting on a parked call times out (-ETIMEDOUT)",
 	      rsk_call_wait(rx, 200) == -ETIMEDOUT, "");
 	start_name(nm, d);
@@ -656,7 +665,8 @@ static void t_async_order(struct rsk_conn *c)
 	{
 		const void *b = rsk_call_reply(rx, &n);
 		Remsock__ReceiveReply *rr =
-		    b != NULL ? remsock__receive_reply__unpack(NULL, n, b) : NULL;
+		    b != NULL ? remsock__receive_reply__unpack(NULL, n, b)
+			      : NULL;
 
 		check("the parked Receive completes when the data comes",
 		      rc == 0 && rr != NULL && rr->data.len == 4 &&
@@ -665,7 +675,8 @@ static void t_async_order(struct rsk_conn *c)
 		remsock__receive_reply__free_unpacked(rr, NULL);
 	}
 	check("a finished call resets to IDLE",
-	      rsk_call_reset(rx) == 0 && rsk_call_state(rx) == RSK_CALL_IDLE, "");
+	      rsk_call_reset(rx) == 0 && rsk_call_state(rx) == RSK_CALL_IDLE,
+	      "");
 	/* A running call freed: cancelled, nothing breaks. */
 	rsk_call_start(rx, RSK_SERVICE, "Receive", buf,
 		       remsock__receive_request__pack(&r, buf), -1, 0);
@@ -691,7 +702,7 @@ static void t_async_order(struct rsk_conn *c)
 	free(d);
 }
 
-/* ---- reconnect mid-transfer --------------------------------------------------- */
+/* ---- reconnect mid-transfer --------------------------------------------- */
 
 struct xfer {
 	int fd;
@@ -775,8 +786,8 @@ static void t_reconnect(struct rsk_conn *c)
 	pthread_join(tr, NULL);
 	rs_sha256_hex(want, hw);
 	rs_sha256_hex(x.digest, hg);
-	printf("# %d MiB echoed with %d transport drops in %.1f s\n", SIZE >> 20,
-	       drops, now_s() - t0);
+	printf("# %d MiB echoed with %d transport drops in %.1f s\n",
+	       SIZE >> 20, drops, now_s() - t0);
 	check("the transport was broken at least 3 times mid-transfer and "
 	      "came back each time",
 	      drops >= 3 && rsk_conn_reconnects(c) - rc0 >= (uint64_t)drops,

@@ -98,8 +98,7 @@ static uint8_t pattern(uint64_t i)
 	return (uint8_t)((i * 2654435761u) >> 13);
 }
 
-/* ---- the Linux echo server ------------------------------------------------
- */
+/* ---- the Linux echo server ---------------------------------------------- */
 
 static void *echo_conn(void *arg)
 {
@@ -149,8 +148,7 @@ static int echo_start(void)
 	return ntohs(sa.sin_port);
 }
 
-/* ---- the Linux sink: counts what each connection sent
- * ------------------------ */
+/* ---- the Linux sink: counts what each connection sent ------------------- */
 
 static _Atomic long long sunk = -1; /* bytes of the last connection, at EOF */
 
@@ -186,8 +184,7 @@ static int sink_start(void)
 	return ntohs(sa.sin_port);
 }
 
-/* ---- epoll, non-blocking
- * ----------------------------------------------------- */
+/* ---- epoll, non-blocking ------------------------------------------------ */
 
 enum { BULK = 8 << 20 };
 
@@ -307,8 +304,7 @@ static void test_refused(void)
 	close(ep);
 }
 
-/* ---- a listener on the proxy
- * ----------------------------------------------------- */
+/* ---- a listener on the proxy -------------------------------------------- */
 
 static void *kclient(void *arg)
 {
@@ -381,8 +377,7 @@ static void test_listen(void)
 	close(ep);
 }
 
-/* ---- Unix-domain: untouched
- * --------------------------------------------------- */
+/* ---- Unix-domain: untouched --------------------------------------------- */
 
 static void test_unix(void)
 {
@@ -414,8 +409,7 @@ static void test_unix(void)
 	close(sv[1]);
 }
 
-/* ---- fork
- * ------------------------------------------------------------------------ */
+/* ---- fork --------------------------------------------------------------- */
 
 static int exchange(int fd, const char *msg)
 {

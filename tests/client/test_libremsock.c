@@ -60,8 +60,8 @@ static void test_request_frame(void **state)
 	remsock__rpc__rpc_request__free_unpacked(r, NULL);
 	free(f);
 	/* No deadline: negative or NaN.  An empty body is still a body. */
-	assert_int_equal(rskp_wire_request(8, "s", "m", NULL, 0, NAN, &f, &flen),
-			 0);
+	assert_int_equal(
+	    rskp_wire_request(8, "s", "m", NULL, 0, NAN, &f, &flen), 0);
 	r = unframe(f, flen);
 	assert_false(r->has_deadline_seconds);
 	assert_int_equal(r->body.len, 0);
@@ -88,13 +88,13 @@ static void test_request_limits(void **state)
 			 -EINVAL);
 	assert_int_equal(rskp_wire_request(1, "s", "m", NULL, 5, -1, &f, &flen),
 			 -EINVAL);
-	assert_int_equal(rskp_wire_request(1, "s", "m", big, sizeof(big), -1,
-					   &f, &flen),
-			 -EINVAL);
+	assert_int_equal(
+	    rskp_wire_request(1, "s", "m", big, sizeof(big), -1, &f, &flen),
+	    -EINVAL);
 	assert_null(f);
-	assert_int_equal(rskp_wire_request(1, "s", "m", big, sizeof(big) - 1,
-					   -1, &f, &flen),
-			 0);
+	assert_int_equal(
+	    rskp_wire_request(1, "s", "m", big, sizeof(big) - 1, -1, &f, &flen),
+	    0);
 	assert_true(flen > sizeof(big) && flen - 4 <= RS_FRAME_MAX_DEFAULT);
 	free(f);
 }
@@ -146,7 +146,8 @@ static void test_response_body(void **state)
 static void test_response_errors(void **state)
 {
 	Remsock__Rpc__RpcResponse m = REMSOCK__RPC__RPC_RESPONSE__INIT;
-	Remsock__Rpc__ApplicationError ae = REMSOCK__RPC__APPLICATION_ERROR__INIT;
+	Remsock__Rpc__ApplicationError ae =
+	    REMSOCK__RPC__APPLICATION_ERROR__INIT;
 	Remsock__Rpc__RpcError re = REMSOCK__RPC__RPC_ERROR__INIT;
 	Remsock__RemoteSocketServiceError se =
 	    REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__INIT;
@@ -173,9 +174,9 @@ static void test_response_errors(void **state)
 	assert_int_equal(r.sys_error, ECONNREFUSED);
 	assert_string_equal(r.detail, "connect");
 	assert_null(r.body);
-	assert_int_equal(rsk_errno_from_error(r.rpc_code, r.app_code,
-					      r.sys_error),
-			 ECONNREFUSED);
+	assert_int_equal(
+	    rsk_errno_from_error(r.rpc_code, r.app_code, r.sys_error),
+	    ECONNREFUSED);
 	rskp_resp_clear(&r);
 	free(b);
 	m.application_error = NULL;
@@ -190,12 +191,12 @@ static void test_response_errors(void **state)
 	free(b);
 	free(eb);
 	/* Bytes that are no RpcResponse. */
-	assert_int_equal(rskp_wire_response((const uint8_t *)"\x0a\xff\xff", 3,
-					    &r),
-			 -EPROTO);
+	assert_int_equal(
+	    rskp_wire_response((const uint8_t *)"\x0a\xff\xff", 3, &r),
+	    -EPROTO);
 }
 
-/* ---- tables ------------------------------------------------------------------ */
+/* ---- tables ------------------------------------------------------------- */
 
 static void test_errno_map(void **state)
 {
@@ -211,7 +212,8 @@ static void test_errno_map(void **state)
 			 EACCES);
 	assert_int_equal(rsk_errno_from_error(0, APPE(INVALID_REQUEST), 0),
 			 EINVAL);
-	assert_int_equal(rsk_errno_from_error(0, APPE(SOCKET_CLOSED), 0), EBADF);
+	assert_int_equal(rsk_errno_from_error(0, APPE(SOCKET_CLOSED), 0),
+			 EBADF);
 	assert_int_equal(rsk_errno_from_error(0, APPE(FAILURE), 0), EIO);
 	assert_int_equal(rsk_errno_from_error(0, APPE(GAI_ERROR), 8), EIO);
 	assert_int_equal(rsk_errno_from_error(0, 99, 0), EIO);
@@ -224,12 +226,13 @@ static void test_errno_map(void **state)
 	assert_int_equal(rsk_errno_from_error(RPCE(BAD_REQUEST), 0, 0), EINVAL);
 	assert_int_equal(rsk_errno_from_error(RPCE(REQUEST_TOO_LARGE), 0, 0),
 			 EMSGSIZE);
-	assert_int_equal(rsk_errno_from_error(RPCE(CANCELLED), 0, 0), ECANCELED);
+	assert_int_equal(rsk_errno_from_error(RPCE(CANCELLED), 0, 0),
+			 ECANCELED);
 	assert_int_equal(rsk_errno_from_error(RPCE(INTERNAL), 0, 0), EIO);
 	/* The envelope's error wins over an application code. */
-	assert_int_equal(rsk_errno_from_error(RPCE(OVER_QUOTA),
-					      APPE(SYSTEM_ERROR), EBADF),
-			 ENOBUFS);
+	assert_int_equal(
+	    rsk_errno_from_error(RPCE(OVER_QUOTA), APPE(SYSTEM_ERROR), EBADF),
+	    ENOBUFS);
 	/* Every SystemError value is the Linux errno of its name. */
 	for (unsigned i = 0; i < d->n_values; i++) {
 		int v = d->values[i].value;
@@ -267,7 +270,8 @@ static void test_eai_map(void **state)
 	(void)state;
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const ProtobufCEnumValue *v =
-		    protobuf_c_enum_descriptor_get_value_by_name(d, want[i].name);
+		    protobuf_c_enum_descriptor_get_value_by_name(d,
+								 want[i].name);
 
 		assert_non_null(v);
 		assert_int_equal(rsk_eai_from_error(v->value), want[i].host);
@@ -281,8 +285,8 @@ static void test_poll_map(void **state)
 	(void)state;
 	assert_int_equal(rskp_poll_to_wire(POLLIN | POLLOUT | POLLRDHUP),
 			 1 | 4 | 8192);
-	assert_int_equal(rskp_poll_from_wire(8 | 16 | 32), POLLERR | POLLHUP |
-							       POLLNVAL);
+	assert_int_equal(rskp_poll_from_wire(8 | 16 | 32),
+			 POLLERR | POLLHUP | POLLNVAL);
 	for (int bit = 0; bit < 15; bit++) {
 		int w = rskp_poll_to_wire(1 << bit);
 
@@ -292,7 +296,7 @@ static void test_poll_map(void **state)
 	assert_int_equal(rskp_poll_from_wire(1 << 20), 0);
 }
 
-/* ---- calls against a fake proxy ------------------------------------------------ */
+/* ---- calls against a fake proxy ----------------------------------------- */
 
 /*
  * The fake proxy: one connection at a time; Authenticate succeeds for the
@@ -346,14 +350,15 @@ static bool fake_serve(struct fake *fk, int fd)
 		struct rs_frame f;
 
 		while (ok && off < (size_t)n) {
-			int rc = rs_frame_decode(dec, buf + off, (size_t)n - off,
-						 &used, &f);
+			int rc = rs_frame_decode(dec, buf + off,
+						 (size_t)n - off, &used, &f);
 			Remsock__Rpc__RpcRequest *r;
 
 			off += used;
 			if (rc != RS_FRAME_READY)
 				continue;
-			r = remsock__rpc__rpc_request__unpack(NULL, f.len, f.data);
+			r = remsock__rpc__rpc_request__unpack(NULL, f.len,
+							      f.data);
 			if (!authed) {
 				Remsock__Rpc__AuthenticateRequest *a =
 				    remsock__rpc__authenticate_request__unpack(
@@ -370,7 +375,8 @@ static bool fake_serve(struct fake *fk, int fd)
 			} else if (strcmp(r->method, "Echo") == 0) {
 				fake_reply(fd, r->call_id, r->body.data,
 					   r->body.len, 0);
-			} else if (strcmp(r->method, "Hold") == 0 && nheld < 64) {
+			} else if (strcmp(r->method, "Hold") == 0 &&
+				   nheld < 64) {
 				held[nheld++] = r->call_id;
 			} else if (strcmp(r->method, "Flush") == 0) {
 				while (nheld > 0)
@@ -477,8 +483,8 @@ static void test_calls_out_of_order(void **state)
 		assert_int_equal(rsk_call_start(h[i], "t", "Hold", "", 0, -1,
 						RSK_CALL_NOTIFY),
 				 0);
-		assert_int_equal(rsk_call_start(h[i], "t", "Hold", "", 0, -1, 0),
-				 -EBUSY);
+		assert_int_equal(
+		    rsk_call_start(h[i], "t", "Hold", "", 0, -1, 0), -EBUSY);
 	}
 	assert_int_equal(rsk_call_wait(h[0], 50), -ETIMEDOUT);
 	assert_null(rsk_conn_next_done(c));
