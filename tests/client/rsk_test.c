@@ -27,49 +27,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
+
 #include "remsock.h"
 #include "remote_socket.pb-c.h"
 #include "sha256.h"
 
 static const char *proxy_ip, *peer_ip, *app, *secret;
 static char proxy_addr[64];
-static int failures;
-
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("check %s ok\n", name);
-	} else {
-		failures++;
-		printf("check %s FAIL: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-	}
-	fflush(stdout);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct sockaddr_in sin_of(const char *ip, int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-
-	inet_pton(AF_INET, ip, &sa.sin_addr);
-	return sa;
-}
-
-#define SA(x) ((struct sockaddr *)&(x))
 
 /* ---- Linux peers -------------------------------------------------------- */
 
@@ -821,7 +786,7 @@ int main(int argc, char **argv)
 	t_conn();
 	c = rsk_default_conn();
 	if (c == NULL) {
-		printf("done failures=%d\n", failures + 1);
+		printf("done failures=%d\n", check_failures + 1);
 		return 1;
 	}
 	t_stream_calls(c);
@@ -834,6 +799,6 @@ int main(int argc, char **argv)
 	t_async_order(c);
 	t_reconnect(c);
 	rsk_conn_close(c);
-	printf("done failures=%d\n", failures);
-	return failures != 0;
+	printf("done failures=%d\n", check_failures);
+	return check_failures != 0;
 }

@@ -47,45 +47,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
+
 static const char *peer_ip, *proxy_ip;
-static int failures;
 static char seen_peer[64]; /* the address the kernel server saw */
-
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("check %s ok\n", name);
-	} else {
-		failures++;
-		printf("check %s FAIL: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-	}
-	fflush(stdout);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct sockaddr_in sin_of(const char *ip, int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-
-	inet_pton(AF_INET, ip, &sa.sin_addr);
-	return sa;
-}
-
-#define SA(x) ((struct sockaddr *)&(x))
 
 /* A Linux socket the shim does not know of. */
 static int ksocket(int type)
@@ -659,6 +624,6 @@ int main(int argc, char **argv)
 	test_child_exit(sink);
 	test_exec(port, argv[0]);
 	test_exec_udp(argv[0]);
-	printf("done failures=%d\n", failures);
-	return failures != 0;
+	printf("done failures=%d\n", check_failures);
+	return check_failures != 0;
 }
