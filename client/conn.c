@@ -64,12 +64,27 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* Whether the test hook's count says to break the transport now, after
+ * @p len more bytes on the counter @p count. */
+static bool drop_due(struct rsk_conn *c, uint64_t *count, size_t len)
+{
+	uint64_t every = atomic_load(&c->drop_every);
+
+	if (every == 0)
+		return false;
+	*count += len;
+	if (*count < every)
+		return false;
+	*count = 0;
+	return true;
+}
+
 int rskp_conn_write(struct rsk_conn *c, const uint8_t *frame, size_t len)
 {
 	int rc = write_all(c->fd, frame, len);
 
-	if (rc < 0) /* a part of a frame may be out: the stream is lost */
-		shutdown(c->fd, SHUT_RDWR);
+	if (rc < 0 || drop_due(c, &c->drop_tx, len))
+		shutdown(c->fd, SHUT_RDWR); /* a part of a frame may be out */
 	return rc;
 }
 
@@ -230,6 +245,11 @@ static int read_loop(struct rsk_conn *c, int fd)
 			if (rc < 0 || (rc == RS_FRAME_READY &&
 				       dispatch(c, f.data, f.len) < 0))
 				return 0;
+			if (rc == RS_FRAME_READY &&
+			    drop_due(c, &c->drop_rx, f.len)) {
+				shutdown(fd, SHUT_RDWR);
+				return 0;
+			}
 		}
 	}
 }
@@ -376,6 +396,7 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 	size_t slen = o->secret != NULL && o->secret_len > 0 ? o->secret_len
 		      : secret != NULL			     ? strlen(secret)
 							     : 0;
+	const char *drop;
 
 	if (addr == NULL || app == NULL || secret == NULL ||
 	    parse_addr(addr, &c->addr) < 0)
@@ -390,6 +411,9 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 	    o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
 	c->reconnect_ms =
 	    o->reconnect_timeout_ms == 0 ? 10000 : o->reconnect_timeout_ms;
+	drop = getenv("REMSOCK_TEST_DROP_BYTES");
+	if (drop != NULL)
+		atomic_store(&c->drop_every, strtoull(drop, NULL, 0));
 	return 0;
 }
 
@@ -517,6 +541,14 @@ int rsk_conn_drop(struct rsk_conn *conn)
 		rc = shutdown(conn->fd, SHUT_RDWR) < 0 ? -errno : 0;
 	pthread_mutex_unlock(&conn->wmu);
 	return rc;
+}
+
+void rsk_conn_drop_every(struct rsk_conn *conn, uint64_t bytes)
+{
+	pthread_mutex_lock(&conn->wmu);
+	conn->drop_tx = 0;
+	atomic_store(&conn->drop_every, bytes);
+	pthread_mutex_unlock(&conn->wmu);
 }
 
 uint64_t rsk_conn_reconnects(const struct rsk_conn *conn)

@@ -76,7 +76,13 @@ struct rsk_conn {
 	atomic_uint_fast64_t next_id;
 	atomic_uint_fast64_t reconnects;
 	atomic_int refs; /* the owner's, and one per call object */
+	/* Test hook (rsk_conn_drop_every()): break the transport after every
+	 * drop_every bytes of frames, counted apart in each direction; 0 is
+	 * off.  drop_tx is under wmu, drop_rx the I/O thread's. */
+	atomic_uint_fast64_t drop_every;
+	uint64_t drop_tx;
 	/* I/O thread only. */
+	uint64_t drop_rx;
 	struct rs_frame_decoder *dec;
 	uint8_t *rbuf;
 };

@@ -121,6 +121,15 @@ struct rsk_call *rsk_conn_next_done(struct rsk_conn *conn);
  */
 int rsk_conn_drop(struct rsk_conn *conn);
 
+/**
+ * Break the transport (as rsk_conn_drop() does) each time another @p bytes
+ * of frames have gone out, and each time another @p bytes have come in,
+ * counted apart; 0 stops it.  Faults by count, not by clock: a test that
+ * moves M bytes sees about M / @p bytes breaks however fast the machine.
+ * $REMSOCK_TEST_DROP_BYTES sets it when a connection opens.  For tests.
+ */
+void rsk_conn_drop_every(struct rsk_conn *conn, uint64_t bytes);
+
 /** @return how many times the transport was re-established. */
 uint64_t rsk_conn_reconnects(const struct rsk_conn *conn);
 

@@ -525,6 +525,7 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 	unsigned leaked, svc_leaked;
 	struct rs_dp *dp;
 	char err[256];
+	int rc;
 
 	if (rs_dp_eal_init(cfg, o->eal_argc, o->eal_argv) < 0)
 		return EXIT_RUNTIME;
@@ -541,8 +542,14 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 		goto err_svc;
 	}
 	sdp = rs_svc_dp_create(sh, err, sizeof(err));
-	if (sdp == NULL || rs_svc_dp_attach(sdp, dp) < 0)
+	if (sdp == NULL)
 		goto err_svc;
+	rc = rs_svc_dp_attach(sdp, dp);
+	if (rc < 0) {
+		snprintf(err, sizeof(err), "service workers: %s",
+			 strerror(-rc));
+		goto err_svc;
+	}
 	src = (struct counters_src){.dp = dp, .ctl = ctl, .sdp = sdp};
 	rs_svc_ctl_counters_set(ctl, stats_counters, &src);
 	if (rs_dp_signals_install(on_signal) < 0) {

@@ -130,7 +130,7 @@ printf 'Hello from the Linux peer in %s, fetched through remsock.\n' "$NS" >"$WW
 ip netns exec "$NS" python3 -u -m http.server --bind "$PEER_IP" \
 	--directory "$WWW" "$HTTP_PORT" >"$WWW/http.log" 2>&1 &
 HTTP_PID=$!
-for _ in $(seq 50); do
+for _ in $(seq 600); do
 	grep -q '^Serving HTTP' "$WWW/http.log" && break
 	sleep 0.1
 done

@@ -21,14 +21,18 @@ run() { # dir, meson test args...
 # time.  Everything else runs two at a time.
 RUN_TAG=main run "$BUILD" --suite unit --suite wire --suite fuzz --num-processes 2
 RUN_TAG=integ run "$BUILD" --suite integration --num-processes 1
-RUN_TAG=asan run "$ASAN" --suite unit --suite fuzz --num-processes 2
+# ASan/UBSan code runs a few times slower: the meson timeouts (hang
+# guards) scale with it.
+RUN_TAG=asan run "$ASAN" --suite unit --suite fuzz --num-processes 2 \
+	--timeout-multiplier 3
 # The remote socket service's end-to-end tests again under ASan/UBSan:
 # remsockd's own code on every method, against real peers; and
 # libremsock's threads (calls in flight, reconnects) against it; and
 # remsock.Stats with the remsock command (cli_virtio); and the
 # API-host HTTP endpoint (service_http).
-RUN_TAG=asan-integ run "$ASAN" --num-processes 1 service_tap service_virtio \
-	service_limits client_virtio cli_virtio service_http
+RUN_TAG=asan-integ run "$ASAN" --num-processes 1 --timeout-multiplier 3 \
+	service_tap service_virtio service_limits client_virtio cli_virtio \
+	service_http
 
 /usr/bin/python3 - "$BUILD/meson-logs/testlog-main.json" \
 	"$BUILD/meson-logs/testlog-integ.json" \

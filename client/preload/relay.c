@@ -31,13 +31,6 @@
 
 static int conn_tag, wake_tag; /* epoll data of the two control fds */
 
-/* A test hook: with REMSOCK_TEST_DROP_MS=N the relay breaks the transport
- * every N ms once bytes have come (rsk_conn_drop), so that tests see the
- * shim's streams survive reconnects: nothing lost, nothing twice. */
-static int drop_ms;
-static bool drop_armed;
-static int64_t drop_last;
-
 static void pump(struct shim_sock *ss);
 
 /* ---- calls -------------------------------------------------------------- */
@@ -259,7 +252,6 @@ static void recv_done(struct shim_op *op)
 		return;
 	}
 	ss->rx_next += (int64_t)r->data.len;
-	drop_armed = drop_ms > 0;
 	ss->dn = r;
 	ss->dn_pos = 0;
 }
@@ -616,21 +608,6 @@ static void pump_all(void)
 	}
 }
 
-/* The epoll timeout: -1, or the time to the next test drop (which it
- * makes when due). */
-static int drop_wait(void)
-{
-	int64_t now = shim_now_ms();
-
-	if (!drop_armed)
-		return drop_ms > 0 ? 100 : -1;
-	if (now - drop_last >= drop_ms) {
-		rsk_conn_drop(shim.conn);
-		drop_last = now;
-	}
-	return (int)(drop_ms - (now - drop_last));
-}
-
 static void *relay_main(void *arg)
 {
 	struct epoll_event evs[64];
@@ -639,7 +616,7 @@ static void *relay_main(void *arg)
 	int n;
 
 	for (;;) {
-		n = epoll_wait(shim.ep, evs, 64, drop_wait());
+		n = epoll_wait(shim.ep, evs, 64, -1);
 		if (n < 0 && errno != EINTR)
 			break;
 		pthread_mutex_lock(&shim.mu);
@@ -684,9 +661,6 @@ int shim_relay_start(void)
 	e.data.ptr = &wake_tag;
 	if (epoll_ctl(shim.ep, EPOLL_CTL_ADD, shim.wake_fd, &e) < 0)
 		return -errno;
-	if (getenv("REMSOCK_TEST_DROP_MS") != NULL)
-		drop_ms = atoi(getenv("REMSOCK_TEST_DROP_MS"));
-	drop_last = shim_now_ms();
 	if (pthread_create(&shim.relay, NULL, relay_main, NULL) != 0)
 		return -EAGAIN;
 	if (pthread_create(&shim.closer, NULL, closer_main, NULL) != 0)
@@ -710,7 +684,9 @@ void shim_relay_forked(void)
 
 void shim_relay_exit_note(void)
 {
-	if (drop_ms > 0)
+	/* The test hook REMSOCK_TEST_DROP_BYTES (rsk_conn_drop_every()) breaks
+	 * the transport by count; the tests read how often it came back. */
+	if (getenv("REMSOCK_TEST_DROP_BYTES") != NULL)
 		shim_debug("transport re-established %llu times",
 			   (unsigned long long)rsk_conn_reconnects(shim.conn));
 }

@@ -190,8 +190,8 @@ bool shim_relay_busy(void);
 /** In a forked child: forget the parent's queued jobs. */
 void shim_relay_forked(void);
 
-/** At exit, with REMSOCK_TEST_DROP_MS: say how often the transport came
- *  back (REMSOCK_DEBUG). */
+/** At exit, with REMSOCK_TEST_DROP_BYTES: say how often the transport
+ *  came back (REMSOCK_DEBUG). */
 void shim_relay_exit_note(void);
 
 /* ---- life.c ------------------------------------------------------------- */

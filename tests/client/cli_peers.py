@@ -20,11 +20,11 @@ Prints 'ready' when all listen.
 """
 import os
 import random
+import select
 import socket
 import socketserver
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 IP, DIR = sys.argv[1], sys.argv[2]
@@ -58,7 +58,9 @@ class Http(BaseHTTPRequestHandler):
             self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Length: 20\r\n'
                              b'\r\n0123456789')
             self.wfile.flush()
-            time.sleep(3)
+            # Stall until the client gives up and closes (60 s bounds a
+            # client that never does): its timeout ends this, not ours.
+            select.select([self.connection], [], [], 60)
             self.close_connection = True
         else:
             self.send_error(404, 'no such thing here')

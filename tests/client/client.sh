@@ -21,7 +21,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 TB_INI_EXTRA="[tcp]
 time_wait_ms = 500
-close_grace_ms = 3000
+close_grace_ms = 10000
 [apps]
 demo = demo-secret-not-for-production
 [hosts]

@@ -133,7 +133,7 @@ static void t_conn(void)
 	      errno);
 	setenv("REMSOCK_APP", app, 1);
 	o.addr = "198.18.0.2:1";
-	o.connect_timeout_ms = 2000;
+	o.connect_timeout_ms = 30000; /* a refusal comes at once */
 	c = rsk_conn_open(&o);
 	check("a port nobody listens on: ECONNREFUSED",
 	      c == NULL && errno == ECONNREFUSED, "errno=%d", errno);
@@ -178,7 +178,13 @@ static void t_stream_calls(struct rsk_conn *c)
 	for (unsigned i = 0; i < sizeof(msg); i++)
 		msg[i] = (char)('a' + i % 26);
 	rsk_send(fd, msg, sizeof(msg), 0);
-	usleep(200000); /* the whole echo is at the proxy */
+	{ /* until the echo is at the proxy (a Poll that waits for it) */
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		check("poll() sees the echo arrive at the proxy",
+		      rsk_poll(&p, 1, 60000) == 1 && (p.revents & POLLIN),
+		      "revents=%#x errno=%d", p.revents, errno);
+	}
 	calls = rsk_conn_calls(c);
 	n = 0;
 	for (int i = 0; i < 100; i++) {
@@ -191,6 +197,8 @@ static void t_stream_calls(struct rsk_conn *c)
 			break;
 	}
 	calls = rsk_conn_calls(c) - calls;
+	/* The echo may come in two segments (the echo server's two reads):
+	 * a batch each. */
 	check("small recv()s are served from read-ahead (at most 2 calls for "
 	      "100 recvs)",
 	      n == (ssize_t)sizeof(msg) && memcmp(buf, msg, sizeof(msg)) == 0 &&
@@ -228,7 +236,7 @@ static void t_stream_calls(struct rsk_conn *c)
 	t0 = now_s() - t0;
 	check("recv() with SO_RCVTIMEO 0.3 s and nothing to read: EAGAIN "
 	      "after 0.3 s",
-	      n < 0 && errno == EAGAIN && t0 >= 0.28 && t0 < 3,
+	      n < 0 && errno == EAGAIN && t0 >= 0.28 && t0 < 30,
 	      "n=%zd errno=%d after %.3f s", n, errno, t0);
 	check("recv(MSG_DONTWAIT) with nothing to read: EAGAIN",
 	      rsk_recv(fd, buf, 10, MSG_DONTWAIT) < 0 && errno == EAGAIN,
@@ -261,7 +269,7 @@ static void *k_client(void *arg)
 
 	if (connect(fd, SA(sa), sizeof(sa)) == 0) {
 		write(fd, "in", 2);
-		struct timeval tv = {5, 0};
+		struct timeval tv = {60, 0};
 
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if (read(fd, out, 3) != 3)
@@ -315,7 +323,7 @@ static void t_udp(void)
 	socklen_t len = sizeof(k);
 	int kfd = socket(AF_INET, SOCK_DGRAM, 0);
 	int u = rsk_socket(AF_INET, SOCK_DGRAM, 0);
-	struct timeval tv = {5, 0};
+	struct timeval tv = {60, 0};
 	char buf[16] = {0};
 	ssize_t n;
 
@@ -444,11 +452,9 @@ static void t_poll(struct rsk_conn *c)
 	check("poll() over 5 quiet sockets: nothing", rc == 0, "rc=%d errno=%d",
 	      rc, errno);
 	rsk_send(fds[3], "x", 1, 0);
-	t0 = now_s();
-	rc = rsk_poll(p, 5, 5000);
+	rc = rsk_poll(p, 5, 60000);
 	check("poll() wakes for the one socket whose echo came back",
-	      rc == 1 && (p[3].revents & POLLIN) && p[0].revents == 0 &&
-		  now_s() - t0 < 4,
+	      rc == 1 && (p[3].revents & POLLIN) && p[0].revents == 0,
 	      "rc=%d revents[3]=%x", rc, p[3].revents);
 	char b;
 	rsk_recv(fds[3], &b, 1, 0);
@@ -456,10 +462,10 @@ static void t_poll(struct rsk_conn *c)
 	rc = rsk_poll(p, 5, 300);
 	t0 = now_s() - t0;
 	check("poll() with nothing ready returns at its timeout",
-	      rc == 0 && t0 >= 0.28 && t0 < 3, "rc=%d after %.3f", rc, t0);
+	      rc == 0 && t0 >= 0.28 && t0 < 30, "rc=%d after %.3f", rc, t0);
 	for (int i = 0; i < 5; i++)
 		p[i].events = POLLOUT;
-	rc = rsk_poll(p, 6, 1000);
+	rc = rsk_poll(p, 6, 60000);
 	check("poll() for POLLOUT: all writable, an unknown handle POLLNVAL",
 	      rc == 6 && (p[0].revents & POLLOUT) && (p[4].revents & POLLOUT) &&
 		  p[5].revents == POLLNVAL,
@@ -536,7 +542,7 @@ static void t_async(struct rsk_conn *c)
 		rsk_call_set_callback(calls[i], count_cb, &mine);
 		start_name(calls[i], d);
 	}
-	while (got < N && now_s() - t0 < 20) {
+	while (got < N && now_s() - t0 < 120) {
 		struct pollfd p = {.fd = efd, .events = POLLIN};
 
 		if (poll(&p, 1, 1000) == 1)
@@ -608,7 +614,7 @@ static void t_async_order(struct rsk_conn *c)
 	check("waiting on a parked call times out (-ETIMEDOUT)",
 	      rsk_call_wait(rx, 200) == -ETIMEDOUT, "");
 	start_name(nm, d);
-	rc = rsk_call_wait(nm, 5000);
+	rc = rsk_call_wait(nm, 60000);
 	check("a later call overtakes the parked Receive",
 	      rc == 0 && rsk_call_state(rx) == RSK_CALL_RUNNING,
 	      "rc=%d rx state %d", rc, rsk_call_state(rx));
@@ -673,7 +679,6 @@ struct xfer {
 	int fd;
 	const uint8_t *data;
 	size_t size;
-	atomic_bool done;
 	size_t got;
 	uint8_t digest[RS_SHA256_DIGEST_LEN];
 };
@@ -712,21 +717,19 @@ static void *xfer_recv(void *arg)
 	if (n < 0)
 		printf("# recv failed at %zu: errno %d\n", x->got, errno);
 	rs_sha256_final(&h, x->digest);
-	atomic_store(&x->done, true);
 	return NULL;
 }
 
 static void t_reconnect(struct rsk_conn *c)
 {
-	enum { SIZE = 24 << 20 };
+	enum { SIZE = 24 << 20, DROP_EVERY = 2 << 20 };
 	struct xfer x = {.size = SIZE};
 	uint8_t *blob = malloc(SIZE), want[RS_SHA256_DIGEST_LEN];
 	char hw[RS_SHA256_HEX_LEN], hg[RS_SHA256_HEX_LEN];
-	uint64_t rc0 = rsk_conn_reconnects(c);
+	uint64_t rc0 = rsk_conn_reconnects(c), reconnects;
 	struct timeval tmo = {30, 0};
 	struct rs_sha256 h;
 	pthread_t ts, tr;
-	int drops = 0;
 	double t0 = now_s();
 
 	for (size_t off = 0; off < SIZE;)
@@ -739,25 +742,24 @@ static void t_reconnect(struct rsk_conn *c)
 	/* A transfer that goes wrong ends in a failed check, not a hang. */
 	rsk_setsockopt(x.fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 	rsk_setsockopt(x.fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
+	/* Faults by count: a break after every DROP_EVERY bytes of frames
+	 * each way, so the number of breaks does not depend on speed. */
+	rsk_conn_drop_every(c, DROP_EVERY);
 	pthread_create(&tr, NULL, xfer_recv, &x);
 	pthread_create(&ts, NULL, xfer_send, &x);
-	/* Break the transport every 150 ms while bytes flow. */
-	while (!atomic_load(&x.done) && now_s() - t0 < 60) {
-		usleep(150000);
-		if (!atomic_load(&x.done) && x.got > 0 && rsk_conn_drop(c) == 0)
-			drops++;
-	}
 	pthread_join(ts, NULL);
 	pthread_join(tr, NULL);
+	rsk_conn_drop_every(c, 0);
+	reconnects = rsk_conn_reconnects(c) - rc0;
 	rs_sha256_hex(want, hw);
 	rs_sha256_hex(x.digest, hg);
-	printf("# %d MiB echoed with %d transport drops in %.1f s\n",
-	       SIZE >> 20, drops, now_s() - t0);
-	check("the transport was broken at least 3 times mid-transfer and "
+	printf("# %d MiB echoed with %llu reconnects in %.1f s\n", SIZE >> 20,
+	       (unsigned long long)reconnects, now_s() - t0);
+	/* 24 MiB each way: a break per 2 MiB written alone makes about 12. */
+	check("the transport was broken at least 6 times mid-transfer and "
 	      "came back each time",
-	      drops >= 3 && rsk_conn_reconnects(c) - rc0 >= (uint64_t)drops,
-	      "drops=%d reconnects=%llu", drops,
-	      (unsigned long long)(rsk_conn_reconnects(c) - rc0));
+	      reconnects >= 6, "reconnects=%llu",
+	      (unsigned long long)reconnects);
 	check("24 MiB through the echo server across reconnects: nothing lost, "
 	      "nothing twice (length and SHA-256)",
 	      x.got == SIZE && strcmp(hw, hg) == 0, "got %zu bytes, %s vs %s",

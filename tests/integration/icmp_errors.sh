@@ -65,7 +65,7 @@ st_clean "$L" "host unreachable"
 ip netns exec "$NS2" python3 "$ST_PEER_PY" --timeout 60 \
 	tcp-listen-discard $PORT 1 >"$TB_DIR/p2.log" 2>&1 &
 P2=$!
-tb__wait_for "$TB_DIR/p2.log" '^listening' 10 "$P2" ||
+tb__wait_for "$TB_DIR/p2.log" '^listening' 60 "$P2" ||
 	fail "the listener behind the small link starts"
 st_stack "$TB_DIR/pmtu.log" --timeout 60 \
 	tcp-source 198.19.6.1:$PORT 1M 7 || fail "rs_stacktest tcp-source starts"

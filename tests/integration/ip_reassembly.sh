@@ -20,19 +20,23 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../stack/stack_lib.sh" tap "$1" "$2" frag
 PORT=7000
 
-st_stack "$TB_DIR/stack.log" --timeout 60 udp-echo $PORT ||
+CTRS=$TB_DIR/counters
+st_stack "$TB_DIR/stack.log" --timeout 120 --counters-file "$CTRS" \
+	udp-echo $PORT ||
 	{ fail "rs_stacktest udp-echo starts"; finish; exit 1; }
 
-tb_ns python3 - "$TB_PROXY_IP" $PORT >"$TB_DIR/peer.log" 2>&1 <<'PY'
+tb_ns python3 - "$TB_PROXY_IP" $PORT "$CTRS" >"$TB_DIR/peer.log" 2>&1 <<'PY'
 import socket, struct, sys, time
 
-dst, port = sys.argv[1], int(sys.argv[2])
+dst, port, ctrs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER: PMTUDISC_DONT
-u.settimeout(0.2)
 
 def echo(n):
-    for _ in range(50):
+    """Whether a datagram of n bytes comes back; sent again every 0.2 s
+    (the first may go while ARP resolves), for 60 s at most."""
+    u.settimeout(0.2)
+    for _ in range(300):
         u.sendto(b"x" * n, (dst, port))
         try:
             return len(u.recv(65535)) == n
@@ -40,15 +44,33 @@ def echo(n):
             pass
     return False
 
-up = echo(100)
-big = 0
-for i in range(3):
-    d = bytes(range(i, i + 250)) * 16
+def echo_of(d):
+    """Whether d comes back within 60 s; a late echo of echo()'s retries
+    is passed over."""
+    until = time.monotonic() + 60
     u.sendto(d, (dst, port))
+    while time.monotonic() < until:
+        u.settimeout(max(until - time.monotonic(), 0.01))
+        try:
+            got = u.recv(65535)
+        except socket.timeout:
+            return False
+        if len(got) == len(d):
+            return got == d
+    return False
+
+def counter(name):
     try:
-        big += u.recv(65535) == d
-    except socket.timeout:
+        for line in open(ctrs):
+            f = line.split()
+            if f and f[0] == name:
+                return int(f[1])
+    except OSError:
         pass
+    return 0
+
+up = echo(100)
+big = sum(echo_of(bytes(range(i, i + 250)) * 16) for i in range(3))
 
 raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 src = socket.inet_aton(u.getsockname()[0] if u.getsockname()[0] != "0.0.0.0"
@@ -65,7 +87,11 @@ frag(0x1111, 0, True, udp + b"a" * 1472)      # overlaps the next
 frag(0x1111, 1000, False, b"b" * 808)
 frag(0x2222, 65512, False, b"c" * 100)         # ends past 65535
 frag(0x3333, 0, True, udp + b"d" * 1472)      # alone: times out
-time.sleep(6.5)
+# Until the stack's reassembly timer (5 s) has let the lone one go: the
+# counter, not the clock, says so (60 s bounds a hang).
+until = time.monotonic() + 60
+while counter("event.ip_frag_timed_out") < 1 and time.monotonic() < until:
+    time.sleep(0.1)
 print("result up=%d big_echoes=%d small_echo=%d" % (up, big, echo(200)))
 PY
 P=$TB_DIR/peer.log

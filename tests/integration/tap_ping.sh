@@ -87,7 +87,7 @@ check "a full-MTU ping (1472 bytes of data, DF) is answered" \
 	ip netns exec "$NS" ping -c 1 -s 1472 -M do -W 2 -w 10 "$PROXY_IP"
 check "a ping with IP options (record route) is answered" \
 	ip netns exec "$NS" ping -c 1 -R -W 2 -w 10 "$PROXY_IP"
-for _ in $(seq 30); do
+for _ in $(seq 600); do
 	grep -q '^stats: rx ' "$LOG" && break
 	sleep 0.1
 done

@@ -76,17 +76,17 @@ check "configs/virtio.ini with the test's socket passes --check-config" \
 "$REMSOCKD" -c "$TMP/vhost.ini" --stats-interval 1 >"$TMP/vhost.log" 2>&1 &
 VH_PID=$!
 check "the vhost-user backend creates its socket" \
-	bash -c "for i in \$(seq 100); do [[ -S $SOCK ]] && exit 0; sleep 0.1; done; exit 1"
+	bash -c "for i in \$(seq 600); do [[ -S $SOCK ]] && exit 0; sleep 0.1; done; exit 1"
 "$REMSOCKD" -c "$TMP/virtio.ini" --stats-interval 1 >"$TMP/virtio.log" 2>&1 &
 VU_PID=$!
 
-check "the virtio_user side comes up" wait_for "$TMP/virtio.log" '^remsockd: ready' 30
+check "the virtio_user side comes up" wait_for "$TMP/virtio.log" '^remsockd: ready' 60
 check "the vhost side comes up once the virtio side connects" \
-	wait_for "$TMP/vhost.log" '^remsockd: ready' 30
+	wait_for "$TMP/vhost.log" '^remsockd: ready' 60
 check "the virtio side receives the vhost side's gratuitous ARP" \
-	wait_for "$TMP/virtio.log" '^stats: rx [1-9]' 10
+	wait_for "$TMP/virtio.log" '^stats: rx [1-9]' 60
 check "the vhost side receives the virtio side's gratuitous ARP" \
-	wait_for "$TMP/vhost.log" '^stats: rx [1-9]' 10
+	wait_for "$TMP/vhost.log" '^stats: rx [1-9]' 60
 
 stop "$VU_PID"
 VU_PID=

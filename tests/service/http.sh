@@ -23,7 +23,7 @@ API_PORT=8088
 WEB_PORT=8080
 TB_INI_EXTRA="[rpc]
 http_port = $API_PORT
-http_idle_s = 3
+http_idle_s = 5
 [apps]
 demo = demo-secret-not-for-production
 small = small-secret-for-the-tests
@@ -31,10 +31,10 @@ small = small-secret-for-the-tests
 small = sockets=2
 [tcp]
 time_wait_ms = 500
-close_grace_ms = 3000
+close_grace_ms = 10000
 [dns]
 servers = $TB_PEER_IP
-timeout_ms = 1000
+timeout_ms = 5000
 tries = 2
 [hosts]
 static = Static.Test 198.18.0.7 198.18.0.8"
@@ -48,13 +48,13 @@ head -c 1048576 /dev/urandom >"$TB_DIR/www/blob"
 SHA=$(sha256sum "$TB_DIR/www/blob" | cut -d' ' -f1)
 tb_ns_bg "$TB_DIR/web.log" python3 -u -m http.server --bind "$TB_PEER_IP" \
 	--directory "$TB_DIR/www" "$WEB_PORT"
-tb__wait_for "$TB_DIR/web.log" '^Serving HTTP' 10 "$TB_BG_PID" ||
+tb__wait_for "$TB_DIR/web.log" '^Serving HTTP' 60 "$TB_BG_PID" ||
 	fail "the web server starts"
 tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
 	--no-hosts --bind-interfaces --listen-address="$TB_PEER_IP" \
 	--port=53 --user=root --pid-file= --log-queries --log-facility=- \
 	--address=/svc.test/"$TB_PEER_IP" --address=/invalid/
-tb__wait_for "$TB_DIR/dns.log" 'started' 10 "$TB_BG_PID" ||
+tb__wait_for "$TB_DIR/dns.log" 'started' 60 "$TB_BG_PID" ||
 	fail "dnsmasq starts"
 
 svc_client "$TB_DIR/client.log" "$HERE/svc_http.py" "$AE" \

@@ -18,10 +18,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OPEN_PORT=8081
 TB_INI_EXTRA="[tcp]
 time_wait_ms = 500
-close_grace_ms = 3000
+close_grace_ms = 10000
 [service]
-idle_timeout_s = 1
-auth_timeout_ms = 300
+idle_timeout_s = 3
+auth_timeout_ms = 2000
 [acl]
 hole = allow $TB_PEER_IP/32 $OPEN_PORT
 [quotas]

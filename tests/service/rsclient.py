@@ -56,7 +56,7 @@ class CallError(Exception):
 
 
 class Client:
-    def __init__(self, host, port, timeout=20.0):
+    def __init__(self, host, port, timeout=60.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.next_id = 1
@@ -91,8 +91,8 @@ class Client:
     def start(self, method, req, service=None, deadline=None, call_id=None):
         """Send a call without waiting; returns its call id."""
         if service is None:
-            service = 'remsock' if method == 'Authenticate' else \
-                'remote_socket'
+            service = 'remsock' if method in ('Authenticate', 'Stats') \
+                else 'remote_socket'
         if call_id is None:
             call_id = self.next_id
             self.next_id += 1
@@ -124,13 +124,19 @@ class Client:
             e.ParseFromString(ae.error_body)
             raise CallError(method, app_code=ae.code, errno_=e.system_error,
                             detail=ae.detail)
-        mod = pb.rpc if method == 'Authenticate' else pb.rs
+        mod = pb.rpc if method in ('Authenticate', 'Stats') else pb.rs
         reply = getattr(mod, REPLY.get(method, method + 'Reply'))()
         reply.ParseFromString(r.body)
         return reply
 
     def call(self, method, req, **kw):
         return self.finish(method, self.start(method, req, **kw))
+
+    def stats(self):
+        """remsock.Stats: remsockd's counters and the caller app's quota
+        use, as a dict."""
+        r = self.call('Stats', pb.rpc.StatsRequest())
+        return {x.name: x.value for x in r.counter}
 
     def authenticate(self, app, secret):
         return self.call('Authenticate', pb.rpc.AuthenticateRequest(

@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 HTTP_PORT=8080
 TB_INI_EXTRA="[tcp]
 time_wait_ms = 500
-close_grace_ms = 3000
+close_grace_ms = 10000
 [apps]
 demo = demo-secret-not-for-production
 other = other-secret-for-the-tests
@@ -29,7 +29,7 @@ small = small-secret-for-the-tests
 small = sockets=2
 [dns]
 servers = $TB_PEER_IP
-timeout_ms = 1000
+timeout_ms = 5000
 tries = 2
 [hosts]
 static = Static.Test 198.18.0.7 198.18.0.8"
@@ -44,7 +44,7 @@ SHA=$(sha256sum "$TB_DIR/www/blob" | cut -d' ' -f1)
 # After remsockd: in tap mode the namespace has its address only now.
 tb_ns_bg "$TB_DIR/http.log" python3 -u -m http.server --bind "$TB_PEER_IP" \
 	--directory "$TB_DIR/www" "$HTTP_PORT"
-tb__wait_for "$TB_DIR/http.log" '^Serving HTTP' 10 "$TB_BG_PID" ||
+tb__wait_for "$TB_DIR/http.log" '^Serving HTTP' 60 "$TB_BG_PID" ||
 	fail "the web server starts"
 # A DNS server there: names under svc.test are 198.18.0.1, under invalid
 # nothing (NXDOMAIN); it logs each query with its source.
@@ -52,7 +52,7 @@ tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
 	--no-hosts --bind-interfaces --listen-address="$TB_PEER_IP" \
 	--port=53 --user=root --pid-file= --log-queries --log-facility=- \
 	--address=/svc.test/"$TB_PEER_IP" --address=/invalid/
-tb__wait_for "$TB_DIR/dns.log" 'started' 10 "$TB_BG_PID" ||
+tb__wait_for "$TB_DIR/dns.log" 'started' 60 "$TB_BG_PID" ||
 	fail "dnsmasq starts"
 
 svc_client "$TB_DIR/client.log" "$HERE/svc_basic.py" "$SRC/proto" \

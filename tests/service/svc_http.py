@@ -13,6 +13,7 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
 
 import errno
 import hashlib
+import os
 import random
 import socket
 import sys
@@ -289,7 +290,7 @@ def t_deadlines():
                      rpc_code=RPC.DEADLINE_EXCEEDED)
     dt = time.monotonic() - t0
     check('a Receive past its deadline header is DEADLINE_EXCEEDED',
-          ok and 0.4 <= dt < 3, f'{why} after {dt:.2f} s')
+          ok and 0.4 <= dt < 30, f'{why} after {dt:.2f} s')
     recv.timeout_seconds = 0.3
     ok, why = raises(lambda: c.call('Receive', recv, deadline=5),
                      app_code=SYSTEM_ERROR, errno=errno.EAGAIN)
@@ -393,7 +394,7 @@ def t_http_errors():
 
 def t_malformed_bodies():
     """Mutated remote_api Requests: each answered, the connection lives."""
-    rnd = random.Random(int(time.time()))
+    rnd = random.Random(int(os.environ.get('RS_FUZZ_SEED', '5757')))
     c = Client(PROXY, PORT, TICKET)
     d = tcp_socket(c)
     reqs = [('Receive', pb.rs.ReceiveRequest(socket_descriptor=d,
@@ -529,6 +530,7 @@ def t_many_connections():
           res == [20] * 64, [r for r in res if r != 20][:3])
     # Connections left half-done: one idle, one mid-request; then FIN.
     s1, s2 = raw(), raw()
+    t0 = time.monotonic()  # their idle clocks run from here
     s2.sendall(raw_request(resolve_body('198.18.0.5'))[:30])
     s3 = raw()
     s3.sendall(raw_request(resolve_body('198.18.0.6')))
@@ -537,14 +539,14 @@ def t_many_connections():
     r = rshttp.reply_of('Resolve', status, data)
     check('a request followed by FIN is answered, then closed',
           ips(r) == ['198.18.0.6'] and closed(s3), r)
-    # [rpc] http_idle_s = 3: the idle one and the stalled one are closed.
-    t0 = time.monotonic()
-    s1.settimeout(8)
-    s2.settimeout(8)
+    # [rpc] http_idle_s = 5: the idle one and the stalled one are closed,
+    # not before (the upper bound is for a hang only).
+    s1.settimeout(60)
+    s2.settimeout(60)
     gone = closed(s1) and closed(s2)
     dt = time.monotonic() - t0
     check('idle and stalled connections are closed after http_idle_s',
-          gone and 1.5 <= dt < 6, f'{gone} after {dt:.1f} s')
+          gone and 4.5 <= dt < 60, f'{gone} after {dt:.1f} s')
     for s in (s1, s2, s3):
         s.close()
 

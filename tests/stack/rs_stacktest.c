@@ -33,6 +33,7 @@
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
 
 #define TICK_MS 10
+#define COUNTERS_TICKS 10 /* --counters-file: every 100 ms */
 
 const struct st_mode st_modes[] = {
     {"udp-echo", "p", "PORT", false, st_udp_echo_start, NULL,
@@ -63,7 +64,8 @@ const struct st_mode st_modes[] = {
 
 struct opts {
 	const char *config;
-	const char *go_file; /* NULL: go at once */
+	const char *go_file;	   /* NULL: go at once */
+	const char *counters_file; /* NULL: counters only at the end */
 	unsigned timeout_s;
 };
 
@@ -127,6 +129,10 @@ static const char usage_text[] =
     "    -c, --config FILE     the data plane's configuration\n"
     "    --go-file PATH        client modes wait until PATH exists\n"
     "    --timeout SECS        give up after SECS (default 120)\n"
+    "    --counters-file FILE  while running, write the counters to FILE\n"
+    "                          (as the final report prints them) every\n"
+    "                          100 ms, replaced whole each time: a test\n"
+    "                          waits on a counter instead of sleeping\n"
     "    --count N             servers: finish after N connections\n"
     "                          (udp-echo: datagrams)\n"
     "    --expect-error ERRNO  each connection must end with this error\n"
@@ -264,7 +270,15 @@ static int mode_parse(int argc, char **argv, struct st_app *app)
 /* @return -1 to go on, or the exit code. */
 static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 {
-	enum { O_GO = 256, O_TIMEOUT, O_COUNT, O_EXPECT, O_NOHASH, O_RING };
+	enum {
+		O_GO = 256,
+		O_TIMEOUT,
+		O_COUNT,
+		O_EXPECT,
+		O_NOHASH,
+		O_RING,
+		O_COUNTERS
+	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"go-file", required_argument, NULL, O_GO},
@@ -273,6 +287,7 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 	    {"expect-error", required_argument, NULL, O_EXPECT},
 	    {"no-hash", no_argument, NULL, O_NOHASH},
 	    {"ring", required_argument, NULL, O_RING},
+	    {"counters-file", required_argument, NULL, O_COUNTERS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -289,6 +304,9 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 			break;
 		case O_GO:
 			o->go_file = optarg;
+			break;
+		case O_COUNTERS:
+			o->counters_file = optarg;
 			break;
 		case O_TIMEOUT:
 			if (parse_u64(optarg, 3600, &v) < 0 || v == 0)
@@ -348,14 +366,72 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t drops_sum(const struct rs_dp_stats *st)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
+		sum += st->drops[i];
+	return sum;
+}
+
+static void counters_print(FILE *f, const struct rs_dp_stats *st)
+{
+	fprintf(f, "  %-28s %" PRIu64 "\n", "rx_pkts", st->rx_pkts);
+	fprintf(f, "  %-28s %" PRIu64 "\n", "rx_bytes", st->rx_bytes);
+	fprintf(f, "  %-28s %" PRIu64 "\n", "tx_pkts", st->tx_pkts);
+	fprintf(f, "  %-28s %" PRIu64 "\n", "tx_bytes", st->tx_bytes);
+	fprintf(f, "  %-28s %" PRIu64 "\n", "handled", st->handled);
+	fprintf(f, "  %-28s %" PRIu64 "\n", "dropped", drops_sum(st));
+	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
+		if (st->drops[i] != 0)
+			fprintf(f, "    drop.%-22s %" PRIu64 "  (%s)\n",
+				rs_dp_drop_name(i), st->drops[i],
+				rs_dp_drop_meaning(i));
+	fprintf(f, "  %-28s %" PRIu64 "\n", "tx_dropped", st->tx_dropped);
+	for (unsigned i = 0; i < RS_DP_EV_MAX; i++)
+		fprintf(f, "  event.%-22s %" PRIu64 "\n", rs_dp_event_name(i),
+			st->events[i]);
+	fprintf(f, "  %-28s %" PRId64 "\n", "unexplained",
+		(int64_t)(st->rx_pkts - st->handled - drops_sum(st)));
+	fprintf(f, "  %-28s %" PRIu64 "\n", "socks_open", st->socks_open);
+	fprintf(f, "  %-28s %" PRIu64 "\n", "tcp_conns", st->tcp_conns);
+	fprintf(f, "  %-28s %" PRIu64 "\n", "tcp_conns_at_stop",
+		st->tcp_conns_at_stop);
+	fprintf(f, "  %-28s %" PRIu64 "\n", "arp_held", st->arp_held);
+}
+
+/* --counters-file: the counters now, written beside the file and renamed
+ * over it, so a reader never sees half of them. */
+static void counters_write(const struct rs_dp *dp, const char *path)
+{
+	char tmp[4096];
+	struct rs_dp_stats st;
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return;
+	rs_dp_stats_read(dp, -1, &st);
+	counters_print(f, &st);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
 /* Until the app is done, a signal, or the time limit.  @return 0, or
  * EXIT_TIMEOUT. */
-static int wait_for_end(struct st_app *app, const struct opts *o)
+static int wait_for_end(const struct rs_dp *dp, struct st_app *app,
+			const struct opts *o)
 {
 	const struct timespec tick = {0, TICK_MS * 1000000L};
 	uint64_t deadline = now_ms() + o->timeout_s * 1000ull;
+	unsigned ticks = 0;
 
 	while (!stop_signal && !__atomic_load_n(&app->done, __ATOMIC_ACQUIRE)) {
+		if (o->counters_file != NULL && ticks++ % COUNTERS_TICKS == 0)
+			counters_write(dp, o->counters_file);
 		if (!__atomic_load_n(&app->go, __ATOMIC_RELAXED) &&
 		    (o->go_file == NULL || access(o->go_file, F_OK) == 0))
 			__atomic_store_n(&app->go, true, __ATOMIC_RELEASE);
@@ -372,43 +448,6 @@ static int wait_for_end(struct st_app *app, const struct opts *o)
 	return 0;
 }
 
-static uint64_t drops_sum(const struct rs_dp_stats *st)
-{
-	uint64_t sum = 0;
-
-	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
-		sum += st->drops[i];
-	return sum;
-}
-
-static void counters_print(const struct rs_dp_stats *st, unsigned mbufs)
-{
-	printf("final counters:\n");
-	printf("  %-28s %" PRIu64 "\n", "rx_pkts", st->rx_pkts);
-	printf("  %-28s %" PRIu64 "\n", "rx_bytes", st->rx_bytes);
-	printf("  %-28s %" PRIu64 "\n", "tx_pkts", st->tx_pkts);
-	printf("  %-28s %" PRIu64 "\n", "tx_bytes", st->tx_bytes);
-	printf("  %-28s %" PRIu64 "\n", "handled", st->handled);
-	printf("  %-28s %" PRIu64 "\n", "dropped", drops_sum(st));
-	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
-		if (st->drops[i] != 0)
-			printf("    drop.%-22s %" PRIu64 "  (%s)\n",
-			       rs_dp_drop_name(i), st->drops[i],
-			       rs_dp_drop_meaning(i));
-	printf("  %-28s %" PRIu64 "\n", "tx_dropped", st->tx_dropped);
-	for (unsigned i = 0; i < RS_DP_EV_MAX; i++)
-		printf("  event.%-22s %" PRIu64 "\n", rs_dp_event_name(i),
-		       st->events[i]);
-	printf("  %-28s %" PRId64 "\n", "unexplained",
-	       (int64_t)(st->rx_pkts - st->handled - drops_sum(st)));
-	printf("  %-28s %" PRIu64 "\n", "socks_open", st->socks_open);
-	printf("  %-28s %" PRIu64 "\n", "tcp_conns", st->tcp_conns);
-	printf("  %-28s %" PRIu64 "\n", "tcp_conns_at_stop",
-	       st->tcp_conns_at_stop);
-	printf("  %-28s %" PRIu64 "\n", "arp_held", st->arp_held);
-	printf("  %-28s %u\n", "mbufs_in_use_after_close", mbufs);
-}
-
 /* The counters and the leak line.  @return true when nothing leaked. */
 static bool final_report(const struct rs_dp *dp, const struct st_app *app)
 {
@@ -417,7 +456,9 @@ static bool final_report(const struct rs_dp *dp, const struct st_app *app)
 	bool clean;
 
 	rs_dp_stats_read(dp, -1, &st);
-	counters_print(&st, mbufs);
+	printf("final counters:\n");
+	counters_print(stdout, &st);
+	printf("  %-28s %u\n", "mbufs_in_use_after_close", mbufs);
 	printf("leak sockets_open=%" PRIu64 " tcp_conns=%" PRIu64
 	       " tcp_conns_at_stop=%" PRIu64 " mbufs_in_use=%u"
 	       " app_sockets_after_fini=%u\n",
@@ -447,7 +488,7 @@ static int run(const struct rs_config *cfg, const struct opts *o,
 	    rs_dp_start(dp) < 0)
 		goto err_start;
 	banner_print(dp, app);
-	rc = wait_for_end(app, o);
+	rc = wait_for_end(dp, app, o);
 	rs_dp_stop(dp);
 	if (!final_report(dp, app) && rc == EXIT_OK)
 		rc = EXIT_FAIL;

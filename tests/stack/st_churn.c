@@ -9,9 +9,14 @@
  * ephemeral ports inside 2 MSL, ports run out unless TIME-WAIT 4-tuples
  * are reused (tcp_conn.c).
  *
- * The result line: cycles done and failed, connects refused for want
- * of a port (no_port: the core's EADDRNOTAVAIL, which rs_sock_connect()
- * reports as EADDRINUSE), the peak open at once, the time and rate.
+ * A connect that finds no port (the core's EADDRNOTAVAIL, which
+ * rs_sock_connect() reports as EADDRINUSE: every port's TIME-WAIT is
+ * younger than [tcp] tw_reuse_ms) is put off for PORT_RETRY_NS and tried
+ * again, as a client would: how soon a port comes round depends on how
+ * fast the machine churns, and the run's outcome must not.
+ *
+ * The result line: cycles done and failed, connects put off for want
+ * of a port (no_port), the peak open at once, the time and rate.
  * The TIME-WAIT counters (tcp.tw_reused, tcp.tw_evicted) are in the
  * final counters.
  */
@@ -19,9 +24,12 @@
 
 #include "stacktest_pvt.h"
 
-/* Opens that may fail before the run gives up: each failure when no
- * port is left costs a scan of the whole ephemeral range. */
+/* Opens that may fail (for another reason than a port) before the run
+ * gives up. */
 #define OPEN_FAILURES_MAX 100
+/* How long a connect that found no port waits before it tries again: each
+ * try when no port is free costs a scan of the ephemeral range. */
+#define PORT_RETRY_NS 1000000ull
 
 static void churn_give_up(struct st_app *app)
 {
@@ -35,13 +43,20 @@ static void churn_give_up(struct st_app *app)
 static void churn_more(struct st_app *app)
 {
 	unsigned window = app->conns_done == 0 ? 1 : app->concurrency;
+	uint64_t now = rs_lcore_now_ns(app->lc);
 
+	if (now < app->port_retry_ns)
+		return;
 	while (app->opened < app->n && app->connecting + app->live < window) {
 		app->opened++;
 		if (st_many_open(app) != NULL)
 			continue;
-		if (errno == EADDRNOTAVAIL || errno == EADDRINUSE)
-			app->addrnotavail++; /* rs_sock's name for it */
+		if (errno == EADDRNOTAVAIL || errno == EADDRINUSE) {
+			app->opened--; /* rs_sock's name for it: later */
+			app->addrnotavail++;
+			app->port_retry_ns = now + PORT_RETRY_NS;
+			return;
+		}
 		app->conns_failed++;
 		st_app_fail(app);
 		if (++app->open_failed >= OPEN_FAILURES_MAX)

@@ -17,6 +17,11 @@
 #   st_val LOG KEY           KEY's value on the last "result" line of LOG
 #                            that has it
 #   st_ge A B                1 when A is a number >= B, else 0
+#   st_established FILTER    whether Linux has an established TCP socket
+#                            matching the ss(8) FILTER ("dport = :7030");
+#                            for tb_until
+#   st_segs_in FILTER        segments Linux's first socket matching the
+#                            ss(8) FILTER has received (0 when none)
 #   st_clean LOG WHAT [--tx-drops-ok] [DROP...]
 #                            the checks every run of the stack ends with:
 #                            no packet unexplained, nothing leaked, and no
@@ -38,14 +43,15 @@ ST_PEER_PY=$ST_HERE/peer.py
 . "$ST_HERE/../testbed/testbed.sh"
 
 # Short timers, so that a test's connections are gone before the stack
-# stops: TIME-WAIT in 0.5 s (ST_TIME_WAIT_MS), and 3 s for closes at the
-# end.  A script may
-# set ST_TCP_EXTRA to [tcp] lines of its own before sourcing this (they
+# stops: TIME-WAIT in 0.5 s (ST_TIME_WAIT_MS); closes at the end may take
+# 10 s (a lost FIN and its backed-off retransmission on a loaded host),
+# which costs nothing when they finish sooner.  A script may set
+# ST_TCP_EXTRA to [tcp] lines of its own before sourcing this (they
 # replace the close_grace_ms line, so give one), and ST_INI_EXTRA to more
 # sections.
 TB_INI_EXTRA="[tcp]
 time_wait_ms = ${ST_TIME_WAIT_MS:-500}
-${ST_TCP_EXTRA:-close_grace_ms = 3000}
+${ST_TCP_EXTRA:-close_grace_ms = 10000}
 ${ST_INI_EXTRA:-}"
 
 if ! tb_up "$ST_MODE" "$ST_NAME"; then
@@ -82,7 +88,7 @@ st_peer() {
 	tcp-listen-*) ;;
 	*) return 0 ;;
 	esac
-	tb__wait_for "$log" '^listening' 10 "$ST_PEER_PID"
+	tb__wait_for "$log" '^listening' 60 "$ST_PEER_PID"
 }
 
 # st__show LOG WHO: the result lines, as comments.
@@ -122,6 +128,15 @@ st_val() {
 					v = substr($i, length(k) + 2)
 		}
 		END { print v }' "$1"
+}
+
+st_established() {
+	tb_ns ss -Htn state established "$1" | grep -q .
+}
+
+st_segs_in() {
+	tb_ns ss -Htni state established "$1" |
+		sed -n 's/.*segs_in:\([0-9]*\).*/\1/p' | head -1 | grep . || echo 0
 }
 
 st_ge() {
@@ -175,8 +190,10 @@ st_clean() {
 # a retransmission timeout.  Then duplicates reach the stack
 # (tcp_out_of_window), and segments or RSTs for connections it has
 # finished with (tcp_no_socket, tcp_no_socket_rst, tcp_rst_ignored in
-# TIME-WAIT); the stack's TX queue may refuse packets too.  Those are
-# allowed, as long as they stay below a fifth of the packets received;
+# TIME-WAIT); the stack's TX queue may refuse packets too.  How many
+# depends on the host's load (each stall brings RTOs), so they are
+# allowed as long as they stay below half the packets received (a loop
+# would pass it);
 # Linux's counters between NSTAT0 and NSTAT1 are printed beside them.
 # (An exact account needs the stack's own retransmission count, which
 # struct rs_dp_stats does not carry.)
@@ -193,6 +210,6 @@ st_clean_tcp() {
 		"$(st_delta "$3" "$4" TcpExtTCPTimeouts) timeouts," \
 		"$(st_delta "$3" "$4" TcpOutRsts) RSTs;" \
 		"the stack: $recovery recovery drops of ${rx:-?} packets"
-	expect "$what: recovery drops stay under a fifth of the packets" 1 \
-		"$(st_ge $((${rx:-0} / 5)) "$recovery")"
+	expect "$what: recovery drops stay under half the packets" 1 \
+		"$(st_ge $((${rx:-0} / 2)) "$recovery")"
 }

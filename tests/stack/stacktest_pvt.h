@@ -128,8 +128,10 @@ struct st_app {
 	unsigned opened, connecting, live, peak;
 	uint64_t heap0; /**< heap in use before the first connect */
 	bool exchanging;
-	/* tcp-churn: connects refused for want of a port, and in all */
+	/* tcp-churn: connects put off for want of a port, opens failed
+	 * otherwise, and when the next open may try for a port again */
 	unsigned addrnotavail, open_failed;
+	uint64_t port_retry_ns;
 	unsigned conns_done, conns_failed;
 	uint64_t bytes_total, datagrams, send_errors;
 	uint64_t t0_ns;

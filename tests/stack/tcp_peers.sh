@@ -14,7 +14,7 @@
 #
 #   tcp_peers.sh tap|virtio RS_STACKTEST RS_BRIDGE
 set -uo pipefail
-ST_TCP_EXTRA="close_grace_ms = 3000
+ST_TCP_EXTRA="close_grace_ms = 10000
 retries = 4
 rto_max_ms = 1000
 keepidle_s = 2
@@ -45,7 +45,8 @@ st_peer "$TB_DIR/gone.log" --timeout 60 tcp-listen-discard 7021 1 ||
 	fail "the Linux reader starts"
 st_stack "$TB_DIR/gonesrc.log" --timeout 60 --expect-error ETIMEDOUT \
 	tcp-expect-reset "$TB_PEER_IP:7021" || fail "the sender starts"
-sleep 1
+tb_until 30 st_established "sport = :7021" ||
+	fail "the transfer to the vanishing peer is established"
 ip -n "$TB_NS" link set "$TB_IFACE" down
 st_stack_wait 60
 expect "a vanished peer: the retransmission limit ends it (ETIMEDOUT)" \
@@ -59,7 +60,13 @@ st_peer "$TB_DIR/ka.log" --timeout 60 tcp-listen-discard 7022 1 ||
 	fail "the Linux listener starts"
 st_stack "$TB_DIR/ka_stack.log" --timeout 60 --expect-error ETIMEDOUT \
 	tcp-keepalive "$TB_PEER_IP:7022" || fail "tcp-keepalive starts"
-sleep 3 # one keepalive answered first
+# One keepalive answered first: Linux's socket counts the probe that comes
+# after keepidle_s of silence.
+tb_until 30 st_established "sport = :7022" ||
+	fail "the idle connection is established"
+KA0=$(st_segs_in "sport = :7022")
+tb_until 60 eval '(($(st_segs_in "sport = :7022") > KA0))' ||
+	fail "a keepalive probe reaches Linux before it goes away"
 ip -n "$TB_NS" link set "$TB_IFACE" down
 T0=$(date +%s)
 st_stack_wait 60

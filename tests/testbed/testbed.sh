@@ -31,6 +31,10 @@
 #   tb_stop                          SIGTERM it and wait; TB_RC
 #   tb_bridge_stop                   stop rs_bridge; TB_BRIDGE_RC
 #   tb_counter LOG NAME              value of a "  NAME VALUE" line
+#   tb_until SECS CMD...             run CMD every 0.1 s until it
+#                                    succeeds (0), or 1 after SECS: how a
+#                                    test waits for a condition instead of
+#                                    sleeping (SECS only bounds a hang)
 #   tb_down                          stop and remove everything; run by
 #                                    the EXIT trap that tb_up installs,
 #                                    which also prints the logs of a
@@ -47,7 +51,7 @@ TB_PROXY_IP=198.18.0.2
 TB_PEER_MAC=02:00:c6:12:00:01
 TB_PROXY_MAC=02:00:c6:12:00:02
 TB_READY=${TB_READY:-'^[a-z_]*: ready'}
-TB_STOP_S=${TB_STOP_S:-20}
+TB_STOP_S=${TB_STOP_S:-60}
 TB_PID=
 TB_BRIDGE_PID=
 TB_BG_PIDS=()
@@ -141,7 +145,7 @@ tb__bridge_up() {
 	"$TB_BRIDGE" --vhost "$TB_SOCK" --tap "$TB_IFACE" ${TB_BRIDGE_ARGS:-} \
 		>"$log" 2>&1 &
 	TB_BRIDGE_PID=$!
-	tb__wait_for "$log" '^rs_bridge: ready' 30 "$TB_BRIDGE_PID" || {
+	tb__wait_for "$log" '^rs_bridge: ready' 60 "$TB_BRIDGE_PID" || {
 		tb__log "rs_bridge did not start"
 		return 1
 	}
@@ -223,7 +227,7 @@ tb__tap_bridge_up() {
 	"$TB_BRIDGE" --af-packet "$TB_IFACE" --tap "${TB_IFACE}b" \
 		$TB_BRIDGE_ARGS >"$log" 2>&1 &
 	TB_BRIDGE_PID=$!
-	tb__wait_for "$log" '^rs_bridge: ready' 30 "$TB_BRIDGE_PID" &&
+	tb__wait_for "$log" '^rs_bridge: ready' 60 "$TB_BRIDGE_PID" &&
 		tb__ns_link "${TB_IFACE}b" || {
 		tb__log "rs_bridge (af_packet on $TB_IFACE) did not start"
 		return 1
@@ -283,6 +287,15 @@ tb_bridge_stop() {
 
 tb_counter() {
 	awk -v k="$2" '$1 == k {print $2; exit}' "$1"
+}
+
+tb_until() {
+	local until=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < until)) || return 1
+		sleep 0.1
+	done
 }
 
 tb_down() {
