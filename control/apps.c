@@ -65,6 +65,7 @@ struct rs_apps *rs_apps_create(const struct rs_config *cfg, int *err)
 		a->limit[RS_QUOTA_SOCKETS] = c->quota.sockets;
 		a->limit[RS_QUOTA_BUFFERED_BYTES] = c->quota.buffered_bytes;
 		a->limit[RS_QUOTA_PENDING_CALLS] = c->quota.pending_calls;
+		a->limit[RS_QUOTA_OUTPUT_BYTES] = c->quota.output_bytes;
 	}
 	if (err != NULL)
 		*err = 0;
@@ -163,6 +164,21 @@ int rs_apps_charge(struct rs_apps *apps, uint32_t app, enum rs_quota q,
 					      __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
 	return 0;
+}
+
+void rs_apps_charge_over(struct rs_apps *apps, uint32_t app, enum rs_quota q,
+			 uint64_t n)
+{
+	if (in_range(apps, app, q))
+		__atomic_fetch_add(&apps->app[app].used[q], n,
+				   __ATOMIC_RELAXED);
+}
+
+bool rs_apps_over(const struct rs_apps *apps, uint32_t app, enum rs_quota q)
+{
+	return in_range(apps, app, q) &&
+	       __atomic_load_n(&apps->app[app].used[q], __ATOMIC_RELAXED) >=
+		   apps->app[app].limit[q];
 }
 
 void rs_apps_uncharge(struct rs_apps *apps, uint32_t app, enum rs_quota q,

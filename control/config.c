@@ -155,6 +155,7 @@ static const struct key keys[] = {
 
     KEY(service, idle_timeout_s, K_UINT, 0, 7 * 86400, 0),
     KEY(service, auth_timeout_ms, K_UINT, 100, 600000, 0),
+    KEY(service, close_wait_ms, K_UINT, 0, 600000, 0),
 
     {"acl", ANY_NAME, K_ACL, 0, 0, 0, 0, 0},
 
@@ -163,6 +164,7 @@ static const struct key keys[] = {
     KEY(quotas, sockets, K_UINT, 1, 1u << 22, 0),
     KEY(quotas, buffered_bytes, K_UINT, 4096, UINT32_MAX, 0),
     KEY(quotas, pending_calls, K_UINT, 1, 1u << 20, 0),
+    KEY(quotas, output_bytes, K_UINT, 1u << 20, UINT32_MAX, 0),
     {"quotas", ANY_NAME, K_QUOTA, 0, 0, 0, 0, 0},
 
     {"dns", "servers", K_IPLIST, 0, 0, 0, 0, 0},
@@ -609,7 +611,7 @@ static int parse_quota(struct rs_config *cfg, const char *name, const char *v,
 err_shape:
 	return fail(w,
 		    "%s: [quotas] %s: '%s' is not a list of QUOTA=N (sockets, "
-		    "buffered_bytes, pending_calls)",
+		    "buffered_bytes, pending_calls, output_bytes)",
 		    w->file, name, v);
 }
 
@@ -1031,6 +1033,8 @@ static int resolve_quotas(struct rs_config *cfg, const struct where *w)
 		q->pending_calls = o->quota.pending_calls
 				       ? o->quota.pending_calls
 				       : q->pending_calls;
+		q->output_bytes = o->quota.output_bytes ? o->quota.output_bytes
+							: q->output_bytes;
 	}
 	return 0;
 }

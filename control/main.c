@@ -436,6 +436,8 @@ static void service_counters(const struct counters_src *src,
 	    {"rpc.cancelled", ds.cancelled},
 	    {"rpc.busy", ds.busy},
 	    {"rpc.reaped", ds.reaped},
+	    {"rpc.close_deferred", ds.close_deferred},
+	    {"rpc.close_overdue", ds.close_overdue},
 	    {"rpc.gone_lost", ds.gone_lost},
 	    {"rpc.http_requests", ds.http_requests},
 	    {"rpc.http_errors", ds.http_errors},
@@ -462,6 +464,7 @@ static void stats_counters(void *srcp, rs_svc_counter_fn emit, void *arg)
 	emit(arg, "rpc.conns_open", ds.conns_open);
 	emit(arg, "rpc.socks_open", ds.socks_open);
 	emit(arg, "rpc.waits", ds.waits);
+	emit(arg, "rpc.out_bytes", ds.out_bytes);
 	emit(arg, "rpc.descriptors", cs.descriptors);
 	rs_dp_stats_read(src->dp, -1, &st);
 	emit(arg, "rx_pkts", st.rx_pkts);

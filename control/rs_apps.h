@@ -9,8 +9,11 @@
  * Authentication compares secrets in constant time, and an unknown app id
  * costs the same comparison as a wrong secret, so timing tells neither.
  *
- * Each app has three quotas: open sockets, bytes buffered in its sockets'
- * rings, and calls parked at once.  rs_apps_charge() takes an amount from
+ * Each app has four quotas: open sockets, bytes buffered in its sockets'
+ * rings, calls parked at once, and bytes of replies waiting to be sent.
+ * rs_apps_charge_over() takes an amount even past the limit, for what
+ * cannot be refused (a reply already made); rs_apps_over() then says to
+ * take no more work.  rs_apps_charge() takes an amount from
  * a quota, or refuses all of it with -EDQUOT and counts the refusal;
  * rs_apps_uncharge() gives it back.  The counters are atomic, so workers
  * and the control thread may charge the same app at once.
@@ -18,6 +21,7 @@
 #ifndef RS_APPS_H
 #define RS_APPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +32,7 @@ enum rs_quota {
 	RS_QUOTA_SOCKETS,	 /**< open descriptors */
 	RS_QUOTA_BUFFERED_BYTES, /**< bytes in its sockets' rings */
 	RS_QUOTA_PENDING_CALLS,	 /**< calls parked at once */
+	RS_QUOTA_OUTPUT_BYTES,	 /**< reply bytes waiting for the client */
 	RS_QUOTA_COUNT
 };
 
@@ -76,6 +81,14 @@ uint64_t rs_apps_auth_failures(const struct rs_apps *apps);
  */
 int rs_apps_charge(struct rs_apps *apps, uint32_t app, enum rs_quota q,
 		   uint64_t n);
+
+/** Take @p n from an app's quota even past its limit (an app or quota
+ *  out of range is ignored). */
+void rs_apps_charge_over(struct rs_apps *apps, uint32_t app, enum rs_quota q,
+			 uint64_t n);
+
+/** Whether an app's use of a quota has reached its limit. */
+bool rs_apps_over(const struct rs_apps *apps, uint32_t app, enum rs_quota q);
 
 /**
  * Give back @p n taken by rs_apps_charge().  Giving back more than was

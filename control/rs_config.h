@@ -174,6 +174,7 @@ struct rs_config {
 	struct rs_config_service {
 		uint32_t idle_timeout_s;  /**< reap idle sockets; 0: never */
 		uint32_t auth_timeout_ms; /**< to authenticate a connection */
+		uint32_t close_wait_ms; /**< a deferred Close's longest wait */
 	} service;
 
 	/** Destination rules of [acl], in file order:
@@ -192,6 +193,7 @@ struct rs_config {
 		uint32_t sockets;	 /**< open descriptors */
 		uint32_t buffered_bytes; /**< bytes held in socket rings */
 		uint32_t pending_calls;	 /**< calls parked at once */
+		uint32_t output_bytes;	 /**< replies waiting to be sent */
 	} quotas;
 
 	/** Apps of [apps]: `APP_ID = SECRET`.  quota is the effective one:

@@ -14,8 +14,12 @@
  *
  * The descriptor table is the authority on which app owns which
  * descriptor and on which worker it lives.  Sockets are charged to the
- * app's quota here, when their descriptor is made, and given back when it
- * is forgotten (Close, or a GONE entry from the worker).
+ * app's quota here, when their descriptor is made; the worker gives the
+ * charge back when the socket is really gone (a Close that waits for
+ * Sends still on their way keeps it), or when the descriptor never got a
+ * socket.  A descriptor is forgotten here at once on Close (nothing but
+ * "closed" answers it from then on), or on a GONE entry from the
+ * worker.
  *
  * remsock.Stats is answered here too: the control thread reads every
  * worker's counters (through the source remsockd's main sets) and the
@@ -129,10 +133,10 @@ static bool desc_new(struct rs_svc_ctl *ctl, struct rs_rpc_call *call,
 	return true;
 }
 
+/* Forget a descriptor; its quota is the worker's to give back. */
 static void desc_forget(struct rs_svc_ctl *ctl, uint32_t app, const char *d)
 {
-	if (rs_desc_remove(ctl->desc, app, d, strlen(d), NULL) == 0)
-		rs_apps_uncharge(ctl->sh->apps, app, RS_QUOTA_SOCKETS, 1);
+	rs_desc_remove(ctl->desc, app, d, strlen(d), NULL);
 }
 
 /* ---- the control-plane methods ------------------------------------------ */
@@ -337,6 +341,7 @@ static void stats_quotas(const struct rs_apps *apps, uint32_t app,
 	    [RS_QUOTA_SOCKETS] = "sockets",
 	    [RS_QUOTA_BUFFERED_BYTES] = "buffered_bytes",
 	    [RS_QUOTA_PENDING_CALLS] = "pending_calls",
+	    [RS_QUOTA_OUTPUT_BYTES] = "output_bytes",
 	};
 	char name[64];
 

@@ -48,24 +48,27 @@ void rs_svc_dp_free(struct rs_svc_dp *sdp);
 struct rs_svc_dp_stats {
 	uint64_t conns_accepted; /**< RPC connections taken */
 	uint64_t conns_closed;
-	uint64_t auth_failed;	/**< Authenticate refused */
-	uint64_t auth_timeouts; /**< closed before authenticating */
-	uint64_t calls;		/**< frames dispatched */
-	uint64_t forwarded;	/**< of which went to control */
-	uint64_t parked;	/**< calls that waited */
-	uint64_t woken;		/**< runs of parked calls after an event */
-	uint64_t expired;	/**< runs at the deadline */
-	uint64_t cancelled;	/**< parked calls of closed connections */
-	uint64_t busy;		/**< refused: control ring or pool full */
-	uint64_t reaped;	/**< sockets closed for idleness */
-	uint64_t gone_lost;	/**< descriptors control was not told about */
-	uint64_t http_requests; /**< API-host HTTP requests served */
-	uint64_t http_errors;	/**< answered with an HTTP error status */
-	uint64_t http_idle;	/**< HTTP connections closed for idleness */
+	uint64_t auth_failed;	 /**< Authenticate refused */
+	uint64_t auth_timeouts;	 /**< closed before authenticating */
+	uint64_t calls;		 /**< frames dispatched */
+	uint64_t forwarded;	 /**< of which went to control */
+	uint64_t parked;	 /**< calls that waited */
+	uint64_t woken;		 /**< runs of parked calls after an event */
+	uint64_t expired;	 /**< runs at the deadline */
+	uint64_t cancelled;	 /**< parked calls of closed connections */
+	uint64_t busy;		 /**< refused: control ring or pool full */
+	uint64_t reaped;	 /**< sockets closed for idleness */
+	uint64_t close_deferred; /**< Closes that waited for Sends */
+	uint64_t close_overdue;	 /**< ... until close_wait_ms */
+	uint64_t gone_lost;	 /**< descriptors control was not told about */
+	uint64_t http_requests;	 /**< API-host HTTP requests served */
+	uint64_t http_errors;	 /**< answered with an HTTP error status */
+	uint64_t http_idle;	 /**< HTTP connections closed for idleness */
 	/* Gauges. */
 	uint64_t conns_open; /**< RPC connections now */
 	uint64_t socks_open; /**< proxied sockets now */
 	uint64_t waits;	     /**< parked calls now */
+	uint64_t out_bytes;  /**< replies waiting for their clients now */
 };
 
 /** Sum the workers' counters. */

@@ -47,26 +47,46 @@ struct rs_svc_dp {
 
 /* ---- the worker's sockets ----------------------------------------------- */
 
-struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
-			       const char *desc)
+/* The caller app's socket of @p desc, closed ones too; NULL when none. */
+static struct svc_sock *sock_lookup(struct svc_worker *w, const char *desc)
 {
 	char key[SVC_KEY_LEN] = {0};
 	void *data;
 
 	/* Only the app that made it may use a descriptor; another app's
 	 * looks like one that never existed. */
-	if (strlen(desc) == RS_DESC_LEN) {
-		memcpy(key, desc, RS_DESC_LEN);
-		if (rte_hash_lookup_data(w->socks, key, &data) >= 0 &&
-		    ((struct svc_sock *)data)->app == w->cur_app) {
-			((struct svc_sock *)data)->last_use_ns =
-			    rs_lcore_now_ns(w->lc);
-			return data;
-		}
-	}
+	if (strlen(desc) != RS_DESC_LEN)
+		return NULL;
+	memcpy(key, desc, RS_DESC_LEN);
+	if (rte_hash_lookup_data(w->socks, key, &data) < 0 ||
+	    ((struct svc_sock *)data)->app != w->cur_app)
+		return NULL;
+	((struct svc_sock *)data)->last_use_ns = rs_lcore_now_ns(w->lc);
+	return data;
+}
+
+struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
+			       const char *desc)
+{
+	struct svc_sock *ss = sock_lookup(w, desc);
+
+	/* A Close waiting for its Sends has closed the descriptor for
+	 * everything else. */
+	if (ss != NULL && ss->close_at < 0)
+		return ss;
 	if (call != NULL)
 		rs_svc_sys_error(call, EBADF, "no such socket descriptor");
 	return NULL;
+}
+
+struct svc_sock *svc_sock_find_send(struct svc_worker *w,
+				    struct rs_rpc_call *call, const char *desc)
+{
+	struct svc_sock *ss = sock_lookup(w, desc);
+
+	if (ss == NULL && call != NULL)
+		rs_svc_sys_error(call, EBADF, "no such socket descriptor");
+	return ss;
 }
 
 struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
@@ -172,8 +192,12 @@ int svc_sock_charge(struct svc_worker *w, struct rs_rpc_call *call,
 
 void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 {
+	/* The socket is gone now, not before: its charges end here. */
 	rs_apps_uncharge(w->sh->apps, ss->app, RS_QUOTA_BUFFERED_BYTES,
 			 ss->charged);
+	rs_apps_uncharge(w->sh->apps, ss->app, RS_QUOTA_SOCKETS, 1);
+	if (ss->close_at >= 0)
+		TAILQ_REMOVE(&w->closing, ss, clink);
 	rte_hash_del_key(w->socks, ss->desc);
 	TAILQ_REMOVE(&w->socks_all, ss, link);
 	w->nsocks--;
@@ -193,6 +217,43 @@ void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 		TAILQ_INSERT_TAIL(&w->ready, wt, slink);
 	}
 	free(ss);
+}
+
+void svc_sock_close_at(struct svc_worker *w, struct svc_sock *ss, uint64_t off)
+{
+	struct svc_wait *wt, *next;
+
+	ss->close_at = (int64_t)off;
+	ss->close_by_ns = rs_lcore_now_ns(w->lc) +
+			  (uint64_t)w->sh->cfg->service.close_wait_ms * 1000000;
+	TAILQ_INSERT_TAIL(&w->closing, ss, clink);
+	w->st.close_deferred++;
+	/* Its calls other than the Sends answer "closed" now: Poll and
+	 * ReceiveBatch run again with the round's events. */
+	for (wt = TAILQ_FIRST(&ss->waits); wt != NULL; wt = next) {
+		next = TAILQ_NEXT(wt, slink);
+		if (wt->send)
+			continue;
+		TAILQ_REMOVE(&ss->waits, wt, slink);
+		wt->on = &w->ready;
+		TAILQ_INSERT_TAIL(&w->ready, wt, slink);
+	}
+	w->any_event = true;
+}
+
+/* Deferred Closes whose Sends did not all come within close_wait_ms close
+ * with what came (all have the same wait: the list is in deadline
+ * order). */
+static void close_overdue(struct svc_worker *w)
+{
+	uint64_t now = rs_lcore_now_ns(w->lc);
+	struct svc_sock *ss;
+
+	while ((ss = TAILQ_FIRST(&w->closing)) != NULL &&
+	       ss->close_by_ns <= now) {
+		w->st.close_overdue++;
+		svc_sock_close(w, ss, false);
+	}
 }
 
 /* Send took bytes: a ShutDown or Close waiting for them goes ahead. */
@@ -220,6 +281,12 @@ void svc_sock_event(struct rs_sock *s, unsigned events, void *user)
 	rerun_list(ss->w, &ss->waits);
 }
 
+void svc_desc_unused(struct svc_worker *w, uint32_t app, const char *desc)
+{
+	rs_apps_uncharge(w->sh->apps, app, RS_QUOTA_SOCKETS, 1);
+	svc_gone(w, app, desc);
+}
+
 void svc_gone(struct svc_worker *w, uint32_t app, const char *desc)
 {
 	struct rs_svc_msg *m = rs_svc_msg_get(w->sh);
@@ -235,8 +302,8 @@ void svc_gone(struct svc_worker *w, uint32_t app, const char *desc)
 		}
 		rs_svc_msg_put(w->sh, m);
 	}
-	/* Control keeps a descriptor that leads nowhere: it answers EBADF
-	 * here, and counts against the app's quota until the restart. */
+	/* Control keeps a descriptor that leads nowhere until the restart:
+	 * it answers EBADF here (its quota was given back all the same). */
 	w->st.gone_lost++;
 }
 
@@ -520,7 +587,7 @@ static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt)
 {
 	if (wt->owns_desc)
-		svc_gone(w, wt->app, wt->desc);
+		svc_desc_unused(w, wt->app, wt->desc);
 	w->st.cancelled++;
 	wait_free(w, wt, svc_conn_get(w, wt->conn));
 }
@@ -693,10 +760,12 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 		return NULL;
 	}
 	TAILQ_INIT(&w->socks_all);
+	TAILQ_INIT(&w->closing);
 	TAILQ_INIT(&w->multi);
 	TAILQ_INIT(&w->ready);
 	TAILQ_INIT(&w->quiet);
 	TAILQ_INIT(&w->kick);
+	TAILQ_INIT(&w->starved);
 	w->env_rpc = (struct rs_rpc_env){
 	    .registry = sdp->sh->registry,
 	    .arena = w->arena,
@@ -752,6 +821,7 @@ static int svc_poll(struct rs_lcore *lc, void *arg)
 		w->next_scan_ns = rs_lcore_now_ns(lc) + SCAN_NS;
 		svc_conn_scan(w);
 		reap_idle(w);
+		close_overdue(w);
 	}
 	return (int)work;
 }
@@ -845,6 +915,8 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->cancelled += LOAD(w->st.cancelled);
 		st->busy += LOAD(w->st.busy);
 		st->reaped += LOAD(w->st.reaped);
+		st->close_deferred += LOAD(w->st.close_deferred);
+		st->close_overdue += LOAD(w->st.close_overdue);
 		st->gone_lost += LOAD(w->st.gone_lost);
 		st->http_requests += LOAD(w->st.http_requests);
 		st->http_errors += LOAD(w->st.http_errors);
@@ -852,5 +924,6 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->conns_open += LOAD(w->nconns);
 		st->socks_open += LOAD(w->nsocks);
 		st->waits += LOAD(w->nwaits);
+		st->out_bytes += LOAD(w->out_bytes);
 	}
 }

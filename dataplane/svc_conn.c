@@ -7,9 +7,17 @@
  * at once, so calls are pipelined, and a call that parks answers later,
  * out of order.  Replies go straight into the connection's TX ring;
  * what does not fit waits in the connection's output buffer for
- * WRITABLE.  While more than SVC_OUT_PAUSE bytes wait, the connection's
- * input is not read, so a client that does not read its replies stops
- * itself and nobody else.
+ * WRITABLE.  A client that does not read its replies stops itself and
+ * nobody else: input is taken a frame (an HTTP request) at a time, and
+ * while more than SVC_OUT_PAUSE bytes wait on the connection, or its
+ * app's output_bytes quota is used up (what waits on all of its native
+ * connections), no more is taken -- the rest stays in the socket's RX
+ * ring (read with RS_SOCK_HOLD, released up to what was used) and its
+ * window closes.  Replies that repeat bytes (MSG_PEEK, a consumed_offset
+ * asked again) therefore cost the client its own quota, never memory
+ * beyond the configuration.  A connection paused for its app's quota
+ * waits on w->starved, and resumes from the worker's poll when the app
+ * has drained below it.
  *
  * The first call must be remsock.Authenticate: any other call before it
  * is refused (RPC_UNAUTHENTICATED); a failed Authenticate, or none within
@@ -33,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_apps.h"
 #include "rs_config.h"
 #include "svc_pvt.h"
 
@@ -54,10 +63,59 @@ struct svc_conn *svc_conn_get(struct svc_worker *w, uint64_t ref)
 	return c != NULL && c->gen == (uint32_t)(ref >> 32) ? c : NULL;
 }
 
+/* The app a connection's waiting output is charged to: a native
+ * connection's, once authenticated; -1 for none (HTTP carries several
+ * apps' answers). */
+static int32_t out_app(const struct svc_conn *c)
+{
+	return c->http == NULL ? c->app : -1;
+}
+
+/* Keep the worker's count and the app's output_bytes charge equal to
+ * what waits in c->out.  Charged even past the limit: a reply made
+ * cannot be refused. */
+static void out_charge(struct svc_worker *w, struct svc_conn *c)
+{
+	uint64_t want = c->out_len - c->out_off;
+	int32_t app = out_app(c);
+
+	w->out_bytes += want - c->out_counted;
+	c->out_counted = want;
+	if (app < 0 || want == c->out_charged)
+		return;
+	if (want > c->out_charged)
+		rs_apps_charge_over(w->sh->apps, (uint32_t)app,
+				    RS_QUOTA_OUTPUT_BYTES,
+				    want - c->out_charged);
+	else
+		rs_apps_uncharge(w->sh->apps, (uint32_t)app,
+				 RS_QUOTA_OUTPUT_BYTES, c->out_charged - want);
+	c->out_charged = want;
+}
+
+static bool app_starved(const struct svc_worker *w, const struct svc_conn *c)
+{
+	int32_t app = out_app(c);
+
+	return app >= 0 &&
+	       rs_apps_over(w->sh->apps, (uint32_t)app, RS_QUOTA_OUTPUT_BYTES);
+}
+
+static void starved_drop(struct svc_worker *w, struct svc_conn *c)
+{
+	if (c->starved) {
+		TAILQ_REMOVE(&w->starved, c, slink);
+		c->starved = false;
+	}
+}
+
 static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 {
 	if (c->kicked)
 		TAILQ_REMOVE(&w->kick, c, klink);
+	starved_drop(w, c);
+	c->out_off = c->out_len;
+	out_charge(w, c);
 	if (c->http != NULL)
 		w->st.http_errors += rs_http_conn_stats(c->http)->http_errors;
 	while (!TAILQ_EMPTY(&c->waits))
@@ -125,6 +183,7 @@ void svc_conn_write(struct svc_worker *w, struct svc_conn *c,
 		/* A reply cannot be dropped from a stream: end it. */
 		c->doomed = true;
 	}
+	out_charge(w, c);
 }
 
 static bool conn_input(struct svc_worker *w, struct svc_conn *c);
@@ -134,6 +193,22 @@ static bool conn_busy(const struct svc_conn *c, size_t limit)
 {
 	return c->out_len - c->out_off > limit ||
 	       (c->http != NULL && rs_http_conn_busy(c->http));
+}
+
+bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c)
+{
+	return c->doomed || conn_busy(c, SVC_OUT_PAUSE) || app_starved(w, c);
+}
+
+/* Stop taking input; one stopped by its app's quota waits on w->starved
+ * (its own output may be empty: no WRITABLE would resume it). */
+static void conn_pause(struct svc_worker *w, struct svc_conn *c)
+{
+	c->paused = true;
+	if (!c->starved && app_starved(w, c)) {
+		c->starved = true;
+		TAILQ_INSERT_TAIL(&w->starved, c, slink);
+	}
 }
 
 static bool conn_drained(const struct svc_conn *c)
@@ -154,6 +229,7 @@ static bool conn_flush(struct svc_worker *w, struct svc_conn *c)
 			break;
 		c->out_off += (size_t)n;
 	}
+	out_charge(w, c);
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
 		if (c->out_cap > SVC_OUT_PAUSE) { /* give a burst's room back */
@@ -183,8 +259,16 @@ void svc_conn_kick(struct svc_worker *w, struct svc_conn *c)
 
 void svc_conn_kicks(struct svc_worker *w)
 {
-	struct svc_conn *c;
+	struct svc_conn *c, *next;
 
+	/* Connections whose app has drained below its quota go on. */
+	for (c = TAILQ_FIRST(&w->starved); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, slink);
+		if (!app_starved(w, c)) {
+			starved_drop(w, c);
+			svc_conn_kick(w, c);
+		}
+	}
 	while ((c = TAILQ_FIRST(&w->kick)) != NULL) {
 		TAILQ_REMOVE(&w->kick, c, klink);
 		c->kicked = false;
@@ -291,38 +375,50 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		svc_respond(w, &call, rc, olen);
 }
 
-/* Feed one chunk to the decoder; false when the stream is broken. */
-static bool chunk_feed(struct svc_worker *w, struct svc_conn *c,
-		       const uint8_t *p, size_t left)
+/* Feed a chunk to the decoder, a frame at a time while the connection
+ * takes calls.  @return the bytes taken, or -1 when the stream is
+ * broken. */
+static ssize_t chunk_feed(struct svc_worker *w, struct svc_conn *c,
+			  const uint8_t *p, size_t len)
 {
 	struct rs_frame fr;
-	size_t used;
+	size_t off = 0, used;
 	int rc;
 
 	if (c->http != NULL) {
 		c->input_ns = rs_lcore_now_ns(w->lc);
-		rs_http_conn_input(c->http, p, left, c->input_ns);
-		return true;
+		rs_http_conn_input(c->http, p, len, c->input_ns, &used);
+		return (ssize_t)used;
 	}
-	while (left > 0) {
-		rc = rs_frame_decode(c->dec, p, left, &used, &fr);
-		p += used;
-		left -= used;
+	while (off < len && !svc_conn_full(w, c)) {
+		rc = rs_frame_decode(c->dec, p + off, len - off, &used, &fr);
+		off += used;
 		if (rc < 0)
-			return false;
+			return -1;
 		if (rc == RS_FRAME_READY)
 			svc_conn_call(w, c, c->app, fr.data, fr.len);
 	}
-	return true;
+	return (ssize_t)off;
 }
 
 /* @return false when the connection was closed. */
 static bool conn_input(struct svc_worker *w, struct svc_conn *c)
 {
-	ssize_t n;
+	uint64_t held, start;
+	ssize_t n, used;
 
 	while (!c->paused) {
-		n = rs_sock_recv(c->s, w->in, SVC_IN_CHUNK, 0);
+		if (svc_conn_full(w, c)) {
+			conn_pause(w, c);
+			break;
+		}
+		/* Held until used: what a full connection does not take
+		 * stays in the ring for later. */
+		if (rs_sock_rx_offsets(c->s, &held, &start) < 0) {
+			conn_close(w, c, true);
+			return false;
+		}
+		n = rs_sock_recv(c->s, w->in, SVC_IN_CHUNK, RS_SOCK_HOLD);
 		if (n == -EAGAIN)
 			break;
 		if (n == 0 && c->http != NULL) { /* answer what came, then go */
@@ -330,16 +426,16 @@ static bool conn_input(struct svc_worker *w, struct svc_conn *c)
 			c->paused = true;
 			break;
 		}
-		if (n <= 0 || !chunk_feed(w, c, w->in, (size_t)n)) {
+		used = n > 0 ? chunk_feed(w, c, w->in, (size_t)n) : -1;
+		if (used < 0) {
 			conn_close(w, c, n < 0); /* EOF: the replies go out */
 			return false;
 		}
+		rs_sock_rx_seek(c->s, start + (uint64_t)used);
 		if (c->doomed) {
 			conn_close(w, c, false);
 			return false;
 		}
-		if (conn_busy(c, SVC_OUT_PAUSE))
-			c->paused = true;
 	}
 	if (conn_drained(c))
 		svc_conn_kick(w, c);

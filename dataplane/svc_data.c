@@ -74,6 +74,16 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 
 /* ---- Send --------------------------------------------------------------- */
 
+/* A Send offers the socket bytes up to its end: a Close at an offset
+ * up to there waits for them (svc_exec.c). */
+static void offered(struct svc_sock *ss, const Remsock__SendRequest *req)
+{
+	uint64_t end = (uint64_t)req->stream_offset + req->data.len;
+
+	if (end > ss->tx_seen)
+		ss->tx_seen = end;
+}
+
 /* The core of Send, for Send and SendBatch.  @return the bytes of the
  * request the socket has now (those taken before, on a retry, included);
  * -EAGAIN when it took none (the ring is full, or an earlier Send waits);
@@ -89,11 +99,20 @@ static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
 		rs_svc_sys_error(call, EISCONN, "send_to on a TCP socket");
 		return -1;
 	}
+	/* A closed socket takes the Sends its Close waits for, no more. */
+	if (ss->close_at >= 0 &&
+	    (req->stream_offset < 0 ||
+	     (uint64_t)req->stream_offset + d->len > (uint64_t)ss->close_at)) {
+		rs_svc_sys_error(call, EBADF, "the socket is closed");
+		return -1;
+	}
 	/* Beyond what the socket took: the Send before it is waiting for
 	 * room (pipelined), so this one waits its turn; else a gap. */
 	if (req->stream_offset >= 0 &&
-	    (uint64_t)req->stream_offset > ss->tx_off && svc_sock_sending(ss))
+	    (uint64_t)req->stream_offset > ss->tx_off && svc_sock_sending(ss)) {
+		offered(ss, req);
 		return -EAGAIN;
+	}
 	if (req->stream_offset < 0 ||
 	    (uint64_t)req->stream_offset > ss->tx_off) {
 		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
@@ -103,6 +122,7 @@ static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
 			     (unsigned long long)ss->tx_off);
 		return -1;
 	}
+	offered(ss, req);
 	skip = ss->tx_off - (uint64_t)req->stream_offset;
 	if (skip >= d->len) /* all of it taken before: a retry */
 		return (ssize_t)d->len;
@@ -142,7 +162,8 @@ static ssize_t send_one(struct svc_worker *w, struct rs_rpc_call *call,
 			const Remsock__SendRequest *req,
 			Remsock__SendReply *resp, struct svc_sock **ssp)
 {
-	struct svc_sock *ss = svc_sock_find(w, call, req->socket_descriptor);
+	struct svc_sock *ss =
+	    svc_sock_find_send(w, call, req->socket_descriptor);
 	ssize_t n;
 
 	*ssp = ss;
@@ -159,8 +180,12 @@ static ssize_t send_one(struct svc_worker *w, struct rs_rpc_call *call,
 	resp->has_data_sent = 1;
 	resp->data_sent = (int32_t)n;
 	if (ss->close_at >= 0 || ss->shut_at >= 0) {
-		*ssp = ss->close_at >= 0 ? NULL : ss; /* it may close now */
+		bool closes =
+		    ss->close_at >= 0 && ss->tx_off >= (uint64_t)ss->close_at;
+
 		svc_sock_sent(w, ss);
+		if (closes) /* ss is gone */
+			*ssp = NULL;
 	}
 	return n;
 }

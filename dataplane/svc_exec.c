@@ -3,9 +3,17 @@
  * The socket halves of the methods control approved (EXEC entries): the
  * same request frame, dispatched with this file's handlers.  Control has
  * checked the descriptor, the ACL and the quota and, for CreateSocket
- * and Accept, made the new socket's descriptor (w->cur_desc).  A new
- * descriptor that ends up unused (the socket could not be made, no
- * connection came) goes back to control with svc_gone().
+ * and Accept, made the new socket's descriptor (w->cur_desc) and charged
+ * it to the app's socket quota.  A new descriptor that ends up unused (the
+ * socket could not be made, no connection came) gives the charge back and
+ * goes back to control with svc_desc_unused(); a socket gives it back
+ * when it is closed (svc_sock_close()).
+ *
+ * Close and ShutDown may name the stream offset the app's Sends reach
+ * (send_offset): when Sends are still on their way (parked, or pipelined
+ * behind a reconnect), the socket waits for them -- up to what Sends
+ * have offered, and for [service] close_wait_ms at most -- and a closed
+ * descriptor answers nothing but those Sends meanwhile.
  *
  * Socket options: the values are C ints as the client's kernel would
  * take them (4 bytes, little-endian; SO_LINGER a struct linger of two).
@@ -202,8 +210,11 @@ static bool opt_get(struct rs_rpc_call *call, struct svc_sock *ss,
 /* Take the socket made for a CreateSocket that failed back. */
 static void create_undo(struct svc_worker *w, struct svc_sock *ss)
 {
-	if (ss != NULL)
-		svc_sock_close(w, ss, true);
+	if (ss == NULL) {
+		svc_desc_unused(w, w->cur_app, w->cur_desc);
+		return;
+	}
+	svc_sock_close(w, ss, true);
 	svc_gone(w, w->cur_app, w->cur_desc);
 }
 
@@ -243,6 +254,10 @@ static int ex_create_socket(void *ctx, struct rs_rpc_call *call,
 	struct svc_sock *ss = svc_sock_find(w, NULL, w->cur_desc);
 	bool done = true;
 
+	if (ss == NULL && svc_rerun(w)) { /* a Close came while it waited */
+		rs_svc_sys_error(call, EBADF, "closed while connecting");
+		return 0;
+	}
 	if (ss == NULL) { /* the first run; a second finds it connecting */
 		ss = svc_sock_new(
 		    w, call,
@@ -436,17 +451,19 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 		goto unused;
 	}
 	ns = svc_sock_add(w, n, w->cur_desc, w->cur_app);
-	d = rs_arena_strdup(call->arena, w->cur_desc);
-	if (ns == NULL || d == NULL) {
+	if (ns == NULL) {
 		rs_sock_abort(n);
 		rs_svc_sys_error(call, ENOMEM, "socket table full");
 		goto unused;
 	}
 	ns->connected = true;
-	if (svc_sock_charge(w, call, ns) < 0) {
-		svc_sock_close(w, ns, true);
-		goto unused;
+	d = rs_arena_strdup(call->arena, w->cur_desc);
+	if (d == NULL) {
+		rs_svc_sys_error(call, ENOMEM, "no call memory");
+		goto closed;
 	}
+	if (svc_sock_charge(w, call, ns) < 0)
+		goto closed;
 	resp->has_new_socket_descriptor = 1;
 	resp->new_socket_descriptor =
 	    (ProtobufCBinaryData){.len = RS_DESC_LEN, .data = (uint8_t *)d};
@@ -454,8 +471,24 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 	return 0;
 unused:
 	if (call->status != RS_RPC_CALL_PARKED)
-		svc_gone(w, w->cur_app, w->cur_desc);
+		svc_desc_unused(w, w->cur_app, w->cur_desc);
 	return 0;
+closed:
+	svc_sock_close(w, ns, true);
+	svc_gone(w, w->cur_app, w->cur_desc);
+	return 0;
+}
+
+/* Whether a Close or ShutDown at @p send_offset waits for Sends: bytes
+ * before it that the socket has not taken yet, which a Send has offered
+ * (it waits for room, or was pipelined behind one that does).  An offset
+ * beyond anything offered is not waited for: it would hold the socket
+ * for bytes that may never come. */
+static bool sends_to_come(const struct svc_sock *ss, int64_t send_offset)
+{
+	return ss->kind == RS_SOCK_TCP && send_offset >= 0 &&
+	       ss->tx_off < (uint64_t)send_offset &&
+	       (uint64_t)send_offset <= ss->tx_seen;
 }
 
 static int ex_shut_down(void *ctx, struct rs_rpc_call *call,
@@ -476,8 +509,7 @@ static int ex_shut_down(void *ctx, struct rs_rpc_call *call,
 	 * ends once the bytes up to send_offset came (a pipelined Send may
 	 * still be on its way). */
 	if (req->how != REMSOCK__SHUT_DOWN_REQUEST__HOW__SOCKET_SHUT_RD &&
-	    ss->kind == RS_SOCK_TCP && req->send_offset >= 0 &&
-	    ss->tx_off < (uint64_t)req->send_offset) {
+	    sends_to_come(ss, req->send_offset)) {
 		ss->shut_at = req->send_offset;
 		ss->shut_how = (uint8_t)(req->how - 1);
 		if (req->how ==
@@ -502,9 +534,9 @@ static int ex_close(void *ctx, struct rs_rpc_call *call,
 		return 0;
 	/* Close once the bytes up to send_offset have come: a pipelined
 	 * Send may still be on its way. */
-	if (req->send_offset >= 0 && ss->kind == RS_SOCK_TCP &&
-	    ss->tx_off < (uint64_t)req->send_offset) {
-		ss->close_at = req->send_offset;
+	if (sends_to_come(ss, req->send_offset) &&
+	    w->sh->cfg->service.close_wait_ms > 0) {
+		svc_sock_close_at(w, ss, (uint64_t)req->send_offset);
 		return 0;
 	}
 	svc_sock_close(w, ss, false);

@@ -68,9 +68,17 @@ static void http_request(void *ctx, const struct rs_http_request *r)
 	svc_conn_call(w, c, app, r->frame, r->frame_len);
 }
 
+static bool http_full(void *ctx)
+{
+	struct svc_conn *c = ctx;
+
+	return svc_conn_full(c->w, c);
+}
+
 static const struct rs_http_ops http_ops = {
     .request = http_request,
     .write = http_write,
+    .full = http_full,
 };
 
 int svc_http_attach(struct svc_worker *w, struct svc_conn *c)

@@ -74,11 +74,14 @@ struct svc_sock {
 	bool failed;	      /* ERROR or CLOSED seen */
 	uint64_t last_use_ns; /* for the idle reaper */
 	uint64_t tx_off;      /* stream offset of the next byte Send takes */
+	uint64_t tx_seen;     /* end of the furthest Send taken or parked */
 	int64_t close_at;     /* Close once tx_off reaches it; -1: none */
+	uint64_t close_by_ns; /* ... or at this time (close_wait_ms) */
 	int64_t shut_at;      /* ShutDown then (shut_how); -1: none */
 	uint8_t shut_how;     /* enum rs_sock_shut */
 	struct svc_wait_list waits;
-	TAILQ_ENTRY(svc_sock) link; /* w->socks_all */
+	TAILQ_ENTRY(svc_sock) link;  /* w->socks_all */
+	TAILQ_ENTRY(svc_sock) clink; /* w->closing, while close_at >= 0 */
 };
 
 /* A parked call. */
@@ -114,21 +117,27 @@ struct svc_conn {
 	struct rs_http_conn *http;    /* HTTP (svc_http.c), or NULL */
 	bool kicked;		      /* on w->kick */
 	TAILQ_ENTRY(svc_conn) klink;
+	bool starved; /* paused for its app's output_bytes: on w->starved */
+	TAILQ_ENTRY(svc_conn) slink;
 	uint8_t *out; /* bytes the TX ring had no room for: [off, len) */
 	size_t out_off, out_len, out_cap;
+	uint64_t out_counted; /* of them, counted in w->out_bytes */
+	uint64_t out_charged; /* ... and charged to its app's output_bytes */
 	struct svc_wait_list waits;
 };
 
 struct svc_worker_stats {
 	uint64_t conns_accepted, conns_closed, auth_failed, auth_timeouts;
 	uint64_t calls, forwarded, parked, woken, expired, cancelled;
-	uint64_t busy;		/* refused: control ring or entry pool full */
-	uint64_t reaped;	/* sockets closed for idleness */
-	uint64_t gone;		/* GONE entries sent */
-	uint64_t gone_lost;	/* GONE entries that found no room (leak) */
-	uint64_t http_requests; /* HTTP requests that reached the service */
-	uint64_t http_errors;	/* answered with an HTTP error status */
-	uint64_t http_idle;	/* HTTP connections closed for idleness */
+	uint64_t busy;		 /* refused: control ring or entry pool full */
+	uint64_t reaped;	 /* sockets closed for idleness */
+	uint64_t close_deferred; /* Closes that waited for their Sends */
+	uint64_t close_overdue;	 /* ... and closed at close_wait_ms */
+	uint64_t gone;		 /* GONE entries sent */
+	uint64_t gone_lost;	 /* GONE entries that found no room (leak) */
+	uint64_t http_requests;	 /* HTTP requests that reached the service */
+	uint64_t http_errors;	 /* answered with an HTTP error status */
+	uint64_t http_idle;	 /* HTTP connections closed for idleness */
 };
 
 struct svc_worker {
@@ -140,9 +149,11 @@ struct svc_worker {
 	struct rs_arena *arena;
 	struct rs_arena *http_arena; /* decoding HTTP requests */
 	TAILQ_HEAD(, svc_conn) kick; /* to resume or close at the next poll */
+	TAILQ_HEAD(, svc_conn) starved; /* paused until their app drains */
 	struct rs_rpc_env env_rpc, env_exec;
 	struct rte_hash *socks; /* descriptor -> struct svc_sock */
 	TAILQ_HEAD(, svc_sock) socks_all;
+	TAILQ_HEAD(, svc_sock) closing; /* deferred Closes, oldest first */
 	unsigned nsocks;
 	struct svc_conn **conns; /* by index; NULL: free */
 	uint32_t nconns_max, nconns;
@@ -155,6 +166,7 @@ struct svc_worker {
 	struct svc_wait *last_wait; /* the latest wait made */
 	struct svc_dns *dns;	    /* svc_dns.c; NULL: no [dns] servers */
 	uint32_t nwaits;	    /* parked calls */
+	uint64_t out_bytes;	    /* replies waiting in connections' out */
 	struct svc_wait *spare;	    /* freed small waits, for the next park */
 	uint32_t nspare;
 	bool any_event;	       /* a proxied socket had an event this round */
@@ -175,6 +187,10 @@ struct svc_worker {
 /* svc.c */
 struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
 			       const char *desc);
+struct svc_sock *svc_sock_find_send(struct svc_worker *w,
+				    struct rs_rpc_call *call, const char *desc);
+void svc_sock_close_at(struct svc_worker *w, struct svc_sock *ss, uint64_t off);
+void svc_desc_unused(struct svc_worker *w, uint32_t app, const char *desc);
 struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 			      const char *desc, uint32_t app);
 void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort);
@@ -208,6 +224,7 @@ void svc_conn_reply(struct svc_worker *w, struct svc_conn *c,
 void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		   const uint8_t *data, size_t len);
 void svc_conn_kick(struct svc_worker *w, struct svc_conn *c);
+bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c);
 void svc_conn_kicks(struct svc_worker *w);
 
 /* svc_http.c */

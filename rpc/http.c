@@ -71,6 +71,7 @@ struct rs_http_conn {
 	struct rs_arena *scratch;
 	size_t body_max;
 	uint64_t now_ns;
+	bool may_stop; /* this input's caller takes back what is not used */
 
 	/* The request being parsed. */
 	bool in_message, in_value, name_long, url_long;
@@ -812,6 +813,10 @@ static int on_message_complete(http_parser *p)
 	if (!keep) {
 		c->closing = true;
 		http_parser_pause(p, 1);
+	} else if (c->may_stop &&
+		   (rs_http_conn_busy(c) ||
+		    (c->ops->full != NULL && c->ops->full(c->ctx)))) {
+		http_parser_pause(p, 1); /* the rest waits for the caller */
 	}
 	return 0;
 }
@@ -846,14 +851,23 @@ static void broken(struct rs_http_conn *c, enum http_errno e)
 }
 
 int rs_http_conn_input(struct rs_http_conn *c, const uint8_t *buf, size_t len,
-		       uint64_t now_ns)
+		       uint64_t now_ns, size_t *used)
 {
 	enum http_errno e;
+	size_t n;
 
+	if (used != NULL)
+		*used = len;
 	if (c->closing)
 		return 1;
 	c->now_ns = now_ns;
-	http_parser_execute(&c->p, &settings, (const char *)buf, len);
+	c->may_stop = used != NULL;
+	if (HTTP_PARSER_ERRNO(&c->p) == HPE_PAUSED)
+		http_parser_pause(&c->p, 0); /* stopped for the caller */
+	n = http_parser_execute(&c->p, &settings, (const char *)buf, len);
+	if (used != NULL && HTTP_PARSER_ERRNO(&c->p) == HPE_PAUSED &&
+	    !c->closing)
+		*used = n;
 	e = HTTP_PARSER_ERRNO(&c->p);
 	if (e != HPE_OK && e != HPE_PAUSED && !c->closing)
 		broken(c, e);

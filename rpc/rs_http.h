@@ -65,6 +65,10 @@ struct rs_http_ops {
 	void (*request)(void *ctx, const struct rs_http_request *req);
 	/** Send bytes to the client, in order. */
 	void (*write)(void *ctx, const uint8_t *buf, size_t len);
+	/** Optional: whether the caller takes no more requests for now
+	 *  (its output is over a limit).  Asked after each request served;
+	 *  when true, rs_http_conn_input() stops there. */
+	bool (*full)(void *ctx);
 };
 
 /** Counters of one connection. */
@@ -91,15 +95,19 @@ struct rs_http_conn *rs_http_conn_create(const struct rs_http_ops *ops,
 void rs_http_conn_destroy(struct rs_http_conn *c);
 
 /**
- * Parse bytes from the client.
+ * Parse bytes from the client.  After each request served it stops when
+ * ops->full says so or rs_http_conn_busy() holds: the bytes after that
+ * request are not taken, and the caller gives them again later.
  *
  * @param now_ns  the caller's clock, for deadlines.
+ * @param used    receives the bytes taken (all of them unless it
+ *   stopped); may be NULL.
  * @return 0; 1 when the connection takes no more requests (an error
  *   that ends it, Connection: close, HTTP/1.0): close it once
  *   rs_http_conn_done().
  */
 int rs_http_conn_input(struct rs_http_conn *c, const uint8_t *buf, size_t len,
-		       uint64_t now_ns);
+		       uint64_t now_ns, size_t *used);
 
 /** The client sent FIN: no more requests; those in flight are answered. */
 void rs_http_conn_eof(struct rs_http_conn *c);

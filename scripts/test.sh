@@ -29,10 +29,11 @@ RUN_TAG=asan run "$ASAN" --suite unit --suite fuzz --num-processes 2 \
 # remsockd's own code on every method, against real peers; and
 # libremsock's threads (calls in flight, reconnects) against it; and
 # remsock.Stats with the remsock command (cli_virtio); and the
-# API-host HTTP endpoint (service_http).
+# API-host HTTP endpoint (service_http); and the tenants' attacks
+# (service_attacks).
 RUN_TAG=asan-integ run "$ASAN" --num-processes 1 --timeout-multiplier 3 \
 	service_tap service_virtio service_limits client_virtio cli_virtio \
-	service_http
+	service_http service_attacks
 
 /usr/bin/python3 - "$BUILD/meson-logs/testlog-main.json" \
 	"$BUILD/meson-logs/testlog-integ.json" \

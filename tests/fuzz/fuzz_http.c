@@ -164,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (chunk > size)
 			chunk = size;
 		seed = seed * 1103515245u + 12345u;
-		if (rs_http_conn_input(w.c, data, chunk, 0) != 0)
+		if (rs_http_conn_input(w.c, data, chunk, 0, NULL) != 0)
 			break;
 		data += chunk;
 		size -= chunk;

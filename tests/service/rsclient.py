@@ -143,6 +143,17 @@ class Client:
             app_id=app, secret=secret))
 
 
+def raises(fn, **want):
+    """Whether fn raises a CallError with the fields of want (rpc_code,
+    app_code, errno...): (ok, the error's text)."""
+    try:
+        fn()
+    except CallError as e:
+        bad = [k for k, v in want.items() if getattr(e, k) != v]
+        return not bad, str(e)
+    return False, 'no error'
+
+
 def addr(ip, port):
     """An AddressPort for IPv4 ip:port."""
     return pb.rs.AddressPort(port=port, packed_address=socket.inet_aton(ip))

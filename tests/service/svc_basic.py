@@ -114,18 +114,39 @@ def wait_data(c, d, n):
 class Listener:
     """A Linux TCP server in the namespace: accepts, keeps the sockets."""
 
-    def __init__(self):
+    def __init__(self, rcvbuf=0):
         self.s = socket.socket()
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:  # inherited by the accepted sockets
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.s.bind((PEER, 0))
         self.s.listen(128)
         self.port = self.s.getsockname()[1]
-        self.s.settimeout(10)
+        self.s.settimeout(WAIT_S)
 
     def accept(self):
         conn, _ = self.s.accept()
-        conn.settimeout(10)
+        conn.settimeout(WAIT_S)
         return conn
+
+
+def stalled(c, size):
+    """A socket whose peer does not read yet (small buffers on both
+    sides), and a Send of size bytes that waits for room: (d, conn, the
+    Send's call id)."""
+    lst = Listener(rcvbuf=4096)
+    small = [pb.rs.SocketOption(level=1, option=o,
+                                value=(4096).to_bytes(4, 'little'))
+             for o in (7, 8)]  # SO_SNDBUF, SO_RCVBUF
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP, socket_options=small)).socket_descriptor
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    sid = c.start('Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=b'z' * size, stream_offset=0,
+        timeout_seconds=WAIT_S))
+    settled(c, d)  # the Send is parked: it offered its bytes
+    return d, conn, sid
 
 
 def read_all(conn):
@@ -350,10 +371,9 @@ def t_options_shutdown():
     conn = lst.accept()
     check('Linux sees the bound port', conn.getpeername() == (PROXY, 7200),
           conn.getpeername())
-    sid = c.start('ShutDown', pb.rs.ShutDownRequest(
-        socket_descriptor=d, how=2, send_offset=4))
-    c.finish('ShutDown', sid)  # answered before the Send it waits for
     send(c, d, b'half', 0)
+    c.call('ShutDown', pb.rs.ShutDownRequest(
+        socket_descriptor=d, how=2, send_offset=4))
     check('ShutDown(SHUT_WR, send_offset): Linux reads the data, then EOF',
           read_all(conn) == b'half')
     conn.sendall(b'still open')
@@ -362,21 +382,41 @@ def t_options_shutdown():
           r.data == b'still open', r)
     conn.close()
     close(c, d)
-    # Close with send_offset: the Close overtakes its Send, and waits.
+    # ShutDown and Close with send_offset wait for a Send still waiting
+    # for room, then write it out whole.
+    size = 1 << 20
+    d, conn, sid = stalled(c, size)
+    c.call('ShutDown', pb.rs.ShutDownRequest(socket_descriptor=d, how=2,
+                                             send_offset=size))
+    got = read_all(conn)
+    check('ShutDown(SHUT_WR) behind a waiting Send: Linux reads all of it, '
+          'then EOF', got == b'z' * size and
+          c.finish('Send', sid).data_sent == size, len(got))
+    conn.close()
+    close(c, d)
+    d, conn, sid = stalled(c, size)
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d,
+                                       send_offset=size))
+    ok, why = raises(lambda: recv(c, d), app_code=SYSTEM_ERROR,
+                     errno=errno.EBADF)
+    check('a Close that waits for a Send closes the descriptor for all '
+          'else at once', ok, why)
+    got = read_all(conn)
+    check('Close with send_offset closes once the waiting Send is out',
+          got == b'z' * size and c.finish('Send', sid).data_sent == size,
+          len(got))
+    conn.close()
+    # A send_offset beyond any Send: the Close does not wait for bytes
+    # that may never come.
     d = tcp_socket(c)
     connect(c, d, lst.port)
     conn = lst.accept()
-    cid = c.start('Close', pb.rs.CloseRequest(socket_descriptor=d,
-                                              send_offset=5))
-    c.finish('Close', cid)
-    sid = c.start('Send', pb.rs.SendRequest(socket_descriptor=d,
-                                            data=b'after', stream_offset=0))
-    n = c.finish('Send', sid).data_sent
-    check('Close with send_offset closes once those bytes are sent',
-          n == 5 and read_all(conn) == b'after', n)
-    ok, why = raises(lambda: recv(c, d), app_code=SYSTEM_ERROR,
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d, send_offset=5))
+    ok, why = raises(lambda: send(c, d, b'after', 0), app_code=SYSTEM_ERROR,
                      errno=errno.EBADF)
-    check('and the descriptor is gone then', ok, why)
+    check('Close with a send_offset no Send offered closes at once', ok and
+          read_all(conn) == b'', why)
+    conn.close()
 
 
 def t_streams():

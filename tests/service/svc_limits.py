@@ -13,7 +13,7 @@ import time
 import traceback
 
 import rsclient
-from rsclient import CallError, Client, addr
+from rsclient import Client, addr, raises
 
 PROTO, PROXY, PORT, PEER, OPEN_PORT = sys.argv[1:6]
 PORT, OPEN_PORT = int(PORT), int(OPEN_PORT)
@@ -27,15 +27,6 @@ def check(name, ok, why=''):
     global failures
     failures += not ok
     print(f'check {name} ' + ('ok' if ok else f'FAIL: {why}'), flush=True)
-
-
-def raises(fn, **want):
-    try:
-        fn()
-    except CallError as e:
-        bad = [k for k, v in want.items() if getattr(e, k) != v]
-        return not bad, str(e)
-    return False, 'no error'
 
 
 def client():

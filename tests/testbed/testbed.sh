@@ -217,18 +217,23 @@ tb_start() {
 # af_packet) to a tap of its own in the namespace.  One bridge per stack
 # program: its interface goes away with the program.
 tb__tap_bridge_up() {
-	local log=$TB_DIR/bridge.log
+	local log=$TB_DIR/bridge.log tap
 	sysctl -qw "net.ipv6.conf.$TB_IFACE.disable_ipv6=1" &&
 		ip link set "$TB_IFACE" up || {
 		tb__log "cannot bring $TB_IFACE up"
 		return 1
 	}
+	# A name of its own each time: the last bridge's tap, in the
+	# namespace, may not be gone yet (seen on a loaded host: the move of
+	# the new one found no device).
+	TB_BRIDGE_N=$((${TB_BRIDGE_N:-0} + 1))
+	tap=${TB_IFACE}b$TB_BRIDGE_N
 	# shellcheck disable=SC2086 # TB_BRIDGE_ARGS: words on purpose
-	"$TB_BRIDGE" --af-packet "$TB_IFACE" --tap "${TB_IFACE}b" \
+	"$TB_BRIDGE" --af-packet "$TB_IFACE" --tap "$tap" \
 		$TB_BRIDGE_ARGS >"$log" 2>&1 &
 	TB_BRIDGE_PID=$!
 	tb__wait_for "$log" '^rs_bridge: ready' 60 "$TB_BRIDGE_PID" &&
-		tb__ns_link "${TB_IFACE}b" || {
+		tb__ns_link "$tap" || {
 		tb__log "rs_bridge (af_packet on $TB_IFACE) did not start"
 		return 1
 	}

@@ -386,6 +386,7 @@ static void test_list_layers(void **state)
 	assert_int_equal(def.acl[0].prefix, ip("198.18.0.0"));
 	assert_int_equal(def.acl[0].len, 15);
 	assert_int_equal(def.service.idle_timeout_s, 600);
+	assert_int_equal(def.service.close_wait_ms, 30000);
 	assert_true(def.quotas.sockets > 0 && def.quotas.pending_calls > 0);
 	assert_memory_equal(&def.apps[0].quota, &def.quotas,
 			    sizeof(def.quotas));
@@ -552,20 +553,21 @@ static void test_bad_apps_and_quotas(void **state)
 		"x.ini: [quotas] demo: sockets: '' is not a number");
 	refused(REQUIRED "[quotas]\ndemo = socket=5\n",
 		"x.ini: [quotas] demo: 'socket=5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls)");
+		"(sockets, buffered_bytes, pending_calls, output_bytes)");
 	refused(REQUIRED "[quotas]\ndemo = ,\n",
 		"x.ini: [quotas] demo: ',' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls)");
-	refused(REQUIRED "[quotas]\ndemo = sockets=1 =2\n",
-		"x.ini: [quotas] demo: 'sockets=1 =2' is not a list of "
-		"QUOTA=N (sockets, buffered_bytes, pending_calls)");
+		"(sockets, buffered_bytes, pending_calls, output_bytes)");
+	refused(
+	    REQUIRED "[quotas]\ndemo = sockets=1 =2\n",
+	    "x.ini: [quotas] demo: 'sockets=1 =2' is not a list of "
+	    "QUOTA=N (sockets, buffered_bytes, pending_calls, output_bytes)");
 	refused(REQUIRED "[quotas]\ndemo = sockets 5\n",
 		"x.ini: [quotas] demo: 'sockets 5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls)");
+		"(sockets, buffered_bytes, pending_calls, output_bytes)");
 	/* A misspelt key is taken for an app, which does not exist. */
 	refused(REQUIRED "[quotas]\nsocket = 5\n",
 		"x.ini: [quotas] socket: '5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls)");
+		"(sockets, buffered_bytes, pending_calls, output_bytes)");
 	refused(REQUIRED "[quotas]\nsocket = sockets=5\n",
 		"x.ini: [quotas] socket: no app 'socket' in [apps]");
 
@@ -577,7 +579,10 @@ static void test_bad_apps_and_quotas(void **state)
 		"(0..604800)");
 	refused(REQUIRED "[service]\nidle = 5\n",
 		"x.ini: [service] idle: unknown key (known: idle_timeout_s, "
-		"auth_timeout_ms)");
+		"auth_timeout_ms, close_wait_ms)");
+	refused(REQUIRED "[service]\nclose_wait_ms = 600001\n",
+		"x.ini: [service] close_wait_ms: '600001' is out of range "
+		"(0..600000)");
 }
 
 static void test_bad_syntax(void **state)

@@ -32,6 +32,7 @@ struct fix {
 	unsigned nreq;
 	uint8_t out[1 << 16];
 	size_t nout, read; /* bytes written; bytes the test consumed */
+	bool full;	   /* what ops.full answers */
 };
 
 static void on_request(void *ctx, const struct rs_http_request *r)
@@ -57,8 +58,13 @@ static void on_write(void *ctx, const uint8_t *buf, size_t len)
 	f->nout += len;
 }
 
-static const struct rs_http_ops ops = {.request = on_request,
-				       .write = on_write};
+static bool on_full(void *ctx)
+{
+	return ((struct fix *)ctx)->full;
+}
+
+static const struct rs_http_ops ops = {
+    .request = on_request, .write = on_write, .full = on_full};
 
 static int setup(void **state)
 {
@@ -177,6 +183,35 @@ static void expect_reply(struct fix *f, const char *want)
 	remsock__remote_api__response__free_unpacked(r, NULL);
 }
 
+/* A caller whose output is full takes a request at a time: the rest of
+ * the bytes are left to give again. */
+static void test_stops_when_full(void **state)
+{
+	struct fix *f = *state;
+	char buf[3072];
+	size_t n = 0, used = 0, one;
+
+	for (int i = 0; i < 3; i++)
+		n += request(buf + n, sizeof(buf) - n, "Receive", "demo:s", "");
+	one = n / 3;
+	f->full = true;
+	assert_int_equal(rs_http_conn_input(f->c, (uint8_t *)buf, n, 0, &used),
+			 0);
+	assert_int_equal(f->nreq, 1);
+	assert_int_equal(used, one);
+	/* Without @p used nothing may be left behind: no stop. */
+	assert_int_equal(
+	    rs_http_conn_input(f->c, (uint8_t *)buf + used, one, 0, NULL), 0);
+	assert_int_equal(f->nreq, 2);
+	f->full = false;
+	assert_int_equal(
+	    rs_http_conn_input(f->c, (uint8_t *)buf + 2 * one, one, 0, &used),
+	    0);
+	assert_int_equal(used, one);
+	assert_int_equal(f->nreq, 3);
+	assert_int_equal(rs_http_conn_in_flight(f->c), 3);
+}
+
 static void test_one_request(void **state)
 {
 	struct fix *f = *state;
@@ -185,7 +220,8 @@ static void test_one_request(void **state)
 	size_t n = request(buf, sizeof(buf), "Receive", "demo:secret",
 			   "X-Google-RPC-Service-Deadline: 2.5\r\n");
 
-	assert_int_equal(rs_http_conn_input(f->c, (uint8_t *)buf, n, 0), 0);
+	assert_int_equal(rs_http_conn_input(f->c, (uint8_t *)buf, n, 0, NULL),
+			 0);
 	assert_int_equal(f->nreq, 1);
 	assert_string_equal(f->req[0]->service_name, "remote_socket");
 	assert_string_equal(f->req[0]->method, "Receive");
@@ -218,7 +254,8 @@ static void test_byte_by_byte_and_pipelined(void **state)
 	n += request(buf + n, sizeof(buf) - n, "C", "t3", "");
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(
-		    rs_http_conn_input(f->c, (uint8_t *)buf + i, 1, 0), 0);
+		    rs_http_conn_input(f->c, (uint8_t *)buf + i, 1, 0, NULL),
+		    0);
 	assert_int_equal(f->nreq, 3);
 	assert_string_equal(f->req[2]->method, "C");
 	assert_string_equal(f->ticket[1], "t2");
@@ -252,7 +289,7 @@ static void test_error_mapping(void **state)
 		n += request(buf + n, sizeof(buf) - n, "M", "t",
 			     i == 3 ? "X-Google-RPC-Service-Deadline: 1\r\n"
 				    : "");
-	rs_http_conn_input(f->c, (uint8_t *)buf, n, 0);
+	rs_http_conn_input(f->c, (uint8_t *)buf, n, 0, NULL);
 	assert_int_equal(f->nreq, 4);
 	se.has_system_error = 1;
 	se.system_error = 111;
@@ -313,9 +350,10 @@ static void test_http_errors(void **state)
 	static const char big[] =
 	    "POST /rpc_http HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
 
-	rs_http_conn_input(f->c, (const uint8_t *)get, strlen(get), 0);
-	rs_http_conn_input(f->c, (const uint8_t *)path, strlen(path), 0);
-	rs_http_conn_input(f->c, (const uint8_t *)junk, sizeof(junk) - 1, 0);
+	rs_http_conn_input(f->c, (const uint8_t *)get, strlen(get), 0, NULL);
+	rs_http_conn_input(f->c, (const uint8_t *)path, strlen(path), 0, NULL);
+	rs_http_conn_input(f->c, (const uint8_t *)junk, sizeof(junk) - 1, 0,
+			   NULL);
 	assert_int_equal(f->nreq, 0);
 	assert_null(next_response(f, &status, head, sizeof(head)));
 	assert_int_equal(status, 405);
@@ -327,8 +365,9 @@ static void test_http_errors(void **state)
 	remsock__remote_api__response__free_unpacked(r, NULL);
 	assert_false(rs_http_conn_busy(f->c));
 	/* Above the 4096-byte limit: 413 at once, and the end. */
-	assert_int_equal(
-	    rs_http_conn_input(f->c, (const uint8_t *)big, strlen(big), 0), 1);
+	assert_int_equal(rs_http_conn_input(f->c, (const uint8_t *)big,
+					    strlen(big), 0, NULL),
+			 1);
 	assert_null(next_response(f, &status, head, sizeof(head)));
 	assert_int_equal(status, 413);
 	assert_non_null(strstr(head, "Connection: close\r\n"));
@@ -345,10 +384,10 @@ static void test_garbage_after_held(void **state)
 	size_t n = request(buf, sizeof(buf), "A", "t", "");
 	int status;
 
-	rs_http_conn_input(f->c, (uint8_t *)buf, n, 0);
-	assert_int_equal(
-	    rs_http_conn_input(f->c, (const uint8_t *)junk, strlen(junk), 0),
-	    1);
+	rs_http_conn_input(f->c, (uint8_t *)buf, n, 0, NULL);
+	assert_int_equal(rs_http_conn_input(f->c, (const uint8_t *)junk,
+					    strlen(junk), 0, NULL),
+			 1);
 	assert_int_equal(f->nout, 0); /* the 400 waits for request 1 */
 	assert_false(rs_http_conn_done(f->c));
 	rs_http_conn_respond(f->c, fr, frame(fr, 1, "a", NULL, NULL), 0);
@@ -362,6 +401,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_one_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stops_when_full, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_byte_by_byte_and_pipelined,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_error_mapping, setup,

@@ -25,6 +25,9 @@
 #include "rs_config.h"
 #include "rs_svc.h"
 
+/* Stats rows of the caller's quotas: used, limit, refused of each. */
+#define QROWS (3 * RS_QUOTA_COUNT)
+
 static const char text[] =
     "[port]\ndevargs = x\n[net]\nip = 10.1.2.3\n"
     "[apps]\nalpha = aaaa-aaaa-aaaa-aaaa\nbeta = bbbb-bbbb-bbbb-bbbb\n"
@@ -136,7 +139,7 @@ static void test_quotas_only(void **state)
 	rep = call_stats(w, 1, &len);
 	assert_string_equal(rep->app_id, "beta");
 	assert_false(rep->truncated);
-	assert_int_equal(rep->n_counter, 9);
+	assert_int_equal(rep->n_counter, QROWS);
 	assert_int_equal(value_of(rep, "quota.sockets.used"), 2);
 	assert_int_equal(value_of(rep, "quota.sockets.limit"), 7);
 	assert_int_equal(value_of(rep, "quota.pending_calls.limit"), 5);
@@ -163,11 +166,11 @@ static void test_source_in_order(void **state)
 	rs_svc_ctl_counters_set(w->ctl, source, &n);
 	rep = call_stats(w, 0, &len);
 	assert_false(rep->truncated);
-	assert_int_equal(rep->n_counter, 9 + n);
+	assert_int_equal(rep->n_counter, QROWS + n);
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "test.%04u", i);
-		assert_string_equal(rep->counter[9 + i]->name, name);
-		assert_int_equal(rep->counter[9 + i]->value, i);
+		assert_string_equal(rep->counter[QROWS + i]->name, name);
+		assert_int_equal(rep->counter[QROWS + i]->value, i);
 	}
 	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
 }
@@ -185,12 +188,12 @@ static void test_too_many_truncated(void **state)
 	assert_true(rep->truncated);
 	/* Cut where the entry is full, not far before: a counter here
 	 * packs to 16 bytes. */
-	assert_true(rep->n_counter > 9 + 200);
-	assert_true(rep->n_counter < 9 + n);
+	assert_true(rep->n_counter > QROWS + 200);
+	assert_true(rep->n_counter < QROWS + n);
 	assert_true(len > RS_SVC_MSG_DATA_MAX - 64);
 	/* What is there is the source's first counters, in order. */
-	assert_string_equal(rep->counter[9]->name, "test.0000");
-	snprintf(name, sizeof(name), "test.%04zu", rep->n_counter - 10);
+	assert_string_equal(rep->counter[QROWS]->name, "test.0000");
+	snprintf(name, sizeof(name), "test.%04zu", rep->n_counter - 1 - QROWS);
 	assert_string_equal(rep->counter[rep->n_counter - 1]->name, name);
 	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Tenants are hostile: attacks one app ("mallory", a quota of 4 sockets)
+# runs against remsockd (tap mode), each asserted for the attacker and
+# for a bystander app ("demo") that keeps working beside it
+# (svc_attacks.py in the namespace; see its header for the attacks).
+# Then remsockd must stop with nothing left, and its own counters must
+# agree with what the client saw.
+#
+#   attacks.sh REMSOCKD RS_BRIDGE SOURCE_ROOT
+set -uo pipefail
+REMSOCKD=$1
+TB_BRIDGE=$2
+SRC=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/svc_lib.sh"
+
+TB_INI_EXTRA="[tcp]
+time_wait_ms = 500
+close_grace_ms = 10000
+[service]
+close_wait_ms = 3000
+[apps]
+demo = demo-secret-not-for-production
+mallory = mallory-secret-for-the-tests
+[quotas]
+mallory = sockets=4 output_bytes=4194304"
+
+svc_up tap attacks "$REMSOCKD"
+svc_client "$TB_DIR/client.log" "$HERE/svc_attacks.py" "$SRC/proto" \
+	"$TB_PROXY_IP" 5757 "$TB_PEER_IP"
+svc_stop
+DEFERRED=$(tb_counter "$SVC_LOG" rpc.close_deferred)
+OVERDUE=$(tb_counter "$SVC_LOG" rpc.close_overdue)
+expect "the Closes that waited for their Sends were counted (4 at least)" 1 \
+	"$((${DEFERRED:-0} >= 4))"
+expect "and each ended at close_wait_ms (4 at least)" 1 \
+	"$((${OVERDUE:-0} >= 4))"
+expect "no GONE entry was lost" 0 "$(tb_counter "$SVC_LOG" rpc.gone_lost)"
+grep -E '^  rpc\.' "$SVC_LOG" | sed 's/^/# remsockd:/'
+finish

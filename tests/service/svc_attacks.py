@@ -1,0 +1,352 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Attacks a hostile tenant runs against remsockd, from the test namespace.
+App "mallory" (a quota of 4 sockets) attacks; app "demo" is the bystander,
+whose echo round trips and CreateSocket must keep working meanwhile.
+Prints 'check NAME ok|FAIL: why' lines for the shell script.
+
+  close_early  CreateSocket + Close with a send_offset no Send reaches,
+               2,000 times, pipelined: before the fix control gave the
+               quota back at once while the worker kept every socket (an
+               app of 4 held 4,047).  The worker's socket count stays
+               within the quota, and the bystander works.
+  close_held   Closes that wait for Sends still waiting for room keep
+               their sockets charged: a fifth CreateSocket is over quota;
+               the closed descriptors answer only "closed"; after
+               [service] close_wait_ms the sockets close and the quota
+               comes back (waited for on remsock.Stats, not the clock).
+  amplify      8 connections pipeline 100 Receives with MSG_PEEK of the
+               same 256 KiB each and never read the answers (200 MiB of
+               replies from 40 KiB of requests): before the fix every
+               frame of a read was answered into memory (8 connections
+               grew remsockd by 532 MiB).  remsockd's own count of replies
+               waiting (rpc.out_bytes) stays within mallory's output_bytes
+               quota plus a reply per connection; the bystander works; and
+               once mallory reads, every answer comes, whole.
+
+    svc_attacks.py PROTO_DIR PROXY PORT PEER
+"""
+
+import errno
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+
+import rsclient
+from rsclient import CallError, Client, addr, raises
+
+PROTO, PROXY, PORT, PEER = sys.argv[1:5]
+PORT = int(PORT)
+pb = rsclient.load_protos(PROTO)
+RPC = pb.rpc
+IPV4, TCP = 1, 1
+SYSTEM_ERROR = 1
+QUOTA = 4  # [quotas] mallory = sockets=4 output_bytes=4194304
+OUT_QUOTA = 4 << 20
+WAIT_S = 60  # bounds a hang only
+SECRETS = {'demo': b'demo-secret-not-for-production',
+           'mallory': b'mallory-secret-for-the-tests'}
+failures = 0
+
+
+def check(name, ok, why=''):
+    global failures
+    failures += not ok
+    print(f'check {name} ' + ('ok' if ok else f'FAIL: {why}'), flush=True)
+
+
+def client(app):
+    c = Client(PROXY, PORT)
+    c.authenticate(app, SECRETS[app])
+    return c
+
+
+def tcp_socket(c, **kw):
+    return c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP, **kw)).socket_descriptor
+
+
+def until(cond, what):
+    """Wait for cond() (polled), at most WAIT_S; False when it never
+    held."""
+    end = time.monotonic() + WAIT_S
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    print(f'# never: {what}', flush=True)
+    return False
+
+
+class Echo:
+    """A Linux echo server in the namespace, a thread a connection."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind((PEER, 0))
+        self.s.listen(64)
+        self.port = self.s.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            conn, _ = self.s.accept()
+            threading.Thread(target=self.echo, args=(conn,),
+                             daemon=True).start()
+
+    @staticmethod
+    def echo(conn):
+        with conn:
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    return
+                conn.sendall(b)
+
+
+class Bystander:
+    """App demo: echo round trips through a proxied socket, and a
+    CreateSocket + Close now and then, until stopped."""
+
+    def __init__(self, echo):
+        self.c = client('demo')
+        self.d = tcp_socket(self.c)
+        self.c.call('Connect', pb.rs.ConnectRequest(
+            socket_descriptor=self.d, remote_ip=addr(PEER, echo.port)))
+        self.off = 0
+        self.rtts, self.errors, self.creates = [], [], 0
+        self.stop = threading.Event()
+
+    def round_trip(self):
+        t0 = time.monotonic()
+        msg = b'ping %d' % self.off
+        self.c.call('Send', pb.rs.SendRequest(
+            socket_descriptor=self.d, data=msg, stream_offset=self.off))
+        self.off += len(msg)
+        got = b''
+        while len(got) < len(msg):
+            got += self.c.call('Receive', pb.rs.ReceiveRequest(
+                socket_descriptor=self.d, data_size=100,
+                timeout_seconds=WAIT_S)).data
+        if got != msg:
+            raise ValueError(f'echo {got!r} for {msg!r}')
+        return time.monotonic() - t0
+
+    def idle_rtt(self, n=50):
+        return sorted(self.round_trip() for _ in range(n))[n // 2]
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.rtts.append(self.round_trip())
+                x = tcp_socket(self.c)
+                self.c.call('Close', pb.rs.CloseRequest(socket_descriptor=x))
+                self.creates += 1
+            except Exception as e:
+                self.errors.append(repr(e))
+                return
+
+    def start(self):
+        self.t = threading.Thread(target=self.run)
+        self.t.start()
+
+    def finish(self, what, idle):
+        self.stop.set()
+        self.t.join(WAIT_S)
+        med = sorted(self.rtts)[len(self.rtts) // 2] if self.rtts else 0
+        print(f'# bystander during {what}: {len(self.rtts)} round trips, '
+              f'median {med * 1e3:.2f} ms (idle {idle * 1e3:.2f} ms), '
+              f'{self.creates} CreateSocket', flush=True)
+        check(f'bystander: echo round trips and CreateSocket go on during '
+              f'{what}', not self.errors and self.rtts and self.creates > 0,
+              self.errors[:1])
+
+
+# ---- the attacks ---------------------------------------------------------
+
+def t_close_early(echo):
+    """Close with a send_offset no Send reaches: the socket goes at once."""
+    m = client('mallory')
+    by = Bystander(echo)
+    idle = by.idle_rtt()
+    by.start()
+    peak, refused, cycles = 0, 0, 2000
+    for i in range(0, cycles, 8):
+        ids = []
+        for _ in range(8):
+            ids.append(m.start('CreateSocket', pb.rs.CreateSocketRequest(
+                family=IPV4, protocol=TCP)))
+        descs = []
+        for cid in ids:
+            try:
+                descs.append(m.finish('CreateSocket', cid).socket_descriptor)
+            except CallError:
+                refused += 1
+        ids = [m.start('Close', pb.rs.CloseRequest(
+            socket_descriptor=d, send_offset=1 << 30)) for d in descs]
+        for cid in ids:
+            m.finish('Close', cid)
+        if i % 200 == 0:
+            peak = max(peak, m.stats()['rpc.socks_open'])
+    by.finish('2,000 CreateSocket + early Close', idle)
+    st = m.stats()
+    print(f'# close_early: {cycles} cycles, {refused} over quota, worker '
+          f'sockets at most {peak} when sampled', flush=True)
+    # The bystander holds one socket; mallory at most its quota.
+    check('2,000 early Closes: the worker never holds more of mallory\'s '
+          'sockets than its quota', peak <= QUOTA + 2, peak)
+    check('and none is left once they are closed',
+          until(lambda: m.stats()['quota.sockets.used'] == 0,
+                'mallory\'s sockets back to 0'),
+          st.get('quota.sockets.used'))
+    by.c.call('Close', pb.rs.CloseRequest(socket_descriptor=by.d))
+
+
+def stalled(m, lst, size):
+    """A mallory socket whose Linux peer never reads, a Send of size bytes
+    parked on it, and a Close that waits for that Send."""
+    small = [pb.rs.SocketOption(level=1, option=o,
+                                value=(4096).to_bytes(4, 'little'))
+             for o in (7, 8)]  # SO_SNDBUF, SO_RCVBUF
+    d = tcp_socket(m, socket_options=small)
+    m.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,
+                                           remote_ip=addr(PEER, lst.port)))
+    conn, _ = lst.s.accept()
+    m.start('Send', pb.rs.SendRequest(socket_descriptor=d, data=b'x' * size,
+                                      stream_offset=0, timeout_seconds=-1))
+    m.call('Close', pb.rs.CloseRequest(socket_descriptor=d,
+                                       send_offset=size))
+    return d, conn
+
+
+class SilentListener:
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.s.bind((PEER, 0))
+        self.s.listen(16)
+        self.s.settimeout(WAIT_S)
+        self.port = self.s.getsockname()[1]
+
+
+def t_close_held(echo):
+    """Closes waiting for Sends keep their sockets charged until they
+    really close, at close_wait_ms at the latest."""
+    m = client('mallory')
+    lst = SilentListener()
+    size = 1 << 20
+    held = [stalled(m, lst, size) for _ in range(QUOTA)]
+    ok, why = raises(lambda: tcp_socket(m), rpc_code=RPC.RPC_OVER_QUOTA)
+    check('4 Closes waiting for their Sends still count: a fifth socket '
+          'is over quota', ok, why)
+    d = held[0][0]
+    ok1, why1 = raises(lambda: m.call('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor=d, data_size=10, timeout_seconds=0)),
+        app_code=SYSTEM_ERROR, errno=errno.EBADF)
+    ok2, why2 = raises(lambda: m.call('GetSocketName',
+                                      pb.rs.GetSocketNameRequest(
+                                          socket_descriptor=d)),
+                       app_code=SYSTEM_ERROR, errno=errno.EBADF)
+    ok3, why3 = raises(lambda: m.call('Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=b'more', stream_offset=size)),
+        app_code=SYSTEM_ERROR, errno=errno.EBADF)
+    r = m.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
+        socket_descriptor=d, requested_events=1, observed_events=0)],
+        timeout_seconds=0))
+    check('a closed descriptor answers only "closed" (Receive, '
+          'GetSocketName, a Send past its Close: EBADF; Poll: NVAL)',
+          ok1 and ok2 and ok3 and r.events[0].observed_events == 0x20,
+          (why1, why2, why3, r.events[0].observed_events))
+    st = m.stats()
+    check('the worker holds the 4 waiting sockets, charged to mallory',
+          st['quota.sockets.used'] == QUOTA, st.get('quota.sockets.used'))
+    # [service] close_wait_ms = 3000: the Sends never finish (nobody
+    # reads), so the sockets close then, and the quota comes back.
+    check('after close_wait_ms the waiting Closes close, and the quota '
+          'comes back',
+          until(lambda: m.stats()['quota.sockets.used'] == 0,
+                'mallory\'s sockets back to 0'),
+          m.stats().get('quota.sockets.used'))
+    x = tcp_socket(m)
+    m.call('Close', pb.rs.CloseRequest(socket_descriptor=x))
+    check('then mallory may create a socket again', len(x) == 22, x)
+    for _, conn in held:
+        conn.close()
+    m.close()  # its parked Sends end with the connection
+    lst.s.close()
+
+
+def t_amplify(echo):
+    """Replies that repeat the same bytes, to clients that never read."""
+    m = client('mallory')
+    lst = socket.socket()
+    lst.bind((PEER, 0))
+    lst.listen(1)
+    d = tcp_socket(m)
+    m.call('Connect', pb.rs.ConnectRequest(
+        socket_descriptor=d, remote_ip=addr(PEER, lst.getsockname()[1])))
+    peer, _ = lst.accept()
+    data = os.urandom(256 << 10)
+    peer.sendall(data)
+
+    def peek(c, size=1 << 20, tmo=0.0):
+        return pb.rs.ReceiveRequest(socket_descriptor=d, data_size=size,
+                                    flags=2, timeout_seconds=tmo)
+    check('the proxy holds the 256 KiB to peek at',
+          until(lambda: len(m.call('Receive', peek(m, tmo=WAIT_S)).data)
+                == len(data), '256 KiB at the proxy'))
+    watch = client('demo')
+    by = Bystander(echo)
+    idle = by.idle_rtt()
+    by.start()
+    n_conns, k = 8, 100
+    conns = [client('mallory') for _ in range(n_conns)]
+    ids = [[c.start('Receive', peek(c)) for _ in range(k)] for c in conns]
+    out = []
+    check('mallory\'s replies reach its output_bytes quota',
+          until(lambda: out.append(watch.stats()['rpc.out_bytes']) or
+                out[-1] >= OUT_QUOTA, 'rpc.out_bytes at the quota'),
+          out[-1:])
+    for _ in range(20):  # and stay bounded while nobody reads
+        out.append(watch.stats()['rpc.out_bytes'])
+    bound = OUT_QUOTA + n_conns * ((1 << 20) + 4096)
+    print(f'# amplify: {n_conns * k} peeks of 256 KiB pipelined; replies '
+          f'waiting in remsockd at most {max(out)} bytes (bound {bound})',
+          flush=True)
+    check('replies waiting stay within the quota and a reply per '
+          'connection', max(out) <= bound, max(out))
+    by.finish('8 connections of unread 256 KiB peeks', idle)
+    got = 0
+    for c, cids in zip(conns, ids):
+        for cid in cids:
+            got += c.finish('Receive', cid).data == data
+    check(f'once mallory reads, all {n_conns * k} answers come, whole',
+          got == n_conns * k, got)
+    check('and nothing waits any more',
+          until(lambda: watch.stats()['rpc.out_bytes'] == 0,
+                'rpc.out_bytes back to 0'))
+    for c in conns:
+        c.close()
+    m.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    by.c.call('Close', pb.rs.CloseRequest(socket_descriptor=by.d))
+    peer.close()
+    lst.close()
+
+
+def main():
+    echo = Echo()
+    for t in (t_close_early, t_close_held, t_amplify):
+        try:
+            t(echo)
+        except Exception as e:
+            check(t.__name__, False, f'{type(e).__name__}: {e} ' +
+                  traceback.format_exc().replace('\n', ' | '))
+    print(f'done failures={failures}', flush=True)
+    return 1 if failures else 0
+
+
+sys.exit(main())
