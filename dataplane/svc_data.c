@@ -251,12 +251,13 @@ static bool recv_start(struct rs_rpc_call *call, struct svc_sock *ss,
 	return true;
 }
 
-/* The core of Receive, for Receive and ReceiveBatch.  @return bytes
- * (0: EOF); -EAGAIN when there is nothing yet (no error set); -1 with the
- * error in @p call. */
+/* The core of Receive, for Receive and ReceiveBatch: at most @p cap
+ * bytes.  @return bytes (0: EOF); -EAGAIN when there is nothing yet (no
+ * error set); -1 with the error in @p call. */
 static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 			const Remsock__ReceiveRequest *req,
-			Remsock__ReceiveReply *resp, struct svc_sock **ssp)
+			Remsock__ReceiveReply *resp, struct svc_sock **ssp,
+			size_t cap)
 {
 	struct svc_sock *ss = svc_sock_find(w, call, req->socket_descriptor);
 	struct sockaddr_in from;
@@ -281,7 +282,16 @@ static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 	if (ss->kind == RS_SOCK_TCP &&
 	    !recv_start(call, ss, req, &flags, &start))
 		return -1;
-	size = RTE_MIN((size_t)req->data_size, (size_t)SVC_RECV_MAX);
+	size = RTE_MIN(cap, (size_t)SVC_RECV_MAX);
+	size = RTE_MIN((size_t)req->data_size, size);
+	if (ss->kind == RS_SOCK_TCP) {
+		/* Memory for what is there, not for what is asked: a batch of
+		 * many large asks must not run out of call memory.  Nothing
+		 * there (EOF, an error, or none yet): the read says which. */
+		ssize_t avail = rs_sock_readable(ss->s);
+
+		size = avail > 0 ? RTE_MIN(size, (size_t)avail) : 1;
+	}
 	buf = rs_arena_alloc(call->arena, size);
 	if (buf == NULL) {
 		rs_svc_sys_error(call, ENOMEM, "no call memory");
@@ -311,7 +321,8 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 	struct svc_sock *ss;
 
 	if (authed(w, call) &&
-	    recv_one(w, call, req, (void *)respm, &ss) == -EAGAIN &&
+	    recv_one(w, call, req, (void *)respm, &ss, SVC_RECV_MAX) ==
+		-EAGAIN &&
 	    svc_park(w, call, ss, req->timeout_seconds, false) == 0)
 		rs_svc_sys_error(call, EAGAIN, "nothing to receive");
 	return 0;
@@ -395,6 +406,18 @@ static int do_send_batch(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
+/* Bytes of data a ReceiveBatch of @p n entries may take so that its reply
+ * fits SVC_OUT_MAX whatever each entry says (an entry's framing, offset,
+ * address or error, and the envelope, within BATCH_ENTRY_MAX each): data
+ * is never taken for a reply that could not be sent. */
+#define BATCH_ENTRY_MAX 512u
+static size_t batch_room(size_t n)
+{
+	size_t over = (n + 8) * BATCH_ENTRY_MAX;
+
+	return over >= SVC_OUT_MAX ? 0 : SVC_OUT_MAX - over;
+}
+
 static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 			    const ProtobufCMessage *reqm,
 			    ProtobufCMessage *respm)
@@ -405,7 +428,8 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	Remsock__ReceiveBatchEntry *ent;
 	Remsock__ReceiveReply *rep;
 	struct svc_sock *ss;
-	size_t ready = 0;
+	size_t ready = 0, room = batch_room(req->n_receives);
+	ssize_t n;
 	void *m;
 
 	if (!authed(w, call))
@@ -422,7 +446,15 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 		remsock__receive_batch_entry__init(&ent[i]);
 		remsock__receive_reply__init(&rep[i]);
 		resp->entries[i] = &ent[i];
-		switch (recv_one(w, &sub, req->receives[i], &rep[i], &ss)) {
+		if (room == 0) { /* taking more could not be answered */
+			rs_svc_sys_error(
+			    &sub, EAGAIN,
+			    "the batch's reply is full: ask again");
+			ENTRY_ERROR(&ent[i], sub);
+			continue;
+		}
+		n = recv_one(w, &sub, req->receives[i], &rep[i], &ss, room);
+		switch (n) {
 		case -EAGAIN:
 			rs_svc_sys_error(&sub, EAGAIN, "nothing to receive");
 			ENTRY_ERROR(&ent[i], sub);
@@ -433,6 +465,7 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 			break;
 		default:
 			ent[i].reply = &rep[i];
+			room -= (size_t)n;
 			ready++;
 		}
 	}

@@ -346,27 +346,27 @@ static int ex_resolve(void *ctx, struct rs_rpc_call *call,
 		rs_svc_error(call, ERR(GAI_ERROR), GAI(FAIL), "no resolver");
 		return 0;
 	}
-	if (q == NULL) { /* the first run: ask */
+	if (q == NULL) { /* the first run: park, then ask */
 		q = calloc(1, sizeof(*q));
 		if (q == NULL)
 			return -ENOMEM;
 		q->dns = w->dns;
+		/* Parking is charged to the app's pending calls: a call over
+		 * quota sends no query. */
+		rc = svc_park_quiet(w, call, q, q_release);
+		if (rc <= 0) {
+			free(q); /* not asked: no callback will come */
+			if (rc == 0)
+				rs_svc_error(call, ERR(GAI_ERROR), GAI(AGAIN),
+					     "no time to ask DNS");
+			return 0;
+		}
+		q->wt = svc_last_wait(w);
 		w->dns->pending++;
+		/* An answer at once (a bad name) wakes the wait: the next
+		 * run answers it. */
 		ares_getaddrinfo(w->dns->ch, req->name, NULL, &hints, q_done,
 				 q);
-		if (q->done) { /* answered at once (a bad name) */
-			rc = q_answer(call, (void *)respm, q, req->name);
-			free(q);
-			return rc;
-		}
-		rc = svc_park_quiet(w, call, q, q_release);
-		if (rc > 0)
-			q->wt = svc_last_wait(w);
-		else
-			q_release(q);
-		if (rc == 0)
-			rs_svc_error(call, ERR(GAI_ERROR), GAI(AGAIN),
-				     "no time to ask DNS");
 		return 0;
 	}
 	if (q->done)

@@ -58,7 +58,9 @@ static void http_request(void *ctx, const struct rs_http_request *r)
 	}
 	app = ticket_app(w, r->ticket);
 	if (app < 0) {
+		/* One guess per connection, as with Authenticate. */
 		w->st.auth_failed++;
+		rs_http_conn_end(c->http, r->id);
 		rs_http_conn_respond_error(
 		    c->http, r->id, RA_SECURITY_VIOLATION,
 		    "request_id: unknown app or wrong secret (the ticket is "

@@ -810,7 +810,7 @@ static int on_message_complete(http_parser *p)
 		c->body = NULL;
 		c->body_cap = 0;
 	}
-	if (!keep) {
+	if (!keep || c->closing) { /* closing: the request ended it */
 		c->closing = true;
 		http_parser_pause(p, 1);
 	} else if (c->may_stop &&
@@ -879,6 +879,15 @@ int rs_http_conn_input(struct rs_http_conn *c, const uint8_t *buf, size_t len,
 void rs_http_conn_eof(struct rs_http_conn *c)
 {
 	c->closing = true;
+}
+
+void rs_http_conn_end(struct rs_http_conn *c, uint64_t id)
+{
+	struct slot *s = slot_of(c, id);
+
+	c->closing = true;
+	if (s != NULL)
+		s->close = true;
 }
 
 /* ---- the rest ----------------------------------------------------------- */

@@ -113,6 +113,13 @@ int rs_http_conn_input(struct rs_http_conn *c, const uint8_t *buf, size_t len,
 void rs_http_conn_eof(struct rs_http_conn *c);
 
 /**
+ * End the connection at request @p id (from ops->request, before it is
+ * answered): its answer says Connection: close, and no later request is
+ * taken, even from bytes already given.
+ */
+void rs_http_conn_end(struct rs_http_conn *c, uint64_t id);
+
+/**
  * Answer a request with its native RpcResponse frame (length header
  * included; its call_id names the request).
  *

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# Tenants are hostile: attacks one app ("mallory", a quota of 4 sockets)
-# runs against remsockd (tap mode), each asserted for the attacker and
-# for a bystander app ("demo") that keeps working beside it
+# Tenants are hostile: attacks apps "mallory" (a quota of 4 sockets) and
+# "eve" (2 parked calls) run against remsockd (tap mode), each asserted
+# for the attacker and for a bystander app ("demo") that keeps working
+# beside it
 # (svc_attacks.py in the namespace; see its header for the attacks).
 # Then remsockd must stop with nothing left, and its own counters must
 # agree with what the client saw.
@@ -24,8 +25,14 @@ close_wait_ms = 3000
 [apps]
 demo = demo-secret-not-for-production
 mallory = mallory-secret-for-the-tests
+eve = eve-secret-for-the-tests
 [quotas]
-mallory = sockets=4 output_bytes=4194304"
+mallory = sockets=4 output_bytes=4194304
+eve = pending_calls=2
+[dns]
+servers = $TB_PEER_IP
+timeout_ms = 3000
+tries = 1"
 
 svc_up tap attacks "$REMSOCKD"
 svc_client "$TB_DIR/client.log" "$HERE/svc_attacks.py" "$SRC/proto" \

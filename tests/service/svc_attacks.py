@@ -14,6 +14,19 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                the closed descriptors answer only "closed"; after
                [service] close_wait_ms the sockets close and the quota
                comes back (waited for on remsock.Stats, not the clock).
+  guess        60 wrong Authenticates and a right one in one write: the
+               first failure ends the connection, and nothing after it
+               is tried (before, every frame of the read was: the right
+               one was accepted).
+  big_batch    a ReceiveBatch whose replies would exceed the 8 MiB reply
+               limit (10 sockets holding 1 MiB each): it takes only what
+               its reply can carry, and the rest comes with the next one
+               (before, all 10 MiB were taken, then the reply refused as
+               too large: lost).
+  dns_flood    eve (2 parked calls) pipelines 200 Resolves of names only
+               DNS knows, to a DNS server that never answers: the calls
+               over quota send no query (before, 2,000 refused calls
+               still sent 4,000 DNS packets).
   amplify      8 connections pipeline 100 Receives with MSG_PEEK of the
                same 256 KiB each and never read the answers (200 MiB of
                replies from 40 KiB of requests): before the fix every
@@ -29,6 +42,7 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
 import errno
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -47,7 +61,8 @@ QUOTA = 4  # [quotas] mallory = sockets=4 output_bytes=4194304
 OUT_QUOTA = 4 << 20
 WAIT_S = 60  # bounds a hang only
 SECRETS = {'demo': b'demo-secret-not-for-production',
-           'mallory': b'mallory-secret-for-the-tests'}
+           'mallory': b'mallory-secret-for-the-tests',
+           'eve': b'eve-secret-for-the-tests'}
 failures = 0
 
 
@@ -337,9 +352,120 @@ def t_amplify(echo):
     lst.close()
 
 
+def t_guess(echo):
+    """Secrets guessed in bulk on one connection."""
+    watch = client('demo')
+    failed0 = watch.stats()['rpc.auth_failed']
+    def frame(call_id, secret):
+        body = pb.rpc.RpcRequest(
+            call_id=call_id, service_name='remsock', method='Authenticate',
+            body=pb.rpc.AuthenticateRequest(
+                app_id='mallory', secret=secret).SerializeToString())
+        return struct.pack('>I', body.ByteSize()) + body.SerializeToString()
+    c = Client(PROXY, PORT)
+    c.sock.sendall(b''.join(frame(1000 + i, b'guess-%d' % i)
+                            for i in range(60)) +
+                   frame(2000, SECRETS['mallory']))
+    answers = []
+    try:
+        while True:
+            answers.append(c.read_response())
+    except (EOFError, ConnectionError):
+        pass
+    check('60 wrong guesses and a right one in one write: one answer '
+          '(the first failure), then the connection ends',
+          [r.call_id for r in answers] == [1000] and
+          answers[0].rpc_error.code == RPC.RPC_UNAUTHENTICATED,
+          [(r.call_id, r.rpc_error.code) for r in answers][:3])
+    check('remsockd counted one failure',
+          watch.stats()['rpc.auth_failed'] == failed0 + 1,
+          watch.stats()['rpc.auth_failed'] - failed0)
+    c.close()
+    watch.close()
+
+
+def t_big_batch(echo):
+    """A ReceiveBatch asking for more than one reply can carry."""
+    c = client('demo')
+    lst = socket.socket()
+    lst.bind((PEER, 0))
+    lst.listen(16)
+    big = [pb.rs.SocketOption(level=1, option=8,
+                              value=(1 << 20).to_bytes(4, 'little'))]
+    ds, peers, blobs = [], [], []
+    for i in range(10):
+        d = tcp_socket(c, socket_options=big)
+        c.call('Connect', pb.rs.ConnectRequest(
+            socket_descriptor=d, remote_ip=addr(PEER, lst.getsockname()[1])))
+        p, _ = lst.accept()
+        blob = os.urandom(1 << 20)
+        threading.Thread(target=p.sendall, args=(blob,), daemon=True).start()
+        ds.append(d)
+        peers.append(p)
+        blobs.append(blob)
+    # Every socket holds most of its 1 MiB (the window keeps a little
+    # back): 10 entries of 1 MiB ask more than a reply can carry.
+    for d in ds:
+        until(lambda: len(c.call('Receive', pb.rs.ReceiveRequest(
+            socket_descriptor=d, data_size=1 << 20, flags=2,
+            timeout_seconds=WAIT_S)).data) >= 900 << 10, '900 KiB held')
+    got = [b''] * len(ds)
+    batches = 0
+    while batches < 20 and any(len(g) < 1 << 20 for g in got):
+        r = c.call('ReceiveBatch', pb.rs.ReceiveBatchRequest(
+            receives=[pb.rs.ReceiveRequest(socket_descriptor=d,
+                                           data_size=1 << 20)
+                      for d in ds], timeout_seconds=WAIT_S))
+        batches += 1
+        for i, e in enumerate(r.entries):
+            if e.HasField('reply'):
+                got[i] += e.reply.data
+    check('a ReceiveBatch of 10 MiB, above the 8 MiB reply limit, loses '
+          'nothing: the next batch brings the rest',
+          got == blobs and batches >= 2,
+          (batches, [len(g) for g in got]))
+    for d in ds:
+        c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    for p in peers:
+        p.close()
+    lst.close()
+    c.close()
+
+
+def t_dns_flood(echo):
+    """Resolves over the pending-call quota must not reach DNS."""
+    dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dns.bind((PEER, 53))  # [dns] servers: it counts, never answers
+    dns.settimeout(0.2)
+    e = client('eve')
+    ids = [e.start('Resolve', pb.rs.ResolveRequest(name=f'n{i}.eve.test'))
+           for i in range(200)]
+    refused = 0
+    for cid in ids[2:]:  # the first two park until DNS times out
+        try:
+            e.finish('Resolve', cid)
+        except CallError as err:
+            refused += err.rpc_code == RPC.RPC_OVER_QUOTA
+    # Every call was taken up (the last one answered): what remsockd
+    # sent has left; count it.
+    queries = 0
+    try:
+        while True:
+            dns.recv(512)
+            queries += 1
+    except socket.timeout:
+        pass
+    check('200 Resolves over a quota of 2 parked calls: 198 refused, '
+          'and only the 2 parked ones asked DNS',
+          refused == 198 and queries <= 2, (refused, queries))
+    e.close()  # cancels the two parked calls
+    dns.close()
+
+
 def main():
     echo = Echo()
-    for t in (t_close_early, t_close_held, t_amplify):
+    for t in (t_close_early, t_close_held, t_guess, t_big_batch,
+              t_dns_flood, t_amplify):
         try:
             t(echo)
         except Exception as e:

@@ -206,6 +206,19 @@ def t_errors():
                                                  data),
                          rpc_code=RPC.SECURITY_VIOLATION)
         check(f'{name} is SECURITY_VIOLATION', ok, why)
+    # One guess per connection: a wrong ticket ends it, and the requests
+    # pipelined behind it (a right one among them) are never served.
+    s = raw()
+    s.sendall(raw_request(resolve_body('198.18.0.9', 'demo:wrong')) +
+              raw_request(resolve_body('198.18.0.9', TICKET)) * 2)
+    status, hdrs, data, rest = read_response(s)
+    ok, why = raises(lambda: rshttp.reply_of('Resolve', status, data),
+                     rpc_code=RPC.SECURITY_VIOLATION)
+    check('a wrong ticket is answered Connection: close, and nothing '
+          'pipelined after it is served', ok and
+          hdrs.get('connection') == 'close' and rest == b'' and closed(s),
+          (why, hdrs.get('connection'), rest[:40]))
+    s.close()
     ok, why = raises(lambda: c.call('CreateSocket', cr, service='nosuch'),
                      rpc_code=RPC.CALL_NOT_FOUND)
     check('an unknown service is CALL_NOT_FOUND', ok, why)
@@ -405,7 +418,7 @@ def t_malformed_bodies():
             ('Resolve', pb.rs.ResolveRequest(name='198.18.0.3')),
             ('GetSocketName', pb.rs.GetSocketNameRequest(
                 socket_descriptor=d))]
-    bad = 0
+    bad = ended = 0
     for i in range(600):
         m, req = rnd.choice(reqs)
         b = bytearray(envelope(m, req, TICKET))
@@ -424,14 +437,16 @@ def t_malformed_bodies():
             continue
         try:
             rshttp.reply_of(m, status, data)
-        except CallError:
-            pass
+        except CallError as e:
+            # A mangled ticket ends the connection (one guess each).
+            ended += e.rpc_code == RPC.SECURITY_VIOLATION
         except Exception:
             bad += 1
     check('600 mutated bodies are each answered 200', bad == 0, bad)
     r = c.call('Resolve', pb.rs.ResolveRequest(name='198.18.0.4'))
-    check('after them the connection still serves',
-          ips(r) == ['198.18.0.4'] and c.connects == 1, c.connects)
+    check('after them the connection still serves, having ended only at '
+          'each bad ticket', ips(r) == ['198.18.0.4'] and
+          c.connects == 1 + ended, (c.connects, ended))
     c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
     c.close()
 
