@@ -138,6 +138,19 @@ tb__ns_link() {
 		ip -n "$TB_NS" link set "$1" up
 }
 
+# tb__ns_link_seen IFACE: tb__ns_link, and when it fails, what the host
+# and the namespace have (on a loaded host the bridge's new tap was once
+# not found right after its ready line: tried again, and shown).
+tb__ns_link_seen() {
+	tb__ns_link "$1" && return 0
+	tb__log "moving $1 failed; links here: $(ip -br link | awk '{print $1}' |
+		grep "^$TB_IFACE" | tr '\n' ' ')in $TB_NS: $(ip -n "$TB_NS" -br link |
+		awk '{print $1}' | tr '\n' ' ')"
+	# A half-done move: back to where the next try starts.
+	ip -n "$TB_NS" link set "$1" netns 1 2>/dev/null
+	return 1
+}
+
 tb__bridge_up() {
 	local log=$TB_DIR/bridge.log
 	[[ -x ${TB_BRIDGE:-} ]] || { tb__log "TB_BRIDGE is not set"; return 1; }
@@ -233,7 +246,7 @@ tb__tap_bridge_up() {
 		$TB_BRIDGE_ARGS >"$log" 2>&1 &
 	TB_BRIDGE_PID=$!
 	tb__wait_for "$log" '^rs_bridge: ready' 60 "$TB_BRIDGE_PID" &&
-		tb__ns_link "$tap" || {
+		tb_until 10 tb__ns_link_seen "$tap" || {
 		tb__log "rs_bridge (af_packet on $TB_IFACE) did not start"
 		return 1
 	}
