@@ -156,6 +156,7 @@ static const struct key keys[] = {
     KEY(service, idle_timeout_s, K_UINT, 0, 7 * 86400, 0),
     KEY(service, auth_timeout_ms, K_UINT, 100, 600000, 0),
     KEY(service, close_wait_ms, K_UINT, 0, 600000, 0),
+    KEY(service, operator, K_STR, 0, 0, 0),
 
     {"acl", ANY_NAME, K_ACL, 0, 0, 0, 0, 0},
 
@@ -1005,6 +1006,14 @@ static int validate_apps(const struct rs_config *cfg, const struct where *w)
 			    "%s: [apps]: no app (at least one 'APP_ID = "
 			    "SECRET' is needed)",
 			    w->file);
+	for (uint32_t i = 0; cfg->service.operator[0] != '\0'; i++) {
+		if (i == cfg->napps)
+			return fail(w, "%s: [service] operator: no app '%s' in "
+				    "[apps]",
+				    w->file, cfg->service.operator);
+		if (strcmp(cfg->apps[i].id, cfg->service.operator) == 0)
+			break;
+	}
 	return 0;
 }
 

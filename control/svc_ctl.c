@@ -21,9 +21,9 @@
  * "closed" answers it from then on), or on a GONE entry from the
  * worker.
  *
- * remsock.Stats is answered here too: the control thread reads every
- * worker's counters (through the source remsockd's main sets) and the
- * apps' quota counters.
+ * remsock.Stats is answered here too: the caller app's quota counters,
+ * and for [service] operator every worker's counters (through the source
+ * remsockd's main sets).
  *
  * Answers to a worker whose ring is full wait in a small backlog, and
  * while it is not empty no new CALL is taken: the workers then see
@@ -61,6 +61,7 @@ struct rs_svc_ctl {
 	struct rs_rpc_env env;
 	struct rs_svc_msg *cur; /* the entry being served */
 	bool approved;		/* the handler said EXEC */
+	int64_t operator_app;	/* [service] operator's number, or -1 */
 	unsigned nbacklog;
 	struct rs_svc_msg *backlog[BACKLOG_MAX];
 	struct rs_svc_ctl_stats st;
@@ -378,7 +379,8 @@ static int do_stats(void *ctx, struct rs_rpc_call *call,
 	if (resp->app_id == NULL || resp->counter == NULL)
 		return -ENOMEM;
 	stats_quotas(ctl->sh->apps, ctl->cur->app, &f);
-	if (ctl->counters != NULL)
+	/* remsockd's counters tell of every tenant: the operator's only. */
+	if (ctl->counters != NULL && ctl->cur->app == ctl->operator_app)
 		ctl->counters(ctl->counters_src, stats_add, &f);
 	return f.nomem ? -ENOMEM : 0;
 }
@@ -424,6 +426,10 @@ struct rs_svc_ctl *rs_svc_ctl_create(struct rs_svc_shared *sh)
 	ctl = calloc(1, sizeof(*ctl));
 	if (ctl == NULL)
 		return NULL;
+	ctl->operator_app = -1;
+	for (uint32_t i = 0; i < rs_apps_count(sh->apps); i++)
+		if (strcmp(rs_apps_id(sh->apps, i), cfg->service.operator) == 0)
+			ctl->operator_app = i;
 	for (unsigned i = 0; i < RTE_DIM(methods); i++) {
 		rc = rs_rpc_registry_add(sh->registry, RS_SVC_SERVICE,
 					 &methods[i]);

@@ -26,8 +26,11 @@ SECRET=demo-secret-not-for-production
 TB_INI_EXTRA="[tcp]
 time_wait_ms = 500
 close_grace_ms = 10000
+[service]
+operator = demo
 [apps]
 demo = $SECRET
+other = other-secret-for-the-tests
 [quotas]
 demo = sockets=64
 [hosts]
@@ -227,6 +230,12 @@ expect "stats: the data plane's and the service's counters are there" \
 	"$(awk '{print $1}' "$OUT" | grep -xE 'rpc\.calls|rpc\.conns_accepted|rx_pkts|tx_pkts|event\.tcp_segs_sent' | sort | paste -sd' ')"
 echo "# remsock stats: $(wc -l <"$OUT") counters, e.g.:"
 grep -E '^(rpc\.calls|rx_bytes|quota\.sockets\.limit) ' "$OUT" | sed 's/^/#   /'
+# An app that is not [service] operator sees its own quotas, no more.
+tb_ns env REMSOCK_ADDR="$TB_PROXY_IP" REMSOCK_APP=other \
+	REMSOCK_SECRET=other-secret-for-the-tests timeout 120 "$CLI" stats \
+	>"$TB_DIR/other.out" 2>&1
+expect "stats as another app: its quotas only (12 rows), exit 0" "0 12 12" \
+	"$? $(wc -l <"$TB_DIR/other.out") $(grep -c '^quota\.' "$TB_DIR/other.out")"
 rcli /dev/null stats no.such.counter
 expect "stats: a prefix no counter has, exit 1" \
 	"1 remsock stats: no counter starts with 'no.such.counter'" \

@@ -22,6 +22,7 @@ time_wait_ms = 500
 close_grace_ms = 10000
 [service]
 close_wait_ms = 3000
+operator = demo
 [apps]
 demo = demo-secret-not-for-production
 mallory = mallory-secret-for-the-tests

@@ -185,6 +185,7 @@ class Bystander:
 def t_close_early(echo):
     """Close with a send_offset no Send reaches: the socket goes at once."""
     m = client('mallory')
+    watch = client('demo')  # [service] operator: remsockd's counters
     by = Bystander(echo)
     idle = by.idle_rtt()
     by.start()
@@ -205,7 +206,7 @@ def t_close_early(echo):
         for cid in ids:
             m.finish('Close', cid)
         if i % 200 == 0:
-            peak = max(peak, m.stats()['rpc.socks_open'])
+            peak = max(peak, watch.stats()['rpc.socks_open'])
     by.finish('2,000 CreateSocket + early Close', idle)
     st = m.stats()
     print(f'# close_early: {cycles} cycles, {refused} over quota, worker '

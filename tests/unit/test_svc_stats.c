@@ -31,7 +31,8 @@
 static const char text[] =
     "[port]\ndevargs = x\n[net]\nip = 10.1.2.3\n"
     "[apps]\nalpha = aaaa-aaaa-aaaa-aaaa\nbeta = bbbb-bbbb-bbbb-bbbb\n"
-    "[quotas]\nsockets = 3\nbeta = sockets=7, pending_calls=5\n";
+    "[quotas]\nsockets = 3\nbeta = sockets=7, pending_calls=5\n"
+    "[service]\noperator = alpha\n";
 
 struct world {
 	struct rs_config cfg;
@@ -175,6 +176,24 @@ static void test_source_in_order(void **state)
 	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
 }
 
+/* remsockd's counters tell of every tenant: an app that is not
+ * [service] operator gets its own quotas only. */
+static void test_counters_for_the_operator_only(void **state)
+{
+	struct world *w = *state;
+	Remsock__Rpc__StatsReply *rep;
+	unsigned n = 50;
+	size_t len;
+
+	rs_svc_ctl_counters_set(w->ctl, source, &n);
+	rep = call_stats(w, 1, &len);
+	assert_string_equal(rep->app_id, "beta");
+	assert_int_equal(rep->n_counter, QROWS);
+	for (size_t i = 0; i < rep->n_counter; i++)
+		assert_memory_equal(rep->counter[i]->name, "quota.", 6);
+	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
+}
+
 static void test_too_many_truncated(void **state)
 {
 	struct world *w = *state;
@@ -214,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_quotas_only),
 	    cmocka_unit_test(test_source_in_order),
+	    cmocka_unit_test(test_counters_for_the_operator_only),
 	    cmocka_unit_test(test_too_many_truncated),
 	};
 
