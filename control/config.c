@@ -1008,7 +1008,8 @@ static int validate_apps(const struct rs_config *cfg, const struct where *w)
 			    w->file);
 	for (uint32_t i = 0; cfg->service.operator[0] != '\0'; i++) {
 		if (i == cfg->napps)
-			return fail(w, "%s: [service] operator: no app '%s' in "
+			return fail(w,
+				    "%s: [service] operator: no app '%s' in "
 				    "[apps]",
 				    w->file, cfg->service.operator);
 		if (strcmp(cfg->apps[i].id, cfg->service.operator) == 0)
