@@ -133,6 +133,14 @@ struct rs_sock *rs_sock_open(struct rs_lcore *lc, enum rs_sock_kind kind,
 /** Replace a socket's callback and its user pointer. */
 void rs_sock_set_callback(struct rs_sock *s, rs_sock_event_fn cb, void *user);
 
+/**
+ * Say whose a socket is: SO_REUSEADDR shares a port only among sockets of
+ * the same owner (0 for all, as opened).  A service that holds sockets
+ * for several parties gives each its own, so that one never takes
+ * another's port or datagrams.  Set it before binding.
+ */
+void rs_sock_set_owner(struct rs_sock *s, uint32_t owner);
+
 /** @return the socket's kind. */
 enum rs_sock_kind rs_sock_kind(const struct rs_sock *s);
 

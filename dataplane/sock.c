@@ -193,14 +193,15 @@ static struct rs_sock **port_bucket(struct rs_socks *t, unsigned kind,
 }
 
 /* Whether @p s may take @p port: nobody has it, or everybody who has it
- * and @p s allow sharing (SO_REUSEADDR). */
+ * and @p s allow sharing (SO_REUSEADDR) and have the same owner. */
 static bool port_free(struct rs_socks *t, const struct rs_sock *s,
 		      rte_be16_t port, bool share)
 {
 	for (struct rs_sock *o = *port_bucket(t, s->kind, port); o != NULL;
 	     o = o->port_next)
-		if (o->lport == port && !(share && o->opt[RS_SO_REUSEADDR] &&
-					  s->opt[RS_SO_REUSEADDR]))
+		if (o->lport == port &&
+		    !(share && o->opt[RS_SO_REUSEADDR] &&
+		      s->opt[RS_SO_REUSEADDR] && o->owner == s->owner))
 			return false;
 	return true;
 }
@@ -418,6 +419,11 @@ void rs_sock_set_callback(struct rs_sock *s, rs_sock_event_fn cb, void *user)
 {
 	s->cb = cb;
 	s->user = user;
+}
+
+void rs_sock_set_owner(struct rs_sock *s, uint32_t owner)
+{
+	s->owner = owner;
 }
 
 enum rs_sock_kind rs_sock_kind(const struct rs_sock *s)

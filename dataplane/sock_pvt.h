@@ -72,6 +72,7 @@ struct rs_sock {
 	uint8_t kind;	/* enum rs_sock_kind */
 	uint8_t ev;	/* RS_SOCK_EV_* waiting for dispatch */
 	int so_error;	/* positive errno, 0: none */
+	uint32_t owner; /* SO_REUSEADDR shares a port within one owner */
 	rte_be32_t laddr, raddr;
 	rte_be16_t lport, rport;
 	int opt[RS_SOCK_OPT_MAX];  /* values as set (RS_SO_ERROR unused) */

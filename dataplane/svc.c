@@ -110,6 +110,7 @@ struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 		return NULL;
 	}
 	rs_sock_set_callback(s, svc_sock_event, ss);
+	rs_sock_set_owner(s, app + 1); /* apps never share a port */
 	TAILQ_INSERT_TAIL(&w->socks_all, ss, link);
 	w->nsocks++;
 	return ss;

@@ -461,6 +461,7 @@ static struct rs_sock *tcp_accept(struct rs_sock *s)
 	if (n == NULL)
 		return NULL;
 	memcpy(n->opt, s->opt, sizeof(n->opt));
+	n->owner = s->owner;
 	n->tcp.conn = rs_tcp_accept(s->tcp.lst, n);
 	if (n->tcp.conn == NULL) { /* pending said otherwise: cannot be */
 		rs_sock_close(n);

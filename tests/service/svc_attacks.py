@@ -27,6 +27,10 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                DNS knows, to a DNS server that never answers: the calls
                over quota send no query (before, 2,000 refused calls
                still sent 4,000 DNS packets).
+  udp_steal    mallory binds, with SO_REUSEADDR, the UDP port where the
+               bystander receives: refused (before, the newest socket on
+               the port took the datagrams, whichever app it was); two
+               sockets of one app still share a port.
   amplify      8 connections pipeline 100 Receives with MSG_PEEK of the
                same 256 KiB each and never read the answers (200 MiB of
                replies from 40 KiB of requests): before the fix every
@@ -463,10 +467,49 @@ def t_dns_flood(echo):
     dns.close()
 
 
+def t_udp_steal(echo):
+    """SO_REUSEADDR must not let one app take another's port."""
+    reuse = [pb.rs.SocketOption(level=1, option=2,
+                                value=(1).to_bytes(4, 'little'))]
+    here = addr(PROXY, 7400)
+
+    def udp(c):
+        return c.call('CreateSocket', pb.rs.CreateSocketRequest(
+            family=IPV4, protocol=2, socket_options=reuse)).socket_descriptor
+    v, m = client('demo'), client('mallory')
+    vd, vd2, md = udp(v), udp(v), udp(m)
+    v.call('Bind', pb.rs.BindRequest(socket_descriptor=vd,
+                                     proxy_external_ip=here))
+    ok, why = raises(lambda: m.call('Bind', pb.rs.BindRequest(
+        socket_descriptor=md, proxy_external_ip=here)),
+        app_code=SYSTEM_ERROR, errno=errno.EADDRINUSE)
+    check('SO_REUSEADDR: another app cannot bind a UDP port in use',
+          ok, why)
+    v.call('Bind', pb.rs.BindRequest(socket_descriptor=vd2,
+                                     proxy_external_ip=here))
+    k = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    k.bind((PEER, 0))
+    k.sendto(b'for the bystander', (PROXY, 7400))
+    # One of the app's two sockets gets it (the newest): wait for it.
+    r = v.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
+        socket_descriptor=d, requested_events=1, observed_events=0)
+        for d in (vd, vd2)], timeout_seconds=WAIT_S))
+    got = b''.join(v.call('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor=d, data_size=100, timeout_seconds=0)).data
+        for d, e in zip((vd, vd2), r.events) if e.observed_events & 1)
+    check('its own second socket may share the port, and the datagram '
+          'reaches the app that owns it', got == b'for the bystander', got)
+    for c, d in ((v, vd), (v, vd2), (m, md)):
+        c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    k.close()
+    v.close()
+    m.close()
+
+
 def main():
     echo = Echo()
     for t in (t_close_early, t_close_held, t_guess, t_big_batch,
-              t_dns_flood, t_amplify):
+              t_dns_flood, t_udp_steal, t_amplify):
         try:
             t(echo)
         except Exception as e:
