@@ -113,7 +113,10 @@ static int gather(struct rs_acl *acl, const struct rs_acl_rule *rules,
 	for (unsigned i = 0; i < npinned + nrules; i++) {
 		r = &acl->rules[n++];
 		*r = i < npinned ? pinned[i] : rules[i - npinned];
-		r->origin = i < npinned ? RS_ACL_PINNED : RS_ACL_CONFIG;
+		/* A caller's rule may be a built-in one of its own. */
+		r->origin = i < npinned			 ? RS_ACL_PINNED
+			    : r->origin == RS_ACL_BUILTIN ? RS_ACL_BUILTIN
+							  : RS_ACL_CONFIG;
 		r->name[RS_ACL_NAME_MAX - 1] = '\0';
 		if (!rule_ok(r))
 			return -EINVAL;
@@ -231,7 +234,7 @@ err_out:
 
 struct rs_acl *rs_acl_create_from_config(const struct rs_config *cfg, int *err)
 {
-	struct rs_acl_rule rules[RS_CONFIG_ACL_MAX], pinned[2];
+	struct rs_acl_rule rules[RS_CONFIG_ACL_MAX + 1], pinned[2];
 	const struct rs_config_acl_rule *c;
 	uint32_t host = ~mask_of((uint8_t)cfg->net.prefix);
 	unsigned npinned = 1;
@@ -246,12 +249,18 @@ struct rs_acl *rs_acl_create_from_config(const struct rs_config *cfg, int *err)
 		rules[i].port_hi = c->port_hi;
 		snprintf(rules[i].name, sizeof(rules[i].name), "%s", c->name);
 	}
+	/* The proxy's own subnet (its neighbours, its gateway): denied
+	 * unless a rule above allows it. */
+	rs_acl_rule_host(&rules[cfg->nacl], cfg->net.ip & ~htonl(host),
+			 "proxy subnet");
+	rules[cfg->nacl].len = (uint8_t)cfg->net.prefix;
+	rules[cfg->nacl].origin = RS_ACL_BUILTIN;
 	rs_acl_rule_host(&pinned[0], cfg->net.ip, "proxy address");
 	/* /31 and /32 subnets have no broadcast address (RFC 3021). */
 	if (cfg->net.prefix <= 30)
 		rs_acl_rule_host(&pinned[npinned++], cfg->net.ip | htonl(host),
 				 "subnet broadcast");
-	return rs_acl_create(rules, cfg->nacl, pinned, npinned, err);
+	return rs_acl_create(rules, cfg->nacl + 1, pinned, npinned, err);
 }
 
 void rs_acl_free(struct rs_acl *acl)

@@ -8,7 +8,8 @@
  *  1. pinned rules, which nothing can override: the proxy's own
  *     addresses and its subnet's broadcast address (deny);
  *  2. the configured rules ([acl]), in the order given;
- *  3. the built-in denials: 0/8, 10/8, 100.64/10, 127/8, 169.254/16,
+ *  3. the built-in denials: the proxy's own subnet (for a configuration,
+ *     rs_acl_create_from_config()), 0/8, 10/8, 100.64/10, 127/8, 169.254/16,
  *     172.16/12, 192.168/16, 198.18/15, 224/4, 255.255.255.255, 240/4;
  *  4. the default: allow.
  *
@@ -73,8 +74,9 @@ struct rs_acl *rs_acl_create(const struct rs_acl_rule *rules, unsigned nrules,
 			     int *err);
 
 /**
- * Build the ACL of a configuration: its [acl] rules, and pinned denials of
- * [net] ip and of the subnet's broadcast address.
+ * Build the ACL of a configuration: its [acl] rules, pinned denials of
+ * [net] ip and of the subnet's broadcast address, and a built-in denial
+ * of the subnet after the [acl] rules.
  *
  * @return as rs_acl_create().
  */

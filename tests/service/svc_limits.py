@@ -80,8 +80,8 @@ def t_acl():
     ok, why = raises(lambda: c.call('Connect', pb.rs.ConnectRequest(
         socket_descriptor=d, remote_ip=addr(PEER, OPEN_PORT + 1))),
         app_code=PERMISSION_DENIED)
-    check('the rest of the benchmark range is denied by the built-in rule',
-          ok and 'built-in' in why, why)
+    check('the rest of the proxy\'s subnet is denied by the built-in rule',
+          ok and 'built-in proxy subnet' in why, why)
     c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
     u = c.call('CreateSocket', pb.rs.CreateSocketRequest(
         family=1, protocol=2)).socket_descriptor

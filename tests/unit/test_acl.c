@@ -289,11 +289,20 @@ static void test_from_config(void **state)
 #undef TESTNET
 	rs_acl_free(acl);
 
-	/* A /31 has no broadcast address: only the proxy's is pinned. */
+	/* A /31 has no broadcast address: only the proxy's is pinned; its
+	 * neighbour is the subnet's, denied unless allowed. */
 	acl = from_text("[port]\ndevargs = x\n[net]\nip = 203.0.113.0\n"
 			"prefix = 31\n");
 	EXPECT(acl, {"203.0.113.0", 1, "proxy address: deny 203.0.113.0/32"},
-	       {"203.0.113.1", 1, DEFAULT});
+	       {"203.0.113.1", 1, "built-in proxy subnet: deny 203.0.113.0/31"},
+	       {"203.0.113.2", 1, DEFAULT});
+	rs_acl_free(acl);
+	acl = from_text("[port]\ndevargs = x\n[net]\nip = 203.0.113.9\n"
+			"[acl]\nnext = allow 203.0.113.10/32\n");
+	EXPECT(acl,
+	       {"203.0.113.10", 1, "[acl] next: allow 203.0.113.10/32"},
+	       {"203.0.113.11", 1, "built-in proxy subnet: deny 203.0.113.0/24"},
+	       {"203.0.113.0", 1, "built-in proxy subnet: deny 203.0.113.0/24"});
 	rs_acl_free(acl);
 }
 
