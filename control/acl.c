@@ -114,7 +114,7 @@ static int gather(struct rs_acl *acl, const struct rs_acl_rule *rules,
 		r = &acl->rules[n++];
 		*r = i < npinned ? pinned[i] : rules[i - npinned];
 		/* A caller's rule may be a built-in one of its own. */
-		r->origin = i < npinned			 ? RS_ACL_PINNED
+		r->origin = i < npinned			  ? RS_ACL_PINNED
 			    : r->origin == RS_ACL_BUILTIN ? RS_ACL_BUILTIN
 							  : RS_ACL_CONFIG;
 		r->name[RS_ACL_NAME_MAX - 1] = '\0';
