@@ -66,6 +66,7 @@ struct rs_apps *rs_apps_create(const struct rs_config *cfg, int *err)
 		a->limit[RS_QUOTA_BUFFERED_BYTES] = c->quota.buffered_bytes;
 		a->limit[RS_QUOTA_PENDING_CALLS] = c->quota.pending_calls;
 		a->limit[RS_QUOTA_OUTPUT_BYTES] = c->quota.output_bytes;
+		a->limit[RS_QUOTA_LISTENERS] = c->quota.listeners;
 	}
 	if (err != NULL)
 		*err = 0;

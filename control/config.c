@@ -166,6 +166,7 @@ static const struct key keys[] = {
     KEY(quotas, buffered_bytes, K_UINT, 4096, UINT32_MAX, 0),
     KEY(quotas, pending_calls, K_UINT, 1, 1u << 20, 0),
     KEY(quotas, output_bytes, K_UINT, 1u << 20, UINT32_MAX, 0),
+    KEY(quotas, listeners, K_UINT, 1, 1u << 16, 0),
     {"quotas", ANY_NAME, K_QUOTA, 0, 0, 0, 0, 0},
 
     {"dns", "servers", K_IPLIST, 0, 0, 0, 0, 0},
@@ -612,7 +613,7 @@ static int parse_quota(struct rs_config *cfg, const char *name, const char *v,
 err_shape:
 	return fail(w,
 		    "%s: [quotas] %s: '%s' is not a list of QUOTA=N (sockets, "
-		    "buffered_bytes, pending_calls, output_bytes)",
+		    "buffered_bytes, pending_calls, output_bytes, listeners)",
 		    w->file, name, v);
 }
 
@@ -1045,6 +1046,8 @@ static int resolve_quotas(struct rs_config *cfg, const struct where *w)
 				       : q->pending_calls;
 		q->output_bytes = o->quota.output_bytes ? o->quota.output_bytes
 							: q->output_bytes;
+		q->listeners =
+		    o->quota.listeners ? o->quota.listeners : q->listeners;
 	}
 	return 0;
 }

@@ -9,8 +9,9 @@
  * Authentication compares secrets in constant time, and an unknown app id
  * costs the same comparison as a wrong secret, so timing tells neither.
  *
- * Each app has four quotas: open sockets, bytes buffered in its sockets'
- * rings, calls parked at once, and bytes of replies waiting to be sent.
+ * Each app has five quotas: open sockets, bytes buffered in its sockets'
+ * rings, calls parked at once, bytes of replies waiting to be sent, and
+ * listening sockets (the stack's listener slots are few).
  * rs_apps_charge_over() takes an amount even past the limit, for what
  * cannot be refused (a reply already made); rs_apps_over() then says to
  * take no more work.  rs_apps_charge() takes an amount from
@@ -33,6 +34,7 @@ enum rs_quota {
 	RS_QUOTA_BUFFERED_BYTES, /**< bytes in its sockets' rings */
 	RS_QUOTA_PENDING_CALLS,	 /**< calls parked at once */
 	RS_QUOTA_OUTPUT_BYTES,	 /**< reply bytes waiting for the client */
+	RS_QUOTA_LISTENERS,	 /**< listening sockets */
 	RS_QUOTA_COUNT
 };
 

@@ -197,6 +197,7 @@ struct rs_config {
 		uint32_t buffered_bytes; /**< bytes held in socket rings */
 		uint32_t pending_calls;	 /**< calls parked at once */
 		uint32_t output_bytes;	 /**< replies waiting to be sent */
+		uint32_t listeners;	 /**< listening sockets */
 	} quotas;
 
 	/** Apps of [apps]: `APP_ID = SECRET`.  quota is the effective one:

@@ -343,6 +343,7 @@ static void stats_quotas(const struct rs_apps *apps, uint32_t app,
 	    [RS_QUOTA_BUFFERED_BYTES] = "buffered_bytes",
 	    [RS_QUOTA_PENDING_CALLS] = "pending_calls",
 	    [RS_QUOTA_OUTPUT_BYTES] = "output_bytes",
+	    [RS_QUOTA_LISTENERS] = "listeners",
 	};
 	char name[64];
 

@@ -197,6 +197,8 @@ void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 	rs_apps_uncharge(w->sh->apps, ss->app, RS_QUOTA_BUFFERED_BYTES,
 			 ss->charged);
 	rs_apps_uncharge(w->sh->apps, ss->app, RS_QUOTA_SOCKETS, 1);
+	if (ss->listening)
+		rs_apps_uncharge(w->sh->apps, ss->app, RS_QUOTA_LISTENERS, 1);
 	if (ss->close_at >= 0)
 		TAILQ_REMOVE(&w->closing, ss, clink);
 	rte_hash_del_key(w->socks, ss->desc);

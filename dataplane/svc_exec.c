@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "remote_socket.pb-c.h"
+#include "rs_apps.h"
 #include "svc_pvt.h"
 
 #define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
@@ -207,6 +208,33 @@ static bool opt_get(struct rs_rpc_call *call, struct svc_sock *ss,
 
 /* ---- the methods -------------------------------------------------------- */
 
+/* Listen, charged to the app's listeners quota (a second Listen
+ * changes the backlog only).  @return 0, or -1 with the call answered. */
+static int sock_listen(struct svc_worker *w, struct rs_rpc_call *call,
+		       struct svc_sock *ss, int backlog)
+{
+	struct rs_apps *apps = w->sh->apps;
+	int rc;
+
+	if (!ss->listening &&
+	    rs_apps_charge(apps, ss->app, RS_QUOTA_LISTENERS, 1) < 0) {
+		rs_rpc_call_set_rpc_error(
+		    call, REMSOCK__RPC__RPC_ERROR_CODE__RPC_OVER_QUOTA,
+		    "listeners quota (%lu) used",
+		    (unsigned long)rs_apps_limit(apps, ss->app,
+						 RS_QUOTA_LISTENERS));
+		return -1;
+	}
+	rc = rs_sock_listen(ss->s, backlog);
+	if (rc < 0) {
+		if (!ss->listening)
+			rs_apps_uncharge(apps, ss->app, RS_QUOTA_LISTENERS, 1);
+		return SVC_ERR(call, rc, "listen"), -1;
+	}
+	ss->listening = true;
+	return 0;
+}
+
 /* Take the socket made for a CreateSocket that failed back. */
 static void create_undo(struct svc_worker *w, struct svc_sock *ss)
 {
@@ -235,12 +263,9 @@ static bool create_setup(struct svc_worker *w, struct rs_rpc_call *call,
 		if (rc < 0)
 			return SVC_ERR(call, rc, "bind"), false;
 	}
-	if (req->listen_backlog > 0) {
-		rc = rs_sock_listen(ss->s, req->listen_backlog);
-		if (rc < 0)
-			return SVC_ERR(call, rc, "listen"), false;
-		ss->listening = true;
-	}
+	if (req->listen_backlog > 0 &&
+	    sock_listen(w, call, ss, req->listen_backlog) < 0)
+		return false;
 	return svc_sock_charge(w, call, ss) == 0;
 }
 
@@ -410,14 +435,9 @@ static int ex_listen(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__ListenRequest *req = (const void *)reqm;
 	struct svc_sock *ss = SOCK(ctx, call, req);
-	int rc;
 
-	if (ss == NULL)
+	if (ss == NULL || sock_listen(ctx, call, ss, req->backlog) < 0)
 		return 0;
-	rc = rs_sock_listen(ss->s, req->backlog);
-	if (rc < 0)
-		return SVC_ERR(call, rc, "listen"), 0;
-	ss->listening = true;
 	svc_sock_charge(ctx, call, ss); /* gives the ring bytes back */
 	return 0;
 }

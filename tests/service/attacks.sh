@@ -28,7 +28,7 @@ demo = demo-secret-not-for-production
 mallory = mallory-secret-for-the-tests
 eve = eve-secret-for-the-tests
 [quotas]
-mallory = sockets=4 output_bytes=4194304
+mallory = sockets=4 output_bytes=4194304 listeners=2
 eve = pending_calls=2
 [dns]
 servers = $TB_PEER_IP

@@ -31,6 +31,9 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                bystander receives: refused (before, the newest socket on
                the port took the datagrams, whichever app it was); two
                sockets of one app still share a port.
+  listeners    the stack's listener slots are few (64 a worker): mallory
+               (listeners=2) cannot take a third, the bystander still
+               listens, and a closed listener gives its slot back.
   amplify      8 connections pipeline 100 Receives with MSG_PEEK of the
                same 256 KiB each and never read the answers (200 MiB of
                replies from 40 KiB of requests): before the fix every
@@ -61,7 +64,7 @@ pb = rsclient.load_protos(PROTO)
 RPC = pb.rpc
 IPV4, TCP = 1, 1
 SYSTEM_ERROR = 1
-QUOTA = 4  # [quotas] mallory = sockets=4 output_bytes=4194304
+QUOTA = 4  # [quotas] mallory = sockets=4 output_bytes=4194304 listeners=2
 OUT_QUOTA = 4 << 20
 WAIT_S = 60  # bounds a hang only
 SECRETS = {'demo': b'demo-secret-not-for-production',
@@ -506,10 +509,38 @@ def t_udp_steal(echo):
     m.close()
 
 
+def t_listeners(echo):
+    """Listening sockets are charged to the app's listeners quota."""
+    m, v = client('mallory'), client('demo')
+
+    def listener(c, port):
+        return c.call('CreateSocket', pb.rs.CreateSocketRequest(
+            family=IPV4, protocol=TCP, proxy_external_ip=addr(PROXY, port),
+            listen_backlog=4)).socket_descriptor
+    ls = [listener(m, 7501), listener(m, 7502)]
+    ok, why = raises(lambda: listener(m, 7503), rpc_code=RPC.RPC_OVER_QUOTA)
+    d = tcp_socket(m)
+    ok2, why2 = raises(lambda: m.call('Listen', pb.rs.ListenRequest(
+        socket_descriptor=d, backlog=4)), rpc_code=RPC.RPC_OVER_QUOTA)
+    check('a third listener over listeners=2 is refused (CreateSocket and '
+          'Listen alike)', ok and ok2 and 'listeners' in why, (why, why2))
+    vl = listener(v, 7504)
+    check('the bystander still listens', len(vl) == 22, vl)
+    m.call('Close', pb.rs.CloseRequest(socket_descriptor=ls.pop()))
+    m.call('Listen', pb.rs.ListenRequest(socket_descriptor=d, backlog=4))
+    st = m.stats()
+    check('a closed listener gives its slot back',
+          st['quota.listeners.used'] == 2, st.get('quota.listeners.used'))
+    for c, x in ((m, ls[0]), (m, d), (v, vl)):
+        c.call('Close', pb.rs.CloseRequest(socket_descriptor=x))
+    m.close()
+    v.close()
+
+
 def main():
     echo = Echo()
     for t in (t_close_early, t_close_held, t_guess, t_big_batch,
-              t_dns_flood, t_udp_steal, t_amplify):
+              t_dns_flood, t_udp_steal, t_listeners, t_amplify):
         try:
             t(echo)
         except Exception as e:

@@ -553,21 +553,25 @@ static void test_bad_apps_and_quotas(void **state)
 		"x.ini: [quotas] demo: sockets: '' is not a number");
 	refused(REQUIRED "[quotas]\ndemo = socket=5\n",
 		"x.ini: [quotas] demo: 'socket=5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls, output_bytes)");
+		"(sockets, buffered_bytes, pending_calls, output_bytes, "
+		"listeners)");
 	refused(REQUIRED "[quotas]\ndemo = ,\n",
 		"x.ini: [quotas] demo: ',' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls, output_bytes)");
-	refused(
-	    REQUIRED "[quotas]\ndemo = sockets=1 =2\n",
-	    "x.ini: [quotas] demo: 'sockets=1 =2' is not a list of "
-	    "QUOTA=N (sockets, buffered_bytes, pending_calls, output_bytes)");
+		"(sockets, buffered_bytes, pending_calls, output_bytes, "
+		"listeners)");
+	refused(REQUIRED "[quotas]\ndemo = sockets=1 =2\n",
+		"x.ini: [quotas] demo: 'sockets=1 =2' is not a list of "
+		"QUOTA=N (sockets, buffered_bytes, pending_calls, "
+		"output_bytes, listeners)");
 	refused(REQUIRED "[quotas]\ndemo = sockets 5\n",
 		"x.ini: [quotas] demo: 'sockets 5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls, output_bytes)");
+		"(sockets, buffered_bytes, pending_calls, output_bytes, "
+		"listeners)");
 	/* A misspelt key is taken for an app, which does not exist. */
 	refused(REQUIRED "[quotas]\nsocket = 5\n",
 		"x.ini: [quotas] socket: '5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls, output_bytes)");
+		"(sockets, buffered_bytes, pending_calls, output_bytes, "
+		"listeners)");
 	refused(REQUIRED "[quotas]\nsocket = sockets=5\n",
 		"x.ini: [quotas] socket: no app 'socket' in [apps]");
 
