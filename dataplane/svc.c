@@ -103,7 +103,7 @@ struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 	ss->kind = (uint8_t)rs_sock_kind(s);
 	ss->close_at = -1;
 	ss->shut_at = -1;
-	ss->last_use_ns = rs_lcore_now_ns(w->lc);
+	ss->last_use_ns = ss->last_net_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&ss->waits);
 	if (rte_hash_add_key_data(w->socks, ss->desc, ss) < 0) {
 		free(ss);
@@ -276,6 +276,7 @@ void svc_sock_event(struct rs_sock *s, unsigned events, void *user)
 
 	if (ss == NULL)
 		return;
+	ss->last_net_ns = rs_lcore_now_ns(ss->w->lc);
 	if (events & RS_SOCK_EV_CONNECTED)
 		ss->connected = true;
 	if (events & (RS_SOCK_EV_ERROR | RS_SOCK_EV_CLOSED))
@@ -683,6 +684,29 @@ static unsigned ring_poll(struct svc_worker *w)
 
 /* ---- idle sockets ------------------------------------------------------- */
 
+/* Bytes a TCP socket still has to send (its app was told they were
+ * taken). */
+static uint64_t unsent(const struct svc_sock *ss)
+{
+	int size = 0;
+	ssize_t room;
+
+	if (ss->kind != RS_SOCK_TCP || ss->listening ||
+	    rs_sock_getopt(ss->s, RS_SO_SNDBUF, &size) < 0)
+		return 0;
+	room = rs_sock_writable(ss->s);
+	return room >= 0 && room < size ? (uint64_t)(size - room) : 0;
+}
+
+/* Idle on both sides: no call from its app and no traffic for the
+ * timeout, no call waiting, and nothing its app sent still to go (that
+ * would be lost without the app knowing). */
+static bool reapable(const struct svc_sock *ss, uint64_t now, uint64_t idle)
+{
+	return TAILQ_EMPTY(&ss->waits) && now - ss->last_use_ns >= idle &&
+	       now - ss->last_net_ns >= idle && unsent(ss) == 0;
+}
+
 static void reap_idle(struct svc_worker *w)
 {
 	uint64_t idle =
@@ -694,7 +718,7 @@ static void reap_idle(struct svc_worker *w)
 		return;
 	for (ss = TAILQ_FIRST(&w->socks_all); ss != NULL; ss = next) {
 		next = TAILQ_NEXT(ss, link);
-		if (!TAILQ_EMPTY(&ss->waits) || now - ss->last_use_ns < idle)
+		if (!reapable(ss, now, idle))
 			continue;
 		svc_gone(w, ss->app, ss->desc);
 		w->st.reaped++;

@@ -72,7 +72,8 @@ struct svc_sock {
 	bool listening;	      /* TCP: rings only for accepted sockets */
 	uint64_t charged;     /* ring bytes charged to buffered_bytes */
 	bool failed;	      /* ERROR or CLOSED seen */
-	uint64_t last_use_ns; /* for the idle reaper */
+	uint64_t last_use_ns; /* for the idle reaper: the app's last call */
+	uint64_t last_net_ns; /* ... and the socket's last event */
 	uint64_t tx_off;      /* stream offset of the next byte Send takes */
 	uint64_t tx_seen;     /* end of the furthest Send taken or parked */
 	int64_t close_at;     /* Close once tx_off reaches it; -1: none */

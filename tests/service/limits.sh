@@ -32,7 +32,7 @@ svc_up tap limits "$REMSOCKD"
 svc_client "$TB_DIR/client.log" "$HERE/svc_limits.py" "$SRC/proto" \
 	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$OPEN_PORT"
 svc_stop
-expect "the reaped socket was counted, and its descriptor given back" "1 0" \
+expect "the reaped sockets were counted, and their descriptors given back" "2 0" \
 	"$(tb_counter "$SVC_LOG" rpc.reaped) $(tb_counter \
 		"$SVC_LOG" rpc.descriptors_at_stop)"
 expect "the silent connection was counted" 1 \

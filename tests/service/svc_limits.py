@@ -9,6 +9,7 @@ call and buffered bytes quotas, and idle sockets reaped.  Prints 'check NAME ok|
 import errno
 import socket
 import sys
+import threading
 import time
 import traceback
 
@@ -159,13 +160,29 @@ def t_buffered():
 def t_reap():
     c = client()
     d = tcp_socket(c)
+    # b: its app is as quiet as d's, but its peer is not.
+    lst = listener()
+    b = tcp_socket(c)
+    c.call('Connect', pb.rs.ConnectRequest(socket_descriptor=b,
+                                           remote_ip=addr(PEER, OPEN_PORT)))
+    peer, _ = lst.accept()
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.wait(0.3):
+            peer.sendall(b'.')
+    t = threading.Thread(target=trickle)
+    t.start()
+
+    def used_falls_to(n):
+        until = time.monotonic() + 60
+        while (c.stats().get('quota.sockets.used', 0) > n and
+               time.monotonic() < until):
+            time.sleep(0.05)
     # [service] idle_timeout_s = 3: wait for the reaper, not for the clock.
-    # The app holds no other socket now, so its count falls to zero when
-    # the reaper has taken this one (Stats touches no socket).
-    until = time.monotonic() + 60
-    while (c.stats().get('quota.sockets.used', 0) > 0 and
-           time.monotonic() < until):
-        time.sleep(0.05)
+    # The app's count falls to 1 when the reaper has taken d (Stats
+    # touches no socket).
+    used_falls_to(1)
     ok, why = raises(lambda: c.call('Receive', pb.rs.ReceiveRequest(
         socket_descriptor=d, data_size=10, timeout_seconds=0)),
         app_code=SYSTEM_ERROR, errno=errno.EBADF)
@@ -173,6 +190,20 @@ def t_reap():
     ok, why = raises(lambda: c.call('Close', pb.rs.CloseRequest(
         socket_descriptor=d)), app_code=SYSTEM_ERROR, errno=errno.EBADF)
     check('control forgot its descriptor too', ok, why)
+    r = c.call('Receive', pb.rs.ReceiveRequest(socket_descriptor=b,
+                                               data_size=1000,
+                                               timeout_seconds=0))
+    check('a socket whose peer is not idle is kept (idle on both sides '
+          'only)', len(r.data) > 0 and set(r.data) == {ord('.')}, r)
+    stop.set()
+    t.join()
+    used_falls_to(0)
+    ok, why = raises(lambda: c.call('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor=b, data_size=10, timeout_seconds=0)),
+        app_code=SYSTEM_ERROR, errno=errno.EBADF)
+    check('once its peer is quiet too, it is reaped', ok, why)
+    peer.close()
+    lst.close()
 
 
 for t in (t_auth_timeout, t_acl, t_pending_quota, t_buffered, t_reap):
