@@ -67,6 +67,8 @@ struct rs_apps *rs_apps_create(const struct rs_config *cfg, int *err)
 		a->limit[RS_QUOTA_PENDING_CALLS] = c->quota.pending_calls;
 		a->limit[RS_QUOTA_OUTPUT_BYTES] = c->quota.output_bytes;
 		a->limit[RS_QUOTA_LISTENERS] = c->quota.listeners;
+		a->limit[RS_QUOTA_PARKED_BYTES] = c->quota.parked_bytes;
+		a->limit[RS_QUOTA_CONTROL_CALLS] = c->quota.control_calls;
 	}
 	if (err != NULL)
 		*err = 0;

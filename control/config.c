@@ -167,6 +167,8 @@ static const struct key keys[] = {
     KEY(quotas, pending_calls, K_UINT, 1, 1u << 20, 0),
     KEY(quotas, output_bytes, K_UINT, 1u << 20, UINT32_MAX, 0),
     KEY(quotas, listeners, K_UINT, 1, 1u << 16, 0),
+    KEY(quotas, parked_bytes, K_UINT, 1u << 20, UINT32_MAX, 0),
+    KEY(quotas, control_calls, K_UINT, 1, 1u << 16, 0),
     {"quotas", ANY_NAME, K_QUOTA, 0, 0, 0, 0, 0},
 
     {"dns", "servers", K_IPLIST, 0, 0, 0, 0, 0},
@@ -613,7 +615,8 @@ static int parse_quota(struct rs_config *cfg, const char *name, const char *v,
 err_shape:
 	return fail(w,
 		    "%s: [quotas] %s: '%s' is not a list of QUOTA=N (sockets, "
-		    "buffered_bytes, pending_calls, output_bytes, listeners)",
+		    "buffered_bytes, pending_calls, output_bytes, listeners, "
+		    "parked_bytes, control_calls)",
 		    w->file, name, v);
 }
 
@@ -1048,6 +1051,11 @@ static int resolve_quotas(struct rs_config *cfg, const struct where *w)
 							: q->output_bytes;
 		q->listeners =
 		    o->quota.listeners ? o->quota.listeners : q->listeners;
+		q->parked_bytes = o->quota.parked_bytes ? o->quota.parked_bytes
+							: q->parked_bytes;
+		q->control_calls = o->quota.control_calls
+				       ? o->quota.control_calls
+				       : q->control_calls;
 	}
 	return 0;
 }

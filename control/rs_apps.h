@@ -9,9 +9,11 @@
  * Authentication compares secrets in constant time, and an unknown app id
  * costs the same comparison as a wrong secret, so timing tells neither.
  *
- * Each app has five quotas: open sockets, bytes buffered in its sockets'
- * rings, calls parked at once, bytes of replies waiting to be sent, and
- * listening sockets (the stack's listener slots are few).
+ * Each app has seven quotas: open sockets, bytes buffered in its sockets'
+ * rings, calls parked at once and the request bytes they keep, bytes of
+ * replies waiting to be sent, listening sockets (the stack's listener
+ * slots are few), and calls at the control thread at once (its message
+ * entries are shared by every app).
  * rs_apps_charge_over() takes an amount even past the limit, for what
  * cannot be refused (a reply already made); rs_apps_over() then says to
  * take no more work.  rs_apps_charge() takes an amount from
@@ -35,6 +37,8 @@ enum rs_quota {
 	RS_QUOTA_PENDING_CALLS,	 /**< calls parked at once */
 	RS_QUOTA_OUTPUT_BYTES,	 /**< reply bytes waiting for the client */
 	RS_QUOTA_LISTENERS,	 /**< listening sockets */
+	RS_QUOTA_PARKED_BYTES,	 /**< request bytes parked calls keep */
+	RS_QUOTA_CONTROL_CALLS,	 /**< calls at the control thread */
 	RS_QUOTA_COUNT
 };
 

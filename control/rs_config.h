@@ -198,6 +198,8 @@ struct rs_config {
 		uint32_t pending_calls;	 /**< calls parked at once */
 		uint32_t output_bytes;	 /**< replies waiting to be sent */
 		uint32_t listeners;	 /**< listening sockets */
+		uint32_t parked_bytes;	 /**< request bytes parked calls keep */
+		uint32_t control_calls;	 /**< calls at the control thread */
 	} quotas;
 
 	/** Apps of [apps]: `APP_ID = SECRET`.  quota is the effective one:

@@ -344,6 +344,8 @@ static void stats_quotas(const struct rs_apps *apps, uint32_t app,
 	    [RS_QUOTA_PENDING_CALLS] = "pending_calls",
 	    [RS_QUOTA_OUTPUT_BYTES] = "output_bytes",
 	    [RS_QUOTA_LISTENERS] = "listeners",
+	    [RS_QUOTA_PARKED_BYTES] = "parked_bytes",
+	    [RS_QUOTA_CONTROL_CALLS] = "control_calls",
 	};
 	char name[64];
 

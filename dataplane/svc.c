@@ -291,24 +291,61 @@ void svc_desc_unused(struct svc_worker *w, uint32_t app, const char *desc)
 	svc_gone(w, app, desc);
 }
 
-void svc_gone(struct svc_worker *w, uint32_t app, const char *desc)
+/* Tell control to forget @p desc.  @return false when no entry could
+ * go (the pool or the ring is full). */
+static bool gone_send(struct svc_worker *w, uint32_t app, const char *desc)
 {
 	struct rs_svc_msg *m = rs_svc_msg_get(w->sh);
 
-	if (m != NULL) {
-		m->type = RS_SVC_MSG_GONE;
-		m->worker = (uint16_t)w->k;
-		m->app = app;
-		memcpy(m->desc, desc, RS_DESC_LEN);
-		if (rs_svc_msg_send(w->sh, -1, m) == 0) {
-			w->st.gone++;
+	if (m == NULL)
+		return false;
+	m->type = RS_SVC_MSG_GONE;
+	m->worker = (uint16_t)w->k;
+	m->app = app;
+	memcpy(m->desc, desc, RS_DESC_LEN);
+	if (rs_svc_msg_send(w->sh, -1, m) < 0) {
+		rs_svc_msg_put(w->sh, m);
+		return false;
+	}
+	w->st.gone++;
+	return true;
+}
+
+/* Send the GONEs that waited, oldest first, while they go. */
+static void gone_flush(struct svc_worker *w)
+{
+	uint32_t i = 0;
+
+	while (i < w->gone_n &&
+	       gone_send(w, w->gone_q[i].app, w->gone_q[i].desc))
+		i++;
+	memmove(w->gone_q, w->gone_q + i,
+		(w->gone_n - i) * sizeof(w->gone_q[0]));
+	w->gone_n -= i;
+}
+
+void svc_gone(struct svc_worker *w, uint32_t app, const char *desc)
+{
+	struct svc_gone *q;
+	uint32_t cap;
+
+	if (w->gone_n == 0 && gone_send(w, app, desc))
+		return;
+	/* A GONE is never dropped while memory lasts: control would keep a
+	 * descriptor that leads nowhere until the restart. */
+	if (w->gone_n == w->gone_cap) {
+		cap = w->gone_cap ? 2 * w->gone_cap : 64;
+		q = realloc(w->gone_q, cap * sizeof(*q));
+		if (q == NULL) {
+			w->st.gone_lost++;
 			return;
 		}
-		rs_svc_msg_put(w->sh, m);
+		w->gone_q = q;
+		w->gone_cap = cap;
 	}
-	/* Control keeps a descriptor that leads nowhere until the restart:
-	 * it answers EBADF here (its quota was given back all the same). */
-	w->st.gone_lost++;
+	w->gone_q[w->gone_n].app = app;
+	memcpy(w->gone_q[w->gone_n].desc, desc, RS_DESC_LEN);
+	w->gone_n++;
 }
 
 void svc_addr_fill(struct rs_arena *arena, Remsock__AddressPort **out,
@@ -485,9 +522,18 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 						 RS_QUOTA_PENDING_CALLS));
 		return -1;
 	}
+	/* A parked call keeps its frame: its bytes are the app's too. */
+	if (rs_apps_charge(w->sh->apps, w->cur_app, RS_QUOTA_PARKED_BYTES,
+			   call->frame_len) < 0) {
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(OVER_QUOTA), "parked_bytes quota (%lu) used",
+		    (unsigned long)rs_apps_limit(w->sh->apps, w->cur_app,
+						 RS_QUOTA_PARKED_BYTES));
+		goto err_charge;
+	}
 	wt = wait_alloc(w, call->frame_len);
 	if (wt == NULL)
-		goto err_charge;
+		goto err_bytes;
 	*wt = (struct svc_wait){
 	    .conn = svc_conn_ref(c),
 	    .deadline_ns = deadline_of(w, call, timeout_s),
@@ -515,9 +561,12 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 
 err_free:
 	wait_release(w, wt);
-err_charge:
-	rs_apps_uncharge(w->sh->apps, w->cur_app, RS_QUOTA_PENDING_CALLS, 1);
+err_bytes:
+	rs_apps_uncharge(w->sh->apps, w->cur_app, RS_QUOTA_PARKED_BYTES,
+			 call->frame_len);
 	rs_rpc_call_set_rpc_error(call, RPC_ERR(INTERNAL), "no memory to wait");
+err_charge: /* the error is set */
+	rs_apps_uncharge(w->sh->apps, w->cur_app, RS_QUOTA_PENDING_CALLS, 1);
 	return -1;
 }
 
@@ -582,6 +631,7 @@ static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 	if (c != NULL)
 		TAILQ_REMOVE(&c->waits, wt, clink);
 	rs_apps_uncharge(w->sh->apps, wt->app, RS_QUOTA_PENDING_CALLS, 1);
+	rs_apps_uncharge(w->sh->apps, wt->app, RS_QUOTA_PARKED_BYTES, wt->len);
 	if (wt->ctx_free != NULL)
 		wt->ctx_free(wt->ctx);
 	w->nwaits--;
@@ -677,6 +727,9 @@ static unsigned ring_poll(struct svc_worker *w)
 			if (c != NULL)
 				svc_conn_reply(w, c, m->data, m->len);
 		}
+		/* Each answers a CALL the app's share paid for. */
+		rs_apps_uncharge(w->sh->apps, m->app, RS_QUOTA_CONTROL_CALLS,
+				 1);
 		rs_svc_msg_put(w->sh, m);
 	}
 	return n;
@@ -739,6 +792,7 @@ static void worker_free(struct svc_worker *w)
 		free(wt);
 	}
 	rte_hash_free(w->socks);
+	free(w->gone_q);
 	rs_arena_destroy(w->arena);
 	rs_arena_destroy(w->http_arena);
 	free(w->heap);
@@ -844,6 +898,8 @@ static int svc_poll(struct rs_lcore *lc, void *arg)
 	deadlines_run(w);
 	svc_conn_kicks(w);
 	svc_dns_poll(w);
+	if (w->gone_n != 0)
+		gone_flush(w);
 	if (rs_lcore_now_ns(lc) >= w->next_scan_ns) {
 		w->next_scan_ns = rs_lcore_now_ns(lc) + SCAN_NS;
 		svc_conn_scan(w);
@@ -869,6 +925,9 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 	if (w->http_listener != NULL)
 		rs_sock_close(w->http_listener);
 	w->listener = w->http_listener = NULL;
+	/* Control forgets its table at the stop: GONEs still waiting have
+	 * nothing to tell it. */
+	w->gone_n = 0;
 	/* The struct stays for the counters; rs_svc_dp_free() frees it. */
 }
 

@@ -333,6 +333,14 @@ static void forward(struct svc_worker *w, struct svc_conn *c, int32_t app,
 			     "control-plane request above 4000 bytes");
 		return;
 	}
+	/* The control path's entries serve every app: each may hold a
+	 * share (given back when the answer comes, ring_poll()). */
+	if (rs_apps_charge(w->sh->apps, (uint32_t)app, RS_QUOTA_CONTROL_CALLS,
+			   1) < 0) {
+		answer_error(w, c, call->call_id, RPC_ERR(OVER_QUOTA),
+			     "control_calls quota in flight: retry");
+		return;
+	}
 	m = rs_svc_msg_get(w->sh);
 	if (m != NULL) {
 		m->type = RS_SVC_MSG_CALL;
@@ -347,6 +355,7 @@ static void forward(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		}
 		rs_svc_msg_put(w->sh, m);
 	}
+	rs_apps_uncharge(w->sh->apps, (uint32_t)app, RS_QUOTA_CONTROL_CALLS, 1);
 	w->st.busy++;
 	answer_error(w, c, call->call_id, RPC_ERR(OVER_QUOTA),
 		     "control plane busy: retry");

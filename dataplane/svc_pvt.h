@@ -58,6 +58,13 @@ _Static_assert(SVC_KEY_LEN > RS_DESC_LEN && SVC_KEY_LEN % 4 == 0, "key");
 
 struct svc_dns;
 struct svc_wait;
+
+/* A GONE control has not taken yet (its ring or the entry pool was
+ * full): sent again at the next polls, in order. */
+struct svc_gone {
+	uint32_t app;
+	char desc[RS_DESC_LEN];
+};
 struct svc_worker;
 TAILQ_HEAD(svc_wait_list, svc_wait);
 
@@ -168,7 +175,9 @@ struct svc_worker {
 	struct svc_dns *dns;	    /* svc_dns.c; NULL: no [dns] servers */
 	uint32_t nwaits;	    /* parked calls */
 	uint64_t out_bytes;	    /* replies waiting in connections' out */
-	struct svc_wait *spare;	    /* freed small waits, for the next park */
+	struct svc_gone *gone_q;    /* GONE entries to send again */
+	uint32_t gone_n, gone_cap;
+	struct svc_wait *spare; /* freed small waits, for the next park */
 	uint32_t nspare;
 	bool any_event;	       /* a proxied socket had an event this round */
 	uint64_t next_scan_ns; /* auth timeouts and idle sockets */

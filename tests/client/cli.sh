@@ -234,7 +234,7 @@ grep -E '^(rpc\.calls|rx_bytes|quota\.sockets\.limit) ' "$OUT" | sed 's/^/#   /'
 tb_ns env REMSOCK_ADDR="$TB_PROXY_IP" REMSOCK_APP=other \
 	REMSOCK_SECRET=other-secret-for-the-tests timeout 120 "$CLI" stats \
 	>"$TB_DIR/other.out" 2>&1
-expect "stats as another app: its quotas only (15 rows), exit 0" "0 15 15" \
+expect "stats as another app: its quotas only (21 rows), exit 0" "0 21 21" \
 	"$? $(wc -l <"$TB_DIR/other.out") $(grep -c '^quota\.' "$TB_DIR/other.out")"
 rcli /dev/null stats no.such.counter
 expect "stats: a prefix no counter has, exit 1" \

@@ -34,6 +34,14 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
   listeners    the stack's listener slots are few (64 a worker): mallory
                (listeners=2) cannot take a third, the bystander still
                listens, and a closed listener gives its slot back.
+  control      mallory (control_calls=8) pipelines 4,000 control-plane
+               calls in one go: the ones past its share are refused
+               (RPC_OVER_QUOTA), the shared entry pool never runs dry
+               (rpc.busy stays), and the bystander's CreateSocket goes on.
+  parked       a parked call keeps its frame: eve (parked_bytes=2 MiB)
+               parks a 1.5 MiB Send on a peer that does not read, and a
+               second one is refused, though its pending_calls (2) would
+               allow it.
   amplify      8 connections pipeline 100 Receives with MSG_PEEK of the
                same 256 KiB each and never read the answers (200 MiB of
                replies from 40 KiB of requests): before the fix every
@@ -65,6 +73,7 @@ RPC = pb.rpc
 IPV4, TCP = 1, 1
 SYSTEM_ERROR = 1
 QUOTA = 4  # [quotas] mallory = sockets=4 output_bytes=4194304 listeners=2
+#            control_calls=8
 OUT_QUOTA = 4 << 20
 WAIT_S = 60  # bounds a hang only
 SECRETS = {'demo': b'demo-secret-not-for-production',
@@ -537,10 +546,83 @@ def t_listeners(echo):
     v.close()
 
 
+def t_control(echo):
+    """One app's share of the control path's shared entries."""
+    watch = client('demo')  # [service] operator
+    busy0 = watch.stats()['rpc.busy']
+    m = client('mallory')
+    d = tcp_socket(m)
+    by = Bystander(echo)
+    idle = by.idle_rtt()
+    by.start()
+    body = pb.rs.GetSocketNameRequest(socket_descriptor=d).SerializeToString()
+    frames = []
+    for i in range(4000):
+        env = pb.rpc.RpcRequest(call_id=10000 + i,
+                                service_name='remote_socket',
+                                method='GetSocketName', body=body)
+        frames.append(struct.pack('>I', env.ByteSize()) +
+                      env.SerializeToString())
+    m.sock.sendall(b''.join(frames))
+    answered = refused = 0
+    for _ in range(4000):
+        r = m.read_response()
+        if r.HasField('rpc_error'):
+            refused += r.rpc_error.code == RPC.RPC_OVER_QUOTA
+        else:
+            answered += 1
+    by.finish('4,000 pipelined control calls', idle)
+    busy = watch.stats()['rpc.busy'] - busy0
+    print(f'# control: {answered} answered, {refused} over the share, '
+          f'{busy} refused for a full pool', flush=True)
+    check('4,000 pipelined control calls: every one answered, those past '
+          'the share of 8 refused, the shared pool never dry',
+          answered + refused == 4000 and answered > 0 and refused > 0 and
+          busy == 0,
+          (answered, refused, busy))
+    m.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    by.c.call('Close', pb.rs.CloseRequest(socket_descriptor=by.d))
+    m.close()
+    watch.close()
+
+
+def t_parked(echo):
+    """The bytes parked calls keep are the app's."""
+    e = client('eve')
+    lst = SilentListener()
+    small = [pb.rs.SocketOption(level=1, option=o,
+                                value=(4096).to_bytes(4, 'little'))
+             for o in (7, 8)]  # SO_SNDBUF, SO_RCVBUF
+    ds, conns, sids = [], [], []
+    for _ in range(2):
+        d = tcp_socket(e, socket_options=small)
+        e.call('Connect', pb.rs.ConnectRequest(
+            socket_descriptor=d, remote_ip=addr(PEER, lst.port)))
+        conns.append(lst.s.accept()[0])
+        ds.append(d)
+        sids.append(e.start('Send', pb.rs.SendRequest(
+            socket_descriptor=d, data=b'p' * (3 << 19), stream_offset=0,
+            timeout_seconds=WAIT_S)))
+    ok, why = raises(lambda: e.finish('Send', sids[1]),
+                     rpc_code=RPC.RPC_OVER_QUOTA)
+    st = e.stats()
+    check('a second parked 1.5 MiB Send is over parked_bytes (2 MiB), '
+          'the first waits', ok and 'parked_bytes' in why and
+          st['quota.pending_calls.used'] == 1 and
+          st['quota.parked_bytes.used'] > 3 << 19, (why, st))
+    for d in ds:
+        e.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    e.close()  # ends the parked Send
+    for c in conns:
+        c.close()
+    lst.s.close()
+
+
 def main():
     echo = Echo()
     for t in (t_close_early, t_close_held, t_guess, t_big_batch,
-              t_dns_flood, t_udp_steal, t_listeners, t_amplify):
+              t_dns_flood, t_udp_steal, t_listeners, t_control, t_parked,
+              t_amplify):
         try:
             t(echo)
         except Exception as e:

@@ -22,6 +22,10 @@
 /* The smallest configuration: the two required keys. */
 #define REQUIRED "[port]\ndevargs = net_ring0\n[net]\nip = 10.1.2.3\n"
 
+/* The quotas an app's [quotas] line may set, as errors list them. */
+#define QUOTA_NAMES                                                            \
+	"(sockets, buffered_bytes, pending_calls, output_bytes, listeners, "   \
+	"parked_bytes, control_calls)"
 static uint32_t ip(const char *s)
 {
 	struct in_addr a;
@@ -552,26 +556,21 @@ static void test_bad_apps_and_quotas(void **state)
 	refused(REQUIRED "[quotas]\ndemo = sockets=\n",
 		"x.ini: [quotas] demo: sockets: '' is not a number");
 	refused(REQUIRED "[quotas]\ndemo = socket=5\n",
-		"x.ini: [quotas] demo: 'socket=5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls, output_bytes, "
-		"listeners)");
-	refused(REQUIRED "[quotas]\ndemo = ,\n",
-		"x.ini: [quotas] demo: ',' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls, output_bytes, "
-		"listeners)");
+		"x.ini: [quotas] demo: 'socket=5' is not a list of "
+		"QUOTA=N " QUOTA_NAMES);
+	refused(
+	    REQUIRED "[quotas]\ndemo = ,\n",
+	    "x.ini: [quotas] demo: ',' is not a list of QUOTA=N " QUOTA_NAMES);
 	refused(REQUIRED "[quotas]\ndemo = sockets=1 =2\n",
 		"x.ini: [quotas] demo: 'sockets=1 =2' is not a list of "
-		"QUOTA=N (sockets, buffered_bytes, pending_calls, "
-		"output_bytes, listeners)");
+		"QUOTA=N " QUOTA_NAMES);
 	refused(REQUIRED "[quotas]\ndemo = sockets 5\n",
-		"x.ini: [quotas] demo: 'sockets 5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls, output_bytes, "
-		"listeners)");
+		"x.ini: [quotas] demo: 'sockets 5' is not a list of "
+		"QUOTA=N " QUOTA_NAMES);
 	/* A misspelt key is taken for an app, which does not exist. */
 	refused(REQUIRED "[quotas]\nsocket = 5\n",
-		"x.ini: [quotas] socket: '5' is not a list of QUOTA=N "
-		"(sockets, buffered_bytes, pending_calls, output_bytes, "
-		"listeners)");
+		"x.ini: [quotas] socket: '5' is not a list of "
+		"QUOTA=N " QUOTA_NAMES);
 	refused(REQUIRED "[quotas]\nsocket = sockets=5\n",
 		"x.ini: [quotas] socket: no app 'socket' in [apps]");
 
