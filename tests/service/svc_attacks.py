@@ -237,9 +237,10 @@ def t_close_early(echo):
     by.c.call('Close', pb.rs.CloseRequest(socket_descriptor=by.d))
 
 
-def stalled(m, lst, size):
-    """A mallory socket whose Linux peer never reads, a Send of size bytes
-    parked on it, and a Close that waits for that Send."""
+def stalled(m, lst, size, close=True):
+    """A socket of m's whose Linux peer never reads, a Send of size bytes
+    parked on it, and (close) a Close that waits for that Send: (d, the
+    peer's socket, the Send's call id)."""
     small = [pb.rs.SocketOption(level=1, option=o,
                                 value=(4096).to_bytes(4, 'little'))
              for o in (7, 8)]  # SO_SNDBUF, SO_RCVBUF
@@ -247,11 +248,13 @@ def stalled(m, lst, size):
     m.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,
                                            remote_ip=addr(PEER, lst.port)))
     conn, _ = lst.s.accept()
-    m.start('Send', pb.rs.SendRequest(socket_descriptor=d, data=b'x' * size,
-                                      stream_offset=0, timeout_seconds=-1))
-    m.call('Close', pb.rs.CloseRequest(socket_descriptor=d,
-                                       send_offset=size))
-    return d, conn
+    sid = m.start('Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=b'x' * size, stream_offset=0,
+        timeout_seconds=-1))
+    if close:
+        m.call('Close', pb.rs.CloseRequest(socket_descriptor=d,
+                                           send_offset=size))
+    return d, conn, sid
 
 
 class SilentListener:
@@ -306,7 +309,7 @@ def t_close_held(echo):
     x = tcp_socket(m)
     m.call('Close', pb.rs.CloseRequest(socket_descriptor=x))
     check('then mallory may create a socket again', len(x) == 22, x)
-    for _, conn in held:
+    for _, conn, _ in held:
         conn.close()
     m.close()  # its parked Sends end with the connection
     lst.s.close()
@@ -590,19 +593,8 @@ def t_parked(echo):
     """The bytes parked calls keep are the app's."""
     e = client('eve')
     lst = SilentListener()
-    small = [pb.rs.SocketOption(level=1, option=o,
-                                value=(4096).to_bytes(4, 'little'))
-             for o in (7, 8)]  # SO_SNDBUF, SO_RCVBUF
-    ds, conns, sids = [], [], []
-    for _ in range(2):
-        d = tcp_socket(e, socket_options=small)
-        e.call('Connect', pb.rs.ConnectRequest(
-            socket_descriptor=d, remote_ip=addr(PEER, lst.port)))
-        conns.append(lst.s.accept()[0])
-        ds.append(d)
-        sids.append(e.start('Send', pb.rs.SendRequest(
-            socket_descriptor=d, data=b'p' * (3 << 19), stream_offset=0,
-            timeout_seconds=WAIT_S)))
+    ds, conns, sids = zip(*[stalled(e, lst, 3 << 19, close=False)
+                            for _ in range(2)])
     ok, why = raises(lambda: e.finish('Send', sids[1]),
                      rpc_code=RPC.RPC_OVER_QUOTA)
     st = e.stats()
