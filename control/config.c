@@ -116,6 +116,9 @@ static const struct key keys[] = {
     KEY(rpc, listen_port, K_UINT, 1, 65535, 0),
     KEY(rpc, http_port, K_UINT, 0, 65535, 0),
     KEY(rpc, http_idle_s, K_UINT, 0, 86400, 0),
+    KEY(rpc, http_request_s, K_UINT, 0, 86400, 0),
+    KEY(rpc, max_conns, K_UINT, 0, 1u << 20, 0),
+    KEY(rpc, unauth_per_source, K_UINT, 1, 65536, 0),
 
     KEY(limits, msg_ring_size, K_UINT, 64, 65536, F_POW2),
     KEY(limits, sock_rx_ring, K_UINT, 4096, 1u << 26, F_POW2),
@@ -964,6 +967,16 @@ static int validate_ranges(const struct rs_config *cfg, const struct where *w)
 			    "%s: [tcp] rto_min_ms: '%u' is above rto_max_ms "
 			    "(%u)",
 			    w->file, cfg->tcp.rto_min_ms, cfg->tcp.rto_max_ms);
+	/* The service's connections may not take the whole TCP pool: the
+	 * tenants' sockets need their share. */
+	if (cfg->rpc.max_conns >= cfg->tcp.max_conns ||
+	    cfg->rpc.max_conns >= cfg->sockets.max)
+		return fail(w,
+			    "%s: [rpc] max_conns: '%u' leaves the tenants no "
+			    "room: it must be below [tcp] max_conns (%u) and "
+			    "[sockets] max (%u)",
+			    w->file, cfg->rpc.max_conns, cfg->tcp.max_conns,
+			    cfg->sockets.max);
 	return 0;
 }
 

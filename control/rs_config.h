@@ -112,6 +112,13 @@ struct rs_config {
 		uint32_t listen_port; /**< TCP port of the RPC service */
 		uint32_t http_port;   /**< App Engine API-host HTTP; 0: off */
 		uint32_t http_idle_s; /**< idle HTTP conns closed; 0: never */
+		/** An HTTP request must arrive whole within this; 0: never. */
+		uint32_t http_request_s;
+		/** RPC and HTTP connections a worker takes; 0: half of
+		 *  [tcp] max_conns (the rest is the tenants'). */
+		uint32_t max_conns;
+		/** Connections not authenticated yet, from one address. */
+		uint32_t unauth_per_source;
 	} rpc;
 
 	struct rs_config_sockets {

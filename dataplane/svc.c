@@ -829,7 +829,8 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	w->socks = rte_hash_create(&hp);
 	w->arena = rs_arena_create(&ac);
 	w->http_arena = rs_arena_create(&hac);
-	w->nconns_max = cfg->sockets.max;
+	w->nconns_max = cfg->rpc.max_conns != 0 ? cfg->rpc.max_conns
+						 : cfg->tcp.max_conns / 2;
 	w->conns = calloc(w->nconns_max, sizeof(*w->conns));
 	w->conn_gen = calloc(w->nconns_max, sizeof(*w->conn_gen));
 	w->in = malloc(SVC_IN_CHUNK);
@@ -993,6 +994,8 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->conns_closed += LOAD(w->st.conns_closed);
 		st->auth_failed += LOAD(w->st.auth_failed);
 		st->auth_timeouts += LOAD(w->st.auth_timeouts);
+		st->conns_refused += LOAD(w->st.conns_refused);
+		st->http_slow += LOAD(w->st.http_slow);
 		st->calls += LOAD(w->st.calls);
 		st->forwarded += LOAD(w->st.forwarded);
 		st->parked += LOAD(w->st.parked);

@@ -466,14 +466,34 @@ static void conn_event(struct rs_sock *s, unsigned ev, void *user)
 
 /* ---- accepting ---------------------------------------------------------- */
 
+/* Native connections from @p ip that have not authenticated yet. */
+static uint32_t unauth_from(const struct svc_worker *w, uint32_t ip)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < w->nconns_max; i++) {
+		const struct svc_conn *c = w->conns[i];
+
+		n += c != NULL && c->http == NULL && c->app < 0 &&
+		     c->peer_ip == ip;
+	}
+	return n;
+}
+
 static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
-				 bool http)
+				 bool http, uint32_t ip)
 {
 	struct svc_conn *c;
 	uint32_t i;
 
-	if (w->nconns == w->nconns_max)
+	if (w->nconns == w->nconns_max) {
+		w->st.conns_refused++;
 		return NULL;
+	}
+	if (!http && unauth_from(w, ip) >= w->sh->cfg->rpc.unauth_per_source) {
+		w->st.conns_refused++;
+		return NULL;
+	}
 	for (i = 0; w->conns[i] != NULL; i++)
 		;
 	c = calloc(1, sizeof(*c));
@@ -481,7 +501,8 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 		return NULL;
 	c->w = w;
 	if (http ? svc_http_attach(w, c) < 0
-		 : (c->dec = rs_frame_decoder_create(0)) == NULL) {
+		 : (c->dec = rs_frame_decoder_create(SVC_UNAUTH_FRAME_MAX)) ==
+		       NULL) {
 		free(c);
 		return NULL;
 	}
@@ -491,6 +512,7 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	if (c->gen == 0) /* 0 never names a connection */
 		c->gen = ++w->conn_gen[i];
 	c->app = -1;
+	c->peer_ip = ip;
 	c->opened_ns = c->input_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&c->waits);
 	w->conns[i] = c;
@@ -503,11 +525,12 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 
 static void accept_all(struct svc_worker *w, struct rs_sock *s, bool http)
 {
+	struct sockaddr_in peer;
 	struct rs_sock *n;
 
-	while ((n = rs_sock_accept(s, NULL)) != NULL) {
+	while ((n = rs_sock_accept(s, &peer)) != NULL) {
 		rs_sock_setopt(n, RS_TCP_NODELAY, 1);
-		if (conn_new(w, n, http) == NULL)
+		if (conn_new(w, n, http, peer.sin_addr.s_addr) == NULL)
 			rs_sock_abort(n);
 	}
 }
@@ -585,6 +608,19 @@ static bool http_idle(const struct svc_worker *w, const struct svc_conn *c,
 	       c->out_off == c->out_len && now - c->input_ns >= limit;
 }
 
+/* An HTTP request that has been arriving for longer than [rpc]
+ * http_request_s: a client trickling bytes to hold the connection. */
+static bool http_slow(const struct svc_worker *w, const struct svc_conn *c,
+		      uint64_t now)
+{
+	uint64_t limit =
+	    (uint64_t)w->sh->cfg->rpc.http_request_s * 1000000000ull;
+	uint64_t since =
+	    c->http != NULL ? rs_http_conn_partial_since(c->http) : 0;
+
+	return limit != 0 && since != 0 && now - since >= limit;
+}
+
 void svc_conn_scan(struct svc_worker *w)
 {
 	uint64_t limit =
@@ -603,6 +639,9 @@ void svc_conn_scan(struct svc_worker *w)
 		} else if (http_idle(w, c, now)) {
 			w->st.http_idle++;
 			conn_close(w, c, false);
+		} else if (http_slow(w, c, now)) {
+			w->st.http_slow++;
+			conn_close(w, c, true);
 		}
 	}
 }

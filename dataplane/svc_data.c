@@ -67,6 +67,7 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 		return 0;
 	}
 	c->app = app;
+	rs_frame_decoder_set_max(c->dec, 0); /* full frames from now on */
 	resp->app_id = rs_arena_strdup(call->arena,
 				       rs_apps_id(w->sh->apps, (uint32_t)app));
 	return 0;

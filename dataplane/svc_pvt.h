@@ -48,6 +48,9 @@
 /* Output waiting for a connection's TX ring beyond which its input is
  * not read (back-pressure on a client that does not read replies). */
 #define SVC_OUT_PAUSE (4u << 20)
+/* Largest frame before a connection authenticates (an Authenticate is a
+ * few hundred bytes). */
+#define SVC_UNAUTH_FRAME_MAX 4096u
 /* Largest body of an HTTP request: as large as a native frame. */
 #define SVC_HTTP_BODY_MAX RS_FRAME_MAX_DEFAULT
 
@@ -116,9 +119,10 @@ struct svc_conn {
 	struct rs_sock *s;
 	struct svc_worker *w;
 	uint32_t idx, gen;
-	int32_t app; /* -1 until Authenticate succeeds */
-	bool paused; /* input not read: too much output waiting */
-	bool doomed; /* close once this input chunk is done */
+	int32_t app;	  /* -1 until Authenticate succeeds */
+	uint32_t peer_ip; /* the client's address (network order) */
+	bool paused;	  /* input not read: too much output waiting */
+	bool doomed;	  /* close once this input chunk is done */
 	uint64_t opened_ns;
 	uint64_t input_ns;	      /* HTTP: when bytes last came */
 	struct rs_frame_decoder *dec; /* native framing, or NULL */
@@ -136,6 +140,8 @@ struct svc_conn {
 
 struct svc_worker_stats {
 	uint64_t conns_accepted, conns_closed, auth_failed, auth_timeouts;
+	uint64_t conns_refused; /* over [rpc] max_conns or unauth_per_source */
+	uint64_t http_slow;	/* HTTP requests that did not arrive in time */
 	uint64_t calls, forwarded, parked, woken, expired, cancelled;
 	uint64_t busy;		 /* refused: control ring or entry pool full */
 	uint64_t reaped;	 /* sockets closed for idleness */

@@ -100,6 +100,16 @@ size_t rs_frame_decoder_max(const struct rs_frame_decoder *dec)
 	return dec->max;
 }
 
+int rs_frame_decoder_set_max(struct rs_frame_decoder *dec, size_t max_frame)
+{
+	if (max_frame == 0)
+		max_frame = RS_FRAME_MAX_DEFAULT;
+	if (max_frame > RS_FRAME_MAX_HARD)
+		return -EINVAL;
+	dec->max = max_frame;
+	return 0;
+}
+
 uint32_t rs_frame_header_read(const uint8_t *hdr)
 {
 	return (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |

@@ -72,6 +72,7 @@ struct rs_http_conn {
 	size_t body_max;
 	uint64_t now_ns;
 	bool may_stop; /* this input's caller takes back what is not used */
+	uint64_t msg_start_ns; /* the request arriving began; 0: none */
 
 	/* The request being parsed. */
 	bool in_message, in_value, name_long, url_long;
@@ -604,6 +605,7 @@ static int on_message_begin(http_parser *p)
 	struct rs_http_conn *c = p->data;
 
 	c->in_message = true;
+	c->msg_start_ns = c->now_ns != 0 ? c->now_ns : 1;
 	c->in_value = c->name_long = c->url_long = c->fatal = false;
 	c->url_len = c->name_len = c->body_len = 0;
 	memset(c->seen, 0, sizeof(c->seen));
@@ -919,6 +921,11 @@ void rs_http_conn_destroy(struct rs_http_conn *c)
 	free(c->slots);
 	free(c->body);
 	free(c);
+}
+
+uint64_t rs_http_conn_partial_since(const struct rs_http_conn *c)
+{
+	return c->in_message ? c->msg_start_ns : 0;
 }
 
 bool rs_http_conn_busy(const struct rs_http_conn *c)

@@ -135,6 +135,15 @@ size_t rs_frame_decoder_held(const struct rs_frame_decoder *dec);
 size_t rs_frame_decoder_max(const struct rs_frame_decoder *dec);
 
 /**
+ * Change the largest body accepted, for frames whose header is read from
+ * now on (e.g. small before a connection authenticates).
+ *
+ * @param max_frame  as rs_frame_decoder_create()'s.
+ * @return 0, or -EINVAL above RS_FRAME_MAX_HARD.
+ */
+int rs_frame_decoder_set_max(struct rs_frame_decoder *dec, size_t max_frame);
+
+/**
  * Write the header of a frame whose body is @p body_len bytes.
  *
  * @param out  at least RS_FRAME_HDR_LEN bytes.

@@ -137,6 +137,10 @@ int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 int rs_http_conn_respond_error(struct rs_http_conn *c, uint64_t id, int code,
 			       const char *detail);
 
+/** @return when (the caller's clock) the request now arriving began,
+ *  or 0 between requests: a caller closes one that trickles. */
+uint64_t rs_http_conn_partial_since(const struct rs_http_conn *c);
+
 /** Whether the caller should stop reading: too much in flight or held,
  *  or no more requests are taken. */
 bool rs_http_conn_busy(const struct rs_http_conn *c);

@@ -20,6 +20,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TB_INI_EXTRA="[tcp]
 time_wait_ms = 500
 close_grace_ms = 10000
+[rpc]
+http_port = 8088
+http_request_s = 2
+unauth_per_source = 8
 [service]
 close_wait_ms = 3000
 operator = demo
@@ -37,7 +41,7 @@ tries = 1"
 
 svc_up tap attacks "$REMSOCKD"
 svc_client "$TB_DIR/client.log" "$HERE/svc_attacks.py" "$SRC/proto" \
-	"$TB_PROXY_IP" 5757 "$TB_PEER_IP"
+	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" 8088
 svc_stop
 DEFERRED=$(tb_counter "$SVC_LOG" rpc.close_deferred)
 OVERDUE=$(tb_counter "$SVC_LOG" rpc.close_overdue)

@@ -51,7 +51,13 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                quota plus a reply per connection; the bystander works; and
                once mallory reads, every answer comes, whole.
 
-    svc_attacks.py PROTO_DIR PROXY PORT PEER
+  unauth       before Authenticate a frame above 4 KiB ends the
+               connection; a ninth unauthenticated connection from one
+               address ([rpc] unauth_per_source = 8) is refused while
+               authenticated ones go on; an HTTP request trickled a byte
+               at a time is cut at [rpc] http_request_s (2 s).
+
+    svc_attacks.py PROTO_DIR PROXY PORT PEER HTTP_PORT
 """
 
 import errno
@@ -66,8 +72,8 @@ import traceback
 import rsclient
 from rsclient import CallError, Client, addr, raises
 
-PROTO, PROXY, PORT, PEER = sys.argv[1:5]
-PORT = int(PORT)
+PROTO, PROXY, PORT, PEER, HTTP_PORT = sys.argv[1:6]
+PORT, HTTP_PORT = int(PORT), int(HTTP_PORT)
 pb = rsclient.load_protos(PROTO)
 RPC = pb.rpc
 IPV4, TCP = 1, 1
@@ -610,9 +616,77 @@ def t_parked(echo):
     lst.s.close()
 
 
+def ended(s):
+    """Whether remsockd ended connection s (EOF or reset) within WAIT_S."""
+    s.settimeout(WAIT_S)
+    try:
+        while s.recv(4096):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def t_unauth(echo):
+    """What a connection may hold before it authenticates."""
+    watch = client('demo')
+    refused0 = watch.stats()['rpc.conns_refused']
+    big = socket.create_connection((PROXY, PORT))
+    big.sendall(struct.pack('>I', 1 << 20) + b'x' * 1000)
+    check('before Authenticate, a frame announced above 4 KiB ends the '
+          'connection', ended(big))
+    big.close()
+    held = [socket.create_connection((PROXY, PORT)) for _ in range(8)]
+    extra = socket.create_connection((PROXY, PORT))
+    x = tcp_socket(watch)  # authenticated connections go on
+    check('a ninth unauthenticated connection from one address is '
+          'refused; authenticated ones go on',
+          ended(extra) and len(x) == 22 and
+          watch.stats()['rpc.conns_refused'] >= refused0 + 1,
+          watch.stats()['rpc.conns_refused'] - refused0)
+    watch.call('Close', pb.rs.CloseRequest(socket_descriptor=x))
+    for s in held + [extra]:
+        s.close()
+    # Once they are gone (remsockd sees their FINs), others come in.
+    ok = None
+    end = time.monotonic() + WAIT_S
+    while ok is None and time.monotonic() < end:
+        try:
+            ok = client('demo')
+        except (ConnectionError, EOFError):
+            time.sleep(0.05)
+    check('and once they are closed, a new one is taken', ok is not None)
+    slow0 = watch.stats()['rpc.http_slow']
+    h = socket.create_connection((PROXY, HTTP_PORT))
+    req = b'POST /rpc_http HTTP/1.1\r\nHost: api\r\n'
+    t0 = time.monotonic()
+    sent = 0
+    try:  # a byte every 0.2 s, until remsockd ends it (60 s at most)
+        while sent < len(req) and time.monotonic() - t0 < WAIT_S:
+            h.send(req[sent:sent + 1])
+            sent += 1
+            time.sleep(0.2)
+        while time.monotonic() - t0 < WAIT_S:
+            h.send(b'X-Slow: 1\r\n')
+            time.sleep(0.2)
+        cut = False
+    except (BrokenPipeError, ConnectionResetError):
+        cut = True
+    check('an HTTP request trickled a byte at a time is cut at '
+          'http_request_s', cut and
+          watch.stats()['rpc.http_slow'] == slow0 + 1,
+          (cut, time.monotonic() - t0))
+    h.close()
+    if ok is not None:
+        ok.close()
+    watch.close()
+
+
 def main():
     echo = Echo()
-    for t in (t_close_early, t_close_held, t_guess, t_big_batch,
+    for t in (t_close_early, t_close_held, t_guess, t_unauth, t_big_batch,
               t_dns_flood, t_udp_steal, t_listeners, t_control, t_parked,
               t_amplify):
         try:

@@ -243,6 +243,10 @@ static void test_socket_keys(void **state)
 		"ephemeral_max (4999)");
 	refused(REQUIRED "[tcp]\nrto_min_ms = 2000\nrto_max_ms = 1000\n",
 		"x.ini: [tcp] rto_min_ms: '2000' is above rto_max_ms (1000)");
+	refused(REQUIRED "[tcp]\nmax_conns = 1024\n[rpc]\nmax_conns = 1024\n",
+		"x.ini: [rpc] max_conns: '1024' leaves the tenants no room: it "
+		"must be below [tcp] max_conns (1024) and [sockets] max "
+		"(4096)");
 	refused(REQUIRED "[sockets]\nudp_rx_ring = 5000\n",
 		"x.ini: [sockets] udp_rx_ring: '5000' is not a power of two");
 	refused(REQUIRED "[arp]\nqueue = 0\n",

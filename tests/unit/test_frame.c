@@ -322,6 +322,25 @@ static void test_oversize_fails_for_good(void **state)
 	rs_frame_decoder_destroy(dec);
 }
 
+/* A connection's limit rises once it authenticates: frames whose header
+ * comes after the change are held to the new one. */
+static void test_set_max(void **state)
+{
+	const uint8_t hdr[4] = {0, 0, 0x03, 0xe9}; /* 1001 */
+	struct rs_frame_decoder *dec = decoder_new(1000);
+	struct rs_frame f;
+	size_t used;
+
+	assert_int_equal(rs_frame_decoder_set_max(dec, RS_FRAME_MAX_HARD + 1),
+			 -EINVAL);
+	assert_int_equal(rs_frame_decoder_max(dec), 1000);
+	assert_int_equal(rs_frame_decoder_set_max(dec, 0), 0);
+	assert_int_equal(rs_frame_decoder_max(dec), RS_FRAME_MAX_DEFAULT);
+	assert_int_equal(rs_frame_decode(dec, hdr, 4, &used, &f),
+			 RS_FRAME_NEED_MORE);
+	rs_frame_decoder_destroy(dec);
+}
+
 static void test_max_size_exactly_accepted(void **state)
 {
 	const size_t sizes[] = {4096};
@@ -458,6 +477,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_create_bounds),
+	    cmocka_unit_test(test_set_max),
 	    cmocka_unit_test(test_one_frame_in_place),
 	    cmocka_unit_test(test_many_frames_one_buffer),
 	    cmocka_unit_test(test_zero_length_frame),
