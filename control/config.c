@@ -152,6 +152,7 @@ static const struct key keys[] = {
     KEY(tcp, close_grace_ms, K_UINT, 0, 60000, 0),
     KEY(tcp, timestamps, K_BOOL, 0, 0, 0),
     KEY(tcp, sack, K_BOOL, 0, 0, 0),
+    KEY(tcp, syncookies, K_BOOL, 0, 0, 0),
     KEY(tcp, congestion, K_CC, 0, 0, 0),
 
     {"routes", ANY_NAME, K_ROUTE, 0, 0, 0, 0, 0},

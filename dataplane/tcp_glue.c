@@ -201,6 +201,7 @@ static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 	tc->tw_reuse_ns = t->tw_reuse_ms * NS_MS;
 	tc->timestamps = t->timestamps;
 	tc->sack = t->sack;
+	tc->syncookies = t->syncookies;
 	tc->cc = t->congestion == RS_CONFIG_CC_CUBIC ? RS_TCP_CC_CUBIC
 						     : RS_TCP_CC_NEWRENO;
 	tc->port_lo = cfg->sockets.ephemeral_min;

@@ -20,7 +20,12 @@
 
 #include "tcp_pvt.h"
 
-enum { DOMAIN_ISN = 'I', DOMAIN_PORT = 'P', DOMAIN_TS = 'T' };
+enum {
+	DOMAIN_ISN = 'I',
+	DOMAIN_PORT = 'P',
+	DOMAIN_TS = 'T',
+	DOMAIN_COOKIE = 'C'
+};
 
 static uint32_t tuple_hash(const uint8_t key[16], const struct rs_tcp_tuple *t,
 			   uint8_t domain)
@@ -46,6 +51,21 @@ uint32_t rs_tcp_isn(const uint8_t key[16], const struct rs_tcp_tuple *t,
 uint32_t rs_tcp_ts_offset(const uint8_t key[16], const struct rs_tcp_tuple *t)
 {
 	return tuple_hash(key, t, DOMAIN_TS);
+}
+
+uint32_t rs_tcp_cookie_hash(const uint8_t key[16], const struct rs_tcp_tuple *t,
+			    uint32_t irs, uint32_t count)
+{
+	uint8_t msg[21];
+
+	memcpy(msg, &t->laddr, 4);
+	memcpy(msg + 4, &t->raddr, 4);
+	memcpy(msg + 8, &t->lport, 2);
+	memcpy(msg + 10, &t->rport, 2);
+	memcpy(msg + 12, &irs, 4);
+	memcpy(msg + 16, &count, 4);
+	msg[20] = DOMAIN_COOKIE;
+	return (uint32_t)rs_tcp_siphash(key, msg, sizeof(msg));
 }
 
 uint32_t rs_tcp_port_offset(const uint8_t key[16], uint32_t laddr,

@@ -285,7 +285,11 @@ enum rs_tcp_state {
 	X(TW_EVICTED, "tw_evicted")                                            \
 	X(TW_FLUSHED, "tw_flushed")                                            \
 	/* segments of more than one MSS, for the port to cut (TSO) */         \
-	X(TSO_SEGS_OUT, "tso_segs_out")
+	X(TSO_SEGS_OUT, "tso_segs_out")                                        \
+	/* API v1.5: SYN cookies */                                            \
+	X(SYNCOOKIES_SENT, "syncookies_sent")                                  \
+	X(SYNCOOKIES_OK, "syncookies_ok")                                      \
+	X(SYNCOOKIES_BAD, "syncookies_bad")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -407,6 +411,10 @@ struct rs_tcp_config {
 	bool timestamps;	/**< RFC 7323 timestamps: offered in our SYNs,
 				     answered when the peer offers; default off */
 	bool sack;		/**< RFC 2018 SACK: likewise; default off */
+	bool syncookies;	/**< API v1.5: a listener whose SYN queue is
+				     full answers with a SYN cookie (RFC 4987
+				     §3.6) instead of dropping the SYN;
+				     default off */
 	enum rs_tcp_cc cc;	/**< API v1.3; default RS_TCP_CC_NEWRENO */
 	uint8_t isn_secret[16]; /**< RFC 6528 key (also keys the flow hash
 				     and RFC 6056 port choice); fill it from

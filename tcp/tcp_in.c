@@ -8,7 +8,9 @@
  *                      else the CLOSED rules; TIME-WAIT recycling
  *   closed_input()     RFC 9293 §3.10.7.1: RST for anything but a RST
  *   listen_input()     §3.10.7.2: SYN -> SYN-RECEIVED child (bounded by
- *                      the backlog and max_syn_recv), ACK -> RST
+ *                      the backlog and max_syn_recv; past them a SYN
+ *                      cookie when configured, tcp_cookie.c), ACK -> RST
+ *                      (or the connection a returning cookie names)
  *   syn_sent_input()   §3.10.7.3
  *   sync_input()       §3.10.7.4 for SYN-RECEIVED and later, in RFC
  *                      order with RFC 5961: RST (exact -> reset, in
@@ -94,10 +96,13 @@ static int listen_input(struct rs_tcp_listener *l, uint64_t now,
 		return closed_input(st, s);
 	if (!(s->flags & RS_TCP_SYN))
 		return RS_TCP_DROP(st, LISTEN_BAD);
-	if (l->n_syn >= l->backlog || st->n_syn_recv >= st->cfg.max_syn_recv)
-		return RS_TCP_DROP(st, SYN_QUEUE_FULL);
 	if (l->n_acc >= l->backlog)
 		return RS_TCP_DROP(st, ACCEPT_QUEUE_FULL);
+	if (l->n_syn >= l->backlog || st->n_syn_recv >= st->cfg.max_syn_recv) {
+		if (st->cfg.syncookies)
+			return rs_tcp_cookie_syn(l, now, s);
+		return RS_TCP_DROP(st, SYN_QUEUE_FULL);
+	}
 	c = rs_tcp_conn_alloc(st, &t, &l->opts, now);
 	if (c == NULL)
 		return RS_TCP_DROP(st, POOL_FULL);
@@ -414,6 +419,8 @@ static int dispatch(struct rs_tcp_stack *st, uint64_t now,
 	if (c != NULL && !tw_recycle(c, s))
 		return conn_input(c, now, s);
 	l = rs_tcp_listener_lookup(st, key.laddr, key.lport);
+	if (l != NULL && (c = rs_tcp_cookie_ack(l, now, s)) != NULL)
+		return conn_input(c, now, s); /* a SYN cookie came back */
 	if (l != NULL) {
 		int r = listen_input(l, now, s);
 

@@ -259,6 +259,27 @@ void rs_tcp_out_rst_reply(struct rs_tcp_stack *st,
 	emit(st, &s);
 }
 
+void rs_tcp_out_synack_cookie(struct rs_tcp_stack *st,
+			      const struct rs_tcp_seg_in *in, uint32_t iss,
+			      uint16_t window, int ws, bool sack,
+			      const struct rs_tcp_ts *ts)
+{
+	struct rs_tcp_seg s;
+
+	seg_init(&s);
+	s.saddr = in->daddr;
+	s.daddr = in->saddr;
+	s.sport = in->dport;
+	s.dport = in->sport;
+	s.seq = iss;
+	s.ack = in->seq + 1;
+	s.flags = RS_TCP_SYN | RS_TCP_ACK;
+	s.window = window;
+	s.conn = NULL;
+	s.opt_len = rs_tcp_opt_build_syn(s.opt, st->cfg.mss, ws, sack, ts);
+	emit(st, &s);
+}
+
 /* Payload [off, off + len) of the send ring into @p s. */
 static void seg_payload(struct rs_tcp_conn *c, struct rs_tcp_seg *s,
 			uint64_t off, uint32_t len)

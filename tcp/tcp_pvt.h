@@ -60,6 +60,11 @@ uint32_t rs_tcp_isn(const uint8_t key[16], const struct rs_tcp_tuple *t,
 /** RFC 7323 §7.1: the per-connection offset of our TSval clock. */
 uint32_t rs_tcp_ts_offset(const uint8_t key[16], const struct rs_tcp_tuple *t);
 
+/** The keyed hash a SYN cookie carries: of the 4-tuple, the peer's ISN
+ *  and the cookie's time count. */
+uint32_t rs_tcp_cookie_hash(const uint8_t key[16], const struct rs_tcp_tuple *t,
+			    uint32_t irs, uint32_t count);
+
 /** RFC 6056 F(): the per-destination offset into the ephemeral range. */
 uint32_t rs_tcp_port_offset(const uint8_t key[16], uint32_t laddr,
 			    uint32_t raddr, uint16_t rport);
@@ -356,6 +361,7 @@ struct rs_tcp_listener {
 	unsigned backlog, n_syn, n_acc;
 	struct rs_tcp_link syn_q, acc_q;
 	struct rs_tcp_sockopts opts;
+	uint64_t cookies_until; /* ACKs are tried as SYN cookies till then */
 };
 
 /** Open-addressing hash of tuple pointers (conns and listeners). */
@@ -653,5 +659,23 @@ static inline uint32_t rs_tcp_flight(const struct rs_tcp_conn *c)
 {
 	return c->snd_nxt - c->snd_una;
 }
+
+/* tcp_cookie.c: SYN cookies (RFC 4987 §3.6). */
+
+/** Answer a SYN to a listener whose SYN queue is full with a SYN cookie,
+ *  keeping nothing.  @return RS_TCP_IN_OK, or a drop. */
+int rs_tcp_cookie_syn(struct rs_tcp_listener *l, uint64_t now,
+		      const struct rs_tcp_seg_in *s);
+
+/** An ACK to a listener: when it returns a valid cookie, the connection
+ *  it completes (in SYN-RECEIVED, for the ACK to finish); else NULL. */
+struct rs_tcp_conn *rs_tcp_cookie_ack(struct rs_tcp_listener *l, uint64_t now,
+				      const struct rs_tcp_seg_in *s);
+
+/** Send the SYN-ACK of a cookie: @p iss, for the SYN @p in. */
+void rs_tcp_out_synack_cookie(struct rs_tcp_stack *st,
+			      const struct rs_tcp_seg_in *in, uint32_t iss,
+			      uint16_t window, int ws, bool sack,
+			      const struct rs_tcp_ts *ts);
 
 #endif /* RS_TCP_PVT_H */

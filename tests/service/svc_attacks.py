@@ -57,7 +57,10 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                authenticated ones go on; an HTTP request trickled a byte
                at a time is cut at [rpc] http_request_s (2 s).
 
-    svc_attacks.py PROTO_DIR PROXY PORT PEER HTTP_PORT
+  after-flood  (alone, after attacks.sh's SYN flood at the service port)
+               a client still connects, authenticates and works.
+
+    svc_attacks.py PROTO_DIR PROXY PORT PEER HTTP_PORT [after-flood]
 """
 
 import errno
@@ -684,8 +687,22 @@ def t_unauth(echo):
     watch.close()
 
 
+def t_after_flood(echo):
+    """The service port is open after a SYN flood (SYN cookies)."""
+    c = client('demo')
+    d = tcp_socket(c)
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    check('after a SYN flood at the service port a client connects, '
+          'authenticates and works', len(d) == 22, d)
+    c.close()
+
+
 def main():
     echo = Echo()
+    if sys.argv[6:] == ['after-flood']:
+        t_after_flood(echo)
+        print(f'done failures={failures}', flush=True)
+        return 1 if failures else 0
     for t in (t_close_early, t_close_held, t_guess, t_unauth, t_big_batch,
               t_dns_flood, t_udp_steal, t_listeners, t_control, t_parked,
               t_amplify):

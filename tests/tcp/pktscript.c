@@ -1472,6 +1472,7 @@ static void config_kv(const char *k, const char *v)
 	    F("max_retries", max_retries, 0),
 	    F("max_syn_retries", max_syn_retries, 0),
 	    F("keepalive", keepalive, 3),
+	    F("syncookies", syncookies, 3),
 	    F("keep_idle", keep_idle_ns, 1),
 	    F("keep_intvl", keep_intvl_ns, 1),
 	    F("keep_cnt", keep_cnt, 0),
