@@ -158,18 +158,11 @@ struct rs_tcp_conn *rs_tcp_cookie_ack(struct rs_tcp_listener *l, uint64_t now,
 	if (c == NULL)
 		return NULL;
 	RS_TCP_COUNT(st, SYNCOOKIES_OK);
-	RS_TCP_COUNT(st, PASSIVE_OPENS);
 	/* The SYN-RECEIVED entry the cookie stood for; the ACK finishes
 	 * the handshake as for any other (hs_ack). */
+	rs_tcp_syn_child(l, c);
 	c->iss = c->snd_una = c->recover = iss;
 	c->snd_nxt = c->snd_max = iss + 1;
-	c->parent = l;
-	c->passive = true;
-	c->queue = RS_TCP_Q_SYN;
-	rs_tcp_list_add_tail(&l->syn_q, &c->qlink);
-	l->n_syn++;
-	st->n_syn_recv++;
-	c->state = RS_TCP_SYN_RECEIVED;
 	c->irs = irs;
 	c->rcv_nxt = s->seq;
 	syn_opts_of(st, s, idx, &o);

@@ -80,6 +80,18 @@ static void take_syn(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	c->snd_wl2 = s->ack;
 }
 
+void rs_tcp_syn_child(struct rs_tcp_listener *l, struct rs_tcp_conn *c)
+{
+	c->parent = l;
+	c->passive = true;
+	c->queue = RS_TCP_Q_SYN;
+	rs_tcp_list_add_tail(&l->syn_q, &c->qlink);
+	l->n_syn++;
+	l->st->n_syn_recv++;
+	c->state = RS_TCP_SYN_RECEIVED;
+	RS_TCP_COUNT(l->st, PASSIVE_OPENS);
+}
+
 static int listen_input(struct rs_tcp_listener *l, uint64_t now,
 			const struct rs_tcp_seg_in *s)
 {
@@ -106,15 +118,8 @@ static int listen_input(struct rs_tcp_listener *l, uint64_t now,
 	c = rs_tcp_conn_alloc(st, &t, &l->opts, now);
 	if (c == NULL)
 		return RS_TCP_DROP(st, POOL_FULL);
-	c->parent = l;
-	c->passive = true;
-	c->queue = RS_TCP_Q_SYN;
-	rs_tcp_list_add_tail(&l->syn_q, &c->qlink);
-	l->n_syn++;
-	st->n_syn_recv++;
-	c->state = RS_TCP_SYN_RECEIVED;
+	rs_tcp_syn_child(l, c);
 	take_syn(c, s);
-	RS_TCP_COUNT(st, PASSIVE_OPENS);
 	rs_tcp_out_syn(c, now);
 	c->rtt_timing = true;
 	c->rtt_seq = c->iss;

@@ -660,6 +660,9 @@ static inline uint32_t rs_tcp_flight(const struct rs_tcp_conn *c)
 	return c->snd_nxt - c->snd_una;
 }
 
+/** Make @p c the SYN-RECEIVED child of listener @p l (tcp_in.c). */
+void rs_tcp_syn_child(struct rs_tcp_listener *l, struct rs_tcp_conn *c);
+
 /* tcp_cookie.c: SYN cookies (RFC 4987 §3.6). */
 
 /** Answer a SYN to a listener whose SYN queue is full with a SYN cookie,
