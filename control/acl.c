@@ -30,6 +30,7 @@ struct rs_acl {
 	uint32_t *first;  /* interval i's rules: idx[first[i]..first[i+1]) */
 	uint16_t *idx;	  /* indices into rules[] */
 	unsigned nintervals;
+	uint64_t *denials; /* per rule, atomic: rs_acl_count_denial() */
 };
 
 /* The built-in denials, tried after the configured rules.  255.255.255.255
@@ -108,7 +109,9 @@ static int gather(struct rs_acl *acl, const struct rs_acl_rule *rules,
 	unsigned n = 0;
 
 	acl->rules = calloc(npinned + nrules + NBUILTIN + 1, sizeof(*r));
-	if (acl->rules == NULL)
+	acl->denials =
+	    calloc(npinned + nrules + NBUILTIN + 1, sizeof(*acl->denials));
+	if (acl->rules == NULL || acl->denials == NULL)
 		return -ENOMEM;
 	for (unsigned i = 0; i < npinned + nrules; i++) {
 		r = &acl->rules[n++];
@@ -271,6 +274,7 @@ void rs_acl_free(struct rs_acl *acl)
 	free(acl->first);
 	free(acl->starts);
 	free(acl->rules);
+	free(acl->denials);
 	free(acl);
 }
 
@@ -321,4 +325,21 @@ int rs_acl_rule_format(const struct rs_acl_rule *rule, char *buf, size_t len)
 unsigned rs_acl_rule_count(const struct rs_acl *acl)
 {
 	return acl->nrules;
+}
+
+void rs_acl_count_denial(const struct rs_acl *acl,
+			 const struct rs_acl_rule *rule)
+{
+	__atomic_fetch_add(&acl->denials[rule - acl->rules], 1,
+			   __ATOMIC_RELAXED);
+}
+
+uint64_t rs_acl_denials(const struct rs_acl *acl, unsigned i,
+			const struct rs_acl_rule **rule)
+{
+	if (i >= acl->nrules)
+		return 0;
+	if (rule != NULL)
+		*rule = &acl->rules[i];
+	return __atomic_load_n(&acl->denials[i], __ATOMIC_RELAXED);
 }

@@ -20,6 +20,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 
+#include "rs_acl.h"
 #include "rs_apps.h"
 #include "rs_config.h"
 #include "rs_dataplane.h"
@@ -405,10 +406,39 @@ static void control_loop(const struct rs_config *cfg, const struct rs_dp *dp,
 
 /* What remsock.Stats reports: the counters remsockd prints at exit. */
 struct counters_src {
+	const struct rs_svc_shared *sh;
 	const struct rs_dp *dp;
 	struct rs_svc_ctl *ctl;
 	const struct rs_svc_dp *sdp;
 };
+
+/* Denials by ACL rule, those not zero: acl.denied.KIND.NAME (blanks and
+ * parentheses of built-in names made '_'). */
+static void acl_counters(const struct rs_acl *acl, rs_svc_counter_fn emit,
+			 void *arg)
+{
+	static const char *const kind[] = {
+	    [RS_ACL_PINNED] = "pinned",
+	    [RS_ACL_CONFIG] = "acl",
+	    [RS_ACL_BUILTIN] = "builtin",
+	    [RS_ACL_DEFAULT] = "default",
+	};
+	const struct rs_acl_rule *r;
+	char name[RS_ACL_NAME_MAX + 32];
+	uint64_t n;
+
+	for (unsigned i = 0; i < rs_acl_rule_count(acl); i++) {
+		n = rs_acl_denials(acl, i, &r);
+		if (n == 0)
+			continue;
+		snprintf(name, sizeof(name), "acl.denied.%s.%s",
+			 kind[r->origin], r->name);
+		for (char *p = name; *p != '\0'; p++)
+			if (*p == ' ' || *p == '(' || *p == ')')
+				*p = '_';
+		emit(arg, name, n);
+	}
+}
 
 /* The service's rpc.* counters, for the exit report and for Stats. */
 static void service_counters(const struct counters_src *src,
@@ -448,6 +478,7 @@ static void service_counters(const struct counters_src *src,
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		emit(arg, rows[i].name, rows[i].v);
+	acl_counters(src->sh->acl, emit, arg);
 }
 
 /* remsock.Stats' source: rpc.*, gauges, the data plane's packets and
@@ -555,7 +586,8 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 			 strerror(-rc));
 		goto err_svc;
 	}
-	src = (struct counters_src){.dp = dp, .ctl = ctl, .sdp = sdp};
+	src = (struct counters_src){
+	    .sh = sh, .dp = dp, .ctl = ctl, .sdp = sdp};
 	rs_svc_ctl_counters_set(ctl, stats_counters, &src);
 	if (rs_dp_signals_install(on_signal) < 0) {
 		fprintf(stderr,

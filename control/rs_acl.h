@@ -133,4 +133,18 @@ int rs_acl_rule_format(const struct rs_acl_rule *rule, char *buf, size_t len);
 /** Rules of @p acl, all four kinds together (for tests and telemetry). */
 unsigned rs_acl_rule_count(const struct rs_acl *acl);
 
+/** Count a denial by @p rule (a rule of @p acl, from rs_acl_lookup()):
+ *  atomic, from any lcore. */
+void rs_acl_count_denial(const struct rs_acl *acl,
+			 const struct rs_acl_rule *rule);
+
+/**
+ * Denials counted for rule @p i (in the order rules are tried).
+ *
+ * @param rule  receives the rule (may be NULL).
+ * @return the count; 0 for @p i out of range.
+ */
+uint64_t rs_acl_denials(const struct rs_acl *acl, unsigned i,
+			const struct rs_acl_rule **rule);
+
 #endif /* RS_ACL_H */

@@ -228,6 +228,7 @@ bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 		return false;
 	if (rs_acl_allows(sh->acl, addr, port, &rule))
 		return true;
+	rs_acl_count_denial(sh->acl, rule);
 	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
 	rs_acl_rule_format(rule, why, sizeof(why));
 	rs_svc_error(call, ERR(PERMISSION_DENIED), 0, "%s:%u denied by %s", ip,

@@ -18,10 +18,12 @@
  * Socket options: the values are C ints as the client's kernel would
  * take them (4 bytes, little-endian; SO_LINGER a struct linger of two).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
 #include "remote_socket.pb-c.h"
+#include "rs_acl.h"
 #include "rs_apps.h"
 #include "svc_pvt.h"
 
@@ -442,6 +444,20 @@ static int ex_listen(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
+/* The ACL, for a peer that connected to a tenant's listener: by its
+ * address and source port, as for a destination (a rule with a port
+ * covers its service's port, not a peer's ephemeral one). */
+static bool peer_allowed(struct svc_worker *w, const struct sockaddr_in *peer)
+{
+	const struct rs_acl_rule *r;
+
+	if (rs_acl_allows(w->sh->acl, peer->sin_addr.s_addr,
+			  ntohs(peer->sin_port), &r))
+		return true;
+	rs_acl_count_denial(w->sh->acl, r);
+	return false;
+}
+
 static int ex_accept(void *ctx, struct rs_rpc_call *call,
 		     const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
@@ -456,7 +472,13 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 
 	if (ss == NULL)
 		goto unused;
-	n = rs_sock_accept(ss->s, &peer);
+	/* A peer the ACL denies is reset (and the denial counted by its
+	 * rule): the Accept waits for the next. */
+	while ((n = rs_sock_accept(ss->s, &peer)) != NULL &&
+	       !peer_allowed(w, &peer)) {
+		rs_sock_set_callback(n, NULL, NULL); /* not the listener's */
+		rs_sock_abort(n);
+	}
 	if (n == NULL && errno == EAGAIN) {
 		rc = svc_park(w, call, ss, req->timeout_seconds, true);
 		if (rc > 0)
@@ -472,6 +494,7 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 	}
 	ns = svc_sock_add(w, n, w->cur_desc, w->cur_app);
 	if (ns == NULL) {
+		rs_sock_set_callback(n, NULL, NULL);
 		rs_sock_abort(n);
 		rs_svc_sys_error(call, ENOMEM, "socket table full");
 		goto unused;

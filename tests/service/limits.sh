@@ -22,6 +22,7 @@ close_grace_ms = 10000
 [service]
 idle_timeout_s = 3
 auth_timeout_ms = 2000
+operator = demo
 [acl]
 hole = allow $TB_PEER_IP/32 $OPEN_PORT
 [quotas]

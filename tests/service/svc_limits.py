@@ -92,6 +92,29 @@ def t_acl():
     check('UDP to a denied port is PERMISSION_DENIED', ok, why)
     c.call('Close', pb.rs.CloseRequest(socket_descriptor=u))
     lst.close()
+    # Inbound too: a peer the ACL denies (the subnet, from its ephemeral
+    # port) that connects to a tenant's listener is reset, unseen.
+    denied0 = c.stats().get('acl.denied.builtin.proxy_subnet', 0)
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=1, protocol=1, proxy_external_ip=addr(PROXY, 7600),
+        listen_backlog=4)).socket_descriptor
+    k = socket.create_connection((PROXY, 7600), timeout=60)
+    c.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
+        socket_descriptor=d, requested_events=1, observed_events=0)],
+        timeout_seconds=60))  # until it waits to be accepted
+    ok, why = raises(lambda: c.call('Accept', pb.rs.AcceptRequest(
+        socket_descriptor=d, timeout_seconds=0)), app_code=SYSTEM_ERROR,
+        errno=errno.EAGAIN)
+    try:
+        reset = k.recv(10) == b''
+    except ConnectionResetError:
+        reset = True
+    denied = c.stats().get('acl.denied.builtin.proxy_subnet', 0) - denied0
+    check('a denied peer connecting to a tenant\'s listener is reset, '
+          'never accepted, and counted by its rule',
+          reset and ok and denied >= 1, (reset, why, denied))
+    k.close()
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
 
 
 def t_pending_quota():
