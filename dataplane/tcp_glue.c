@@ -202,6 +202,11 @@ static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 	tc->timestamps = t->timestamps;
 	tc->sack = t->sack;
 	tc->syncookies = t->syncookies;
+	/* Challenge ACKs: limited per connection (the core's 500 ms), with
+	 * no budget shared between connections -- one is a side channel
+	 * through which an off-path attacker learns of other connections
+	 * (CVE-2016-5696); Linux has dropped its own. */
+	tc->challenge_ack_limit = 0;
 	tc->cc = t->congestion == RS_CONFIG_CC_CUBIC ? RS_TCP_CC_CUBIC
 						     : RS_TCP_CC_NEWRENO;
 	tc->port_lo = cfg->sockets.ephemeral_min;

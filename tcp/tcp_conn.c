@@ -78,6 +78,7 @@ void rs_tcp_config_init(struct rs_tcp_config *cfg)
 	cfg->ring_idle_ns = 1 * SEC;
 	cfg->fin_wait2_ns = 60 * SEC;
 	cfg->challenge_ack_limit = 1000;
+	cfg->challenge_ack_conn_ns = 500 * MS;
 	cfg->port_lo = 49152;
 	cfg->port_hi = 65535;
 }

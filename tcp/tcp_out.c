@@ -183,7 +183,14 @@ void rs_tcp_out_challenge(struct rs_tcp_conn *c, uint64_t now)
 {
 	struct rs_tcp_stack *st = c->st;
 	uint64_t second = now / 1000000000ULL;
+	uint64_t gap = st->cfg.challenge_ack_conn_ns;
 
+	/* Per connection first (as Linux's tcp_invalid_ratelimit): it tells
+	 * an off-path attacker nothing about other connections. */
+	if (gap != 0 && c->chack_last != 0 && now - c->chack_last < gap) {
+		RS_TCP_COUNT(st, CHALLENGE_ACKS_LIMITED);
+		return;
+	}
 	if (st->cfg.challenge_ack_limit) {
 		if (second != st->chack_second) {
 			st->chack_second = second;
@@ -195,6 +202,7 @@ void rs_tcp_out_challenge(struct rs_tcp_conn *c, uint64_t now)
 		}
 		st->chack_count++;
 	}
+	c->chack_last = now != 0 ? now : 1;
 	RS_TCP_COUNT(st, CHALLENGE_ACKS);
 	rs_tcp_out_ack(c, now, c->snd_nxt);
 }

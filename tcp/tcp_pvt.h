@@ -320,6 +320,7 @@ struct rs_tcp_conn {
 	uint32_t ts_recent;	/* TS.Recent (§4.3) */
 	uint64_t ts_recent_at;	/* when it was taken (§5.5: 24 days) */
 	uint32_t last_ack_sent; /* Last.ACK.sent */
+	uint64_t chack_last;	/* our last challenge ACK (per connection) */
 	uint32_t ts_last;	/* the last TSval we sent (TIME-WAIT reuse) */
 	uint64_t snd_seen, rcv_seen; /* ring heads at the last sweep */
 	uint8_t n_sb;		     /* scoreboard: SACKed, sorted, disjoint */

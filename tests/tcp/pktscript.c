@@ -1480,6 +1480,7 @@ static void config_kv(const char *k, const char *v)
 	    F("fin_wait2", fin_wait2_ns, 1),
 	    F("init_cwnd", init_cwnd, 0),
 	    F("challenge_ack_limit", challenge_ack_limit, 0),
+	    F("challenge_ack_conn", challenge_ack_conn_ns, 1),
 	    F("port_lo", port_lo, 2),
 	    F("port_hi", port_hi, 2),
 	    F("timestamps", timestamps, 3),
