@@ -401,17 +401,17 @@ struct rs_tcp_config {
 				       buffer back; 0 = never; default 1 s */
 	uint32_t init_cwnd;	  /**< initial window in segments; 0 = the
 				       RFC 5681 §3.1 rule (2..4 segments) */
-	uint32_t challenge_ack_limit; /**< challenge ACKs per second per stack
-					   (RFC 5961 §7); 0 = no limit;
-					   default 1000.  A budget shared by
-					   every connection is a side channel
-					   (CVE-2016-5696): a host facing
-					   untrusted peers sets 0 and keeps
-					   the per-connection limit */
+	uint32_t challenge_ack_limit;	/**< challenge ACKs per second per stack
+					     (RFC 5961 §7); 0 = no limit;
+					     default 1000.  A budget shared by
+					     every connection is a side channel
+					     (CVE-2016-5696): a host facing
+					     untrusted peers sets 0 and keeps
+					     the per-connection limit */
 	uint64_t challenge_ack_conn_ns; /**< API v1.5: at most one challenge
 					     ACK per connection this often;
 					     0 = no limit; default 500 ms */
-	uint16_t port_lo, port_hi;    /**< ephemeral range; 49152..65535 */
+	uint16_t port_lo, port_hi;	/**< ephemeral range; 49152..65535 */
 	uint32_t tso_max;	/**< payload bytes one segment may carry for the
 				     port to cut into MSS pieces (TSO): at most
 				     RS_TCP_TSO_MAX; 0 (default) = one MSS */
