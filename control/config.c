@@ -756,6 +756,7 @@ static void reset_lists(struct rs_config *cfg, const char *section)
 		break;
 	case K_APP:
 		cfg->napps = 0;
+		cfg->apps_given = true;
 		break;
 	case K_QUOTA:
 		cfg->nquota_overrides = 0;
@@ -1137,6 +1138,7 @@ int rs_config_load_buffer(struct rs_config *cfg, const char *name,
 	memset(cfg, 0, sizeof(*cfg));
 	rc = load_layer(cfg, RS_CONFIG_DEFAULT_NAME, rs_config_embedded_default,
 			rs_config_embedded_default_len, base, err, errlen);
+	cfg->apps_given = false; /* the default's are not the file's */
 	if (rc == 0)
 		rc = load_layer(cfg, name, text, len, seen, err, errlen);
 	for (size_t i = 0; rc == 0 && i < NKEYS; i++)
@@ -1220,6 +1222,50 @@ int rs_config_load_default(struct rs_config *cfg, char *err, size_t errlen)
 	return rs_config_load_buffer(
 	    cfg, RS_CONFIG_DEFAULT_NAME, rs_config_embedded_default,
 	    rs_config_embedded_default_len, err, errlen);
+}
+
+/* Secrets anyone can read in remsock's own files: the embedded demo's
+ * and configs/virtio.ini's (tests/integration/config_cli.sh checks that
+ * each shipped file is caught). */
+static const char *const published[] = {
+    "demo-secret-not-for-production",
+    "other-secret-not-for-production",
+};
+#define PLACEHOLDER "CHANGE-ME"
+
+int rs_config_check_secrets(const struct rs_config *cfg, bool test_secrets,
+			    char *err, size_t errlen)
+{
+	const struct where w = {cfg->source, err, errlen};
+	const struct rs_config_app *a;
+
+	if (!cfg->apps_given && !test_secrets)
+		return fail(&w,
+			    "%s: [apps]: none: a file given with -c names its "
+			    "own apps and secrets (the embedded default's demo "
+			    "app is for the demo alone)",
+			    cfg->source);
+	for (uint32_t i = 0; i < cfg->napps; i++) {
+		a = &cfg->apps[i];
+		if (strncmp(a->secret, PLACEHOLDER, strlen(PLACEHOLDER)) == 0)
+			return fail(&w,
+				    "%s: [apps] %s: the secret is still the "
+				    "example's placeholder: put one of your "
+				    "own (e.g. head -c 24 /dev/urandom | base64)",
+				    cfg->source, a->id);
+		for (size_t j = 0;
+		     !test_secrets && j < sizeof(published) / sizeof(published[0]);
+		     j++)
+			if (strcmp(a->secret, published[j]) == 0)
+				return fail(&w,
+					    "%s: [apps] %s: this secret is "
+					    "published in remsock's own files: "
+					    "choose your own (e.g. head -c 24 "
+					    "/dev/urandom | base64), or run with "
+					    "--test-secrets on a test machine",
+					    cfg->source, a->id);
+	}
+	return 0;
 }
 
 const char *rs_config_default_text(size_t *len)

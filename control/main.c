@@ -37,6 +37,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 struct opts {
 	const char *config;   /* NULL: the embedded default */
 	bool check;	      /* --check-config */
+	bool test_secrets;    /* --test-secrets */
 	bool print_default;   /* --print-default-config */
 	unsigned stats_every; /* seconds; 0: no periodic line */
 	int eal_argc;	      /* arguments after "--" */
@@ -53,7 +54,7 @@ static const char usage_text[] =
     "\n"
     "SYNOPSIS\n"
     "    remsockd [-c FILE] [--stats-interval SECS] [-- EAL-ARG...]\n"
-    "    remsockd [-c FILE] --check-config\n"
+    "    remsockd [-c FILE] [--test-secrets] --check-config\n"
     "    remsockd --print-default-config\n"
     "    remsockd --help | --version\n"
     "\n"
@@ -94,7 +95,13 @@ static const char usage_text[] =
     "    -c, --config FILE\n"
     "        Read FILE (INI) instead of the embedded default\n"
     "        configuration.  Keys FILE leaves out take the default's\n"
-    "        values; [port] devargs and [net] ip are required.\n"
+    "        values; [port] devargs and [net] ip are required.  FILE\n"
+    "        names its own [apps]: a secret published in remsock's own\n"
+    "        files (the demo's) or the example's CHANGE-ME placeholder\n"
+    "        is refused.\n"
+    "    --test-secrets\n"
+    "        On a test machine: let FILE use the published demo secrets,\n"
+    "        or leave [apps] out and keep the embedded demo app.\n"
     "    --check-config\n"
     "        Validate the configuration, print the verdict and exit.\n"
     "        Needs neither root nor hugepages.\n"
@@ -141,7 +148,7 @@ static const char usage_text[] =
     "    2   usage error, or the configuration is invalid\n"
     "\n"
     "EXAMPLES\n"
-    "    remsockd --check-config -c configs/virtio.ini\n"
+    "    remsockd --check-config --test-secrets -c configs/virtio.ini\n"
     "    remsockd --stats-interval 5\n"
     "    remsockd -c my.ini -- --log-level=pmd.net.tap:debug\n"
     "    scripts/demo.sh    (tap mode end to end: an HTTP GET through\n"
@@ -169,10 +176,11 @@ static int parse_interval(const char *s, unsigned *out)
 /* @return -1 to go on, or the exit code. */
 static int opts_parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_CHECK = 256, O_PRINT, O_STATS };
+	enum { O_CHECK = 256, O_PRINT, O_STATS, O_TEST_SECRETS };
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"check-config", no_argument, NULL, O_CHECK},
+	    {"test-secrets", no_argument, NULL, O_TEST_SECRETS},
 	    {"print-default-config", no_argument, NULL, O_PRINT},
 	    {"stats-interval", required_argument, NULL, O_STATS},
 	    {"help", no_argument, NULL, 'h'},
@@ -191,6 +199,9 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 			break;
 		case O_CHECK:
 			o->check = true;
+			break;
+		case O_TEST_SECRETS:
+			o->test_secrets = true;
 			break;
 		case O_PRINT:
 			o->print_default = true;
@@ -646,6 +657,11 @@ int main(int argc, char **argv)
 	rc = o.config != NULL
 		 ? rs_config_load_file(&cfg, o.config, err, sizeof(err))
 		 : rs_config_load_default(&cfg, err, sizeof(err));
+	/* The embedded default is the demo's: its secret is published on
+	 * purpose.  A file serves tenants. */
+	if (rc == 0 && o.config != NULL)
+		rc = rs_config_check_secrets(&cfg, o.test_secrets, err,
+					     sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "remsockd: %s\n", err);
 		return EXIT_USAGE;

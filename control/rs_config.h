@@ -73,6 +73,9 @@
 struct rs_config {
 	/** File the configuration came from, for messages. */
 	char source[RS_CONFIG_SOURCE_MAX];
+	/** The given text has an [apps] section of its own (not the
+	 *  embedded default's demo app). */
+	bool apps_given;
 
 	struct rs_config_eal {
 		/** EAL arguments, separated by blanks (no quoting). */
@@ -277,6 +280,18 @@ int rs_config_load_buffer(struct rs_config *cfg, const char *name,
  * @return as rs_config_load_buffer().
  */
 int rs_config_load_default(struct rs_config *cfg, char *err, size_t errlen);
+
+/**
+ * Whether a configuration loaded from a file may serve tenants: it names
+ * its own apps ([apps]), and none has a secret published in remsock's
+ * own files (the demo's, virtio.ini's) or the example's CHANGE-ME
+ * placeholder.  With @p test_secrets (a test machine) the published
+ * secrets and the inherited demo app are allowed; the placeholder never.
+ *
+ * @return 0, or -EINVAL with the reason in @p err.
+ */
+int rs_config_check_secrets(const struct rs_config *cfg, bool test_secrets,
+			    char *err, size_t errlen);
 
 /**
  * The embedded default configuration's text.

@@ -24,10 +24,27 @@ run --check-config
 expect "--check-config on the embedded default exits 0" 0 "$RC"
 expect "... and says so" "remsockd: <embedded default.ini>: configuration OK" "$OUT"
 
-for f in default virtio nic-example; do
+# A file serves tenants: the secrets published in remsock's own files
+# are refused there, unless --test-secrets says this is a test machine;
+# the example's CHANGE-ME placeholder always.
+for f in default virtio; do
 	run --check-config -c "$SRC/configs/$f.ini"
-	expect "configs/$f.ini passes --check-config" 0 "$RC"
+	expect "configs/$f.ini: its published secrets are refused (exit 2)" \
+		"2 1" "$RC $(grep -c 'this secret is published in remsock' "$TMP/err")"
+	run --check-config --test-secrets -c "$SRC/configs/$f.ini"
+	expect "configs/$f.ini passes --check-config --test-secrets" 0 "$RC"
 done
+run --check-config --test-secrets -c "$SRC/configs/nic-example.ini"
+expect "configs/nic-example.ini: its CHANGE-ME secrets are refused (exit 2)" \
+	"2 1" "$RC $(grep -c "still the example's placeholder" "$TMP/err")"
+sed 's/CHANGE-ME-/my-own-secret-/' "$SRC/configs/nic-example.ini" >"$TMP/nic.ini"
+run --check-config -c "$TMP/nic.ini"
+expect "configs/nic-example.ini with secrets of one's own passes" 0 "$RC"
+printf '[port]\ndevargs = net_null0\n[net]\nip = 198.18.0.2\n' >"$TMP/noapps.ini"
+run --check-config -c "$TMP/noapps.ini"
+expect "a file without [apps] does not inherit the demo app (exit 2)" \
+	"2 remsockd: $TMP/noapps.ini: [apps]: none: a file given with -c names its own apps and secrets (the embedded default's demo app is for the demo alone)" \
+	"$RC $(cat "$TMP/err")"
 
 run --print-default-config
 if cmp -s <(printf '%s\n' "$OUT") "$SRC/configs/default.ini"; then

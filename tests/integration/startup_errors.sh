@@ -33,7 +33,7 @@ run_fails "an unknown EAL option" "EAL initialisation failed" \
 printf '[port]\ndevargs = net_nosuch0\n[net]\nip = 198.18.0.2\n' >"$TMP/port.ini"
 run_fails "a port that does not probe" \
 	"port: cannot probe 'net_nosuch0' ([port] devargs in $TMP/port.ini)" \
-	-c "$TMP/port.ini"
+	-c "$TMP/port.ini" --test-secrets
 
 cat >"$TMP/workers.ini" <<'INI'
 [eal]
@@ -47,6 +47,6 @@ count = 2
 INI
 run_fails "more workers than lcores" \
 	"[workers] count: 2 workers need 2 lcores besides the main one; the EAL has 1" \
-	-c "$TMP/workers.ini"
+	-c "$TMP/workers.ini" --test-secrets
 
 finish

@@ -53,9 +53,9 @@ counter() {
 
 "$REMSOCKD" --print-default-config | sed "s/iface=rs-tap0/iface=$IFACE/" >"$TMP/tap.ini"
 check "the embedded default, renamed to $IFACE, passes --check-config" \
-	"$REMSOCKD" -c "$TMP/tap.ini" --check-config
+	"$REMSOCKD" -c "$TMP/tap.ini" --test-secrets --check-config
 
-"$REMSOCKD" -c "$TMP/tap.ini" --stats-interval 1 >"$LOG" 2>&1 &
+"$REMSOCKD" -c "$TMP/tap.ini" --test-secrets --stats-interval 1 >"$LOG" 2>&1 &
 PID=$!
 for _ in $(seq 300); do
 	grep -q '^remsockd: ready' "$LOG" && break

@@ -71,13 +71,13 @@ ip = 198.18.0.3
 INI
 sed "s|path=/tmp/remsock-vhost.sock|path=$SOCK|" "$SRC/configs/virtio.ini" >"$TMP/virtio.ini"
 check "configs/virtio.ini with the test's socket passes --check-config" \
-	"$REMSOCKD" -c "$TMP/virtio.ini" --check-config
+	"$REMSOCKD" -c "$TMP/virtio.ini" --test-secrets --check-config
 
-"$REMSOCKD" -c "$TMP/vhost.ini" --stats-interval 1 >"$TMP/vhost.log" 2>&1 &
+"$REMSOCKD" -c "$TMP/vhost.ini" --test-secrets --stats-interval 1 >"$TMP/vhost.log" 2>&1 &
 VH_PID=$!
 check "the vhost-user backend creates its socket" \
 	bash -c "for i in \$(seq 600); do [[ -S $SOCK ]] && exit 0; sleep 0.1; done; exit 1"
-"$REMSOCKD" -c "$TMP/virtio.ini" --stats-interval 1 >"$TMP/virtio.log" 2>&1 &
+"$REMSOCKD" -c "$TMP/virtio.ini" --test-secrets --stats-interval 1 >"$TMP/virtio.log" 2>&1 &
 VU_PID=$!
 
 check "the virtio_user side comes up" wait_for "$TMP/virtio.log" '^remsockd: ready' 60

@@ -19,9 +19,9 @@ HERE=$(dirname "$0")
 
 tb_up "$MODE" ping || { fail "the $MODE testbed comes up"; finish; exit 1; }
 check "the testbed's config passes remsockd --check-config" \
-	"$REMSOCKD" -c "$TB_CONF" --check-config
+	"$REMSOCKD" -c "$TB_CONF" --test-secrets --check-config
 LOG=$TB_DIR/remsockd.log
-if ! tb_start "$LOG" "$REMSOCKD" -c "$TB_CONF"; then
+if ! tb_start "$LOG" "$REMSOCKD" -c "$TB_CONF" --test-secrets; then
 	fail "remsockd starts in $MODE mode"
 	finish
 	exit 1
