@@ -1248,22 +1248,24 @@ int rs_config_check_secrets(const struct rs_config *cfg, bool test_secrets,
 	for (uint32_t i = 0; i < cfg->napps; i++) {
 		a = &cfg->apps[i];
 		if (strncmp(a->secret, PLACEHOLDER, strlen(PLACEHOLDER)) == 0)
-			return fail(&w,
-				    "%s: [apps] %s: the secret is still the "
-				    "example's placeholder: put one of your "
-				    "own (e.g. head -c 24 /dev/urandom | base64)",
-				    cfg->source, a->id);
-		for (size_t j = 0;
-		     !test_secrets && j < sizeof(published) / sizeof(published[0]);
+			return fail(
+			    &w,
+			    "%s: [apps] %s: the secret is still the "
+			    "example's placeholder: put one of your "
+			    "own (e.g. head -c 24 /dev/urandom | base64)",
+			    cfg->source, a->id);
+		for (size_t j = 0; !test_secrets &&
+				   j < sizeof(published) / sizeof(published[0]);
 		     j++)
 			if (strcmp(a->secret, published[j]) == 0)
-				return fail(&w,
-					    "%s: [apps] %s: this secret is "
-					    "published in remsock's own files: "
-					    "choose your own (e.g. head -c 24 "
-					    "/dev/urandom | base64), or run with "
-					    "--test-secrets on a test machine",
-					    cfg->source, a->id);
+				return fail(
+				    &w,
+				    "%s: [apps] %s: this secret is "
+				    "published in remsock's own files: "
+				    "choose your own (e.g. head -c 24 "
+				    "/dev/urandom | base64), or run with "
+				    "--test-secrets on a test machine",
+				    cfg->source, a->id);
 	}
 	return 0;
 }

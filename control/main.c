@@ -597,8 +597,7 @@ static int run(const struct rs_config *cfg, const struct opts *o)
 			 strerror(-rc));
 		goto err_svc;
 	}
-	src = (struct counters_src){
-	    .sh = sh, .dp = dp, .ctl = ctl, .sdp = sdp};
+	src = (struct counters_src){.sh = sh, .dp = dp, .ctl = ctl, .sdp = sdp};
 	rs_svc_ctl_counters_set(ctl, stats_counters, &src);
 	if (rs_dp_signals_install(on_signal) < 0) {
 		fprintf(stderr,
