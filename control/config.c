@@ -53,8 +53,9 @@ enum kind {
 	K_APP,
 	K_QUOTA,
 	K_HOST,
-	K_IPLIST, /* [dns] servers: not a list entry, but a list in a value */
-	K_CC,	  /* [tcp] congestion: one of cc_names */
+	K_IPLIST,  /* [dns] servers: not a list entry, but a list in a value */
+	K_NETLIST, /* [rpc] clients: prefixes in a value */
+	K_CC,	   /* [tcp] congestion: one of cc_names */
 };
 
 /* The words of enum rs_config_cc, in its order. */
@@ -119,6 +120,7 @@ static const struct key keys[] = {
     KEY(rpc, http_request_s, K_UINT, 0, 86400, 0),
     KEY(rpc, max_conns, K_UINT, 0, 1u << 20, 0),
     KEY(rpc, unauth_per_source, K_UINT, 1, 65536, 0),
+    {"rpc", "clients", K_NETLIST, 0, 0, 0, 0, 0},
 
     KEY(limits, msg_ring_size, K_UINT, 64, 65536, F_POW2),
     KEY(limits, sock_rx_ring, K_UINT, 4096, 1u << 26, F_POW2),
@@ -644,6 +646,36 @@ static int parse_addrs(const char *v, uint32_t *out, unsigned max,
 }
 
 /* [dns] servers = ADDRESS... */
+/* [rpc] clients: PREFIX/LEN ..., blanks or commas between. */
+static int parse_clients(struct rs_config *cfg, const char *v,
+			 const struct where *w)
+{
+	char buf[RS_CONFIG_VALUE_MAX], *save = NULL, *word;
+	struct rs_config_prefix *p;
+	uint32_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (word = strtok_r(buf, " \t,", &save); word != NULL;
+	     word = strtok_r(NULL, " \t,", &save)) {
+		p = &cfg->rpc.clients[n];
+		if (n == RS_CONFIG_CLIENTS_MAX ||
+		    parse_cidr(word, &p->prefix, &p->len) < 0)
+			return fail(w,
+				    "%s: [rpc] clients: '%s' is not a network "
+				    "(PREFIX/LEN, no bits past LEN), or more "
+				    "than %d",
+				    w->file, word, RS_CONFIG_CLIENTS_MAX);
+		n++;
+	}
+	if (n == 0)
+		return fail(w,
+			    "%s: [rpc] clients: none (0.0.0.0/0 lets every "
+			    "host connect)",
+			    w->file);
+	cfg->rpc.nclients = n;
+	return 0;
+}
+
 static int parse_servers(struct rs_config *cfg, const char *v,
 			 const struct where *w)
 {
@@ -736,6 +768,8 @@ static int parse_value(struct rs_config *cfg, const struct key *k,
 		return parse_host(cfg, name, v, w);
 	case K_IPLIST:
 		return parse_servers(cfg, v, w);
+	case K_NETLIST:
+		return parse_clients(cfg, v, w);
 	case K_CC:
 		return parse_cc(k, v, dst, w);
 	}

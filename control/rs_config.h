@@ -49,6 +49,8 @@
 
 /** Most [acl] rules. */
 #define RS_CONFIG_ACL_MAX 64
+/** Most networks in [rpc] clients. */
+#define RS_CONFIG_CLIENTS_MAX 16
 
 /** Most [apps] entries, and so most per-app [quotas] entries. */
 #define RS_CONFIG_APPS_MAX 64
@@ -122,6 +124,13 @@ struct rs_config {
 		uint32_t max_conns;
 		/** Connections not authenticated yet, from one address. */
 		uint32_t unauth_per_source;
+		/** Networks whose hosts may connect to the RPC and HTTP
+		 *  ports (network order); the others are refused. */
+		struct rs_config_prefix {
+			uint32_t prefix;
+			uint32_t len;
+		} clients[RS_CONFIG_CLIENTS_MAX];
+		uint32_t nclients;
 	} rpc;
 
 	struct rs_config_sockets {

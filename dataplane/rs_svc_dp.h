@@ -50,7 +50,7 @@ struct rs_svc_dp_stats {
 	uint64_t conns_closed;
 	uint64_t auth_failed;	 /**< Authenticate refused */
 	uint64_t auth_timeouts;	 /**< closed before authenticating */
-	uint64_t conns_refused;	 /**< over max_conns or unauth_per_source */
+	uint64_t conns_refused;	 /**< not clients, over max_conns, ... */
 	uint64_t http_slow;	 /**< HTTP requests not whole in time */
 	uint64_t calls;		 /**< frames dispatched */
 	uint64_t forwarded;	 /**< of which went to control */

@@ -480,12 +480,29 @@ static uint32_t unauth_from(const struct svc_worker *w, uint32_t ip)
 	return n;
 }
 
+/* Whether @p ip (network order) is in one of [rpc] clients. */
+static bool client_allowed(const struct rs_config *cfg, uint32_t ip)
+{
+	for (uint32_t i = 0; i < cfg->rpc.nclients; i++) {
+		const struct rs_config_prefix *p = &cfg->rpc.clients[i];
+		uint32_t mask = p->len == 0 ? 0 : ~0u << (32 - p->len);
+
+		if ((ntohl(ip) & mask) == ntohl(p->prefix))
+			return true;
+	}
+	return false;
+}
+
 static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 				 bool http, uint32_t ip)
 {
 	struct svc_conn *c;
 	uint32_t i;
 
+	if (!client_allowed(w->sh->cfg, ip)) {
+		w->st.conns_refused++;
+		return NULL;
+	}
 	if (w->nconns == w->nconns_max) {
 		w->st.conns_refused++;
 		return NULL;

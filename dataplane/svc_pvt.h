@@ -140,7 +140,8 @@ struct svc_conn {
 
 struct svc_worker_stats {
 	uint64_t conns_accepted, conns_closed, auth_failed, auth_timeouts;
-	uint64_t conns_refused; /* over [rpc] max_conns or unauth_per_source */
+	uint64_t conns_refused; /* not [rpc] clients, over max_conns or
+				 * unauth_per_source */
 	uint64_t http_slow;	/* HTTP requests that did not arrive in time */
 	uint64_t calls, forwarded, parked, woken, expired, cancelled;
 	uint64_t busy;		 /* refused: control ring or entry pool full */

@@ -57,6 +57,10 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                authenticated ones go on; an HTTP request trickled a byte
                at a time is cut at [rpc] http_request_s (2 s).
 
+  clients      a host outside [rpc] clients (198.18.0.3; only the peer's
+               198.18.0.1 is a client) cannot connect to the RPC or the
+               HTTP port: the far hosts tenants talk to share the proxy's
+               address.
   after-flood  (alone, after attacks.sh's SYN flood at the service port)
                a client still connects, authenticates and works.
 
@@ -702,13 +706,36 @@ def t_after_flood(echo):
     c.close()
 
 
+def t_clients(echo):
+    """Only [rpc] clients reach the service ports."""
+    watch = client('demo')
+    refused0 = watch.stats()['rpc.conns_refused']
+    ended_both = True
+    for port in (PORT, HTTP_PORT):
+        s = socket.socket()
+        s.bind(('198.18.0.3', 0))
+        s.settimeout(WAIT_S)
+        try:
+            s.connect((PROXY, port))
+            ended_both = ended_both and ended(s)
+        except ConnectionError:
+            pass  # refused before connect() returned
+        s.close()
+    check('a host outside [rpc] clients is refused at the RPC and HTTP '
+          'ports', ended_both and
+          watch.stats()['rpc.conns_refused'] >= refused0 + 2,
+          (ended_both, watch.stats()['rpc.conns_refused'] - refused0))
+    watch.close()
+
+
 def main():
     echo = Echo()
     if sys.argv[6:] == ['after-flood']:
         t_after_flood(echo)
         print(f'done failures={failures}', flush=True)
         return 1 if failures else 0
-    for t in (t_close_early, t_close_held, t_guess, t_unauth, t_big_batch,
+    for t in (t_close_early, t_close_held, t_guess, t_unauth, t_clients,
+              t_big_batch,
               t_dns_flood, t_udp_steal, t_listeners, t_control, t_parked,
               t_amplify):
         try:

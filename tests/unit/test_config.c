@@ -241,6 +241,9 @@ static void test_socket_keys(void **state)
 			 "ephemeral_max = 4999\n",
 		"x.ini: [sockets] ephemeral_min: '5000' is above "
 		"ephemeral_max (4999)");
+	refused(REQUIRED "[rpc]\nclients = 198.18.0.1/8\n",
+		"x.ini: [rpc] clients: '198.18.0.1/8' is not a network "
+		"(PREFIX/LEN, no bits past LEN), or more than 16");
 	refused(REQUIRED "[tcp]\nrto_min_ms = 2000\nrto_max_ms = 1000\n",
 		"x.ini: [tcp] rto_min_ms: '2000' is above rto_max_ms (1000)");
 	refused(REQUIRED "[tcp]\nmax_conns = 1024\n[rpc]\nmax_conns = 1024\n",
