@@ -190,7 +190,9 @@ st_clean() {
 # a retransmission timeout.  Then duplicates reach the stack
 # (tcp_out_of_window), and segments or RSTs for connections it has
 # finished with (tcp_no_socket, tcp_no_socket_rst, tcp_rst_ignored in
-# TIME-WAIT); the stack's TX queue may refuse packets too.  How many
+# TIME-WAIT), and SYNs resent for connections a SYN cookie has already
+# made (tcp_syn_challenged); the stack's TX queue may refuse packets
+# too.  How many
 # depends on the host's load (each stall brings RTOs), so they are
 # allowed as long as they stay below half the packets received (a loop
 # would pass it);
@@ -200,8 +202,10 @@ st_clean() {
 st_clean_tcp() {
 	local log=$1 what=$2 rx recovery=0 d r
 	st_clean "$log" "$what" --tx-drops-ok tcp_out_of_window \
-		tcp_rst_ignored tcp_no_socket tcp_no_socket_rst
-	for r in out_of_window rst_ignored no_socket no_socket_rst; do
+		tcp_rst_ignored tcp_no_socket tcp_no_socket_rst \
+		tcp_syn_challenged
+	for r in out_of_window rst_ignored no_socket no_socket_rst \
+		syn_challenged; do
 		d=$(tb_counter "$log" "drop.tcp_$r")
 		recovery=$((recovery + ${d:-0}))
 	done
