@@ -139,11 +139,12 @@ tb__ns_link() {
 }
 
 # tb__ns_link_seen IFACE: tb__ns_link, and when it fails, what the host
-# and the namespace have (on a loaded host the bridge's new tap was once
-# not found right after its ready line: tried again, and shown).
+# and the namespace have.  On a loaded host the bridge's new tap is
+# sometimes nowhere for a moment after its ready line (net_tap sets its
+# queues up by opening the device again): tb_until tries again.
 tb__ns_link_seen() {
-	tb__ns_link "$1" && return 0
-	tb__log "moving $1 failed; links here: $(ip -br link | awk '{print $1}' |
+	tb__ns_link "$1" 2>/dev/null && return 0
+	tb__log "$1 not movable yet (trying again); links here: $(ip -br link | awk '{print $1}' |
 		grep "^$TB_IFACE" | tr '\n' ' ')in $TB_NS: $(ip -n "$TB_NS" -br link |
 		awk '{print $1}' | tr '\n' ' ')"
 	# A half-done move: back to where the next try starts.
