@@ -140,8 +140,8 @@ tb__ns_link() {
 
 # tb__ns_link_seen IFACE: tb__ns_link, and when it fails, what the host
 # and the namespace have.  On a loaded host the bridge's new tap is
-# sometimes nowhere for a moment after its ready line (net_tap sets its
-# queues up by opening the device again): tb_until tries again.
+# sometimes nowhere for a moment after its ready line (cause not known;
+# a moment later it is there): tb_until tries again.
 tb__ns_link_seen() {
 	tb__ns_link "$1" 2>/dev/null && return 0
 	tb__log "$1 not movable yet (trying again); links here: $(ip -br link | awk '{print $1}' |
