@@ -830,7 +830,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	w->arena = rs_arena_create(&ac);
 	w->http_arena = rs_arena_create(&hac);
 	w->nconns_max = cfg->rpc.max_conns != 0 ? cfg->rpc.max_conns
-						 : cfg->tcp.max_conns / 2;
+						: cfg->tcp.max_conns / 2;
 	w->conns = calloc(w->nconns_max, sizeof(*w->conns));
 	w->conn_gen = calloc(w->nconns_max, sizeof(*w->conn_gen));
 	w->in = malloc(SVC_IN_CHUNK);

@@ -299,10 +299,10 @@ static void test_from_config(void **state)
 	rs_acl_free(acl);
 	acl = from_text("[port]\ndevargs = x\n[net]\nip = 203.0.113.9\n"
 			"[acl]\nnext = allow 203.0.113.10/32\n");
-	EXPECT(acl,
-	       {"203.0.113.10", 1, "[acl] next: allow 203.0.113.10/32"},
-	       {"203.0.113.11", 1, "built-in proxy subnet: deny 203.0.113.0/24"},
-	       {"203.0.113.0", 1, "built-in proxy subnet: deny 203.0.113.0/24"});
+	EXPECT(
+	    acl, {"203.0.113.10", 1, "[acl] next: allow 203.0.113.10/32"},
+	    {"203.0.113.11", 1, "built-in proxy subnet: deny 203.0.113.0/24"},
+	    {"203.0.113.0", 1, "built-in proxy subnet: deny 203.0.113.0/24"});
 	rs_acl_free(acl);
 }
 
