@@ -11,7 +11,8 @@
  * nobody else: input is taken a frame (an HTTP request) at a time, and
  * while more than SVC_OUT_PAUSE bytes wait on the connection, or its
  * app's output_bytes quota is used up (what waits on all of its native
- * connections), no more is taken -- the rest stays in the socket's RX
+ * connections), or all of its control_calls are at the control thread,
+ * no more is taken -- the rest stays in the socket's RX
  * ring (read with RS_SOCK_HOLD, released up to what was used) and its
  * window closes.  Replies that repeat bytes (MSG_PEEK, a consumed_offset
  * asked again) therefore cost the client its own quota, never memory
@@ -93,12 +94,18 @@ static void out_charge(struct svc_worker *w, struct svc_conn *c)
 	c->out_charged = want;
 }
 
+/* Whether the connection's app has used up a quota that holds its input
+ * back rather than failing its calls: its replies waiting (output_bytes),
+ * or its calls at the control thread (control_calls: a burst of them then
+ * waits its turn in the socket instead of being refused). */
 static bool app_starved(const struct svc_worker *w, const struct svc_conn *c)
 {
 	int32_t app = out_app(c);
 
-	return app >= 0 &&
-	       rs_apps_over(w->sh->apps, (uint32_t)app, RS_QUOTA_OUTPUT_BYTES);
+	return app >= 0 && (rs_apps_over(w->sh->apps, (uint32_t)app,
+					 RS_QUOTA_OUTPUT_BYTES) ||
+			    rs_apps_over(w->sh->apps, (uint32_t)app,
+					 RS_QUOTA_CONTROL_CALLS));
 }
 
 static void starved_drop(struct svc_worker *w, struct svc_conn *c)
