@@ -59,6 +59,7 @@ struct rs_svc_dp_stats {
 	uint64_t expired;	 /**< runs at the deadline */
 	uint64_t cancelled;	 /**< parked calls of closed connections */
 	uint64_t busy;		 /**< refused: control ring or pool full */
+	uint64_t starved;	 /**< inputs paused for an app's quota */
 	uint64_t reaped;	 /**< sockets closed for idleness */
 	uint64_t close_deferred; /**< Closes that waited for Sends */
 	uint64_t close_overdue;	 /**< ... until close_wait_ms */

@@ -1003,6 +1003,7 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->expired += LOAD(w->st.expired);
 		st->cancelled += LOAD(w->st.cancelled);
 		st->busy += LOAD(w->st.busy);
+		st->starved += LOAD(w->st.starved);
 		st->reaped += LOAD(w->st.reaped);
 		st->close_deferred += LOAD(w->st.close_deferred);
 		st->close_overdue += LOAD(w->st.close_overdue);

@@ -213,6 +213,7 @@ static void conn_pause(struct svc_worker *w, struct svc_conn *c)
 {
 	c->paused = true;
 	if (!c->starved && app_starved(w, c)) {
+		w->st.starved++;
 		c->starved = true;
 		TAILQ_INSERT_TAIL(&w->starved, c, slink);
 	}

@@ -475,10 +475,8 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 	/* A peer the ACL denies is reset (and the denial counted by its
 	 * rule): the Accept waits for the next. */
 	while ((n = rs_sock_accept(ss->s, &peer)) != NULL &&
-	       !peer_allowed(w, &peer)) {
-		rs_sock_set_callback(n, NULL, NULL); /* not the listener's */
+	       !peer_allowed(w, &peer))
 		rs_sock_abort(n);
-	}
 	if (n == NULL && errno == EAGAIN) {
 		rc = svc_park(w, call, ss, req->timeout_seconds, true);
 		if (rc > 0)
@@ -494,7 +492,6 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 	}
 	ns = svc_sock_add(w, n, w->cur_desc, w->cur_app);
 	if (ns == NULL) {
-		rs_sock_set_callback(n, NULL, NULL);
 		rs_sock_abort(n);
 		rs_svc_sys_error(call, ENOMEM, "socket table full");
 		goto unused;

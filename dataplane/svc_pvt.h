@@ -145,6 +145,7 @@ struct svc_worker_stats {
 	uint64_t http_slow;	/* HTTP requests that did not arrive in time */
 	uint64_t calls, forwarded, parked, woken, expired, cancelled;
 	uint64_t busy;		 /* refused: control ring or entry pool full */
+	uint64_t starved;	 /* inputs paused for their app's quota */
 	uint64_t reaped;	 /* sockets closed for idleness */
 	uint64_t close_deferred; /* Closes that waited for their Sends */
 	uint64_t close_overdue;	 /* ... and closed at close_wait_ms */

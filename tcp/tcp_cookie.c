@@ -57,19 +57,11 @@ static uint32_t cookie_of(const struct rs_tcp_stack *st,
 	return (count & 0x1f) << 27 | idx << 24 | (h & 0xffffff);
 }
 
-static struct rs_tcp_tuple tuple_of(const struct rs_tcp_seg_in *s)
-{
-	return (struct rs_tcp_tuple){.laddr = s->daddr,
-				     .raddr = s->saddr,
-				     .lport = s->dport,
-				     .rport = s->sport};
-}
-
 int rs_tcp_cookie_syn(struct rs_tcp_listener *l, uint64_t now,
 		      const struct rs_tcp_seg_in *s)
 {
 	struct rs_tcp_stack *st = l->st;
-	struct rs_tcp_tuple t = tuple_of(s);
+	struct rs_tcp_tuple t = rs_tcp_tuple_of(s);
 	uint16_t peer = s->opt.has_mss ? s->opt.mss : RS_TCP_DEFAULT_MSS;
 	unsigned idx = mss_index(RS_TCP_MIN(peer, st->cfg.mss));
 	uint32_t iss = cookie_of(st, &t, s->seq, count_of(now), idx);
@@ -139,7 +131,7 @@ struct rs_tcp_conn *rs_tcp_cookie_ack(struct rs_tcp_listener *l, uint64_t now,
 				      const struct rs_tcp_seg_in *s)
 {
 	struct rs_tcp_stack *st = l->st;
-	struct rs_tcp_tuple t = tuple_of(s);
+	struct rs_tcp_tuple t = rs_tcp_tuple_of(s);
 	uint32_t iss = s->ack - 1, irs = s->seq - 1;
 	struct rs_tcp_opts o;
 	struct rs_tcp_conn *c;

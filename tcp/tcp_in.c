@@ -96,10 +96,7 @@ static int listen_input(struct rs_tcp_listener *l, uint64_t now,
 			const struct rs_tcp_seg_in *s)
 {
 	struct rs_tcp_stack *st = l->st;
-	struct rs_tcp_tuple t = {.laddr = s->daddr,
-				 .raddr = s->saddr,
-				 .lport = s->dport,
-				 .rport = s->sport};
+	struct rs_tcp_tuple t = rs_tcp_tuple_of(s);
 	struct rs_tcp_conn *c;
 
 	if (s->flags & RS_TCP_RST)
@@ -414,10 +411,7 @@ static bool tw_recycle(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 static int dispatch(struct rs_tcp_stack *st, uint64_t now,
 		    struct rs_tcp_seg_in *s)
 {
-	struct rs_tcp_tuple key = {.laddr = s->daddr,
-				   .raddr = s->saddr,
-				   .lport = s->dport,
-				   .rport = s->sport};
+	struct rs_tcp_tuple key = rs_tcp_tuple_of(s);
 	struct rs_tcp_conn *c = rs_tcp_conn_lookup(st, &key);
 	struct rs_tcp_listener *l;
 

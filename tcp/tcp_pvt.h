@@ -171,6 +171,15 @@ struct rs_tcp_seg_in {
 /** @return 0, or -EINVAL for a malformed option list. */
 int rs_tcp_opt_parse(const uint8_t *p, size_t len, struct rs_tcp_opts *o);
 
+/** The 4-tuple of our end of a received segment. */
+static inline struct rs_tcp_tuple rs_tcp_tuple_of(const struct rs_tcp_seg_in *s)
+{
+	return (struct rs_tcp_tuple){.laddr = s->daddr,
+				     .raddr = s->saddr,
+				     .lport = s->dport,
+				     .rport = s->sport};
+}
+
 /** Parse header and options. @return 0 or an enum rs_tcp_drop reason. */
 int rs_tcp_parse(const void *tcp, size_t len, struct rs_tcp_seg_in *s);
 

@@ -193,11 +193,13 @@ expect "resolve: an unknown name, the EAI message and the proxy's reason" \
 rcli "$TB_DIR/echo.bin" nc "$TB_PEER_IP" 7007
 expect "nc: 1 MiB through a TCP echo, byte for byte, exit 0" \
 	"0 $(sha "$TB_DIR/echo.bin")" "$RC $(sha "$OUT")"
-# stdin stays open for 60 s: only -w can end it sooner (30 s bounds a
-# slow machine, not the idle time).
+# stdin never ends (a FIFO this shell holds open for writing): only -w
+# can end nc (30 s bounds a slow machine, not the idle time).
+mkfifo "$TB_DIR/never"
+exec 7<>"$TB_DIR/never"
 T0=$SECONDS
-rcli <(exec sleep 60) nc -w 1 "$TB_PEER_IP" 7009
-kill $! 2>/dev/null
+rcli "$TB_DIR/never" nc -w 1 "$TB_PEER_IP" 7009
+exec 7>&-
 expect "nc -w: a peer that stays silent, exit 0 once idle for 1 s" "0  1" \
 	"$(rc_err) $((SECONDS - T0 < 30))"
 rcli "$TB_DIR/lines" nc -u -w 3 "$TB_PEER_IP" 7008

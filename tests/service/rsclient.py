@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import types
 
 pb = types.SimpleNamespace()
@@ -141,6 +142,19 @@ class Client:
     def authenticate(self, app, secret):
         return self.call('Authenticate', pb.rpc.AuthenticateRequest(
             app_id=app, secret=secret))
+
+
+def until(cond, secs=60, what=''):
+    """Poll cond() until it holds (True), or False after secs: how the
+    tests wait for a condition instead of sleeping (secs bounds a hang)."""
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    if what:
+        print(f'# never: {what}', flush=True)
+    return False
 
 
 def raises(fn, **want):

@@ -108,21 +108,14 @@ def client(app):
     return c
 
 
+def until(cond, what):
+    """rsclient.until() with this script's bound."""
+    return rsclient.until(cond, WAIT_S, what)
+
+
 def tcp_socket(c, **kw):
     return c.call('CreateSocket', pb.rs.CreateSocketRequest(
         family=IPV4, protocol=TCP, **kw)).socket_descriptor
-
-
-def until(cond, what):
-    """Wait for cond() (polled), at most WAIT_S; False when it never
-    held."""
-    end = time.monotonic() + WAIT_S
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    print(f'# never: {what}', flush=True)
-    return False
 
 
 class Echo:
@@ -349,6 +342,7 @@ def t_amplify(echo):
           until(lambda: len(m.call('Receive', peek(m, tmo=WAIT_S)).data)
                 == len(data), '256 KiB at the proxy'))
     watch = client('demo')
+    starved0 = watch.stats()['rpc.starved']
     by = Bystander(echo)
     idle = by.idle_rtt()
     by.start()
@@ -366,8 +360,10 @@ def t_amplify(echo):
     print(f'# amplify: {n_conns * k} peeks of 256 KiB pipelined; replies '
           f'waiting in remsockd at most {max(out)} bytes (bound {bound})',
           flush=True)
+    starved = watch.stats()['rpc.starved'] - starved0
     check('replies waiting stay within the quota and a reply per '
-          'connection', max(out) <= bound, max(out))
+          'connection (mallory\'s input paused for its quota)',
+          max(out) <= bound and starved > 0, (max(out), starved))
     by.finish('8 connections of unread 256 KiB peeks', idle)
     got = 0
     for c, cids in zip(conns, ids):
@@ -480,10 +476,15 @@ def t_dns_flood(echo):
             e.finish('Resolve', cid)
         except CallError as err:
             refused += err.rpc_code == RPC.RPC_OVER_QUOTA
-    # Every call was taken up (the last one answered): what remsockd
-    # sent has left; count it.
+    # The two parked calls' queries come (waited for); any other was sent
+    # before the last call's answer, on the same wire: queued here now.
     queries = 0
     try:
+        dns.settimeout(WAIT_S)
+        while queries < 2:
+            dns.recv(512)
+            queries += 1
+        dns.settimeout(0.2)
         while True:
             dns.recv(512)
             queries += 1
@@ -491,7 +492,7 @@ def t_dns_flood(echo):
         pass
     check('200 Resolves over a quota of 2 parked calls: 198 refused, '
           'and only the 2 parked ones asked DNS',
-          refused == 198 and queries <= 2, (refused, queries))
+          refused == 198 and queries == 2, (refused, queries))
     e.close()  # cancels the two parked calls
     dns.close()
 
@@ -567,6 +568,7 @@ def t_control(echo):
     """One app's share of the control path's shared entries."""
     watch = client('demo')  # [service] operator
     busy0 = watch.stats()['rpc.busy']
+    starved0 = watch.stats()['rpc.starved']
     m = client('mallory')
     d = tcp_socket(m)
     by = Bystander(echo)
@@ -590,12 +592,16 @@ def t_control(echo):
             answered += 1
     by.finish('4,000 pipelined control calls', idle)
     busy = watch.stats()['rpc.busy'] - busy0
+    starved = watch.stats()['rpc.starved'] - starved0
     print(f'# control: {answered} answered, {refused} over the share, '
-          f'{busy} refused for a full pool', flush=True)
+          f'{busy} refused for a full pool, input paused {starved} times',
+          flush=True)
+    # The pauses show the share held: without it all 4,000 would have
+    # gone to the control thread at once.
     check('4,000 pipelined control calls: every one answered in its turn '
           '(past the share of 8 the input waits), the shared pool never '
-          'dry', answered == 4000 and refused == 0 and busy == 0,
-          (answered, refused, busy))
+          'dry', answered == 4000 and refused == 0 and busy == 0 and
+          starved > 0, (answered, refused, busy, starved))
     m.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
     by.c.call('Close', pb.rs.CloseRequest(socket_descriptor=by.d))
     m.close()

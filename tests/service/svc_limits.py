@@ -14,7 +14,7 @@ import time
 import traceback
 
 import rsclient
-from rsclient import Client, addr, raises
+from rsclient import Client, addr, raises, until
 
 PROTO, PROXY, PORT, PEER, OPEN_PORT = sys.argv[1:6]
 PORT, OPEN_PORT = int(PORT), int(OPEN_PORT)
@@ -198,10 +198,7 @@ def t_reap():
     t.start()
 
     def used_falls_to(n):
-        until = time.monotonic() + 60
-        while (c.stats().get('quota.sockets.used', 0) > n and
-               time.monotonic() < until):
-            time.sleep(0.05)
+        until(lambda: c.stats().get('quota.sockets.used', 0) <= n)
     # [service] idle_timeout_s = 3: wait for the reaper, not for the clock.
     # The app's count falls to 1 when the reaper has taken d (Stats
     # touches no socket).
