@@ -17,6 +17,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 
@@ -382,6 +383,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
+/* TSC cycles the control thread spent serving entries (Stats'
+ * control.busy_cycles): the benchmark's cost of a control-path call.
+ * Written by the control thread, read by it (Stats runs there too). */
+static uint64_t control_busy_cycles;
+
 /*
  * The control thread's loop until a signal: serve the workers' entries;
  * when there are none, sleep -- doubling from 10 us up to [workers]
@@ -395,7 +401,10 @@ static void control_loop(const struct rs_config *cfg, const struct rs_dp *dp,
 	unsigned sleep_us = 10, max_us = cfg->workers.idle_sleep_max_us;
 
 	while (!stop_signal) {
+		uint64_t t0 = rte_rdtsc();
+
 		if (rs_svc_ctl_poll(ctl, 256) != 0) {
+			control_busy_cycles += rte_rdtsc() - t0;
 			sleep_us = 10;
 			continue;
 		}
@@ -519,6 +528,11 @@ static void stats_counters(void *srcp, rs_svc_counter_fn emit, void *arg)
 	emit(arg, "handled", st.handled);
 	emit(arg, "dropped", drops_sum(&st));
 	emit(arg, "tx_dropped", st.tx_dropped);
+	/* The cost side of the benchmark: busy cycles over the TSC's rate. */
+	emit(arg, "worker.busy_cycles", st.busy_cycles);
+	emit(arg, "worker.busy_loops", st.busy_loops);
+	emit(arg, "control.busy_cycles", control_busy_cycles);
+	emit(arg, "tsc_hz", rte_get_tsc_hz());
 	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++) {
 		if (st.drops[i] == 0)
 			continue;

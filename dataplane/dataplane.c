@@ -285,6 +285,8 @@ static void stats_add(struct rs_dp_stats *st, const struct rs_lcore *lc)
 	st->tx_bytes += RS_CNT_READ(lc, tx_bytes);
 	st->handled += RS_CNT_READ(lc, handled);
 	st->tx_dropped += RS_CNT_READ(lc, tx_dropped);
+	st->busy_cycles += RS_CNT_READ(lc, busy_cycles);
+	st->busy_loops += RS_CNT_READ(lc, busy_loops);
 	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
 		st->drops[i] += RS_CNT_READ(lc, drops[i]);
 	for (unsigned i = 0; i < RS_DP_EV_MAX; i++)

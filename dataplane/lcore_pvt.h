@@ -93,6 +93,7 @@ struct rs_counters {
 	uint64_t tx_pkts, tx_bytes;
 	uint64_t handled;
 	uint64_t tx_dropped;
+	uint64_t busy_cycles, busy_loops;
 	uint64_t drops[RS_DP_DROP_MAX];
 	uint64_t events[RS_DP_EV_MAX];
 	uint64_t socks_open, tcp_conns, arp_held,

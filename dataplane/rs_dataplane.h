@@ -130,6 +130,12 @@ struct rs_dp_stats {
 	uint64_t tx_bytes;   /**< their bytes */
 	uint64_t handled;    /**< received packets that a handler consumed */
 	uint64_t tx_dropped; /**< packets the TX queue had no room for */
+	/** TSC cycles spent in loop rounds that found work (packets,
+	 *  events, the app's poll, output): the worker's real load, which
+	 *  idle polling and back-off sleeps do not blur.  rte_get_tsc_hz()
+	 *  converts them to seconds. */
+	uint64_t busy_cycles;
+	uint64_t busy_loops; /**< those rounds */
 	uint64_t drops[RS_DP_DROP_MAX];
 	uint64_t events[RS_DP_EV_MAX];
 	/* Gauges: values now, not counts. */

@@ -33,6 +33,9 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # service tests resolve names against; iperf3 is perf/tcp_bulk.py's
 # Linux baseline; libhttp-parser-dev parses the API-host endpoint's HTTP;
 # curl and iperf3 run under the LD_PRELOAD shim in tests/client/preload.sh.
+# The remote socket benchmark (perf/run): haproxy is a baseline,
+# dpdk-dev has dpdk-testpmd (the link's ceiling), gnuplot-nox draws the
+# plots, linux-perf profiles remsockd (--profile).
 PACKAGES=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
@@ -40,6 +43,7 @@ PACKAGES=(
 	python3-protobuf python3-scapy golang-google-appengine-dev
 	libjemalloc-dev libcmocka-dev libc-ares-dev libhttp-parser-dev
 	iproute2 iputils-ping procps dnsmasq-base iperf3 curl
+	haproxy dpdk-dev gnuplot-nox linux-perf
 )
 
 install_packages() {
