@@ -148,7 +148,7 @@ class Proc:
 
 def run_dpdk(stacktest, nbytes, d, hz, tso):
     sock = os.path.join(d, 'vhost.sock')
-    ini(os.path.join(d, 'rx.ini'), '1,0',
+    ini(os.path.join(d, 'rx.ini'), '0,1 --main-lcore 1',
         f'net_vhost0,iface={sock},queues=1,tso={int(tso)}', '198.18.2.1', tso)
     ini(os.path.join(d, 'tx.ini'), '0,1',
         f'virtio_user0,path={sock},queues=1,queue_size=1024,'

@@ -1228,7 +1228,12 @@ static struct lconn *conn_open(unsigned idx, bool stats)
 	/* Output for every call in flight at its largest; input a chunk. */
 	c->out_cap = (size_t)c->nslots * frame + 65536;
 	c->out = malloc(c->out_cap);
-	c->in_cap = 256 * 1024;
+	/* Input: a read takes what the ring holds; with room for several
+	 * frames, most lie whole in it and are parsed in place (only the one
+	 * that straddles the end is assembled: a copy). */
+	c->in_cap = 4 * frame < (256u << 10) ? 256u << 10
+		    : 4 * frame > (4u << 20) ? 4u << 20
+					     : 4 * frame;
 	c->in = malloc(c->in_cap);
 	c->dec = rs_frame_decoder_create(frame + (8u << 20) > RS_FRAME_MAX_HARD
 					     ? RS_FRAME_MAX_HARD
