@@ -32,7 +32,8 @@
  * tcp_glue.c) and resumed after the burst, so segments are not lost to
  * a full batch and a connection does not wait for its RTO.
  *
- * Idle back-off: after idle_polls empty polls in a row the worker sleeps,
+ * Idle back-off: after idle_polls empty polls in a row the worker sleeps
+ * (with a timer slack of 1 us, so that a sleep lasts what it asks),
  * first IDLE_SLEEP_MIN_US, doubling on every further empty poll up to
  * idle_sleep_max_us; the first packet resets it.  This trades up to
  * idle_sleep_max_us of latency on the first packet after a quiet spell for
@@ -40,6 +41,7 @@
  * (TCP's, ARP's): the worker wakes for it.
  */
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -270,6 +272,11 @@ int rs_lcore_run(void *arg)
 {
 	struct rs_lcore *lc = arg;
 
+	/* Back-off sleeps are a few microseconds: Linux's default timer
+	 * slack (50 us) would stretch every one of them past 50 us, which
+	 * cost a third of the calls/s of a busy closed loop (perf/run recv:
+	 * 390k -> 550k calls/s with 1 us). */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	idle_reset(lc);
 	clock_update(lc);
 	if (lc->queue == 0)
