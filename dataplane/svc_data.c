@@ -128,8 +128,10 @@ static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
 	if (skip >= d->len) /* all of it taken before: a retry */
 		return (ssize_t)d->len;
 	n = rs_sock_send(ss->s, d->data + skip, d->len - skip, 0);
+	/* No room now, but an earlier run of this Send (it was parked) took
+	 * its first bytes: those are what it has sent so far, not EAGAIN. */
 	if (n == -EAGAIN)
-		return n;
+		return skip > 0 ? (ssize_t)skip : n;
 	if (n < 0)
 		return SVC_ERR(call, n, "send"), -1;
 	ss->tx_off += (uint64_t)n;

@@ -441,6 +441,26 @@ def t_streams():
     ok, why = raises(lambda: send(c, d, b'xyz', 100),
                      app_code=INVALID_REQUEST)
     check('a Send past the stream (a gap) is INVALID_REQUEST', ok, why)
+    # A Send that takes part of its bytes, then finds no room until its
+    # deadline, answers with what it took (as send(2) would), not EAGAIN.
+    lst2 = Listener(rcvbuf=4096)
+    small = [pb.rs.SocketOption(level=1, option=o,
+                                value=(4096).to_bytes(4, 'little'))
+             for o in (7, 8)]  # SO_SNDBUF, SO_RCVBUF
+    d2 = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=TCP, socket_options=small)).socket_descriptor
+    connect(c, d2, lst2.port)
+    conn2 = lst2.accept()  # never reads
+    t1 = time.monotonic()
+    n = c.call('Send', pb.rs.SendRequest(
+        socket_descriptor=d2, data=b'y' * (1 << 20), stream_offset=0,
+        timeout_seconds=0.3)).data_sent
+    dt = time.monotonic() - t1
+    check('a Send that runs out of room answers at its deadline with the '
+          'bytes it took', 0 < n < (1 << 20) and 0.28 <= dt < WAIT_S,
+          f'{n} after {dt:.3f} s')
+    close(c, d2)
+    conn2.close()
     got = b''
     while len(got) < 6:
         got += conn.recv(100)
