@@ -105,6 +105,7 @@ struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 	ss->shut_at = -1;
 	ss->last_use_ns = ss->last_net_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&ss->waits);
+	TAILQ_INIT(&ss->watchers);
 	if (rte_hash_add_key_data(w->socks, ss->desc, ss) < 0) {
 		free(ss);
 		return NULL;
@@ -149,6 +150,30 @@ static void rerun_list(struct svc_worker *w, struct svc_wait_list *list)
 		w->st.woken++;
 		rerun(w, wt, false);
 	}
+}
+
+/* The Polls and ReceiveBatches watching @p ss run again at the next poll
+ * (their ties stay until they run: rerun() drops them). */
+static void watchers_wake(struct svc_worker *w, struct svc_sock *ss)
+{
+	struct svc_watch *wa;
+
+	TAILQ_FOREACH(wa, &ss->watchers, link)
+	svc_wait_wake(w, wa->wt);
+}
+
+/* Untie a wait from its sockets. */
+static void watch_drop(struct svc_wait *wt)
+{
+	for (uint32_t i = 0; i < wt->nwatch; i++) {
+		struct svc_watch *wa = &wt->watch[i];
+
+		if (wa->ss != NULL) {
+			TAILQ_REMOVE(&wa->ss->watchers, wa, link);
+			wa->ss = NULL;
+		}
+	}
+	wt->nwatch = 0;
 }
 
 /* The ring bytes a socket holds once it carries data: what the app's
@@ -219,6 +244,15 @@ void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 		wt->on = &w->ready;
 		TAILQ_INSERT_TAIL(&w->ready, wt, slink);
 	}
+	/* ... and so do the Polls and ReceiveBatches that watch it, which
+	 * let go of it now (ss is freed). */
+	while (!TAILQ_EMPTY(&ss->watchers)) {
+		struct svc_watch *wa = TAILQ_FIRST(&ss->watchers);
+
+		TAILQ_REMOVE(&ss->watchers, wa, link);
+		wa->ss = NULL;
+		svc_wait_wake(w, wa->wt);
+	}
 	free(ss);
 }
 
@@ -232,7 +266,7 @@ void svc_sock_close_at(struct svc_worker *w, struct svc_sock *ss, uint64_t off)
 	TAILQ_INSERT_TAIL(&w->closing, ss, clink);
 	w->st.close_deferred++;
 	/* Its calls other than the Sends answer "closed" now: Poll and
-	 * ReceiveBatch run again with the round's events. */
+	 * ReceiveBatch run again at the next poll. */
 	for (wt = TAILQ_FIRST(&ss->waits); wt != NULL; wt = next) {
 		next = TAILQ_NEXT(wt, slink);
 		if (wt->send)
@@ -241,7 +275,7 @@ void svc_sock_close_at(struct svc_worker *w, struct svc_sock *ss, uint64_t off)
 		wt->on = &w->ready;
 		TAILQ_INSERT_TAIL(&w->ready, wt, slink);
 	}
-	w->any_event = true;
+	watchers_wake(w, ss);
 }
 
 /* Deferred Closes whose Sends did not all come within close_wait_ms close
@@ -281,7 +315,7 @@ void svc_sock_event(struct rs_sock *s, unsigned events, void *user)
 		ss->connected = true;
 	if (events & (RS_SOCK_EV_ERROR | RS_SOCK_EV_CLOSED))
 		ss->failed = true;
-	ss->w->any_event = true;
+	watchers_wake(ss->w, ss);
 	rerun_list(ss->w, &ss->waits);
 }
 
@@ -472,22 +506,31 @@ static uint64_t deadline_of(const struct svc_worker *w,
 #define SPARE_FRAME 512u
 #define SPARE_MAX 1024u
 
-static struct svc_wait *wait_alloc(struct svc_worker *w, size_t frame_len)
+/* The bytes after a wait's struct: its frame, then (aligned) a tie for
+ * each of @p nwatch sockets. */
+static size_t wait_room(size_t frame_len, size_t nwatch)
+{
+	size_t need = RTE_ALIGN_CEIL(frame_len, sizeof(void *)) +
+		      nwatch * sizeof(struct svc_watch);
+
+	return need <= SPARE_FRAME ? SPARE_FRAME : need;
+}
+
+static struct svc_wait *wait_alloc(struct svc_worker *w, size_t room)
 {
 	struct svc_wait *wt = w->spare;
 
-	if (frame_len <= SPARE_FRAME && wt != NULL) {
+	if (room <= SPARE_FRAME && wt != NULL) {
 		w->spare = wt->ctx;
 		w->nspare--;
 		return wt;
 	}
-	return malloc(sizeof(*wt) +
-		      (frame_len <= SPARE_FRAME ? SPARE_FRAME : frame_len));
+	return malloc(sizeof(*wt) + room);
 }
 
 static void wait_release(struct svc_worker *w, struct svc_wait *wt)
 {
-	if (wt->len > SPARE_FRAME || w->nspare == SPARE_MAX) {
+	if (wt->room > SPARE_FRAME || w->nspare == SPARE_MAX) {
 		free(wt);
 		return;
 	}
@@ -496,11 +539,14 @@ static void wait_release(struct svc_worker *w, struct svc_wait *wt)
 	w->nspare++;
 }
 
-/* Park the call on @p list (see svc_park()); a new wait takes @p ctx. */
+/* Park the call on @p list (see svc_park()); a new wait takes @p ctx and
+ * room for @p nwatch ties to sockets. */
 static int park(struct svc_worker *w, struct rs_rpc_call *call,
 		struct svc_wait_list *list, double timeout_s, bool owns_desc,
-		void *ctx, void (*ctx_free)(void *))
+		void *ctx, void (*ctx_free)(void *), size_t nwatch)
 {
+	size_t room;
+
 	struct svc_conn *c = w->cur_conn;
 	struct svc_wait *wt = w->cur_wait;
 
@@ -531,7 +577,8 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 						 RS_QUOTA_PARKED_BYTES));
 		goto err_charge;
 	}
-	wt = wait_alloc(w, call->frame_len);
+	room = wait_room(call->frame_len, nwatch);
+	wt = wait_alloc(w, room);
 	if (wt == NULL)
 		goto err_bytes;
 	*wt = (struct svc_wait){
@@ -544,7 +591,12 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 	    .ctx = ctx,
 	    .ctx_free = ctx_free,
 	    .len = (uint32_t)call->frame_len,
+	    .room = (uint32_t)room,
 	    .frame = (uint8_t *)(wt + 1),
+	    .watch = (struct svc_watch *)((uint8_t *)(wt + 1) +
+					  RTE_ALIGN_CEIL(call->frame_len,
+							 sizeof(void *))),
+	    .watch_cap = (uint32_t)nwatch,
 	};
 	if (w->cur_desc != NULL)
 		memcpy(wt->desc, w->cur_desc, RS_DESC_LEN);
@@ -574,7 +626,34 @@ int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
 	     struct svc_sock *ss, double timeout_s, bool owns_desc)
 {
 	return park(w, call, ss != NULL ? &ss->waits : &w->multi, timeout_s,
-		    owns_desc, NULL, NULL);
+		    owns_desc, NULL, NULL, 0);
+}
+
+int svc_park_socks(struct svc_worker *w, struct rs_rpc_call *call,
+		   struct svc_sock *const *socks, size_t n, double timeout_s)
+{
+	int rc = park(w, call, &w->multi, timeout_s, false, NULL, NULL, n);
+	struct svc_wait *wt;
+
+	if (rc <= 0)
+		return rc;
+	wt = w->cur_wait != NULL ? w->cur_wait : w->last_wait;
+	/* One tie a socket, however often the call names it.  A run again
+	 * has the same entries, so the ties the first park made room for
+	 * are enough (closed sockets only drop out). */
+	w->watch_gen++;
+	for (size_t i = 0; i < n && wt->nwatch < wt->watch_cap; i++) {
+		struct svc_watch *wa;
+
+		if (socks[i]->watch_mark == w->watch_gen)
+			continue;
+		socks[i]->watch_mark = w->watch_gen;
+		wa = &wt->watch[wt->nwatch++];
+		wa->wt = wt;
+		wa->ss = socks[i];
+		TAILQ_INSERT_TAIL(&socks[i]->watchers, wa, link);
+	}
+	return rc;
 }
 
 int svc_park_send(struct svc_worker *w, struct rs_rpc_call *call,
@@ -600,7 +679,7 @@ bool svc_sock_sending(const struct svc_sock *ss)
 int svc_park_quiet(struct svc_worker *w, struct rs_rpc_call *call, void *ctx,
 		   void (*ctx_free)(void *))
 {
-	return park(w, call, &w->quiet, -1, false, ctx, ctx_free);
+	return park(w, call, &w->quiet, -1, false, ctx, ctx_free, 0);
 }
 
 void *svc_wait_ctx(const struct svc_worker *w)
@@ -625,6 +704,7 @@ void svc_wait_wake(struct svc_worker *w, struct svc_wait *wt)
 static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 		      struct svc_conn *c)
 {
+	watch_drop(wt);
 	if (wt->on != NULL)
 		TAILQ_REMOVE(wt->on, wt, slink);
 	heap_remove(w, wt);
@@ -658,6 +738,7 @@ static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
 	w->cur_expired = expired;
 	w->cur_app = wt->app;
 	w->cur_desc = wt->exec ? wt->desc : NULL;
+	watch_drop(wt); /* a park again ties it to its sockets anew */
 	rs_arena_reset(w->arena);
 	rc = rs_rpc_dispatch(wt->exec ? &w->env_exec : &w->env_rpc, wt->frame,
 			     wt->len, &call, w->out, SVC_OUT_MAX, &len);
@@ -892,10 +973,6 @@ static int svc_poll(struct rs_lcore *lc, void *arg)
 
 	if (!TAILQ_EMPTY(&w->ready))
 		rerun_list(w, &w->ready);
-	if (w->any_event) {
-		w->any_event = false;
-		rerun_list(w, &w->multi);
-	}
 	deadlines_run(w);
 	svc_conn_kicks(w);
 	svc_dns_poll(w);

@@ -430,8 +430,8 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	struct svc_worker *w = ctx;
 	Remsock__ReceiveBatchEntry *ent;
 	Remsock__ReceiveReply *rep;
-	struct svc_sock *ss;
-	size_t ready = 0, room = batch_room(req->n_receives);
+	struct svc_sock *ss, **waiting;
+	size_t ready = 0, nwaiting = 0, room = batch_room(req->n_receives);
 	ssize_t n;
 	void *m;
 
@@ -443,6 +443,11 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 		return -ENOMEM;
 	ent = m;
 	rep = (void *)(ent + req->n_receives);
+	/* The sockets with nothing yet: a wait watches them. */
+	waiting = rs_arena_alloc(call->arena,
+				 (req->n_receives + 1) * sizeof(*waiting));
+	if (waiting == NULL)
+		return -ENOMEM;
 	for (size_t i = 0; i < req->n_receives; i++) {
 		struct rs_rpc_call sub = {.arena = call->arena};
 
@@ -461,6 +466,7 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 		case -EAGAIN:
 			rs_svc_sys_error(&sub, EAGAIN, "nothing to receive");
 			ENTRY_ERROR(&ent[i], sub);
+			waiting[nwaiting++] = ss;
 			break;
 		case -1: /* an error is news too: it ends the wait */
 			ENTRY_ERROR(&ent[i], sub);
@@ -475,18 +481,21 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	resp->n_entries = req->n_receives;
 	/* Nothing was read while nothing is ready: waiting loses nothing. */
 	if (ready == 0)
-		svc_park(w, call, NULL, req->timeout_seconds, false);
+		svc_park_socks(w, call, waiting, nwaiting,
+			       req->timeout_seconds);
 	return 0;
 }
 
 /* ---- Poll --------------------------------------------------------------- */
 
-static int32_t observed(struct svc_worker *w, const Remsock__PollEvent *e)
+static int32_t observed(struct svc_worker *w, const Remsock__PollEvent *e,
+			struct svc_sock **ssp)
 {
 	struct svc_sock *ss = svc_sock_find(w, NULL, e->socket_descriptor);
 	unsigned p;
 	int32_t ev = 0;
 
+	*ssp = ss;
 	if (ss == NULL)
 		return POLL(NVAL);
 	p = rs_sock_poll(ss->s);
@@ -512,6 +521,7 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 	Remsock__PollReply *resp = (void *)respm;
 	struct svc_worker *w = ctx;
 	Remsock__PollEvent *ev;
+	struct svc_sock **socks;
 	size_t ready = 0;
 
 	if (!authed(w, call))
@@ -519,17 +529,22 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 	ev = rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(*ev));
 	resp->events =
 	    rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(ev));
-	if (ev == NULL || resp->events == NULL)
+	socks =
+	    rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(*socks));
+	if (ev == NULL || resp->events == NULL || socks == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < req->n_events; i++) {
 		ev[i] = *req->events[i];
-		ev[i].observed_events = observed(w, req->events[i]);
+		ev[i].observed_events = observed(w, req->events[i], &socks[i]);
 		resp->events[i] = &ev[i];
 		ready += ev[i].observed_events != 0;
 	}
 	resp->n_events = req->n_events;
-	if (ready == 0) /* at the timeout, the reply says nothing is ready */
-		svc_park(w, call, NULL, req->timeout_seconds, false);
+	/* At the timeout, the reply says nothing is ready.  Every socket
+	 * was found (an unknown one is NVAL: ready). */
+	if (ready == 0)
+		svc_park_socks(w, call, socks, req->n_events,
+			       req->timeout_seconds);
 	return 0;
 }
 

@@ -71,6 +71,15 @@ struct svc_gone {
 struct svc_worker;
 TAILQ_HEAD(svc_wait_list, svc_wait);
 
+/* A multi-socket wait's tie to one of its sockets (Poll, ReceiveBatch):
+ * an event on that socket wakes the wait, and no other socket's does. */
+struct svc_watch {
+	TAILQ_ENTRY(svc_watch) link; /* ss->watchers */
+	struct svc_wait *wt;
+	struct svc_sock *ss; /* NULL: not linked */
+};
+TAILQ_HEAD(svc_watch_list, svc_watch);
+
 /* A socket the proxy holds for an app. */
 struct svc_sock {
 	struct rs_sock *s;
@@ -91,8 +100,10 @@ struct svc_sock {
 	int64_t shut_at;      /* ShutDown then (shut_how); -1: none */
 	uint8_t shut_how;     /* enum rs_sock_shut */
 	struct svc_wait_list waits;
-	TAILQ_ENTRY(svc_sock) link;  /* w->socks_all */
-	TAILQ_ENTRY(svc_sock) clink; /* w->closing, while close_at >= 0 */
+	struct svc_watch_list watchers; /* Polls and ReceiveBatches on it */
+	uint64_t watch_mark;		/* svc_park_socks(): tied already */
+	TAILQ_ENTRY(svc_sock) link;	/* w->socks_all */
+	TAILQ_ENTRY(svc_sock) clink;	/* w->closing, while close_at >= 0 */
 };
 
 /* A parked call. */
@@ -109,7 +120,10 @@ struct svc_wait {
 	struct svc_wait_list *on;    /* sock->waits, w->multi, or NULL */
 	char desc[RS_DESC_LEN + 1];  /* the EXEC's new descriptor */
 	uint32_t len;
-	uint8_t *frame;		     /* copy of the request frame body */
+	uint32_t room;		 /* bytes allocated after the struct */
+	uint8_t *frame;		 /* copy of the request frame body */
+	struct svc_watch *watch; /* after the frame: its sockets' ties */
+	uint32_t nwatch, watch_cap;
 	TAILQ_ENTRY(svc_wait) slink; /* sock->waits or w->multi */
 	TAILQ_ENTRY(svc_wait) clink; /* conn->waits */
 };
@@ -177,6 +191,7 @@ struct svc_worker {
 	struct svc_wait **heap; /* deadlines, a binary min-heap */
 	uint32_t nheap, heap_max;
 	struct svc_wait_list multi; /* Poll, ReceiveBatch */
+	uint64_t watch_gen;	    /* svc_park_socks()'s marks */
 	struct svc_wait_list ready; /* to run again at the next poll */
 	struct svc_wait_list quiet; /* woken by svc_wait_wake() only */
 	struct svc_wait *last_wait; /* the latest wait made */
@@ -187,7 +202,6 @@ struct svc_worker {
 	uint32_t gone_n, gone_cap;
 	struct svc_wait *spare; /* freed small waits, for the next park */
 	uint32_t nspare;
-	bool any_event;	       /* a proxied socket had an event this round */
 	uint64_t next_scan_ns; /* auth timeouts and idle sockets */
 
 	/* The call being served. */
@@ -217,6 +231,11 @@ int svc_sock_charge(struct svc_worker *w, struct rs_rpc_call *call,
 		    struct svc_sock *ss);
 int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
 	     struct svc_sock *ss, double timeout_s, bool owns_desc);
+/* Park a call over several sockets (Poll, ReceiveBatch): an event on one
+ * of @p socks (or its close) runs it again, and nothing else does but
+ * its deadline.  As svc_park() otherwise. */
+int svc_park_socks(struct svc_worker *w, struct rs_rpc_call *call,
+		   struct svc_sock *const *socks, size_t n, double timeout_s);
 bool svc_expired(const struct svc_worker *w);
 bool svc_rerun(const struct svc_worker *w);
 void svc_gone(struct svc_worker *w, uint32_t app, const char *desc);

@@ -43,6 +43,11 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                parks a 1.5 MiB Send on a peer that does not read, and a
                second one is refused, though its pending_calls (2) would
                allow it.
+  multi_wake   mallory parks 63 Polls and a ReceiveBatch of 500 entries
+               each on one quiet socket; 50 echo round trips of the
+               bystander run none of them again (remsock.Stats'
+               rpc.woken: before, each of its packets ran all 64), and a
+               byte on mallory's socket answers all 64.
   amplify      8 connections pipeline 100 Receives with MSG_PEEK of the
                same 256 KiB each and never read the answers (200 MiB of
                replies from 40 KiB of requests): before the fix every
@@ -86,6 +91,7 @@ pb = rsclient.load_protos(PROTO)
 RPC = pb.rpc
 IPV4, TCP = 1, 1
 SYSTEM_ERROR = 1
+POLLIN = 1
 QUOTA = 4  # [quotas] mallory = sockets=4 output_bytes=4194304 listeners=2
 #            control_calls=8
 OUT_QUOTA = 4 << 20
@@ -629,6 +635,57 @@ def t_parked(echo):
     lst.s.close()
 
 
+def t_multi_wake(echo):
+    """Parked Polls and ReceiveBatches wake for their own sockets only:
+    before, every proxied socket's event on the worker ran every one of
+    them again (64 Polls of 500 entries: 32,000 entry checks for each of
+    another app's packets)."""
+    m = client('mallory')
+    lst = SilentListener()
+    d = tcp_socket(m)
+    m.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,
+                                           remote_ip=addr(PEER, lst.port)))
+    conn, _ = lst.s.accept()
+    watch = client('demo')  # [service] operator
+    waits0 = watch.stats()['rpc.waits']
+    ev = [pb.rs.PollEvent(socket_descriptor=d, requested_events=POLLIN,
+                          observed_events=0)] * 500
+    polls = [m.start('Poll', pb.rs.PollRequest(events=ev,
+                                               timeout_seconds=WAIT_S))
+             for _ in range(63)]
+    polls.append(m.start('ReceiveBatch', pb.rs.ReceiveBatchRequest(
+        receives=[pb.rs.ReceiveRequest(socket_descriptor=d,
+                                       data_size=10)] * 500,
+        timeout_seconds=WAIT_S)))
+    until(lambda: watch.stats()['rpc.waits'] >= waits0 + 64,
+          'the 64 calls parked')
+    b = Bystander(echo)
+    woken0 = watch.stats()['rpc.woken']
+    rounds = 50
+    for _ in range(rounds):
+        b.round_trip()
+    woken = watch.stats()['rpc.woken'] - woken0
+    # The bystander's own parked Receives are woken: a few a round trip.
+    check(f'64 parked calls over 500 entries are not run again for '
+          f'another app\'s {rounds} echo round trips (woken {woken})',
+          woken <= 3 * rounds, woken)
+    conn.sendall(b'x')
+    replies = [m.finish('Poll', p) for p in polls[:-1]]
+    batch = m.finish('ReceiveBatch', polls[-1])
+    check('a byte on their socket answers all 64: POLLIN, and the '
+          'ReceiveBatch has it',
+          all(all(e.observed_events & POLLIN for e in r.events)
+              for r in replies) and
+          [e.reply.data for e in batch.entries if e.HasField('reply')]
+          [:1] == [b'x'], batch.entries[:2])
+    m.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    m.close()
+    b.c.close()
+    watch.close()
+    conn.close()
+    lst.s.close()
+
+
 def ended(s):
     """Whether remsockd ended connection s (EOF or reset) within WAIT_S."""
     s.settimeout(WAIT_S)
@@ -743,7 +800,7 @@ def main():
     for t in (t_close_early, t_close_held, t_guess, t_unauth, t_clients,
               t_big_batch,
               t_dns_flood, t_udp_steal, t_listeners, t_control, t_parked,
-              t_amplify):
+              t_multi_wake, t_amplify):
         try:
             t(echo)
         except Exception as e:
