@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -619,6 +620,32 @@ def t_poll():
           0.28 <= dt < WAIT_S and
           all(e.observed_events == 0 for e in r.events),
           dt)
+    # A socket that failed answers at once, readable and writable with
+    # ERR/HUP (as Linux: select() sees it in both sets and the call then
+    # says what happened), even to a Poll that asked for IN only.
+    ERR, HUP, OUT = 8, 16, 4
+    conns[3].setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack('ii', 1, 0))
+    conns[3].close()  # a reset
+    r = c.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
+        socket_descriptor=ds[3], requested_events=IN | OUT,
+        observed_events=0)], timeout_seconds=WAIT_S))
+    ev3 = r.events[0].observed_events
+    check('Poll on a reset socket: IN and OUT with ERR or HUP, at once',
+          ev3 & IN and ev3 & OUT and ev3 & (ERR | HUP), ev3)
+    port = Listener()
+    gone = port.port
+    port.s.close()
+    d = tcp_socket(c)
+    raises(lambda: connect(c, d, gone), app_code=SYSTEM_ERROR,
+           errno=errno.ECONNREFUSED)
+    r = c.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
+        socket_descriptor=d, requested_events=IN,
+        observed_events=0)], timeout_seconds=WAIT_S))
+    ev4 = r.events[0].observed_events
+    check('Poll (IN) on a refused connect: IN with ERR or HUP, at once',
+          ev4 & IN and ev4 & (ERR | HUP), ev4)
+    close(c, d)
     for d in ds:
         close(c, d)
 
