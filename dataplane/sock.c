@@ -470,12 +470,16 @@ int rs_sock_listen(struct rs_sock *s, int backlog)
 	return s->ops->listen(s, RTE_MIN(backlog, 65535));
 }
 
+static void sockaddr_fill(struct sockaddr_in *a, rte_be32_t ip, rte_be16_t port);
+
 struct rs_sock *rs_sock_accept(struct rs_sock *s, struct sockaddr_in *peer)
 {
 	struct rs_sock *c = s->ops->accept(s);
 
+	/* Whoever it came from, even if it was reset while it queued (the
+	 * service checks the address against its ACL). */
 	if (c != NULL && peer != NULL)
-		rs_sock_getpeername(c, peer);
+		sockaddr_fill(peer, c->raddr, c->rport);
 	return c;
 }
 
@@ -505,7 +509,8 @@ int rs_sock_getpeername(const struct rs_sock *s, struct sockaddr_in *addr)
 {
 	if (addr == NULL)
 		return -EINVAL;
-	if (!(s->flags & RS_SF_CONNECTED))
+	if (!(s->flags & RS_SF_CONNECTED) ||
+	    (s->kind == RS_SOCK_TCP && !rs_tcp_glue_peer_known(s)))
 		return -ENOTCONN;
 	sockaddr_fill(addr, s->raddr, s->rport);
 	return 0;

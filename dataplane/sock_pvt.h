@@ -137,6 +137,9 @@ unsigned rs_tcp_glue_resume(struct rs_lcore *lc);
 int rs_tcp_glue_rx_offsets(const struct rs_sock *s, uint64_t *held,
 			   uint64_t *unread);
 int rs_tcp_glue_rx_seek(struct rs_sock *s, uint64_t off);
+/** Whether a TCP socket has a peer to name: connected, not connecting
+ *  and not ended (Linux's getpeername() says ENOTCONN otherwise). */
+bool rs_tcp_glue_peer_known(const struct rs_sock *s);
 /** rs_sock_poll() of a TCP socket. */
 unsigned rs_tcp_glue_poll(const struct rs_sock *s);
 /** The port is configured: take TSO if it was negotiated. */

@@ -96,6 +96,8 @@ static bool connect_start(struct svc_worker *w, struct rs_rpc_call *call,
 		ss->connected = true;
 		return true;
 	}
+	if (rc == -EINPROGRESS) /* a new attempt: an ended one's news goes */
+		ss->connected = ss->failed = false;
 	if (rc == -EINPROGRESS || rc == -EALREADY)
 		return connect_done(w, call, ss, timeout_s);
 	SVC_ERR(call, rc, "connect");

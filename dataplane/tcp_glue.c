@@ -400,6 +400,14 @@ static int tcp_connect(struct rs_sock *s, rte_be32_t addr, rte_be16_t port)
 	struct rs_tcp_sockopts o;
 	rte_be32_t nh;
 
+	/* As Linux: a connection that ended (refused, reset, timed out)
+	 * leaves the socket free to connect again; its error was told. */
+	if (s->tcp.conn != NULL && rs_tcp_state(s->tcp.conn) == RS_TCP_CLOSED) {
+		rs_tcp_close(s->tcp.conn, lc->now_ns);
+		s->tcp.conn = NULL;
+		s->flags &= ~RS_SF_CONNECTED;
+		s->so_error = 0;
+	}
 	if (s->tcp.conn != NULL)
 		return rs_tcp_state(s->tcp.conn) == RS_TCP_SYN_SENT ? -EALREADY
 								    : -EISCONN;
@@ -501,6 +509,16 @@ unsigned rs_tcp_glue_poll(const struct rs_sock *s)
 	if (st == RS_TCP_CLOSED)
 		ev |= RS_SOCK_POLL_HUP;
 	return ev;
+}
+
+bool rs_tcp_glue_peer_known(const struct rs_sock *s)
+{
+	enum rs_tcp_state st;
+
+	if (s->tcp.conn == NULL)
+		return false;
+	st = rs_tcp_state(s->tcp.conn);
+	return st != RS_TCP_SYN_SENT && st != RS_TCP_CLOSED;
 }
 
 /* The error of a socket without a connection: what ended it, once. */

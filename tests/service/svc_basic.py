@@ -257,6 +257,21 @@ def t_errors():
     ok, why = raises(lambda: connect(c, d, port), app_code=SYSTEM_ERROR,
                      errno=errno.ECONNREFUSED)
     check('Connect to a closed Linux port is ECONNREFUSED', ok, why)
+    # As Linux: the refused socket has no peer, and it may connect again
+    # (refused again, then to a listener, a connection), never EISCONN.
+    ok2, why2 = raises(lambda: connect(c, d, port), app_code=SYSTEM_ERROR,
+                       errno=errno.ECONNREFUSED)
+    ok3, why3 = raises(lambda: c.call('GetPeerName', pb.rs.GetPeerNameRequest(
+        socket_descriptor=d)), app_code=SYSTEM_ERROR, errno=errno.ENOTCONN)
+    lst2 = Listener()
+    connect(c, d, lst2.port)
+    conn2 = lst2.accept()
+    peer = c.call('GetPeerName', pb.rs.GetPeerNameRequest(
+        socket_descriptor=d)).peer_ip
+    check('a refused socket: GetPeerName ENOTCONN, Connect refused again, '
+          'then connects to a listener',
+          ok2 and ok3 and peer.port == lst2.port, (why2, why3, peer))
+    conn2.close()
     close(c, d)
     ok, why = raises(lambda: c.call('Frobnicate', pb.rs.CloseRequest(
         socket_descriptor='x')), rpc_code=RPC.RPC_CALL_NOT_FOUND)
