@@ -254,6 +254,26 @@ static bool recv_start(struct rs_rpc_call *call, struct svc_sock *ss,
 	return true;
 }
 
+/* Linux's MSG_WAITALL (Python's runtime passes it through): wait for the
+ * whole size, or what the receive ring can hold if less, or the end of
+ * the stream or an error; at the deadline, take what is there. */
+#define RECV_WAITALL 0x100
+
+static bool waitall_ready(struct svc_sock *ss, size_t size)
+{
+	ssize_t avail = rs_sock_readable(ss->s);
+	int ring = 0;
+
+	if (avail < 0 ||
+	    (rs_sock_poll(ss->s) &
+	     (RS_SOCK_POLL_RDHUP | RS_SOCK_POLL_ERR | RS_SOCK_POLL_HUP)))
+		return true;
+	rs_sock_getopt(ss->s, RS_SO_RCVBUF, &ring);
+	if (ring > 0 && (size_t)ring < size)
+		size = (size_t)ring;
+	return (size_t)avail >= size;
+}
+
 /* The core of Receive, for Receive and ReceiveBatch: at most @p cap
  * bytes.  @return bytes (0: EOF); -EAGAIN when there is nothing yet (no
  * error set); -1 with the error in @p call. */
@@ -273,10 +293,12 @@ static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 	*ssp = ss;
 	if (ss == NULL)
 		return -1;
-	if (req->data_size <= 0 ||
-	    (req->flags & ~REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK) != 0) {
+	if (req->data_size < 0 ||
+	    (req->flags & ~(REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK |
+			    RECV_WAITALL)) != 0) {
 		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
-			     "data_size %d, flags %d (MSG_PEEK only)",
+			     "data_size %d, flags %d (MSG_PEEK and "
+			     "MSG_WAITALL only)",
 			     req->data_size, req->flags);
 		return -1;
 	}
@@ -287,6 +309,19 @@ static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 		return -1;
 	size = RTE_MIN(cap, (size_t)SVC_RECV_MAX);
 	size = RTE_MIN((size_t)req->data_size, size);
+	if (size == 0) { /* as recv(2) of 0 bytes: nothing, at once */
+		resp->has_data = 1;
+		resp->data = (ProtobufCBinaryData){.len = 0, .data = NULL};
+		if (ss->kind == RS_SOCK_TCP) {
+			resp->has_stream_offset = 1;
+			resp->stream_offset = (int64_t)start;
+		}
+		return 0;
+	}
+	if (ss->kind == RS_SOCK_TCP && (req->flags & RECV_WAITALL) &&
+	    !(flags & RS_SOCK_PEEK) && !svc_expired(w) &&
+	    !waitall_ready(ss, size))
+		return -EAGAIN;
 	if (ss->kind == RS_SOCK_TCP) {
 		/* Memory for what is there, not for what is asked: a batch of
 		 * many large asks must not run out of call memory.  Nothing

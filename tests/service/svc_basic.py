@@ -30,6 +30,7 @@ APPS = {'demo': b'demo-secret-not-for-production',
         'small': b'small-secret-for-the-tests'}
 TCP, UDP, IPV4, IPV6 = 1, 2, 1, 2
 SYSTEM_ERROR, PERMISSION_DENIED, INVALID_REQUEST = 1, 5, 6
+MSG_WAITALL = 0x100  # Linux's, as Python's runtime passes it
 RPC = pb.rpc
 failures = 0
 
@@ -502,6 +503,21 @@ def t_streams():
     check('MSG_PEEK leaves the data for the next Receive',
           p.data == b'peek' and r.data == b'peek' and r.stream_offset == 5,
           (p, r))
+    # As recv(2): 0 bytes asked is nothing, at once (with nothing there);
+    # MSG_WAITALL (Python passes it) waits for all it asks.
+    r = recv(c, d, 0, timeout=WAIT_S)
+    check('a Receive of 0 bytes answers at once, empty',
+          r.data == b'' and r.stream_offset == 9, r)
+    conn.sendall(b'abc')
+    wait_data(c, d, 3)
+    wid = c.start('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor=d, data_size=6, flags=MSG_WAITALL,
+        timeout_seconds=WAIT_S))
+    settled(c, d)
+    conn.sendall(b'def')
+    r = c.finish('Receive', wid)
+    check('MSG_WAITALL waits for the whole size',
+          r.data == b'abcdef' and r.stream_offset == 9, r)
     conn.close()
     r = recv(c, d, 100, timeout=WAIT_S)
     check('EOF is an empty Receive', r.data == b'', r)
