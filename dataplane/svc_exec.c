@@ -132,6 +132,42 @@ static int opt_map(const Remsock__SocketOption *o)
 	return -1;
 }
 
+/* Options Linux takes that the stack does not act on: set, they are kept
+ * and read back (Linux's defaults before), so that programs that set
+ * them as a matter of course (IP_TOS, TCP_QUICKACK, SO_DEBUG...) work;
+ * docs/appengine.md lists them.  TCP-level ones on TCP sockets only. */
+static const struct {
+	int level, name;
+	int32_t dflt;
+} kept_opts[SVC_KEPT_OPTS] = {
+    {LEVEL(SOCKET), OPT(SO_DEBUG), 0},
+    {LEVEL(SOCKET), OPT(SO_DONTROUTE), 0},
+    {LEVEL(SOCKET), OPT(SO_BROADCAST), 0},
+    {LEVEL(SOCKET), OPT(SO_OOBINLINE), 0},
+    {LEVEL(IP), OPT(IP_TOS), 0},
+    {LEVEL(IP), OPT(IP_TTL), 64},
+    {LEVEL(TCP), OPT(TCP_MAXSEG), 536},
+    {LEVEL(TCP), OPT(TCP_CORK), 0},
+    {LEVEL(TCP), OPT(TCP_SYNCNT), 6},
+    {LEVEL(TCP), OPT(TCP_LINGER2), 60},
+    {LEVEL(TCP), OPT(TCP_DEFER_ACCEPT), 0},
+    {LEVEL(TCP), OPT(TCP_WINDOW_CLAMP), 0},
+    {LEVEL(TCP), OPT(TCP_QUICKACK), 1},
+};
+
+/* The kept option @p o names, or -1. */
+static int kept_opt(const struct svc_sock *ss, const Remsock__SocketOption *o)
+{
+	for (int i = 0; i < SVC_KEPT_OPTS; i++)
+		if ((int)o->level == kept_opts[i].level &&
+		    (int)o->option == kept_opts[i].name)
+			return (int)o->level == LEVEL(TCP) &&
+				       ss->kind != RS_SOCK_TCP
+				   ? -1
+				   : i;
+	return -1;
+}
+
 static int32_t le32_get(const uint8_t *p)
 {
 	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
@@ -147,25 +183,50 @@ static void le32_put(uint8_t *p, int32_t v)
 static bool opt_set(struct rs_rpc_call *call, struct svc_sock *ss,
 		    const Remsock__SocketOption *o)
 {
-	int opt = opt_map(o), v, rc;
+	int opt = opt_map(o), kept = kept_opt(ss, o), v, rc;
 	const ProtobufCBinaryData *b = &o->value;
 
+	if (kept >= 0 && b->len >= 4) {
+		ss->kept[kept] = le32_get(b->data);
+		ss->kept_set |= 1u << kept;
+		return true;
+	}
 	if (opt < 0 || opt == RS_SO_ERROR || opt == RS_SOCK_OPT_MAX) {
 		rs_svc_sys_error(call, ENOPROTOOPT,
 				 "option level %d name %d: not settable here",
 				 o->level, o->option);
 		return false;
 	}
-	if (b->len != 4 && !(opt == RS_SO_LINGER && b->len == 8)) {
+	if (b->len < 4 || (opt == RS_SO_LINGER && b->len < 8)) {
 		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
 			     "option %d: value of %zu bytes (a C int)",
 			     o->option, b->len);
 		return false;
 	}
 	v = le32_get(b->data);
-	if (opt == RS_SO_LINGER) /* struct linger { l_onoff, l_linger } */
-		v = b->len == 8 && v != 0 ? le32_get(b->data + 4) : -1;
+	switch (opt) {
+	case RS_SO_LINGER: /* struct linger { l_onoff, l_linger } */
+		v = v != 0 ? le32_get(b->data + 4) : -1;
+		break;
+	case RS_SO_REUSEADDR: /* as Linux: any value but 0 is true (so is */
+	case RS_SO_KEEPALIVE: /* Java's big-endian 1) */
+	case RS_TCP_NODELAY:
+		v = v != 0;
+		break;
+	case RS_SO_RCVBUF: /* as Linux: clamped, not refused */
+	case RS_SO_SNDBUF:
+		v = v < SVC_BUF_MIN   ? SVC_BUF_MIN
+		    : v > SVC_BUF_MAX ? SVC_BUF_MAX
+				      : v;
+		break;
+	default:
+		break;
+	}
 	rc = rs_sock_setopt(ss->s, (enum rs_sock_opt)opt, v);
+	/* Linux takes a buffer size after connect too; the stack's rings
+	 * are sized by then, and stay. */
+	if (rc == -EISCONN && (opt == RS_SO_RCVBUF || opt == RS_SO_SNDBUF))
+		rc = 0;
 	if (rc < 0)
 		SVC_ERR(call, rc, "setsockopt");
 	return rc == 0;
@@ -174,10 +235,20 @@ static bool opt_set(struct rs_rpc_call *call, struct svc_sock *ss,
 static bool opt_get(struct rs_rpc_call *call, struct svc_sock *ss,
 		    const Remsock__SocketOption *o, Remsock__SocketOption *out)
 {
-	int opt = opt_map(o), v = 0, rc = 0;
+	int opt = opt_map(o), kept = kept_opt(ss, o), v = 0, rc = 0;
 	size_t len = 4;
 	uint8_t *p;
 
+	if (kept >= 0) {
+		p = rs_arena_alloc(call->arena, len);
+		if (p == NULL)
+			return false;
+		le32_put(p, ss->kept_set & (1u << kept) ? ss->kept[kept]
+							: kept_opts[kept].dflt);
+		*out = *o;
+		out->value = (ProtobufCBinaryData){.len = len, .data = p};
+		return true;
+	}
 	if (opt < 0) {
 		rs_svc_sys_error(call, ENOPROTOOPT,
 				 "option level %d name %d: not supported",

@@ -42,6 +42,11 @@
 
 /* Largest Receive reply, and the output buffer of one call. */
 #define SVC_RECV_MAX (1u << 20)
+/* Options Linux takes and the stack does not act on (svc_exec.c). */
+#define SVC_KEPT_OPTS 13
+/* SO_RCVBUF/SO_SNDBUF are clamped to what the stack takes. */
+#define SVC_BUF_MIN 4096
+#define SVC_BUF_MAX (1 << 26)
 #define SVC_OUT_MAX (8u << 20)
 /* Bytes read from a connection at once. */
 #define SVC_IN_CHUNK (64u * 1024)
@@ -99,6 +104,8 @@ struct svc_sock {
 	uint64_t close_by_ns; /* ... or at this time (close_wait_ms) */
 	int64_t shut_at;      /* ShutDown then (shut_how); -1: none */
 	uint8_t shut_how;     /* enum rs_sock_shut */
+	int32_t kept[SVC_KEPT_OPTS]; /* options kept, not acted on */
+	uint16_t kept_set;	     /* which of them were set */
 	struct svc_wait_list waits;
 	struct svc_watch_list watchers; /* Polls and ReceiveBatches on it */
 	uint64_t watch_mark;		/* svc_park_socks(): tied already */

@@ -147,7 +147,7 @@ static void t_stream_calls(struct rsk_conn *c)
 	struct sockaddr_in sa, want = sin_of(peer_ip, echo_port);
 	socklen_t len = sizeof(sa);
 	char buf[2048], msg[1000];
-	int fd = rsk_socket(AF_INET, SOCK_STREAM, 0), v = 0;
+	int fd = rsk_socket(AF_INET, SOCK_STREAM, 0), v = 0, rc;
 	uint64_t calls;
 	struct timeval tv = {0, 300000};
 	double t0;
@@ -221,9 +221,18 @@ static void t_stream_calls(struct rsk_conn *c)
 		  v == SOCK_STREAM,
 	      "v=%d errno=%d", v, errno);
 	v = 500;
-	check("setsockopt(TCP_MAXSEG), which the proxy does not honour: "
-	      "ENOPROTOOPT",
-	      rsk_setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof(v)) < 0 &&
+	rc = rsk_setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof(v));
+	v = 0;
+	len = sizeof(v);
+	check("setsockopt(TCP_MAXSEG), which the proxy keeps without acting "
+	      "on (as Linux takes it), reads back",
+	      rc == 0 &&
+		  rsk_getsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &v, &len) == 0 &&
+		  v == 500,
+	      "rc=%d v=%d errno=%d", rc, v, errno);
+	v = 1;
+	check("setsockopt(IP_HDRINCL): ENOPROTOOPT",
+	      rsk_setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &v, sizeof(v)) < 0 &&
 		  errno == ENOPROTOOPT,
 	      "errno=%d", errno);
 	check("an unknown level: ENOPROTOOPT",
