@@ -14,7 +14,6 @@
 
 #include "lg.h"
 
-
 static void within(uint64_t got, uint64_t want, double frac)
 {
 	double d = (double)got - (double)want;
