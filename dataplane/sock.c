@@ -470,7 +470,8 @@ int rs_sock_listen(struct rs_sock *s, int backlog)
 	return s->ops->listen(s, RTE_MIN(backlog, 65535));
 }
 
-static void sockaddr_fill(struct sockaddr_in *a, rte_be32_t ip, rte_be16_t port);
+static void sockaddr_fill(struct sockaddr_in *a, rte_be32_t ip,
+			  rte_be16_t port);
 
 struct rs_sock *rs_sock_accept(struct rs_sock *s, struct sockaddr_in *peer)
 {
