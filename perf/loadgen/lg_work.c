@@ -881,38 +881,51 @@ static void echo_more(struct lconn *c, struct lsock *ls)
 		lg_fail("echo: no room for a Receive (raise --depth)");
 }
 
-/* Requests due by now go to idle sockets; one finding none waits, and its
- * latency counts from when it was due. */
+/* The next request due by now and an idle socket for it: @return the
+ * socket's index and its due time in @p due, or -1 (none due, or no
+ * socket idle: it waits, and its latency counts from when it was due). */
+static int echo_next(uint64_t now, uint64_t *due)
+{
+	uint64_t period = (uint64_t)(1e9 / lg.o->rate), backlog;
+
+	*due = echo_t_run + lg.echo_issued * period;
+	if (*due > now)
+		return -1;
+	backlog = (now - echo_t_run) / period - lg.echo_issued;
+	if (backlog > lg.echo_backlog_max)
+		lg.echo_backlog_max = backlog;
+	for (unsigned k = 0; k < lg.o->sockets; k++) {
+		unsigned si = (echo_rr + k) % lg.o->sockets;
+
+		if (!socks[si].busy && socks[si].open)
+			return (int)si;
+	}
+	return -1;
+}
+
+/* A request is out on socket @p si, due at @p due. */
+static void echo_sent(unsigned si, uint64_t due)
+{
+	socks[si].busy = true;
+	socks[si].t0 = due;
+	socks[si].echo_left = lg.o->size;
+	echo_rr = si + 1;
+	lg.echo_issued++;
+}
+
 static int echo_tick(void)
 {
-	uint64_t now = lg.now_ns(), period = (uint64_t)(1e9 / lg.o->rate);
-	int work = 0;
+	uint64_t now = lg.now_ns(), due;
+	int work = 0, si;
 
-	while (echo_t_run + lg.echo_issued * period <= now) {
-		unsigned si = 0, k;
-		uint64_t backlog = (now - echo_t_run) / period - lg.echo_issued;
+	while ((si = echo_next(now, &due)) >= 0) {
+		struct lconn *c = socks[si].c;
 
-		if (backlog > lg.echo_backlog_max)
-			lg.echo_backlog_max = backlog;
-		for (k = 0; k < lg.o->sockets; k++) {
-			si = (echo_rr + k) % lg.o->sockets;
-			if (!socks[si].busy && socks[si].open)
-				break;
-		}
-		if (k == lg.o->sockets)
+		if (!issue_send(c, (unsigned)si, lg.o->size))
 			break;
-		struct lsock *ls = &socks[si];
-		struct lconn *c = ls->c;
-
-		if (!issue_send(c, si, lg.o->size))
-			break;
-		ls->busy = true;
-		ls->t0 = echo_t_run + lg.echo_issued * period;
-		ls->echo_left = lg.o->size;
-		if (!issue_recv(c, si, lg.o->size))
+		echo_sent((unsigned)si, due);
+		if (!issue_recv(c, (unsigned)si, lg.o->size))
 			lg_fail("echo: no room for a Receive (raise --depth)");
-		echo_rr = si + 1;
-		lg.echo_issued++;
 		work++;
 		flush(c);
 	}
@@ -988,22 +1001,10 @@ static void plain_event(struct lg_sock *s, unsigned ev, void *user)
 
 static int plain_echo_tick(void)
 {
-	uint64_t now = lg.now_ns(), period = (uint64_t)(1e9 / lg.o->rate);
-	int work = 0;
+	uint64_t now = lg.now_ns(), due;
+	int work = 0, si;
 
-	while (echo_t_run + lg.echo_issued * period <= now) {
-		unsigned si = 0, k;
-		uint64_t backlog = (now - echo_t_run) / period - lg.echo_issued;
-
-		if (backlog > lg.echo_backlog_max)
-			lg.echo_backlog_max = backlog;
-		for (k = 0; k < lg.o->sockets; k++) {
-			si = (echo_rr + k) % lg.o->sockets;
-			if (!socks[si].busy && socks[si].open)
-				break;
-		}
-		if (k == lg.o->sockets)
-			break;
+	while ((si = echo_next(now, &due)) >= 0) {
 		struct lsock *ls = &socks[si];
 		ssize_t n = lg.io->send(
 		    ls->ps, lg.pattern + ls->tx_off % LG_PATTERN_MOD,
@@ -1016,11 +1017,7 @@ static int plain_echo_tick(void)
 			break;
 		}
 		ls->tx_off += (uint64_t)n;
-		ls->busy = true;
-		ls->t0 = echo_t_run + lg.echo_issued * period;
-		ls->echo_left = lg.o->size;
-		echo_rr = si + 1;
-		lg.echo_issued++;
+		echo_sent((unsigned)si, due);
 		work++;
 	}
 	return work;
