@@ -275,7 +275,7 @@ ssize_t rs_sock_writable(const struct rs_sock *s);
 #define RS_SOCK_POLL_IN                                                        \
 	0x01u		       /**< data, EOF, a datagram, or (listener)       \
 				    a connection to accept */
-#define RS_SOCK_POLL_OUT 0x02u /**< room to send (TCP: connected) */
+#define RS_SOCK_POLL_OUT 0x02u /**< room to send, or a send would fail */
 #define RS_SOCK_POLL_ERR 0x04u /**< a pending error (not cleared) */
 #define RS_SOCK_POLL_HUP                                                       \
 	0x08u			 /**< TCP: the connection is over (or was      \
@@ -284,7 +284,10 @@ ssize_t rs_sock_writable(const struct rs_sock *s);
 
 /**
  * What the socket is ready for, without changing anything: the pending
- * error is reported, not taken.
+ * error is reported, not taken.  As Linux's: a TCP socket never
+ * connected is OUT|HUP; one whose connection ended (refused, reset,
+ * timed out, closed both ways) is IN|RDHUP|OUT|HUP, so that a poller
+ * calls and learns what happened.
  *
  * @return RS_SOCK_POLL_* bits.
  */

@@ -534,17 +534,13 @@ static int32_t observed(struct svc_worker *w, const Remsock__PollEvent *e,
 	if (ss == NULL)
 		return POLL(NVAL);
 	p = rs_sock_poll(ss->s);
-	/* As Linux (and App Engine's stub, on Linux sockets): a socket
-	 * that failed or ended (reset, refused, timed out, closed both
-	 * ways) is readable and writable -- the call says what happened
-	 * at once -- so a client that looks at IN and OUT only (Python's
-	 * select()) does not wait for ever; one never connected is
-	 * writable. */
-	if (p & (RS_SOCK_POLL_ERR | RS_SOCK_POLL_HUP)) {
-		p |= RS_SOCK_POLL_OUT;
-		if (ss->connected || ss->failed || (p & RS_SOCK_POLL_ERR))
-			p |= RS_SOCK_POLL_IN | RS_SOCK_POLL_RDHUP;
-	}
+	/* An error makes the socket readable and writable, as select()
+	 * reports it (App Engine's stub ran select() on Linux sockets, and
+	 * Python's runtime looks at IN and OUT only): the call then says
+	 * what happened.  A socket that ended is both already
+	 * (rs_sock_poll(), as Linux's poll). */
+	if (p & RS_SOCK_POLL_ERR)
+		p |= RS_SOCK_POLL_IN | RS_SOCK_POLL_OUT;
 	if (p & RS_SOCK_POLL_IN)
 		ev |= POLL(IN) | POLL(RDNORM);
 	if (p & RS_SOCK_POLL_OUT)

@@ -496,9 +496,19 @@ unsigned rs_tcp_glue_poll(const struct rs_sock *s)
 		return ev | (rs_tcp_listener_pending(s->tcp.lst) != 0
 				 ? RS_SOCK_POLL_IN
 				 : 0);
-	if (s->tcp.conn == NULL) /* never connected, or given up */
-		return ev | RS_SOCK_POLL_HUP;
+	/* As Linux's tcp_poll(): a socket never connected is writable and
+	 * hung up; one whose connection ended (given up, reset, refused,
+	 * closed both ways) is readable and writable too -- the call then
+	 * says what happened -- so that a poller does not wait for ever. */
+	if (s->tcp.conn == NULL)
+		return ev | RS_SOCK_POLL_OUT | RS_SOCK_POLL_HUP |
+		       ((s->flags & RS_SF_CONNECTED)
+			    ? RS_SOCK_POLL_IN | RS_SOCK_POLL_RDHUP
+			    : 0);
 	st = rs_tcp_state(s->tcp.conn);
+	if (st == RS_TCP_CLOSED)
+		return ev | RS_SOCK_POLL_IN | RS_SOCK_POLL_RDHUP |
+		       RS_SOCK_POLL_OUT | RS_SOCK_POLL_HUP;
 	if (rs_tcp_readable(s->tcp.conn) != 0)
 		ev |= RS_SOCK_POLL_IN;
 	if (rs_tcp_peer_fin(s->tcp.conn))
@@ -506,8 +516,6 @@ unsigned rs_tcp_glue_poll(const struct rs_sock *s)
 	if ((st == RS_TCP_ESTABLISHED || st == RS_TCP_CLOSE_WAIT) &&
 	    rs_tcp_writable(s->tcp.conn) != 0)
 		ev |= RS_SOCK_POLL_OUT;
-	if (st == RS_TCP_CLOSED)
-		ev |= RS_SOCK_POLL_HUP;
 	return ev;
 }
 
