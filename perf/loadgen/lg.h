@@ -123,9 +123,8 @@ struct lg_opts {
 	unsigned depth; /* calls in flight per connection */
 	unsigned batch; /* entries per batch call */
 	double warmup_s, duration_s;
-	double rate; /* echo: requests/s offered (open loop) */
-	bool verify; /* check every byte received (the pattern) */
-	bool peers_only;
+	double rate;	      /* echo: requests/s offered (open loop) */
+	bool verify;	      /* check every byte received (the pattern) */
 	const char *cdf_path; /* the latency CDF */
 	const char *label;    /* a name for the server, in the result */
 	unsigned timeout_s;   /* the whole run's limit */
@@ -151,8 +150,8 @@ struct lg {
 	uint64_t calls, entries, bytes, errors, empty;
 	struct lg_hist hist;
 	/* Counted always. */
-	uint64_t errors_total, setup_errors;
-	unsigned conns_ready, socks_ready, conns_closed;
+	uint64_t errors_total;
+	unsigned conns_ready, socks_ready;
 
 	/* Cost snapshots at the window's edges. */
 	uint64_t srv_cpu_ticks[2];

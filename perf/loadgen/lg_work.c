@@ -67,7 +67,6 @@ struct lsock {
 	uint64_t t0;	    /* echo: scheduled; churn: cycle start */
 	uint32_t echo_left; /* echo: bytes still to come back */
 	struct lg_sock *ps; /* --plain: the connection */
-	uint32_t plain_sent;
 };
 
 struct call {

@@ -334,6 +334,14 @@ def opt(level, name, value=0, size=4):
                               value=value.to_bytes(4, 'little') * (size // 4))
 
 
+def getopts(c, d, want):
+    """The int values of the options (level, name) in want, in order."""
+    r = c.call('GetSocketOptions', pb.rs.GetSocketOptionsRequest(
+        socket_descriptor=d, options=[opt(lv, n) for lv, n in want]))
+    return [int.from_bytes(o.value[:4], 'little', signed=True)
+            for o in r.options]
+
+
 def t_options_shutdown():
     SOL_SOCKET, SOL_TCP = 1, 6
     SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE = \
@@ -351,10 +359,7 @@ def t_options_shutdown():
             (SOL_TCP, TCP_KEEPIDLE), (SOL_SOCKET, SO_RCVBUF),
             (SOL_SOCKET, SO_TYPE), (SOL_SOCKET, SO_ERROR),
             (SOL_SOCKET, SO_REUSEADDR)]
-    r = c.call('GetSocketOptions', pb.rs.GetSocketOptionsRequest(
-        socket_descriptor=d, options=[opt(lv, n) for lv, n in want]))
-    got = [int.from_bytes(o.value[:4], 'little', signed=True)
-           for o in r.options]
+    got = getopts(c, d, want)
     check('SetSocketOptions values read back by GetSocketOptions '
           '(SO_TYPE is SOCK_STREAM)', got == [1, 1, 30, 65536, 1, 0, 0], got)
     # As Linux: options the stack does not act on are kept and read back,
@@ -371,10 +376,7 @@ def t_options_shutdown():
     want = [(SOL_TCP, TCP_MAXSEG), (SOL_IP, IP_TOS), (SOL_SOCKET, SO_DEBUG),
             (SOL_SOCKET, SO_KEEPALIVE), (SOL_SOCKET, SO_SNDBUF),
             (SOL_TCP, TCP_QUICKACK)]
-    r = c.call('GetSocketOptions', pb.rs.GetSocketOptionsRequest(
-        socket_descriptor=d, options=[opt(lv, n) for lv, n in want]))
-    got = [int.from_bytes(o.value[:4], 'little', signed=True)
-           for o in r.options]
+    got = getopts(c, d, want)
     check('options the stack does not act on are kept, booleans are any '
           'non-zero, buffer sizes clamped', got == [500, 16, 1, 1, 4096, 1],
           got)
