@@ -46,6 +46,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rs_byte_ring.h"
 #include "rs_dataplane.h"
 
 /** A worker lcore's context (opaque); given to application hooks. */
@@ -258,6 +259,51 @@ int rs_sock_rx_offsets(const struct rs_sock *s, uint64_t *held,
  *   (UDP); -ENOTCONN.
  */
 int rs_sock_rx_seek(struct rs_sock *s, uint64_t off);
+
+/**
+ * TCP, zero-copy receive: what rs_sock_recv() with @p flags would copy
+ * out, described in place instead (one run of the receive ring, or two
+ * where it wraps), and nothing moves.  Take what was used with
+ * rs_sock_rx_take().  The view stays valid until the stack runs again
+ * (the current callback or poll hook returns): bytes taken meanwhile
+ * are released but not overwritten.
+ *
+ * @return bytes in the view (at most @p len); otherwise as rs_sock_recv()
+ *   (0 at the end of the stream, -EAGAIN, -ENOTCONN, a pending error;
+ *   -EOPNOTSUPP for UDP).
+ */
+ssize_t rs_sock_rx_view(struct rs_sock *s, size_t len, unsigned flags,
+			struct rs_byte_view *v);
+
+/**
+ * TCP: take the first @p n bytes of the latest rs_sock_rx_view() as
+ * rs_sock_recv() with @p flags would have: consumed (the window opens),
+ * held (RS_SOCK_HOLD), or left where they are (RS_SOCK_PEEK).
+ *
+ * @return 0; -ERANGE (more than the unread bytes); -EOPNOTSUPP (UDP);
+ *   -ENOTCONN.
+ */
+int rs_sock_rx_take(struct rs_sock *s, size_t n, unsigned flags);
+
+/**
+ * TCP, zero-copy send: free room in the TX ring, in place, grown first to
+ * cover @p need bytes where the ring's size allows; write there, then
+ * rs_sock_tx_commit().  Nothing written through it is sent before that.
+ *
+ * @return bytes the view covers (may be below @p need); 0 when nothing
+ *   can be written now (full, shut down, not connected or failed:
+ *   rs_sock_send() says which).
+ */
+size_t rs_sock_tx_view(struct rs_sock *s, size_t need, struct rs_byte_view *v);
+
+/**
+ * TCP: send the first @p n bytes written through the latest
+ * rs_sock_tx_view(), as rs_sock_send() sends what it copies.
+ *
+ * @return 0; -ENOBUFS (beyond the view: nothing moves); or as
+ *   rs_sock_send().
+ */
+int rs_sock_tx_commit(struct rs_sock *s, size_t n);
 
 /**
  * @return bytes rs_sock_recv() would return now (TCP), or the length

@@ -642,6 +642,37 @@ int rs_sock_rx_seek(struct rs_sock *s, uint64_t off)
 	return rs_tcp_glue_rx_seek(s, off);
 }
 
+ssize_t rs_sock_rx_view(struct rs_sock *s, size_t len, unsigned flags,
+			struct rs_byte_view *v)
+{
+	if (s->kind != RS_SOCK_TCP)
+		return -EOPNOTSUPP;
+	return rs_tcp_glue_rx_view(s, len, flags, v);
+}
+
+int rs_sock_rx_take(struct rs_sock *s, size_t n, unsigned flags)
+{
+	if (s->kind != RS_SOCK_TCP)
+		return -EOPNOTSUPP;
+	return rs_tcp_glue_rx_take(s, n, flags);
+}
+
+size_t rs_sock_tx_view(struct rs_sock *s, size_t need, struct rs_byte_view *v)
+{
+	if (s->kind != RS_SOCK_TCP || (s->flags & RS_SF_SHUT_WR))
+		return 0;
+	return rs_tcp_glue_tx_view(s, need, v);
+}
+
+int rs_sock_tx_commit(struct rs_sock *s, size_t n)
+{
+	if (s->kind != RS_SOCK_TCP)
+		return -EOPNOTSUPP;
+	if (s->flags & RS_SF_SHUT_WR)
+		return -EPIPE;
+	return rs_tcp_glue_tx_commit(s, n);
+}
+
 unsigned rs_sock_poll(const struct rs_sock *s)
 {
 	unsigned ev = RS_SOCK_POLL_OUT;

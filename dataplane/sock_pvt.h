@@ -137,6 +137,13 @@ unsigned rs_tcp_glue_resume(struct rs_lcore *lc);
 int rs_tcp_glue_rx_offsets(const struct rs_sock *s, uint64_t *held,
 			   uint64_t *unread);
 int rs_tcp_glue_rx_seek(struct rs_sock *s, uint64_t off);
+/** The zero-copy halves of a TCP socket's receive and send (rs_sock.h). */
+ssize_t rs_tcp_glue_rx_view(struct rs_sock *s, size_t len, unsigned flags,
+			    struct rs_byte_view *v);
+int rs_tcp_glue_rx_take(struct rs_sock *s, size_t n, unsigned flags);
+size_t rs_tcp_glue_tx_view(struct rs_sock *s, size_t need,
+			   struct rs_byte_view *v);
+int rs_tcp_glue_tx_commit(struct rs_sock *s, size_t n);
 /** Whether a TCP socket has a peer to name: connected, not connecting
  *  and not ended (Linux's getpeername() says ENOTCONN otherwise). */
 bool rs_tcp_glue_peer_known(const struct rs_sock *s);

@@ -741,7 +741,7 @@ static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
 	watch_drop(wt); /* a park again ties it to its sockets anew */
 	rs_arena_reset(w->arena);
 	rc = rs_rpc_dispatch(wt->exec ? &w->env_exec : &w->env_rpc, wt->frame,
-			     wt->len, &call, w->out, SVC_OUT_MAX, &len);
+			     wt->len, &call, NULL, 0, &len);
 	w->cur_wait = NULL;
 	w->cur_expired = false;
 	if (rc == RS_RPC_PARKED && wt->on != NULL)
@@ -783,8 +783,8 @@ static void exec_run(struct svc_worker *w, struct rs_svc_msg *m)
 	w->cur_app = m->app;
 	w->cur_desc = m->desc;
 	rs_arena_reset(w->arena);
-	rc = rs_rpc_dispatch(&w->env_exec, m->data, m->len, &call, w->out,
-			     SVC_OUT_MAX, &len);
+	rc = rs_rpc_dispatch(&w->env_exec, m->data, m->len, &call, NULL, 0,
+			     &len);
 	if (rc != RS_RPC_PARKED)
 		svc_respond(w, &call, rc, len);
 	w->cur_desc = NULL;
@@ -879,7 +879,6 @@ static void worker_free(struct svc_worker *w)
 	free(w->heap);
 	free(w->conns);
 	free(w->conn_gen);
-	free(w->in);
 	free(w->out);
 	free(w);
 }
@@ -914,11 +913,9 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 						: cfg->tcp.max_conns / 2;
 	w->conns = calloc(w->nconns_max, sizeof(*w->conns));
 	w->conn_gen = calloc(w->nconns_max, sizeof(*w->conn_gen));
-	w->in = malloc(SVC_IN_CHUNK);
 	w->out = malloc(SVC_OUT_MAX);
 	if (w->socks == NULL || w->arena == NULL || w->http_arena == NULL ||
-	    w->conns == NULL || w->conn_gen == NULL || w->in == NULL ||
-	    w->out == NULL) {
+	    w->conns == NULL || w->conn_gen == NULL || w->out == NULL) {
 		worker_free(w);
 		return NULL;
 	}

@@ -195,11 +195,34 @@ void svc_conn_write(struct svc_worker *w, struct svc_conn *c,
 
 static bool conn_input(struct svc_worker *w, struct svc_conn *c);
 
-/* Whether input must wait: output beyond @p limit, or HTTP answers. */
+/* Bytes of TX ring a native connection keeps free before it takes the
+ * next call, so that the call's reply goes straight in (a Receive's is
+ * cut to fit, svc_conn_room()): a quarter of the ring, at most this. */
+#define SVC_ROOM_MIN (64u * 1024)
+
+/* Whether input must wait: output beyond @p limit, HTTP answers, or a
+ * native connection's TX ring short of room. */
 static bool conn_busy(const struct svc_conn *c, size_t limit)
 {
-	return c->out_len - c->out_off > limit ||
-	       (c->http != NULL && rs_http_conn_busy(c->http));
+	ssize_t room;
+
+	if (c->out_len - c->out_off > limit)
+		return true;
+	if (c->http != NULL)
+		return rs_http_conn_busy(c->http);
+	room = rs_sock_writable(c->s);
+	return room >= 0 && (size_t)room < c->room_min; /* broken: CLOSED */
+}
+
+size_t svc_conn_room(const struct svc_conn *c)
+{
+	ssize_t room;
+
+	if (c == NULL || c->http != NULL || c->out_len != c->out_off ||
+	    c->doomed)
+		return 0;
+	room = rs_sock_writable(c->s);
+	return room > 0 ? (size_t)room : 0;
 }
 
 bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c)
@@ -300,15 +323,47 @@ void svc_conn_reply(struct svc_worker *w, struct svc_conn *c,
 		svc_conn_write(w, c, frame, len);
 }
 
+/* The response straight into the connection's TX ring, when nothing waits
+ * before it and it fits: Receive's data is then copied once, from its
+ * socket's ring (svc_data.c).  @return false to take the other way. */
+static bool respond_direct(struct svc_conn *c, const struct rs_rpc_call *call,
+			   size_t len)
+{
+	struct rs_byte_view v;
+	struct iovec iov[2];
+	size_t done;
+
+	if (c->http != NULL || c->out_len != c->out_off || c->doomed ||
+	    rs_sock_tx_view(c->s, len, &v) < len)
+		return false;
+	iov[0] = (struct iovec){v.seg[0].ptr, v.seg[0].len};
+	iov[1] = (struct iovec){v.seg[1].ptr, v.seg[1].len};
+	if (rs_rpc_call_respond_iov(call, call->resp, iov, &done) < 0)
+		return false;
+	rs_sock_tx_commit(c->s, done); /* a broken one: CLOSED follows */
+	return true;
+}
+
+/* Answer a call: @p rc and @p len as rs_rpc_dispatch() returned them
+ * given no buffer (-ENOSPC: the response is to be written, @p len bytes
+ * of it), or 0 with the response already in w->out. */
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		 size_t len)
 {
-	if (rc < 0) /* -ENOSPC: above SVC_OUT_MAX */
+	struct svc_conn *c = w->cur_conn;
+
+	if (rc == -ENOSPC && len <= SVC_OUT_MAX) {
+		if (c != NULL && respond_direct(c, call, len))
+			return;
+		rc = rs_rpc_call_respond(call, call->resp, w->out, SVC_OUT_MAX,
+					 &len);
+	}
+	if (rc < 0) /* above SVC_OUT_MAX */
 		rc = rs_rpc_error_write(
 		    call->call_id, RPC_ERR(RESPONSE_TOO_LARGE),
 		    "reply too large", w->out, SVC_OUT_MAX, &len);
-	if (rc >= 0 && w->cur_conn != NULL)
-		svc_conn_reply(w, w->cur_conn, w->out, len);
+	if (rc >= 0 && c != NULL)
+		svc_conn_reply(w, c, w->out, len);
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -384,8 +439,7 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 	w->cur_app = (uint32_t)app;
 	w->cur_desc = NULL;
 	rs_arena_reset(w->arena);
-	rc = rs_rpc_dispatch(&w->env_rpc, data, len, &call, w->out, SVC_OUT_MAX,
-			     &olen);
+	rc = rs_rpc_dispatch(&w->env_rpc, data, len, &call, NULL, 0, &olen);
 	if (rc == RS_RPC_FORWARD)
 		forward(w, c, app, &call, data, len);
 	else if (rc != RS_RPC_PARKED)
@@ -418,10 +472,25 @@ static ssize_t chunk_feed(struct svc_worker *w, struct svc_conn *c,
 	return (ssize_t)off;
 }
 
+/* Feed what the connection's RX ring holds, where it lies (frames inside
+ * one run are served in place; one across the ring's end is assembled by
+ * the decoder).  @return the bytes taken, or -1 when the stream is
+ * broken. */
+static ssize_t view_feed(struct svc_worker *w, struct svc_conn *c,
+			 const struct rs_byte_view *v)
+{
+	ssize_t used = chunk_feed(w, c, v->seg[0].ptr, v->seg[0].len), more;
+
+	if (used != (ssize_t)v->seg[0].len || v->seg[1].len == 0)
+		return used;
+	more = chunk_feed(w, c, v->seg[1].ptr, v->seg[1].len);
+	return more < 0 ? more : used + more;
+}
+
 /* @return false when the connection was closed. */
 static bool conn_input(struct svc_worker *w, struct svc_conn *c)
 {
-	uint64_t held, start;
+	struct rs_byte_view v;
 	ssize_t n, used;
 
 	while (!c->paused) {
@@ -429,13 +498,11 @@ static bool conn_input(struct svc_worker *w, struct svc_conn *c)
 			conn_pause(w, c);
 			break;
 		}
-		/* Held until used: what a full connection does not take
-		 * stays in the ring for later. */
-		if (rs_sock_rx_offsets(c->s, &held, &start) < 0) {
-			conn_close(w, c, true);
-			return false;
-		}
-		n = rs_sock_recv(c->s, w->in, SVC_IN_CHUNK, RS_SOCK_HOLD);
+		/* Taken once used: what a full connection does not take
+		 * stays in the ring for later.  Nothing here closes the
+		 * connection (a doomed one closes after), so the view
+		 * lasts while its frames are served. */
+		n = rs_sock_rx_view(c->s, SIZE_MAX, RS_SOCK_HOLD, &v);
 		if (n == -EAGAIN)
 			break;
 		if (n == 0 && c->http != NULL) { /* answer what came, then go */
@@ -443,12 +510,12 @@ static bool conn_input(struct svc_worker *w, struct svc_conn *c)
 			c->paused = true;
 			break;
 		}
-		used = n > 0 ? chunk_feed(w, c, w->in, (size_t)n) : -1;
+		used = n > 0 ? view_feed(w, c, &v) : -1;
 		if (used < 0) {
 			conn_close(w, c, n < 0); /* EOF: the replies go out */
 			return false;
 		}
-		rs_sock_rx_seek(c->s, start + (uint64_t)used);
+		rs_sock_rx_take(c->s, (size_t)used, 0);
 		if (c->doomed) {
 			conn_close(w, c, false);
 			return false;
@@ -505,6 +572,7 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 				 bool http, uint32_t ip)
 {
 	struct svc_conn *c;
+	ssize_t ring;
 	uint32_t i;
 
 	if (!client_allowed(w->sh->cfg, ip)) {
@@ -532,6 +600,9 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 		return NULL;
 	}
 	c->s = s;
+	ring = rs_sock_writable(s); /* empty yet: its size */
+	c->room_min =
+	    RTE_MIN((size_t)SVC_ROOM_MIN, ring > 0 ? (size_t)ring / 4 : 0);
 	c->idx = i;
 	c->gen = ++w->conn_gen[i];
 	if (c->gen == 0) /* 0 never names a connection */

@@ -274,19 +274,108 @@ static bool waitall_ready(struct svc_sock *ss, size_t size)
 	return (size_t)avail >= size;
 }
 
+/* ReceiveReply.data's field number (a TCP reply's last field). */
+#define RECV_DATA_FIELD 3
+
+/* TCP: up to @p size bytes, read where they lie in the socket's ring.  A
+ * Receive's reply ends with them (@p tail), so they are copied once, into
+ * the response; a ReceiveBatch entry points at them, or at a copy where
+ * they cross the end of the ring.  @return as rs_sock_recv(). */
+static ssize_t take_stream(struct rs_rpc_call *call, struct svc_sock *ss,
+			   size_t size, unsigned flags,
+			   Remsock__ReceiveReply *resp,
+			   struct rs_rpc_tail *tail)
+{
+	struct rs_byte_view v;
+	ssize_t n = rs_sock_rx_view(ss->s, size, flags, &v);
+	uint8_t *copy;
+
+	if (n <= 0) {
+		resp->has_data = n == 0;
+		return n;
+	}
+	if (tail != NULL) {
+		*tail = (struct rs_rpc_tail){
+		    .field = RECV_DATA_FIELD,
+		    .iov = {{v.seg[0].ptr, v.seg[0].len},
+			    {v.seg[1].ptr, v.seg[1].len}},
+		};
+		call->tail = tail;
+	} else if (v.seg[1].len == 0) {
+		resp->has_data = 1;
+		resp->data = (ProtobufCBinaryData){(size_t)n, v.seg[0].ptr};
+	} else {
+		copy = rs_arena_alloc(call->arena, (size_t)n);
+		if (copy == NULL)
+			return -ENOMEM;
+		memcpy(copy, v.seg[0].ptr, v.seg[0].len);
+		memcpy(copy + v.seg[0].len, v.seg[1].ptr, v.seg[1].len);
+		resp->has_data = 1;
+		resp->data = (ProtobufCBinaryData){(size_t)n, copy};
+	}
+	rs_sock_rx_take(ss->s, (size_t)n, flags);
+	return n;
+}
+
+/* A Receive's reply without its data: frame header, call_id, body and
+ * field headers, stream_offset. */
+#define RECV_HEAD_MAX 64u
+/* Below this much room, a Receive is not cut: its reply waits in the
+ * connection's output instead. */
+#define RECV_ROOM_MIN 4096u
+
+/* A Receive takes what its reply can carry straight into the RPC
+ * connection's TX ring (svc_conn.c keeps room there before it takes a
+ * call): fewer bytes than asked, as recv(2) may return, rather than a
+ * reply that waits in a buffer and is copied again.  Not a peek (which
+ * shows what is there) nor MSG_WAITALL (which waits for all). */
+static size_t fit_room(const struct svc_worker *w, size_t size)
+{
+	size_t room = svc_conn_room(w->cur_conn);
+
+	if (room < RECV_ROOM_MIN)
+		return size;
+	return RTE_MIN(size, room - RECV_HEAD_MAX);
+}
+
+/* UDP: the next datagram, copied into the call's memory. */
+static ssize_t take_datagram(struct rs_rpc_call *call, struct svc_sock *ss,
+			     size_t size, unsigned flags,
+			     Remsock__ReceiveReply *resp)
+{
+	struct sockaddr_in from;
+	uint8_t *buf;
+	ssize_t n;
+
+	/* Memory for what is there, not for what is asked: a batch of many
+	 * large asks must not run out of call memory. */
+	n = rs_sock_readable(ss->s);
+	size = n > 0 ? RTE_MIN(size, (size_t)n) : 1;
+	buf = rs_arena_alloc(call->arena, size);
+	if (buf == NULL)
+		return -ENOMEM;
+	n = rs_sock_recvfrom(ss->s, buf, size, flags, &from);
+	if (n < 0)
+		return n;
+	resp->has_data = 1;
+	resp->data = (ProtobufCBinaryData){.len = (size_t)n, .data = buf};
+	svc_addr_fill(call->arena, &resp->received_from, &from);
+	return n;
+}
+
 /* The core of Receive, for Receive and ReceiveBatch: at most @p cap
- * bytes.  @return bytes (0: EOF); -EAGAIN when there is nothing yet (no
+ * bytes; a Receive gives @p tail for its data (take_stream()), a batch
+ * NULL.  @return bytes (0: EOF); -EAGAIN when there is nothing yet (no
  * error set); -1 with the error in @p call. */
 static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 			const Remsock__ReceiveRequest *req,
 			Remsock__ReceiveReply *resp, struct svc_sock **ssp,
-			size_t cap)
+			size_t cap, struct rs_rpc_tail *tail)
 {
 	struct svc_sock *ss = svc_sock_find(w, call, req->socket_descriptor);
-	struct sockaddr_in from;
+	bool stream = ss != NULL && ss->kind == RS_SOCK_TCP;
 	uint64_t start = 0;
 	unsigned flags = 0;
-	uint8_t *buf;
 	size_t size;
 	ssize_t n;
 
@@ -304,49 +393,34 @@ static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 	}
 	if (req->flags & REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK)
 		flags |= RS_SOCK_PEEK;
-	if (ss->kind == RS_SOCK_TCP &&
-	    !recv_start(call, ss, req, &flags, &start))
+	if (stream && !recv_start(call, ss, req, &flags, &start))
 		return -1;
 	size = RTE_MIN(cap, (size_t)SVC_RECV_MAX);
 	size = RTE_MIN((size_t)req->data_size, size);
 	if (size == 0) { /* as recv(2) of 0 bytes: nothing, at once */
 		resp->has_data = 1;
 		resp->data = (ProtobufCBinaryData){.len = 0, .data = NULL};
-		if (ss->kind == RS_SOCK_TCP) {
-			resp->has_stream_offset = 1;
-			resp->stream_offset = (int64_t)start;
-		}
-		return 0;
-	}
-	if (ss->kind == RS_SOCK_TCP && (req->flags & RECV_WAITALL) &&
-	    !(flags & RS_SOCK_PEEK) && !svc_expired(w) &&
-	    !waitall_ready(ss, size))
+		n = 0;
+	} else if (stream && (req->flags & RECV_WAITALL) &&
+		   !(flags & RS_SOCK_PEEK) && !svc_expired(w) &&
+		   !waitall_ready(ss, size)) {
 		return -EAGAIN;
-	if (ss->kind == RS_SOCK_TCP) {
-		/* Memory for what is there, not for what is asked: a batch of
-		 * many large asks must not run out of call memory.  Nothing
-		 * there (EOF, an error, or none yet): the read says which. */
-		ssize_t avail = rs_sock_readable(ss->s);
-
-		size = avail > 0 ? RTE_MIN(size, (size_t)avail) : 1;
+	} else {
+		if (stream && tail != NULL && !(req->flags & RECV_WAITALL) &&
+		    !(flags & RS_SOCK_PEEK))
+			size = fit_room(w, size);
+		n = stream ? take_stream(call, ss, size, flags, resp, tail)
+			   : take_datagram(call, ss, size, flags, resp);
 	}
-	buf = rs_arena_alloc(call->arena, size);
-	if (buf == NULL) {
-		rs_svc_sys_error(call, ENOMEM, "no call memory");
-		return -1;
-	}
-	n = rs_sock_recvfrom(ss->s, buf, size, flags, &from);
 	if (n == -EAGAIN)
 		return n;
+	if (n == -ENOMEM)
+		return rs_svc_sys_error(call, ENOMEM, "no call memory"), -1;
 	if (n < 0)
 		return SVC_ERR(call, n, "receive"), -1;
-	resp->has_data = 1;
-	resp->data = (ProtobufCBinaryData){.len = (size_t)n, .data = buf};
-	if (ss->kind == RS_SOCK_TCP) {
+	if (stream) {
 		resp->has_stream_offset = 1;
 		resp->stream_offset = (int64_t)start;
-	} else {
-		svc_addr_fill(call->arena, &resp->received_from, &from);
 	}
 	return n;
 }
@@ -356,10 +430,13 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__ReceiveRequest *req = (const void *)reqm;
 	struct svc_worker *w = ctx;
+	struct rs_rpc_tail *tail = rs_arena_alloc(call->arena, sizeof(*tail));
 	struct svc_sock *ss;
 
+	if (tail == NULL)
+		return -ENOMEM;
 	if (authed(w, call) &&
-	    recv_one(w, call, req, (void *)respm, &ss, SVC_RECV_MAX) ==
+	    recv_one(w, call, req, (void *)respm, &ss, SVC_RECV_MAX, tail) ==
 		-EAGAIN &&
 	    svc_park(w, call, ss, req->timeout_seconds, false) == 0)
 		rs_svc_sys_error(call, EAGAIN, "nothing to receive");
@@ -496,7 +573,8 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 			ENTRY_ERROR(&ent[i], sub);
 			continue;
 		}
-		n = recv_one(w, &sub, req->receives[i], &rep[i], &ss, room);
+		n = recv_one(w, &sub, req->receives[i], &rep[i], &ss, room,
+			     NULL);
 		switch (n) {
 		case -EAGAIN:
 			rs_svc_sys_error(&sub, EAGAIN, "nothing to receive");

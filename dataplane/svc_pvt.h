@@ -48,8 +48,6 @@
 #define SVC_BUF_MIN 4096
 #define SVC_BUF_MAX (1 << 26)
 #define SVC_OUT_MAX (8u << 20)
-/* Bytes read from a connection at once. */
-#define SVC_IN_CHUNK (64u * 1024)
 /* Output waiting for a connection's TX ring beyond which its input is
  * not read (back-pressure on a client that does not read replies). */
 #define SVC_OUT_PAUSE (4u << 20)
@@ -156,6 +154,7 @@ struct svc_conn {
 	size_t out_off, out_len, out_cap;
 	uint64_t out_counted; /* of them, counted in w->out_bytes */
 	uint64_t out_charged; /* ... and charged to its app's output_bytes */
+	size_t room_min;      /* TX ring room input waits for (native) */
 	struct svc_wait_list waits;
 };
 
@@ -218,7 +217,6 @@ struct svc_worker {
 	uint32_t cur_app;
 	const char *cur_desc; /* EXEC's new descriptor */
 
-	uint8_t *in;
 	uint8_t *out;
 	struct svc_worker_stats st;
 };
@@ -269,6 +267,9 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		   const uint8_t *data, size_t len);
 void svc_conn_kick(struct svc_worker *w, struct svc_conn *c);
 bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c);
+/* Bytes a reply may take now to go straight into the connection's TX
+ * ring: 0 for HTTP, or while earlier output waits (or @p c is NULL). */
+size_t svc_conn_room(const struct svc_conn *c);
 void svc_conn_kicks(struct svc_worker *w);
 
 /* svc_http.c */

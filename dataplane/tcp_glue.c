@@ -548,38 +548,86 @@ static ssize_t tcp_sendto(struct rs_sock *s, const void *buf, size_t len,
 	return n == 0 && len != 0 ? -EAGAIN : n;
 }
 
-/* Copy without consuming: the unread bytes as they lie in the ring. */
-static ssize_t peek(struct rs_tcp_conn *c, void *buf, size_t len)
+/* A plain read reports the connection's failure before anything else
+ * (rs_tcp_recv()); a peek or a held read looks at the bytes first. */
+ssize_t rs_tcp_glue_rx_view(struct rs_sock *s, size_t len, unsigned flags,
+			    struct rs_byte_view *v)
 {
-	struct rs_byte_view v;
-	size_t n = RTE_MIN(len, rs_byte_ring_read_view(rs_tcp_rcv_ring(c), &v));
-	size_t first = RTE_MIN(n, v.seg[0].len);
+	bool plain = !(flags & (RS_SOCK_PEEK | RS_SOCK_HOLD));
+	struct rs_tcp_conn *c = s->tcp.conn;
+	size_t n;
 
-	if (n == 0)
-		return rs_tcp_peer_fin(c) ? 0 : -EAGAIN;
-	memcpy(buf, v.seg[0].ptr, first);
-	memcpy((uint8_t *)buf + first, v.seg[1].ptr, n - first);
+	if (c == NULL)
+		return no_conn(s);
+	if (plain && rs_tcp_error(c) != 0)
+		return -rs_tcp_error(c);
+	n = RTE_MIN(len, rs_byte_ring_read_view(rs_tcp_rcv_ring(c), v));
+	if (n == 0) {
+		if (rs_tcp_peer_fin(c))
+			return 0;
+		return plain && rs_tcp_state(c) == RS_TCP_CLOSED ? -ENOTCONN
+								 : -EAGAIN;
+	}
+	if (n <= v->seg[0].len) {
+		v->seg[0].len = n;
+		v->seg[1].len = 0;
+	} else {
+		v->seg[1].len = n - v->seg[0].len;
+	}
 	return (ssize_t)n;
+}
+
+int rs_tcp_glue_rx_take(struct rs_sock *s, size_t n, unsigned flags)
+{
+	struct rs_byte_ring *r;
+	int rc;
+
+	if (s->tcp.conn == NULL)
+		return -ENOTCONN;
+	if (flags & RS_SOCK_PEEK)
+		return n <= rs_tcp_readable(s->tcp.conn) ? 0 : -ERANGE;
+	r = rs_tcp_rcv_ring(s->tcp.conn);
+	rc = rs_byte_ring_advance_mark(r, n);
+	if (rc < 0 || (flags & RS_SOCK_HOLD))
+		return rc;
+	/* Consumed, with whatever was held before them: the window opens. */
+	return rs_tcp_rx_seek(s->tcp.conn, s->lc->now_ns, rs_byte_ring_mark(r));
 }
 
 static ssize_t tcp_recvfrom(struct rs_sock *s, void *buf, size_t len,
 			    unsigned flags, struct sockaddr_in *from)
 {
+	struct rs_byte_view v;
+	ssize_t n;
+
+	if (from != NULL && s->tcp.conn != NULL)
+		rs_sock_getpeername(s, from);
+	n = rs_tcp_glue_rx_view(s, len, flags, &v);
+	if (n <= 0)
+		return n;
+	memcpy(buf, v.seg[0].ptr, v.seg[0].len);
+	memcpy((uint8_t *)buf + v.seg[0].len, v.seg[1].ptr, v.seg[1].len);
+	rs_tcp_glue_rx_take(s, (size_t)n, flags);
+	return n;
+}
+
+size_t rs_tcp_glue_tx_view(struct rs_sock *s, size_t need,
+			   struct rs_byte_view *v)
+{
+	if (s->tcp.conn == NULL || rs_tcp_writable(s->tcp.conn) == 0)
+		return 0;
+	return rs_byte_ring_write_view_for(rs_tcp_snd_ring(s->tcp.conn), need,
+					   v);
+}
+
+int rs_tcp_glue_tx_commit(struct rs_sock *s, size_t n)
+{
+	int rc;
+
 	if (s->tcp.conn == NULL)
 		return no_conn(s);
-	if (from != NULL)
-		rs_sock_getpeername(s, from);
-	if (flags & RS_SOCK_PEEK)
-		return peek(s->tcp.conn, buf, len);
-	if (flags & RS_SOCK_HOLD) {
-		ssize_t n = peek(s->tcp.conn, buf, len);
-
-		if (n > 0)
-			rs_byte_ring_advance_mark(rs_tcp_rcv_ring(s->tcp.conn),
-						  (size_t)n);
-		return n;
-	}
-	return rs_tcp_recv(s->tcp.conn, s->lc->now_ns, buf, len);
+	rc = rs_byte_ring_commit(rs_tcp_snd_ring(s->tcp.conn), n);
+	return rc < 0 ? rc : rs_tcp_output(s->tcp.conn, s->lc->now_ns);
 }
 
 int rs_tcp_glue_rx_offsets(const struct rs_sock *s, uint64_t *held,

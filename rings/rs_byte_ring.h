@@ -295,6 +295,23 @@ static inline size_t rs_byte_ring_write_view(struct rs_byte_ring *r,
 	return room;
 }
 
+/**
+ * As rs_byte_ring_write_view(), for a writer that must put @p need bytes
+ * in at once (a whole message): the buffer first grows so that the view
+ * covers them, when the free space allows.
+ *
+ * @return the bytes the view covers; below @p need only when the free
+ *         space (or memory for the growth) is short.
+ */
+static inline size_t rs_byte_ring_write_view_for(struct rs_byte_ring *r,
+						 size_t need,
+						 struct rs_byte_view *v)
+{
+	if (need > rs_byte_ring_room_pvt(r) && need <= rs_byte_ring_space(r))
+		(void)rs_byte_ring_grow_pvt(r, rs_byte_ring_count(r) + need);
+	return rs_byte_ring_write_view(r, v);
+}
+
 /* Head moved to, or bytes were written up to, @p end: keep top past it. */
 static inline void rs_byte_ring_raise_top_pvt(struct rs_byte_ring *r,
 					      uint64_t end)

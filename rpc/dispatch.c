@@ -95,8 +95,9 @@ static Remsock__Rpc__RpcRequest *decode_envelope(struct rs_arena *arena,
 	uint64_t failures = arena_failures(arena);
 	Remsock__Rpc__RpcRequest *req;
 
-	req = remsock__rpc__rpc_request__unpack(rs_arena_allocator(arena),
-						call->frame_len, call->frame);
+	req = (Remsock__Rpc__RpcRequest *)rs_rpc_unpack(
+	    &remsock__rpc__rpc_request__descriptor, arena, call->frame,
+	    call->frame_len);
 	if (req != NULL) {
 		call->call_id = req->call_id;
 		call->has_deadline = req->has_deadline_seconds;
@@ -144,8 +145,7 @@ static ProtobufCMessage *decode_body(struct rs_arena *arena,
 	uint64_t failures = arena_failures(arena);
 	ProtobufCMessage *body;
 
-	body = protobuf_c_message_unpack(m->req_desc, rs_arena_allocator(arena),
-					 req->body.len, req->body.data);
+	body = rs_rpc_unpack(m->req_desc, arena, req->body.data, req->body.len);
 	if (body != NULL)
 		return body;
 	if (arena_failures(arena) != failures)

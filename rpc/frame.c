@@ -61,7 +61,9 @@ void rs_frame_decoder_destroy(struct rs_frame_decoder *dec)
 }
 
 /* The previous frame is no longer the caller's once a new call starts, so a
- * large assembly buffer can go. */
+ * large assembly buffer can go -- unless the new frame is large too: then
+ * it is kept, and a client that sends large frames one after the other
+ * assembles each without a malloc, a free and the copies of regrowing. */
 static void release_large_buffer(struct rs_frame_decoder *dec)
 {
 	if (dec->cap <= RS_FRAME_KEEP_BYTES)
@@ -137,6 +139,8 @@ static int start_body(struct rs_frame_decoder *dec, uint32_t len)
 	dec->hdr_have = RS_FRAME_HDR_LEN;
 	dec->need = len;
 	dec->have = 0;
+	if (len <= RS_FRAME_KEEP_BYTES)
+		release_large_buffer(dec);
 	return 0;
 }
 
@@ -229,8 +233,6 @@ int rs_frame_decode(struct rs_frame_decoder *dec, const uint8_t *buf,
 		return RS_FRAME_EFAILED;
 	if (len == 0)
 		return RS_FRAME_NEED_MORE;
-	if (dec->hdr_have == 0)
-		release_large_buffer(dec);
 	if (dec->hdr_have < RS_FRAME_HDR_LEN) {
 		if (!take_header(dec, buf, len, &pos))
 			goto out;

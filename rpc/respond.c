@@ -8,7 +8,11 @@
  * bytes field packed beforehand into a second buffer, one more copy of every
  * Receive's data.  The output is what protobuf-c writes for the same message
  * (fields in number order, call_id always present), which test_rpc_registry
- * checks by decoding every frame with the generated code.
+ * checks by decoding every frame with the generated code.  A reply's tail
+ * (rs_rpc_tail: Receive's data where it lies in a socket's ring) is written
+ * after it, and the response may go into two runs of memory (a ring's free
+ * space): the data is then copied once, from the socket's ring to the
+ * connection's.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -34,7 +38,8 @@ enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
 /* Sizes of the parts of one response, computed before anything is written
  * so that a short buffer is reported without writing. */
 struct layout {
-	size_t body;   /* packed reply, or an application error's body */
+	size_t packed; /* packed reply, or an application error's body */
+	size_t tail;   /* the reply's tail field (rs_rpc_tail), all of it */
 	size_t detail; /* strlen(call->detail) */
 	size_t error;  /* the ApplicationError or RpcError message */
 	size_t total;  /* the RpcResponse message */
@@ -66,6 +71,11 @@ static uint8_t *put_tag(uint8_t *p, unsigned field, unsigned wire)
 {
 	*p++ = (uint8_t)(field << 3 | wire);
 	return p;
+}
+
+static uint8_t *put_len(uint8_t *p, unsigned field, size_t len)
+{
+	return put_varint(put_tag(p, field, WIRE_LEN), len);
 }
 
 static size_t len_field_size(size_t len)
@@ -104,61 +114,120 @@ static const ProtobufCMessage *body_message(const struct rs_rpc_call *call,
 	return resp;
 }
 
+static size_t tail_len(const struct rs_rpc_tail *t)
+{
+	return t->iov[0].iov_len + t->iov[1].iov_len;
+}
+
 static void plan(const struct rs_rpc_call *call, const ProtobufCMessage *body,
 		 struct layout *l)
 {
-	l->body = body ? protobuf_c_message_get_packed_size(body) : 0;
+	l->packed = body ? protobuf_c_message_get_packed_size(body) : 0;
+	l->tail = 0;
 	l->detail = strlen(call->detail);
 	l->total = 1 + varint_size(call->call_id);
 	if (!is_error(call)) {
 		l->error = 0;
+		if (body != NULL && call->tail != NULL)
+			l->tail = len_field_size(tail_len(call->tail));
 		if (body != NULL)
-			l->total += len_field_size(l->body);
+			l->total += len_field_size(l->packed + l->tail);
 		return;
 	}
 	l->error = 1 + varint_size(int_wire(error_code(call)));
 	if (l->detail > 0)
 		l->error += len_field_size(l->detail);
 	if (body != NULL)
-		l->error += len_field_size(l->body);
+		l->error += len_field_size(l->packed);
 	l->total += len_field_size(l->error);
 }
 
-static uint8_t *put_message(uint8_t *p, unsigned field,
-			    const ProtobufCMessage *msg, size_t len)
+/* Where a response goes: one run of memory, then maybe a second. */
+struct sink {
+	ProtobufCBuffer base; /* for protobuf_c_message_pack_to_buffer() */
+	uint8_t *p;	      /* the next byte */
+	size_t left;	      /* bytes left in this run */
+	uint8_t *next;	      /* the second run, or NULL */
+	size_t next_len;
+};
+
+static void sink_put(struct sink *k, const void *src, size_t n)
 {
-	p = put_tag(p, field, WIRE_LEN);
-	p = put_varint(p, len);
-	return p + protobuf_c_message_pack(msg, p);
+	size_t first = n < k->left ? n : k->left;
+
+	if (n == 0)
+		return;
+	memcpy(k->p, src, first);
+	k->p += first;
+	k->left -= first;
+	if (first == n)
+		return;
+	k->p = k->next;
+	k->left = k->next_len;
+	k->next = NULL;
+	memcpy(k->p, (const uint8_t *)src + first, n - first);
+	k->p += n - first;
+	k->left -= n - first;
 }
 
-static uint8_t *put_error(uint8_t *p, const struct rs_rpc_call *call,
-			  const ProtobufCMessage *body, const struct layout *l)
+static void sink_append(ProtobufCBuffer *b, size_t n, const uint8_t *src)
 {
-	bool app = call->status == RS_RPC_CALL_APP_ERROR;
+	sink_put((struct sink *)b, src, n);
+}
 
-	p = put_tag(p, app ? RESPONSE_APP_ERROR : RESPONSE_RPC_ERROR, WIRE_LEN);
-	p = put_varint(p, l->error);
+/* A message packed in place where it fits the run, through the buffer
+ * interface where it crosses into the next. */
+static void sink_message(struct sink *k, const ProtobufCMessage *msg,
+			 size_t len)
+{
+	if (len <= k->left) {
+		protobuf_c_message_pack(msg, k->p);
+		k->p += len;
+		k->left -= len;
+	} else {
+		protobuf_c_message_pack_to_buffer(msg, &k->base);
+	}
+}
+
+/* The tags, lengths and texts around the body: at most this much. */
+#define HEAD_MAX (RS_FRAME_HDR_LEN + 4 * 11 + 16 + RS_RPC_DETAIL_MAX)
+
+/* Everything of the response up to where the body's bytes go. */
+static size_t head_write(uint8_t *h, const struct rs_rpc_call *call,
+			 const ProtobufCMessage *body, const struct layout *l)
+{
+	uint8_t *p = h + RS_FRAME_HDR_LEN;
+
+	rs_frame_header_write(h, l->total);
+	p = put_tag(p, RESPONSE_CALL_ID, WIRE_VARINT);
+	p = put_varint(p, call->call_id);
+	if (!is_error(call)) {
+		if (body != NULL)
+			p = put_len(p, RESPONSE_BODY, l->packed + l->tail);
+		return (size_t)(p - h);
+	}
+	p = put_len(p,
+		    call->status == RS_RPC_CALL_APP_ERROR ? RESPONSE_APP_ERROR
+							  : RESPONSE_RPC_ERROR,
+		    l->error);
 	p = put_tag(p, ERROR_CODE, WIRE_VARINT);
 	p = put_varint(p, int_wire(error_code(call)));
 	if (l->detail > 0) {
-		p = put_tag(p, ERROR_DETAIL, WIRE_LEN);
-		p = put_varint(p, l->detail);
+		p = put_len(p, ERROR_DETAIL, l->detail);
 		memcpy(p, call->detail, l->detail);
 		p += l->detail;
 	}
 	if (body != NULL)
-		p = put_message(p, APP_ERROR_BODY, body, l->body);
-	return p;
+		p = put_len(p, APP_ERROR_BODY, l->packed);
+	return (size_t)(p - h);
 }
 
-int rs_rpc_call_respond(const struct rs_rpc_call *call,
-			const ProtobufCMessage *resp, uint8_t *out, size_t cap,
-			size_t *out_len)
+static int respond(const struct rs_rpc_call *call, const ProtobufCMessage *resp,
+		   struct sink *k, size_t *out_len)
 {
 	const ProtobufCMessage *body = body_message(call, resp);
+	uint8_t head[HEAD_MAX];
 	struct layout l;
-	uint8_t *p;
 
 	if (!is_error(call) && resp != NULL && call->method != NULL &&
 	    resp->descriptor != call->method->resp_desc)
@@ -167,17 +236,44 @@ int rs_rpc_call_respond(const struct rs_rpc_call *call,
 	if (l.total > RS_FRAME_MAX_HARD)
 		return -EMSGSIZE;
 	*out_len = RS_FRAME_HDR_LEN + l.total;
-	if (cap < *out_len)
+	if (k->left + k->next_len < *out_len)
 		return -ENOSPC;
-	rs_frame_header_write(out, l.total);
-	p = out + RS_FRAME_HDR_LEN;
-	p = put_tag(p, RESPONSE_CALL_ID, WIRE_VARINT);
-	p = put_varint(p, call->call_id);
-	if (is_error(call))
-		put_error(p, call, body, &l);
-	else if (body != NULL)
-		put_message(p, RESPONSE_BODY, body, l.body);
+	sink_put(k, head, head_write(head, call, body, &l));
+	if (body != NULL)
+		sink_message(k, body, l.packed);
+	if (l.tail > 0) {
+		const struct rs_rpc_tail *t = call->tail;
+		uint8_t *p = put_len(head, t->field, tail_len(t));
+
+		sink_put(k, head, (size_t)(p - head));
+		sink_put(k, t->iov[0].iov_base, t->iov[0].iov_len);
+		sink_put(k, t->iov[1].iov_base, t->iov[1].iov_len);
+	}
 	return 0;
+}
+
+int rs_rpc_call_respond(const struct rs_rpc_call *call,
+			const ProtobufCMessage *resp, uint8_t *out, size_t cap,
+			size_t *out_len)
+{
+	struct sink k = {.base.append = sink_append, .p = out, .left = cap};
+
+	return respond(call, resp, &k, out_len);
+}
+
+int rs_rpc_call_respond_iov(const struct rs_rpc_call *call,
+			    const ProtobufCMessage *resp,
+			    const struct iovec out[2], size_t *out_len)
+{
+	struct sink k = {
+	    .base.append = sink_append,
+	    .p = out[0].iov_base,
+	    .left = out[0].iov_len,
+	    .next = out[1].iov_base,
+	    .next_len = out[1].iov_len,
+	};
+
+	return respond(call, resp, &k, out_len);
 }
 
 /* Details travel in protobuf strings, which must be UTF-8, and end up in

@@ -46,7 +46,8 @@
 /** No decoder accepts, and no encoder writes, a frame body above this. */
 #define RS_FRAME_MAX_HARD (64u * 1024 * 1024)
 
-/** An assembly buffer above this size is freed once its frame is consumed. */
+/** An assembly buffer above this size is freed when a frame no larger
+ *  than this starts (a larger one reuses it). */
 #define RS_FRAME_KEEP_BYTES (64u * 1024)
 
 /** What rs_frame_decode() returns.  Negative values are negative errnos. */

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -88,6 +89,20 @@ struct rs_rpc_method {
 };
 
 /**
+ * Bytes a reply ends with, not packed by protobuf-c: one `bytes` field
+ * (number @p field, below 16) written after the packed reply, from up to
+ * two runs of memory that are not the reply's (a socket's receive ring,
+ * where the bytes lie across its end), so that they are copied once,
+ * straight into the response.  The field must be the last one of the
+ * reply that is present: the response is then what protobuf-c would
+ * have written had the field been set in the reply.
+ */
+struct rs_rpc_tail {
+	unsigned field;
+	struct iovec iov[2];
+};
+
+/**
  * One call.  The caller provides it.  Visible rather than opaque because a
  * parked call is kept by value: the struct is copied (e.g. into the socket's
  * waiter) and completed later with rs_rpc_call_respond().  Apart from the
@@ -108,6 +123,7 @@ struct rs_rpc_call {
 	const uint8_t *frame;	/**< the raw request frame body */
 	size_t frame_len;
 	ProtobufCMessage *resp;		    /**< the reply the handler filled */
+	const struct rs_rpc_tail *tail;	    /**< ends an OK reply, or NULL */
 	const ProtobufCMessage *error_body; /**< optional, with APP_ERROR */
 };
 
@@ -196,6 +212,17 @@ int rs_rpc_call_respond(const struct rs_rpc_call *call,
 			size_t *out_len);
 
 /**
+ * As rs_rpc_call_respond(), into up to two runs of memory, @p out[0]
+ * first: the free space of a ring, where it wraps.
+ *
+ * @return as rs_rpc_call_respond(); -ENOSPC when the runs together are
+ *   too small (nothing written).
+ */
+int rs_rpc_call_respond_iov(const struct rs_rpc_call *call,
+			    const ProtobufCMessage *resp,
+			    const struct iovec out[2], size_t *out_len);
+
+/**
  * Write an error-only response frame for @p call_id: for errors a transport
  * finds itself (RPC_UNAUTHENTICATED, RPC_OVER_QUOTA,
  * RPC_DEADLINE_EXCEEDED...).
@@ -227,6 +254,20 @@ void rs_rpc_call_set_rpc_error(struct rs_rpc_call *call,
  * rs_rpc_call_respond() on the copy.
  */
 void rs_rpc_call_park(struct rs_rpc_call *call);
+
+/**
+ * Decode a message as protobuf_c_message_unpack() does, into @p arena,
+ * except that its own bytes fields (not repeated, not in a oneof) point
+ * into @p buf instead of being copied: a Send's data, the envelope's
+ * body.  @p buf must outlive the message; never free it with
+ * protobuf_c_message_free_unpacked().
+ *
+ * @return the message, or NULL where protobuf-c fails (malformed input, a
+ *   required field missing, the arena's limit).
+ */
+ProtobufCMessage *rs_rpc_unpack(const ProtobufCMessageDescriptor *d,
+				struct rs_arena *arena, const uint8_t *buf,
+				size_t len);
 
 /** @return the name of an RPC error code, e.g. "RPC_OVER_QUOTA". */
 const char *rs_rpc_error_name(Remsock__Rpc__RpcErrorCode code);

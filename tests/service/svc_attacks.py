@@ -352,9 +352,13 @@ def t_amplify(echo):
     by = Bystander(echo)
     idle = by.idle_rtt()
     by.start()
-    n_conns, k = 8, 100
+    # Each call peeks 4 times at the 256 KiB: a 1 MiB reply, more than a
+    # connection's TX ring takes, so replies wait in remsockd's buffers.
+    n_conns, k, dup = 8, 10, 4
+    batch = pb.rs.ReceiveBatchRequest(receives=[peek(None)] * dup)
     conns = [client('mallory') for _ in range(n_conns)]
-    ids = [[c.start('Receive', peek(c)) for _ in range(k)] for c in conns]
+    ids = [[c.start('ReceiveBatch', batch) for _ in range(k)]
+           for c in conns]
     out = []
     check('mallory\'s replies reach its output_bytes quota',
           until(lambda: out.append(watch.stats()['rpc.out_bytes']) or
@@ -363,18 +367,30 @@ def t_amplify(echo):
     for _ in range(20):  # and stay bounded while nobody reads
         out.append(watch.stats()['rpc.out_bytes'])
     bound = OUT_QUOTA + n_conns * ((1 << 20) + 4096)
-    print(f'# amplify: {n_conns * k} peeks of 256 KiB pipelined; replies '
-          f'waiting in remsockd at most {max(out)} bytes (bound {bound})',
-          flush=True)
+    print(f'# amplify: {n_conns * k} batches of {dup} peeks of 256 KiB '
+          f'pipelined; replies waiting in remsockd at most {max(out)} '
+          f'bytes (bound {bound})', flush=True)
     starved = watch.stats()['rpc.starved'] - starved0
     check('replies waiting stay within the quota and a reply per '
           'connection (mallory\'s input paused for its quota)',
           max(out) <= bound and starved > 0, (max(out), starved))
-    by.finish('8 connections of unread 256 KiB peeks', idle)
-    got = 0
-    for c, cids in zip(conns, ids):
-        for cid in cids:
-            got += c.finish('Receive', cid).data == data
+    by.finish('8 connections of unread 1 MiB peek batches', idle)
+    # Read them all at once: over its quota the app's connections wait
+    # for its output to drain, so reading one while the rest hold theirs
+    # would wait for ever.
+    whole = [0] * n_conns
+
+    def read(i):
+        for cid in ids[i]:
+            whole[i] += all(e.reply.data == data for e in
+                            conns[i].finish('ReceiveBatch', cid).entries)
+    readers = [threading.Thread(target=read, args=(i,))
+               for i in range(n_conns)]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    got = sum(whole)
     check(f'once mallory reads, all {n_conns * k} answers come, whole',
           got == n_conns * k, got)
     check('and nothing waits any more',

@@ -291,8 +291,23 @@ static void test_buffer_follows_bytes_received(void **state)
 	expect_all(&s, &g);
 	/* Never more than the frame itself. */
 	assert_int_equal(rs_frame_decoder_held(dec), sizes[0]);
+	/* Kept while the next frame's length is unknown, and for another
+	 * large frame: assembled with no new buffer. */
 	assert_int_equal(feed(dec, s.bytes, 2, &g), RS_FRAME_NEED_MORE);
-	assert_int_equal(rs_frame_decoder_held(dec), 0);
+	assert_int_equal(rs_frame_decoder_held(dec), sizes[0]);
+	assert_int_equal(feed(dec, s.bytes + 2, 5000, &g), RS_FRAME_NEED_MORE);
+	assert_int_equal(rs_frame_decoder_held(dec), sizes[0]);
+	assert_int_equal(feed(dec, s.bytes + 5002, s.len - 5002, &g),
+			 RS_FRAME_READY);
+	assert_int_equal(rs_frame_decoder_held(dec), sizes[0]);
+	/* A small frame lets it go. */
+	{
+		static const uint8_t small[] = {0, 0, 0, 2, 'h', 'i'};
+
+		assert_int_equal(feed(dec, small, 4, &g), RS_FRAME_NEED_MORE);
+		assert_int_equal(rs_frame_decoder_held(dec), 0);
+		assert_int_equal(feed(dec, small + 4, 2, &g), RS_FRAME_READY);
+	}
 	free(s.bytes);
 	rs_frame_decoder_destroy(dec);
 }

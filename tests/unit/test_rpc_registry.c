@@ -726,12 +726,14 @@ static void test_request_over_arena_limit(void **state)
 	struct rs_rpc_env env = f->data_env;
 	Remsock__SendRequest sq = REMSOCK__SEND_REQUEST__INIT;
 	static uint8_t data[3000];
+	static char name[3000];
 
 	assert_non_null(small);
 	env.arena = small;
-	sq.socket_descriptor = "s";
-	sq.data.data = data;
-	sq.data.len = sizeof(data);
+	/* A string is copied to be NUL-terminated: 3000 bytes of call
+	 * memory. */
+	memset(name, 's', sizeof(name) - 1);
+	sq.socket_descriptor = name;
 	request(f, 23, "remote_socket", "Send", &sq.base);
 	assert_int_equal(dispatch(f, &env), RS_RPC_DONE);
 	expect_rpc_error(f->out, f->out_len, 23, RPC(REQUEST_TOO_LARGE), NULL);
@@ -739,6 +741,14 @@ static void test_request_over_arena_limit(void **state)
 	/* The same call with room succeeds. */
 	assert_int_equal(dispatch(f, &f->data_env), RS_RPC_DONE);
 	assert_int_equal(f->fake.calls, 1);
+	/* Bytes are not copied (rs_rpc_unpack()): 3000 of data fit. */
+	sq.socket_descriptor = "s";
+	sq.data.data = data;
+	sq.data.len = sizeof(data);
+	request(f, 24, "remote_socket", "Send", &sq.base);
+	rs_arena_reset(small);
+	assert_int_equal(dispatch(f, &env), RS_RPC_DONE);
+	assert_int_equal(f->fake.calls, 2);
 	rs_arena_destroy(small);
 }
 
@@ -797,6 +807,94 @@ static void test_envelope_matches_protobuf_c(void **state)
 	ref_len = remsock__rpc__rpc_response__pack(&ref, theirs);
 	assert_int_equal(len, RS_FRAME_HDR_LEN + ref_len);
 	assert_memory_equal(mine + RS_FRAME_HDR_LEN, theirs, ref_len);
+}
+
+/* Write @p call's response into two runs split at @p cut of @p buf (the
+ * second run first in memory, as a ring's free space that wraps), and
+ * gather it back in order into @p flat. */
+static size_t respond_split(const struct rs_rpc_call *call,
+			    const ProtobufCMessage *resp, size_t cut,
+			    size_t total, uint8_t *buf, uint8_t *flat)
+{
+	struct iovec iov[2] = {{buf + total - cut, cut}, {buf, total - cut}};
+	size_t len = 0;
+
+	memset(buf, 0xee, total);
+	assert_int_equal(rs_rpc_call_respond_iov(call, resp, iov, &len), 0);
+	assert_int_equal(len, total);
+	memcpy(flat, buf + total - cut, cut);
+	memcpy(flat + cut, buf, total - cut);
+	return len;
+}
+
+/* A reply's tail (its data from two runs of someone else's memory) and a
+ * response written into two runs make exactly what protobuf-c makes of
+ * the reply with its data set, wherever either run breaks. */
+static void test_tail_and_two_runs(void **state)
+{
+	Remsock__ReceiveReply rr = REMSOCK__RECEIVE_REPLY__INIT;
+	struct rs_rpc_call call = {.call_id = 4242};
+	struct rs_rpc_tail tail = {.field = 3};
+	static uint8_t ref[2048], buf[2048], flat[2048], data[1000];
+	size_t ref_len, len, cut;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 1);
+	rr.has_stream_offset = 1;
+	rr.stream_offset = 1ll << 40;
+	rr.has_data = 1;
+	rr.data = (ProtobufCBinaryData){sizeof(data), data};
+	assert_int_equal(
+	    rs_rpc_call_respond(&call, &rr.base, ref, sizeof(ref), &ref_len),
+	    0);
+	{
+		Remsock__Rpc__RpcResponse *r = response_of(ref, ref_len);
+		Remsock__ReceiveReply *back = remsock__receive_reply__unpack(
+		    NULL, r->body.len, r->body.data);
+
+		assert_non_null(back);
+		assert_int_equal(r->call_id, 4242);
+		assert_int_equal(back->stream_offset, 1ll << 40);
+		assert_int_equal(back->data.len, sizeof(data));
+		assert_memory_equal(back->data.data, data, sizeof(data));
+		remsock__receive_reply__free_unpacked(back, NULL);
+		remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	}
+
+	/* The same bytes as a tail, lying in two pieces. */
+	rr.has_data = 0;
+	rr.data = (ProtobufCBinaryData){0, NULL};
+	tail.iov[0] = (struct iovec){data, 333};
+	tail.iov[1] = (struct iovec){data + 333, sizeof(data) - 333};
+	call.tail = &tail;
+	assert_int_equal(
+	    rs_rpc_call_respond(&call, &rr.base, flat, sizeof(flat), &len), 0);
+	assert_int_equal(len, ref_len);
+	assert_memory_equal(flat, ref, ref_len);
+	for (cut = 0; cut <= ref_len; cut += cut < 40 ? 1 : 97) {
+		respond_split(&call, &rr.base, cut, ref_len, buf, flat);
+		assert_memory_equal(flat, ref, ref_len);
+	}
+	/* Runs too short together: nothing written. */
+	{
+		struct iovec iov[2] = {{buf, 10}, {buf + 10, ref_len - 11}};
+
+		memset(buf, 0xee, sizeof(buf));
+		assert_int_equal(
+		    rs_rpc_call_respond_iov(&call, &rr.base, iov, &len),
+		    -ENOSPC);
+		assert_int_equal(len, ref_len);
+		assert_int_equal(buf[0], 0xee);
+	}
+	/* An error ignores the tail, and breaks anywhere too. */
+	rs_rpc_call_set_app_error(&call, 7, "socket %s", "closed");
+	assert_int_equal(
+	    rs_rpc_call_respond(&call, &rr.base, ref, sizeof(ref), &ref_len),
+	    0);
+	for (cut = 0; cut <= ref_len; cut++) {
+		respond_split(&call, &rr.base, cut, ref_len, buf, flat);
+		assert_memory_equal(flat, ref, ref_len);
+	}
 }
 
 /* The point of the arena: once warm, a data call allocates nothing on the
@@ -868,6 +966,7 @@ int main(void)
 	    T(test_other_plane_forward),
 	    T(test_output_too_small),
 	    T(test_reply_above_frame_limit),
+	    T(test_tail_and_two_runs),
 	    T(test_request_over_arena_limit),
 	    T(test_error_write),
 	    T(test_envelope_matches_protobuf_c),

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Decoding with bytes in place (see rs_rpc_unpack() in rs_rpc.h).
+ *
+ * protobuf-c copies every bytes field it decodes, and the bytes fields are
+ * most of a frame: the envelope's body, a Send's data.  Here the message's
+ * own (non-repeated, non-oneof) bytes fields are lifted out of the field
+ * stream, protobuf-c decodes a copy of what is left -- tags, numbers,
+ * strings: tens of bytes --, and the lifted fields are then set to point
+ * into the input.  A required bytes field is left in as an empty one, so
+ * that protobuf-c's check for required fields still holds.  Anything the
+ * scan does not understand goes to protobuf-c unchanged, which then
+ * decides as it always does: the result is what protobuf-c gives, with
+ * the bytes where they were.
+ */
+#include <string.h>
+
+#include "rs_rpc.h"
+
+/* Lifted fields of one message, at most. */
+#define LIFT_MAX 4
+
+struct lift {
+	const ProtobufCFieldDescriptor *fd;
+	const uint8_t *data;
+	size_t len;
+	size_t at, end; /* the field's bytes in the input, tag included */
+};
+
+static bool varint_at(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 70 && *pos < len; shift += 7) {
+		uint8_t b = p[(*pos)++];
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+/* A field that may be lifted: a bytes field the message holds once. */
+static const ProtobufCFieldDescriptor *
+liftable(const ProtobufCMessageDescriptor *d, uint64_t number)
+{
+	const ProtobufCFieldDescriptor *fd;
+
+	if (number == 0 || number > UINT32_MAX)
+		return NULL;
+	fd = protobuf_c_message_descriptor_get_field(d, (unsigned)number);
+	if (fd == NULL || fd->type != PROTOBUF_C_TYPE_BYTES ||
+	    fd->label == PROTOBUF_C_LABEL_REPEATED ||
+	    (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+		return NULL;
+	return fd;
+}
+
+/* Find the bytes fields to lift; the last occurrence of each wins, as in
+ * protobuf.  @return how many entries of @p l are used (occurrences, not
+ * fields), or -1 when the input is not plain enough to lift from. */
+static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+		size_t len, struct lift *l)
+{
+	size_t pos = 0, at;
+	uint64_t tag, v;
+	int n = 0;
+
+	while (pos < len) {
+		at = pos;
+		if (!varint_at(p, len, &pos, &tag))
+			return -1;
+		switch (tag & 7) {
+		case 0:
+			if (!varint_at(p, len, &pos, &v))
+				return -1;
+			continue;
+		case 1:
+			v = 8;
+			break;
+		case 5:
+			v = 4;
+			break;
+		case 2:
+			if (!varint_at(p, len, &pos, &v))
+				return -1;
+			break;
+		default: /* groups and junk: protobuf-c's to judge */
+			return -1;
+		}
+		if (v > len - pos)
+			return -1;
+		if ((tag & 7) == 2 && liftable(d, tag >> 3) != NULL) {
+			if (n == LIFT_MAX)
+				return -1;
+			l[n++] = (struct lift){liftable(d, tag >> 3), p + pos,
+					       (size_t)v, at, pos + (size_t)v};
+		}
+		pos += (size_t)v;
+	}
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Whether occurrence @p i is the last of its field. */
+static bool last_of(const struct lift *l, int n, int i)
+{
+	for (int j = i + 1; j < n; j++)
+		if (l[j].fd == l[i].fd)
+			return false;
+	return true;
+}
+
+ProtobufCMessage *rs_rpc_unpack(const ProtobufCMessageDescriptor *d,
+				struct rs_arena *arena, const uint8_t *buf,
+				size_t len)
+{
+	ProtobufCAllocator *a = rs_arena_allocator(arena);
+	struct lift l[LIFT_MAX];
+	size_t kept = len, from = 0;
+	ProtobufCMessage *m;
+	uint8_t *rest, *p;
+	int n = scan(d, buf, len, l);
+
+	if (n <= 0)
+		return protobuf_c_message_unpack(d, a, len, buf);
+	/* What is left, and an empty occurrence (tag: at most 5 bytes, a
+	 * zero length) of each required field lifted. */
+	for (int i = 0; i < n; i++)
+		kept -= l[i].end - l[i].at;
+	rest = rs_arena_alloc(arena, kept + LIFT_MAX * 6);
+	if (rest == NULL)
+		return NULL;
+	p = rest;
+	for (int i = 0; i < n; i++) {
+		memcpy(p, buf + from, l[i].at - from);
+		p += l[i].at - from;
+		from = l[i].end;
+	}
+	memcpy(p, buf + from, len - from);
+	p += len - from;
+	for (int i = 0; i < n; i++)
+		if (last_of(l, n, i) &&
+		    l[i].fd->label == PROTOBUF_C_LABEL_REQUIRED) {
+			p = put_varint(p, (uint64_t)l[i].fd->id << 3 | 2);
+			*p++ = 0;
+		}
+	m = protobuf_c_message_unpack(d, a, (size_t)(p - rest), rest);
+	if (m == NULL)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		const ProtobufCFieldDescriptor *fd = l[i].fd;
+
+		if (!last_of(l, n, i))
+			continue;
+		*(ProtobufCBinaryData *)((uint8_t *)m + fd->offset) =
+		    (ProtobufCBinaryData){l[i].len, (uint8_t *)l[i].data};
+		if (fd->label == PROTOBUF_C_LABEL_OPTIONAL)
+			*(protobuf_c_boolean *)((uint8_t *)m +
+						fd->quantifier_offset) = 1;
+	}
+	return m;
+}
