@@ -8,6 +8,7 @@
  * data plane down again.  It is the only place that exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -15,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -130,6 +134,11 @@ static const char usage_text[] =
     "    configs/nic-example.ini\n"
     "        A PCI NIC bound to vfio-pci.\n"
     "\n"
+    "    /run/remsock/port-KEY.lock\n"
+    "        Held while remsockd runs (it holds its PID): a second\n"
+    "        remsockd on the same port (KEY: the interface, socket path or\n"
+    "        device of [port] devargs) refuses to start.\n"
+    "\n"
     "    Hugepages must be reserved (as root: echo 256 >\n"
     "    /proc/sys/vm/nr_hugepages; mount -t hugetlbfs nodev\n"
     "    /dev/hugepages unless [eal] args has --in-memory).\n"
@@ -143,9 +152,9 @@ static const char usage_text[] =
     "\n"
     "EXIT STATUS\n"
     "    0   stopped by SIGINT or SIGTERM; or the configuration is valid\n"
-    "    1   run-time failure: EAL (hugepages, privileges), port, link,\n"
-    "        RPC listener; or mbufs, sockets or service entries leaked at\n"
-    "        exit\n"
+    "    1   run-time failure: another remsockd holds the port, EAL\n"
+    "        (hugepages, privileges), port, link, RPC listener; or mbufs,\n"
+    "        sockets or service entries leaked at exit\n"
     "    2   usage error, or the configuration is invalid\n"
     "\n"
     "EXAMPLES\n"
@@ -578,7 +587,99 @@ static unsigned service_print(struct rs_svc_shared *sh,
 	return (unsigned)(ds.conns_open + ds.socks_open + ds.waits) + in_use;
 }
 
-static int run(const struct rs_config *cfg, const struct opts *o)
+/* ---- one remsockd a port ------------------------------------------------ */
+
+#define LOCK_DIR "/run/remsock"
+
+/* What names the port's device in [port] devargs: its kernel interface
+ * or socket path where it has one (two names for one tap, "net_tap0" and
+ * "net_tap1", are the same interface), else the device (a PCI address, a
+ * vdev name); made safe for a file name. */
+static void port_key(const char *devargs, char *key, size_t len)
+{
+	const char *pick = devargs;
+	size_t n;
+
+	for (const char *c = devargs; c != NULL; c = strchr(c, ',')) {
+		c += *c == ',';
+		if (strncmp(c, "iface=", 6) == 0 || strncmp(c, "path=", 5) == 0)
+			pick = c;
+	}
+	for (n = 0; pick[n] != '\0' && pick[n] != ',' && n + 1 < len; n++) {
+		char ch = pick[n];
+		bool ok = (ch >= 'a' && ch <= 'z') ||
+			  (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+			  ch == '=';
+
+		key[n] = ok ? ch : '_';
+	}
+	key[n] = '\0';
+}
+
+/* Take the port's lock for the life of the process (the descriptor is
+ * never closed: the kernel lets go at exit, however remsockd ends) and
+ * write our PID into it; @p path receives the lock file's name, for
+ * run() to remove at a clean exit ("" when no lock could be made: no
+ * /run, which is only warned about).  A file removed by the remsockd
+ * that held it, between our open and our lock, is not the lock any more:
+ * open it anew.  @return 0, or -1 with the reason printed: another
+ * remsockd runs on the port. */
+static int port_lock(const struct rs_config *cfg, char *path, size_t len)
+{
+	struct stat held, now;
+	char key[128], pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	port_key(cfg->port.devargs, key, sizeof(key));
+	snprintf(path, len, "%s/port-%s.lock", LOCK_DIR, key);
+	if (mkdir(LOCK_DIR, 0755) < 0 && errno != EEXIST)
+		goto unlocked;
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			goto unlocked;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			break;
+		if (fstat(fd, &held) == 0 && stat(path, &now) == 0 &&
+		    held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+			n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+			if (ftruncate(fd, 0) < 0 ||
+			    write(fd, pid, (size_t)n) != n)
+				fprintf(stderr,
+					"remsockd: warning: %s: cannot write "
+					"the pid: %s\n",
+					path, strerror(errno));
+			return 0;
+		}
+		close(fd);
+	}
+	if (errno != EWOULDBLOCK) {
+		close(fd);
+		goto unlocked;
+	}
+	n = read(fd, pid, sizeof(pid) - 1);
+	pid[n > 0 ? n : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	fprintf(stderr,
+		"remsockd: [port] devargs '%s' is in use by another remsockd "
+		"(pid %s; lock %s): stop it first, or give this one another "
+		"port\n",
+		cfg->port.devargs, pid[0] != '\0' ? pid : "unknown", path);
+	close(fd);
+	return -1;
+
+unlocked:
+	fprintf(stderr,
+		"remsockd: warning: cannot lock the port (%s: %s); a second "
+		"remsockd on it would not be refused\n",
+		path, strerror(errno));
+	path[0] = '\0';
+	return 0;
+}
+
+static int serve(const struct rs_config *cfg, const struct opts *o)
 {
 	struct rs_svc_shared *sh;
 	struct rs_svc_ctl *ctl = NULL;
@@ -652,6 +753,23 @@ err_create:
 	rte_eal_cleanup();
 	fprintf(stderr, "remsockd: not started\n");
 	return EXIT_RUNTIME;
+}
+
+/* Serve, holding the port's lock (removed at the end while still held,
+ * so that no one takes the old file meanwhile). */
+static int run(const struct rs_config *cfg, const struct opts *o)
+{
+	char lock[256];
+	int rc;
+
+	if (port_lock(cfg, lock, sizeof(lock)) < 0) {
+		fprintf(stderr, "remsockd: not started\n");
+		return EXIT_RUNTIME;
+	}
+	rc = serve(cfg, o);
+	if (lock[0] != '\0')
+		unlink(lock);
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -69,6 +69,18 @@ if ! grep -q '^remsockd: ready' "$LOG"; then
 fi
 pass "remsockd starts within 30 s"
 check "the port's link is up" grep -q '^  link      up' "$LOG"
+
+# A second remsockd on the same interface would split its traffic with
+# the first: it must refuse, name the first, and leave it alone.
+rc=0
+timeout 60 "$REMSOCKD" -c "$TMP/tap.ini" --test-secrets >"$TMP/second.out" \
+	2>"$TMP/second.err" || rc=$?
+expect "a second remsockd on $IFACE exits 1" 1 "$rc"
+check "... saying which remsockd holds the port (pid $PID)" \
+	grep -qF "is in use by another remsockd (pid $PID;" "$TMP/second.err"
+check "... before it touches the port" \
+	bash -c "! grep -q 'EAL\\|ready' $TMP/second.out $TMP/second.err"
+check "the first one still runs" kill -0 "$PID"
 MAC=$(awk '$1 == "mac" {print $2; exit}' "$LOG")
 
 ip netns add "$NS" &&
@@ -96,6 +108,8 @@ check "a periodic stats line is printed (--stats-interval 1)" \
 
 stop_remsockd
 expect "remsockd exits 0 on SIGTERM" 0 "$RC"
+check "its port lock went with it" \
+	test ! -e "/run/remsock/port-iface=$IFACE.lock"
 expect "no packet is unexplained (rx = handled + drops)" 0 "$(counter unexplained)"
 expect "no mbuf is in use after the port is closed" 0 "$(counter mbufs_in_use_after_close)"
 expect "5 echo requests were answered" 5 "$(counter event.icmp_echo_replied)"
