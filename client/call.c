@@ -346,9 +346,16 @@ int rskp_call_result(const struct rsk_call *call)
 {
 	const struct rsk_call_error *e = &call->err;
 
-	if (e->local != 0)
+	int err;
+
+	if (e->local != 0) {
+		rskp_detail_set("%s", "");
 		return e->local;
-	return -rsk_errno_from_error(e->rpc_code, e->app_code, e->sys_error);
+	}
+	err = rsk_errno_from_error(e->rpc_code, e->app_code, e->sys_error);
+	if (err != 0)
+		rskp_detail_set("%s", e->detail);
+	return -err;
 }
 
 int rsk_call_check_success(struct rsk_call *call)

@@ -63,6 +63,10 @@ void rskp_resp_clear(struct rskp_resp *r);
  *  EIO for a value it does not know. */
 int rskp_errno_from_sys(int sys_error);
 
+/** Set the thread's rsk_last_detail() (printf-style). */
+void rskp_detail_set(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 /** poll(2) event bits <-> PollEvent.PollEventFlag bits. */
 int rskp_poll_to_wire(int events);
 int rskp_poll_from_wire(int events);

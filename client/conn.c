@@ -369,18 +369,33 @@ static int parse_addr(const char *s, struct sockaddr_in *sa)
 	unsigned long port = RSK_DEFAULT_PORT;
 	size_t hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
 	char *end;
+	int rc;
 
-	if (hlen == 0 || hlen >= sizeof(host))
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		rskp_detail_set("proxy address '%.64s': no host name (give "
+				"HOST or HOST:PORT)",
+				s);
 		return -EINVAL;
+	}
 	memcpy(host, s, hlen);
 	host[hlen] = 0;
 	if (colon != NULL) {
 		port = strtoul(colon + 1, &end, 10);
-		if (*end != 0 || end == colon + 1 || port == 0 || port > 65535)
+		if (*end != 0 || end == colon + 1 || port == 0 ||
+		    port > 65535) {
+			rskp_detail_set("proxy address '%.64s': port '%.16s' "
+					"is not a number from 1 to 65535",
+					s, colon + 1);
 			return -EINVAL;
+		}
 	}
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0) {
+		rskp_detail_set("proxy address '%.64s': cannot resolve "
+				"'%.64s' (%s)",
+				s, host, gai_strerror(rc));
 		return -EINVAL;
+	}
 	*sa = *(struct sockaddr_in *)res->ai_addr;
 	sa->sin_port = htons((uint16_t)port);
 	freeaddrinfo(res);
@@ -398,8 +413,21 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 							     : 0;
 	const char *drop;
 
-	if (addr == NULL || app == NULL || secret == NULL ||
-	    parse_addr(addr, &c->addr) < 0)
+	if (addr == NULL || app == NULL || secret == NULL) {
+		rskp_detail_set(
+		    "%s is not set: export %s (or give it in "
+		    "struct rsk_conn_opts)",
+		    addr == NULL  ? "REMSOCK_ADDR"
+		    : app == NULL ? "REMSOCK_APP"
+				  : "REMSOCK_SECRET",
+		    addr == NULL  ? "REMSOCK_ADDR=HOST[:PORT], the proxy's "
+				    "address"
+		    : app == NULL ? "REMSOCK_APP=APP_ID, an app of the "
+				    "proxy's [apps]"
+				  : "REMSOCK_SECRET, that app's secret");
+		return -EINVAL;
+	}
+	if (parse_addr(addr, &c->addr) < 0)
 		return -EINVAL;
 	c->app = strdup(app);
 	c->secret = malloc(slen + 1);
@@ -415,6 +443,48 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 	if (drop != NULL)
 		atomic_store(&c->drop_every, strtoull(drop, NULL, 0));
 	return 0;
+}
+
+/* rsk_last_detail() of a transport that did not open. */
+static void open_detail(const struct rsk_conn *c, int rc)
+{
+	char ip[INET_ADDRSTRLEN] = "?";
+	unsigned port = ntohs(c->addr.sin_port);
+
+	inet_ntop(AF_INET, &c->addr.sin_addr, ip, sizeof(ip));
+	switch (-rc) {
+	case EACCES:
+		rskp_detail_set("the proxy at %s:%u refused app '%.64s': wrong "
+				"app id or secret (REMSOCK_APP, "
+				"REMSOCK_SECRET), or the app is not in its "
+				"[apps]",
+				ip, port, c->app);
+		break;
+	case ECONNREFUSED:
+		rskp_detail_set("nothing listens at %s:%u: is remsockd "
+				"running, with [rpc] listen_port %u?",
+				ip, port, port);
+		break;
+	case ECONNRESET:
+		rskp_detail_set("the proxy at %s:%u reset the connection: is "
+				"this host in its [rpc] clients?",
+				ip, port);
+		break;
+	case ETIMEDOUT:
+		rskp_detail_set("no answer from %s:%u within %d ms: is it "
+				"the proxy's [net] ip, reached through the "
+				"right interface?",
+				ip, port, c->connect_ms);
+		break;
+	case EPROTO:
+		rskp_detail_set("%s:%u does not answer as remsockd does (is "
+				"it the proxy's RPC port, not its HTTP one?)",
+				ip, port);
+		break;
+	default:
+		rskp_detail_set("cannot reach the proxy at %s:%u: %s", ip, port,
+				strerror(-rc));
+	}
 }
 
 static void conn_free(struct rsk_conn *c)
@@ -479,8 +549,10 @@ struct rsk_conn *rsk_conn_open(const struct rsk_conn_opts *opts)
 	if (rc < 0)
 		goto err_free;
 	rc = transport_open(c, &c->fd);
-	if (rc < 0)
+	if (rc < 0) {
+		open_detail(c, rc);
 		goto err_free;
+	}
 	c->gen = 1;
 	c->up = true;
 	rc = -pthread_create(&c->thr, NULL, io_thread, c);

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 #include "client_pvt.h"
 
@@ -153,4 +155,22 @@ int rskp_poll_from_wire(int events)
 		if (events & poll_map[i].wire)
 			h |= poll_map[i].host;
 	return h;
+}
+
+/* Per thread, as errno: rsk_last_detail(). */
+static _Thread_local char last_detail[256];
+
+void rskp_detail_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(last_detail, sizeof(last_detail), fmt, ap) < 0)
+		last_detail[0] = '\0';
+	va_end(ap);
+}
+
+const char *rsk_last_detail(void)
+{
+	return last_detail;
 }

@@ -277,6 +277,20 @@ int rsk_call_reset(struct rsk_call *call);
 /* ---- error mapping ------------------------------------------------------ */
 
 /**
+ * Words on the calling thread's last failed exchange with the proxy: the
+ * detail the proxy gave with the last call that failed (e.g. why [acl]
+ * denied a Connect; "" when it gave none or the transport failed), or why
+ * the last rsk_conn_open() -- or the default connection -- could not open
+ * (a variable not set, a proxy name that does not resolve, the proxy
+ * refusing the app).  Successful calls and the library's own checks
+ * (EBADF for an unknown handle...) leave it as it is.
+ *
+ * @return the text, valid until the thread's next failing call into the
+ *   library (never NULL).
+ */
+const char *rsk_last_detail(void);
+
+/**
  * The errno for an error of the remote socket service: SYSTEM_ERROR gives
  * the errno it carries, PERMISSION_DENIED EACCES, INVALID_REQUEST EINVAL,
  * SOCKET_CLOSED EBADF, FAILURE and GAI_ERROR EIO; RPC errors: OVER_QUOTA

@@ -343,6 +343,22 @@ int cli_resolve(struct rsk_conn *c, const char *name, struct in_addr *addrs,
 	return n > 0 ? n : -1;
 }
 
+/* strerror(@p err), and the proxy's words on it where they say more than
+ * the errno (which [acl] rule denied a Connect, which quota is used up,
+ * what in a request was wrong): into @p buf. */
+static const char *err_text(int err, char *buf, size_t len)
+{
+	const char *detail = rsk_last_detail();
+	bool says_more = err == EACCES || err == EPERM || err == ENOBUFS ||
+			 err == EINVAL || err == EMSGSIZE;
+
+	if (says_more && detail[0] != '\0')
+		snprintf(buf, len, "%s (%s)", strerror(err), detail);
+	else
+		snprintf(buf, len, "%s", strerror(err));
+	return buf;
+}
+
 int cli_dial(const char *cmd, struct rsk_conn *c, const char *host, int port,
 	     int type, int timeout_s)
 {
@@ -351,7 +367,7 @@ int cli_dial(const char *cmd, struct rsk_conn *c, const char *host, int port,
 	char why[512], ip[INET_ADDRSTRLEN];
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port)};
-	int n, fd, err = 0;
+	int n, fd;
 
 	n = cli_resolve(c, host, a, why, sizeof(why));
 	if (n < 0) {
@@ -362,7 +378,8 @@ int cli_dial(const char *cmd, struct rsk_conn *c, const char *host, int port,
 		inet_ntop(AF_INET, &a[i], ip, sizeof(ip));
 		fd = rsk_socket_on(c, AF_INET, type, 0);
 		if (fd < 0) {
-			cli_err(cmd, "socket: %s", strerror(errno));
+			cli_err(cmd, "socket: %s",
+				err_text(errno, why, sizeof(why)));
 			return -1;
 		}
 		if (timeout_s > 0) {
@@ -374,14 +391,13 @@ int cli_dial(const char *cmd, struct rsk_conn *c, const char *host, int port,
 		sa.sin_addr = a[i];
 		if (rsk_connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return fd;
-		err = errno;
+		err_text(errno, why, sizeof(why));
 		rsk_close(fd);
 		if (strcmp(host, ip) == 0)
-			cli_err(cmd, "connect to %s:%d: %s", ip, port,
-				strerror(err));
+			cli_err(cmd, "connect to %s:%d: %s", ip, port, why);
 		else
 			cli_err(cmd, "connect to %s:%d (%s): %s", host, port,
-				ip, strerror(err));
+				ip, why);
 	}
 	return -1;
 }
@@ -414,20 +430,13 @@ struct rsk_conn *cli_connect(const char *cmd, int *status)
 		rsk_default_conn_set(conn);
 		return conn;
 	}
+	/* The library says what went wrong, and what to do. */
 	if (errno == EINVAL) {
-		cli_usage(cmd, "proxy address '%s' is not HOST or HOST:PORT",
-			  addr);
+		cli_usage(cmd, "%s", rsk_last_detail());
 		return NULL;
 	}
 	*status = CLI_FAIL;
-	if (errno == EACCES)
-		cli_err(cmd,
-			"the proxy at %s refused app '%s': wrong app id or "
-			"secret (%s)",
-			addr, app, strerror(errno));
-	else
-		cli_err(cmd, "cannot reach the proxy at %s: %s", addr,
-			strerror(errno));
+	cli_err(cmd, "%s", rsk_last_detail());
 	return NULL;
 }
 

@@ -72,11 +72,8 @@ struct rsk_conn *shim_conn(void)
 		if (c == NULL) {
 			shim.fail_ms = shim_now_ms();
 			shim.fail_err = rc;
-			shim_debug("cannot reach remsockd at %s: %s",
-				   getenv("REMSOCK_ADDR")
-				       ? getenv("REMSOCK_ADDR")
-				       : "(REMSOCK_ADDR unset)",
-				   strerror(rc));
+			shim_debug("no connection to remsockd: %s (%s)",
+				   rsk_last_detail(), strerror(rc));
 			pthread_mutex_unlock(&shim.conn_mu);
 			errno = shim.fail_err;
 			return NULL;

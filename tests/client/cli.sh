@@ -215,7 +215,8 @@ expect "nc -u: a datagram to a closed port (ICMP port unreachable), exit 1" \
 	"1 remsock nc: receive: Connection refused" "$(rc_err)"
 rcli /dev/null nc 127.0.0.1 80
 expect "nc: a destination the proxy's ACL denies, exit 1" \
-	"1 remsock nc: connect to 127.0.0.1:80: Permission denied" "$(rc_err)"
+	"1 remsock nc: connect to 127.0.0.1:80: Permission denied (127.0.0.1:80 denied by built-in loopback: deny 127.0.0.0/8)" \
+	"$(rc_err)"
 
 # ---- stats and the proxy ---------------------------------------------------
 
@@ -245,15 +246,19 @@ expect "stats: a prefix no counter has, exit 1" \
 
 rcli /dev/null --addr "$TB_PEER_IP:1" resolve x
 expect "a proxy address where nothing listens, exit 1" \
-	"1 remsock resolve: cannot reach the proxy at $TB_PEER_IP:1: Connection refused" \
+	"1 remsock resolve: nothing listens at $TB_PEER_IP:1: is remsockd running, with [rpc] listen_port 1?" \
 	"$(rc_err)"
+rcli /dev/null --addr "$TB_PEER_IP:0" resolve x
+expect "a proxy address with port 0 (exit 2)" \
+	"2 remsock resolve: proxy address '$TB_PEER_IP:0': port '0' is not a number from 1 to 65535" \
+	"$RC $(head -1 "$ERR")"
 rcli /dev/null --addr 198.18.0.99 --connect-timeout 1500 resolve x
 expect "a proxy address where no one answers, exit 1" \
-	"1 remsock resolve: cannot reach the proxy at 198.18.0.99" \
+	"1 remsock resolve: no answer from 198.18.0.99" \
 	"$RC $(cut -d: -f1-2 "$ERR")"
 rcli /dev/null --secret wrong stats
 expect "a wrong secret, exit 1" \
-	"1 remsock stats: the proxy at $TB_PROXY_IP refused app 'demo': wrong app id or secret (Permission denied)" \
+	"1 remsock stats: the proxy at $TB_PROXY_IP:5757 refused app 'demo': wrong app id or secret (REMSOCK_APP, REMSOCK_SECRET), or the app is not in its [apps]" \
 	"$(rc_err)"
 
 svc_stop

@@ -76,4 +76,17 @@ check "a program builds with pkg-config --static remsock" cc -o \
 expect "and runs without libremsock.so" "$WANT" "$("$DEST/use_static" 2>&1)"
 expect "the static program does not need libremsock.so" "" \
 	"$(ldd "$DEST/use_static" | grep remsock)"
+
+# The README's C example, as printed there: it builds, and without a
+# proxy configured it says what to set.
+sed -n '/^  ```c$/,/^  ```$/p' "$(dirname "$0")/../../README.md" |
+	sed '1d;$d;s/^  //' >"$DEST/readme.c"
+# shellcheck disable=SC2046
+check "the README's C example builds (-Wall -Werror)" cc -Wall -Werror \
+	-o "$DEST/readme" "$DEST/readme.c" $(pkg-config --cflags --libs remsock)
+rc=0
+LD_LIBRARY_PATH=$LIB "$DEST/readme" >/dev/null 2>"$DEST/readme.err" || rc=$?
+expect "and, with REMSOCK_ADDR unset, fails saying to set it" \
+	"1 Invalid argument: REMSOCK_ADDR is not set" \
+	"$rc $(cut -d: -f1-2 "$DEST/readme.err")"
 finish

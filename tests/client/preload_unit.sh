@@ -47,7 +47,7 @@ expect "without a proxy: socket() fails with ECONNREFUSED, the rest works" \
 	"socket ECONNREFUSED | socketpair pair | unix dg | numeric 198.18.0.9 | localhost 127.0.0.1 | name True" \
 	"$(REMSOCK_DEBUG=1 "${SHIM[@]}" python3 -c "$PY" 2>"$ERR")"
 expect "REMSOCK_DEBUG: one line on stderr says why" \
-	"1 remsock-preload: cannot reach remsockd at 127.0.0.1:1: Connection refused" \
+	"1 remsock-preload: no connection to remsockd: nothing listens at 127.0.0.1:1: is remsockd running, with [rpc] listen_port 1? (Connection refused)" \
 	"$(wc -l <"$ERR") $(head -1 "$ERR")"
 expect "without REMSOCK_DEBUG: nothing on stderr" "socket ECONNREFUSED" \
 	"$("${SHIM[@]}" python3 -c "$PY" 2>&1 | cut -d'|' -f1 | sed 's/ $//')"

@@ -125,18 +125,35 @@ static void t_conn(void)
 	c = rsk_conn_open(&o);
 	check("a wrong secret is refused (EACCES)",
 	      c == NULL && errno == EACCES, "c=%p errno=%d", (void *)c, errno);
+	check("... and rsk_last_detail() says which app and what to check",
+	      strstr(rsk_last_detail(), "refused app '") != NULL &&
+		  strstr(rsk_last_detail(), "REMSOCK_SECRET") != NULL,
+	      "%s", rsk_last_detail());
 	o.secret = NULL;
 	o.app = NULL;
 	unsetenv("REMSOCK_APP");
 	c = rsk_conn_open(&o);
 	check("no app id: EINVAL", c == NULL && errno == EINVAL, "errno=%d",
 	      errno);
+	check("... naming the variable to set",
+	      strncmp(rsk_last_detail(), "REMSOCK_APP is not set", 22) == 0,
+	      "%s", rsk_last_detail());
 	setenv("REMSOCK_APP", app, 1);
+	o.addr = "198.18.0.2:70000";
+	c = rsk_conn_open(&o);
+	check("a port above 65535: EINVAL, and the detail says so",
+	      c == NULL && errno == EINVAL &&
+		  strstr(rsk_last_detail(), "port '70000'") != NULL,
+	      "errno=%d %s", errno, rsk_last_detail());
 	o.addr = "198.18.0.2:1";
 	o.connect_timeout_ms = 30000; /* a refusal comes at once */
 	c = rsk_conn_open(&o);
 	check("a port nobody listens on: ECONNREFUSED",
 	      c == NULL && errno == ECONNREFUSED, "errno=%d", errno);
+	check("... and the detail asks whether remsockd runs there",
+	      strstr(rsk_last_detail(), "nothing listens at 198.18.0.2:1") !=
+		  NULL,
+	      "%s", rsk_last_detail());
 	c = rsk_default_conn();
 	check("the default connection comes from REMSOCK_ADDR/APP/SECRET",
 	      c != NULL, "errno=%d", errno);
@@ -383,10 +400,14 @@ static void t_errors(void)
 	check("connect() to loopback, which the ACL denies: EACCES",
 	      rsk_connect(fd, SA(sa), sizeof(sa)) < 0 && errno == EACCES,
 	      "errno=%d", errno);
+	check("... rsk_last_detail() has the proxy's words: the rule",
+	      strstr(rsk_last_detail(), "127.0.0.1:80 denied by ") != NULL,
+	      "%s", rsk_last_detail());
 	rsk_close(fd);
 	check("send() on a handle never made: EBADF",
 	      rsk_send(4242, "x", 1, 0) < 0 && errno == EBADF, "errno=%d",
 	      errno);
+
 	check("recv()/close()/listen() on it: EBADF",
 	      rsk_recv(4242, &sa, 1, 0) < 0 && errno == EBADF &&
 		  rsk_close(-1) < 0 && errno == EBADF &&
