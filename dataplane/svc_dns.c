@@ -314,6 +314,33 @@ static int gai_of(int status)
 	}
 }
 
+/* What a c-ares status means for the one who asked, in words that point
+ * at the cause (c-ares says "Could not contact DNS servers" also when
+ * every server answered REFUSED). */
+static const char *status_text(int status)
+{
+	switch (status) {
+	case ARES_SUCCESS:
+	case ARES_ENODATA:
+		return "no IPv4 address";
+	case ARES_ENOTFOUND:
+		return "no such name (NXDOMAIN)";
+	case ARES_ETIMEOUT:
+		return "no answer from [dns] servers in time";
+	case ARES_ECONNREFUSED:
+		return "[dns] servers refused the query (REFUSED: do they "
+		       "resolve for the proxy's address?) or are unreachable";
+	case ARES_EREFUSED:
+		return "[dns] servers refused the query (REFUSED)";
+	case ARES_ESERVFAIL:
+		return "[dns] servers failed (SERVFAIL)";
+	case ARES_EBADNAME:
+		return "not a valid DNS name";
+	default:
+		return ares_strerror(status);
+	}
+}
+
 static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 		    const struct dns_q *q, const char *name)
 {
@@ -321,9 +348,7 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 		rs_svc_error(
 		    call, ERR(GAI_ERROR),
 		    q->status == ARES_SUCCESS ? GAI(NODATA) : gai_of(q->status),
-		    "%.60s: %s", name,
-		    q->status == ARES_SUCCESS ? "no IPv4 address"
-					      : ares_strerror(q->status));
+		    "%.60s: %s", name, status_text(q->status));
 		return 0;
 	}
 	return rs_svc_resolve_reply(call, resp, q->canon[0] ? q->canon : name,

@@ -309,6 +309,14 @@ def t_resolve():
     ok, why = raises(lambda: resolve('nosuch.invalid'), app_code=GAI,
                      errno=pb.rs.ResolveReply.SOCKET_EAI_NONAME)
     check('an unknown name is GAI_ERROR EAI_NONAME', ok, why)
+    # dnsmasq has no upstream: a name outside its domains is REFUSED.
+    try:
+        resolve('outside.example')
+        why = 'resolved'
+    except CallError as e:
+        why = e.detail
+    check('a name the DNS server refuses says so, not "Could not contact"',
+          'refused the query' in why, why)
     ok, why = raises(lambda: resolve('web.svc.test', fam=(IPV6,)),
                      app_code=GAI,
                      errno=pb.rs.ResolveReply.SOCKET_EAI_ADDRFAMILY)
