@@ -24,6 +24,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_log.h>
 
 #include "rs_acl.h"
 #include "rs_apps.h"
@@ -45,6 +46,7 @@ struct opts {
 	bool test_secrets;    /* --test-secrets */
 	bool print_default;   /* --print-default-config */
 	unsigned stats_every; /* seconds; 0: no periodic line */
+	bool verbose;	      /* -v: DPDK's start-up lines too */
 	int eal_argc;	      /* arguments after "--" */
 	char **eal_argv;
 };
@@ -58,7 +60,7 @@ static const char usage_text[] =
     "    remsockd - kernel-bypass remote socket proxy\n"
     "\n"
     "SYNOPSIS\n"
-    "    remsockd [-c FILE] [--stats-interval SECS] [-- EAL-ARG...]\n"
+    "    remsockd [-c FILE] [-v] [--stats-interval SECS] [-- EAL-ARG...]\n"
     "    remsockd [-c FILE] [--test-secrets] --check-config\n"
     "    remsockd --print-default-config\n"
     "    remsockd --help | --version\n"
@@ -113,6 +115,12 @@ static const char usage_text[] =
     "    --print-default-config\n"
     "        Print the embedded default configuration, with comments on\n"
     "        every key: a starting point for FILE.\n"
+    "    -v, --verbose\n"
+    "        Print what DPDK says while remsockd starts (EAL, the port's\n"
+    "        driver).  Without it those lines are kept back and printed\n"
+    "        only if the start fails: they are the driver's notes on\n"
+    "        what it does without (1 GiB hugepages, a tap's multiq qdisc,\n"
+    "        secondary processes), not errors of remsockd.\n"
     "    --stats-interval SECS\n"
     "        Print one line of counters every SECS seconds (1-3600).\n"
     "        Default: only at exit.\n"
@@ -193,6 +201,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 	    {"test-secrets", no_argument, NULL, O_TEST_SECRETS},
 	    {"print-default-config", no_argument, NULL, O_PRINT},
 	    {"stats-interval", required_argument, NULL, O_STATS},
+	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -202,7 +211,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	/* '+': stop at the first non-option, so that EAL arguments after
 	 * "--" are left alone. */
-	while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:hvV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -224,6 +233,9 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 				"not a number of seconds (1-3600)\n",
 				optarg);
 			return EXIT_USAGE;
+		case 'v':
+			o->verbose = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return EXIT_OK;
@@ -679,6 +691,40 @@ unlocked:
 	return 0;
 }
 
+/* DPDK's lines while remsockd starts, kept back unless -v: in memory,
+ * printed only if the start fails. */
+struct startlog {
+	FILE *f; /* NULL: not kept back */
+	char *buf;
+	size_t len;
+};
+
+static void startlog_begin(struct startlog *l, bool verbose)
+{
+	*l = (struct startlog){0};
+	if (verbose)
+		return;
+	l->f = open_memstream(&l->buf, &l->len);
+	if (l->f != NULL)
+		rte_openlog_stream(l->f);
+}
+
+/* Back to DPDK's own stream; @p show: print what was kept (a failed
+ * start). */
+static void startlog_end(struct startlog *l, bool show)
+{
+	if (l->f == NULL)
+		return;
+	rte_openlog_stream(NULL);
+	fclose(l->f);
+	if (show && l->len > 0) {
+		fputs("remsockd: DPDK said while starting:\n", stderr);
+		fputs(l->buf, stderr);
+	}
+	free(l->buf);
+	l->f = NULL;
+}
+
 static int serve(const struct rs_config *cfg, const struct opts *o)
 {
 	struct rs_svc_shared *sh;
@@ -686,12 +732,16 @@ static int serve(const struct rs_config *cfg, const struct opts *o)
 	struct rs_svc_dp *sdp = NULL;
 	struct counters_src src;
 	unsigned leaked, svc_leaked;
+	struct startlog log;
 	struct rs_dp *dp;
 	char err[256];
 	int rc;
 
-	if (rs_dp_eal_init(cfg, o->eal_argc, o->eal_argv) < 0)
+	startlog_begin(&log, o->verbose);
+	if (rs_dp_eal_init(cfg, o->eal_argc, o->eal_argv) < 0) {
+		startlog_end(&log, true);
 		return EXIT_RUNTIME;
+	}
 	dp = rs_dp_create(cfg);
 	if (dp == NULL)
 		goto err_create;
@@ -723,6 +773,7 @@ static int serve(const struct rs_config *cfg, const struct opts *o)
 	}
 	if (rs_dp_start(dp) < 0)
 		goto err_start;
+	startlog_end(&log, false);
 	banner_print(dp, cfg);
 	control_loop(cfg, dp, ctl, o->stats_every);
 	rs_dp_stop(dp);
@@ -743,13 +794,16 @@ static int serve(const struct rs_config *cfg, const struct opts *o)
 	return EXIT_OK;
 
 err_svc:
+	startlog_end(&log, true);
 	fprintf(stderr, "remsockd: %s\n", err);
 err_start:
+	startlog_end(&log, true);
 	rs_svc_dp_free(sdp);
 	rs_svc_ctl_free(ctl);
 	rs_svc_shared_free(sh);
 	rs_dp_destroy(dp);
 err_create:
+	startlog_end(&log, true);
 	rte_eal_cleanup();
 	fprintf(stderr, "remsockd: not started\n");
 	return EXIT_RUNTIME;

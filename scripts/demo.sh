@@ -97,11 +97,6 @@ if ! wait_log "$START_TIMEOUT" 'remsockd: ready'; then
 	fail "remsockd did not come up (its output is above)"
 fi
 sed 's/^/    | /' "$LOG"
-if grep -q 'multiq\|secondary' "$LOG"; then
-	echo "(The tap PMD's lines about the multiq qdisc and secondary processes are"
-	echo " harmless: the kernel lacks sch_multiq, which only rte_flow rules need, and"
-	echo " with --in-memory there are no secondary processes to tell.)"
-fi
 PROXY_MAC=$(awk '$1 == "mac" {print $2; exit}' "$LOG")
 
 step "2. Creating namespace $NS and moving $IFACE into it (the port keeps running)"

@@ -29,6 +29,8 @@ run_fails() {
 
 run_fails "an unknown EAL option" "EAL initialisation failed" \
 	-- --no-such-eal-option
+check "... and what DPDK said while starting is shown after all" \
+	grep -q "^remsockd: DPDK said while starting:" "$TMP/err"
 
 printf '[port]\ndevargs = net_nosuch0\n[net]\nip = 198.18.0.2\n' >"$TMP/port.ini"
 run_fails "a port that does not probe" \

@@ -69,6 +69,8 @@ if ! grep -q '^remsockd: ready' "$LOG"; then
 fi
 pass "remsockd starts within 30 s"
 check "the port's link is up" grep -q '^  link      up' "$LOG"
+expect "a quiet start: the banner is the first line (DPDK's notes kept back)" \
+	"remsockd" "$(head -1 "$LOG" | cut -d' ' -f1)"
 
 # A second remsockd on the same interface would split its traffic with
 # the first: it must refuse, name the first, and leave it alone.
