@@ -4,6 +4,11 @@
 # remsock demo: an HTTP request through the proxy, end to end, in tap mode.
 #
 #   scripts/demo.sh            (as root, after the build; RS_BUILD=build)
+#   scripts/demo.sh --keep     the same, then leaves remsockd, the
+#                              namespace and its web server running, to
+#                              try the client library, the command and
+#                              the shim against (README, "Three ways in")
+#   scripts/demo.sh --stop     stops what --keep left running
 #
 # 1. starts remsockd on its embedded default configuration: DPDK's net_tap
 #    port creates the kernel interface rs-tap0, the proxy is 198.18.0.2/24;
@@ -22,6 +27,15 @@
 # (HTTP 200), 1 otherwise.
 set -euo pipefail
 
+KEEP=0 STOP=0
+case "${1:-}" in
+"") ;;
+--keep) KEEP=1 ;;
+--stop) STOP=1 ;;
+-h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+*) echo "demo.sh: unknown argument '$1' (--keep, --stop, --help)" >&2; exit 2 ;;
+esac
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${RS_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
@@ -36,6 +50,30 @@ START_TIMEOUT=30            # seconds for remsockd to report "ready"
 STOP_TIMEOUT=10             # seconds for remsockd to exit after SIGTERM
 
 HTTP_PORT=8080
+STATE=/run/remsock/demo.state  # what --keep left running, for --stop
+
+# --stop: the processes --keep started (by their PIDs, if they are still
+# remsockd and the web server), the namespace, the files.
+if [[ $STOP -eq 1 ]]; then
+	[[ -f $STATE ]] || { echo "demo.sh --stop: nothing kept running ($STATE is missing)"; exit 0; }
+	# shellcheck disable=SC1090 # written by --keep below
+	. "$STATE"
+	for p in "$KEPT_PID" "$KEPT_HTTP_PID"; do
+		if [[ -n $p ]] && grep -qa 'remsockd\|http.server' "/proc/$p/cmdline" 2>/dev/null; then
+			kill -TERM "$p"
+			for _ in $(seq $((STOP_TIMEOUT * 10))); do
+				kill -0 "$p" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -KILL "$p" 2>/dev/null || true
+			echo "stopped pid $p"
+		fi
+	done
+	if ip netns del "$NS" 2>/dev/null; then echo "removed namespace $NS"; fi
+	rm -rf "$KEPT_LOG" "$KEPT_WWW" "$STATE"
+	exit 0
+fi
+
 LOG=$(mktemp /tmp/remsock-demo.XXXXXX)
 WWW=$(mktemp -d /tmp/remsock-demo-www.XXXXXX)
 PID=
@@ -61,7 +99,7 @@ cleanup() {
 		kill -TERM "$HTTP_PID" 2>/dev/null || true
 		wait "$HTTP_PID" 2>/dev/null || true
 	fi
-	if ip netns list | grep -qw "^$NS"; then
+	if [[ -n $LOG ]] && ip netns list | grep -qw "^$NS"; then
 		echo "cleanup: removing namespace $NS"
 		ip netns del "$NS" || true
 	fi
@@ -85,7 +123,7 @@ step "Checking the machine"
 [[ $(id -u) -eq 0 ]] || fail "run as root: net_tap and network namespaces need it"
 [[ -x $REMSOCKD ]] || fail "no $REMSOCKD: build first (meson setup $BUILD && ninja -C $BUILD), or set RS_BUILD"
 ! ip link show "$IFACE" >/dev/null 2>&1 || fail "interface $IFACE already exists: is another remsockd (or demo) running?"
-! ip netns list | grep -qw "^$NS" || fail "namespace $NS already exists: is another demo running? (ip netns del $NS)"
+! ip netns list | grep -qw "^$NS" || fail "namespace $NS already exists: is another demo running? (scripts/demo.sh --stop)"
 echo "remsockd: $REMSOCKD"
 echo "hugepages: $(awk '/HugePages_Free/ {f=$2} /HugePages_Total/ {t=$2} END {print f " free of " t}' /proc/meminfo)"
 
@@ -136,6 +174,25 @@ ip netns exec "$NS" /usr/bin/python3 "$ROOT/scripts/demo_get.py" "$ROOT/proto" \
 echo
 echo "The web server's log (the request came from the proxy's address):"
 grep 'GET' "$WWW/http.log" | sed 's/^/    /'
+
+if [[ $KEEP -eq 1 ]]; then
+	[[ $PING_OK -eq 1 && $GET_OK -eq 1 ]] || fail "the demo did not work: nothing kept running"
+	mkdir -p "$(dirname "$STATE")"
+	printf 'KEPT_PID=%s\nKEPT_HTTP_PID=%s\nKEPT_LOG=%s\nKEPT_WWW=%s\n' \
+		"$PID" "$HTTP_PID" "$LOG" "$WWW" >"$STATE"
+	echo
+	echo "==> Kept running: remsockd (pid $PID, log $LOG),"
+	echo "    namespace $NS with the Linux peer $PEER_IP and a web server on :$HTTP_PORT."
+	echo "    The proxy is $PROXY_IP:5757; clients run inside $NS, e.g.:"
+	echo
+	echo "    ip netns exec $NS env REMSOCK_ADDR=$PROXY_IP REMSOCK_APP=demo \\"
+	echo "        REMSOCK_SECRET=demo-secret-not-for-production \\"
+	echo "        $BUILD/client/cli/remsock fetch http://$PEER_IP:$HTTP_PORT/"
+	echo
+	echo "    Stop it all with: scripts/demo.sh --stop"
+	PID= HTTP_PID= LOG= WWW= # the exit trap leaves them be
+	exit 0
+fi
 kill -TERM "$HTTP_PID" 2>/dev/null || true
 wait "$HTTP_PID" 2>/dev/null || true
 HTTP_PID=
