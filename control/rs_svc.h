@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rs_config.h"
 #include "rs_desc.h"
 
 struct rs_acl;
@@ -96,7 +97,7 @@ struct rs_svc_shared {
 	struct rs_rpc_registry *registry; /**< every method, both planes */
 	struct rte_mempool *pool;	  /**< of RS_SVC_MSG_SIZE entries */
 	struct rte_ring *to_ctl;	  /**< workers -> control */
-	struct rte_ring *to_worker[128];  /**< control -> worker k */
+	struct rte_ring *to_worker[RS_CONFIG_WORKERS_MAX]; /**< control -> k */
 	unsigned workers;
 };
 
@@ -105,7 +106,7 @@ struct rs_svc_shared {
  * the entry pool and the rings ([limits] msg_ring_size entries each).
  * Needs an initialised EAL.
  *
- * @param workers  worker lcores (1..128).
+ * @param workers  worker lcores (1..RS_CONFIG_WORKERS_MAX).
  * @param err      receives a message on failure.
  * @return the state, or NULL with errno set (EINVAL, ENOMEM, or the
  *   rte_errno of a ring or pool).
