@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The network stack's handlers.  Private to dataplane/.
+ * The network stack's handlers.  Private to net/.
  *
  * Input runs down the layers: rs_eth_input() -> rs_arp_input() or
  * rs_ipv4_input() -> rs_icmp_input(), rs_udp_input(), rs_tcp_glue_input().
