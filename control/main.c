@@ -26,6 +26,7 @@
 #include "rs_config.h"
 #include "rs_dataplane.h"
 #include "rs_svc.h"
+#include "rs_svc_ctl.h"
 #include "rs_svc_dp.h"
 
 #ifndef RS_VERSION
