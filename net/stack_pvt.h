@@ -76,13 +76,6 @@ void rs_arp_announce_start(struct rs_lcore *lc);
  */
 void rs_arp_tick(struct rs_lcore *lc, uint64_t now);
 /**
- * Look up a neighbour in this worker's ARP cache.
- *
- * @return 0 with @p mac filled, or -ENOENT (unknown or expired).
- */
-int rs_arp_lookup(struct rs_lcore *lc, rte_be32_t ip,
-		  struct rte_ether_addr *mac);
-/**
  * Send an IPv4 packet (@p m starts with its IPv4 header) to next hop
  * @p nh: Ethernet header and TX batch when the MAC is known; otherwise
  * the packet is held ([arp] queue per next hop) and a request sent.
