@@ -10,7 +10,7 @@
  * the call with approve(), which parks it for the dispatcher: the entry
  * then goes back unchanged as EXEC, with the new descriptor when the
  * method makes one, and the worker runs the socket half (dataplane/
- * svc_exec.c).
+ * svc_exec.c).  Its interface, for remsockd's main, is rs_svc_ctl.h.
  *
  * The descriptor table is the authority on which app owns which
  * descriptor and on which worker it lives.  Sockets are charged to the
@@ -46,6 +46,7 @@
 #include "rs_desc.h"
 #include "rs_rpc.h"
 #include "rs_svc.h"
+#include "rs_svc_ctl.h"
 
 #define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
 #define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name

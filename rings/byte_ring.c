@@ -223,16 +223,3 @@ int rs_byte_ring_copy_out(const struct rs_byte_ring *r, uint64_t off, void *dst,
 		view_drain(&v, dst);
 	return 0;
 }
-
-int rs_byte_ring_write_at(struct rs_byte_ring *r, uint64_t off, const void *src,
-			  size_t len, size_t *done)
-{
-	size_t dup;
-	int rc = rs_byte_ring_dedup(r, off, len, &dup);
-
-	if (rc < 0)
-		return rc;
-	*done =
-	    dup + rs_byte_ring_write(r, (const uint8_t *)src + dup, len - dup);
-	return 0;
-}

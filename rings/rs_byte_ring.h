@@ -145,20 +145,6 @@ int rs_byte_ring_copy_out(const struct rs_byte_ring *r, uint64_t off, void *dst,
 			  size_t len);
 
 /**
- * Append the bytes of [off, off + len) that the ring does not have yet:
- * the leading bytes below head are duplicates (a retried Send, a TCP
- * retransmission) and are skipped, the rest is written at head as far as
- * space allows.  See rs_byte_ring_dedup().
- *
- * @param done  set to the number of leading bytes of the run that the
- *              stream now holds (duplicates + newly written): the run's
- *              bytes [off, off + *done) are in the stream.
- * @return 0, or -ERANGE when @p off is beyond head (a gap; nothing written).
- */
-int rs_byte_ring_write_at(struct rs_byte_ring *r, uint64_t off, const void *src,
-			  size_t len, size_t *done);
-
-/**
  * Copy @p len bytes to their place at absolute offset @p off, at or beyond
  * head, without moving head: TCP's out-of-order data, and in-order data
  * before rs_byte_ring_commit().  All or nothing.  The bytes are kept across

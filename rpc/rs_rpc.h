@@ -18,6 +18,11 @@
  *   7. write the RpcResponse frame to the caller's buffer.
  * All memory it needs comes from the arena, which the caller resets once the
  * response is written: in steady state a call allocates nothing on the heap.
+ *
+ * A parked call is not kept as a struct rs_rpc_call: whoever parks it keeps
+ * a copy of its request frame, and dispatches that frame again when the
+ * call may complete (an event, its deadline); the handler then answers or
+ * parks it once more.
  */
 #ifndef RS_RPC_H
 #define RS_RPC_H
@@ -103,10 +108,9 @@ struct rs_rpc_tail {
 };
 
 /**
- * One call.  The caller provides it.  Visible rather than opaque because a
- * parked call is kept by value: the struct is copied (e.g. into the socket's
- * waiter) and completed later with rs_rpc_call_respond().  Apart from the
- * fields marked below, nothing in it points into the arena.
+ * One call.  The caller provides it, typically on its stack for one
+ * dispatch; visible rather than opaque so that it needs no allocation.
+ * Apart from the fields marked below, nothing in it points into the arena.
  */
 struct rs_rpc_call {
 	uint64_t call_id;		    /**< echoed in the response */
@@ -118,7 +122,7 @@ struct rs_rpc_call {
 	Remsock__Rpc__RpcErrorCode rpc_code; /**< with RS_RPC_CALL_RPC_ERROR */
 	char detail[RS_RPC_DETAIL_MAX];	     /**< error detail, or "" */
 
-	/* Valid only until the arena is reset; stale in a parked copy. */
+	/* Valid only until the arena is reset. */
 	struct rs_arena *arena; /**< for the handler's allocations */
 	const uint8_t *frame;	/**< the raw request frame body */
 	size_t frame_len;
@@ -127,7 +131,7 @@ struct rs_rpc_call {
 	const ProtobufCMessage *error_body; /**< optional, with APP_ERROR */
 };
 
-/* Parked calls sit in per-socket waiter records: keep them small. */
+/* One lives on the stack of every dispatch: keep it small. */
 _Static_assert(sizeof(struct rs_rpc_call) <= 256, "rs_rpc_call grew");
 
 struct rs_rpc_registry;
@@ -153,7 +157,7 @@ void rs_rpc_registry_destroy(struct rs_rpc_registry *reg);
 /**
  * Register a method of a service (the service is created on first use).
  * Not thread-safe; register everything before the first dispatch, since
- * parked calls keep pointers to the entries.
+ * calls keep pointers to the entries (struct rs_rpc_call.method).
  *
  * @param service  e.g. "remote_socket"; copied.
  * @param method   the method; copied, its name too.
@@ -181,8 +185,8 @@ int rs_rpc_registry_lookup(const struct rs_rpc_registry *reg,
  * @param frame    the frame body; must stay valid until the call returns
  *                 (the handler may read it through call->frame).
  * @param len      its length.
- * @param call     out: the call record (to copy when parked, to retry the
- *                 response on -ENOSPC).
+ * @param call     out: the call record (to retry the response on
+ *                 -ENOSPC).
  * @param out      where the response frame goes.
  * @param cap      bytes available at @p out.
  * @param out_len  out: bytes written; on -ENOSPC the bytes needed.
@@ -197,8 +201,8 @@ int rs_rpc_dispatch(const struct rs_rpc_env *env, const uint8_t *frame,
 
 /**
  * Write the response frame of a call, as its status says: the reply
- * @p resp (status OK, or PARKED: completing a parked call), the application
- * error, or the RPC error.  This is also how a parked call is completed.
+ * @p resp (status OK, or PARKED: a parked call answered without running
+ * its handler again), the application error, or the RPC error.
  *
  * @param resp     the reply, of the method's reply type; NULL for an empty
  *                 body.  Ignored for errors.
@@ -250,8 +254,8 @@ void rs_rpc_call_set_rpc_error(struct rs_rpc_call *call,
 
 /**
  * Mark the call parked: the dispatcher writes nothing and returns
- * RS_RPC_PARKED.  Whoever keeps the call copies the struct and later calls
- * rs_rpc_call_respond() on the copy.
+ * RS_RPC_PARKED.  Whoever parks it keeps the request frame (call->frame,
+ * call->frame_len) and dispatches it again to complete it.
  */
 void rs_rpc_call_park(struct rs_rpc_call *call);
 

@@ -39,7 +39,7 @@ esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${RS_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-REMSOCKD=$BUILD/dataplane/remsockd
+REMSOCKD=$BUILD/remsockd/remsockd
 
 NS=rs-demo
 IFACE=rs-tap0               # iface= of the embedded default configuration

@@ -609,9 +609,6 @@ void rs_tcp_stats_get(const struct rs_tcp_stack *st,
 /** @return the short name of a drop reason (e.g. "bad_doff"), or NULL. */
 const char *rs_tcp_drop_name(unsigned reason);
 
-/** @return what a drop reason means, or NULL. */
-const char *rs_tcp_drop_meaning(unsigned reason);
-
 /** @return the short name of a counter (e.g. "rto_fired"), or NULL. */
 const char *rs_tcp_counter_name(unsigned counter);
 
@@ -880,9 +877,6 @@ size_t rs_tcp_writable(const struct rs_tcp_conn *c);
 
 /** @return true once the peer's FIN has been received (in order). */
 bool rs_tcp_peer_fin(const struct rs_tcp_conn *c);
-
-/** @return the user pointer. */
-void *rs_tcp_user(const struct rs_tcp_conn *c);
 
 /** Replace the user pointer. */
 void rs_tcp_set_user(struct rs_tcp_conn *c, void *user);

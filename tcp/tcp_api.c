@@ -22,13 +22,10 @@ static const char *const state_names[RS_TCP_STATE_MAX] = {
 };
 
 #define DROP_NAME(e, name, meaning) [RS_TCP_DROP_##e] = name,
-#define DROP_MEANING(e, name, meaning) [RS_TCP_DROP_##e] = meaning,
 #define CTR_NAME(e, name) [RS_TCP_CTR_##e] = name,
 
 static const char *const drop_names[RS_TCP_DROP_MAX] = {
     RS_TCP_DROPS(DROP_NAME)};
-static const char *const drop_meanings[RS_TCP_DROP_MAX] = {
-    RS_TCP_DROPS(DROP_MEANING)};
 static const char *const ctr_names[RS_TCP_CTR_MAX] = {
     RS_TCP_COUNTERS(CTR_NAME)};
 
@@ -40,11 +37,6 @@ const char *rs_tcp_state_name(unsigned state)
 const char *rs_tcp_drop_name(unsigned reason)
 {
 	return reason < RS_TCP_DROP_MAX ? drop_names[reason] : NULL;
-}
-
-const char *rs_tcp_drop_meaning(unsigned reason)
-{
-	return reason < RS_TCP_DROP_MAX ? drop_meanings[reason] : NULL;
 }
 
 const char *rs_tcp_counter_name(unsigned counter)
@@ -510,11 +502,6 @@ size_t rs_tcp_writable(const struct rs_tcp_conn *c)
 bool rs_tcp_peer_fin(const struct rs_tcp_conn *c)
 {
 	return c->peer_fin;
-}
-
-void *rs_tcp_user(const struct rs_tcp_conn *c)
-{
-	return c->user;
 }
 
 void rs_tcp_set_user(struct rs_tcp_conn *c, void *user)

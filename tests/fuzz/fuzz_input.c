@@ -59,9 +59,9 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
-#include "../../dataplane/dp_pvt.h"
-#include "../../dataplane/sock_pvt.h"
-#include "../../dataplane/stack_pvt.h"
+#include "../../net/dp_pvt.h"
+#include "../../net/sock_pvt.h"
+#include "../../net/stack_pvt.h"
 #include "fuzz.h"
 #include "rs_config.h"
 #include "rs_sock.h"

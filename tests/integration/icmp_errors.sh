@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# ICMP errors reaching TCP connections (dataplane/icmp.c ->
+# ICMP errors reaching TCP connections (net/icmp.c ->
 # rs_tcp_icmp_input()), tap mode.  The namespace's Linux is the stack's
 # router to two networks of this test's own:
 #   - 198.19.5.0/24 is an "unreachable" route: Linux answers the stack's

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# IPv4 reassembly (dataplane/frag.c) against Linux, tap mode: rs_stacktest
+# IPv4 reassembly (net/frag.c) against Linux, tap mode: rs_stacktest
 # runs udp-echo; from the namespace
 #   - small datagrams until one comes back (the stack is up), and one
 #     at the end (still working);

@@ -84,7 +84,7 @@ static const char usage_text[] =
     "DESCRIPTION\n"
     "    Brings the data plane up on FILE (remsockd's INI format), prints\n"
     "    'rs_stacktest: ready' and runs MODE on worker 0 with the socket\n"
-    "    API of dataplane/rs_sock.h.  Client modes start once PATH exists\n"
+    "    API of net/rs_sock.h.  Client modes start once PATH exists\n"
     "    (--go-file), so a test can set the network up first.  A mode\n"
     "    prints 'result mode=MODE key=value...' lines; a client mode, or a\n"
     "    server with --count, then stops the run; otherwise SIGTERM does.\n"

@@ -57,7 +57,7 @@ expect "stack -> Linux: SHA-256 matches" "$(st_val "$S" sha256)" \
 echo "# $ST_MODE mode, stack -> Linux: $(st_val "$S" mbit_s) Mbit/s" \
 	"($(st_val "$S" seconds) s, measured by the stack)"
 # virtio_user offers TSO (the bridge cuts the segments); net_tap's is
-# not taken (dataplane/port.c says why).
+# not taken (net/port.c says why).
 TSO=$(tb_counter "$S" event.tcp.tso_segs_out)
 if [[ $ST_MODE == virtio ]]; then
 	expect "stack -> Linux: segments went out with TSO" 1 \

@@ -341,37 +341,6 @@ static void test_dedup_send(void **state)
 	ring_del(r);
 }
 
-static void test_write_at_retried_send(void **state)
-{
-	struct rs_byte_ring *r = ring_new(16, 1000);
-	char out[16];
-	size_t done;
-
-	assert_int_equal(rs_byte_ring_write_at(r, 1000, "abcdef", 6, &done), 0);
-	assert_int_equal(done, 6);
-	/* The retry of that Send plus more: only "gh" is new. */
-	assert_int_equal(rs_byte_ring_write_at(r, 1000, "abcdefgh", 8, &done),
-			 0);
-	assert_int_equal(done, 8);
-	assert_int_equal(rs_byte_ring_head(r), 1008);
-	/* The same bytes again change nothing. */
-	assert_int_equal(rs_byte_ring_write_at(r, 1004, "efgh", 4, &done), 0);
-	assert_int_equal(done, 4);
-	assert_int_equal(rs_byte_ring_head(r), 1008);
-	/* A gap is refused whole. */
-	assert_int_equal(rs_byte_ring_write_at(r, 1009, "j", 1, &done),
-			 -ERANGE);
-	assert_int_equal(rs_byte_ring_head(r), 1008);
-	/* Only part of the new bytes fit: done says how far the Send got. */
-	assert_int_equal(
-	    rs_byte_ring_write_at(r, 1006, "ghijklmnopqrst", 14, &done), 0);
-	assert_int_equal(done, 2 + 8);
-	assert_int_equal(rs_byte_ring_space(r), 0);
-	assert_int_equal(rs_byte_ring_copy_out(r, 1000, out, 16), 0);
-	assert_memory_equal(out, "abcdefghijklmnop", 16);
-	ring_del(r);
-}
-
 /*
  * Growth and shrinking.  BIG has a first buffer of RS_BYTE_RING_FIRST, so
  * these rings start small and double.
@@ -701,34 +670,6 @@ static void op_commit(struct model *m)
 	model_wrote(m, n);
 }
 
-static void op_write_at(struct model *m)
-{
-	size_t lo = m->head > 2 * m->cap ? m->head - 2 * m->cap : 0;
-	int64_t off = model_pick(m, lo, m->head);
-	size_t len = rnd_below(&m->rng, m->cap + 1);
-	size_t space = m->cap - (m->head - m->tail);
-	size_t dup, fresh, done;
-	uint8_t *src = m->scratch;
-
-	if (off < 0)
-		off = 0;
-	if ((size_t)off > m->head) {
-		assert_int_equal(
-		    rs_byte_ring_write_at(m->r, m->base + off, src, len, &done),
-		    -ERANGE);
-		return;
-	}
-	dup = m->head - off < len ? m->head - off : len;
-	fresh = len - dup < space ? len - dup : space;
-	memcpy(src, m->bytes + off, dup); /* a retry carries the same bytes */
-	memcpy(src + dup, model_new_bytes(m, fresh), fresh);
-	memset(src + dup + fresh, 0xee, len - dup - fresh);
-	assert_int_equal(
-	    rs_byte_ring_write_at(m->r, m->base + off, src, len, &done), 0);
-	assert_int_equal(done, dup + fresh);
-	model_wrote(m, fresh);
-}
-
 static void op_read(struct model *m)
 {
 	size_t len = rnd_below(&m->rng, m->cap + 2);
@@ -891,16 +832,16 @@ static void op_write_small(struct model *m)
 typedef void (*model_op)(struct model *);
 
 static const model_op plain_ops[] = {
-    op_write,	     op_commit,	  op_write_at, op_read,	   op_read,
-    op_advance_mark, op_set_mark, op_release,  op_release, op_copy_out,
+    op_write,	 op_commit,  op_read,	 op_read,     op_advance_mark,
+    op_set_mark, op_release, op_release, op_copy_out,
 };
 
 /* With out-of-order placing and small writes: grows and shrinks. */
 static const model_op grow_ops[] = {
-    op_write,	 op_write_small, op_write_small, op_commit, op_write_at,
-    op_place,	 op_fill,	 op_fill,	 op_read,   op_advance_mark,
-    op_set_mark, op_release,	 op_release,	 op_drain,  op_copy_out,
-    op_shrink,	 op_shrink,	 op_shrink,	 op_shrink,
+    op_write,	op_write_small, op_write_small, op_commit,	 op_place,
+    op_fill,	op_fill,	op_read,	op_advance_mark, op_set_mark,
+    op_release, op_release,	op_drain,	op_copy_out,	 op_shrink,
+    op_shrink,	op_shrink,	op_shrink,
 };
 
 struct model_run {
@@ -1003,7 +944,6 @@ int main(void)
 	    cmocka_unit_test(test_mark_rules),
 	    cmocka_unit_test(test_release_rules),
 	    cmocka_unit_test(test_dedup_send),
-	    cmocka_unit_test(test_write_at_retried_send),
 	    cmocka_unit_test(test_growth_keeps_wrapped_bytes),
 	    cmocka_unit_test(test_growth_keeps_placed_bytes),
 	    cmocka_unit_test(test_shrink_after_emptying),

@@ -24,6 +24,7 @@
 #include "rs_apps.h"
 #include "rs_config.h"
 #include "rs_svc.h"
+#include "rs_svc_ctl.h"
 
 /* Stats rows of the caller's quotas: used, limit, refused of each. */
 #define QROWS (3 * RS_QUOTA_COUNT)

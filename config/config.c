@@ -108,7 +108,7 @@ static const struct key keys[] = {
     KEY(net, gateway, K_IPV4, 0, 0, 0),
     KEY(net, mac, K_MAC, 0, 0, 0),
 
-    KEY(workers, count, K_UINT, 1, 127, 0),
+    KEY(workers, count, K_UINT, 1, RS_CONFIG_WORKERS_MAX, 0),
     KEY(workers, burst, K_UINT, 1, 256, 0),
     KEY(workers, idle_backoff, K_BOOL, 0, 0, 0),
     KEY(workers, idle_polls, K_UINT, 1, 1000000, 0),

@@ -95,7 +95,8 @@ struct rs_svc_shared *rs_svc_shared_create(const struct rs_config *cfg,
 	int rc = 0;
 
 	if (workers == 0 || workers > RTE_DIM(sh->to_worker)) {
-		snprintf(err, errlen, "service: %u workers (1-128)", workers);
+		snprintf(err, errlen, "service: %u workers (1-%u)", workers,
+			 RS_CONFIG_WORKERS_MAX);
 		errno = EINVAL;
 		return NULL;
 	}

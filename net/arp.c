@@ -105,17 +105,6 @@ static struct rs_arp_entry *arp_find(struct rs_lcore *lc, rte_be32_t ip)
 	return &set[way];
 }
 
-int rs_arp_lookup(struct rs_lcore *lc, rte_be32_t ip,
-		  struct rte_ether_addr *mac)
-{
-	const struct rs_arp_entry *e = arp_find(lc, ip);
-
-	if (e == NULL)
-		return -ENOENT;
-	rte_ether_addr_copy(&e->mac, mac);
-	return 0;
-}
-
 /* Fill an ARP header sent by us. */
 static void arp_fill(const struct rs_lcore *lc, struct rte_arp_hdr *ah,
 		     uint16_t op, const struct rte_ether_addr *tha,

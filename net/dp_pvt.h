@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The data plane's control-side state, shared by dataplane.c, eal.c and
- * port.c.  Private to dataplane/; the fast path sees only struct rs_lcore
+ * port.c.  Private to net/; the fast path sees only struct rs_lcore
  * and the struct rs_iface it points to.
  */
 #ifndef RS_DP_PVT_H

@@ -27,7 +27,7 @@
 #include "rs_tcp.h"
 
 /** Most workers a data plane runs. */
-#define RS_DP_WORKERS_MAX 128
+#define RS_DP_WORKERS_MAX RS_CONFIG_WORKERS_MAX
 
 /**
  * Why a received packet was dropped: X(ENUM, name, meaning).

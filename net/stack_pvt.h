@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The network stack's handlers.  Private to dataplane/.
+ * The network stack's handlers.  Private to net/.
  *
  * Input runs down the layers: rs_eth_input() -> rs_arp_input() or
  * rs_ipv4_input() -> rs_icmp_input(), rs_udp_input(), rs_tcp_glue_input().
@@ -75,13 +75,6 @@ void rs_arp_announce_start(struct rs_lcore *lc);
  * @param now  rte_rdtsc() of this loop.
  */
 void rs_arp_tick(struct rs_lcore *lc, uint64_t now);
-/**
- * Look up a neighbour in this worker's ARP cache.
- *
- * @return 0 with @p mac filled, or -ENOENT (unknown or expired).
- */
-int rs_arp_lookup(struct rs_lcore *lc, rte_be32_t ip,
-		  struct rte_ether_addr *mac);
 /**
  * Send an IPv4 packet (@p m starts with its IPv4 header) to next hop
  * @p nh: Ethernet header and TX batch when the MAC is known; otherwise

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rs_config.h"
 #include "rs_desc.h"
 
 struct rs_acl;
@@ -96,7 +97,7 @@ struct rs_svc_shared {
 	struct rs_rpc_registry *registry; /**< every method, both planes */
 	struct rte_mempool *pool;	  /**< of RS_SVC_MSG_SIZE entries */
 	struct rte_ring *to_ctl;	  /**< workers -> control */
-	struct rte_ring *to_worker[128];  /**< control -> worker k */
+	struct rte_ring *to_worker[RS_CONFIG_WORKERS_MAX]; /**< control -> k */
 	unsigned workers;
 };
 
@@ -105,7 +106,7 @@ struct rs_svc_shared {
  * the entry pool and the rings ([limits] msg_ring_size entries each).
  * Needs an initialised EAL.
  *
- * @param workers  worker lcores (1..128).
+ * @param workers  worker lcores (1..RS_CONFIG_WORKERS_MAX).
  * @param err      receives a message on failure.
  * @return the state, or NULL with errno set (EINVAL, ENOMEM, or the
  *   rte_errno of a ring or pool).
@@ -124,56 +125,6 @@ void rs_svc_shared_drain(struct rs_svc_shared *sh);
 
 /** @return entries of the pool not in it (0 once everything is done). */
 unsigned rs_svc_msgs_in_use(const struct rs_svc_shared *sh);
-
-/** The control thread's half of the service (opaque). */
-struct rs_svc_ctl;
-
-/**
- * Register the control-plane methods (CreateSocket ... Close, Resolve,
- * and remsock.Stats) in sh->registry and create the descriptor table.
- *
- * @return the control half, or NULL with errno set.
- */
-struct rs_svc_ctl *rs_svc_ctl_create(struct rs_svc_shared *sh);
-
-/** Free the control half; NULL is ignored. */
-void rs_svc_ctl_free(struct rs_svc_ctl *ctl);
-
-/**
- * Serve what the workers sent: at most @p budget entries.
- *
- * @return entries served (0: the ring was empty).
- */
-unsigned rs_svc_ctl_poll(struct rs_svc_ctl *ctl, unsigned budget);
-
-/** Counters of the control half, for telemetry and the leak check. */
-struct rs_svc_ctl_stats {
-	uint64_t calls;	      /**< CALL entries served */
-	uint64_t execs;	      /**< approved: sent back as EXEC */
-	uint64_t answered;    /**< answered by control (RESPOND) */
-	uint64_t gone;	      /**< GONE entries */
-	uint64_t ring_full;   /**< answers lost: a worker ring was full */
-	uint32_t descriptors; /**< descriptors in the table now */
-};
-
-/** Read the control half's counters. */
-void rs_svc_ctl_stats_get(const struct rs_svc_ctl *ctl,
-			  struct rs_svc_ctl_stats *st);
-
-/** Report one counter (remsock.Stats): @p name is copied. */
-typedef void (*rs_svc_counter_fn)(void *arg, const char *name, uint64_t value);
-
-/** A source of counters: calls @p emit(@p emit_arg, ...) once for each. */
-typedef void (*rs_svc_counters_fn)(void *src, rs_svc_counter_fn emit,
-				   void *emit_arg);
-
-/**
- * Set where remsock.Stats takes the process's counters from (remsockd's
- * main: the data plane's and the service's, as it prints them at exit).
- * Without a source, Stats reports the caller app's quotas only.
- */
-void rs_svc_ctl_counters_set(struct rs_svc_ctl *ctl, rs_svc_counters_fn fn,
-			     void *src);
 
 /**
  * Send an entry to control, or to worker @p k (@p k < 0: control).  On

@@ -38,6 +38,14 @@
 /** Room for the name of the file a configuration came from. */
 #define RS_CONFIG_SOURCE_MAX 512
 
+/**
+ * Most worker lcores: the bound [workers] count is validated against
+ * (the main lcore, the control thread, takes one of DPDK's 128), and the
+ * length of every array indexed by worker (the data plane's lcores, the
+ * service's rings to the workers).
+ */
+#define RS_CONFIG_WORKERS_MAX 127
+
 /** Most EAL arguments that [eal] args may hold. */
 #define RS_CONFIG_EAL_ARGS_MAX 64
 

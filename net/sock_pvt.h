@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The socket layer's insides.  Private to dataplane/.
+ * The socket layer's insides.  Private to net/.
  *
  * sock.c keeps what every socket has -- the per-worker pool, the port
  * table, names, options, the pending error, events -- and calls through

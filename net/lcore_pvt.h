@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The per-worker struct, the counter macros and the handler verdicts.
- * Private to dataplane/.
+ * Private to net/.
  *
  * One struct rs_lcore per worker, allocated on the worker's socket and
  * passed to every function of the fast path; there is no other per-packet

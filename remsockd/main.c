@@ -2,10 +2,12 @@
 /*
  * remsockd: the daemon.
  *
- * main() lives in control/ because the main lcore is the control thread:
- * it reads the configuration, brings the data plane up, then waits --
- * printing counters when asked -- until SIGINT or SIGTERM, and takes the
- * data plane down again.  It is the only place that exits.
+ * main() sits on top of every other folder.  The main lcore is the
+ * control thread: it reads the configuration, brings the data plane up
+ * (net/, with dataplane/'s workers' half as its application) and the
+ * control half (control/), then waits -- printing counters when asked --
+ * until SIGINT or SIGTERM, and takes the data plane down again.  It is
+ * the only place that exits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #include "rs_config.h"
 #include "rs_dataplane.h"
 #include "rs_svc.h"
+#include "rs_svc_ctl.h"
 #include "rs_svc_dp.h"
 
 #ifndef RS_VERSION
