@@ -39,6 +39,9 @@
 #ifndef RS_VERSION
 #define RS_VERSION "unknown"
 #endif
+#ifndef RS_SYSCONFDIR
+#define RS_SYSCONFDIR "/etc"
+#endif
 
 /* Exit codes, as --help documents them. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -137,6 +140,10 @@ static const char usage_text[] =
     "        options given twice (such as -l): change those in the file.\n"
     "\n"
     "FILES\n"
+    "    " RS_SYSCONFDIR "/remsock/remsockd.ini\n"
+    "        The configuration meson install puts in place (from\n"
+    "        nic-example.ini, when there is none): run remsockd -c on it\n"
+    "        once its [port], [net] and [apps] are yours.\n"
     "    configs/default.ini\n"
     "        The embedded default: tap mode, port net_tap0 with kernel\n"
     "        interface rs-tap0, address 198.18.0.2/24, idle back-off on.\n"
@@ -144,6 +151,7 @@ static const char usage_text[] =
     "        virtio_user over a vhost-user socket (test network).\n"
     "    configs/nic-example.ini\n"
     "        A PCI NIC bound to vfio-pci.\n"
+    "        (Installed, the three are in share/remsock/examples/.)\n"
     "\n"
     "    /run/remsock/port-KEY.lock\n"
     "        Held while remsockd runs (it holds its PID): a second\n"

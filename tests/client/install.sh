@@ -35,10 +35,29 @@ expect "the shared library exports rsk_* only" "" \
 	"$(nm -D --defined-only "$LIB/libremsock.so" | awk '$3 !~ /^(rsk_|REMSOCK_)/ {print $3}')"
 
 CMD=$(find "$DEST" -path '*/bin/remsock' -type f | head -1)
-HELP=$(LD_LIBRARY_PATH=$LIB "$CMD" --help 2>&1)
-expect "the remsock command is installed and runs on the installed library" \
-	"0 NAME $LIB/libremsock.so.0" "$? $(head -1 <<<"$HELP") $(LD_LIBRARY_PATH=$LIB \
-		ldd "$CMD" 2>/dev/null | awk '$1 == "libremsock.so.0" {print $3}')"
+HELP=$("$CMD" --help 2>&1)
+expect "the remsock command is installed and runs on the installed library, with no LD_LIBRARY_PATH or ldconfig" \
+	"0 NAME $(realpath "$LIB/libremsock.so.0")" "$? $(head -1 <<<"$HELP") $(realpath \
+		"$(ldd "$CMD" 2>/dev/null | awk '$1 == "libremsock.so.0" {print $3}')")"
+
+DAEMON=$(find "$DEST" -path '*/sbin/remsockd' -type f | head -1)
+expect "remsockd is installed in sbin and runs" "remsockd $(meson introspect \
+	"$BUILD" --projectinfo | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')" \
+	"$("$DAEMON" --version 2>&1)"
+ETC=$(find "$DEST" -path '*/remsock/remsockd.ini' | head -1)
+expect "a configuration is installed: nic-example.ini, as remsockd.ini (0640)" \
+	"640 same" "$(stat -c %a "$ETC") $(cmp -s "$ETC" \
+	"$(dirname "$0")/../../configs/nic-example.ini" && echo same)"
+check "the examples are installed" test -f \
+	"$(find "$DEST" -path '*/share/remsock/examples/default.ini' | head -1)"
+rc=0
+"$DAEMON" -c "$ETC" --check-config >/dev/null 2>"$DEST/check.err" || rc=$?
+expect "remsockd refuses it until its secrets are set (exit 2)" \
+	"2 1" "$rc $(grep -c "the secret is still the example's placeholder" "$DEST/check.err")"
+echo "; an operator's edit" >>"$ETC"
+check "meson install again" meson install -C "$BUILD" --no-rebuild --quiet \
+	--destdir "$DEST"
+check "leaves an existing remsockd.ini as it is" grep -q "an operator's edit" "$ETC"
 
 cat >"$DEST/use.c" <<'C'
 #include <errno.h>
@@ -89,4 +108,11 @@ LD_LIBRARY_PATH=$LIB "$DEST/readme" >/dev/null 2>"$DEST/readme.err" || rc=$?
 expect "and, with REMSOCK_ADDR unset, fails saying to set it" \
 	"1 Invalid argument: REMSOCK_ADDR is not set" \
 	"$rc $(cut -d: -f1-2 "$DEST/readme.err")"
+
+# Uninstall removes what install put there (the install log names the
+# DESTDIR paths); the operator's configuration stays.
+check "ninja uninstall" ninja -C "$BUILD" uninstall
+expect "no program or library is left" "" \
+	"$(find "$DEST" -type f \( -name 'remsock*' -o -name 'libremsock*' \) ! -name remsockd.ini)"
+check "remsockd.ini is kept" test -f "$ETC"
 finish
