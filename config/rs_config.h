@@ -132,6 +132,11 @@ struct rs_config {
 		uint32_t max_conns;
 		/** Connections not authenticated yet, from one address. */
 		uint32_t unauth_per_source;
+		/** Failed authentications an address may make a minute,
+		 *  after a burst of auth_fail_burst; past it its new
+		 *  connections are refused.  0: no limit. */
+		uint32_t auth_fail_per_min;
+		uint32_t auth_fail_burst;
 		/** Networks whose hosts may connect to the RPC and HTTP
 		 *  ports (network order); the others are refused. */
 		struct rs_config_prefix {

@@ -48,19 +48,20 @@ void rs_svc_dp_free(struct rs_svc_dp *sdp);
 struct rs_svc_dp_stats {
 	uint64_t conns_accepted; /**< RPC connections taken */
 	uint64_t conns_closed;
-	uint64_t auth_failed;	 /**< Authenticate refused */
-	uint64_t auth_timeouts;	 /**< closed before authenticating */
-	uint64_t conns_refused;	 /**< not clients, over max_conns, ... */
-	uint64_t http_slow;	 /**< HTTP requests not whole in time */
-	uint64_t calls;		 /**< frames dispatched */
-	uint64_t forwarded;	 /**< of which went to control */
-	uint64_t parked;	 /**< calls that waited */
-	uint64_t woken;		 /**< runs of parked calls after an event */
-	uint64_t expired;	 /**< runs at the deadline */
-	uint64_t cancelled;	 /**< parked calls of closed connections */
-	uint64_t busy;		 /**< refused: control ring or pool full */
-	uint64_t starved;	 /**< inputs paused for an app's quota */
-	uint64_t reaped;	 /**< sockets closed for idleness */
+	uint64_t auth_failed;	/**< Authenticate refused */
+	uint64_t auth_timeouts; /**< closed before authenticating */
+	uint64_t auth_blocked;	/**< refused: failed authentication too often */
+	uint64_t conns_refused; /**< not clients, over max_conns, ... */
+	uint64_t http_slow;	/**< HTTP requests not whole in time */
+	uint64_t calls;		/**< frames dispatched */
+	uint64_t forwarded;	/**< of which went to control */
+	uint64_t parked;	/**< calls that waited */
+	uint64_t woken;		/**< runs of parked calls after an event */
+	uint64_t expired;	/**< runs at the deadline */
+	uint64_t cancelled;	/**< parked calls of closed connections */
+	uint64_t busy;		/**< refused: control ring or pool full */
+	uint64_t starved;	/**< inputs paused for an app's quota */
+	uint64_t reaped;	/**< sockets closed for idleness */
 	uint64_t close_deferred; /**< Closes that waited for Sends */
 	uint64_t close_overdue;	 /**< ... until close_wait_ms */
 	uint64_t gone_lost;	 /**< descriptors control was not told about */

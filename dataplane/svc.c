@@ -879,6 +879,7 @@ static void worker_free(struct svc_worker *w)
 	free(w->heap);
 	free(w->conns);
 	free(w->conn_gen);
+	free(w->srcs);
 	free(w->out);
 	free(w);
 }
@@ -913,9 +914,11 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 						: cfg->tcp.max_conns / 2;
 	w->conns = calloc(w->nconns_max, sizeof(*w->conns));
 	w->conn_gen = calloc(w->nconns_max, sizeof(*w->conn_gen));
+	w->srcs = calloc(SVC_SRC_SLOTS, sizeof(*w->srcs));
 	w->out = malloc(SVC_OUT_MAX);
 	if (w->socks == NULL || w->arena == NULL || w->http_arena == NULL ||
-	    w->conns == NULL || w->conn_gen == NULL || w->out == NULL) {
+	    w->conns == NULL || w->conn_gen == NULL || w->srcs == NULL ||
+	    w->out == NULL) {
 		worker_free(w);
 		return NULL;
 	}
@@ -1068,6 +1071,7 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->conns_closed += LOAD(w->st.conns_closed);
 		st->auth_failed += LOAD(w->st.auth_failed);
 		st->auth_timeouts += LOAD(w->st.auth_timeouts);
+		st->auth_blocked += LOAD(w->st.auth_blocked);
 		st->conns_refused += LOAD(w->st.conns_refused);
 		st->http_slow += LOAD(w->st.http_slow);
 		st->calls += LOAD(w->st.calls);

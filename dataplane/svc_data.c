@@ -53,7 +53,7 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 	app = rs_apps_auth(w->sh->apps, id, strlen(id),
 			   (const char *)req->secret.data, req->secret.len);
 	if (app < 0) {
-		w->st.auth_failed++;
+		svc_auth_failed(w, c->peer_ip);
 		c->doomed = true; /* one try per connection */
 		rs_rpc_call_set_rpc_error(call, RPC_ERR(UNAUTHENTICATED),
 					  "unknown app or wrong secret");

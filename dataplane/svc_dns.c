@@ -345,10 +345,10 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 		    const struct dns_q *q, const char *name)
 {
 	if (q->status != ARES_SUCCESS || q->n == 0) {
-		rs_svc_error(
-		    call, ERR(GAI_ERROR),
-		    q->status == ARES_SUCCESS ? GAI(NODATA) : gai_of(q->status),
-		    "%.60s: %s", name, status_text(q->status));
+		rs_svc_error(call, ERR(GAI_ERROR),
+			     q->status == ARES_SUCCESS ? GAI(NODATA)
+						       : gai_of(q->status),
+			     "%.60s: %s", name, status_text(q->status));
 		return 0;
 	}
 	return rs_svc_resolve_reply(call, resp, q->canon[0] ? q->canon : name,

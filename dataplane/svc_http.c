@@ -59,7 +59,7 @@ static void http_request(void *ctx, const struct rs_http_request *r)
 	app = ticket_app(w, r->ticket);
 	if (app < 0) {
 		/* One guess per connection, as with Authenticate. */
-		w->st.auth_failed++;
+		svc_auth_failed(w, c->peer_ip);
 		rs_http_conn_end(c->http, r->id);
 		rs_http_conn_respond_error(
 		    c->http, r->id, RA_SECURITY_VIOLATION,

@@ -22,10 +22,12 @@ time_wait_ms = 500
 close_grace_ms = 10000
 syn_retries = 1
 [rpc]
-clients = $TB_PEER_IP/32
+clients = $TB_PEER_IP/32 198.18.0.4/32
 http_port = 8088
 http_request_s = 2
 unauth_per_source = 8
+auth_fail_per_min = 60
+auth_fail_burst = 5
 [service]
 close_wait_ms = 3000
 operator = demo
@@ -42,9 +44,11 @@ timeout_ms = 3000
 tries = 1"
 
 svc_up tap attacks "$REMSOCKD"
-# A second host in the namespace, outside [rpc] clients.
-ip -n "$TB_NS" addr add 198.18.0.3/24 dev "$TB_IFACE" ||
-	fail "the namespace gets a second address"
+# A second host in the namespace, outside [rpc] clients, and a third, a
+# client that guesses secrets.
+ip -n "$TB_NS" addr add 198.18.0.3/24 dev "$TB_IFACE" &&
+	ip -n "$TB_NS" addr add 198.18.0.4/24 dev "$TB_IFACE" ||
+	fail "the namespace gets a second and a third address"
 svc_client "$TB_DIR/client.log" "$HERE/svc_attacks.py" "$SRC/proto" \
 	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" 8088
 # A SYN flood at the service port from spoofed neighbours (the issue saw

@@ -15,7 +15,6 @@ A call that fails raises CallError with the RPC error code, or the
 application error code with the errno a SYSTEM_ERROR carries.
 """
 
-import os
 import socket
 import struct
 import subprocess
@@ -57,8 +56,11 @@ class CallError(Exception):
 
 
 class Client:
-    def __init__(self, host, port, timeout=60.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=60.0, source=None):
+        """source: the local address to connect from (None: any)."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.next_id = 1
         self.early = {}  # responses that came before they were waited for

@@ -715,6 +715,49 @@ def ended(s):
         return False
 
 
+def t_guess_rate(echo):
+    """Secrets guessed one connection after another, from one address."""
+    watch = client('demo')  # from PEER: another address, not slowed
+    st0 = watch.stats()
+    guesser = '198.18.0.4'  # [rpc] auth_fail_per_min = 60, burst 5
+
+    def guess(secret):
+        """The answer's RPC error code; None when refused unanswered."""
+        c = None
+        try:
+            c = Client(PROXY, PORT, timeout=WAIT_S, source=guesser)
+            c.send_frame(pb.rpc.RpcRequest(
+                call_id=1, service_name='remsock', method='Authenticate',
+                body=pb.rpc.AuthenticateRequest(
+                    app_id='mallory', secret=secret).SerializeToString()
+            ).SerializeToString())
+            return c.read_response().rpc_error.code
+        except (EOFError, ConnectionError):
+            return None
+        finally:
+            if c is not None:
+                c.close()
+    answers = [guess(b'guess-%d' % i) for i in range(20)]
+    refused = answers.count(None)
+    st = watch.stats()
+    check('20 wrong secrets in a row from one address: after the burst '
+          '(5), its connections are refused unanswered',
+          answers[:5] == [RPC.RPC_UNAUTHENTICATED] * 5 and refused >= 10 and
+          st['rpc.auth_blocked'] - st0['rpc.auth_blocked'] == refused,
+          (answers, st['rpc.auth_blocked'] - st0['rpc.auth_blocked']))
+    check('at most 5 guesses, and one a second, reached the '
+          'secret check', st['rpc.auth_failed'] - st0['rpc.auth_failed'] ==
+          20 - refused, st['rpc.auth_failed'] - st0['rpc.auth_failed'])
+    d = tcp_socket(watch)
+    watch.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    check('another address goes on meanwhile', len(d) == 22, d)
+    # The rate falls back as time passes: the right secret gets in again.
+    check('once the address slows down, the right secret is taken',
+          until(lambda: guess(SECRETS['mallory']) == 0,
+                'mallory authenticated from the guessing address'))
+    watch.close()
+
+
 def t_unauth(echo):
     """What a connection may hold before it authenticates."""
     watch = client('demo')
@@ -813,7 +856,8 @@ def main():
         t_after_flood(echo)
         print(f'done failures={failures}', flush=True)
         return 1 if failures else 0
-    for t in (t_close_early, t_close_held, t_guess, t_unauth, t_clients,
+    for t in (t_close_early, t_close_held, t_guess, t_guess_rate, t_unauth,
+              t_clients,
               t_big_batch,
               t_dns_flood, t_udp_steal, t_listeners, t_control, t_parked,
               t_multi_wake, t_amplify):
