@@ -132,6 +132,9 @@ struct rs_config {
 		uint32_t max_conns;
 		/** Connections not authenticated yet, from one address. */
 		uint32_t unauth_per_source;
+		/** ... and from all addresses, a worker; 0: half of its
+		 *  max_conns. */
+		uint32_t unauth_max;
 		/** Failed authentications an address may make a minute,
 		 *  after a burst of auth_fail_burst; past it its new
 		 *  connections are refused.  0: no limit. */

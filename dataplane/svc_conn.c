@@ -541,18 +541,36 @@ static void conn_event(struct rs_sock *s, unsigned ev, void *user)
 
 /* ---- accepting ---------------------------------------------------------- */
 
-/* Native connections from @p ip that have not authenticated yet. */
-static uint32_t unauth_from(const struct svc_worker *w, uint32_t ip)
+/* Native connections that have not authenticated yet: @return all of
+ * them, and in @p from those from @p ip. */
+static uint32_t unauth_count(const struct svc_worker *w, uint32_t ip,
+			     uint32_t *from)
 {
 	uint32_t n = 0;
 
+	*from = 0;
 	for (uint32_t i = 0; i < w->nconns_max; i++) {
 		const struct svc_conn *c = w->conns[i];
 
-		n += c != NULL && c->http == NULL && c->app < 0 &&
-		     c->peer_ip == ip;
+		if (c == NULL || c->http != NULL || c->app >= 0)
+			continue;
+		n++;
+		*from += c->peer_ip == ip;
 	}
 	return n;
+}
+
+/* Whether a native connection from @p ip may wait to authenticate: its
+ * address's share ([rpc] unauth_per_source) and everyone's ([rpc]
+ * unauth_max; 0: half the worker's connections) are not used up, so
+ * that many addresses together cannot crowd out the tenants. */
+static bool unauth_room(const struct svc_worker *w, uint32_t ip)
+{
+	const struct rs_config_rpc *r = &w->sh->cfg->rpc;
+	uint32_t max = r->unauth_max != 0 ? r->unauth_max : w->nconns_max / 2;
+	uint32_t from, all = unauth_count(w, ip, &from);
+
+	return from < r->unauth_per_source && all < RTE_MAX(max, 1u);
 }
 
 /* ---- failed authentications by source ---------------------------------- */
@@ -650,7 +668,7 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 		w->st.conns_refused++;
 		return NULL;
 	}
-	if (!http && unauth_from(w, ip) >= w->sh->cfg->rpc.unauth_per_source) {
+	if (!http && !unauth_room(w, ip)) {
 		w->st.conns_refused++;
 		return NULL;
 	}

@@ -26,6 +26,7 @@ clients = $TB_PEER_IP/32 198.18.0.4/32
 http_port = 8088
 http_request_s = 2
 unauth_per_source = 8
+unauth_max = 12
 auth_fail_per_min = 60
 auth_fail_burst = 5
 [service]

@@ -780,8 +780,26 @@ def t_unauth(echo):
           refused and len(x) == 22 and
           watch.stats()['rpc.conns_refused'] >= refused0 + 1,
           watch.stats()['rpc.conns_refused'] - refused0)
+    # A second address may hold only what is left of everyone's share
+    # ([rpc] unauth_max = 12): 4 more, then refusals, although it has 8.
+    other = []
+    for _ in range(8):
+        try:
+            s = socket.create_connection((PROXY, PORT),
+                                         source_address=('198.18.0.4', 0))
+        except ConnectionError:
+            continue
+        other.append(s)
+    def refused_all():
+        return watch.stats()['rpc.conns_refused'] - refused0 - 1
+    until(lambda: refused_all() >= 4, '4 more refused')
+    y = tcp_socket(watch)
+    check('past 12 unauthenticated connections in all (unauth_max), '
+          'another address is refused too; authenticated ones go on',
+          refused_all() == 4 and len(y) == 22, refused_all())
     watch.call('Close', pb.rs.CloseRequest(socket_descriptor=x))
-    for s in held:
+    watch.call('Close', pb.rs.CloseRequest(socket_descriptor=y))
+    for s in held + other:
         s.close()
     # Once they are gone (remsockd sees their FINs), others come in.
     ok = None
