@@ -162,23 +162,33 @@ static int sock_add(struct rsk_conn *c, char *desc, bool stream, bool nb)
 
 /* ---- addresses ---------------------------------------------------------- */
 
+/* An AF_INET6 address goes as its 16 bytes: the proxy takes IPv4-mapped
+ * ones (::ffff:a.b.c.d) and :: on any socket, and answers an AF_INET6
+ * socket in 16 bytes too. */
 int rskp_addr_to_wire(const struct sockaddr *sa, socklen_t len,
-		      Remsock__AddressPort *ap, uint8_t ip[4])
+		      Remsock__AddressPort *ap, uint8_t ip[16])
 {
 	const struct sockaddr_in *in = (const void *)sa;
+	const struct sockaddr_in6 *in6 = (const void *)sa;
 
 	if (sa == NULL || len < sizeof(sa_family_t))
 		return -EINVAL;
-	if (sa->sa_family != AF_INET)
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return -EAFNOSUPPORT;
-	if (len < sizeof(*in))
+	if (len < (sa->sa_family == AF_INET ? sizeof(*in) : sizeof(*in6)))
 		return -EINVAL;
 	remsock__address_port__init(ap);
-	ap->port = ntohs(in->sin_port);
-	memcpy(ip, &in->sin_addr, 4);
 	ap->has_packed_address = 1;
 	ap->packed_address.data = ip;
-	ap->packed_address.len = 4;
+	if (sa->sa_family == AF_INET) {
+		ap->port = ntohs(in->sin_port);
+		memcpy(ip, &in->sin_addr, 4);
+		ap->packed_address.len = 4;
+	} else {
+		ap->port = ntohs(in6->sin6_port);
+		memcpy(ip, &in6->sin6_addr, 16);
+		ap->packed_address.len = 16;
+	}
 	return 0;
 }
 
@@ -186,9 +196,19 @@ void rskp_addr_from_wire(const Remsock__AddressPort *ap, struct sockaddr *sa,
 			 socklen_t *len)
 {
 	struct sockaddr_in in = {.sin_family = AF_INET};
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+	bool v6 = ap != NULL && ap->has_packed_address &&
+		  ap->packed_address.len == 16;
 
 	if (sa == NULL || len == NULL)
 		return;
+	if (v6) {
+		in6.sin6_port = htons((uint16_t)ap->port);
+		memcpy(&in6.sin6_addr, ap->packed_address.data, 16);
+		memcpy(sa, &in6, *len < sizeof(in6) ? *len : sizeof(in6));
+		*len = sizeof(in6);
+		return;
+	}
 	if (ap != NULL) {
 		in.sin_port = htons((uint16_t)ap->port);
 		if (ap->has_packed_address && ap->packed_address.len == 4)
@@ -279,7 +299,7 @@ int rsk_bind(int fd, const struct sockaddr *addr, socklen_t len)
 	Remsock__BindRequest req = REMSOCK__BIND_REQUEST__INIT;
 	Remsock__AddressPort ap;
 	struct rsk_sock *s = rskp_sock_get(fd);
-	uint8_t ip[4];
+	uint8_t ip[16];
 	int rc;
 
 	if (s == NULL)
@@ -313,7 +333,7 @@ int rsk_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	Remsock__ConnectRequest req = REMSOCK__CONNECT_REQUEST__INIT;
 	Remsock__AddressPort ap;
 	struct rsk_sock *s = rskp_sock_get(fd);
-	uint8_t ip[4];
+	uint8_t ip[16];
 	int rc;
 
 	if (s == NULL)

@@ -139,7 +139,7 @@ static ssize_t dgram_send(struct rsk_sock *s, const uint8_t *p, size_t len,
 {
 	Remsock__AddressPort ap;
 	struct rsk_call *call;
-	uint8_t ip[4];
+	uint8_t ip[16];
 	int64_t end;
 	int rc = 0;
 

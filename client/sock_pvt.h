@@ -74,12 +74,13 @@ void rskp_sock_put_locked(struct rsk_sock *s);
 /** -1 with errno = @p err (positive), for the BSD-style returns. */
 int rskp_fail(int err);
 
-/** sockaddr_in -> AddressPort (packed into @p ip, 4 bytes).
- *  @return 0, or -EAFNOSUPPORT / -EINVAL. */
+/** sockaddr_in or sockaddr_in6 -> AddressPort (packed into @p ip, 4 or
+ *  16 bytes).  @return 0, or -EAFNOSUPPORT / -EINVAL. */
 int rskp_addr_to_wire(const struct sockaddr *sa, socklen_t len,
-		      Remsock__AddressPort *ap, uint8_t ip[4]);
+		      Remsock__AddressPort *ap, uint8_t ip[16]);
 
-/** AddressPort -> sockaddr_in, truncated to *len as getsockname(2) does. */
+/** AddressPort -> sockaddr_in (sockaddr_in6 for 16 bytes), truncated to
+ *  *len as getsockname(2) does. */
 void rskp_addr_from_wire(const Remsock__AddressPort *ap, struct sockaddr *sa,
 			 socklen_t *len);
 

@@ -154,14 +154,12 @@ static int do_create_socket(void *ctx, struct rs_rpc_call *call,
 	uint32_t ip;
 	uint16_t port;
 
-	if (req->family ==
-	    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv6) {
-		rs_svc_sys_error(call, EAFNOSUPPORT,
-				 "IPv6 sockets are not supported yet");
-		return 0;
-	}
-	if (req->family !=
-		REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4 ||
+	/* An IPv6 socket is an IPv4 one that speaks IPv4-mapped addresses
+	 * (Java's runtime makes every socket so). */
+	if ((req->family !=
+		 REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4 &&
+	     req->family !=
+		 REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv6) ||
 	    (!tcp &&
 	     req->protocol !=
 		 REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_PROTOCOL__UDP)) {
@@ -242,16 +240,6 @@ static int do_close_socket(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
-/* Whether the request wants IPv4 addresses (no family given: it does). */
-static bool wants_ipv4(const Remsock__ResolveRequest *req)
-{
-	for (size_t i = 0; i < req->n_address_families; i++)
-		if (req->address_families[i] ==
-		    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4)
-			return true;
-	return req->n_address_families == 0;
-}
-
 /* Resolve: a numeric IPv4 name and the [hosts] table are answered here;
  * other names go to the worker, which asks [dns] servers. */
 static int do_resolve(void *ctx, struct rs_rpc_call *call,
@@ -260,21 +248,22 @@ static int do_resolve(void *ctx, struct rs_rpc_call *call,
 	const Remsock__ResolveRequest *req = (const void *)reqm;
 	const struct rs_config *cfg = ((struct rs_svc_ctl *)ctx)->sh->cfg;
 	struct rs_svc_ctl *ctl = ctx;
+	unsigned len = rs_svc_resolve_len(req);
 	struct in_addr a;
 
-	if (!wants_ipv4(req)) {
+	if (len == 0) {
 		rs_svc_error(call, ERR(GAI_ERROR), GAI(ADDRFAMILY),
-			     "only IPv4 addresses resolve yet");
+			     "neither IPv4 nor IPv6 asked");
 		return 0;
 	}
 	if (inet_pton(AF_INET, req->name, &a) == 1)
 		return rs_svc_resolve_reply(call, (void *)respm, req->name,
-					    &a.s_addr, 1);
+					    &a.s_addr, 1, len);
 	for (uint32_t i = 0; i < cfg->nhosts; i++)
 		if (strcasecmp(cfg->hosts[i].name, req->name) == 0)
 			return rs_svc_resolve_reply(
 			    call, (void *)respm, cfg->hosts[i].name,
-			    cfg->hosts[i].addr, cfg->hosts[i].naddr);
+			    cfg->hosts[i].addr, cfg->hosts[i].naddr, len);
 	if (cfg->dns.nservers == 0) {
 		rs_svc_error(call, ERR(GAI_ERROR), GAI(NONAME),
 			     "'%.60s' is not in [hosts], and no [dns] "

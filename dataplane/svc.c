@@ -382,19 +382,25 @@ void svc_gone(struct svc_worker *w, uint32_t app, const char *desc)
 	w->gone_n++;
 }
 
+/* An address out, in the family of the socket it belongs to: 4 bytes,
+ * or 16 (IPv4-mapped) for a socket made IPv6. */
 void svc_addr_fill(struct rs_arena *arena, Remsock__AddressPort **out,
-		   const struct sockaddr_in *sa)
+		   const struct sockaddr_in *sa, bool v6)
 {
 	Remsock__AddressPort *a = rs_arena_alloc(arena, sizeof(*a));
-	uint8_t *ip = rs_arena_alloc(arena, 4);
+	size_t len = v6 ? 16 : 4;
+	uint8_t *ip = rs_arena_alloc(arena, len);
 
 	if (a == NULL || ip == NULL)
 		return;
 	remsock__address_port__init(a);
 	a->port = ntohs(sa->sin_port);
-	memcpy(ip, &sa->sin_addr, 4);
+	if (v6)
+		rs_svc_addr_v6(sa->sin_addr.s_addr, ip);
+	else
+		memcpy(ip, &sa->sin_addr, 4);
 	a->has_packed_address = 1;
-	a->packed_address = (ProtobufCBinaryData){.len = 4, .data = ip};
+	a->packed_address = (ProtobufCBinaryData){.len = len, .data = ip};
 	*out = a;
 }
 

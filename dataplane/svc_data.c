@@ -359,7 +359,7 @@ static ssize_t take_datagram(struct rs_rpc_call *call, struct svc_sock *ss,
 		return n;
 	resp->has_data = 1;
 	resp->data = (ProtobufCBinaryData){.len = (size_t)n, .data = buf};
-	svc_addr_fill(call->arena, &resp->received_from, &from);
+	svc_addr_fill(call->arena, &resp->received_from, &from, ss->v6);
 	return n;
 }
 

@@ -342,8 +342,10 @@ static const char *status_text(int status)
 }
 
 static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
-		    const struct dns_q *q, const char *name)
+		    const struct dns_q *q, const Remsock__ResolveRequest *req)
 {
+	const char *name = req->name;
+
 	if (q->status != ARES_SUCCESS || q->n == 0) {
 		rs_svc_error(call, ERR(GAI_ERROR),
 			     q->status == ARES_SUCCESS ? GAI(NODATA)
@@ -352,7 +354,7 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 		return 0;
 	}
 	return rs_svc_resolve_reply(call, resp, q->canon[0] ? q->canon : name,
-				    q->addr, q->n);
+				    q->addr, q->n, rs_svc_resolve_len(req));
 }
 
 static int ex_resolve(void *ctx, struct rs_rpc_call *call,
@@ -395,7 +397,7 @@ static int ex_resolve(void *ctx, struct rs_rpc_call *call,
 		return 0;
 	}
 	if (q->done)
-		return q_answer(call, (void *)respm, q, req->name);
+		return q_answer(call, (void *)respm, q, req);
 	if (svc_park_quiet(w, call, NULL, NULL) == 0)
 		rs_svc_error(call, ERR(GAI_ERROR), GAI(AGAIN),
 			     "%.60s: DNS timed out", req->name);

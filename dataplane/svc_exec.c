@@ -56,7 +56,7 @@ static void local_fill(struct rs_rpc_call *call, struct svc_sock *ss,
 	struct sockaddr_in sa;
 
 	if (rs_sock_getsockname(ss->s, &sa) == 0)
-		svc_addr_fill(call->arena, out, &sa);
+		svc_addr_fill(call->arena, out, &sa, ss->v6);
 }
 
 /* A TCP connect in progress: done (true), or answered or parked. */
@@ -365,6 +365,10 @@ static int ex_create_socket(void *ctx, struct rs_rpc_call *call,
 			    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_PROTOCOL__TCP
 			? RS_SOCK_TCP
 			: RS_SOCK_UDP);
+		if (ss != NULL)
+			ss->v6 =
+			    req->family ==
+			    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv6;
 		if (ss == NULL || !create_setup(w, call, ss, req))
 			goto fail;
 		if (req->remote_ip != NULL)
@@ -434,7 +438,7 @@ static int ex_get_peer_name(void *ctx, struct rs_rpc_call *call,
 	rc = rs_sock_getpeername(ss->s, &sa);
 	if (rc < 0)
 		return SVC_ERR(call, rc, "getpeername"), 0;
-	svc_addr_fill(call->arena, &resp->peer_ip, &sa);
+	svc_addr_fill(call->arena, &resp->peer_ip, &sa, ss->v6);
 	return 0;
 }
 
@@ -569,6 +573,7 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 		rs_svc_sys_error(call, ENOMEM, "socket table full");
 		goto unused;
 	}
+	ns->v6 = ss->v6; /* an IPv6 listener's connections are IPv6 too */
 	ns->connected = true;
 	d = rs_arena_strdup(call->arena, w->cur_desc);
 	if (d == NULL) {
@@ -580,7 +585,7 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 	resp->has_new_socket_descriptor = 1;
 	resp->new_socket_descriptor =
 	    (ProtobufCBinaryData){.len = RS_DESC_LEN, .data = (uint8_t *)d};
-	svc_addr_fill(call->arena, &resp->remote_address, &peer);
+	svc_addr_fill(call->arena, &resp->remote_address, &peer, ns->v6);
 	return 0;
 unused:
 	if (call->status != RS_RPC_CALL_PARKED)

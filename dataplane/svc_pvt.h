@@ -94,6 +94,7 @@ struct svc_sock {
 	bool listening;	      /* TCP: rings only for accepted sockets */
 	uint64_t charged;     /* ring bytes charged to buffered_bytes */
 	bool failed;	      /* ERROR or CLOSED seen */
+	bool v6;	      /* made IPv6: addresses out IPv4-mapped */
 	uint64_t last_use_ns; /* for the idle reaper: the app's last call */
 	uint64_t last_net_ns; /* ... and the socket's last event */
 	uint64_t tx_off;      /* stream offset of the next byte Send takes */
@@ -261,7 +262,7 @@ void svc_gone(struct svc_worker *w, uint32_t app, const char *desc);
 void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt);
 void svc_sock_event(struct rs_sock *s, unsigned events, void *user);
 void svc_addr_fill(struct rs_arena *arena, Remsock__AddressPort **out,
-		   const struct sockaddr_in *sa);
+		   const struct sockaddr_in *sa, bool v6);
 struct svc_sock *svc_sock_new(struct svc_worker *w, struct rs_rpc_call *call,
 			      enum rs_sock_kind kind);
 

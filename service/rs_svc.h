@@ -153,8 +153,11 @@ struct Remsock__AddressPort;
 
 /**
  * The IPv4 address (network order, 0 when none is given) and port of an
- * AddressPort; false with the call answered (INVALID_REQUEST, or
- * EAFNOSUPPORT for IPv6) when it has none that remsock can use.
+ * AddressPort: 4 bytes, or 16 of an IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d, as Java's runtime sends every address) or the
+ * unspecified :: (any); false with the call answered (INVALID_REQUEST,
+ * or ENETUNREACH for any other IPv6 address: the stack is IPv4 only)
+ * when it has none that remsock can use.
  */
 bool rs_svc_addr_get(struct rs_rpc_call *call,
 		     const struct Remsock__AddressPort *a, uint32_t *ip,
@@ -169,15 +172,29 @@ bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 
 struct Remsock__ResolveReply;
 
+struct Remsock__ResolveRequest;
+
 /**
- * Fill a Resolve reply with @p n IPv4 addresses (network order) and the
- * canonical name, in call->arena.
+ * Which addresses a Resolve asks for: 4 (IPv4, also when it names no
+ * family), 16 (IPv6 only: answered with IPv4-mapped addresses, as
+ * getaddrinfo()'s AI_V4MAPPED), or 0 (neither: answered ADDRFAMILY).
+ */
+unsigned rs_svc_resolve_len(const struct Remsock__ResolveRequest *req);
+
+/**
+ * Fill a Resolve reply with @p n IPv4 addresses (network order), as
+ * @p len bytes each (rs_svc_resolve_len()), and the canonical name, in
+ * call->arena.
  *
  * @return 0, or -ENOMEM.
  */
 int rs_svc_resolve_reply(struct rs_rpc_call *call,
 			 struct Remsock__ResolveReply *resp, const char *name,
-			 const uint32_t *addr, unsigned n);
+			 const uint32_t *addr, unsigned n, unsigned len);
+
+/** Write @p ip (network order) as 16 bytes: ::ffff:a.b.c.d, or :: for
+ *  0.0.0.0 (as Linux names an unbound IPv6 socket). */
+void rs_svc_addr_v6(uint32_t ip, uint8_t out[16]);
 
 /** @return a fresh entry, or NULL when the pool is empty. */
 struct rs_svc_msg *rs_svc_msg_get(struct rs_svc_shared *sh);

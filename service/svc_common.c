@@ -202,8 +202,20 @@ bool rs_svc_addr_get(struct rs_rpc_call *call, const Remsock__AddressPort *a,
 	if (!a->has_packed_address || a->packed_address.len == 0)
 		return true;
 	if (a->packed_address.len == 16) {
-		rs_svc_sys_error(call, EAFNOSUPPORT,
-				 "IPv6 addresses are not supported yet");
+		static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+		static const uint8_t any[16];
+		const uint8_t *p = a->packed_address.data;
+
+		if (memcmp(p, any, 16) == 0)
+			return true;
+		if (memcmp(p, mapped, 12) == 0) {
+			memcpy(ip, p + 12, 4);
+			return true;
+		}
+		rs_svc_sys_error(call, ENETUNREACH,
+				 "an IPv6 address: the proxy's network is "
+				 "IPv4 only (IPv4-mapped ::ffff:a.b.c.d "
+				 "addresses work)");
 		return false;
 	}
 	if (a->packed_address.len != 4) {
@@ -237,21 +249,48 @@ bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 	return false;
 }
 
+void rs_svc_addr_v6(uint32_t ip, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (ip == 0)
+		return;
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, &ip, 4);
+}
+
+unsigned rs_svc_resolve_len(const Remsock__ResolveRequest *req)
+{
+	bool v6 = false;
+
+	for (size_t i = 0; i < req->n_address_families; i++) {
+		if (req->address_families[i] ==
+		    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4)
+			return 4;
+		v6 |= req->address_families[i] ==
+		      REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv6;
+	}
+	return req->n_address_families == 0 ? 4 : v6 ? 16 : 0;
+}
+
 int rs_svc_resolve_reply(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
-			 const char *name, const uint32_t *addr, unsigned n)
+			 const char *name, const uint32_t *addr, unsigned n,
+			 unsigned len)
 {
 	resp->packed_address =
 	    rs_arena_alloc(call->arena, n * sizeof(*resp->packed_address));
 	if (resp->packed_address == NULL)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *p = rs_arena_alloc(call->arena, 4);
+		uint8_t *p = rs_arena_alloc(call->arena, len);
 
 		if (p == NULL)
 			return -ENOMEM;
-		memcpy(p, &addr[i], 4);
+		if (len == 16)
+			rs_svc_addr_v6(addr[i], p);
+		else
+			memcpy(p, &addr[i], 4);
 		resp->packed_address[i] =
-		    (ProtobufCBinaryData){.len = 4, .data = p};
+		    (ProtobufCBinaryData){.len = len, .data = p};
 	}
 	resp->n_packed_address = n;
 	resp->canonical_name = rs_arena_strdup(call->arena, name);

@@ -63,7 +63,7 @@ static int send_start(struct shim_sock *ss, struct shim_op *op)
 {
 	Remsock__SendRequest req = REMSOCK__SEND_REQUEST__INIT;
 	Remsock__AddressPort ap;
-	uint8_t ip[4];
+	uint8_t ip[16];
 
 	req.socket_descriptor = ss->rs->desc;
 	req.data.data = op->buf;
@@ -115,7 +115,7 @@ int shim_connect_start(struct shim_sock *ss, const struct sockaddr *sa,
 {
 	Remsock__ConnectRequest req = REMSOCK__CONNECT_REQUEST__INIT;
 	Remsock__AddressPort ap;
-	uint8_t ip[4];
+	uint8_t ip[16];
 	int rc = rskp_addr_to_wire(sa, len, &ap, ip);
 
 	if (rc < 0)

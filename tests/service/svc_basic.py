@@ -244,10 +244,6 @@ def t_errors():
         family=IPV4, protocol=TCP, remote_ip=addr('169.254.1.1', 80))),
         app_code=PERMISSION_DENIED)
     check('CreateSocket with a denied remote_ip is PERMISSION_DENIED', ok, why)
-    ok, why = raises(lambda: c.call('CreateSocket', pb.rs.CreateSocketRequest(
-        family=IPV6, protocol=TCP)), app_code=SYSTEM_ERROR,
-        errno=errno.EAFNOSUPPORT)
-    check('an IPv6 socket is refused (EAFNOSUPPORT)', ok, why)
     ok, why = raises(lambda: recv(c, 'A' * 22), app_code=SYSTEM_ERROR,
                      errno=errno.EBADF)
     check('an unknown descriptor is EBADF', ok, why)
@@ -317,10 +313,12 @@ def t_resolve():
         why = e.detail
     check('a name the DNS server refuses says so, not "Could not contact"',
           'refused the query' in why, why)
-    ok, why = raises(lambda: resolve('web.svc.test', fam=(IPV6,)),
-                     app_code=GAI,
-                     errno=pb.rs.ResolveReply.SOCKET_EAI_ADDRFAMILY)
-    check('IPv6 only is GAI_ERROR EAI_ADDRFAMILY', ok, why)
+    r6 = resolve('web.svc.test', fam=(IPV6,))
+    r46 = resolve('web.svc.test', fam=(IPV4, IPV6))
+    check('IPv6 only: IPv4-mapped addresses (AI_V4MAPPED); IPv4 and IPv6: '
+          'IPv4 ones',
+          [a for a in r6.packed_address] == [v6(PEER)] and ips(r46) == [PEER],
+          (r6, r46))
     ids = [c.start('Resolve', pb.rs.ResolveRequest(name=f'n{i}.svc.test'))
            for i in range(20)]
     got = [ips(c.finish('Resolve', i)) for i in ids]
@@ -585,6 +583,93 @@ def t_reconnect():
                      errno=errno.EBADF)
     check("another app cannot close it either", ok, why)
     close(c, d)
+
+
+def v6(ip):
+    """The 16 bytes of ip as an IPv4-mapped IPv6 address."""
+    return bytes(10) + b'\xff\xff' + socket.inet_aton(ip)
+
+
+def addr6(ip, port):
+    """An AddressPort as Java's runtime sends every one: 16 bytes."""
+    return pb.rs.AddressPort(port=port, packed_address=v6(ip))
+
+
+def t_ipv6():
+    """IPv6 sockets and IPv4-mapped addresses, as Java's runtime makes and
+    sends them all (AppEngineSocketUtils.toAddressPort)."""
+    c = client()
+    lst = Listener()
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV6, protocol=TCP)).socket_descriptor
+    me = c.call('GetSocketName', pb.rs.GetSocketNameRequest(
+        socket_descriptor=d)).proxy_external_ip
+    check('an IPv6 socket is made; unbound, its name is :: (16 bytes)',
+          me.packed_address == bytes(16), me)
+    connect_addr = addr6(PEER, lst.port)
+    c.call('Connect', pb.rs.ConnectRequest(socket_descriptor=d,
+                                           remote_ip=connect_addr))
+    conn = lst.accept()
+    peer = c.call('GetPeerName', pb.rs.GetPeerNameRequest(
+        socket_descriptor=d)).peer_ip
+    me = c.call('GetSocketName', pb.rs.GetSocketNameRequest(
+        socket_descriptor=d)).proxy_external_ip
+    check('Connect to ::ffff:PEER reaches Linux; the names come back as '
+          'IPv4-mapped addresses',
+          peer.packed_address == v6(PEER) and peer.port == lst.port and
+          me.packed_address == v6(conn.getpeername()[0]) and
+          me.port == conn.getpeername()[1], (peer, me))
+    send(c, d, b'v6', 0)
+    check('and carries data', conn.recv(10) == b'v6')
+    conn.close()
+    close(c, d)
+    ok, why = raises(lambda: c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV6, protocol=TCP, remote_ip=pb.rs.AddressPort(
+            port=80, packed_address=socket.inet_pton(socket.AF_INET6,
+                                                     '2001:db8::1')))),
+        app_code=SYSTEM_ERROR, errno=errno.ENETUNREACH)
+    check('a native IPv6 destination is ENETUNREACH (the network is IPv4 '
+          'only)', ok, why)
+    ok, why = raises(lambda: c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV6, protocol=TCP, remote_ip=addr6('127.0.0.1', 80))),
+        app_code=PERMISSION_DENIED)
+    check('the ACL holds for mapped addresses (::ffff:127.0.0.1 denied)',
+          ok, why)
+    # A listener bound to :: (Java's ServerSocket) and its connections.
+    ld = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV6, protocol=TCP,
+        proxy_external_ip=pb.rs.AddressPort(port=7106,
+                                            packed_address=bytes(16)),
+        listen_backlog=4)).socket_descriptor
+    aid = c.start('Accept', pb.rs.AcceptRequest(socket_descriptor=ld,
+                                                timeout_seconds=WAIT_S))
+    lin = socket.create_connection((PROXY, 7106), timeout=10)
+    r = c.finish('Accept', aid)
+    check('an IPv6 listener bound to :: accepts; the peer is IPv4-mapped',
+          r.remote_address.packed_address == v6(lin.getsockname()[0]) and
+          r.remote_address.port == lin.getsockname()[1], r)
+    lin.close()
+    close(c, r.new_socket_descriptor.decode())
+    close(c, ld)
+    # UDP: send_to and received_from in 16 bytes.
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((PEER, 0))
+    u.settimeout(5)
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV6, protocol=UDP)).socket_descriptor
+    c.call('Send', pb.rs.SendRequest(socket_descriptor=d, data=b'ping6',
+                                     stream_offset=0,
+                                     send_to=addr6(*u.getsockname())))
+    data, src = u.recvfrom(100)
+    u.sendto(b'pong6', src)
+    r = recv(c, d, 100, timeout=WAIT_S)
+    check('UDP on an IPv6 socket: send_to ::ffff:PEER, received_from '
+          'IPv4-mapped', data == b'ping6' and r.data == b'pong6' and
+          r.received_from.packed_address == v6(PEER) and
+          r.received_from.port == u.getsockname()[1], r)
+    close(c, d)
+    u.close()
+    c.close()
 
 
 def t_udp():
@@ -1043,7 +1128,7 @@ def t_malformed():
 
 SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_resolve,
              t_options_shutdown, t_streams,
-             t_reconnect, t_udp, t_listen_accept, t_poll, t_batch, t_bulk, t_reask,
+             t_reconnect, t_udp, t_ipv6, t_listen_accept, t_poll, t_batch, t_bulk, t_reask,
              t_quota, t_malformed, t_fuzz]
 
 for t in SCENARIOS:
