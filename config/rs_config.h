@@ -135,9 +135,9 @@ struct rs_config {
 		/** ... and from all addresses, a worker; 0: half of its
 		 *  max_conns. */
 		uint32_t unauth_max;
-		/** Failed authentications an address may make a minute,
-		 *  after a burst of auth_fail_burst; past it its new
-		 *  connections are refused.  0: no limit. */
+		/** Failed attempts at one app's secret from one address a
+		 *  minute, after a burst of auth_fail_burst; past it they
+		 *  are refused unchecked.  0: no limit. */
 		uint32_t auth_fail_per_min;
 		uint32_t auth_fail_burst;
 		/** Networks whose hosts may connect to the RPC and HTTP

@@ -573,8 +573,11 @@ static bool unauth_room(const struct svc_worker *w, uint32_t ip)
 	return from < r->unauth_per_source && all < RTE_MAX(max, 1u);
 }
 
-/* ---- failed authentications by source ---------------------------------- */
+/* ---- failed authentications, by address and app ------------------------- */
 
+/* Rated per pair, not per address: tenants behind one address (a host of
+ * many runtimes) are not locked out by one of them guessing another
+ * app's secret; an unknown app has no secret to guess and is not rated. */
 #define SRC_PROBE 4u
 
 static uint64_t src_interval(const struct svc_worker *w)
@@ -582,13 +585,13 @@ static uint64_t src_interval(const struct svc_worker *w)
 	return 60000000000ull / w->sh->cfg->rpc.auth_fail_per_min;
 }
 
-/* The slot rating @p ip, or NULL; with @p take one is made for it: a free
- * one, or one whose source's rate has fallen back (tat in the past), or
- * else the least penalised of the probe set. */
-static struct svc_src *src_find(struct svc_worker *w, uint32_t ip, uint64_t now,
-				bool take)
+/* The slot rating (@p ip, @p app), or NULL; with @p take one is made for
+ * it: a free one, or one whose pair's rate has fallen back (tat in the
+ * past), or else the least penalised of the probe set. */
+static struct svc_src *src_find(struct svc_worker *w, uint32_t ip, uint32_t app,
+				uint64_t now, bool take)
 {
-	uint32_t h = (ip * 2654435761u) >> 20; /* 12 bits: 4096 slots */
+	uint32_t h = ((ip ^ app * 0x9e3779b9u) * 2654435761u) >> 20;
 	struct svc_src *victim = NULL;
 
 	_Static_assert(SVC_SRC_SLOTS == 1u << 12, "the hash's bits");
@@ -596,7 +599,7 @@ static struct svc_src *src_find(struct svc_worker *w, uint32_t ip, uint64_t now,
 		struct svc_src *s = &w->srcs[(h + i) & (SVC_SRC_SLOTS - 1)];
 		uint64_t tat = s->ip == 0 || s->tat < now ? 0 : s->tat;
 
-		if (s->ip == ip)
+		if (s->ip == ip && s->app == app)
 			return s;
 		if (victim == NULL ||
 		    tat < (victim->ip == 0 || victim->tat < now ? 0
@@ -605,34 +608,35 @@ static struct svc_src *src_find(struct svc_worker *w, uint32_t ip, uint64_t now,
 	}
 	if (!take)
 		return NULL;
-	*victim = (struct svc_src){.ip = ip, .tat = now};
+	*victim = (struct svc_src){.ip = ip, .app = app, .tat = now};
 	return victim;
 }
 
-void svc_auth_failed(struct svc_worker *w, uint32_t ip)
+void svc_auth_failed(struct svc_worker *w, uint32_t ip, int app)
 {
 	uint64_t now = rs_lcore_now_ns(w->lc);
 	struct svc_src *s;
 
 	w->st.auth_failed++;
-	if (w->sh->cfg->rpc.auth_fail_per_min == 0)
+	if (app < 0 || w->sh->cfg->rpc.auth_fail_per_min == 0)
 		return;
-	s = src_find(w, ip, now, true);
+	s = src_find(w, ip, (uint32_t)app, now, true);
 	s->tat = RTE_MAX(s->tat, now) + src_interval(w);
 }
 
-/* Whether @p ip has failed authentication faster than [rpc]
- * auth_fail_per_min allows, beyond its burst. */
-static bool src_blocked(struct svc_worker *w, uint32_t ip)
+bool svc_auth_allowed(struct svc_worker *w, uint32_t ip, int app)
 {
 	uint64_t now = rs_lcore_now_ns(w->lc);
 	const struct svc_src *s;
 
-	if (w->sh->cfg->rpc.auth_fail_per_min == 0)
-		return false;
-	s = src_find(w, ip, now, false);
-	return s != NULL &&
-	       s->tat > now + w->sh->cfg->rpc.auth_fail_burst * src_interval(w);
+	if (app < 0 || w->sh->cfg->rpc.auth_fail_per_min == 0)
+		return true;
+	s = src_find(w, ip, (uint32_t)app, now, false);
+	if (s == NULL ||
+	    s->tat <= now + w->sh->cfg->rpc.auth_fail_burst * src_interval(w))
+		return true;
+	w->st.auth_blocked++;
+	return false;
 }
 
 /* Whether @p ip (network order) is in one of [rpc] clients. */
@@ -657,11 +661,6 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 
 	if (!client_allowed(w->sh->cfg, ip)) {
 		w->st.conns_refused++;
-		return NULL;
-	}
-	if (src_blocked(w, ip)) {
-		w->st.conns_refused++;
-		w->st.auth_blocked++;
 		return NULL;
 	}
 	if (w->nconns == w->nconns_max) {

@@ -48,12 +48,20 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 	struct svc_worker *w = ctx;
 	struct svc_conn *c = w->cur_conn;
 	const char *id = req->app_id != NULL ? req->app_id : "";
-	int app;
+	int known = rs_apps_find(w->sh->apps, id, strlen(id)), app;
 
+	if (!svc_auth_allowed(w, c->peer_ip, known)) {
+		c->doomed = true;
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(UNAUTHENTICATED),
+		    "too many failed attempts at this app's secret from this "
+		    "address: try again later");
+		return 0;
+	}
 	app = rs_apps_auth(w->sh->apps, id, strlen(id),
 			   (const char *)req->secret.data, req->secret.len);
 	if (app < 0) {
-		svc_auth_failed(w, c->peer_ip);
+		svc_auth_failed(w, c->peer_ip, known);
 		c->doomed = true; /* one try per connection */
 		rs_rpc_call_set_rpc_error(call, RPC_ERR(UNAUTHENTICATED),
 					  "unknown app or wrong secret");

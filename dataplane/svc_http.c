@@ -30,15 +30,26 @@ static void http_write(void *ctx, const uint8_t *buf, size_t len)
 	svc_conn_write(c->w, c, buf, len);
 }
 
-/* The app a ticket names, or -EACCES. */
-static int ticket_app(struct svc_worker *w, const char *ticket)
+/* The app a ticket names, or -EACCES (a wrong ticket, counted and
+ * rated), or -EAGAIN (too many wrong ones for that app from this address
+ * lately: not looked at). */
+static int ticket_app(struct svc_worker *w, struct svc_conn *c,
+		      const char *ticket)
 {
 	const char *colon = ticket != NULL ? strchr(ticket, ':') : NULL;
+	size_t idlen = colon != NULL ? (size_t)(colon - ticket) : 0;
+	int known = colon != NULL ? rs_apps_find(w->sh->apps, ticket, idlen)
+				  : -ENOENT,
+	    app;
 
-	if (colon == NULL)
-		return rs_apps_auth(w->sh->apps, "", 0, "", 0);
-	return rs_apps_auth(w->sh->apps, ticket, (size_t)(colon - ticket),
-			    colon + 1, strlen(colon + 1));
+	if (!svc_auth_allowed(w, c->peer_ip, known))
+		return -EAGAIN;
+	app = colon == NULL ? rs_apps_auth(w->sh->apps, "", 0, "", 0)
+			    : rs_apps_auth(w->sh->apps, ticket, idlen,
+					   colon + 1, strlen(colon + 1));
+	if (app < 0)
+		svc_auth_failed(w, c->peer_ip, known);
+	return app;
 }
 
 static void http_request(void *ctx, const struct rs_http_request *r)
@@ -56,15 +67,17 @@ static void http_request(void *ctx, const struct rs_http_request *r)
 		    "request's request_id (APP_ID:SECRET) authenticates it");
 		return;
 	}
-	app = ticket_app(w, r->ticket);
+	app = ticket_app(w, c, r->ticket);
 	if (app < 0) {
 		/* One guess per connection, as with Authenticate. */
-		svc_auth_failed(w, c->peer_ip);
 		rs_http_conn_end(c->http, r->id);
 		rs_http_conn_respond_error(
 		    c->http, r->id, RA_SECURITY_VIOLATION,
-		    "request_id: unknown app or wrong secret (the ticket is "
-		    "APP_ID:SECRET)");
+		    app == -EAGAIN
+			? "request_id: too many failed attempts at this app's "
+			  "secret from this address: try again later"
+			: "request_id: unknown app or wrong secret (the ticket "
+			  "is APP_ID:SECRET)");
 		return;
 	}
 	svc_conn_call(w, c, app, r->frame, r->frame_len);

@@ -159,21 +159,22 @@ struct svc_conn {
 	struct svc_wait_list waits;
 };
 
-/* A source address's failed authentications, rated by GCRA: its
- * theoretical arrival time runs ahead of the clock by the failures above
- * [rpc] auth_fail_per_min (svc_conn.c). */
+/* The failed attempts at one app's secret from one address, rated by
+ * GCRA: the theoretical arrival time runs ahead of the clock by the
+ * failures above [rpc] auth_fail_per_min (svc_conn.c). */
 struct svc_src {
-	uint32_t ip;  /* network order; 0: a free slot */
+	uint32_t ip; /* network order; 0: a free slot */
+	uint32_t app;
 	uint64_t tat; /* ns */
 };
-/* Sources a worker rates at once (a power of two); past that the least
+/* Pairs a worker rates at once (a power of two); past that the least
  * penalised of a probe set makes room. */
 #define SVC_SRC_SLOTS 4096u
 
 struct svc_worker_stats {
 	uint64_t conns_accepted, conns_closed, auth_failed, auth_timeouts;
-	uint64_t auth_blocked;	/* connections refused: their source failed
-				 * authentication too often */
+	uint64_t auth_blocked;	/* attempts refused unchecked: too many
+				 * failures for the app from the address */
 	uint64_t conns_refused; /* not [rpc] clients, over max_conns or
 				 * unauth_per_source */
 	uint64_t http_slow;	/* HTTP requests that did not arrive in time */
@@ -282,9 +283,14 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		   const uint8_t *data, size_t len);
 void svc_conn_kick(struct svc_worker *w, struct svc_conn *c);
 bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c);
-/* A failed authentication from @p ip (network order): counted, and rated
- * against [rpc] auth_fail_per_min. */
-void svc_auth_failed(struct svc_worker *w, uint32_t ip);
+/* A failed authentication from @p ip (network order) for @p app (its
+ * number; negative: no such app): counted, and rated against [rpc]
+ * auth_fail_per_min. */
+void svc_auth_failed(struct svc_worker *w, uint32_t ip, int app);
+/* Whether a secret for @p app may be tried from @p ip now: false when
+ * its failures there exceed the rate (counted in auth_blocked; the
+ * attempt is then refused without looking at the secret). */
+bool svc_auth_allowed(struct svc_worker *w, uint32_t ip, int app);
 /* Bytes a reply may take now to go straight into the connection's TX
  * ring: 0 for HTTP, or while earlier output waits (or @p c is NULL). */
 size_t svc_conn_room(const struct svc_conn *c);

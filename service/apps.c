@@ -120,6 +120,13 @@ static int find_app(const struct rs_apps *apps, const char *id, size_t idlen)
 	return -1;
 }
 
+int rs_apps_find(const struct rs_apps *apps, const char *id, size_t idlen)
+{
+	int i = id != NULL ? find_app(apps, id, idlen) : -1;
+
+	return i >= 0 ? i : -ENOENT;
+}
+
 int rs_apps_auth(struct rs_apps *apps, const char *id, size_t idlen,
 		 const char *secret, size_t secretlen)
 {

@@ -75,6 +75,15 @@ const char *rs_apps_id(const struct rs_apps *apps, uint32_t app);
 int rs_apps_auth(struct rs_apps *apps, const char *id, size_t idlen,
 		 const char *secret, size_t secretlen);
 
+/**
+ * The number of the app named @p id (@p idlen bytes, need not be
+ * NUL-terminated), without checking anything else: to rate the attempts
+ * at its secret before trying one.
+ *
+ * @return the app's number (>= 0), or -ENOENT.
+ */
+int rs_apps_find(const struct rs_apps *apps, const char *id, size_t idlen);
+
 /** Failed rs_apps_auth() calls so far. */
 uint64_t rs_apps_auth_failures(const struct rs_apps *apps);
 

@@ -717,43 +717,50 @@ def ended(s):
 
 def t_guess_rate(echo):
     """Secrets guessed one connection after another, from one address."""
-    watch = client('demo')  # from PEER: another address, not slowed
+    watch = client('demo')  # from PEER: another address
     st0 = watch.stats()
     guesser = '198.18.0.4'  # [rpc] auth_fail_per_min = 60, burst 5
 
-    def guess(secret):
-        """The answer's RPC error code; None when refused unanswered."""
+    def guess(app, secret):
+        """The answer's RPC error code and detail, or None."""
         c = None
         try:
             c = Client(PROXY, PORT, timeout=WAIT_S, source=guesser)
             c.send_frame(pb.rpc.RpcRequest(
                 call_id=1, service_name='remsock', method='Authenticate',
                 body=pb.rpc.AuthenticateRequest(
-                    app_id='mallory', secret=secret).SerializeToString()
+                    app_id=app, secret=secret).SerializeToString()
             ).SerializeToString())
-            return c.read_response().rpc_error.code
+            r = c.read_response()
+            return r.rpc_error.code, r.rpc_error.detail
         except (EOFError, ConnectionError):
             return None
         finally:
             if c is not None:
                 c.close()
-    answers = [guess(b'guess-%d' % i) for i in range(20)]
-    refused = answers.count(None)
+    answers = [guess('mallory', b'guess-%d' % i) for i in range(20)]
     st = watch.stats()
-    check('20 wrong secrets in a row from one address: after the burst '
-          '(5), its connections are refused unanswered',
-          answers[:5] == [RPC.RPC_UNAUTHENTICATED] * 5 and refused >= 10 and
-          st['rpc.auth_blocked'] - st0['rpc.auth_blocked'] == refused,
-          (answers, st['rpc.auth_blocked'] - st0['rpc.auth_blocked']))
-    check('at most 5 guesses, and one a second, reached the '
-          'secret check', st['rpc.auth_failed'] - st0['rpc.auth_failed'] ==
-          20 - refused, st['rpc.auth_failed'] - st0['rpc.auth_failed'])
-    d = tcp_socket(watch)
-    watch.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
-    check('another address goes on meanwhile', len(d) == 22, d)
+    unchecked = [a for a in answers if a is not None and
+                 'too many failed attempts' in a[1]]
+    check('20 wrong secrets for one app in a row from one address: after '
+          'the burst (5) they are refused unchecked',
+          all(a is not None and a[0] == RPC.RPC_UNAUTHENTICATED
+              for a in answers) and
+          [a[1] for a in answers[:5]] == ['unknown app or wrong secret'] * 5
+          and len(unchecked) >= 10 and
+          st['rpc.auth_blocked'] - st0['rpc.auth_blocked'] == len(unchecked),
+          (answers[:7], st['rpc.auth_blocked'] - st0['rpc.auth_blocked']))
+    check('at most 5 secrets, and one a second, were checked',
+          st['rpc.auth_failed'] - st0['rpc.auth_failed'] ==
+          20 - len(unchecked),
+          st['rpc.auth_failed'] - st0['rpc.auth_failed'])
+    ok = guess('demo', SECRETS['demo'])
+    check('another app from the same address authenticates meanwhile '
+          '(tenants behind one address are not locked out together)',
+          ok == (0, ''), ok)
     # The rate falls back as time passes: the right secret gets in again.
     check('once the address slows down, the right secret is taken',
-          until(lambda: guess(SECRETS['mallory']) == 0,
+          until(lambda: guess('mallory', SECRETS['mallory']) == (0, ''),
                 'mallory authenticated from the guessing address'))
     watch.close()
 
