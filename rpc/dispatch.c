@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rs_rpc.h"
+#include "wire_pvt.h"
 
 /* RpcErrorCode values by their short names. */
 #define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
@@ -21,71 +22,19 @@ static uint64_t arena_failures(struct rs_arena *arena)
 	return st.failures;
 }
 
-/* RpcRequest.call_id's tag: field 1, wire type varint. */
-#define CALL_ID_TAG (1u << 3 | 0u)
-
-/* Read a varint at *pos; false if it runs off the end or past 10 bytes. */
-static bool read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
-{
-	unsigned shift;
-
-	*v = 0;
-	for (shift = 0; shift < 70 && *pos < len; shift += 7) {
-		uint8_t b = p[(*pos)++];
-
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
-/* Skip a field's value of wire type `wire`; false if malformed. */
-static bool skip_value(const uint8_t *p, size_t len, size_t *pos, unsigned wire)
-{
-	uint64_t v;
-	size_t size;
-
-	switch (wire) {
-	case 0:
-		return read_varint(p, len, pos, &v);
-	case 1:
-		size = 8;
-		break;
-	case 2:
-		if (!read_varint(p, len, pos, &v) || v > len - *pos)
-			return false;
-		size = (size_t)v;
-		break;
-	case 5:
-		size = 4;
-		break;
-	default:
-		return false;
-	}
-	if (size > len - *pos)
-		return false;
-	*pos += size;
-	return true;
-}
-
 /* An envelope that does not decode may still carry a readable call_id
- * (RpcRequest field 1) before the damage; answering with it lets the client
- * fail the right call instead of guessing.  0 when there is none. */
+ * (RpcRequest field 1, a varint) before the damage; answering with it lets
+ * the client fail the right call instead of guessing.  0 when there is
+ * none. */
 static uint64_t salvage_call_id(const uint8_t *p, size_t len)
 {
-	uint64_t id = 0, tag, v;
+	struct rs_wire_field f;
+	uint64_t id = 0;
 	size_t pos = 0;
 
-	while (pos < len && read_varint(p, len, &pos, &tag)) {
-		if (tag == CALL_ID_TAG) {
-			if (!read_varint(p, len, &pos, &v))
-				break;
-			id = v;
-		} else if (!skip_value(p, len, &pos, tag & 7)) {
-			break;
-		}
-	}
+	while (rs_wire_next(p, len, &pos, &f) > 0)
+		if (f.num == 1 && f.wire == 0)
+			id = f.v;
 	return id;
 }
 

@@ -29,6 +29,7 @@
 #include "rs_arena.h"
 #include "rs_frame.h"
 #include "rs_http.h"
+#include "wire_pvt.h"
 
 #define URL_MAX 256
 #define NAME_MAX_LEN 40
@@ -237,62 +238,6 @@ static size_t varint_size(uint64_t v)
 	return n;
 }
 
-struct field {
-	uint32_t num;
-	unsigned wire;
-	uint64_t v;	  /* varint */
-	const uint8_t *p; /* length-delimited */
-	size_t len;
-};
-
-static bool get_varint(const uint8_t *b, size_t len, size_t *pos, uint64_t *v)
-{
-	*v = 0;
-	for (unsigned shift = 0; shift < 70 && *pos < len; shift += 7) {
-		uint8_t x = b[(*pos)++];
-
-		*v |= (uint64_t)(x & 0x7f) << shift;
-		if (!(x & 0x80))
-			return true;
-	}
-	return false;
-}
-
-/* @return 1 with the next field, 0 at the end, -1 when malformed. */
-static int next_field(const uint8_t *b, size_t len, size_t *pos,
-		      struct field *f)
-{
-	uint64_t tag, n;
-
-	if (*pos == len)
-		return 0;
-	if (!get_varint(b, len, pos, &tag) || tag >> 3 == 0 ||
-	    tag >> 3 > UINT32_MAX)
-		return -1;
-	f->num = (uint32_t)(tag >> 3);
-	f->wire = tag & 7;
-	switch (f->wire) {
-	case 0:
-		return get_varint(b, len, pos, &f->v) ? 1 : -1;
-	case 1:
-	case 5:
-		n = f->wire == 1 ? 8 : 4;
-		break;
-	case 2:
-		if (!get_varint(b, len, pos, &n))
-			return -1;
-		break;
-	default:
-		return -1;
-	}
-	if (n > len - *pos)
-		return -1;
-	f->p = b + *pos;
-	f->len = (size_t)n;
-	*pos += (size_t)n;
-	return 1;
-}
-
 /* Copy text for a detail: printable ASCII, quotes and backslashes made
  * harmless, so the runtimes' `error_detail: "([^"]*)"` still matches. */
 static void clean_copy(char *out, size_t cap, const uint8_t *p, size_t len)
@@ -352,10 +297,10 @@ static int rpc_code_map(uint64_t code)
 
 /* The text App Engine's runtimes parse out of a remote_socket error:
  * the RemoteSocketServiceError in protobuf text format. */
-static void app_detail(char *out, size_t cap, const struct field *body,
-		       const struct field *detail)
+static void app_detail(char *out, size_t cap, const struct rs_wire_field *body,
+		       const struct rs_wire_field *detail)
 {
-	struct field f;
+	struct rs_wire_field f;
 	size_t pos = 0;
 	int64_t sys = 0;
 	char text[DETAIL_MAX - 64];
@@ -365,7 +310,7 @@ static void app_detail(char *out, size_t cap, const struct field *body,
 		snprintf(out, cap, "%s", text);
 		return;
 	}
-	while (next_field(body->p, body->len, &pos, &f) > 0) {
+	while (rs_wire_next(body->p, body->len, &pos, &f) > 0) {
 		if (f.num == 1 && f.wire == 0)
 			sys = (int32_t)f.v;
 		else if (f.num == 2 && f.wire == 2)
@@ -376,14 +321,14 @@ static void app_detail(char *out, size_t cap, const struct field *body,
 }
 
 /* An RpcResponse's ApplicationError as remote_api's. */
-static size_t app_error(const struct field *ae, uint8_t *buf)
+static size_t app_error(const struct rs_wire_field *ae, uint8_t *buf)
 {
-	struct field f, body = {0}, detail = {0};
+	struct rs_wire_field f, body = {0}, detail = {0};
 	size_t pos = 0;
 	int64_t code = 0;
 	char d[DETAIL_MAX];
 
-	while (next_field(ae->p, ae->len, &pos, &f) > 0) {
+	while (rs_wire_next(ae->p, ae->len, &pos, &f) > 0) {
 		if (f.num == 1 && f.wire == 0)
 			code = (int32_t)f.v;
 		else if (f.num == 2 && f.wire == 2)
@@ -395,14 +340,14 @@ static size_t app_error(const struct field *ae, uint8_t *buf)
 	return error_response(buf, 3, code, d);
 }
 
-static size_t rpc_error_of(const struct field *re, uint8_t *buf)
+static size_t rpc_error_of(const struct rs_wire_field *re, uint8_t *buf)
 {
-	struct field f, detail = {0};
+	struct rs_wire_field f, detail = {0};
 	size_t pos = 0;
 	uint64_t code = 0;
 	char d[DETAIL_MAX];
 
-	while (next_field(re->p, re->len, &pos, &f) > 0) {
+	while (rs_wire_next(re->p, re->len, &pos, &f) > 0) {
 		if (f.num == 1 && f.wire == 0)
 			code = f.v;
 		else if (f.num == 2 && f.wire == 2)
@@ -415,7 +360,7 @@ static size_t rpc_error_of(const struct field *re, uint8_t *buf)
 int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 			 size_t len, uint64_t now_ns)
 {
-	struct field f, id = {0}, body = {0}, ae = {0}, re = {0};
+	struct rs_wire_field f, id = {0}, body = {0}, ae = {0}, re = {0};
 	uint8_t small[RESPONSE_SMALL];
 	size_t pos = RS_FRAME_HDR_LEN, n;
 	struct slot *s;
@@ -423,7 +368,7 @@ int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 
 	if (len < RS_FRAME_HDR_LEN)
 		return -EPROTO;
-	while ((rc = next_field(frame, len, &pos, &f)) > 0) {
+	while ((rc = rs_wire_next(frame, len, &pos, &f)) > 0) {
 		if (f.num == 1 && f.wire == 0)
 			id = f;
 		else if (f.num == 2 && f.wire == 2)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "rs_rpc.h"
+#include "wire_pvt.h"
 
 /* Lifted fields of one message, at most. */
 #define LIFT_MAX 4
@@ -27,28 +28,13 @@ struct lift {
 	size_t at, end; /* the field's bytes in the input, tag included */
 };
 
-static bool varint_at(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
-{
-	*v = 0;
-	for (unsigned shift = 0; shift < 70 && *pos < len; shift += 7) {
-		uint8_t b = p[(*pos)++];
-
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
 /* A field that may be lifted: a bytes field the message holds once. */
 static const ProtobufCFieldDescriptor *
-liftable(const ProtobufCMessageDescriptor *d, uint64_t number)
+liftable(const ProtobufCMessageDescriptor *d, uint32_t number)
 {
-	const ProtobufCFieldDescriptor *fd;
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field(d, number);
 
-	if (number == 0 || number > UINT32_MAX)
-		return NULL;
-	fd = protobuf_c_message_descriptor_get_field(d, (unsigned)number);
 	if (fd == NULL || fd->type != PROTOBUF_C_TYPE_BYTES ||
 	    fd->label == PROTOBUF_C_LABEL_REPEATED ||
 	    (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
@@ -62,43 +48,21 @@ liftable(const ProtobufCMessageDescriptor *d, uint64_t number)
 static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 		size_t len, struct lift *l)
 {
-	size_t pos = 0, at;
-	uint64_t tag, v;
-	int n = 0;
+	const ProtobufCFieldDescriptor *fd;
+	struct rs_wire_field f;
+	size_t pos = 0, at = 0;
+	int n = 0, rc;
 
-	while (pos < len) {
-		at = pos;
-		if (!varint_at(p, len, &pos, &tag))
-			return -1;
-		switch (tag & 7) {
-		case 0:
-			if (!varint_at(p, len, &pos, &v))
-				return -1;
-			continue;
-		case 1:
-			v = 8;
-			break;
-		case 5:
-			v = 4;
-			break;
-		case 2:
-			if (!varint_at(p, len, &pos, &v))
-				return -1;
-			break;
-		default: /* groups and junk: protobuf-c's to judge */
-			return -1;
-		}
-		if (v > len - pos)
-			return -1;
-		if ((tag & 7) == 2 && liftable(d, tag >> 3) != NULL) {
+	while ((rc = rs_wire_next(p, len, &pos, &f)) > 0) {
+		fd = f.wire == 2 ? liftable(d, f.num) : NULL;
+		if (fd != NULL) {
 			if (n == LIFT_MAX)
 				return -1;
-			l[n++] = (struct lift){liftable(d, tag >> 3), p + pos,
-					       (size_t)v, at, pos + (size_t)v};
+			l[n++] = (struct lift){fd, f.p, f.len, at, pos};
 		}
-		pos += (size_t)v;
+		at = pos;
 	}
-	return n;
+	return rc < 0 ? -1 : n; /* junk and groups: protobuf-c's to judge */
 }
 
 static uint8_t *put_varint(uint8_t *p, uint64_t v)
