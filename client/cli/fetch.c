@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli_pvt.h"
 #include "remsock.h"
@@ -33,22 +36,32 @@ static const char fetch_help[] =
     "    remsock fetch - HTTP GET through the proxy\n"
     "\n"
     "SYNOPSIS\n"
-    "    remsock [GLOBAL-OPTIONS] fetch [-i] [-t SECS] URL\n"
+    "    remsock [GLOBAL-OPTIONS] fetch [-i] [-q] [-o FILE] [-t SECS] URL\n"
     "\n"
     "DESCRIPTION\n"
     "    Fetches URL, which must be http://HOST[:PORT][/PATH] (port 80\n"
     "    when left out), with one HTTP/1.1 GET over a TCP socket the\n"
-    "    proxy holds, and writes the body to stdout.  HOST is resolved by\n"
-    "    the proxy.  The request sends Host and Connection: close; the\n"
-    "    body is read as the response frames it: chunked transfer coding,\n"
-    "    Content-Length, or up to the end of the connection.  Interim\n"
-    "    (1xx) responses are skipped; redirects are not followed.\n"
+    "    proxy holds, and writes the body to stdout (or FILE).  HOST is\n"
+    "    resolved by the proxy.  The request sends Host and Connection:\n"
+    "    close; the body is read as the response frames it: chunked\n"
+    "    transfer coding, Content-Length, or up to the end of the\n"
+    "    connection.  Interim (1xx) responses are skipped; redirects are\n"
+    "    not followed.\n"
     "\n"
     "    A status other than 2xx is reported on stderr (with Location for\n"
     "    a redirect) and its body is not written, unless -i is given.\n"
     "    https:// is refused: remsock has no TLS.\n"
     "\n"
     "OPTIONS\n"
+    "    -o, --output FILE\n"
+    "        Write to FILE instead of stdout (created, or emptied first).\n"
+    "        When the fetch fails, FILE is removed: a FILE that is there\n"
+    "        afterwards holds the whole body.\n"
+    "    -q, --quiet\n"
+    "        No progress line.  Without it, when stderr is a terminal and\n"
+    "        the body does not go to that terminal, a line there shows the\n"
+    "        bytes received (of how many, when the server said), the rate,\n"
+    "        four times a second and at the end.\n"
     "    -i, --include\n"
     "        Write the status line and the headers before the body, and\n"
     "        the body whatever the status.\n"
@@ -62,7 +75,8 @@ static const char fetch_help[] =
     "    0   a 2xx response, its whole body written\n"
     "    1   a status other than 2xx; the name does not resolve; the\n"
     "        connection is refused, denied by the proxy's ACL or times\n"
-    "        out; the response is malformed or ends early; stdout fails;\n"
+    "        out; the response is malformed or ends early; stdout (or\n"
+    "        FILE) fails;\n"
     "        the proxy cannot be reached\n"
     "    2   usage error, a URL that does not parse, https://\n"
     "\n"
@@ -71,7 +85,8 @@ static const char fetch_help[] =
     "\n"
     "EXAMPLES\n"
     "    remsock fetch http://198.18.0.1:8080/blob | sha256sum\n"
-    "    remsock fetch -i http://static.test/\n";
+    "    remsock fetch -i http://static.test/\n"
+    "    remsock fetch -o blob http://198.18.0.1:8080/blob\n";
 
 struct url {
 	char host[256];
@@ -80,16 +95,27 @@ struct url {
 	char hostport[272]; /* the Host header */
 };
 
+/* The progress line: bytes of the body written so far, on stderr. */
+struct progress {
+	bool on;	/* stderr is a terminal the body does not go to */
+	uint64_t total; /* Content-Length; 0: not known */
+	uint64_t done;
+	uint64_t start_ns, last_ns;
+};
+
 /* A buffered reader over a proxied socket. */
 struct rd {
 	int fd;
 	size_t off, len;
 	uint64_t total; /* bytes received */
+	struct progress pg;
 	char buf[BUF_LEN];
 };
 
 struct fetch_opts {
 	bool include;
+	bool quiet;
+	const char *output; /* -o FILE, or NULL */
 	int timeout_s;
 };
 
@@ -197,6 +223,55 @@ static int rd_line(struct rd *r, char *line)
 	}
 }
 
+/* ---- the progress line -------------------------------------------------- */
+
+#define PROGRESS_EVERY_NS 250000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void progress_show(struct progress *p, uint64_t now)
+{
+	double mib = 1024.0 * 1024.0, secs = (double)(now - p->start_ns) / 1e9;
+	char of[64] = "";
+
+	if (p->total != 0)
+		snprintf(of, sizeof(of), " of %.1f MiB (%" PRIu64 "%%)",
+			 (double)p->total / mib, p->done * 100 / p->total);
+	fprintf(stderr, "\r  %.1f MiB%s, %.1f MiB/s   ", (double)p->done / mib,
+		of, secs > 0 ? (double)p->done / mib / secs : 0.0);
+	p->last_ns = now;
+}
+
+static void progress_add(struct progress *p, size_t n)
+{
+	uint64_t now;
+
+	p->done += n;
+	if (!p->on)
+		return;
+	now = mono_ns();
+	if (p->start_ns == 0)
+		p->start_ns = p->last_ns = now;
+	if (now - p->last_ns >= PROGRESS_EVERY_NS)
+		progress_show(p, now);
+}
+
+/* The last figures (even for a body too quick for a line before), and
+ * the line ended. */
+static void progress_end(struct progress *p)
+{
+	if (!p->on || p->done == 0)
+		return;
+	progress_show(p, mono_ns());
+	fputc('\n', stderr);
+}
+
 /* Copy @p n bytes (UINT64_MAX: up to the end) to stdout, or drop them
  * when !out.  @return bytes copied, or -1 with errno (EPIPE etc. from
  * stdout as -2). */
@@ -217,6 +292,8 @@ static int64_t rd_copy(struct rd *r, uint64_t n, bool out)
 			take = (size_t)(n - done);
 		if (out && cli_write_out(r->buf + r->off, take) < 0)
 			return -2;
+		if (out)
+			progress_add(&r->pg, take);
 		r->off += take;
 		done += take;
 	}
@@ -389,6 +466,7 @@ static int body_read(struct rd *r, const struct resp *rs, const char *url,
 
 	if (rs->status == 204 || rs->status == 304)
 		return CLI_OK;
+	r->pg.total = rs->has_length ? rs->length : 0;
 	if (rs->chunked)
 		return body_chunked(r, url, out, line);
 	got = rd_copy(r, rs->has_length ? rs->length : UINT64_MAX, out);
@@ -436,6 +514,16 @@ static int fetch_opt(int ch, const char *arg, void *ctx)
 		o->include = true;
 		return -1;
 	}
+	if (ch == 'q') {
+		o->quiet = true;
+		return -1;
+	}
+	if (ch == 'o') {
+		if (*arg == 0)
+			return cli_usage("fetch", "-o: an empty file name");
+		o->output = arg;
+		return -1;
+	}
 	v = strtol(arg, &end, 10);
 	if (*arg == 0 || *end != 0 || v < 1 || v > 86400)
 		return cli_usage("fetch", "-t: '%s' is not seconds (1-86400)",
@@ -465,6 +553,7 @@ static int fetch_url(struct rsk_conn *c, const struct url *u,
 	rc = CLI_OK;
 	if (ok || o->include)
 		rc = body_read(r, &rs, url, true, line);
+	progress_end(&r->pg);
 	if (rc == CLI_OK && !ok) {
 		cli_err("fetch", "%s: HTTP %d %s%s%s%s", url, rs.status,
 			rs.reason, rs.location[0] ? " (Location: " : "",
@@ -477,10 +566,27 @@ out:
 	return rc;
 }
 
+/* -o FILE: stdout from now on (what writes the body writes there). */
+static int output_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+		cli_err("fetch", "-o %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int fetch_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"include", no_argument, NULL, 'i'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"output", required_argument, NULL, 'o'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -492,7 +598,8 @@ static int fetch_run(int argc, char **argv)
 	char *line;
 	int rc;
 
-	rc = cli_opts(&cli_fetch, argc, argv, "it:", longopts, fetch_opt, &o);
+	rc =
+	    cli_opts(&cli_fetch, argc, argv, "iqo:t:", longopts, fetch_opt, &o);
 	if (rc >= 0)
 		return rc;
 	if (argc - optind != 1)
@@ -505,16 +612,22 @@ static int fetch_run(int argc, char **argv)
 	c = cli_connect("fetch", &rc);
 	if (c == NULL)
 		return rc;
+	if (o.output != NULL && output_open(o.output) < 0)
+		return CLI_FAIL;
 	r = calloc(1, sizeof(*r));
 	line = malloc(LINE_MAX_LEN);
 	if (r == NULL || line == NULL) {
 		cli_err("fetch", "%s", strerror(ENOMEM));
 		rc = CLI_FAIL;
 	} else {
+		r->pg.on =
+		    !o.quiet && isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
 		rc = fetch_url(c, &u, &o, argv[optind], r, line);
 	}
 	free(line);
 	free(r);
+	if (o.output != NULL && rc != CLI_OK)
+		unlink(o.output); /* no half body under the name asked for */
 	return rc;
 }
 

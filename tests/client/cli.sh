@@ -158,6 +158,23 @@ rcli /dev/null fetch "http://$TB_PEER_IP:8080/nothing"
 expect "fetch: a 404 is reported, exit 1, no body" \
 	"1 remsock fetch: http://$TB_PEER_IP:8080/nothing: HTTP 404 File not found 0" \
 	"$(rc_err) $(wc -c <"$OUT")"
+rcli /dev/null fetch -o "$TB_DIR/got.blob" "http://$TB_PEER_IP:8080/blob"
+expect "fetch -o FILE: the body in FILE, nothing on stdout or stderr" \
+	"0 $(sha "$TB_DIR/www/blob") 0 0" \
+	"$RC $(sha "$TB_DIR/got.blob") $(wc -c <"$OUT") $(wc -c <"$ERR")"
+rcli /dev/null fetch -o "$TB_DIR/got.blob" "http://$TB_PEER_IP:8080/nothing"
+expect "fetch -o FILE of a 404: exit 1, and no FILE left" "1 gone" \
+	"$RC $([[ -e $TB_DIR/got.blob ]] || echo gone)"
+# On a terminal (script(1) gives one), a progress line on stderr.
+tb_ns env REMSOCK_ADDR="$TB_PROXY_IP" REMSOCK_APP=demo \
+	REMSOCK_SECRET="$SECRET" timeout 120 script -qec \
+	"$CLI fetch -o $TB_DIR/got.blob http://$TB_PEER_IP:8080/blob" \
+	/dev/null >"$TB_DIR/tty.out" 2>&1
+expect "fetch -o on a terminal: a progress line ending at 4.0 MiB of 4.0 MiB (100%)" \
+	"0 $(sha "$TB_DIR/www/blob") 1" \
+	"$? $(sha "$TB_DIR/got.blob") $(tr '\r' '\n' <"$TB_DIR/tty.out" |
+		grep -v '^ *$' | tail -1 |
+		grep -c '^  4.0 MiB of 4.0 MiB (100%), [0-9.]* MiB/s')"
 rcli /dev/null fetch "http://$TB_PEER_IP:8081/short"
 expect "fetch: a body shorter than Content-Length, exit 1" \
 	"1 remsock fetch: http://$TB_PEER_IP:8081/short: the server closed the connection after 10 of 1000 body bytes" \
