@@ -128,7 +128,8 @@ static const char usage_text[] =
     "        what it does without (1 GiB hugepages, a tap's multiq qdisc,\n"
     "        secondary processes), not errors of remsockd.\n"
     "    --stats-interval SECS\n"
-    "        Print one line of counters every SECS seconds (1-3600).\n"
+    "        Print one line of counters every SECS seconds (1-3600),\n"
+    "        after the time (UTC, e.g. 2026-12-07T01:52:50.123Z).\n"
     "        Default: only at exit.\n"
     "    -h, --help\n"
     "        Print this help and exit.\n"
@@ -357,15 +358,23 @@ static int64_t unexplained(const struct rs_dp_stats *st)
 	return (int64_t)(st->rx_pkts - st->handled - drops_sum(st));
 }
 
+/* One line of counters, after the time (UTC, ISO 8601), so that a log of
+ * them can be read against other logs. */
 static void stats_line_print(const struct rs_dp *dp)
 {
 	struct rs_dp_stats st;
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	rs_dp_stats_read(dp, -1, &st);
-	printf("stats: rx %" PRIu64 " pkts %" PRIu64 " B, tx %" PRIu64
+	printf("%s.%03ldZ stats: rx %" PRIu64 " pkts %" PRIu64 " B, tx %" PRIu64
 	       " pkts %" PRIu64 " B, handled %" PRIu64 ", dropped %" PRIu64,
-	       st.rx_pkts, st.rx_bytes, st.tx_pkts, st.tx_bytes, st.handled,
-	       drops_sum(&st));
+	       when, ts.tv_nsec / 1000000, st.rx_pkts, st.rx_bytes, st.tx_pkts,
+	       st.tx_bytes, st.handled, drops_sum(&st));
 	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++)
 		if (st.drops[i] != 0)
 			printf(" %s=%" PRIu64, rs_dp_drop_name(i), st.drops[i]);

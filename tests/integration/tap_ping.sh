@@ -102,11 +102,11 @@ check "a full-MTU ping (1472 bytes of data, DF) is answered" \
 check "a ping with IP options (record route) is answered" \
 	ip netns exec "$NS" ping -c 1 -R -W 2 -w 10 "$PROXY_IP"
 for _ in $(seq 600); do
-	grep -q '^stats: rx ' "$LOG" && break
+	grep -q '^[0-9T:.-]*Z stats: rx ' "$LOG" && break
 	sleep 0.1
 done
-check "a periodic stats line is printed (--stats-interval 1)" \
-	grep -q '^stats: rx .* unexplained ' "$LOG"
+check "a periodic stats line is printed (--stats-interval 1), after its time" \
+	grep -q '^20[0-9-]*T[0-9:.]*Z stats: rx .* unexplained ' "$LOG"
 
 stop_remsockd
 expect "remsockd exits 0 on SIGTERM" 0 "$RC"

@@ -84,9 +84,9 @@ check "the virtio_user side comes up" wait_for "$TMP/virtio.log" '^remsockd: rea
 check "the vhost side comes up once the virtio side connects" \
 	wait_for "$TMP/vhost.log" '^remsockd: ready' 60
 check "the virtio side receives the vhost side's gratuitous ARP" \
-	wait_for "$TMP/virtio.log" '^stats: rx [1-9]' 60
+	wait_for "$TMP/virtio.log" 'Z stats: rx [1-9]' 60
 check "the vhost side receives the virtio side's gratuitous ARP" \
-	wait_for "$TMP/vhost.log" '^stats: rx [1-9]' 60
+	wait_for "$TMP/vhost.log" 'Z stats: rx [1-9]' 60
 
 stop "$VU_PID"
 VU_PID=
