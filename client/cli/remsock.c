@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_pvt.h"
@@ -144,7 +145,7 @@ static const char stats_help[] =
     "    remsock stats - print the proxy's counters\n"
     "\n"
     "SYNOPSIS\n"
-    "    remsock [GLOBAL-OPTIONS] stats [PREFIX...]\n"
+    "    remsock [GLOBAL-OPTIONS] stats [-w SECS [-n COUNT]] [PREFIX...]\n"
     "\n"
     "DESCRIPTION\n"
     "    Calls remsock.Stats and prints one 'NAME VALUE' line per\n"
@@ -157,6 +158,15 @@ static const char stats_help[] =
     "    start with one of them are printed.\n"
     "\n"
     "OPTIONS\n"
+    "    -w, --watch SECS\n"
+    "        Read the counters every SECS seconds (1-3600), each time\n"
+    "        after a line '# TIME' (UTC); from the second time on, each\n"
+    "        counter that moved also shows how much and its rate:\n"
+    "        'NAME VALUE +DELTA RATE/s' (gauges such as quota.*.used move\n"
+    "        both ways).  Until interrupted, or -n COUNT times.\n"
+    "    -n, --count COUNT\n"
+    "        With -w: read the counters COUNT times (1-1000000), then\n"
+    "        exit.\n"
     "    -h, --help   Print this manual and exit.\n"
     "\n"
     "EXIT STATUS\n"
@@ -168,7 +178,8 @@ static const char stats_help[] =
     "\n"
     "EXAMPLES\n"
     "    remsock stats\n"
-    "    remsock stats rpc.calls quota.\n";
+    "    remsock stats rpc.calls quota.\n"
+    "    remsock stats -w 1 rpc.calls rx_\n";
 
 /* ---- shared helpers ----------------------------------------------------- */
 
@@ -494,18 +505,82 @@ static bool wanted(const char *name, int n, char **prefixes)
 
 static const struct cli_cmd cli_stats_cmd;
 
-static int stats_print(const Remsock__Rpc__StatsReply *rep, int n,
-		       char **prefixes)
+/* With --watch: the counters of the read before, by name. */
+struct watch {
+	unsigned every_s; /* 0: one read, no --watch */
+	uint64_t count;	  /* reads left; 0: for ever */
+	size_t n;
+	char **names;
+	uint64_t *values;
+	struct timespec at;
+};
+
+static bool prev_value(const struct watch *w, const char *name, uint64_t *v)
 {
+	for (size_t i = 0; i < w->n; i++)
+		if (strcmp(w->names[i], name) == 0) {
+			*v = w->values[i];
+			return true;
+		}
+	return false;
+}
+
+static void watch_free(struct watch *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->names[i]);
+	free(w->names);
+	free(w->values);
+	w->n = 0;
+	w->names = NULL;
+	w->values = NULL;
+}
+
+/* Remember this read's counters for the next; false without memory. */
+static bool watch_keep(struct watch *w, const Remsock__Rpc__StatsReply *rep,
+		       const struct timespec *at)
+{
+	watch_free(w);
+	w->names = calloc(rep->n_counter + 1, sizeof(*w->names));
+	w->values = calloc(rep->n_counter + 1, sizeof(*w->values));
+	if (w->names == NULL || w->values == NULL)
+		return false;
+	for (size_t i = 0; i < rep->n_counter; i++) {
+		if (rep->counter[i]->name == NULL)
+			continue;
+		w->names[w->n] = strdup(rep->counter[i]->name);
+		if (w->names[w->n] == NULL)
+			return false;
+		w->values[w->n++] = rep->counter[i]->value;
+	}
+	w->at = *at;
+	return true;
+}
+
+static int stats_print(const Remsock__Rpc__StatsReply *rep, int n,
+		       char **prefixes, const struct watch *w,
+		       const struct timespec *at)
+{
+	double secs = (double)(at->tv_sec - w->at.tv_sec) +
+		      (double)(at->tv_nsec - w->at.tv_nsec) / 1e9;
 	size_t shown = 0;
+	uint64_t before;
 
 	for (size_t i = 0; i < rep->n_counter; i++) {
 		const Remsock__Rpc__StatsCounter *k = rep->counter[i];
+		int64_t delta;
 
 		if (k->name == NULL || !wanted(k->name, n, prefixes))
 			continue;
-		printf("%-32s %" PRIu64 "\n", k->name, k->value);
 		shown++;
+		if (w->n == 0 || !prev_value(w, k->name, &before) ||
+		    before == k->value || secs <= 0) {
+			printf("%-32s %" PRIu64 "\n", k->name, k->value);
+			continue;
+		}
+		delta = (int64_t)(k->value - before);
+		printf("%-32s %" PRIu64 " %+" PRId64 " %.1f/s\n", k->name,
+		       k->value, delta, (double)delta / secs);
 	}
 	if (rep->truncated)
 		cli_err("stats", "the proxy left counters out: its reply "
@@ -518,38 +593,101 @@ static int stats_print(const Remsock__Rpc__StatsReply *rep, int n,
 	return CLI_OK;
 }
 
-static int stats_run(int argc, char **argv)
+static int stats_opt(int ch, const char *arg, void *ctx)
+{
+	struct watch *w = ctx;
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (*arg == 0 || *end != 0 || errno != 0 || v < 1 ||
+	    v > (ch == 'w' ? 3600 : 1000000))
+		return cli_usage("stats", "-%c: '%s' is not %s", ch, arg,
+				 ch == 'w' ? "seconds (1-3600)"
+					   : "a count (1-1000000)");
+	if (ch == 'w')
+		w->every_s = (unsigned)v;
+	else
+		w->count = (uint64_t)v;
+	return -1;
+}
+
+/* One read of the counters, printed. */
+static int stats_once(struct rsk_conn *c, int n, char **prefixes,
+		      struct watch *w)
 {
 	Remsock__Rpc__StatsRequest req = REMSOCK__RPC__STATS_REQUEST__INIT;
 	Remsock__Rpc__StatsReply *rep;
 	struct rsk_call *call;
-	struct rsk_conn *c;
+	struct timespec at;
 	const void *body;
-	char why[512];
+	char why[512], when[32];
+	struct tm tm;
 	size_t len;
 	int rc;
 
-	rc = cli_opts(&cli_stats_cmd, argc, argv, "", NULL, no_opt, NULL);
-	if (rc >= 0)
-		return rc;
-	c = cli_connect("stats", &rc);
-	if (c == NULL)
-		return rc;
 	call = call_sync(c, "remsock", "Stats", &req.base, why, sizeof(why));
 	if (call == NULL) {
 		cli_err("stats", "remsock.Stats: %s", why);
 		return CLI_FAIL;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &at);
 	body = rsk_call_reply(call, &len);
 	rep = remsock__rpc__stats_reply__unpack(NULL, len, body);
 	if (rep == NULL) {
 		cli_err("stats", "remsock.Stats: the reply does not decode");
 		rc = CLI_FAIL;
 	} else {
-		rc = stats_print(rep, argc - optind, argv + optind);
+		if (w->every_s != 0) {
+			time_t now = time(NULL);
+
+			gmtime_r(&now, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("# %s\n", when);
+		}
+		rc = stats_print(rep, n, prefixes, w, &at);
+		if (rc == CLI_OK && w->every_s != 0 &&
+		    !watch_keep(w, rep, &at)) {
+			cli_err("stats", "%s", strerror(ENOMEM));
+			rc = CLI_FAIL;
+		}
 	}
 	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
 	rsk_call_free(call);
+	fflush(stdout);
+	return rc;
+}
+
+static int stats_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"watch", required_argument, NULL, 'w'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct watch w = {0};
+	struct rsk_conn *c;
+	int rc;
+
+	rc = cli_opts(&cli_stats_cmd, argc, argv, "w:n:", longopts, stats_opt,
+		      &w);
+	if (rc >= 0)
+		return rc;
+	if (w.count != 0 && w.every_s == 0)
+		return cli_usage("stats", "-n COUNT goes with -w SECS");
+	c = cli_connect("stats", &rc);
+	if (c == NULL)
+		return rc;
+	for (uint64_t i = 0;; i++) {
+		rc = stats_once(c, argc - optind, argv + optind, &w);
+		if (rc != CLI_OK || w.every_s == 0 ||
+		    (w.count != 0 && i + 1 == w.count))
+			break;
+		sleep(w.every_s);
+	}
+	watch_free(&w);
 	return rc;
 }
 

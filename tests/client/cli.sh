@@ -256,6 +256,12 @@ tb_ns env REMSOCK_ADDR="$TB_PROXY_IP" REMSOCK_APP=other \
 	>"$TB_DIR/other.out" 2>&1
 expect "stats as another app: its quotas only (21 rows), exit 0" "0 21 21" \
 	"$? $(wc -l <"$TB_DIR/other.out") $(grep -c '^quota\.' "$TB_DIR/other.out")"
+rcli /dev/null stats -w 1 -n 2 rpc.calls
+expect "stats -w 1 -n 2: two reads, each after its time; the second has rpc.calls' growth and rate" \
+	"0 2 1" "$RC $(grep -c '^# 20[0-9-]*T[0-9:]*Z$' "$OUT") $(sed -n 4p "$OUT" |
+		grep -cE '^rpc\.calls +[0-9]+ \+[1-9][0-9]* [0-9.]+/s$')"
+usage "stats -n without -w" "remsock stats: -n COUNT goes with -w SECS" \
+	stats -n 2
 rcli /dev/null stats no.such.counter
 expect "stats: a prefix no counter has, exit 1" \
 	"1 remsock stats: no counter starts with 'no.such.counter'" \
