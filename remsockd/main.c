@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -154,6 +157,11 @@ static const char usage_text[] =
     "        A PCI NIC bound to vfio-pci.\n"
     "        (Installed, the three are in share/remsock/examples/.)\n"
     "\n"
+    "    PREFIX/lib/systemd/system/remsockd.service\n"
+    "        The systemd unit meson install puts in place: Type=notify\n"
+    "        (remsockd says READY=1 to $NOTIFY_SOCKET when its workers\n"
+    "        serve, STOPPING=1 at SIGINT or SIGTERM), running it on\n"
+    "        the configuration above.\n"
     "    /run/remsock/port-KEY.lock\n"
     "        Held while remsockd runs (it holds its PID): a second\n"
     "        remsockd on the same port (KEY: the interface, socket path or\n"
@@ -290,6 +298,33 @@ static void offloads_print(const char *dir, uint64_t got, uint64_t offered,
 	printf("\n");
 }
 
+/* systemd's readiness protocol (sd_notify(3)), without libsystemd: a
+ * datagram to $NOTIFY_SOCKET (a path, or '@' for an abstract name) when
+ * it is set (Type=notify), nothing otherwise. */
+static void notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(
+		fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		(socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		fprintf(stderr, "remsockd: warning: NOTIFY_SOCKET %s: %s\n",
+			path, strerror(errno));
+	close(fd);
+}
+
 static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 {
 	struct rs_dp_info in;
@@ -340,6 +375,7 @@ static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 		    "  http      %s:%u (App Engine API host, POST /rpc_http)\n",
 		    ip, cfg->rpc.http_port);
 	printf("remsockd: ready; SIGINT or SIGTERM stops it\n");
+	notify("READY=1\nSTATUS=serving");
 }
 
 static uint64_t drops_sum(const struct rs_dp_stats *st)
@@ -463,6 +499,7 @@ static void control_loop(const struct rs_config *cfg, const struct rs_dp *dp,
 	}
 	printf("remsockd: %s received, stopping\n",
 	       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	notify("STOPPING=1\nSTATUS=stopping: closing every socket");
 }
 
 /* What remsock.Stats reports: the counters remsockd prints at exit. */

@@ -35,7 +35,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # curl and iperf3 run under the LD_PRELOAD shim in tests/client/preload.sh.
 # The remote socket benchmark (perf/run): haproxy is a baseline,
 # dpdk-dev has dpdk-testpmd (the link's ceiling), gnuplot-nox draws the
-# plots, linux-perf profiles remsockd (--profile).
+# plots, linux-perf profiles remsockd (--profile).  systemd (Debian's
+# init; named for its systemd-analyze) checks the installed unit.
 PACKAGES=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
@@ -43,7 +44,7 @@ PACKAGES=(
 	python3-protobuf python3-scapy golang-google-appengine-dev
 	libjemalloc-dev libcmocka-dev libc-ares-dev libhttp-parser-dev
 	iproute2 iputils-ping procps dnsmasq-base iperf3 curl
-	haproxy dpdk-dev gnuplot-nox linux-perf
+	haproxy dpdk-dev gnuplot-nox linux-perf systemd
 )
 
 install_packages() {

@@ -48,6 +48,12 @@ ETC=$(find "$DEST" -path '*/remsock/remsockd.ini' | head -1)
 expect "a configuration is installed: nic-example.ini, as remsockd.ini (0640)" \
 	"640 same" "$(stat -c %a "$ETC") $(cmp -s "$ETC" \
 	"$(dirname "$0")/../../configs/nic-example.ini" && echo same)"
+UNIT=$(find "$DEST" -path '*/systemd/system/remsockd.service' | head -1)
+# systemd-analyze checks the unit as systemd reads it, against the
+# installed programs (their DESTDIR paths here).
+sed "s#=$PREFIX/#=$DEST$PREFIX/#g" "$UNIT" >"$DEST/unit-check.service"
+expect "the systemd unit is installed and systemd-analyze verify finds nothing" \
+	"0 " "$(systemd-analyze verify "$DEST/unit-check.service" 2>&1; echo "$? ")"
 check "the examples are installed" test -f \
 	"$(find "$DEST" -path '*/share/remsock/examples/default.ini' | head -1)"
 rc=0

@@ -20,6 +20,7 @@ PEER_MAC=02:00:c6:12:00:01
 TMP=$(mktemp -d /tmp/rs-tap.XXXXXX)
 LOG=$TMP/remsockd.log
 PID=
+NOTIFY_PID=
 
 stop_remsockd() {
 	kill -TERM "$PID" 2>/dev/null
@@ -36,6 +37,7 @@ stop_remsockd() {
 cleanup() {
 	local rc=$?
 	[[ -n $PID ]] && stop_remsockd
+	[[ -n $NOTIFY_PID ]] && kill "$NOTIFY_PID" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	if [[ $rc -ne 0 && -f $LOG ]]; then
 		echo "# remsockd output:"
@@ -55,7 +57,22 @@ counter() {
 check "the embedded default, renamed to $IFACE, passes --check-config" \
 	"$REMSOCKD" -c "$TMP/tap.ini" --test-secrets --check-config
 
-"$REMSOCKD" -c "$TMP/tap.ini" --test-secrets --stats-interval 1 >"$LOG" 2>&1 &
+# systemd's side of Type=notify: a datagram socket that logs what comes.
+/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    print(s.recv(4096).decode().replace("\n", " "), flush=True)
+' "$TMP/notify.sock" >"$TMP/notify.log" 2>&1 &
+NOTIFY_PID=$!
+for _ in $(seq 100); do
+	grep -q '^listening' "$TMP/notify.log" && break
+	sleep 0.1
+done
+NOTIFY_SOCKET=$TMP/notify.sock "$REMSOCKD" -c "$TMP/tap.ini" --test-secrets \
+	--stats-interval 1 >"$LOG" 2>&1 &
 PID=$!
 for _ in $(seq 300); do
 	grep -q '^remsockd: ready' "$LOG" && break
@@ -68,6 +85,12 @@ if ! grep -q '^remsockd: ready' "$LOG"; then
 	exit 1
 fi
 pass "remsockd starts within 30 s"
+for _ in $(seq 100); do
+	grep -q 'READY=1' "$TMP/notify.log" && break
+	sleep 0.1
+done
+check "it tells \$NOTIFY_SOCKET READY=1 (systemd Type=notify)" \
+	grep -q '^READY=1 STATUS=serving$' "$TMP/notify.log"
 check "the port's link is up" grep -q '^  link      up' "$LOG"
 expect "a quiet start: the banner is the first line (DPDK's notes kept back)" \
 	"remsockd" "$(head -1 "$LOG" | cut -d' ' -f1)"
@@ -110,6 +133,12 @@ check "a periodic stats line is printed (--stats-interval 1), after its time" \
 
 stop_remsockd
 expect "remsockd exits 0 on SIGTERM" 0 "$RC"
+for _ in $(seq 100); do # the listener logs it in its own time
+	grep -q '^STOPPING=1 ' "$TMP/notify.log" && break
+	sleep 0.1
+done
+check "... having told \$NOTIFY_SOCKET STOPPING=1" \
+	grep -q '^STOPPING=1 ' "$TMP/notify.log"
 check "its port lock went with it" \
 	test ! -e "/run/remsock/port-iface=$IFACE.lock"
 expect "no packet is unexplained (rx = handled + drops)" 0 "$(counter unexplained)"
