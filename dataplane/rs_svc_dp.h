@@ -75,6 +75,15 @@ struct rs_svc_dp_stats {
 	uint64_t out_bytes;  /**< replies waiting for their clients now */
 };
 
+/**
+ * Wait until every worker has finished the round it is in (control
+ * thread, after replacing something workers read, e.g. the ACL): from
+ * then on none holds the old one.
+ *
+ * @return 0, or -ETIMEDOUT after @p timeout_ms (a worker stuck).
+ */
+int rs_svc_dp_quiesce(const struct rs_svc_dp *sdp, unsigned timeout_ms);
+
 /** Sum the workers' counters. */
 void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 			 struct rs_svc_dp_stats *st);

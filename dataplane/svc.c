@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ares.h>
 #include <rte_hash.h>
@@ -990,6 +991,7 @@ static int svc_poll(struct rs_lcore *lc, void *arg)
 		reap_idle(w);
 		close_overdue(w);
 	}
+	__atomic_store_n(&w->rounds, w->rounds + 1, __ATOMIC_RELEASE);
 	return (int)work;
 }
 
@@ -1063,6 +1065,36 @@ void rs_svc_dp_free(struct rs_svc_dp *sdp)
 }
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+int rs_svc_dp_quiesce(const struct rs_svc_dp *sdp, unsigned timeout_ms)
+{
+	uint64_t seen[RS_DP_WORKERS_MAX];
+	const struct timespec pause = {0, 100000};
+
+	for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++) {
+		const struct svc_worker *w = LOAD(sdp->w[k]);
+
+		seen[k] = w != NULL
+			      ? __atomic_load_n(&w->rounds, __ATOMIC_ACQUIRE)
+			      : 0;
+	}
+	for (unsigned waited_us = 0;; waited_us += 100) {
+		bool all = true;
+
+		for (unsigned k = 0; k < RS_DP_WORKERS_MAX && all; k++) {
+			const struct svc_worker *w = LOAD(sdp->w[k]);
+
+			all = w == NULL ||
+			      __atomic_load_n(&w->rounds, __ATOMIC_ACQUIRE) !=
+				  seen[k];
+		}
+		if (all)
+			return 0;
+		if (waited_us >= timeout_ms * 1000u)
+			return -ETIMEDOUT;
+		nanosleep(&pause, NULL);
+	}
+}
 
 void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 			 struct rs_svc_dp_stats *st)

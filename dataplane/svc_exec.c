@@ -528,10 +528,12 @@ static bool peer_allowed(struct svc_worker *w, const struct sockaddr_in *peer)
 {
 	const struct rs_acl_rule *r;
 
-	if (rs_acl_allows(w->sh->acl, peer->sin_addr.s_addr,
-			  ntohs(peer->sin_port), &r))
+	const struct rs_acl *acl = rs_svc_acl(w->sh);
+
+	if (rs_acl_allows(acl, peer->sin_addr.s_addr, ntohs(peer->sin_port),
+			  &r))
 		return true;
-	rs_acl_count_denial(w->sh->acl, r);
+	rs_acl_count_denial(acl, r);
 	return false;
 }
 

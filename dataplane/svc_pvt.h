@@ -224,6 +224,7 @@ struct svc_worker {
 	struct svc_wait *spare; /* freed small waits, for the next park */
 	uint32_t nspare;
 	uint64_t next_scan_ns; /* auth timeouts and idle sockets */
+	uint64_t rounds;       /* poll rounds ended (rs_svc_dp_quiesce()) */
 	struct svc_src *srcs;  /* SVC_SRC_SLOTS: failed authentications */
 
 	/* The call being served. */

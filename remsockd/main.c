@@ -60,9 +60,10 @@ struct opts {
 	char **eal_argv;
 };
 
-/* Set by the signal handler, read by the main loop: the only global,
+/* Set by the signal handlers, read by the main loop: the only globals,
  * because a signal handler cannot be given an argument. */
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t reload_signal;
 
 static const char usage_text[] =
     "NAME\n"
@@ -106,6 +107,12 @@ static const char usage_text[] =
     "    workers, RPC port) and runs in the foreground.  SIGINT or\n"
     "    SIGTERM stops the workers (closing every socket), closes the\n"
     "    port and prints the final counters.\n"
+    "\n"
+    "    SIGHUP reads FILE again and puts its [acl] and [hosts] in force\n"
+    "    at once, connections and sockets kept (what a reload changed is\n"
+    "    printed).  A FILE that does not parse, or that changes anything\n"
+    "    else (only a restart applies that), is refused with the reason,\n"
+    "    and the running configuration stays whole.\n"
     "\n"
     "OPTIONS\n"
     "    -c, --config FILE\n"
@@ -471,15 +478,142 @@ static uint64_t control_busy_cycles;
  * idle_sleep_max_us, or not at all without idle back-off -- and print a
  * stats line when one is due.
  */
-static void control_loop(const struct rs_config *cfg, const struct rs_dp *dp,
-			 struct rs_svc_ctl *ctl, unsigned every)
+static void on_hup(int sig)
 {
+	reload_signal = sig;
+}
+
+/* ---- SIGHUP: [acl] and [hosts] read again ------------------------------- */
+
+/* What a reload may not change, by section: the rest of the program
+ * (ports, workers, rings, apps and their quotas...) is set up once. */
+#define PART(what, f)                                                          \
+	{                                                                      \
+		what, offsetof(struct rs_config, f),                           \
+		    sizeof(((struct rs_config *)0)->f)                         \
+	}
+static const struct {
+	const char *name;
+	size_t off, len;
+} fixed_parts[] = {
+    PART("[eal]", eal),
+    PART("[port]", port),
+    PART("[net]", net),
+    PART("[workers]", workers),
+    PART("[rpc]", rpc),
+    PART("[sockets]", sockets),
+    PART("[arp]", arp),
+    PART("[tcp]", tcp),
+    PART("[routes]", routes),
+    PART("[routes]", nroutes),
+    PART("[limits]", limits),
+    PART("[service]", service),
+    PART("[quotas]", quotas),
+    PART("[apps]", apps),
+    PART("[apps]", napps),
+    PART("[apps]", apps_given),
+    PART("[dns]", dns),
+    PART("[quotas]", quota_overrides),
+    PART("[quotas]", nquota_overrides),
+};
+
+/* What a reload found in @p next: NULL when only [acl] and [hosts]
+ * differ from @p cur, else the first section that does. */
+static const char *fixed_changed(const struct rs_config *cur,
+				 const struct rs_config *next)
+{
+	for (size_t i = 0; i < RTE_DIM(fixed_parts); i++)
+		if (memcmp((const uint8_t *)cur + fixed_parts[i].off,
+			   (const uint8_t *)next + fixed_parts[i].off,
+			   fixed_parts[i].len) != 0)
+			return fixed_parts[i].name;
+	return NULL;
+}
+
+/* Read the file again and put its [acl] and [hosts] in force, without
+ * touching a connection; anything else changed is refused with the
+ * section named, and the running configuration stays whole. */
+static void reload(struct rs_config *cfg, const struct opts *o,
+		   struct rs_svc_shared *sh, struct rs_svc_dp *sdp)
+{
+	struct rs_config *next = malloc(sizeof(*next));
+	struct rs_acl *acl, *old;
+	const char *changed;
+	char err[1024];
+	int rc = -ENOMEM;
+
+	notify("RELOADING=1");
+	if (o->config == NULL) {
+		fprintf(stderr, "remsockd: SIGHUP: running on the embedded "
+				"default, there is no file to read again\n");
+		goto out;
+	}
+	if (next != NULL)
+		rc = rs_config_load_file(next, o->config, err, sizeof(err));
+	if (rc == 0)
+		rc = rs_config_check_secrets(next, o->test_secrets, err,
+					     sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr,
+			"remsockd: reload: %s; the running configuration "
+			"stays\n",
+			next != NULL ? err : strerror(ENOMEM));
+		goto out;
+	}
+	changed = fixed_changed(cfg, next);
+	if (changed != NULL) {
+		fprintf(stderr,
+			"remsockd: reload refused: %s changed, which only a "
+			"restart applies (a reload takes [acl] and [hosts]); "
+			"the running configuration stays\n",
+			changed);
+		goto out;
+	}
+	acl = rs_acl_create_from_config(next, &rc);
+	if (acl == NULL) {
+		fprintf(stderr,
+			"remsockd: reload: [acl]: %s; the running "
+			"configuration stays\n",
+			strerror(-rc));
+		goto out;
+	}
+	old = rs_svc_acl_swap(sh, acl);
+	/* Workers may hold the old one until their round ends. */
+	if (rs_svc_dp_quiesce(sdp, 5000) == 0)
+		rs_acl_free(old);
+	else
+		fprintf(stderr, "remsockd: reload: a worker did not finish "
+				"its round in 5 s: the old [acl] is kept in "
+				"memory\n");
+	/* [hosts] is the control thread's alone. */
+	memcpy(cfg->acl, next->acl, sizeof(cfg->acl));
+	cfg->nacl = next->nacl;
+	memcpy(cfg->hosts, next->hosts, sizeof(cfg->hosts));
+	cfg->nhosts = next->nhosts;
+	printf("remsockd: reload: %s: [acl] %u rule%s, [hosts] %u name%s in "
+	       "force\n",
+	       o->config, cfg->nacl, cfg->nacl == 1 ? "" : "s", cfg->nhosts,
+	       cfg->nhosts == 1 ? "" : "s");
+out:
+	free(next);
+	notify("READY=1");
+}
+
+static void control_loop(struct rs_config *cfg, const struct opts *o,
+			 const struct rs_dp *dp, struct rs_svc_ctl *ctl,
+			 struct rs_svc_shared *sh, struct rs_svc_dp *sdp)
+{
+	unsigned every = o->stats_every;
 	uint64_t next = now_ns() + (uint64_t)every * 1000000000ull;
 	unsigned sleep_us = 10, max_us = cfg->workers.idle_sleep_max_us;
 
 	while (!stop_signal) {
 		uint64_t t0 = rte_rdtsc();
 
+		if (reload_signal) {
+			reload_signal = 0;
+			reload(cfg, o, sh, sdp);
+		}
 		if (rs_svc_ctl_poll(ctl, 256) != 0) {
 			control_busy_cycles += rte_rdtsc() - t0;
 			sleep_us = 10;
@@ -578,7 +712,7 @@ static void service_counters(const struct counters_src *src,
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		emit(arg, rows[i].name, rows[i].v);
-	acl_counters(src->sh->acl, emit, arg);
+	acl_counters(rs_svc_acl(src->sh), emit, arg);
 }
 
 /* remsock.Stats' source: rpc.*, gauges, the data plane's packets and
@@ -783,7 +917,7 @@ static void startlog_end(struct startlog *l, bool show)
 	l->f = NULL;
 }
 
-static int serve(const struct rs_config *cfg, const struct opts *o)
+static int serve(struct rs_config *cfg, const struct opts *o)
 {
 	struct rs_svc_shared *sh;
 	struct rs_svc_ctl *ctl = NULL;
@@ -823,7 +957,10 @@ static int serve(const struct rs_config *cfg, const struct opts *o)
 	}
 	src = (struct counters_src){.sh = sh, .dp = dp, .ctl = ctl, .sdp = sdp};
 	rs_svc_ctl_counters_set(ctl, stats_counters, &src);
-	if (rs_dp_signals_install(on_signal) < 0) {
+	if (rs_dp_signals_install(on_signal) < 0 ||
+	    sigaction(SIGHUP,
+		      &(struct sigaction){.sa_handler = on_hup, .sa_flags = 0},
+		      NULL) < 0) {
 		fprintf(stderr,
 			"remsockd: cannot install signal handlers: %s\n",
 			strerror(errno));
@@ -833,7 +970,7 @@ static int serve(const struct rs_config *cfg, const struct opts *o)
 		goto err_start;
 	startlog_end(&log, false);
 	banner_print(dp, cfg);
-	control_loop(cfg, dp, ctl, o->stats_every);
+	control_loop(cfg, o, dp, ctl, sh, sdp);
 	rs_dp_stop(dp);
 	leaked = rs_dp_mbufs_in_use(dp);
 	final_print(dp, leaked);
@@ -869,7 +1006,7 @@ err_create:
 
 /* Serve, holding the port's lock (removed at the end while still held,
  * so that no one takes the old file meanwhile). */
-static int run(const struct rs_config *cfg, const struct opts *o)
+static int run(struct rs_config *cfg, const struct opts *o)
 {
 	char lock[256];
 	int rc;

@@ -92,7 +92,9 @@ _Static_assert(RS_SVC_MSG_DATA_MAX >= 2048, "rs_svc_msg data too small");
  *  once the workers run (the rings and counters excepted). */
 struct rs_svc_shared {
 	const struct rs_config *cfg;
-	struct rs_acl *acl;   /**< thread-safe lookups */
+	/** Thread-safe lookups; replaced by a reload: read it with
+	 *  rs_svc_acl(). */
+	struct rs_acl *acl;
 	struct rs_apps *apps; /**< thread-safe auth and quota counters */
 	struct rs_rpc_registry *registry; /**< every method, both planes */
 	struct rte_mempool *pool;	  /**< of RS_SVC_MSG_SIZE entries */
@@ -162,6 +164,19 @@ struct Remsock__AddressPort;
 bool rs_svc_addr_get(struct rs_rpc_call *call,
 		     const struct Remsock__AddressPort *a, uint32_t *ip,
 		     uint16_t *port);
+
+/** The ACL in force (a reload may replace it between two calls). */
+static inline const struct rs_acl *rs_svc_acl(const struct rs_svc_shared *sh)
+{
+	return __atomic_load_n(&sh->acl, __ATOMIC_ACQUIRE);
+}
+
+/**
+ * Put @p acl in force (control thread).  @return the one it replaces,
+ * which workers may still be reading until each finishes its round
+ * (rs_svc_dp_quiesce()).
+ */
+struct rs_acl *rs_svc_acl_swap(struct rs_svc_shared *sh, struct rs_acl *acl);
 
 /**
  * Whether the ACL lets a call reach @p a; false with the call answered

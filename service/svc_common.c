@@ -228,10 +228,16 @@ bool rs_svc_addr_get(struct rs_rpc_call *call, const Remsock__AddressPort *a,
 	return true;
 }
 
+struct rs_acl *rs_svc_acl_swap(struct rs_svc_shared *sh, struct rs_acl *acl)
+{
+	return __atomic_exchange_n(&sh->acl, acl, __ATOMIC_ACQ_REL);
+}
+
 /* Whether the ACL lets the app reach @p a; answers the call when not. */
 bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 		      const Remsock__AddressPort *a)
 {
+	const struct rs_acl *acl = rs_svc_acl(sh);
 	const struct rs_acl_rule *rule;
 	char ip[INET_ADDRSTRLEN], why[160];
 	uint32_t addr;
@@ -239,9 +245,9 @@ bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 
 	if (!rs_svc_addr_get(call, a, &addr, &port))
 		return false;
-	if (rs_acl_allows(sh->acl, addr, port, &rule))
+	if (rs_acl_allows(acl, addr, port, &rule))
 		return true;
-	rs_acl_count_denial(sh->acl, rule);
+	rs_acl_count_denial(acl, rule);
 	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
 	rs_acl_rule_format(rule, why, sizeof(why));
 	rs_svc_error(call, ERR(PERMISSION_DENIED), 0, "%s:%u denied by %s", ip,

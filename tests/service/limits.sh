@@ -32,6 +32,42 @@ buffered_bytes = 1100000"
 svc_up tap limits "$REMSOCKD"
 svc_client "$TB_DIR/client.log" "$HERE/svc_limits.py" "$SRC/proto" \
 	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$OPEN_PORT"
+
+# ---- SIGHUP: [acl] and [hosts] again, connections kept ----------------------
+probe() {
+	tb_ns /usr/bin/python3 "$HERE/svc_acl_probe.py" "$SRC/proto" \
+		"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$1" 2>&1
+}
+# reload WHAT: SIGHUP, and the line remsockd writes about it.
+reload() {
+	local n
+	n=$(grep -c 'reload' "$SVC_LOG")
+	kill -HUP "$TB_PID"
+	for _ in $(seq 300); do
+		[[ $(grep -c 'reload' "$SVC_LOG") -gt $n ]] && break
+		sleep 0.1
+	done
+	grep 'reload' "$SVC_LOG" | tail -1
+}
+expect "before the reload, $TB_PEER_IP:8082 is denied (the built-in rule)" \
+	denied "$(probe 8082)"
+sed -i "s/^hole = allow .*/&\nhole2 = allow $TB_PEER_IP\/32 8082/" "$TB_CONF"
+expect "SIGHUP reads [acl] again" \
+	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name in force" \
+	"$(reload)"
+expect "... and $TB_PEER_IP:8082 is allowed at once" allowed "$(probe 8082)"
+sed -i "s/^time_wait_ms = 500/time_wait_ms = 600/" "$TB_CONF"
+expect "a reload that changes [tcp] is refused, saying why" \
+	"remsockd: reload refused: [tcp] changed, which only a restart applies (a reload takes [acl] and [hosts]); the running configuration stays" \
+	"$(reload)"
+expect "... and the [acl] in force stays" allowed "$(probe 8082)"
+sed -i "s/^time_wait_ms = 600/time_wait_ms = 500/; s/^hole2 = .*/hole2 = allow nonsense/" \
+	"$TB_CONF"
+expect "a reload of a file that does not parse names the line" 1 \
+	"$(reload | grep -c "remsockd: reload: $TB_CONF:.*hole2.*the running configuration stays")"
+expect "... and the [acl] in force stays" allowed "$(probe 8082)"
+check "remsockd still serves (the earlier connections' sockets are its own)" \
+	kill -0 "$TB_PID"
 svc_stop
 expect "the reaped sockets were counted, and their descriptors given back" "2 0" \
 	"$(tb_counter "$SVC_LOG" rpc.reaped) $(tb_counter \
