@@ -116,6 +116,9 @@ static const struct key keys[] = {
 
     KEY(rpc, listen_port, K_UINT, 1, 65535, 0),
     KEY(rpc, http_port, K_UINT, 0, 65535, 0),
+    KEY(rpc, tls_port, K_UINT, 0, 65535, 0),
+    KEY(rpc, tls_cert, K_STR, 0, 0, 0),
+    KEY(rpc, tls_key, K_STR, 0, 0, 0),
     KEY(rpc, http_idle_s, K_UINT, 0, 86400, 0),
     KEY(rpc, http_request_s, K_UINT, 0, 86400, 0),
     KEY(rpc, max_conns, K_UINT, 0, 1u << 20, 0),
@@ -1054,9 +1057,24 @@ static int validate_port(const struct rs_config *cfg, const struct where *w)
  * The HTTP endpoint needs a port of its own. */
 static int validate_apps(const struct rs_config *cfg, const struct where *w)
 {
-	if (cfg->rpc.http_port == cfg->rpc.listen_port)
+	const struct rs_config_rpc *r = &cfg->rpc;
+
+	if (r->http_port == r->listen_port)
 		return fail(w, "%s: [rpc] http_port: %u is listen_port already",
-			    w->file, cfg->rpc.http_port);
+			    w->file, r->http_port);
+	if (r->tls_port != 0 &&
+	    (r->tls_port == r->listen_port || r->tls_port == r->http_port))
+		return fail(w, "%s: [rpc] tls_port: %u is %s already", w->file,
+			    r->tls_port,
+			    r->tls_port == r->listen_port ? "listen_port"
+							  : "http_port");
+	if ((r->tls_port != 0) !=
+	    (r->tls_cert[0] != '\0' && r->tls_key[0] != '\0'))
+		return fail(w,
+			    "%s: [rpc] tls_port, tls_cert and tls_key go "
+			    "together (a port needs a certificate and its key, "
+			    "and they need a port)",
+			    w->file);
 	if (cfg->napps == 0)
 		return fail(w,
 			    "%s: [apps]: no app (at least one 'APP_ID = "

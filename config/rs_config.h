@@ -124,6 +124,11 @@ struct rs_config {
 	struct rs_config_rpc {
 		uint32_t listen_port; /**< TCP port of the RPC service */
 		uint32_t http_port;   /**< App Engine API-host HTTP; 0: off */
+		/** The native transport over TLS 1.3; 0: off. */
+		uint32_t tls_port;
+		/** PEM certificate chain and private key for tls_port. */
+		char tls_cert[RS_CONFIG_VALUE_MAX];
+		char tls_key[RS_CONFIG_VALUE_MAX];
 		uint32_t http_idle_s; /**< idle HTTP conns closed; 0: never */
 		/** An HTTP request must arrive whole within this; 0: never. */
 		uint32_t http_request_s;

@@ -68,6 +68,7 @@ struct rs_svc_dp_stats {
 	uint64_t http_requests;	 /**< API-host HTTP requests served */
 	uint64_t http_errors;	 /**< answered with an HTTP error status */
 	uint64_t http_idle;	 /**< HTTP connections closed for idleness */
+	uint64_t tls_failed;	 /**< TLS handshakes or records that failed */
 	/* Gauges. */
 	uint64_t conns_open; /**< RPC connections now */
 	uint64_t socks_open; /**< proxied sockets now */

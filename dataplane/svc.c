@@ -43,6 +43,7 @@ _Static_assert(RS_DP_WORKERS_MAX <=
 struct rs_svc_dp {
 	struct rs_svc_shared *sh;
 	struct rs_rpc_registry *exec_reg;
+	void *tls_ctx; /* [rpc] tls_port's SSL_CTX, or NULL */
 	struct svc_worker *w[RS_DP_WORKERS_MAX];
 };
 
@@ -911,6 +912,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	if (w == NULL)
 		return NULL;
 	w->sh = sdp->sh;
+	w->tls_ctx = sdp->tls_ctx;
 	w->lc = lc;
 	w->k = rs_lcore_index(lc);
 	snprintf(name, sizeof(name), "rs_svc_socks%u", w->k);
@@ -1010,7 +1012,9 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 		rs_sock_close(w->listener);
 	if (w->http_listener != NULL)
 		rs_sock_close(w->http_listener);
-	w->listener = w->http_listener = NULL;
+	if (w->tls_listener != NULL)
+		rs_sock_close(w->tls_listener);
+	w->listener = w->http_listener = w->tls_listener = NULL;
 	/* Control forgets its table at the stop: GONEs still waiting have
 	 * nothing to tell it. */
 	w->gone_n = 0;
@@ -1040,6 +1044,14 @@ struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
 		rc = -ENOMEM;
 	if (rc < 0)
 		goto err;
+	if (sh->cfg->rpc.tls_port != 0) {
+		sdp->tls_ctx = svc_tls_ctx_create(sh->cfg, err, errlen);
+		if (sdp->tls_ctx == NULL) {
+			rs_svc_dp_free(sdp);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
 	return sdp;
 err:
 	snprintf(err, errlen, "service methods: %s", strerror(-rc));
@@ -1060,6 +1072,7 @@ void rs_svc_dp_free(struct rs_svc_dp *sdp)
 	for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++)
 		worker_free(sdp->w[k]);
 	rs_rpc_registry_destroy(sdp->exec_reg);
+	svc_tls_ctx_free(sdp->tls_ctx);
 	ares_library_cleanup();
 	free(sdp);
 }
@@ -1127,6 +1140,7 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->http_requests += LOAD(w->st.http_requests);
 		st->http_errors += LOAD(w->st.http_errors);
 		st->http_idle += LOAD(w->st.http_idle);
+		st->tls_failed += LOAD(w->st.tls_failed);
 		st->conns_open += LOAD(w->nconns);
 		st->socks_open += LOAD(w->nsocks);
 		st->waits += LOAD(w->nwaits);

@@ -133,6 +133,7 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 		rs_sock_close(c->s);
 	rs_frame_decoder_destroy(c->dec);
 	rs_http_conn_destroy(c->http);
+	svc_tls_free(c);
 	free(c->out);
 	w->conns[c->idx] = NULL;
 	w->nconns--;
@@ -178,6 +179,15 @@ static bool out_append(struct svc_conn *c, const uint8_t *buf, size_t len)
 void svc_conn_write(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *buf, size_t len)
 {
+	if (c->tls != NULL)
+		svc_tls_write(w, c, buf, len); /* its records: below */
+	else
+		svc_conn_write_raw(w, c, buf, len);
+}
+
+void svc_conn_write_raw(struct svc_worker *w, struct svc_conn *c,
+			const uint8_t *buf, size_t len)
+{
 	ssize_t n = 0;
 
 	if (c->out_len == c->out_off) {
@@ -218,8 +228,8 @@ size_t svc_conn_room(const struct svc_conn *c)
 {
 	ssize_t room;
 
-	if (c == NULL || c->http != NULL || c->out_len != c->out_off ||
-	    c->doomed)
+	if (c == NULL || c->http != NULL || c->tls != NULL ||
+	    c->out_len != c->out_off || c->doomed)
 		return 0;
 	room = rs_sock_writable(c->s);
 	return room > 0 ? (size_t)room : 0;
@@ -333,8 +343,8 @@ static bool respond_direct(struct svc_conn *c, const struct rs_rpc_call *call,
 	struct iovec iov[2];
 	size_t done;
 
-	if (c->http != NULL || c->out_len != c->out_off || c->doomed ||
-	    rs_sock_tx_view(c->s, len, &v) < len)
+	if (c->http != NULL || c->tls != NULL || c->out_len != c->out_off ||
+	    c->doomed || rs_sock_tx_view(c->s, len, &v) < len)
 		return false;
 	iov[0] = (struct iovec){v.seg[0].ptr, v.seg[0].len};
 	iov[1] = (struct iovec){v.seg[1].ptr, v.seg[1].len};
@@ -449,8 +459,8 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 /* Feed a chunk to the decoder, a frame at a time while the connection
  * takes calls.  @return the bytes taken, or -1 when the stream is
  * broken. */
-static ssize_t chunk_feed(struct svc_worker *w, struct svc_conn *c,
-			  const uint8_t *p, size_t len)
+ssize_t svc_conn_feed(struct svc_worker *w, struct svc_conn *c,
+		      const uint8_t *p, size_t len)
 {
 	struct rs_frame fr;
 	size_t off = 0, used;
@@ -479,17 +489,36 @@ static ssize_t chunk_feed(struct svc_worker *w, struct svc_conn *c,
 static ssize_t view_feed(struct svc_worker *w, struct svc_conn *c,
 			 const struct rs_byte_view *v)
 {
-	ssize_t used = chunk_feed(w, c, v->seg[0].ptr, v->seg[0].len), more;
+	ssize_t used = svc_conn_feed(w, c, v->seg[0].ptr, v->seg[0].len), more;
 
 	if (used != (ssize_t)v->seg[0].len || v->seg[1].len == 0)
 		return used;
-	more = chunk_feed(w, c, v->seg[1].ptr, v->seg[1].len);
+	more = svc_conn_feed(w, c, v->seg[1].ptr, v->seg[1].len);
 	return more < 0 ? more : used + more;
 }
 
 /* @return false when the connection was closed. */
+/* TLS: svc_tls.c decrypts and feeds.  @return false when closed. */
+static bool tls_input(struct svc_worker *w, struct svc_conn *c)
+{
+	int rc;
+
+	if (c->paused)
+		return true;
+	rc = svc_tls_input(w, c);
+	if (rc < 0 || c->doomed) {
+		conn_close(w, c, false); /* the replies made go out */
+		return false;
+	}
+	if (rc > 0)
+		conn_pause(w, c);
+	return true;
+}
+
 static bool conn_input(struct svc_worker *w, struct svc_conn *c)
 {
+	if (c->tls != NULL)
+		return tls_input(w, c);
 	struct rs_byte_view v;
 	ssize_t n, used;
 
@@ -652,9 +681,13 @@ static bool client_allowed(const struct rs_config *cfg, uint32_t ip)
 	return false;
 }
 
+/* What a listener's connections speak. */
+enum conn_kind { CONN_NATIVE, CONN_HTTP, CONN_TLS };
+
 static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
-				 bool http, uint32_t ip)
+				 enum conn_kind kind, uint32_t ip)
 {
+	bool http = kind == CONN_HTTP;
 	struct svc_conn *c;
 	ssize_t ring;
 	uint32_t i;
@@ -679,7 +712,9 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	c->w = w;
 	if (http ? svc_http_attach(w, c) < 0
 		 : (c->dec = rs_frame_decoder_create(SVC_UNAUTH_FRAME_MAX)) ==
-		       NULL) {
+			   NULL ||
+		       (kind == CONN_TLS && svc_tls_attach(w, c) < 0)) {
+		rs_frame_decoder_destroy(c->dec);
 		free(c);
 		return NULL;
 	}
@@ -703,26 +738,32 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	return c;
 }
 
-static void accept_all(struct svc_worker *w, struct rs_sock *s, bool http)
+static void accept_all(struct svc_worker *w, struct rs_sock *s,
+		       enum conn_kind kind)
 {
 	struct sockaddr_in peer;
 	struct rs_sock *n;
 
 	while ((n = rs_sock_accept(s, &peer)) != NULL) {
 		rs_sock_setopt(n, RS_TCP_NODELAY, 1);
-		if (conn_new(w, n, http, peer.sin_addr.s_addr) == NULL)
+		if (conn_new(w, n, kind, peer.sin_addr.s_addr) == NULL)
 			rs_sock_abort(n);
 	}
 }
 
 static void listener_event(struct rs_sock *s, unsigned ev, void *user)
 {
-	accept_all(user, s, false);
+	accept_all(user, s, CONN_NATIVE);
 }
 
 static void http_listener_event(struct rs_sock *s, unsigned ev, void *user)
 {
-	accept_all(user, s, true);
+	accept_all(user, s, CONN_HTTP);
+}
+
+static void tls_listener_event(struct rs_sock *s, unsigned ev, void *user)
+{
+	accept_all(user, s, CONN_TLS);
 }
 
 static struct rs_sock *listen_on(struct svc_worker *w, uint32_t port,
@@ -763,13 +804,18 @@ int svc_conn_listen(struct svc_worker *w)
 
 	w->listener = listen_on(w, cfg->rpc.listen_port, "listen_port",
 				listener_event, &rc);
-	if (w->listener == NULL || cfg->rpc.http_port == 0)
-		return rc;
-	w->http_listener = listen_on(w, cfg->rpc.http_port, "http_port",
-				     http_listener_event, &rc);
-	if (w->http_listener == NULL) {
-		rs_sock_close(w->listener);
-		w->listener = NULL;
+	if (w->listener != NULL && cfg->rpc.http_port != 0)
+		w->http_listener = listen_on(w, cfg->rpc.http_port, "http_port",
+					     http_listener_event, &rc);
+	if (rc == 0 && cfg->rpc.tls_port != 0)
+		w->tls_listener = listen_on(w, cfg->rpc.tls_port, "tls_port",
+					    tls_listener_event, &rc);
+	if (rc < 0) {
+		if (w->http_listener != NULL)
+			rs_sock_close(w->http_listener);
+		if (w->listener != NULL)
+			rs_sock_close(w->listener);
+		w->listener = w->http_listener = NULL;
 	}
 	return rc;
 }

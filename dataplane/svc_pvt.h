@@ -63,6 +63,7 @@
 _Static_assert(SVC_KEY_LEN > RS_DESC_LEN && SVC_KEY_LEN % 4 == 0, "key");
 
 struct svc_dns;
+struct svc_tls;
 struct svc_wait;
 
 /* A GONE control has not taken yet (its ring or the entry pool was
@@ -147,6 +148,7 @@ struct svc_conn {
 	uint64_t input_ns;	      /* HTTP: when bytes last came */
 	struct rs_frame_decoder *dec; /* native framing, or NULL */
 	struct rs_http_conn *http;    /* HTTP (svc_http.c), or NULL */
+	struct svc_tls *tls;	      /* native over TLS (svc_tls.c), or NULL */
 	bool kicked;		      /* on w->kick */
 	TAILQ_ENTRY(svc_conn) klink;
 	bool starved; /* paused for its app's output_bytes: on w->starved */
@@ -189,6 +191,7 @@ struct svc_worker_stats {
 	uint64_t http_requests;	 /* HTTP requests that reached the service */
 	uint64_t http_errors;	 /* answered with an HTTP error status */
 	uint64_t http_idle;	 /* HTTP connections closed for idleness */
+	uint64_t tls_failed;	 /* TLS handshakes or records that failed */
 };
 
 struct svc_worker {
@@ -197,6 +200,8 @@ struct svc_worker {
 	unsigned k;
 	struct rs_sock *listener;
 	struct rs_sock *http_listener; /* NULL: [rpc] http_port 0 */
+	struct rs_sock *tls_listener;  /* NULL: [rpc] tls_port 0 */
+	void *tls_ctx;		       /* the shared SSL_CTX, or NULL */
 	struct rs_arena *arena;
 	struct rs_arena *http_arena; /* decoding HTTP requests */
 	TAILQ_HEAD(, svc_conn) kick; /* to resume or close at the next poll */
@@ -272,6 +277,15 @@ struct svc_sock *svc_sock_new(struct svc_worker *w, struct rs_rpc_call *call,
 int svc_conn_listen(struct svc_worker *w);
 void svc_conn_write(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *buf, size_t len);
+/* As svc_conn_write(), the bytes as they are (a TLS connection's
+ * records). */
+void svc_conn_write_raw(struct svc_worker *w, struct svc_conn *c,
+			const uint8_t *buf, size_t len);
+/* Feed input to the connection's frame decoder, a frame at a time while
+ * it takes calls.  @return the bytes taken, or -1 when the stream is
+ * broken. */
+ssize_t svc_conn_feed(struct svc_worker *w, struct svc_conn *c,
+		      const uint8_t *p, size_t len);
 struct svc_conn *svc_conn_get(struct svc_worker *w, uint64_t ref);
 uint64_t svc_conn_ref(const struct svc_conn *c);
 void svc_conn_scan(struct svc_worker *w);
@@ -296,6 +310,17 @@ bool svc_auth_allowed(struct svc_worker *w, uint32_t ip, int app);
  * ring: 0 for HTTP, or while earlier output waits (or @p c is NULL). */
 size_t svc_conn_room(const struct svc_conn *c);
 void svc_conn_kicks(struct svc_worker *w);
+
+/* svc_tls.c: the native transport over TLS ([rpc] tls_port) */
+void *svc_tls_ctx_create(const struct rs_config *cfg, char *err, size_t errlen);
+void svc_tls_ctx_free(void *ctx);
+int svc_tls_attach(struct svc_worker *w, struct svc_conn *c);
+void svc_tls_free(struct svc_conn *c);
+void svc_tls_write(struct svc_worker *w, struct svc_conn *c, const uint8_t *buf,
+		   size_t len);
+/* Decrypt and feed what came.  @return 0 (all taken), 1 (the connection
+ * is full: pause it), -1 (over: close it). */
+int svc_tls_input(struct svc_worker *w, struct svc_conn *c);
 
 /* svc_http.c */
 int svc_http_attach(struct svc_worker *w, struct svc_conn *c);

@@ -37,12 +37,14 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # dpdk-dev has dpdk-testpmd (the link's ceiling), gnuplot-nox draws the
 # plots, linux-perf profiles remsockd (--profile).  systemd (Debian's
 # init; named for its systemd-analyze) checks the installed unit.
+# libssl-dev: the TLS port; openssl makes the tests' certificates.
 PACKAGES=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3
 	python3-protobuf python3-scapy golang-google-appengine-dev
 	libjemalloc-dev libcmocka-dev libc-ares-dev libhttp-parser-dev
+	libssl-dev openssl
 	iproute2 iputils-ping procps dnsmasq-base iperf3 curl
 	haproxy dpdk-dev gnuplot-nox linux-perf systemd
 )

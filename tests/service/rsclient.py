@@ -56,11 +56,15 @@ class CallError(Exception):
 
 
 class Client:
-    def __init__(self, host, port, timeout=60.0, source=None):
-        """source: the local address to connect from (None: any)."""
+    def __init__(self, host, port, timeout=60.0, source=None, tls=None):
+        """source: the local address to connect from (None: any); tls:
+        an ssl.SSLContext to speak TLS with (remsockd's [rpc] tls_port),
+        the server's name being host."""
         self.sock = socket.create_connection(
             (host, port), timeout=timeout,
             source_address=(source, 0) if source else None)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=host)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.next_id = 1
         self.early = {}  # responses that came before they were waited for

@@ -32,7 +32,28 @@ servers = $TB_PEER_IP
 timeout_ms = 5000
 tries = 2
 [hosts]
-static = Static.Test 198.18.0.7 198.18.0.8"
+static = Static.Test 198.18.0.7 198.18.0.8
+[rpc]
+tls_port = 5758
+tls_cert = @TB_DIR@/tls.crt
+tls_key = @TB_DIR@/tls.key"
+
+# The TLS port's certificate: a CA of the test's own signs one for the
+# proxy's address; a second CA signs nothing the proxy has.
+svc_pre_start() {
+	local d=$TB_DIR ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+	openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" \
+		-subj /CN=remsock-test-ca -days 2 2>/dev/null &&
+	openssl req -x509 "${ec[@]}" -keyout "$d/other.key" -out "$d/other.crt" \
+		-subj /CN=another-ca -days 2 2>/dev/null &&
+	openssl req "${ec[@]}" -keyout "$d/tls.key" -out "$d/tls.csr" \
+		-subj /CN=remsockd 2>/dev/null &&
+	printf 'subjectAltName=IP:%s\n' "$TB_PROXY_IP" >"$d/san.ext" &&
+	openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -out "$d/tls.crt" -days 2 -extfile "$d/san.ext" \
+		2>/dev/null &&
+	sed -i "s#@TB_DIR@#$d#g" "$TB_CONF"
+}
 
 svc_up "$MODE" svc "$REMSOCKD"
 
@@ -56,7 +77,7 @@ tb__wait_for "$TB_DIR/dns.log" 'started' 60 "$TB_BG_PID" ||
 	fail "dnsmasq starts"
 
 svc_client "$TB_DIR/client.log" "$HERE/svc_basic.py" "$SRC/proto" \
-	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$HTTP_PORT" "$SHA"
+	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$HTTP_PORT" "$SHA" "$TB_DIR"
 DNS_Q=$(grep -c "query\[A\] [a-z0-9.]*svc.test from $TB_PROXY_IP" \
 	"$TB_DIR/dns.log")
 expect "the DNS queries came from the proxy's own UDP stack (22 or more)" \
@@ -67,5 +88,7 @@ expect "the parked Receive of the dropped connection was cancelled" 1 \
 	"$(($(tb_counter "$SVC_LOG" rpc.cancelled) >= 1))"
 expect "one failed Authenticate counted" 1 \
 	"$(tb_counter "$SVC_LOG" rpc.auth_failed)"
+expect "the TLS port counted the failed handshakes (TLS 1.2, plain frames)" \
+	1 "$(($(tb_counter "$SVC_LOG" rpc.tls_failed) >= 2))"
 grep -E '^  rpc\.' "$SVC_LOG" | sed 's/^/# remsockd:/'
 finish

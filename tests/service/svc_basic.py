@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -22,7 +23,8 @@ import traceback
 import rsclient
 from rsclient import CallError, Client, addr, unaddr
 
-PROTO, PROXY, PORT, PEER, HTTP_PORT, HTTP_SHA = sys.argv[1:7]
+PROTO, PROXY, PORT, PEER, HTTP_PORT, HTTP_SHA, TLS_DIR = sys.argv[1:8]
+TLS_PORT = 5758
 PORT, HTTP_PORT = int(PORT), int(HTTP_PORT)
 pb = rsclient.load_protos(PROTO)
 APPS = {'demo': b'demo-secret-not-for-production',
@@ -672,6 +674,64 @@ def t_ipv6():
     c.close()
 
 
+def t_tls():
+    """The native transport over TLS 1.3 ([rpc] tls_port)."""
+    ctx = ssl.create_default_context(cafile=f'{TLS_DIR}/ca.crt')
+    c = Client(PROXY, TLS_PORT, tls=ctx)
+    check("TLS: the proxy's certificate checks out against its CA and "
+          'address; TLS 1.3', c.sock.version() == 'TLSv1.3', c.sock.version())
+    c.authenticate('demo', APPS['demo'])
+    lst = Listener()
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    blob = os.urandom(300000)
+    sent = 0
+    while sent < len(blob):
+        sent += send(c, d, blob[sent:], sent)
+    got = b''
+    while len(got) < len(blob):
+        got += conn.recv(1 << 16)
+    conn.sendall(blob[::-1])
+    back = b''
+    while len(back) < len(blob):
+        back += recv(c, d, 1 << 20, timeout=WAIT_S).data
+    check('TLS: Authenticate, Connect, 300 KB each way through the proxy',
+          got == blob and back == blob[::-1], (len(got), len(back)))
+    conn.close()
+    close(c, d)
+    c.close()
+    other = ssl.create_default_context(cafile=f'{TLS_DIR}/other.crt')
+    try:
+        Client(PROXY, TLS_PORT, tls=other)
+        why = 'handshake completed'
+    except ssl.SSLCertVerificationError as e:
+        why = e.verify_message
+    check('TLS: a client trusting another CA refuses the proxy',
+          'unable to get local issuer certificate' in why, why)
+    old = ssl.create_default_context(cafile=f'{TLS_DIR}/ca.crt')
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        Client(PROXY, TLS_PORT, tls=old)
+        why = 'handshake completed'
+    except (ssl.SSLError, ConnectionError) as e:
+        why = str(e)
+    check('TLS: a TLS 1.2 client is refused', why != 'handshake completed',
+          why)
+    s = socket.create_connection((PROXY, TLS_PORT), timeout=WAIT_S)
+    body = pb.rpc.RpcRequest(call_id=1, service_name='remsock',
+                             method='Authenticate').SerializeToString()
+    s.sendall(struct.pack('>I', len(body)) + body)
+    try:
+        answer = s.recv(100)
+    except ConnectionError:
+        answer = b''
+    # A frame would start with its length (0, ...); a TLS alert is 0x15.
+    check('TLS: plain frames at the TLS port get no answer but an alert '
+          'and the end', answer[:1] in (b'', b'\x15'), answer[:8])
+    s.close()
+
+
 def t_udp():
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.bind((PEER, 0))
@@ -1128,7 +1188,7 @@ def t_malformed():
 
 SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_resolve,
              t_options_shutdown, t_streams,
-             t_reconnect, t_udp, t_ipv6, t_listen_accept, t_poll, t_batch, t_bulk, t_reask,
+             t_reconnect, t_udp, t_ipv6, t_tls, t_listen_accept, t_poll, t_batch, t_bulk, t_reask,
              t_quota, t_malformed, t_fuzz]
 
 for t in SCENARIOS:

@@ -18,11 +18,16 @@ SVC_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SVC_HERE/../integration/lib.sh"
 . "$SVC_HERE/../testbed/testbed.sh"
 
+# A script may define svc_pre_start: run once TB_DIR and TB_CONF exist,
+# before remsockd starts (files the configuration names, made there).
 svc_up() {
 	if ! tb_up "$1" "$2"; then
 		fail "the $1 testbed comes up"
 		finish
 		exit 1
+	fi
+	if [[ $(type -t svc_pre_start) == function ]]; then
+		svc_pre_start || { fail "the files remsockd needs are made"; finish; exit 1; }
 	fi
 	SVC_LOG=$TB_DIR/remsockd.log
 	tb_start "$SVC_LOG" "$3" -c "$TB_CONF" --test-secrets ||
