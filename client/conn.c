@@ -3,7 +3,9 @@
  * The transport to remsockd and its I/O thread.
  *
  * A transport connection is a kernel TCP connection to [rpc] listen_port
- * that opens with remsock.Authenticate (call id 0).  Callers write their
+ * (or TLS 1.3 to [rpc] tls_port, when $REMSOCK_TLS_CA names the CA that
+ * signed the proxy's certificate: tls.c) that opens with
+ * remsock.Authenticate (call id 0).  Callers write their
  * frames themselves (under wmu); the I/O thread only reads: it decodes the
  * replies and completes the calls they answer.  When the transport breaks
  * (EOF, an error, a frame that does not decode) the thread:
@@ -79,9 +81,28 @@ static bool drop_due(struct rsk_conn *c, uint64_t *count, size_t len)
 	return true;
 }
 
+/* Bytes to the transport @p fd, in TLS records through @p tls if set. */
+static int conn_send(int fd, struct rskp_tls *tls, const uint8_t *p, size_t len)
+{
+	return tls != NULL ? rskp_tls_write(tls, p, len)
+			   : write_all(fd, p, len);
+}
+
+/* @return bytes from the transport, 0 at its end, -EAGAIN when none
+ * came, or -errno. */
+static ssize_t conn_recv(int fd, struct rskp_tls *tls, uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	if (tls != NULL)
+		return rskp_tls_read(tls, buf, len);
+	n = read(fd, buf, len);
+	return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : n;
+}
+
 int rskp_conn_write(struct rsk_conn *c, const uint8_t *frame, size_t len)
 {
-	int rc = write_all(c->fd, frame, len);
+	int rc = conn_send(c->fd, c->tls, frame, len);
 
 	if (rc < 0 || drop_due(c, &c->drop_tx, len))
 		shutdown(c->fd, SHUT_RDWR); /* a part of a frame may be out */
@@ -122,7 +143,7 @@ static int tcp_connect(struct rsk_conn *c, int *fdp)
 }
 
 /* Read until the Authenticate reply; 0, -EACCES, -ETIMEDOUT, -EPROTO. */
-static int auth_reply(struct rsk_conn *c, int fd)
+static int auth_reply(struct rsk_conn *c, int fd, struct rskp_tls *tls)
 {
 	int64_t until = now_ms() + c->connect_ms;
 	struct rskp_resp r;
@@ -138,11 +159,11 @@ static int auth_reply(struct rsk_conn *c, int fd)
 
 		if (left <= 0 || poll(&p, 1, (int)left) == 0)
 			return -ETIMEDOUT;
-		n = read(fd, c->rbuf, RBUF_LEN);
-		if (n < 0 && errno == EINTR)
+		n = conn_recv(fd, tls, c->rbuf, RBUF_LEN);
+		if (n == -EAGAIN)
 			continue;
 		if (n <= 0) /* a wrong secret closes the connection */
-			return n == 0 ? -EACCES : -errno;
+			return n == 0 ? -EACCES : (int)n;
 		/* Nothing else is in flight: the first frame is the reply. */
 		rc = rs_frame_decode(c->dec, c->rbuf, (size_t)n, &used, &f);
 		if (rc < 0)
@@ -166,8 +187,9 @@ static int auth_reply(struct rsk_conn *c, int fd)
 	return rc;
 }
 
-static int transport_open(struct rsk_conn *c, int *fdp)
+static int transport_open(struct rsk_conn *c, int *fdp, struct rskp_tls **tlsp)
 {
+	struct rskp_tls *tls = NULL;
 	Remsock__Rpc__AuthenticateRequest a =
 	    REMSOCK__RPC__AUTHENTICATE_REQUEST__INIT;
 	uint8_t body[1024], *frame;
@@ -186,16 +208,23 @@ static int transport_open(struct rsk_conn *c, int *fdp)
 	if (rc < 0)
 		return rc;
 	rc = tcp_connect(c, &fd);
+	if (rc == 0 && c->tls_ctx != NULL)
+		rc = rskp_tls_open(c->tls_ctx, fd, c->host, c->connect_ms, &tls,
+				   c->tls_why, sizeof(c->tls_why));
 	if (rc == 0)
-		rc = write_all(fd, frame, flen);
+		rc = conn_send(fd, tls, frame, flen);
 	free(frame);
 	if (rc == 0)
-		rc = auth_reply(c, fd);
-	if (rc < 0 && fd >= 0)
-		close(fd);
-	if (rc == 0)
-		*fdp = fd;
-	return rc;
+		rc = auth_reply(c, fd, tls);
+	if (rc < 0) {
+		rskp_tls_close(tls);
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	*fdp = fd;
+	*tlsp = tls;
+	return 0;
 }
 
 /* ---- the I/O thread ----------------------------------------------------- */
@@ -218,7 +247,7 @@ static int dispatch(struct rsk_conn *c, const uint8_t *data, size_t len)
 }
 
 /* Read and dispatch until the transport breaks (0) or a stop (1). */
-static int read_loop(struct rsk_conn *c, int fd)
+static int read_loop(struct rsk_conn *c, int fd, struct rskp_tls *tls)
 {
 	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
 			      {.fd = c->stop_efd, .events = POLLIN}};
@@ -228,14 +257,17 @@ static int read_loop(struct rsk_conn *c, int fd)
 	int rc;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			return 0;
-		if (p[1].revents)
-			return 1;
-		if (!p[0].revents)
-			continue;
-		n = read(fd, c->rbuf, RBUF_LEN);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		/* Bytes TLS decrypted already are not poll()'s to see. */
+		if (tls == NULL || !rskp_tls_pending(tls)) {
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				return 0;
+			if (p[1].revents)
+				return 1;
+			if (!p[0].revents)
+				continue;
+		}
+		n = conn_recv(fd, tls, c->rbuf, RBUF_LEN);
+		if (n == -EAGAIN)
 			continue;
 		if (n <= 0)
 			return 0;
@@ -262,6 +294,8 @@ static void transport_down(struct rsk_conn *c)
 	pthread_mutex_lock(&c->wmu);
 	pthread_mutex_lock(&c->mu);
 	c->up = false;
+	rskp_tls_close(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	c->fd = -1;
 	list = rskp_table_take_all(c, false);
@@ -271,20 +305,21 @@ static void transport_down(struct rsk_conn *c)
 }
 
 /* A new transport: up, and send the waiting calls again. */
-static void transport_up(struct rsk_conn *c, int fd)
+static void transport_up(struct rsk_conn *c, int fd, struct rskp_tls *tls)
 {
 	struct rsk_call *call;
 
 	pthread_mutex_lock(&c->wmu);
 	pthread_mutex_lock(&c->mu);
 	c->fd = fd;
+	c->tls = tls;
 	c->gen++;
 	c->up = true;
 	c->down_err = 0;
 	for (call = c->head; call != NULL; call = call->next) {
 		call->reissued = call->reissued || call->gen != 0;
 		call->gen = c->gen;
-		if (write_all(fd, call->frame, call->flen) < 0) {
+		if (conn_send(fd, tls, call->frame, call->flen) < 0) {
 			shutdown(fd, SHUT_RDWR); /* the reader sees it */
 			break;
 		}
@@ -318,12 +353,13 @@ static bool reconnect(struct rsk_conn *c)
 {
 	int64_t since = now_ms();
 	int backoff = BACKOFF_MIN_MS, fd, rc;
+	struct rskp_tls *tls;
 
 	for (;;) {
-		rc = transport_open(c, &fd);
+		rc = transport_open(c, &fd, &tls);
 		if (rc == 0) {
 			atomic_fetch_add(&c->reconnects, 1);
-			transport_up(c, fd);
+			transport_up(c, fd, tls);
 			return false;
 		}
 		if (rc == -EACCES) { /* the secret will not get better */
@@ -344,7 +380,7 @@ static void *io_thread(void *arg)
 {
 	struct rsk_conn *c = arg;
 
-	while (read_loop(c, c->fd) == 0) {
+	while (read_loop(c, c->fd, c->tls) == 0) {
 		transport_down(c);
 		rs_frame_decoder_reset(c->dec);
 		if (reconnect(c))
@@ -359,9 +395,9 @@ static void *io_thread(void *arg)
 static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct rsk_conn *default_conn;
 
-static int parse_addr(const char *s, struct sockaddr_in *sa)
+static int parse_addr(const char *s, struct sockaddr_in *sa, char *host,
+		      size_t hostlen)
 {
-	char host[256];
 	const char *colon = strrchr(s, ':');
 	struct addrinfo hints = {.ai_family = AF_INET,
 				 .ai_socktype = SOCK_STREAM};
@@ -371,7 +407,7 @@ static int parse_addr(const char *s, struct sockaddr_in *sa)
 	char *end;
 	int rc;
 
-	if (hlen == 0 || hlen >= sizeof(host)) {
+	if (hlen == 0 || hlen >= hostlen) {
 		rskp_detail_set("proxy address '%.64s': no host name (give "
 				"HOST or HOST:PORT)",
 				s);
@@ -411,7 +447,8 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 	size_t slen = o->secret != NULL && o->secret_len > 0 ? o->secret_len
 		      : secret != NULL			     ? strlen(secret)
 							     : 0;
-	const char *drop;
+	const char *drop, *tls_ca;
+	char why[256];
 
 	if (addr == NULL || app == NULL || secret == NULL) {
 		rskp_detail_set(
@@ -427,8 +464,16 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 				  : "REMSOCK_SECRET, that app's secret");
 		return -EINVAL;
 	}
-	if (parse_addr(addr, &c->addr) < 0)
+	if (parse_addr(addr, &c->addr, c->host, sizeof(c->host)) < 0)
 		return -EINVAL;
+	tls_ca = getenv("REMSOCK_TLS_CA");
+	if (tls_ca != NULL && tls_ca[0] != '\0') {
+		c->tls_ctx = rskp_tls_ctx(tls_ca, why, sizeof(why));
+		if (c->tls_ctx == NULL) {
+			rskp_detail_set("%s", why);
+			return -EINVAL;
+		}
+	}
 	c->app = strdup(app);
 	c->secret = malloc(slen + 1);
 	if (c->app == NULL || c->secret == NULL)
@@ -477,9 +522,17 @@ static void open_detail(const struct rsk_conn *c, int rc)
 				ip, port, c->connect_ms);
 		break;
 	case EPROTO:
-		rskp_detail_set("%s:%u does not answer as remsockd does (is "
-				"it the proxy's RPC port, not its HTTP one?)",
-				ip, port);
+		if (c->tls_why[0] != '\0')
+			rskp_detail_set("%s:%u: %s", ip, port, c->tls_why);
+		else
+			rskp_detail_set("%s:%u does not answer as remsockd "
+					"does (is it the proxy's RPC port, not "
+					"its HTTP one%s?)",
+					ip, port,
+					c->tls_ctx == NULL
+					    ? "; or its tls_port, which needs "
+					      "REMSOCK_TLS_CA"
+					    : "");
 		break;
 	default:
 		rskp_detail_set("cannot reach the proxy at %s:%u: %s", ip, port,
@@ -499,6 +552,7 @@ static void conn_free(struct rsk_conn *c)
 	if (c->secret != NULL)
 		explicit_bzero(c->secret, c->secret_len);
 	free(c->secret);
+	rskp_tls_ctx_free(c->tls_ctx);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->wmu);
 	pthread_cond_destroy(&c->cv);
@@ -548,7 +602,7 @@ struct rsk_conn *rsk_conn_open(const struct rsk_conn_opts *opts)
 	rc = conn_config(c, opts != NULL ? opts : &none);
 	if (rc < 0)
 		goto err_free;
-	rc = transport_open(c, &c->fd);
+	rc = transport_open(c, &c->fd, &c->tls);
 	if (rc < 0) {
 		open_detail(c, rc);
 		goto err_free;
@@ -561,6 +615,7 @@ struct rsk_conn *rsk_conn_open(const struct rsk_conn_opts *opts)
 	return c;
 
 err_close:
+	rskp_tls_close(c->tls);
 	close(c->fd);
 err_free:
 	conn_free(c);
@@ -588,6 +643,8 @@ void rsk_conn_close(struct rsk_conn *conn)
 	pthread_join(conn->thr, NULL);
 	pthread_mutex_lock(&conn->wmu);
 	pthread_mutex_lock(&conn->mu);
+	rskp_tls_close(conn->tls);
+	conn->tls = NULL;
 	if (conn->fd >= 0)
 		close(conn->fd);
 	conn->fd = -1;

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "client_pvt.h"
+#include "tls_pvt.h"
 
 #define RSKP_HASH 256u
 
@@ -54,9 +55,10 @@ struct rsk_conn {
 	pthread_cond_t cv; /* a call settled, or the transport changed */
 	pthread_mutex_t wmu;
 	/* Under both locks to change, either to read. */
-	int fd;	      /* transport socket, -1 while down */
-	uint64_t gen; /* counts transport connections */
-	bool up;      /* authenticated: calls may be written */
+	int fd;		      /* transport socket, -1 while down */
+	struct rskp_tls *tls; /* its TLS session, or NULL */
+	uint64_t gen;	      /* counts transport connections */
+	bool up;	      /* authenticated: calls may be written */
 	/* Under mu. */
 	bool stopping;
 	int down_err; /* new calls fail with it: -ENOTCONN, -EACCES */
@@ -67,6 +69,9 @@ struct rsk_conn {
 	int efd;      /* eventfd: completed NOTIFY calls queued */
 	int stop_efd; /* eventfd: the I/O thread is to stop */
 	struct sockaddr_in addr;
+	char host[256];	   /* the proxy as given: TLS checks this name */
+	void *tls_ctx;	   /* $REMSOCK_TLS_CA's, or NULL: plain TCP */
+	char tls_why[256]; /* why the last TLS handshake failed */
 	char *app;
 	uint8_t *secret;
 	size_t secret_len;

@@ -31,6 +31,11 @@
  *  - REMSOCK_ADDR    the proxy, "HOST" or "HOST:PORT" (port 5757 when left out)
  *  - REMSOCK_APP     the app id
  *  - REMSOCK_SECRET  the app's secret
+ *  - REMSOCK_TLS_CA  a PEM file of the CA that signed the proxy's
+ *                    certificate: the transport is then TLS 1.3 (give
+ *                    REMSOCK_ADDR the proxy's [rpc] tls_port), and the
+ *                    certificate must name the proxy as REMSOCK_ADDR does
+ *                    (an IP address or a host name)
  *
  * Thread safety: every function may be called from any thread, except
  * that one call object must not be started, reset or freed by two threads

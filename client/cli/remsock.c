@@ -102,6 +102,8 @@ static const char usage_text[] =
     "    REMSOCK_ADDR     the proxy, HOST or HOST:PORT\n"
     "    REMSOCK_APP      the app id\n"
     "    REMSOCK_SECRET   the app's secret\n"
+    "    REMSOCK_TLS_CA   the CA (PEM) that signed the proxy's certificate:\n"
+    "                     TLS 1.3 to its [rpc] tls_port then\n"
     "\n"
     "EXAMPLES\n"
     "    export REMSOCK_ADDR=198.18.0.2 REMSOCK_APP=demo\n"

@@ -25,13 +25,18 @@ close_grace_ms = 10000
 [apps]
 demo = demo-secret-not-for-production
 [hosts]
-static = Static.Test 198.18.0.7 198.18.0.8"
+static = Static.Test 198.18.0.7 198.18.0.8
+[rpc]
+tls_port = 5758
+tls_cert = @TB_DIR@/tls.crt
+tls_key = @TB_DIR@/tls.key"
+svc_pre_start() { svc_tls_certs; }
 
 svc_up "$MODE" rsk "$REMSOCKD"
 
 LOG=$TB_DIR/rsk_test.log
 tb_ns "$RSK_TEST" "$TB_PROXY_IP" 5757 "$TB_PEER_IP" demo \
-	demo-secret-not-for-production >"$LOG" 2>&1
+	demo-secret-not-for-production "$TB_DIR" >"$LOG" 2>&1
 RC=$?
 while read -r _ name; do
 	case $name in

@@ -96,7 +96,8 @@ expect "and runs against the shared library" "$WANT" \
 check "a program builds with pkg-config --static remsock" cc -o \
 	"$DEST/use_static" "$DEST/use.c" -Wl,-Bstatic \
 	$(pkg-config --static --libs-only-L remsock) -lremsock -Wl,-Bdynamic \
-	$(pkg-config --static --libs-only-other remsock) -lprotobuf-c \
+	$(pkg-config --static --libs-only-other remsock) \
+	$(pkg-config --static --libs-only-l remsock | sed "s/-lremsock//") \
 	$(pkg-config --cflags remsock)
 expect "and runs without libremsock.so" "$WANT" "$("$DEST/use_static" 2>&1)"
 expect "the static program does not need libremsock.so" "" \

@@ -33,7 +33,7 @@
 #include "remote_socket.pb-c.h"
 #include "sha256.h"
 
-static const char *proxy_ip, *peer_ip, *app, *secret;
+static const char *proxy_ip, *peer_ip, *app, *secret, *tls_dir;
 static char proxy_addr[64];
 
 /* ---- Linux peers -------------------------------------------------------- */
@@ -333,6 +333,54 @@ static void t_ipv6(void)
 		  memcmp(buf, "six", 3) == 0,
 	      "errno=%d", errno);
 	rsk_close(fd);
+}
+
+/* The transport over TLS ([rpc] tls_port 5758): the proxy's certificate
+ * checked against $REMSOCK_TLS_CA, then calls as over plain TCP. */
+static void t_tls(void)
+{
+	struct rsk_conn_opts o = {.app = app, .secret = secret};
+	struct sockaddr_in sa = sin_of(peer_ip, echo_port);
+	static char blob[200000], back[sizeof(blob)];
+	char addr[64], ca[512];
+	struct rsk_conn *c;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (char)(i * 31 + 7);
+	snprintf(addr, sizeof(addr), "%s:5758", proxy_ip);
+	o.addr = addr;
+	snprintf(ca, sizeof(ca), "%s/other.crt", tls_dir);
+	setenv("REMSOCK_TLS_CA", ca, 1);
+	c = rsk_conn_open(&o);
+	check("TLS: a proxy whose certificate another CA signed is refused",
+	      c == NULL && errno == EPROTO &&
+		  strstr(rsk_last_detail(), "does not check out") != NULL,
+	      "errno=%d %s", errno, rsk_last_detail());
+	snprintf(ca, sizeof(ca), "%s/ca.crt", tls_dir);
+	setenv("REMSOCK_TLS_CA", ca, 1);
+	c = rsk_conn_open(&o);
+	unsetenv("REMSOCK_TLS_CA");
+	check("TLS: with REMSOCK_TLS_CA, a connection to the tls_port opens",
+	      c != NULL, "errno=%d %s", errno, rsk_last_detail());
+	if (c == NULL)
+		return;
+	fd = rsk_socket_on(c, AF_INET, SOCK_STREAM, 0);
+	check("TLS: socket() and connect() to the echo server",
+	      fd >= 0 && rsk_connect(fd, SA(sa), sizeof(sa)) == 0, "errno=%d",
+	      errno);
+	if (rsk_send(fd, blob, sizeof(blob), 0) == (ssize_t)sizeof(blob))
+		while (got < sizeof(back) &&
+		       (n = rsk_recv(fd, back + got, sizeof(back) - got, 0)) >
+			   0)
+			got += (size_t)n;
+	check("TLS: 200 KB echoed whole",
+	      got == sizeof(blob) && memcmp(blob, back, got) == 0,
+	      "got %zu errno=%d", got, errno);
+	rsk_close(fd);
+	rsk_conn_close(c);
 }
 
 static void t_listen_accept(void)
@@ -829,10 +877,12 @@ int main(int argc, char **argv)
 {
 	struct rsk_conn *c;
 
-	if (argc != 6) {
-		fprintf(stderr, "usage: rsk_test PROXY PORT PEER APP SECRET\n");
+	if (argc != 7) {
+		fprintf(stderr,
+			"usage: rsk_test PROXY PORT PEER APP SECRET TLS_DIR\n");
 		return 2;
 	}
+	tls_dir = argv[6];
 	proxy_ip = argv[1];
 	peer_ip = argv[3];
 	app = argv[4];
@@ -850,6 +900,7 @@ int main(int argc, char **argv)
 	}
 	t_stream_calls(c);
 	t_ipv6();
+	t_tls();
 	t_listen_accept();
 	t_udp();
 	t_errors();

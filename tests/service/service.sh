@@ -38,22 +38,7 @@ tls_port = 5758
 tls_cert = @TB_DIR@/tls.crt
 tls_key = @TB_DIR@/tls.key"
 
-# The TLS port's certificate: a CA of the test's own signs one for the
-# proxy's address; a second CA signs nothing the proxy has.
-svc_pre_start() {
-	local d=$TB_DIR ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-	openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" \
-		-subj /CN=remsock-test-ca -days 2 2>/dev/null &&
-	openssl req -x509 "${ec[@]}" -keyout "$d/other.key" -out "$d/other.crt" \
-		-subj /CN=another-ca -days 2 2>/dev/null &&
-	openssl req "${ec[@]}" -keyout "$d/tls.key" -out "$d/tls.csr" \
-		-subj /CN=remsockd 2>/dev/null &&
-	printf 'subjectAltName=IP:%s\n' "$TB_PROXY_IP" >"$d/san.ext" &&
-	openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
-		-CAcreateserial -out "$d/tls.crt" -days 2 -extfile "$d/san.ext" \
-		2>/dev/null &&
-	sed -i "s#@TB_DIR@#$d#g" "$TB_CONF"
-}
+svc_pre_start() { svc_tls_certs; }
 
 svc_up "$MODE" svc "$REMSOCKD"
 

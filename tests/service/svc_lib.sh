@@ -18,6 +18,25 @@ SVC_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SVC_HERE/../integration/lib.sh"
 . "$SVC_HERE/../testbed/testbed.sh"
 
+# For [rpc] tls_port: in TB_DIR, a CA of the test's own (ca.crt), a
+# certificate it signs for the proxy's address (tls.crt, tls.key), and a
+# second CA that signs nothing the proxy has (other.crt); @TB_DIR@ in
+# TB_CONF becomes TB_DIR.  Call it from svc_pre_start.
+svc_tls_certs() {
+	local d=$TB_DIR ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+	openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" \
+		-subj /CN=remsock-test-ca -days 2 2>/dev/null &&
+	openssl req -x509 "${ec[@]}" -keyout "$d/other.key" -out "$d/other.crt" \
+		-subj /CN=another-ca -days 2 2>/dev/null &&
+	openssl req "${ec[@]}" -keyout "$d/tls.key" -out "$d/tls.csr" \
+		-subj /CN=remsockd 2>/dev/null &&
+	printf 'subjectAltName=IP:%s\n' "$TB_PROXY_IP" >"$d/san.ext" &&
+	openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -out "$d/tls.crt" -days 2 -extfile "$d/san.ext" \
+		2>/dev/null &&
+	sed -i "s#@TB_DIR@#$d#g" "$TB_CONF"
+}
+
 # A script may define svc_pre_start: run once TB_DIR and TB_CONF exist,
 # before remsockd starts (files the configuration names, made there).
 svc_up() {
