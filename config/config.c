@@ -117,6 +117,7 @@ static const struct key keys[] = {
     KEY(rpc, listen_port, K_UINT, 1, 65535, 0),
     KEY(rpc, http_port, K_UINT, 0, 65535, 0),
     KEY(rpc, tls_port, K_UINT, 0, 65535, 0),
+    KEY(rpc, https_port, K_UINT, 0, 65535, 0),
     KEY(rpc, tls_cert, K_STR, 0, 0, 0),
     KEY(rpc, tls_key, K_STR, 0, 0, 0),
     KEY(rpc, http_idle_s, K_UINT, 0, 86400, 0),
@@ -1068,13 +1069,20 @@ static int validate_apps(const struct rs_config *cfg, const struct where *w)
 			    r->tls_port,
 			    r->tls_port == r->listen_port ? "listen_port"
 							  : "http_port");
-	if ((r->tls_port != 0) !=
-	    (r->tls_cert[0] != '\0' && r->tls_key[0] != '\0'))
+	if (r->https_port != 0 &&
+	    (r->https_port == r->listen_port || r->https_port == r->http_port ||
+	     r->https_port == r->tls_port))
 		return fail(w,
-			    "%s: [rpc] tls_port, tls_cert and tls_key go "
-			    "together (a port needs a certificate and its key, "
-			    "and they need a port)",
-			    w->file);
+			    "%s: [rpc] https_port: %u is another port already",
+			    w->file, r->https_port);
+	if ((r->tls_port != 0 || r->https_port != 0) !=
+	    (r->tls_cert[0] != '\0' && r->tls_key[0] != '\0'))
+		return fail(
+		    w,
+		    "%s: [rpc] tls_port or https_port, and tls_cert and "
+		    "tls_key, go together (a TLS port needs a "
+		    "certificate and its key, and they need a port)",
+		    w->file);
 	if (cfg->napps == 0)
 		return fail(w,
 			    "%s: [apps]: no app (at least one 'APP_ID = "

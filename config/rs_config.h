@@ -126,7 +126,9 @@ struct rs_config {
 		uint32_t http_port;   /**< App Engine API-host HTTP; 0: off */
 		/** The native transport over TLS 1.3; 0: off. */
 		uint32_t tls_port;
-		/** PEM certificate chain and private key for tls_port. */
+		/** The API-host HTTP over TLS 1.3 (HTTPS); 0: off. */
+		uint32_t https_port;
+		/** PEM certificate chain and private key for both. */
 		char tls_cert[RS_CONFIG_VALUE_MAX];
 		char tls_key[RS_CONFIG_VALUE_MAX];
 		uint32_t http_idle_s; /**< idle HTTP conns closed; 0: never */

@@ -1014,7 +1014,10 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 		rs_sock_close(w->http_listener);
 	if (w->tls_listener != NULL)
 		rs_sock_close(w->tls_listener);
+	if (w->https_listener != NULL)
+		rs_sock_close(w->https_listener);
 	w->listener = w->http_listener = w->tls_listener = NULL;
+	w->https_listener = NULL;
 	/* Control forgets its table at the stop: GONEs still waiting have
 	 * nothing to tell it. */
 	w->gone_n = 0;
@@ -1044,7 +1047,7 @@ struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
 		rc = -ENOMEM;
 	if (rc < 0)
 		goto err;
-	if (sh->cfg->rpc.tls_port != 0) {
+	if (sh->cfg->rpc.tls_port != 0 || sh->cfg->rpc.https_port != 0) {
 		sdp->tls_ctx = svc_tls_ctx_create(sh->cfg, err, errlen);
 		if (sdp->tls_ctx == NULL) {
 			rs_svc_dp_free(sdp);

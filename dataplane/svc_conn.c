@@ -506,6 +506,13 @@ static bool tls_input(struct svc_worker *w, struct svc_conn *c)
 	if (c->paused)
 		return true;
 	rc = svc_tls_input(w, c);
+	if (rc == -2 && c->http != NULL && !c->doomed) {
+		rs_http_conn_eof(c->http); /* answer what came, then go */
+		c->paused = true;
+		if (conn_drained(c))
+			svc_conn_kick(w, c);
+		return true;
+	}
 	if (rc < 0 || c->doomed) {
 		conn_close(w, c, false); /* the replies made go out */
 		return false;
@@ -682,12 +689,13 @@ static bool client_allowed(const struct rs_config *cfg, uint32_t ip)
 }
 
 /* What a listener's connections speak. */
-enum conn_kind { CONN_NATIVE, CONN_HTTP, CONN_TLS };
+enum conn_kind { CONN_NATIVE, CONN_HTTP, CONN_TLS, CONN_HTTPS };
 
 static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 				 enum conn_kind kind, uint32_t ip)
 {
-	bool http = kind == CONN_HTTP;
+	bool http = kind == CONN_HTTP || kind == CONN_HTTPS;
+	bool tls = kind == CONN_TLS || kind == CONN_HTTPS;
 	struct svc_conn *c;
 	ssize_t ring;
 	uint32_t i;
@@ -710,11 +718,12 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	if (c == NULL)
 		return NULL;
 	c->w = w;
-	if (http ? svc_http_attach(w, c) < 0
-		 : (c->dec = rs_frame_decoder_create(SVC_UNAUTH_FRAME_MAX)) ==
-			   NULL ||
-		       (kind == CONN_TLS && svc_tls_attach(w, c) < 0)) {
+	if ((http ? svc_http_attach(w, c) < 0
+		  : (c->dec = rs_frame_decoder_create(SVC_UNAUTH_FRAME_MAX)) ==
+			NULL) ||
+	    (tls && svc_tls_attach(w, c) < 0)) {
 		rs_frame_decoder_destroy(c->dec);
+		rs_http_conn_destroy(c->http);
 		free(c);
 		return NULL;
 	}
@@ -766,6 +775,11 @@ static void tls_listener_event(struct rs_sock *s, unsigned ev, void *user)
 	accept_all(user, s, CONN_TLS);
 }
 
+static void https_listener_event(struct rs_sock *s, unsigned ev, void *user)
+{
+	accept_all(user, s, CONN_HTTPS);
+}
+
 static struct rs_sock *listen_on(struct svc_worker *w, uint32_t port,
 				 const char *key, rs_sock_event_fn cb, int *err)
 {
@@ -810,12 +824,18 @@ int svc_conn_listen(struct svc_worker *w)
 	if (rc == 0 && cfg->rpc.tls_port != 0)
 		w->tls_listener = listen_on(w, cfg->rpc.tls_port, "tls_port",
 					    tls_listener_event, &rc);
+	if (rc == 0 && cfg->rpc.https_port != 0)
+		w->https_listener =
+		    listen_on(w, cfg->rpc.https_port, "https_port",
+			      https_listener_event, &rc);
 	if (rc < 0) {
+		if (w->tls_listener != NULL)
+			rs_sock_close(w->tls_listener);
 		if (w->http_listener != NULL)
 			rs_sock_close(w->http_listener);
 		if (w->listener != NULL)
 			rs_sock_close(w->listener);
-		w->listener = w->http_listener = NULL;
+		w->listener = w->http_listener = w->tls_listener = NULL;
 	}
 	return rc;
 }

@@ -199,9 +199,10 @@ struct svc_worker {
 	struct rs_lcore *lc;
 	unsigned k;
 	struct rs_sock *listener;
-	struct rs_sock *http_listener; /* NULL: [rpc] http_port 0 */
-	struct rs_sock *tls_listener;  /* NULL: [rpc] tls_port 0 */
-	void *tls_ctx;		       /* the shared SSL_CTX, or NULL */
+	struct rs_sock *http_listener;	/* NULL: [rpc] http_port 0 */
+	struct rs_sock *tls_listener;	/* NULL: [rpc] tls_port 0 */
+	struct rs_sock *https_listener; /* NULL: [rpc] https_port 0 */
+	void *tls_ctx;			/* the shared SSL_CTX, or NULL */
 	struct rs_arena *arena;
 	struct rs_arena *http_arena; /* decoding HTTP requests */
 	TAILQ_HEAD(, svc_conn) kick; /* to resume or close at the next poll */
@@ -319,7 +320,8 @@ void svc_tls_free(struct svc_conn *c);
 void svc_tls_write(struct svc_worker *w, struct svc_conn *c, const uint8_t *buf,
 		   size_t len);
 /* Decrypt and feed what came.  @return 0 (all taken), 1 (the connection
- * is full: pause it), -1 (over: close it). */
+ * is full: pause it), -1 (failed: close it), -2 (the peer ended it:
+ * close_notify or EOF; answers still go out). */
 int svc_tls_input(struct svc_worker *w, struct svc_conn *c);
 
 /* svc_http.c */

@@ -214,12 +214,12 @@ int svc_tls_input(struct svc_worker *w, struct svc_conn *c)
 			case 0:
 				return 0; /* all taken: wait for more */
 			case -1:
-				return -1;
+				return -2;
 			default:
 				continue;
 			}
 		case SSL_ERROR_ZERO_RETURN: /* close_notify */
-			return -1;
+			return -2;
 		default: /* a failed handshake, a bad record */
 			w->st.tls_failed++;
 			ERR_clear_error();

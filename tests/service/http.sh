@@ -27,6 +27,9 @@ TB_INI_EXTRA="[rpc]
 http_port = $API_PORT
 http_idle_s = 5
 auth_fail_per_min = 0
+https_port = 8443
+tls_cert = @TB_DIR@/tls.crt
+tls_key = @TB_DIR@/tls.key
 [apps]
 demo = demo-secret-not-for-production
 small = small-secret-for-the-tests
@@ -42,6 +45,7 @@ tries = 2
 [hosts]
 static = Static.Test 198.18.0.7 198.18.0.8"
 
+svc_pre_start() { svc_tls_certs; }
 svc_up "$MODE" http "$REMSOCKD"
 expect "remsockd announces the HTTP endpoint" 1 \
 	"$(grep -c "http      $TB_PROXY_IP:$API_PORT" "$SVC_LOG")"
@@ -61,7 +65,7 @@ tb__wait_for "$TB_DIR/dns.log" 'started' 60 "$TB_BG_PID" ||
 	fail "dnsmasq starts"
 
 svc_client "$TB_DIR/client.log" "$HERE/svc_http.py" "$AE" \
-	"$TB_PROXY_IP" "$API_PORT" "$TB_PEER_IP" "$WEB_PORT" "$SHA"
+	"$TB_PROXY_IP" "$API_PORT" "$TB_PEER_IP" "$WEB_PORT" "$SHA" "$TB_DIR"
 
 svc_stop
 expect "HTTP requests were counted (3000 or more)" 1 \

@@ -116,8 +116,12 @@ def reply_of(method, status, data):
 class Client:
     """One keep-alive HTTP connection (http.client) to the endpoint."""
 
-    def __init__(self, host, port, ticket, timeout=20.0):
-        self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    def __init__(self, host, port, ticket, timeout=20.0, tls=None):
+        """tls: an ssl.SSLContext for HTTPS ([rpc] https_port)."""
+        self.conn = (http.client.HTTPConnection(host, port, timeout=timeout)
+                     if tls is None else
+                     http.client.HTTPSConnection(host, port, timeout=timeout,
+                                                 context=tls))
         self.ticket = ticket
         self.connects = 0
 

@@ -16,6 +16,7 @@ import hashlib
 import os
 import random
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -24,7 +25,8 @@ import traceback
 import rshttp
 from rshttp import CallError, Client, envelope, raw_request, read_response
 
-AE, PROXY, PORT, PEER, WEB_PORT, WEB_SHA = sys.argv[1:7]
+AE, PROXY, PORT, PEER, WEB_PORT, WEB_SHA, TLS_DIR = sys.argv[1:8]
+HTTPS_PORT = 8443
 PORT, WEB_PORT = int(PORT), int(WEB_PORT)
 pb = rshttp.load_protos(AE)
 TICKET = 'demo:demo-secret-not-for-production'
@@ -117,6 +119,33 @@ def t_socket_example():
     check('the whole example ran on one keep-alive connection',
           c.connects == 1, c.connects)
     c.close()
+
+
+def t_https():
+    """The endpoint over TLS 1.3 ([rpc] https_port), as runtimes reach an
+    API host by HTTPS."""
+    ctx = ssl.create_default_context(cafile=f'{TLS_DIR}/ca.crt')
+    c = Client(PROXY, HTTPS_PORT, TICKET, tls=ctx)
+    d = tcp_socket(c, remote_ip=addr(PEER, WEB_PORT))
+    c.call('Send', pb.rs.SendRequest(socket_descriptor=d,
+                                     data=b'HEAD / HTTP/1.0\r\n\r\n',
+                                     stream_offset=0))
+    r = c.call('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor=d, data_size=100, timeout_seconds=5))
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    check('HTTPS: CreateSocket, Send, Receive, Close on one keep-alive '
+          'TLS 1.3 connection', r.data.startswith(b'HTTP/1.0 ') and
+          c.conn.sock.version() == 'TLSv1.3', r.data[:20])
+    c.close()
+    plain = Client(PROXY, HTTPS_PORT, TICKET)
+    try:
+        plain.call('Resolve', pb.rs.ResolveRequest(name='198.18.0.1'))
+        why = 'answered'
+    except Exception as e:  # no HTTP response comes: the handshake fails
+        why = type(e).__name__
+    check('HTTPS: plain HTTP at the HTTPS port gets no answer',
+          why != 'answered', why)
+    plain.close()
 
 
 def t_dns_example():
@@ -570,7 +599,8 @@ def t_many_connections():
 
 
 def main():
-    for t in (t_socket_example, t_dns_example, t_bulk, t_errors, t_apps,
+    for t in (t_socket_example, t_https, t_dns_example, t_bulk, t_errors,
+              t_apps,
               t_deadlines,
               t_http_errors, t_malformed_bodies, t_keepalive, t_pipeline,
               t_many_connections):
