@@ -114,7 +114,7 @@ static const struct key keys[] = {
     KEY(workers, idle_polls, K_UINT, 1, 1000000, 0),
     KEY(workers, idle_sleep_max_us, K_UINT, 1, 100000, 0),
 
-    KEY(rpc, listen_port, K_UINT, 1, 65535, 0),
+    KEY(rpc, listen_port, K_UINT, 0, 65535, 0),
     KEY(rpc, http_port, K_UINT, 0, 65535, 0),
     KEY(rpc, tls_port, K_UINT, 0, 65535, 0),
     KEY(rpc, https_port, K_UINT, 0, 65535, 0),
@@ -1060,21 +1060,30 @@ static int validate_apps(const struct rs_config *cfg, const struct where *w)
 {
 	const struct rs_config_rpc *r = &cfg->rpc;
 
-	if (r->http_port == r->listen_port)
-		return fail(w, "%s: [rpc] http_port: %u is listen_port already",
-			    w->file, r->http_port);
-	if (r->tls_port != 0 &&
-	    (r->tls_port == r->listen_port || r->tls_port == r->http_port))
-		return fail(w, "%s: [rpc] tls_port: %u is %s already", w->file,
-			    r->tls_port,
-			    r->tls_port == r->listen_port ? "listen_port"
-							  : "http_port");
-	if (r->https_port != 0 &&
-	    (r->https_port == r->listen_port || r->https_port == r->http_port ||
-	     r->https_port == r->tls_port))
+	const struct {
+		const char *name;
+		uint32_t port;
+	} ports[] = {{"listen_port", r->listen_port},
+		     {"http_port", r->http_port},
+		     {"tls_port", r->tls_port},
+		     {"https_port", r->https_port}};
+	bool any = false;
+
+	/* Each service port its own; 0 is off, and one at least is on. */
+	for (size_t i = 0; i < RTE_DIM(ports); i++) {
+		any |= ports[i].port != 0;
+		for (size_t j = 0; j < i && ports[i].port != 0; j++)
+			if (ports[j].port == ports[i].port)
+				return fail(w, "%s: [rpc] %s: %u is %s already",
+					    w->file, ports[i].name,
+					    ports[i].port, ports[j].name);
+	}
+	if (!any)
 		return fail(w,
-			    "%s: [rpc] https_port: %u is another port already",
-			    w->file, r->https_port);
+			    "%s: [rpc]: listen_port, http_port, tls_port and "
+			    "https_port are all 0: no client could reach the "
+			    "service",
+			    w->file);
 	if ((r->tls_port != 0 || r->https_port != 0) !=
 	    (r->tls_cert[0] != '\0' && r->tls_key[0] != '\0'))
 		return fail(

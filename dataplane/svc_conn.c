@@ -816,9 +816,10 @@ int svc_conn_listen(struct svc_worker *w)
 	const struct rs_config *cfg = w->sh->cfg;
 	int rc = 0;
 
-	w->listener = listen_on(w, cfg->rpc.listen_port, "listen_port",
-				listener_event, &rc);
-	if (w->listener != NULL && cfg->rpc.http_port != 0)
+	if (cfg->rpc.listen_port != 0)
+		w->listener = listen_on(w, cfg->rpc.listen_port, "listen_port",
+					listener_event, &rc);
+	if (rc == 0 && cfg->rpc.http_port != 0)
 		w->http_listener = listen_on(w, cfg->rpc.http_port, "http_port",
 					     http_listener_event, &rc);
 	if (rc == 0 && cfg->rpc.tls_port != 0)

@@ -375,12 +375,20 @@ static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 		       cfg->workers.idle_polls, cfg->workers.idle_sleep_max_us);
 	else
 		printf("; idle back-off off (busy polling)\n");
-	printf("  rpc       %s:%u (remote_socket service, %u app%s)\n", ip,
-	       cfg->rpc.listen_port, cfg->napps, cfg->napps == 1 ? "" : "s");
+	if (cfg->rpc.listen_port != 0)
+		printf("  rpc       %s:%u (remote_socket service, %u app%s)\n",
+		       ip, cfg->rpc.listen_port, cfg->napps,
+		       cfg->napps == 1 ? "" : "s");
+	if (cfg->rpc.tls_port != 0)
+		printf("  rpc-tls   %s:%u (the same, in TLS 1.3)\n", ip,
+		       cfg->rpc.tls_port);
 	if (cfg->rpc.http_port != 0)
 		printf(
 		    "  http      %s:%u (App Engine API host, POST /rpc_http)\n",
 		    ip, cfg->rpc.http_port);
+	if (cfg->rpc.https_port != 0)
+		printf("  https     %s:%u (the same, in TLS 1.3)\n", ip,
+		       cfg->rpc.https_port);
 	printf("remsockd: ready; SIGINT or SIGTERM stops it\n");
 	notify("READY=1\nSTATUS=serving");
 }

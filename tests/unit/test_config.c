@@ -734,13 +734,40 @@ static void test_too_many_eal_args(void **state)
 	refused(text, "x.ini: [eal] args: more than 64 arguments");
 }
 
-/* [rpc] http_port: 0 is off, a port of its own, never listen_port's. */
+/* [rpc] http_port: 0 is off, a port of its own, never listen_port's.
+ * The same for tls_port and https_port, which need a certificate and its
+ * key; listen_port 0 is off too, but one port at least is on. */
 static void test_http_port(void **state)
 {
+	struct rs_config cfg;
+	char err[512];
+
 	refused(REQUIRED "[rpc]\nhttp_port = 5757\n",
 		"x.ini: [rpc] http_port: 5757 is listen_port already");
 	refused(REQUIRED "[rpc]\nhttp_port = 65536\n",
 		"x.ini: [rpc] http_port: '65536' is out of range (0..65535)");
+	refused(REQUIRED "[rpc]\ntls_port = 8080\nhttp_port = 8080\n"
+			 "tls_cert = c\ntls_key = k\n",
+		"x.ini: [rpc] tls_port: 8080 is http_port already");
+	refused(REQUIRED "[rpc]\ntls_port = 5758\n",
+		"x.ini: [rpc] tls_port or https_port, and tls_cert and "
+		"tls_key, go together (a TLS port needs a certificate and its "
+		"key, and they need a port)");
+	refused(REQUIRED "[rpc]\ntls_cert = c\ntls_key = k\n",
+		"x.ini: [rpc] tls_port or https_port, and tls_cert and "
+		"tls_key, go together (a TLS port needs a certificate and its "
+		"key, and they need a port)");
+	refused(REQUIRED "[rpc]\nlisten_port = 0\n",
+		"x.ini: [rpc]: listen_port, http_port, tls_port and https_port "
+		"are all 0: no client could reach the service");
+	assert_int_equal(load(&cfg,
+			      REQUIRED
+			      "[rpc]\nlisten_port = 0\nhttps_port = 8443\n"
+			      "tls_cert = c\ntls_key = k\n",
+			      err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg.rpc.listen_port, 0);
+	assert_int_equal(cfg.rpc.https_port, 8443);
 }
 
 static void test_files(void **state)
@@ -749,7 +776,7 @@ static void test_files(void **state)
 	char msg[600], err[512] = "";
 	struct rs_config cfg;
 	int fd = mkstemp(path);
-	static const char bad[] = REQUIRED "[rpc]\nlisten_port = 0\n";
+	static const char bad[] = REQUIRED "[rpc]\nlisten_port = 70000\n";
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, REQUIRED, strlen(REQUIRED)),
@@ -763,7 +790,8 @@ static void test_files(void **state)
 	assert_int_equal(rs_config_load_file(&cfg, path, err, sizeof(err)),
 			 -EINVAL);
 	snprintf(msg, sizeof(msg),
-		 "%s: [rpc] listen_port: '0' is out of range (1..65535)", path);
+		 "%s: [rpc] listen_port: '70000' is out of range (0..65535)",
+		 path);
 	assert_string_equal(err, msg);
 	close(fd);
 	unlink(path);
