@@ -47,15 +47,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for LOG PATTERN SECONDS
-wait_for() {
-	for _ in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 counter() {
 	awk -v k="$2" '$1 == k {print $2; exit}' "$1"
 }
