@@ -6,7 +6,8 @@
  *
  * Which calls are re-issued after a reconnect (RSK_CALL_RETRY): those that
  * do the same when done twice -- names, options, ShutDown, Close (a second
- * Close answers EBADF, taken as success) -- but not CreateSocket, Bind,
+ * Close is quietly taken; an older proxy's EBADF counts as success too)
+ * -- but not CreateSocket, Bind,
  * Listen, Connect or Accept, which fail with ECONNRESET instead.
  */
 #include <arpa/inet.h>

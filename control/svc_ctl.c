@@ -89,7 +89,7 @@ static struct rs_desc_rec *find(struct rs_svc_ctl *ctl,
 
 	rec = rs_desc_lookup(ctl->desc, ctl->cur->app, desc, strlen(desc));
 	if (rec == NULL) {
-		rs_svc_sys_error(call, EBADF, "no such socket descriptor");
+		rs_svc_closed(call, "no such socket descriptor");
 		return NULL;
 	}
 	if (rec->worker != ctl->cur->worker) {
@@ -233,6 +233,11 @@ static int do_close_socket(void *ctx, struct rs_rpc_call *call,
 	const Remsock__CloseRequest *req = (const void *)reqm;
 	struct rs_svc_ctl *ctl = ctx;
 
+	/* As App Engine: a descriptor the app does not have closes
+	 * silently (a client's cleanup, a Close sent again). */
+	if (rs_desc_lookup(ctl->desc, ctl->cur->app, req->socket_descriptor,
+			   strlen(req->socket_descriptor)) == NULL)
+		return 0;
 	if (find(ctl, call, req->socket_descriptor) == NULL)
 		return 0;
 	desc_forget(ctl, ctl->cur->app, req->socket_descriptor);

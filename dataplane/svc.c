@@ -77,7 +77,7 @@ struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
 	if (ss != NULL && ss->close_at < 0)
 		return ss;
 	if (call != NULL)
-		rs_svc_sys_error(call, EBADF, "no such socket descriptor");
+		rs_svc_closed(call, "no such socket descriptor, or closed");
 	return NULL;
 }
 
@@ -87,7 +87,7 @@ struct svc_sock *svc_sock_find_send(struct svc_worker *w,
 	struct svc_sock *ss = sock_lookup(w, desc);
 
 	if (ss == NULL && call != NULL)
-		rs_svc_sys_error(call, EBADF, "no such socket descriptor");
+		rs_svc_closed(call, "no such socket descriptor");
 	return ss;
 }
 

@@ -112,7 +112,7 @@ static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
 	if (ss->close_at >= 0 &&
 	    (req->stream_offset < 0 ||
 	     (uint64_t)req->stream_offset + d->len > (uint64_t)ss->close_at)) {
-		rs_svc_sys_error(call, EBADF, "the socket is closed");
+		rs_svc_closed(call, "the socket is closed past this Send");
 		return -1;
 	}
 	/* Beyond what the socket took: the Send before it is waiting for

@@ -355,7 +355,7 @@ static int ex_create_socket(void *ctx, struct rs_rpc_call *call,
 	bool done = true;
 
 	if (ss == NULL && svc_rerun(w)) { /* a Close came while it waited */
-		rs_svc_sys_error(call, EBADF, "closed while connecting");
+		rs_svc_closed(call, "closed while connecting");
 		return 0;
 	}
 	if (ss == NULL) { /* the first run; a second finds it connecting */
@@ -648,7 +648,8 @@ static int ex_close(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__CloseRequest *req = (const void *)reqm;
 	struct svc_worker *w = ctx;
-	struct svc_sock *ss = SOCK(w, call, req);
+	/* Gone meanwhile (reaped): closed, as asked. */
+	struct svc_sock *ss = SOCK(w, NULL, req);
 
 	if (ss == NULL)
 		return 0;

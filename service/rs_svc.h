@@ -147,6 +147,18 @@ struct rs_rpc_call;
 void rs_svc_error(struct rs_rpc_call *call, int code, int sys_errno,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/**
+ * The answer for a descriptor the app does not have (never made, closed,
+ * reaped, or another app's): SOCKET_CLOSED, as App Engine answered (its
+ * runtimes map it: Python's to EPIPE), with EBADF in the detail for a
+ * native client.  @p what says which of the cases it was.
+ */
+#define rs_svc_closed(call, what)                                              \
+	rs_svc_error(                                                          \
+	    call,                                                              \
+	    REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__SOCKET_CLOSED,   \
+	    0, "%s (EBADF)", what)
+
 /** rs_svc_error() with SYSTEM_ERROR and the errno @p err (either sign). */
 #define rs_svc_sys_error(call, err, ...)                                       \
 	rs_svc_error(call, 1, (err) < 0 ? -(err) : (err), __VA_ARGS__)

@@ -90,7 +90,7 @@ PORT, HTTP_PORT = int(PORT), int(HTTP_PORT)
 pb = rsclient.load_protos(PROTO)
 RPC = pb.rpc
 IPV4, TCP = 1, 1
-SYSTEM_ERROR = 1
+SYSTEM_ERROR, SOCKET_CLOSED = 1, 7
 POLLIN = 1
 QUOTA = 4  # [quotas] mallory = sockets=4 output_bytes=4194304 listeners=2
 #            control_calls=8
@@ -294,19 +294,20 @@ def t_close_held(echo):
     d = held[0][0]
     ok1, why1 = raises(lambda: m.call('Receive', pb.rs.ReceiveRequest(
         socket_descriptor=d, data_size=10, timeout_seconds=0)),
-        app_code=SYSTEM_ERROR, errno=errno.EBADF)
+        app_code=SOCKET_CLOSED)
     ok2, why2 = raises(lambda: m.call('GetSocketName',
                                       pb.rs.GetSocketNameRequest(
                                           socket_descriptor=d)),
-                       app_code=SYSTEM_ERROR, errno=errno.EBADF)
+                       app_code=SOCKET_CLOSED)
     ok3, why3 = raises(lambda: m.call('Send', pb.rs.SendRequest(
         socket_descriptor=d, data=b'more', stream_offset=size)),
-        app_code=SYSTEM_ERROR, errno=errno.EBADF)
+        app_code=SOCKET_CLOSED)
     r = m.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
         socket_descriptor=d, requested_events=1, observed_events=0)],
         timeout_seconds=0))
     check('a closed descriptor answers only "closed" (Receive, '
-          'GetSocketName, a Send past its Close: EBADF; Poll: NVAL)',
+          'GetSocketName, a Send past its Close: SOCKET_CLOSED; Poll: '
+          'NVAL)',
           ok1 and ok2 and ok3 and r.events[0].observed_events == 0x20,
           (why1, why2, why3, r.events[0].observed_events))
     st = m.stats()

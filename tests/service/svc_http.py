@@ -31,7 +31,7 @@ PORT, WEB_PORT = int(PORT), int(WEB_PORT)
 pb = rshttp.load_protos(AE)
 TICKET = 'demo:demo-secret-not-for-production'
 TCP, IPV4, IPV6 = 1, 1, 2
-SYSTEM_ERROR, GAI_ERROR, PERMISSION_DENIED = 1, 2, 5
+SYSTEM_ERROR, GAI_ERROR, PERMISSION_DENIED, SOCKET_CLOSED = 1, 2, 5, 7
 RPC = pb.api.RpcError
 failures = 0
 
@@ -271,10 +271,11 @@ def t_errors():
     ok, why = raises(lambda: rshttp.reply_of('?', status, data),
                      rpc_code=RPC.PARSE_ERROR)
     check('an empty body is PARSE_ERROR', ok, why)
-    ok, why = raises(lambda: c.call('Close', pb.rs.CloseRequest(
-        socket_descriptor='A' * 22)), app_code=SYSTEM_ERROR,
-        errno=errno.EBADF)
-    check('an unknown descriptor is SYSTEM_ERROR EBADF', ok, why)
+    ok, why = raises(lambda: c.call('Receive', pb.rs.ReceiveRequest(
+        socket_descriptor='A' * 22, data_size=1)), app_code=SOCKET_CLOSED)
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor='A' * 22))
+    check('an unknown descriptor is SOCKET_CLOSED, and its Close is '
+          'quietly taken (as App Engine)', ok, why)
     d = tcp_socket(c)
     ok, why = raises(lambda: c.call('Connect', pb.rs.ConnectRequest(
         socket_descriptor=d, remote_ip=addr('127.0.0.1', 80))),
@@ -301,11 +302,12 @@ def t_apps():
     c = Client(PROXY, PORT, TICKET)
     small = 'small:small-secret-for-the-tests'
     d = tcp_socket(c)
-    ok, why = raises(lambda: c.call('Close', pb.rs.CloseRequest(
-        socket_descriptor=d), ticket=small), app_code=SYSTEM_ERROR,
-        errno=errno.EBADF)
-    check("another app's descriptor is EBADF on the same connection",
-          ok, why)
+    ok, why = raises(lambda: c.call('GetSocketName',
+                                    pb.rs.GetSocketNameRequest(
+                                        socket_descriptor=d), ticket=small),
+                     app_code=SOCKET_CLOSED)
+    check("another app's descriptor is SOCKET_CLOSED on the same "
+          "connection", ok, why)
     mine = [c.call('CreateSocket', pb.rs.CreateSocketRequest(
         family=IPV4, protocol=TCP), ticket=small).socket_descriptor
         for _ in range(2)]
