@@ -138,7 +138,16 @@ static void run_handler(const struct rs_rpc_env *env, struct rs_rpc_call *call,
 static int respond(struct rs_rpc_call *call, uint8_t *out, size_t cap,
 		   size_t *out_len)
 {
-	int rc = rs_rpc_call_respond(call, call->resp, out, cap, out_len);
+	int rc;
+
+	/* Measured once, here, for this write and a later one (a caller
+	 * that sizes first, writes second). */
+	if (call->status == RS_RPC_CALL_OK && call->resp != NULL) {
+		call->sized_reply = call->resp;
+		call->sized_len =
+		    protobuf_c_message_get_packed_size(call->resp);
+	}
+	rc = rs_rpc_call_respond(call, call->resp, out, cap, out_len);
 
 	if (rc == -EMSGSIZE) {
 		rs_rpc_call_set_rpc_error(call, RPC_ERR(RESPONSE_TOO_LARGE),

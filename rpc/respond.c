@@ -122,7 +122,10 @@ static size_t tail_len(const struct rs_rpc_tail *t)
 static void plan(const struct rs_rpc_call *call, const ProtobufCMessage *body,
 		 struct layout *l)
 {
-	l->packed = body ? protobuf_c_message_get_packed_size(body) : 0;
+	l->packed = body == NULL ? 0
+		    : body == call->sized_reply
+			? call->sized_len
+			: protobuf_c_message_get_packed_size(body);
 	l->tail = 0;
 	l->detail = strlen(call->detail);
 	l->total = 1 + varint_size(call->call_id);
@@ -319,6 +322,7 @@ void rs_rpc_call_set_rpc_error(struct rs_rpc_call *call,
 void rs_rpc_call_park(struct rs_rpc_call *call)
 {
 	call->status = RS_RPC_CALL_PARKED;
+	call->sized_reply = NULL;
 }
 
 int rs_rpc_error_write(uint64_t call_id, Remsock__Rpc__RpcErrorCode code,

@@ -126,8 +126,14 @@ struct rs_rpc_call {
 	struct rs_arena *arena; /**< for the handler's allocations */
 	const uint8_t *frame;	/**< the raw request frame body */
 	size_t frame_len;
-	ProtobufCMessage *resp;		    /**< the reply the handler filled */
-	const struct rs_rpc_tail *tail;	    /**< ends an OK reply, or NULL */
+	ProtobufCMessage *resp;		/**< the reply the handler filled */
+	const struct rs_rpc_tail *tail; /**< ends an OK reply, or NULL */
+	/** The packed size of @c sized_reply, as rs_rpc_dispatch() measured
+	 *  it: a response it sized and the caller then writes is measured
+	 *  once (a ReceiveBatch's reply is a walk of every entry).  Valid
+	 *  while that reply is unchanged; parking clears it. */
+	const ProtobufCMessage *sized_reply;
+	size_t sized_len;
 	const ProtobufCMessage *error_body; /**< optional, with APP_ERROR */
 };
 
