@@ -37,6 +37,8 @@
 #define FD_BASE 1000000
 #define DNS_SOCKS 16
 #define DNS_ADDRS 16
+/* Aliases (CNAMEs) kept for a Resolve's reply, at most. */
+#define DNS_ALIASES 8
 #define TIMEOUT_CHECK_NS (10ull * 1000 * 1000)
 
 struct svc_dns {
@@ -55,6 +57,9 @@ struct dns_q {
 	uint32_t n;
 	uint32_t addr[DNS_ADDRS];
 	char canon[256];
+	/* The names CNAMEs led from (gethostbyname_ex()'s alias list). */
+	char aliases[DNS_ALIASES][256];
+	uint32_t naliases;
 };
 
 /* ---- c-ares' sockets ---------------------------------------------------- */
@@ -287,6 +292,16 @@ static void q_done(void *arg, int status, int timeouts,
 			       4);
 	if (res != NULL && res->name != NULL)
 		snprintf(q->canon, sizeof(q->canon), "%s", res->name);
+	/* c-ares names the question; the canonical name is where the
+	 * CNAMEs end. */
+	for (struct ares_addrinfo_cname *cn = res ? res->cnames : NULL;
+	     cn != NULL; cn = cn->next) {
+		if (cn->alias != NULL && q->naliases < DNS_ALIASES)
+			snprintf(q->aliases[q->naliases++],
+				 sizeof(q->aliases[0]), "%s", cn->alias);
+		if (cn->name != NULL)
+			snprintf(q->canon, sizeof(q->canon), "%s", cn->name);
+	}
 	if (res != NULL)
 		ares_freeaddrinfo(res);
 	if (q->orphan)
@@ -353,8 +368,18 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 			     "%.60s: %s", name, status_text(q->status));
 		return 0;
 	}
-	return rs_svc_resolve_reply(call, resp, q->canon[0] ? q->canon : name,
-				    q->addr, q->n, rs_svc_resolve_len(req));
+	if (rs_svc_resolve_reply(call, resp, q->canon[0] ? q->canon : name,
+				 q->addr, q->n, rs_svc_resolve_len(req)) < 0)
+		return -ENOMEM;
+	resp->aliases =
+	    rs_arena_alloc(call->arena, (q->naliases + 1) * sizeof(char *));
+	if (resp->aliases == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < q->naliases; i++)
+		if ((resp->aliases[resp->n_aliases] =
+			 rs_arena_strdup(call->arena, q->aliases[i])) != NULL)
+			resp->n_aliases++;
+	return 0;
 }
 
 static int ex_resolve(void *ctx, struct rs_rpc_call *call,

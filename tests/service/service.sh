@@ -57,7 +57,9 @@ tb__wait_for "$TB_DIR/http.log" '^Serving HTTP' 60 "$TB_BG_PID" ||
 tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
 	--no-hosts --bind-interfaces --listen-address="$TB_PEER_IP" \
 	--port=53 --user=root --pid-file= --log-queries --log-facility=- \
-	--address=/svc.test/"$TB_PEER_IP" --address=/invalid/
+	--address=/svc.test/"$TB_PEER_IP" --address=/invalid/ \
+	--host-record=real.alias.test,"$TB_PEER_IP" \
+	--cname=www.alias.test,real.alias.test
 tb__wait_for "$TB_DIR/dns.log" 'started' 60 "$TB_BG_PID" ||
 	fail "dnsmasq starts"
 

@@ -326,6 +326,11 @@ def t_resolve():
         why = e.detail
     check('a name the DNS server refuses says so, not "Could not contact"',
           'refused the query' in why, why)
+    r = resolve('www.alias.test')
+    check('Resolve through a CNAME: the canonical name, and the alias as '
+          "gethostbyname_ex's alias list",
+          ips(r) == [PEER] and r.canonical_name == 'real.alias.test' and
+          list(r.aliases) == ['www.alias.test'], str(r).replace('\n', ' '))
     r6 = resolve('web.svc.test', fam=(IPV6,))
     r46 = resolve('web.svc.test', fam=(IPV4, IPV6))
     check('IPv6 only: IPv4-mapped addresses (AI_V4MAPPED); IPv4 and IPv6: '
