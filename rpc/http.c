@@ -383,7 +383,10 @@ int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 	s = slot_of(c, id.v);
 	if (s == NULL || s->done)
 		return -ENOENT;
-	if (now_ns >= s->deadline_ns) {
+	/* Past the deadline an error becomes DEADLINE_EXCEEDED, but a
+	 * reply is a call that took effect (a Receive took bytes, an
+	 * Accept made a socket): it goes out, late, rather than be lost. */
+	if (now_ns >= s->deadline_ns && (re.p != NULL || ae.p != NULL)) {
 		rpc_error(c, id.v, RA_DEADLINE_EXCEEDED,
 			  "the call's deadline passed");
 		return 0;

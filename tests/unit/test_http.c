@@ -285,12 +285,12 @@ static void test_error_mapping(void **state)
 	size_t n = 0;
 	int status;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		n += request(buf + n, sizeof(buf) - n, "M", "t",
-			     i == 3 ? "X-Google-RPC-Service-Deadline: 1\r\n"
+			     i >= 3 ? "X-Google-RPC-Service-Deadline: 1\r\n"
 				    : "");
 	rs_http_conn_input(f->c, (uint8_t *)buf, n, 0, NULL);
-	assert_int_equal(f->nreq, 4);
+	assert_int_equal(f->nreq, 5);
 	se.has_system_error = 1;
 	se.system_error = 111;
 	se.error_detail = "refused \"here\"";
@@ -308,8 +308,12 @@ static void test_error_mapping(void **state)
 	rs_http_conn_respond(f->c, fr, frame(fr, 2, NULL, NULL, &re), 0);
 	re.code = REMSOCK__RPC__RPC_ERROR_CODE__RPC_BAD_REQUEST;
 	rs_http_conn_respond(f->c, fr, frame(fr, 3, NULL, NULL, &re), 0);
-	/* Answered a second after its 1-second deadline header. */
+	/* Answered a second after their 1-second deadline header: a reply
+	 * (the call took effect) goes out late; an error is
+	 * DEADLINE_EXCEEDED. */
 	rs_http_conn_respond(f->c, fr, frame(fr, 4, "late", NULL, NULL),
+			     2000000000ull);
+	rs_http_conn_respond(f->c, fr, frame(fr, 5, NULL, NULL, &re),
 			     2000000000ull);
 
 	r = next_response(f, &status, head, sizeof(head));
@@ -325,6 +329,12 @@ static void test_error_mapping(void **state)
 	r = next_response(f, &status, head, sizeof(head));
 	assert_int_equal(r->rpc_error->code, 8); /* BAD_REQUEST */
 	assert_string_equal(r->rpc_error->detail, "who");
+	remsock__remote_api__response__free_unpacked(r, NULL);
+	r = next_response(f, &status, head, sizeof(head));
+	assert_null(r->rpc_error);
+	assert_true(r->has_response);
+	assert_int_equal(r->response.len, 4);
+	assert_memory_equal(r->response.data, "late", 4);
 	remsock__remote_api__response__free_unpacked(r, NULL);
 	r = next_response(f, &status, head, sizeof(head));
 	assert_int_equal(r->rpc_error->code, 12); /* DEADLINE_EXCEEDED */
