@@ -12,6 +12,11 @@
  * parked calls and all.  Each response frame comes back through
  * svc_conn_reply() to svc_http_reply(), which the codec turns into the
  * HTTP response of its request, in request order.
+ *
+ * GET /metrics comes as a remsock.Stats call whose ticket is the
+ * Authorization header's: none or a wrong one is 401 (a wrong one rated
+ * and ending the connection, as a wrong request_id), an app other than
+ * [service] operator 403; the operator's goes on as any Stats call.
  */
 #include <errno.h>
 #include <string.h>
@@ -52,6 +57,43 @@ static int ticket_app(struct svc_worker *w, struct svc_conn *c,
 	return app;
 }
 
+/* GET /metrics: the operator's only. */
+static void metrics_request(struct svc_worker *w, struct svc_conn *c,
+			    const struct rs_http_request *r)
+{
+	const char *op = w->sh->cfg->service.operator;
+	int app;
+
+	if (r->ticket == NULL) {
+		rs_http_conn_respond_status(
+		    c->http, r->id, 401,
+		    "metrics need the operator's APP:SECRET: Authorization: "
+		    "Basic (user APP, password SECRET) or Bearer APP:SECRET");
+		return;
+	}
+	app = ticket_app(w, c, r->ticket);
+	if (app < 0) {
+		rs_http_conn_end(c->http, r->id);
+		rs_http_conn_respond_status(
+		    c->http, r->id, 401,
+		    app == -EAGAIN ? "too many failed attempts at this app's "
+				     "secret from this address: try again "
+				     "later"
+				   : "unknown app or wrong secret");
+		return;
+	}
+	if (op[0] == '\0' ||
+	    strcmp(rs_apps_id(w->sh->apps, (uint32_t)app), op) != 0) {
+		rs_http_conn_respond_status(
+		    c->http, r->id, 403,
+		    op[0] == '\0' ? "metrics are [service] operator's, and "
+				    "none is set"
+				  : "metrics are [service] operator's only");
+		return;
+	}
+	svc_conn_call(w, c, app, r->frame, r->frame_len);
+}
+
 static void http_request(void *ctx, const struct rs_http_request *r)
 {
 	struct svc_conn *c = ctx;
@@ -59,6 +101,10 @@ static void http_request(void *ctx, const struct rs_http_request *r)
 	int app;
 
 	w->st.http_requests++;
+	if (r->metrics) {
+		metrics_request(w, c, r);
+		return;
+	}
 	if (strcmp(r->service, RS_SVC_SERVICE_AUTH) == 0 &&
 	    strcmp(r->method, "Authenticate") == 0) {
 		rs_http_conn_respond_error(

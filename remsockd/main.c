@@ -750,6 +750,8 @@ static void stats_counters(void *srcp, rs_svc_counter_fn emit, void *arg)
 	emit(arg, "handled", st.handled);
 	emit(arg, "dropped", drops_sum(&st));
 	emit(arg, "tx_dropped", st.tx_dropped);
+	emit(arg, "mbufs.in_use", rs_dp_mbufs_in_use(src->dp));
+	emit(arg, "mbufs.size", src->sh->cfg->port.mbufs);
 	/* The cost side of the benchmark: busy cycles over the TSC's rate. */
 	emit(arg, "worker.busy_cycles", st.busy_cycles);
 	emit(arg, "worker.busy_loops", st.busy_loops);

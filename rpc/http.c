@@ -29,11 +29,13 @@
 #include "rs_arena.h"
 #include "rs_frame.h"
 #include "rs_http.h"
+#include "rs_metrics.h"
 #include "wire_pvt.h"
 
 #define URL_MAX 256
 #define NAME_MAX_LEN 40
 #define VALUE_MAX 128
+#define AUTH_MAX 512 /* Basic base64(APP:SECRET) of the longest ones */
 #define DETAIL_MAX 400
 #define BODY_KEEP (64u * 1024)
 
@@ -46,7 +48,16 @@ enum {
 	RA_DEADLINE_EXCEEDED = 12,
 };
 
-enum hdr { H_NONE, H_CTYPE, H_ENDPOINT, H_METHOD, H_DEADLINE, H_EXPECT, H_N };
+enum hdr {
+	H_NONE,
+	H_CTYPE,
+	H_ENDPOINT,
+	H_METHOD,
+	H_DEADLINE,
+	H_EXPECT,
+	H_AUTH,
+	H_N
+};
 
 static const char *const hdr_names[H_N] = {
     [H_CTYPE] = "content-type",
@@ -54,6 +65,7 @@ static const char *const hdr_names[H_N] = {
     [H_METHOD] = "x-google-rpc-service-method",
     [H_DEADLINE] = "x-google-rpc-service-deadline",
     [H_EXPECT] = "expect",
+    [H_AUTH] = "authorization",
 };
 
 struct slot {
@@ -63,6 +75,7 @@ struct slot {
 	bool done;
 	bool close;	 /* the last response: Connection: close */
 	bool keep_alive; /* HTTP/1.0 keep-alive: say so */
+	bool metrics;	 /* GET /metrics: a Stats reply, as text */
 };
 
 struct rs_http_conn {
@@ -82,12 +95,14 @@ struct rs_http_conn {
 	size_t url_len, name_len;
 	char name[NAME_MAX_LEN];
 	char val[H_N][VALUE_MAX];
+	char auth[AUTH_MAX]; /* H_AUTH's value, longer than the others */
 	size_t val_len[H_N];
 	bool seen[H_N], val_long[H_N];
 	double deadline_s; /* < 0: none */
 	int status;	   /* HTTP verdict, 0: fine */
 	const char *why;
-	bool fatal; /* the verdict ends the connection */
+	bool fatal;   /* the verdict ends the connection */
+	bool metrics; /* GET /metrics */
 	uint8_t *body;
 	size_t body_len, body_cap;
 
@@ -111,6 +126,10 @@ static const char *status_text(int status)
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -123,6 +142,10 @@ static const char *status_text(int status)
 		return "Expectation Failed";
 	case 431:
 		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
 	case 505:
 		return "HTTP Version Not Supported";
 	default:
@@ -140,14 +163,18 @@ static struct slot *slot_of(struct rs_http_conn *c, uint64_t id)
 static size_t head_make(char *buf, size_t cap, const struct slot *s, int status,
 			const char *ctype, size_t len)
 {
-	int n = snprintf(buf, cap,
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-			 "Content-Length: %zu\r\n%s%s\r\n",
-			 status, status_text(status), ctype, len,
-			 status == 405 ? "Allow: POST\r\n" : "",
-			 s->close	 ? "Connection: close\r\n"
-			 : s->keep_alive ? "Connection: keep-alive\r\n"
-					 : "");
+	int n = snprintf(
+	    buf, cap,
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n%s%s\r\n",
+	    status, status_text(status), ctype, len,
+	    status == 405 ? (s->metrics ? "Allow: GET\r\n" : "Allow: POST\r\n")
+	    : status == 401 ? "WWW-Authenticate: Basic "
+			      "realm=\"remsockd\", charset=\"UTF-8\"\r\n"
+			    : "",
+	    s->close	    ? "Connection: close\r\n"
+	    : s->keep_alive ? "Connection: keep-alive\r\n"
+			    : "");
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
@@ -357,6 +384,39 @@ static size_t rpc_error_of(const struct rs_wire_field *re, uint8_t *buf)
 	return error_response(buf, 5, rpc_code_map(code), d);
 }
 
+/* A GET /metrics' Stats reply as Prometheus text; @p err, its
+ * RpcError or ApplicationError. */
+static void metrics_respond(struct rs_http_conn *c, uint64_t id,
+			    const struct rs_wire_field *err,
+			    const struct rs_wire_field *body)
+{
+	struct rs_wire_field f;
+	char why[128] = "the Stats call failed";
+	size_t pos = 0, n;
+	char *text;
+
+	if (err != NULL) {
+		while (rs_wire_next(err->p, err->len, &pos, &f) > 0)
+			if (f.num == 2 && f.wire == 2) {
+				memcpy(why, "Stats: ", 7);
+				clean_copy(why + 7, sizeof(why) - 7, f.p,
+					   f.len);
+			}
+		http_error(c, id, 503, why);
+		return;
+	}
+	text = rs_metrics_text(body->p, body->len, &n);
+	if (text == NULL) {
+		http_error(c, id, 500,
+			   errno == ENOMEM ? "no memory for the metrics"
+					   : "the Stats reply did not decode");
+		return;
+	}
+	emit(c, id, 200, "text/plain; version=0.0.4; charset=utf-8",
+	     (const uint8_t *)text, n, NULL, 0);
+	free(text);
+}
+
 int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 			 size_t len, uint64_t now_ns)
 {
@@ -383,6 +443,14 @@ int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 	s = slot_of(c, id.v);
 	if (s == NULL || s->done)
 		return -ENOENT;
+	if (s->metrics) {
+		metrics_respond(c, id.v,
+				re.p != NULL   ? &re
+				: ae.p != NULL ? &ae
+					       : NULL,
+				&body);
+		return 0;
+	}
 	/* Past the deadline an error becomes DEADLINE_EXCEEDED, but a
 	 * reply is a call that took effect (a Receive took bytes, an
 	 * Accept made a socket): it goes out, late, rather than be lost. */
@@ -415,6 +483,17 @@ int rs_http_conn_respond_error(struct rs_http_conn *c, uint64_t id, int code,
 	if (s == NULL || s->done)
 		return -ENOENT;
 	rpc_error(c, id, code, detail);
+	return 0;
+}
+
+int rs_http_conn_respond_status(struct rs_http_conn *c, uint64_t id, int status,
+				const char *why)
+{
+	struct slot *s = slot_of(c, id);
+
+	if (s == NULL || s->done)
+		return -ENOENT;
+	http_error(c, id, status, why);
 	return 0;
 }
 
@@ -472,7 +551,7 @@ static bool ctype_ok(const struct rs_http_conn *c)
 	return *v == '\0' || *v == ';';
 }
 
-static bool path_ok(struct rs_http_conn *c)
+static bool path_is(struct rs_http_conn *c, const char *want)
 {
 	struct http_parser_url u;
 	const char *path;
@@ -486,8 +565,7 @@ static bool path_ok(struct rs_http_conn *c)
 		return false;
 	path = c->url + u.field_data[UF_PATH].off;
 	len = u.field_data[UF_PATH].len;
-	return len == strlen(RS_HTTP_PATH) &&
-	       memcmp(path, RS_HTTP_PATH, len) == 0;
+	return len == strlen(want) && memcmp(path, want, len) == 0;
 }
 
 static bool deadline_parse(struct rs_http_conn *c)
@@ -525,10 +603,19 @@ static void check_headers(struct rs_http_conn *c)
 		verdict(c, 413, "the body is above the limit");
 		c->fatal = true;
 	}
+	c->metrics = path_is(c, RS_HTTP_METRICS_PATH);
+	if (c->metrics) {
+		if (c->p.method != HTTP_GET)
+			verdict(c, 405,
+				"only GET is served at " RS_HTTP_METRICS_PATH);
+		goto expect;
+	}
 	if (c->p.method != HTTP_POST)
 		verdict(c, 405, "only POST is served");
-	else if (!path_ok(c))
-		verdict(c, 404, "the path is " RS_HTTP_PATH);
+	else if (!path_is(c, RS_HTTP_PATH))
+		verdict(c, 404,
+			"the paths are " RS_HTTP_PATH
+			" (POST) and " RS_HTTP_METRICS_PATH " (GET)");
 	else if (!ctype_ok(c))
 		verdict(c, 415,
 			"Content-Type must be application/octet-stream");
@@ -544,6 +631,7 @@ static void check_headers(struct rs_http_conn *c)
 		verdict(c, 400,
 			"X-Google-RPC-Service-Deadline is not a number "
 			"of seconds");
+expect:
 	if (c->seen[H_EXPECT] && !value_is(c, H_EXPECT, "100-continue"))
 		verdict(c, 417, "only Expect: 100-continue is known");
 }
@@ -555,6 +643,7 @@ static int on_message_begin(http_parser *p)
 	c->in_message = true;
 	c->msg_start_ns = c->now_ns != 0 ? c->now_ns : 1;
 	c->in_value = c->name_long = c->url_long = c->fatal = false;
+	c->metrics = false;
 	c->url_len = c->name_len = c->body_len = 0;
 	memset(c->seen, 0, sizeof(c->seen));
 	c->status = 0;
@@ -602,6 +691,11 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
+static char *val_of(struct rs_http_conn *c, enum hdr h)
+{
+	return h == H_AUTH ? c->auth : c->val[h];
+}
+
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
 	struct rs_http_conn *c = p->data;
@@ -614,19 +708,19 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 			c->seen[c->cur] = true;
 			c->val_len[c->cur] = 0;
 			c->val_long[c->cur] = false;
-			c->val[c->cur][0] = '\0';
+			val_of(c, c->cur)[0] = '\0';
 		}
 	}
 	h = c->cur;
 	if (h == H_NONE || c->val_long[h])
 		return 0;
-	if (c->val_len[h] + n >= VALUE_MAX) {
+	if (c->val_len[h] + n >= (h == H_AUTH ? AUTH_MAX : VALUE_MAX)) {
 		c->val_long[h] = true;
 		return 0;
 	}
-	memcpy(c->val[h] + c->val_len[h], at, n);
+	memcpy(val_of(c, h) + c->val_len[h], at, n);
 	c->val_len[h] += n;
-	c->val[h][c->val_len[h]] = '\0';
+	val_of(c, h)[c->val_len[h]] = '\0';
 	return 0;
 }
 
@@ -739,6 +833,102 @@ static void request_run(struct rs_http_conn *c, uint64_t id)
 	c->ops->request(c->ctx, &r);
 }
 
+static int b64_value(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/* Base64 (RFC 4648, padding optional) into a string; false when it is
+ * not base64, holds a NUL or does not fit. */
+static bool b64_decode(const char *in, char *out, size_t cap)
+{
+	uint32_t acc = 0;
+	size_t n = 0;
+	int bits = 0, v;
+
+	for (; *in != '\0' && *in != '='; in++) {
+		if ((v = b64_value(*in)) < 0)
+			return false;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n + 1 >= cap || ((acc >> bits) & 0xff) == 0)
+				return false;
+			out[n++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	while (*in == '=')
+		in++;
+	out[n] = '\0';
+	return *in == '\0';
+}
+
+/* Authorization's APP:SECRET: "Bearer APP:SECRET" or "Basic" with
+ * base64(APP:SECRET), as Prometheus' basic_auth sends it; NULL when
+ * there is none (or it is neither). */
+static const char *credentials(struct rs_http_conn *c, char *out, size_t cap)
+{
+	const char *v = c->auth;
+
+	if (!c->seen[H_AUTH] || c->val_long[H_AUTH])
+		return NULL;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strncasecmp(v, "Bearer ", 7) == 0) {
+		v += 7;
+		while (*v == ' ')
+			v++;
+		snprintf(out, cap, "%s", v);
+	} else if (strncasecmp(v, "Basic ", 6) == 0) {
+		v += 6;
+		while (*v == ' ')
+			v++;
+		if (!b64_decode(v, out, cap))
+			return NULL;
+	} else {
+		return NULL;
+	}
+	for (size_t n = strlen(out);
+	     n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t');)
+		out[--n] = '\0';
+	return out[0] != '\0' ? out : NULL;
+}
+
+/* GET /metrics: a remsock.Stats call, answered as text by
+ * metrics_respond(). */
+static void metrics_run(struct rs_http_conn *c, uint64_t id)
+{
+	Remsock__Rpc__RpcRequest env = REMSOCK__RPC__RPC_REQUEST__INIT;
+	static uint8_t none[1];
+	char ticket[AUTH_MAX];
+	uint8_t frame[64];
+	struct rs_http_request r = {
+	    .id = id,
+	    .metrics = true,
+	    .service = RS_HTTP_METRICS_SERVICE,
+	    .method = RS_HTTP_METRICS_METHOD,
+	    .frame = frame,
+	};
+
+	env.has_call_id = 1;
+	env.call_id = id;
+	env.service_name = (char *)RS_HTTP_METRICS_SERVICE;
+	env.method = (char *)RS_HTTP_METRICS_METHOD;
+	env.has_body = 1;
+	env.body.data = none;
+	r.frame_len = remsock__rpc__rpc_request__pack(&env, frame);
+	r.ticket = credentials(c, ticket, sizeof(ticket));
+	c->st.requests++;
+	c->ops->request(c->ctx, &r);
+}
+
 static int on_message_complete(http_parser *p)
 {
 	struct rs_http_conn *c = p->data;
@@ -751,8 +941,11 @@ static int on_message_complete(http_parser *p)
 		http_parser_pause(p, 1);
 		return 0;
 	}
+	slot_of(c, id)->metrics = c->metrics;
 	if (c->status != 0)
 		http_error(c, id, c->status, c->why);
+	else if (c->metrics)
+		metrics_run(c, id);
 	else
 		request_run(c, id);
 	if (c->body_cap > BODY_KEEP) { /* give a burst's memory back */

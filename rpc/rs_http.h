@@ -28,6 +28,13 @@
  * leave in request order whatever order they are made in; one made
  * ahead of its turn is held.  A response made at or after its request's
  * deadline is DEADLINE_EXCEEDED instead.
+ *
+ * GET /metrics is the operator's Prometheus endpoint: the request comes
+ * to ops->request as a remsock.Stats call (metrics set; ticket the
+ * APP:SECRET of an Authorization header, "Bearer APP:SECRET" or Basic
+ * with APP as user and SECRET as password, or NULL), which the caller
+ * answers with rs_http_conn_respond_status() (401, 403) or runs: its
+ * StatsReply goes out as text (rs_metrics.h), an error as 503.
  */
 #ifndef RS_HTTP_H
 #define RS_HTTP_H
@@ -40,6 +47,10 @@ struct rs_arena;
 
 /** The path of App Engine's API host. */
 #define RS_HTTP_PATH "/rpc_http"
+/** Prometheus' path, and the call it makes. */
+#define RS_HTTP_METRICS_PATH "/metrics"
+#define RS_HTTP_METRICS_SERVICE "remsock"
+#define RS_HTTP_METRICS_METHOD "Stats"
 
 /** Requests in flight, or bytes of responses held, beyond which
  *  rs_http_conn_busy() tells the caller to stop reading. */
@@ -49,13 +60,15 @@ struct rs_arena;
 /** A request that passed the HTTP checks. */
 struct rs_http_request {
 	uint64_t id;	     /**< its number on the connection, from 1 */
-	const char *ticket;  /**< remote_api request_id, or NULL */
+	const char *ticket;  /**< remote_api request_id (metrics: the
+				  Authorization's APP:SECRET), or NULL */
 	const char *service; /**< service_name */
 	const char *method;
 	/** The native RpcRequest frame body (no length header), valid
 	 *  until the callback returns. */
 	const uint8_t *frame;
 	size_t frame_len;
+	bool metrics; /**< GET /metrics: a remsock.Stats call */
 };
 
 /** What a connection's codec calls. */
@@ -136,6 +149,15 @@ int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
  */
 int rs_http_conn_respond_error(struct rs_http_conn *c, uint64_t id, int code,
 			       const char *detail);
+
+/**
+ * Answer request @p id with HTTP status @p status and a line of text
+ * (401 says WWW-Authenticate: Basic).
+ *
+ * @return 0 or -ENOENT.
+ */
+int rs_http_conn_respond_status(struct rs_http_conn *c, uint64_t id, int status,
+				const char *why);
 
 /** @return when (the caller's clock) the request now arriving began,
  *  or 0 between requests: a caller closes one that trickles. */

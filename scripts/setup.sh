@@ -38,6 +38,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # plots, linux-perf profiles remsockd (--profile).  systemd (Debian's
 # init; named for its systemd-analyze) checks the installed unit.
 # libssl-dev: the TLS port; openssl makes the tests' certificates.
+# prometheus (promtool too) checks and scrapes GET /metrics in the tests;
+# its own service is not left running where this installs it.
 PACKAGES=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
@@ -46,7 +48,7 @@ PACKAGES=(
 	libjemalloc-dev libcmocka-dev libc-ares-dev libhttp-parser-dev
 	libssl-dev openssl
 	iproute2 iputils-ping procps dnsmasq-base iperf3 curl
-	haproxy dpdk-dev gnuplot-nox linux-perf systemd
+	haproxy dpdk-dev gnuplot-nox linux-perf systemd prometheus
 )
 
 install_packages() {
@@ -64,6 +66,9 @@ install_packages() {
 	apt-get update -q >/dev/null || die "apt-get update failed"
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
 		die "apt-get install ${missing[*]} failed"
+	if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+		systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
 }
 
 # DPDK takes its memory from 2 MiB hugepages.  1 GiB is enough for the

@@ -6,8 +6,10 @@
 # svc_http.py there -- a client that speaks only HTTP POST /rpc_http with
 # App Engine's own .proto files -- running the seed's socket and DNS
 # examples, the error mapping, malformed HTTP and bodies, pipelining,
-# many keep-alive requests and many connections.  Then remsockd must stop
-# with nothing left behind.
+# many keep-alive requests and many connections.  Then GET /metrics, the
+# operator's Prometheus endpoint: refused without the operator's secret,
+# clean for promtool, and scraped by a real Prometheus.  Then remsockd
+# must stop with nothing left behind.
 #
 #   http.sh tap|virtio REMSOCKD RS_BRIDGE SOURCE_ROOT
 set -uo pipefail
@@ -30,9 +32,12 @@ auth_fail_per_min = 0
 https_port = 8443
 tls_cert = @TB_DIR@/tls.crt
 tls_key = @TB_DIR@/tls.key
+[service]
+operator = ops
 [apps]
 demo = demo-secret-not-for-production
 small = small-secret-for-the-tests
+ops = ops-secret-for-the-metrics
 [quotas]
 small = sockets=2
 [tcp]
@@ -66,6 +71,67 @@ tb__wait_for "$TB_DIR/dns.log" 'started' 60 "$TB_BG_PID" ||
 
 svc_client "$TB_DIR/client.log" "$HERE/svc_http.py" "$AE" \
 	"$TB_PROXY_IP" "$API_PORT" "$TB_PEER_IP" "$WEB_PORT" "$SHA" "$TB_DIR"
+
+# ---- GET /metrics -----------------------------------------------------
+M=http://$TB_PROXY_IP:$API_PORT/metrics
+OPS=ops:ops-secret-for-the-metrics
+status() { tb_ns curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+expect "metrics without credentials: 401" 401 "$(status "$M")"
+expect "metrics with a tenant's secret: 403" 403 \
+	"$(status -u demo:demo-secret-not-for-production "$M")"
+expect "metrics with a wrong secret: 401" 401 "$(status -u ops:nope "$M")"
+expect "POST to /metrics: 405" 405 "$(status -u "$OPS" -d x "$M")"
+expect "metrics with the operator's secret (Basic): 200, text 0.0.4" \
+	"200 text/plain; version=0.0.4; charset=utf-8" \
+	"$(tb_ns curl -s --max-time 10 -u "$OPS" -o "$TB_DIR/metrics.txt" \
+		-w '%{http_code} %{content_type}' "$M")"
+check "promtool check metrics finds nothing to fix" \
+	bash -c 'promtool check metrics <"$1"' _ "$TB_DIR/metrics.txt"
+expect "every family has a type (none untyped)" 0 \
+	"$(grep -c '^# TYPE .* untyped$' "$TB_DIR/metrics.txt")"
+expect "the HTTP requests so far are in remsock_http_requests_total" 1 \
+	"$(awk '$1 == "remsock_http_requests_total" {print ($2 >= 3000)}' \
+		"$TB_DIR/metrics.txt")"
+expect "the operator's quotas carry app and quota labels" 1 \
+	"$(grep -c '^remsock_quota_limit{app="ops",quota="sockets"} ' \
+		"$TB_DIR/metrics.txt")"
+expect "metrics over HTTPS with a Bearer APP:SECRET: 200" 200 \
+	"$(status --cacert "$TB_DIR/ca.crt" -H "Authorization: Bearer $OPS" \
+		"https://$TB_PROXY_IP:8443/metrics")"
+
+# A real Prometheus in the namespace scrapes it with basic_auth.
+printf '%s' "${OPS#ops:}" >"$TB_DIR/ops.secret"
+cat >"$TB_DIR/prometheus.yml" <<YML
+global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: remsockd
+    static_configs: [{targets: ['$TB_PROXY_IP:$API_PORT']}]
+    basic_auth: {username: ops, password_file: '$TB_DIR/ops.secret'}
+YML
+tb_ns_bg "$TB_DIR/prometheus.log" prometheus \
+	--config.file="$TB_DIR/prometheus.yml" \
+	--storage.tsdb.path="$TB_DIR/prometheus" \
+	--web.listen-address="$TB_PEER_IP:9090"
+PROM_PID=$TB_BG_PID
+# The value of a PromQL query, once Prometheus has one.
+prom_value() {
+	tb_ns curl -s --max-time 5 "http://$TB_PEER_IP:9090/api/v1/query" \
+		--data-urlencode "query=$1" 2>/dev/null |
+		/usr/bin/python3 -c 'import json, sys
+r = json.load(sys.stdin)["data"]["result"]
+print(r[0]["value"][1] if r else "")' 2>/dev/null
+}
+scraped() { [[ $(prom_value 'up{job="remsockd"}') == 1 ]]; }
+if tb_until 60 scraped; then
+	pass "Prometheus scrapes remsockd (up == 1)"
+else
+	fail "Prometheus scrapes remsockd (up == 1)" \
+		"$(tail -5 "$TB_DIR/prometheus.log")"
+fi
+expect "Prometheus has remsock_http_requests_total" 1 \
+	"$(prom_value 'remsock_http_requests_total >= bool 3000')"
+kill "$PROM_PID" 2>/dev/null
+wait "$PROM_PID" 2>/dev/null
 
 svc_stop
 expect "HTTP requests were counted (3000 or more)" 1 \

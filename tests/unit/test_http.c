@@ -3,7 +3,9 @@
  * rs_http: the API-host codec without a network.  Requests go in as
  * bytes (whole, one byte at a time, pipelined), come out as native frames;
  * native response frames go in, HTTP responses with remote_api Responses
- * come out, in request order, with App Engine's error mapping.
+ * come out, in request order, with App Engine's error mapping.  GET
+ * /metrics comes out as a remsock.Stats call and its reply as Prometheus
+ * text.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -29,6 +31,7 @@ struct fix {
 	struct rs_http_conn *c;
 	Remsock__Rpc__RpcRequest *req[MAXREQ]; /* decoded frames */
 	char ticket[MAXREQ][64];
+	bool metrics[MAXREQ];
 	unsigned nreq;
 	uint8_t out[1 << 16];
 	size_t nout, read; /* bytes written; bytes the test consumed */
@@ -46,6 +49,7 @@ static void on_request(void *ctx, const struct rs_http_request *r)
 	assert_int_equal(f->req[f->nreq]->call_id, r->id);
 	snprintf(f->ticket[f->nreq], sizeof(f->ticket[0]), "%s",
 		 r->ticket ? r->ticket : "(none)");
+	f->metrics[f->nreq] = r->metrics;
 	f->nreq++;
 }
 
@@ -116,10 +120,11 @@ static size_t request(char *buf, size_t cap, const char *method,
 	return (size_t)h + n;
 }
 
-/* A native response frame for @p call_id with body @p body. */
-static size_t frame(uint8_t *buf, uint64_t call_id, const char *body,
-		    Remsock__Rpc__ApplicationError *ae,
-		    Remsock__Rpc__RpcError *re)
+/* A native response frame for @p call_id with @p len bytes of body
+ * (none when @p body is NULL). */
+static size_t frame_of(uint8_t *buf, uint64_t call_id, const uint8_t *body,
+		       size_t len, Remsock__Rpc__ApplicationError *ae,
+		       Remsock__Rpc__RpcError *re)
 {
 	Remsock__Rpc__RpcResponse r = REMSOCK__RPC__RPC_RESPONSE__INIT;
 	size_t n;
@@ -128,8 +133,8 @@ static size_t frame(uint8_t *buf, uint64_t call_id, const char *body,
 	r.call_id = call_id;
 	if (body != NULL) {
 		r.has_body = 1;
-		r.body = (ProtobufCBinaryData){.len = strlen(body),
-					       .data = (uint8_t *)body};
+		r.body =
+		    (ProtobufCBinaryData){.len = len, .data = (uint8_t *)body};
 	}
 	r.application_error = ae;
 	r.rpc_error = re;
@@ -141,10 +146,19 @@ static size_t frame(uint8_t *buf, uint64_t call_id, const char *body,
 	return n + 4;
 }
 
-/* The next HTTP response written: its status, and its body decoded as a
- * remote_api Response when the status is 200 (else NULL). */
-static Remsock__RemoteApi__Response *next_response(struct fix *f, int *status,
-						   char *head, size_t cap)
+/* The same with a string body. */
+static size_t frame(uint8_t *buf, uint64_t call_id, const char *body,
+		    Remsock__Rpc__ApplicationError *ae,
+		    Remsock__Rpc__RpcError *re)
+{
+	return frame_of(buf, call_id, (const uint8_t *)body,
+			body != NULL ? strlen(body) : 0, ae, re);
+}
+
+/* The next HTTP response written: its status, head, and body (in
+ * f->out) and its length. */
+static char *next_raw(struct fix *f, int *status, char *head, size_t cap,
+		      size_t *blen)
 {
 	char *p = (char *)f->out + f->read, *end, *cl;
 	size_t hl, bl;
@@ -160,10 +174,21 @@ static Remsock__RemoteApi__Response *next_response(struct fix *f, int *status,
 	bl = strtoul(cl + 16, NULL, 10);
 	assert_true(f->read + hl + bl <= f->nout);
 	f->read += hl + bl;
+	*blen = bl;
+	return end + 4;
+}
+
+/* The next HTTP response written: its status, and its body decoded as a
+ * remote_api Response when the status is 200 (else NULL). */
+static Remsock__RemoteApi__Response *next_response(struct fix *f, int *status,
+						   char *head, size_t cap)
+{
+	size_t bl;
+	char *body = next_raw(f, status, head, cap, &bl);
+
 	if (*status != 200)
 		return NULL;
-	return remsock__remote_api__response__unpack(NULL, bl,
-						     (uint8_t *)end + 4);
+	return remsock__remote_api__response__unpack(NULL, bl, (uint8_t *)body);
 }
 
 static void expect_reply(struct fix *f, const char *want)
@@ -407,6 +432,159 @@ static void test_garbage_after_held(void **state)
 	assert_true(rs_http_conn_done(f->c));
 }
 
+/* A StatsReply packed into @p buf. */
+static size_t stats_reply(uint8_t *buf, const char *app,
+			  const char *const *names, const uint64_t *values,
+			  size_t n)
+{
+	Remsock__Rpc__StatsReply r = REMSOCK__RPC__STATS_REPLY__INIT;
+	Remsock__Rpc__StatsCounter c[32], *cp[32];
+
+	assert_true(n <= 32);
+	for (size_t i = 0; i < n; i++) {
+		remsock__rpc__stats_counter__init(&c[i]);
+		c[i].name = (char *)names[i];
+		c[i].has_value = 1;
+		c[i].value = values[i];
+		cp[i] = &c[i];
+	}
+	r.n_counter = n;
+	r.counter = cp;
+	r.app_id = (char *)app;
+	return remsock__rpc__stats_reply__pack(&r, buf);
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* GET /metrics: a Stats call with the Authorization's APP:SECRET, and
+ * its reply as Prometheus text, a family's samples together. */
+static void test_metrics(void **state)
+{
+	struct fix *f = *state;
+	static const char *const names[] = {
+	    "rpc.calls",
+	    "rpc.conns_open",
+	    "quota.sockets.used",
+	    "quota.sockets.limit",
+	    "quota.sockets.refused",
+	    "quota.listeners.used",
+	    "quota.listeners.limit",
+	    "quota.listeners.refused",
+	    "drop.ip_csum",
+	    "drop.udp_len",
+	    "dropped",
+	    "acl.denied.acl.no_smtp",
+	    "worker.busy_cycles",
+	    "tsc_hz",
+	    "odd-name.x",
+	    "event.say \"hi\"",
+	};
+	static const uint64_t values[] = {
+	    5, 2, 1, 100, 7, 0, 4, 0, 3, 1, 4, 2, 3000000000, 1000000000, 9, 1};
+	/* base64("ops:s3cret") */
+	static const char get[] =
+	    "GET /metrics HTTP/1.1\r\nHost: a\r\n"
+	    "Authorization: Basic b3BzOnMzY3JldA==\r\n\r\n"
+	    "GET /metrics?x=1 HTTP/1.1\r\n"
+	    "Authorization: bearer   ops:s3cret \r\n\r\n"
+	    "GET /metrics HTTP/1.1\r\n\r\n"
+	    "GET /metrics HTTP/1.1\r\nAuthorization: Basic b3B%zz\r\n\r\n"
+	    "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+	uint8_t body[2048], fr[2048];
+	size_t n = stats_reply(body, "ops", names, values, 16), bl;
+	Remsock__Rpc__RpcError re = REMSOCK__RPC__RPC_ERROR__INIT;
+	char head[512], *text;
+	int status;
+
+	assert_int_equal(rs_http_conn_input(f->c, (const uint8_t *)get,
+					    strlen(get), 0, NULL),
+			 0);
+	assert_int_equal(f->nreq, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_true(f->metrics[i]);
+		assert_string_equal(f->req[i]->service_name, "remsock");
+		assert_string_equal(f->req[i]->method, "Stats");
+		assert_int_equal(f->req[i]->body.len, 0);
+	}
+	assert_string_equal(f->ticket[0], "ops:s3cret");
+	assert_string_equal(f->ticket[1], "ops:s3cret");
+	assert_string_equal(f->ticket[2], "(none)");
+	assert_string_equal(f->ticket[3], "(none)"); /* not base64 */
+
+	assert_int_equal(rs_http_conn_respond(
+			     f->c, fr, frame_of(fr, 1, body, n, NULL, NULL), 0),
+			 0);
+	text = next_raw(f, &status, head, sizeof(head), &bl);
+	assert_int_equal(status, 200);
+	assert_non_null(
+	    strstr(head, "Content-Type: text/plain; version=0.0.4; "));
+	text[bl] = '\0';
+	assert_non_null(strstr(text, "# TYPE remsock_rpc_calls_total counter\n"
+				     "remsock_rpc_calls_total 5\n"));
+	assert_non_null(strstr(text,
+			       "# TYPE remsock_rpc_connections_open gauge\n"
+			       "remsock_rpc_connections_open 2\n"));
+	/* One family, its samples together, though interleaved in the
+	 * reply. */
+	assert_int_equal(count_of(text, "# TYPE remsock_quota_used "), 1);
+	assert_non_null(strstr(
+	    text, "# TYPE remsock_quota_used gauge\n"
+		  "remsock_quota_used{app=\"ops\",quota=\"sockets\"} 1\n"
+		  "remsock_quota_used{app=\"ops\",quota=\"listeners\"} 0\n"));
+	assert_non_null(strstr(text, "# TYPE remsock_quota_refused_total "
+				     "counter\nremsock_quota_refused_total{"
+				     "app=\"ops\",quota=\"sockets\"} 7\n"));
+	assert_non_null(strstr(
+	    text, "remsock_packets_dropped_total{reason=\"ip_csum\"} 3\n"
+		  "remsock_packets_dropped_total{reason=\"udp_len\"} 1\n"));
+	assert_null(strstr(text, "remsock_dropped")); /* the sum: left out */
+	assert_non_null(strstr(
+	    text,
+	    "remsock_acl_denied_total{origin=\"acl\",rule=\"no_smtp\"} 2\n"));
+	assert_non_null(strstr(text, "remsock_worker_busy_seconds_total 3\n"));
+	assert_non_null(strstr(text, "# TYPE remsock_odd_name_x untyped\n"
+				     "remsock_odd_name_x 9\n"));
+	assert_non_null(
+	    strstr(text, "remsock_events_total{event=\"say \\\"hi\\\"\"} 1\n"));
+	/* Every family has its HELP and TYPE once. */
+	assert_int_equal(count_of(text, "# HELP "), count_of(text, "# TYPE "));
+
+	/* Refused by the caller: 401 asks for Basic credentials. */
+	assert_int_equal(rs_http_conn_respond_status(f->c, 2, 401, "who?"), 0);
+	next_raw(f, &status, head, sizeof(head), &bl);
+	assert_int_equal(status, 401);
+	assert_non_null(strstr(head, "WWW-Authenticate: Basic realm="));
+	/* A Stats that failed: 503. */
+	re.has_code = 1;
+	re.code = 9;
+	re.detail = "busy";
+	assert_int_equal(
+	    rs_http_conn_respond(f->c, fr, frame(fr, 3, NULL, NULL, &re), 0),
+	    0);
+	text = next_raw(f, &status, head, sizeof(head), &bl);
+	assert_int_equal(status, 503);
+	assert_non_null(strstr(text, "Stats: busy"));
+	/* Not a StatsReply: 500, not a crash. */
+	assert_int_equal(
+	    rs_http_conn_respond(
+		f->c, fr, frame_of(fr, 4, (uint8_t *)"\xff", 1, NULL, NULL), 0),
+	    0);
+	next_raw(f, &status, head, sizeof(head), &bl);
+	assert_int_equal(status, 500);
+	/* POST /metrics: 405, Allow: GET. */
+	next_raw(f, &status, head, sizeof(head), &bl);
+	assert_int_equal(status, 405);
+	assert_non_null(strstr(head, "Allow: GET\r\n"));
+	assert_int_equal(f->read, f->nout);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +598,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_http_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage_after_held, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * remsock.Stats as Prometheus text (see rs_metrics.h).
+ *
+ * The reply is read with the wire reader (no decoding into structures);
+ * each counter becomes a sample of the family its name maps to.  The
+ * format wants a family's samples together under one HELP and TYPE, and
+ * a Stats reply interleaves them (quota.X.used, .limit, .refused), so the
+ * samples are gathered first and written family by family, in the order
+ * each family first appeared.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rs_metrics.h"
+#include "wire_pvt.h"
+
+#define PREFIX "remsock_"
+#define LABELS_MAX 192
+
+/* How a name maps.  EXACT: the whole name.  KEYED: name = prefix + KEY,
+ * KEY the label's value.  KEYED2: prefix + K1 '.' K2, two labels.
+ * QUOTA: "quota." Q "." suffix. */
+enum kind { EXACT, KEYED, KEYED2, QUOTA };
+
+struct rule {
+	enum kind kind;
+	const char *name;   /* the Stats name, or its prefix */
+	const char *family; /* after PREFIX; "" drops the counter */
+	const char *type;
+	const char *label, *label2;
+	const char *help;
+};
+
+#define C "counter"
+#define G "gauge"
+
+static const struct rule rules[] = {
+    /* The RPC service: connections and authentication. */
+    {EXACT, "rpc.conns_accepted", "rpc_connections_accepted_total", C, NULL,
+     NULL, "RPC connections accepted (native, TLS and HTTP ports)."},
+    {EXACT, "rpc.conns_refused", "rpc_connections_refused_total", C, NULL, NULL,
+     "RPC connections refused at accept: a worker or address limit."},
+    {EXACT, "rpc.conns_open", "rpc_connections_open", G, NULL, NULL,
+     "RPC connections open now."},
+    {EXACT, "rpc.auth_failed", "rpc_auth_failed_total", C, NULL, NULL,
+     "Authentications refused: unknown app or wrong secret."},
+    {EXACT, "rpc.auth_timeouts", "rpc_auth_timeouts_total", C, NULL, NULL,
+     "Connections closed for not authenticating in time."},
+    {EXACT, "rpc.auth_blocked", "rpc_auth_blocked_total", C, NULL, NULL,
+     "Authentications refused unchecked: too many failures for that app "
+     "from that address."},
+    {EXACT, "rpc.tls_failed", "rpc_tls_failed_total", C, NULL, NULL,
+     "TLS connections ended by a handshake or record error."},
+    /* Calls. */
+    {EXACT, "rpc.calls", "rpc_calls_total", C, NULL, NULL,
+     "Calls dispatched by the workers."},
+    {EXACT, "rpc.forwarded", "rpc_calls_forwarded_total", C, NULL, NULL,
+     "Calls the workers sent to the control thread."},
+    {EXACT, "rpc.control_execs", "rpc_control_approved_total", C, NULL, NULL,
+     "Control calls approved and sent back to a worker to run."},
+    {EXACT, "rpc.control_answered", "rpc_control_answered_total", C, NULL, NULL,
+     "Calls the control thread answered itself."},
+    {EXACT, "rpc.parked", "rpc_calls_parked_total", C, NULL, NULL,
+     "Calls that waited for a socket event (blocking Receive, Poll, "
+     "Accept...)."},
+    {EXACT, "rpc.woken", "rpc_calls_woken_total", C, NULL, NULL,
+     "Waiting calls re-run on an event."},
+    {EXACT, "rpc.expired", "rpc_calls_expired_total", C, NULL, NULL,
+     "Waiting calls answered at their deadline."},
+    {EXACT, "rpc.cancelled", "rpc_calls_cancelled_total", C, NULL, NULL,
+     "Waiting calls dropped with their closed connection."},
+    {EXACT, "rpc.waits", "rpc_calls_waiting", G, NULL, NULL,
+     "Calls waiting now."},
+    {EXACT, "rpc.busy", "rpc_calls_busy_total", C, NULL, NULL,
+     "Calls refused because the control ring or the entry pool was full."},
+    {EXACT, "rpc.starved", "rpc_inputs_paused_total", C, NULL, NULL,
+     "Connection inputs paused for their app's quota."},
+    {EXACT, "rpc.out_bytes", "rpc_output_bytes", G, NULL, NULL,
+     "Reply bytes waiting to be written to RPC connections."},
+    /* Sockets and descriptors. */
+    {EXACT, "rpc.socks_open", "sockets_open", G, NULL, NULL,
+     "Proxied sockets open now."},
+    {EXACT, "rpc.descriptors", "descriptors", G, NULL, NULL,
+     "Descriptors the control thread holds now."},
+    {EXACT, "rpc.reaped", "sockets_reaped_total", C, NULL, NULL,
+     "Sockets closed for idleness ([service] idle_timeout_s)."},
+    {EXACT, "rpc.close_deferred", "close_deferred_total", C, NULL, NULL,
+     "Closes that waited for their Sends to go out."},
+    {EXACT, "rpc.close_overdue", "close_overdue_total", C, NULL, NULL,
+     "Deferred closes forced at [service] close_wait_ms."},
+    {EXACT, "rpc.gone_lost", "descriptors_lost_total", C, NULL, NULL,
+     "Closed sockets the control thread could not be told of (a leak)."},
+    /* The API-host HTTP endpoint. */
+    {EXACT, "rpc.http_requests", "http_requests_total", C, NULL, NULL,
+     "HTTP requests that reached the service."},
+    {EXACT, "rpc.http_errors", "http_errors_total", C, NULL, NULL,
+     "HTTP requests answered with an HTTP error status."},
+    {EXACT, "rpc.http_slow", "http_slow_total", C, NULL, NULL,
+     "HTTP connections closed for a request that did not arrive in time."},
+    {EXACT, "rpc.http_idle_closed", "http_idle_closed_total", C, NULL, NULL,
+     "HTTP connections closed for idleness ([rpc] http_idle_s)."},
+    /* The port and the stack. */
+    {EXACT, "rx_pkts", "port_received_packets_total", C, NULL, NULL,
+     "Packets received from the port."},
+    {EXACT, "rx_bytes", "port_received_bytes_total", C, NULL, NULL,
+     "Bytes received from the port."},
+    {EXACT, "tx_pkts", "port_sent_packets_total", C, NULL, NULL,
+     "Packets sent to the port."},
+    {EXACT, "tx_bytes", "port_sent_bytes_total", C, NULL, NULL,
+     "Bytes sent to the port."},
+    {EXACT, "tx_dropped", "port_send_dropped_total", C, NULL, NULL,
+     "Packets the port did not take."},
+    {EXACT, "handled", "packets_handled_total", C, NULL, NULL,
+     "Received packets the stack took."},
+    {EXACT, "mbufs.in_use", "mbufs_in_use", G, NULL, NULL,
+     "Packet buffers (mbufs) taken from the pool now."},
+    {EXACT, "mbufs.size", "mbufs", G, NULL, NULL,
+     "Packet buffers in the pool ([port] mbufs)."},
+    /* The sum of remsock_packets_dropped_total: left out. */
+    {EXACT, "dropped", "", C, NULL, NULL, NULL},
+    {KEYED, "drop.", "packets_dropped_total", C, "reason", NULL,
+     "Received packets dropped, by reason."},
+    {KEYED, "event.", "events_total", C, "event", NULL,
+     "Things the stack did or met, by kind."},
+    {KEYED2, "acl.denied.", "acl_denied_total", C, "origin", "rule",
+     "Calls the ACL denied, by rule."},
+    /* Cost. */
+    {EXACT, "worker.busy_cycles", "worker_busy_cycles_total", C, NULL, NULL,
+     "TSC cycles the workers spent in rounds that did work."},
+    {EXACT, "worker.busy_loops", "worker_busy_rounds_total", C, NULL, NULL,
+     "Worker rounds that did work."},
+    {EXACT, "control.busy_cycles", "control_busy_cycles_total", C, NULL, NULL,
+     "TSC cycles the control thread spent working."},
+    {EXACT, "tsc_hz", "tsc_hertz", G, NULL, NULL,
+     "The TSC's rate, cycles per second."},
+    /* The caller's quotas (rs_apps.h). */
+    {QUOTA, "used", "quota_used", G, "app", "quota",
+     "What the app holds of a quota now."},
+    {QUOTA, "limit", "quota_limit", G, "app", "quota",
+     "A quota's limit for the app ([quotas])."},
+    {QUOTA, "refused", "quota_refused_total", C, "app", "quota",
+     "Requests refused for a quota."},
+};
+
+/* The derived families: cycles in seconds. */
+static const struct {
+	const char *cycles, *family, *help;
+} seconds[] = {
+    {"worker.busy_cycles", "worker_busy_seconds_total",
+     "Time the workers spent in rounds that did work (busy cycles over the "
+     "TSC rate); its rate is the workers' busy share."},
+    {"control.busy_cycles", "control_busy_seconds_total",
+     "Time the control thread spent working."},
+};
+
+struct sample {
+	const char *family; /* PREFIX omitted; NULL: untyped, in @c own */
+	const char *type, *help;
+	char own[80];
+	char labels[LABELS_MAX];
+	bool real;
+	uint64_t v;
+	double d;
+};
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool nomem;
+};
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->nomem)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->nomem = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = 2 * b->cap + (size_t)n;
+		char *p = realloc(b->p, cap);
+
+		if (p == NULL) {
+			b->nomem = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+/* label="value", the value escaped as the format wants. */
+static void label_put(char *out, size_t cap, const char *key, const char *v,
+		      size_t vlen)
+{
+	size_t n = strlen(out);
+	int k;
+
+	if (n != 0 && n + 1 < cap)
+		out[n++] = ',';
+	k = snprintf(out + n, cap - n, "%s=\"", key);
+	if (k < 0 || (size_t)k >= cap - n)
+		return;
+	n += (size_t)k;
+	for (size_t i = 0; i < vlen && n + 3 < cap; i++) {
+		if (v[i] == '\\' || v[i] == '"' || v[i] == '\n') {
+			out[n++] = '\\';
+			out[n++] = v[i] == '\n' ? 'n' : v[i];
+		} else {
+			out[n++] = v[i];
+		}
+	}
+	if (n + 1 < cap)
+		out[n++] = '"';
+	out[n] = '\0';
+}
+
+/* Map one counter; false when it is left out. */
+static bool map(struct sample *s, const char *name, size_t len, const char *app)
+{
+	const struct rule *r;
+	size_t plen;
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		r = &rules[i];
+		plen = strlen(r->name);
+		if (r->kind == EXACT) {
+			if (plen != len || memcmp(name, r->name, len) != 0)
+				continue;
+		} else if (r->kind == QUOTA) {
+			const char *q = name + 6, *dot;
+
+			if (len < 6 + 2 + plen ||
+			    memcmp(name, "quota.", 6) != 0 ||
+			    name[len - plen - 1] != '.' ||
+			    memcmp(name + len - plen, r->name, plen) != 0)
+				continue;
+			dot = name + len - plen - 1;
+			label_put(s->labels, sizeof(s->labels), r->label, app,
+				  strlen(app));
+			label_put(s->labels, sizeof(s->labels), r->label2, q,
+				  (size_t)(dot - q));
+		} else {
+			const char *k = name + plen, *dot;
+
+			if (len <= plen || memcmp(name, r->name, plen) != 0)
+				continue;
+			if (r->kind == KEYED) {
+				label_put(s->labels, sizeof(s->labels),
+					  r->label, k, len - plen);
+			} else {
+				dot = memchr(k, '.', len - plen);
+				if (dot == NULL)
+					continue;
+				label_put(s->labels, sizeof(s->labels),
+					  r->label, k, (size_t)(dot - k));
+				label_put(s->labels, sizeof(s->labels),
+					  r->label2, dot + 1,
+					  len - plen - (size_t)(dot - k) - 1);
+			}
+		}
+		if (r->family[0] == '\0')
+			return false;
+		s->family = r->family;
+		s->type = r->type;
+		s->help = r->help;
+		return true;
+	}
+	/* Unknown: kept under its own name, made a valid one. */
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 1 < sizeof(s->own); i++) {
+		char ch = name[i];
+
+		s->own[n++] = (ch >= 'a' && ch <= 'z') ||
+				      (ch >= 'A' && ch <= 'Z') ||
+				      (ch >= '0' && ch <= '9') || ch == '_'
+				  ? ch
+				  : '_';
+	}
+	s->own[n] = '\0';
+	s->type = "untyped";
+	return true;
+}
+
+static const char *family_of(const struct sample *s)
+{
+	return s->family != NULL ? s->family : s->own;
+}
+
+/* The StatsReply's app_id (field 2), or "". */
+static int app_of(const uint8_t *b, size_t len, char *app, size_t cap)
+{
+	struct rs_wire_field f;
+	size_t pos = 0;
+	int rc;
+
+	app[0] = '\0';
+	while ((rc = rs_wire_next(b, len, &pos, &f)) > 0) {
+		if (f.num == 2 && f.wire == 2) {
+			size_t n = f.len < cap - 1 ? f.len : cap - 1;
+
+			memcpy(app, f.p, n);
+			app[n] = '\0';
+		}
+	}
+	return rc;
+}
+
+/* The samples of the reply's counters (field 1), and the derived ones;
+ * @return how many, or -1 (malformed). */
+static int gather(const uint8_t *b, size_t len, const char *app,
+		  struct sample *out, size_t max)
+{
+	struct rs_wire_field f, g;
+	uint64_t tsc_hz = 0;
+	size_t pos = 0, n = 0, in;
+	int rc;
+
+	while ((rc = rs_wire_next(b, len, &pos, &f)) > 0) {
+		const uint8_t *name = NULL;
+		size_t nlen = 0;
+		uint64_t v = 0;
+
+		if (f.num != 1 || f.wire != 2)
+			continue;
+		in = 0;
+		while ((rc = rs_wire_next(f.p, f.len, &in, &g)) > 0) {
+			if (g.num == 1 && g.wire == 2) {
+				name = g.p;
+				nlen = g.len;
+			} else if (g.num == 2 && g.wire == 0) {
+				v = g.v;
+			}
+		}
+		if (rc < 0)
+			return -1;
+		if (name == NULL || nlen == 0 || n == max ||
+		    !map(&out[n], (const char *)name, nlen, app))
+			continue;
+		out[n++].v = v;
+		if (nlen == 6 && memcmp(name, "tsc_hz", 6) == 0)
+			tsc_hz = v;
+	}
+	if (rc < 0)
+		return -1;
+	/* Cycles in seconds, next to their cycles. */
+	for (size_t k = 0; k < sizeof(seconds) / sizeof(seconds[0]); k++) {
+		const struct rule *r = NULL;
+
+		for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+			if (strcmp(rules[i].name, seconds[k].cycles) == 0)
+				r = &rules[i];
+		for (size_t i = 0; r != NULL && i < n && tsc_hz != 0; i++) {
+			if (out[i].family != r->family || n == max)
+				continue;
+			out[n] = (struct sample){
+			    .family = seconds[k].family,
+			    .type = C,
+			    .help = seconds[k].help,
+			    .real = true,
+			    .d = (double)out[i].v / (double)tsc_hz,
+			};
+			n++;
+			break;
+		}
+	}
+	return (int)n;
+}
+
+char *rs_metrics_text(const uint8_t *reply, size_t len, size_t *text_len)
+{
+	/* A reply has at most one counter per 8 bytes, plus the derived. */
+	size_t max = len / 8 + 8;
+	struct sample *s = calloc(max, sizeof(*s));
+	bool *done = calloc(max, sizeof(*done));
+	struct buf b = {.cap = 16384};
+	char app[64];
+	int n;
+
+	b.p = malloc(b.cap);
+	if (s == NULL || done == NULL || b.p == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	b.p[0] = '\0';
+	if (app_of(reply, len, app, sizeof(app)) < 0 ||
+	    (n = gather(reply, len, app, s, max)) < 0) {
+		errno = EPROTO;
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *fam = family_of(&s[i]);
+
+		if (done[i])
+			continue;
+		if (s[i].help != NULL)
+			put(&b, "# HELP " PREFIX "%s %s\n", fam, s[i].help);
+		else
+			put(&b, "# HELP " PREFIX "%s remsockd's counter %s.\n",
+			    fam, fam);
+		put(&b, "# TYPE " PREFIX "%s %s\n", fam, s[i].type);
+		for (int j = i; j < n; j++) {
+			if (done[j] || strcmp(family_of(&s[j]), fam) != 0)
+				continue;
+			done[j] = true;
+			put(&b, PREFIX "%s", fam);
+			if (s[j].labels[0] != '\0')
+				put(&b, "{%s}", s[j].labels);
+			if (s[j].real)
+				put(&b, " %.9g\n", s[j].d);
+			else
+				put(&b, " %" PRIu64 "\n", s[j].v);
+		}
+	}
+	if (b.nomem) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	free(s);
+	free(done);
+	*text_len = b.len;
+	return b.p;
+fail:
+	free(s);
+	free(done);
+	free(b.p);
+	return NULL;
+}
