@@ -65,19 +65,20 @@ struct svc_conn *svc_conn_get(struct svc_worker *w, uint64_t ref)
 }
 
 /* The app a connection's waiting output is charged to: a native
- * connection's, once authenticated; -1 for none (HTTP carries several
- * apps' answers). */
+ * connection's, once authenticated; an HTTP connection's owner, the app
+ * of its first authenticated request (one connection may carry several
+ * apps' calls, but it is one client's: the first app pays for it all,
+ * so that no app's answers go uncounted); -1 for none yet. */
 static int32_t out_app(const struct svc_conn *c)
 {
-	return c->http == NULL ? c->app : -1;
+	return c->http == NULL ? c->app : c->out_owner;
 }
 
 /* Keep the worker's count and the app's output_bytes charge equal to
- * what waits in c->out.  Charged even past the limit: a reply made
- * cannot be refused. */
-static void out_charge(struct svc_worker *w, struct svc_conn *c)
+ * @p want.  Charged even past the limit: a reply made cannot be
+ * refused. */
+static void out_set(struct svc_worker *w, struct svc_conn *c, uint64_t want)
 {
-	uint64_t want = c->out_len - c->out_off;
 	int32_t app = out_app(c);
 
 	w->out_bytes += want - c->out_counted;
@@ -92,6 +93,22 @@ static void out_charge(struct svc_worker *w, struct svc_conn *c)
 		rs_apps_uncharge(w->sh->apps, (uint32_t)app,
 				 RS_QUOTA_OUTPUT_BYTES, c->out_charged - want);
 	c->out_charged = want;
+}
+
+/* What waits: c->out, and an HTTP codec's responses held for their
+ * turn. */
+static void out_charge(struct svc_worker *w, struct svc_conn *c)
+{
+	uint64_t want = c->out_len - c->out_off;
+
+	if (c->http != NULL)
+		want += rs_http_conn_held_bytes(c->http);
+	out_set(w, c, want);
+}
+
+void svc_conn_charge(struct svc_worker *w, struct svc_conn *c)
+{
+	out_charge(w, c);
 }
 
 /* Whether the connection's app has used up a quota that holds its input
@@ -122,7 +139,7 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 		TAILQ_REMOVE(&w->kick, c, klink);
 	starved_drop(w, c);
 	c->out_off = c->out_len;
-	out_charge(w, c);
+	out_set(w, c, 0);
 	if (c->http != NULL)
 		w->st.http_errors += rs_http_conn_stats(c->http)->http_errors;
 	while (!TAILQ_EMPTY(&c->waits))
@@ -469,6 +486,7 @@ ssize_t svc_conn_feed(struct svc_worker *w, struct svc_conn *c,
 	if (c->http != NULL) {
 		c->input_ns = rs_lcore_now_ns(w->lc);
 		rs_http_conn_input(c->http, p, len, c->input_ns, &used);
+		out_charge(w, c); /* answers the codec made or held */
 		return (ssize_t)used;
 	}
 	while (off < len && !svc_conn_full(w, c)) {
@@ -735,7 +753,7 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	c->gen = ++w->conn_gen[i];
 	if (c->gen == 0) /* 0 never names a connection */
 		c->gen = ++w->conn_gen[i];
-	c->app = -1;
+	c->app = c->out_owner = -1;
 	c->peer_ip = ip;
 	c->opened_ns = c->input_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&c->waits);

@@ -57,6 +57,13 @@ static int ticket_app(struct svc_worker *w, struct svc_conn *c,
 	return app;
 }
 
+/* The connection's output is charged to its first authenticated app. */
+static void owner_set(struct svc_conn *c, int app)
+{
+	if (c->out_owner < 0)
+		c->out_owner = app;
+}
+
 /* GET /metrics: the operator's only. */
 static void metrics_request(struct svc_worker *w, struct svc_conn *c,
 			    const struct rs_http_request *r)
@@ -91,6 +98,7 @@ static void metrics_request(struct svc_worker *w, struct svc_conn *c,
 				  : "metrics are [service] operator's only");
 		return;
 	}
+	owner_set(c, app);
 	svc_conn_call(w, c, app, r->frame, r->frame_len);
 }
 
@@ -126,6 +134,7 @@ static void http_request(void *ctx, const struct rs_http_request *r)
 			  "is APP_ID:SECRET)");
 		return;
 	}
+	owner_set(c, app);
 	svc_conn_call(w, c, app, r->frame, r->frame_len);
 }
 
@@ -153,6 +162,7 @@ void svc_http_reply(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *frame, size_t len)
 {
 	rs_http_conn_respond(c->http, frame, len, rs_lcore_now_ns(w->lc));
+	svc_conn_charge(w, c); /* held, or written at last */
 	/* An answer may let input go on, or end a closing connection. */
 	if (c->paused || rs_http_conn_done(c->http))
 		svc_conn_kick(w, c);

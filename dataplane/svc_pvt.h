@@ -140,7 +140,10 @@ struct svc_conn {
 	struct rs_sock *s;
 	struct svc_worker *w;
 	uint32_t idx, gen;
-	int32_t app;	  /* -1 until Authenticate succeeds */
+	int32_t app; /* -1 until Authenticate succeeds */
+	/* HTTP: the app its output is charged to, its first authenticated
+	 * request's (-1 until then; never changes). */
+	int32_t out_owner;
 	uint32_t peer_ip; /* the client's address (network order) */
 	bool paused;	  /* input not read: too much output waiting */
 	bool doomed;	  /* close once this input chunk is done */
@@ -157,7 +160,8 @@ struct svc_conn {
 	size_t out_off, out_len, out_cap;
 	uint64_t out_counted; /* of them, counted in w->out_bytes */
 	uint64_t out_charged; /* ... and charged to its app's output_bytes */
-	size_t room_min;      /* TX ring room input waits for (native) */
+	/* (HTTP: c->out and the codec's held responses both count.) */
+	size_t room_min; /* TX ring room input waits for (native) */
 	struct svc_wait_list waits;
 };
 
@@ -299,6 +303,9 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		   const uint8_t *data, size_t len);
 void svc_conn_kick(struct svc_worker *w, struct svc_conn *c);
 bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c);
+/* Bring the output's count and charge up to date (after the HTTP codec
+ * held or wrote responses). */
+void svc_conn_charge(struct svc_worker *w, struct svc_conn *c);
 /* A failed authentication from @p ip (network order) for @p app (its
  * number; negative: no such app): counted, and rated against [rpc]
  * auth_fail_per_min. */

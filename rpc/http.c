@@ -1080,6 +1080,11 @@ bool rs_http_conn_done(const struct rs_http_conn *c)
 	return c->failed || (c->closing && c->head == c->next);
 }
 
+size_t rs_http_conn_held_bytes(const struct rs_http_conn *c)
+{
+	return c->held_bytes;
+}
+
 uint64_t rs_http_conn_in_flight(const struct rs_http_conn *c)
 {
 	return c->next - c->head;

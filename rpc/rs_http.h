@@ -172,6 +172,10 @@ bool rs_http_conn_busy(const struct rs_http_conn *c);
  *  it. */
 bool rs_http_conn_done(const struct rs_http_conn *c);
 
+/** Bytes of responses made ahead of their turn, held until the ones
+ *  before them are written. */
+size_t rs_http_conn_held_bytes(const struct rs_http_conn *c);
+
 /** Requests not yet answered (written). */
 uint64_t rs_http_conn_in_flight(const struct rs_http_conn *c);
 

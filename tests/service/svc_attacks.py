@@ -56,6 +56,12 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                waiting (rpc.out_bytes) stays within mallory's output_bytes
                quota plus a reply per connection; the bystander works; and
                once mallory reads, every answer comes, whole.
+  http_amplify the same over the API-host HTTP port: 8 connections
+               pipeline 24 peeks each (48 MiB of answers); an HTTP
+               connection's output is charged to its first authenticated
+               app, so rpc.out_bytes stays within mallory's quota plus an
+               answer per connection (before: 4 MiB a connection, counted
+               to nobody), and once read every answer comes, whole.
 
   unauth       before Authenticate a frame above 4 KiB ends the
                connection; a ninth unauthenticated connection from one
@@ -84,6 +90,7 @@ import traceback
 
 import rsclient
 from rsclient import CallError, Client, addr, raises
+from rshttp import read_response
 
 PROTO, PROXY, PORT, PEER, HTTP_PORT = sys.argv[1:6]
 PORT, HTTP_PORT = int(PORT), int(HTTP_PORT)
@@ -399,6 +406,129 @@ def t_amplify(echo):
                 'rpc.out_bytes back to 0'))
     for c in conns:
         c.close()
+    m.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    by.c.call('Close', pb.rs.CloseRequest(socket_descriptor=by.d))
+    peer.close()
+    lst.close()
+
+
+def varint(v):
+    out = b''
+    while v >= 0x80:
+        out += bytes([v & 0x7f | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
+def read_varint(b, i):
+    v = shift = 0
+    while True:
+        v |= (b[i] & 0x7f) << shift
+        shift += 7
+        i += 1
+        if not b[i - 1] & 0x80:
+            return v, i
+
+
+def ld(num, b):
+    """A length-delimited protobuf field."""
+    return varint(num << 3 | 2) + varint(len(b)) + b
+
+
+def http_request(method, req, ticket):
+    """One API-host request: POST /rpc_http with a remote_api Request
+    (service_name 2, method 3, request 4, request_id 5) made by hand."""
+    body = (ld(2, b'remote_socket') + ld(3, method.encode()) +
+            ld(4, req.SerializeToString()) + ld(5, ticket))
+    return (b'POST /rpc_http HTTP/1.1\r\nHost: api\r\n'
+            b'Content-Type: application/octet-stream\r\n'
+            b'X-Google-RPC-Service-Endpoint: app-engine-apis\r\n'
+            b'X-Google-RPC-Service-Method: /VMRemoteAPI.CallRemoteAPI\r\n'
+            b'Content-Length: %d\r\n\r\n' % len(body)) + body
+
+
+def response_field(b):
+    """remote_api Response.response (field 1), or None."""
+    i = 0
+    while i < len(b):
+        tag, i = read_varint(b, i)
+        if tag & 7 == 0:
+            _, i = read_varint(b, i)
+            continue
+        n, i = read_varint(b, i)
+        if tag >> 3 == 1:
+            return b[i:i + n]
+        i += n
+    return None
+
+
+def t_http_amplify(echo):
+    """t_amplify over HTTP: answers to clients that never read."""
+    m = client('mallory')
+    lst = socket.socket()
+    lst.bind((PEER, 0))
+    lst.listen(1)
+    d = tcp_socket(m)
+    m.call('Connect', pb.rs.ConnectRequest(
+        socket_descriptor=d, remote_ip=addr(PEER, lst.getsockname()[1])))
+    peer, _ = lst.accept()
+    data = os.urandom(256 << 10)
+    peer.sendall(data)
+    peek = pb.rs.ReceiveRequest(socket_descriptor=d, data_size=1 << 20,
+                                flags=2, timeout_seconds=WAIT_S)
+    check('the proxy holds the 256 KiB to peek at (HTTP)',
+          until(lambda: len(m.call('Receive', peek).data) == len(data),
+                '256 KiB at the proxy'))
+    peek.timeout_seconds = 0.0
+    watch = client('demo')
+    starved0 = watch.stats()['rpc.starved']
+    by = Bystander(echo)
+    idle = by.idle_rtt()
+    by.start()
+    n_conns, k = 8, 24
+    one = http_request('Receive', peek, b'mallory:' + SECRETS['mallory'])
+    conns = [socket.create_connection((PROXY, HTTP_PORT))
+             for _ in range(n_conns)]
+    for h in conns:
+        h.sendall(one * k)
+    out = []
+    check('mallory\'s HTTP answers reach its output_bytes quota',
+          until(lambda: out.append(watch.stats()['rpc.out_bytes']) or
+                out[-1] >= OUT_QUOTA, 'rpc.out_bytes at the quota'),
+          out[-1:])
+    for _ in range(20):  # and stay bounded while nobody reads
+        out.append(watch.stats()['rpc.out_bytes'])
+    bound = OUT_QUOTA + n_conns * ((256 << 10) + 4096)
+    starved = watch.stats()['rpc.starved'] - starved0
+    print(f'# http_amplify: {n_conns * k} peeks of 256 KiB pipelined on '
+          f'{n_conns} HTTP connections; answers waiting in remsockd at most '
+          f'{max(out)} bytes (bound {bound})', flush=True)
+    check('HTTP answers waiting stay within the quota and an answer per '
+          'connection (its connections paused for its quota)',
+          max(out) <= bound and starved > 0, (max(out), starved))
+    by.finish('8 HTTP connections of unread 256 KiB peeks', idle)
+    whole = [0] * n_conns
+
+    def read(i):
+        rest = b''
+        for _ in range(k):
+            status, _, body, rest = read_response(conns[i], rest)
+            r = pb.rs.ReceiveReply()
+            r.ParseFromString(response_field(body) or b'')
+            whole[i] += status == 200 and r.data == data
+    readers = [threading.Thread(target=read, args=(i,))
+               for i in range(n_conns)]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    check(f'once mallory reads, all {n_conns * k} HTTP answers come, whole',
+          sum(whole) == n_conns * k, sum(whole))
+    check('and nothing waits any more (HTTP)',
+          until(lambda: watch.stats()['rpc.out_bytes'] == 0,
+                'rpc.out_bytes back to 0'))
+    for h in conns:
+        h.close()
     m.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
     by.c.call('Close', pb.rs.CloseRequest(socket_descriptor=by.d))
     peer.close()
@@ -886,7 +1016,7 @@ def main():
               t_clients,
               t_big_batch,
               t_dns_flood, t_udp_steal, t_listeners, t_control, t_parked,
-              t_multi_wake, t_amplify):
+              t_multi_wake, t_amplify, t_http_amplify):
         try:
             t(echo)
         except Exception as e:
