@@ -56,6 +56,9 @@ expect "the systemd unit is installed and systemd-analyze verify finds nothing" 
 	"0 " "$(systemd-analyze verify "$DEST/unit-check.service" 2>&1; echo "$? ")"
 check "the examples are installed" test -f \
 	"$(find "$DEST" -path '*/share/remsock/examples/default.ini' | head -1)"
+MAN5=$(find "$DEST" -path '*/man/man5/remsockd.ini.5' | head -1)
+expect "remsockd.ini(5) is installed and names the installed config" 1 \
+	"$(grep -c "^\.B $PREFIX/etc/remsock/remsockd.ini\$" "${MAN5:-/dev/null}")"
 rc=0
 "$DAEMON" -c "$ETC" --check-config >/dev/null 2>"$DEST/check.err" || rc=$?
 expect "remsockd refuses it until its secrets are set (exit 2)" \
