@@ -108,6 +108,12 @@ static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
 		rs_svc_sys_error(call, EISCONN, "send_to on a TCP socket");
 		return -1;
 	}
+	if (req->stream_offset == RS_SVC_OFFSET_UNSET) {
+		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
+			     "a Send on a TCP socket needs stream_offset (the "
+			     "offset of its first byte in the stream)");
+		return -1;
+	}
 	/* A closed socket takes the Sends its Close waits for, no more. */
 	if (ss->close_at >= 0 &&
 	    (req->stream_offset < 0 ||
@@ -681,7 +687,8 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 #define M(name, fn, type) RS_SVC_METHOD(name, fn, type, RS_RPC_PLANE_DATA)
 
 static const struct rs_rpc_method methods[] = {
-    M("Send", do_send, send),
+    {"Send", do_send, &rs_svc_send_request_lenient,
+     &remsock__send_reply__descriptor, RS_RPC_PLANE_DATA},
     M("Receive", do_receive, receive),
     M("Poll", do_poll, poll),
     M("SendBatch", do_send_batch, send_batch),

@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "rs_config.h"
 #include "rs_desc.h"
 
@@ -57,6 +59,17 @@ struct rte_ring;
 		name, fn, &remsock__##type##_request__descriptor,              \
 		    &remsock__##type##_reply__descriptor, plane                \
 	}
+
+/**
+ * Request descriptors that take what App Engine's Java runtime sends:
+ * SendRequest with stream_offset unset (a datagram Send; it then reads
+ * RS_SVC_OFFSET_UNSET), GetSocketOptionsRequest with options whose value
+ * is unset.  Registered in place of the generated ones (service/
+ * lenient.c).
+ */
+extern ProtobufCMessageDescriptor rs_svc_send_request_lenient;
+extern ProtobufCMessageDescriptor rs_svc_get_socket_options_request_lenient;
+#define RS_SVC_OFFSET_UNSET INT64_MIN
 
 /** What an entry is. */
 enum rs_svc_msg_type {

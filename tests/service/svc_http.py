@@ -30,8 +30,9 @@ HTTPS_PORT = 8443
 PORT, WEB_PORT = int(PORT), int(WEB_PORT)
 pb = rshttp.load_protos(AE)
 TICKET = 'demo:demo-secret-not-for-production'
-TCP, IPV4, IPV6 = 1, 1, 2
+TCP, UDP, IPV4, IPV6 = 1, 2, 1, 2
 SYSTEM_ERROR, GAI_ERROR, PERMISSION_DENIED, SOCKET_CLOSED = 1, 2, 5, 7
+INVALID_REQUEST = 6
 RPC = pb.api.RpcError
 failures = 0
 
@@ -293,6 +294,49 @@ def t_errors():
     c.call('Close', pb.rs.CloseRequest(socket_descriptor=d6))
     check('an IPv6 socket (as Java makes them) answers in 16 bytes',
           me.packed_address == bytes(16), me)
+    c.close()
+
+
+def partial(c, method, req):
+    """A call whose request lacks required fields, as Java's runtime
+    sends some (SerializePartialToString)."""
+    body = pb.api.Request(service_name='remote_socket', method=method,
+                          request=req.SerializePartialToString(),
+                          request_id=TICKET)
+    status, _, data = c.post(body.SerializeToString())
+    return rshttp.reply_of(method, status, data)
+
+
+def t_java_shapes():
+    """Required fields App Engine's Java runtime leaves unset: a datagram
+    Send's stream_offset and GetSocketOptions' values."""
+    c = Client(PROXY, PORT, TICKET)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((PEER, 0))
+    u.settimeout(20)
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4, protocol=UDP)).socket_descriptor
+    r = partial(c, 'Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=b'java datagram',
+        send_to=addr(PEER, u.getsockname()[1])))
+    got = u.recv(100)
+    check('a datagram Send without stream_offset goes (Java leaves it '
+          'unset)', r.data_sent == 13 and got == b'java datagram',
+          (r, got))
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    u.close()
+    d = tcp_socket(c)
+    ok, why = raises(lambda: partial(c, 'Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=b'x')), app_code=INVALID_REQUEST)
+    check('a TCP Send without stream_offset is INVALID_REQUEST', ok, why)
+    SO = pb.rs.SocketOption
+    r = partial(c, 'GetSocketOptions', pb.rs.GetSocketOptionsRequest(
+        socket_descriptor=d, options=[SO(level=SO.SOCKET_SOL_SOCKET,
+                                         option=SO.SOCKET_SO_RCVBUF)]))
+    check('GetSocketOptions with options lacking their value answers them',
+          len(r.options) == 1 and len(r.options[0].value) == 4 and
+          int.from_bytes(r.options[0].value, 'little') > 0, r)
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
     c.close()
 
 
@@ -602,7 +646,7 @@ def t_many_connections():
 
 def main():
     for t in (t_socket_example, t_https, t_dns_example, t_bulk, t_errors,
-              t_apps,
+              t_java_shapes, t_apps,
               t_deadlines,
               t_http_errors, t_malformed_bodies, t_keepalive, t_pipeline,
               t_many_connections):
