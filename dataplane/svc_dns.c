@@ -310,16 +310,22 @@ static void q_done(void *arg, int status, int timeouts,
 		svc_wait_wake(q->dns->w, q->wt);
 }
 
-/* The GAI code of a c-ares status. */
+/* The GAI code of a c-ares status, as Linux's getaddrinfo() gives it
+ * (App Engine's answers came from it): a name without an address of the
+ * families asked is NONAME, not NODATA, as is a name that cannot be one;
+ * a server that refuses or fails, AGAIN.  Java's runtime needs this: it
+ * makes NONAME and AGAIN an UnknownHostException, anything else a
+ * RuntimeException that an application does not expect. */
 static int gai_of(int status)
 {
 	switch (status) {
 	case ARES_ENOTFOUND:
-		return GAI(NONAME);
 	case ARES_ENODATA:
-		return GAI(NODATA);
+	case ARES_EBADNAME:
+		return GAI(NONAME);
 	case ARES_ETIMEOUT:
 	case ARES_ECONNREFUSED:
+	case ARES_EREFUSED:
 	case ARES_ESERVFAIL:
 		return GAI(AGAIN);
 	case ARES_ENOMEM:
@@ -363,7 +369,7 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 
 	if (q->status != ARES_SUCCESS || q->n == 0) {
 		rs_svc_error(call, ERR(GAI_ERROR),
-			     q->status == ARES_SUCCESS ? GAI(NODATA)
+			     q->status == ARES_SUCCESS ? GAI(NONAME)
 						       : gai_of(q->status),
 			     "%.60s: %s", name, status_text(q->status));
 		return 0;

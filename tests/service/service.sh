@@ -59,7 +59,8 @@ tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
 	--port=53 --user=root --pid-file= --log-queries --log-facility=- \
 	--address=/svc.test/"$TB_PEER_IP" --address=/invalid/ \
 	--host-record=real.alias.test,"$TB_PEER_IP" \
-	--cname=www.alias.test,real.alias.test
+	--cname=www.alias.test,real.alias.test \
+	--host-record=noaddr.test,2001:db8::1 --local=/noaddr.test/
 tb__wait_for "$TB_DIR/dns.log" 'started' 60 "$TB_BG_PID" ||
 	fail "dnsmasq starts"
 

@@ -318,14 +318,23 @@ def t_resolve():
     ok, why = raises(lambda: resolve('nosuch.invalid'), app_code=GAI,
                      errno=pb.rs.ResolveReply.SOCKET_EAI_NONAME)
     check('an unknown name is GAI_ERROR EAI_NONAME', ok, why)
+    # A name with an IPv6 address only: NONAME, as Linux's getaddrinfo()
+    # answers (Java's runtime makes anything but NONAME and AGAIN a
+    # RuntimeException).
+    ok, why = raises(lambda: resolve('noaddr.test'), app_code=GAI,
+                     errno=pb.rs.ResolveReply.SOCKET_EAI_NONAME)
+    check('a name with no address is GAI_ERROR EAI_NONAME, not NODATA',
+          ok, why)
     # dnsmasq has no upstream: a name outside its domains is REFUSED.
     try:
         resolve('outside.example')
-        why = 'resolved'
+        why, code = 'resolved', 0
     except CallError as e:
-        why = e.detail
-    check('a name the DNS server refuses says so, not "Could not contact"',
-          'refused the query' in why, why)
+        why, code = e.detail, e.errno
+    check('a name the DNS server refuses says so, not "Could not contact", '
+          'and is EAI_AGAIN',
+          'refused the query' in why and
+          code == pb.rs.ResolveReply.SOCKET_EAI_AGAIN, (why, code))
     r = resolve('www.alias.test')
     check('Resolve through a CNAME: the canonical name, and the alias as '
           "gethostbyname_ex's alias list",
