@@ -442,8 +442,9 @@ struct rs_svc_ctl *rs_svc_ctl_create(struct rs_svc_shared *sh)
 		goto err;
 	/* Room for every worker's sockets. */
 	cap = cfg->sockets.max * sh->workers;
-	ctl->desc = rs_desc_table_create(cap < 16 ? 16 : cap,
-					 rs_apps_count(sh->apps), &rc);
+	/* Apps a reload adds get numbers up to RS_APPS_SLOTS. */
+	ctl->desc = rs_desc_table_create(cap < 16 ? 16 : cap, RS_APPS_SLOTS,
+					 &rc);
 	if (ctl->desc == NULL)
 		goto err;
 	ctl->arena = rs_arena_create(&ac);

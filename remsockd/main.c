@@ -108,11 +108,13 @@ static const char usage_text[] =
     "    SIGTERM stops the workers (closing every socket), closes the\n"
     "    port and prints the final counters.\n"
     "\n"
-    "    SIGHUP reads FILE again and puts its [acl] and [hosts] in force\n"
-    "    at once, connections and sockets kept (what a reload changed is\n"
-    "    printed).  A FILE that does not parse, or that changes anything\n"
-    "    else (only a restart applies that), is refused with the reason,\n"
-    "    and the running configuration stays whole.\n"
+    "    SIGHUP reads FILE again and puts its [acl], [hosts], [apps] and\n"
+    "    [quotas] in force at once, connections and sockets kept (what a\n"
+    "    reload changed is printed).  An app no longer in [apps] cannot\n"
+    "    authenticate again; its connections and sockets stay until they\n"
+    "    close.  A FILE that does not parse, or that changes anything else\n"
+    "    (only a restart applies that), is refused with the reason, and\n"
+    "    the running configuration stays whole.\n"
     "\n"
     "OPTIONS\n"
     "    -c, --config FILE\n"
@@ -491,10 +493,10 @@ static void on_hup(int sig)
 	reload_signal = sig;
 }
 
-/* ---- SIGHUP: [acl] and [hosts] read again ------------------------------- */
+/* ---- SIGHUP: [acl], [hosts], [apps] and [quotas] read again ------------- */
 
 /* What a reload may not change, by section: the rest of the program
- * (ports, workers, rings, apps and their quotas...) is set up once. */
+ * (ports, workers, rings, DNS...) is set up once. */
 #define PART(what, f)                                                          \
 	{                                                                      \
 		what, offsetof(struct rs_config, f),                           \
@@ -516,17 +518,11 @@ static const struct {
     PART("[routes]", nroutes),
     PART("[limits]", limits),
     PART("[service]", service),
-    PART("[quotas]", quotas),
-    PART("[apps]", apps),
-    PART("[apps]", napps),
-    PART("[apps]", apps_given),
     PART("[dns]", dns),
-    PART("[quotas]", quota_overrides),
-    PART("[quotas]", nquota_overrides),
 };
 
-/* What a reload found in @p next: NULL when only [acl] and [hosts]
- * differ from @p cur, else the first section that does. */
+/* What a reload found in @p next: NULL when only [acl], [hosts], [apps]
+ * and [quotas] differ from @p cur, else the first section that does. */
 static const char *fixed_changed(const struct rs_config *cur,
 				 const struct rs_config *next)
 {
@@ -538,13 +534,14 @@ static const char *fixed_changed(const struct rs_config *cur,
 	return NULL;
 }
 
-/* Read the file again and put its [acl] and [hosts] in force, without
- * touching a connection; anything else changed is refused with the
- * section named, and the running configuration stays whole. */
+/* Read the file again and put its [acl], [hosts], [apps] and [quotas] in
+ * force, without touching a connection; anything else changed is refused
+ * with the section named, and the running configuration stays whole. */
 static void reload(struct rs_config *cfg, const struct opts *o,
 		   struct rs_svc_shared *sh, struct rs_svc_dp *sdp)
 {
 	struct rs_config *next = malloc(sizeof(*next));
+	struct rs_apps_changes ch;
 	struct rs_acl *acl, *old;
 	const char *changed;
 	char err[1024];
@@ -572,8 +569,9 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 	if (changed != NULL) {
 		fprintf(stderr,
 			"remsockd: reload refused: %s changed, which only a "
-			"restart applies (a reload takes [acl] and [hosts]); "
-			"the running configuration stays\n",
+			"restart applies (a reload takes [acl], [hosts], "
+			"[apps] and [quotas]); the running configuration "
+			"stays\n",
 			changed);
 		goto out;
 	}
@@ -585,8 +583,19 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 			strerror(-rc));
 		goto out;
 	}
+	if (rs_apps_update(sh->apps, next, &ch) < 0) {
+		rs_acl_free(acl);
+		fprintf(stderr,
+			"remsockd: reload: [apps]: more than %u apps, counting "
+			"those removed since the start (they keep their "
+			"number until a restart); the running configuration "
+			"stays\n",
+			RS_APPS_SLOTS);
+		goto out;
+	}
 	old = rs_svc_acl_swap(sh, acl);
-	/* Workers may hold the old one until their round ends. */
+	/* Workers may hold the old [acl] until their round ends, and the
+	 * next reload may write the secrets' spare slots only then. */
 	if (rs_svc_dp_quiesce(sdp, 5000) == 0)
 		rs_acl_free(old);
 	else
@@ -598,10 +607,20 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 	cfg->nacl = next->nacl;
 	memcpy(cfg->hosts, next->hosts, sizeof(cfg->hosts));
 	cfg->nhosts = next->nhosts;
-	printf("remsockd: reload: %s: [acl] %u rule%s, [hosts] %u name%s in "
-	       "force\n",
+	/* What the next reload compares with (the workers read the apps'
+	 * table, not these). */
+	memcpy(cfg->apps, next->apps, sizeof(cfg->apps));
+	cfg->napps = next->napps;
+	cfg->apps_given = next->apps_given;
+	cfg->quotas = next->quotas;
+	memcpy(cfg->quota_overrides, next->quota_overrides,
+	       sizeof(cfg->quota_overrides));
+	cfg->nquota_overrides = next->nquota_overrides;
+	printf("remsockd: reload: %s: [acl] %u rule%s, [hosts] %u name%s, "
+	       "[apps] %u (%u added, %u changed, %u removed) in force\n",
 	       o->config, cfg->nacl, cfg->nacl == 1 ? "" : "s", cfg->nhosts,
-	       cfg->nhosts == 1 ? "" : "s");
+	       cfg->nhosts == 1 ? "" : "s", cfg->napps, ch.added, ch.changed,
+	       ch.removed);
 out:
 	free(next);
 	notify("READY=1");

@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rs_config.h"
+
 struct rs_config;
 
 /** The quotas of an app. */
@@ -52,6 +54,30 @@ struct rs_apps;
  * @return the apps, or NULL.
  */
 struct rs_apps *rs_apps_create(const struct rs_config *cfg, int *err);
+
+/** Apps a table holds at most: those a configuration may name, and as
+ *  many again removed by reloads (an app keeps its number for good). */
+#define RS_APPS_SLOTS (2 * RS_CONFIG_APPS_MAX)
+
+/** What rs_apps_update() did. */
+struct rs_apps_changes {
+	uint32_t added, changed, removed;
+};
+
+/**
+ * Put a reloaded configuration's [apps] and [quotas] in force (the
+ * control thread; workers go on using the table): new apps are added,
+ * apps whose secret or quotas differ take the new ones (what they hold
+ * stays charged; a quota now below its use refuses new charges until
+ * enough is given back), apps no longer named can no longer
+ * authenticate (their connections and sockets stay until closed).
+ * Every worker must end its round before the next call.
+ *
+ * @return 0, or -ENOSPC (more apps than RS_APPS_SLOTS, counting the
+ *   removed: nothing changed).
+ */
+int rs_apps_update(struct rs_apps *apps, const struct rs_config *cfg,
+		   struct rs_apps_changes *ch);
 
 /** Free the apps (and wipe their secrets); NULL is ignored. */
 void rs_apps_free(struct rs_apps *apps);

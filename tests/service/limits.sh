@@ -25,6 +25,9 @@ auth_timeout_ms = 2000
 operator = demo
 [acl]
 hole = allow $TB_PEER_IP/32 $OPEN_PORT
+[apps]
+demo = demo-secret-not-for-production
+carol = carol-secret-one-for-tests
 [quotas]
 pending_calls = 2
 buffered_bytes = 1100000"
@@ -33,7 +36,7 @@ svc_up tap limits "$REMSOCKD"
 svc_client "$TB_DIR/client.log" "$HERE/svc_limits.py" "$SRC/proto" \
 	"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$OPEN_PORT"
 
-# ---- SIGHUP: [acl] and [hosts] again, connections kept ----------------------
+# ---- SIGHUP: [acl], [hosts], [apps] and [quotas] again, connections kept ----
 probe() {
 	tb_ns /usr/bin/python3 "$HERE/svc_acl_probe.py" "$SRC/proto" \
 		"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$1" 2>&1
@@ -53,12 +56,12 @@ expect "before the reload, $TB_PEER_IP:8082 is denied (the built-in rule)" \
 	denied "$(probe 8082)"
 sed -i "s/^hole = allow .*/&\nhole2 = allow $TB_PEER_IP\/32 8082/" "$TB_CONF"
 expect "SIGHUP reads [acl] again" \
-	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name in force" \
+	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 2 (0 added, 0 changed, 0 removed) in force" \
 	"$(reload)"
 expect "... and $TB_PEER_IP:8082 is allowed at once" allowed "$(probe 8082)"
 sed -i "s/^time_wait_ms = 500/time_wait_ms = 600/" "$TB_CONF"
 expect "a reload that changes [tcp] is refused, saying why" \
-	"remsockd: reload refused: [tcp] changed, which only a restart applies (a reload takes [acl] and [hosts]); the running configuration stays" \
+	"remsockd: reload refused: [tcp] changed, which only a restart applies (a reload takes [acl], [hosts], [apps] and [quotas]); the running configuration stays" \
 	"$(reload)"
 expect "... and the [acl] in force stays" allowed "$(probe 8082)"
 sed -i "s/^time_wait_ms = 600/time_wait_ms = 500/; s/^hole2 = .*/hole2 = allow nonsense/" \
@@ -66,6 +69,40 @@ sed -i "s/^time_wait_ms = 600/time_wait_ms = 500/; s/^hole2 = .*/hole2 = allow n
 expect "a reload of a file that does not parse names the line" 1 \
 	"$(reload | grep -c "remsockd: reload: $TB_CONF:.*hole2.*the running configuration stays")"
 expect "... and the [acl] in force stays" allowed "$(probe 8082)"
+sed -i "s/^hole2 = .*/hole2 = allow $TB_PEER_IP\/32 8082/" "$TB_CONF"
+
+# [apps] and [quotas]: carol's secret and quota change, dave comes, then
+# goes; a connection carol made before goes on throughout.
+app() {
+	tb_ns /usr/bin/python3 "$HERE/svc_app_probe.py" "$SRC/proto" \
+		"$TB_PROXY_IP" 5757 "$@" 2>&1
+}
+C1=carol-secret-one-for-tests C2=carol-secret-two-for-tests
+D=dave-secret-for-the-tests
+expect "before: carol holds 2 sockets (buffered_bytes), dave is unknown" \
+	"sockets 2 refused" "$(app carol $C1 sockets) $(app dave $D auth)"
+tb_ns_bg "$TB_DIR/hold.log" /usr/bin/python3 "$HERE/svc_app_probe.py" \
+	"$SRC/proto" "$TB_PROXY_IP" 5757 carol $C1 hold "$TB_DIR/go"
+wait_for "$TB_DIR/hold.log" '^ready' 60 || fail "carol's connection is made"
+sed -i "s/^carol = .*/carol = $C2\ndave = $D/; s/^buffered_bytes = .*/&\ncarol = sockets=3 buffered_bytes=4194304/" \
+	"$TB_CONF"
+expect "SIGHUP puts a new [apps] and [quotas] in force" \
+	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 3 (1 added, 1 changed, 0 removed) in force" \
+	"$(reload)"
+expect "carol's old secret is refused, the new one taken; dave is known" \
+	"refused ok ok" \
+	"$(app carol $C1 auth) $(app carol $C2 auth) $(app dave $D auth)"
+expect "carol's new quotas hold (3 sockets, 4 MiB of rings)" "sockets 3" \
+	"$(app carol $C2 sockets)"
+sed -i "/^dave = /d" "$TB_CONF"
+expect "an app taken out of [apps] is counted removed" \
+	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 2 (0 added, 0 changed, 1 removed) in force" \
+	"$(reload)"
+expect "... and can no longer authenticate" refused "$(app dave $D auth)"
+touch "$TB_DIR/go"
+wait_for "$TB_DIR/hold.log" '^still-served\|^error' 60
+expect "the connection carol made before the reloads is still served" \
+	still-served "$(tail -1 "$TB_DIR/hold.log")"
 check "remsockd still serves (the earlier connections' sockets are its own)" \
 	kill -0 "$TB_PID"
 svc_stop

@@ -2,8 +2,8 @@
 /*
  * Apps: authentication (right secret only; unknown ids and near misses
  * refused alike and counted), quotas at their boundary, per-app quotas,
- * one app's exhaustion leaving another untouched, and charges from many
- * threads never overshooting.
+ * one app's exhaustion leaving another untouched, charges from many
+ * threads never overshooting, and a reload's changes (rs_apps_update()).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -206,6 +207,93 @@ static void test_concurrent(void **state)
 	rs_apps_free(apps);
 }
 
+static void load(struct rs_config *cfg, const char *t)
+{
+	char err[512] = "";
+
+	assert_int_equal(
+	    rs_config_load_buffer(cfg, "x.ini", t, strlen(t), err, sizeof(err)),
+	    0);
+}
+
+/* A reload: beta's secret and quota change, gamma goes (its number and
+ * what it holds stay), delta comes after the others; use stays
+ * charged, and a quota now below it refuses until enough is given back. */
+static void test_update(void **state)
+{
+	static const char next[] =
+	    "[port]\ndevargs = x\n[net]\nip = 10.1.2.3\n"
+	    "[apps]\nalpha = " SECRET_A "\nbeta = new-secret-for-beta\n"
+	    "delta = dddddddddddddddddddd\n"
+	    "[quotas]\nsockets = 3\nbuffered_bytes = 10000\npending_calls = 2\n"
+	    "beta = sockets=2\n";
+	struct rs_apps *apps = make();
+	struct rs_apps_changes ch;
+	struct rs_config *cfg = malloc(sizeof(*cfg));
+
+	assert_int_equal(rs_apps_charge(apps, 0, RS_QUOTA_SOCKETS, 3), 0);
+	assert_int_equal(rs_apps_charge(apps, 2, RS_QUOTA_SOCKETS, 1), 0);
+	load(cfg, next);
+	assert_int_equal(rs_apps_update(apps, cfg, &ch), 0);
+	assert_int_equal(ch.added, 1);
+	assert_int_equal(ch.changed, 1);
+	assert_int_equal(ch.removed, 1);
+	assert_int_equal(rs_apps_count(apps), 4);
+	assert_string_equal(rs_apps_id(apps, 3), "delta");
+	assert_int_equal(auth(apps, "beta", SECRET_B), -EACCES);
+	assert_int_equal(auth(apps, "beta", "new-secret-for-beta"), 1);
+	assert_int_equal(auth(apps, "delta", "dddddddddddddddddddd"), 3);
+	assert_int_equal(auth(apps, "gamma", "gggggggggggggggggggggggggggg"),
+			 -EACCES);
+	assert_int_equal(rs_apps_used(apps, 2, RS_QUOTA_SOCKETS), 1);
+	assert_int_equal(rs_apps_limit(apps, 1, RS_QUOTA_SOCKETS), 2);
+	/* alpha untouched: its 3 sockets stay charged, at its limit. */
+	assert_int_equal(rs_apps_charge(apps, 0, RS_QUOTA_SOCKETS, 1), -EDQUOT);
+	/* The same file again changes nothing. */
+	assert_int_equal(rs_apps_update(apps, cfg, &ch), 0);
+	assert_int_equal(ch.added + ch.changed + ch.removed, 0);
+	/* Gamma back: known again, under its old number. */
+	load(cfg, text);
+	assert_int_equal(rs_apps_update(apps, cfg, &ch), 0);
+	assert_int_equal(ch.added, 0);
+	assert_int_equal(ch.removed, 1); /* delta */
+	assert_int_equal(auth(apps, "gamma", "gggggggggggggggggggggggggggg"),
+			 2);
+	assert_int_equal(auth(apps, "beta", SECRET_B), 1);
+	free(cfg);
+	rs_apps_free(apps);
+}
+
+/* More apps than the table holds, counting the removed: refused whole. */
+static void test_update_full(void **state)
+{
+	struct rs_apps *apps = make();
+	struct rs_apps_changes ch;
+	struct rs_config *cfg = malloc(sizeof(*cfg));
+	char *t = malloc(65536);
+	int n, round;
+
+	for (round = 0; round < 4; round++) {
+		n = snprintf(t, 65536,
+			     "[port]\ndevargs = x\n[net]\nip = 10.1.2.3\n"
+			     "[apps]\n");
+		for (int i = 0; i < RS_CONFIG_APPS_MAX; i++)
+			n += snprintf(t + n, 65536 - (size_t)n,
+				      "r%d_%d = secret-of-sixteen-bytes\n",
+				      round, i);
+		load(cfg, t);
+		if (rs_apps_update(apps, cfg, &ch) < 0)
+			break;
+	}
+	/* 3 + 64 fit in 128, 3 + 128 do not. */
+	assert_int_equal(round, 1);
+	assert_int_equal(rs_apps_count(apps), 3 + RS_CONFIG_APPS_MAX);
+	assert_int_equal(auth(apps, "r0_5", "secret-of-sixteen-bytes"), 8);
+	free(t);
+	free(cfg);
+	rs_apps_free(apps);
+}
+
 static void test_default_demo(void **state)
 {
 	struct rs_config cfg;
@@ -234,6 +322,8 @@ int main(void)
 	    cmocka_unit_test(test_per_app),
 	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_default_demo),
+	    cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_update_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""What the proxy says of an app, now, for the reload tests.
+
+    svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET auth
+        'ok' when APP authenticates with SECRET, else 'refused'
+    svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET sockets
+        how many sockets APP may hold (up to 8): 'sockets N'
+    svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET hold GOFILE
+        authenticate, print 'ready', wait (60 s at most) for GOFILE to
+        exist, then make and close a socket on the same connection:
+        'still-served' or the error
+"""
+
+import os
+import sys
+import time
+
+import rsclient
+from rsclient import CallError, Client
+
+PROTO, PROXY, PORT, APP, SECRET, WHAT = sys.argv[1:7]
+pb = rsclient.load_protos(PROTO)
+
+
+def new_socket(c):
+    return c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=1, protocol=1)).socket_descriptor
+
+
+c = Client(PROXY, int(PORT))
+try:
+    c.authenticate(APP, SECRET.encode())
+except CallError:
+    print('refused', flush=True)
+    sys.exit(0)
+if WHAT == 'auth':
+    print('ok')
+elif WHAT == 'sockets':
+    held = []
+    try:
+        while len(held) < 8:
+            held.append(new_socket(c))
+    except CallError:
+        pass
+    print(f'sockets {len(held)}')
+    for d in held:
+        c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+elif WHAT == 'hold':
+    print('ready', flush=True)
+    end = time.monotonic() + 60
+    while not os.path.exists(sys.argv[7]) and time.monotonic() < end:
+        time.sleep(0.05)
+    try:
+        c.call('Close', pb.rs.CloseRequest(socket_descriptor=new_socket(c)))
+        print('still-served', flush=True)
+    except CallError as e:
+        print(f'error {e}', flush=True)
+c.close()
