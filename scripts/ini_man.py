@@ -192,7 +192,8 @@ def main():
     o += ['.PP',
           'Check a file with',
           '.BR "remsockd \\-c FILE \\-\\-check\\-config" ;',
-          'a running remsockd rereads [acl] and [hosts] at SIGHUP',
+          'a running remsockd rereads [acl], [hosts], [apps] and [quotas]',
+          'at SIGHUP',
           '.RB ( "systemctl reload remsockd" )',
           'and refuses any other change. The sections and keys follow,',
           'each with its default as the embedded configuration sets it.']
