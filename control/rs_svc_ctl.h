@@ -53,17 +53,12 @@ struct rs_svc_ctl_stats {
 void rs_svc_ctl_stats_get(const struct rs_svc_ctl *ctl,
 			  struct rs_svc_ctl_stats *st);
 
-/** Report one counter (remsock.Stats): @p name is copied. */
-typedef void (*rs_svc_counter_fn)(void *arg, const char *name, uint64_t value);
-
-/** A source of counters: calls @p emit(@p emit_arg, ...) once for each. */
-typedef void (*rs_svc_counters_fn)(void *src, rs_svc_counter_fn emit,
-				   void *emit_arg);
-
 /**
- * Set where remsock.Stats takes the process's counters from (remsockd's
- * main: the data plane's and the service's, as it prints them at exit).
- * Without a source, Stats reports the caller app's quotas only.
+ * Set where remsock.Stats and GET /metrics take the process's counters
+ * from (remsockd's main: the data plane's and the service's, as it prints
+ * them at exit): sets the shared state's source (rs_svc.h), before the
+ * workers run.  Without a source, Stats reports the caller app's quotas
+ * only.
  */
 void rs_svc_ctl_counters_set(struct rs_svc_ctl *ctl, rs_svc_counters_fn fn,
 			     void *src);

@@ -66,8 +66,6 @@ struct rs_svc_ctl {
 	unsigned nbacklog;
 	struct rs_svc_msg *backlog[BACKLOG_MAX];
 	struct rs_svc_ctl_stats st;
-	rs_svc_counters_fn counters; /* remsock.Stats' source, or NULL */
-	void *counters_src;
 	uint8_t out[RS_SVC_MSG_DATA_MAX];
 };
 
@@ -333,25 +331,7 @@ static void stats_add(void *arg, const char *name, uint64_t value)
 static void stats_quotas(const struct rs_apps *apps, uint32_t app,
 			 struct stats_fill *f)
 {
-	static const char *const names[RS_QUOTA_COUNT] = {
-	    [RS_QUOTA_SOCKETS] = "sockets",
-	    [RS_QUOTA_BUFFERED_BYTES] = "buffered_bytes",
-	    [RS_QUOTA_PENDING_CALLS] = "pending_calls",
-	    [RS_QUOTA_OUTPUT_BYTES] = "output_bytes",
-	    [RS_QUOTA_LISTENERS] = "listeners",
-	    [RS_QUOTA_PARKED_BYTES] = "parked_bytes",
-	    [RS_QUOTA_CONTROL_CALLS] = "control_calls",
-	};
-	char name[64];
-
-	for (unsigned q = 0; q < RS_QUOTA_COUNT; q++) {
-		snprintf(name, sizeof(name), "quota.%s.used", names[q]);
-		stats_add(f, name, rs_apps_used(apps, app, q));
-		snprintf(name, sizeof(name), "quota.%s.limit", names[q]);
-		stats_add(f, name, rs_apps_limit(apps, app, q));
-		snprintf(name, sizeof(name), "quota.%s.refused", names[q]);
-		stats_add(f, name, rs_apps_refused(apps, app, q));
-	}
+	rs_apps_quota_counters(apps, app, stats_add, f);
 }
 
 /* Stats: answered here, where every worker's counters can be read. */
@@ -378,8 +358,8 @@ static int do_stats(void *ctx, struct rs_rpc_call *call,
 		return -ENOMEM;
 	stats_quotas(ctl->sh->apps, ctl->cur->app, &f);
 	/* remsockd's counters tell of every tenant: the operator's only. */
-	if (ctl->counters != NULL && ctl->cur->app == ctl->operator_app)
-		ctl->counters(ctl->counters_src, stats_add, &f);
+	if (ctl->sh->counters != NULL && ctl->cur->app == ctl->operator_app)
+		ctl->sh->counters(ctl->sh->counters_src, stats_add, &f);
 	return f.nomem ? -ENOMEM : 0;
 }
 
@@ -390,8 +370,8 @@ static const struct rs_rpc_method stats_method = {
 void rs_svc_ctl_counters_set(struct rs_svc_ctl *ctl, rs_svc_counters_fn fn,
 			     void *src)
 {
-	ctl->counters = fn;
-	ctl->counters_src = src;
+	ctl->sh->counters = fn;
+	ctl->sh->counters_src = src;
 }
 
 /* ---- registration ------------------------------------------------------- */

@@ -13,15 +13,20 @@
  * svc_conn_reply() to svc_http_reply(), which the codec turns into the
  * HTTP response of its request, in request order.
  *
- * GET /metrics comes as a remsock.Stats call whose ticket is the
- * Authorization header's: none or a wrong one is 401 (a wrong one rated
- * and ending the connection, as a wrong request_id), an app other than
- * [service] operator 403; the operator's goes on as any Stats call.
+ * GET /metrics comes with the Authorization header's APP:SECRET as its
+ * ticket: none or a wrong one is 401 (a wrong one rated and ending the
+ * connection, as a wrong request_id), an app other than [service]
+ * operator 403.  The operator's is answered here, on the worker, with no
+ * round trip to control and no limit of one ring entry: every app's
+ * quotas, then the process's counters (rs_svc_shared's source, which
+ * reads what others write atomically), as Prometheus text.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rs_apps.h"
+#include "rs_metrics.h"
 #include "svc_pvt.h"
 
 /* remote_api.RpcError codes. */
@@ -64,6 +69,56 @@ static void owner_set(struct svc_conn *c, int app)
 		c->out_owner = app;
 }
 
+static void metrics_add(void *m, const char *name, uint64_t value)
+{
+	rs_metrics_add(m, name, value, NULL);
+}
+
+struct quota_arg {
+	struct rs_metrics *m;
+	const char *app;
+};
+
+static void metrics_quota(void *arg, const char *name, uint64_t value)
+{
+	struct quota_arg *q = arg;
+
+	rs_metrics_add(q->m, name, value, q->app);
+}
+
+/* The operator's GET /metrics: the text, or 500. */
+static void metrics_answer(struct svc_worker *w, struct svc_conn *c,
+			   uint64_t id)
+{
+	const struct rs_svc_shared *sh = w->sh;
+	struct rs_metrics *m = rs_metrics_new();
+	struct quota_arg q = {.m = m};
+	size_t len;
+	char *text;
+
+	if (m == NULL) {
+		rs_http_conn_respond_status(c->http, id, 500,
+					    "no memory for the metrics");
+		return;
+	}
+	for (uint32_t a = 0; a < rs_apps_count(sh->apps); a++) {
+		q.app = rs_apps_id(sh->apps, a);
+		rs_apps_quota_counters(sh->apps, a, metrics_quota, &q);
+	}
+	if (sh->counters != NULL)
+		sh->counters(sh->counters_src, metrics_add, m);
+	text = rs_metrics_end(m, &len);
+	if (text == NULL) {
+		rs_http_conn_respond_status(c->http, id, 500,
+					    "no memory for the metrics");
+		return;
+	}
+	rs_http_conn_respond_body(c->http, id,
+				  "text/plain; version=0.0.4; charset=utf-8",
+				  (const uint8_t *)text, len);
+	free(text);
+}
+
 /* GET /metrics: the operator's only. */
 static void metrics_request(struct svc_worker *w, struct svc_conn *c,
 			    const struct rs_http_request *r)
@@ -99,7 +154,7 @@ static void metrics_request(struct svc_worker *w, struct svc_conn *c,
 		return;
 	}
 	owner_set(c, app);
-	svc_conn_call(w, c, app, r->frame, r->frame_len);
+	metrics_answer(w, c, r->id);
 }
 
 static void http_request(void *ctx, const struct rs_http_request *r)

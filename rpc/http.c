@@ -29,7 +29,6 @@
 #include "rs_arena.h"
 #include "rs_frame.h"
 #include "rs_http.h"
-#include "rs_metrics.h"
 #include "wire_pvt.h"
 
 #define URL_MAX 256
@@ -384,39 +383,6 @@ static size_t rpc_error_of(const struct rs_wire_field *re, uint8_t *buf)
 	return error_response(buf, 5, rpc_code_map(code), d);
 }
 
-/* A GET /metrics' Stats reply as Prometheus text; @p err, its
- * RpcError or ApplicationError. */
-static void metrics_respond(struct rs_http_conn *c, uint64_t id,
-			    const struct rs_wire_field *err,
-			    const struct rs_wire_field *body)
-{
-	struct rs_wire_field f;
-	char why[128] = "the Stats call failed";
-	size_t pos = 0, n;
-	char *text;
-
-	if (err != NULL) {
-		while (rs_wire_next(err->p, err->len, &pos, &f) > 0)
-			if (f.num == 2 && f.wire == 2) {
-				memcpy(why, "Stats: ", 7);
-				clean_copy(why + 7, sizeof(why) - 7, f.p,
-					   f.len);
-			}
-		http_error(c, id, 503, why);
-		return;
-	}
-	text = rs_metrics_text(body->p, body->len, &n);
-	if (text == NULL) {
-		http_error(c, id, 500,
-			   errno == ENOMEM ? "no memory for the metrics"
-					   : "the Stats reply did not decode");
-		return;
-	}
-	emit(c, id, 200, "text/plain; version=0.0.4; charset=utf-8",
-	     (const uint8_t *)text, n, NULL, 0);
-	free(text);
-}
-
 int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 			 size_t len, uint64_t now_ns)
 {
@@ -443,14 +409,8 @@ int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 	s = slot_of(c, id.v);
 	if (s == NULL || s->done)
 		return -ENOENT;
-	if (s->metrics) {
-		metrics_respond(c, id.v,
-				re.p != NULL   ? &re
-				: ae.p != NULL ? &ae
-					       : NULL,
-				&body);
-		return 0;
-	}
+	if (s->metrics) /* answered with rs_http_conn_respond_body() */
+		return -EPROTO;
 	/* Past the deadline an error becomes DEADLINE_EXCEEDED, but a
 	 * reply is a call that took effect (a Receive took bytes, an
 	 * Accept made a socket): it goes out, late, rather than be lost. */
@@ -494,6 +454,18 @@ int rs_http_conn_respond_status(struct rs_http_conn *c, uint64_t id, int status,
 	if (s == NULL || s->done)
 		return -ENOENT;
 	http_error(c, id, status, why);
+	return 0;
+}
+
+int rs_http_conn_respond_body(struct rs_http_conn *c, uint64_t id,
+			      const char *ctype, const uint8_t *body,
+			      size_t len)
+{
+	struct slot *s = slot_of(c, id);
+
+	if (s == NULL || s->done)
+		return -ENOENT;
+	emit(c, id, 200, ctype, body, len, NULL, 0);
 	return 0;
 }
 
@@ -901,29 +873,18 @@ static const char *credentials(struct rs_http_conn *c, char *out, size_t cap)
 	return out[0] != '\0' ? out : NULL;
 }
 
-/* GET /metrics: a remsock.Stats call, answered as text by
- * metrics_respond(). */
+/* GET /metrics: the caller answers it with rs_http_conn_respond_body()
+ * or _status(). */
 static void metrics_run(struct rs_http_conn *c, uint64_t id)
 {
-	Remsock__Rpc__RpcRequest env = REMSOCK__RPC__RPC_REQUEST__INIT;
-	static uint8_t none[1];
 	char ticket[AUTH_MAX];
-	uint8_t frame[64];
 	struct rs_http_request r = {
 	    .id = id,
 	    .metrics = true,
-	    .service = RS_HTTP_METRICS_SERVICE,
-	    .method = RS_HTTP_METRICS_METHOD,
-	    .frame = frame,
+	    .service = "",
+	    .method = "GET " RS_HTTP_METRICS_PATH,
 	};
 
-	env.has_call_id = 1;
-	env.call_id = id;
-	env.service_name = (char *)RS_HTTP_METRICS_SERVICE;
-	env.method = (char *)RS_HTTP_METRICS_METHOD;
-	env.has_body = 1;
-	env.body.data = none;
-	r.frame_len = remsock__rpc__rpc_request__pack(&env, frame);
 	r.ticket = credentials(c, ticket, sizeof(ticket));
 	c->st.requests++;
 	c->ops->request(c->ctx, &r);

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * remsock.Stats as Prometheus text (see rs_metrics.h).
+ * Counters as Prometheus text (see rs_metrics.h).
  *
- * The reply is read with the wire reader (no decoding into structures);
- * each counter becomes a sample of the family its name maps to.  The
- * format wants a family's samples together under one HELP and TYPE, and
- * a Stats reply interleaves them (quota.X.used, .limit, .refused), so the
- * samples are gathered first and written family by family, in the order
- * each family first appeared.
+ * Each counter added becomes a sample of the family its name maps to.
+ * The format wants a family's samples together under one HELP and TYPE,
+ * and counters come interleaved (quota.X.used, .limit, .refused, app by
+ * app), so the samples are gathered first and written family by family,
+ * in the order each family first appeared.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,7 +17,6 @@
 #include <string.h>
 
 #include "rs_metrics.h"
-#include "wire_pvt.h"
 
 #define PREFIX "remsock_"
 #define LABELS_MAX 192
@@ -306,122 +304,141 @@ static const char *family_of(const struct sample *s)
 	return s->family != NULL ? s->family : s->own;
 }
 
-/* The StatsReply's app_id (field 2), or "". */
-static int app_of(const uint8_t *b, size_t len, char *app, size_t cap)
+struct rs_metrics {
+	struct sample *s;
+	size_t n, cap;
+	bool nomem;
+	uint64_t tsc_hz;
+};
+
+struct rs_metrics *rs_metrics_new(void)
 {
-	struct rs_wire_field f;
-	size_t pos = 0;
-	int rc;
-
-	app[0] = '\0';
-	while ((rc = rs_wire_next(b, len, &pos, &f)) > 0) {
-		if (f.num == 2 && f.wire == 2) {
-			size_t n = f.len < cap - 1 ? f.len : cap - 1;
-
-			memcpy(app, f.p, n);
-			app[n] = '\0';
-		}
-	}
-	return rc;
+	return calloc(1, sizeof(struct rs_metrics));
 }
 
-/* The samples of the reply's counters (field 1), and the derived ones;
- * @return how many, or -1 (malformed). */
-static int gather(const uint8_t *b, size_t len, const char *app,
-		  struct sample *out, size_t max)
+/* Room for one more sample; false (and nomem) when there is none. */
+static bool room(struct rs_metrics *m)
 {
-	struct rs_wire_field f, g;
-	uint64_t tsc_hz = 0;
-	size_t pos = 0, n = 0, in;
-	int rc;
+	size_t cap = m->cap ? 2 * m->cap : 128;
+	struct sample *s;
 
-	while ((rc = rs_wire_next(b, len, &pos, &f)) > 0) {
-		const uint8_t *name = NULL;
-		size_t nlen = 0;
-		uint64_t v = 0;
-
-		if (f.num != 1 || f.wire != 2)
-			continue;
-		in = 0;
-		while ((rc = rs_wire_next(f.p, f.len, &in, &g)) > 0) {
-			if (g.num == 1 && g.wire == 2) {
-				name = g.p;
-				nlen = g.len;
-			} else if (g.num == 2 && g.wire == 0) {
-				v = g.v;
-			}
-		}
-		if (rc < 0)
-			return -1;
-		if (name == NULL || nlen == 0 || n == max ||
-		    !map(&out[n], (const char *)name, nlen, app))
-			continue;
-		out[n++].v = v;
-		if (nlen == 6 && memcmp(name, "tsc_hz", 6) == 0)
-			tsc_hz = v;
+	if (m->nomem)
+		return false;
+	if (m->n < m->cap)
+		return true;
+	s = realloc(m->s, cap * sizeof(*s));
+	if (s == NULL) {
+		m->nomem = true;
+		return false;
 	}
-	if (rc < 0)
-		return -1;
-	/* Cycles in seconds, next to their cycles. */
+	m->s = s;
+	m->cap = cap;
+	return true;
+}
+
+void rs_metrics_add(struct rs_metrics *m, const char *name, uint64_t value,
+		    const char *app)
+{
+	if (!room(m))
+		return;
+	if (!map(&m->s[m->n], name, strlen(name), app != NULL ? app : ""))
+		return;
+	m->s[m->n++].v = value;
+	if (strcmp(name, "tsc_hz") == 0)
+		m->tsc_hz = value;
+}
+
+/* Cycles in seconds, each after the last sample gathered. */
+static void derive(struct rs_metrics *m)
+{
+	size_t n = m->n;
+
 	for (size_t k = 0; k < sizeof(seconds) / sizeof(seconds[0]); k++) {
 		const struct rule *r = NULL;
 
 		for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 			if (strcmp(rules[i].name, seconds[k].cycles) == 0)
 				r = &rules[i];
-		for (size_t i = 0; r != NULL && i < n && tsc_hz != 0; i++) {
-			if (out[i].family != r->family || n == max)
+		for (size_t i = 0; r != NULL && i < n && m->tsc_hz != 0; i++) {
+			if (m->s[i].family != r->family)
 				continue;
-			out[n] = (struct sample){
+			if (!room(m))
+				return;
+			m->s[m->n++] = (struct sample){
 			    .family = seconds[k].family,
 			    .type = C,
 			    .help = seconds[k].help,
 			    .real = true,
-			    .d = (double)out[i].v / (double)tsc_hz,
+			    .d = (double)m->s[i].v / (double)m->tsc_hz,
 			};
-			n++;
 			break;
 		}
 	}
-	return (int)n;
 }
 
-char *rs_metrics_text(const uint8_t *reply, size_t len, size_t *text_len)
+/* Each sample's family as a number, in the order families first
+ * appear, and the samples of each family chained in the order added:
+ * O(samples x families), not O(samples^2) (128 apps' quotas are 2,688
+ * samples of three families). */
+static size_t chain(const struct rs_metrics *m, size_t *first, size_t *next)
 {
-	/* A reply has at most one counter per 8 bytes, plus the derived. */
-	size_t max = len / 8 + 8;
-	struct sample *s = calloc(max, sizeof(*s));
-	bool *done = calloc(max, sizeof(*done));
+	const char **fam = NULL;
+	size_t nfam = 0, *last = NULL, f;
+
+	fam = malloc((m->n + 1) * sizeof(*fam));
+	last = malloc((m->n + 1) * sizeof(*last));
+	if (fam == NULL || last == NULL) {
+		free(fam);
+		free(last);
+		return SIZE_MAX;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		const char *name = family_of(&m->s[i]);
+
+		for (f = nfam; f > 0 && strcmp(fam[f - 1], name) != 0; f--)
+			;
+		next[i] = SIZE_MAX;
+		if (f == 0) { /* a new family */
+			fam[nfam] = name;
+			first[nfam] = last[nfam] = i;
+			nfam++;
+		} else {
+			next[last[f - 1]] = i;
+			last[f - 1] = i;
+		}
+	}
+	free(fam);
+	free(last);
+	return nfam;
+}
+
+char *rs_metrics_end(struct rs_metrics *m, size_t *text_len)
+{
 	struct buf b = {.cap = 16384};
-	char app[64];
-	int n;
+	size_t *first, *next, nfam = SIZE_MAX;
+	struct sample *s;
 
+	derive(m);
+	s = m->s;
 	b.p = malloc(b.cap);
-	if (s == NULL || done == NULL || b.p == NULL) {
-		errno = ENOMEM;
+	first = malloc((m->n + 1) * sizeof(*first));
+	next = malloc((m->n + 1) * sizeof(*next));
+	if (b.p != NULL && first != NULL && next != NULL && !m->nomem)
+		nfam = chain(m, first, next);
+	if (nfam == SIZE_MAX)
 		goto fail;
-	}
 	b.p[0] = '\0';
-	if (app_of(reply, len, app, sizeof(app)) < 0 ||
-	    (n = gather(reply, len, app, s, max)) < 0) {
-		errno = EPROTO;
-		goto fail;
-	}
-	for (int i = 0; i < n; i++) {
-		const char *fam = family_of(&s[i]);
+	for (size_t f = 0; f < nfam; f++) {
+		const struct sample *h = &s[first[f]];
+		const char *fam = family_of(h);
 
-		if (done[i])
-			continue;
-		if (s[i].help != NULL)
-			put(&b, "# HELP " PREFIX "%s %s\n", fam, s[i].help);
+		if (h->help != NULL)
+			put(&b, "# HELP " PREFIX "%s %s\n", fam, h->help);
 		else
 			put(&b, "# HELP " PREFIX "%s remsockd's counter %s.\n",
 			    fam, fam);
-		put(&b, "# TYPE " PREFIX "%s %s\n", fam, s[i].type);
-		for (int j = i; j < n; j++) {
-			if (done[j] || strcmp(family_of(&s[j]), fam) != 0)
-				continue;
-			done[j] = true;
+		put(&b, "# TYPE " PREFIX "%s %s\n", fam, h->type);
+		for (size_t j = first[f]; j != SIZE_MAX; j = next[j]) {
 			put(&b, PREFIX "%s", fam);
 			if (s[j].labels[0] != '\0')
 				put(&b, "{%s}", s[j].labels);
@@ -431,17 +448,20 @@ char *rs_metrics_text(const uint8_t *reply, size_t len, size_t *text_len)
 				put(&b, " %" PRIu64 "\n", s[j].v);
 		}
 	}
-	if (b.nomem) {
-		errno = ENOMEM;
+	if (b.nomem)
 		goto fail;
-	}
-	free(s);
-	free(done);
+	free(first);
+	free(next);
+	free(m->s);
+	free(m);
 	*text_len = b.len;
 	return b.p;
 fail:
-	free(s);
-	free(done);
+	free(first);
+	free(next);
 	free(b.p);
+	free(m->s);
+	free(m);
+	errno = ENOMEM;
 	return NULL;
 }

@@ -30,11 +30,11 @@
  * deadline is DEADLINE_EXCEEDED instead.
  *
  * GET /metrics is the operator's Prometheus endpoint: the request comes
- * to ops->request as a remsock.Stats call (metrics set; ticket the
- * APP:SECRET of an Authorization header, "Bearer APP:SECRET" or Basic
- * with APP as user and SECRET as password, or NULL), which the caller
- * answers with rs_http_conn_respond_status() (401, 403) or runs: its
- * StatsReply goes out as text (rs_metrics.h), an error as 503.
+ * to ops->request with metrics set, no frame, and as ticket the
+ * APP:SECRET of an Authorization header ("Bearer APP:SECRET", or Basic
+ * with APP as user and SECRET as password), or NULL; the caller answers
+ * it with rs_http_conn_respond_body() (the text, rs_metrics.h) or
+ * rs_http_conn_respond_status() (401, 403...).
  */
 #ifndef RS_HTTP_H
 #define RS_HTTP_H
@@ -47,10 +47,8 @@ struct rs_arena;
 
 /** The path of App Engine's API host. */
 #define RS_HTTP_PATH "/rpc_http"
-/** Prometheus' path, and the call it makes. */
+/** Prometheus' path. */
 #define RS_HTTP_METRICS_PATH "/metrics"
-#define RS_HTTP_METRICS_SERVICE "remsock"
-#define RS_HTTP_METRICS_METHOD "Stats"
 
 /** Requests in flight, or bytes of responses held, beyond which
  *  rs_http_conn_busy() tells the caller to stop reading. */
@@ -68,7 +66,7 @@ struct rs_http_request {
 	 *  until the callback returns. */
 	const uint8_t *frame;
 	size_t frame_len;
-	bool metrics; /**< GET /metrics: a remsock.Stats call */
+	bool metrics; /**< GET /metrics (no frame) */
 };
 
 /** What a connection's codec calls. */
@@ -137,7 +135,7 @@ void rs_http_conn_end(struct rs_http_conn *c, uint64_t id);
  * included; its call_id names the request).
  *
  * @return 0, -ENOENT (no request of that id waits), -EPROTO (not a
- *   response frame).
+ *   response frame, or the request is a GET /metrics).
  */
 int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 			 size_t len, uint64_t now_ns);
@@ -158,6 +156,15 @@ int rs_http_conn_respond_error(struct rs_http_conn *c, uint64_t id, int code,
  */
 int rs_http_conn_respond_status(struct rs_http_conn *c, uint64_t id, int status,
 				const char *why);
+
+/**
+ * Answer request @p id with 200 and @p body, of type @p ctype.
+ *
+ * @return 0 or -ENOENT.
+ */
+int rs_http_conn_respond_body(struct rs_http_conn *c, uint64_t id,
+			      const char *ctype, const uint8_t *body,
+			      size_t len);
 
 /** @return when (the caller's clock) the request now arriving began,
  *  or 0 between requests: a caller closes one that trickles. */

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,41 @@ struct rs_apps {
 	uint64_t auth_failures; /* atomic */
 	struct app app[];
 };
+
+const char *rs_apps_quota_name(enum rs_quota q)
+{
+	static const char *const names[RS_QUOTA_COUNT] = {
+	    [RS_QUOTA_SOCKETS] = "sockets",
+	    [RS_QUOTA_BUFFERED_BYTES] = "buffered_bytes",
+	    [RS_QUOTA_PENDING_CALLS] = "pending_calls",
+	    [RS_QUOTA_OUTPUT_BYTES] = "output_bytes",
+	    [RS_QUOTA_LISTENERS] = "listeners",
+	    [RS_QUOTA_PARKED_BYTES] = "parked_bytes",
+	    [RS_QUOTA_CONTROL_CALLS] = "control_calls",
+	};
+
+	return (unsigned)q < RS_QUOTA_COUNT ? names[q] : "?";
+}
+
+void rs_apps_quota_counters(const struct rs_apps *apps, uint32_t app,
+			    void (*emit)(void *arg, const char *name,
+					 uint64_t value),
+			    void *arg)
+{
+	char name[64];
+
+	for (unsigned q = 0; q < RS_QUOTA_COUNT; q++) {
+		snprintf(name, sizeof(name), "quota.%s.used",
+			 rs_apps_quota_name(q));
+		emit(arg, name, rs_apps_used(apps, app, q));
+		snprintf(name, sizeof(name), "quota.%s.limit",
+			 rs_apps_quota_name(q));
+		emit(arg, name, rs_apps_limit(apps, app, q));
+		snprintf(name, sizeof(name), "quota.%s.refused",
+			 rs_apps_quota_name(q));
+		emit(arg, name, rs_apps_refused(apps, app, q));
+	}
+}
 
 /* What an unknown app id is compared against. */
 static const uint8_t dummy_secret[RS_CONFIG_VALUE_MAX];

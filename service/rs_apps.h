@@ -55,6 +55,17 @@ struct rs_apps;
  */
 struct rs_apps *rs_apps_create(const struct rs_config *cfg, int *err);
 
+/** A quota's name in counters and messages ("sockets", "output_bytes"
+ *  ...), as [quotas] spells its key. */
+const char *rs_apps_quota_name(enum rs_quota q);
+
+/** Report app @p app's quotas to @p emit: quota.NAME.used, .limit and
+ *  .refused for each (what remsock.Stats and GET /metrics show). */
+void rs_apps_quota_counters(const struct rs_apps *apps, uint32_t app,
+			    void (*emit)(void *arg, const char *name,
+					 uint64_t value),
+			    void *arg);
+
 /** Apps a table holds at most: those a configuration may name, and as
  *  many again removed by reloads (an app keeps its number for good). */
 #define RS_APPS_SLOTS (2 * RS_CONFIG_APPS_MAX)

@@ -101,6 +101,15 @@ struct rs_svc_msg {
 _Static_assert(sizeof(struct rs_svc_msg) == 48, "rs_svc_msg header grew");
 _Static_assert(RS_SVC_MSG_DATA_MAX >= 2048, "rs_svc_msg data too small");
 
+/** Report one counter: @p name is copied. */
+typedef void (*rs_svc_counter_fn)(void *arg, const char *name, uint64_t value);
+
+/** A source of counters: calls @p emit(@p emit_arg, ...) once for each.
+ *  It may be called from the control thread (remsock.Stats) and from a
+ *  worker (GET /metrics): it reads counters others write, atomically. */
+typedef void (*rs_svc_counters_fn)(void *src, rs_svc_counter_fn emit,
+				   void *emit_arg);
+
 /** What both planes read; set up by rs_svc_shared_create(), read-only
  *  once the workers run (the rings and counters excepted). */
 struct rs_svc_shared {
@@ -114,6 +123,9 @@ struct rs_svc_shared {
 	struct rte_ring *to_ctl;	  /**< workers -> control */
 	struct rte_ring *to_worker[RS_CONFIG_WORKERS_MAX]; /**< control -> k */
 	unsigned workers;
+	/** The process's counters (rs_svc_ctl_counters_set()), or NULL. */
+	rs_svc_counters_fn counters;
+	void *counters_src;
 };
 
 /**

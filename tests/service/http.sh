@@ -92,8 +92,10 @@ expect "every family has a type (none untyped)" 0 \
 expect "the HTTP requests so far are in remsock_http_requests_total" 1 \
 	"$(awk '$1 == "remsock_http_requests_total" {print ($2 >= 3000)}' \
 		"$TB_DIR/metrics.txt")"
-expect "the operator's quotas carry app and quota labels" 1 \
+expect "every app's quotas are there, with app and quota labels" "1 1" \
 	"$(grep -c '^remsock_quota_limit{app="ops",quota="sockets"} ' \
+		"$TB_DIR/metrics.txt") $(grep -c \
+		'^remsock_quota_limit{app="small",quota="sockets"} 2$' \
 		"$TB_DIR/metrics.txt")"
 expect "metrics over HTTPS with a Bearer APP:SECRET: 200" 200 \
 	"$(status --cacert "$TB_DIR/ca.crt" -H "Authorization: Bearer $OPS" \
