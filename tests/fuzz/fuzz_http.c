@@ -66,6 +66,11 @@ static void on_request(void *ctx, const struct rs_http_request *r)
 	struct world *w = ctx;
 	Remsock__Rpc__RpcRequest *q;
 
+	if (r->metrics) { /* GET /metrics: no frame, answered at once */
+		check(r->frame == NULL &&
+		      rs_http_conn_respond_status(w->c, r->id, 401, "no") == 0);
+		return;
+	}
 	q = remsock__rpc__rpc_request__unpack(NULL, r->frame_len, r->frame);
 	check(q != NULL && q->call_id == r->id && q->service_name != NULL);
 	remsock__rpc__rpc_request__free_unpacked(q, NULL);
@@ -207,10 +212,14 @@ static size_t put_request(char *p, size_t cap, const char *method,
 	return (size_t)h + n;
 }
 
-/* Pipelined requests, an HTTP error, a chunked one, then junk. */
+/* Pipelined requests, an HTTP error, GET /metrics, a chunked one, then
+ * junk. */
 size_t rs_fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 {
-	static const char get[] = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char get[] =
+	    "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "GET /metrics HTTP/1.1\r\nAuthorization: Basic b3BzOnMzY3JldA==\r\n"
+	    "\r\nGET /metrics HTTP/1.1\r\nAuthorization: Bearer a:b\r\n\r\n";
 	static const char chunked[] =
 	    "POST /rpc_http HTTP/1.1\r\n"
 	    "Content-Type: application/octet-stream\r\n"
