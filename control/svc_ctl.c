@@ -339,8 +339,34 @@ static int do_stats(void *ctx, struct rs_rpc_call *call,
 		    const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
 	struct rs_svc_ctl *ctl = ctx;
+	const Remsock__Rpc__StatsRequest *req = (const void *)reqm;
 	Remsock__Rpc__StatsReply *resp = (void *)respm;
-	const char *id = rs_apps_id(ctl->sh->apps, ctl->cur->app);
+	uint32_t app = ctl->cur->app;
+	bool operator= ctl->cur->app == ctl->operator_app, view = false;
+	const char *id;
+	int found;
+
+	/* Another app's view: the operator's to ask for. */
+	if (req->app_id != NULL) {
+		found = rs_apps_find(ctl->sh->apps, req->app_id,
+				     strlen(req->app_id));
+		if (found < 0) {
+			rs_rpc_call_set_rpc_error(call, RPC_ERR(BAD_REQUEST),
+						  "no app '%.64s'",
+						  req->app_id);
+			return 0;
+		}
+		if ((uint32_t)found != app && !operator) {
+			rs_rpc_call_set_rpc_error(
+			    call, RPC_ERR(SECURITY_VIOLATION),
+			    "only [service] operator sees another app's "
+			    "counters");
+			return 0;
+		}
+		app = (uint32_t)found;
+		view = true;
+	}
+	id = rs_apps_id(ctl->sh->apps, app);
 	/* The envelope around the body: length, call id, body tag and
 	 * length, with room to spare. */
 	struct stats_fill f = {
@@ -350,15 +376,15 @@ static int do_stats(void *ctx, struct rs_rpc_call *call,
 	    .max = sizeof(ctl->out) / 8, /* a counter packs to >= 8 bytes */
 	};
 
-	(void)reqm;
 	resp->app_id = rs_arena_strdup(call->arena, id);
 	resp->counter =
 	    rs_arena_alloc(call->arena, f.max * sizeof(resp->counter[0]));
 	if (resp->app_id == NULL || resp->counter == NULL)
 		return -ENOMEM;
-	stats_quotas(ctl->sh->apps, ctl->cur->app, &f);
-	/* remsockd's counters tell of every tenant: the operator's only. */
-	if (ctl->sh->counters != NULL && ctl->cur->app == ctl->operator_app)
+	stats_quotas(ctl->sh->apps, app, &f);
+	/* remsockd's counters tell of every tenant: the operator's only,
+	 * and not in an app's view. */
+	if (ctl->sh->counters != NULL && operator&& !view)
 		ctl->sh->counters(ctl->sh->counters_src, stats_add, &f);
 	return f.nomem ? -ENOMEM : 0;
 }
@@ -423,8 +449,8 @@ struct rs_svc_ctl *rs_svc_ctl_create(struct rs_svc_shared *sh)
 	/* Room for every worker's sockets. */
 	cap = cfg->sockets.max * sh->workers;
 	/* Apps a reload adds get numbers up to RS_APPS_SLOTS. */
-	ctl->desc = rs_desc_table_create(cap < 16 ? 16 : cap, RS_APPS_SLOTS,
-					 &rc);
+	ctl->desc =
+	    rs_desc_table_create(cap < 16 ? 16 : cap, RS_APPS_SLOTS, &rc);
 	if (ctl->desc == NULL)
 		goto err;
 	ctl->arena = rs_arena_create(&ac);

@@ -27,6 +27,7 @@
 #include "remote_socket.pb-c.h"
 #include "remsock.h"
 #include "rpc.pb-c.h"
+#include "rs_metrics.h"
 
 #ifndef RS_VERSION
 #define RS_VERSION "unknown"
@@ -147,7 +148,8 @@ static const char stats_help[] =
     "    remsock stats - print the proxy's counters\n"
     "\n"
     "SYNOPSIS\n"
-    "    remsock [GLOBAL-OPTIONS] stats [-w SECS [-n COUNT]] [PREFIX...]\n"
+    "    remsock [GLOBAL-OPTIONS] stats [-a APP] [-p] [-w SECS [-n COUNT]]\n"
+    "                                   [PREFIX...]\n"
     "\n"
     "DESCRIPTION\n"
     "    Calls remsock.Stats and prints one 'NAME VALUE' line per\n"
@@ -160,6 +162,12 @@ static const char stats_help[] =
     "    start with one of them are printed.\n"
     "\n"
     "OPTIONS\n"
+    "    -a, --app APP\n"
+    "        The view of app APP: its quotas only.  An app may ask for\n"
+    "        its own; the operator for any app.\n"
+    "    -p, --prometheus\n"
+    "        Print the counters as GET /metrics does, in Prometheus' text\n"
+    "        format, by the same metric names (docs/operations.md).\n"
     "    -w, --watch SECS\n"
     "        Read the counters every SECS seconds (1-3600), each time\n"
     "        after a line '# TIME' (UTC); from the second time on, each\n"
@@ -181,7 +189,9 @@ static const char stats_help[] =
     "EXAMPLES\n"
     "    remsock stats\n"
     "    remsock stats rpc.calls quota.\n"
-    "    remsock stats -w 1 rpc.calls rx_\n";
+    "    remsock stats -w 1 rpc.calls rx_\n"
+    "    remsock stats -a demo quota.sockets\n"
+    "    remsock stats -p | promtool check metrics\n";
 
 /* ---- shared helpers ----------------------------------------------------- */
 
@@ -509,6 +519,8 @@ static const struct cli_cmd cli_stats_cmd;
 
 /* With --watch: the counters of the read before, by name. */
 struct watch {
+	const char *app;  /* --app, or NULL */
+	bool prometheus;  /* --prometheus */
 	unsigned every_s; /* 0: one read, no --watch */
 	uint64_t count;	  /* reads left; 0: for ever */
 	size_t n;
@@ -595,12 +607,47 @@ static int stats_print(const Remsock__Rpc__StatsReply *rep, int n,
 	return CLI_OK;
 }
 
+/* The counters as Prometheus text (rs_metrics.h). */
+static int stats_prometheus(const Remsock__Rpc__StatsReply *rep, int n,
+			    char **prefixes)
+{
+	struct rs_metrics *m = rs_metrics_new();
+	size_t len;
+	char *text;
+
+	for (size_t i = 0; m != NULL && i < rep->n_counter; i++) {
+		const Remsock__Rpc__StatsCounter *k = rep->counter[i];
+
+		if (k->name != NULL && wanted(k->name, n, prefixes))
+			rs_metrics_add(m, k->name, k->value, rep->app_id);
+	}
+	text = m != NULL ? rs_metrics_end(m, &len) : NULL;
+	if (text == NULL) {
+		cli_err("stats", "%s", strerror(ENOMEM));
+		return CLI_FAIL;
+	}
+	fwrite(text, 1, len, stdout);
+	free(text);
+	if (rep->truncated)
+		cli_err("stats", "the proxy left counters out: its reply "
+				 "is full");
+	return CLI_OK;
+}
+
 static int stats_opt(int ch, const char *arg, void *ctx)
 {
 	struct watch *w = ctx;
 	char *end;
 	long long v;
 
+	if (ch == 'a') {
+		w->app = arg;
+		return -1;
+	}
+	if (ch == 'p') {
+		w->prometheus = true;
+		return -1;
+	}
 	errno = 0;
 	v = strtoll(arg, &end, 10);
 	if (*arg == 0 || *end != 0 || errno != 0 || v < 1 ||
@@ -620,6 +667,8 @@ static int stats_once(struct rsk_conn *c, int n, char **prefixes,
 		      struct watch *w)
 {
 	Remsock__Rpc__StatsRequest req = REMSOCK__RPC__STATS_REQUEST__INIT;
+
+	req.app_id = (char *)w->app;
 	Remsock__Rpc__StatsReply *rep;
 	struct rsk_call *call;
 	struct timespec at;
@@ -648,7 +697,8 @@ static int stats_once(struct rsk_conn *c, int n, char **prefixes,
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 			printf("# %s\n", when);
 		}
-		rc = stats_print(rep, n, prefixes, w, &at);
+		rc = w->prometheus ? stats_prometheus(rep, n, prefixes)
+				   : stats_print(rep, n, prefixes, w, &at);
 		if (rc == CLI_OK && w->every_s != 0 &&
 		    !watch_keep(w, rep, &at)) {
 			cli_err("stats", "%s", strerror(ENOMEM));
@@ -664,6 +714,8 @@ static int stats_once(struct rsk_conn *c, int n, char **prefixes,
 static int stats_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+	    {"app", required_argument, NULL, 'a'},
+	    {"prometheus", no_argument, NULL, 'p'},
 	    {"watch", required_argument, NULL, 'w'},
 	    {"count", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
@@ -673,8 +725,8 @@ static int stats_run(int argc, char **argv)
 	struct rsk_conn *c;
 	int rc;
 
-	rc = cli_opts(&cli_stats_cmd, argc, argv, "w:n:", longopts, stats_opt,
-		      &w);
+	rc = cli_opts(&cli_stats_cmd, argc, argv, "a:pw:n:", longopts,
+		      stats_opt, &w);
 	if (rc >= 0)
 		return rc;
 	if (w.count != 0 && w.every_s == 0)

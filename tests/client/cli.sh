@@ -256,6 +256,21 @@ tb_ns env REMSOCK_ADDR="$TB_PROXY_IP" REMSOCK_APP=other \
 	>"$TB_DIR/other.out" 2>&1
 expect "stats as another app: its quotas only (21 rows), exit 0" "0 21 21" \
 	"$? $(wc -l <"$TB_DIR/other.out") $(grep -c '^quota\.' "$TB_DIR/other.out")"
+rcli /dev/null stats -a other quota.sockets.used
+expect "stats -a other: the operator sees another app's view" \
+	"0 quota.sockets.used 0" "$RC $(awk '{print $1, $2}' "$OUT")"
+tb_ns env REMSOCK_ADDR="$TB_PROXY_IP" REMSOCK_APP=other \
+	REMSOCK_SECRET=other-secret-for-the-tests timeout 120 "$CLI" stats \
+	-a demo >"$TB_DIR/other.out" 2>&1
+expect "stats -a demo as another app: refused, saying why (exit 1)" "1 1" \
+	"$? $(grep -c "only \[service\] operator sees another app's counters" \
+		"$TB_DIR/other.out")"
+rcli /dev/null stats -p
+check "stats -p: Prometheus text that promtool finds nothing to fix in" \
+	bash -c 'promtool check metrics <"$1"' _ "$OUT"
+expect "stats -p: by the metric names of GET /metrics" "0 1 1" \
+	"$RC $(grep -c '^remsock_rpc_calls_total [0-9]' "$OUT") $(grep -c \
+		'^remsock_quota_limit{app="demo",quota="sockets"} 64$' "$OUT")"
 rcli /dev/null stats -w 1 -n 2 rpc.calls
 expect "stats -w 1 -n 2: two reads, each after its time; the second has rpc.calls' growth and rate" \
 	"0 2 1" "$RC $(grep -c '^# 20[0-9-]*T[0-9:]*Z$' "$OUT") $(sed -n 4p "$OUT" |

@@ -78,15 +78,18 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Call remsock.Stats as app @p app; @return the reply (free it) and the
- * response frame's length in *frame_len. */
-static Remsock__Rpc__StatsReply *call_stats(struct world *w, uint32_t app,
-					    size_t *frame_len)
+/* Call remsock.Stats as app @p app, for the view of app @p view (NULL:
+ * none); @return the reply (free it) and the response frame's length in
+ * *frame_len, or NULL with the RpcError's code in *frame_len. */
+static Remsock__Rpc__StatsReply *call_view(struct world *w, uint32_t app,
+					   const char *view, size_t *frame_len)
 {
 	Remsock__Rpc__RpcRequest req = REMSOCK__RPC__RPC_REQUEST__INIT;
+	Remsock__Rpc__StatsRequest sr = REMSOCK__RPC__STATS_REQUEST__INIT;
 	Remsock__Rpc__RpcResponse *resp;
 	Remsock__Rpc__StatsReply *rep;
 	struct rs_svc_msg *m = rs_svc_msg_get(w->sh);
+	uint8_t body[128];
 	void *out = NULL;
 
 	assert_non_null(m);
@@ -94,7 +97,10 @@ static Remsock__Rpc__StatsReply *call_stats(struct world *w, uint32_t app,
 	req.call_id = 42;
 	req.service_name = "remsock";
 	req.method = "Stats";
-	req.has_body = 1; /* an empty StatsRequest */
+	sr.app_id = (char *)view;
+	req.has_body = 1; /* empty without a view */
+	req.body.len = remsock__rpc__stats_request__pack(&sr, body);
+	req.body.data = body;
 	m->type = RS_SVC_MSG_CALL;
 	m->worker = 0;
 	m->app = app;
@@ -110,13 +116,27 @@ static Remsock__Rpc__StatsReply *call_stats(struct world *w, uint32_t app,
 	    remsock__rpc__rpc_response__unpack(NULL, m->len - 4, m->data + 4);
 	assert_non_null(resp);
 	assert_int_equal(resp->call_id, 42);
-	assert_null(resp->rpc_error);
 	assert_null(resp->application_error);
+	if (resp->rpc_error != NULL) {
+		*frame_len = resp->rpc_error->code;
+		remsock__rpc__rpc_response__free_unpacked(resp, NULL);
+		rs_svc_msg_put(w->sh, m);
+		return NULL;
+	}
 	rep = remsock__rpc__stats_reply__unpack(NULL, resp->body.len,
 						resp->body.data);
 	assert_non_null(rep);
 	remsock__rpc__rpc_response__free_unpacked(resp, NULL);
 	rs_svc_msg_put(w->sh, m);
+	return rep;
+}
+
+static Remsock__Rpc__StatsReply *call_stats(struct world *w, uint32_t app,
+					    size_t *frame_len)
+{
+	Remsock__Rpc__StatsReply *rep = call_view(w, app, NULL, frame_len);
+
+	assert_non_null(rep);
 	return rep;
 }
 
@@ -195,6 +215,33 @@ static void test_counters_for_the_operator_only(void **state)
 	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
 }
 
+/* An app's view: the operator may ask for any app's quotas (and gets
+ * no process counters in it), an app for its own only. */
+static void test_app_view(void **state)
+{
+	struct world *w = *state;
+	Remsock__Rpc__StatsReply *rep;
+	unsigned n = 50;
+	size_t len;
+
+	rs_svc_ctl_counters_set(w->ctl, source, &n);
+	rep = call_view(w, 0, "beta", &len);
+	assert_non_null(rep);
+	assert_string_equal(rep->app_id, "beta");
+	assert_int_equal(rep->n_counter, QROWS);
+	assert_int_equal(value_of(rep, "quota.sockets.limit"), 7);
+	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
+	rep = call_view(w, 1, "beta", &len);
+	assert_non_null(rep);
+	assert_int_equal(rep->n_counter, QROWS);
+	remsock__rpc__stats_reply__free_unpacked(rep, NULL);
+	assert_null(call_view(w, 1, "alpha", &len));
+	assert_int_equal(len,
+			 REMSOCK__RPC__RPC_ERROR_CODE__RPC_SECURITY_VIOLATION);
+	assert_null(call_view(w, 0, "nosuch", &len));
+	assert_int_equal(len, REMSOCK__RPC__RPC_ERROR_CODE__RPC_BAD_REQUEST);
+}
+
 static void test_too_many_truncated(void **state)
 {
 	struct world *w = *state;
@@ -235,6 +282,7 @@ int main(void)
 	    cmocka_unit_test(test_quotas_only),
 	    cmocka_unit_test(test_source_in_order),
 	    cmocka_unit_test(test_counters_for_the_operator_only),
+	    cmocka_unit_test(test_app_view),
 	    cmocka_unit_test(test_too_many_truncated),
 	};
 
