@@ -38,6 +38,7 @@
 #include "rs_svc.h"
 #include "rs_svc_ctl.h"
 #include "rs_svc_dp.h"
+#include "telemetry.h"
 
 #ifndef RS_VERSION
 #define RS_VERSION "unknown"
@@ -506,18 +507,12 @@ static const struct {
 	const char *name;
 	size_t off, len;
 } fixed_parts[] = {
-    PART("[eal]", eal),
-    PART("[port]", port),
-    PART("[net]", net),
-    PART("[workers]", workers),
-    PART("[rpc]", rpc),
-    PART("[sockets]", sockets),
-    PART("[arp]", arp),
-    PART("[tcp]", tcp),
-    PART("[routes]", routes),
-    PART("[routes]", nroutes),
-    PART("[limits]", limits),
-    PART("[service]", service),
+    PART("[eal]", eal),	      PART("[port]", port),
+    PART("[net]", net),	      PART("[workers]", workers),
+    PART("[rpc]", rpc),	      PART("[sockets]", sockets),
+    PART("[arp]", arp),	      PART("[tcp]", tcp),
+    PART("[routes]", routes), PART("[routes]", nroutes),
+    PART("[limits]", limits), PART("[service]", service),
     PART("[dns]", dns),
 };
 
@@ -669,6 +664,9 @@ struct counters_src {
 	const struct rs_dp *dp;
 	struct rs_svc_ctl *ctl;
 	const struct rs_svc_dp *sdp;
+	/* The ACL's denials too: not from the telemetry thread (a reload
+	 * frees the old ACL once the workers, not it, let go). */
+	bool acl;
 };
 
 /* Denials by ACL rule, those not zero: acl.denied.KIND.NAME (blanks and
@@ -740,7 +738,8 @@ static void service_counters(const struct counters_src *src,
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		emit(arg, rows[i].name, rows[i].v);
-	acl_counters(rs_svc_acl(src->sh), emit, arg);
+	if (src->acl)
+		acl_counters(rs_svc_acl(src->sh), emit, arg);
 }
 
 /* remsock.Stats' source: rpc.*, gauges, the data plane's packets and
@@ -952,7 +951,8 @@ static int serve(struct rs_config *cfg, const struct opts *o)
 	struct rs_svc_shared *sh;
 	struct rs_svc_ctl *ctl = NULL;
 	struct rs_svc_dp *sdp = NULL;
-	struct counters_src src;
+	struct counters_src src, tel_src;
+	struct rsd_telemetry tel;
 	unsigned leaked, svc_leaked;
 	struct startlog log;
 	struct rs_dp *dp;
@@ -985,8 +985,18 @@ static int serve(struct rs_config *cfg, const struct opts *o)
 			 strerror(-rc));
 		goto err_svc;
 	}
-	src = (struct counters_src){.sh = sh, .dp = dp, .ctl = ctl, .sdp = sdp};
+	src = (struct counters_src){
+	    .sh = sh, .dp = dp, .ctl = ctl, .sdp = sdp, .acl = true};
+	tel_src = src;
+	tel_src.acl = false;
+	tel = (struct rsd_telemetry){.sh = sh,
+				     .dp = dp,
+				     .ctl = ctl,
+				     .sdp = sdp,
+				     .counters = stats_counters,
+				     .counters_src = &tel_src};
 	rs_svc_ctl_counters_set(ctl, stats_counters, &src);
+	rsd_telemetry_start(&tel);
 	if (rs_dp_signals_install(on_signal) < 0 ||
 	    sigaction(SIGHUP,
 		      &(struct sigaction){.sa_handler = on_hup, .sa_flags = 0},
@@ -1001,6 +1011,7 @@ static int serve(struct rs_config *cfg, const struct opts *o)
 	startlog_end(&log, false);
 	banner_print(dp, cfg);
 	control_loop(cfg, o, dp, ctl, sh, sdp);
+	rsd_telemetry_stop();
 	rs_dp_stop(dp);
 	leaked = rs_dp_mbufs_in_use(dp);
 	final_print(dp, leaked);
@@ -1023,6 +1034,7 @@ err_svc:
 	fprintf(stderr, "remsockd: %s\n", err);
 err_start:
 	startlog_end(&log, true);
+	rsd_telemetry_stop();
 	rs_svc_dp_free(sdp);
 	rs_svc_ctl_free(ctl);
 	rs_svc_shared_free(sh);

@@ -50,6 +50,8 @@ tries = 2
 [hosts]
 static = Static.Test 198.18.0.7 198.18.0.8"
 
+# DPDK's telemetry socket, under a prefix of this test's own.
+TB_TELEMETRY=rs-http-$MODE-$$
 svc_pre_start() { svc_tls_certs; }
 svc_up "$MODE" http "$REMSOCKD"
 expect "remsockd announces the HTTP endpoint" 1 \
@@ -134,6 +136,27 @@ expect "Prometheus has remsock_http_requests_total" 1 \
 	"$(prom_value 'remsock_http_requests_total >= bool 3000')"
 kill "$PROM_PID" 2>/dev/null
 wait "$PROM_PID" 2>/dev/null
+
+# DPDK's telemetry: dpdk-telemetry.py runs remsockd's commands.
+printf '%s\n' /remsock/stats /remsock/apps /remsock/apps,small \
+	/remsock/workers /remsock/workers,0 /remsock/sockets |
+	/usr/bin/python3 /usr/bin/dpdk-telemetry.py -f "$TB_TELEMETRY" \
+		>"$TB_DIR/telemetry.out" 2>&1
+expect "dpdk-telemetry.py: stats, apps, an app's quotas, workers, sockets" \
+	"True True True True True True" \
+	"$(/usr/bin/python3 - "$TB_DIR/telemetry.out" <<'PY'
+import json, sys
+r = [list(json.loads(ln).values())[0] for ln in open(sys.argv[1])
+     if ln.startswith('{')]
+print(len(r) == 6 and r[0].get('rpc_http_requests', 0) >= 3000 and
+      'rx_pkts' in r[0],
+      len(r) == 6 and {'demo', 'small', 'ops'} <= set(r[1]),
+      len(r) == 6 and r[2].get('quota_sockets_limit') == 2,
+      len(r) == 6 and r[3].get('count') == 1 and 'lcore_0' in r[3],
+      len(r) == 6 and r[4].get('rx_pkts', 0) > 0,
+      len(r) == 6 and 'sockets_open' in r[5])
+PY
+)"
 
 svc_stop
 expect "HTTP requests were counted (3000 or more)" 1 \

@@ -100,6 +100,9 @@ tb__host_ok() {
 # The config file of the stack program.
 tb__config() {
 	local eal="-l 0,1 --in-memory --no-pci --no-telemetry"
+	# TB_TELEMETRY=PREFIX: DPDK's telemetry socket, under that prefix.
+	[[ -n ${TB_TELEMETRY:-} ]] &&
+		eal="-l 0,1 --in-memory --no-pci --file-prefix $TB_TELEMETRY"
 	local devargs="net_tap0,iface=$TB_IFACE" desc=512
 	if [[ $TB_MODE == virtio ]]; then
 		eal+=" --single-file-segments"
@@ -335,6 +338,9 @@ tb_down() {
 	fi
 	[[ -n $TB_DIR ]] && rm -rf "$TB_DIR"
 	TB_DIR=
+	# DPDK's runtime directory of TB_TELEMETRY's prefix (its socket).
+	[[ -n ${TB_TELEMETRY:-} ]] && rm -rf "/var/run/dpdk/$TB_TELEMETRY"
+	return 0
 }
 
 tb__on_exit() {
