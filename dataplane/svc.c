@@ -912,6 +912,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	if (w == NULL)
 		return NULL;
 	w->sh = sdp->sh;
+	w->sdp = sdp;
 	w->tls_ctx = sdp->tls_ctx;
 	w->lc = lc;
 	w->k = rs_lcore_index(lc);
@@ -1110,6 +1111,49 @@ int rs_svc_dp_quiesce(const struct rs_svc_dp *sdp, unsigned timeout_ms)
 			return -ETIMEDOUT;
 		nanosleep(&pause, NULL);
 	}
+}
+
+void svc_method_counters(const struct rs_svc_dp *sdp, rs_svc_counter_fn emit,
+			 void *arg)
+{
+	static const char *const outcome[3] = {"ok", "app_error", "rpc_error"};
+	const struct rs_rpc_method *seen[SVC_METHOD_SLOTS];
+	unsigned nseen = 0, o;
+	char name[96];
+	uint64_t n;
+
+	/* Each method once, summed over the workers, in the order met. */
+	for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++) {
+		const struct svc_worker *w = LOAD(sdp->w[k]);
+
+		for (unsigned i = 0; w != NULL && i < SVC_METHOD_SLOTS; i++) {
+			const struct rs_rpc_method *m =
+			    __atomic_load_n(&w->mstat[i].m, __ATOMIC_ACQUIRE);
+			unsigned j;
+
+			for (j = 0; m != NULL && j < nseen && seen[j] != m; j++)
+				;
+			if (m != NULL && j == nseen && nseen < RTE_DIM(seen))
+				seen[nseen++] = m;
+		}
+	}
+	for (unsigned j = 0; j < nseen; j++)
+		for (o = 0; o < 3; o++) {
+			n = 0;
+			for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++) {
+				const struct svc_worker *w = LOAD(sdp->w[k]);
+
+				for (unsigned i = 0;
+				     w != NULL && i < SVC_METHOD_SLOTS; i++)
+					if (__atomic_load_n(&w->mstat[i].m,
+							    __ATOMIC_ACQUIRE) ==
+					    seen[j])
+						n += LOAD(w->mstat[i].n[o]);
+			}
+			snprintf(name, sizeof(name), "call.%s.%s",
+				 seen[j]->name, outcome[o]);
+			emit(arg, name, n);
+		}
 }
 
 void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,

@@ -374,10 +374,41 @@ static bool respond_direct(struct svc_conn *c, const struct rs_rpc_call *call,
 /* Answer a call: @p rc and @p len as rs_rpc_dispatch() returned them
  * given no buffer (-ENOSPC: the response is to be written, @p len bytes
  * of it), or 0 with the response already in w->out. */
+/* Count a finished call by method and outcome (svc_pvt.h). */
+static void method_count(struct svc_worker *w, const struct rs_rpc_call *call)
+{
+	const struct rs_rpc_method *m = call->method;
+	unsigned o = call->status == RS_RPC_CALL_OK	     ? 0
+		     : call->status == RS_RPC_CALL_APP_ERROR ? 1
+							     : 2;
+	size_t h;
+
+	if (m == NULL) /* no such method: an RPC error, not a method's */
+		return;
+	h = ((uintptr_t)m >> 4) % SVC_METHOD_SLOTS;
+	for (unsigned i = 0; i < SVC_METHOD_SLOTS; i++) {
+		struct svc_method_stat *s = &w->mstat[h];
+
+		if (s->m == m) {
+			__atomic_store_n(&s->n[o], s->n[o] + 1,
+					 __ATOMIC_RELAXED);
+			return;
+		}
+		if (s->m == NULL) {
+			__atomic_store_n(&s->n[o], 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->m, m, __ATOMIC_RELEASE);
+			return;
+		}
+		h = (h + 1) % SVC_METHOD_SLOTS;
+	}
+}
+
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		 size_t len)
 {
 	struct svc_conn *c = w->cur_conn;
+
+	method_count(w, call);
 
 	if (rc == -ENOSPC && len <= SVC_OUT_MAX) {
 		if (c != NULL && respond_direct(c, call, len))

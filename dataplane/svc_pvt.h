@@ -198,8 +198,19 @@ struct svc_worker_stats {
 	uint64_t tls_failed;	 /* TLS handshakes or records that failed */
 };
 
+/* Calls a worker finished, by method and outcome (ok, app error, RPC
+ * error): an open-addressed table keyed by the registry's method
+ * pointer, written by its worker only (the key once, with release; the
+ * counts with relaxed stores), read by any thread (svc_method_counters). */
+#define SVC_METHOD_SLOTS 64
+struct svc_method_stat {
+	const struct rs_rpc_method *m; /* NULL: a free slot */
+	uint64_t n[3];
+};
+
 struct svc_worker {
 	struct rs_svc_shared *sh;
+	const struct rs_svc_dp *sdp;
 	struct rs_lcore *lc;
 	unsigned k;
 	struct rs_sock *listener;
@@ -209,6 +220,7 @@ struct svc_worker {
 	void *tls_ctx;			/* the shared SSL_CTX, or NULL */
 	struct rs_arena *arena;
 	struct rs_arena *http_arena; /* decoding HTTP requests */
+	struct svc_method_stat mstat[SVC_METHOD_SLOTS];
 	TAILQ_HEAD(, svc_conn) kick; /* to resume or close at the next poll */
 	TAILQ_HEAD(, svc_conn) starved; /* paused until their app drains */
 	struct rs_rpc_env env_rpc, env_exec;
@@ -303,6 +315,10 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		   const uint8_t *data, size_t len);
 void svc_conn_kick(struct svc_worker *w, struct svc_conn *c);
 bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c);
+/* Every worker's calls by method and outcome, summed, to @p emit as
+ * call.METHOD.OUTCOME (the outcomes ok, app_error, rpc_error). */
+void svc_method_counters(const struct rs_svc_dp *sdp, rs_svc_counter_fn emit,
+			 void *arg);
 /* Bring the output's count and charge up to date (after the HTTP codec
  * held or wrote responses). */
 void svc_conn_charge(struct svc_worker *w, struct svc_conn *c);

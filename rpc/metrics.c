@@ -58,6 +58,10 @@ static const struct rule rules[] = {
     /* Calls. */
     {EXACT, "rpc.calls", "rpc_calls_total", C, NULL, NULL,
      "Calls dispatched by the workers."},
+    {KEYED2, "call.", "rpc_calls_by_method_total", C, "method", "outcome",
+     "Calls the workers finished, by method and outcome (ok, app_error, "
+     "rpc_error); calls the control thread answers itself are in "
+     "remsock_rpc_control_answered_total."},
     {EXACT, "rpc.forwarded", "rpc_calls_forwarded_total", C, NULL, NULL,
      "Calls the workers sent to the control thread."},
     {EXACT, "rpc.control_execs", "rpc_control_approved_total", C, NULL, NULL,

@@ -99,6 +99,10 @@ expect "every app's quotas are there, with app and quota labels" "1 1" \
 		"$TB_DIR/metrics.txt") $(grep -c \
 		'^remsock_quota_limit{app="small",quota="sockets"} 2$' \
 		"$TB_DIR/metrics.txt")"
+expect "calls by method and outcome: Resolve answered, a Connect refused" \
+	"1 1" "$(awk '$1 ~ /^remsock_rpc_calls_by_method_total\{method="Resolve",outcome="ok"\}$/ {print ($2 > 0)}' \
+		"$TB_DIR/metrics.txt") $(awk '$1 ~ /^remsock_rpc_calls_by_method_total\{method="Connect",outcome="app_error"\}$/ {print ($2 > 0)}' \
+		"$TB_DIR/metrics.txt")"
 expect "metrics over HTTPS with a Bearer APP:SECRET: 200" 200 \
 	"$(status --cacert "$TB_DIR/ca.crt" -H "Authorization: Bearer $OPS" \
 		"https://$TB_PROXY_IP:8443/metrics")"
