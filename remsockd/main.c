@@ -749,7 +749,7 @@ static void stats_counters(void *srcp, rs_svc_counter_fn emit, void *arg)
 	const struct counters_src *src = srcp;
 	struct rs_svc_dp_stats ds;
 	struct rs_svc_ctl_stats cs;
-	struct rs_dp_stats st;
+	struct rs_dp_stats st, one;
 	char name[64];
 
 	service_counters(src, emit, arg);
@@ -773,6 +773,18 @@ static void stats_counters(void *srcp, rs_svc_counter_fn emit, void *arg)
 	/* The cost side of the benchmark: busy cycles over the TSC's rate. */
 	emit(arg, "worker.busy_cycles", st.busy_cycles);
 	emit(arg, "worker.busy_loops", st.busy_loops);
+	/* Each worker's own (GET /metrics labels them by worker). */
+	for (int k = 0; rs_dp_stats_read(src->dp, k, &one) == 0; k++) {
+		snprintf(name, sizeof(name), "worker.%d.busy_cycles", k);
+		emit(arg, name, one.busy_cycles);
+		snprintf(name, sizeof(name), "worker.%d.busy_loops", k);
+		emit(arg, name, one.busy_loops);
+		snprintf(name, sizeof(name), "worker.%d.rx_pkts", k);
+		emit(arg, name, one.rx_pkts);
+		snprintf(name, sizeof(name), "worker.%d.tx_pkts", k);
+		emit(arg, name, one.tx_pkts);
+	}
+	rs_svc_ring_counters(src->sh, emit, arg);
 	emit(arg, "control.busy_cycles", control_busy_cycles);
 	emit(arg, "tsc_hz", rte_get_tsc_hz());
 	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++) {

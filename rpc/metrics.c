@@ -23,8 +23,8 @@
 
 /* How a name maps.  EXACT: the whole name.  KEYED: name = prefix + KEY,
  * KEY the label's value.  KEYED2: prefix + K1 '.' K2, two labels.
- * QUOTA: "quota." Q "." suffix. */
-enum kind { EXACT, KEYED, KEYED2, QUOTA };
+ * QUOTA: "quota." Q "." suffix.  WORKER: "worker." K "." suffix. */
+enum kind { EXACT, KEYED, KEYED2, QUOTA, WORKER };
 
 struct rule {
 	enum kind kind;
@@ -133,10 +133,26 @@ static const struct rule rules[] = {
     {KEYED2, "acl.denied.", "acl_denied_total", C, "origin", "rule",
      "Calls the ACL denied, by rule."},
     /* Cost. */
-    {EXACT, "worker.busy_cycles", "worker_busy_cycles_total", C, NULL, NULL,
-     "TSC cycles the workers spent in rounds that did work."},
-    {EXACT, "worker.busy_loops", "worker_busy_rounds_total", C, NULL, NULL,
+    /* The workers' sums: each worker's own below, labelled. */
+    {EXACT, "worker.busy_cycles", "", C, NULL, NULL, NULL},
+    {EXACT, "worker.busy_loops", "", C, NULL, NULL, NULL},
+    {WORKER, "busy_cycles", "worker_busy_cycles_total", C, "worker", NULL,
+     "TSC cycles a worker spent in rounds that did work."},
+    {WORKER, "busy_loops", "worker_busy_rounds_total", C, "worker", NULL,
      "Worker rounds that did work."},
+    {WORKER, "rx_pkts", "worker_received_packets_total", C, "worker", NULL,
+     "Packets a worker received from its queue."},
+    {WORKER, "tx_pkts", "worker_sent_packets_total", C, "worker", NULL,
+     "Packets a worker sent to its queue."},
+    /* The message rings between control and the workers. */
+    {EXACT, "ring.size", "message_ring_size", G, NULL, NULL,
+     "Entries each message ring holds ([limits] msg_ring_size)."},
+    {KEYED, "ring_used.", "message_ring_used", G, "ring", NULL,
+     "Entries waiting in a message ring now."},
+    {EXACT, "msgs.size", "message_entries", G, NULL, NULL,
+     "Message entries in the pool the rings share."},
+    {EXACT, "msgs.in_use", "message_entries_in_use", G, NULL, NULL,
+     "Message entries taken from the pool now."},
     {EXACT, "control.busy_cycles", "control_busy_cycles_total", C, NULL, NULL,
      "TSC cycles the control thread spent working."},
     {EXACT, "tsc_hz", "tsc_hertz", G, NULL, NULL,
@@ -151,13 +167,14 @@ static const struct rule rules[] = {
 };
 
 /* The derived families: cycles in seconds. */
+/* Families of cycles, and the same in seconds (over tsc_hz). */
 static const struct {
 	const char *cycles, *family, *help;
 } seconds[] = {
-    {"worker.busy_cycles", "worker_busy_seconds_total",
-     "Time the workers spent in rounds that did work (busy cycles over the "
-     "TSC rate); its rate is the workers' busy share."},
-    {"control.busy_cycles", "control_busy_seconds_total",
+    {"worker_busy_cycles_total", "worker_busy_seconds_total",
+     "Time a worker spent in rounds that did work (busy cycles over the "
+     "TSC rate); its rate is the worker's busy share."},
+    {"control_busy_cycles_total", "control_busy_seconds_total",
      "Time the control thread spent working."},
 };
 
@@ -260,6 +277,19 @@ static bool map(struct sample *s, const char *name, size_t len, const char *app)
 				  strlen(app));
 			label_put(s->labels, sizeof(s->labels), r->label2, q,
 				  (size_t)(dot - q));
+		} else if (r->kind == WORKER) {
+			const char *k = name + 7, *dot;
+
+			if (len < 7 + 2 + plen ||
+			    memcmp(name, "worker.", 7) != 0 ||
+			    name[len - plen - 1] != '.' ||
+			    memcmp(name + len - plen, r->name, plen) != 0)
+				continue;
+			dot = name + len - plen - 1;
+			if (memchr(k, '.', (size_t)(dot - k)) != NULL)
+				continue;
+			label_put(s->labels, sizeof(s->labels), r->label, k,
+				  (size_t)(dot - k));
 		} else {
 			const char *k = name + plen, *dot;
 
@@ -357,27 +387,24 @@ static void derive(struct rs_metrics *m)
 {
 	size_t n = m->n;
 
-	for (size_t k = 0; k < sizeof(seconds) / sizeof(seconds[0]); k++) {
-		const struct rule *r = NULL;
-
-		for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-			if (strcmp(rules[i].name, seconds[k].cycles) == 0)
-				r = &rules[i];
-		for (size_t i = 0; r != NULL && i < n && m->tsc_hz != 0; i++) {
-			if (m->s[i].family != r->family)
+	for (size_t k = 0; k < sizeof(seconds) / sizeof(seconds[0]); k++)
+		for (size_t i = 0; i < n && m->tsc_hz != 0; i++) {
+			if (m->s[i].family == NULL ||
+			    strcmp(m->s[i].family, seconds[k].cycles) != 0)
 				continue;
 			if (!room(m))
 				return;
-			m->s[m->n++] = (struct sample){
+			m->s[m->n] = (struct sample){
 			    .family = seconds[k].family,
 			    .type = C,
 			    .help = seconds[k].help,
 			    .real = true,
 			    .d = (double)m->s[i].v / (double)m->tsc_hz,
 			};
-			break;
+			memcpy(m->s[m->n].labels, m->s[i].labels,
+			       sizeof(m->s[i].labels));
+			m->n++;
 		}
-	}
 }
 
 /* Each sample's family as a number, in the order families first

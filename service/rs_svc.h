@@ -110,6 +110,15 @@ typedef void (*rs_svc_counter_fn)(void *arg, const char *name, uint64_t value);
 typedef void (*rs_svc_counters_fn)(void *src, rs_svc_counter_fn emit,
 				   void *emit_arg);
 
+/** The message rings' and entries' use, to @p emit: ring.size (each
+ *  ring's entries), ring_used.to_ctl, ring_used.to_workerK, msgs.size
+ *  and msgs.in_use (the pool). */
+struct rs_svc_shared;
+void rs_svc_ring_counters(const struct rs_svc_shared *sh,
+			  void (*emit)(void *arg, const char *name,
+				       uint64_t value),
+			  void *arg);
+
 /** What both planes read; set up by rs_svc_shared_create(), read-only
  *  once the workers run (the rings and counters excepted). */
 struct rs_svc_shared {

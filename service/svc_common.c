@@ -141,6 +141,25 @@ unsigned rs_svc_msgs_in_use(const struct rs_svc_shared *sh)
 	return rte_mempool_in_use_count(sh->pool);
 }
 
+void rs_svc_ring_counters(const struct rs_svc_shared *sh,
+			  void (*emit)(void *arg, const char *name,
+				       uint64_t value),
+			  void *arg)
+{
+	char name[32];
+
+	emit(arg, "ring.size", rte_ring_get_capacity(sh->to_ctl));
+	emit(arg, "ring_used.to_ctl", rte_ring_count(sh->to_ctl));
+	for (unsigned k = 0; k < sh->workers; k++) {
+		snprintf(name, sizeof(name), "ring_used.to_worker%u", k);
+		emit(arg, name, rte_ring_count(sh->to_worker[k]));
+	}
+	emit(arg, "msgs.size",
+	     rte_mempool_avail_count(sh->pool) +
+		 rte_mempool_in_use_count(sh->pool));
+	emit(arg, "msgs.in_use", rte_mempool_in_use_count(sh->pool));
+}
+
 int rs_svc_msg_send(struct rs_svc_shared *sh, int k, struct rs_svc_msg *m)
 {
 	struct rte_ring *r = k < 0 ? sh->to_ctl : sh->to_worker[k];

@@ -2,7 +2,7 @@
 /*
  * rs_metrics: counters by their Stats names in, Prometheus text out:
  * types, labels (escaped), a family's samples together though added
- * interleaved, cycles in seconds, the sum of drops left out, unknown
+ * interleaved, cycles in seconds (per worker), sums left out, unknown
  * names kept untyped, and one HELP and TYPE a family.
  */
 #include <setjmp.h>
@@ -44,6 +44,9 @@ static void test_text(void **state)
 	    {"dropped", NULL, 4},
 	    {"acl.denied.acl.no_smtp", NULL, 2},
 	    {"worker.busy_cycles", NULL, 3000000000},
+	    {"worker.0.busy_cycles", NULL, 3000000000},
+	    {"worker.1.busy_cycles", NULL, 500000000},
+	    {"ring_used.to_worker0", NULL, 6},
 	    {"tsc_hz", NULL, 1000000000},
 	    {"odd-name.x", NULL, 9},
 	    {"event.tcp.segs_in", NULL, 11},
@@ -81,7 +84,16 @@ static void test_text(void **state)
 	assert_non_null(strstr(
 	    t,
 	    "remsock_acl_denied_total{origin=\"acl\",rule=\"no_smtp\"} 2\n"));
-	assert_non_null(strstr(t, "remsock_worker_busy_seconds_total 3\n"));
+	/* Each worker's, labelled, and in seconds; their sum left out. */
+	assert_non_null(strstr(
+	    t, "remsock_worker_busy_cycles_total{worker=\"0\"} 3000000000\n"
+	       "remsock_worker_busy_cycles_total{worker=\"1\"} 500000000\n"));
+	assert_int_equal(count_of(t, "remsock_worker_busy_cycles_total{"), 2);
+	assert_non_null(
+	    strstr(t, "remsock_worker_busy_seconds_total{worker=\"0\"} 3\n"
+		      "remsock_worker_busy_seconds_total{worker=\"1\"} 0.5\n"));
+	assert_non_null(
+	    strstr(t, "remsock_message_ring_used{ring=\"to_worker0\"} 6\n"));
 	assert_non_null(strstr(t, "# TYPE remsock_odd_name_x untyped\n"
 				  "remsock_odd_name_x 9\n"));
 	assert_non_null(
