@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include <ares.h>
+#include <rte_cycles.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
 #include <rte_lcore.h>
@@ -591,6 +592,7 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 		goto err_bytes;
 	*wt = (struct svc_wait){
 	    .conn = svc_conn_ref(c),
+	    .t0 = w->cur_t0,
 	    .deadline_ns = deadline_of(w, call, timeout_s),
 	    .heap = UINT32_MAX,
 	    .app = w->cur_app,
@@ -744,6 +746,7 @@ static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
 	w->cur_conn = c;
 	w->cur_wait = wt;
 	w->cur_expired = expired;
+	w->cur_t0 = wt->t0;
 	w->cur_app = wt->app;
 	w->cur_desc = wt->exec ? wt->desc : NULL;
 	watch_drop(wt); /* a park again ties it to its sockets anew */
@@ -788,6 +791,7 @@ static void exec_run(struct svc_worker *w, struct rs_svc_msg *m)
 
 	w->cur_conn = svc_conn_get(w, m->conn);
 	w->cur_wait = NULL;
+	w->cur_t0 = 0; /* its start was the control thread's */
 	w->cur_app = m->app;
 	w->cur_desc = m->desc;
 	rs_arena_reset(w->arena);
@@ -913,6 +917,9 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 		return NULL;
 	w->sh = sdp->sh;
 	w->sdp = sdp;
+	w->tsc_per_us = rte_get_tsc_hz() / 1000000;
+	if (w->tsc_per_us == 0)
+		w->tsc_per_us = 1;
 	w->tls_ctx = sdp->tls_ctx;
 	w->lc = lc;
 	w->k = rs_lcore_index(lc);
@@ -1154,6 +1161,42 @@ void svc_method_counters(const struct rs_svc_dp *sdp, rs_svc_counter_fn emit,
 				 seen[j]->name, outcome[o]);
 			emit(arg, name, n);
 		}
+	/* The durations: cumulative buckets (call_hist.M.bucket.LE_US),
+	 * then the sum and the count of the timed calls. */
+	for (unsigned j = 0; j < nseen; j++) {
+		uint64_t hist[SVC_HIST_BUCKETS] = {0}, sum = 0, total = 0;
+
+		for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++) {
+			const struct svc_worker *w = LOAD(sdp->w[k]);
+
+			for (unsigned i = 0; w != NULL && i < SVC_METHOD_SLOTS;
+			     i++) {
+				if (__atomic_load_n(&w->mstat[i].m,
+						    __ATOMIC_ACQUIRE) !=
+				    seen[j])
+					continue;
+				for (unsigned b = 0; b < SVC_HIST_BUCKETS; b++)
+					hist[b] += LOAD(w->mstat[i].hist[b]);
+				sum += LOAD(w->mstat[i].sum_ns);
+			}
+		}
+		for (unsigned b = 0; b + 1 < SVC_HIST_BUCKETS; b++) {
+			total += hist[b];
+			snprintf(name, sizeof(name), "call_hist.%s.bucket.%llu",
+				 seen[j]->name, 1ull << b);
+			emit(arg, name, total);
+		}
+		total += hist[SVC_HIST_BUCKETS - 1];
+		snprintf(name, sizeof(name), "call_hist.%s.bucket.inf",
+			 seen[j]->name);
+		emit(arg, name, total);
+		snprintf(name, sizeof(name), "call_hist.%s.sum_ns",
+			 seen[j]->name);
+		emit(arg, name, sum);
+		snprintf(name, sizeof(name), "call_hist.%s.count",
+			 seen[j]->name);
+		emit(arg, name, total);
+	}
 }
 
 void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,

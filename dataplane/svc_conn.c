@@ -42,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 #include "rs_apps.h"
 #include "rs_config.h"
 #include "svc_pvt.h"
@@ -383,24 +385,32 @@ static void method_count(struct svc_worker *w, const struct rs_rpc_call *call)
 							     : 2;
 	size_t h;
 
+	struct svc_method_stat *s = NULL;
+	uint64_t us, ns;
+	unsigned b;
+
 	if (m == NULL) /* no such method: an RPC error, not a method's */
 		return;
 	h = ((uintptr_t)m >> 4) % SVC_METHOD_SLOTS;
-	for (unsigned i = 0; i < SVC_METHOD_SLOTS; i++) {
-		struct svc_method_stat *s = &w->mstat[h];
-
-		if (s->m == m) {
-			__atomic_store_n(&s->n[o], s->n[o] + 1,
-					 __ATOMIC_RELAXED);
-			return;
-		}
-		if (s->m == NULL) {
-			__atomic_store_n(&s->n[o], 1, __ATOMIC_RELAXED);
-			__atomic_store_n(&s->m, m, __ATOMIC_RELEASE);
-			return;
-		}
+	for (unsigned i = 0; i < SVC_METHOD_SLOTS && s == NULL; i++) {
+		if (w->mstat[h].m == m || w->mstat[h].m == NULL)
+			s = &w->mstat[h];
 		h = (h + 1) % SVC_METHOD_SLOTS;
 	}
+	if (s == NULL) /* more methods than slots: not counted */
+		return;
+	__atomic_store_n(&s->n[o], s->n[o] + 1, __ATOMIC_RELAXED);
+	if (w->cur_t0 != 0) {
+		us = (rte_rdtsc() - w->cur_t0) / w->tsc_per_us;
+		ns = us * 1000;
+		b = us == 0 ? 0 : 64 - (unsigned)__builtin_clzll(us);
+		if (b >= SVC_HIST_BUCKETS)
+			b = SVC_HIST_BUCKETS - 1;
+		__atomic_store_n(&s->hist[b], s->hist[b] + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->sum_ns, s->sum_ns + ns, __ATOMIC_RELAXED);
+	}
+	if (s->m == NULL)
+		__atomic_store_n(&s->m, m, __ATOMIC_RELEASE);
 }
 
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
@@ -491,6 +501,7 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 	int rc;
 
 	w->st.calls++;
+	w->cur_t0 = rte_rdtsc();
 	w->cur_conn = c;
 	w->cur_wait = NULL;
 	w->cur_expired = false;

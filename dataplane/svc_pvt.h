@@ -116,6 +116,7 @@ struct svc_sock {
 /* A parked call. */
 struct svc_wait {
 	uint64_t conn;	      /* its RPC connection (svc_conn_ref) */
+	uint64_t t0;	      /* the call's cur_t0 */
 	uint64_t deadline_ns; /* UINT64_MAX: none */
 	uint32_t heap;	      /* index in w->heap */
 	uint32_t app;
@@ -203,9 +204,17 @@ struct svc_worker_stats {
  * pointer, written by its worker only (the key once, with release; the
  * counts with relaxed stores), read by any thread (svc_method_counters). */
 #define SVC_METHOD_SLOTS 64
+/* And how long they took, from their first dispatch on the worker to
+ * their reply (waits included), in buckets of powers of two
+ * microseconds: bucket b holds durations under 2^b us; the last one, the
+ * rest.  Calls approved by control (EXEC) are not timed: their start is
+ * the control thread's. */
+#define SVC_HIST_BUCKETS 26
 struct svc_method_stat {
 	const struct rs_rpc_method *m; /* NULL: a free slot */
 	uint64_t n[3];
+	uint64_t hist[SVC_HIST_BUCKETS];
+	uint64_t sum_ns;
 };
 
 struct svc_worker {
@@ -255,6 +264,8 @@ struct svc_worker {
 	bool cur_expired;	   /* ... at its deadline */
 	uint32_t cur_app;
 	const char *cur_desc; /* EXEC's new descriptor */
+	uint64_t cur_t0;      /* TSC at its first dispatch; 0: not timed */
+	uint64_t tsc_per_us;  /* for the durations */
 
 	uint8_t *out;
 	struct svc_worker_stats st;

@@ -23,8 +23,10 @@
 
 /* How a name maps.  EXACT: the whole name.  KEYED: name = prefix + KEY,
  * KEY the label's value.  KEYED2: prefix + K1 '.' K2, two labels.
- * QUOTA: "quota." Q "." suffix.  WORKER: "worker." K "." suffix. */
-enum kind { EXACT, KEYED, KEYED2, QUOTA, WORKER };
+ * QUOTA: "quota." Q "." suffix.  WORKER: "worker." K "." suffix.
+ * HIST: prefix + KEY "." (bucket.LE_US | bucket.inf | sum_ns | count), a
+ * histogram's samples. */
+enum kind { EXACT, KEYED, KEYED2, QUOTA, WORKER, HIST };
 
 struct rule {
 	enum kind kind;
@@ -37,6 +39,7 @@ struct rule {
 
 #define C "counter"
 #define G "gauge"
+#define H "histogram"
 
 static const struct rule rules[] = {
     /* The RPC service: connections and authentication. */
@@ -62,6 +65,10 @@ static const struct rule rules[] = {
      "Calls the workers finished, by method and outcome (ok, app_error, "
      "rpc_error); calls the control thread answers itself are in "
      "remsock_rpc_control_answered_total."},
+    {HIST, "call_hist.", "rpc_call_duration_seconds", H, "method", NULL,
+     "How long the workers took over calls, from their first dispatch to "
+     "their reply (waits included), by method; calls the control thread "
+     "approved or answered are not timed."},
     {EXACT, "rpc.forwarded", "rpc_calls_forwarded_total", C, NULL, NULL,
      "Calls the workers sent to the control thread."},
     {EXACT, "rpc.control_execs", "rpc_control_approved_total", C, NULL, NULL,
@@ -181,6 +188,8 @@ static const struct {
 struct sample {
 	const char *family; /* PREFIX omitted; NULL: untyped, in @c own */
 	const char *type, *help;
+	const char *suffix; /* a histogram's _bucket, _sum, _count; or "" */
+	bool ns;	    /* the value is nanoseconds: written in seconds */
 	char own[80];
 	char labels[LABELS_MAX];
 	bool real;
@@ -277,6 +286,39 @@ static bool map(struct sample *s, const char *name, size_t len, const char *app)
 				  strlen(app));
 			label_put(s->labels, sizeof(s->labels), r->label2, q,
 				  (size_t)(dot - q));
+		} else if (r->kind == HIST) {
+			const char *k = name + plen, *end = name + len, *dot;
+			char le[32];
+			size_t rest;
+
+			if (len <= plen || memcmp(name, r->name, plen) != 0 ||
+			    (dot = memchr(k, '.', (size_t)(end - k))) == NULL)
+				continue;
+			label_put(s->labels, sizeof(s->labels), r->label, k,
+				  (size_t)(dot - k));
+			rest = (size_t)(end - dot - 1);
+			if (rest == 6 && memcmp(dot + 1, "sum_ns", 6) == 0) {
+				s->suffix = "_sum";
+				s->ns = true;
+			} else if (rest == 5 &&
+				   memcmp(dot + 1, "count", 5) == 0) {
+				s->suffix = "_count";
+			} else if (rest > 7 &&
+				   memcmp(dot + 1, "bucket.", 7) == 0) {
+				const char *v = dot + 8;
+
+				if ((size_t)(end - v) == 3 &&
+				    memcmp(v, "inf", 3) == 0)
+					snprintf(le, sizeof(le), "+Inf");
+				else
+					snprintf(le, sizeof(le), "%.6g",
+						 strtod(v, NULL) / 1e6);
+				s->suffix = "_bucket";
+				label_put(s->labels, sizeof(s->labels), "le",
+					  le, strlen(le));
+			} else {
+				continue;
+			}
 		} else if (r->kind == WORKER) {
 			const char *k = name + 7, *dot;
 
@@ -470,11 +512,14 @@ char *rs_metrics_end(struct rs_metrics *m, size_t *text_len)
 			    fam, fam);
 		put(&b, "# TYPE " PREFIX "%s %s\n", fam, h->type);
 		for (size_t j = first[f]; j != SIZE_MAX; j = next[j]) {
-			put(&b, PREFIX "%s", fam);
+			put(&b, PREFIX "%s%s", fam,
+			    s[j].suffix != NULL ? s[j].suffix : "");
 			if (s[j].labels[0] != '\0')
 				put(&b, "{%s}", s[j].labels);
 			if (s[j].real)
 				put(&b, " %.9g\n", s[j].d);
+			else if (s[j].ns)
+				put(&b, " %.9g\n", (double)s[j].v / 1e9);
 			else
 				put(&b, " %" PRIu64 "\n", s[j].v);
 		}

@@ -102,6 +102,52 @@ static void test_text(void **state)
 	free(t);
 }
 
+/* A histogram: _bucket with le in seconds (cumulative, +Inf last),
+ * _sum in seconds, _count; TYPE histogram once. */
+static void test_histogram(void **state)
+{
+	static const struct {
+		const char *name;
+		uint64_t v;
+	} in[] = {
+	    {"call_hist.Receive.bucket.1", 3},
+	    {"call_hist.Receive.bucket.2", 5},
+	    {"call_hist.Receive.bucket.inf", 6},
+	    {"call_hist.Receive.sum_ns", 2500000000},
+	    {"call_hist.Receive.count", 6},
+	    {"call_hist.Send.bucket.1", 1},
+	    {"call_hist.Send.bucket.inf", 1},
+	    {"call_hist.Send.sum_ns", 500},
+	    {"call_hist.Send.count", 1},
+	};
+	struct rs_metrics *m = rs_metrics_new();
+	size_t len;
+	char *t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		rs_metrics_add(m, in[i].name, in[i].v, NULL);
+	t = rs_metrics_end(m, &len);
+	assert_non_null(t);
+	assert_int_equal(count_of(t, "# TYPE "), 1);
+	assert_non_null(strstr(
+	    t, "# TYPE remsock_rpc_call_duration_seconds histogram\n"
+	       "remsock_rpc_call_duration_seconds_bucket{method=\"Receive\","
+	       "le=\"1e-06\"} 3\n"
+	       "remsock_rpc_call_duration_seconds_bucket{method=\"Receive\","
+	       "le=\"2e-06\"} 5\n"
+	       "remsock_rpc_call_duration_seconds_bucket{method=\"Receive\","
+	       "le=\"+Inf\"} 6\n"
+	       "remsock_rpc_call_duration_seconds_sum{method=\"Receive\"} 2.5\n"
+	       "remsock_rpc_call_duration_seconds_count{method=\"Receive\"} 6\n"
+	       "remsock_rpc_call_duration_seconds_bucket{method=\"Send\","
+	       "le=\"1e-06\"} 1\n"));
+	assert_non_null(strstr(
+	    t,
+	    "remsock_rpc_call_duration_seconds_sum{method=\"Send\"} 5e-07\n"));
+	free(t);
+}
+
 /* Many counters: the set grows, and nothing is lost. */
 static void test_many(void **state)
 {
@@ -127,6 +173,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_histogram),
 	    cmocka_unit_test(test_many),
 	};
 
