@@ -19,6 +19,11 @@
  * Socket readiness drives ares_process_fd() from the sockets' event
  * callback; timeouts are looked at every TIMEOUT_CHECK_NS while queries
  * are out.
+ *
+ * A reload publishes a new [dns] (rs_svc_shared.dns, its generation
+ * bumped): the worker's next poll opens a channel on it for new queries
+ * and keeps the old one, polled, until its queries are answered, then
+ * closes it.  Nothing asked is lost.
  */
 #include <arpa/inet.h>
 #include <ares.h>
@@ -189,9 +194,11 @@ static const struct ares_socket_functions dns_funcs = {
 
 /* ---- the channel -------------------------------------------------------- */
 
-int svc_dns_create(struct svc_worker *w)
+/* A channel on [dns] @p c; NULL with none (no servers) or on failure
+ * (*rc < 0). */
+static struct svc_dns *dns_open(struct svc_worker *w,
+				const struct rs_config_dns *c, int *err)
 {
-	const struct rs_config_dns *c = &w->sh->cfg->dns;
 	struct ares_options o = {
 	    .flags = ARES_FLAG_NOSEARCH,
 	    .timeout = (int)c->timeout_ms,
@@ -203,11 +210,14 @@ int svc_dns_create(struct svc_worker *w)
 	size_t used = 0;
 	int rc;
 
+	*err = 0;
 	if (c->nservers == 0)
-		return 0; /* control answers every Resolve itself */
+		return NULL; /* control answers every Resolve itself */
 	d = calloc(1, sizeof(*d));
-	if (d == NULL)
-		return -ENOMEM;
+	if (d == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	d->w = w;
 	rc = ares_init_options(&d->ch, &o,
 			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
@@ -225,29 +235,44 @@ int svc_dns_create(struct svc_worker *w)
 		ares_destroy(d->ch);
 		goto err;
 	}
-	w->dns = d;
-	return 0;
+	return d;
 err:
 	fprintf(stderr, "remsockd: worker %u: DNS resolver: %s\n", w->k,
 		ares_strerror(rc));
 	free(d);
-	return -EINVAL;
+	*err = -EINVAL;
+	return NULL;
+}
+
+/* Pending queries end with ARES_EDESTRUCTION: their calls are gone
+ * already (the connections closed first), or it is drained. */
+static void dns_close_one(struct svc_dns *d)
+{
+	if (d == NULL)
+		return;
+	ares_destroy(d->ch);
+	free(d);
+}
+
+int svc_dns_create(struct svc_worker *w)
+{
+	int rc;
+
+	w->dns_gen = __atomic_load_n(&w->sh->dns_gen, __ATOMIC_ACQUIRE);
+	w->dns =
+	    dns_open(w, __atomic_load_n(&w->sh->dns, __ATOMIC_ACQUIRE), &rc);
+	return rc;
 }
 
 void svc_dns_free(struct svc_worker *w)
 {
-	if (w->dns == NULL)
-		return;
-	/* Pending queries end with ARES_EDESTRUCTION: their calls are
-	 * gone already (the connections closed first). */
-	ares_destroy(w->dns->ch);
-	free(w->dns);
-	w->dns = NULL;
+	dns_close_one(w->dns);
+	dns_close_one(w->dns_old);
+	w->dns = w->dns_old = NULL;
 }
 
-void svc_dns_poll(struct svc_worker *w)
+static void dns_poll_one(struct svc_worker *w, struct svc_dns *d)
 {
-	struct svc_dns *d = w->dns;
 	uint64_t now;
 
 	if (d == NULL || d->pending == 0)
@@ -262,6 +287,37 @@ void svc_dns_poll(struct svc_worker *w)
 			ares_process_fd(d->ch, FD_BASE + (int)i,
 					ARES_SOCKET_BAD);
 	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
+/* A reload's [dns]: a new channel for new queries; the old one drains.
+ * One drains at a time: a second reload waits for it. */
+static void dns_reload(struct svc_worker *w, uint64_t gen)
+{
+	struct svc_dns *next;
+	int rc;
+
+	if (w->dns_old != NULL)
+		return;
+	next = dns_open(w, __atomic_load_n(&w->sh->dns, __ATOMIC_ACQUIRE), &rc);
+	w->dns_gen = gen;
+	if (rc < 0) /* the old one stays in use (reported) */
+		return;
+	w->dns_old = w->dns;
+	w->dns = next;
+}
+
+void svc_dns_poll(struct svc_worker *w)
+{
+	uint64_t gen = __atomic_load_n(&w->sh->dns_gen, __ATOMIC_ACQUIRE);
+
+	if (gen != w->dns_gen)
+		dns_reload(w, gen);
+	dns_poll_one(w, w->dns);
+	dns_poll_one(w, w->dns_old);
+	if (w->dns_old != NULL && w->dns_old->pending == 0) {
+		dns_close_one(w->dns_old);
+		w->dns_old = NULL;
+	}
 }
 
 /* ---- queries ------------------------------------------------------------ */

@@ -248,6 +248,8 @@ struct svc_worker {
 	struct svc_wait_list quiet; /* woken by svc_wait_wake() only */
 	struct svc_wait *last_wait; /* the latest wait made */
 	struct svc_dns *dns;	    /* svc_dns.c; NULL: no [dns] servers */
+	struct svc_dns *dns_old;    /* the one a reload replaced, draining */
+	uint64_t dns_gen;	    /* of sh->dns that dns was made from */
 	uint32_t nwaits;	    /* parked calls */
 	uint64_t out_bytes;	    /* replies waiting in connections' out */
 	struct svc_gone *gone_q;    /* GONE entries to send again */

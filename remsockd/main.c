@@ -109,9 +109,10 @@ static const char usage_text[] =
     "    SIGTERM stops the workers (closing every socket), closes the\n"
     "    port and prints the final counters.\n"
     "\n"
-    "    SIGHUP reads FILE again and puts its [acl], [hosts], [apps] and\n"
-    "    [quotas] in force at once, connections and sockets kept (what a\n"
-    "    reload changed is printed).  An app no longer in [apps] cannot\n"
+    "    SIGHUP reads FILE again and puts its [acl], [hosts], [apps],\n"
+    "    [quotas] and [dns] in force at once, connections, sockets and\n"
+    "    queries in flight kept (what a reload changed is printed).  An app no "
+    "longer in [apps] cannot\n"
     "    authenticate again; its connections and sockets stay until they\n"
     "    close.  A FILE that does not parse, or that changes anything else\n"
     "    (only a restart applies that), is refused with the reason, and\n"
@@ -494,10 +495,10 @@ static void on_hup(int sig)
 	reload_signal = sig;
 }
 
-/* ---- SIGHUP: [acl], [hosts], [apps] and [quotas] read again ------------- */
+/* ---- SIGHUP: [acl], [hosts], [apps], [quotas] and [dns] read again ------ */
 
 /* What a reload may not change, by section: the rest of the program
- * (ports, workers, rings, DNS...) is set up once. */
+ * (ports, workers, rings...) is set up once. */
 #define PART(what, f)                                                          \
 	{                                                                      \
 		what, offsetof(struct rs_config, f),                           \
@@ -513,11 +514,11 @@ static const struct {
     PART("[arp]", arp),	      PART("[tcp]", tcp),
     PART("[routes]", routes), PART("[routes]", nroutes),
     PART("[limits]", limits), PART("[service]", service),
-    PART("[dns]", dns),
 };
 
-/* What a reload found in @p next: NULL when only [acl], [hosts], [apps]
- * and [quotas] differ from @p cur, else the first section that does. */
+/* What a reload found in @p next: NULL when only [acl], [hosts], [apps],
+ * [quotas] and [dns] differ from @p cur, else the first section that
+ * does. */
 static const char *fixed_changed(const struct rs_config *cur,
 				 const struct rs_config *next)
 {
@@ -529,15 +530,19 @@ static const char *fixed_changed(const struct rs_config *cur,
 	return NULL;
 }
 
-/* Read the file again and put its [acl], [hosts], [apps] and [quotas] in
- * force, without touching a connection; anything else changed is refused
- * with the section named, and the running configuration stays whole. */
+/* Read the file again and put its [acl], [hosts], [apps], [quotas] and
+ * [dns] in force, without touching a connection; anything else changed is
+ * refused with the section named, and the running configuration stays
+ * whole. */
 static void reload(struct rs_config *cfg, const struct opts *o,
 		   struct rs_svc_shared *sh, struct rs_svc_dp *sdp)
 {
 	struct rs_config *next = malloc(sizeof(*next));
+	const struct rs_config_dns *old_dns = NULL;
+	struct rs_config_dns *dns = NULL;
 	struct rs_apps_changes ch;
 	struct rs_acl *acl, *old;
+	bool dns_changed;
 	const char *changed;
 	char err[1024];
 	int rc = -ENOMEM;
@@ -565,8 +570,8 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 		fprintf(stderr,
 			"remsockd: reload refused: %s changed, which only a "
 			"restart applies (a reload takes [acl], [hosts], "
-			"[apps] and [quotas]); the running configuration "
-			"stays\n",
+			"[apps], [quotas] and [dns]); the running "
+			"configuration stays\n",
 			changed);
 		goto out;
 	}
@@ -578,7 +583,17 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 			strerror(-rc));
 		goto out;
 	}
+	dns_changed = memcmp(&cfg->dns, &next->dns, sizeof(cfg->dns)) != 0;
+	if (dns_changed && (dns = malloc(sizeof(*dns))) == NULL) {
+		rs_acl_free(acl);
+		fprintf(stderr,
+			"remsockd: reload: %s; the running "
+			"configuration stays\n",
+			strerror(ENOMEM));
+		goto out;
+	}
 	if (rs_apps_update(sh->apps, next, &ch) < 0) {
+		free(dns);
 		rs_acl_free(acl);
 		fprintf(stderr,
 			"remsockd: reload: [apps]: more than %u apps, counting "
@@ -589,14 +604,24 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 		goto out;
 	}
 	old = rs_svc_acl_swap(sh, acl);
-	/* Workers may hold the old [acl] until their round ends, and the
-	 * next reload may write the secrets' spare slots only then. */
-	if (rs_svc_dp_quiesce(sdp, 5000) == 0)
+	if (dns_changed) {
+		*dns = next->dns;
+		old_dns = rs_svc_dns_swap(sh, dns);
+	}
+	/* Workers may hold the old [acl] and [dns] until their round ends,
+	 * and the next reload may write the secrets' spare slots only then. */
+	if (rs_svc_dp_quiesce(sdp, 5000) == 0) {
 		rs_acl_free(old);
-	else
+		if (old_dns != &cfg->dns)
+			free((void *)old_dns);
+	} else {
 		fprintf(stderr, "remsockd: reload: a worker did not finish "
-				"its round in 5 s: the old [acl] is kept in "
-				"memory\n");
+				"its round in 5 s: the old [acl] and [dns] are "
+				"kept in memory\n");
+	}
+	/* Control's own (it answers Resolve itself without servers); the
+	 * workers read sh->dns. */
+	cfg->dns = next->dns;
 	/* [hosts] is the control thread's alone. */
 	memcpy(cfg->acl, next->acl, sizeof(cfg->acl));
 	cfg->nacl = next->nacl;
@@ -612,10 +637,12 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 	       sizeof(cfg->quota_overrides));
 	cfg->nquota_overrides = next->nquota_overrides;
 	printf("remsockd: reload: %s: [acl] %u rule%s, [hosts] %u name%s, "
-	       "[apps] %u (%u added, %u changed, %u removed) in force\n",
+	       "[apps] %u (%u added, %u changed, %u removed), [dns] %u "
+	       "server%s%s in force\n",
 	       o->config, cfg->nacl, cfg->nacl == 1 ? "" : "s", cfg->nhosts,
 	       cfg->nhosts == 1 ? "" : "s", cfg->napps, ch.added, ch.changed,
-	       ch.removed);
+	       ch.removed, cfg->dns.nservers, cfg->dns.nservers == 1 ? "" : "s",
+	       dns_changed ? " (changed)" : "");
 out:
 	free(next);
 	notify("READY=1");

@@ -192,8 +192,8 @@ def main():
     o += ['.PP',
           'Check a file with',
           '.BR "remsockd \\-c FILE \\-\\-check\\-config" ;',
-          'a running remsockd rereads [acl], [hosts], [apps] and [quotas]',
-          'at SIGHUP',
+          'a running remsockd rereads [acl], [hosts], [apps], [quotas] and',
+          '[dns] at SIGHUP',
           '.RB ( "systemctl reload remsockd" )',
           'and refuses any other change. The sections and keys follow,',
           'each with its default as the embedded configuration sets it.']

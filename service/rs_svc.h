@@ -42,6 +42,7 @@ struct rs_acl;
 struct rs_apps;
 struct rs_config;
 struct rs_rpc_registry;
+struct rs_svc_shared;
 struct rte_mempool;
 struct rte_ring;
 
@@ -110,10 +111,18 @@ typedef void (*rs_svc_counter_fn)(void *arg, const char *name, uint64_t value);
 typedef void (*rs_svc_counters_fn)(void *src, rs_svc_counter_fn emit,
 				   void *emit_arg);
 
+/**
+ * Publish a new [dns] to the workers (a reload; the control thread): each
+ * opens a resolver on it at its next round and lets the old one drain.
+ * @return the one it replaces, to free (unless it is the configuration's
+ * own) once every worker has ended a round.
+ */
+const struct rs_config_dns *rs_svc_dns_swap(struct rs_svc_shared *sh,
+					    const struct rs_config_dns *dns);
+
 /** The message rings' and entries' use, to @p emit: ring.size (each
  *  ring's entries), ring_used.to_ctl, ring_used.to_workerK, msgs.size
  *  and msgs.in_use (the pool). */
-struct rs_svc_shared;
 void rs_svc_ring_counters(const struct rs_svc_shared *sh,
 			  void (*emit)(void *arg, const char *name,
 				       uint64_t value),
@@ -132,6 +141,11 @@ struct rs_svc_shared {
 	struct rte_ring *to_ctl;	  /**< workers -> control */
 	struct rte_ring *to_worker[RS_CONFIG_WORKERS_MAX]; /**< control -> k */
 	unsigned workers;
+	/** [dns] as the workers' resolvers take it: replaced by a reload
+	 *  (rs_svc_dns_swap()), read with an acquire load when dns_gen moves;
+	 *  at first, cfg->dns. */
+	const struct rs_config_dns *dns;
+	uint64_t dns_gen;
 	/** The process's counters (rs_svc_ctl_counters_set()), or NULL. */
 	rs_svc_counters_fn counters;
 	void *counters_src;

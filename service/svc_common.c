@@ -104,6 +104,7 @@ struct rs_svc_shared *rs_svc_shared_create(const struct rs_config *cfg,
 	if (sh == NULL)
 		goto err_nomem;
 	sh->cfg = cfg;
+	sh->dns = &cfg->dns;
 	sh->workers = workers;
 	sh->acl = rs_acl_create_from_config(cfg, &rc);
 	if (sh->acl == NULL) {
@@ -139,6 +140,16 @@ err_nomem:
 unsigned rs_svc_msgs_in_use(const struct rs_svc_shared *sh)
 {
 	return rte_mempool_in_use_count(sh->pool);
+}
+
+const struct rs_config_dns *rs_svc_dns_swap(struct rs_svc_shared *sh,
+					    const struct rs_config_dns *dns)
+{
+	const struct rs_config_dns *old =
+	    __atomic_exchange_n(&sh->dns, dns, __ATOMIC_ACQ_REL);
+
+	__atomic_fetch_add(&sh->dns_gen, 1, __ATOMIC_RELEASE);
+	return old;
 }
 
 void rs_svc_ring_counters(const struct rs_svc_shared *sh,

@@ -25,6 +25,10 @@ auth_timeout_ms = 2000
 operator = demo
 [acl]
 hole = allow $TB_PEER_IP/32 $OPEN_PORT
+[dns]
+servers = 198.18.0.9
+timeout_ms = 300
+tries = 1
 [apps]
 demo = demo-secret-not-for-production
 carol = carol-secret-one-for-tests
@@ -56,12 +60,12 @@ expect "before the reload, $TB_PEER_IP:8082 is denied (the built-in rule)" \
 	denied "$(probe 8082)"
 sed -i "s/^hole = allow .*/&\nhole2 = allow $TB_PEER_IP\/32 8082/" "$TB_CONF"
 expect "SIGHUP reads [acl] again" \
-	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 2 (0 added, 0 changed, 0 removed) in force" \
+	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 2 (0 added, 0 changed, 0 removed), [dns] 1 server in force" \
 	"$(reload)"
 expect "... and $TB_PEER_IP:8082 is allowed at once" allowed "$(probe 8082)"
 sed -i "s/^time_wait_ms = 500/time_wait_ms = 600/" "$TB_CONF"
 expect "a reload that changes [tcp] is refused, saying why" \
-	"remsockd: reload refused: [tcp] changed, which only a restart applies (a reload takes [acl], [hosts], [apps] and [quotas]); the running configuration stays" \
+	"remsockd: reload refused: [tcp] changed, which only a restart applies (a reload takes [acl], [hosts], [apps], [quotas] and [dns]); the running configuration stays" \
 	"$(reload)"
 expect "... and the [acl] in force stays" allowed "$(probe 8082)"
 sed -i "s/^time_wait_ms = 600/time_wait_ms = 500/; s/^hole2 = .*/hole2 = allow nonsense/" \
@@ -87,7 +91,7 @@ wait_for "$TB_DIR/hold.log" '^ready' 60 || fail "carol's connection is made"
 sed -i "s/^carol = .*/carol = $C2\ndave = $D/; s/^buffered_bytes = .*/&\ncarol = sockets=3 buffered_bytes=4194304/" \
 	"$TB_CONF"
 expect "SIGHUP puts a new [apps] and [quotas] in force" \
-	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 3 (1 added, 1 changed, 0 removed) in force" \
+	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 3 (1 added, 1 changed, 0 removed), [dns] 1 server in force" \
 	"$(reload)"
 expect "carol's old secret is refused, the new one taken; dave is known" \
 	"refused ok ok" \
@@ -96,9 +100,24 @@ expect "carol's new quotas hold (3 sockets, 4 MiB of rings)" "sockets 3" \
 	"$(app carol $C2 sockets)"
 sed -i "/^dave = /d" "$TB_CONF"
 expect "an app taken out of [apps] is counted removed" \
-	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 2 (0 added, 0 changed, 1 removed) in force" \
+	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 2 (0 added, 0 changed, 1 removed), [dns] 1 server in force" \
 	"$(reload)"
 expect "... and can no longer authenticate" refused "$(app dave $D auth)"
+
+# [dns]: from a server that is not there to dnsmasq in the namespace.
+tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
+	--no-hosts --bind-interfaces --listen-address="$TB_PEER_IP" \
+	--port=53 --user=root --pid-file= --log-facility=- \
+	--address=/svc.test/"$TB_PEER_IP"
+wait_for "$TB_DIR/dns.log" 'started' 60 || fail "dnsmasq starts"
+expect "before: Resolve asks 198.18.0.9, which does not answer" 1 \
+	"$(app demo demo-secret-not-for-production resolve web.svc.test |
+		grep -c '^error .*no answer')"
+sed -i "s/^servers = 198.18.0.9/servers = $TB_PEER_IP/" "$TB_CONF"
+expect "SIGHUP puts a new [dns] in force" 1 \
+	"$(reload | grep -c '\[dns\] 1 server (changed) in force$')"
+expect "... and Resolve asks dnsmasq at once" "$TB_PEER_IP" \
+	"$(app demo demo-secret-not-for-production resolve web.svc.test)"
 touch "$TB_DIR/go"
 wait_for "$TB_DIR/hold.log" '^still-served\|^error' 60
 expect "the connection carol made before the reloads is still served" \

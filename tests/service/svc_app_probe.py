@@ -5,6 +5,8 @@
         'ok' when APP authenticates with SECRET, else 'refused'
     svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET sockets
         how many sockets APP may hold (up to 8): 'sockets N'
+    svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET resolve NAME
+        the addresses Resolve answers for NAME, or 'error' and why
     svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET hold GOFILE
         authenticate, print 'ready', wait (60 s at most) for GOFILE to
         exist, then make and close a socket on the same connection:
@@ -12,6 +14,7 @@
 """
 
 import os
+import socket
 import sys
 import time
 
@@ -45,6 +48,12 @@ elif WHAT == 'sockets':
     print(f'sockets {len(held)}')
     for d in held:
         c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+elif WHAT == 'resolve':
+    try:
+        r = c.call('Resolve', pb.rs.ResolveRequest(name=sys.argv[7]))
+        print(' '.join(socket.inet_ntoa(a) for a in r.packed_address))
+    except CallError as e:
+        print(f'error {e.detail}')
 elif WHAT == 'hold':
     print('ready', flush=True)
     end = time.monotonic() + 60
