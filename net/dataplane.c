@@ -293,6 +293,8 @@ static void stats_add(struct rs_dp_stats *st, const struct rs_lcore *lc)
 		st->events[i] += RS_CNT_READ(lc, events[i]);
 	st->socks_open += RS_CNT_READ(lc, socks_open);
 	st->tcp_conns += RS_CNT_READ(lc, tcp_conns);
+	for (unsigned s = 0; s < RS_TCP_STATE_MAX; s++)
+		st->tcp_states[s] += RS_CNT_READ(lc, tcp_states[s]);
 	st->arp_held += RS_CNT_READ(lc, arp_held);
 	st->tcp_conns_at_stop += RS_CNT_READ(lc, tcp_conns_at_stop);
 }

@@ -141,6 +141,8 @@ struct rs_dp_stats {
 	/* Gauges: values now, not counts. */
 	uint64_t socks_open;	    /**< socket handles not given back */
 	uint64_t tcp_conns;	    /**< TCP connections in the pools */
+	/** Of them, in each state (enum rs_tcp_state). */
+	uint64_t tcp_states[RS_TCP_STATE_MAX];
 	uint64_t arp_held;	    /**< packets waiting for ARP */
 	uint64_t tcp_conns_at_stop; /**< TCP connections left after the
 				       stop's grace period ([tcp]

@@ -257,6 +257,9 @@ void rs_tcp_glue_timers(struct rs_lcore *lc)
 {
 	rs_tcp_timers_run(lc->tcp, lc->now_ns);
 	RS_GAUGE_SET(lc, tcp_conns, rs_tcp_conn_count(lc->tcp));
+	for (unsigned s = 0; s < RS_TCP_STATE_MAX; s++)
+		RS_GAUGE_SET(lc, tcp_states[s],
+			     rs_tcp_state_count(lc->tcp, (enum rs_tcp_state)s));
 	stats_copy(lc);
 }
 

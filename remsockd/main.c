@@ -812,6 +812,14 @@ static void stats_counters(void *srcp, rs_svc_counter_fn emit, void *arg)
 		emit(arg, name, one.tx_pkts);
 	}
 	rs_svc_ring_counters(src->sh, emit, arg);
+	/* TCP connections by state (listeners are not connections). */
+	for (unsigned s = 0; s < RS_TCP_STATE_MAX; s++) {
+		if (s == RS_TCP_LISTEN)
+			continue;
+		snprintf(name, sizeof(name), "tcp_state.%s",
+			 rs_tcp_state_name(s));
+		emit(arg, name, st.tcp_states[s]);
+	}
 	emit(arg, "control.busy_cycles", control_busy_cycles);
 	emit(arg, "tsc_hz", rte_get_tsc_hz());
 	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++) {

@@ -135,6 +135,9 @@ static const struct rule rules[] = {
     {EXACT, "dropped", "", C, NULL, NULL, NULL},
     {KEYED, "drop.", "packets_dropped_total", C, "reason", NULL,
      "Received packets dropped, by reason."},
+    {KEYED, "tcp_state.", "tcp_connections", G, "state", NULL,
+     "TCP connections in the pools now, by state (CLOSED: closed, not yet "
+     "given back)."},
     {KEYED, "event.", "events_total", C, "event", NULL,
      "Things the stack did or met, by kind."},
     {KEYED2, "acl.denied.", "acl_denied_total", C, "origin", "rule",

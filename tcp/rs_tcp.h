@@ -615,6 +615,11 @@ const char *rs_tcp_counter_name(unsigned counter);
 /** @return "ESTABLISHED" etc., or NULL for a bad value. */
 const char *rs_tcp_state_name(unsigned state);
 
+/** The pool's connections in state @p state now (CLOSED: allocated,
+ *  closed, not yet given back). */
+unsigned rs_tcp_state_count(const struct rs_tcp_stack *st,
+			    enum rs_tcp_state state);
+
 /* ---------------------------------------------------------------------- */
 /* Sockets                                                                */
 /* ---------------------------------------------------------------------- */

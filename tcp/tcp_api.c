@@ -34,6 +34,12 @@ const char *rs_tcp_state_name(unsigned state)
 	return state < RS_TCP_STATE_MAX ? state_names[state] : NULL;
 }
 
+unsigned rs_tcp_state_count(const struct rs_tcp_stack *st,
+			    enum rs_tcp_state state)
+{
+	return (unsigned)state < RS_TCP_STATE_MAX ? st->in_state[state] : 0;
+}
+
 const char *rs_tcp_drop_name(unsigned reason)
 {
 	return reason < RS_TCP_DROP_MAX ? drop_names[reason] : NULL;
@@ -119,7 +125,7 @@ struct rs_tcp_conn *rs_tcp_connect(struct rs_tcp_stack *st, uint64_t now,
 		return connect_fail(c, ENOMEM);
 	c->app_held = true;
 	c->user = user;
-	c->state = RS_TCP_SYN_SENT;
+	tcp_state_set(c, RS_TCP_SYN_SENT);
 	RS_TCP_COUNT(st, ACTIVE_OPENS);
 	rs_tcp_out_syn(c, now);
 	c->rtt_timing = true;
@@ -305,10 +311,10 @@ static int shut_wr(struct rs_tcp_conn *c, uint64_t now)
 	switch (c->state) {
 	case RS_TCP_SYN_RECEIVED:
 	case RS_TCP_ESTABLISHED:
-		c->state = RS_TCP_FIN_WAIT_1;
+		tcp_state_set(c, RS_TCP_FIN_WAIT_1);
 		break;
 	case RS_TCP_CLOSE_WAIT:
-		c->state = RS_TCP_LAST_ACK;
+		tcp_state_set(c, RS_TCP_LAST_ACK);
 		break;
 	case RS_TCP_FIN_WAIT_1:
 	case RS_TCP_FIN_WAIT_2:

@@ -477,6 +477,7 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 	rs_tcp_flow_insert(&st->flows, &c->tuple);
 	c->in_flow = true;
 	st->n_conns++;
+	st->in_state[RS_TCP_CLOSED]++; /* memset: state 0 */
 	return c;
 }
 
@@ -546,13 +547,14 @@ void rs_tcp_conn_free(struct rs_tcp_conn *c)
 	c->app_held = false;
 	rs_tcp_list_add_tail(&st->free_conns, &c->qlink);
 	st->n_conns--;
+	st->in_state[c->state]--;
 }
 
 void rs_tcp_conn_closed(struct rs_tcp_conn *c, int err)
 {
 	stop_all(c);
 	leave_queue(c); /* an unaccepted child dies with its connection */
-	c->state = RS_TCP_CLOSED;
+	tcp_state_set(c, RS_TCP_CLOSED);
 	if (err && !c->error) {
 		c->error = err;
 		c->ev |= RS_TCP_EV_ERROR;

@@ -59,7 +59,7 @@ static int closed_input(struct rs_tcp_stack *st, const struct rs_tcp_seg_in *s)
 
 static void established(struct rs_tcp_conn *c, uint64_t now)
 {
-	c->state = RS_TCP_ESTABLISHED;
+	tcp_state_set(c, RS_TCP_ESTABLISHED);
 	RS_TCP_COUNT(c->st, ESTABLISHED);
 	if (c->retries && c->srtt == 0)
 		c->rto = RS_TCP_MIN(RS_TCP_MAX(c->rto, RTO_AFTER_SYN_LOSS),
@@ -88,7 +88,7 @@ void rs_tcp_syn_child(struct rs_tcp_listener *l, struct rs_tcp_conn *c)
 	rs_tcp_list_add_tail(&l->syn_q, &c->qlink);
 	l->n_syn++;
 	l->st->n_syn_recv++;
-	c->state = RS_TCP_SYN_RECEIVED;
+	tcp_state_set(c, RS_TCP_SYN_RECEIVED);
 	RS_TCP_COUNT(l->st, PASSIVE_OPENS);
 }
 
@@ -148,7 +148,7 @@ static int syn_sent_input(struct rs_tcp_conn *c, uint64_t now,
 	c->rcv_adv = c->rcv_nxt + RS_TCP_MIN(rs_tcp_rcv_space(c), 0xffffu);
 	if (!(f & RS_TCP_ACK)) {
 		/* Simultaneous open (RFC 9293 figure 8). */
-		c->state = RS_TCP_SYN_RECEIVED;
+		tcp_state_set(c, RS_TCP_SYN_RECEIVED);
 		rs_tcp_out_syn(c, now);
 		return RS_TCP_IN_OK;
 	}
@@ -280,7 +280,7 @@ static void fin_acked_step(struct rs_tcp_conn *c, uint64_t now)
 		return;
 	switch (c->state) {
 	case RS_TCP_FIN_WAIT_1:
-		c->state = RS_TCP_FIN_WAIT_2;
+		tcp_state_set(c, RS_TCP_FIN_WAIT_2);
 		if (c->orphan)
 			rs_tcp_timer_set(c, RS_TCP_T_CLOSE, now,
 					 c->st->cfg.fin_wait2_ns);

@@ -392,6 +392,9 @@ struct rs_tcp_stack {
 	 * over (rs_tcp_tw_reuse) or evict when the pool is full. */
 	struct rs_tcp_link time_wait;
 	unsigned n_conns, n_syn_recv;
+	/* Connections of the pool in each state (tcp_state_set()): they
+	 * add up to n_conns. */
+	unsigned in_state[RS_TCP_STATE_MAX];
 	struct rs_tcp_listener *listeners;
 	unsigned n_listeners;
 	struct rs_tcp_flowtab flows, lflows;
@@ -690,5 +693,14 @@ void rs_tcp_out_synack_cookie(struct rs_tcp_stack *st,
 			      const struct rs_tcp_seg_in *in, uint32_t iss,
 			      uint16_t window, int ws, bool sack,
 			      const struct rs_tcp_ts *ts);
+
+/* Every change of a connection's state goes through here, so that the
+ * stack's count of connections by state stays true. */
+static inline void tcp_state_set(struct rs_tcp_conn *c, enum rs_tcp_state s)
+{
+	c->st->in_state[c->state]--;
+	c->st->in_state[s]++;
+	c->state = s;
+}
 
 #endif /* RS_TCP_PVT_H */

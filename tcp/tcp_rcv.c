@@ -110,10 +110,10 @@ static void fin_in(struct rs_tcp_conn *c, uint64_t now)
 	c->ev |= RS_TCP_EV_PEER_FIN;
 	switch (c->state) {
 	case RS_TCP_ESTABLISHED:
-		c->state = RS_TCP_CLOSE_WAIT;
+		tcp_state_set(c, RS_TCP_CLOSE_WAIT);
 		break;
 	case RS_TCP_FIN_WAIT_1:
-		c->state = RS_TCP_CLOSING;
+		tcp_state_set(c, RS_TCP_CLOSING);
 		break;
 	case RS_TCP_FIN_WAIT_2:
 		rs_tcp_enter_time_wait(c, now);

@@ -105,7 +105,7 @@ void rs_tcp_time_wait_restart(struct rs_tcp_conn *c, uint64_t now)
 
 void rs_tcp_enter_time_wait(struct rs_tcp_conn *c, uint64_t now)
 {
-	c->state = RS_TCP_TIME_WAIT;
+	tcp_state_set(c, RS_TCP_TIME_WAIT);
 	for (unsigned k = 0; k < RS_TCP_T_KINDS; k++)
 		rs_tcp_timer_stop(c, (enum tcp_timer_kind)k);
 	rs_tcp_time_wait_restart(c, now);

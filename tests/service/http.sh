@@ -107,6 +107,9 @@ expect "call durations: a histogram of Receive whose +Inf bucket is its count" \
 	1 "$(awk '$1 ~ /^remsock_rpc_call_duration_seconds_bucket\{method="Receive",le="\+Inf"\}$/ {inf = $2}
 		$1 ~ /^remsock_rpc_call_duration_seconds_count\{method="Receive"\}$/ {n = $2}
 		END {print (n > 0 && inf == n)}' "$TB_DIR/metrics.txt")"
+expect "TCP connections by state: the scrape's own is ESTABLISHED" 1 \
+	"$(awk '$1 == "remsock_tcp_connections{state=\"ESTABLISHED\"}" {print ($2 >= 1)}' \
+		"$TB_DIR/metrics.txt")"
 expect "metrics over HTTPS with a Bearer APP:SECRET: 200" 200 \
 	"$(status --cacert "$TB_DIR/ca.crt" -H "Authorization: Bearer $OPS" \
 		"https://$TB_PROXY_IP:8443/metrics")"

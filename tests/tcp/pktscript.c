@@ -1659,6 +1659,20 @@ static void timed_line(char *p, const char *line)
 
 /* Close what the script left open, let every timer run out, and check
  * that nothing is left in the pool. */
+/* The stack's count of connections by state adds up to its pool's. */
+static void states_check(void)
+{
+	unsigned sum = 0;
+
+	if (R.st == NULL)
+		return;
+	for (unsigned s = 0; s < RS_TCP_STATE_MAX; s++)
+		sum += rs_tcp_state_count(R.st, (enum rs_tcp_state)s);
+	if (sum != rs_tcp_conn_count(R.st))
+		fail("connections by state add up to %u, the pool has %u", sum,
+		     rs_tcp_conn_count(R.st));
+}
+
 static void finish(void)
 {
 	unsigned left;
@@ -1673,6 +1687,7 @@ static void finish(void)
 		rs_tcp_listener_close(R.lis[--R.n_lis].l, R.now);
 	run_timers_until(R.now + DRAIN_LIMIT, false);
 	left = rs_tcp_conn_count(R.st);
+	states_check();
 	if (left != 0)
 		fail("end: %u connection(s) still in the pool after closing "
 		     "everything and %llu s of timers",
@@ -1729,6 +1744,7 @@ int main(int argc, char **argv)
 			directive(p);
 		else
 			timed_line(p, line);
+		states_check();
 	}
 	fclose(in);
 	start_stack();
