@@ -1199,6 +1199,37 @@ void svc_method_counters(const struct rs_svc_dp *sdp, rs_svc_counter_fn emit,
 	}
 }
 
+void svc_app_counters(const struct rs_svc_dp *sdp, rs_svc_counter_fn emit,
+		      void *arg)
+{
+	static const char *const outcome[3] = {"ok", "app_error", "rpc_error"};
+	uint32_t napps = rs_apps_count(sdp->sh->apps);
+	char name[RS_CONFIG_NAME_MAX + 32];
+
+	for (uint32_t a = 0; a < napps && a < RS_APPS_SLOTS; a++) {
+		const char *id = rs_apps_id(sdp->sh->apps, a);
+		uint64_t calls[3] = {0}, bytes[2] = {0};
+
+		for (unsigned k = 0; k < RS_DP_WORKERS_MAX; k++) {
+			const struct svc_worker *w = LOAD(sdp->w[k]);
+
+			for (unsigned o = 0; w != NULL && o < 3; o++)
+				calls[o] += LOAD(w->apps[a].calls[o]);
+			for (unsigned d = 0; w != NULL && d < 2; d++)
+				bytes[d] += LOAD(w->apps[a].bytes[d]);
+		}
+		for (unsigned o = 0; o < 3; o++) {
+			snprintf(name, sizeof(name), "app_calls.%s.%s", id,
+				 outcome[o]);
+			emit(arg, name, calls[o]);
+		}
+		snprintf(name, sizeof(name), "app_bytes_in.%s", id);
+		emit(arg, name, bytes[0]);
+		snprintf(name, sizeof(name), "app_bytes_out.%s", id);
+		emit(arg, name, bytes[1]);
+	}
+}
+
 void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 			 struct rs_svc_dp_stats *st)
 {

@@ -169,6 +169,18 @@ void svc_conn_close_all(struct svc_worker *w)
 
 /* ---- output ------------------------------------------------------------- */
 
+/* Bytes of RPC traffic to (@p dir 1) or from (0) a connection, for its
+ * app (svc_pvt.h's svc_app_stat); none before it has one. */
+static void app_bytes(struct svc_worker *w, const struct svc_conn *c,
+		      unsigned dir, size_t n)
+{
+	int32_t app = out_app(c);
+
+	if (app >= 0 && (uint32_t)app < RS_APPS_SLOTS)
+		__atomic_store_n(&w->apps[app].bytes[dir],
+				 w->apps[app].bytes[dir] + n, __ATOMIC_RELAXED);
+}
+
 static bool out_append(struct svc_conn *c, const uint8_t *buf, size_t len)
 {
 	size_t need = c->out_len + len, cap = c->out_cap;
@@ -198,6 +210,7 @@ static bool out_append(struct svc_conn *c, const uint8_t *buf, size_t len)
 void svc_conn_write(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *buf, size_t len)
 {
+	app_bytes(w, c, 1, len);
 	if (c->tls != NULL)
 		svc_tls_write(w, c, buf, len); /* its records: below */
 	else
@@ -370,13 +383,11 @@ static bool respond_direct(struct svc_conn *c, const struct rs_rpc_call *call,
 	if (rs_rpc_call_respond_iov(call, call->resp, iov, &done) < 0)
 		return false;
 	rs_sock_tx_commit(c->s, done); /* a broken one: CLOSED follows */
+	app_bytes(c->w, c, 1, done);
 	return true;
 }
 
-/* Answer a call: @p rc and @p len as rs_rpc_dispatch() returned them
- * given no buffer (-ENOSPC: the response is to be written, @p len bytes
- * of it), or 0 with the response already in w->out. */
-/* Count a finished call by method and outcome (svc_pvt.h). */
+/* Count a finished call by method and outcome, and by app (svc_pvt.h). */
 static void method_count(struct svc_worker *w, const struct rs_rpc_call *call)
 {
 	const struct rs_rpc_method *m = call->method;
@@ -389,6 +400,10 @@ static void method_count(struct svc_worker *w, const struct rs_rpc_call *call)
 	uint64_t us, ns;
 	unsigned b;
 
+	if (w->cur_app < RS_APPS_SLOTS)
+		__atomic_store_n(&w->apps[w->cur_app].calls[o],
+				 w->apps[w->cur_app].calls[o] + 1,
+				 __ATOMIC_RELAXED);
 	if (m == NULL) /* no such method: an RPC error, not a method's */
 		return;
 	h = ((uintptr_t)m >> 4) % SVC_METHOD_SLOTS;
@@ -413,6 +428,9 @@ static void method_count(struct svc_worker *w, const struct rs_rpc_call *call)
 		__atomic_store_n(&s->m, m, __ATOMIC_RELEASE);
 }
 
+/* Answer a call: @p rc and @p len as rs_rpc_dispatch() returned them
+ * given no buffer (-ENOSPC: the response is to be written, @p len bytes
+ * of it), or 0 with the response already in w->out. */
 void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
 		 size_t len)
 {
@@ -529,6 +547,7 @@ ssize_t svc_conn_feed(struct svc_worker *w, struct svc_conn *c,
 		c->input_ns = rs_lcore_now_ns(w->lc);
 		rs_http_conn_input(c->http, p, len, c->input_ns, &used);
 		out_charge(w, c); /* answers the codec made or held */
+		app_bytes(w, c, 0, used);
 		return (ssize_t)used;
 	}
 	while (off < len && !svc_conn_full(w, c)) {
@@ -539,6 +558,7 @@ ssize_t svc_conn_feed(struct svc_worker *w, struct svc_conn *c,
 		if (rc == RS_FRAME_READY)
 			svc_conn_call(w, c, c->app, fr.data, fr.len);
 	}
+	app_bytes(w, c, 0, off);
 	return (ssize_t)off;
 }
 

@@ -108,6 +108,7 @@ static void metrics_answer(struct svc_worker *w, struct svc_conn *c,
 	if (sh->counters != NULL)
 		sh->counters(sh->counters_src, metrics_add, m);
 	svc_method_counters(w->sdp, metrics_add, m);
+	svc_app_counters(w->sdp, metrics_add, m);
 	text = rs_metrics_end(m, &len);
 	if (text == NULL) {
 		rs_http_conn_respond_status(c->http, id, 500,

@@ -31,6 +31,7 @@
 
 #include <rte_common.h>
 
+#include "rs_apps.h"
 #include "rs_desc.h"
 #include "rs_frame.h"
 #include "rs_http.h"
@@ -217,6 +218,14 @@ struct svc_method_stat {
 	uint64_t sum_ns;
 };
 
+/* An app's calls by outcome and RPC bytes from and to its connections
+ * (an HTTP connection's go to its first app), on one worker; read by any
+ * thread (svc_app_counters). */
+struct svc_app_stat {
+	uint64_t calls[3];
+	uint64_t bytes[2]; /* [0] in, [1] out */
+};
+
 struct svc_worker {
 	struct rs_svc_shared *sh;
 	const struct rs_svc_dp *sdp;
@@ -230,6 +239,7 @@ struct svc_worker {
 	struct rs_arena *arena;
 	struct rs_arena *http_arena; /* decoding HTTP requests */
 	struct svc_method_stat mstat[SVC_METHOD_SLOTS];
+	struct svc_app_stat apps[RS_APPS_SLOTS];
 	TAILQ_HEAD(, svc_conn) kick; /* to resume or close at the next poll */
 	TAILQ_HEAD(, svc_conn) starved; /* paused until their app drains */
 	struct rs_rpc_env env_rpc, env_exec;
@@ -332,6 +342,10 @@ bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c);
  * call.METHOD.OUTCOME (the outcomes ok, app_error, rpc_error). */
 void svc_method_counters(const struct rs_svc_dp *sdp, rs_svc_counter_fn emit,
 			 void *arg);
+/* Every worker's per-app counters, summed: app_calls.APP.OUTCOME,
+ * app_bytes_in.APP, app_bytes_out.APP. */
+void svc_app_counters(const struct rs_svc_dp *sdp, rs_svc_counter_fn emit,
+		      void *arg);
 /* Bring the output's count and charge up to date (after the HTTP codec
  * held or wrote responses). */
 void svc_conn_charge(struct svc_worker *w, struct svc_conn *c);

@@ -69,6 +69,14 @@ static const struct rule rules[] = {
      "How long the workers took over calls, from their first dispatch to "
      "their reply (waits included), by method; calls the control thread "
      "approved or answered are not timed."},
+    {KEYED2, "app_calls.", "app_calls_total", C, "app", "outcome",
+     "Calls an app's connections made that the workers finished, by "
+     "outcome."},
+    {KEYED, "app_bytes_in.", "app_rpc_received_bytes_total", C, "app", NULL,
+     "RPC bytes the workers read from an app's connections (an HTTP "
+     "connection's count for its first app)."},
+    {KEYED, "app_bytes_out.", "app_rpc_sent_bytes_total", C, "app", NULL,
+     "RPC bytes the workers wrote to an app's connections."},
     {EXACT, "rpc.forwarded", "rpc_calls_forwarded_total", C, NULL, NULL,
      "Calls the workers sent to the control thread."},
     {EXACT, "rpc.control_execs", "rpc_control_approved_total", C, NULL, NULL,

@@ -110,6 +110,11 @@ expect "call durations: a histogram of Receive whose +Inf bucket is its count" \
 expect "TCP connections by state: the scrape's own is ESTABLISHED" 1 \
 	"$(awk '$1 == "remsock_tcp_connections{state=\"ESTABLISHED\"}" {print ($2 >= 1)}' \
 		"$TB_DIR/metrics.txt")"
+expect "per app: the demo app's calls and RPC bytes both ways" "1 1 1" \
+	"$(awk '$1 == "remsock_app_calls_total{app=\"demo\",outcome=\"ok\"}" {c = ($2 >= 10)}
+		$1 == "remsock_app_rpc_received_bytes_total{app=\"demo\"}" {i = ($2 > 0)}
+		$1 == "remsock_app_rpc_sent_bytes_total{app=\"demo\"}" {o = ($2 > 1048576)}
+		END {print c + 0, i + 0, o + 0}' "$TB_DIR/metrics.txt")"
 expect "metrics over HTTPS with a Bearer APP:SECRET: 200" 200 \
 	"$(status --cacert "$TB_DIR/ca.crt" -H "Authorization: Bearer $OPS" \
 		"https://$TB_PROXY_IP:8443/metrics")"
