@@ -59,6 +59,8 @@ struct rs_svc_dp_stats {
 	uint64_t woken;		/**< runs of parked calls after an event */
 	uint64_t expired;	/**< runs at the deadline */
 	uint64_t cancelled;	/**< parked calls of closed connections */
+	uint64_t stop_answered; /**< parked calls answered CANCELLED at the
+				     stop */
 	uint64_t busy;		/**< refused: control ring or pool full */
 	uint64_t starved;	/**< inputs paused for an app's quota */
 	uint64_t reaped;	/**< sockets closed for idleness */

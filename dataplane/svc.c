@@ -1005,17 +1005,38 @@ static int svc_poll(struct rs_lcore *lc, void *arg)
 	return (int)work;
 }
 
+/* At the stop, each parked call is answered RPC_CANCELLED, saying why,
+ * so that its client fails it at once instead of at its deadline. */
+static void stop_answer(struct svc_worker *w)
+{
+	struct svc_wait *wt;
+	struct svc_conn *c;
+	size_t len;
+
+	for (uint32_t i = 0; i < w->nconns_max; i++) {
+		c = w->conns[i];
+		while (c != NULL && !TAILQ_EMPTY(&c->waits)) {
+			wt = TAILQ_FIRST(&c->waits);
+			if (rs_rpc_error_write(
+				rs_rpc_frame_call_id(wt->frame, wt->len),
+				RPC_ERR(CANCELLED),
+				"remsockd is stopping (SIGTERM): the call was "
+				"waiting; retry with another proxy",
+				w->out, SVC_OUT_MAX, &len) == 0)
+				svc_conn_reply(w, c, w->out, len);
+			w->st.stop_answered++;
+			svc_wait_cancel(w, wt);
+			c = w->conns[i]; /* a reply may have closed it */
+		}
+	}
+}
+
 static void svc_fini(struct rs_lcore *lc, void *arg)
 {
 	struct rs_svc_dp *sdp = arg;
 	struct svc_worker *w = sdp->w[rs_lcore_index(lc)];
 
-	/* Entries still coming are answers nobody waits for any more. */
-	ring_poll(w);
-	svc_conn_close_all(w);
-	svc_dns_free(w);
-	while (!TAILQ_EMPTY(&w->socks_all))
-		svc_sock_close(w, TAILQ_FIRST(&w->socks_all), false);
+	/* No new connection from here. */
 	if (w->listener != NULL)
 		rs_sock_close(w->listener);
 	if (w->http_listener != NULL)
@@ -1026,6 +1047,15 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 		rs_sock_close(w->https_listener);
 	w->listener = w->http_listener = w->tls_listener = NULL;
 	w->https_listener = NULL;
+	/* Entries still coming are answers nobody waits for any more. */
+	ring_poll(w);
+	stop_answer(w);
+	/* Closed, not aborted: what the TX rings hold (those answers too)
+	 * goes out within [tcp] close_grace_ms. */
+	svc_conn_close_all(w);
+	svc_dns_free(w);
+	while (!TAILQ_EMPTY(&w->socks_all))
+		svc_sock_close(w, TAILQ_FIRST(&w->socks_all), false);
 	/* Control forgets its table at the stop: GONEs still waiting have
 	 * nothing to tell it. */
 	w->gone_n = 0;
@@ -1252,6 +1282,7 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->woken += LOAD(w->st.woken);
 		st->expired += LOAD(w->st.expired);
 		st->cancelled += LOAD(w->st.cancelled);
+		st->stop_answered += LOAD(w->st.stop_answered);
 		st->busy += LOAD(w->st.busy);
 		st->starved += LOAD(w->st.starved);
 		st->reaped += LOAD(w->st.reaped);

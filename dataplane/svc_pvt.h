@@ -193,6 +193,8 @@ struct svc_worker_stats {
 	uint64_t close_deferred; /* Closes that waited for their Sends */
 	uint64_t close_overdue;	 /* ... and closed at close_wait_ms */
 	uint64_t gone;		 /* GONE entries sent */
+	uint64_t stop_answered;	 /* parked calls answered CANCELLED at the
+				    stop */
 	uint64_t gone_lost;	 /* GONE entries that found no room (leak) */
 	uint64_t http_requests;	 /* HTTP requests that reached the service */
 	uint64_t http_errors;	 /* answered with an HTTP error status */

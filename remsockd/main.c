@@ -106,8 +106,11 @@ static const char usage_text[] =
     "    each worker lcore one RX/TX queue pair, waits for link up, prints\n"
     "    a banner (port, MAC, address, negotiated offloads,\n"
     "    workers, RPC port) and runs in the foreground.  SIGINT or\n"
-    "    SIGTERM stops the workers (closing every socket), closes the\n"
-    "    port and prints the final counters.\n"
+    "    SIGTERM stops it: the workers stop accepting, answer every call\n"
+    "    still waiting RPC_CANCELLED (rpc.stop_answered), close every\n"
+    "    connection and socket and give TCP ones [tcp] close_grace_ms to\n"
+    "    finish (those that did not: tcp_conns_at_stop); then the port\n"
+    "    closes and the final counters are printed.\n"
     "\n"
     "    SIGHUP reads FILE again and puts its [acl], [hosts], [apps],\n"
     "    [quotas] and [dns] in force at once, connections, sockets and\n"
@@ -752,6 +755,7 @@ static void service_counters(const struct counters_src *src,
 	    {"rpc.woken", ds.woken},
 	    {"rpc.expired", ds.expired},
 	    {"rpc.cancelled", ds.cancelled},
+	    {"rpc.stop_answered", ds.stop_answered},
 	    {"rpc.busy", ds.busy},
 	    {"rpc.starved", ds.starved},
 	    {"rpc.reaped", ds.reaped},

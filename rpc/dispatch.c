@@ -26,7 +26,7 @@ static uint64_t arena_failures(struct rs_arena *arena)
  * (RpcRequest field 1, a varint) before the damage; answering with it lets
  * the client fail the right call instead of guessing.  0 when there is
  * none. */
-static uint64_t salvage_call_id(const uint8_t *p, size_t len)
+uint64_t rs_rpc_frame_call_id(const uint8_t *p, size_t len)
 {
 	struct rs_wire_field f;
 	uint64_t id = 0;
@@ -53,7 +53,7 @@ static Remsock__Rpc__RpcRequest *decode_envelope(struct rs_arena *arena,
 		call->deadline_seconds = req->deadline_seconds;
 		return req;
 	}
-	call->call_id = salvage_call_id(call->frame, call->frame_len);
+	call->call_id = rs_rpc_frame_call_id(call->frame, call->frame_len);
 	if (arena_failures(arena) != failures)
 		rs_rpc_call_set_rpc_error(
 		    call, RPC_ERR(REQUEST_TOO_LARGE),

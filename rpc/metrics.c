@@ -92,6 +92,8 @@ static const struct rule rules[] = {
      "Waiting calls answered at their deadline."},
     {EXACT, "rpc.cancelled", "rpc_calls_cancelled_total", C, NULL, NULL,
      "Waiting calls dropped with their closed connection."},
+    {EXACT, "rpc.stop_answered", "rpc_calls_stop_answered_total", C, NULL, NULL,
+     "Waiting calls answered CANCELLED because remsockd stopped."},
     {EXACT, "rpc.waits", "rpc_calls_waiting", G, NULL, NULL,
      "Calls waiting now."},
     {EXACT, "rpc.busy", "rpc_calls_busy_total", C, NULL, NULL,

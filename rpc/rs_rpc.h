@@ -233,6 +233,13 @@ int rs_rpc_call_respond_iov(const struct rs_rpc_call *call,
 			    const struct iovec out[2], size_t *out_len);
 
 /**
+ * The call_id of a request frame body (RpcRequest field 1), read without
+ * decoding the rest: from an envelope that does not decode, or from a
+ * frame kept to answer later.  0 when there is none.
+ */
+uint64_t rs_rpc_frame_call_id(const uint8_t *frame, size_t len);
+
+/**
  * Write an error-only response frame for @p call_id: for errors a transport
  * finds itself (RPC_UNAUTHENTICATED, RPC_OVER_QUOTA,
  * RPC_DEADLINE_EXCEEDED...).
@@ -240,6 +247,7 @@ int rs_rpc_call_respond_iov(const struct rs_rpc_call *call,
  * @param detail   text, or NULL; cut at RS_RPC_DETAIL_MAX - 1 bytes.
  * @return as rs_rpc_call_respond().
  */
+
 int rs_rpc_error_write(uint64_t call_id, Remsock__Rpc__RpcErrorCode code,
 		       const char *detail, uint8_t *out, size_t cap,
 		       size_t *out_len);

@@ -5,7 +5,7 @@
 # auth_timeout_ms and idle_timeout_s, an [acl] that opens one port of the
 # benchmark range (the built-in rule denies the rest), a pending call
 # quota of 2 and a buffered bytes quota of two sockets' rings; svc_limits.py in the namespace checks each, then remsockd
-# must stop with nothing left.
+# must stop with nothing left, a waiting call answered.
 #
 #   limits.sh REMSOCKD RS_BRIDGE SOURCE_ROOT
 set -uo pipefail
@@ -124,8 +124,19 @@ expect "the connection carol made before the reloads is still served" \
 	still-served "$(tail -1 "$TB_DIR/hold.log")"
 check "remsockd still serves (the earlier connections' sockets are its own)" \
 	kill -0 "$TB_PID"
+
+# SIGTERM answers a waiting call, rather than leave it to its deadline.
+tb_ns_bg "$TB_DIR/park.log" /usr/bin/python3 "$HERE/svc_app_probe.py" \
+	"$SRC/proto" "$TB_PROXY_IP" 5757 demo demo-secret-not-for-production park
+wait_for "$TB_DIR/park.log" '^parked' 60 || fail "a Receive waits at the proxy"
 svc_stop
-expect "the reaped sockets were counted, and their descriptors given back" "2 0" \
+wait_for "$TB_DIR/park.log" '^cancelled\|^error\|^lost\|^received\|^no end' 60
+expect "at SIGTERM the waiting Receive is answered CANCELLED, saying why" 1 \
+	"$(grep -c '^cancelled remsockd is stopping' "$TB_DIR/park.log")"
+expect "... and counted (rpc.stop_answered)" 1 \
+	"$(tb_counter "$SVC_LOG" rpc.stop_answered)"
+# (The one descriptor left at the stop: the waiting Receive's socket.)
+expect "the reaped sockets were counted, and their descriptors given back" "2 1" \
 	"$(tb_counter "$SVC_LOG" rpc.reaped) $(tb_counter \
 		"$SVC_LOG" rpc.descriptors_at_stop)"
 expect "the silent connection was counted" 1 \

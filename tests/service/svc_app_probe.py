@@ -7,6 +7,10 @@
         how many sockets APP may hold (up to 8): 'sockets N'
     svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET resolve NAME
         the addresses Resolve answers for NAME, or 'error' and why
+    svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET park
+        a Receive that waits (a UDP socket, 60 s); 'parked' once the
+        proxy holds it, then how it ended: 'cancelled DETAIL' for
+        RPC_CANCELLED, else what came
     svc_app_probe.py PROTO_DIR PROXY PORT APP SECRET hold GOFILE
         authenticate, print 'ready', wait (60 s at most) for GOFILE to
         exist, then make and close a socket on the same connection:
@@ -16,6 +20,7 @@
 import os
 import socket
 import sys
+import threading
 import time
 
 import rsclient
@@ -54,6 +59,35 @@ elif WHAT == 'resolve':
         print(' '.join(socket.inet_ntoa(a) for a in r.packed_address))
     except CallError as e:
         print(f'error {e.detail}')
+elif WHAT == 'park':
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=1, protocol=2)).socket_descriptor
+    c.call('Bind', pb.rs.BindRequest(socket_descriptor=d, proxy_external_ip=(
+        pb.rs.AddressPort(port=0, packed_address=bytes(4)))))
+    end = []
+
+    def wait():
+        try:
+            c.call('Receive', pb.rs.ReceiveRequest(
+                socket_descriptor=d, data_size=10, timeout_seconds=60))
+            end.append('received')
+        except CallError as e:
+            end.append(f'cancelled {e.detail}' if e.rpc_code == 10
+                       else f'error {e}')
+        except Exception as e:
+            end.append(f'lost {type(e).__name__}')
+    t = threading.Thread(target=wait)
+    t.start()
+    watch = Client(PROXY, int(PORT))
+    watch.authenticate(APP, SECRET.encode())
+    deadline = time.monotonic() + 60
+    while (watch.stats().get('quota.pending_calls.used', 0) < 1 and
+           time.monotonic() < deadline):
+        time.sleep(0.05)
+    print('parked', flush=True)
+    t.join(90)
+    print(end[0] if end else 'no end', flush=True)
+    sys.exit(0)
 elif WHAT == 'hold':
     print('ready', flush=True)
     end = time.monotonic() + 60
