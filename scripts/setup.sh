@@ -39,7 +39,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # init; named for its systemd-analyze) checks the installed unit.
 # libssl-dev: the TLS port; openssl makes the tests' certificates.
 # prometheus (promtool too) checks and scrapes GET /metrics in the tests;
-# its own service is not left running where this installs it.
+# its own service is not left running where this installs it.  man-db
+# renders the man pages the build makes (test man_pages).
 PACKAGES=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
@@ -48,7 +49,7 @@ PACKAGES=(
 	libjemalloc-dev libcmocka-dev libc-ares-dev libhttp-parser-dev
 	libssl-dev openssl
 	iproute2 iputils-ping procps dnsmasq-base iperf3 curl
-	haproxy dpdk-dev gnuplot-nox linux-perf systemd prometheus
+	haproxy dpdk-dev gnuplot-nox linux-perf systemd prometheus man-db
 )
 
 install_packages() {
