@@ -170,7 +170,7 @@ static int do_create_socket(void *ctx, struct rs_rpc_call *call,
 	    !rs_svc_addr_get(call, req->proxy_external_ip, &ip, &port))
 		return 0;
 	if (req->remote_ip != NULL &&
-	    !rs_svc_acl_check(ctl->sh, call, req->remote_ip))
+	    !rs_svc_acl_check(ctl->sh, call, ctl->cur->app, req->remote_ip))
 		return 0;
 	if (!desc_new(ctl, call, tcp ? RS_DESC_TCP : RS_DESC_UDP))
 		return 0;
@@ -205,7 +205,7 @@ static int do_connect(void *ctx, struct rs_rpc_call *call,
 	struct rs_svc_ctl *ctl = ctx;
 
 	if (find(ctl, call, req->socket_descriptor) != NULL &&
-	    rs_svc_acl_check(ctl->sh, call, req->remote_ip))
+	    rs_svc_acl_check(ctl->sh, call, ctl->cur->app, req->remote_ip))
 		approve(ctl, call);
 	return 0;
 }

@@ -37,6 +37,7 @@
  * for answers, happens from the worker's poll (svc_conn_kicks()), never
  * inside a call.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -728,12 +729,36 @@ static struct svc_src *src_find(struct svc_worker *w, uint32_t ip, uint32_t app,
 	return victim;
 }
 
+/* Lines a tenant (or anyone who can connect) can cause: at most this
+ * many a second a worker, the rest counted on the next. */
+#define SVC_LOG_PER_S 10
+
+static void auth_log(struct svc_worker *w, uint32_t ip, int app,
+		     const char *what)
+{
+	char addr[INET_ADDRSTRLEN];
+	uint32_t held;
+
+	if (!rs_log_on(RS_LOG_AUTH, RTE_LOG_WARNING) ||
+	    !rs_log_limit_pass(&w->log_auth, rs_lcore_now_ns(w->lc),
+			       SVC_LOG_PER_S, &held))
+		return;
+	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	rs_log(RS_LOG_AUTH, RTE_LOG_WARNING,
+	       "%s for app %s from %s (%u more "
+	       "held back before this)",
+	       what,
+	       app >= 0 ? rs_apps_id(w->sh->apps, (uint32_t)app) : "(unknown)",
+	       addr, held);
+}
+
 void svc_auth_failed(struct svc_worker *w, uint32_t ip, int app)
 {
 	uint64_t now = rs_lcore_now_ns(w->lc);
 	struct svc_src *s;
 
 	w->st.auth_failed++;
+	auth_log(w, ip, app, "wrong secret or unknown app");
 	if (app < 0 || w->sh->cfg->rpc.auth_fail_per_min == 0)
 		return;
 	s = src_find(w, ip, (uint32_t)app, now, true);
@@ -752,6 +777,7 @@ bool svc_auth_allowed(struct svc_worker *w, uint32_t ip, int app)
 	    s->tat <= now + w->sh->cfg->rpc.auth_fail_burst * src_interval(w))
 		return true;
 	w->st.auth_blocked++;
+	auth_log(w, ip, app, "too many failures: refused unchecked");
 	return false;
 }
 

@@ -162,7 +162,7 @@ static ssize_t send_datagram(struct svc_worker *w, struct rs_rpc_call *call,
 	ssize_t n;
 
 	if (req->send_to != NULL) {
-		if (!rs_svc_acl_check(w->sh, call, req->send_to) ||
+		if (!rs_svc_acl_check(w->sh, call, w->cur_app, req->send_to) ||
 		    !rs_svc_addr_get(call, req->send_to, &ip, &port))
 			return -1;
 		to.sin_addr.s_addr = ip;

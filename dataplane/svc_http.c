@@ -59,6 +59,12 @@ static int ticket_app(struct svc_worker *w, struct svc_conn *c,
 					   colon + 1, strlen(colon + 1));
 	if (app < 0)
 		svc_auth_failed(w, c->peer_ip, known);
+	else if (rs_log_on(RS_LOG_AUTH, RTE_LOG_DEBUG))
+		rs_log(RS_LOG_AUTH, RTE_LOG_DEBUG,
+		       "app %s authenticated an HTTP request from %u.%u.%u.%u",
+		       rs_apps_id(w->sh->apps, (uint32_t)app),
+		       c->peer_ip & 0xff, (c->peer_ip >> 8) & 0xff,
+		       (c->peer_ip >> 16) & 0xff, c->peer_ip >> 24);
 	return app;
 }
 

@@ -35,6 +35,7 @@
 #include "rs_desc.h"
 #include "rs_frame.h"
 #include "rs_http.h"
+#include "rs_log.h"
 #include "rs_rpc.h"
 #include "rs_sock.h"
 #include "rs_svc.h"
@@ -242,6 +243,7 @@ struct svc_worker {
 	struct rs_arena *http_arena; /* decoding HTTP requests */
 	struct svc_method_stat mstat[SVC_METHOD_SLOTS];
 	struct svc_app_stat apps[RS_APPS_SLOTS];
+	struct rs_log_limit log_auth, log_acl; /* lines a tenant can cause */
 	TAILQ_HEAD(, svc_conn) kick; /* to resume or close at the next poll */
 	TAILQ_HEAD(, svc_conn) starved; /* paused until their app drains */
 	struct rs_rpc_env env_rpc, env_exec;

@@ -15,6 +15,7 @@
 #include <rte_errno.h>
 
 #include "dp_pvt.h"
+#include "rs_log.h"
 
 #define ARGV_MAX (1 + 2 * RS_CONFIG_EAL_ARGS_MAX)
 
@@ -122,6 +123,7 @@ int rs_dp_eal_init(const struct rs_config *cfg, int argc, char **argv)
 		explain(cfg, rte_errno, n, args);
 		return -rte_errno;
 	}
+	rs_log_init(); /* takes --log-level=remsock.*:LEVEL given above */
 	if (rc != n - 1) {
 		rs_dp_err("EAL arguments: '%s' is not an EAL option (check "
 			  "[eal] args in %s)",

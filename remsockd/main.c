@@ -35,6 +35,7 @@
 #include "rs_apps.h"
 #include "rs_config.h"
 #include "rs_dataplane.h"
+#include "rs_log.h"
 #include "rs_svc.h"
 #include "rs_svc_ctl.h"
 #include "rs_svc_dp.h"
@@ -184,6 +185,19 @@ static const char usage_text[] =
     "    Hugepages must be reserved (as root: echo 256 >\n"
     "    /proc/sys/vm/nr_hugepages; mount -t hugetlbfs nodev\n"
     "    /dev/hugepages unless [eal] args has --in-memory).\n"
+    "\n"
+    "LOG\n"
+    "    Events an operator wants a line for go through DPDK's rte_log\n"
+    "    (stdout and syslog), stamped with the UTC time and the component:\n"
+    "    remsock.port (link changes; a drop reason above 100 packets a\n"
+    "    second), remsock.service (start, stop), remsock.control\n"
+    "    (reloads), remsock.auth (failed authentications), remsock.acl\n"
+    "    (denials), remsock.quota (refusals), remsock.arp, remsock.tcp,\n"
+    "    remsock.dns, remsock.http.  Lines a tenant can cause at will are\n"
+    "    limited to 10 a second a thread, the rest counted on the next.\n"
+    "    Levels: NOTICE and above by default; at start with EAL's\n"
+    "    --log-level (remsockd -- --log-level=remsock.auth:debug), at\n"
+    "    run time with the telemetry command /remsock/log,COMPONENT,LEVEL.\n"
     "\n"
     "COUNTERS\n"
     "    Every received packet is either handled (answered, or learned\n"
@@ -397,6 +411,11 @@ static void banner_print(const struct rs_dp *dp, const struct rs_config *cfg)
 		printf("  https     %s:%u (the same, in TLS 1.3)\n", ip,
 		       cfg->rpc.https_port);
 	printf("remsockd: ready; SIGINT or SIGTERM stops it\n");
+	rs_log(RS_LOG_SERVICE, RTE_LOG_NOTICE,
+	       "started: pid %d, %s on port %s, %u worker%s, %u app%s",
+	       (int)getpid(), ip, in.port_name, in.workers,
+	       in.workers == 1 ? "" : "s", cfg->napps,
+	       cfg->napps == 1 ? "" : "s");
 	notify("READY=1\nSTATUS=serving");
 }
 
@@ -552,8 +571,9 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 
 	notify("RELOADING=1");
 	if (o->config == NULL) {
-		fprintf(stderr, "remsockd: SIGHUP: running on the embedded "
-				"default, there is no file to read again\n");
+		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
+		       "SIGHUP: running on the embedded "
+		       "default, there is no file to read again");
 		goto out;
 	}
 	if (next != NULL)
@@ -562,48 +582,48 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 		rc = rs_config_check_secrets(next, o->test_secrets, err,
 					     sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr,
-			"remsockd: reload: %s; the running configuration "
-			"stays\n",
-			next != NULL ? err : strerror(ENOMEM));
+		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
+		       "reload: %s; the running configuration "
+		       "stays",
+		       next != NULL ? err : strerror(ENOMEM));
 		goto out;
 	}
 	changed = fixed_changed(cfg, next);
 	if (changed != NULL) {
-		fprintf(stderr,
-			"remsockd: reload refused: %s changed, which only a "
-			"restart applies (a reload takes [acl], [hosts], "
-			"[apps], [quotas] and [dns]); the running "
-			"configuration stays\n",
-			changed);
+		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
+		       "reload refused: %s changed, which only a "
+		       "restart applies (a reload takes [acl], [hosts], "
+		       "[apps], [quotas] and [dns]); the running "
+		       "configuration stays\n",
+		       changed);
 		goto out;
 	}
 	acl = rs_acl_create_from_config(next, &rc);
 	if (acl == NULL) {
-		fprintf(stderr,
-			"remsockd: reload: [acl]: %s; the running "
-			"configuration stays\n",
-			strerror(-rc));
+		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
+		       "reload: [acl]: %s; the running "
+		       "configuration stays",
+		       strerror(-rc));
 		goto out;
 	}
 	dns_changed = memcmp(&cfg->dns, &next->dns, sizeof(cfg->dns)) != 0;
 	if (dns_changed && (dns = malloc(sizeof(*dns))) == NULL) {
 		rs_acl_free(acl);
-		fprintf(stderr,
-			"remsockd: reload: %s; the running "
-			"configuration stays\n",
-			strerror(ENOMEM));
+		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
+		       "reload: %s; the running "
+		       "configuration stays",
+		       strerror(ENOMEM));
 		goto out;
 	}
 	if (rs_apps_update(sh->apps, next, &ch) < 0) {
 		free(dns);
 		rs_acl_free(acl);
-		fprintf(stderr,
-			"remsockd: reload: [apps]: more than %u apps, counting "
-			"those removed since the start (they keep their "
-			"number until a restart); the running configuration "
-			"stays\n",
-			RS_APPS_SLOTS);
+		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
+		       "reload: [apps]: more than %u apps, counting "
+		       "those removed since the start (they keep their "
+		       "number until a restart); the running configuration "
+		       "stays\n",
+		       RS_APPS_SLOTS);
 		goto out;
 	}
 	old = rs_svc_acl_swap(sh, acl);
@@ -618,9 +638,10 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 		if (old_dns != &cfg->dns)
 			free((void *)old_dns);
 	} else {
-		fprintf(stderr, "remsockd: reload: a worker did not finish "
-				"its round in 5 s: the old [acl] and [dns] are "
-				"kept in memory\n");
+		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
+		       "reload: a worker did not finish "
+		       "its round in 5 s: the old [acl] and [dns] are "
+		       "kept in memory");
 	}
 	/* Control's own (it answers Resolve itself without servers); the
 	 * workers read sh->dns. */
@@ -639,9 +660,10 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 	memcpy(cfg->quota_overrides, next->quota_overrides,
 	       sizeof(cfg->quota_overrides));
 	cfg->nquota_overrides = next->nquota_overrides;
-	printf("remsockd: reload: %s: [acl] %u rule%s, [hosts] %u name%s, "
+	rs_log(RS_LOG_CONTROL, RTE_LOG_NOTICE,
+	       "reload: %s: [acl] %u rule%s, [hosts] %u name%s, "
 	       "[apps] %u (%u added, %u changed, %u removed), [dns] %u "
-	       "server%s%s in force\n",
+	       "server%s%s in force",
 	       o->config, cfg->nacl, cfg->nacl == 1 ? "" : "s", cfg->nhosts,
 	       cfg->nhosts == 1 ? "" : "s", cfg->napps, ch.added, ch.changed,
 	       ch.removed, cfg->dns.nservers, cfg->dns.nservers == 1 ? "" : "s",
@@ -651,6 +673,45 @@ out:
 	notify("READY=1");
 }
 
+/* Drops of one reason in one second above which a line is logged. */
+#define DROPS_LOG_PER_S 100
+
+/* What the control thread watches once a second for the log: the link,
+ * and drops by reason crossing DROPS_LOG_PER_S. */
+struct watch_state {
+	uint64_t next_ns;
+	bool link_up;
+	uint64_t drops[RS_DP_DROP_MAX];
+};
+
+static void watch_tick(const struct rs_dp *dp, struct watch_state *ws)
+{
+	struct rs_dp_stats st;
+	struct rs_dp_info info;
+	uint64_t now = now_ns(), d;
+
+	if (now < ws->next_ns)
+		return;
+	ws->next_ns = now + 1000000000ull;
+	rs_dp_info_get(dp, &info);
+	if (info.link_up != ws->link_up)
+		rs_log(RS_LOG_PORT, info.link_up ? RTE_LOG_NOTICE : RTE_LOG_ERR,
+		       "port %s: link %s%s", info.port_name,
+		       info.link_up ? "up" : "down",
+		       info.link_up ? "" : ": nothing is sent or received");
+	ws->link_up = info.link_up;
+	rs_dp_stats_read(dp, -1, &st);
+	for (unsigned i = 0; i < RS_DP_DROP_MAX; i++) {
+		d = st.drops[i] - ws->drops[i];
+		if (d > DROPS_LOG_PER_S)
+			rs_log(RS_LOG_PORT, RTE_LOG_WARNING,
+			       "drop.%s: %llu packets in the last second (%s)",
+			       rs_dp_drop_name(i), (unsigned long long)d,
+			       rs_dp_drop_meaning(i));
+		ws->drops[i] = st.drops[i];
+	}
+}
+
 static void control_loop(struct rs_config *cfg, const struct opts *o,
 			 const struct rs_dp *dp, struct rs_svc_ctl *ctl,
 			 struct rs_svc_shared *sh, struct rs_svc_dp *sdp)
@@ -658,10 +719,12 @@ static void control_loop(struct rs_config *cfg, const struct opts *o,
 	unsigned every = o->stats_every;
 	uint64_t next = now_ns() + (uint64_t)every * 1000000000ull;
 	unsigned sleep_us = 10, max_us = cfg->workers.idle_sleep_max_us;
+	struct watch_state ws = {.link_up = true};
 
 	while (!stop_signal) {
 		uint64_t t0 = rte_rdtsc();
 
+		watch_tick(dp, &ws);
 		if (reload_signal) {
 			reload_signal = 0;
 			reload(cfg, o, sh, sdp);
@@ -684,6 +747,8 @@ static void control_loop(struct rs_config *cfg, const struct opts *o,
 		}
 	}
 	printf("remsockd: %s received, stopping\n",
+	       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	rs_log(RS_LOG_SERVICE, RTE_LOG_NOTICE, "stopping (%s)",
 	       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
 	notify("STOPPING=1\nSTATUS=stopping: closing every socket");
 }

@@ -21,6 +21,7 @@
 #include <rte_telemetry.h>
 
 #include "rs_apps.h"
+#include "rs_log.h"
 #include "telemetry.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -140,6 +141,34 @@ static int sockets(const struct rsd_telemetry *t, const char *params,
 	return 0;
 }
 
+/* /remsock/log: the components' levels; /remsock/log,COMPONENT,LEVEL
+ * sets one ("*" for all). */
+static int log_levels(const struct rsd_telemetry *t, const char *params,
+		      struct rte_tel_data *d)
+{
+	char comp[32];
+	const char *comma;
+
+	(void)t;
+	if (params != NULL && *params != '\0') {
+		comma = strchr(params, ',');
+		if (comma == NULL || (size_t)(comma - params) >= sizeof(comp))
+			return -EINVAL;
+		memcpy(comp, params, (size_t)(comma - params));
+		comp[comma - params] = '\0';
+		if (rs_log_level_set(comp, comma + 1) < 0)
+			return -EINVAL;
+		rs_log(RS_LOG_CONTROL, RTE_LOG_NOTICE,
+		       "log level of %s set to %s (telemetry)", comp,
+		       comma + 1);
+	}
+	rte_tel_data_start_dict(d);
+	for (unsigned i = 0; i < RS_LOG_TYPES; i++)
+		rte_tel_data_add_dict_u64(d, rs_log_type_name(i),
+					  rs_log_level(i));
+	return 0;
+}
+
 #define CMD(fn)                                                                \
 	static int cmd_##fn(const char *c, const char *p,                      \
 			    struct rte_tel_data *d)                            \
@@ -151,6 +180,7 @@ CMD(stats)
 CMD(apps)
 CMD(workers)
 CMD(sockets)
+CMD(log_levels)
 
 void rsd_telemetry_start(const struct rsd_telemetry *t)
 {
@@ -162,6 +192,7 @@ void rsd_telemetry_start(const struct rsd_telemetry *t)
 	if (registered)
 		return;
 	registered = true;
+	/* A help text longer than RTE_TEL_MAX_STRING_LEN is refused. */
 	rte_telemetry_register_cmd("/remsock/stats", cmd_stats,
 				   "remsockd's counters, as remsock.Stats "
 				   "gives them.  No parameters");
@@ -171,6 +202,10 @@ void rsd_telemetry_start(const struct rsd_telemetry *t)
 	rte_telemetry_register_cmd("/remsock/workers", cmd_workers,
 				   "The workers; with N, worker N's packets "
 				   "and busy cycles.  Parameters: [N]");
+	rte_telemetry_register_cmd("/remsock/log", cmd_log_levels,
+				   "Log levels (8 debug .. 1 emerg); "
+				   "COMPONENT,LEVEL sets one, * all.  "
+				   "Parameters: [COMPONENT,LEVEL]");
 	rte_telemetry_register_cmd("/remsock/sockets", cmd_sockets,
 				   "Sockets, descriptors and connections open "
 				   "now.  No parameters");

@@ -27,9 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rs_apps.h"
 #include "rs_config.h"
+#include "rs_log.h"
 
 struct app {
 	char id[RS_CONFIG_NAME_MAX];
@@ -312,6 +314,32 @@ static bool in_range(const struct rs_apps *apps, uint32_t app, enum rs_quota q)
 	return app < count_of(apps) && (unsigned)q < RS_QUOTA_COUNT;
 }
 
+/* A refusal, logged (remsock.quota): an app can cause them at will, so
+ * each thread logs at most this many a second. */
+#define QUOTA_LOG_PER_S 10
+
+static void refusal_log(const struct rs_apps *apps, uint32_t app,
+			enum rs_quota q, uint64_t n)
+{
+	static __thread struct rs_log_limit limit;
+	struct timespec now;
+	uint32_t held;
+
+	if (!rs_log_on(RS_LOG_QUOTA, RTE_LOG_NOTICE))
+		return;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (rs_log_limit_pass(&limit,
+			      (uint64_t)now.tv_sec * 1000000000ull +
+				  (uint64_t)now.tv_nsec,
+			      QUOTA_LOG_PER_S, &held))
+		rs_log(RS_LOG_QUOTA, RTE_LOG_NOTICE,
+		       "app %s: %s quota (%llu) refused %llu more (%u more "
+		       "held back before this)",
+		       apps->app[app].id, rs_apps_quota_name(q),
+		       (unsigned long long)limit_of(&apps->app[app], q),
+		       (unsigned long long)n, held);
+}
+
 int rs_apps_charge(struct rs_apps *apps, uint32_t app, enum rs_quota q,
 		   uint64_t n)
 {
@@ -325,6 +353,7 @@ int rs_apps_charge(struct rs_apps *apps, uint32_t app, enum rs_quota q,
 	do {
 		if (n > limit_of(a, q) || cur > limit_of(a, q) - n) {
 			__atomic_fetch_add(&a->refused[q], 1, __ATOMIC_RELAXED);
+			refusal_log(apps, app, q, n);
 			return -EDQUOT;
 		}
 	} while (!__atomic_compare_exchange_n(&a->used[q], &cur, cur + n, true,

@@ -240,10 +240,11 @@ struct rs_acl *rs_svc_acl_swap(struct rs_svc_shared *sh, struct rs_acl *acl);
 
 /**
  * Whether the ACL lets a call reach @p a; false with the call answered
- * (PERMISSION_DENIED naming the rule, or as rs_svc_addr_get()) when not.
+ * (PERMISSION_DENIED naming the rule, or as rs_svc_addr_get()) when not;
+ * a denial is logged for app @p app (remsock.acl, rate-limited).
  */
 bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
-		      const struct Remsock__AddressPort *a);
+		      uint32_t app, const struct Remsock__AddressPort *a);
 
 struct Remsock__ResolveReply;
 

@@ -73,5 +73,14 @@ expect "the Closes that waited for their Sends were counted (4 at least)" 1 \
 expect "and each ended at close_wait_ms (4 at least)" 1 \
 	"$((${OVERDUE:-0} >= 4))"
 expect "no GONE entry was lost" 0 "$(tb_counter "$SVC_LOG" rpc.gone_lost)"
+# The guesses are logged, but a guesser cannot flood the log: at most 10
+# lines a second a worker, the rest counted on the next line.
+LOG_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z remsockd: auth: '
+AUTH_LINES=$(grep -cE "$LOG_RE" "$SVC_LOG")
+HELD=$(grep -E "$LOG_RE" "$SVC_LOG" | grep -cE '\([1-9][0-9]* more held back')
+echo "# auth log: $AUTH_LINES lines for $(tb_counter "$SVC_LOG" \
+	rpc.auth_failed) failures and $(tb_counter "$SVC_LOG" rpc.auth_blocked) refused unchecked"
+expect "failed authentications are logged, and rate-limited (lines held back are said)" \
+	"1 1" "$((AUTH_LINES >= 1)) $((HELD >= 1))"
 grep -E '^  rpc\.' "$SVC_LOG" | sed 's/^/# remsockd:/'
 finish

@@ -174,6 +174,36 @@ print(len(r) == 6 and r[0].get('rpc_http_requests', 0) >= 3000 and
 PY
 )"
 
+
+# The operator's log: stamped lines by component; levels at run time.
+LOG_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z remsockd: '
+expect "logged at the start: remsockd's pid, address and workers" 1 \
+	"$(grep -cE "${LOG_RE}service: started: pid $TB_PID, $TB_PROXY_IP on port .*, 1 worker, " \
+		"$SVC_LOG")"
+DEBUG_RE="${LOG_RE}auth: app ops authenticated an HTTP request"
+status -u "$OPS" "$M" >/dev/null
+expect "auth's debug lines are off by default" 0 "$(grep -cE "$DEBUG_RE" "$SVC_LOG")"
+echo /remsock/log,auth,debug |
+	/usr/bin/python3 /usr/bin/dpdk-telemetry.py -f "$TB_TELEMETRY" \
+		>"$TB_DIR/log-level.out" 2>&1
+status -u "$OPS" "$M" >/dev/null
+if tb_until 10 grep -qE "$DEBUG_RE" "$SVC_LOG"; then
+	pass "/remsock/log,auth,debug turns them on at run time"
+else
+	fail "/remsock/log,auth,debug turns them on at run time" \
+		"$(cat "$TB_DIR/log-level.out")"
+fi
+# A burst of datagrams to a port nobody holds: a drop reason crossing
+# 100 a second is logged (once a second, not per packet).
+tb_ns /usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(2000):
+    s.sendto(b"x", (sys.argv[1], 9))' "$TB_PROXY_IP"
+DROP_RE="${LOG_RE}port: drop\.udp_no_port: [0-9]+ packets in the last second"
+tb_until 10 grep -qE "$DROP_RE" "$SVC_LOG"
+expect "a burst of drops is logged by reason, a line a second at most" 1 \
+	"$(n=$(grep -cE "$DROP_RE" "$SVC_LOG"); echo $((n >= 1 && n <= 3)))"
+
 svc_stop
 expect "HTTP requests were counted (3000 or more)" 1 \
 	"$(($(tb_counter "$SVC_LOG" rpc.http_requests) >= 3000))"

@@ -45,16 +45,19 @@ probe() {
 	tb_ns /usr/bin/python3 "$HERE/svc_acl_probe.py" "$SRC/proto" \
 		"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$1" 2>&1
 }
-# reload WHAT: SIGHUP, and the line remsockd writes about it.
+# reload WHAT: SIGHUP, and the line remsockd logs about it (remsock.control),
+# its time stamp checked and taken off: "remsockd: reload...".
+RELOAD_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z remsockd: control: reload'
 reload() {
 	local n
-	n=$(grep -c 'reload' "$SVC_LOG")
+	n=$(grep -cE "$RELOAD_RE" "$SVC_LOG")
 	kill -HUP "$TB_PID"
 	for _ in $(seq 300); do
-		[[ $(grep -c 'reload' "$SVC_LOG") -gt $n ]] && break
+		[[ $(grep -cE "$RELOAD_RE" "$SVC_LOG") -gt $n ]] && break
 		sleep 0.1
 	done
-	grep 'reload' "$SVC_LOG" | tail -1
+	grep -E "$RELOAD_RE" "$SVC_LOG" | tail -1 |
+		sed 's/^[^ ]*Z remsockd: control: /remsockd: /'
 }
 expect "before the reload, $TB_PEER_IP:8082 is denied (the built-in rule)" \
 	denied "$(probe 8082)"
@@ -139,6 +142,18 @@ expect "... and counted (rpc.stop_answered)" 1 \
 expect "the reaped sockets were counted, and their descriptors given back" "2 1" \
 	"$(tb_counter "$SVC_LOG" rpc.reaped) $(tb_counter \
 		"$SVC_LOG" rpc.descriptors_at_stop)"
+# The operator's log: stamped, by component, rate-limited where a tenant
+# can cause lines at will.
+LOG_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z remsockd: '
+expect "logged: the ACL's denial, naming the app and the rule" 1 \
+	"$(($(grep -cE "${LOG_RE}acl: app demo: $TB_PEER_IP:8082 denied by built-in" \
+		"$SVC_LOG") >= 1))"
+expect "logged: a refused authentication (carol's old secret)" 1 \
+	"$(($(grep -cE "${LOG_RE}auth: wrong secret or unknown app for app carol from $TB_PEER_IP" \
+		"$SVC_LOG") >= 1))"
+expect "logged: a quota refusal (pending_calls)" 1 \
+	"$(($(grep -cE "${LOG_RE}quota: app demo: pending_calls quota \(2\) refused" \
+		"$SVC_LOG") >= 1))"
 expect "the silent connection was counted" 1 \
 	"$(tb_counter "$SVC_LOG" rpc.auth_timeouts)"
 finish
