@@ -115,7 +115,8 @@ typedef void (*rs_svc_counters_fn)(void *src, rs_svc_counter_fn emit,
  * Publish a new [dns] to the workers (a reload; the control thread): each
  * opens a resolver on it at its next round and lets the old one drain.
  * @return the one it replaces, to free (unless it is the configuration's
- * own) once every worker has ended a round.
+ * own) once every worker has ended a round; the one in force at the end
+ * is rs_svc_shared_free()'s to free.
  */
 const struct rs_config_dns *rs_svc_dns_swap(struct rs_svc_shared *sh,
 					    const struct rs_config_dns *dns);

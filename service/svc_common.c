@@ -52,6 +52,8 @@ void rs_svc_shared_free(struct rs_svc_shared *sh)
 	rs_rpc_registry_destroy(sh->registry);
 	rs_apps_free(sh->apps);
 	rs_acl_free(sh->acl);
+	if (sh->dns != &sh->cfg->dns) /* a reload's copy */
+		free((void *)sh->dns);
 	free(sh);
 }
 
