@@ -1201,6 +1201,18 @@ int main(int argc, char **argv)
 	if (rc == 0 && o.config != NULL)
 		rc = rs_config_check_secrets(&cfg, o.test_secrets, err,
 					     sizeof(err));
+	/* Several workers would split the flows of one connection between
+	 * them (the port's hash, not the owner, picks the queue) and serve
+	 * half-working: refused until flows are steered to their owner. */
+	if (rc == 0 && cfg.workers.count > 1) {
+		snprintf(err, sizeof(err),
+			 "%s: [workers] count = %u: the service runs on one "
+			 "worker for now (flows are not yet steered to the "
+			 "worker that owns them, and the port's hash would "
+			 "split a connection between workers); use count = 1",
+			 cfg.source, cfg.workers.count);
+		rc = -EINVAL;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "remsockd: %s\n", err);
 		return EXIT_USAGE;
