@@ -114,6 +114,16 @@ int rs_log_level_set(const char *name, const char *level)
 	return -EINVAL;
 }
 
+bool rs_log_limit_now(struct rs_log_limit *l, uint32_t per_s, uint32_t *held)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	return rs_log_limit_pass(
+	    l, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
+	    per_s, held);
+}
+
 bool rs_log_limit_pass(struct rs_log_limit *l, uint64_t now_ns, uint32_t per_s,
 		       uint32_t *held)
 {

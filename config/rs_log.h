@@ -76,4 +76,7 @@ struct rs_log_limit {
 bool rs_log_limit_pass(struct rs_log_limit *l, uint64_t now_ns, uint32_t per_s,
 		       uint32_t *held);
 
+/** The same on the coarse monotonic clock, for callers without one. */
+bool rs_log_limit_now(struct rs_log_limit *l, uint32_t per_s, uint32_t *held);
+
 #endif /* RS_LOG_H */

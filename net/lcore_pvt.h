@@ -97,7 +97,7 @@ struct rs_counters {
 	uint64_t drops[RS_DP_DROP_MAX];
 	uint64_t events[RS_DP_EV_MAX];
 	uint64_t socks_open, tcp_conns, arp_held,
-	    tcp_conns_at_stop; /* gauges */
+	    tcp_conns_at_stop;		       /* gauges */
 	uint64_t tcp_states[RS_TCP_STATE_MAX]; /* gauges */
 };
 

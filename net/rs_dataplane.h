@@ -139,8 +139,8 @@ struct rs_dp_stats {
 	uint64_t drops[RS_DP_DROP_MAX];
 	uint64_t events[RS_DP_EV_MAX];
 	/* Gauges: values now, not counts. */
-	uint64_t socks_open;	    /**< socket handles not given back */
-	uint64_t tcp_conns;	    /**< TCP connections in the pools */
+	uint64_t socks_open; /**< socket handles not given back */
+	uint64_t tcp_conns;  /**< TCP connections in the pools */
 	/** Of them, in each state (enum rs_tcp_state). */
 	uint64_t tcp_states[RS_TCP_STATE_MAX];
 	uint64_t arp_held;	    /**< packets waiting for ARP */

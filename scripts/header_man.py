@@ -15,12 +15,9 @@ page cannot leave one out.
 import re
 import sys
 
+from help_man import esc  # the same escaping as the other pages
 
-def esc(text):
-    text = text.replace('\\', '\\e').replace('-', '\\-')
-    if text.startswith('.') or text.startswith("'"):
-        text = '\\&' + text
-    return text
+
 
 
 def comment_lines(c):

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "rs_apps.h"
 #include "rs_config.h"
@@ -322,16 +321,10 @@ static void refusal_log(const struct rs_apps *apps, uint32_t app,
 			enum rs_quota q, uint64_t n)
 {
 	static __thread struct rs_log_limit limit;
-	struct timespec now;
 	uint32_t held;
 
-	if (!rs_log_on(RS_LOG_QUOTA, RTE_LOG_NOTICE))
-		return;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-	if (rs_log_limit_pass(&limit,
-			      (uint64_t)now.tv_sec * 1000000000ull +
-				  (uint64_t)now.tv_nsec,
-			      QUOTA_LOG_PER_S, &held))
+	if (rs_log_on(RS_LOG_QUOTA, RTE_LOG_NOTICE) &&
+	    rs_log_limit_now(&limit, QUOTA_LOG_PER_S, &held))
 		rs_log(RS_LOG_QUOTA, RTE_LOG_NOTICE,
 		       "app %s: %s quota (%llu) refused %llu more (%u more "
 		       "held back before this)",

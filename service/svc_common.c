@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -276,7 +275,6 @@ bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 		      uint32_t app, const Remsock__AddressPort *a)
 {
 	static __thread struct rs_log_limit limit;
-	struct timespec now;
 	uint32_t held;
 	const struct rs_acl *acl = rs_svc_acl(sh);
 	const struct rs_acl_rule *rule;
@@ -293,17 +291,12 @@ bool rs_svc_acl_check(const struct rs_svc_shared *sh, struct rs_rpc_call *call,
 	rs_acl_rule_format(rule, why, sizeof(why));
 	rs_svc_error(call, ERR(PERMISSION_DENIED), 0, "%s:%u denied by %s", ip,
 		     port, why);
-	if (rs_log_on(RS_LOG_ACL, RTE_LOG_NOTICE)) {
-		clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-		if (rs_log_limit_pass(&limit,
-				      (uint64_t)now.tv_sec * 1000000000ull +
-					  (uint64_t)now.tv_nsec,
-				      ACL_LOG_PER_S, &held))
-			rs_log(RS_LOG_ACL, RTE_LOG_NOTICE,
-			       "app %s: %s:%u denied by %s (%u more held back "
-			       "before this)",
-			       rs_apps_id(sh->apps, app), ip, port, why, held);
-	}
+	if (rs_log_on(RS_LOG_ACL, RTE_LOG_NOTICE) &&
+	    rs_log_limit_now(&limit, ACL_LOG_PER_S, &held))
+		rs_log(RS_LOG_ACL, RTE_LOG_NOTICE,
+		       "app %s: %s:%u denied by %s (%u more held back before "
+		       "this)",
+		       rs_apps_id(sh->apps, app), ip, port, why, held);
 	return false;
 }
 

@@ -336,8 +336,9 @@ def t_close_held(echo):
     lst.s.close()
 
 
-def t_amplify(echo):
-    """Replies that repeat the same bytes, to clients that never read."""
+def peek_target():
+    """mallory's socket connected to a Linux peer that has sent it 256 KiB
+    (for peeks): (client, descriptor, peer, listener, the bytes)."""
     m = client('mallory')
     lst = socket.socket()
     lst.bind((PEER, 0))
@@ -348,6 +349,12 @@ def t_amplify(echo):
     peer, _ = lst.accept()
     data = os.urandom(256 << 10)
     peer.sendall(data)
+    return m, d, peer, lst, data
+
+
+def t_amplify(echo):
+    """Replies that repeat the same bytes, to clients that never read."""
+    m, d, peer, lst, data = peek_target()
 
     def peek(c, size=1 << 20, tmo=0.0):
         return pb.rs.ReceiveRequest(socket_descriptor=d, data_size=size,
@@ -464,16 +471,7 @@ def response_field(b):
 
 def t_http_amplify(echo):
     """t_amplify over HTTP: answers to clients that never read."""
-    m = client('mallory')
-    lst = socket.socket()
-    lst.bind((PEER, 0))
-    lst.listen(1)
-    d = tcp_socket(m)
-    m.call('Connect', pb.rs.ConnectRequest(
-        socket_descriptor=d, remote_ip=addr(PEER, lst.getsockname()[1])))
-    peer, _ = lst.accept()
-    data = os.urandom(256 << 10)
-    peer.sendall(data)
+    m, d, peer, lst, data = peek_target()
     peek = pb.rs.ReceiveRequest(socket_descriptor=d, data_size=1 << 20,
                                 flags=2, timeout_seconds=WAIT_S)
     check('the proxy holds the 256 KiB to peek at (HTTP)',
