@@ -51,8 +51,9 @@ struct rs_svc_dp {
 /* ---- the worker's sockets ----------------------------------------------- */
 
 /* The caller app's socket of @p desc, closed ones too; NULL when none. */
-static struct svc_sock *sock_lookup(struct svc_worker *w, const char *desc)
+static struct svc_sock *sock_lookup(struct svc_call *sc, const char *desc)
 {
+	struct svc_worker *w = sc->w;
 	char key[SVC_KEY_LEN] = {0};
 	void *data;
 
@@ -62,16 +63,16 @@ static struct svc_sock *sock_lookup(struct svc_worker *w, const char *desc)
 		return NULL;
 	memcpy(key, desc, RS_DESC_LEN);
 	if (rte_hash_lookup_data(w->socks, key, &data) < 0 ||
-	    ((struct svc_sock *)data)->app != w->cur_app)
+	    ((struct svc_sock *)data)->app != sc->app)
 		return NULL;
 	((struct svc_sock *)data)->last_use_ns = rs_lcore_now_ns(w->lc);
 	return data;
 }
 
-struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
+struct svc_sock *svc_sock_find(struct svc_call *sc, struct rs_rpc_call *call,
 			       const char *desc)
 {
-	struct svc_sock *ss = sock_lookup(w, desc);
+	struct svc_sock *ss = sock_lookup(sc, desc);
 
 	/* A Close waiting for its Sends has closed the descriptor for
 	 * everything else. */
@@ -82,10 +83,10 @@ struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
 	return NULL;
 }
 
-struct svc_sock *svc_sock_find_send(struct svc_worker *w,
+struct svc_sock *svc_sock_find_send(struct svc_call *sc,
 				    struct rs_rpc_call *call, const char *desc)
 {
-	struct svc_sock *ss = sock_lookup(w, desc);
+	struct svc_sock *ss = sock_lookup(sc, desc);
 
 	if (ss == NULL && call != NULL)
 		rs_svc_closed(call, "no such socket descriptor");
@@ -116,24 +117,23 @@ struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 	rs_sock_set_callback(s, svc_sock_event, ss);
 	rs_sock_set_owner(s, app + 1); /* apps never share a port */
 	TAILQ_INSERT_TAIL(&w->socks_all, ss, link);
-	w->nsocks++;
+	SVC_GAUGE_ADD(w, nsocks, 1);
 	return ss;
 }
 
-struct svc_sock *svc_sock_new(struct svc_worker *w, struct rs_rpc_call *call,
-			      enum rs_sock_kind kind)
+struct svc_sock *svc_sock_new(struct svc_call *sc, enum rs_sock_kind kind)
 {
-	struct rs_sock *s = rs_sock_open(w->lc, kind, NULL, NULL);
+	struct rs_sock *s = rs_sock_open(sc->w->lc, kind, NULL, NULL);
 	struct svc_sock *ss;
 
 	if (s == NULL) {
-		SVC_ERR(call, -errno, "socket");
+		SVC_ERR(&sc->rpc, -errno, "socket");
 		return NULL;
 	}
-	ss = svc_sock_add(w, s, w->cur_desc, w->cur_app);
+	ss = svc_sock_add(sc->w, s, sc->desc, sc->app);
 	if (ss == NULL) {
 		rs_sock_close(s);
-		rs_svc_sys_error(call, ENOMEM, "socket table full");
+		rs_svc_sys_error(&sc->rpc, ENOMEM, "socket table full");
 	}
 	return ss;
 }
@@ -150,7 +150,7 @@ static void rerun_list(struct svc_worker *w, struct svc_wait_list *list)
 	while ((wt = TAILQ_FIRST(&todo)) != NULL) {
 		TAILQ_REMOVE(&todo, wt, slink);
 		wt->on = NULL;
-		w->st.woken++;
+		SVC_CNT_INC(w, woken);
 		rerun(w, wt, false);
 	}
 }
@@ -231,7 +231,7 @@ void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 		TAILQ_REMOVE(&w->closing, ss, clink);
 	rte_hash_del_key(w->socks, ss->desc);
 	TAILQ_REMOVE(&w->socks_all, ss, link);
-	w->nsocks--;
+	SVC_GAUGE_ADD(w, nsocks, -1);
 	if (abort)
 		rs_sock_abort(ss->s);
 	else
@@ -267,7 +267,7 @@ void svc_sock_close_at(struct svc_worker *w, struct svc_sock *ss, uint64_t off)
 	ss->close_by_ns = rs_lcore_now_ns(w->lc) +
 			  (uint64_t)w->sh->cfg->service.close_wait_ms * 1000000;
 	TAILQ_INSERT_TAIL(&w->closing, ss, clink);
-	w->st.close_deferred++;
+	SVC_CNT_INC(w, close_deferred);
 	/* Its calls other than the Sends answer "closed" now: Poll and
 	 * ReceiveBatch run again at the next poll. */
 	for (wt = TAILQ_FIRST(&ss->waits); wt != NULL; wt = next) {
@@ -291,7 +291,7 @@ static void close_overdue(struct svc_worker *w)
 
 	while ((ss = TAILQ_FIRST(&w->closing)) != NULL &&
 	       ss->close_by_ns <= now) {
-		w->st.close_overdue++;
+		SVC_CNT_INC(w, close_overdue);
 		svc_sock_close(w, ss, false);
 	}
 }
@@ -344,7 +344,7 @@ static bool gone_send(struct svc_worker *w, uint32_t app, const char *desc)
 		rs_svc_msg_put(w->sh, m);
 		return false;
 	}
-	w->st.gone++;
+	SVC_CNT_INC(w, gone);
 	return true;
 }
 
@@ -374,7 +374,7 @@ void svc_gone(struct svc_worker *w, uint32_t app, const char *desc)
 		cap = w->gone_cap ? 2 * w->gone_cap : 64;
 		q = realloc(w->gone_q, cap * sizeof(*q));
 		if (q == NULL) {
-			w->st.gone_lost++;
+			SVC_CNT_INC(w, gone_lost);
 			return;
 		}
 		w->gone_q = q;
@@ -475,16 +475,6 @@ static void heap_remove(struct svc_worker *w, struct svc_wait *wt)
 
 /* ---- parked calls ------------------------------------------------------- */
 
-bool svc_expired(const struct svc_worker *w)
-{
-	return w->cur_expired;
-}
-
-bool svc_rerun(const struct svc_worker *w)
-{
-	return w->cur_wait != NULL;
-}
-
 static void wait_link(struct svc_wait *wt, struct svc_wait_list *list)
 {
 	wt->on = list;
@@ -550,39 +540,41 @@ static void wait_release(struct svc_worker *w, struct svc_wait *wt)
 
 /* Park the call on @p list (see svc_park()); a new wait takes @p ctx and
  * room for @p nwatch ties to sockets. */
-static int park(struct svc_worker *w, struct rs_rpc_call *call,
-		struct svc_wait_list *list, double timeout_s, bool owns_desc,
-		void *ctx, void (*ctx_free)(void *), size_t nwatch)
+static int park(struct svc_call *sc, struct svc_wait_list *list,
+		double timeout_s, bool owns_desc, void *ctx,
+		void (*ctx_free)(void *), size_t nwatch)
 {
+	struct svc_worker *w = sc->w;
+	struct rs_rpc_call *call = &sc->rpc;
+	struct svc_conn *c = sc->conn;
+	struct svc_wait *wt = sc->wait;
 	size_t room;
 
-	struct svc_conn *c = w->cur_conn;
-	struct svc_wait *wt = w->cur_wait;
-
-	if (w->cur_expired || c == NULL)
+	if (sc->expired || c == NULL)
 		return 0;
 	if (wt != NULL) { /* run again, and still waiting */
 		wait_link(wt, list);
+		sc->parked = wt;
 		rs_rpc_call_park(call);
 		return 1;
 	}
 	if (timeout_s == 0 ||
 	    (call->has_deadline && call->deadline_seconds <= 0))
 		return 0;
-	if (rs_apps_charge(w->sh->apps, w->cur_app, RS_QUOTA_PENDING_CALLS, 1) <
+	if (rs_apps_charge(w->sh->apps, sc->app, RS_QUOTA_PENDING_CALLS, 1) <
 	    0) {
 		rs_rpc_call_set_rpc_error(
 		    call, RPC_ERR(OVER_QUOTA), "pending call quota (%lu) used",
-		    (unsigned long)rs_apps_limit(w->sh->apps, w->cur_app,
+		    (unsigned long)rs_apps_limit(w->sh->apps, sc->app,
 						 RS_QUOTA_PENDING_CALLS));
 		return -1;
 	}
 	/* A parked call keeps its frame: its bytes are the app's too. */
-	if (rs_apps_charge(w->sh->apps, w->cur_app, RS_QUOTA_PARKED_BYTES,
+	if (rs_apps_charge(w->sh->apps, sc->app, RS_QUOTA_PARKED_BYTES,
 			   call->frame_len) < 0) {
 		rs_rpc_call_set_rpc_error(
 		    call, RPC_ERR(OVER_QUOTA), "parked_bytes quota (%lu) used",
-		    (unsigned long)rs_apps_limit(w->sh->apps, w->cur_app,
+		    (unsigned long)rs_apps_limit(w->sh->apps, sc->app,
 						 RS_QUOTA_PARKED_BYTES));
 		goto err_charge;
 	}
@@ -592,11 +584,11 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 		goto err_bytes;
 	*wt = (struct svc_wait){
 	    .conn = svc_conn_ref(c),
-	    .t0 = w->cur_t0,
+	    .t0 = sc->t0,
 	    .deadline_ns = deadline_of(w, call, timeout_s),
 	    .heap = UINT32_MAX,
-	    .app = w->cur_app,
-	    .exec = w->cur_desc != NULL,
+	    .app = sc->app,
+	    .exec = sc->desc != NULL,
 	    .owns_desc = owns_desc,
 	    .ctx = ctx,
 	    .ctx_free = ctx_free,
@@ -608,46 +600,46 @@ static int park(struct svc_worker *w, struct rs_rpc_call *call,
 							 sizeof(void *))),
 	    .watch_cap = (uint32_t)nwatch,
 	};
-	if (w->cur_desc != NULL)
-		memcpy(wt->desc, w->cur_desc, RS_DESC_LEN);
+	if (sc->desc != NULL)
+		memcpy(wt->desc, sc->desc, RS_DESC_LEN);
 	memcpy(wt->frame, call->frame, call->frame_len);
 	if (wt->deadline_ns != UINT64_MAX && !heap_push(w, wt))
 		goto err_free;
 	wait_link(wt, list);
 	TAILQ_INSERT_TAIL(&c->waits, wt, clink);
-	w->st.parked++;
-	w->nwaits++;
-	w->last_wait = wt;
+	SVC_CNT_INC(w, parked);
+	SVC_GAUGE_ADD(w, nwaits, 1);
+	sc->parked = wt;
 	rs_rpc_call_park(call);
 	return 1;
 
 err_free:
 	wait_release(w, wt);
 err_bytes:
-	rs_apps_uncharge(w->sh->apps, w->cur_app, RS_QUOTA_PARKED_BYTES,
+	rs_apps_uncharge(w->sh->apps, sc->app, RS_QUOTA_PARKED_BYTES,
 			 call->frame_len);
 	rs_rpc_call_set_rpc_error(call, RPC_ERR(INTERNAL), "no memory to wait");
 err_charge: /* the error is set */
-	rs_apps_uncharge(w->sh->apps, w->cur_app, RS_QUOTA_PENDING_CALLS, 1);
+	rs_apps_uncharge(w->sh->apps, sc->app, RS_QUOTA_PENDING_CALLS, 1);
 	return -1;
 }
 
-int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
-	     struct svc_sock *ss, double timeout_s, bool owns_desc)
+int svc_park(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
+	     bool owns_desc)
 {
-	return park(w, call, ss != NULL ? &ss->waits : &w->multi, timeout_s,
+	return park(sc, ss != NULL ? &ss->waits : &sc->w->multi, timeout_s,
 		    owns_desc, NULL, NULL, 0);
 }
 
-int svc_park_socks(struct svc_worker *w, struct rs_rpc_call *call,
-		   struct svc_sock *const *socks, size_t n, double timeout_s)
+int svc_park_socks(struct svc_call *sc, struct svc_sock *const *socks, size_t n,
+		   double timeout_s)
 {
-	int rc = park(w, call, &w->multi, timeout_s, false, NULL, NULL, n);
-	struct svc_wait *wt;
+	struct svc_worker *w = sc->w;
+	int rc = park(sc, &w->multi, timeout_s, false, NULL, NULL, n);
+	struct svc_wait *wt = sc->parked;
 
 	if (rc <= 0)
 		return rc;
-	wt = w->cur_wait != NULL ? w->cur_wait : w->last_wait;
 	/* One tie a socket, however often the call names it.  A run again
 	 * has the same entries, so the ties the first park made room for
 	 * are enough (closed sockets only drop out). */
@@ -666,13 +658,12 @@ int svc_park_socks(struct svc_worker *w, struct rs_rpc_call *call,
 	return rc;
 }
 
-int svc_park_send(struct svc_worker *w, struct rs_rpc_call *call,
-		  struct svc_sock *ss, double timeout_s)
+int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s)
 {
-	int rc = svc_park(w, call, ss, timeout_s, false);
+	int rc = svc_park(sc, ss, timeout_s, false);
 
-	if (rc > 0 && w->cur_wait == NULL)
-		w->last_wait->send = true;
+	if (rc > 0)
+		sc->parked->send = true;
 	return rc;
 }
 
@@ -686,20 +677,14 @@ bool svc_sock_sending(const struct svc_sock *ss)
 	return false;
 }
 
-int svc_park_quiet(struct svc_worker *w, struct rs_rpc_call *call, void *ctx,
-		   void (*ctx_free)(void *))
+int svc_park_quiet(struct svc_call *sc, void *ctx, void (*ctx_free)(void *))
 {
-	return park(w, call, &w->quiet, -1, false, ctx, ctx_free, 0);
+	return park(sc, &sc->w->quiet, -1, false, ctx, ctx_free, 0);
 }
 
-void *svc_wait_ctx(const struct svc_worker *w)
+void *svc_wait_ctx(const struct svc_call *sc)
 {
-	return w->cur_wait != NULL ? w->cur_wait->ctx : NULL;
-}
-
-struct svc_wait *svc_last_wait(const struct svc_worker *w)
-{
-	return w->last_wait;
+	return sc->wait != NULL ? sc->wait->ctx : NULL;
 }
 
 void svc_wait_wake(struct svc_worker *w, struct svc_wait *wt)
@@ -724,7 +709,7 @@ static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 	rs_apps_uncharge(w->sh->apps, wt->app, RS_QUOTA_PARKED_BYTES, wt->len);
 	if (wt->ctx_free != NULL)
 		wt->ctx_free(wt->ctx);
-	w->nwaits--;
+	SVC_GAUGE_ADD(w, nwaits, -1);
 	wait_release(w, wt);
 }
 
@@ -732,36 +717,50 @@ void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt)
 {
 	if (wt->owns_desc)
 		svc_desc_unused(w, wt->app, wt->desc);
-	w->st.cancelled++;
+	SVC_CNT_INC(w, cancelled);
 	wait_free(w, wt, svc_conn_get(w, wt->conn));
+}
+
+/* ---- running a call ----------------------------------------------------- */
+
+int svc_call_run(struct svc_call *sc, const struct rs_rpc_env *env,
+		 const uint8_t *frame, size_t len)
+{
+	struct svc_worker *w = sc->w;
+	struct rs_rpc_env run = *env;
+	size_t olen = 0;
+	int rc;
+
+	run.ctx = sc;
+	sc->parked = NULL;
+	rs_arena_reset(w->arena);
+	rc = rs_rpc_dispatch(&run, frame, len, &sc->rpc, NULL, 0, &olen);
+	if (rc == RS_RPC_FORWARD || (rc == RS_RPC_PARKED && sc->parked != NULL))
+		return rc;
+	if (rc == RS_RPC_PARKED) /* parked on nothing: cannot be */
+		rc =
+		    rs_rpc_error_write(sc->rpc.call_id, RPC_ERR(INTERNAL),
+				       "lost wait", w->out, SVC_OUT_MAX, &olen);
+	svc_respond(sc, rc, olen);
+	return 0;
 }
 
 static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
 {
-	struct svc_conn *c = svc_conn_get(w, wt->conn);
-	struct rs_rpc_call call;
-	size_t len = 0;
-	int rc;
+	struct svc_call sc = {
+	    .w = w,
+	    .conn = svc_conn_get(w, wt->conn),
+	    .wait = wt,
+	    .expired = expired,
+	    .app = wt->app,
+	    .desc = wt->exec ? wt->desc : NULL,
+	    .t0 = wt->t0,
+	};
 
-	w->cur_conn = c;
-	w->cur_wait = wt;
-	w->cur_expired = expired;
-	w->cur_t0 = wt->t0;
-	w->cur_app = wt->app;
-	w->cur_desc = wt->exec ? wt->desc : NULL;
 	watch_drop(wt); /* a park again ties it to its sockets anew */
-	rs_arena_reset(w->arena);
-	rc = rs_rpc_dispatch(wt->exec ? &w->env_exec : &w->env_rpc, wt->frame,
-			     wt->len, &call, NULL, 0, &len);
-	w->cur_wait = NULL;
-	w->cur_expired = false;
-	if (rc == RS_RPC_PARKED && wt->on != NULL)
-		return;
-	if (rc == RS_RPC_PARKED) /* parked without a list: cannot be */
-		rc = rs_rpc_error_write(call.call_id, RPC_ERR(INTERNAL),
-					"lost wait", w->out, SVC_OUT_MAX, &len);
-	svc_respond(w, &call, rc, len);
-	wait_free(w, wt, c);
+	if (svc_call_run(&sc, wt->exec ? &w->env_exec : &w->env_rpc, wt->frame,
+			 wt->len) != RS_RPC_PARKED)
+		wait_free(w, wt, sc.conn);
 }
 
 static void deadlines_run(struct svc_worker *w)
@@ -776,7 +775,7 @@ static void deadlines_run(struct svc_worker *w)
 			TAILQ_REMOVE(wt->on, wt, slink);
 			wt->on = NULL;
 		}
-		w->st.expired++;
+		SVC_CNT_INC(w, expired);
 		rerun(w, wt, true);
 	}
 }
@@ -785,21 +784,15 @@ static void deadlines_run(struct svc_worker *w)
 
 static void exec_run(struct svc_worker *w, struct rs_svc_msg *m)
 {
-	struct rs_rpc_call call;
-	size_t len = 0;
-	int rc;
+	struct svc_call sc = {
+	    .w = w,
+	    .conn = svc_conn_get(w, m->conn),
+	    .app = m->app,
+	    .desc = m->desc,
+	    .t0 = 0, /* its start was the control thread's */
+	};
 
-	w->cur_conn = svc_conn_get(w, m->conn);
-	w->cur_wait = NULL;
-	w->cur_t0 = 0; /* its start was the control thread's */
-	w->cur_app = m->app;
-	w->cur_desc = m->desc;
-	rs_arena_reset(w->arena);
-	rc = rs_rpc_dispatch(&w->env_exec, m->data, m->len, &call, NULL, 0,
-			     &len);
-	if (rc != RS_RPC_PARKED)
-		svc_respond(w, &call, rc, len);
-	w->cur_desc = NULL;
+	svc_call_run(&sc, &w->env_exec, m->data, m->len);
 }
 
 static unsigned ring_poll(struct svc_worker *w)
@@ -867,7 +860,7 @@ static void reap_idle(struct svc_worker *w)
 		if (!reapable(ss, now, idle))
 			continue;
 		svc_gone(w, ss->app, ss->desc);
-		w->st.reaped++;
+		SVC_CNT_INC(w, reaped);
 		svc_sock_close(w, ss, false);
 	}
 }
@@ -1024,7 +1017,7 @@ static void stop_answer(struct svc_worker *w)
 				"waiting; retry with another proxy",
 				w->out, SVC_OUT_MAX, &len) == 0)
 				svc_conn_reply(w, c, w->out, len);
-			w->st.stop_answered++;
+			SVC_CNT_INC(w, stop_answered);
 			svc_wait_cancel(w, wt);
 			c = w->conns[i]; /* a reply may have closed it */
 		}

@@ -84,7 +84,7 @@ static void out_set(struct svc_worker *w, struct svc_conn *c, uint64_t want)
 {
 	int32_t app = out_app(c);
 
-	w->out_bytes += want - c->out_counted;
+	SVC_GAUGE_ADD(w, out_bytes, want - c->out_counted);
 	c->out_counted = want;
 	if (app < 0 || want == c->out_charged)
 		return;
@@ -144,7 +144,8 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 	c->out_off = c->out_len;
 	out_set(w, c, 0);
 	if (c->http != NULL)
-		w->st.http_errors += rs_http_conn_stats(c->http)->http_errors;
+		SVC_CNT_ADD(w, http_errors,
+			    rs_http_conn_stats(c->http)->http_errors);
 	while (!TAILQ_EMPTY(&c->waits))
 		svc_wait_cancel(w, TAILQ_FIRST(&c->waits));
 	if (abort)
@@ -156,8 +157,8 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 	svc_tls_free(c);
 	free(c->out);
 	w->conns[c->idx] = NULL;
-	w->nconns--;
-	w->st.conns_closed++;
+	SVC_GAUGE_ADD(w, nconns, -1);
+	SVC_CNT_INC(w, conns_closed);
 	free(c);
 }
 
@@ -178,8 +179,7 @@ static void app_bytes(struct svc_worker *w, const struct svc_conn *c,
 	int32_t app = out_app(c);
 
 	if (app >= 0 && (uint32_t)app < RS_APPS_SLOTS)
-		__atomic_store_n(&w->apps[app].bytes[dir],
-				 w->apps[app].bytes[dir] + n, __ATOMIC_RELAXED);
+		SVC_GAUGE_ADD(w, apps[app].bytes[dir], n);
 }
 
 static bool out_append(struct svc_conn *c, const uint8_t *buf, size_t len)
@@ -279,7 +279,7 @@ static void conn_pause(struct svc_worker *w, struct svc_conn *c)
 {
 	c->paused = true;
 	if (!c->starved && app_starved(w, c)) {
-		w->st.starved++;
+		SVC_CNT_INC(w, starved);
 		c->starved = true;
 		TAILQ_INSERT_TAIL(&w->starved, c, slink);
 	}
@@ -389,22 +389,21 @@ static bool respond_direct(struct svc_conn *c, const struct rs_rpc_call *call,
 }
 
 /* Count a finished call by method and outcome, and by app (svc_pvt.h). */
-static void method_count(struct svc_worker *w, const struct rs_rpc_call *call)
+static void method_count(const struct svc_call *sc)
 {
-	const struct rs_rpc_method *m = call->method;
-	unsigned o = call->status == RS_RPC_CALL_OK	     ? 0
-		     : call->status == RS_RPC_CALL_APP_ERROR ? 1
-							     : 2;
+	struct svc_worker *w = sc->w;
+	const struct rs_rpc_method *m = sc->rpc.method;
+	unsigned o = sc->rpc.status == RS_RPC_CALL_OK	       ? 0
+		     : sc->rpc.status == RS_RPC_CALL_APP_ERROR ? 1
+							       : 2;
 	size_t h;
 
 	struct svc_method_stat *s = NULL;
 	uint64_t us, ns;
 	unsigned b;
 
-	if (w->cur_app < RS_APPS_SLOTS)
-		__atomic_store_n(&w->apps[w->cur_app].calls[o],
-				 w->apps[w->cur_app].calls[o] + 1,
-				 __ATOMIC_RELAXED);
+	if (sc->app < RS_APPS_SLOTS)
+		SVC_GAUGE_ADD(w, apps[sc->app].calls[o], 1);
 	if (m == NULL) /* no such method: an RPC error, not a method's */
 		return;
 	h = ((uintptr_t)m >> 4) % SVC_METHOD_SLOTS;
@@ -416,8 +415,8 @@ static void method_count(struct svc_worker *w, const struct rs_rpc_call *call)
 	if (s == NULL) /* more methods than slots: not counted */
 		return;
 	__atomic_store_n(&s->n[o], s->n[o] + 1, __ATOMIC_RELAXED);
-	if (w->cur_t0 != 0) {
-		us = (rte_rdtsc() - w->cur_t0) / w->tsc_per_us;
+	if (sc->t0 != 0) {
+		us = (rte_rdtsc() - sc->t0) / w->tsc_per_us;
 		ns = us * 1000;
 		b = us == 0 ? 0 : 64 - (unsigned)__builtin_clzll(us);
 		if (b >= SVC_HIST_BUCKETS)
@@ -432,12 +431,13 @@ static void method_count(struct svc_worker *w, const struct rs_rpc_call *call)
 /* Answer a call: @p rc and @p len as rs_rpc_dispatch() returned them
  * given no buffer (-ENOSPC: the response is to be written, @p len bytes
  * of it), or 0 with the response already in w->out. */
-void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
-		 size_t len)
+void svc_respond(struct svc_call *sc, int rc, size_t len)
 {
-	struct svc_conn *c = w->cur_conn;
+	struct svc_worker *w = sc->w;
+	struct rs_rpc_call *call = &sc->rpc;
+	struct svc_conn *c = sc->conn;
 
-	method_count(w, call);
+	method_count(sc);
 
 	if (rc == -ENOSPC && len <= SVC_OUT_MAX) {
 		if (c != NULL && respond_direct(c, call, len))
@@ -500,13 +500,13 @@ static void forward(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		m->len = (uint32_t)len;
 		memcpy(m->data, data, len);
 		if (rs_svc_msg_send(w->sh, -1, m) == 0) {
-			w->st.forwarded++;
+			SVC_CNT_INC(w, forwarded);
 			return;
 		}
 		rs_svc_msg_put(w->sh, m);
 	}
 	rs_apps_uncharge(w->sh->apps, (uint32_t)app, RS_QUOTA_CONTROL_CALLS, 1);
-	w->st.busy++;
+	SVC_CNT_INC(w, busy);
 	answer_error(w, c, call->call_id, RPC_ERR(OVER_QUOTA),
 		     "control plane busy: retry");
 }
@@ -515,23 +515,16 @@ static void forward(struct svc_worker *w, struct svc_conn *c, int32_t app,
 void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		   const uint8_t *data, size_t len)
 {
-	struct rs_rpc_call call;
-	size_t olen = 0;
-	int rc;
+	struct svc_call sc = {
+	    .w = w,
+	    .conn = c,
+	    .app = (uint32_t)app,
+	    .t0 = rte_rdtsc(),
+	};
 
-	w->st.calls++;
-	w->cur_t0 = rte_rdtsc();
-	w->cur_conn = c;
-	w->cur_wait = NULL;
-	w->cur_expired = false;
-	w->cur_app = (uint32_t)app;
-	w->cur_desc = NULL;
-	rs_arena_reset(w->arena);
-	rc = rs_rpc_dispatch(&w->env_rpc, data, len, &call, NULL, 0, &olen);
-	if (rc == RS_RPC_FORWARD)
-		forward(w, c, app, &call, data, len);
-	else if (rc != RS_RPC_PARKED)
-		svc_respond(w, &call, rc, olen);
+	SVC_CNT_INC(w, calls);
+	if (svc_call_run(&sc, &w->env_rpc, data, len) == RS_RPC_FORWARD)
+		forward(w, c, app, &sc.rpc, data, len);
 }
 
 /* Feed a chunk to the decoder, a frame at a time while the connection
@@ -757,7 +750,7 @@ void svc_auth_failed(struct svc_worker *w, uint32_t ip, int app)
 	uint64_t now = rs_lcore_now_ns(w->lc);
 	struct svc_src *s;
 
-	w->st.auth_failed++;
+	SVC_CNT_INC(w, auth_failed);
 	auth_log(w, ip, app, "wrong secret or unknown app");
 	if (app < 0 || w->sh->cfg->rpc.auth_fail_per_min == 0)
 		return;
@@ -776,7 +769,7 @@ bool svc_auth_allowed(struct svc_worker *w, uint32_t ip, int app)
 	if (s == NULL ||
 	    s->tat <= now + w->sh->cfg->rpc.auth_fail_burst * src_interval(w))
 		return true;
-	w->st.auth_blocked++;
+	SVC_CNT_INC(w, auth_blocked);
 	auth_log(w, ip, app, "too many failures: refused unchecked");
 	return false;
 }
@@ -807,15 +800,15 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	uint32_t i;
 
 	if (!client_allowed(w->sh->cfg, ip)) {
-		w->st.conns_refused++;
+		SVC_CNT_INC(w, conns_refused);
 		return NULL;
 	}
 	if (w->nconns == w->nconns_max) {
-		w->st.conns_refused++;
+		SVC_CNT_INC(w, conns_refused);
 		return NULL;
 	}
 	if (!http && !unauth_room(w, ip)) {
-		w->st.conns_refused++;
+		SVC_CNT_INC(w, conns_refused);
 		return NULL;
 	}
 	for (i = 0; w->conns[i] != NULL; i++)
@@ -846,8 +839,8 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	c->opened_ns = c->input_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&c->waits);
 	w->conns[i] = c;
-	w->nconns++;
-	w->st.conns_accepted++;
+	SVC_GAUGE_ADD(w, nconns, 1);
+	SVC_CNT_INC(w, conns_accepted);
 	rs_sock_set_callback(s, conn_event, c);
 	/* The next round delivers what came with the handshake. */
 	return c;
@@ -987,13 +980,13 @@ void svc_conn_scan(struct svc_worker *w)
 			continue;
 		if (c->app < 0 && c->http == NULL && limit != 0 &&
 		    now - c->opened_ns >= limit) {
-			w->st.auth_timeouts++;
+			SVC_CNT_INC(w, auth_timeouts);
 			conn_close(w, c, false);
 		} else if (http_idle(w, c, now)) {
-			w->st.http_idle++;
+			SVC_CNT_INC(w, http_idle);
 			conn_close(w, c, false);
 		} else if (http_slow(w, c, now)) {
-			w->st.http_slow++;
+			SVC_CNT_INC(w, http_slow);
 			conn_close(w, c, true);
 		}
 	}

@@ -29,13 +29,12 @@
 #define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
 #define POLL(name) REMSOCK__POLL_EVENT__POLL_EVENT_FLAG__SOCKET_POLL##name
 
-static bool authed(struct svc_worker *w, struct rs_rpc_call *call)
+static bool authed(struct svc_call *sc)
 {
 	/* An HTTP call reaches a handler only with a valid ticket. */
-	if (w->cur_conn != NULL &&
-	    (w->cur_conn->app >= 0 || w->cur_conn->http != NULL))
+	if (sc->conn != NULL && (sc->conn->app >= 0 || sc->conn->http != NULL))
 		return true;
-	rs_rpc_call_set_rpc_error(call, RPC_ERR(UNAUTHENTICATED),
+	rs_rpc_call_set_rpc_error(&sc->rpc, RPC_ERR(UNAUTHENTICATED),
 				  "call remsock.Authenticate first");
 	return false;
 }
@@ -45,8 +44,9 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__Rpc__AuthenticateRequest *req = (const void *)reqm;
 	Remsock__Rpc__AuthenticateReply *resp = (void *)respm;
-	struct svc_worker *w = ctx;
-	struct svc_conn *c = w->cur_conn;
+	struct svc_call *sc = ctx;
+	struct svc_worker *w = sc->w;
+	struct svc_conn *c = sc->conn;
 	const char *id = req->app_id != NULL ? req->app_id : "";
 	int known = rs_apps_find(w->sh->apps, id, strlen(id)), app;
 
@@ -81,6 +81,16 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 	return 0;
 }
 
+/*
+ * What the core of a data method did with an entry (Send's and
+ * Receive's, for the call and for each entry of its batch).
+ */
+enum step {
+	STEP_DONE,   /* bytes moved: as many as *n says (Receive: 0 is EOF) */
+	STEP_WAIT,   /* nothing yet (no error set): park, or say EAGAIN */
+	STEP_FAILED, /* the error is in the call */
+};
+
 /* ---- Send --------------------------------------------------------------- */
 
 /* A Send offers the socket bytes up to its end: a Close at an offset
@@ -93,40 +103,39 @@ static void offered(struct svc_sock *ss, const Remsock__SendRequest *req)
 		ss->tx_seen = end;
 }
 
-/* The core of Send, for Send and SendBatch.  @return the bytes of the
- * request the socket has now (those taken before, on a retry, included);
- * -EAGAIN when it took none (the ring is full, or an earlier Send waits);
- * -1 with the error in @p call. */
-static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
-			   const Remsock__SendRequest *req)
+/* The core of Send on a TCP socket.  *@p n: the bytes of the request
+ * the socket has now (those taken before, on a retry, included).  WAIT
+ * when it took none (the ring is full, or an earlier Send waits). */
+static enum step send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
+			     const Remsock__SendRequest *req, size_t *n)
 {
 	const ProtobufCBinaryData *d = &req->data;
 	uint64_t skip;
-	ssize_t n;
+	ssize_t took;
 
 	if (req->send_to != NULL) {
 		rs_svc_sys_error(call, EISCONN, "send_to on a TCP socket");
-		return -1;
+		return STEP_FAILED;
 	}
 	if (req->stream_offset == RS_SVC_OFFSET_UNSET) {
 		rs_svc_error(call, ERR(INVALID_REQUEST), 0,
 			     "a Send on a TCP socket needs stream_offset (the "
 			     "offset of its first byte in the stream)");
-		return -1;
+		return STEP_FAILED;
 	}
 	/* A closed socket takes the Sends its Close waits for, no more. */
 	if (ss->close_at >= 0 &&
 	    (req->stream_offset < 0 ||
 	     (uint64_t)req->stream_offset + d->len > (uint64_t)ss->close_at)) {
 		rs_svc_closed(call, "the socket is closed past this Send");
-		return -1;
+		return STEP_FAILED;
 	}
 	/* Beyond what the socket took: the Send before it is waiting for
 	 * room (pipelined), so this one waits its turn; else a gap. */
 	if (req->stream_offset >= 0 &&
 	    (uint64_t)req->stream_offset > ss->tx_off && svc_sock_sending(ss)) {
 		offered(ss, req);
-		return -EAGAIN;
+		return STEP_WAIT;
 	}
 	if (req->stream_offset < 0 ||
 	    (uint64_t)req->stream_offset > ss->tx_off) {
@@ -135,100 +144,108 @@ static ssize_t send_stream(struct rs_rpc_call *call, struct svc_sock *ss,
 			     "bytes (a Send before this one is missing)",
 			     (long long)req->stream_offset,
 			     (unsigned long long)ss->tx_off);
-		return -1;
+		return STEP_FAILED;
 	}
 	offered(ss, req);
 	skip = ss->tx_off - (uint64_t)req->stream_offset;
-	if (skip >= d->len) /* all of it taken before: a retry */
-		return (ssize_t)d->len;
-	n = rs_sock_send(ss->s, d->data + skip, d->len - skip, 0);
+	*n = (size_t)skip;
+	if (skip >= d->len) { /* all of it taken before: a retry */
+		*n = d->len;
+		return STEP_DONE;
+	}
+	took = rs_sock_send(ss->s, d->data + skip, d->len - skip, 0);
 	/* No room now, but an earlier run of this Send (it was parked) took
 	 * its first bytes: those are what it has sent so far, not EAGAIN. */
-	if (n == -EAGAIN)
-		return skip > 0 ? (ssize_t)skip : n;
-	if (n < 0)
-		return SVC_ERR(call, n, "send"), -1;
-	ss->tx_off += (uint64_t)n;
-	return (ssize_t)skip + n;
+	if (took == -EAGAIN)
+		return skip > 0 ? STEP_DONE : STEP_WAIT;
+	if (took < 0)
+		return SVC_ERR(call, took, "send"), STEP_FAILED;
+	ss->tx_off += (uint64_t)took;
+	*n += (size_t)took;
+	return STEP_DONE;
 }
 
-static ssize_t send_datagram(struct svc_worker *w, struct rs_rpc_call *call,
-			     struct svc_sock *ss,
-			     const Remsock__SendRequest *req)
+static enum step send_datagram(const struct svc_call *sc,
+			       struct rs_rpc_call *call, struct svc_sock *ss,
+			       const Remsock__SendRequest *req, size_t *n)
 {
 	struct sockaddr_in to = {.sin_family = AF_INET};
 	uint32_t ip;
 	uint16_t port;
-	ssize_t n;
+	ssize_t sent;
 
 	if (req->send_to != NULL) {
-		if (!rs_svc_acl_check(w->sh, call, w->cur_app, req->send_to) ||
+		if (!rs_svc_acl_check(sc->w->sh, call, sc->app, req->send_to) ||
 		    !rs_svc_addr_get(call, req->send_to, &ip, &port))
-			return -1;
+			return STEP_FAILED;
 		to.sin_addr.s_addr = ip;
 		to.sin_port = htons(port);
 	}
-	n = rs_sock_sendto(ss->s, req->data.data, req->data.len, 0,
-			   req->send_to != NULL ? &to : NULL);
-	if (n < 0)
-		return SVC_ERR(call, n, "send"), -1;
-	return n;
+	sent = rs_sock_sendto(ss->s, req->data.data, req->data.len, 0,
+			      req->send_to != NULL ? &to : NULL);
+	if (sent < 0)
+		return SVC_ERR(call, sent, "send"), STEP_FAILED;
+	*n = (size_t)sent;
+	return STEP_DONE;
 }
 
-static ssize_t send_one(struct svc_worker *w, struct rs_rpc_call *call,
-			const Remsock__SendRequest *req,
-			Remsock__SendReply *resp, struct svc_sock **ssp)
+/* The core of Send, for Send and SendBatch: *@p ssp is the socket
+ * (NULL when it is gone, a Close it completed included). */
+static enum step send_one(struct svc_call *sc, struct rs_rpc_call *call,
+			  const Remsock__SendRequest *req,
+			  Remsock__SendReply *resp, struct svc_sock **ssp)
 {
 	struct svc_sock *ss =
-	    svc_sock_find_send(w, call, req->socket_descriptor);
-	ssize_t n;
+	    svc_sock_find_send(sc, call, req->socket_descriptor);
+	enum step st;
+	size_t n = 0;
 
 	*ssp = ss;
 	if (ss == NULL)
-		return -1;
+		return STEP_FAILED;
 	if (req->flags != 0) {
 		rs_svc_sys_error(call, EOPNOTSUPP, "send flags %d", req->flags);
-		return -1;
+		return STEP_FAILED;
 	}
-	n = ss->kind == RS_SOCK_TCP ? send_stream(call, ss, req)
-				    : send_datagram(w, call, ss, req);
-	if (n < 0)
-		return n;
+	st = ss->kind == RS_SOCK_TCP ? send_stream(call, ss, req, &n)
+				     : send_datagram(sc, call, ss, req, &n);
+	if (st != STEP_DONE)
+		return st;
 	resp->has_data_sent = 1;
 	resp->data_sent = (int32_t)n;
 	if (ss->close_at >= 0 || ss->shut_at >= 0) {
 		bool closes =
 		    ss->close_at >= 0 && ss->tx_off >= (uint64_t)ss->close_at;
 
-		svc_sock_sent(w, ss);
+		svc_sock_sent(sc->w, ss);
 		if (closes) /* ss is gone */
 			*ssp = NULL;
 	}
-	return n;
+	return STEP_DONE;
 }
 
 static int do_send(void *ctx, struct rs_rpc_call *call,
 		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
 	const Remsock__SendRequest *req = (const void *)reqm;
-	struct svc_worker *w = ctx;
+	Remsock__SendReply *resp = (void *)respm;
+	struct svc_call *sc = ctx;
 	struct svc_sock *ss;
+	enum step st;
 
-	ssize_t n;
-
-	if (!authed(w, call))
+	if (!authed(sc))
 		return 0;
-	n = send_one(w, call, req, (void *)respm, &ss);
-	if (n == -1 || ss == NULL)
+	st = send_one(sc, call, req, resp, &ss);
+	if (st == STEP_FAILED || ss == NULL)
 		return 0;
 	/* A blocking Send (a timeout other than 0) waits until all of its
 	 * data is in the ring, as send(2) does, so a client may pipeline
 	 * Sends; at its deadline it answers with what was taken. */
-	if (n == -EAGAIN ||
-	    (ss->kind == RS_SOCK_TCP && (size_t)n < req->data.len)) {
-		if (svc_park_send(w, call, ss, req->timeout_seconds) != 0)
+	if (st == STEP_WAIT || (ss->kind == RS_SOCK_TCP &&
+				(size_t)resp->data_sent < req->data.len)) {
+		if (svc_park_send(sc, ss, req->timeout_seconds) != 0)
 			return 0;
-		if (n == -EAGAIN)
+		if (st == STEP_WAIT)
 			rs_svc_sys_error(call, EAGAIN, "send buffer full");
 	}
 	return 0;
@@ -343,9 +360,9 @@ static ssize_t take_stream(struct rs_rpc_call *call, struct svc_sock *ss,
  * call): fewer bytes than asked, as recv(2) may return, rather than a
  * reply that waits in a buffer and is copied again.  Not a peek (which
  * shows what is there) nor MSG_WAITALL (which waits for all). */
-static size_t fit_room(const struct svc_worker *w, size_t size)
+static size_t fit_room(const struct svc_call *sc, size_t size)
 {
-	size_t room = svc_conn_room(w->cur_conn);
+	size_t room = svc_conn_room(sc->conn);
 
 	if (room < RECV_ROOM_MIN)
 		return size;
@@ -379,14 +396,13 @@ static ssize_t take_datagram(struct rs_rpc_call *call, struct svc_sock *ss,
 
 /* The core of Receive, for Receive and ReceiveBatch: at most @p cap
  * bytes; a Receive gives @p tail for its data (take_stream()), a batch
- * NULL.  @return bytes (0: EOF); -EAGAIN when there is nothing yet (no
- * error set); -1 with the error in @p call. */
-static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
-			const Remsock__ReceiveRequest *req,
-			Remsock__ReceiveReply *resp, struct svc_sock **ssp,
-			size_t cap, struct rs_rpc_tail *tail)
+ * NULL.  *@p got: the bytes taken (0: EOF). */
+static enum step recv_one(struct svc_call *sc, struct rs_rpc_call *call,
+			  const Remsock__ReceiveRequest *req,
+			  Remsock__ReceiveReply *resp, struct svc_sock **ssp,
+			  size_t cap, struct rs_rpc_tail *tail, size_t *got)
 {
-	struct svc_sock *ss = svc_sock_find(w, call, req->socket_descriptor);
+	struct svc_sock *ss = svc_sock_find(sc, call, req->socket_descriptor);
 	bool stream = ss != NULL && ss->kind == RS_SOCK_TCP;
 	uint64_t start = 0;
 	unsigned flags = 0;
@@ -395,7 +411,7 @@ static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 
 	*ssp = ss;
 	if (ss == NULL)
-		return -1;
+		return STEP_FAILED;
 	if (req->data_size < 0 ||
 	    (req->flags & ~(REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK |
 			    RECV_WAITALL)) != 0) {
@@ -403,12 +419,12 @@ static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 			     "data_size %d, flags %d (MSG_PEEK and "
 			     "MSG_WAITALL only)",
 			     req->data_size, req->flags);
-		return -1;
+		return STEP_FAILED;
 	}
 	if (req->flags & REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK)
 		flags |= RS_SOCK_PEEK;
 	if (stream && !recv_start(call, ss, req, &flags, &start))
-		return -1;
+		return STEP_FAILED;
 	size = RTE_MIN(cap, (size_t)SVC_RECV_MAX);
 	size = RTE_MIN((size_t)req->data_size, size);
 	if (size == 0) { /* as recv(2) of 0 bytes: nothing, at once */
@@ -416,43 +432,46 @@ static ssize_t recv_one(struct svc_worker *w, struct rs_rpc_call *call,
 		resp->data = (ProtobufCBinaryData){.len = 0, .data = NULL};
 		n = 0;
 	} else if (stream && (req->flags & RECV_WAITALL) &&
-		   !(flags & RS_SOCK_PEEK) && !svc_expired(w) &&
+		   !(flags & RS_SOCK_PEEK) && !sc->expired &&
 		   !waitall_ready(ss, size)) {
-		return -EAGAIN;
+		return STEP_WAIT;
 	} else {
 		if (stream && tail != NULL && !(req->flags & RECV_WAITALL) &&
 		    !(flags & RS_SOCK_PEEK))
-			size = fit_room(w, size);
+			size = fit_room(sc, size);
 		n = stream ? take_stream(call, ss, size, flags, resp, tail)
 			   : take_datagram(call, ss, size, flags, resp);
 	}
 	if (n == -EAGAIN)
-		return n;
+		return STEP_WAIT;
 	if (n == -ENOMEM)
-		return rs_svc_sys_error(call, ENOMEM, "no call memory"), -1;
+		return rs_svc_sys_error(call, ENOMEM, "no call memory"),
+		       STEP_FAILED;
 	if (n < 0)
-		return SVC_ERR(call, n, "receive"), -1;
+		return SVC_ERR(call, n, "receive"), STEP_FAILED;
 	if (stream) {
 		resp->has_stream_offset = 1;
 		resp->stream_offset = (int64_t)start;
 	}
-	return n;
+	*got = (size_t)n;
+	return STEP_DONE;
 }
 
 static int do_receive(void *ctx, struct rs_rpc_call *call,
 		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
 	const Remsock__ReceiveRequest *req = (const void *)reqm;
-	struct svc_worker *w = ctx;
+	struct svc_call *sc = ctx;
 	struct rs_rpc_tail *tail = rs_arena_alloc(call->arena, sizeof(*tail));
 	struct svc_sock *ss;
+	size_t got;
 
 	if (tail == NULL)
 		return -ENOMEM;
-	if (authed(w, call) &&
-	    recv_one(w, call, req, (void *)respm, &ss, SVC_RECV_MAX, tail) ==
-		-EAGAIN &&
-	    svc_park(w, call, ss, req->timeout_seconds, false) == 0)
+	if (authed(sc) &&
+	    recv_one(sc, call, req, (void *)respm, &ss, SVC_RECV_MAX, tail,
+		     &got) == STEP_WAIT &&
+	    svc_park(sc, ss, req->timeout_seconds, false) == 0)
 		rs_svc_sys_error(call, EAGAIN, "nothing to receive");
 	return 0;
 }
@@ -499,13 +518,13 @@ static int do_send_batch(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__SendBatchRequest *req = (const void *)reqm;
 	Remsock__SendBatchReply *resp = (void *)respm;
-	struct svc_worker *w = ctx;
+	struct svc_call *sc = ctx;
 	Remsock__SendBatchEntry *ent;
 	Remsock__SendReply *rep;
 	struct svc_sock *ss;
 	void *m;
 
-	if (!authed(w, call))
+	if (!authed(sc))
 		return 0;
 	resp->entries = (void *)entries_alloc(call->arena, req->n_sends,
 					      sizeof(*ent) + sizeof(*rep), &m);
@@ -520,14 +539,14 @@ static int do_send_batch(void *ctx, struct rs_rpc_call *call,
 		remsock__send_reply__init(&rep[i]);
 		resp->entries[i] = &ent[i];
 		/* No waiting in a batch: a full ring answers EAGAIN. */
-		switch (send_one(w, &sub, req->sends[i], &rep[i], &ss)) {
-		case -EAGAIN:
+		switch (send_one(sc, &sub, req->sends[i], &rep[i], &ss)) {
+		case STEP_WAIT:
 			rs_svc_sys_error(&sub, EAGAIN, "send buffer full");
 			/* fall through */
-		case -1:
+		case STEP_FAILED:
 			ENTRY_ERROR(&ent[i], sub);
 			break;
-		default:
+		case STEP_DONE:
 			ent[i].reply = &rep[i];
 		}
 	}
@@ -553,15 +572,15 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__ReceiveBatchRequest *req = (const void *)reqm;
 	Remsock__ReceiveBatchReply *resp = (void *)respm;
-	struct svc_worker *w = ctx;
+	struct svc_call *sc = ctx;
 	Remsock__ReceiveBatchEntry *ent;
 	Remsock__ReceiveReply *rep;
 	struct svc_sock *ss, **waiting;
 	size_t ready = 0, nwaiting = 0, room = batch_room(req->n_receives);
-	ssize_t n;
+	size_t got = 0;
 	void *m;
 
-	if (!authed(w, call))
+	if (!authed(sc))
 		return 0;
 	resp->entries = (void *)entries_alloc(call->arena, req->n_receives,
 					      sizeof(*ent) + sizeof(*rep), &m);
@@ -587,38 +606,36 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 			ENTRY_ERROR(&ent[i], sub);
 			continue;
 		}
-		n = recv_one(w, &sub, req->receives[i], &rep[i], &ss, room,
-			     NULL);
-		switch (n) {
-		case -EAGAIN:
+		switch (recv_one(sc, &sub, req->receives[i], &rep[i], &ss, room,
+				 NULL, &got)) {
+		case STEP_WAIT:
 			rs_svc_sys_error(&sub, EAGAIN, "nothing to receive");
 			ENTRY_ERROR(&ent[i], sub);
 			waiting[nwaiting++] = ss;
 			break;
-		case -1: /* an error is news too: it ends the wait */
+		case STEP_FAILED: /* an error is news too: it ends the wait */
 			ENTRY_ERROR(&ent[i], sub);
 			ready++;
 			break;
-		default:
+		case STEP_DONE:
 			ent[i].reply = &rep[i];
-			room -= (size_t)n;
+			room -= got;
 			ready++;
 		}
 	}
 	resp->n_entries = req->n_receives;
 	/* Nothing was read while nothing is ready: waiting loses nothing. */
 	if (ready == 0)
-		svc_park_socks(w, call, waiting, nwaiting,
-			       req->timeout_seconds);
+		svc_park_socks(sc, waiting, nwaiting, req->timeout_seconds);
 	return 0;
 }
 
 /* ---- Poll --------------------------------------------------------------- */
 
-static int32_t observed(struct svc_worker *w, const Remsock__PollEvent *e,
+static int32_t observed(struct svc_call *sc, const Remsock__PollEvent *e,
 			struct svc_sock **ssp)
 {
-	struct svc_sock *ss = svc_sock_find(w, NULL, e->socket_descriptor);
+	struct svc_sock *ss = svc_sock_find(sc, NULL, e->socket_descriptor);
 	unsigned p;
 	int32_t ev = 0;
 
@@ -653,12 +670,12 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__PollRequest *req = (const void *)reqm;
 	Remsock__PollReply *resp = (void *)respm;
-	struct svc_worker *w = ctx;
+	struct svc_call *sc = ctx;
 	Remsock__PollEvent *ev;
 	struct svc_sock **socks;
 	size_t ready = 0;
 
-	if (!authed(w, call))
+	if (!authed(sc))
 		return 0;
 	ev = rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(*ev));
 	resp->events =
@@ -669,7 +686,7 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 		return -ENOMEM;
 	for (size_t i = 0; i < req->n_events; i++) {
 		ev[i] = *req->events[i];
-		ev[i].observed_events = observed(w, req->events[i], &socks[i]);
+		ev[i].observed_events = observed(sc, req->events[i], &socks[i]);
 		resp->events[i] = &ev[i];
 		ready += ev[i].observed_events != 0;
 	}
@@ -677,8 +694,7 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 	/* At the timeout, the reply says nothing is ready.  Every socket
 	 * was found (an unknown one is NVAL: ready). */
 	if (ready == 0)
-		svc_park_socks(w, call, socks, req->n_events,
-			       req->timeout_seconds);
+		svc_park_socks(sc, socks, req->n_events, req->timeout_seconds);
 	return 0;
 }
 

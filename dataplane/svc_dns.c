@@ -452,8 +452,9 @@ static int ex_resolve(void *ctx, struct rs_rpc_call *call,
 	    .ai_family = AF_INET,
 	    .ai_flags = ARES_AI_NOSORT | ARES_AI_CANONNAME,
 	};
-	struct svc_worker *w = ctx;
-	struct dns_q *q = svc_wait_ctx(w);
+	struct svc_call *sc = ctx;
+	struct svc_worker *w = sc->w;
+	struct dns_q *q = svc_wait_ctx(sc);
 	int rc;
 
 	if (w->dns == NULL) { /* control sends none then: cannot be */
@@ -467,7 +468,7 @@ static int ex_resolve(void *ctx, struct rs_rpc_call *call,
 		q->dns = w->dns;
 		/* Parking is charged to the app's pending calls: a call over
 		 * quota sends no query. */
-		rc = svc_park_quiet(w, call, q, q_release);
+		rc = svc_park_quiet(sc, q, q_release);
 		if (rc <= 0) {
 			free(q); /* not asked: no callback will come */
 			if (rc == 0)
@@ -475,7 +476,7 @@ static int ex_resolve(void *ctx, struct rs_rpc_call *call,
 					     "no time to ask DNS");
 			return 0;
 		}
-		q->wt = svc_last_wait(w);
+		q->wt = sc->parked;
 		w->dns->pending++;
 		/* An answer at once (a bad name) wakes the wait: the next
 		 * run answers it. */
@@ -485,7 +486,7 @@ static int ex_resolve(void *ctx, struct rs_rpc_call *call,
 	}
 	if (q->done)
 		return q_answer(call, (void *)respm, q, req);
-	if (svc_park_quiet(w, call, NULL, NULL) == 0)
+	if (svc_park_quiet(sc, NULL, NULL) == 0)
 		rs_svc_error(call, ERR(GAI_ERROR), GAI(AGAIN),
 			     "%.60s: DNS timed out", req->name);
 	return 0;

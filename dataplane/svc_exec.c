@@ -3,7 +3,7 @@
  * The socket halves of the methods control approved (EXEC entries): the
  * same request frame, dispatched with this file's handlers.  Control has
  * checked the descriptor, the ACL and the quota and, for CreateSocket
- * and Accept, made the new socket's descriptor (w->cur_desc) and charged
+ * and Accept, made the new socket's descriptor (svc_call.desc) and charged
  * it to the app's socket quota.  A new descriptor that ends up unused (the
  * socket could not be made, no connection came) gives the charge back and
  * goes back to control with svc_desc_unused(); a socket gives it back
@@ -60,7 +60,7 @@ static void local_fill(struct rs_rpc_call *call, struct svc_sock *ss,
 }
 
 /* A TCP connect in progress: done (true), or answered or parked. */
-static bool connect_done(struct svc_worker *w, struct rs_rpc_call *call,
+static bool connect_done(struct svc_call *sc, struct rs_rpc_call *call,
 			 struct svc_sock *ss, double timeout_s)
 {
 	int err;
@@ -72,8 +72,8 @@ static bool connect_done(struct svc_worker *w, struct rs_rpc_call *call,
 		SVC_ERR(call, err != 0 ? err : -ECONNABORTED, "connect");
 		return false;
 	}
-	if (svc_park(w, call, ss, timeout_s, false) == 0) {
-		if (svc_expired(w))
+	if (svc_park(sc, ss, timeout_s, false) == 0) {
+		if (sc->expired)
 			rs_svc_sys_error(call, ETIMEDOUT, "connect timed out");
 		else
 			rs_svc_sys_error(call, EINPROGRESS, "connecting");
@@ -82,7 +82,7 @@ static bool connect_done(struct svc_worker *w, struct rs_rpc_call *call,
 }
 
 /* Start a connect; true when it completed at once (UDP). */
-static bool connect_start(struct svc_worker *w, struct rs_rpc_call *call,
+static bool connect_start(struct svc_call *sc, struct rs_rpc_call *call,
 			  struct svc_sock *ss, const Remsock__AddressPort *to,
 			  double timeout_s)
 {
@@ -99,7 +99,7 @@ static bool connect_start(struct svc_worker *w, struct rs_rpc_call *call,
 	if (rc == -EINPROGRESS) /* a new attempt: an ended one's news goes */
 		ss->connected = ss->failed = false;
 	if (rc == -EINPROGRESS || rc == -EALREADY)
-		return connect_done(w, call, ss, timeout_s);
+		return connect_done(sc, call, ss, timeout_s);
 	SVC_ERR(call, rc, "connect");
 	return false;
 }
@@ -311,14 +311,14 @@ static int sock_listen(struct svc_worker *w, struct rs_rpc_call *call,
 }
 
 /* Take the socket made for a CreateSocket that failed back. */
-static void create_undo(struct svc_worker *w, struct svc_sock *ss)
+static void create_undo(struct svc_call *sc, struct svc_sock *ss)
 {
 	if (ss == NULL) {
-		svc_desc_unused(w, w->cur_app, w->cur_desc);
+		svc_desc_unused(sc->w, sc->app, sc->desc);
 		return;
 	}
-	svc_sock_close(w, ss, true);
-	svc_gone(w, w->cur_app, w->cur_desc);
+	svc_sock_close(sc->w, ss, true);
+	svc_gone(sc->w, sc->app, sc->desc);
 }
 
 static bool create_setup(struct svc_worker *w, struct rs_rpc_call *call,
@@ -350,17 +350,17 @@ static int ex_create_socket(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__CreateSocketRequest *req = (const void *)reqm;
 	Remsock__CreateSocketReply *resp = (void *)respm;
-	struct svc_worker *w = ctx;
-	struct svc_sock *ss = svc_sock_find(w, NULL, w->cur_desc);
+	struct svc_call *sc = ctx;
+	struct svc_sock *ss = svc_sock_find(sc, NULL, sc->desc);
 	bool done = true;
 
-	if (ss == NULL && svc_rerun(w)) { /* a Close came while it waited */
+	if (ss == NULL && sc->wait != NULL) { /* closed while it waited */
 		rs_svc_closed(call, "closed while connecting");
 		return 0;
 	}
 	if (ss == NULL) { /* the first run; a second finds it connecting */
 		ss = svc_sock_new(
-		    w, call,
+		    sc,
 		    req->protocol ==
 			    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_PROTOCOL__TCP
 			? RS_SOCK_TCP
@@ -369,28 +369,28 @@ static int ex_create_socket(void *ctx, struct rs_rpc_call *call,
 			ss->v6 =
 			    req->family ==
 			    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv6;
-		if (ss == NULL || !create_setup(w, call, ss, req))
+		if (ss == NULL || !create_setup(sc->w, call, ss, req))
 			goto fail;
 		if (req->remote_ip != NULL)
-			done = connect_start(w, call, ss, req->remote_ip, -1);
+			done = connect_start(sc, call, ss, req->remote_ip, -1);
 	} else if (req->remote_ip != NULL) {
-		done = connect_done(w, call, ss, -1);
+		done = connect_done(sc, call, ss, -1);
 	}
 	if (!done) {
 		if (call->status == RS_RPC_CALL_PARKED)
 			return 0;
 		goto fail;
 	}
-	resp->socket_descriptor = rs_arena_strdup(call->arena, w->cur_desc);
+	resp->socket_descriptor = rs_arena_strdup(call->arena, sc->desc);
 	local_fill(call, ss, &resp->proxy_external_ip);
 	return 0;
 fail:
-	create_undo(w, ss);
+	create_undo(sc, ss);
 	return 0;
 }
 
 /* The socket an EXEC names (the caller's app only); NULL when answered. */
-#define SOCK(w, call, req) svc_sock_find(w, call, (req)->socket_descriptor)
+#define SOCK(sc, call, req) svc_sock_find(sc, call, (req)->socket_descriptor)
 
 static int ex_bind(void *ctx, struct rs_rpc_call *call,
 		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
@@ -458,7 +458,7 @@ static int ex_set_socket_options(void *ctx, struct rs_rpc_call *call,
 		if (!opt_set(call, ss, req->options[i]))
 			return 0;
 	/* Larger rings than the quota holds: back to the sizes before. */
-	if (svc_sock_charge(ctx, call, ss) < 0) {
+	if (svc_sock_charge(((struct svc_call *)ctx)->w, call, ss) < 0) {
 		rs_sock_setopt(ss->s, RS_SO_RCVBUF, rcv);
 		rs_sock_setopt(ss->s, RS_SO_SNDBUF, snd);
 	}
@@ -495,15 +495,16 @@ static int ex_connect(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__ConnectRequest *req = (const void *)reqm;
 	Remsock__ConnectReply *resp = (void *)respm;
-	struct svc_worker *w = ctx;
-	struct svc_sock *ss = SOCK(w, call, req);
+	struct svc_call *sc = ctx;
+	struct svc_sock *ss = SOCK(sc, call, req);
 	bool done;
 
 	if (ss == NULL)
 		return 0;
-	done = svc_rerun(w) ? connect_done(w, call, ss, req->timeout_seconds)
-			    : connect_start(w, call, ss, req->remote_ip,
-					    req->timeout_seconds);
+	done = sc->wait != NULL
+		   ? connect_done(sc, call, ss, req->timeout_seconds)
+		   : connect_start(sc, call, ss, req->remote_ip,
+				   req->timeout_seconds);
 	if (done)
 		local_fill(call, ss, &resp->proxy_external_ip);
 	return 0;
@@ -513,11 +514,12 @@ static int ex_listen(void *ctx, struct rs_rpc_call *call,
 		     const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
 	const Remsock__ListenRequest *req = (const void *)reqm;
-	struct svc_sock *ss = SOCK(ctx, call, req);
+	struct svc_call *sc = ctx;
+	struct svc_sock *ss = SOCK(sc, call, req);
 
-	if (ss == NULL || sock_listen(ctx, call, ss, req->backlog) < 0)
+	if (ss == NULL || sock_listen(sc->w, call, ss, req->backlog) < 0)
 		return 0;
-	svc_sock_charge(ctx, call, ss); /* gives the ring bytes back */
+	svc_sock_charge(sc->w, call, ss); /* gives the ring bytes back */
 	return 0;
 }
 
@@ -542,8 +544,9 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 {
 	const Remsock__AcceptRequest *req = (const void *)reqm;
 	Remsock__AcceptReply *resp = (void *)respm;
-	struct svc_worker *w = ctx;
-	struct svc_sock *ss = SOCK(w, call, req), *ns;
+	struct svc_call *sc = ctx;
+	struct svc_worker *w = sc->w;
+	struct svc_sock *ss = SOCK(sc, call, req), *ns;
 	struct sockaddr_in peer;
 	struct rs_sock *n;
 	char *d;
@@ -557,7 +560,7 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 	       !peer_allowed(w, &peer))
 		rs_sock_abort(n);
 	if (n == NULL && errno == EAGAIN) {
-		rc = svc_park(w, call, ss, req->timeout_seconds, true);
+		rc = svc_park(sc, ss, req->timeout_seconds, true);
 		if (rc > 0)
 			return 0;
 		if (rc == 0)
@@ -569,7 +572,7 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 		SVC_ERR(call, -errno, "accept");
 		goto unused;
 	}
-	ns = svc_sock_add(w, n, w->cur_desc, w->cur_app);
+	ns = svc_sock_add(w, n, sc->desc, sc->app);
 	if (ns == NULL) {
 		rs_sock_abort(n);
 		rs_svc_sys_error(call, ENOMEM, "socket table full");
@@ -577,7 +580,7 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 	}
 	ns->v6 = ss->v6; /* an IPv6 listener's connections are IPv6 too */
 	ns->connected = true;
-	d = rs_arena_strdup(call->arena, w->cur_desc);
+	d = rs_arena_strdup(call->arena, sc->desc);
 	if (d == NULL) {
 		rs_svc_sys_error(call, ENOMEM, "no call memory");
 		goto closed;
@@ -591,11 +594,11 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 	return 0;
 unused:
 	if (call->status != RS_RPC_CALL_PARKED)
-		svc_desc_unused(w, w->cur_app, w->cur_desc);
+		svc_desc_unused(w, sc->app, sc->desc);
 	return 0;
 closed:
 	svc_sock_close(w, ns, true);
-	svc_gone(w, w->cur_app, w->cur_desc);
+	svc_gone(w, sc->app, sc->desc);
 	return 0;
 }
 
@@ -647,9 +650,10 @@ static int ex_close(void *ctx, struct rs_rpc_call *call,
 		    const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
 	const Remsock__CloseRequest *req = (const void *)reqm;
-	struct svc_worker *w = ctx;
+	struct svc_call *sc = ctx;
+	struct svc_worker *w = sc->w;
 	/* Gone meanwhile (reaped): closed, as asked. */
-	struct svc_sock *ss = SOCK(w, NULL, req);
+	struct svc_sock *ss = SOCK(sc, NULL, req);
 
 	if (ss == NULL)
 		return 0;

@@ -171,7 +171,7 @@ static void http_request(void *ctx, const struct rs_http_request *r)
 	struct svc_worker *w = c->w;
 	int app;
 
-	w->st.http_requests++;
+	SVC_CNT_INC(w, http_requests);
 	if (r->metrics) {
 		metrics_request(w, c, r);
 		return;

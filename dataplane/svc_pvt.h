@@ -14,10 +14,11 @@
  * Connect in progress, Accept with none queued, Poll with nothing ready,
  * Send with a full ring) keeps a copy of its request frame and is run
  * again, from the start, when something may have changed: an event on
- * its socket (or, for calls over many sockets, on any socket of the
- * worker), or its deadline.  Handlers are written so that a second run
- * picks up where the first stopped (svc_rerun(), svc_expired()).  This
- * costs a decode per wake-up and keeps every method's logic in one place.
+ * its socket (or, for calls over many sockets, on one of its sockets), or
+ * its deadline.  Handlers are written so that a second run picks up where
+ * the first stopped (struct svc_call's wait and expired say which run it
+ * is).  This costs a decode per wake-up and keeps every method's logic in
+ * one place.
  *
  * Everything here belongs to one worker lcore; nothing is shared but the
  * read-only parts of struct rs_svc_shared and the app quota counters.
@@ -118,7 +119,7 @@ struct svc_sock {
 /* A parked call. */
 struct svc_wait {
 	uint64_t conn;	      /* its RPC connection (svc_conn_ref) */
-	uint64_t t0;	      /* the call's cur_t0 */
+	uint64_t t0;	      /* the call's svc_call.t0 */
 	uint64_t deadline_ns; /* UINT64_MAX: none */
 	uint32_t heap;	      /* index in w->heap */
 	uint32_t app;
@@ -229,6 +230,18 @@ struct svc_app_stat {
 	uint64_t bytes[2]; /* [0] in, [1] out */
 };
 
+/*
+ * The counter layer of the worker half, as the stack's (RS_CNT_ADD): one
+ * writer, a relaxed load-add-store, an atomic store so that the threads
+ * that read them (rs_svc_dp_stats_get()) see whole values.  SVC_CNT_*
+ * count events in w->st; SVC_GAUGE_ADD moves a level (nsocks, nconns,
+ * nwaits, out_bytes) up or down.
+ */
+#define SVC_GAUGE_ADD(w, field, n)                                             \
+	__atomic_store_n(&(w)->field, (w)->field + (n), __ATOMIC_RELAXED)
+#define SVC_CNT_ADD(w, field, n) SVC_GAUGE_ADD(w, st.field, n)
+#define SVC_CNT_INC(w, field) SVC_CNT_ADD(w, field, 1)
+
 struct svc_worker {
 	struct rs_svc_shared *sh;
 	const struct rs_svc_dp *sdp;
@@ -260,7 +273,6 @@ struct svc_worker {
 	uint64_t watch_gen;	    /* svc_park_socks()'s marks */
 	struct svc_wait_list ready; /* to run again at the next poll */
 	struct svc_wait_list quiet; /* woken by svc_wait_wake() only */
-	struct svc_wait *last_wait; /* the latest wait made */
 	struct svc_dns *dns;	    /* svc_dns.c; NULL: no [dns] servers */
 	struct svc_dns *dns_old;    /* the one a reload replaced, draining */
 	uint64_t dns_gen;	    /* of sh->dns that dns was made from */
@@ -274,23 +286,44 @@ struct svc_worker {
 	uint64_t rounds;       /* poll rounds ended (rs_svc_dp_quiesce()) */
 	struct svc_src *srcs;  /* SVC_SRC_SLOTS: failed authentications */
 
-	/* The call being served. */
-	struct svc_conn *cur_conn; /* NULL: an EXEC for a gone connection */
-	struct svc_wait *cur_wait; /* a parked call being run again */
-	bool cur_expired;	   /* ... at its deadline */
-	uint32_t cur_app;
-	const char *cur_desc; /* EXEC's new descriptor */
-	uint64_t cur_t0;      /* TSC at its first dispatch; 0: not timed */
-	uint64_t tsc_per_us;  /* for the durations */
+	uint64_t tsc_per_us; /* for the durations */
 
 	uint8_t *out;
 	struct svc_worker_stats st;
 };
 
+/*
+ * A call as it runs on the worker: one for each run of a request frame,
+ * whether it came from a connection (svc_conn_call()), from control (an
+ * EXEC entry) or is a parked call run again.  Handlers get it as their
+ * ctx; everything a call needs of where it came from is here, nothing in
+ * the worker.
+ */
+struct svc_call {
+	struct svc_worker *w;
+	struct svc_conn *conn; /* NULL: an EXEC for a gone connection */
+	struct svc_wait *wait; /* the parked call run again; NULL: first run */
+	bool expired;	       /* ... a last time, at its deadline */
+	uint32_t app;
+	const char *desc; /* an EXEC's new descriptor, or NULL */
+	uint64_t t0;	  /* TSC at its first dispatch; 0: not timed */
+	/* Set by a park: the wait the call is parked on after this run
+	 * (a new one, or wait again). */
+	struct svc_wait *parked;
+	struct rs_rpc_call rpc; /* the call the handler got */
+};
+
+/* Run @p sc's request frame through @p env's methods, and answer it
+ * unless it parked or is control's.  @return RS_RPC_PARKED (parked on
+ * sc->parked), RS_RPC_FORWARD (a control-plane method: sc->rpc has its
+ * call_id), or 0 (answered). */
+int svc_call_run(struct svc_call *sc, const struct rs_rpc_env *env,
+		 const uint8_t *frame, size_t len);
+
 /* svc.c */
-struct svc_sock *svc_sock_find(struct svc_worker *w, struct rs_rpc_call *call,
+struct svc_sock *svc_sock_find(struct svc_call *sc, struct rs_rpc_call *call,
 			       const char *desc);
-struct svc_sock *svc_sock_find_send(struct svc_worker *w,
+struct svc_sock *svc_sock_find_send(struct svc_call *sc,
 				    struct rs_rpc_call *call, const char *desc);
 void svc_sock_close_at(struct svc_worker *w, struct svc_sock *ss, uint64_t off);
 void svc_desc_unused(struct svc_worker *w, uint32_t app, const char *desc);
@@ -300,22 +333,27 @@ void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort);
 void svc_sock_sent(struct svc_worker *w, struct svc_sock *ss);
 int svc_sock_charge(struct svc_worker *w, struct rs_rpc_call *call,
 		    struct svc_sock *ss);
-int svc_park(struct svc_worker *w, struct rs_rpc_call *call,
-	     struct svc_sock *ss, double timeout_s, bool owns_desc);
+/* Park @p sc's call on @p ss: an event on it runs the call again, as
+ * does its deadline (@p timeout_s or the call's, the sooner; negative:
+ * none) a last time with sc->expired.  @p owns_desc: an EXEC whose new
+ * descriptor goes back to control if the wait is cancelled.  @return 1
+ * (parked), 0 (it may not wait: a timeout of 0, or this is the last
+ * run; the handler answers), -1 (refused: the error is in the call). */
+int svc_park(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
+	     bool owns_desc);
 /* Park a call over several sockets (Poll, ReceiveBatch): an event on one
  * of @p socks (or its close) runs it again, and nothing else does but
  * its deadline.  As svc_park() otherwise. */
-int svc_park_socks(struct svc_worker *w, struct rs_rpc_call *call,
-		   struct svc_sock *const *socks, size_t n, double timeout_s);
-bool svc_expired(const struct svc_worker *w);
-bool svc_rerun(const struct svc_worker *w);
+int svc_park_socks(struct svc_call *sc, struct svc_sock *const *socks, size_t n,
+		   double timeout_s);
 void svc_gone(struct svc_worker *w, uint32_t app, const char *desc);
 void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt);
 void svc_sock_event(struct rs_sock *s, unsigned events, void *user);
 void svc_addr_fill(struct rs_arena *arena, Remsock__AddressPort **out,
 		   const struct sockaddr_in *sa, bool v6);
-struct svc_sock *svc_sock_new(struct svc_worker *w, struct rs_rpc_call *call,
-			      enum rs_sock_kind kind);
+/* A new socket for an EXEC's descriptor; NULL with the error in the
+ * call. */
+struct svc_sock *svc_sock_new(struct svc_call *sc, enum rs_sock_kind kind);
 
 /* svc_conn.c */
 int svc_conn_listen(struct svc_worker *w);
@@ -334,8 +372,7 @@ struct svc_conn *svc_conn_get(struct svc_worker *w, uint64_t ref);
 uint64_t svc_conn_ref(const struct svc_conn *c);
 void svc_conn_scan(struct svc_worker *w);
 void svc_conn_close_all(struct svc_worker *w);
-void svc_respond(struct svc_worker *w, struct rs_rpc_call *call, int rc,
-		 size_t len);
+void svc_respond(struct svc_call *sc, int rc, size_t len);
 void svc_conn_reply(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *frame, size_t len);
 void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
@@ -383,13 +420,14 @@ int svc_http_attach(struct svc_worker *w, struct svc_conn *c);
 void svc_http_reply(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *frame, size_t len);
 
-int svc_park_send(struct svc_worker *w, struct rs_rpc_call *call,
-		  struct svc_sock *ss, double timeout_s);
+/* A Send waiting for room: Sends behind it on the socket wait too. */
+int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s);
 bool svc_sock_sending(const struct svc_sock *ss);
-int svc_park_quiet(struct svc_worker *w, struct rs_rpc_call *call, void *ctx,
-		   void (*ctx_free)(void *));
-void *svc_wait_ctx(const struct svc_worker *w);
-struct svc_wait *svc_last_wait(const struct svc_worker *w);
+/* Park with no socket and no deadline, keeping @p ctx across runs (freed
+ * with @p ctx_free when the wait ends): svc_wait_wake() runs it again. */
+int svc_park_quiet(struct svc_call *sc, void *ctx, void (*ctx_free)(void *));
+/* The ctx of the wait @p sc runs again; NULL on a first run. */
+void *svc_wait_ctx(const struct svc_call *sc);
 void svc_wait_wake(struct svc_worker *w, struct svc_wait *wt);
 
 /* svc_data.c, svc_exec.c, svc_dns.c */

@@ -221,7 +221,7 @@ int svc_tls_input(struct svc_worker *w, struct svc_conn *c)
 		case SSL_ERROR_ZERO_RETURN: /* close_notify */
 			return -2;
 		default: /* a failed handshake, a bad record */
-			w->st.tls_failed++;
+			SVC_CNT_INC(w, tls_failed);
 			ERR_clear_error();
 			return -1;
 		}
