@@ -90,7 +90,7 @@ static int lcore_tables_create(struct rs_lcore *lc, const struct rs_config *cfg,
 	return rc;
 }
 
-static void lcore_free(struct rs_lcore *lc)
+void rs_dp_lcore_free(struct rs_lcore *lc)
 {
 	if (lc == NULL)
 		return;
@@ -102,8 +102,8 @@ static void lcore_free(struct rs_lcore *lc)
 	rte_free(lc);
 }
 
-static struct rs_lcore *lcore_create(struct rs_dp *dp, unsigned lcore_id,
-				     uint16_t queue)
+struct rs_lcore *rs_dp_lcore_create(struct rs_dp *dp, unsigned lcore_id,
+				    uint16_t queue)
 {
 	const struct rs_config_workers *w = &dp->cfg.workers;
 	int socket = rte_lcore_to_socket_id(lcore_id);
@@ -123,7 +123,7 @@ static struct rs_lcore *lcore_create(struct rs_dp *dp, unsigned lcore_id,
 	lc->idle_sleep_max_us = w->idle_sleep_max_us;
 	lcore_clock_init(lc, &dp->cfg);
 	if (lcore_tables_create(lc, &dp->cfg, socket) < 0) {
-		lcore_free(lc);
+		rs_dp_lcore_free(lc);
 		return NULL;
 	}
 	return lc;
@@ -146,7 +146,7 @@ static int lcores_create(struct rs_dp *dp)
 	{
 		if (q == want)
 			break;
-		dp->lc[q] = lcore_create(dp, id, q);
+		dp->lc[q] = rs_dp_lcore_create(dp, id, q);
 		if (dp->lc[q] == NULL)
 			return -ENOMEM;
 		q++;
@@ -158,7 +158,7 @@ static int lcores_create(struct rs_dp *dp)
 static void lcores_free(struct rs_dp *dp)
 {
 	for (unsigned i = 0; i < RS_DP_WORKERS_MAX; i++) {
-		lcore_free(dp->lc[i]);
+		rs_dp_lcore_free(dp->lc[i]);
 		dp->lc[i] = NULL;
 	}
 }

@@ -40,6 +40,14 @@ struct rs_dp {
  *  failure to whoever runs it. */
 __attribute__((format(printf, 1, 2))) void rs_dp_err(const char *fmt, ...);
 
+/* dataplane.c: a worker's state but for its port (the pool, the port and
+ * its offloads come with rs_port_configure()): clock, ARP, socket table,
+ * TCP stack, fragments.  White-box tests build workers without a port
+ * with it (tests/service/test_svc_worker.c). */
+struct rs_lcore *rs_dp_lcore_create(struct rs_dp *dp, unsigned lcore_id,
+				    uint16_t queue);
+void rs_dp_lcore_free(struct rs_lcore *lc);
+
 /* route.c: the table of [net] and [routes], after rs_port_configure(). */
 int rs_route_create(struct rs_dp *dp);
 void rs_route_free(struct rs_dp *dp);

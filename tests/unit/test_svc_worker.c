@@ -1,0 +1,890 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker half of the service, on two workers without a port, in one
+ * thread: host A (198.18.0.2) runs remsockd's worker and control
+ * (rs_svc_ctl_poll() in the same loop), host B (198.18.0.1) the client and
+ * the tenants' peers, each on its own stack.  The frames one stack queues
+ * for TX are the other's input; the clock is the harness's and moves only
+ * when a test says so, so deadlines and timers are exact.
+ *
+ * The client speaks the native framing over a TCP connection of B's stack
+ * to A's [rpc] listen_port, the peers are B's sockets: everything between
+ * them is remsockd's code as it runs in production, but for the port.
+ *
+ * What is checked: parked calls and their wake-ups (an event on the
+ * socket, and no other), the deadline heap (parked calls expire in the
+ * order of their deadlines, each at its time), cancellation when the RPC
+ * connection goes (quotas given back, sockets kept), Close waking the
+ * calls on its socket, ReceiveBatch's entries (data, nothing yet, closed;
+ * a batch that waits and the one socket that wakes it), and a Send
+ * larger than the socket's ring that waits for room and takes every byte
+ * in order.  The EAL runs without hugepages.
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "../../net/dp_pvt.h"
+#include "../../net/sock_pvt.h"
+#include "../../net/stack_pvt.h"
+#include "remote_socket.pb-c.h"
+#include "rpc.pb-c.h"
+#include "rs_apps.h"
+#include "rs_config.h"
+#include "rs_frame.h"
+#include "rs_sock.h"
+#include "rs_svc.h"
+#include "rs_svc_ctl.h"
+#include "rs_svc_dp.h"
+
+#define IP_A 0xc6120002u /* 198.18.0.2: remsockd */
+#define IP_B 0xc6120001u /* 198.18.0.1: client and peers */
+#define PEER_PORT 7000
+#define RPC_PORT 5757
+#define NS_MS 1000000ull
+/* Rounds of the loop with nothing moving before a pump gives up
+ * waiting; and rounds in all (a livelock fails the test). */
+#define ROUNDS_MAX 200000
+#define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
+#define POLL(name) REMSOCK__POLL_EVENT__POLL_EVENT_FLAG__SOCKET_POLL##name
+
+struct host {
+	struct rs_dp *dp;
+	struct rs_lcore *lc;
+};
+
+/* A reply the client read, by call id. */
+struct reply {
+	uint64_t id;
+	Remsock__Rpc__RpcResponse *r;
+};
+
+#define REPLIES_MAX 64
+
+struct world {
+	struct rte_mempool *pool;
+	struct host a, b;
+	struct rs_svc_shared *sh;
+	struct rs_svc_ctl *ctl;
+	struct rs_svc_dp *sdp;
+	uint64_t now_ns;
+	/* The client's RPC connection, and what it read of it. */
+	struct rs_sock *conn;
+	uint8_t *in;
+	size_t in_len, in_cap;
+	uint64_t next_id;
+	struct reply replies[REPLIES_MAX];
+	unsigned nreplies;
+	/* The peers: B's listener, and the connections it accepted. */
+	struct rs_sock *lst;
+	struct rs_sock *peers[16];
+	unsigned npeers;
+};
+
+/* ---- the two hosts ------------------------------------------------------- */
+
+static void clock_set(struct world *w, uint64_t ns)
+{
+	struct rs_lcore *lcs[2] = {w->a.lc, w->b.lc};
+
+	w->now_ns = ns;
+	for (int i = 0; i < 2; i++) {
+		lcs[i]->now_ns = ns;
+		lcs[i]->now_tsc =
+		    lcs[i]->tsc0 + (uint64_t)((unsigned __int128)ns *
+					      lcs[i]->tsc_hz / NS_PER_S);
+	}
+}
+
+static void host_make(struct world *w, struct host *h,
+		      const struct rs_config *base, uint32_t ip, uint8_t mac)
+{
+	struct rs_dp *dp = rte_zmalloc("tw_dp", sizeof(*dp), 64);
+
+	assert_non_null(dp);
+	dp->cfg = *base;
+	dp->cfg.net.ip = htonl(ip);
+	dp->pool = w->pool;
+	dp->port_id = mac; /* names the host's tables */
+	dp->ifc = (struct rs_iface){
+	    .mac = {{0x02, 0, 0xc6, 0x12, 0, mac}},
+	    .ip = htonl(ip),
+	    .netmask = htonl(~0u << (32 - dp->cfg.net.prefix)),
+	    .mtu = (uint16_t)dp->cfg.port.mtu,
+	};
+	assert_int_equal(rs_route_create(dp), 0);
+	h->lc = rs_dp_lcore_create(dp, rte_lcore_id(), 0);
+	assert_non_null(h->lc);
+	h->lc->pool = w->pool;
+	h->lc->route = dp->route;
+	dp->lc[0] = h->lc;
+	dp->nworkers = 1;
+	h->dp = dp;
+}
+
+/* Frames a host queued that nobody will read. */
+static void tx_free(struct rs_lcore *lc)
+{
+	for (uint16_t i = 0; i < lc->tx_n; i++)
+		rte_pktmbuf_free(lc->tx[i]);
+	lc->tx_n = 0;
+}
+
+static void host_free(struct host *h)
+{
+	struct rs_lcore *lc = h->lc;
+
+	/* What freeing the tables sends (resets) goes nowhere. */
+	rs_socks_free(lc);
+	tx_free(lc);
+	rs_tcp_glue_free(lc);
+	tx_free(lc);
+	rs_arp_flush(lc);
+	tx_free(lc);
+	rs_dp_lcore_free(lc);
+	rs_route_free(h->dp);
+	rte_free(h->dp);
+}
+
+/* What @p from queued for TX, as @p to's input (worker.c's rx_handle()). */
+static unsigned wire(struct host *from, struct host *to)
+{
+	struct rs_lcore *lc = from->lc, *dst = to->lc;
+	struct rte_mbuf *m;
+	unsigned n = 0;
+
+	while (lc->tx_n != 0) {
+		uint16_t k = lc->tx_n;
+
+		lc->tx_n = 0;
+		for (uint16_t i = 0; i < k; i++, n++) {
+			m = lc->tx[i];
+			switch (rs_eth_input(dst, m)) {
+			case RS_VERDICT_TX:
+				rs_lcore_tx(dst, m);
+				break;
+			case RS_VERDICT_CONSUMED:
+			case RS_VERDICT_DROP:
+				rte_pktmbuf_free(m);
+				break;
+			case RS_VERDICT_TAKEN:
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+/* One round of each worker's loop (worker.c's loop_once() but for the
+ * port), control's poll, and the frames between them.  @return work. */
+static unsigned round_once(struct world *w)
+{
+	struct host *hs[2] = {&w->a, &w->b};
+	unsigned work = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct rs_lcore *lc = hs[i]->lc;
+
+		rs_arp_tick(lc, lc->now_tsc);
+		rs_frag_tick(lc);
+		rs_tcp_glue_timers(lc);
+		work += rs_socks_dispatch(lc);
+		if (lc->app != NULL)
+			work += (unsigned)lc->app->poll(lc, lc->app->arg) > 0;
+		work += rs_socks_dispatch(lc);
+		work += rs_tcp_glue_resume(lc);
+	}
+	work += rs_svc_ctl_poll(w->ctl, 256);
+	work += wire(&w->a, &w->b);
+	work += wire(&w->b, &w->a);
+	return work;
+}
+
+static void client_read(struct world *w);
+
+/* Run both hosts until nothing moves at this time. */
+static void pump(struct world *w)
+{
+	unsigned idle = 0;
+
+	for (unsigned r = 0; idle < 4; r++) {
+		assert_true(r < ROUNDS_MAX);
+		idle = round_once(w) == 0 ? idle + 1 : 0;
+		client_read(w);
+	}
+}
+
+/* Move the clock by @p ms, a millisecond at a time, pumping at each. */
+static void advance(struct world *w, uint64_t ms)
+{
+	for (uint64_t i = 0; i < ms; i++) {
+		clock_set(w, w->now_ns + NS_MS);
+		pump(w);
+	}
+}
+
+/* ---- the client -------------------------------------------------------- */
+
+static void client_read(struct world *w)
+{
+	ssize_t n;
+	uint32_t len;
+
+	if (w->conn == NULL)
+		return;
+	for (;;) {
+		if (w->in_cap - w->in_len < 65536) {
+			w->in_cap = w->in_cap ? 2 * w->in_cap : 1 << 20;
+			w->in = realloc(w->in, w->in_cap);
+			assert_non_null(w->in);
+		}
+		n = rs_sock_recv(w->conn, w->in + w->in_len,
+				 w->in_cap - w->in_len, 0);
+		if (n <= 0)
+			break;
+		w->in_len += (size_t)n;
+	}
+	while (w->in_len >= RS_FRAME_HDR_LEN &&
+	       w->in_len >=
+		   RS_FRAME_HDR_LEN + (len = rs_frame_header_read(w->in))) {
+		Remsock__Rpc__RpcResponse *r =
+		    remsock__rpc__rpc_response__unpack(
+			NULL, len, w->in + RS_FRAME_HDR_LEN);
+
+		assert_non_null(r);
+		assert_true(w->nreplies < REPLIES_MAX);
+		w->replies[w->nreplies++] = (struct reply){r->call_id, r};
+		memmove(w->in, w->in + RS_FRAME_HDR_LEN + len,
+			w->in_len - RS_FRAME_HDR_LEN - len);
+		w->in_len -= RS_FRAME_HDR_LEN + len;
+	}
+}
+
+/* Send a call; @return its id. */
+static uint64_t call_send(struct world *w, const char *service,
+			  const char *method, const ProtobufCMessage *req)
+{
+	Remsock__Rpc__RpcRequest env = REMSOCK__RPC__RPC_REQUEST__INIT;
+	size_t blen = protobuf_c_message_get_packed_size(req), len;
+	uint8_t *body = malloc(blen + 1), *frame;
+	size_t off = 0;
+
+	assert_non_null(body);
+	protobuf_c_message_pack(req, body);
+	env.has_call_id = 1;
+	env.call_id = ++w->next_id;
+	env.service_name = (char *)service;
+	env.method = (char *)method;
+	env.has_body = 1;
+	env.body = (ProtobufCBinaryData){blen, body};
+	assert_int_equal(rs_frame_pack(&env.base, NULL, 0, &len), -ENOSPC);
+	frame = malloc(len);
+	assert_non_null(frame);
+	assert_int_equal(rs_frame_pack(&env.base, frame, len, &len), 0);
+	/* As much as the connection takes, pumping for room. */
+	for (unsigned r = 0; off < len; r++) {
+		ssize_t n = rs_sock_send(w->conn, frame + off, len - off, 0);
+
+		assert_true(r < ROUNDS_MAX);
+		if (n > 0)
+			off += (size_t)n;
+		else
+			advance(w, 1);
+	}
+	free(frame);
+	free(body);
+	return env.call_id;
+}
+
+/* The reply to @p id if it came (taken from the table), else NULL. */
+static Remsock__Rpc__RpcResponse *reply_take(struct world *w, uint64_t id)
+{
+	for (unsigned i = 0; i < w->nreplies; i++) {
+		Remsock__Rpc__RpcResponse *r = w->replies[i].r;
+
+		if (w->replies[i].id != id)
+			continue;
+		w->replies[i] = w->replies[--w->nreplies];
+		return r;
+	}
+	return NULL;
+}
+
+/* Pump until the reply to @p id comes. */
+static Remsock__Rpc__RpcResponse *reply_wait(struct world *w, uint64_t id)
+{
+	Remsock__Rpc__RpcResponse *r;
+
+	pump(w);
+	for (unsigned ms = 0; (r = reply_take(w, id)) == NULL; ms++) {
+		assert_true(ms < 60000);
+		advance(w, 1);
+	}
+	return r;
+}
+
+/* A call's reply body, decoded with @p desc; fails the test on an error
+ * reply. */
+static void *reply_body(Remsock__Rpc__RpcResponse *r,
+			const ProtobufCMessageDescriptor *desc)
+{
+	void *m;
+
+	if (r->rpc_error != NULL)
+		fail_msg("RPC error %d: %s", r->rpc_error->code,
+			 r->rpc_error->detail);
+	if (r->application_error != NULL)
+		fail_msg("application error %d: %s", r->application_error->code,
+			 r->application_error->detail);
+	m = protobuf_c_message_unpack(desc, NULL, r->body.len, r->body.data);
+	assert_non_null(m);
+	return m;
+}
+
+static void *call(struct world *w, const char *method,
+		  const ProtobufCMessage *req,
+		  const ProtobufCMessageDescriptor *desc)
+{
+	Remsock__Rpc__RpcResponse *r =
+	    reply_wait(w, call_send(w, RS_SVC_SERVICE, method, req));
+	void *m = reply_body(r, desc);
+
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	return m;
+}
+
+/* The application error code of a reply (0: none). */
+static int app_error(Remsock__Rpc__RpcResponse *r)
+{
+	int code =
+	    r->application_error != NULL ? r->application_error->code : 0;
+
+	assert_null(r->rpc_error);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	return code;
+}
+
+static void client_connect(struct world *w)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(RPC_PORT),
+				.sin_addr.s_addr = htonl(IP_A)};
+	Remsock__Rpc__AuthenticateRequest req =
+	    REMSOCK__RPC__AUTHENTICATE_REQUEST__INIT;
+	static const char secret[] = "demo-secret-not-for-production";
+	Remsock__Rpc__RpcResponse *r;
+
+	w->conn = rs_sock_open(w->b.lc, RS_SOCK_TCP, NULL, NULL);
+	assert_non_null(w->conn);
+	/* As libremsock: calls are not held back for the previous ACK. */
+	assert_int_equal(rs_sock_setopt(w->conn, RS_TCP_NODELAY, 1), 0);
+	assert_int_equal(rs_sock_connect(w->conn, &a), -EINPROGRESS);
+	w->in_len = 0;
+	req.app_id = "demo";
+	req.has_secret = 1;
+	req.secret = (ProtobufCBinaryData){strlen(secret), (uint8_t *)secret};
+	pump(w);
+	r = reply_wait(
+	    w, call_send(w, RS_SVC_SERVICE_AUTH, "Authenticate", &req.base));
+	assert_null(r->rpc_error);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+}
+
+static void client_close(struct world *w)
+{
+	rs_sock_close(w->conn);
+	w->conn = NULL;
+	for (unsigned i = 0; i < w->nreplies; i++)
+		remsock__rpc__rpc_response__free_unpacked(w->replies[i].r,
+							  NULL);
+	w->nreplies = 0;
+	pump(w);
+}
+
+/* ---- the service's side -------------------------------------------------- */
+
+static struct rs_svc_dp_stats stats(struct world *w)
+{
+	struct rs_svc_dp_stats st;
+
+	rs_svc_dp_stats_get(w->sdp, &st);
+	return st;
+}
+
+static uint64_t pending_calls(struct world *w)
+{
+	return rs_apps_used(w->sh->apps, 0, RS_QUOTA_PENDING_CALLS);
+}
+
+/* A TCP socket connected to a new peer on B: its descriptor (static
+ * storage, one per call of this function until freed) and the peer. */
+static char *tcp_socket(struct world *w, struct rs_sock **peer)
+{
+	Remsock__CreateSocketRequest req = REMSOCK__CREATE_SOCKET_REQUEST__INIT;
+	Remsock__AddressPort to = REMSOCK__ADDRESS_PORT__INIT;
+	uint32_t ip = htonl(IP_B);
+	Remsock__CreateSocketReply *rep;
+	char *d;
+
+	req.family = REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv4;
+	req.protocol = REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_PROTOCOL__TCP;
+	to.port = PEER_PORT;
+	to.has_packed_address = 1;
+	to.packed_address = (ProtobufCBinaryData){4, (uint8_t *)&ip};
+	req.remote_ip = &to;
+	rep = call(w, "CreateSocket", &req.base,
+		   &remsock__create_socket_reply__descriptor);
+	d = strdup(rep->socket_descriptor);
+	remsock__create_socket_reply__free_unpacked(rep, NULL);
+	pump(w);
+	*peer = rs_sock_accept(w->lst, NULL);
+	assert_non_null(*peer);
+	w->peers[w->npeers++] = *peer;
+	return d;
+}
+
+static void peer_write(struct world *w, struct rs_sock *p, const char *s)
+{
+	assert_int_equal(rs_sock_send(p, s, strlen(s), 0), (ssize_t)strlen(s));
+	pump(w);
+}
+
+static uint64_t receive_send(struct world *w, const char *desc, int size,
+			     double timeout_s)
+{
+	Remsock__ReceiveRequest req = REMSOCK__RECEIVE_REQUEST__INIT;
+
+	req.socket_descriptor = (char *)desc;
+	req.data_size = size;
+	req.has_timeout_seconds = 1;
+	req.timeout_seconds = timeout_s;
+	return call_send(w, RS_SVC_SERVICE, "Receive", &req.base);
+}
+
+/* The data of a Receive's reply, as a string (the caller frees it). */
+static char *received(Remsock__Rpc__RpcResponse *r)
+{
+	Remsock__ReceiveReply *rep =
+	    reply_body(r, &remsock__receive_reply__descriptor);
+	char *s = strndup((const char *)rep->data.data, rep->data.len);
+
+	assert_true(rep->has_data);
+	remsock__receive_reply__free_unpacked(rep, NULL);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	return s;
+}
+
+static void sock_close(struct world *w, const char *desc)
+{
+	Remsock__CloseRequest req = REMSOCK__CLOSE_REQUEST__INIT;
+	Remsock__CloseReply *rep;
+
+	req.socket_descriptor = (char *)desc;
+	rep = call(w, "Close", &req.base, &remsock__close_reply__descriptor);
+	remsock__close_reply__free_unpacked(rep, NULL);
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static void eal_init(void)
+{
+	char *argv[] = {"test_svc_worker",
+			"--no-huge",
+			"-m",
+			"256",
+			"--no-pci",
+			"--no-shconf",
+			"--no-telemetry",
+			"-l",
+			"0",
+			"--log-level=*:error",
+			NULL};
+
+	assert_true(rte_eal_init((int)RTE_DIM(argv) - 1, argv) >= 0);
+}
+
+static void config_make(struct rs_config *cfg)
+{
+	char err[256];
+
+	assert_int_equal(rs_config_load_default(cfg, err, sizeof(err)), 0);
+	cfg->net.prefix = 24;
+	cfg->net.gateway = 0;
+	cfg->nroutes = 0;
+	cfg->port.mtu = 1500;
+	cfg->sockets.max = 64;
+	cfg->tcp.max_conns = 64;
+	cfg->limits.sock_rx_ring = 65536;
+	cfg->limits.sock_tx_ring = 65536;
+	cfg->limits.msg_ring_size = 64;
+	cfg->dns.nservers = 0;
+}
+
+static int setup(void **state)
+{
+	static bool eal;
+	static struct rs_config cfg;
+	struct world *w = calloc(1, sizeof(*w));
+	struct sockaddr_in any = {.sin_family = AF_INET,
+				  .sin_port = htons(PEER_PORT)};
+	char err[256] = "";
+
+	assert_non_null(w);
+	if (!eal) {
+		eal_init();
+		eal = true;
+	}
+	config_make(&cfg);
+	cfg.net.ip = htonl(IP_A);
+	w->pool = rte_pktmbuf_pool_create(
+	    "tw_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	assert_non_null(w->pool);
+	host_make(w, &w->a, &cfg, IP_A, 2);
+	host_make(w, &w->b, &cfg, IP_B, 1);
+	clock_set(w, 1000ull * NS_PER_S);
+	w->sh = rs_svc_shared_create(&w->a.dp->cfg, 1, err, sizeof(err));
+	assert_non_null(w->sh);
+	w->ctl = rs_svc_ctl_create(w->sh);
+	assert_non_null(w->ctl);
+	w->sdp = rs_svc_dp_create(w->sh, err, sizeof(err));
+	assert_non_null(w->sdp);
+	assert_int_equal(rs_svc_dp_attach(w->sdp, w->a.dp), 0);
+	assert_int_equal(w->a.lc->app->init(w->a.lc, w->a.lc->app->arg), 0);
+	w->lst = rs_sock_open(w->b.lc, RS_SOCK_TCP, NULL, NULL);
+	assert_non_null(w->lst);
+	assert_int_equal(rs_sock_bind(w->lst, &any), 0);
+	assert_int_equal(rs_sock_listen(w->lst, 16), 0);
+	client_connect(w);
+	*state = w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+	struct host *hs[2] = {&w->a, &w->b};
+
+	if (w->conn != NULL)
+		client_close(w);
+	for (unsigned i = 0; i < w->npeers; i++)
+		rs_sock_abort(w->peers[i]);
+	rs_sock_close(w->lst);
+	pump(w);
+	w->a.lc->app->fini(w->a.lc, w->a.lc->app->arg);
+	pump(w);
+	rs_svc_dp_free(w->sdp);
+	rs_svc_ctl_free(w->ctl);
+	rs_svc_shared_free(w->sh);
+	for (int i = 0; i < 2; i++)
+		host_free(hs[i]);
+	/* Every mbuf back: nothing the service or the stacks held leaked. */
+	assert_int_equal(rte_mempool_in_use_count(w->pool), 0);
+	rte_mempool_free(w->pool);
+	free(w->in);
+	free(w);
+	return 0;
+}
+
+/* ---- the tests ----------------------------------------------------------- */
+
+/* A Receive with nothing to read waits; bytes on another socket do not
+ * wake it, bytes on its own answer it with them. */
+static void t_receive_parks_and_wakes(void **state)
+{
+	struct world *w = *state;
+	struct rs_sock *p1, *p2;
+	char *d1 = tcp_socket(w, &p1), *d2 = tcp_socket(w, &p2), *got;
+	struct rs_svc_dp_stats st0 = stats(w), st;
+	uint64_t id = receive_send(w, d1, 100, 30);
+
+	pump(w);
+	st = stats(w);
+	assert_null(reply_take(w, id));
+	assert_int_equal(st.waits, 1);
+	assert_int_equal(st.parked, st0.parked + 1);
+	assert_int_equal(pending_calls(w), 1);
+	/* Another socket's event runs nothing. */
+	peer_write(w, p2, "not for it");
+	assert_null(reply_take(w, id));
+	assert_int_equal(stats(w).woken, st0.woken);
+	peer_write(w, p1, "hello");
+	got = received(reply_wait(w, id));
+	assert_string_equal(got, "hello");
+	st = stats(w);
+	assert_int_equal(st.waits, 0);
+	assert_int_equal(st.woken, st0.woken + 1);
+	assert_int_equal(pending_calls(w), 0);
+	/* The other socket's bytes are still there. */
+	free(got);
+	got = received(reply_wait(w, receive_send(w, d2, 100, 0)));
+	assert_string_equal(got, "not for it");
+	free(got);
+	free(d1);
+	free(d2);
+}
+
+/* Parked calls expire in the order of their deadlines, each at its time
+ * and not a millisecond before (the heap), answering EAGAIN. */
+static void t_deadlines_in_order(void **state)
+{
+	static const int ms[] = {900, 300,  1500, 100, 700,  1300, 500,	 1100,
+				 200, 1400, 600,  800, 1200, 400,  1000, 1600};
+	struct world *w = *state;
+	uint64_t ids[RTE_DIM(ms)];
+	bool done[RTE_DIM(ms)] = {false};
+	unsigned answered = 0;
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p);
+
+	for (unsigned i = 0; i < RTE_DIM(ms); i++)
+		ids[i] = receive_send(w, d, 10, ms[i] / 1000.0);
+	pump(w);
+	assert_int_equal(stats(w).waits, RTE_DIM(ms));
+	for (int t = 1; t <= 1700; t++) {
+		advance(w, 1);
+		for (unsigned i = 0; i < RTE_DIM(ms); i++) {
+			Remsock__Rpc__RpcResponse *r;
+
+			if (done[i])
+				continue;
+			r = reply_take(w, ids[i]);
+			if (r == NULL) {
+				/* Not one before its time. */
+				assert_true(t < ms[i]);
+				continue;
+			}
+			/* Each at its time: the millisecond it is due. */
+			assert_int_equal(t, ms[i]);
+			assert_int_equal(app_error(r), ERR(SYSTEM_ERROR));
+			done[i] = true;
+			answered++;
+		}
+	}
+	assert_int_equal(answered, RTE_DIM(ms));
+	assert_int_equal(stats(w).waits, 0);
+	assert_int_equal(pending_calls(w), 0);
+	free(d);
+}
+
+/* The client's connection goes: its parked calls are cancelled and
+ * their quota given back; the sockets stay for a client that comes
+ * back, with what arrived meanwhile. */
+static void t_cancel_on_close(void **state)
+{
+	Remsock__PollRequest req = REMSOCK__POLL_REQUEST__INIT;
+	Remsock__PollEvent ev = REMSOCK__POLL_EVENT__INIT, *evs[1] = {&ev};
+	struct world *w = *state;
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p), *got;
+	struct rs_svc_dp_stats st0 = stats(w), st;
+
+	for (int i = 0; i < 3; i++)
+		receive_send(w, d, 10, -1);
+	ev.socket_descriptor = d;
+	ev.requested_events = POLL(IN);
+	req.n_events = 1;
+	req.events = evs;
+	call_send(w, RS_SVC_SERVICE, "Poll", &req.base);
+	pump(w);
+	assert_int_equal(stats(w).waits, 4);
+	assert_int_equal(pending_calls(w), 4);
+	client_close(w);
+	st = stats(w);
+	assert_int_equal(st.waits, 0);
+	assert_int_equal(st.cancelled, st0.cancelled + 4);
+	assert_int_equal(st.socks_open, st0.socks_open);
+	assert_int_equal(pending_calls(w), 0);
+	/* Bytes that come now find no call, and wait in the socket. */
+	peer_write(w, p, "later");
+	assert_int_equal(stats(w).woken, st0.woken);
+	client_connect(w);
+	got = received(reply_wait(w, receive_send(w, d, 10, 0)));
+	assert_string_equal(got, "later");
+	free(got);
+	free(d);
+}
+
+/* Close answers the calls waiting on its socket: a Receive SOCKET_CLOSED,
+ * a Poll with NVAL. */
+static void t_close_wakes_waiters(void **state)
+{
+	Remsock__PollRequest req = REMSOCK__POLL_REQUEST__INIT;
+	Remsock__PollEvent ev = REMSOCK__POLL_EVENT__INIT, *evs[1] = {&ev};
+	struct world *w = *state;
+	Remsock__PollReply *pr;
+	Remsock__Rpc__RpcResponse *r;
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p);
+	uint64_t rid, pid;
+
+	rid = receive_send(w, d, 10, 30);
+	ev.socket_descriptor = d;
+	ev.requested_events = POLL(IN);
+	req.n_events = 1;
+	req.events = evs;
+	req.has_timeout_seconds = 1;
+	req.timeout_seconds = 30;
+	pid = call_send(w, RS_SVC_SERVICE, "Poll", &req.base);
+	pump(w);
+	assert_int_equal(stats(w).waits, 2);
+	sock_close(w, d);
+	assert_int_equal(app_error(reply_wait(w, rid)), ERR(SOCKET_CLOSED));
+	r = reply_wait(w, pid);
+	pr = reply_body(r, &remsock__poll_reply__descriptor);
+	assert_int_equal(pr->n_events, 1);
+	assert_int_equal(pr->events[0]->observed_events, POLL(NVAL));
+	remsock__poll_reply__free_unpacked(pr, NULL);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	assert_int_equal(stats(w).waits, 0);
+	assert_int_equal(pending_calls(w), 0);
+	free(d);
+}
+
+static void batch_entry(Remsock__ReceiveRequest *r, const char *desc)
+{
+	remsock__receive_request__init(r);
+	r->socket_descriptor = (char *)desc;
+	r->data_size = 100;
+}
+
+/* ReceiveBatch: each entry answers for its socket, in order; a batch
+ * with nothing ready waits for the first of its sockets to have news. */
+static void t_receive_batch(void **state)
+{
+	Remsock__ReceiveBatchRequest req = REMSOCK__RECEIVE_BATCH_REQUEST__INIT;
+	Remsock__ReceiveRequest e[3], *ep[3] = {&e[0], &e[1], &e[2]};
+	struct world *w = *state;
+	Remsock__ReceiveBatchReply *rep;
+	Remsock__Rpc__RpcResponse *r;
+	struct rs_sock *p1, *p2, *p3;
+	char *d1 = tcp_socket(w, &p1), *d2 = tcp_socket(w, &p2);
+	char *d3 = tcp_socket(w, &p3);
+	uint64_t id, woken;
+
+	batch_entry(&e[0], d1);
+	batch_entry(&e[1], d2);
+	batch_entry(&e[2], "AAAAAAAAAAAAAAAAAAAAAA"); /* not the app's */
+	req.n_receives = 3;
+	req.receives = ep;
+	peer_write(w, p1, "one");
+	rep = call(w, "ReceiveBatch", &req.base,
+		   &remsock__receive_batch_reply__descriptor);
+	assert_int_equal(rep->n_entries, 3);
+	assert_non_null(rep->entries[0]->reply);
+	assert_int_equal(rep->entries[0]->reply->data.len, 3);
+	assert_memory_equal(rep->entries[0]->reply->data.data, "one", 3);
+	assert_null(rep->entries[1]->reply);
+	assert_int_equal(rep->entries[1]->application_error, ERR(SYSTEM_ERROR));
+	assert_null(rep->entries[2]->reply);
+	assert_int_equal(rep->entries[2]->application_error,
+			 ERR(SOCKET_CLOSED));
+	remsock__receive_batch_reply__free_unpacked(rep, NULL);
+	/* Nothing ready on d1, d2: it waits; d3 (not in it) wakes nothing,
+	 * d2 answers it. */
+	req.n_receives = 2;
+	req.has_timeout_seconds = 1;
+	req.timeout_seconds = 30;
+	id = call_send(w, RS_SVC_SERVICE, "ReceiveBatch", &req.base);
+	pump(w);
+	assert_int_equal(stats(w).waits, 1);
+	woken = stats(w).woken;
+	peer_write(w, p3, "three");
+	assert_null(reply_take(w, id));
+	assert_int_equal(stats(w).woken, woken); /* not even run again */
+	peer_write(w, p2, "two");
+	r = reply_wait(w, id);
+	rep = reply_body(r, &remsock__receive_batch_reply__descriptor);
+	assert_int_equal(rep->n_entries, 2);
+	assert_null(rep->entries[0]->reply);
+	assert_non_null(rep->entries[1]->reply);
+	assert_int_equal(rep->entries[1]->reply->data.len, 3);
+	assert_memory_equal(rep->entries[1]->reply->data.data, "two", 3);
+	remsock__receive_batch_reply__free_unpacked(rep, NULL);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	assert_int_equal(stats(w).waits, 0);
+	free(d1);
+	free(d2);
+	free(d3);
+}
+
+/* A Send four times the socket's TX ring waits for room while the peer
+ * reads, and every byte arrives once, in order. */
+static void t_send_waits_for_room(void **state)
+{
+	Remsock__SendRequest req = REMSOCK__SEND_REQUEST__INIT;
+	struct world *w = *state;
+	size_t len = 4 * 65536, got = 0;
+	uint8_t *data = malloc(len), *in = malloc(len + 1);
+	Remsock__SendReply *rep;
+	Remsock__Rpc__RpcResponse *r = NULL;
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p);
+	uint64_t id, parked = stats(w).parked;
+	ssize_t n;
+
+	assert_true(data != NULL && in != NULL);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	req.socket_descriptor = d;
+	req.data = (ProtobufCBinaryData){len, data};
+	req.stream_offset = 0;
+	req.has_timeout_seconds = 1;
+	req.timeout_seconds = 60;
+	id = call_send(w, RS_SVC_SERVICE, "Send", &req.base);
+	pump(w);
+	assert_null(reply_take(w, id));
+	assert_int_equal(stats(w).parked, parked + 1);
+	for (unsigned ms = 0; r == NULL; ms++) {
+		assert_true(ms < 60000);
+		while ((n = rs_sock_recv(p, in + got, len + 1 - got, 0)) > 0)
+			got += (size_t)n;
+		r = reply_take(w, id);
+		if (r == NULL)
+			advance(w, 1);
+	}
+	rep = reply_body(r, &remsock__send_reply__descriptor);
+	assert_int_equal(rep->data_sent, (int32_t)len);
+	remsock__send_reply__free_unpacked(rep, NULL);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	for (unsigned ms = 0; got < len; ms++) {
+		assert_true(ms < 60000);
+		advance(w, 1);
+		while ((n = rs_sock_recv(p, in + got, len + 1 - got, 0)) > 0)
+			got += (size_t)n;
+	}
+	assert_int_equal(got, len);
+	assert_memory_equal(in, data, len);
+	assert_int_equal(stats(w).waits, 0);
+	free(data);
+	free(in);
+	free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(t_receive_parks_and_wakes, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(t_deadlines_in_order, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(t_cancel_on_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_close_wakes_waiters, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(t_receive_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_send_waits_for_room, setup,
+					    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
