@@ -538,17 +538,28 @@ static void wait_release(struct svc_worker *w, struct svc_wait *wt)
 	w->nspare++;
 }
 
-/* Park the call on @p list (see svc_park()); a new wait takes @p ctx and
- * room for @p nwatch ties to sockets. */
+/* What a new wait keeps besides its struct: the request frame to run
+ * again, or (@c resume set) the state its method runs again from, in up
+ * to two pieces. */
+struct park_keep {
+	struct iovec v[2];
+	void (*resume)(struct svc_call *sc);
+};
+
+/* Park the call on @p list (see svc_park()); a new wait takes @p ctx,
+ * room for @p nwatch ties to sockets, and @p keep (NULL: the frame). */
 static int park(struct svc_call *sc, struct svc_wait_list *list,
 		double timeout_s, bool owns_desc, void *ctx,
-		void (*ctx_free)(void *), size_t nwatch)
+		void (*ctx_free)(void *), size_t nwatch,
+		const struct park_keep *keep)
 {
 	struct svc_worker *w = sc->w;
 	struct rs_rpc_call *call = &sc->rpc;
 	struct svc_conn *c = sc->conn;
 	struct svc_wait *wt = sc->wait;
-	size_t room;
+	struct park_keep frame = {
+	    .v = {{(void *)call->frame, call->frame_len}, {NULL, 0}}};
+	size_t room, len;
 
 	if (sc->expired || c == NULL)
 		return 0;
@@ -569,16 +580,20 @@ static int park(struct svc_call *sc, struct svc_wait_list *list,
 						 RS_QUOTA_PENDING_CALLS));
 		return -1;
 	}
-	/* A parked call keeps its frame: its bytes are the app's too. */
-	if (rs_apps_charge(w->sh->apps, sc->app, RS_QUOTA_PARKED_BYTES,
-			   call->frame_len) < 0) {
+	/* A parked call keeps its frame, or its state: its bytes are the
+	 * app's too. */
+	if (keep == NULL)
+		keep = &frame;
+	len = keep->v[0].iov_len + keep->v[1].iov_len;
+	if (rs_apps_charge(w->sh->apps, sc->app, RS_QUOTA_PARKED_BYTES, len) <
+	    0) {
 		rs_rpc_call_set_rpc_error(
 		    call, RPC_ERR(OVER_QUOTA), "parked_bytes quota (%lu) used",
 		    (unsigned long)rs_apps_limit(w->sh->apps, sc->app,
 						 RS_QUOTA_PARKED_BYTES));
 		goto err_charge;
 	}
-	room = wait_room(call->frame_len, nwatch);
+	room = wait_room(len, nwatch);
 	wt = wait_alloc(w, room);
 	if (wt == NULL)
 		goto err_bytes;
@@ -592,17 +607,22 @@ static int park(struct svc_call *sc, struct svc_wait_list *list,
 	    .owns_desc = owns_desc,
 	    .ctx = ctx,
 	    .ctx_free = ctx_free,
-	    .len = (uint32_t)call->frame_len,
+	    .call_id = call->call_id,
+	    .method = call->method,
+	    .resume = keep->resume,
+	    .len = (uint32_t)len,
 	    .room = (uint32_t)room,
 	    .frame = (uint8_t *)(wt + 1),
 	    .watch = (struct svc_watch *)((uint8_t *)(wt + 1) +
-					  RTE_ALIGN_CEIL(call->frame_len,
-							 sizeof(void *))),
+					  RTE_ALIGN_CEIL(len, sizeof(void *))),
 	    .watch_cap = (uint32_t)nwatch,
 	};
 	if (sc->desc != NULL)
 		memcpy(wt->desc, sc->desc, RS_DESC_LEN);
-	memcpy(wt->frame, call->frame, call->frame_len);
+	memcpy(wt->frame, keep->v[0].iov_base, keep->v[0].iov_len);
+	if (keep->v[1].iov_len != 0)
+		memcpy(wt->frame + keep->v[0].iov_len, keep->v[1].iov_base,
+		       keep->v[1].iov_len);
 	if (wt->deadline_ns != UINT64_MAX && !heap_push(w, wt))
 		goto err_free;
 	wait_link(wt, list);
@@ -616,8 +636,7 @@ static int park(struct svc_call *sc, struct svc_wait_list *list,
 err_free:
 	wait_release(w, wt);
 err_bytes:
-	rs_apps_uncharge(w->sh->apps, sc->app, RS_QUOTA_PARKED_BYTES,
-			 call->frame_len);
+	rs_apps_uncharge(w->sh->apps, sc->app, RS_QUOTA_PARKED_BYTES, len);
 	rs_rpc_call_set_rpc_error(call, RPC_ERR(INTERNAL), "no memory to wait");
 err_charge: /* the error is set */
 	rs_apps_uncharge(w->sh->apps, sc->app, RS_QUOTA_PENDING_CALLS, 1);
@@ -628,14 +647,14 @@ int svc_park(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
 	     bool owns_desc)
 {
 	return park(sc, ss != NULL ? &ss->waits : &sc->w->multi, timeout_s,
-		    owns_desc, NULL, NULL, 0);
+		    owns_desc, NULL, NULL, 0, NULL);
 }
 
 int svc_park_socks(struct svc_call *sc, struct svc_sock *const *socks, size_t n,
 		   double timeout_s)
 {
 	struct svc_worker *w = sc->w;
-	int rc = park(sc, &w->multi, timeout_s, false, NULL, NULL, n);
+	int rc = park(sc, &w->multi, timeout_s, false, NULL, NULL, n, NULL);
 	struct svc_wait *wt = sc->parked;
 
 	if (rc <= 0)
@@ -658,9 +677,15 @@ int svc_park_socks(struct svc_call *sc, struct svc_sock *const *socks, size_t n,
 	return rc;
 }
 
-int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s)
+int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
+		  const void *state, size_t state_len, const void *data,
+		  size_t data_len, void (*resume)(struct svc_call *sc))
 {
-	int rc = svc_park(sc, ss, timeout_s, false);
+	const struct park_keep keep = {
+	    .v = {{(void *)state, state_len}, {(void *)data, data_len}},
+	    .resume = resume,
+	};
+	int rc = park(sc, &ss->waits, timeout_s, false, NULL, NULL, 0, &keep);
 
 	if (rc > 0)
 		sc->parked->send = true;
@@ -679,7 +704,7 @@ bool svc_sock_sending(const struct svc_sock *ss)
 
 int svc_park_quiet(struct svc_call *sc, void *ctx, void (*ctx_free)(void *))
 {
-	return park(sc, &sc->w->quiet, -1, false, ctx, ctx_free, 0);
+	return park(sc, &sc->w->quiet, -1, false, ctx, ctx_free, 0, NULL);
 }
 
 void *svc_wait_ctx(const struct svc_call *sc)
@@ -757,7 +782,20 @@ static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
 	    .t0 = wt->t0,
 	};
 
-	watch_drop(wt); /* a park again ties it to its sockets anew */
+	watch_drop(wt);		  /* a park again ties it to its sockets anew */
+	if (wt->resume != NULL) { /* from its state, without a dispatch */
+		rs_arena_reset(w->arena);
+		sc.rpc = (struct rs_rpc_call){
+		    .call_id = wt->call_id,
+		    .method = wt->method,
+		    .status = RS_RPC_CALL_OK,
+		    .arena = w->arena,
+		};
+		wt->resume(&sc);
+		if (sc.parked == NULL)
+			wait_free(w, wt, sc.conn);
+		return;
+	}
 	if (svc_call_run(&sc, wt->exec ? &w->env_exec : &w->env_rpc, wt->frame,
 			 wt->len) != RS_RPC_PARKED)
 		wait_free(w, wt, sc.conn);
@@ -1011,8 +1049,7 @@ static void stop_answer(struct svc_worker *w)
 		while (c != NULL && !TAILQ_EMPTY(&c->waits)) {
 			wt = TAILQ_FIRST(&c->waits);
 			if (rs_rpc_error_write(
-				rs_rpc_frame_call_id(wt->frame, wt->len),
-				RPC_ERR(CANCELLED),
+				wt->call_id, RPC_ERR(CANCELLED),
 				"remsockd is stopping (SIGTERM): the call was "
 				"waiting; retry with another proxy",
 				w->out, SVC_OUT_MAX, &len) == 0)

@@ -224,6 +224,94 @@ static enum step send_one(struct svc_call *sc, struct rs_rpc_call *call,
 	return STEP_DONE;
 }
 
+/*
+ * A blocking Send (a timeout other than 0) waits until all of its data
+ * is in the ring, as send(2) does, so a client may pipeline Sends; at its
+ * deadline it answers with what was taken.  It waits as what it has
+ * still to send, not as its frame: the state below, then the bytes of
+ * the rest, which a run again offers the socket as a Send of its own
+ * (the stream offset says where they go; bytes the socket took meanwhile
+ * are skipped as for a retry).
+ */
+struct send_wait {
+	char desc[RS_DESC_LEN + 1];
+	int64_t offset; /* stream offset of the rest's first byte */
+	uint32_t done;	/* bytes of the request taken before the rest */
+	uint32_t rest;	/* bytes after this struct */
+};
+
+static void send_resume(struct svc_call *sc);
+
+/* After a run of a TCP Send: wait for room for the rest, or answer.
+ * @p req's first @p done bytes are taken, or (@p st WAIT) none. */
+static void send_wait(struct svc_call *sc, struct svc_sock *ss,
+		      const Remsock__SendRequest *req, enum step st,
+		      size_t done, double timeout_s)
+{
+	struct send_wait sw = {
+	    .offset = req->stream_offset + (int64_t)done,
+	    .done = (uint32_t)done,
+	    .rest = (uint32_t)(req->data.len - done),
+	};
+	int rc;
+
+	if (st == STEP_DONE && done == req->data.len)
+		return;
+	if (sc->wait != NULL) /* a run again: the same state */
+		rc = svc_park_send(sc, ss, timeout_s, NULL, 0, NULL, 0, NULL);
+	else {
+		memcpy(sw.desc, ss->desc, RS_DESC_LEN);
+		rc = svc_park_send(sc, ss, timeout_s, &sw, sizeof(sw),
+				   req->data.data + done, sw.rest, send_resume);
+	}
+	if (rc == 0 && st == STEP_WAIT)
+		rs_svc_sys_error(&sc->rpc, EAGAIN, "send buffer full");
+}
+
+static void send_resume(struct svc_call *sc)
+{
+	const struct send_wait *sw = (const void *)sc->wait->frame;
+	Remsock__SendRequest rest = REMSOCK__SEND_REQUEST__INIT;
+	struct rs_rpc_call *call = &sc->rpc;
+	Remsock__SendReply *resp = rs_arena_alloc(call->arena, sizeof(*resp));
+	struct svc_sock *ss;
+	enum step st;
+	size_t len;
+	int rc;
+
+	if (resp == NULL) {
+		rs_svc_sys_error(call, ENOMEM, "no call memory");
+	} else {
+		remsock__send_reply__init(resp);
+		call->resp = &resp->base;
+		rest.socket_descriptor = (char *)sw->desc;
+		rest.stream_offset = sw->offset;
+		rest.data =
+		    (ProtobufCBinaryData){sw->rest, (uint8_t *)(sw + 1)};
+		st = send_one(sc, call, &rest, resp, &ss);
+		if (st == STEP_DONE)
+			resp->data_sent += (int32_t)sw->done;
+		else if (st == STEP_WAIT && sw->done != 0) {
+			/* nothing more taken: what was, is the answer */
+			st = STEP_DONE;
+			resp->has_data_sent = 1;
+			resp->data_sent = (int32_t)sw->done;
+		}
+		if (st != STEP_FAILED && ss != NULL) {
+			send_wait(sc, ss, &rest, st,
+				  st == STEP_DONE
+				      ? (size_t)resp->data_sent - sw->done
+				      : 0,
+				  -1);
+			if (sc->parked != NULL)
+				return;
+		}
+	}
+	/* Sized first (-ENOSPC), as a dispatch leaves a reply. */
+	rc = rs_rpc_call_respond(call, call->resp, NULL, 0, &len);
+	svc_respond(sc, rc == 0 ? -ENOSPC : rc, len);
+}
+
 static int do_send(void *ctx, struct rs_rpc_call *call,
 		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
@@ -236,18 +324,11 @@ static int do_send(void *ctx, struct rs_rpc_call *call,
 	if (!authed(sc))
 		return 0;
 	st = send_one(sc, call, req, resp, &ss);
-	if (st == STEP_FAILED || ss == NULL)
+	if (st == STEP_FAILED || ss == NULL || ss->kind != RS_SOCK_TCP)
 		return 0;
-	/* A blocking Send (a timeout other than 0) waits until all of its
-	 * data is in the ring, as send(2) does, so a client may pipeline
-	 * Sends; at its deadline it answers with what was taken. */
-	if (st == STEP_WAIT || (ss->kind == RS_SOCK_TCP &&
-				(size_t)resp->data_sent < req->data.len)) {
-		if (svc_park_send(sc, ss, req->timeout_seconds) != 0)
-			return 0;
-		if (st == STEP_WAIT)
-			rs_svc_sys_error(call, EAGAIN, "send buffer full");
-	}
+	send_wait(sc, ss, req, st,
+		  st == STEP_DONE ? (size_t)resp->data_sent : 0,
+		  req->timeout_seconds);
 	return 0;
 }
 

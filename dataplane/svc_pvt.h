@@ -11,14 +11,15 @@
  *   svc_exec.c  the socket halves of the methods control approved
  *
  * Parked calls.  A call that must wait (Receive with nothing to read,
- * Connect in progress, Accept with none queued, Poll with nothing ready,
- * Send with a full ring) keeps a copy of its request frame and is run
+ * Connect in progress, Accept with none queued, Poll with nothing ready)
+ * keeps a copy of its request frame and is run
  * again, from the start, when something may have changed: an event on
  * its socket (or, for calls over many sockets, on one of its sockets), or
  * its deadline.  Handlers are written so that a second run picks up where
  * the first stopped (struct svc_call's wait and expired say which run it
  * is).  This costs a decode per wake-up and keeps every method's logic in
- * one place.
+ * one place.  A Send waiting for room keeps only what it has still to
+ * send, and runs again from that (svc_data.c's send_wait).
  *
  * Everything here belongs to one worker lcore; nothing is shared but the
  * read-only parts of struct rs_svc_shared and the app quota counters.
@@ -68,6 +69,7 @@ _Static_assert(SVC_KEY_LEN > RS_DESC_LEN && SVC_KEY_LEN % 4 == 0, "key");
 struct svc_dns;
 struct svc_tls;
 struct svc_wait;
+struct svc_call;
 
 /* A GONE control has not taken yet (its ring or the entry pool was
  * full): sent again at the next polls, in order. */
@@ -127,12 +129,19 @@ struct svc_wait {
 	bool owns_desc; /* desc is unused: GONE it when cancelled */
 	bool send;	/* a Send waiting for room (pipelined ones wait too) */
 	void *ctx;	/* the handler's, kept across runs */
-	void (*ctx_free)(void *ctx); /* called when the wait ends */
-	struct svc_wait_list *on;    /* sock->waits, w->multi, or NULL */
-	char desc[RS_DESC_LEN + 1];  /* the EXEC's new descriptor */
+	void (*ctx_free)(void *ctx);	    /* called when the wait ends */
+	struct svc_wait_list *on;	    /* sock->waits, w->multi, or NULL */
+	char desc[RS_DESC_LEN + 1];	    /* the EXEC's new descriptor */
+	uint64_t call_id;		    /* to answer it without a run */
+	const struct rs_rpc_method *method; /* ... and count it */
+	/* A wait that keeps its method's state instead of its frame (a
+	 * Send: what it has still to send) runs again through this, with
+	 * sc->rpc set up for its answer: it answers (svc_respond()) or
+	 * parks again. */
+	void (*resume)(struct svc_call *sc);
 	uint32_t len;
-	uint32_t room;		 /* bytes allocated after the struct */
-	uint8_t *frame;		 /* copy of the request frame body */
+	uint32_t room;	/* bytes allocated after the struct */
+	uint8_t *frame; /* copy of the request frame body, or the state */
 	struct svc_watch *watch; /* after the frame: its sockets' ties */
 	uint32_t nwatch, watch_cap;
 	TAILQ_ENTRY(svc_wait) slink; /* sock->waits or w->multi */
@@ -420,8 +429,12 @@ int svc_http_attach(struct svc_worker *w, struct svc_conn *c);
 void svc_http_reply(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *frame, size_t len);
 
-/* A Send waiting for room: Sends behind it on the socket wait too. */
-int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s);
+/* A Send waiting for room (Sends behind it on the socket wait too): it
+ * keeps @p state and @p data (what it has still to send), not its frame,
+ * and runs again through @p resume.  As svc_park() otherwise. */
+int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
+		  const void *state, size_t state_len, const void *data,
+		  size_t data_len, void (*resume)(struct svc_call *sc));
 bool svc_sock_sending(const struct svc_sock *ss);
 /* Park with no socket and no deadline, keeping @p ctx across runs (freed
  * with @p ctx_free when the wait ends): svc_wait_wake() runs it again. */

@@ -830,7 +830,7 @@ static void t_send_waits_for_room(void **state)
 	Remsock__Rpc__RpcResponse *r = NULL;
 	struct rs_sock *p;
 	char *d = tcp_socket(w, &p);
-	uint64_t id, parked = stats(w).parked;
+	uint64_t id, parked = stats(w).parked, kept;
 	ssize_t n;
 
 	assert_true(data != NULL && in != NULL);
@@ -845,6 +845,10 @@ static void t_send_waits_for_room(void **state)
 	pump(w);
 	assert_null(reply_take(w, id));
 	assert_int_equal(stats(w).parked, parked + 1);
+	/* It waits as what it has still to send, not as its frame: the
+	 * socket took a ring's worth, and parked_bytes holds the rest. */
+	kept = rs_apps_used(w->sh->apps, 0, RS_QUOTA_PARKED_BYTES);
+	assert_true(kept > 0 && kept <= len - 65536 + 64);
 	for (unsigned ms = 0; r == NULL; ms++) {
 		assert_true(ms < 60000);
 		while ((n = rs_sock_recv(p, in + got, len + 1 - got, 0)) > 0)
@@ -871,6 +875,100 @@ static void t_send_waits_for_room(void **state)
 	free(d);
 }
 
+static uint64_t send_send(struct world *w, const char *desc,
+			  const uint8_t *data, size_t len, int64_t offset,
+			  double timeout_s)
+{
+	Remsock__SendRequest req = REMSOCK__SEND_REQUEST__INIT;
+
+	req.socket_descriptor = (char *)desc;
+	req.data = (ProtobufCBinaryData){len, (uint8_t *)data};
+	req.stream_offset = offset;
+	req.has_timeout_seconds = 1;
+	req.timeout_seconds = timeout_s;
+	return call_send(w, RS_SVC_SERVICE, "Send", &req.base);
+}
+
+static int32_t data_sent(Remsock__Rpc__RpcResponse *r)
+{
+	Remsock__SendReply *rep =
+	    reply_body(r, &remsock__send_reply__descriptor);
+	int32_t n = rep->data_sent;
+
+	assert_true(rep->has_data_sent);
+	remsock__send_reply__free_unpacked(rep, NULL);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	return n;
+}
+
+/* Everything the peer can read now, appended at @p in + *@p got. */
+static void peer_drain(struct rs_sock *p, uint8_t *in, size_t cap, size_t *got)
+{
+	ssize_t n;
+
+	while ((n = rs_sock_recv(p, in + *got, cap - *got, 0)) > 0)
+		*got += (size_t)n;
+}
+
+/* A Send waiting for room answers at its deadline with what the socket
+ * took, and exactly those bytes reach the peer; a Send pipelined behind
+ * a waiting one waits its turn, and both go whole, in order. */
+static void t_send_deadline_and_pipeline(void **state)
+{
+	struct world *w = *state;
+	size_t len = 4 * 65536, got = 0, cap = 3 * len;
+	uint8_t *data = malloc(len), *in = malloc(cap);
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p);
+	uint64_t id1, id2;
+	int32_t sent;
+
+	assert_true(data != NULL && in != NULL);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 13 + i / 509);
+	/* The peer does not read: the deadline ends the wait. */
+	id1 = send_send(w, d, data, len, 0, 0.05);
+	pump(w);
+	assert_null(reply_take(w, id1));
+	advance(w, 49);
+	assert_null(reply_take(w, id1));
+	advance(w, 1);
+	sent = data_sent(reply_take(w, id1));
+	assert_true(sent > 0 && (size_t)sent < len);
+	assert_int_equal(stats(w).waits, 0);
+	for (unsigned ms = 0; got < (size_t)sent; ms++) {
+		assert_true(ms < 60000);
+		peer_drain(p, in, cap, &got);
+		advance(w, 1);
+	}
+	peer_drain(p, in, cap, &got);
+	assert_int_equal(got, (size_t)sent);
+	assert_memory_equal(in, data, got);
+	/* The rest, then more behind it: the second waits for the first. */
+	id1 = send_send(w, d, data + sent, len - (size_t)sent, sent, 60);
+	id2 = send_send(w, d, data, len, len, 60);
+	pump(w);
+	assert_null(reply_take(w, id2));
+	assert_int_equal(stats(w).waits, 2);
+	for (unsigned ms = 0; got < 2 * len; ms++) {
+		assert_true(ms < 60000);
+		peer_drain(p, in, cap, &got);
+		advance(w, 1);
+	}
+	assert_int_equal(got, 2 * len);
+	assert_memory_equal(in, data, len);
+	assert_memory_equal(in + len, data, len);
+	assert_int_equal(data_sent(reply_wait(w, id1)),
+			 (int32_t)(len - (size_t)sent));
+	assert_int_equal(data_sent(reply_wait(w, id2)), (int32_t)len);
+	assert_int_equal(stats(w).waits, 0);
+	assert_int_equal(rs_apps_used(w->sh->apps, 0, RS_QUOTA_PARKED_BYTES),
+			 0);
+	free(data);
+	free(in);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -883,6 +981,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_receive_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_send_waits_for_room, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(t_send_deadline_and_pipeline, setup,
 					    teardown),
 	};
 
