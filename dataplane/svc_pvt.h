@@ -52,6 +52,8 @@
 #define SVC_BUF_MIN 4096
 #define SVC_BUF_MAX (1 << 26)
 #define SVC_OUT_MAX (8u << 20)
+/* Bytes of call memory (the worker's arena) kept from call to call. */
+#define SVC_ARENA_KEEP (2u << 20)
 /* Output waiting for a connection's TX ring beyond which its input is
  * not read (back-pressure on a client that does not read replies). */
 #define SVC_OUT_PAUSE (4u << 20)
