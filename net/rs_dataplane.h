@@ -104,7 +104,8 @@
 	X(UDP_SENT, "udp_sent")                                                \
 	X(TCP_SEGS_SENT, "tcp_segs_sent")                                      \
 	X(TCP_EMIT_FAILED, "tcp_emit_failed")                                  \
-	X(TCP_LRO_IN, "tcp_lro_in") /* segments the port merged (LRO) */       \
+	X(TCP_LRO_IN, "tcp_lro_in")	/* segments the port merged (LRO) */   \
+	X(TCP_CHAIN_IN, "tcp_chain_in") /* chained segments taken in place */  \
 	X(SOCK_OPENED, "sock_opened")                                          \
 	X(SOCK_CLOSED, "sock_closed")                                          \
 	X(SOCK_LEAKED, "sock_leaked")                                          \

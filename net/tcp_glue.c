@@ -6,9 +6,13 @@
  * (ring sizes) at create.  The core does no I/O and reads no clock:
  *
  *   input    rs_tcp_glue_input(): checksum (the port's verdict, or ours:
- *            RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN counts as unverified), the
- *            segment made contiguous in lc->lin_buf only when the mbuf is
- *            chained, then rs_tcp_input() with the worker's clock;
+ *            RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN counts as unverified), then
+ *            rs_tcp_input() with the worker's clock; a chained mbuf (an
+ *            LRO or TSO segment) goes as its segments' runs of memory
+ *            (rs_tcp_input_iov(): the payload is copied once, into the
+ *            receive ring), made contiguous in lc->lin_buf only when its
+ *            TCP header is not all in the first segment or the chain is
+ *            longer than RS_TCP_IOV_MAX;
  *   output   emit(): one mbuf per segment -- headroom for IPv4 and
  *            Ethernet, the header the core encodes, the payload copied from
  *            the core's two send-ring pieces -- into rs_ipv4_output(),
@@ -306,6 +310,33 @@ enum rs_verdict rs_tcp_glue_icmp(struct rs_lcore *lc, uint8_t type,
 	return core_verdict(lc, rc);
 }
 
+/* A chained segment to the core as its segments' runs, the header whole
+ * in the first.  @return as rs_tcp_input(), or -1 to make it contiguous
+ * instead (the header is cut, or the chain is too long). */
+static int chain_input(struct rs_lcore *lc, struct rte_mbuf *m,
+		       const struct rte_ipv4_hdr *ip, uint32_t off,
+		       uint32_t len)
+{
+	struct iovec iov[RS_TCP_IOV_MAX];
+	const uint8_t *th = rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
+	uint32_t first = rte_pktmbuf_data_len(m) - off, doff;
+	unsigned n = 0;
+
+	if (first < RS_TCP_HDR_MIN || m->nb_segs > RS_TCP_IOV_MAX)
+		return -1;
+	doff = (uint32_t)(th[12] >> 4) * 4;
+	if (doff > first)
+		return -1;
+	iov[n++] = (struct iovec){(void *)th, first};
+	for (struct rte_mbuf *s = m->next; s != NULL; s = s->next)
+		if (rte_pktmbuf_data_len(s) != 0)
+			iov[n++] = (struct iovec){rte_pktmbuf_mtod(s, void *),
+						  rte_pktmbuf_data_len(s)};
+	RS_EVENT(lc, TCP_CHAIN_IN);
+	return rs_tcp_input_iov(lc->tcp, lc->now_ns, ip->src_addr, ip->dst_addr,
+				iov, n, len);
+}
+
 enum rs_verdict rs_tcp_glue_input(struct rs_lcore *lc, struct rte_mbuf *m)
 {
 	const struct rte_ipv4_hdr *ip =
@@ -321,6 +352,9 @@ enum rs_verdict rs_tcp_glue_input(struct rs_lcore *lc, struct rte_mbuf *m)
 		return rs_drop(lc, RS_DP_DROP_TCP_TOO_LONG);
 	if (m->ol_flags & RTE_MBUF_F_RX_LRO)
 		RS_EVENT(lc, TCP_LRO_IN);
+	if (rte_pktmbuf_data_len(m) < off + len &&
+	    (rc = chain_input(lc, m, ip, off, len)) >= 0)
+		return core_verdict(lc, rc);
 	seg = rte_pktmbuf_read(m, off, len, lc->lin_buf);
 	rc = rs_tcp_input(lc->tcp, lc->now_ns, ip->src_addr, ip->dst_addr, seg,
 			  len, 0);

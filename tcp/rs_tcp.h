@@ -85,6 +85,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "rs_byte_ring.h"
 
@@ -498,6 +499,24 @@ size_t rs_tcp_stack_ring_bytes(const struct rs_tcp_stack *st);
  */
 int rs_tcp_input(struct rs_tcp_stack *st, uint64_t now, uint32_t saddr,
 		 uint32_t daddr, const void *tcp, size_t len, unsigned flags);
+
+/** Most runs of memory rs_tcp_input_iov() takes. */
+#define RS_TCP_IOV_MAX 64
+
+/**
+ * As rs_tcp_input(), for a segment in up to RS_TCP_IOV_MAX runs of memory
+ * (a chained mbuf's segments), so that its payload is copied once, from
+ * where it lies into the receive ring.  @p iov[0] holds the whole TCP
+ * header, options included; the payload follows it there and in the
+ * runs after.  The caller has verified the checksum.
+ *
+ * @param len  header + payload length: at most the runs' total.
+ * @return as rs_tcp_input(); a header not within @p iov[0] is dropped as
+ *         RS_TCP_DROP_BAD_DOFF.
+ */
+int rs_tcp_input_iov(struct rs_tcp_stack *st, uint64_t now, uint32_t saddr,
+		     uint32_t daddr, const struct iovec *iov, unsigned niov,
+		     size_t len);
 
 /* API v1.1: ICMP errors (RFC 9293 §3.9, RFC 1122 §4.2.3.9, RFC 5927,
  * RFC 1191); tcp_icmp.c. */

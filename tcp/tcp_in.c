@@ -234,7 +234,10 @@ static void trim(struct rs_tcp_conn *c, struct rs_tcp_seg_in *s, uint32_t wnd)
 			s->flags &= (uint8_t)~RS_TCP_FIN; /* old FIN */
 		d = RS_TCP_MIN(d, s->len);
 		rs_tcp_rcv_dup(c, s->seq, d);
-		s->data += d;
+		if (s->iov != NULL)
+			s->skip += d;
+		else
+			s->data += d;
 		s->len -= d;
 		s->seq += d;
 		c->ack_now = true; /* a retransmission: say where we are */
@@ -446,6 +449,40 @@ int rs_tcp_input(struct rs_tcp_stack *st, uint64_t now, uint32_t saddr,
 		st->stats.drops[r]++;
 		return r;
 	}
+	s.saddr = saddr;
+	s.daddr = daddr;
+	return dispatch(st, now, &s);
+}
+
+int rs_tcp_input_iov(struct rs_tcp_stack *st, uint64_t now, uint32_t saddr,
+		     uint32_t daddr, const struct iovec *iov, unsigned niov,
+		     size_t len)
+{
+	struct rs_tcp_seg_in s;
+	size_t total = 0;
+	int r;
+
+	if (niov == 1 || niov == 0)
+		return rs_tcp_input(
+		    st, now, saddr, daddr, niov ? iov[0].iov_base : NULL,
+		    niov ? RS_TCP_MIN(len, iov[0].iov_len) : 0, 0);
+	RS_TCP_COUNT(st, SEGS_IN);
+	for (unsigned i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	if (len < RS_TCP_HDR_MIN || iov[0].iov_len < RS_TCP_HDR_MIN ||
+	    niov > RS_TCP_IOV_MAX || len > total)
+		return RS_TCP_DROP(st, SHORT);
+	/* The header (options too) is in the first run. */
+	r = rs_tcp_parse(iov[0].iov_base, iov[0].iov_len, &s);
+	if (r != 0) {
+		st->stats.drops[r]++;
+		return r;
+	}
+	s.skip = (uint32_t)(iov[0].iov_len - s.len); /* the header's bytes */
+	s.data = NULL;
+	s.iov = iov;
+	s.niov = niov;
+	s.len = (uint32_t)(len - s.skip);
 	s.saddr = saddr;
 	s.daddr = daddr;
 	return dispatch(st, now, &s);

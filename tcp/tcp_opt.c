@@ -142,6 +142,8 @@ int rs_tcp_parse(const void *tcp, size_t len, struct rs_tcp_seg_in *s)
 	s->flags = h[13];
 	s->wnd = get16(h + 14);
 	s->data = h + doff;
+	s->iov = NULL;
+	s->niov = s->skip = 0;
 	s->len = (uint32_t)(len - doff);
 	if (s->sport == 0 || s->dport == 0)
 		return RS_TCP_DROP_BAD_PORT;

@@ -163,8 +163,12 @@ struct rs_tcp_seg_in {
 	uint32_t seq, ack;
 	uint16_t wnd; /* raw window field */
 	uint8_t flags;
-	const uint8_t *data; /* payload */
-	uint32_t len;	     /* payload bytes */
+	/* The payload: @c len bytes at @c data, or (@c iov set) @c len
+	 * bytes from @c skip bytes into the runs @c iov[0..niov). */
+	const uint8_t *data;
+	const struct iovec *iov;
+	uint32_t niov, skip;
+	uint32_t len; /* payload bytes */
 	struct rs_tcp_opts opt;
 };
 

@@ -48,6 +48,36 @@ static bool place_bytes(struct rs_byte_ring *r, uint32_t off,
 	return rs_byte_ring_place(r, rs_byte_ring_head(r) + off, src, len) == 0;
 }
 
+/* A segment's payload at @p off, from where it lies (one run, or the
+ * runs of a chained mbuf): one copy.  A failure may leave some bytes
+ * placed, which nothing reads until they are committed or an interval
+ * covers them. */
+static bool place_seg(struct rs_byte_ring *r, uint32_t off,
+		      const struct rs_tcp_seg_in *s)
+{
+	uint32_t skip = s->skip, left = s->len;
+
+	if (s->iov == NULL)
+		return place_bytes(r, off, s->data, s->len);
+	for (uint32_t i = 0; i < s->niov && left != 0; i++) {
+		size_t run = s->iov[i].iov_len;
+		uint32_t n;
+
+		if (skip >= run) {
+			skip -= (uint32_t)run;
+			continue;
+		}
+		n = (uint32_t)RS_TCP_MIN(run - skip, (size_t)left);
+		if (!place_bytes(r, off,
+				 (const uint8_t *)s->iov[i].iov_base + skip, n))
+			return false;
+		off += n;
+		left -= n;
+		skip = 0;
+	}
+	return left == 0;
+}
+
 /* Add [start, end) to the interval list, merging what it touches.
  * @return false when the list is full (the bytes are then dropped). */
 static bool ooo_add(struct rs_tcp_conn *c, uint64_t start, uint64_t end)
@@ -125,13 +155,13 @@ static void fin_in(struct rs_tcp_conn *c, uint64_t now)
 
 /* In-order bytes at rcv_nxt. */
 static void take_in_order(struct rs_tcp_conn *c, uint64_t now,
-			  const uint8_t *data, uint32_t len)
+			  const struct rs_tcp_seg_in *s)
 {
 	uint64_t from = rs_byte_ring_head(c->rcv);
 	bool hole = c->n_ooo > 0;
-	uint32_t got;
+	uint32_t got, len = s->len;
 
-	if (!place_bytes(c->rcv, 0, data, len)) {
+	if (!place_seg(c->rcv, 0, s)) {
 		c->ack_now = true; /* tell the peer where we still are */
 		return;
 	}
@@ -176,9 +206,10 @@ static bool ooo_dup(struct rs_tcp_conn *c, uint64_t start, uint64_t end)
 }
 
 static void take_out_of_order(struct rs_tcp_conn *c, uint32_t off,
-			      const uint8_t *data, uint32_t len)
+			      const struct rs_tcp_seg_in *s)
 {
 	uint64_t start = rs_byte_ring_head(c->rcv) + off;
+	uint32_t len = s->len;
 
 	c->ack_now = true; /* duplicate ACK tells the sender (RFC 5681) */
 	RS_TCP_COUNT(c->st, OOO_SEGS);
@@ -189,8 +220,7 @@ static void take_out_of_order(struct rs_tcp_conn *c, uint32_t off,
 		return; /* same bytes as before (a correct peer's) */
 	}
 	/* Placed first: a failed growth must leave no interval behind. */
-	if (!place_bytes(c->rcv, off, data, len) ||
-	    !ooo_add(c, start, start + len))
+	if (!place_seg(c->rcv, off, s) || !ooo_add(c, start, start + len))
 		RS_TCP_COUNT(c->st, OOO_DROPPED);
 }
 
@@ -202,9 +232,9 @@ void rs_tcp_rcv_data(struct rs_tcp_conn *c, uint64_t now,
 
 	if (off == 0) {
 		if (s->len)
-			take_in_order(c, now, s->data, s->len);
+			take_in_order(c, now, s);
 	} else {
-		take_out_of_order(c, off, s->data, s->len);
+		take_out_of_order(c, off, s);
 	}
 	if (s->flags & RS_TCP_FIN) {
 		c->ooo_fin = true;

@@ -34,9 +34,13 @@ echo "# $ST_MODE mode, Linux -> stack: $(st_val "$S" mbit_s) Mbit/s" \
 	"($(st_val "$S" seconds) s, measured by the stack)"
 # virtio: the bridge merges Linux's segments as a host would (LRO).
 LRO=$(tb_counter "$S" event.tcp_lro_in)
+CHAIN=$(tb_counter "$S" event.tcp_chain_in)
 if [[ $ST_MODE == virtio ]]; then
 	expect "Linux -> stack: merged segments arrived (LRO)" 1 \
 		"$(( ${LRO:-0} > 0 ))"
+	# ... chained, and taken from where they lay (no linearising copy).
+	expect "Linux -> stack: chained segments went to TCP in place" 1 \
+		"$(( ${CHAIN:-0} > 0 ))"
 fi
 st_clean "$S" "Linux -> stack"
 
