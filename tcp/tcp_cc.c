@@ -199,8 +199,10 @@ static void new_ack(struct rs_tcp_conn *c, uint64_t now,
 	uint32_t data;
 	bool was_recovery = c->in_recovery;
 
-	if (RS_SEQ_LEQ(c->snd_una, c->iss))
-		acked--; /* the SYN */
+	if (!c->syn_acked) { /* the first ACK acks the SYN */
+		acked--;
+		c->syn_acked = true;
+	}
 	data = RS_TCP_MIN(acked, (uint32_t)rs_byte_ring_count(c->snd));
 	rs_byte_ring_release_to(c->snd, rs_byte_ring_tail(c->snd) + data);
 	c->snd_una = ack;

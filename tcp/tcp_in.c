@@ -153,6 +153,7 @@ static int syn_sent_input(struct rs_tcp_conn *c, uint64_t now,
 		return RS_TCP_IN_OK;
 	}
 	c->snd_una = s->ack;
+	c->syn_acked = true;
 	c->soft_error = 0;
 	if (c->rtt_timing) {
 		c->rtt_timing = false;

@@ -307,6 +307,10 @@ struct rs_tcp_conn {
 	/* who holds it, what is queued */
 	bool in_use, app_held, orphan, in_flow, shut_rd;
 	bool fin_queued, fin_sent, fin_acked, peer_fin, ack_now, ws_ok;
+	/* Our SYN is acked: from here on SND.UNA counts data only.  A flag,
+	 * not SND.UNA compared with ISS: 2 GiB on, sequence arithmetic
+	 * puts SND.UNA "before" ISS again. */
+	bool syn_acked;
 	bool rtt_timing, in_recovery, partial_seen, passive, force;
 	uint8_t queue; /* RS_TCP_Q_*: which listener queue */
 	bool ooo_fin;  /* a FIN sits at ooo_fin_off */
