@@ -255,6 +255,7 @@ enum rs_tcp_state {
 	X(RTO_FIRED, "rto_fired")                                              \
 	X(FAST_RETRANS, "fast_retrans")                                        \
 	X(PARTIAL_ACKS, "partial_acks")                                        \
+	X(APP_LIMITED_ACKS, "app_limited_acks")                                \
 	X(DUP_ACKS, "dup_acks")                                                \
 	X(DELACK_SENT, "delack_sent")                                          \
 	X(CHALLENGE_ACKS, "challenge_acks")                                    \

@@ -101,10 +101,35 @@ void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 	c->high_rxt = c->snd_una;
 }
 
+/* Whether the window limits the flow (RFC 9438 §5.8, RFC 7661): cwnd
+ * grows only then.  A flow the application (or its send ring, or the
+ * peer's window) keeps below cwnd would otherwise raise it on every ACK
+ * without ever testing it -- to 1 GiB, seen -- and burst that much when
+ * it has more to send.  As Linux: the window was full at some send of
+ * the last window of data (rs_tcp_out_push() keeps cwnd_full), or, in
+ * slow start, cwnd is below twice that window's largest flight. */
+static bool cwnd_limited(const struct rs_tcp_conn *c)
+{
+	return c->cwnd_full ||
+	       (c->cwnd < c->ssthresh && c->cwnd < 2 * c->max_flight);
+}
+
 static void cc_grow(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 {
 	uint32_t mss = c->snd_mss;
+	struct rs_tcp_cubic *cu = &c->cub;
 
+	if (!cwnd_limited(c)) {
+		RS_TCP_COUNT(c->st, APP_LIMITED_ACKS);
+		if (cu->app_limited_since == 0)
+			cu->app_limited_since = now;
+		return;
+	}
+	if (cu->app_limited_since != 0) {
+		if (cu->epoch != RS_TCP_CUBIC_NO_EPOCH)
+			cu->epoch += now - cu->app_limited_since;
+		cu->app_limited_since = 0;
+	}
 	if (c->cwnd < c->ssthresh)
 		c->cwnd += RS_TCP_MIN(acked, mss); /* slow start, both */
 	else if (cubic(c))

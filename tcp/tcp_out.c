@@ -474,13 +474,37 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 	return true;
 }
 
+/* After sending: whether cwnd limited this send -- the flight filled it,
+ * or data waits that it has no room for -- kept until a window of data
+ * is acked (usage_seq), with the largest flight meanwhile, for
+ * cc_grow() (as Linux's tcp_cwnd_validate()). */
+static void cwnd_validate(struct rs_tcp_conn *c)
+{
+	uint32_t flight = rs_tcp_flight(c);
+	uint32_t used = rs_tcp_sack_recovery(c) ? rs_tcp_sack_pipe(c) : flight;
+	uint32_t pending = (uint32_t)rs_byte_ring_pending(c->snd);
+	uint32_t room = c->cwnd > used ? c->cwnd - used : 0;
+	bool full =
+	    used >= c->cwnd ||
+	    (pending > 0 && room < RS_TCP_MIN(pending, (uint32_t)c->snd_mss));
+
+	if (!RS_SEQ_LT(c->snd_una, c->usage_seq) || full ||
+	    (!c->cwnd_full && flight > c->max_flight)) {
+		c->cwnd_full = full;
+		c->max_flight = flight;
+		c->usage_seq = c->snd_nxt;
+	}
+}
+
 void rs_tcp_out_push(struct rs_tcp_conn *c, uint64_t now)
 {
 	bool sent = false;
 
-	if (c->snd != NULL && (data_state(c->state) || fin_state(c->state)))
+	if (c->snd != NULL && (data_state(c->state) || fin_state(c->state))) {
 		while (send_one(c, now))
 			sent = true;
+		cwnd_validate(c);
+	}
 	if (!sent && c->ack_now && rs_tcp_synchronized(c->state) &&
 	    rs_tcp_list_empty(&c->blink))
 		rs_tcp_out_ack(c, now, c->snd_nxt);

@@ -275,6 +275,10 @@ struct rs_tcp_cubic {
 	 * window near W_max, which gains a fraction of a byte per ACK,
 	 * would not grow at all. */
 	uint64_t cwnd_rem, est_rem;
+	/* §5.8: when the flow stopped using its window (ns; 0: it uses
+	 * it): the epoch moves on by the time it did not, so that W_cubic
+	 * does not count it. */
+	uint64_t app_limited_since;
 };
 
 #define RS_TCP_CUBIC_NO_EPOCH UINT64_MAX
@@ -311,6 +315,11 @@ struct rs_tcp_conn {
 	 * not SND.UNA compared with ISS: 2 GiB on, sequence arithmetic
 	 * puts SND.UNA "before" ISS again. */
 	bool syn_acked;
+	/* RFC 7661 (tcp_out.c cwnd_validate()): whether cwnd was full at a
+	 * send of the window of data that ends at usage_seq, and that
+	 * window's largest flight. */
+	bool cwnd_full;
+	uint32_t max_flight, usage_seq;
 	bool rtt_timing, in_recovery, partial_seen, passive, force;
 	uint8_t queue; /* RS_TCP_Q_*: which listener queue */
 	bool ooo_fin;  /* a FIN sits at ooo_fin_off */
