@@ -41,6 +41,14 @@
 #define BACKOFF_MIN_MS 10
 #define BACKOFF_MAX_MS 1000
 
+/* An environment variable's value, NULL when unset or empty. */
+static const char *env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -154,6 +162,7 @@ static int auth_reply(struct rsk_conn *c, int fd, struct rskp_tls *tls)
 	int rc;
 
 	rs_frame_decoder_reset(c->dec);
+	c->auth_detail[0] = '\0';
 	for (;;) {
 		int64_t left = until - now_ms();
 
@@ -177,9 +186,13 @@ static int auth_reply(struct rsk_conn *c, int fd, struct rskp_tls *tls)
 	else if (r.rpc_code ==
 		     REMSOCK__RPC__RPC_ERROR_CODE__RPC_UNAUTHENTICATED ||
 		 r.rpc_code ==
-		     REMSOCK__RPC__RPC_ERROR_CODE__RPC_SECURITY_VIOLATION)
+		     REMSOCK__RPC__RPC_ERROR_CODE__RPC_SECURITY_VIOLATION) {
 		rc = -EACCES;
-	else if (r.rpc_code != 0 || r.app_code != 0)
+		/* The proxy's words: a wrong secret, another app's client
+		 * certificate, too many failures... */
+		snprintf(c->auth_detail, sizeof(c->auth_detail), "%s",
+			 r.detail != NULL ? r.detail : "");
+	} else if (r.rpc_code != 0 || r.app_code != 0)
 		rc = -EPROTO;
 	else
 		rc = 0;
@@ -468,7 +481,9 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 		return -EINVAL;
 	tls_ca = getenv("REMSOCK_TLS_CA");
 	if (tls_ca != NULL && tls_ca[0] != '\0') {
-		c->tls_ctx = rskp_tls_ctx(tls_ca, why, sizeof(why));
+		c->tls_ctx =
+		    rskp_tls_ctx(tls_ca, env_set("REMSOCK_TLS_CERT"),
+				 env_set("REMSOCK_TLS_KEY"), why, sizeof(why));
 		if (c->tls_ctx == NULL) {
 			rskp_detail_set("%s", why);
 			return -EINVAL;
@@ -499,11 +514,19 @@ static void open_detail(const struct rsk_conn *c, int rc)
 	inet_ntop(AF_INET, &c->addr.sin_addr, ip, sizeof(ip));
 	switch (-rc) {
 	case EACCES:
-		rskp_detail_set("the proxy at %s:%u refused app '%.64s': wrong "
-				"app id or secret (REMSOCK_APP, "
-				"REMSOCK_SECRET), or the app is not in its "
-				"[apps]",
-				ip, port, c->app);
+		if (c->auth_detail[0] != '\0')
+			rskp_detail_set(
+			    "the proxy at %s:%u refused app "
+			    "'%.64s': %s (REMSOCK_APP, "
+			    "REMSOCK_SECRET%s)",
+			    ip, port, c->app, c->auth_detail,
+			    c->tls_ctx != NULL ? ", REMSOCK_TLS_CERT" : "");
+		else
+			rskp_detail_set("the proxy at %s:%u refused app "
+					"'%.64s': wrong app id or secret "
+					"(REMSOCK_APP, REMSOCK_SECRET), or the "
+					"app is not in its [apps]",
+					ip, port, c->app);
 		break;
 	case ECONNREFUSED:
 		rskp_detail_set("nothing listens at %s:%u: is remsockd "

@@ -69,9 +69,10 @@ struct rsk_conn {
 	int efd;      /* eventfd: completed NOTIFY calls queued */
 	int stop_efd; /* eventfd: the I/O thread is to stop */
 	struct sockaddr_in addr;
-	char host[256];	   /* the proxy as given: TLS checks this name */
-	void *tls_ctx;	   /* $REMSOCK_TLS_CA's, or NULL: plain TCP */
-	char tls_why[256]; /* why the last TLS handshake failed */
+	char auth_detail[160]; /* why the last Authenticate was refused */
+	char host[256];	       /* the proxy as given: TLS checks this name */
+	void *tls_ctx;	       /* $REMSOCK_TLS_CA's, or NULL: plain TCP */
+	char tls_why[256];     /* why the last TLS handshake failed */
 	char *app;
 	uint8_t *secret;
 	size_t secret_len;

@@ -36,6 +36,10 @@
  *                    REMSOCK_ADDR the proxy's [rpc] tls_port), and the
  *                    certificate must name the proxy as REMSOCK_ADDR does
  *                    (an IP address or a host name)
+ *  - REMSOCK_TLS_CERT, REMSOCK_TLS_KEY  a client certificate (PEM chain)
+ *                    and its key, shown in the TLS handshake: a proxy
+ *                    with [rpc] tls_client_ca asks for one, whose CN is
+ *                    the app (REMSOCK_APP)
  *
  * Thread safety: every function may be called from any thread, except
  * that one call object must not be started, reset or freed by two threads

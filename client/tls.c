@@ -44,7 +44,8 @@ static const char *reason(char *why, size_t len)
 	return why;
 }
 
-void *rskp_tls_ctx(const char *ca_file, char *why, size_t len)
+void *rskp_tls_ctx(const char *ca_file, const char *cert_file,
+		   const char *key_file, char *why, size_t len)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	char r[256];
@@ -60,6 +61,24 @@ void *rskp_tls_ctx(const char *ca_file, char *why, size_t len)
 	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
 		snprintf(why, len, "REMSOCK_TLS_CA=%s: %s", ca_file,
 			 reason(r, sizeof(r)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if ((cert_file == NULL) != (key_file == NULL)) {
+		snprintf(why, len,
+			 "REMSOCK_TLS_CERT and REMSOCK_TLS_KEY go together (a "
+			 "client certificate and its key)");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (cert_file != NULL &&
+	    (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) !=
+		 1 ||
+	     SSL_CTX_check_private_key(ctx) != 1)) {
+		snprintf(why, len,
+			 "REMSOCK_TLS_CERT=%s, REMSOCK_TLS_KEY=%s: %s",
+			 cert_file, key_file, reason(r, sizeof(r)));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}

@@ -14,8 +14,11 @@
 struct rskp_tls;
 
 /** A client context trusting the CA certificates in @p ca_file, TLS 1.3
- *  only.  @return it, or NULL with the reason in @p why. */
-void *rskp_tls_ctx(const char *ca_file, char *why, size_t len);
+ *  only, showing the certificate chain @p cert_file with its key
+ *  @p key_file (both NULL: none; remsockd's [rpc] tls_client_ca asks for
+ *  one).  @return it, or NULL with the reason in @p why. */
+void *rskp_tls_ctx(const char *ca_file, const char *cert_file,
+		   const char *key_file, char *why, size_t len);
 void rskp_tls_ctx_free(void *ctx);
 
 /**

@@ -120,6 +120,7 @@ static const struct key keys[] = {
     KEY(rpc, https_port, K_UINT, 0, 65535, 0),
     KEY(rpc, tls_cert, K_STR, 0, 0, 0),
     KEY(rpc, tls_key, K_STR, 0, 0, 0),
+    KEY(rpc, tls_client_ca, K_STR, 0, 0, 0),
     KEY(rpc, http_idle_s, K_UINT, 0, 86400, 0),
     KEY(rpc, http_request_s, K_UINT, 0, 86400, 0),
     KEY(rpc, max_conns, K_UINT, 0, 1u << 20, 0),
@@ -1092,6 +1093,13 @@ static int validate_apps(const struct rs_config *cfg, const struct where *w)
 		    "tls_key, go together (a TLS port needs a "
 		    "certificate and its key, and they need a port)",
 		    w->file);
+	if (r->tls_client_ca[0] != '\0' && r->tls_port == 0 &&
+	    r->https_port == 0)
+		return fail(w,
+			    "%s: [rpc] tls_client_ca needs tls_port or "
+			    "https_port (client certificates are asked in TLS "
+			    "handshakes only)",
+			    w->file);
 	if (cfg->napps == 0)
 		return fail(w,
 			    "%s: [apps]: no app (at least one 'APP_ID = "

@@ -131,6 +131,10 @@ struct rs_config {
 		/** PEM certificate chain and private key for both. */
 		char tls_cert[RS_CONFIG_VALUE_MAX];
 		char tls_key[RS_CONFIG_VALUE_MAX];
+		/** PEM CAs: TLS clients must show a certificate one of them
+		 *  signed, whose CN is the app they authenticate as; "": no
+		 *  client certificate asked. */
+		char tls_client_ca[RS_CONFIG_VALUE_MAX];
 		uint32_t http_idle_s; /**< idle HTTP conns closed; 0: never */
 		/** An HTTP request must arrive whole within this; 0: never. */
 		uint32_t http_request_s;

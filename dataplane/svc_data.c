@@ -48,7 +48,7 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 	struct svc_worker *w = sc->w;
 	struct svc_conn *c = sc->conn;
 	const char *id = req->app_id != NULL ? req->app_id : "";
-	int known = rs_apps_find(w->sh->apps, id, strlen(id)), app;
+	int known = rs_apps_find(w->sh->apps, id, strlen(id)), app, cert;
 
 	if (!svc_auth_allowed(w, c->peer_ip, known)) {
 		c->doomed = true;
@@ -56,6 +56,15 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 		    call, RPC_ERR(UNAUTHENTICATED),
 		    "too many failed attempts at this app's secret from this "
 		    "address: try again later");
+		return 0;
+	}
+	cert = svc_tls_cert_app(w, c);
+	if (cert != SVC_CERT_ANY && cert != known) {
+		svc_auth_failed(w, c->peer_ip, known);
+		c->doomed = true;
+		rs_rpc_call_set_rpc_error(
+		    call, RPC_ERR(UNAUTHENTICATED),
+		    "the client certificate is not for app %.64s", id);
 		return 0;
 	}
 	app = rs_apps_auth(w->sh->apps, id, strlen(id),

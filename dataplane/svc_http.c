@@ -50,10 +50,15 @@ static int ticket_app(struct svc_worker *w, struct svc_conn *c,
 	size_t idlen = colon != NULL ? (size_t)(colon - ticket) : 0;
 	int known = colon != NULL ? rs_apps_find(w->sh->apps, ticket, idlen)
 				  : -ENOENT,
-	    app;
+	    app, cert;
 
 	if (!svc_auth_allowed(w, c->peer_ip, known))
 		return -EAGAIN;
+	cert = svc_tls_cert_app(w, c);
+	if (cert != SVC_CERT_ANY && cert != known) { /* not this cert's app */
+		svc_auth_failed(w, c->peer_ip, known);
+		return -EACCES;
+	}
 	app = colon == NULL ? rs_apps_auth(w->sh->apps, "", 0, "", 0)
 			    : rs_apps_auth(w->sh->apps, ticket, idlen,
 					   colon + 1, strlen(colon + 1));

@@ -419,6 +419,13 @@ void *svc_tls_ctx_create(const struct rs_config *cfg, char *err, size_t errlen);
 void svc_tls_ctx_free(void *ctx);
 int svc_tls_attach(struct svc_worker *w, struct svc_conn *c);
 void svc_tls_free(struct svc_conn *c);
+/* The app a TLS connection's client certificate names ([rpc]
+ * tls_client_ca): its number, SVC_CERT_NONE (its CN names no app), or
+ * SVC_CERT_ANY (no client certificates asked, or not TLS: any app). */
+#define SVC_CERT_ANY (-1000)
+#define SVC_CERT_NONE (-1001)
+#define SVC_CERT_UNSEEN (-1002)
+int svc_tls_cert_app(const struct svc_worker *w, struct svc_conn *c);
 void svc_tls_write(struct svc_worker *w, struct svc_conn *c, const uint8_t *buf,
 		   size_t len);
 /* Decrypt and feed what came.  @return 0 (all taken), 1 (the connection

@@ -22,6 +22,10 @@
  * The SSL_CTX is made once, from [rpc] tls_cert and tls_key, TLS 1.3
  * only, and shared by the workers (OpenSSL allows SSL_new() from many
  * threads on one context).
+ *
+ * Client certificates ([rpc] tls_client_ca): the handshake fails without
+ * one those CAs signed; its subject's CN names the one app the
+ * connection may authenticate as (svc_tls_cert_app(), looked up once).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +41,7 @@
 
 struct svc_tls {
 	SSL *ssl;
+	int cert_app;	  /* svc_tls_cert_app(); SVC_CERT_UNSEEN: not yet */
 	BIO *rbio, *wbio; /* owned by ssl */
 	uint8_t pt[TLS_PT_LEN];
 	size_t pt_off, pt_len; /* plaintext not taken yet */
@@ -66,11 +71,31 @@ void *svc_tls_ctx_create(const struct rs_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-	/* Memory BIOs never block; a write is taken whole. */
+	/* Memory BIOs never block; a write is taken whole.  The chain sent
+	 * is tls_cert's, never completed from the client CAs' store. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				  SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
+	if (cfg->rpc.tls_client_ca[0] != '\0') {
+		STACK_OF(X509_NAME) *names =
+		    SSL_load_client_CA_file(cfg->rpc.tls_client_ca);
+
+		if (names == NULL ||
+		    SSL_CTX_load_verify_locations(ctx, cfg->rpc.tls_client_ca,
+						  NULL) != 1) {
+			snprintf(err, errlen, "[rpc] tls_client_ca: %s: %s",
+				 cfg->rpc.tls_client_ca,
+				 ssl_reason(why, sizeof(why)));
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(
+		    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		    NULL);
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->rpc.tls_cert) != 1) {
 		snprintf(err, errlen, "[rpc] tls_cert: %s: %s",
 			 cfg->rpc.tls_cert, ssl_reason(why, sizeof(why)));
@@ -117,11 +142,40 @@ int svc_tls_attach(struct svc_worker *w, struct svc_conn *c)
 		ERR_clear_error();
 		return -ENOMEM;
 	}
+	t->cert_app = SVC_CERT_UNSEEN;
 	BIO_set_mem_eof_return(t->rbio, -1); /* empty: "want more" */
 	SSL_set_bio(t->ssl, t->rbio, t->wbio);
 	SSL_set_accept_state(t->ssl);
 	c->tls = t;
 	return 0;
+}
+
+int svc_tls_cert_app(const struct svc_worker *w, struct svc_conn *c)
+{
+	struct svc_tls *t = c->tls;
+	char cn[RS_CONFIG_NAME_MAX + 1];
+	X509 *cert;
+	int n;
+
+	if (t == NULL || w->sh->cfg->rpc.tls_client_ca[0] == '\0')
+		return SVC_CERT_ANY;
+	if (t->cert_app != SVC_CERT_UNSEEN)
+		return t->cert_app;
+	t->cert_app = SVC_CERT_NONE;
+	cert = SSL_get1_peer_certificate(t->ssl);
+	if (cert == NULL)
+		return t->cert_app;
+	/* Verified in the handshake (it failed otherwise); a CN longer
+	 * than an app id names none. */
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+				      NID_commonName, cn, sizeof(cn));
+	if (n > 0 && (size_t)n < sizeof(cn) - 1 &&
+	    SSL_get_verify_result(t->ssl) == X509_V_OK)
+		t->cert_app = rs_apps_find(w->sh->apps, cn, (size_t)n);
+	if (t->cert_app < 0)
+		t->cert_app = SVC_CERT_NONE;
+	X509_free(cert);
+	return t->cert_app;
 }
 
 void svc_tls_free(struct svc_conn *c)

@@ -296,7 +296,7 @@ expect "a proxy address where no one answers, exit 1" \
 	"$RC $(cut -d: -f1-2 "$ERR")"
 rcli /dev/null --secret wrong stats
 expect "a wrong secret, exit 1" \
-	"1 remsock stats: the proxy at $TB_PROXY_IP:5757 refused app 'demo': wrong app id or secret (REMSOCK_APP, REMSOCK_SECRET), or the app is not in its [apps]" \
+	"1 remsock stats: the proxy at $TB_PROXY_IP:5757 refused app 'demo': unknown app or wrong secret (REMSOCK_APP, REMSOCK_SECRET)" \
 	"$(rc_err)"
 
 svc_stop

@@ -29,7 +29,8 @@ static = Static.Test 198.18.0.7 198.18.0.8
 [rpc]
 tls_port = 5758
 tls_cert = @TB_DIR@/tls.crt
-tls_key = @TB_DIR@/tls.key"
+tls_key = @TB_DIR@/tls.key
+tls_client_ca = @TB_DIR@/ca.crt"
 svc_pre_start() { svc_tls_certs; }
 
 svc_up "$MODE" rsk "$REMSOCKD"

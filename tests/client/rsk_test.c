@@ -336,13 +336,14 @@ static void t_ipv6(void)
 }
 
 /* The transport over TLS ([rpc] tls_port 5758): the proxy's certificate
- * checked against $REMSOCK_TLS_CA, then calls as over plain TCP. */
+ * checked against $REMSOCK_TLS_CA, ours ([rpc] tls_client_ca) shown from
+ * $REMSOCK_TLS_CERT and $REMSOCK_TLS_KEY, then calls as over plain TCP. */
 static void t_tls(void)
 {
 	struct rsk_conn_opts o = {.app = app, .secret = secret};
 	struct sockaddr_in sa = sin_of(peer_ip, echo_port);
 	static char blob[200000], back[sizeof(blob)];
-	char addr[64], ca[512];
+	char addr[64], ca[512], cert[512], key[512];
 	struct rsk_conn *c;
 	size_t got = 0;
 	ssize_t n;
@@ -362,8 +363,37 @@ static void t_tls(void)
 	snprintf(ca, sizeof(ca), "%s/ca.crt", tls_dir);
 	setenv("REMSOCK_TLS_CA", ca, 1);
 	c = rsk_conn_open(&o);
+	check("TLS: without a client certificate the proxy refuses us",
+	      c == NULL, "errno=%d %s", errno, rsk_last_detail());
+	if (c != NULL)
+		rsk_conn_close(c);
+	snprintf(cert, sizeof(cert), "%s/demo-app.crt", tls_dir);
+	setenv("REMSOCK_TLS_CERT", cert, 1);
+	c = rsk_conn_open(&o);
+	check("TLS: REMSOCK_TLS_CERT without REMSOCK_TLS_KEY: EINVAL, saying "
+	      "so",
+	      c == NULL && errno == EINVAL &&
+		  strstr(rsk_last_detail(), "go together") != NULL,
+	      "errno=%d %s", errno, rsk_last_detail());
+	snprintf(cert, sizeof(cert), "%s/other-app.crt", tls_dir);
+	snprintf(key, sizeof(key), "%s/other-app.key", tls_dir);
+	setenv("REMSOCK_TLS_CERT", cert, 1);
+	setenv("REMSOCK_TLS_KEY", key, 1);
+	c = rsk_conn_open(&o);
+	check("TLS: another app's client certificate cannot authenticate as "
+	      "ours",
+	      c == NULL && strstr(rsk_last_detail(), "certificate") != NULL,
+	      "errno=%d %s", errno, rsk_last_detail());
+	snprintf(cert, sizeof(cert), "%s/demo-app.crt", tls_dir);
+	snprintf(key, sizeof(key), "%s/demo-app.key", tls_dir);
+	setenv("REMSOCK_TLS_CERT", cert, 1);
+	setenv("REMSOCK_TLS_KEY", key, 1);
+	c = rsk_conn_open(&o);
 	unsetenv("REMSOCK_TLS_CA");
-	check("TLS: with REMSOCK_TLS_CA, a connection to the tls_port opens",
+	unsetenv("REMSOCK_TLS_CERT");
+	unsetenv("REMSOCK_TLS_KEY");
+	check("TLS: with REMSOCK_TLS_CA and the app's certificate, a "
+	      "connection to the tls_port opens",
 	      c != NULL, "errno=%d %s", errno, rsk_last_detail());
 	if (c == NULL)
 		return;

@@ -32,6 +32,7 @@ auth_fail_per_min = 0
 https_port = 8443
 tls_cert = @TB_DIR@/tls.crt
 tls_key = @TB_DIR@/tls.key
+tls_client_ca = @TB_DIR@/ca.crt
 [service]
 operator = ops
 [apps]
@@ -52,7 +53,7 @@ static = Static.Test 198.18.0.7 198.18.0.8"
 
 # DPDK's telemetry socket, under a prefix of this test's own.
 TB_TELEMETRY=rs-http-$MODE-$$
-svc_pre_start() { svc_tls_certs; }
+svc_pre_start() { svc_tls_certs demo small ops; }
 svc_up "$MODE" http "$REMSOCKD"
 expect "remsockd announces the HTTP endpoint" 1 \
 	"$(grep -c "http      $TB_PROXY_IP:$API_PORT" "$SVC_LOG")"
@@ -115,8 +116,13 @@ expect "per app: the demo app's calls and RPC bytes both ways" "1 1 1" \
 		$1 == "remsock_app_rpc_received_bytes_total{app=\"demo\"}" {i = ($2 > 0)}
 		$1 == "remsock_app_rpc_sent_bytes_total{app=\"demo\"}" {o = ($2 > 1048576)}
 		END {print c + 0, i + 0, o + 0}' "$TB_DIR/metrics.txt")"
-expect "metrics over HTTPS with a Bearer APP:SECRET: 200" 200 \
-	"$(status --cacert "$TB_DIR/ca.crt" -H "Authorization: Bearer $OPS" \
+expect "metrics over HTTPS with a Bearer APP:SECRET and its certificate: 200" \
+	200 "$(status --cacert "$TB_DIR/ca.crt" -H "Authorization: Bearer $OPS" \
+		--cert "$TB_DIR/ops-app.crt" --key "$TB_DIR/ops-app.key" \
+		"https://$TB_PROXY_IP:8443/metrics")"
+expect "metrics over HTTPS with the operator's secret but demo's certificate: 401" \
+	401 "$(status --cacert "$TB_DIR/ca.crt" -H "Authorization: Bearer $OPS" \
+		--cert "$TB_DIR/demo-app.crt" --key "$TB_DIR/demo-app.key" \
 		"https://$TB_PROXY_IP:8443/metrics")"
 
 # A real Prometheus in the namespace scrapes it with basic_auth.

@@ -36,7 +36,8 @@ static = Static.Test 198.18.0.7 198.18.0.8
 [rpc]
 tls_port = 5758
 tls_cert = @TB_DIR@/tls.crt
-tls_key = @TB_DIR@/tls.key"
+tls_key = @TB_DIR@/tls.key
+tls_client_ca = @TB_DIR@/ca.crt"
 
 svc_pre_start() { svc_tls_certs; }
 
@@ -74,8 +75,8 @@ expect "the DNS queries came from the proxy's own UDP stack (22 or more)" \
 svc_stop
 expect "the parked Receive of the dropped connection was cancelled" 1 \
 	"$(($(tb_counter "$SVC_LOG" rpc.cancelled) >= 1))"
-expect "one failed Authenticate counted" 1 \
-	"$(tb_counter "$SVC_LOG" rpc.auth_failed)"
+expect "two failed Authenticates counted (a wrong secret, another app's certificate)" \
+	2 "$(tb_counter "$SVC_LOG" rpc.auth_failed)"
 expect "the TLS port counted the failed handshakes (TLS 1.2, plain frames)" \
 	1 "$(($(tb_counter "$SVC_LOG" rpc.tls_failed) >= 2))"
 grep -E '^  rpc\.' "$SVC_LOG" | sed 's/^/# remsockd:/'

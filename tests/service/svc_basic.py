@@ -698,9 +698,30 @@ def t_ipv6():
     c.close()
 
 
+def tls_ctx(cafile='ca.crt', cert='demo-app'):
+    """A client context trusting cafile, showing cert (None: none)."""
+    ctx = ssl.create_default_context(cafile=f'{TLS_DIR}/{cafile}')
+    if cert is not None:
+        ctx.load_cert_chain(f'{TLS_DIR}/{cert}.crt', f'{TLS_DIR}/{cert}.key')
+    return ctx
+
+
+def tls_refused(ctx):
+    """How a TLS client with ctx fares with its first call: remsockd asks
+    for a client certificate ([rpc] tls_client_ca), and TLS 1.3 tells a
+    client it was refused after its own handshake is done."""
+    try:
+        c = Client(PROXY, TLS_PORT, tls=ctx)
+        c.authenticate('demo', APPS['demo'])
+        return 'accepted'
+    except (ssl.SSLError, ConnectionError, OSError) as e:
+        return f'refused: {e}'
+
+
 def t_tls():
-    """The native transport over TLS 1.3 ([rpc] tls_port)."""
-    ctx = ssl.create_default_context(cafile=f'{TLS_DIR}/ca.crt')
+    """The native transport over TLS 1.3 ([rpc] tls_port), with client
+    certificates ([rpc] tls_client_ca: CN = the app)."""
+    ctx = tls_ctx()
     c = Client(PROXY, TLS_PORT, tls=ctx)
     check("TLS: the proxy's certificate checks out against its CA and "
           'address; TLS 1.3', c.sock.version() == 'TLSv1.3', c.sock.version())
@@ -724,6 +745,25 @@ def t_tls():
           got == blob and back == blob[::-1], (len(got), len(back)))
     conn.close()
     close(c, d)
+    c.close()
+    why = tls_refused(tls_ctx(cert=None))
+    check('TLS: a client without a certificate is refused',
+          why.startswith('refused'), why)
+    why = tls_refused(tls_ctx(cert='other'))  # self-signed, another CA
+    check('TLS: a client certificate of another CA is refused',
+          why.startswith('refused'), why)
+    c = Client(PROXY, TLS_PORT, tls=tls_ctx(cert='other-app'))
+    try:
+        c.authenticate('demo', APPS['demo'])
+        ok, why = False, 'accepted'
+    except CallError as e:
+        ok, why = e.rpc_code == RPC.RPC_UNAUTHENTICATED, str(e)
+    check("TLS: other's certificate cannot authenticate as demo, even with "
+          "demo's secret", ok and 'certificate' in why, why)
+    c.close()
+    c = Client(PROXY, TLS_PORT, tls=tls_ctx(cert='other-app'))
+    c.authenticate('other', APPS['other'])
+    check("TLS: other's certificate authenticates as other", True)
     c.close()
     other = ssl.create_default_context(cafile=f'{TLS_DIR}/other.crt')
     try:

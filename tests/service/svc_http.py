@@ -126,6 +126,7 @@ def t_https():
     """The endpoint over TLS 1.3 ([rpc] https_port), as runtimes reach an
     API host by HTTPS."""
     ctx = ssl.create_default_context(cafile=f'{TLS_DIR}/ca.crt')
+    ctx.load_cert_chain(f'{TLS_DIR}/demo-app.crt', f'{TLS_DIR}/demo-app.key')
     c = Client(PROXY, HTTPS_PORT, TICKET, tls=ctx)
     d = tcp_socket(c, remote_ip=addr(PEER, WEB_PORT))
     c.call('Send', pb.rs.SendRequest(socket_descriptor=d,
@@ -137,6 +138,26 @@ def t_https():
     check('HTTPS: CreateSocket, Send, Receive, Close on one keep-alive '
           'TLS 1.3 connection', r.data.startswith(b'HTTP/1.0 ') and
           c.conn.sock.version() == 'TLSv1.3', r.data[:20])
+    c.close()
+    # [rpc] tls_client_ca: demo's certificate carries demo's tickets only.
+    c = Client(PROXY, HTTPS_PORT, 'small:small-secret-for-the-tests', tls=ctx)
+    status, _, data = c.post(envelope(
+        'Resolve', pb.rs.ResolveRequest(name='198.18.0.1'),
+        'small:small-secret-for-the-tests'))
+    ok, why = raises(lambda: rshttp.reply_of('Resolve', status, data),
+                     rpc_code=RPC.SECURITY_VIOLATION)
+    check("HTTPS: demo's client certificate does not carry small's ticket",
+          ok, why)
+    c.close()
+    bare = ssl.create_default_context(cafile=f'{TLS_DIR}/ca.crt')
+    c = Client(PROXY, HTTPS_PORT, TICKET, tls=bare)
+    try:
+        c.call('Resolve', pb.rs.ResolveRequest(name='198.18.0.1'))
+        why = 'answered'
+    except Exception as e:  # the handshake fails: no client certificate
+        why = type(e).__name__
+    check('HTTPS: a client without a certificate gets no answer',
+          why != 'answered', why)
     c.close()
     plain = Client(PROXY, HTTPS_PORT, TICKET)
     try:

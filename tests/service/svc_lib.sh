@@ -19,11 +19,15 @@ SVC_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SVC_HERE/../testbed/testbed.sh"
 
 # For [rpc] tls_port: in TB_DIR, a CA of the test's own (ca.crt), a
-# certificate it signs for the proxy's address (tls.crt, tls.key), and a
+# certificate it signs for the proxy's address (tls.crt, tls.key), client
+# certificates it signs for the apps named (default: demo other; CN = the
+# app: APP-app.crt/.key, for [rpc] tls_client_ca), and a
 # second CA that signs nothing the proxy has (other.crt); @TB_DIR@ in
 # TB_CONF becomes TB_DIR.  Call it from svc_pre_start.
 svc_tls_certs() {
 	local d=$TB_DIR ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+	local apps=("$@")
+	((${#apps[@]})) || apps=(demo other)
 	openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" \
 		-subj /CN=remsock-test-ca -days 2 2>/dev/null &&
 	openssl req -x509 "${ec[@]}" -keyout "$d/other.key" -out "$d/other.crt" \
@@ -34,6 +38,13 @@ svc_tls_certs() {
 	openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
 		-CAcreateserial -out "$d/tls.crt" -days 2 -extfile "$d/san.ext" \
 		2>/dev/null &&
+	for app in "${apps[@]}"; do
+		openssl req "${ec[@]}" -keyout "$d/$app-app.key" \
+			-out "$d/$app-app.csr" -subj "/CN=$app" 2>/dev/null &&
+		openssl x509 -req -in "$d/$app-app.csr" -CA "$d/ca.crt" \
+			-CAkey "$d/ca.key" -CAcreateserial -out "$d/$app-app.crt" \
+			-days 2 2>/dev/null || return 1
+	done &&
 	sed -i "s#@TB_DIR@#$d#g" "$TB_CONF"
 }
 

@@ -760,6 +760,9 @@ static void test_http_port(void **state)
 	refused(REQUIRED "[rpc]\nlisten_port = 0\n",
 		"x.ini: [rpc]: listen_port, http_port, tls_port and https_port "
 		"are all 0: no client could reach the service");
+	refused(REQUIRED "[rpc]\ntls_client_ca = ca.crt\n",
+		"x.ini: [rpc] tls_client_ca needs tls_port or https_port "
+		"(client certificates are asked in TLS handshakes only)");
 	assert_int_equal(load(&cfg,
 			      REQUIRED
 			      "[rpc]\nlisten_port = 0\nhttps_port = 8443\n"
