@@ -335,6 +335,19 @@ static void t_ipv6(void)
 	rsk_close(fd);
 }
 
+/* $@p var = tls_dir/@p file (NULL: unset). */
+static void tls_env(const char *var, const char *file)
+{
+	char path[512];
+
+	if (file == NULL) {
+		unsetenv(var);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", tls_dir, file);
+	setenv(var, path, 1);
+}
+
 /* The transport over TLS ([rpc] tls_port 5758): the proxy's certificate
  * checked against $REMSOCK_TLS_CA, ours ([rpc] tls_client_ca) shown from
  * $REMSOCK_TLS_CERT and $REMSOCK_TLS_KEY, then calls as over plain TCP. */
@@ -343,7 +356,7 @@ static void t_tls(void)
 	struct rsk_conn_opts o = {.app = app, .secret = secret};
 	struct sockaddr_in sa = sin_of(peer_ip, echo_port);
 	static char blob[200000], back[sizeof(blob)];
-	char addr[64], ca[512], cert[512], key[512];
+	char addr[64];
 	struct rsk_conn *c;
 	size_t got = 0;
 	ssize_t n;
@@ -353,45 +366,38 @@ static void t_tls(void)
 		blob[i] = (char)(i * 31 + 7);
 	snprintf(addr, sizeof(addr), "%s:5758", proxy_ip);
 	o.addr = addr;
-	snprintf(ca, sizeof(ca), "%s/other.crt", tls_dir);
-	setenv("REMSOCK_TLS_CA", ca, 1);
+	tls_env("REMSOCK_TLS_CA", "other.crt");
 	c = rsk_conn_open(&o);
 	check("TLS: a proxy whose certificate another CA signed is refused",
 	      c == NULL && errno == EPROTO &&
 		  strstr(rsk_last_detail(), "does not check out") != NULL,
 	      "errno=%d %s", errno, rsk_last_detail());
-	snprintf(ca, sizeof(ca), "%s/ca.crt", tls_dir);
-	setenv("REMSOCK_TLS_CA", ca, 1);
+	tls_env("REMSOCK_TLS_CA", "ca.crt");
 	c = rsk_conn_open(&o);
 	check("TLS: without a client certificate the proxy refuses us",
 	      c == NULL, "errno=%d %s", errno, rsk_last_detail());
 	if (c != NULL)
 		rsk_conn_close(c);
-	snprintf(cert, sizeof(cert), "%s/demo-app.crt", tls_dir);
-	setenv("REMSOCK_TLS_CERT", cert, 1);
+	tls_env("REMSOCK_TLS_CERT", "demo-app.crt");
 	c = rsk_conn_open(&o);
 	check("TLS: REMSOCK_TLS_CERT without REMSOCK_TLS_KEY: EINVAL, saying "
 	      "so",
 	      c == NULL && errno == EINVAL &&
 		  strstr(rsk_last_detail(), "go together") != NULL,
 	      "errno=%d %s", errno, rsk_last_detail());
-	snprintf(cert, sizeof(cert), "%s/other-app.crt", tls_dir);
-	snprintf(key, sizeof(key), "%s/other-app.key", tls_dir);
-	setenv("REMSOCK_TLS_CERT", cert, 1);
-	setenv("REMSOCK_TLS_KEY", key, 1);
+	tls_env("REMSOCK_TLS_CERT", "other-app.crt");
+	tls_env("REMSOCK_TLS_KEY", "other-app.key");
 	c = rsk_conn_open(&o);
 	check("TLS: another app's client certificate cannot authenticate as "
 	      "ours",
 	      c == NULL && strstr(rsk_last_detail(), "certificate") != NULL,
 	      "errno=%d %s", errno, rsk_last_detail());
-	snprintf(cert, sizeof(cert), "%s/demo-app.crt", tls_dir);
-	snprintf(key, sizeof(key), "%s/demo-app.key", tls_dir);
-	setenv("REMSOCK_TLS_CERT", cert, 1);
-	setenv("REMSOCK_TLS_KEY", key, 1);
+	tls_env("REMSOCK_TLS_CERT", "demo-app.crt");
+	tls_env("REMSOCK_TLS_KEY", "demo-app.key");
 	c = rsk_conn_open(&o);
-	unsetenv("REMSOCK_TLS_CA");
-	unsetenv("REMSOCK_TLS_CERT");
-	unsetenv("REMSOCK_TLS_KEY");
+	tls_env("REMSOCK_TLS_CA", NULL);
+	tls_env("REMSOCK_TLS_CERT", NULL);
+	tls_env("REMSOCK_TLS_KEY", NULL);
 	check("TLS: with REMSOCK_TLS_CA and the app's certificate, a "
 	      "connection to the tls_port opens",
 	      c != NULL, "errno=%d %s", errno, rsk_last_detail());

@@ -55,16 +55,6 @@ finish() {
 }
 
 # Root, /dev/net/tun, network namespaces and free hugepages, or skip.
-# wait_for FILE PATTERN SECS: whether a line of FILE matches PATTERN
-# within SECS seconds (polled, for what another process writes).
-wait_for() {
-	for _ in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 require_tap_host() {
 	[[ $(id -u) -eq 0 ]] || skip_all "needs root (net_tap, namespaces)"
 	[[ -c /dev/net/tun ]] || skip_all "needs /dev/net/tun"

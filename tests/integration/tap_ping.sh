@@ -11,6 +11,7 @@
 set -uo pipefail
 REMSOCKD=$1
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../testbed/testbed.sh" # tb__wait_for
 require_tap_host
 
 NS=rs-it$$
@@ -67,7 +68,7 @@ while True:
     print(s.recv(4096).decode().replace("\n", " "), flush=True)
 ' "$TMP/notify.sock" >"$TMP/notify.log" 2>&1 &
 NOTIFY_PID=$!
-wait_for "$TMP/notify.log" '^listening' 10
+tb__wait_for "$TMP/notify.log" '^listening' 10
 NOTIFY_SOCKET=$TMP/notify.sock "$REMSOCKD" -c "$TMP/tap.ini" --test-secrets \
 	--stats-interval 1 >"$LOG" 2>&1 &
 PID=$!
@@ -82,7 +83,7 @@ if ! grep -q '^remsockd: ready' "$LOG"; then
 	exit 1
 fi
 pass "remsockd starts within 30 s"
-wait_for "$TMP/notify.log" 'READY=1' 10
+tb__wait_for "$TMP/notify.log" 'READY=1' 10
 check "it tells \$NOTIFY_SOCKET READY=1 (systemd Type=notify)" \
 	grep -q '^READY=1 STATUS=serving$' "$TMP/notify.log"
 check "the port's link is up" grep -q '^  link      up' "$LOG"
@@ -118,13 +119,13 @@ check "a full-MTU ping (1472 bytes of data, DF) is answered" \
 	ip netns exec "$NS" ping -c 1 -s 1472 -M do -W 2 -w 10 "$PROXY_IP"
 check "a ping with IP options (record route) is answered" \
 	ip netns exec "$NS" ping -c 1 -R -W 2 -w 10 "$PROXY_IP"
-wait_for "$LOG" '^[0-9T:.-]*Z stats: rx ' 60
+tb__wait_for "$LOG" '^[0-9T:.-]*Z stats: rx ' 60
 check "a periodic stats line is printed (--stats-interval 1), after its time" \
 	grep -q '^20[0-9-]*T[0-9:.]*Z stats: rx .* unexplained ' "$LOG"
 
 stop_remsockd
 expect "remsockd exits 0 on SIGTERM" 0 "$RC"
-wait_for "$TMP/notify.log" '^STOPPING=1 ' 10 # logged in its own time
+tb__wait_for "$TMP/notify.log" '^STOPPING=1 ' 10 # logged in its own time
 check "... having told \$NOTIFY_SOCKET STOPPING=1" \
 	grep -q '^STOPPING=1 ' "$TMP/notify.log"
 check "its port lock went with it" \

@@ -13,6 +13,7 @@ set -uo pipefail
 REMSOCKD=$1
 SRC=$2
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../testbed/testbed.sh" # tb__wait_for
 require_tap_host
 
 TMP=$(mktemp -d /tmp/rs-virtio.XXXXXX)
@@ -71,13 +72,13 @@ check "the vhost-user backend creates its socket" \
 "$REMSOCKD" -c "$TMP/virtio.ini" --test-secrets --stats-interval 1 >"$TMP/virtio.log" 2>&1 &
 VU_PID=$!
 
-check "the virtio_user side comes up" wait_for "$TMP/virtio.log" '^remsockd: ready' 60
+check "the virtio_user side comes up" tb__wait_for "$TMP/virtio.log" '^remsockd: ready' 60
 check "the vhost side comes up once the virtio side connects" \
-	wait_for "$TMP/vhost.log" '^remsockd: ready' 60
+	tb__wait_for "$TMP/vhost.log" '^remsockd: ready' 60
 check "the virtio side receives the vhost side's gratuitous ARP" \
-	wait_for "$TMP/virtio.log" 'Z stats: rx [1-9]' 60
+	tb__wait_for "$TMP/virtio.log" 'Z stats: rx [1-9]' 60
 check "the vhost side receives the virtio side's gratuitous ARP" \
-	wait_for "$TMP/vhost.log" 'Z stats: rx [1-9]' 60
+	tb__wait_for "$TMP/vhost.log" 'Z stats: rx [1-9]' 60
 
 stop "$VU_PID"
 VU_PID=

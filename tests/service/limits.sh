@@ -90,7 +90,7 @@ expect "before: carol holds 2 sockets (buffered_bytes), dave is unknown" \
 	"sockets 2 refused" "$(app carol $C1 sockets) $(app dave $D auth)"
 tb_ns_bg "$TB_DIR/hold.log" /usr/bin/python3 "$HERE/svc_app_probe.py" \
 	"$SRC/proto" "$TB_PROXY_IP" 5757 carol $C1 hold "$TB_DIR/go"
-wait_for "$TB_DIR/hold.log" '^ready' 60 || fail "carol's connection is made"
+tb__wait_for "$TB_DIR/hold.log" '^ready' 60 || fail "carol's connection is made"
 sed -i "s/^carol = .*/carol = $C2\ndave = $D/; s/^buffered_bytes = .*/&\ncarol = sockets=3 buffered_bytes=4194304/" \
 	"$TB_CONF"
 expect "SIGHUP puts a new [apps] and [quotas] in force" \
@@ -112,7 +112,7 @@ tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
 	--no-hosts --bind-interfaces --listen-address="$TB_PEER_IP" \
 	--port=53 --user=root --pid-file= --log-facility=- \
 	--address=/svc.test/"$TB_PEER_IP"
-wait_for "$TB_DIR/dns.log" 'started' 60 || fail "dnsmasq starts"
+tb__wait_for "$TB_DIR/dns.log" 'started' 60 || fail "dnsmasq starts"
 expect "before: Resolve asks 198.18.0.9, which does not answer" 1 \
 	"$(app demo demo-secret-not-for-production resolve web.svc.test |
 		grep -c '^error .*no answer')"
@@ -122,7 +122,7 @@ expect "SIGHUP puts a new [dns] in force" 1 \
 expect "... and Resolve asks dnsmasq at once" "$TB_PEER_IP" \
 	"$(app demo demo-secret-not-for-production resolve web.svc.test)"
 touch "$TB_DIR/go"
-wait_for "$TB_DIR/hold.log" '^still-served\|^error' 60
+tb__wait_for "$TB_DIR/hold.log" '^still-served\|^error' 60
 expect "the connection carol made before the reloads is still served" \
 	still-served "$(tail -1 "$TB_DIR/hold.log")"
 check "remsockd still serves (the earlier connections' sockets are its own)" \
@@ -131,9 +131,9 @@ check "remsockd still serves (the earlier connections' sockets are its own)" \
 # SIGTERM answers a waiting call, rather than leave it to its deadline.
 tb_ns_bg "$TB_DIR/park.log" /usr/bin/python3 "$HERE/svc_app_probe.py" \
 	"$SRC/proto" "$TB_PROXY_IP" 5757 demo demo-secret-not-for-production park
-wait_for "$TB_DIR/park.log" '^parked' 60 || fail "a Receive waits at the proxy"
+tb__wait_for "$TB_DIR/park.log" '^parked' 60 || fail "a Receive waits at the proxy"
 svc_stop
-wait_for "$TB_DIR/park.log" '^cancelled\|^error\|^lost\|^received\|^no end' 60
+tb__wait_for "$TB_DIR/park.log" '^cancelled\|^error\|^lost\|^received\|^no end' 60
 expect "at SIGTERM the waiting Receive is answered CANCELLED, saying why" 1 \
 	"$(grep -c '^cancelled remsockd is stopping' "$TB_DIR/park.log")"
 expect "... and counted (rpc.stop_answered)" 1 \

@@ -21,10 +21,9 @@ import os
 import socket
 import sys
 import threading
-import time
 
 import rsclient
-from rsclient import CallError, Client
+from rsclient import CallError, Client, until
 
 PROTO, PROXY, PORT, APP, SECRET, WHAT = sys.argv[1:7]
 pb = rsclient.load_protos(PROTO)
@@ -80,19 +79,14 @@ elif WHAT == 'park':
     t.start()
     watch = Client(PROXY, int(PORT))
     watch.authenticate(APP, SECRET.encode())
-    deadline = time.monotonic() + 60
-    while (watch.stats().get('quota.pending_calls.used', 0) < 1 and
-           time.monotonic() < deadline):
-        time.sleep(0.05)
+    until(lambda: watch.stats().get('quota.pending_calls.used', 0) >= 1)
     print('parked', flush=True)
     t.join(90)
     print(end[0] if end else 'no end', flush=True)
     sys.exit(0)
 elif WHAT == 'hold':
     print('ready', flush=True)
-    end = time.monotonic() + 60
-    while not os.path.exists(sys.argv[7]) and time.monotonic() < end:
-        time.sleep(0.05)
+    until(lambda: os.path.exists(sys.argv[7]))
     try:
         c.call('Close', pb.rs.CloseRequest(socket_descriptor=new_socket(c)))
         print('still-served', flush=True)
