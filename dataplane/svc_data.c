@@ -266,13 +266,10 @@ static void send_wait(struct svc_call *sc, struct svc_sock *ss,
 
 	if (st == STEP_DONE && done == req->data.len)
 		return;
-	if (sc->wait != NULL) /* a run again: the same state */
-		rc = svc_park_send(sc, ss, timeout_s, NULL, 0, NULL, 0, NULL);
-	else {
-		memcpy(sw.desc, ss->desc, RS_DESC_LEN);
-		rc = svc_park_send(sc, ss, timeout_s, &sw, sizeof(sw),
-				   req->data.data + done, sw.rest, send_resume);
-	}
+	/* A run again keeps the wait it has: park() takes no new state. */
+	memcpy(sw.desc, ss->desc, RS_DESC_LEN);
+	rc = svc_park_send(sc, ss, timeout_s, &sw, sizeof(sw),
+			   req->data.data + done, sw.rest, send_resume);
 	if (rc == 0 && st == STEP_WAIT)
 		rs_svc_sys_error(&sc->rpc, EAGAIN, "send buffer full");
 }

@@ -440,7 +440,8 @@ void svc_http_reply(struct svc_worker *w, struct svc_conn *c,
 
 /* A Send waiting for room (Sends behind it on the socket wait too): it
  * keeps @p state and @p data (what it has still to send), not its frame,
- * and runs again through @p resume.  As svc_park() otherwise. */
+ * and runs again through @p resume; a run again keeps the wait it has
+ * (the state is not taken again).  As svc_park() otherwise. */
 int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
 		  const void *state, size_t state_len, const void *data,
 		  size_t data_len, void (*resume)(struct svc_call *sc));
