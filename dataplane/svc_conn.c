@@ -895,7 +895,10 @@ static struct rs_sock *listen_on(struct svc_worker *w, uint32_t port,
 		*err = -errno;
 		return NULL;
 	}
-	rc = rs_sock_bind(s, &a);
+	/* Every worker listens: a connection is its flow hash's. */
+	rc = rs_sock_setopt(s, RS_SO_REUSEPORT, 1);
+	if (rc == 0)
+		rc = rs_sock_bind(s, &a);
 	if (rc == 0)
 		rc = rs_sock_listen(s, 0);
 	if (rc < 0) {

@@ -12,7 +12,9 @@
  * whose sender claims our address or our MAC is a conflict: counted, not
  * learned, not answered.
  *
- * Each worker keeps its own cache, so the fast path takes no lock: 16
+ * Each worker keeps its own cache, so the fast path takes no lock (with
+ * several workers, the one that receives an ARP packet gives the others
+ * a copy to learn from, steer.c): 16
  * sets of 4 ways, the set chosen by a hash of the address, the least
  * recently confirmed way replaced.  An entry is good for arp_ttl_tsc after
  * it was last confirmed; there is no timer, lookups just ignore stale
@@ -149,8 +151,11 @@ enum rs_verdict rs_arp_input(struct rs_lcore *lc, struct rte_mbuf *m)
 		return rs_drop(lc, RS_DP_DROP_ARP_CONFLICT);
 	/* A probe (sender 0.0.0.0, RFC 5227) teaches nothing, but is still
 	 * answered when it asks for us. */
-	if (sip != 0 && rte_is_valid_assigned_ether_addr(&sha))
+	if (sip != 0 && rte_is_valid_assigned_ether_addr(&sha)) {
 		arp_update(lc, sip, &sha, ah->arp_data.arp_tip == lc->ifc->ip);
+		if (lc->steer != NULL)
+			rs_steer_arp_share(lc, m);
+	}
 	if (ah->arp_data.arp_tip != lc->ifc->ip)
 		return rs_drop(lc, RS_DP_DROP_ARP_NOT_OURS);
 	if (ah->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY))
@@ -159,6 +164,15 @@ enum rs_verdict rs_arp_input(struct rs_lcore *lc, struct rte_mbuf *m)
 	rs_eth_reply_prepare(lc, m);
 	RS_EVENT(lc, ARP_REPLIED);
 	return RS_VERDICT_TX;
+}
+
+void rs_arp_learn(struct rs_lcore *lc, struct rte_mbuf *m)
+{
+	const struct rte_arp_hdr *ah = rte_pktmbuf_mtod_offset(
+	    m, const struct rte_arp_hdr *, sizeof(struct rte_ether_hdr));
+
+	arp_update(lc, ah->arp_data.arp_sip, &ah->arp_data.arp_sha,
+		   ah->arp_data.arp_tip == lc->ifc->ip);
 }
 
 /* Broadcast a request for @p tip (our own address: an announcement). */

@@ -117,6 +117,8 @@ struct rs_lcore *rs_dp_lcore_create(struct rs_dp *dp, unsigned lcore_id,
 	lc->cfg = &dp->cfg;
 	lc->lcore_id = lcore_id;
 	lc->queue = queue;
+	lc->nworkers = 1; /* rs_dp_create() says how many */
+	lc->ip_id = queue;
 	lc->burst = w->burst;
 	lc->idle_backoff = w->idle_backoff;
 	lc->idle_polls = w->idle_polls;
@@ -185,11 +187,14 @@ struct rs_dp *rs_dp_create(const struct rs_config *cfg)
 	if (rc < 0)
 		goto err_port;
 	rc = rs_route_create(dp);
+	if (rc == 0)
+		rc = rs_steer_create(dp);
 	if (rc < 0)
 		goto err_port;
 	/* The workers read the pool and the routes only now that they
 	 * exist. */
 	for (unsigned i = 0; i < dp->nworkers; i++) {
+		dp->lc[i]->nworkers = (uint16_t)dp->nworkers;
 		dp->lc[i]->pool = dp->pool;
 		dp->lc[i]->route = dp->route;
 		rs_tcp_glue_port_ready(dp->lc[i]);
@@ -198,9 +203,11 @@ struct rs_dp *rs_dp_create(const struct rs_config *cfg)
 
 err_port:
 	rs_port_close(dp);
-	rte_mempool_free(dp->pool);
 err_lcores:
 	lcores_free(dp);
+	rs_steer_free(dp);
+	rs_route_free(dp);
+	rte_mempool_free(dp->pool);
 	rte_free(dp);
 	errno = -rc;
 	return NULL;
@@ -247,6 +254,7 @@ void rs_dp_stop(struct rs_dp *dp)
 					 __ATOMIC_RELEASE);
 		for (unsigned i = 0; i < dp->nworkers; i++)
 			worker_wait(dp->lc[i]->lcore_id);
+		rs_steer_drain(dp); /* what was steered too late */
 		dp->running = false;
 	}
 	rs_port_close(dp);
@@ -258,6 +266,7 @@ void rs_dp_destroy(struct rs_dp *dp)
 		return;
 	rs_dp_stop(dp);
 	lcores_free(dp);
+	rs_steer_free(dp); /* after the TCP stacks: they give ports back */
 	rs_route_free(dp);
 	rte_mempool_free(dp->pool);
 	rte_free(dp);

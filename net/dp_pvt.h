@@ -34,7 +34,12 @@ struct rs_dp {
 	struct rs_route *route; /* route.c; read by every worker */
 	struct rs_app app;	/* rs_dp_set_app() */
 	bool app_set;
+	struct rs_steer *steer; /* steer.c; NULL: one worker */
 };
+
+/* steer.c: the RSS key a port is given (steering computes the same). */
+#define RS_STEER_KEY_LEN 40
+extern const uint8_t rs_steer_rss_key[RS_STEER_KEY_LEN];
 
 /** Print "remsockd: MESSAGE" on stderr: how the data plane explains a
  *  failure to whoever runs it. */
@@ -47,6 +52,13 @@ __attribute__((format(printf, 1, 2))) void rs_dp_err(const char *fmt, ...);
 struct rs_lcore *rs_dp_lcore_create(struct rs_dp *dp, unsigned lcore_id,
 				    uint16_t queue);
 void rs_dp_lcore_free(struct rs_lcore *lc);
+
+/* steer.c: the rings and port claims of several workers (nothing for
+ * one); rs_steer_drain() frees what the rings hold once the workers
+ * have stopped. */
+int rs_steer_create(struct rs_dp *dp);
+void rs_steer_drain(struct rs_dp *dp);
+void rs_steer_free(struct rs_dp *dp);
 
 /* route.c: the table of [net] and [routes], after rs_port_configure(). */
 int rs_route_create(struct rs_dp *dp);

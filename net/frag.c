@@ -17,7 +17,10 @@
  * sends are fragmented (udp.c): it is the drop ip_reasm_reply.
  *
  * Accounting: each fragment kept is counted as handled when it arrives;
- * the one completing a datagram carries the datagram's verdict.  Kept
+ * the one completing a datagram carries the datagram's verdict.  With
+ * several workers, a datagram's fragments meet on one of them and the
+ * datagram goes on to the worker that owns its flow (steer.c), which
+ * settles that verdict.  Kept
  * fragments that time out are the event ip_frag_timed_out.
  */
 /* rte_ip_frag_table_del_expired_entries() is experimental in 22.11. */
@@ -109,13 +112,8 @@ static bool death_row_take(struct rs_lcore *lc, uint32_t before,
 	return false;
 }
 
-/* The verdict of a reassembled datagram @p r, settled here. */
-static enum rs_verdict datagram_done(struct rs_lcore *lc, struct rte_mbuf *r)
+void rs_frag_deliver(struct rs_lcore *lc, struct rte_mbuf *r)
 {
-	RS_EVENT(lc, IP_REASSEMBLED);
-	/* A port's L4 checksum verdict on the first fragment is not one on
-	 * the datagram: verify in software. */
-	r->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
 	switch (rs_ipv4_deliver(lc, r)) {
 	case RS_VERDICT_TX:
 		rs_drop(lc, RS_DP_DROP_IP_REASM_REPLY);
@@ -128,6 +126,18 @@ static enum rs_verdict datagram_done(struct rs_lcore *lc, struct rte_mbuf *r)
 		break;
 	}
 	rte_pktmbuf_free(r);
+}
+
+/* A reassembled datagram @p r: its verdict is settled by its owner, this
+ * worker or another (steer.c). */
+static enum rs_verdict datagram_done(struct rs_lcore *lc, struct rte_mbuf *r)
+{
+	RS_EVENT(lc, IP_REASSEMBLED);
+	/* A port's L4 checksum verdict on the first fragment is not one on
+	 * the datagram: verify in software. */
+	r->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	if (lc->steer == NULL || !rs_steer_dgram(lc, r))
+		rs_frag_deliver(lc, r);
 	return RS_VERDICT_TAKEN;
 }
 

@@ -291,7 +291,7 @@ static int output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
 int rs_ipv4_output(struct rs_lcore *lc, struct rte_mbuf *m, rte_be32_t src,
 		   rte_be32_t dst, uint8_t proto)
 {
-	return output(lc, m, src, dst, proto, lc->ip_id++,
+	return output(lc, m, src, dst, proto, rs_ip_id_next(lc),
 		      RTE_IPV4_HDR_DF_FLAG);
 }
 

@@ -40,6 +40,7 @@ struct rs_route;
 struct rte_ip_frag_tbl;
 struct rs_socks;
 struct rs_tcp_stack;
+struct rs_steer;
 
 /** An application run by the workers (rs_dp_set_app()). */
 struct rs_app {
@@ -131,6 +132,8 @@ struct rs_lcore {
 	uint64_t ns_mult; /**< ns = tsc * ns_mult >> 32 */
 	uint64_t close_grace_tsc;
 	struct rte_ip_frag_tbl *frag_tbl; /**< frag.c; NULL: none */
+	struct rs_steer *steer;		  /**< steer.c; NULL: the only worker */
+	uint16_t nworkers;		  /**< workers of the port */
 
 	/* Written by control while the worker runs. */
 	alignas(RTE_CACHE_LINE_SIZE) bool stop;
@@ -190,6 +193,10 @@ void rs_lcore_tx(struct rs_lcore *lc, struct rte_mbuf *m);
  * kept for replies); when it looks full, one TX burst is tried first.
  */
 bool rs_lcore_tx_room(struct rs_lcore *lc);
+
+/** Settle a received packet by the verdict its handler gave. */
+void rs_lcore_verdict(struct rs_lcore *lc, struct rte_mbuf *m,
+		      enum rs_verdict v);
 
 /** The worker loop; @p arg is the worker's struct rs_lcore.  Returns 0. */
 int rs_lcore_run(void *arg);

@@ -148,18 +148,21 @@ static int conf_build(struct rs_dp *dp, const struct rte_eth_dev_info *info,
 		conf->rxmode.offloads |= RX_LRO | (dp->rx_offloads_offered &
 						   RTE_ETH_RX_OFFLOAD_SCATTER);
 	conf->rxmode.mtu = dp->cfg.port.mtu;
-	if (n == 1)
+	/* Several workers: RSS with steering's symmetric key where the port
+	 * has RSS and takes a key of that size, so that most packets reach
+	 * their owner at once; any other port spreads packets its own way
+	 * and steering hands each to its owner (steer.c). */
+	if (n == 1 || (info->flow_type_rss_offloads & RTE_ETH_RSS_IP) == 0)
 		return 0;
-	if ((info->flow_type_rss_offloads & RTE_ETH_RSS_IP) == 0) {
-		rs_dp_err("[workers] count: %u workers need RSS, which port %s "
-			  "does not offer: use count = 1",
-			  n, dp->cfg.port.devargs);
-		return -EINVAL;
-	}
 	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 	conf->rx_adv_conf.rss_conf.rss_hf =
 	    info->flow_type_rss_offloads &
 	    (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+	if (info->hash_key_size == RS_STEER_KEY_LEN) {
+		conf->rx_adv_conf.rss_conf.rss_key =
+		    (uint8_t *)(uintptr_t)rs_steer_rss_key;
+		conf->rx_adv_conf.rss_conf.rss_key_len = RS_STEER_KEY_LEN;
+	}
 	return 0;
 }
 

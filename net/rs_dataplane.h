@@ -74,6 +74,10 @@
 	X(UDP_TOO_BIG, "udp_too_big", "larger than the socket's ring")         \
 	X(UDP_SHUT, "udp_shut", "socket shut down for reading")                \
 	X(TCP_TOO_LONG, "tcp_too_long", "segment over 64 KiB")                 \
+	X(STEER_FULL, "steer_full",                                            \
+	  "for another worker, whose steering ring was full")                  \
+	X(STEER_STOPPED, "steer_stopped",                                      \
+	  "for another worker, which had stopped")                             \
 	RS_TCP_DROPS(X##_TCP)
 
 /**
@@ -113,6 +117,9 @@
 	X(IP_REASSEMBLED, "ip_reassembled")                                    \
 	X(IP_FRAG_TIMED_OUT, "ip_frag_timed_out")                              \
 	X(IP_FRAG_DROPPED, "ip_frag_dropped")                                  \
+	X(STEERED_OUT, "steered_out") /* given to their owner worker */        \
+	X(STEERED_IN, "steered_in")   /* taken from other workers */           \
+	X(ARP_SHARED, "arp_shared")   /* ARP copies given to other workers */  \
 	RS_TCP_COUNTERS(X##_TCP)
 
 #define RS_DP_ENUM_DROP(e, name, meaning) RS_DP_DROP_##e,

@@ -115,6 +115,12 @@ enum rs_sock_opt {
 	RS_TCP_KEEPIDLE,  /**< seconds idle before the first probe */
 	RS_TCP_KEEPINTVL, /**< seconds between probes */
 	RS_TCP_KEEPCNT,	  /**< probes unanswered before the reset */
+	RS_SO_REUSEPORT,  /**< bool, TCP, before bind: the port is served
+			       by a socket on each worker (a listener of
+			       each), which share its connections by their
+			       flow hash; without it, a bound port belongs
+			       to the socket's worker, which gets all its
+			       packets */
 	RS_SOCK_OPT_MAX
 };
 
@@ -155,7 +161,8 @@ struct rs_lcore *rs_sock_lcore(const struct rs_sock *s);
  *   ephemeral port (RFC 6056).
  * @return 0; -EINVAL (already bound, or not AF_INET); -EADDRNOTAVAIL
  *   (not our address); -EADDRINUSE (port taken and RS_SO_REUSEADDR not
- *   set on both, or no ephemeral port free).
+ *   set on both, another worker's port (see RS_SO_REUSEPORT), or no
+ *   ephemeral port free).
  */
 int rs_sock_bind(struct rs_sock *s, const struct sockaddr_in *addr);
 

@@ -206,6 +206,37 @@ static bool port_free(struct rs_socks *t, const struct rs_sock *s,
 	return true;
 }
 
+static uint8_t kind_proto(unsigned kind)
+{
+	return kind == RS_SOCK_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+}
+
+/* Several workers share the port space: a socket's port must be claimed
+ * for its worker (steer.c), unless the socket shares the port with one
+ * on every worker (RS_SO_REUSEPORT).  @return false when another worker
+ * has it. */
+static bool port_claim(struct rs_sock *s, rte_be16_t port)
+{
+	if (s->lc->steer == NULL || s->opt[RS_SO_REUSEPORT])
+		return true;
+	if (rs_steer_claim(s->lc, kind_proto(s->kind), rte_be_to_cpu_16(port)) <
+	    0)
+		return false;
+	s->flags |= RS_SF_CLAIMED;
+	return true;
+}
+
+/* The socket leaves its port: steer.c lets the claim go once nothing of
+ * this worker holds it. */
+static void port_unclaim(struct rs_sock *s)
+{
+	if (!(s->flags & RS_SF_CLAIMED))
+		return;
+	s->flags &= ~RS_SF_CLAIMED;
+	rs_steer_release(s->lc, kind_proto(s->kind),
+			 rte_be_to_cpu_16(s->lport));
+}
+
 static void port_insert(struct rs_socks *t, struct rs_sock *s, rte_be16_t port)
 {
 	struct rs_sock **b = port_bucket(t, s->kind, port);
@@ -226,6 +257,7 @@ static void port_remove(struct rs_socks *t, struct rs_sock *s)
 		p = &(*p)->port_next;
 	*p = s->port_next;
 	s->flags &= ~RS_SF_BOUND;
+	port_unclaim(s);
 }
 
 /* RFC 6056 section 3.3.3 (algorithm 3), or 3.3.1 (algorithm 1) when the
@@ -248,7 +280,7 @@ static int port_pick(struct rs_socks *t, struct rs_sock *s, rte_be32_t raddr,
 	for (uint32_t i = 0; i < t->eph_num; i++) {
 		port = rte_cpu_to_be_16(
 		    t->eph_min + (offset + t->perturb[idx]++) % t->eph_num);
-		if (port_free(t, s, port, false)) {
+		if (port_free(t, s, port, false) && port_claim(s, port)) {
 			port_insert(t, s, port);
 			return 0;
 		}
@@ -263,7 +295,7 @@ int rs_sock_port_bind(struct rs_sock *s, rte_be16_t port, rte_be32_t raddr,
 
 	if (port == 0)
 		return port_pick(t, s, raddr, rport);
-	if (!port_free(t, s, port, true))
+	if (!port_free(t, s, port, true) || !port_claim(s, port))
 		return -EADDRINUSE;
 	port_insert(t, s, port);
 	return 0;
@@ -580,6 +612,7 @@ static bool opt_value_ok(enum rs_sock_opt opt, int v)
 {
 	switch (opt) {
 	case RS_SO_REUSEADDR:
+	case RS_SO_REUSEPORT:
 	case RS_SO_KEEPALIVE:
 	case RS_TCP_NODELAY:
 		return v == 0 || v == 1;
@@ -604,7 +637,8 @@ int rs_sock_setopt(struct rs_sock *s, enum rs_sock_opt opt, int value)
 
 	if (opt < 0 || opt >= RS_SOCK_OPT_MAX || opt == RS_SO_ERROR)
 		return -ENOPROTOOPT;
-	if (!opt_value_ok(opt, value))
+	if (!opt_value_ok(opt, value) ||
+	    (opt == RS_SO_REUSEPORT && (s->flags & RS_SF_BOUND)))
 		return -EINVAL;
 	if (opt == RS_SO_RCVBUF || opt == RS_SO_SNDBUF)
 		value = (int)pow2_at_least((uint32_t)value);

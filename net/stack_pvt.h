@@ -104,6 +104,17 @@ enum rs_verdict rs_ipv4_input(struct rs_lcore *lc, struct rte_mbuf *m);
  */
 enum rs_verdict rs_ipv4_deliver(struct rs_lcore *lc, struct rte_mbuf *m);
 
+/** The next IPv4 identification: the workers' sequences interleave
+ *  (worker k sends k, k + n, ...), so that no two of them send one id
+ *  to the same destination at once. */
+static inline uint16_t rs_ip_id_next(struct rs_lcore *lc)
+{
+	uint16_t id = lc->ip_id;
+
+	lc->ip_id = (uint16_t)(id + lc->nworkers);
+	return id;
+}
+
 /* frag.c */
 /** Create the worker's fragment table.  @return 0 or -ENOMEM. */
 int rs_frag_create(struct rs_lcore *lc, int socket);
@@ -118,6 +129,9 @@ void rs_frag_free(struct rs_lcore *lc);
  */
 enum rs_verdict rs_frag_input(struct rs_lcore *lc, struct rte_mbuf *m,
 			      struct rte_ipv4_hdr *ip);
+/** A whole datagram made from fragments (here or on another worker):
+ *  deliver it, settle its verdict and free it. */
+void rs_frag_deliver(struct rs_lcore *lc, struct rte_mbuf *r);
 /** Every loop: free fragments past their time-out and the death row. */
 void rs_frag_tick(struct rs_lcore *lc);
 /** The worker is stopping: free every fragment held. */
@@ -225,5 +239,45 @@ enum rs_verdict rs_tcp_glue_icmp(struct rs_lcore *lc, uint8_t type,
 				 uint8_t code, uint16_t mtu, rte_be32_t src,
 				 rte_be32_t dst, const uint8_t *quote,
 				 uint32_t len);
+
+/* steer.c (several workers: lc->steer is not NULL) */
+/** The worker that owns a received frame (see steer.c). */
+unsigned rs_steer_owner(const struct rs_lcore *lc, const struct rte_mbuf *m);
+/** The owner of a TCP flow by its hash: any order of the two ends
+ *  (addresses network order, ports host order) gives the same. */
+unsigned rs_steer_flow_owner(unsigned n, rte_be32_t a, rte_be32_t b,
+			     uint16_t pa, uint16_t pb);
+/** Give the packets of an RX burst another worker owns to it; @return
+ *  how many are left at the front of @p pkts, in order: this worker's. */
+uint16_t rs_steer_split(struct rs_lcore *lc, struct rte_mbuf **pkts,
+			uint16_t n);
+/** A reassembled datagram another worker owns: give it (true), or
+ *  false when it is this worker's. */
+bool rs_steer_dgram(struct rs_lcore *lc, struct rte_mbuf *r);
+/** Give every other worker a copy of a valid ARP packet to learn from. */
+void rs_steer_arp_share(struct rs_lcore *lc, const struct rte_mbuf *m);
+/** Take what other workers gave this one.  @return entries taken. */
+unsigned rs_steer_poll(struct rs_lcore *lc);
+/** Stopping: this worker has finished its connections (@p done, once);
+ *  @return whether every worker has. */
+bool rs_steer_drained(struct rs_lcore *lc, bool done);
+/** Claim a local port (host order) of @p proto for this worker: 0, or
+ *  -EADDRINUSE when another worker has it or uses it. */
+int rs_steer_claim(struct rs_lcore *lc, uint8_t proto, uint16_t port);
+/** Let go of a claim (each successful rs_steer_claim() has one). */
+void rs_steer_release(struct rs_lcore *lc, uint8_t proto, uint16_t port);
+/** The TCP core's port_ok: the flow hashes to this worker and no other
+ *  worker claims the port. */
+bool rs_steer_port_ok(const struct rs_lcore *lc, rte_be32_t laddr,
+		      uint16_t lport, rte_be32_t raddr, uint16_t rport);
+/** The TCP core's port_use: connections using @p lport by hash
+ *  (@p chosen) or holding this worker's claim on it. */
+void rs_steer_port_use(struct rs_lcore *lc, uint16_t lport, int delta,
+		       bool chosen);
+
+/* arp.c */
+/** A copy of an ARP packet another worker received and answered: learn
+ *  its sender as from the original, count nothing else. */
+void rs_arp_learn(struct rs_lcore *lc, struct rte_mbuf *m);
 
 #endif /* RS_STACK_PVT_H */

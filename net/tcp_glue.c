@@ -183,6 +183,25 @@ static void event(void *user, struct rs_tcp_conn *c, unsigned ev)
 
 /* ---- the stack ----------------------------------------------------------- */
 
+/* Several workers: an ephemeral port whose flow hashes back to this
+ * worker, and its users counted (steer.c). */
+static bool port_ok(void *ctx, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		    uint16_t rport)
+{
+	const struct rs_lcore *lc = ctx;
+
+	return lc->steer == NULL ||
+	       rs_steer_port_ok(lc, laddr, lport, raddr, rport);
+}
+
+static void port_use(void *ctx, uint16_t lport, int delta, bool chosen)
+{
+	struct rs_lcore *lc = ctx;
+
+	if (lc->steer != NULL)
+		rs_steer_port_use(lc, lport, delta, chosen);
+}
+
 static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 			const struct rs_config *cfg)
 {
@@ -222,6 +241,9 @@ static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 	tc->emit = emit;
 	tc->io = lc;
 	tc->event = event;
+	tc->port_ok = port_ok;
+	tc->port_use = port_use;
+	tc->port_ctx = lc;
 }
 
 int rs_tcp_glue_create(struct rs_lcore *lc, const struct rs_config *cfg)

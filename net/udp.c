@@ -210,7 +210,7 @@ static int send_fragments(struct rs_sock *s, const void *buf, size_t len,
 	struct rs_lcore *lc = s->lc;
 	uint32_t chunk = (lc->ifc->mtu - IP_HDR) & ~7u;
 	uint32_t total = UDP_HDR + (uint32_t)len;
-	uint16_t id = lc->ip_id++;
+	uint16_t id = rs_ip_id_next(lc);
 	struct rte_udp_hdr uh = {.src_port = s->lport,
 				 .dst_port = dport,
 				 .dgram_len = rte_cpu_to_be_16(total)};

@@ -3,7 +3,10 @@
  * The worker loop, until control sets the stop flag:
  *
  *   clock      the TSC, once per loop, and the same in ns (lc->now_ns)
- *   RX burst   -> stack (socket events are queued, not called)
+ *   RX burst   -> stack (socket events are queued, not called); with
+ *              several workers, what another worker owns goes to its
+ *              ring, and what the others gave this one is taken from
+ *              its own (steer.c)
  *   timers     ARP (announcements, requests, give-ups), IPv4 fragments,
  *              TCP
  *   events     socket callbacks (rs_socks_dispatch())
@@ -18,7 +21,9 @@
  * Stopping: the app's fini hook closes its sockets; sockets it left open
  * are closed and counted (sock_leaked); then the loop runs on without
  * the app for at most [tcp] close_grace_ms while TCP connections finish
- * closing (TIME-WAIT ones are ended at once); what is left is counted
+ * closing (TIME-WAIT ones are ended at once), and with several workers
+ * until all of them have (the others' packets may arrive here); what is
+ * left is counted
  * (tcp_left_at_stop, the tcp_conns_at_stop gauge), and packets still
  * waiting for ARP are freed.
  *
@@ -133,32 +138,42 @@ void rs_lcore_tx(struct rs_lcore *lc, struct rte_mbuf *m)
 	lc->tx[lc->tx_n++] = m;
 }
 
+void rs_lcore_verdict(struct rs_lcore *lc, struct rte_mbuf *m,
+		      enum rs_verdict v)
+{
+	switch (v) {
+	case RS_VERDICT_TX:
+		rs_lcore_tx(lc, m);
+		RS_CNT_INC(lc, handled);
+		break;
+	case RS_VERDICT_CONSUMED:
+		rte_pktmbuf_free(m);
+		RS_CNT_INC(lc, handled);
+		break;
+	case RS_VERDICT_DROP:
+		rte_pktmbuf_free(m);
+		break;
+	case RS_VERDICT_TAKEN:
+		break;
+	}
+}
+
 static void rx_handle(struct rs_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint64_t bytes = 0;
 
+	for (uint16_t i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	RS_CNT_ADD(lc, rx_pkts, n);
+	RS_CNT_ADD(lc, rx_bytes, bytes);
+	/* Several workers: what another one owns goes to it first. */
+	if (lc->steer != NULL)
+		n = rs_steer_split(lc, pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		bytes += rte_pktmbuf_pkt_len(pkts[i]);
-		switch (rs_eth_input(lc, pkts[i])) {
-		case RS_VERDICT_TX:
-			rs_lcore_tx(lc, pkts[i]);
-			RS_CNT_INC(lc, handled);
-			break;
-		case RS_VERDICT_CONSUMED:
-			rte_pktmbuf_free(pkts[i]);
-			RS_CNT_INC(lc, handled);
-			break;
-		case RS_VERDICT_DROP:
-			rte_pktmbuf_free(pkts[i]);
-			break;
-		case RS_VERDICT_TAKEN:
-			break;
-		}
+		rs_lcore_verdict(lc, pkts[i], rs_eth_input(lc, pkts[i]));
 	}
-	RS_CNT_ADD(lc, rx_pkts, n);
-	RS_CNT_ADD(lc, rx_bytes, bytes);
 }
 
 static void idle_reset(struct rs_lcore *lc)
@@ -210,6 +225,8 @@ static unsigned loop_once(struct rs_lcore *lc, bool with_app)
 	n = rte_eth_rx_burst(lc->ifc->port_id, lc->queue, pkts, lc->burst);
 	if (n != 0)
 		rx_handle(lc, pkts, n);
+	if (lc->steer != NULL)
+		n += rs_steer_poll(lc);
 	rs_arp_tick(lc, lc->now_tsc);
 	rs_frag_tick(lc);
 	rs_tcp_glue_timers(lc);
@@ -255,6 +272,11 @@ static void stop_drain(struct rs_lcore *lc)
 	rs_socks_reap(lc);
 	while (tcp_unfinished(lc) != 0 && lc->now_tsc < end)
 		idle_step(lc, loop_once(lc, false));
+	/* Several workers: the others' packets may reach this one's queue
+	 * until they are done too. */
+	if (lc->steer != NULL && !rs_steer_drained(lc, true))
+		while (!rs_steer_drained(lc, false) && lc->now_tsc < end)
+			idle_step(lc, loop_once(lc, false));
 	if (lc->tcp != NULL)
 		rs_tcp_glue_timers(lc); /* the last counters, tw_flushed too */
 	left = rs_tcp_glue_conns(lc);

@@ -1201,15 +1201,16 @@ int main(int argc, char **argv)
 	if (rc == 0 && o.config != NULL)
 		rc = rs_config_check_secrets(&cfg, o.test_secrets, err,
 					     sizeof(err));
-	/* Several workers would split the flows of one connection between
-	 * them (the port's hash, not the owner, picks the queue) and serve
-	 * half-working: refused until flows are steered to their owner. */
+	/* Flows reach the worker that owns them (net/steer.c), but a call
+	 * on a socket of another worker's (a client that reconnects, an
+	 * app's second connection) is not forwarded to it yet: several
+	 * workers would serve half-working, so they are refused. */
 	if (rc == 0 && cfg.workers.count > 1) {
 		snprintf(err, sizeof(err),
 			 "%s: [workers] count = %u: the service runs on one "
-			 "worker for now (flows are not yet steered to the "
-			 "worker that owns them, and the port's hash would "
-			 "split a connection between workers); use count = 1",
+			 "worker for now (a call on a socket that another "
+			 "worker holds, as after a reconnect, is not yet "
+			 "forwarded to it); use count = 1",
 			 cfg.source, cfg.workers.count);
 		rc = -EINVAL;
 	}

@@ -352,6 +352,16 @@ typedef void (*rs_tcp_event_fn)(void *user, struct rs_tcp_conn *c,
 typedef bool (*rs_tcp_port_ok_fn)(void *ctx, uint32_t laddr, uint16_t lport,
 				  uint32_t raddr, uint16_t rport);
 
+/**
+ * A connection took local port @p lport (@p delta +1: an active open, or
+ * a passive one's SYN-RECEIVED entry), or was freed (-1); @p chosen: the
+ * port is an ephemeral one that port_ok accepted.  How the glue counts
+ * who uses a port (its workers share the port space).  Each +1 has one
+ * -1, with the same @p chosen.
+ */
+typedef void (*rs_tcp_port_use_fn)(void *ctx, uint16_t lport, int delta,
+				   bool chosen);
+
 /** Congestion control (window arithmetic; loss recovery is shared). */
 enum rs_tcp_cc {
 	RS_TCP_CC_NEWRENO = 0, /**< RFC 5681 / 6582 */
@@ -431,13 +441,14 @@ struct rs_tcp_config {
 	rs_tcp_emit_fn emit;	/**< required */
 	void *io;		/**< first argument of emit */
 	rs_tcp_event_fn event;	/**< may be NULL (no events) */
-	rs_tcp_port_ok_fn port_ok; /**< may be NULL (every free port is ok) */
-	void *port_ctx;		   /**< first argument of port_ok */
+	rs_tcp_port_ok_fn port_ok;   /**< may be NULL (every free port is ok) */
+	void *port_ctx;		     /**< first argument of port_ok */
+	rs_tcp_port_use_fn port_use; /**< may be NULL; called with port_ctx */
 };
 
 /**
  * Fill @p cfg with the defaults documented on each field.  emit, io,
- * event, port_ok and the secret are zeroed: the caller sets them.
+ * event, port_ok, port_use and the secret are zeroed: the caller sets them.
  */
 void rs_tcp_config_init(struct rs_tcp_config *cfg);
 

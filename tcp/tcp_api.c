@@ -119,6 +119,7 @@ struct rs_tcp_conn *rs_tcp_connect(struct rs_tcp_stack *st, uint64_t now,
 	c = rs_tcp_conn_alloc(st, &t, o, now);
 	if (c == NULL)
 		return connect_fail(NULL, ENOBUFS);
+	rs_tcp_conn_port_use(c, lport == 0);
 	if (old != NULL)
 		rs_tcp_conn_iss_beyond(c, old_seq);
 	if (rs_tcp_conn_rings(c) < 0)

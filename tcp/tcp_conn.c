@@ -533,6 +533,17 @@ static void stop_all(struct rs_tcp_conn *c)
 	}
 }
 
+void rs_tcp_conn_port_use(struct rs_tcp_conn *c, bool chosen)
+{
+	const struct rs_tcp_config *cfg = &c->st->cfg;
+
+	if (cfg->port_use == NULL)
+		return;
+	cfg->port_use(cfg->port_ctx, c->tuple.lport, 1, chosen);
+	c->port_used = true;
+	c->port_chosen = chosen;
+}
+
 void rs_tcp_conn_free(struct rs_tcp_conn *c)
 {
 	struct rs_tcp_stack *st = c->st;
@@ -540,6 +551,10 @@ void rs_tcp_conn_free(struct rs_tcp_conn *c)
 	stop_all(c);
 	leave_queue(c);
 	rs_tcp_list_del(&c->blink);
+	if (c->port_used)
+		st->cfg.port_use(st->cfg.port_ctx, c->tuple.lport, -1,
+				 c->port_chosen);
+	c->port_used = false;
 	rs_byte_ring_free(c->snd);
 	rs_byte_ring_free(c->rcv);
 	c->snd = c->rcv = NULL;

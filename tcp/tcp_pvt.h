@@ -310,6 +310,8 @@ struct rs_tcp_conn {
 
 	/* who holds it, what is queued */
 	bool in_use, app_held, orphan, in_flow, shut_rd;
+	bool port_used;	  /* port_use(+1) was called: -1 when freed */
+	bool port_chosen; /* ... for an ephemeral port port_ok accepted */
 	bool fin_queued, fin_sent, fin_acked, peer_fin, ack_now, ws_ok;
 	/* Our SYN is acked: from here on SND.UNA counts data only.  A flag,
 	 * not SND.UNA compared with ISS: 2 GiB on, sequence arithmetic
@@ -446,6 +448,8 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 				      const struct rs_tcp_tuple *t,
 				      const struct rs_tcp_sockopts *o,
 				      uint64_t now);
+/** The connection takes its local port: config.port_use(+1). */
+void rs_tcp_conn_port_use(struct rs_tcp_conn *c, bool chosen);
 /** Allocate the two rings.  @return 0 or -ENOMEM. */
 int rs_tcp_conn_rings(struct rs_tcp_conn *c);
 /** Return an entry to the pool (timers, flow, queue, rings undone). */

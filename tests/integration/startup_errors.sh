@@ -56,8 +56,8 @@ sed -i 's/^count = 1/count = 2/' "$TMP/workers.ini"
 rc=0
 timeout 60 "$REMSOCKD" -c "$TMP/workers.ini" --test-secrets --check-config \
 	>"$TMP/out" 2>"$TMP/err" || rc=$?
-expect "several workers, which would split connections, are refused as a configuration error (exit 2), saying why" \
-	"2 remsockd: $TMP/workers.ini: [workers] count = 2: the service runs on one worker for now (flows are not yet steered to the worker that owns them, and the port's hash would split a connection between workers); use count = 1" \
+expect "several workers, which would not forward calls between them, are refused as a configuration error (exit 2), saying why" \
+	"2 remsockd: $TMP/workers.ini: [workers] count = 2: the service runs on one worker for now (a call on a socket that another worker holds, as after a reconnect, is not yet forwarded to it); use count = 1" \
 	"$rc $(cat "$TMP/err")"
 
 finish

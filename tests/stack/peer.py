@@ -103,7 +103,7 @@ def udp_echo_client(a):
     s.settimeout(30.0)  # a stalled host, not a lost datagram
     rng = random.Random(a.seed)
     sizes = [4, 5, 8, 64, 512, 1000, 1471, 1472]
-    sizes += [rng.randint(4, 1472) for _ in range(a.count - len(sizes))]
+    sizes += [rng.randint(4, a.max_size) for _ in range(a.count - len(sizes))]
     pending, lost, corrupt, received, nbytes = {}, 0, 0, 0, 0
     # The smallest datagrams cannot carry a sequence number: one at a time.
     for size in (0, 1, 3):
@@ -207,14 +207,16 @@ def tcp_listen_echo(a):
     sel.register(ls, selectors.EVENT_READ, None)
     done = nbytes = peak = 0
     live = {}
+    peers = []
     while done < a.count:
         for key, _ in sel.select(timeout=1.0):
             if key.data is None:
                 while True:
                     try:
-                        conn, _ = ls.accept()
+                        conn, peer = ls.accept()
                     except BlockingIOError:
                         break
+                    peers.append(peer[1])
                     conn.setblocking(True)
                     live[conn.fileno()] = conn
                     peak = max(peak, len(live))
@@ -231,6 +233,8 @@ def tcp_listen_echo(a):
             conn.close()
             done += 1
     out("result", "conns=%d" % done, "bytes=%d" % nbytes, "peak=%d" % peak)
+    if a.log_peers:
+        out("peer_ports", *peers)
     return 0
 
 
@@ -459,13 +463,18 @@ def main():
     cmd("udp-echo-client", udp_echo_client, "host", "port", "count", "seed")
     sub.choices["udp-echo-client"].add_argument("--window", type=int,
                                                 default=32)
+    # Larger than 1472, datagrams travel as IPv4 fragments both ways.
+    sub.choices["udp-echo-client"].add_argument("--max-size", type=int,
+                                                default=1472)
     sp = cmd("tcp-listen-discard", tcp_listen_discard, "port", "count")
     sp.add_argument("--pause", type=float, default=0)
     sp.add_argument("--pause-after", type=int, default=1 << 20)
     sp.add_argument("--rcvbuf", type=int, default=0)
     cmd("tcp-listen-send", tcp_listen_send, "port", "bytes", "seed")
     cmd("tcp-listen-accept", tcp_listen_accept, "port")
-    cmd("tcp-listen-echo", tcp_listen_echo, "port", "count")
+    sp = cmd("tcp-listen-echo", tcp_listen_echo, "port", "count")
+    sp.add_argument("--log-peers", action="store_true",
+                    help="then a line: peer_ports PORT...")
     cmd("tcp-listen-reset", tcp_listen_reset, "port", "after")
     cmd("tcp-listen-expect-reset", tcp_listen_expect_reset, "port")
     cmd("tcp-listen-halfclose", tcp_listen_halfclose, "port")

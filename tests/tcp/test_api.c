@@ -157,14 +157,31 @@ static void test_config_checked(void **state)
 			    "rto_fired");
 }
 
+/* The port hooks' record: port_ok calls, and each port's users as
+ * port_use counts them. */
+struct port_log {
+	unsigned asked;
+	int used[8]; /* ports 50000..50007 */
+};
+
 static bool only_even(void *ctx, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		      uint16_t rport)
 {
 	(void)laddr;
 	(void)raddr;
 	(void)rport;
-	(*(unsigned *)ctx)++;
+	((struct port_log *)ctx)->asked++;
 	return (lport & 1) == 0;
+}
+
+static void port_count(void *ctx, uint16_t lport, int delta, bool chosen)
+{
+	struct port_log *log = ctx;
+
+	assert_true(chosen);
+	assert_true(lport >= 50000 && lport <= 50007);
+	log->used[lport - 50000] += delta;
+	assert_true(log->used[lport - 50000] >= 0);
 }
 
 static void test_ephemeral_ports(void **state)
@@ -174,14 +191,15 @@ static void test_ephemeral_ports(void **state)
 	struct rs_tcp_stack *st;
 	struct rs_tcp_conn *c[8];
 	struct rs_tcp_tuple t;
-	unsigned asked = 0;
+	struct port_log log = {0};
 
 	(void)state;
 	rs_tcp_config_init(&cfg);
 	cfg.port_lo = 50000;
 	cfg.port_hi = 50007;
 	cfg.port_ok = only_even;
-	cfg.port_ctx = &asked;
+	cfg.port_use = port_count;
+	cfg.port_ctx = &log;
 	st = sink_stack(&k, &cfg);
 	/* Four even ports in the range: four connections to one peer. */
 	for (int i = 0; i < 4; i++) {
@@ -198,7 +216,10 @@ static void test_ephemeral_ports(void **state)
 			assert_int_not_equal(u.lport, t.lport);
 		}
 	}
-	assert_true(asked >= 4);
+	assert_true(log.asked >= 4);
+	/* port_use: one user on each even port, none on the odd ones. */
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(log.used[i], (i & 1) == 0 ? 1 : 0);
 	errno = 0;
 	assert_null(rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"),
 				   80, NULL, NULL));
@@ -207,9 +228,14 @@ static void test_ephemeral_ports(void **state)
 	c[4] = rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"), 81,
 			      NULL, NULL);
 	assert_non_null(c[4]);
+	rs_tcp_tuple_get(c[4], &t);
+	assert_int_equal(log.used[t.lport - 50000], 2);
 	for (int i = 0; i < 5; i++)
 		rs_tcp_abort(c[i], 0);
 	assert_int_equal(rs_tcp_conn_count(st), 0);
+	/* Every connection freed gave its port back. */
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(log.used[i], 0);
 	rs_tcp_stack_destroy(st);
 }
 

@@ -41,7 +41,9 @@
 #                                    failed run
 #
 # Before tb_up, TB_INI_EXTRA may hold more INI sections for the config
-# file, TB_MBUFS the port's pool size, and TB_BRIDGE_ARGS more options
+# file, TB_MBUFS the port's pool size, TB_WORKERS the stack's workers
+# (default 1; each a queue pair of the port, their lcores spread over the
+# CPUs), and TB_BRIDGE_ARGS more options
 # for rs_bridge, e.g. "--impair loss=1"; in tap mode they put an rs_bridge
 # (af_packet on the stack's tap <-> a tap in the namespace) on the wire.  Names carry the PID, so runs
 # can overlap.
@@ -98,15 +100,27 @@ tb__host_ok() {
 }
 
 # The config file of the stack program.
+# tb__lcores N: EAL lcores for the main one and N workers: "-l 0,1" for
+# one; for more, lcore i on CPU i mod (the CPUs there are).
+tb__lcores() {
+	local n=$1 cpus i l="0@0"
+	((n <= 1)) && { echo "-l 0,1"; return; }
+	cpus=$(nproc)
+	for ((i = 1; i <= n; i++)); do l+=",$i@$((i % cpus))"; done
+	echo "--lcores $l"
+}
+
 tb__config() {
-	local eal="-l 0,1 --in-memory --no-pci --no-telemetry"
+	local workers=${TB_WORKERS:-1} lcores
+	lcores=$(tb__lcores "$workers")
+	local eal="$lcores --in-memory --no-pci --no-telemetry"
 	# TB_TELEMETRY=PREFIX: DPDK's telemetry socket, under that prefix.
 	[[ -n ${TB_TELEMETRY:-} ]] &&
-		eal="-l 0,1 --in-memory --no-pci --file-prefix $TB_TELEMETRY"
+		eal="$lcores --in-memory --no-pci --file-prefix $TB_TELEMETRY"
 	local devargs="net_tap0,iface=$TB_IFACE" desc=512
 	if [[ $TB_MODE == virtio ]]; then
 		eal+=" --single-file-segments"
-		devargs="virtio_user0,path=$TB_SOCK,queues=1,queue_size=1024"
+		devargs="virtio_user0,path=$TB_SOCK,queues=$workers,queue_size=1024"
 		devargs+=",mac=$TB_PROXY_MAC"
 		desc=1024
 	fi
@@ -125,7 +139,7 @@ tb__config() {
 		prefix = 24
 		mac = $TB_PROXY_MAC
 		[workers]
-		count = 1
+		count = $workers
 		idle_backoff = on
 		idle_polls = 256
 		idle_sleep_max_us = 500
