@@ -4,7 +4,7 @@
 # Two workers on one port: flow steering (net/steer.c) against Linux.  The
 # test program runs on worker 0; the port spreads what it receives over
 # both queues by a hash of its own (tap: the kernel's; virtio: rs_bridge
-# on queue 0 only for Linux's new flows), so worker 1 receives packets of
+# --queues 2 folds addresses and ports), so worker 1 receives packets of
 # worker 0's flows and must hand them over.
 #   1. the stack opens N connections to a Linux echo server: every one
 #      takes an ephemeral port whose flow hashes to worker 0 (checked
@@ -22,6 +22,7 @@
 #   workers.sh tap|virtio RS_STACKTEST RS_BRIDGE
 set -uo pipefail
 TB_WORKERS=2
+TB_MBUFS=8191 # two workers: twice the queues to fill
 . "$(dirname "$0")/stack_lib.sh" "$1" "$2" "$3" workers
 N=${RS_WORKERS_CONNS:-200}
 BYTES=16384

@@ -23,6 +23,11 @@
  * kernel has no netem.  Delayed frames wait in a heap per direction and
  * leave when due; the idle sleep never runs past the next due frame.
  *
+ * Queues (--queues N, vhost only): the virtio side's N queue pairs are all
+ * polled; a frame for it goes to the queue a fold of its addresses and
+ * ports picks -- not the proxy's own hash, as a port that spreads flows
+ * its own way -- so that a proxy with several workers must steer.
+ *
  * Checksums: the vhost port is configured without RX checksum offloads, so
  * the vhost PMD completes a frame whose checksum the virtio side left to
  * the device before handing it over; the tap side gets whole frames.
@@ -109,6 +114,7 @@ struct opts {
 	unsigned stats_every; /* seconds; 0: none */
 	struct impair_conf impair;
 	unsigned seed;
+	unsigned queues; /* --queues: the vhost port's queue pairs */
 	bool no_tso;
 	int eal_argc; /* arguments after "--" */
 	char **eal_argv;
@@ -124,6 +130,7 @@ struct bridge {
 	uint64_t idle_sleeps;
 	bool impaired;
 	bool no_tso; /* --no-tso: no cutting, no merging */
+	uint16_t nq; /* the vhost port's queue pairs */
 	struct dir_impair imp[DIR_MAX];
 	struct rte_mbuf *cut[CUT_MAX]; /* a burst, its TSO packets cut */
 };
@@ -141,7 +148,7 @@ static const char usage_text[] =
     "    rs_bridge (--vhost PATH | --af-packet IFACE) --tap IFACE\n"
     "              [--mbufs N] [--idle-sleep-max-us US]\n"
     "              [--stats-interval SECS]\n"
-    "              [--impair SPEC [--seed N]] [--no-tso]\n"
+    "              [--impair SPEC [--seed N]] [--no-tso] [--queues N]\n"
     "              [-- EAL-ARG...]\n"
     "    rs_bridge --help\n"
     "\n"
@@ -192,6 +199,12 @@ static const char usage_text[] =
     "    --seed N                 seed of the impairment draws (1)\n"
     "    --no-tso                 offer no TSO on the vhost port and\n"
     "                             merge nothing: frames one by one\n"
+    "    --queues N               queue pairs of the vhost port (1-16,\n"
+    "                             default 1; not with --impair or\n"
+    "                             --af-packet): all are polled, and a\n"
+    "                             frame for the virtio side goes to the\n"
+    "                             queue a fold of its addresses and\n"
+    "                             ports picks (not RSS's hash)\n"
     "    -h, --help               print this help\n"
     "\n"
     "COUNTERS\n"
@@ -250,7 +263,8 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 		O_IMPAIR,
 		O_SEED,
 		O_AF,
-		O_NO_TSO
+		O_NO_TSO,
+		O_QUEUES
 	};
 	static const struct option longopts[] = {
 	    {"vhost", required_argument, NULL, O_VHOST},
@@ -262,6 +276,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 	    {"impair", required_argument, NULL, O_IMPAIR},
 	    {"seed", required_argument, NULL, O_SEED},
 	    {"no-tso", no_argument, NULL, O_NO_TSO},
+	    {"queues", required_argument, NULL, O_QUEUES},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -270,6 +285,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->seed = 1;
+	o->queues = 1;
 	o->mbufs = 4095;
 	o->idle_sleep_max_us = 500;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -305,6 +321,9 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 		case O_SEED:
 			bad = parse_uint(optarg, 1, UINT32_MAX, &o->seed);
 			break;
+		case O_QUEUES:
+			bad = parse_uint(optarg, 1, 16, &o->queues);
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return EXIT_OK;
@@ -323,6 +342,10 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 				   "");
 	if (strlen(o->tap_iface) > 15)
 		return usage_error("--tap: 15 bytes at most: ", o->tap_iface);
+	if (o->queues > 1 && (o->af_iface != NULL || impair_active(&o->impair)))
+		return usage_error("--queues: more than 1 only with --vhost "
+				   "and without --impair",
+				   "");
 	o->eal_argc = argc - optind;
 	o->eal_argv = argv + optind;
 	return -1;
@@ -348,8 +371,8 @@ static int eal_init(const struct opts *o, const cpu_set_t *cpus)
 			 AFPKT_NAME, o->af_iface);
 	else
 		snprintf(vhost, sizeof(vhost),
-			 "--vdev=%s,iface=%s,queues=1,tso=%d", VHOST_NAME,
-			 o->vhost_path, !o->no_tso);
+			 "--vdev=%s,iface=%s,queues=%u,tso=%d", VHOST_NAME,
+			 o->vhost_path, o->queues, !o->no_tso);
 	snprintf(tap, sizeof(tap), "--vdev=%s,iface=%s", TAP_NAME,
 		 o->tap_iface);
 	args[n++] = "rs_bridge";
@@ -376,7 +399,7 @@ static int eal_init(const struct opts *o, const cpu_set_t *cpus)
 	return 0;
 }
 
-static int port_setup(uint16_t port, struct rte_mempool *pool)
+static int port_setup(uint16_t port, uint16_t nq, struct rte_mempool *pool)
 {
 	struct rte_eth_conf conf;
 	uint16_t rxd = RING_DESC, txd = RING_DESC;
@@ -384,15 +407,16 @@ static int port_setup(uint16_t port, struct rte_mempool *pool)
 
 	/* No offloads at all: see the file comment on checksums. */
 	memset(&conf, 0, sizeof(conf));
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	rc = rte_eth_dev_configure(port, nq, nq, &conf);
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
-	if (rc == 0)
+	for (uint16_t q = 0; q < nq && rc == 0; q++) {
 		rc = rte_eth_rx_queue_setup(
-		    port, 0, rxd, rte_eth_dev_socket_id(port), NULL, pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(port, 0, txd,
-					    rte_eth_dev_socket_id(port), NULL);
+		    port, q, rxd, rte_eth_dev_socket_id(port), NULL, pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(
+			    port, q, txd, rte_eth_dev_socket_id(port), NULL);
+	}
 	if (rc == 0)
 		rc = rte_eth_dev_start(port);
 	if (rc < 0)
@@ -424,9 +448,9 @@ static int ports_setup(struct bridge *b, unsigned mbufs, bool af)
 			mbufs, rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	rc = port_setup(vhost, b->pool);
+	rc = port_setup(vhost, b->nq, b->pool);
 	if (rc == 0)
-		rc = port_setup(tap, b->pool);
+		rc = port_setup(tap, 1, b->pool);
 	if (rc < 0)
 		fprintf(stderr, "rs_bridge: port set-up failed: %s\n",
 			rte_strerror(-rc));
@@ -717,32 +741,23 @@ static uint16_t merge_burst(struct bridge *b, int dir, struct rte_mbuf **p,
 	return out;
 }
 
-/* One burst from @p from to the other port; @return frames received.
- * A full destination is retried for a while; one whose link is down
- * (vhost: no virtio side attached) is not. */
-static uint16_t forward(struct bridge *b, int dir, uint16_t from)
+/* Send @p n frames on queue @p q of direction @p dir's port; a full
+ * queue is retried for a while, one whose link is down (vhost: no virtio
+ * side attached) is not.  What is not sent is freed and counted. */
+static void tx_send(struct bridge *b, int dir, uint16_t q,
+		    struct rte_mbuf **pkts, uint16_t n)
 {
 	struct dir_stats *st = &b->st[dir];
-	struct rte_mbuf *rx[BURST], **pkts = b->cut;
-	uint16_t n, sent, to = b->port[dir];
+	uint16_t sent, to = b->port[dir];
 	unsigned tries = 0;
 
-	n = rte_eth_rx_burst(from, 0, rx, BURST);
-	if (n == 0)
-		return 0;
-	for (uint16_t i = 0; i < n; i++)
-		st->rx_bytes += rte_pktmbuf_pkt_len(rx[i]);
-	st->rx_pkts += n;
-	n = cut_burst(b, dir, rx, n);
-	if (dir == DIR_TO_VHOST)
-		n = merge_burst(b, dir, pkts, n);
-	sent = rte_eth_tx_burst(to, 0, pkts, n);
+	sent = rte_eth_tx_burst(to, q, pkts, n);
 	if (sent < n && dir == DIR_TO_VHOST && !link_up(to))
 		tries = TX_RETRIES + 1;
 	while (sent < n && tries < TX_RETRIES) {
 		tries++;
 		rte_delay_us_block(1);
-		sent += rte_eth_tx_burst(to, 0, pkts + sent, n - sent);
+		sent += rte_eth_tx_burst(to, q, pkts + sent, n - sent);
 	}
 	st->tx_pkts += sent;
 	if (tries > TX_RETRIES)
@@ -751,7 +766,83 @@ static uint16_t forward(struct bridge *b, int dir, uint16_t from)
 		st->dropped += n - sent;
 	st->retries += tries > TX_RETRIES ? 0 : tries;
 	rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-	return n;
+}
+
+/* The virtio side's queue for a frame: its IPv4 addresses and ports
+ * (none for a fragment) folded, modulo the queues; 0 for anything else. */
+static uint16_t queue_of(const struct bridge *b, const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct rte_ipv4_hdr *ip;
+	uint32_t h, len = rte_pktmbuf_data_len(m), ihl;
+
+	if (len < RTE_ETHER_HDR_LEN + sizeof(*ip) || p[12] != 0x08 ||
+	    p[13] != 0x00)
+		return 0;
+	ip = (const struct rte_ipv4_hdr *)(p + RTE_ETHER_HDR_LEN);
+	h = ip->src_addr ^ ip->dst_addr;
+	ihl = (ip->version_ihl & 0xf) * 4u;
+	if ((ip->next_proto_id == IPPROTO_TCP ||
+	     ip->next_proto_id == IPPROTO_UDP) &&
+	    (ip->fragment_offset &
+	     RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) == 0 &&
+	    len >= RTE_ETHER_HDR_LEN + ihl + 4) {
+		uint32_t ports;
+
+		memcpy(&ports, p + RTE_ETHER_HDR_LEN + ihl, 4);
+		h ^= ports;
+	}
+	h ^= h >> 16;
+	h ^= h >> 8;
+	return (uint16_t)((h & 0xff) % b->nq);
+}
+
+/* Send a burst to the virtio side, each frame on its queue, in order
+ * within a queue. */
+static void tx_spread(struct bridge *b, int dir, struct rte_mbuf **pkts,
+		      uint16_t n)
+{
+	static struct rte_mbuf *one[CUT_MAX];
+	static uint8_t qs[CUT_MAX];
+
+	for (uint16_t i = 0; i < n; i++)
+		qs[i] = (uint8_t)queue_of(b, pkts[i]);
+	for (uint16_t q = 0; q < b->nq; q++) {
+		uint16_t k = 0;
+
+		for (uint16_t i = 0; i < n; i++)
+			if (qs[i] == q)
+				one[k++] = pkts[i];
+		if (k != 0)
+			tx_send(b, dir, q, one, k);
+	}
+}
+
+/* One round from @p from to the other port: a burst from each of its
+ * queues; @return frames received. */
+static uint16_t forward(struct bridge *b, int dir, uint16_t from)
+{
+	struct dir_stats *st = &b->st[dir];
+	struct rte_mbuf *rx[BURST], **pkts = b->cut;
+	uint16_t n, nq = dir == DIR_TO_TAP ? b->nq : 1, total = 0;
+
+	for (uint16_t q = 0; q < nq; q++) {
+		n = rte_eth_rx_burst(from, q, rx, BURST);
+		if (n == 0)
+			continue;
+		total += n;
+		for (uint16_t i = 0; i < n; i++)
+			st->rx_bytes += rte_pktmbuf_pkt_len(rx[i]);
+		st->rx_pkts += n;
+		n = cut_burst(b, dir, rx, n);
+		if (dir == DIR_TO_VHOST)
+			n = merge_burst(b, dir, pkts, n);
+		if (dir == DIR_TO_VHOST && b->nq > 1)
+			tx_spread(b, dir, pkts, n);
+		else
+			tx_send(b, dir, 0, pkts, n);
+	}
+	return total;
 }
 
 /* Flip one bit past the Ethernet header (first segment). */
@@ -1006,6 +1097,7 @@ int main(int argc, char **argv)
 	b.idle_sleep_us = IDLE_SLEEP_MIN_US;
 	b.impaired = impair_active(&o.impair);
 	b.no_tso = o.no_tso || o.af_iface != NULL;
+	b.nq = (uint16_t)o.queues;
 	for (int d = 0; b.impaired && d < DIR_MAX; d++) {
 		impair_init(&b.imp[d].st, &o.impair, (uint64_t)o.seed * 2 + d);
 		if (impair_queue_init(&b.imp[d].q, DELAY_MAX) < 0) {

@@ -173,8 +173,8 @@ tb__bridge_up() {
 	local log=$TB_DIR/bridge.log
 	[[ -x ${TB_BRIDGE:-} ]] || { tb__log "TB_BRIDGE is not set"; return 1; }
 	# shellcheck disable=SC2086 # TB_BRIDGE_ARGS: words on purpose
-	"$TB_BRIDGE" --vhost "$TB_SOCK" --tap "$TB_IFACE" ${TB_BRIDGE_ARGS:-} \
-		>"$log" 2>&1 &
+	"$TB_BRIDGE" --vhost "$TB_SOCK" --tap "$TB_IFACE" \
+		--queues "${TB_WORKERS:-1}" ${TB_BRIDGE_ARGS:-} >"$log" 2>&1 &
 	TB_BRIDGE_PID=$!
 	tb__wait_for "$log" '^rs_bridge: ready' 60 "$TB_BRIDGE_PID" || {
 		tb__log "rs_bridge did not start"
