@@ -10,7 +10,12 @@
  * the call with approve(), which parks it for the dispatcher: the entry
  * then goes back unchanged as EXEC, with the new descriptor when the
  * method makes one, and the worker runs the socket half (dataplane/
- * svc_exec.c).  Its interface, for remsockd's main, is rs_svc_ctl.h.
+ * svc_exec.c).  The EXEC goes to the socket's worker (its target), which
+ * may not be the connection's: it then sends the answer to the
+ * connection's worker itself.  A new socket lives on the connection's
+ * worker, an accepted one on its listener's; the directory of owners
+ * (rs_svc_owner_set()) tells the workers which.  Its interface, for
+ * remsockd's main, is rs_svc_ctl.h.
  *
  * The descriptor table is the authority on which app owns which
  * descriptor and on which worker it lives.  Sockets are charged to the
@@ -62,6 +67,7 @@ struct rs_svc_ctl {
 	struct rs_rpc_env env;
 	struct rs_svc_msg *cur; /* the entry being served */
 	bool approved;		/* the handler said EXEC */
+	uint16_t target;	/* ... on this worker: the socket's */
 	int64_t operator_app;	/* [service] operator's number, or -1 */
 	unsigned nbacklog;
 	struct rs_svc_msg *backlog[BACKLOG_MAX];
@@ -90,14 +96,9 @@ static struct rs_desc_rec *find(struct rs_svc_ctl *ctl,
 		rs_svc_closed(call, "no such socket descriptor");
 		return NULL;
 	}
-	if (rec->worker != ctl->cur->worker) {
-		/* One worker per port without RSS: cannot happen yet. */
-		rs_svc_sys_error(call, EXDEV,
-				 "socket lives on worker %u, the connection on "
-				 "worker %u: not supported yet",
-				 rec->worker, ctl->cur->worker);
-		return NULL;
-	}
+	/* The socket half runs where the socket lives; its answer goes to
+	 * the connection's worker. */
+	ctl->target = rec->worker;
 	return rec;
 }
 
@@ -107,9 +108,11 @@ static bool desc_new(struct rs_svc_ctl *ctl, struct rs_rpc_call *call,
 		     enum rs_desc_kind kind)
 {
 	struct rs_svc_msg *m = ctl->cur;
+	/* On the worker that runs the EXEC: the connection's for a new
+	 * socket, the listener's for an accepted one. */
 	struct rs_desc_rec rec = {
 	    .app = m->app,
-	    .worker = m->worker,
+	    .worker = ctl->target,
 	    .kind = (uint8_t)kind,
 	};
 	int rc;
@@ -130,13 +133,22 @@ static bool desc_new(struct rs_svc_ctl *ctl, struct rs_rpc_call *call,
 				 "descriptor table: %s", strerror(-rc));
 		return false;
 	}
+	rc = rs_svc_owner_set(ctl->sh, m->desc, rec.worker);
+	if (rc < 0) { /* cannot happen: the directory holds the table */
+		rs_desc_remove(ctl->desc, m->app, m->desc, RS_DESC_LEN, NULL);
+		rs_apps_uncharge(ctl->sh->apps, m->app, RS_QUOTA_SOCKETS, 1);
+		rs_svc_sys_error(call, ENFILE, "descriptor directory: %s",
+				 strerror(-rc));
+		return false;
+	}
 	return true;
 }
 
 /* Forget a descriptor; its quota is the worker's to give back. */
 static void desc_forget(struct rs_svc_ctl *ctl, uint32_t app, const char *d)
 {
-	rs_desc_remove(ctl->desc, app, d, strlen(d), NULL);
+	if (rs_desc_remove(ctl->desc, app, d, strlen(d), NULL) == 0)
+		rs_svc_owner_del(ctl->sh, d);
 }
 
 /* ---- the control-plane methods ------------------------------------------ */
@@ -487,7 +499,7 @@ void rs_svc_ctl_free(struct rs_svc_ctl *ctl)
 
 static void to_worker(struct rs_svc_ctl *ctl, struct rs_svc_msg *m)
 {
-	if (ctl->nbacklog == 0 && rs_svc_msg_send(ctl->sh, m->worker, m) == 0)
+	if (ctl->nbacklog == 0 && rs_svc_msg_send(ctl->sh, m->target, m) == 0)
 		return;
 	if (ctl->nbacklog < BACKLOG_MAX) {
 		ctl->backlog[ctl->nbacklog++] = m;
@@ -503,7 +515,7 @@ static void backlog_flush(struct rs_svc_ctl *ctl)
 	unsigned i = 0;
 
 	while (i < ctl->nbacklog &&
-	       rs_svc_msg_send(ctl->sh, ctl->backlog[i]->worker,
+	       rs_svc_msg_send(ctl->sh, ctl->backlog[i]->target,
 			       ctl->backlog[i]) == 0)
 		i++;
 	memmove(ctl->backlog, ctl->backlog + i,
@@ -520,11 +532,13 @@ static void serve(struct rs_svc_ctl *ctl, struct rs_svc_msg *m)
 	ctl->st.calls++;
 	ctl->cur = m;
 	ctl->approved = false;
+	ctl->target = m->worker;
 	rs_arena_reset(ctl->arena);
 	rc = rs_rpc_dispatch(&ctl->env, m->data, m->len, &call, ctl->out,
 			     sizeof(ctl->out), &len);
 	if (rc == RS_RPC_PARKED && ctl->approved) {
 		m->type = RS_SVC_MSG_EXEC;
+		m->target = ctl->target;
 		ctl->st.execs++;
 		to_worker(ctl, m);
 		return;
@@ -542,6 +556,7 @@ static void serve(struct rs_svc_ctl *ctl, struct rs_svc_msg *m)
 	memcpy(m->data, ctl->out, len);
 	m->len = (uint32_t)len;
 	m->type = RS_SVC_MSG_RESPOND;
+	m->target = m->worker;
 	ctl->st.answered++;
 	to_worker(ctl, m);
 }

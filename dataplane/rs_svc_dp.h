@@ -66,7 +66,12 @@ struct rs_svc_dp_stats {
 	uint64_t reaped;	/**< sockets closed for idleness */
 	uint64_t close_deferred; /**< Closes that waited for Sends */
 	uint64_t close_overdue;	 /**< ... until close_wait_ms */
-	uint64_t gone_lost;	 /**< descriptors control was not told about */
+	uint64_t gone_lost;	 /**< descriptors control was not told
+				      about, or answers lost between
+				      workers */
+	uint64_t fwd_out;	 /**< calls given to their sockets' worker */
+	uint64_t fwd_in;	 /**< calls taken from other workers */
+	uint64_t fwd_mixed;	 /**< refused: sockets on several workers */
 	uint64_t http_requests;	 /**< API-host HTTP requests served */
 	uint64_t http_errors;	 /**< answered with an HTTP error status */
 	uint64_t http_idle;	 /**< HTTP connections closed for idleness */

@@ -93,6 +93,134 @@ struct svc_sock *svc_sock_find_send(struct svc_call *sc,
 	return ss;
 }
 
+/* ---- calls on other workers' sockets ------------------------------------ */
+
+void svc_route_add(struct svc_call *sc, const char *desc)
+{
+	struct svc_worker *w = sc->w;
+	char key[SVC_KEY_LEN] = {0};
+	unsigned k = w->k;
+	int o;
+
+	/* A call given here by another worker runs here: never twice. */
+	if (sc->from != 0 || w->sh->owners == NULL || desc == NULL ||
+	    sc->route == SVC_ROUTE_MIXED || strlen(desc) != RS_DESC_LEN)
+		return;
+	memcpy(key, desc, RS_DESC_LEN);
+	if (rte_hash_lookup(w->socks, key) < 0) {
+		/* Not here: the directory says where, or nowhere (then any
+		 * worker answers "closed" alike: it decides nothing). */
+		o = rs_svc_owner_get(w->sh, desc);
+		if (o < 0)
+			return;
+		k = (unsigned)o;
+	}
+	if (sc->route == 0)
+		sc->route = (uint16_t)(k + 1);
+	else if (sc->route != k + 1)
+		sc->route = SVC_ROUTE_MIXED;
+}
+
+bool svc_route_done(struct svc_call *sc, struct rs_rpc_call *call)
+{
+	struct svc_worker *w = sc->w;
+
+	if (sc->route == 0 || sc->route == w->k + 1)
+		return true;
+	if (sc->route == SVC_ROUTE_MIXED) {
+		SVC_CNT_INC(w, fwd_mixed);
+		rs_svc_sys_error(call, EXDEV,
+				 "the call's sockets live on different "
+				 "workers: make one call per worker's sockets");
+		return false;
+	}
+	sc->fwd_to = sc->route;
+	return false;
+}
+
+/* Entries for other workers go in order: one that found its ring full
+ * waits, and those after it too, for the next polls. */
+static void peer_out(struct svc_worker *w, unsigned k, struct rs_svc_msg *m)
+{
+	struct rs_svc_msg **q;
+
+	m->target = (uint16_t)k;
+	if (w->peer_n == 0 && rs_svc_peer_send(w->sh, k, m) == 0)
+		return;
+	if (w->peer_n == w->peer_cap) {
+		uint32_t cap = w->peer_cap == 0 ? 64 : 2 * w->peer_cap;
+
+		q = realloc(w->peer_q, cap * sizeof(*q));
+		if (q == NULL) {
+			SVC_CNT_INC(w, gone_lost);
+			rs_svc_msg_put(w->sh, m);
+			return;
+		}
+		w->peer_q = q;
+		w->peer_cap = cap;
+	}
+	w->peer_q[w->peer_n++] = m;
+}
+
+static void peer_flush(struct svc_worker *w)
+{
+	uint32_t i = 0;
+
+	while (i < w->peer_n &&
+	       rs_svc_peer_send(w->sh, w->peer_q[i]->target, w->peer_q[i]) == 0)
+		i++;
+	memmove(w->peer_q, w->peer_q + i,
+		(w->peer_n - i) * sizeof(w->peer_q[0]));
+	w->peer_n -= i;
+}
+
+/* An answer for connection @p conn of worker @p k. */
+static void answer_to(struct svc_worker *w, unsigned k, uint64_t conn,
+		      uint32_t app, bool charged, const uint8_t *frame,
+		      size_t len)
+{
+	struct rs_svc_msg *m = rs_svc_msg_get(w->sh);
+
+	if (m == NULL || rs_svc_msg_set_frame(m, frame, len) < 0) {
+		/* Nothing to carry it: the client's deadline ends it. */
+		if (m != NULL)
+			rs_svc_msg_put(w->sh, m);
+		if (charged)
+			rs_apps_uncharge(w->sh->apps, app,
+					 RS_QUOTA_CONTROL_CALLS, 1);
+		SVC_CNT_INC(w, gone_lost);
+		return;
+	}
+	m->type = RS_SVC_MSG_ANSWER;
+	m->worker = (uint16_t)w->k;
+	m->app = app;
+	m->conn = conn;
+	if (charged)
+		m->flags |= RS_SVC_MSG_F_CHARGED;
+	peer_out(w, k, m);
+}
+
+void svc_answer(struct svc_call *sc, const uint8_t *frame, size_t len)
+{
+	answer_to(sc->w, sc->from - 1u, sc->from_conn, sc->app, sc->charged,
+		  frame, len);
+	sc->charged = false;
+}
+
+void svc_conn_gone_tell(struct svc_worker *w, const struct svc_conn *c)
+{
+	struct rs_svc_msg *m;
+
+	for (unsigned k = 0; k < w->sh->workers; k++) {
+		if (k == w->k || (m = rs_svc_msg_get(w->sh)) == NULL)
+			continue;
+		m->type = RS_SVC_MSG_CONN_GONE;
+		m->worker = (uint16_t)w->k;
+		m->conn = svc_conn_ref(c);
+		peer_out(w, k, m);
+	}
+}
+
 struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 			      const char *desc, uint32_t app)
 {
@@ -561,7 +689,7 @@ static int park(struct svc_call *sc, struct svc_wait_list *list,
 	    .v = {{(void *)call->frame, call->frame_len}, {NULL, 0}}};
 	size_t room, len;
 
-	if (sc->expired || c == NULL)
+	if (sc->expired || (c == NULL && sc->from == 0))
 		return 0;
 	if (wt != NULL) { /* run again, and still waiting */
 		wait_link(wt, list);
@@ -598,7 +726,9 @@ static int park(struct svc_call *sc, struct svc_wait_list *list,
 	if (wt == NULL)
 		goto err_bytes;
 	*wt = (struct svc_wait){
-	    .conn = svc_conn_ref(c),
+	    .conn = c != NULL ? svc_conn_ref(c) : sc->from_conn,
+	    .from = sc->from,
+	    .charged = sc->charged,
 	    .t0 = sc->t0,
 	    .deadline_ns = deadline_of(w, call, timeout_s),
 	    .heap = UINT32_MAX,
@@ -626,7 +756,7 @@ static int park(struct svc_call *sc, struct svc_wait_list *list,
 	if (wt->deadline_ns != UINT64_MAX && !heap_push(w, wt))
 		goto err_free;
 	wait_link(wt, list);
-	TAILQ_INSERT_TAIL(&c->waits, wt, clink);
+	TAILQ_INSERT_TAIL(c != NULL ? &c->waits : &w->remote, wt, clink);
 	SVC_CNT_INC(w, parked);
 	SVC_GAUGE_ADD(w, nwaits, 1);
 	sc->parked = wt;
@@ -728,7 +858,9 @@ static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 	if (wt->on != NULL)
 		TAILQ_REMOVE(wt->on, wt, slink);
 	heap_remove(w, wt);
-	if (c != NULL)
+	if (wt->from != 0)
+		TAILQ_REMOVE(&w->remote, wt, clink);
+	else if (c != NULL)
 		TAILQ_REMOVE(&c->waits, wt, clink);
 	rs_apps_uncharge(w->sh->apps, wt->app, RS_QUOTA_PENDING_CALLS, 1);
 	rs_apps_uncharge(w->sh->apps, wt->app, RS_QUOTA_PARKED_BYTES, wt->len);
@@ -738,12 +870,30 @@ static void wait_free(struct svc_worker *w, struct svc_wait *wt,
 	wait_release(w, wt);
 }
 
+/* The connection of a wait, when it is this worker's and still open. */
+static struct svc_conn *wait_conn(struct svc_worker *w,
+				  const struct svc_wait *wt)
+{
+	return wt->from == 0 ? svc_conn_get(w, wt->conn) : NULL;
+}
+
 void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt)
 {
+	size_t len;
+
 	if (wt->owns_desc)
 		svc_desc_unused(w, wt->app, wt->desc);
+	/* Another worker's call that holds its share: the answer gives it
+	 * back there (and tells the client, if it is still there). */
+	if (wt->from != 0 && wt->charged &&
+	    rs_rpc_error_write(wt->call_id, RPC_ERR(CANCELLED),
+			       "cancelled: the connection closed, or "
+			       "remsockd is stopping",
+			       w->out, SVC_OUT_MAX, &len) == 0)
+		answer_to(w, wt->from - 1u, wt->conn, wt->app, true, w->out,
+			  len);
 	SVC_CNT_INC(w, cancelled);
-	wait_free(w, wt, svc_conn_get(w, wt->conn));
+	wait_free(w, wt, wait_conn(w, wt));
 }
 
 /* ---- running a call ----------------------------------------------------- */
@@ -760,6 +910,14 @@ int svc_call_run(struct svc_call *sc, const struct rs_rpc_env *env,
 	sc->parked = NULL;
 	rs_arena_reset(w->arena);
 	rc = rs_rpc_dispatch(&run, frame, len, &sc->rpc, NULL, 0, &olen);
+	if (sc->fwd_to != 0) { /* its sockets are another worker's */
+		svc_conn_fwd(sc, frame, len);
+		return 0;
+	}
+	if (rc == RS_RPC_FORWARD && sc->from != 0) /* cannot happen */
+		rc = rs_rpc_error_write(sc->rpc.call_id, RPC_ERR(INTERNAL),
+					"not a data call", w->out, SVC_OUT_MAX,
+					&olen);
 	if (rc == RS_RPC_FORWARD || (rc == RS_RPC_PARKED && sc->parked != NULL))
 		return rc;
 	if (rc == RS_RPC_PARKED) /* parked on nothing: cannot be */
@@ -774,7 +932,10 @@ static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
 {
 	struct svc_call sc = {
 	    .w = w,
-	    .conn = svc_conn_get(w, wt->conn),
+	    .conn = wait_conn(w, wt),
+	    .from = wt->from,
+	    .charged = wt->charged,
+	    .from_conn = wt->conn,
 	    .wait = wt,
 	    .expired = expired,
 	    .app = wt->app,
@@ -822,9 +983,14 @@ static void deadlines_run(struct svc_worker *w)
 
 static void exec_run(struct svc_worker *w, struct rs_svc_msg *m)
 {
+	bool here = m->worker == w->k;
+	/* A socket of this worker's, for a connection of another's: the
+	 * answer goes there. */
 	struct svc_call sc = {
 	    .w = w,
-	    .conn = svc_conn_get(w, m->conn),
+	    .conn = here ? svc_conn_get(w, m->conn) : NULL,
+	    .from = here ? 0 : (uint16_t)(m->worker + 1),
+	    .from_conn = m->conn,
 	    .app = m->app,
 	    .desc = m->desc,
 	    .t0 = 0, /* its start was the control thread's */
@@ -854,6 +1020,71 @@ static unsigned ring_poll(struct svc_worker *w)
 		/* Each answers a CALL the app's share paid for. */
 		rs_apps_uncharge(w->sh->apps, m->app, RS_QUOTA_CONTROL_CALLS,
 				 1);
+		rs_svc_msg_put(w->sh, m);
+	}
+	return n;
+}
+
+/* A call another worker gave this one, for its sockets. */
+static void fwd_run(struct svc_worker *w, struct rs_svc_msg *m)
+{
+	struct svc_call sc = {
+	    .w = w,
+	    .from = (uint16_t)(m->worker + 1),
+	    .from_conn = m->conn,
+	    .charged = (m->flags & RS_SVC_MSG_F_CHARGED) != 0,
+	    .app = m->app,
+	    .t0 = rte_rdtsc(),
+	};
+
+	SVC_CNT_INC(w, fwd_in);
+	svc_call_run(&sc, &w->env_rpc, rs_svc_msg_frame(m), m->len);
+}
+
+/* Cancel what connection @p conn of worker @p k left waiting here. */
+static void remote_cancel(struct svc_worker *w, unsigned k, uint64_t conn)
+{
+	struct svc_wait *wt, *next;
+
+	for (wt = TAILQ_FIRST(&w->remote); wt != NULL; wt = next) {
+		next = TAILQ_NEXT(wt, clink);
+		if (wt->from == k + 1 && wt->conn == conn)
+			svc_wait_cancel(w, wt);
+	}
+}
+
+static unsigned peer_poll(struct svc_worker *w)
+{
+	struct rte_ring *r = w->sh->to_peer[w->k];
+	void *burst[32];
+	unsigned n;
+
+	if (r == NULL)
+		return 0;
+	if (w->peer_n != 0)
+		peer_flush(w);
+	n = rte_ring_dequeue_burst(r, burst, RTE_DIM(burst), NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct rs_svc_msg *m = burst[i];
+		struct svc_conn *c;
+
+		switch (m->type) {
+		case RS_SVC_MSG_FWD:
+			fwd_run(w, m);
+			break;
+		case RS_SVC_MSG_ANSWER:
+			c = svc_conn_get(w, m->conn);
+			if (c != NULL)
+				svc_conn_reply(w, c, rs_svc_msg_frame(m),
+					       m->len);
+			if (m->flags & RS_SVC_MSG_F_CHARGED)
+				rs_apps_uncharge(w->sh->apps, m->app,
+						 RS_QUOTA_CONTROL_CALLS, 1);
+			break;
+		case RS_SVC_MSG_CONN_GONE:
+			remote_cancel(w, m->worker, m->conn);
+			break;
+		}
 		rs_svc_msg_put(w->sh, m);
 	}
 	return n;
@@ -916,6 +1147,9 @@ static void worker_free(struct svc_worker *w)
 		free(wt);
 	}
 	rte_hash_free(w->socks);
+	for (uint32_t i = 0; i < w->peer_n; i++)
+		rs_svc_msg_put(w->sh, w->peer_q[i]);
+	free(w->peer_q);
 	free(w->gone_q);
 	rs_arena_destroy(w->arena);
 	rs_arena_destroy(w->http_arena);
@@ -978,6 +1212,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	TAILQ_INIT(&w->closing);
 	TAILQ_INIT(&w->multi);
 	TAILQ_INIT(&w->ready);
+	TAILQ_INIT(&w->remote);
 	TAILQ_INIT(&w->quiet);
 	TAILQ_INIT(&w->kick);
 	TAILQ_INIT(&w->starved);
@@ -1021,7 +1256,7 @@ static int svc_poll(struct rs_lcore *lc, void *arg)
 {
 	struct rs_svc_dp *sdp = arg;
 	struct svc_worker *w = sdp->w[rs_lcore_index(lc)];
-	unsigned work = ring_poll(w);
+	unsigned work = ring_poll(w) + peer_poll(w);
 
 	if (!TAILQ_EMPTY(&w->ready))
 		rerun_list(w, &w->ready);
@@ -1063,6 +1298,12 @@ static void stop_answer(struct svc_worker *w)
 			c = w->conns[i]; /* a reply may have closed it */
 		}
 	}
+	/* Other workers' calls: cancelled, with an answer when they hold
+	 * a share (svc_wait_cancel()). */
+	while (!TAILQ_EMPTY(&w->remote)) {
+		SVC_CNT_INC(w, stop_answered);
+		svc_wait_cancel(w, TAILQ_FIRST(&w->remote));
+	}
 }
 
 static void svc_fini(struct rs_lcore *lc, void *arg)
@@ -1083,7 +1324,10 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 	w->https_listener = NULL;
 	/* Entries still coming are answers nobody waits for any more. */
 	ring_poll(w);
+	peer_poll(w);
 	stop_answer(w);
+	if (w->peer_n != 0)
+		peer_flush(w);
 	/* Closed, not aborted: what the TX rings hold (those answers too)
 	 * goes out within [tcp] close_grace_ms. */
 	svc_conn_close_all(w);
@@ -1323,6 +1567,9 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->close_deferred += LOAD(w->st.close_deferred);
 		st->close_overdue += LOAD(w->st.close_overdue);
 		st->gone_lost += LOAD(w->st.gone_lost);
+		st->fwd_out += LOAD(w->st.fwd_out);
+		st->fwd_in += LOAD(w->st.fwd_in);
+		st->fwd_mixed += LOAD(w->st.fwd_mixed);
 		st->http_requests += LOAD(w->st.http_requests);
 		st->http_errors += LOAD(w->st.http_errors);
 		st->http_idle += LOAD(w->st.http_idle);

@@ -148,6 +148,8 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 			    rs_http_conn_stats(c->http)->http_errors);
 	while (!TAILQ_EMPTY(&c->waits))
 		svc_wait_cancel(w, TAILQ_FIRST(&c->waits));
+	if (c->forwarded) /* its calls waiting on other workers end too */
+		svc_conn_gone_tell(w, c);
 	if (abort)
 		rs_sock_abort(c->s);
 	else
@@ -451,6 +453,8 @@ void svc_respond(struct svc_call *sc, int rc, size_t len)
 		    "reply too large", w->out, SVC_OUT_MAX, &len);
 	if (rc >= 0 && c != NULL)
 		svc_conn_reply(w, c, w->out, len);
+	else if (rc >= 0 && sc->from != 0) /* another worker's connection */
+		svc_answer(sc, w->out, len);
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -501,6 +505,8 @@ static void forward(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		memcpy(m->data, data, len);
 		if (rs_svc_msg_send(w->sh, -1, m) == 0) {
 			SVC_CNT_INC(w, forwarded);
+			/* Control may run it on another worker. */
+			c->forwarded = true;
 			return;
 		}
 		rs_svc_msg_put(w->sh, m);
@@ -509,6 +515,43 @@ static void forward(struct svc_worker *w, struct svc_conn *c, int32_t app,
 	SVC_CNT_INC(w, busy);
 	answer_error(w, c, call->call_id, RPC_ERR(OVER_QUOTA),
 		     "control plane busy: retry");
+}
+
+void svc_conn_fwd(struct svc_call *sc, const uint8_t *frame, size_t len)
+{
+	struct svc_worker *w = sc->w;
+	struct svc_conn *c = sc->conn;
+	struct rs_svc_msg *m;
+
+	if (c == NULL) /* only a connection's first run routes */
+		return;
+	/* The share of the control path: in flight between workers too,
+	 * each call of an app holds one (given back with its answer). */
+	if (rs_apps_charge(w->sh->apps, sc->app, RS_QUOTA_CONTROL_CALLS, 1) <
+	    0) {
+		answer_error(w, c, sc->rpc.call_id, RPC_ERR(OVER_QUOTA),
+			     "control_calls quota in flight: retry");
+		return;
+	}
+	m = rs_svc_msg_get(w->sh);
+	if (m != NULL && rs_svc_msg_set_frame(m, frame, len) == 0) {
+		m->type = RS_SVC_MSG_FWD;
+		m->worker = (uint16_t)w->k;
+		m->app = sc->app;
+		m->conn = svc_conn_ref(c);
+		m->flags |= RS_SVC_MSG_F_CHARGED;
+		if (rs_svc_peer_send(w->sh, sc->fwd_to - 1u, m) == 0) {
+			SVC_CNT_INC(w, fwd_out);
+			c->forwarded = true;
+			return;
+		}
+	}
+	if (m != NULL)
+		rs_svc_msg_put(w->sh, m);
+	rs_apps_uncharge(w->sh->apps, sc->app, RS_QUOTA_CONTROL_CALLS, 1);
+	SVC_CNT_INC(w, busy);
+	answer_error(w, c, sc->rpc.call_id, RPC_ERR(OVER_QUOTA),
+		     "the socket's worker is busy: retry");
 }
 
 /* Serve one request frame of @p c for @p app (-1: not authenticated). */

@@ -31,12 +31,24 @@
 
 static bool authed(struct svc_call *sc)
 {
-	/* An HTTP call reaches a handler only with a valid ticket. */
-	if (sc->conn != NULL && (sc->conn->app >= 0 || sc->conn->http != NULL))
+	/* An HTTP call reaches a handler only with a valid ticket; another
+	 * worker gives this one only its connections' authenticated
+	 * calls. */
+	if (sc->from != 0 || (sc->conn != NULL &&
+			      (sc->conn->app >= 0 || sc->conn->http != NULL)))
 		return true;
 	rs_rpc_call_set_rpc_error(&sc->rpc, RPC_ERR(UNAUTHENTICATED),
 				  "call remsock.Authenticate first");
 	return false;
+}
+
+/* Several workers: whether a call on one socket runs here (see
+ * svc_route_done()). */
+static bool here(struct svc_call *sc, struct rs_rpc_call *call,
+		 const char *desc)
+{
+	svc_route_add(sc, desc);
+	return svc_route_done(sc, call);
 }
 
 static int authenticate(void *ctx, struct rs_rpc_call *call,
@@ -327,7 +339,7 @@ static int do_send(void *ctx, struct rs_rpc_call *call,
 	struct svc_sock *ss;
 	enum step st;
 
-	if (!authed(sc))
+	if (!authed(sc) || !here(sc, call, req->socket_descriptor))
 		return 0;
 	st = send_one(sc, call, req, resp, &ss);
 	if (st == STEP_FAILED || ss == NULL || ss->kind != RS_SOCK_TCP)
@@ -555,7 +567,7 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 
 	if (tail == NULL)
 		return -ENOMEM;
-	if (authed(sc) &&
+	if (authed(sc) && here(sc, call, req->socket_descriptor) &&
 	    recv_one(sc, call, req, (void *)respm, &ss, SVC_RECV_MAX, tail,
 		     &got) == STEP_WAIT &&
 	    svc_park(sc, ss, req->timeout_seconds, false) == 0)
@@ -613,6 +625,10 @@ static int do_send_batch(void *ctx, struct rs_rpc_call *call,
 
 	if (!authed(sc))
 		return 0;
+	for (size_t i = 0; i < req->n_sends; i++)
+		svc_route_add(sc, req->sends[i]->socket_descriptor);
+	if (!svc_route_done(sc, call))
+		return 0;
 	resp->entries = (void *)entries_alloc(call->arena, req->n_sends,
 					      sizeof(*ent) + sizeof(*rep), &m);
 	if (resp->entries == NULL)
@@ -668,6 +684,10 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	void *m;
 
 	if (!authed(sc))
+		return 0;
+	for (size_t i = 0; i < req->n_receives; i++)
+		svc_route_add(sc, req->receives[i]->socket_descriptor);
+	if (!svc_route_done(sc, call))
 		return 0;
 	resp->entries = (void *)entries_alloc(call->arena, req->n_receives,
 					      sizeof(*ent) + sizeof(*rep), &m);
@@ -763,6 +783,10 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 	size_t ready = 0;
 
 	if (!authed(sc))
+		return 0;
+	for (size_t i = 0; i < req->n_events; i++)
+		svc_route_add(sc, req->events[i]->socket_descriptor);
+	if (!svc_route_done(sc, call))
 		return 0;
 	ev = rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(*ev));
 	resp->events =

@@ -122,7 +122,12 @@ struct svc_sock {
 
 /* A parked call. */
 struct svc_wait {
-	uint64_t conn;	      /* its RPC connection (svc_conn_ref) */
+	uint64_t conn;	      /* its RPC connection (svc_conn_ref), on
+				 worker from - 1 when from != 0 */
+	uint16_t from;	      /* 0: a connection of this worker's; k + 1:
+				 of worker k's */
+	bool charged;	      /* a forwarded call holding a control_calls
+				 share: its answer gives it back */
 	uint64_t t0;	      /* the call's svc_call.t0 */
 	uint64_t deadline_ns; /* UINT64_MAX: none */
 	uint32_t heap;	      /* index in w->heap */
@@ -147,7 +152,7 @@ struct svc_wait {
 	struct svc_watch *watch; /* after the frame: its sockets' ties */
 	uint32_t nwatch, watch_cap;
 	TAILQ_ENTRY(svc_wait) slink; /* sock->waits or w->multi */
-	TAILQ_ENTRY(svc_wait) clink; /* conn->waits */
+	TAILQ_ENTRY(svc_wait) clink; /* conn->waits, or w->remote */
 };
 
 /* An RPC connection. */
@@ -168,6 +173,8 @@ struct svc_conn {
 	struct rs_http_conn *http;    /* HTTP (svc_http.c), or NULL */
 	struct svc_tls *tls;	      /* native over TLS (svc_tls.c), or NULL */
 	bool kicked;		      /* on w->kick */
+	bool forwarded; /* gave calls to other workers, or to control,
+			   which may have them run on another worker */
 	TAILQ_ENTRY(svc_conn) klink;
 	bool starved; /* paused for its app's output_bytes: on w->starved */
 	TAILQ_ENTRY(svc_conn) slink;
@@ -206,6 +213,10 @@ struct svc_worker_stats {
 	uint64_t close_deferred; /* Closes that waited for their Sends */
 	uint64_t close_overdue;	 /* ... and closed at close_wait_ms */
 	uint64_t gone;		 /* GONE entries sent */
+	uint64_t fwd_out;	 /* calls given to the worker of their
+				    sockets */
+	uint64_t fwd_in;	 /* calls other workers gave this one */
+	uint64_t fwd_mixed;	 /* refused: sockets on several workers */
 	uint64_t stop_answered;	 /* parked calls answered CANCELLED at the
 				    stop */
 	uint64_t gone_lost;	 /* GONE entries that found no room (leak) */
@@ -280,9 +291,13 @@ struct svc_worker {
 	uint32_t *conn_gen;	/* generation of each index */
 	struct svc_wait **heap; /* deadlines, a binary min-heap */
 	uint32_t nheap, heap_max;
-	struct svc_wait_list multi; /* Poll, ReceiveBatch */
-	uint64_t watch_gen;	    /* svc_park_socks()'s marks */
-	struct svc_wait_list ready; /* to run again at the next poll */
+	struct svc_wait_list multi;  /* Poll, ReceiveBatch */
+	uint64_t watch_gen;	     /* svc_park_socks()'s marks */
+	struct svc_wait_list ready;  /* to run again at the next poll */
+	struct svc_wait_list remote; /* waits of other workers' connections */
+	struct rs_svc_msg **peer_q;  /* entries for other workers, to send
+					again (their ring was full), in order */
+	uint32_t peer_n, peer_cap;
 	struct svc_wait_list quiet; /* woken by svc_wait_wake() only */
 	struct svc_dns *dns;	    /* svc_dns.c; NULL: no [dns] servers */
 	struct svc_dns *dns_old;    /* the one a reload replaced, draining */
@@ -312,7 +327,15 @@ struct svc_worker {
  */
 struct svc_call {
 	struct svc_worker *w;
-	struct svc_conn *conn; /* NULL: an EXEC for a gone connection */
+	struct svc_conn *conn; /* NULL: an EXEC for a gone connection, or
+				  another worker's call */
+	uint16_t from;	       /* 0: this worker's call; k + 1: made by
+				  connection from_conn of worker k */
+	bool charged;	       /* from != 0: see svc_wait.charged */
+	uint64_t from_conn;
+	uint16_t route;	       /* svc_route_add(): the worker of its sockets so
+				  far + 1 (0: none yet, SVC_ROUTE_MIXED) */
+	uint16_t fwd_to;       /* svc_route_done(): worker + 1 to give it to */
 	struct svc_wait *wait; /* the parked call run again; NULL: first run */
 	bool expired;	       /* ... a last time, at its deadline */
 	uint32_t app;
@@ -324,6 +347,8 @@ struct svc_call {
 	struct rs_rpc_call rpc; /* the call the handler got */
 };
 
+#define SVC_ROUTE_MIXED UINT16_MAX
+
 /* Run @p sc's request frame through @p env's methods, and answer it
  * unless it parked or is control's.  @return RS_RPC_PARKED (parked on
  * sc->parked), RS_RPC_FORWARD (a control-plane method: sc->rpc has its
@@ -332,6 +357,18 @@ int svc_call_run(struct svc_call *sc, const struct rs_rpc_env *env,
 		 const uint8_t *frame, size_t len);
 
 /* svc.c */
+/* Several workers: a data method names each socket it will use
+ * (svc_route_add()) before using any, then asks svc_route_done(): true
+ * to go on here; false when the call goes to the worker that holds its
+ * sockets (forwarded once the handler returns 0), or is answered
+ * (EXDEV: they live on several workers). */
+void svc_route_add(struct svc_call *sc, const char *desc);
+bool svc_route_done(struct svc_call *sc, struct rs_rpc_call *call);
+/* Send an answer frame to the worker whose connection made @p sc. */
+void svc_answer(struct svc_call *sc, const uint8_t *frame, size_t len);
+/* A connection that gave calls to other workers is closing: they
+ * cancel those still waiting. */
+void svc_conn_gone_tell(struct svc_worker *w, const struct svc_conn *c);
 struct svc_sock *svc_sock_find(struct svc_call *sc, struct rs_rpc_call *call,
 			       const char *desc);
 struct svc_sock *svc_sock_find_send(struct svc_call *sc,
@@ -388,6 +425,9 @@ void svc_conn_reply(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *frame, size_t len);
 void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 		   const uint8_t *data, size_t len);
+/* Give @p sc's request frame to the worker of its sockets (sc->fwd_to),
+ * or answer the connection that the worker is busy. */
+void svc_conn_fwd(struct svc_call *sc, const uint8_t *frame, size_t len);
 void svc_conn_kick(struct svc_worker *w, struct svc_conn *c);
 bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c);
 /* Every worker's calls by method and outcome, summed, to @p emit as

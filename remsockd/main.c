@@ -827,6 +827,9 @@ static void service_counters(const struct counters_src *src,
 	    {"rpc.close_deferred", ds.close_deferred},
 	    {"rpc.close_overdue", ds.close_overdue},
 	    {"rpc.gone_lost", ds.gone_lost},
+	    {"rpc.fwd_out", ds.fwd_out},
+	    {"rpc.fwd_in", ds.fwd_in},
+	    {"rpc.fwd_mixed", ds.fwd_mixed},
 	    {"rpc.http_requests", ds.http_requests},
 	    {"rpc.http_errors", ds.http_errors},
 	    {"rpc.http_idle_closed", ds.http_idle},
@@ -1201,19 +1204,6 @@ int main(int argc, char **argv)
 	if (rc == 0 && o.config != NULL)
 		rc = rs_config_check_secrets(&cfg, o.test_secrets, err,
 					     sizeof(err));
-	/* Flows reach the worker that owns them (net/steer.c), but a call
-	 * on a socket of another worker's (a client that reconnects, an
-	 * app's second connection) is not forwarded to it yet: several
-	 * workers would serve half-working, so they are refused. */
-	if (rc == 0 && cfg.workers.count > 1) {
-		snprintf(err, sizeof(err),
-			 "%s: [workers] count = %u: the service runs on one "
-			 "worker for now (a call on a socket that another "
-			 "worker holds, as after a reconnect, is not yet "
-			 "forwarded to it); use count = 1",
-			 cfg.source, cfg.workers.count);
-		rc = -EINVAL;
-	}
 	if (rc < 0) {
 		fprintf(stderr, "remsockd: %s\n", err);
 		return EXIT_USAGE;

@@ -114,7 +114,15 @@ static const struct rule rules[] = {
     {EXACT, "rpc.close_overdue", "close_overdue_total", C, NULL, NULL,
      "Deferred closes forced at [service] close_wait_ms."},
     {EXACT, "rpc.gone_lost", "descriptors_lost_total", C, NULL, NULL,
-     "Closed sockets the control thread could not be told of (a leak)."},
+     "Closed sockets the control thread could not be told of, or answers "
+     "lost between workers (a leak)."},
+    /* Several workers. */
+    {EXACT, "rpc.fwd_out", "calls_forwarded_out_total", C, NULL, NULL,
+     "Calls given to the worker that holds their sockets."},
+    {EXACT, "rpc.fwd_in", "calls_forwarded_in_total", C, NULL, NULL,
+     "Calls run for another worker's connections."},
+    {EXACT, "rpc.fwd_mixed", "calls_mixed_workers_total", C, NULL, NULL,
+     "Calls refused (EXDEV) for naming sockets of several workers."},
     /* The API-host HTTP endpoint. */
     {EXACT, "rpc.http_requests", "http_requests_total", C, NULL, NULL,
      "HTTP requests that reached the service."},

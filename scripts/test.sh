@@ -30,10 +30,11 @@ RUN_TAG=asan run "$ASAN" --suite unit --suite fuzz --num-processes 2 \
 # libremsock's threads (calls in flight, reconnects) against it; and
 # remsock.Stats with the remsock command (cli_virtio); and the
 # API-host HTTP endpoint (service_http); and the tenants' attacks
-# (service_attacks).
+# (service_attacks); and two workers forwarding calls between them
+# (service_workers_tap, client_2w_tap).
 RUN_TAG=asan-integ run "$ASAN" --num-processes 1 --timeout-multiplier 3 \
 	service_tap service_virtio service_limits client_virtio cli_virtio \
-	service_http service_attacks
+	service_http service_attacks service_workers_tap client_2w_tap
 
 /usr/bin/python3 - "$BUILD/meson-logs/testlog-main.json" \
 	"$BUILD/meson-logs/testlog-integ.json" \

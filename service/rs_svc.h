@@ -22,9 +22,24 @@
  *   control  --EXEC/RESPOND--> to_worker[k] (SPSC) --> worker k
  *
  * Each direction is FIFO, so the two views of a socket change in the
- * same order on both sides.  Entries are fixed-size buffers from one
- * mempool; whoever dequeues an entry either reuses it for the answer or
- * puts it back.
+ * same order on both sides.
+ *
+ * Several workers.  A socket lives on the worker of the connection that
+ * created it (an accepted one on its listener's); control keeps a
+ * directory, descriptor -> worker (owners), that the workers read.  A
+ * call on another worker's socket goes to that worker and its answer
+ * comes back to the connection's:
+ *
+ *   data methods    worker a --FWD--> to_peer[b] --> worker b runs it
+ *                   worker b --ANSWER--> to_peer[a] --> a's connection
+ *   control-plane   control sends the EXEC to the socket's worker
+ *                   (target), which answers the connection's (worker)
+ *                   with an ANSWER
+ *
+ * A connection that closes after forwarding calls tells the other
+ * workers (CONN_GONE), which cancel its calls still waiting there.  Entries are
+ * fixed-size buffers from one mempool; whoever dequeues an entry either reuses
+ * it for the answer or puts it back.
  */
 #ifndef RS_SVC_H
 #define RS_SVC_H
@@ -44,6 +59,7 @@ struct rs_config;
 struct rs_rpc_registry;
 struct rs_svc_shared;
 struct rte_mempool;
+struct rte_hash;
 struct rte_ring;
 
 /** Bytes of one message entry, header included. */
@@ -74,11 +90,23 @@ extern ProtobufCMessageDescriptor rs_svc_get_socket_options_request_lenient;
 
 /** What an entry is. */
 enum rs_svc_msg_type {
-	RS_SVC_MSG_CALL = 1,	/**< worker -> control: a frame to serve */
-	RS_SVC_MSG_EXEC = 2,	/**< control -> worker: run the socket half */
-	RS_SVC_MSG_RESPOND = 3, /**< control -> worker: a response frame */
-	RS_SVC_MSG_GONE = 4,	/**< worker -> control: forget desc */
+	RS_SVC_MSG_CALL = 1,	  /**< worker -> control: a frame to serve */
+	RS_SVC_MSG_EXEC = 2,	  /**< control -> worker: run the socket half */
+	RS_SVC_MSG_RESPOND = 3,	  /**< control -> worker: a response frame */
+	RS_SVC_MSG_GONE = 4,	  /**< worker -> control: forget desc */
+	RS_SVC_MSG_FWD = 5,	  /**< worker -> worker: a data call to run */
+	RS_SVC_MSG_ANSWER = 6,	  /**< worker -> worker: a response frame */
+	RS_SVC_MSG_CONN_GONE = 7, /**< worker -> worker: conn closed */
 };
+
+/** rs_svc_msg.flags */
+#define RS_SVC_MSG_F_HEAP                                                      \
+	0x01u /**< the frame is on the heap (see                               \
+		   rs_svc_msg_frame()) */
+#define RS_SVC_MSG_F_CHARGED                                                   \
+	0x02u /**< FWD, ANSWER: the call holds a                               \
+		   control_calls share of its app,                             \
+		   given back when its ANSWER arrives */
 
 /** One entry on a ring.  Fields are written by the sender only. */
 struct rs_svc_msg {
@@ -90,9 +118,12 @@ struct rs_svc_msg {
 	/** EXEC of CreateSocket and Accept: the descriptor control made
 	 *  for the new socket.  GONE: the descriptor to forget. */
 	char desc[RS_DESC_LEN + 1];
-	uint8_t pad[5];
-	/** CALL, EXEC: the request frame body (without its length
-	 *  header).  RESPOND: the response frame, header included. */
+	uint8_t flags;	 /**< RS_SVC_MSG_F_* */
+	uint16_t target; /**< EXEC: the worker that runs it (the socket's) */
+	uint8_t pad[2];
+	/** CALL, EXEC, FWD: the request frame body (without its length
+	 *  header).  RESPOND, ANSWER: the response frame, header included.
+	 *  With RS_SVC_MSG_F_HEAP, a pointer to it (rs_svc_msg_frame()). */
 	uint8_t data[];
 };
 
@@ -141,6 +172,11 @@ struct rs_svc_shared {
 	struct rte_mempool *pool;	  /**< of RS_SVC_MSG_SIZE entries */
 	struct rte_ring *to_ctl;	  /**< workers -> control */
 	struct rte_ring *to_worker[RS_CONFIG_WORKERS_MAX]; /**< control -> k */
+	/** Other workers -> k (several workers only). */
+	struct rte_ring *to_peer[RS_CONFIG_WORKERS_MAX];
+	/** Descriptor -> its socket's worker (several workers only): written
+	 *  by control, read by the workers (rs_svc_owner_get()). */
+	struct rte_hash *owners;
 	unsigned workers;
 	/** [dns] as the workers' resolvers take it: replaced by a reload
 	 *  (rs_svc_dns_swap()), read with an acquire load when dns_gen moves;
@@ -276,7 +312,27 @@ void rs_svc_addr_v6(uint32_t ip, uint8_t out[16]);
 /** @return a fresh entry, or NULL when the pool is empty. */
 struct rs_svc_msg *rs_svc_msg_get(struct rs_svc_shared *sh);
 
-/** Give an entry back to the pool. */
+/** Give an entry back to the pool (and its heap frame). */
 void rs_svc_msg_put(struct rs_svc_shared *sh, struct rs_svc_msg *m);
+
+/** Put a frame in an entry: in data[] when it fits, else a heap copy
+ *  (RS_SVC_MSG_F_HEAP).  @return 0 or -ENOMEM. */
+int rs_svc_msg_set_frame(struct rs_svc_msg *m, const uint8_t *buf, size_t len);
+
+/** The frame of an entry (m->len bytes). */
+const uint8_t *rs_svc_msg_frame(const struct rs_svc_msg *m);
+
+/** Send an entry to worker @p k's peer ring.  @return 0 or -ENOBUFS
+ *  (the entry stays the caller's). */
+int rs_svc_peer_send(struct rs_svc_shared *sh, unsigned k,
+		     struct rs_svc_msg *m);
+
+/** The directory of several workers (control writes, workers read):
+ *  set, forget, and find a descriptor's worker (-1: none, or one
+ *  worker). */
+int rs_svc_owner_set(struct rs_svc_shared *sh, const char *desc,
+		     unsigned worker);
+void rs_svc_owner_del(struct rs_svc_shared *sh, const char *desc);
+int rs_svc_owner_get(const struct rs_svc_shared *sh, const char *desc);
 
 #endif /* RS_SVC_H */

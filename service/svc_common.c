@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
@@ -23,19 +25,26 @@
 #include "rs_rpc.h"
 #include "rs_svc.h"
 
+/* Key of a descriptor in the owners directory: its characters, zero
+ * padded to whole words (rte_jhash reads words). */
+#define OWNER_KEY_LEN 24
+_Static_assert(OWNER_KEY_LEN > RS_DESC_LEN && OWNER_KEY_LEN % 4 == 0, "key");
+
 static void drain(struct rs_svc_shared *sh, struct rte_ring *r)
 {
 	void *m;
 
 	while (r != NULL && rte_ring_dequeue(r, &m) == 0)
-		rte_mempool_put(sh->pool, m);
+		rs_svc_msg_put(sh, m);
 }
 
 void rs_svc_shared_drain(struct rs_svc_shared *sh)
 {
 	drain(sh, sh->to_ctl);
-	for (unsigned k = 0; k < sh->workers; k++)
+	for (unsigned k = 0; k < sh->workers; k++) {
 		drain(sh, sh->to_worker[k]);
+		drain(sh, sh->to_peer[k]);
+	}
 }
 
 void rs_svc_shared_free(struct rs_svc_shared *sh)
@@ -44,9 +53,12 @@ void rs_svc_shared_free(struct rs_svc_shared *sh)
 		return;
 	if (sh->pool != NULL)
 		rs_svc_shared_drain(sh);
-	for (unsigned k = 0; k < sh->workers; k++)
+	for (unsigned k = 0; k < sh->workers; k++) {
 		rte_ring_free(sh->to_worker[k]);
+		rte_ring_free(sh->to_peer[k]);
+	}
 	rte_ring_free(sh->to_ctl);
+	rte_hash_free(sh->owners);
 	rte_mempool_free(sh->pool);
 	rs_rpc_registry_destroy(sh->registry);
 	rs_apps_free(sh->apps);
@@ -61,9 +73,11 @@ static int rings_create(struct rs_svc_shared *sh, char *err, size_t errlen)
 	unsigned size = sh->cfg->limits.msg_ring_size;
 	char name[RTE_RING_NAMESIZE];
 
+	unsigned rings = sh->workers == 1 ? 2 : 2 * sh->workers + 1;
+
 	/* Entries for every ring full at once, and a worker's in-flight
 	 * ones: running dry would only delay calls, never lose them. */
-	sh->pool = rte_mempool_create("rs_svc_msgs", (sh->workers + 1) * size,
+	sh->pool = rte_mempool_create("rs_svc_msgs", rings * size,
 				      RS_SVC_MSG_SIZE, 0, 0, NULL, NULL, NULL,
 				      NULL, (int)rte_socket_id(), 0);
 	if (sh->pool == NULL)
@@ -79,15 +93,84 @@ static int rings_create(struct rs_svc_shared *sh, char *err, size_t errlen)
 				    RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (sh->to_worker[k] == NULL)
 			goto fail;
+		if (sh->workers == 1)
+			continue;
+		snprintf(name, sizeof(name), "rs_svc_to_p%u", k);
+		sh->to_peer[k] = rte_ring_create(
+		    name, size, (int)rte_socket_id(), RING_F_SC_DEQ);
+		if (sh->to_peer[k] == NULL)
+			goto fail;
 	}
 	return 0;
 fail:
 	snprintf(err, errlen,
 		 "service message rings ([limits] msg_ring_size = %u, %u "
 		 "entries of %u bytes): %s",
-		 size, (sh->workers + 1) * size, RS_SVC_MSG_SIZE,
+		 size, rings * size, RS_SVC_MSG_SIZE, rte_strerror(rte_errno));
+	return -(rte_errno ? rte_errno : ENOMEM);
+}
+
+/* Several workers: the directory of descriptors' workers.  Control
+ * writes it and the workers read it, under rte_hash's reader-writer
+ * lock; a worker reads it only for a descriptor it does not hold. */
+static int owners_create(struct rs_svc_shared *sh, char *err, size_t errlen)
+{
+	struct rte_hash_parameters p = {
+	    .name = "rs_svc_owners",
+	    .entries = RTE_MAX(sh->cfg->sockets.max * sh->workers, 8u),
+	    .key_len = OWNER_KEY_LEN,
+	    .hash_func = rte_jhash,
+	    .socket_id = (int)rte_socket_id(),
+	    .extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY,
+	};
+
+	sh->owners = rte_hash_create(&p);
+	if (sh->owners != NULL)
+		return 0;
+	snprintf(err, errlen, "service: the descriptor directory: %s",
 		 rte_strerror(rte_errno));
 	return -(rte_errno ? rte_errno : ENOMEM);
+}
+
+static void owner_key(const char *desc, uint8_t key[OWNER_KEY_LEN])
+{
+	memset(key, 0, OWNER_KEY_LEN);
+	memcpy(key, desc, strnlen(desc, RS_DESC_LEN));
+}
+
+int rs_svc_owner_set(struct rs_svc_shared *sh, const char *desc,
+		     unsigned worker)
+{
+	uint8_t key[OWNER_KEY_LEN];
+
+	if (sh->owners == NULL)
+		return 0;
+	owner_key(desc, key);
+	return rte_hash_add_key_data(sh->owners, key,
+				     (void *)(uintptr_t)worker);
+}
+
+void rs_svc_owner_del(struct rs_svc_shared *sh, const char *desc)
+{
+	uint8_t key[OWNER_KEY_LEN];
+
+	if (sh->owners == NULL)
+		return;
+	owner_key(desc, key);
+	rte_hash_del_key(sh->owners, key);
+}
+
+int rs_svc_owner_get(const struct rs_svc_shared *sh, const char *desc)
+{
+	uint8_t key[OWNER_KEY_LEN];
+	void *data;
+
+	if (sh->owners == NULL || strlen(desc) != RS_DESC_LEN)
+		return -1;
+	owner_key(desc, key);
+	if (rte_hash_lookup_data(sh->owners, key, &data) < 0)
+		return -1;
+	return (int)(uintptr_t)data;
 }
 
 struct rs_svc_shared *rs_svc_shared_create(const struct rs_config *cfg,
@@ -126,6 +209,8 @@ struct rs_svc_shared *rs_svc_shared_create(const struct rs_config *cfg,
 		goto err_free;
 	}
 	rc = rings_create(sh, err, errlen);
+	if (rc == 0 && workers > 1)
+		rc = owners_create(sh, err, errlen);
 	if (rc < 0)
 		goto err_free;
 	return sh;
@@ -167,6 +252,10 @@ void rs_svc_ring_counters(const struct rs_svc_shared *sh,
 	for (unsigned k = 0; k < sh->workers; k++) {
 		snprintf(name, sizeof(name), "ring_used.to_worker%u", k);
 		emit(arg, name, rte_ring_count(sh->to_worker[k]));
+		if (sh->to_peer[k] == NULL)
+			continue;
+		snprintf(name, sizeof(name), "ring_used.to_peer%u", k);
+		emit(arg, name, rte_ring_count(sh->to_peer[k]));
 	}
 	emit(arg, "msgs.size",
 	     rte_mempool_avail_count(sh->pool) +
@@ -193,7 +282,40 @@ struct rs_svc_msg *rs_svc_msg_get(struct rs_svc_shared *sh)
 
 void rs_svc_msg_put(struct rs_svc_shared *sh, struct rs_svc_msg *m)
 {
+	if (m->flags & RS_SVC_MSG_F_HEAP) {
+		free(*(uint8_t **)m->data);
+		m->flags &= (uint8_t)~RS_SVC_MSG_F_HEAP;
+	}
 	rte_mempool_put(sh->pool, m);
+}
+
+int rs_svc_msg_set_frame(struct rs_svc_msg *m, const uint8_t *buf, size_t len)
+{
+	uint8_t *p;
+
+	m->len = (uint32_t)len;
+	if (len <= RS_SVC_MSG_DATA_MAX) {
+		memcpy(m->data, buf, len);
+		return 0;
+	}
+	p = malloc(len);
+	if (p == NULL)
+		return -ENOMEM;
+	memcpy(p, buf, len);
+	memcpy(m->data, &p, sizeof(p));
+	m->flags |= RS_SVC_MSG_F_HEAP;
+	return 0;
+}
+
+const uint8_t *rs_svc_msg_frame(const struct rs_svc_msg *m)
+{
+	return (m->flags & RS_SVC_MSG_F_HEAP) ? *(uint8_t *const *)m->data
+					      : m->data;
+}
+
+int rs_svc_peer_send(struct rs_svc_shared *sh, unsigned k, struct rs_svc_msg *m)
+{
+	return rte_ring_enqueue(sh->to_peer[k], m) == 0 ? 0 : -ENOBUFS;
 }
 
 void rs_svc_error(struct rs_rpc_call *call, int code, int sys_errno,

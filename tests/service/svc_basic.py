@@ -21,7 +21,7 @@ import time
 import traceback
 
 import rsclient
-from rsclient import CallError, Client, addr, unaddr
+from rsclient import CallError, Client, addr, unaddr, until
 
 PROTO, PROXY, PORT, PEER, HTTP_PORT, HTTP_SHA, TLS_DIR = sys.argv[1:8]
 TLS_PORT = 5758
@@ -898,10 +898,16 @@ def t_poll():
     conns[3].setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                         struct.pack('ii', 1, 0))
     conns[3].close()  # a reset
-    r = c.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
-        socket_descriptor=ds[3], requested_events=IN | OUT,
-        observed_events=0)], timeout_seconds=WAIT_S))
-    ev3 = r.events[0].observed_events
+
+    def poll_reset():
+        # Writable at once; the reset comes when the RST has arrived
+        # (with several workers it may cross from the other first).
+        r = c.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
+            socket_descriptor=ds[3], requested_events=IN | OUT,
+            observed_events=0)], timeout_seconds=WAIT_S))
+        return r.events[0].observed_events
+    until(lambda: poll_reset() & (ERR | HUP), 30, 'the reset is seen')
+    ev3 = poll_reset()
     check('Poll on a reset socket: IN and OUT with ERR or HUP, at once',
           ev3 & IN and ev3 & OUT and ev3 & (ERR | HUP), ev3)
     port = Listener()

@@ -92,4 +92,13 @@ svc_stop() {
 	expect "no mbuf left, no packet unexplained" "0 0" \
 		"$(tb_counter "$SVC_LOG" mbufs_in_use_after_close) $(tb_counter \
 			"$SVC_LOG" unexplained)"
+	if ((${TB_WORKERS:-1} > 1)); then
+		echo "# remsockd, $TB_WORKERS workers: calls forwarded" \
+			"$(tb_counter "$SVC_LOG" rpc.fwd_out) (taken" \
+			"$(tb_counter "$SVC_LOG" rpc.fwd_in)), packets steered" \
+			"$(tb_counter "$SVC_LOG" event.steered_out)"
+		expect "every call forwarded between workers was taken" \
+			"$(tb_counter "$SVC_LOG" rpc.fwd_out)" \
+			"$(tb_counter "$SVC_LOG" rpc.fwd_in)"
+	fi
 }

@@ -132,7 +132,7 @@ tb__config() {
 		devargs = $devargs
 		rx_desc = $desc
 		tx_desc = $desc
-		mbufs = ${TB_MBUFS:-4095}
+		mbufs = ${TB_MBUFS:-$((workers > 1 ? 8191 : 4095))}
 		link_timeout_ms = 10000
 		[net]
 		ip = $TB_PROXY_IP
