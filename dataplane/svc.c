@@ -138,6 +138,14 @@ bool svc_route_done(struct svc_call *sc, struct rs_rpc_call *call)
 	return false;
 }
 
+void svc_peer_wake(const struct svc_worker *w, unsigned k)
+{
+	struct svc_worker *t = __atomic_load_n(&w->sdp->w[k], __ATOMIC_ACQUIRE);
+
+	if (t != NULL)
+		rs_lcore_wake(t->lc);
+}
+
 /* Entries for other workers go in order: one that found its ring full
  * waits, and those after it too, for the next polls. */
 static void peer_out(struct svc_worker *w, unsigned k, struct rs_svc_msg *m)
@@ -145,8 +153,10 @@ static void peer_out(struct svc_worker *w, unsigned k, struct rs_svc_msg *m)
 	struct rs_svc_msg **q;
 
 	m->target = (uint16_t)k;
-	if (w->peer_n == 0 && rs_svc_peer_send(w->sh, k, m) == 0)
+	if (w->peer_n == 0 && rs_svc_peer_send(w->sh, k, m) == 0) {
+		svc_peer_wake(w, k);
 		return;
+	}
 	if (w->peer_n == w->peer_cap) {
 		uint32_t cap = w->peer_cap == 0 ? 64 : 2 * w->peer_cap;
 
@@ -168,7 +178,7 @@ static void peer_flush(struct svc_worker *w)
 
 	while (i < w->peer_n &&
 	       rs_svc_peer_send(w->sh, w->peer_q[i]->target, w->peer_q[i]) == 0)
-		i++;
+		svc_peer_wake(w, w->peer_q[i++]->target);
 	memmove(w->peer_q, w->peer_q + i,
 		(w->peer_n - i) * sizeof(w->peer_q[0]));
 	w->peer_n -= i;

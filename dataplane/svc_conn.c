@@ -541,6 +541,7 @@ void svc_conn_fwd(struct svc_call *sc, const uint8_t *frame, size_t len)
 		m->conn = svc_conn_ref(c);
 		m->flags |= RS_SVC_MSG_F_CHARGED;
 		if (rs_svc_peer_send(w->sh, sc->fwd_to - 1u, m) == 0) {
+			svc_peer_wake(w, sc->fwd_to - 1u);
 			SVC_CNT_INC(w, fwd_out);
 			c->forwarded = true;
 			return;

@@ -364,6 +364,8 @@ int svc_call_run(struct svc_call *sc, const struct rs_rpc_env *env,
  * (EXDEV: they live on several workers). */
 void svc_route_add(struct svc_call *sc, const char *desc);
 bool svc_route_done(struct svc_call *sc, struct rs_rpc_call *call);
+/* Worker @p k got an entry on its peer ring: wake it if it sleeps. */
+void svc_peer_wake(const struct svc_worker *w, unsigned k);
 /* Send an answer frame to the worker whose connection made @p sc. */
 void svc_answer(struct svc_call *sc, const uint8_t *frame, size_t len);
 /* A connection that gave calls to other workers is closing: they

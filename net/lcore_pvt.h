@@ -137,6 +137,9 @@ struct rs_lcore {
 
 	/* Written by control while the worker runs. */
 	alignas(RTE_CACHE_LINE_SIZE) bool stop;
+	/** 1 while the worker sleeps in its idle back-off (a futex word):
+	 *  whoever gives it work wakes it (rs_lcore_wake()). */
+	uint32_t sleeping;
 
 	/* Written by the worker only. */
 	alignas(RTE_CACHE_LINE_SIZE) struct rs_counters cnt;

@@ -432,6 +432,16 @@ int rs_dp_set_app(struct rs_dp *dp, rs_dp_app_init_fn init,
 /** @return the worker's index (0 .. [workers] count - 1). */
 unsigned rs_lcore_index(const struct rs_lcore *lc);
 
+/** @return the workers of the port ([workers] count). */
+unsigned rs_lcore_count(const struct rs_lcore *lc);
+
+/**
+ * Another thread gave worker @p lc work (a message on a ring it polls):
+ * wake it if it sleeps in its idle back-off.  A barrier and a load when
+ * it does not; a system call when it does.
+ */
+void rs_lcore_wake(struct rs_lcore *lc);
+
 /** @return the worker's monotonic clock in nanoseconds (from the TSC). */
 uint64_t rs_lcore_now_ns(const struct rs_lcore *lc);
 

@@ -735,6 +735,11 @@ unsigned rs_lcore_index(const struct rs_lcore *lc)
 	return lc->queue;
 }
 
+unsigned rs_lcore_count(const struct rs_lcore *lc)
+{
+	return lc->nworkers;
+}
+
 uint64_t rs_lcore_now_ns(const struct rs_lcore *lc)
 {
 	return lc->now_ns;

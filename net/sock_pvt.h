@@ -61,7 +61,7 @@ struct rs_sock_ops {
 #define RS_SF_LISTENING 0x08u /* TCP listener */
 #define RS_SF_SHUT_RD 0x10u
 #define RS_SF_SHUT_WR 0x20u
-#define RS_SF_QUEUED 0x40u /* on the event queue */
+#define RS_SF_QUEUED 0x40u  /* on the event queue */
 #define RS_SF_CLAIMED 0x80u /* its port claimed for this worker (steer.c) */
 
 struct rs_sock {

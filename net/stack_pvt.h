@@ -258,6 +258,8 @@ bool rs_steer_dgram(struct rs_lcore *lc, struct rte_mbuf *r);
 void rs_steer_arp_share(struct rs_lcore *lc, const struct rte_mbuf *m);
 /** Take what other workers gave this one.  @return entries taken. */
 unsigned rs_steer_poll(struct rs_lcore *lc);
+/** Whether other workers gave this one something not taken yet. */
+bool rs_steer_pending(const struct rs_lcore *lc);
 /** Stopping: this worker has finished its connections (@p done, once);
  *  @return whether every worker has. */
 bool rs_steer_drained(struct rs_lcore *lc, bool done);

@@ -64,6 +64,7 @@
 #include <rte_thash.h>
 
 #include "dp_pvt.h"
+#include "rs_sock.h"
 #include "stack_pvt.h"
 
 /* Entries of each worker's ring: a few bursts of every other worker. */
@@ -94,6 +95,7 @@ struct rs_steer {
 	unsigned n;
 	uint32_t draining; /* workers still finishing their connections */
 	struct rte_ring *in[RS_DP_WORKERS_MAX];
+	struct rs_lcore *lc[RS_DP_WORKERS_MAX];	    /* to wake them */
 	struct steer_refs *refs[RS_DP_WORKERS_MAX]; /* each worker's own */
 	uint32_t ports[2][65536]; /* [0] UDP, [1] TCP; by host-order port */
 };
@@ -144,6 +146,7 @@ int rs_steer_create(struct rs_dp *dp)
 			return -rte_errno;
 		}
 		dp->lc[k]->steer = sd;
+		sd->lc[k] = dp->lc[k];
 	}
 	return 0;
 }
@@ -311,6 +314,8 @@ static void give(struct rs_lcore *lc, unsigned k, void *const *objs, unsigned n,
 {
 	unsigned sent = rte_ring_enqueue_burst(lc->steer->in[k], objs, n, NULL);
 
+	if (sent != 0)
+		rs_lcore_wake(lc->steer->lc[k]);
 	RS_CNT_ADD(lc, events[RS_DP_EV_STEERED_OUT], sent);
 	for (unsigned i = sent; i < n; i++) {
 		rte_pktmbuf_free((struct rte_mbuf *)((uintptr_t)objs[i] &
@@ -381,11 +386,18 @@ void rs_steer_arp_share(struct rs_lcore *lc, const struct rte_mbuf *m)
 		}
 		obj = (void *)((uintptr_t)c | TAG_ARP);
 		sent = rte_ring_enqueue_burst(lc->steer->in[k], &obj, 1, NULL);
-		if (sent == 0)
+		if (sent == 0) {
 			rte_pktmbuf_free(c); /* a copy: nothing is lost */
-		else
+		} else {
 			RS_EVENT(lc, ARP_SHARED);
+			rs_lcore_wake(lc->steer->lc[k]);
+		}
 	}
+}
+
+bool rs_steer_pending(const struct rs_lcore *lc)
+{
+	return !rte_ring_empty(lc->steer->in[lc->queue]);
 }
 
 unsigned rs_steer_poll(struct rs_lcore *lc)

@@ -38,15 +38,20 @@
  * a full batch and a connection does not wait for its RTO.
  *
  * Idle back-off: after idle_polls empty polls in a row the worker sleeps
- * (with a timer slack of 1 us, so that a sleep lasts what it asks),
+ * (with a timer slack of 1 us, so that a sleep lasts what it asks; on a
+ * futex, so that another worker that gives it work wakes it at once),
  * first IDLE_SLEEP_MIN_US, doubling on every further empty poll up to
  * idle_sleep_max_us; the first packet resets it.  This trades up to
  * idle_sleep_max_us of latency on the first packet after a quiet spell for
  * a core left to other work.  A sleep never runs past the next timer
  * (TCP's, ARP's): the worker wakes for it.
  */
+#include <linux/futex.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -182,6 +187,32 @@ static void idle_reset(struct rs_lcore *lc)
 	lc->idle_sleep_us = RTE_MIN(IDLE_SLEEP_MIN_US, lc->idle_sleep_max_us);
 }
 
+/* Sleep @p us, or until another worker gives this one work
+ * (rs_lcore_wake()): a futex wait on lc->sleeping.  Set before the last
+ * look at the steering ring, with a full barrier on both sides (the
+ * waker's after its enqueue), so that no packet it gives is left
+ * waiting for the timeout. */
+static void idle_sleep(struct rs_lcore *lc, uint64_t us)
+{
+	struct timespec ts = {.tv_sec = (time_t)(us / 1000000),
+			      .tv_nsec = (long)(us % 1000000) * 1000};
+
+	__atomic_store_n(&lc->sleeping, 1, __ATOMIC_SEQ_CST);
+	if (lc->steer == NULL || !rs_steer_pending(lc))
+		syscall(SYS_futex, &lc->sleeping, FUTEX_WAIT_PRIVATE, 1, &ts,
+			NULL, 0);
+	__atomic_store_n(&lc->sleeping, 0, __ATOMIC_RELAXED);
+}
+
+void rs_lcore_wake(struct rs_lcore *lc)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&lc->sleeping, __ATOMIC_RELAXED) != 0 &&
+	    __atomic_exchange_n(&lc->sleeping, 0, __ATOMIC_ACQ_REL) != 0)
+		syscall(SYS_futex, &lc->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL,
+			NULL, 0);
+}
+
 static void idle_step(struct rs_lcore *lc, unsigned work)
 {
 	uint64_t next, sleep_us = lc->idle_sleep_us;
@@ -201,7 +232,7 @@ static void idle_step(struct rs_lcore *lc, unsigned work)
 			       : RTE_MIN(sleep_us, (next - lc->now_ns) / 1000);
 	if (sleep_us == 0)
 		return;
-	rte_delay_us_sleep(sleep_us);
+	idle_sleep(lc, sleep_us);
 	RS_EVENT(lc, IDLE_SLEEPS);
 	lc->idle_sleep_us =
 	    RTE_MIN(lc->idle_sleep_us * 2, lc->idle_sleep_max_us);

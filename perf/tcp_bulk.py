@@ -3,6 +3,7 @@
 """Bulk TCP, the userspace stack against Linux, measured side by side.
 
     perf/tcp_bulk.py RS_STACKTEST [--bytes N] [--runs R] [--tso on|off|both]
+                     [--workers 1|2 [--cross]]
 
 DPDK to DPDK: two rs_stacktest processes joined by a vhost-user socket
 (one net_vhost port, one virtio_user port; no kernel between them), each
@@ -24,6 +25,15 @@ when idle, as on any two-core machine two polling processes must; Linux: iperf3'
 includes the kernel's TCP work done in its context), times the CPU clock
 (/proc/cpuinfo), over the bytes.  Speed is never asserted: the exit status
 only says whether both transfers completed (0) or not (1).
+
+Several workers (--workers 2): each stack has two, on a port of two queue
+pairs; the transfer runs on worker 0 of each, so its packets stay on
+queue 0 and nothing crosses.  With --cross the sender runs it on its
+worker 1: its segments reach the receiver on queue 1 and its ACKs come
+back on queue 0, so every packet of both directions is handed from one
+worker to the other (net/steer.c): the cost of steering, in the cycles
+per byte (the counts steered are printed).  On a machine with fewer
+cores than the six threads, they share cores (idle back-off on).
 
 Addresses: 198.18.2.0/24 for the DPDK pair, 198.18.3.0/24 for the veth
 pair; nothing leaves the processes and namespaces this script creates, and
@@ -59,10 +69,10 @@ def cpu_hz():
     return float(m.group(1)) * 1e6
 
 
-def ini(path, lcores, devargs, ip, tso):
+def ini(path, lcores, devargs, ip, tso, workers=1):
     with open(path, 'w') as f:
         f.write(f'''[eal]
-args = -l {lcores} {EAL} --single-file-segments
+args = {lcores} {EAL} --single-file-segments
 [port]
 devargs = {devargs}
 tso = {'on' if tso else 'off'}
@@ -74,7 +84,7 @@ link_timeout_ms = 10000
 ip = {ip}
 prefix = 24
 [workers]
-count = 1
+count = {workers}
 burst = 64
 ; On two cores, two polling processes starve each other's helper threads
 ; (8.6 against 0.24 Gbit/s measured): back off when idle, and count the
@@ -146,13 +156,19 @@ class Proc:
         return open(self.log).read()
 
 
-def run_dpdk(stacktest, nbytes, d, hz, tso):
+def run_dpdk(stacktest, nbytes, d, hz, tso, workers=1, cross=False):
     sock = os.path.join(d, 'vhost.sock')
-    ini(os.path.join(d, 'rx.ini'), '0,1 --main-lcore 1',
-        f'net_vhost0,iface={sock},queues=1,tso={int(tso)}', '198.18.2.1', tso)
-    ini(os.path.join(d, 'tx.ini'), '0,1',
-        f'virtio_user0,path={sock},queues=1,queue_size=1024,'
-        'mac=02:00:c6:12:02:02', '198.18.2.2', tso)
+    # Each side's lcores: one worker on a core of its own; two, spread
+    # over both cores the other way round from the other side.
+    rx_l, tx_l = '-l 0,1 --main-lcore 1', '-l 0,1'
+    if workers == 2:
+        rx_l, tx_l = '--lcores 0@1,1@0,2@1', '--lcores 0@0,1@1,2@0'
+    ini(os.path.join(d, 'rx.ini'), rx_l,
+        f'net_vhost0,iface={sock},queues={workers},tso={int(tso)}',
+        '198.18.2.1', tso, workers)
+    ini(os.path.join(d, 'tx.ini'), tx_l,
+        f'virtio_user0,path={sock},queues={workers},queue_size=1024,'
+        'mac=02:00:c6:12:02:02', '198.18.2.2', tso, workers)
     limit = 60 + nbytes // (50 << 20)
     # The receiver runs until the sender is gone: a vhost-user server
     # that quits first would leave the virtio side writing to a closed
@@ -167,8 +183,9 @@ def run_dpdk(stacktest, nbytes, d, hz, tso):
         if not rx.wait_for(r'socket created', 30):
             die('the receiving stack did not start:\n' + rx.text())
         tx = Proc([stacktest, '-c', os.path.join(d, 'tx.ini'), '--timeout',
-                   str(limit), '--go-file', go, '--no-hash', 'tcp-source',
-                   f'198.18.2.1:{PORT}', str(nbytes), '1'],
+                   str(limit), '--go-file', go, '--no-hash'] +
+                  (['--worker', str(workers - 1)] if cross else []) +
+                  ['tcp-source', f'198.18.2.1:{PORT}', str(nbytes), '1'],
                   os.path.join(d, 'tx.log'))
         if not rx.wait_for(r'^rs_stacktest: ready', 30) or \
                 not tx.wait_for(r'^rs_stacktest: ready', 30):
@@ -195,7 +212,12 @@ def run_dpdk(stacktest, nbytes, d, hz, tso):
         print(tx.text()[-2000:], rx.text()[-2000:], sep='\n')
         return None
     secs = float(t['seconds'])
+
+    def steered(text):
+        m = re.search(r'^\s*event\.steered_in\s+(\d+)', text, re.M)
+        return int(m.group(1)) if m else 0
     return {'gbps': nbytes * 8 / secs / 1e9,
+            'steered': steered(tx.text()) + steered(rx.text()),
             'tx_cpb': tx.cpu * hz / nbytes, 'rx_cpb': rx.cpu * hz / nbytes,
             'tx_cpu': tx.cpu, 'rx_cpu': rx.cpu, 'secs': secs}
 
@@ -256,7 +278,11 @@ def main():
     ap.add_argument('--bytes', type=int, default=1 << 30)
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--tso', choices=('on', 'off', 'both'), default='both')
+    ap.add_argument('--workers', type=int, choices=(1, 2), default=1)
+    ap.add_argument('--cross', action='store_true')
     a = ap.parse_args()
+    if a.cross and a.workers != 2:
+        die('--cross needs --workers 2')
     modes = {'on': [True], 'off': [False], 'both': [True, False]}[a.tso]
     if os.geteuid() != 0:
         die('run as root (hugepages, vhost-user, namespaces)')
@@ -270,13 +296,15 @@ def main():
     try:
         for i in range(a.runs):
             for tso in modes:
-                r = run_dpdk(a.stacktest, a.bytes, d, hz, tso)
+                r = run_dpdk(a.stacktest, a.bytes, d, hz, tso, a.workers,
+                             a.cross)
                 if r is None:
                     die(f'run {i + 1}: the DPDK transfer did not complete')
                 dpdk[tso].append(r)
                 print(f'run {i + 1}: stack, TSO {"on " if tso else "off"}'
                       f' {r["gbps"]:.2f} Gbit/s (send {r["tx_cpb"]:.2f}, '
-                      f'receive {r["rx_cpb"]:.2f} cycles/B)', flush=True)
+                      f'receive {r["rx_cpb"]:.2f} cycles/B; '
+                      f'{r["steered"]} packets steered)', flush=True)
             l = run_linux(a.bytes, f'{os.getpid()}-{i}', hz)
             linux.append(l)
             print(f'run {i + 1}: Linux {l["gbps"]:.2f} Gbit/s '

@@ -54,7 +54,19 @@ static struct lg_sock *dp_connect(const struct sockaddr_in *to, lg_ev_fn cb,
 		return NULL;
 	/* Ring sizes are the ini's ([limits] sock_rx_ring/sock_tx_ring). */
 	rs_sock_setopt(s, RS_TCP_NODELAY, 1);
-	rc = rs_sock_connect(s, to);
+	/* Several workers (the load runs on the first): a bound port is
+	 * claimed, so its packets come here whatever their hash, and the
+	 * server's workers share the connections by it (an unbound connect
+	 * takes a port that hashes here, which would put them all on the
+	 * server's worker of the same index). */
+	rc = 0;
+	if (rs_lcore_count(dp_lc) > 1) {
+		struct sockaddr_in any = {.sin_family = AF_INET};
+
+		rc = rs_sock_bind(s, &any);
+	}
+	if (rc == 0)
+		rc = rs_sock_connect(s, to);
 	if (rc != -EINPROGRESS) {
 		rs_sock_abort(s);
 		errno = -rc;

@@ -593,6 +593,10 @@ static uint64_t dp_busy_cycles(void)
 static int app_init(struct rs_lcore *lc, void *arg)
 {
 	(void)arg;
+	/* One worker runs the load; with several, the others only steer
+	 * packets to it. */
+	if (rs_lcore_index(lc) != 0)
+		return -1;
 	lg_dpdk_bind(lc);
 	if (lg_peers_start() < 0 || lg_work_start() < 0)
 		return -1;
@@ -626,13 +630,9 @@ static int run_dpdk(const struct lg_opts *o)
 		fprintf(stderr, "remsock-loadgen: %s\n", err);
 		return EXIT_USAGE;
 	}
-	if (cfg.workers.count != 1) {
-		fprintf(stderr,
-			"remsock-loadgen: %s: [workers] count must be "
-			"1 (one thread plays every part)\n",
-			o->config);
-		return EXIT_USAGE;
-	}
+	/* One thread plays every part; further workers (a port of several
+	 * queue pairs, such as a server's with as many) only steer packets
+	 * to it. */
 	lg.io = &lg_io_dpdk;
 	if (lg.o->self.sin_addr.s_addr == 0) {
 		struct lg_opts *mo = (struct lg_opts *)o;

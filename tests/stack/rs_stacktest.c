@@ -140,6 +140,9 @@ static const char usage_text[] =
     "    --ring BYTES          tcp-many: each connection's receive and\n"
     "                          send rings (default 16384; 0: [limits]\n"
     "                          sock_rx_ring and sock_tx_ring)\n"
+    "    --worker K            run the mode on worker K (default 0;\n"
+    "                          [workers] count above K): with several,\n"
+    "                          the others only steer packets to it\n"
     "    --no-hash             tcp-source sends its buffer unchanged and\n"
     "                          nobody hashes (benchmarks: the stack's cost\n"
     "                          only); sha256 then means nothing\n"
@@ -277,7 +280,8 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 		O_EXPECT,
 		O_NOHASH,
 		O_RING,
-		O_COUNTERS
+		O_COUNTERS,
+		O_WORKER
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -288,6 +292,7 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 	    {"no-hash", no_argument, NULL, O_NOHASH},
 	    {"ring", required_argument, NULL, O_RING},
 	    {"counters-file", required_argument, NULL, O_COUNTERS},
+	    {"worker", required_argument, NULL, O_WORKER},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -326,6 +331,11 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct st_app *app)
 			break;
 		case O_NOHASH:
 			app->no_hash = true;
+			break;
+		case O_WORKER:
+			if (parse_u64(optarg, 126, &v) < 0)
+				return usage("--worker: 0 to 126: ", optarg);
+			app->worker = (unsigned)v;
 			break;
 		case O_RING:
 			if (parse_u64(optarg, 1u << 26, &v) < 0 ||
@@ -478,6 +488,12 @@ static int run(const struct rs_config *cfg, const struct opts *o,
 	struct rs_dp *dp;
 	int rc;
 
+	if (app->worker >= cfg->workers.count) {
+		fprintf(stderr,
+			"rs_stacktest: --worker %u: [workers] count is %u\n",
+			app->worker, cfg->workers.count);
+		return EXIT_USAGE;
+	}
 	if (rs_dp_eal_init(cfg, 0, NULL) < 0)
 		return EXIT_FAIL;
 	dp = rs_dp_create(cfg);

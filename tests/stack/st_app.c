@@ -4,7 +4,7 @@
  * what the modes share -- connection records, reading and writing with
  * hashing, result lines.
  *
- * Life of a run: init (worker 0 only) starts a server mode at once; poll
+ * Life of a run: init (on app->worker only) starts a server mode at once; poll
  * starts a client mode when main() sets `go`, then runs the mode's own
  * poll; a mode calls st_app_finish() when it is done, and main() stops
  * the data plane; fini closes whatever is still open, prints the summary
@@ -280,7 +280,7 @@ int st_app_init(struct rs_lcore *lc, void *arg)
 	struct st_app *app = arg;
 	int rc;
 
-	if (rs_lcore_index(lc) != 0)
+	if (rs_lcore_index(lc) != app->worker)
 		return -1; /* one worker runs the test */
 	app->lc = lc;
 	LIST_INIT(&app->conns);

@@ -6,9 +6,9 @@
  * Threads.  main() (rs_stacktest.c) runs on the main lcore: it brings the
  * data plane up, sets `go` when the test network is ready, waits for
  * `done`, a signal or the time limit, and stops the data plane.
- * Everything else runs on worker 0, in the hooks of rs_dp_set_app() and
- * in the socket callbacks; only `go`, `done` and `failed` cross between
- * the two, with atomics.
+ * Everything else runs on one worker (0, or --worker), in the hooks of
+ * rs_dp_set_app() and in the socket callbacks; only `go`, `done` and
+ * `failed` cross between the two, with atomics.
  *
  * Output.  Machine-readable lines, one per event worth checking:
  *   result mode=NAME key=value ...
@@ -102,6 +102,7 @@ struct st_app {
 	unsigned n;		 /**< n */
 	unsigned concurrency;	 /**< k */
 	unsigned count;		 /**< --count: stop after this many */
+	unsigned worker;	 /**< --worker: the one that runs the mode */
 	/** --expect-error: how each connection must end (0: cleanly). */
 	int expect_err;
 	/** --no-hash: neither generate nor hash the stream (benchmarks). */
