@@ -71,7 +71,8 @@ struct rs_svc_dp_stats {
 				      workers */
 	uint64_t fwd_out;	 /**< calls given to their sockets' worker */
 	uint64_t fwd_in;	 /**< calls taken from other workers */
-	uint64_t fwd_mixed;	 /**< refused: sockets on several workers */
+	uint64_t splits;	 /**< batches over several workers' sockets,
+				      split and merged */
 	uint64_t http_requests;	 /**< API-host HTTP requests served */
 	uint64_t http_errors;	 /**< answered with an HTTP error status */
 	uint64_t http_idle;	 /**< HTTP connections closed for idleness */

@@ -33,7 +33,6 @@
 #include "svc_pvt.h"
 
 #define SCAN_NS (250ull * 1000 * 1000)
-#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
 
 /* Control's rings reach every worker the data plane may run. */
 _Static_assert(RS_DP_WORKERS_MAX <=
@@ -95,26 +94,42 @@ struct svc_sock *svc_sock_find_send(struct svc_call *sc,
 
 /* ---- calls on other workers' sockets ------------------------------------ */
 
+/* The worker of @p desc's socket, or -1 when no worker has it. */
+static int owner_of(const struct svc_worker *w, const char *desc)
+{
+	char key[SVC_KEY_LEN] = {0};
+
+	if (desc == NULL || strlen(desc) != RS_DESC_LEN)
+		return -1;
+	memcpy(key, desc, RS_DESC_LEN);
+	if (rte_hash_lookup(w->socks, key) >= 0)
+		return (int)w->k;
+	return rs_svc_owner_get(w->sh, desc);
+}
+
+unsigned svc_route_owner(const struct svc_worker *w, const char *desc)
+{
+	int o = owner_of(w, desc);
+
+	return o < 0 ? w->k : (unsigned)o;
+}
+
 void svc_route_add(struct svc_call *sc, const char *desc)
 {
 	struct svc_worker *w = sc->w;
-	char key[SVC_KEY_LEN] = {0};
-	unsigned k = w->k;
 	int o;
 
 	/* A call given here by another worker runs here: never twice. */
-	if (sc->from != 0 || w->sh->owners == NULL || desc == NULL ||
-	    sc->route == SVC_ROUTE_MIXED || strlen(desc) != RS_DESC_LEN)
+	if (sc->from != 0 || w->sh->owners == NULL ||
+	    sc->route == SVC_ROUTE_MIXED)
 		return;
-	memcpy(key, desc, RS_DESC_LEN);
-	if (rte_hash_lookup(w->socks, key) < 0) {
-		/* Not here: the directory says where, or nowhere (then any
-		 * worker answers "closed" alike: it decides nothing). */
-		o = rs_svc_owner_get(w->sh, desc);
-		if (o < 0)
-			return;
-		k = (unsigned)o;
-	}
+	/* Nobody's (then any worker answers "closed" alike: it decides
+	 * nothing), or the worker that holds it. */
+	o = owner_of(w, desc);
+	if (o < 0)
+		return;
+	unsigned k = (unsigned)o;
+
 	if (sc->route == 0)
 		sc->route = (uint16_t)(k + 1);
 	else if (sc->route != k + 1)
@@ -125,16 +140,12 @@ bool svc_route_done(struct svc_call *sc, struct rs_rpc_call *call)
 {
 	struct svc_worker *w = sc->w;
 
+	(void)call;
 	if (sc->route == 0 || sc->route == w->k + 1)
 		return true;
-	if (sc->route == SVC_ROUTE_MIXED) {
-		SVC_CNT_INC(w, fwd_mixed);
-		rs_svc_sys_error(call, EXDEV,
-				 "the call's sockets live on different "
-				 "workers: make one call per worker's sockets");
-		return false;
-	}
-	sc->fwd_to = sc->route;
+	/* Several workers': the handler splits the call. */
+	if (sc->route != SVC_ROUTE_MIXED)
+		sc->fwd_to = sc->route;
 	return false;
 }
 
@@ -148,7 +159,7 @@ void svc_peer_wake(const struct svc_worker *w, unsigned k)
 
 /* Entries for other workers go in order: one that found its ring full
  * waits, and those after it too, for the next polls. */
-static void peer_out(struct svc_worker *w, unsigned k, struct rs_svc_msg *m)
+void svc_peer_send(struct svc_worker *w, unsigned k, struct rs_svc_msg *m)
 {
 	struct rs_svc_msg **q;
 
@@ -184,10 +195,11 @@ static void peer_flush(struct svc_worker *w)
 	w->peer_n -= i;
 }
 
-/* An answer for connection @p conn of worker @p k. */
+/* An answer for connection @p conn of worker @p k (@p part: to a split
+ * batch's part, svc_split.c). */
 static void answer_to(struct svc_worker *w, unsigned k, uint64_t conn,
-		      uint32_t app, bool charged, const uint8_t *frame,
-		      size_t len)
+		      uint32_t app, bool charged, bool part,
+		      const uint8_t *frame, size_t len)
 {
 	struct rs_svc_msg *m = rs_svc_msg_get(w->sh);
 
@@ -207,19 +219,28 @@ static void answer_to(struct svc_worker *w, unsigned k, uint64_t conn,
 	m->conn = conn;
 	if (charged)
 		m->flags |= RS_SVC_MSG_F_CHARGED;
-	peer_out(w, k, m);
+	if (part)
+		m->flags |= RS_SVC_MSG_F_PART;
+	svc_peer_send(w, k, m);
 }
 
 void svc_answer(struct svc_call *sc, const uint8_t *frame, size_t len)
 {
 	answer_to(sc->w, sc->from - 1u, sc->from_conn, sc->app, sc->charged,
-		  frame, len);
+		  sc->part, frame, len);
 	sc->charged = false;
 }
+
+static void remote_cancel(struct svc_worker *w, unsigned k, uint64_t conn,
+			  uint64_t call_id);
 
 void svc_conn_gone_tell(struct svc_worker *w, const struct svc_conn *c)
 {
 	struct rs_svc_msg *m;
+
+	/* Its calls this worker runs as another's (a split batch's part
+	 * here), then the other workers'. */
+	remote_cancel(w, w->k, svc_conn_ref(c), 0);
 
 	for (unsigned k = 0; k < w->sh->workers; k++) {
 		if (k == w->k || (m = rs_svc_msg_get(w->sh)) == NULL)
@@ -227,7 +248,7 @@ void svc_conn_gone_tell(struct svc_worker *w, const struct svc_conn *c)
 		m->type = RS_SVC_MSG_CONN_GONE;
 		m->worker = (uint16_t)w->k;
 		m->conn = svc_conn_ref(c);
-		peer_out(w, k, m);
+		svc_peer_send(w, k, m);
 	}
 }
 
@@ -739,6 +760,7 @@ static int park(struct svc_call *sc, struct svc_wait_list *list,
 	    .conn = c != NULL ? svc_conn_ref(c) : sc->from_conn,
 	    .from = sc->from,
 	    .charged = sc->charged,
+	    .part = sc->part,
 	    .t0 = sc->t0,
 	    .deadline_ns = deadline_of(w, call, timeout_s),
 	    .heap = UINT32_MAX,
@@ -900,8 +922,8 @@ void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt)
 			       "cancelled: the connection closed, or "
 			       "remsockd is stopping",
 			       w->out, SVC_OUT_MAX, &len) == 0)
-		answer_to(w, wt->from - 1u, wt->conn, wt->app, true, w->out,
-			  len);
+		answer_to(w, wt->from - 1u, wt->conn, wt->app, true, wt->part,
+			  w->out, len);
 	SVC_CNT_INC(w, cancelled);
 	wait_free(w, wt, wait_conn(w, wt));
 }
@@ -924,6 +946,8 @@ int svc_call_run(struct svc_call *sc, const struct rs_rpc_env *env,
 		svc_conn_fwd(sc, frame, len);
 		return 0;
 	}
+	if (sc->split) /* a batch over several workers: answered later */
+		return 0;
 	if (rc == RS_RPC_FORWARD && sc->from != 0) /* cannot happen */
 		rc = rs_rpc_error_write(sc->rpc.call_id, RPC_ERR(INTERNAL),
 					"not a data call", w->out, SVC_OUT_MAX,
@@ -945,6 +969,7 @@ static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
 	    .conn = wait_conn(w, wt),
 	    .from = wt->from,
 	    .charged = wt->charged,
+	    .part = wt->part,
 	    .from_conn = wt->conn,
 	    .wait = wt,
 	    .expired = expired,
@@ -1043,6 +1068,7 @@ static void fwd_run(struct svc_worker *w, struct rs_svc_msg *m)
 	    .from = (uint16_t)(m->worker + 1),
 	    .from_conn = m->conn,
 	    .charged = (m->flags & RS_SVC_MSG_F_CHARGED) != 0,
+	    .part = (m->flags & RS_SVC_MSG_F_PART) != 0,
 	    .app = m->app,
 	    .t0 = rte_rdtsc(),
 	};
@@ -1051,14 +1077,17 @@ static void fwd_run(struct svc_worker *w, struct rs_svc_msg *m)
 	svc_call_run(&sc, &w->env_rpc, rs_svc_msg_frame(m), m->len);
 }
 
-/* Cancel what connection @p conn of worker @p k left waiting here. */
-static void remote_cancel(struct svc_worker *w, unsigned k, uint64_t conn)
+/* Cancel what connection @p conn of worker @p k left waiting here: all
+ * of it, or the call @p call_id (not 0). */
+static void remote_cancel(struct svc_worker *w, unsigned k, uint64_t conn,
+			  uint64_t call_id)
 {
 	struct svc_wait *wt, *next;
 
 	for (wt = TAILQ_FIRST(&w->remote); wt != NULL; wt = next) {
 		next = TAILQ_NEXT(wt, clink);
-		if (wt->from == k + 1 && wt->conn == conn)
+		if (wt->from == k + 1 && wt->conn == conn &&
+		    (call_id == 0 || wt->call_id == call_id))
 			svc_wait_cancel(w, wt);
 	}
 }
@@ -1084,7 +1113,9 @@ static unsigned peer_poll(struct svc_worker *w)
 			break;
 		case RS_SVC_MSG_ANSWER:
 			c = svc_conn_get(w, m->conn);
-			if (c != NULL)
+			if (m->flags & RS_SVC_MSG_F_PART)
+				svc_split_answer(w, m);
+			else if (c != NULL)
 				svc_conn_reply(w, c, rs_svc_msg_frame(m),
 					       m->len);
 			if (m->flags & RS_SVC_MSG_F_CHARGED)
@@ -1092,8 +1123,15 @@ static unsigned peer_poll(struct svc_worker *w)
 						 RS_QUOTA_CONTROL_CALLS, 1);
 			break;
 		case RS_SVC_MSG_CONN_GONE:
-			remote_cancel(w, m->worker, m->conn);
+			remote_cancel(w, m->worker, m->conn, 0);
 			break;
+		case RS_SVC_MSG_CANCEL: {
+			uint64_t id;
+
+			memcpy(&id, m->data, sizeof(id));
+			remote_cancel(w, m->worker, m->conn, id);
+			break;
+		}
 		}
 		rs_svc_msg_put(w->sh, m);
 	}
@@ -1223,6 +1261,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	TAILQ_INIT(&w->multi);
 	TAILQ_INIT(&w->ready);
 	TAILQ_INIT(&w->remote);
+	TAILQ_INIT(&w->splits);
 	TAILQ_INIT(&w->quiet);
 	TAILQ_INIT(&w->kick);
 	TAILQ_INIT(&w->starved);
@@ -1336,6 +1375,7 @@ static void svc_fini(struct rs_lcore *lc, void *arg)
 	ring_poll(w);
 	peer_poll(w);
 	stop_answer(w);
+	svc_split_free_all(w);
 	if (w->peer_n != 0)
 		peer_flush(w);
 	/* Closed, not aborted: what the TX rings hold (those answers too)
@@ -1579,7 +1619,7 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->gone_lost += LOAD(w->st.gone_lost);
 		st->fwd_out += LOAD(w->st.fwd_out);
 		st->fwd_in += LOAD(w->st.fwd_in);
-		st->fwd_mixed += LOAD(w->st.fwd_mixed);
+		st->splits += LOAD(w->st.splits);
 		st->http_requests += LOAD(w->st.http_requests);
 		st->http_errors += LOAD(w->st.http_errors);
 		st->http_idle += LOAD(w->st.http_idle);

@@ -49,8 +49,6 @@
 #include "rs_config.h"
 #include "svc_pvt.h"
 
-#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
-
 uint64_t svc_conn_ref(const struct svc_conn *c)
 {
 	return (uint64_t)c->gen << 32 | c->idx;
@@ -148,8 +146,10 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 			    rs_http_conn_stats(c->http)->http_errors);
 	while (!TAILQ_EMPTY(&c->waits))
 		svc_wait_cancel(w, TAILQ_FIRST(&c->waits));
-	if (c->forwarded) /* its calls waiting on other workers end too */
+	if (c->forwarded) { /* its calls waiting on other workers end too */
 		svc_conn_gone_tell(w, c);
+		svc_split_conn_gone(w, svc_conn_ref(c));
+	}
 	if (abort)
 		rs_sock_abort(c->s);
 	else

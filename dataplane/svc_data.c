@@ -26,7 +26,6 @@
 #include "svc_pvt.h"
 
 #define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
-#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
 #define POLL(name) REMSOCK__POLL_EVENT__POLL_EVENT_FLAG__SOCKET_POLL##name
 
 static bool authed(struct svc_call *sc)
@@ -49,6 +48,16 @@ static bool here(struct svc_call *sc, struct rs_rpc_call *call,
 {
 	svc_route_add(sc, desc);
 	return svc_route_done(sc, call);
+}
+
+/* A batch that svc_route_done() did not keep: forwarded whole, or over
+ * several workers' sockets, split (svc_split.c). */
+static int split(struct svc_call *sc, struct rs_rpc_call *call,
+		 const ProtobufCMessage *req)
+{
+	if (sc->route == SVC_ROUTE_MIXED)
+		svc_split_start(sc, call, req);
+	return 0;
 }
 
 static int authenticate(void *ctx, struct rs_rpc_call *call,
@@ -628,7 +637,7 @@ static int do_send_batch(void *ctx, struct rs_rpc_call *call,
 	for (size_t i = 0; i < req->n_sends; i++)
 		svc_route_add(sc, req->sends[i]->socket_descriptor);
 	if (!svc_route_done(sc, call))
-		return 0;
+		return split(sc, call, reqm);
 	resp->entries = (void *)entries_alloc(call->arena, req->n_sends,
 					      sizeof(*ent) + sizeof(*rep), &m);
 	if (resp->entries == NULL)
@@ -688,7 +697,7 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	for (size_t i = 0; i < req->n_receives; i++)
 		svc_route_add(sc, req->receives[i]->socket_descriptor);
 	if (!svc_route_done(sc, call))
-		return 0;
+		return split(sc, call, reqm);
 	resp->entries = (void *)entries_alloc(call->arena, req->n_receives,
 					      sizeof(*ent) + sizeof(*rep), &m);
 	if (resp->entries == NULL)
@@ -787,7 +796,7 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 	for (size_t i = 0; i < req->n_events; i++)
 		svc_route_add(sc, req->events[i]->socket_descriptor);
 	if (!svc_route_done(sc, call))
-		return 0;
+		return split(sc, call, reqm);
 	ev = rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(*ev));
 	resp->events =
 	    rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(ev));

@@ -9,6 +9,7 @@
  *   svc_data.c  the methods served here: Authenticate, Send, Receive,
  *               Poll, SendBatch, ReceiveBatch
  *   svc_exec.c  the socket halves of the methods control approved
+ *   svc_split.c a batch over several workers' sockets, split and merged
  *
  * Parked calls.  A call that must wait (Receive with nothing to read,
  * Connect in progress, Accept with none queued, Poll with nothing ready)
@@ -128,6 +129,7 @@ struct svc_wait {
 				 of worker k's */
 	bool charged;	      /* a forwarded call holding a control_calls
 				 share: its answer gives it back */
+	bool part;	      /* ... a part of a split batch (svc_split.c) */
 	uint64_t t0;	      /* the call's svc_call.t0 */
 	uint64_t deadline_ns; /* UINT64_MAX: none */
 	uint32_t heap;	      /* index in w->heap */
@@ -216,7 +218,7 @@ struct svc_worker_stats {
 	uint64_t fwd_out;	 /* calls given to the worker of their
 				    sockets */
 	uint64_t fwd_in;	 /* calls other workers gave this one */
-	uint64_t fwd_mixed;	 /* refused: sockets on several workers */
+	uint64_t splits;	 /* batches over several workers' sockets */
 	uint64_t stop_answered;	 /* parked calls answered CANCELLED at the
 				    stop */
 	uint64_t gone_lost;	 /* GONE entries that found no room (leak) */
@@ -298,6 +300,8 @@ struct svc_worker {
 	struct rs_svc_msg **peer_q;  /* entries for other workers, to send
 					again (their ring was full), in order */
 	uint32_t peer_n, peer_cap;
+	TAILQ_HEAD(, svc_split) splits; /* svc_split.c */
+	uint64_t split_serial;
 	struct svc_wait_list quiet; /* woken by svc_wait_wake() only */
 	struct svc_dns *dns;	    /* svc_dns.c; NULL: no [dns] servers */
 	struct svc_dns *dns_old;    /* the one a reload replaced, draining */
@@ -332,6 +336,8 @@ struct svc_call {
 	uint16_t from;	       /* 0: this worker's call; k + 1: made by
 				  connection from_conn of worker k */
 	bool charged;	       /* from != 0: see svc_wait.charged */
+	bool part;	       /* ... and svc_wait.part */
+	bool split;	       /* svc_split_start() answers it */
 	uint64_t from_conn;
 	uint16_t route;	       /* svc_route_add(): the worker of its sockets so
 				  far + 1 (0: none yet, SVC_ROUTE_MIXED) */
@@ -366,6 +372,24 @@ void svc_route_add(struct svc_call *sc, const char *desc);
 bool svc_route_done(struct svc_call *sc, struct rs_rpc_call *call);
 /* Worker @p k got an entry on its peer ring: wake it if it sleeps. */
 void svc_peer_wake(const struct svc_worker *w, unsigned k);
+/* Send an entry to worker @p k's peer ring (in order; one its ring has
+ * no room for waits) and wake it. */
+void svc_peer_send(struct svc_worker *w, unsigned k, struct rs_svc_msg *m);
+/* The worker that holds @p desc's socket: this one, the directory's, or
+ * this one for a descriptor nobody holds. */
+unsigned svc_route_owner(const struct svc_worker *w, const char *desc);
+
+/* svc_split.c: a batch over several workers' sockets, split and merged
+ * here.  @return true when it took the call (sc->split); false with an
+ * error in @p call. */
+struct svc_split;
+bool svc_split_start(struct svc_call *sc, struct rs_rpc_call *call,
+		     const ProtobufCMessage *req);
+/* An answer of a part (RS_SVC_MSG_F_PART). */
+void svc_split_answer(struct svc_worker *w, const struct rs_svc_msg *m);
+/* The connection of a split closed; the worker stops. */
+void svc_split_conn_gone(struct svc_worker *w, uint64_t conn);
+void svc_split_free_all(struct svc_worker *w);
 /* Send an answer frame to the worker whose connection made @p sc. */
 void svc_answer(struct svc_call *sc, const uint8_t *frame, size_t len);
 /* A connection that gave calls to other workers is closing: they
@@ -502,6 +526,9 @@ int svc_dns_register(struct rs_rpc_registry *reg);
 int svc_dns_create(struct svc_worker *w);
 void svc_dns_free(struct svc_worker *w);
 void svc_dns_poll(struct svc_worker *w);
+
+/* An RpcErrorCode by its short name: RPC_ERR(OVER_QUOTA). */
+#define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
 
 /* The errno of a failed call, from a negative return value. */
 #define SVC_ERR(call, rc, what)                                                \

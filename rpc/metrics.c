@@ -121,8 +121,8 @@ static const struct rule rules[] = {
      "Calls given to the worker that holds their sockets."},
     {EXACT, "rpc.fwd_in", "calls_forwarded_in_total", C, NULL, NULL,
      "Calls run for another worker's connections."},
-    {EXACT, "rpc.fwd_mixed", "calls_mixed_workers_total", C, NULL, NULL,
-     "Calls refused (EXDEV) for naming sockets of several workers."},
+    {EXACT, "rpc.splits", "batches_split_total", C, NULL, NULL,
+     "Batches over sockets of several workers, split and merged."},
     /* The API-host HTTP endpoint. */
     {EXACT, "rpc.http_requests", "http_requests_total", C, NULL, NULL,
      "HTTP requests that reached the service."},

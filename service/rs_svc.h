@@ -97,16 +97,19 @@ enum rs_svc_msg_type {
 	RS_SVC_MSG_FWD = 5,	  /**< worker -> worker: a data call to run */
 	RS_SVC_MSG_ANSWER = 6,	  /**< worker -> worker: a response frame */
 	RS_SVC_MSG_CONN_GONE = 7, /**< worker -> worker: conn closed */
+	RS_SVC_MSG_CANCEL = 8,	  /**< worker -> worker: cancel the waiting
+				       call of conn whose call_id data[]
+				       holds (8 bytes) */
 };
 
-/** rs_svc_msg.flags */
-#define RS_SVC_MSG_F_HEAP                                                      \
-	0x01u /**< the frame is on the heap (see                               \
-		   rs_svc_msg_frame()) */
-#define RS_SVC_MSG_F_CHARGED                                                   \
-	0x02u /**< FWD, ANSWER: the call holds a                               \
-		   control_calls share of its app,                             \
-		   given back when its ANSWER arrives */
+/* rs_svc_msg.flags. */
+/** The frame is on the heap (rs_svc_msg_frame()). */
+#define RS_SVC_MSG_F_HEAP 0x01u
+/** FWD, ANSWER: the call holds a control_calls share of its app, given
+ *  back when its ANSWER arrives. */
+#define RS_SVC_MSG_F_CHARGED 0x02u
+/** FWD, ANSWER: a part of a batch its connection's worker split. */
+#define RS_SVC_MSG_F_PART 0x04u
 
 /** One entry on a ring.  Fields are written by the sender only. */
 struct rs_svc_msg {

@@ -7,8 +7,8 @@ other: data calls (forwarded between the workers, a parked one too, a
 megabyte each way), control-plane calls (run where the socket lives,
 answered to the other), an Accept waiting on the other worker, a
 forwarded call cancelled when its connection closes (its quota shares
-given back) and an Accept waiting there too, and a batch over both
-workers' sockets refused (EXDEV).
+given back) and an Accept waiting there too, and batches over both
+workers' sockets split and merged (at once, waiting, and cancelled).
 Prints 'check NAME ok|FAIL: why'.
 
     svc_workers.py PROTO_DIR STACK_DIR PROXY PORT PEER ECHO_PORT LISTEN_PORT
@@ -136,7 +136,7 @@ def main():
         socket_descriptor=d, data_size=100, timeout_seconds=60))
     until(lambda: quota(c0, 'pending_calls') == 1, 30,
           'the forwarded Receive parks')
-    send_all(c0, d, b'wake', off)
+    off = send_all(c0, d, b'wake', off)
     got = c1.finish('Receive', rid).data
     check('a forwarded Receive waits on the owner and is answered when '
           'data comes', got == b'wake', got)
@@ -151,13 +151,65 @@ def main():
     check('a forwarded call waiting on the other worker is cancelled when '
           'its connection closes, its shares given back', parked and gone,
           (parked, gone))
-    # A batch over both workers' sockets.
+    # Batches over both workers' sockets: split, run where the sockets
+    # are, merged in order.
     e = connected(c1)
-    ok, why = raises(lambda: c1.call('ReceiveBatch', pb.rs.ReceiveBatchRequest(
+    eoff = 0
+
+    def rbatch(c, timeout):
+        return c.start('ReceiveBatch', pb.rs.ReceiveBatchRequest(
+            receives=[pb.rs.ReceiveRequest(socket_descriptor=x,
+                                           data_size=100)
+                      for x in (d, e)], timeout_seconds=timeout))
+
+    def entries(r):
+        return [(x.reply.data if x.HasField('reply') else None,
+                 x.error.system_error if x.HasField('error') else 0)
+                for x in r.entries]
+    r = c1.finish('ReceiveBatch', rbatch(c1, 0))
+    check('a ReceiveBatch over both workers\' sockets, nothing to read: '
+          'EAGAIN for each, in order',
+          entries(r) == [(None, errno.EAGAIN)] * 2, entries(r))
+    bid = rbatch(c1, 60)
+    parked = until(lambda: quota(c0, 'pending_calls') >= 2, 30)
+    off = send_all(c0, d, b'to d', off)
+    r = c1.finish('ReceiveBatch', bid)
+    check('a waiting ReceiveBatch over both workers wakes with the data of '
+          'the one that has some', parked and
+          entries(r) == [(b'to d', 0), (None, errno.EAGAIN)],
+          (parked, entries(r)))
+    pid = c1.start('Poll', pb.rs.PollRequest(events=[
+        pb.rs.PollEvent(socket_descriptor=x, requested_events=1,
+                        observed_events=0) for x in (d, e)],
+        timeout_seconds=60))
+    until(lambda: quota(c0, 'pending_calls') >= 2, 30)
+    eoff = send_all(c1, e, b'to e', eoff)
+    r = c1.finish('Poll', pid)
+    got = [x.observed_events for x in r.events]
+    check('a waiting Poll over both workers wakes for the one ready',
+          got[0] == 0 and got[1] & 1, got)
+    recv_n(c1, e, 4)
+    r = c1.call('SendBatch', pb.rs.SendBatchRequest(sends=[
+        pb.rs.SendRequest(socket_descriptor=d, data=b'batch d',
+                          stream_offset=off),
+        pb.rs.SendRequest(socket_descriptor=e, data=b'batch e',
+                          stream_offset=eoff)]))
+    sent = [x.reply.data_sent for x in r.entries]
+    off += 7
+    eoff += 7
+    check('a SendBatch over both workers sends on each',
+          sent == [7, 7] and recv_n(c0, d, 7) == b'batch d' and
+          recv_n(c1, e, 7) == b'batch e', sent)
+    c4 = conn_on(1)
+    c4.start('ReceiveBatch', pb.rs.ReceiveBatchRequest(
         receives=[pb.rs.ReceiveRequest(socket_descriptor=x, data_size=10)
-                  for x in (d, e)])), app_code=SYSTEM_ERROR,
-        errno=errno.EXDEV)
-    check('a batch over sockets of both workers is EXDEV', ok, why)
+                  for x in (d, e)], timeout_seconds=-1))
+    parked = until(lambda: quota(c0, 'pending_calls') >= 2, 30)
+    c4.close()
+    gone = until(lambda: quota(c0, 'pending_calls') == 0 and
+                 quota(c0, 'control_calls') == 1, 30)
+    check('a split batch ends with its connection, on both workers',
+          parked and gone, (parked, gone, quota(c0, 'pending_calls')))
     r = c1.call('Poll', pb.rs.PollRequest(events=[pb.rs.PollEvent(
         socket_descriptor=d, requested_events=4, observed_events=0)],
         timeout_seconds=10))

@@ -4,7 +4,8 @@
 # remsockd with two workers (issue 19): svc_workers.py in the namespace
 # uses one worker's sockets from a connection on the other (forwarded data
 # calls, control-plane calls run where the socket lives, an Accept, a
-# cancellation, a batch over both refused), then remsockd must stop with
+# cancellation, batches over both split and merged), then remsockd must
+# stop with
 # nothing left, every forwarded call taken.
 #
 #   workers.sh tap|virtio REMSOCKD RS_BRIDGE SOURCE_ROOT
