@@ -125,6 +125,8 @@ struct lg_opts {
 	double warmup_s, duration_s;
 	double rate;	      /* echo: requests/s offered (open loop) */
 	bool verify;	      /* check every byte received (the pattern) */
+	bool cross;	      /* calls on a socket come from the next
+				 connection, not the one that made it */
 	const char *cdf_path; /* the latency CDF */
 	const char *label;    /* a name for the server, in the result */
 	unsigned timeout_s;   /* the whole run's limit */
@@ -156,6 +158,7 @@ struct lg {
 	/* Cost snapshots at the window's edges. */
 	uint64_t srv_cpu_ticks[2];
 	uint64_t srv_busy[2], srv_ctl_busy[2], srv_tsc_hz;
+	uint64_t srv_fwd[2]; /* calls forwarded between its workers */
 	bool srv_stats_ok[2];
 	uint64_t self_busy[2];
 	double self_cpu[2];

@@ -85,6 +85,10 @@ static const char usage_text[] =
     "  --warmup S          seconds before counting (default 1)\n"
     "  --seconds S         seconds counted (default 5)\n"
     "  --verify            check every byte received against the stream\n"
+    "  --cross-conns       recv, send, relay: each socket's calls come\n"
+    "                      from the connection after the one that made it\n"
+    "                      (a server with several workers forwards those\n"
+    "                      whose two connections landed on different ones)\n"
     "  --cdf FILE          write the latency CDF (ns, fraction)\n"
     "  --timeout S         give up after S seconds (default: 60 + the run)\n"
     "  -h, --help          this text\n"
@@ -233,6 +237,7 @@ enum {
 	O_WARMUP,
 	O_SECONDS,
 	O_VERIFY,
+	O_CROSS,
 	O_CDF,
 	O_TIMEOUT,
 };
@@ -259,6 +264,7 @@ static int opts_parse(int argc, char **argv, struct lg_opts *o)
 	    {"warmup", required_argument, NULL, O_WARMUP},
 	    {"seconds", required_argument, NULL, O_SECONDS},
 	    {"verify", no_argument, NULL, O_VERIFY},
+	    {"cross-conns", no_argument, NULL, O_CROSS},
 	    {"cdf", required_argument, NULL, O_CDF},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"help", no_argument, NULL, 'h'},
@@ -367,6 +373,9 @@ static int opts_parse(int argc, char **argv, struct lg_opts *o)
 			break;
 		case O_VERIFY:
 			o->verify = true;
+			break;
+		case O_CROSS:
+			o->cross = true;
 			break;
 		case O_CDF:
 			o->cdf_path = optarg;
@@ -498,7 +507,7 @@ void lg_report(void)
 	       "p50_us=%.2f p99_us=%.2f p999_us=%.2f max_us=%.2f "
 	       "errors=%" PRIu64 " srv_cpu_s=%.4f srv_busy_s=%.4f "
 	       "srv_ctl_busy_s=%.4f lg_busy=%.3f lg_limited=%d "
-	       "echo_backlog_max=%" PRIu64 "\n",
+	       "echo_backlog_max=%" PRIu64 " srv_fwd=%" PRIu64 "\n",
 	       lg_workload_name(o->workload), o->label, lg.io->name,
 	       o->use_plain, o->size, o->sockets, o->conns, o->depth, o->batch,
 	       o->workload == LG_W_ECHO ? o->rate : 0, secs, lg.calls, units,
@@ -506,7 +515,8 @@ void lg_report(void)
 	       lg.bytes * 8 / secs / 1e9, p50, p99, p999, lg.hist.max / 1e3,
 	       errors, isnan(srv_cpu) ? -1 : srv_cpu,
 	       isnan(srv_busy) ? -1 : srv_busy, isnan(ctl_busy) ? -1 : ctl_busy,
-	       lg_busy, lg_busy > 0.9, lg.echo_backlog_max);
+	       lg_busy, lg_busy > 0.9, lg.echo_backlog_max,
+	       busy_ok ? lg.srv_fwd[1] - lg.srv_fwd[0] : 0);
 	if (o->cdf_path != NULL && lg_hist_write_cdf(&lg.hist, o->cdf_path) < 0)
 		fprintf(stderr, "remsock-loadgen: cannot write %s: %s\n",
 			o->cdf_path, strerror(errno));

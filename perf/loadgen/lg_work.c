@@ -397,22 +397,28 @@ static bool pick_idle_churn(struct lconn *c, uint32_t *si)
 /* Keep the connection's calls in flight while the workload runs. */
 static void fill(struct lconn *c)
 {
+	/* --cross-conns: the next connection's sockets (each is used by
+	 * one connection only, so its offsets stay in order). */
+	struct lconn *o =
+	    lg.o->cross && nconns > 1 ? &conns[(c->idx + 1) % nconns] : c;
+
 	if (c->stats || c->dead || !c->ready ||
-	    (lg.phase != PH_WARMUP && lg.phase != PH_MEASURE) || c->nsocks == 0)
+	    (lg.phase != PH_WARMUP && lg.phase != PH_MEASURE) ||
+	    o->nsocks == 0 || c->nsocks == 0)
 		return;
 	while (c->inflight < lg.o->depth) {
-		unsigned si = c->idx + c->rr * nconns;
+		unsigned si = o->idx + (c->rr % o->nsocks) * nconns;
 		bool ok;
 
 		switch (lg.o->workload) {
 		case LG_W_RECV:
 		case LG_W_RELAY_DOWN:
-			c->rr = (c->rr + 1) % c->nsocks;
+			c->rr = (c->rr + 1) % o->nsocks;
 			ok = issue_recv(c, si, lg.o->size);
 			break;
 		case LG_W_SEND:
 		case LG_W_RELAY_UP:
-			c->rr = (c->rr + 1) % c->nsocks;
+			c->rr = (c->rr + 1) % o->nsocks;
 			ok = issue_send(c, si, lg.o->size);
 			break;
 		case LG_W_RECV_BATCH:
@@ -550,6 +556,8 @@ static void stats_reply(const struct call *call, const uint8_t *p, size_t n)
 			lg.srv_stats_ok[k] = true;
 		} else if (IS("control.busy_cycles")) {
 			lg.srv_ctl_busy[k] = v;
+		} else if (IS("rpc.fwd_out")) {
+			lg.srv_fwd[k] = v;
 		} else if (IS("tsc_hz")) {
 			lg.srv_tsc_hz = v;
 		}

@@ -5,8 +5,7 @@
 # uses one worker's sockets from a connection on the other (forwarded data
 # calls, control-plane calls run where the socket lives, an Accept, a
 # cancellation, batches over both split and merged), then remsockd must
-# stop with
-# nothing left, every forwarded call taken.
+# stop with nothing left, every forwarded call taken.
 #
 #   workers.sh tap|virtio REMSOCKD RS_BRIDGE SOURCE_ROOT
 set -uo pipefail

@@ -29,6 +29,11 @@
 #                            DROPs named (reasons expected by the test);
 #                            nothing refused by the TX queue (or only a
 #                            note of it)
+#   st_echo_from_linux N BYTES PORT
+#                            Linux opens N connections at once to the
+#                            stack's tcp-echo on PORT, each echoing BYTES:
+#                            all must echo correctly on both sides; S and
+#                            P are then the stack's and Linux's logs
 #   st_nstat FILE, st_delta FILE0 FILE1 NAME, st_clean_tcp LOG WHAT F0 F1
 #                            Linux's counters, and st_clean for runs with
 #                            retransmissions (see st_clean_tcp)
@@ -141,6 +146,23 @@ st_segs_in() {
 
 st_ge() {
 	if [[ ${1:-x} =~ ^[0-9]+$ ]] && (($1 >= $2)); then echo 1; else echo 0; fi
+}
+
+st_echo_from_linux() {
+	local n=$1 bytes=$2 port=$3
+	st_stack "$TB_DIR/server.log" --timeout 120 --count "$n" tcp-echo \
+		"$port" || fail "tcp-echo starts"
+	st_peer_run "$TB_DIR/client.log" --timeout 90 tcp-many \
+		"$TB_PROXY_IP" "$port" "$n" "$bytes" 9
+	P=$TB_DIR/client.log
+	expect "Linux -> stack: $n connections echoed correctly (exit 0)" \
+		"$n 0 0" "$(st_val "$P" ok) $(st_val "$P" failed) $ST_PEER_RC"
+	st_stack_wait 30
+	S=$TB_DIR/server.log
+	expect "Linux -> stack: tcp-echo served $n, none failed (exit 0)" \
+		"$n 0 0" "$(st_val "$S" conns) $(st_val "$S" failed) $ST_RC"
+	echo "# $ST_MODE mode, Linux -> stack: $n connections in" \
+		"$(st_val "$P" seconds) s"
 }
 
 # st_nstat FILE: Linux's counters in the namespace now (per namespace, so

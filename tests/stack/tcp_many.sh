@@ -37,18 +37,7 @@ st_nstat "$TB_DIR/n1"
 st_clean_tcp "$S" "stack -> Linux" "$TB_DIR/n0" "$TB_DIR/n1"
 
 # 2. Linux -> stack
-st_stack "$TB_DIR/server.log" --timeout 120 --count "$N" tcp-echo 7021 ||
-	fail "tcp-echo starts"
-st_peer_run "$TB_DIR/client.log" --timeout 90 tcp-many "$TB_PROXY_IP" 7021 \
-	"$N" $BYTES 9
-P=$TB_DIR/client.log
-expect "Linux -> stack: $N connections echoed correctly (exit 0)" \
-	"$N 0 0" "$(st_val "$P" ok) $(st_val "$P" failed) $ST_PEER_RC"
-st_stack_wait 30
-S=$TB_DIR/server.log
-expect "Linux -> stack: tcp-echo served $N, none failed (exit 0)" \
-	"$N 0 0" "$(st_val "$S" conns) $(st_val "$S" failed) $ST_RC"
-echo "# $ST_MODE mode, Linux -> stack: $N connections in $(st_val "$P" seconds) s"
+st_echo_from_linux "$N" $BYTES 7021
 st_nstat "$TB_DIR/n2"
 st_clean_tcp "$S" "Linux -> stack" "$TB_DIR/n1" "$TB_DIR/n2"
 finish
