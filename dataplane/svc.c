@@ -42,6 +42,7 @@ _Static_assert(RS_DP_WORKERS_MAX <=
 
 struct rs_svc_dp {
 	struct rs_svc_shared *sh;
+	struct svc_sources *sources; /* shared by the workers */
 	struct rs_rpc_registry *exec_reg;
 	void *tls_ctx; /* [rpc] tls_port's SSL_CTX, or NULL */
 	struct svc_worker *w[RS_DP_WORKERS_MAX];
@@ -199,17 +200,16 @@ static void peer_flush(struct svc_worker *w)
  * batch's part, svc_split.c). */
 static void answer_to(struct svc_worker *w, unsigned k, uint64_t conn,
 		      uint32_t app, bool charged, bool part,
-		      const uint8_t *frame, size_t len)
+		      const struct rs_svc_fwd_out *fo, const uint8_t *frame,
+		      size_t len)
 {
 	struct rs_svc_msg *m = rs_svc_msg_get(w->sh);
 
 	if (m == NULL || rs_svc_msg_set_frame(m, frame, len) < 0) {
-		/* Nothing to carry it: the client's deadline ends it. */
+		/* Nothing to carry it: the client's deadline ends it (and its
+		 * connection counts one call in flight too many). */
 		if (m != NULL)
 			rs_svc_msg_put(w->sh, m);
-		if (charged)
-			rs_apps_uncharge(w->sh->apps, app,
-					 RS_QUOTA_CONTROL_CALLS, 1);
 		SVC_CNT_INC(w, gone_lost);
 		return;
 	}
@@ -217,6 +217,7 @@ static void answer_to(struct svc_worker *w, unsigned k, uint64_t conn,
 	m->worker = (uint16_t)w->k;
 	m->app = app;
 	m->conn = conn;
+	memcpy(m->desc, fo, sizeof(*fo));
 	if (charged)
 		m->flags |= RS_SVC_MSG_F_CHARGED;
 	if (part)
@@ -227,7 +228,7 @@ static void answer_to(struct svc_worker *w, unsigned k, uint64_t conn,
 void svc_answer(struct svc_call *sc, const uint8_t *frame, size_t len)
 {
 	answer_to(sc->w, sc->from - 1u, sc->from_conn, sc->app, sc->charged,
-		  sc->part, frame, len);
+		  sc->part, &sc->fwd_out, frame, len);
 	sc->charged = false;
 }
 
@@ -761,6 +762,7 @@ static int park(struct svc_call *sc, struct svc_wait_list *list,
 	    .from = sc->from,
 	    .charged = sc->charged,
 	    .part = sc->part,
+	    .fwd_out = sc->fwd_out,
 	    .t0 = sc->t0,
 	    .deadline_ns = deadline_of(w, call, timeout_s),
 	    .heap = UINT32_MAX,
@@ -915,15 +917,15 @@ void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt)
 
 	if (wt->owns_desc)
 		svc_desc_unused(w, wt->app, wt->desc);
-	/* Another worker's call that holds its share: the answer gives it
-	 * back there (and tells the client, if it is still there). */
+	/* Another worker's call that its connection counts in flight: the
+	 * answer must reach it (and tells the client, if it is there). */
 	if (wt->from != 0 && wt->charged &&
 	    rs_rpc_error_write(wt->call_id, RPC_ERR(CANCELLED),
 			       "cancelled: the connection closed, or "
 			       "remsockd is stopping",
 			       w->out, SVC_OUT_MAX, &len) == 0)
 		answer_to(w, wt->from - 1u, wt->conn, wt->app, true, wt->part,
-			  w->out, len);
+			  &wt->fwd_out, w->out, len);
 	SVC_CNT_INC(w, cancelled);
 	wait_free(w, wt, wait_conn(w, wt));
 }
@@ -970,6 +972,7 @@ static void rerun(struct svc_worker *w, struct svc_wait *wt, bool expired)
 	    .from = wt->from,
 	    .charged = wt->charged,
 	    .part = wt->part,
+	    .fwd_out = wt->fwd_out,
 	    .from_conn = wt->conn,
 	    .wait = wt,
 	    .expired = expired,
@@ -1073,6 +1076,8 @@ static void fwd_run(struct svc_worker *w, struct rs_svc_msg *m)
 	    .t0 = rte_rdtsc(),
 	};
 
+	memcpy(&sc.fwd_out, m->desc, sizeof(sc.fwd_out));
+
 	SVC_CNT_INC(w, fwd_in);
 	svc_call_run(&sc, &w->env_rpc, rs_svc_msg_frame(m), m->len);
 }
@@ -1119,8 +1124,7 @@ static unsigned peer_poll(struct svc_worker *w)
 				svc_conn_reply(w, c, rs_svc_msg_frame(m),
 					       m->len);
 			if (m->flags & RS_SVC_MSG_F_CHARGED)
-				rs_apps_uncharge(w->sh->apps, m->app,
-						 RS_QUOTA_CONTROL_CALLS, 1);
+				svc_conn_fwd_done(w, m);
 			break;
 		case RS_SVC_MSG_CONN_GONE:
 			remote_cancel(w, m->worker, m->conn, 0);
@@ -1204,7 +1208,6 @@ static void worker_free(struct svc_worker *w)
 	free(w->heap);
 	free(w->conns);
 	free(w->conn_gen);
-	free(w->srcs);
 	free(w->out);
 	free(w);
 }
@@ -1248,11 +1251,10 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 						: cfg->tcp.max_conns / 2;
 	w->conns = calloc(w->nconns_max, sizeof(*w->conns));
 	w->conn_gen = calloc(w->nconns_max, sizeof(*w->conn_gen));
-	w->srcs = calloc(SVC_SRC_SLOTS, sizeof(*w->srcs));
+	w->sources = sdp->sources;
 	w->out = malloc(SVC_OUT_MAX);
 	if (w->socks == NULL || w->arena == NULL || w->http_arena == NULL ||
-	    w->conns == NULL || w->conn_gen == NULL || w->srcs == NULL ||
-	    w->out == NULL) {
+	    w->conns == NULL || w->conn_gen == NULL || w->out == NULL) {
 		worker_free(w);
 		return NULL;
 	}
@@ -1402,8 +1404,10 @@ struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
 		goto err;
 	sdp->sh = sh;
 	sdp->exec_reg = rs_rpc_registry_create();
-	if (sdp->exec_reg == NULL)
+	sdp->sources = calloc(1, sizeof(*sdp->sources));
+	if (sdp->exec_reg == NULL || sdp->sources == NULL)
 		goto err;
+	rte_spinlock_init(&sdp->sources->lock);
 	rc = svc_data_register(sh->registry);
 	if (rc == 0)
 		rc = svc_exec_register(sdp->exec_reg);
@@ -1443,6 +1447,7 @@ void rs_svc_dp_free(struct rs_svc_dp *sdp)
 	rs_rpc_registry_destroy(sdp->exec_reg);
 	svc_tls_ctx_free(sdp->tls_ctx);
 	ares_library_cleanup();
+	free(sdp->sources);
 	free(sdp);
 }
 

@@ -146,7 +146,8 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 			    rs_http_conn_stats(c->http)->http_errors);
 	while (!TAILQ_EMPTY(&c->waits))
 		svc_wait_cancel(w, TAILQ_FIRST(&c->waits));
-	if (c->forwarded) { /* its calls waiting on other workers end too */
+	svc_conn_authed(w, c); /* no longer waiting to, in any case */
+	if (c->forwarded) {    /* its calls waiting on other workers end too */
 		svc_conn_gone_tell(w, c);
 		svc_split_conn_gone(w, svc_conn_ref(c));
 	}
@@ -251,7 +252,8 @@ static bool conn_busy(const struct svc_conn *c, size_t limit)
 {
 	ssize_t room;
 
-	if (c->out_len - c->out_off > limit)
+	/* Its calls on other workers' sockets come back first. */
+	if (c->out_len - c->out_off > limit || c->fwd_inflight >= SVC_FWD_MAX)
 		return true;
 	if (c->http != NULL)
 		return rs_http_conn_busy(c->http);
@@ -525,14 +527,12 @@ void svc_conn_fwd(struct svc_call *sc, const uint8_t *frame, size_t len)
 
 	if (c == NULL) /* only a connection's first run routes */
 		return;
-	/* The share of the control path: in flight between workers too,
-	 * each call of an app holds one (given back with its answer). */
-	if (rs_apps_charge(w->sh->apps, sc->app, RS_QUOTA_CONTROL_CALLS, 1) <
-	    0) {
-		answer_error(w, c, sc->rpc.call_id, RPC_ERR(OVER_QUOTA),
-			     "control_calls quota in flight: retry");
-		return;
-	}
+	/* What its answer may add waits as output from now: the app's
+	 * output_bytes hold its input back before the answers come, as
+	 * they would for a call answered here. */
+	if (sc->fwd_out.bytes == 0)
+		sc->fwd_out.bytes = SVC_FWD_SMALL;
+	sc->fwd_out.out_app = out_app(c);
 	m = rs_svc_msg_get(w->sh);
 	if (m != NULL && rs_svc_msg_set_frame(m, frame, len) == 0) {
 		m->type = RS_SVC_MSG_FWD;
@@ -540,19 +540,41 @@ void svc_conn_fwd(struct svc_call *sc, const uint8_t *frame, size_t len)
 		m->app = sc->app;
 		m->conn = svc_conn_ref(c);
 		m->flags |= RS_SVC_MSG_F_CHARGED;
+		memcpy(m->desc, &sc->fwd_out, sizeof(sc->fwd_out));
 		if (rs_svc_peer_send(w->sh, sc->fwd_to - 1u, m) == 0) {
 			svc_peer_wake(w, sc->fwd_to - 1u);
 			SVC_CNT_INC(w, fwd_out);
 			c->forwarded = true;
+			c->fwd_inflight++; /* at SVC_FWD_MAX, input pauses */
+			c->fwd_bytes += sc->fwd_out.bytes;
+			if (sc->fwd_out.out_app >= 0)
+				rs_apps_charge_over(
+				    w->sh->apps, (uint32_t)sc->fwd_out.out_app,
+				    RS_QUOTA_OUTPUT_BYTES, sc->fwd_out.bytes);
 			return;
 		}
 	}
 	if (m != NULL)
 		rs_svc_msg_put(w->sh, m);
-	rs_apps_uncharge(w->sh->apps, sc->app, RS_QUOTA_CONTROL_CALLS, 1);
 	SVC_CNT_INC(w, busy);
 	answer_error(w, c, sc->rpc.call_id, RPC_ERR(OVER_QUOTA),
 		     "the socket's worker is busy: retry");
+}
+
+void svc_conn_fwd_done(struct svc_worker *w, const struct rs_svc_msg *m)
+{
+	struct svc_conn *c = svc_conn_get(w, m->conn);
+	struct rs_svc_fwd_out fo;
+
+	memcpy(&fo, m->desc, sizeof(fo));
+	if (fo.out_app >= 0 && fo.bytes != 0)
+		rs_apps_uncharge(w->sh->apps, (uint32_t)fo.out_app,
+				 RS_QUOTA_OUTPUT_BYTES, fo.bytes);
+	if (c == NULL || c->fwd_inflight == 0)
+		return;
+	c->fwd_bytes -= RTE_MIN(c->fwd_bytes, (uint64_t)fo.bytes);
+	c->fwd_inflight--;
+	svc_conn_kick(w, c); /* it may take input again */
 }
 
 /* Serve one request frame of @p c for @p app (-1: not authenticated). */
@@ -695,36 +717,78 @@ static void conn_event(struct rs_sock *s, unsigned ev, void *user)
 
 /* ---- accepting ---------------------------------------------------------- */
 
-/* Native connections that have not authenticated yet: @return all of
- * them, and in @p from those from @p ip. */
-static uint32_t unauth_count(const struct svc_worker *w, uint32_t ip,
-			     uint32_t *from)
+/* Probes for an address's count of connections not authenticated yet. */
+#define UNAUTH_PROBE 16u
+
+/* The count of @p ip in @p s (a free slot taken for it with @p take), or
+ * NULL: none, or no slot in its probe set (then it is refused). */
+static uint32_t *unauth_slot(struct svc_sources *s, uint32_t ip, bool take)
 {
-	uint32_t n = 0;
+	uint32_t h = (ip * 2654435761u) >> 19;
+	uint32_t *free_n = NULL;
 
-	*from = 0;
-	for (uint32_t i = 0; i < w->nconns_max; i++) {
-		const struct svc_conn *c = w->conns[i];
+	_Static_assert(SVC_UNAUTH_SLOTS == 1u << 13, "the hash's bits");
+	for (uint32_t i = 0; i < UNAUTH_PROBE; i++) {
+		uint32_t k = (h + i) & (SVC_UNAUTH_SLOTS - 1);
 
-		if (c == NULL || c->http != NULL || c->app >= 0)
-			continue;
-		n++;
-		*from += c->peer_ip == ip;
+		if (s->unauth[k].ip == ip && s->unauth[k].n != 0)
+			return &s->unauth[k].n;
+		if (s->unauth[k].n == 0 && free_n == NULL) {
+			free_n = &s->unauth[k].n;
+			if (take)
+				s->unauth[k].ip = ip;
+		}
 	}
-	return n;
+	return take ? free_n : NULL;
 }
 
-/* Whether a native connection from @p ip may wait to authenticate: its
+/* A native connection from @p ip may wait to authenticate when its
  * address's share ([rpc] unauth_per_source) and everyone's ([rpc]
- * unauth_max; 0: half the worker's connections) are not used up, so
- * that many addresses together cannot crowd out the tenants. */
-static bool unauth_room(const struct svc_worker *w, uint32_t ip)
+ * unauth_max; 0: half of all workers' connections) are not used up, so
+ * that many addresses together cannot crowd out the tenants: @return
+ * whether it may, counted then (c->unauth). */
+static bool unauth_take(struct svc_worker *w, uint32_t ip)
 {
 	const struct rs_config_rpc *r = &w->sh->cfg->rpc;
-	uint32_t max = r->unauth_max != 0 ? r->unauth_max : w->nconns_max / 2;
-	uint32_t from, all = unauth_count(w, ip, &from);
+	struct svc_sources *s = w->sources;
+	uint32_t max = r->unauth_max != 0 ? r->unauth_max
+					  : w->nconns_max / 2 * w->sh->workers;
+	uint32_t *n;
+	bool ok = false;
 
-	return from < r->unauth_per_source && all < RTE_MAX(max, 1u);
+	rte_spinlock_lock(&s->lock);
+	if (s->unauth_all < RTE_MAX(max, 1u)) {
+		n = unauth_slot(s, ip, true);
+		if (n != NULL && *n < r->unauth_per_source) {
+			(*n)++;
+			s->unauth_all++;
+			ok = true;
+		}
+	}
+	rte_spinlock_unlock(&s->lock);
+	return ok;
+}
+
+/* Give back what unauth_take() counted for @p ip. */
+static void unauth_give(struct svc_worker *w, uint32_t ip)
+{
+	struct svc_sources *s = w->sources;
+	uint32_t *n;
+
+	rte_spinlock_lock(&s->lock);
+	n = unauth_slot(s, ip, false);
+	if (n != NULL && *n != 0) {
+		(*n)--;
+		s->unauth_all--;
+	}
+	rte_spinlock_unlock(&s->lock);
+}
+
+void svc_conn_authed(struct svc_worker *w, struct svc_conn *c)
+{
+	if (c->unauth)
+		unauth_give(w, c->peer_ip);
+	c->unauth = false;
 }
 
 /* ---- failed authentications, by address and app ------------------------- */
@@ -750,7 +814,8 @@ static struct svc_src *src_find(struct svc_worker *w, uint32_t ip, uint32_t app,
 
 	_Static_assert(SVC_SRC_SLOTS == 1u << 12, "the hash's bits");
 	for (uint32_t i = 0; i < SRC_PROBE; i++) {
-		struct svc_src *s = &w->srcs[(h + i) & (SVC_SRC_SLOTS - 1)];
+		struct svc_src *s =
+		    &w->sources->src[(h + i) & (SVC_SRC_SLOTS - 1)];
 		uint64_t tat = s->ip == 0 || s->tat < now ? 0 : s->tat;
 
 		if (s->ip == ip && s->app == app)
@@ -798,20 +863,26 @@ void svc_auth_failed(struct svc_worker *w, uint32_t ip, int app)
 	auth_log(w, ip, app, "wrong secret or unknown app");
 	if (app < 0 || w->sh->cfg->rpc.auth_fail_per_min == 0)
 		return;
+	rte_spinlock_lock(&w->sources->lock);
 	s = src_find(w, ip, (uint32_t)app, now, true);
 	s->tat = RTE_MAX(s->tat, now) + src_interval(w);
+	rte_spinlock_unlock(&w->sources->lock);
 }
 
 bool svc_auth_allowed(struct svc_worker *w, uint32_t ip, int app)
 {
 	uint64_t now = rs_lcore_now_ns(w->lc);
 	const struct svc_src *s;
+	bool ok;
 
 	if (app < 0 || w->sh->cfg->rpc.auth_fail_per_min == 0)
 		return true;
+	rte_spinlock_lock(&w->sources->lock);
 	s = src_find(w, ip, (uint32_t)app, now, false);
-	if (s == NULL ||
-	    s->tat <= now + w->sh->cfg->rpc.auth_fail_burst * src_interval(w))
+	ok = s == NULL ||
+	     s->tat <= now + w->sh->cfg->rpc.auth_fail_burst * src_interval(w);
+	rte_spinlock_unlock(&w->sources->lock);
+	if (ok)
 		return true;
 	SVC_CNT_INC(w, auth_blocked);
 	auth_log(w, ip, app, "too many failures: refused unchecked");
@@ -851,15 +922,18 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 		SVC_CNT_INC(w, conns_refused);
 		return NULL;
 	}
-	if (!http && !unauth_room(w, ip)) {
+	if (!http && !unauth_take(w, ip)) {
 		SVC_CNT_INC(w, conns_refused);
 		return NULL;
 	}
 	for (i = 0; w->conns[i] != NULL; i++)
 		;
 	c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		if (!http)
+			unauth_give(w, ip);
 		return NULL;
+	}
 	c->w = w;
 	if ((http ? svc_http_attach(w, c) < 0
 		  : (c->dec = rs_frame_decoder_create(SVC_UNAUTH_FRAME_MAX)) ==
@@ -868,8 +942,11 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 		rs_frame_decoder_destroy(c->dec);
 		rs_http_conn_destroy(c->http);
 		free(c);
+		if (!http)
+			unauth_give(w, ip);
 		return NULL;
 	}
+	c->unauth = !http;
 	c->s = s;
 	ring = rs_sock_writable(s); /* empty yet: its size */
 	c->room_min =

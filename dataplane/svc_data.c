@@ -105,6 +105,7 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 		return 0;
 	}
 	c->app = app;
+	svc_conn_authed(sc->w, c);
 	rs_frame_decoder_set_max(c->dec, 0); /* full frames from now on */
 	resp->app_id = rs_arena_strdup(call->arena,
 				       rs_apps_id(w->sh->apps, (uint32_t)app));
@@ -565,6 +566,14 @@ static enum step recv_one(struct svc_call *sc, struct rs_rpc_call *call,
 	return STEP_DONE;
 }
 
+/* The most data a Receive's reply carries. */
+static uint32_t recv_most(const Remsock__ReceiveRequest *req)
+{
+	int32_t n = req->data_size;
+
+	return n <= 0 ? 0 : (uint32_t)RTE_MIN((uint32_t)n, SVC_RECV_MAX);
+}
+
 static int do_receive(void *ctx, struct rs_rpc_call *call,
 		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
@@ -576,6 +585,8 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 
 	if (tail == NULL)
 		return -ENOMEM;
+	/* Forwarded, its answer may carry this much. */
+	sc->fwd_out.bytes = recv_most(req) + SVC_FWD_SMALL;
 	if (authed(sc) && here(sc, call, req->socket_descriptor) &&
 	    recv_one(sc, call, req, (void *)respm, &ss, SVC_RECV_MAX, tail,
 		     &got) == STEP_WAIT &&
@@ -694,8 +705,13 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 
 	if (!authed(sc))
 		return 0;
-	for (size_t i = 0; i < req->n_receives; i++)
+	for (size_t i = 0; i < req->n_receives; i++) {
 		svc_route_add(sc, req->receives[i]->socket_descriptor);
+		got += recv_most(req->receives[i]);
+	}
+	sc->fwd_out.bytes =
+	    (uint32_t)RTE_MIN(got + SVC_FWD_SMALL, (size_t)SVC_OUT_MAX);
+	got = 0;
 	if (!svc_route_done(sc, call))
 		return split(sc, call, reqm);
 	resp->entries = (void *)entries_alloc(call->arena, req->n_receives,

@@ -33,6 +33,7 @@
 #include <sys/queue.h>
 
 #include <rte_common.h>
+#include <rte_spinlock.h>
 
 #include "rs_apps.h"
 #include "rs_desc.h"
@@ -58,6 +59,12 @@
 /* Output waiting for a connection's TX ring beyond which its input is
  * not read (back-pressure on a client that does not read replies). */
 #define SVC_OUT_PAUSE (4u << 20)
+/* Calls a connection has given other workers and not had answered yet,
+ * beyond which it takes no more input (they come back first). */
+#define SVC_FWD_MAX 64u
+/* What a forwarded call's answer may add when its method says nothing
+ * (Send, Poll...): charged as output until it comes. */
+#define SVC_FWD_SMALL 4096u
 /* Largest frame before a connection authenticates (an Authenticate is a
  * few hundred bytes). */
 #define SVC_UNAUTH_FRAME_MAX 4096u
@@ -123,16 +130,18 @@ struct svc_sock {
 
 /* A parked call. */
 struct svc_wait {
-	uint64_t conn;	      /* its RPC connection (svc_conn_ref), on
-				 worker from - 1 when from != 0 */
-	uint16_t from;	      /* 0: a connection of this worker's; k + 1:
-				 of worker k's */
-	bool charged;	      /* a forwarded call holding a control_calls
-				 share: its answer gives it back */
-	bool part;	      /* ... a part of a split batch (svc_split.c) */
-	uint64_t t0;	      /* the call's svc_call.t0 */
-	uint64_t deadline_ns; /* UINT64_MAX: none */
-	uint32_t heap;	      /* index in w->heap */
+	uint64_t conn; /* its RPC connection (svc_conn_ref), on
+			  worker from - 1 when from != 0 */
+	uint16_t from; /* 0: a connection of this worker's; k + 1:
+			  of worker k's */
+	bool charged;  /* a forwarded call its connection counts in
+			  flight: its answer (or cancellation)
+			  must reach the origin */
+	bool part;     /* ... a part of a split batch (svc_split.c) */
+	struct rs_svc_fwd_out fwd_out; /* ... what its answer may add */
+	uint64_t t0;		       /* the call's svc_call.t0 */
+	uint64_t deadline_ns;	       /* UINT64_MAX: none */
+	uint32_t heap;		       /* index in w->heap */
 	uint32_t app;
 	bool exec;	/* an EXEC frame (the exec registry) */
 	bool owns_desc; /* desc is unused: GONE it when cancelled */
@@ -175,8 +184,13 @@ struct svc_conn {
 	struct rs_http_conn *http;    /* HTTP (svc_http.c), or NULL */
 	struct svc_tls *tls;	      /* native over TLS (svc_tls.c), or NULL */
 	bool kicked;		      /* on w->kick */
-	bool forwarded; /* gave calls to other workers, or to control,
-			   which may have them run on another worker */
+	bool forwarded;	       /* gave calls to other workers, or to control,
+				  which may have them run on another worker */
+	bool unauth;	       /* counted in svc_sources.unauth */
+	uint32_t fwd_inflight; /* calls given to other workers, not answered
+				  yet (SVC_FWD_MAX) */
+	uint64_t fwd_bytes;    /* what their answers may add (charged as
+				  output_bytes until they come) */
 	TAILQ_ENTRY(svc_conn) klink;
 	bool starved; /* paused for its app's output_bytes: on w->starved */
 	TAILQ_ENTRY(svc_conn) slink;
@@ -197,9 +211,26 @@ struct svc_src {
 	uint32_t app;
 	uint64_t tat; /* ns */
 };
-/* Pairs a worker rates at once (a power of two); past that the least
- * penalised of a probe set makes room. */
+/* Pairs rated at once (a power of two); past that the least penalised
+ * of a probe set makes room. */
 #define SVC_SRC_SLOTS 4096u
+/* Addresses with connections not yet authenticated, counted at once. */
+#define SVC_UNAUTH_SLOTS 8192u
+
+/* What the workers count together about the addresses that connect, so
+ * that a client's connections landing on several workers get one
+ * budget: failed authentications (svc_src) and connections that have
+ * not authenticated yet, by address and in all.  Touched only when a
+ * connection is accepted or authenticates, under its lock. */
+struct svc_sources {
+	rte_spinlock_t lock;
+	uint32_t unauth_all;
+	struct {
+		uint32_t ip; /* 0: never used */
+		uint32_t n;
+	} unauth[SVC_UNAUTH_SLOTS];
+	struct svc_src src[SVC_SRC_SLOTS];
+};
 
 struct svc_worker_stats {
 	uint64_t conns_accepted, conns_closed, auth_failed, auth_timeouts;
@@ -314,7 +345,7 @@ struct svc_worker {
 	uint32_t nspare;
 	uint64_t next_scan_ns; /* auth timeouts and idle sockets */
 	uint64_t rounds;       /* poll rounds ended (rs_svc_dp_quiesce()) */
-	struct svc_src *srcs;  /* SVC_SRC_SLOTS: failed authentications */
+	struct svc_sources *sources; /* every worker's (rs_svc_dp's) */
 
 	uint64_t tsc_per_us; /* for the durations */
 
@@ -337,7 +368,10 @@ struct svc_call {
 				  connection from_conn of worker k */
 	bool charged;	       /* from != 0: see svc_wait.charged */
 	bool part;	       /* ... and svc_wait.part */
-	bool split;	       /* svc_split_start() answers it */
+	struct rs_svc_fwd_out fwd_out; /* from: svc_wait.fwd_out; a data
+					  method's first run: the most
+					  its answer may carry (0: small) */
+	bool split;		       /* svc_split_start() answers it */
 	uint64_t from_conn;
 	uint16_t route;	       /* svc_route_add(): the worker of its sockets so
 				  far + 1 (0: none yet, SVC_ROUTE_MIXED) */
@@ -454,6 +488,9 @@ void svc_conn_call(struct svc_worker *w, struct svc_conn *c, int32_t app,
 /* Give @p sc's request frame to the worker of its sockets (sc->fwd_to),
  * or answer the connection that the worker is busy. */
 void svc_conn_fwd(struct svc_call *sc, const uint8_t *frame, size_t len);
+/* The ANSWER of a call svc_conn_fwd() gave: no longer in flight, its
+ * output charge given back. */
+void svc_conn_fwd_done(struct svc_worker *w, const struct rs_svc_msg *m);
 void svc_conn_kick(struct svc_worker *w, struct svc_conn *c);
 bool svc_conn_full(const struct svc_worker *w, const struct svc_conn *c);
 /* Every worker's calls by method and outcome, summed, to @p emit as
@@ -471,6 +508,8 @@ void svc_conn_charge(struct svc_worker *w, struct svc_conn *c);
  * number; negative: no such app): counted, and rated against [rpc]
  * auth_fail_per_min. */
 void svc_auth_failed(struct svc_worker *w, uint32_t ip, int app);
+/* The connection authenticated: no longer counted as waiting to. */
+void svc_conn_authed(struct svc_worker *w, struct svc_conn *c);
 /* Whether a secret for @p app may be tried from @p ip now: false when
  * its failures there exceed the rate (counted in auth_blocked; the
  * attempt is then refused without looking at the secret). */

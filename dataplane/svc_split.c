@@ -26,9 +26,9 @@
  * every answer is merged, so nothing read is lost whichever part wins.
  *
  * A split holds one pending_calls share of its app while it lasts, and
- * each part a control_calls share until its answer, as any forwarded
- * call.  When the connection closes the split is dropped; its parts on
- * other workers are cancelled by the connection's CONN_GONE.
+ * each part counts in its connection's calls in flight until its answer,
+ * as any forwarded call.  When the connection closes the split is dropped; its
+ * parts on other workers are cancelled by the connection's CONN_GONE.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -400,7 +400,7 @@ static ProtobufCMessage *part_request(const struct svc_split *sp,
 }
 
 /* Give part @p p of this round to its worker.  @return 0, or -1 when it
- * could not (no entry, no memory, the app's share used up). */
+ * could not (no entry, no memory). */
 static int part_send(struct svc_worker *w, struct svc_split *sp,
 		     struct split_part *p, ProtobufCMessage *req, double left)
 {
@@ -408,6 +408,7 @@ static int part_send(struct svc_worker *w, struct svc_split *sp,
 	struct part_req pr;
 	ProtobufCMessage *sub;
 	struct rs_svc_msg *m = NULL;
+	struct svc_conn *c;
 	const char *method;
 	uint8_t *body = NULL, *frame = NULL;
 	void **buf;
@@ -432,16 +433,12 @@ static int part_send(struct svc_worker *w, struct svc_split *sp,
 	env.body.data = body;
 	flen = remsock__rpc__rpc_request__get_packed_size(&env);
 	frame = malloc(flen);
-	if (frame == NULL ||
-	    rs_apps_charge(w->sh->apps, sp->app, RS_QUOTA_CONTROL_CALLS, 1) < 0)
+	if (frame == NULL)
 		goto out;
 	remsock__rpc__rpc_request__pack(&env, frame);
 	m = rs_svc_msg_get(w->sh);
-	if (m == NULL || rs_svc_msg_set_frame(m, frame, flen) < 0) {
-		rs_apps_uncharge(w->sh->apps, sp->app, RS_QUOTA_CONTROL_CALLS,
-				 1);
+	if (m == NULL || rs_svc_msg_set_frame(m, frame, flen) < 0)
 		goto out;
-	}
 	m->type = RS_SVC_MSG_FWD;
 	m->worker = (uint16_t)w->k;
 	m->app = sp->app;
@@ -449,6 +446,8 @@ static int part_send(struct svc_worker *w, struct svc_split *sp,
 	m->flags |= RS_SVC_MSG_F_CHARGED | RS_SVC_MSG_F_PART;
 	svc_peer_send(w, p->worker, m);
 	m = NULL;
+	if ((c = svc_conn_get(w, sp->conn)) != NULL)
+		c->fwd_inflight++;
 	p->out = true;
 	sp->outstanding++;
 	SVC_CNT_INC(w, fwd_out);

@@ -3,10 +3,10 @@
  * The worker loop, until control sets the stop flag:
  *
  *   clock      the TSC, once per loop, and the same in ns (lc->now_ns)
- *   RX burst   -> stack (socket events are queued, not called); with
- *              several workers, what another worker owns goes to its
- *              ring, and what the others gave this one is taken from
- *              its own (steer.c)
+ *   steering   with several workers, what the others gave this one,
+ *              from its ring (steer.c), before its own burst
+ *   RX burst   -> stack (socket events are queued, not called); what
+ *              another worker owns goes to that worker's ring
  *   timers     ARP (announcements, requests, give-ups), IPv4 fragments,
  *              TCP
  *   events     socket callbacks (rs_socks_dispatch())
@@ -253,15 +253,17 @@ static unsigned loop_once(struct rs_lcore *lc, bool with_app)
 	uint16_t n, left;
 
 	clock_update(lc);
+	/* What other workers gave this one first: they received it
+	 * earlier than this burst, and a flow whose packets change queue
+	 * keeps its order. */
+	work = lc->steer != NULL ? rs_steer_poll(lc) : 0;
 	n = rte_eth_rx_burst(lc->ifc->port_id, lc->queue, pkts, lc->burst);
 	if (n != 0)
 		rx_handle(lc, pkts, n);
-	if (lc->steer != NULL)
-		n += rs_steer_poll(lc);
 	rs_arp_tick(lc, lc->now_tsc);
 	rs_frag_tick(lc);
 	rs_tcp_glue_timers(lc);
-	work = n + rs_socks_dispatch(lc);
+	work += n + rs_socks_dispatch(lc);
 	if (with_app && app_poll(lc) > 0)
 		work++;
 	work += rs_socks_dispatch(lc);

@@ -105,8 +105,8 @@ enum rs_svc_msg_type {
 /* rs_svc_msg.flags. */
 /** The frame is on the heap (rs_svc_msg_frame()). */
 #define RS_SVC_MSG_F_HEAP 0x01u
-/** FWD, ANSWER: the call holds a control_calls share of its app, given
- *  back when its ANSWER arrives. */
+/** FWD, ANSWER: the origin's connection counts the call in flight until
+ *  its ANSWER arrives. */
 #define RS_SVC_MSG_F_CHARGED 0x02u
 /** FWD, ANSWER: a part of a batch its connection's worker split. */
 #define RS_SVC_MSG_F_PART 0x04u
@@ -119,7 +119,8 @@ struct rs_svc_msg {
 	uint64_t conn;	 /**< the RPC connection, as its worker names it */
 	uint32_t len;	 /**< bytes in data[] */
 	/** EXEC of CreateSocket and Accept: the descriptor control made
-	 *  for the new socket.  GONE: the descriptor to forget. */
+	 *  for the new socket.  GONE: the descriptor to forget.  FWD and
+	 *  its ANSWER: struct rs_svc_fwd_out. */
 	char desc[RS_DESC_LEN + 1];
 	uint8_t flags;	 /**< RS_SVC_MSG_F_* */
 	uint16_t target; /**< EXEC: the worker that runs it (the socket's) */
@@ -128,6 +129,14 @@ struct rs_svc_msg {
 	 *  header).  RESPOND, ANSWER: the response frame, header included.
 	 *  With RS_SVC_MSG_F_HEAP, a pointer to it (rs_svc_msg_frame()). */
 	uint8_t data[];
+};
+
+/** What a FWD's answer may add to its connection's output, charged to
+ *  the app the output is (out_app) from FWD to ANSWER; the ANSWER
+ *  carries it back (in rs_svc_msg.desc). */
+struct rs_svc_fwd_out {
+	uint32_t bytes;
+	int32_t out_app; /* -1: none */
 };
 
 /** Room for a frame inside an entry. */
