@@ -166,15 +166,16 @@ printf '%s\n' /remsock/stats /remsock/apps /remsock/apps,small \
 		>"$TB_DIR/telemetry.out" 2>&1
 expect "dpdk-telemetry.py: stats, apps, an app's quotas, workers, sockets" \
 	"True True True True True True" \
-	"$(/usr/bin/python3 - "$TB_DIR/telemetry.out" <<'PY'
+	"$(/usr/bin/python3 - "$TB_DIR/telemetry.out" "${TB_WORKERS:-1}" <<'PY'
 import json, sys
 r = [list(json.loads(ln).values())[0] for ln in open(sys.argv[1])
      if ln.startswith('{')]
+workers = int(sys.argv[2])
 print(len(r) == 6 and r[0].get('rpc_http_requests', 0) >= 3000 and
       'rx_pkts' in r[0],
       len(r) == 6 and {'demo', 'small', 'ops'} <= set(r[1]),
       len(r) == 6 and r[2].get('quota_sockets_limit') == 2,
-      len(r) == 6 and r[3].get('count') == 1 and 'lcore_0' in r[3],
+      len(r) == 6 and r[3].get('count') == workers and 'lcore_0' in r[3],
       len(r) == 6 and r[4].get('rx_pkts', 0) > 0,
       len(r) == 6 and 'sockets_open' in r[5])
 PY
@@ -184,7 +185,7 @@ PY
 # The operator's log: stamped lines by component; levels at run time.
 LOG_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z remsockd: '
 expect "logged at the start: remsockd's pid, address and workers" 1 \
-	"$(grep -cE "${LOG_RE}service: started: pid $TB_PID, $TB_PROXY_IP on port .*, 1 worker, " \
+	"$(grep -cE "${LOG_RE}service: started: pid $TB_PID, $TB_PROXY_IP on port .*, ${TB_WORKERS:-1} workers?, " \
 		"$SVC_LOG")"
 DEBUG_RE="${LOG_RE}auth: app ops authenticated an HTTP request"
 status -u "$OPS" "$M" >/dev/null
