@@ -1433,8 +1433,20 @@ err:
 	return NULL;
 }
 
+/* Control put an entry on worker @p k's ring (rs_svc_shared.wake). */
+static void svc_wake(void *arg, unsigned k)
+{
+	struct rs_svc_dp *sdp = arg;
+	struct svc_worker *w = __atomic_load_n(&sdp->w[k], __ATOMIC_ACQUIRE);
+
+	if (w != NULL)
+		rs_lcore_wake(w->lc);
+}
+
 int rs_svc_dp_attach(struct rs_svc_dp *sdp, struct rs_dp *dp)
 {
+	sdp->sh->wake = svc_wake;
+	sdp->sh->wake_arg = sdp;
 	return rs_dp_set_app(dp, svc_init, svc_poll, svc_fini, sdp);
 }
 

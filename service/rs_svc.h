@@ -198,6 +198,11 @@ struct rs_svc_shared {
 	/** The process's counters (rs_svc_ctl_counters_set()), or NULL. */
 	rs_svc_counters_fn counters;
 	void *counters_src;
+	/** Wake worker k if it sleeps in its idle back-off: set by the
+	 *  workers' half before they run, called once an entry is on its
+	 *  ring (rs_svc_msg_send()); NULL: nobody to wake. */
+	void (*wake)(void *arg, unsigned k);
+	void *wake_arg;
 };
 
 /**

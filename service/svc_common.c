@@ -267,7 +267,11 @@ int rs_svc_msg_send(struct rs_svc_shared *sh, int k, struct rs_svc_msg *m)
 {
 	struct rte_ring *r = k < 0 ? sh->to_ctl : sh->to_worker[k];
 
-	return rte_ring_enqueue(r, m) == 0 ? 0 : -ENOBUFS;
+	if (rte_ring_enqueue(r, m) != 0)
+		return -ENOBUFS;
+	if (k >= 0 && sh->wake != NULL)
+		sh->wake(sh->wake_arg, (unsigned)k);
+	return 0;
 }
 
 struct rs_svc_msg *rs_svc_msg_get(struct rs_svc_shared *sh)
