@@ -137,11 +137,10 @@ void svc_route_add(struct svc_call *sc, const char *desc)
 		sc->route = SVC_ROUTE_MIXED;
 }
 
-bool svc_route_done(struct svc_call *sc, struct rs_rpc_call *call)
+bool svc_route_done(struct svc_call *sc)
 {
 	struct svc_worker *w = sc->w;
 
-	(void)call;
 	if (sc->route == 0 || sc->route == w->k + 1)
 		return true;
 	/* Several workers': the handler splits the call. */

@@ -546,7 +546,6 @@ void svc_conn_fwd(struct svc_call *sc, const uint8_t *frame, size_t len)
 			SVC_CNT_INC(w, fwd_out);
 			c->forwarded = true;
 			c->fwd_inflight++; /* at SVC_FWD_MAX, input pauses */
-			c->fwd_bytes += sc->fwd_out.bytes;
 			if (sc->fwd_out.out_app >= 0)
 				rs_apps_charge_over(
 				    w->sh->apps, (uint32_t)sc->fwd_out.out_app,
@@ -572,9 +571,9 @@ void svc_conn_fwd_done(struct svc_worker *w, const struct rs_svc_msg *m)
 				 RS_QUOTA_OUTPUT_BYTES, fo.bytes);
 	if (c == NULL || c->fwd_inflight == 0)
 		return;
-	c->fwd_bytes -= RTE_MIN(c->fwd_bytes, (uint64_t)fo.bytes);
 	c->fwd_inflight--;
-	svc_conn_kick(w, c); /* it may take input again */
+	if (c->paused) /* it may take input again */
+		svc_conn_kick(w, c);
 }
 
 /* Serve one request frame of @p c for @p app (-1: not authenticated). */

@@ -43,11 +43,10 @@ static bool authed(struct svc_call *sc)
 
 /* Several workers: whether a call on one socket runs here (see
  * svc_route_done()). */
-static bool here(struct svc_call *sc, struct rs_rpc_call *call,
-		 const char *desc)
+static bool here(struct svc_call *sc, const char *desc)
 {
 	svc_route_add(sc, desc);
-	return svc_route_done(sc, call);
+	return svc_route_done(sc);
 }
 
 /* A batch that svc_route_done() did not keep: forwarded whole, or over
@@ -349,7 +348,7 @@ static int do_send(void *ctx, struct rs_rpc_call *call,
 	struct svc_sock *ss;
 	enum step st;
 
-	if (!authed(sc) || !here(sc, call, req->socket_descriptor))
+	if (!authed(sc) || !here(sc, req->socket_descriptor))
 		return 0;
 	st = send_one(sc, call, req, resp, &ss);
 	if (st == STEP_FAILED || ss == NULL || ss->kind != RS_SOCK_TCP)
@@ -587,7 +586,7 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 		return -ENOMEM;
 	/* Forwarded, its answer may carry this much. */
 	sc->fwd_out.bytes = recv_most(req) + SVC_FWD_SMALL;
-	if (authed(sc) && here(sc, call, req->socket_descriptor) &&
+	if (authed(sc) && here(sc, req->socket_descriptor) &&
 	    recv_one(sc, call, req, (void *)respm, &ss, SVC_RECV_MAX, tail,
 		     &got) == STEP_WAIT &&
 	    svc_park(sc, ss, req->timeout_seconds, false) == 0)
@@ -647,7 +646,7 @@ static int do_send_batch(void *ctx, struct rs_rpc_call *call,
 		return 0;
 	for (size_t i = 0; i < req->n_sends; i++)
 		svc_route_add(sc, req->sends[i]->socket_descriptor);
-	if (!svc_route_done(sc, call))
+	if (!svc_route_done(sc))
 		return split(sc, call, reqm);
 	resp->entries = (void *)entries_alloc(call->arena, req->n_sends,
 					      sizeof(*ent) + sizeof(*rep), &m);
@@ -712,7 +711,7 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	sc->fwd_out.bytes =
 	    (uint32_t)RTE_MIN(got + SVC_FWD_SMALL, (size_t)SVC_OUT_MAX);
 	got = 0;
-	if (!svc_route_done(sc, call))
+	if (!svc_route_done(sc))
 		return split(sc, call, reqm);
 	resp->entries = (void *)entries_alloc(call->arena, req->n_receives,
 					      sizeof(*ent) + sizeof(*rep), &m);
@@ -811,7 +810,7 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 		return 0;
 	for (size_t i = 0; i < req->n_events; i++)
 		svc_route_add(sc, req->events[i]->socket_descriptor);
-	if (!svc_route_done(sc, call))
+	if (!svc_route_done(sc))
 		return split(sc, call, reqm);
 	ev = rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(*ev));
 	resp->events =

@@ -189,8 +189,6 @@ struct svc_conn {
 	bool unauth;	       /* counted in svc_sources.unauth */
 	uint32_t fwd_inflight; /* calls given to other workers, not answered
 				  yet (SVC_FWD_MAX) */
-	uint64_t fwd_bytes;    /* what their answers may add (charged as
-				  output_bytes until they come) */
 	TAILQ_ENTRY(svc_conn) klink;
 	bool starved; /* paused for its app's output_bytes: on w->starved */
 	TAILQ_ENTRY(svc_conn) slink;
@@ -400,10 +398,11 @@ int svc_call_run(struct svc_call *sc, const struct rs_rpc_env *env,
 /* Several workers: a data method names each socket it will use
  * (svc_route_add()) before using any, then asks svc_route_done(): true
  * to go on here; false when the call goes to the worker that holds its
- * sockets (forwarded once the handler returns 0), or is answered
- * (EXDEV: they live on several workers). */
+ * sockets (forwarded once the handler returns 0), or when they live on
+ * several (sc->route is SVC_ROUTE_MIXED: the handler splits it,
+ * svc_split_start()). */
 void svc_route_add(struct svc_call *sc, const char *desc);
-bool svc_route_done(struct svc_call *sc, struct rs_rpc_call *call);
+bool svc_route_done(struct svc_call *sc);
 /* Worker @p k got an entry on its peer ring: wake it if it sleeps. */
 void svc_peer_wake(const struct svc_worker *w, unsigned k);
 /* Send an entry to worker @p k's peer ring (in order; one its ring has
