@@ -119,6 +119,7 @@
 	X(IP_FRAG_DROPPED, "ip_frag_dropped")                                  \
 	X(STEERED_OUT, "steered_out") /* given to their owner worker */        \
 	X(STEERED_IN, "steered_in")   /* taken from other workers */           \
+	X(STEER_HELD, "steer_held")   /* held back: the owner's ring full */   \
 	X(ARP_SHARED, "arp_shared")   /* ARP copies given to other workers */  \
 	RS_TCP_COUNTERS(X##_TCP)
 

@@ -258,6 +258,10 @@ bool rs_steer_dgram(struct rs_lcore *lc, struct rte_mbuf *r);
 void rs_steer_arp_share(struct rs_lcore *lc, const struct rte_mbuf *m);
 /** Take what other workers gave this one.  @return entries taken. */
 unsigned rs_steer_poll(struct rs_lcore *lc);
+/** Give what this worker holds back (a ring was full) to its owners.
+ *  @return entries still held: while there are any, the worker takes no
+ *  RX burst. */
+unsigned rs_steer_flush(struct rs_lcore *lc);
 /** Whether other workers gave this one something not taken yet. */
 bool rs_steer_pending(const struct rs_lcore *lc);
 /** Stopping: this worker has finished its connections (@p done, once);
@@ -269,13 +273,17 @@ int rs_steer_claim(struct rs_lcore *lc, uint8_t proto, uint16_t port);
 /** Let go of a claim (each successful rs_steer_claim() has one). */
 void rs_steer_release(struct rs_lcore *lc, uint8_t proto, uint16_t port);
 /** The TCP core's port_ok: the flow hashes to this worker and no other
- *  worker claims the port. */
+ *  worker claims the port; with @p any (no such port was free), the port
+ *  is this worker's or no one's, so that it can be claimed. */
 bool rs_steer_port_ok(const struct rs_lcore *lc, rte_be32_t laddr,
-		      uint16_t lport, rte_be32_t raddr, uint16_t rport);
+		      uint16_t lport, rte_be32_t raddr, uint16_t rport,
+		      bool any);
 /** The TCP core's port_use: connections using @p lport by hash
- *  (@p chosen) or holding this worker's claim on it. */
-void rs_steer_port_use(struct rs_lcore *lc, uint16_t lport, int delta,
-		       bool chosen);
+ *  (RS_TCP_PORT_HASHED) or holding this worker's claim on it (the
+ *  others; RS_TCP_PORT_ANY claims it first).  @return 0, or -EADDRINUSE
+ *  when that claim fails. */
+int rs_steer_port_use(struct rs_lcore *lc, uint16_t lport, int delta,
+		      enum rs_tcp_port_how how);
 
 /* arp.c */
 /** A copy of an ARP packet another worker received and answered: learn

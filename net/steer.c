@@ -26,14 +26,22 @@
  *
  * A worker gives each packet it does not own to its owner's ring (one per
  * worker, any producer, one consumer), a burst per owner, and takes its
- * own ring's packets every loop after its RX burst.  The low bits of a
+ * own ring's packets every loop before its RX burst.  The low bits of a
  * ring entry's pointer say what it is: a frame, a reassembled datagram,
- * an ARP copy.
+ * an ARP copy.  What a full ring does not take the worker holds (struct
+ * steer_held) and gives first in its next rounds; while it holds any, it
+ * takes nothing from its RX queue, so that an owner that cannot keep up
+ * pushes back on the port's queues (where one worker's overload would
+ * be) instead of losing packets between workers.
  *
  * Ports.  A TCP connection opened without a bound port takes an
  * ephemeral port whose flow hashes back to its own worker (the TCP
  * core's port_ok), so that steering is the exception: packets cross only
- * where the port cannot hash as we ask (tap; virtio without RSS).  Every
+ * where the port cannot hash as we ask (tap; virtio without RSS).  When
+ * no such port is free for the destination (a worker's share of the
+ * range is 1/n of it), the connection claims a port no one uses instead,
+ * as a bound socket would: its flows then come to it whatever they hash
+ * to.  Every
  * (protocol, port) has a claim word the workers share: the claiming
  * worker + 1 in its low byte, and above it the TCP connections that use
  * the port by hash (port_use).  A port is claimed only while no one else
@@ -48,8 +56,9 @@
  *
  * Accounting: a packet is counted received (rx_pkts) by the worker that
  * received it, and handled or dropped by its owner; the events
- * steered_out and steered_in count the crossings, arp_shared the copies;
- * a full ring is the drop steer_full.
+ * steered_out and steered_in count the crossings, steer_held the packets
+ * held back for a full ring, arp_shared the copies; the drop steer_full
+ * is a packet held back with no room left to hold it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -91,12 +100,23 @@ struct steer_refs {
 	uint32_t n[2][65536];
 };
 
+/* What a worker could not give yet, in order: each entry and its owner.
+ * Twice a burst: a round that holds takes no RX burst, but what it takes
+ * from its own ring may still give (a reassembled datagram). */
+#define HELD_MAX (2u * RS_BURST_MAX)
+struct steer_held {
+	void *obj[HELD_MAX];
+	uint8_t owner[HELD_MAX];
+	unsigned n;
+};
+
 struct rs_steer {
 	unsigned n;
 	uint32_t draining; /* workers still finishing their connections */
 	struct rte_ring *in[RS_DP_WORKERS_MAX];
 	struct rs_lcore *lc[RS_DP_WORKERS_MAX];	    /* to wake them */
 	struct steer_refs *refs[RS_DP_WORKERS_MAX]; /* each worker's own */
+	struct steer_held *held[RS_DP_WORKERS_MAX]; /* each worker's own */
 	uint32_t ports[2][65536]; /* [0] UDP, [1] TCP; by host-order port */
 };
 
@@ -132,7 +152,10 @@ int rs_steer_create(struct rs_dp *dp)
 		sd->refs[k] =
 		    rte_zmalloc_socket("rs_steer_refs", sizeof(*sd->refs[k]),
 				       RTE_CACHE_LINE_SIZE, socket);
-		if (sd->refs[k] == NULL) {
+		sd->held[k] =
+		    rte_zmalloc_socket("rs_steer_held", sizeof(*sd->held[k]),
+				       RTE_CACHE_LINE_SIZE, socket);
+		if (sd->refs[k] == NULL || sd->held[k] == NULL) {
 			rs_dp_err("out of memory for steering between workers");
 			return -ENOMEM;
 		}
@@ -151,8 +174,19 @@ int rs_steer_create(struct rs_dp *dp)
 	return 0;
 }
 
+/* Free a ring entry left at the stop; counted by worker @p k, whose it
+ * was. */
+static void stopped_free(struct rs_dp *dp, unsigned k, void *o)
+{
+	rte_pktmbuf_free(
+	    (struct rte_mbuf *)((uintptr_t)o & ~(uintptr_t)TAG_MASK));
+	if (((uintptr_t)o & TAG_MASK) != TAG_ARP)
+		RS_CNT_INC(dp->lc[k], drops[RS_DP_DROP_STEER_STOPPED]);
+}
+
 void rs_steer_drain(struct rs_dp *dp)
 {
+	struct steer_held *h;
 	void *o;
 
 	if (dp->steer == NULL)
@@ -160,14 +194,13 @@ void rs_steer_drain(struct rs_dp *dp)
 	/* The workers have stopped: their counters are ours to write. */
 	for (unsigned k = 0; k < dp->steer->n; k++) {
 		while (dp->steer->in[k] != NULL &&
-		       rte_ring_dequeue(dp->steer->in[k], &o) == 0) {
-			rte_pktmbuf_free(
-			    (struct rte_mbuf *)((uintptr_t)o &
-						~(uintptr_t)TAG_MASK));
-			if (((uintptr_t)o & TAG_MASK) != TAG_ARP)
-				RS_CNT_INC(dp->lc[k],
-					   drops[RS_DP_DROP_STEER_STOPPED]);
-		}
+		       rte_ring_dequeue(dp->steer->in[k], &o) == 0)
+			stopped_free(dp, k, o);
+		h = dp->steer->held[k];
+		for (unsigned i = 0; h != NULL && i < h->n; i++)
+			stopped_free(dp, h->owner[i], h->obj[i]);
+		if (h != NULL)
+			h->n = 0;
 	}
 	dp->steer->draining = dp->steer->n;
 }
@@ -180,6 +213,7 @@ void rs_steer_free(struct rs_dp *dp)
 	for (unsigned k = 0; k < dp->steer->n; k++) {
 		rte_ring_free(dp->steer->in[k]);
 		rte_free(dp->steer->refs[k]);
+		rte_free(dp->steer->held[k]);
 	}
 	rte_free(dp->steer);
 	dp->steer = NULL;
@@ -308,20 +342,68 @@ unsigned rs_steer_owner(const struct rs_lcore *lc, const struct rte_mbuf *m)
 /* ---- crossing ------------------------------------------------------------ */
 
 /* Give @p n entries (tagged pointers) to worker @p k; what its ring has
- * no room for is freed and counted as @p why. */
-static void give(struct rs_lcore *lc, unsigned k, void *const *objs, unsigned n,
-		 enum rs_dp_drop why)
+ * no room for is held, behind what is held already (nothing passes it),
+ * or with no room left to hold it, freed and counted steer_full. */
+static void give(struct rs_lcore *lc, unsigned k, void *const *objs, unsigned n)
 {
-	unsigned sent = rte_ring_enqueue_burst(lc->steer->in[k], objs, n, NULL);
+	struct steer_held *h = lc->steer->held[lc->queue];
+	unsigned sent = 0;
 
-	if (sent != 0)
-		rs_lcore_wake(lc->steer->lc[k]);
-	RS_CNT_ADD(lc, events[RS_DP_EV_STEERED_OUT], sent);
+	if (h->n == 0) {
+		sent = rte_ring_enqueue_burst(lc->steer->in[k], objs, n, NULL);
+		RS_CNT_ADD(lc, events[RS_DP_EV_STEERED_OUT], sent);
+	}
+	rs_lcore_wake(lc->steer->lc[k]);
 	for (unsigned i = sent; i < n; i++) {
+		if (h->n < HELD_MAX) {
+			h->obj[h->n] = objs[i];
+			h->owner[h->n++] = (uint8_t)k;
+			RS_EVENT(lc, STEER_HELD);
+			continue;
+		}
 		rte_pktmbuf_free((struct rte_mbuf *)((uintptr_t)objs[i] &
 						     ~(uintptr_t)TAG_MASK));
-		RS_CNT_INC(lc, drops[why]);
+		RS_CNT_INC(lc, drops[RS_DP_DROP_STEER_FULL]);
 	}
+}
+
+unsigned rs_steer_flush(struct rs_lcore *lc)
+{
+	struct steer_held *h = lc->steer->held[lc->queue];
+	void *burst[HELD_MAX];
+	bool gone[HELD_MAX];
+	unsigned nb, sent, left = 0;
+
+	if (h->n == 0)
+		return 0;
+	/* Owner by owner, each one's entries in order; what a ring takes
+	 * is the first of them. */
+	for (unsigned k = 0; k < lc->steer->n; k++) {
+		nb = 0;
+		for (unsigned i = 0; i < h->n; i++)
+			if (h->owner[i] == k)
+				burst[nb++] = h->obj[i];
+		if (nb == 0)
+			continue;
+		sent =
+		    rte_ring_enqueue_burst(lc->steer->in[k], burst, nb, NULL);
+		RS_CNT_ADD(lc, events[RS_DP_EV_STEERED_OUT], sent);
+		rs_lcore_wake(lc->steer->lc[k]);
+		for (unsigned i = 0; i < h->n; i++) {
+			if (h->owner[i] == k) {
+				gone[i] = sent != 0;
+				sent -= sent != 0;
+			}
+		}
+	}
+	for (unsigned i = 0; i < h->n; i++) {
+		if (!gone[i]) {
+			h->obj[left] = h->obj[i];
+			h->owner[left++] = h->owner[i];
+		}
+	}
+	h->n = left;
+	return left;
 }
 
 uint16_t rs_steer_split(struct rs_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
@@ -353,7 +435,7 @@ uint16_t rs_steer_split(struct rs_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 				owner[rest++] = owner[i];
 			}
 		}
-		give(lc, o, burst, nb, RS_DP_DROP_STEER_FULL);
+		give(lc, o, burst, nb);
 		nfar = rest;
 	}
 	return keep;
@@ -366,7 +448,7 @@ bool rs_steer_dgram(struct rs_lcore *lc, struct rte_mbuf *r)
 
 	if (o == lc->queue)
 		return false;
-	give(lc, o, &obj, 1, RS_DP_DROP_STEER_FULL);
+	give(lc, o, &obj, 1);
 	return true;
 }
 
@@ -479,27 +561,33 @@ void rs_steer_release(struct rs_lcore *lc, uint8_t proto, uint16_t port)
 }
 
 bool rs_steer_port_ok(const struct rs_lcore *lc, rte_be32_t laddr,
-		      uint16_t lport, rte_be32_t raddr, uint16_t rport)
+		      uint16_t lport, rte_be32_t raddr, uint16_t rport,
+		      bool any)
 {
 	uint32_t w = __atomic_load_n(claim_word(lc->steer, IPPROTO_TCP, lport),
-				     __ATOMIC_RELAXED) &
-		     CLAIM_OWNER;
+				     __ATOMIC_RELAXED);
+	uint32_t owner = w & CLAIM_OWNER, me = lc->queue + 1u;
 
-	if (w != 0 && w != lc->queue + 1u)
+	if (any) /* claimable: ours already, or no one's and unused */
+		return owner == me || w == 0;
+	if (owner != 0 && owner != me)
 		return false;
 	return rs_steer_flow_owner(lc->steer->n, raddr, laddr, rport, lport) ==
 	       lc->queue;
 }
 
-void rs_steer_port_use(struct rs_lcore *lc, uint16_t lport, int delta,
-		       bool chosen)
+int rs_steer_port_use(struct rs_lcore *lc, uint16_t lport, int delta,
+		      enum rs_tcp_port_how how)
 {
-	if (chosen)
+	if (how == RS_TCP_PORT_HASHED)
 		__atomic_fetch_add(claim_word(lc->steer, IPPROTO_TCP, lport),
 				   (uint32_t)delta * CLAIM_USER,
 				   __ATOMIC_RELAXED);
+	else if (delta > 0 && how == RS_TCP_PORT_ANY)
+		return rs_steer_claim(lc, IPPROTO_TCP, lport);
 	else if (delta > 0)
 		(*refs_of(lc, IPPROTO_TCP, lport))++;
 	else
 		rs_steer_release(lc, IPPROTO_TCP, lport);
+	return 0;
 }

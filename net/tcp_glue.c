@@ -184,22 +184,23 @@ static void event(void *user, struct rs_tcp_conn *c, unsigned ev)
 /* ---- the stack ----------------------------------------------------------- */
 
 /* Several workers: an ephemeral port whose flow hashes back to this
- * worker, and its users counted (steer.c). */
+ * worker (or, when none is left, one it can claim), and its users
+ * counted (steer.c). */
 static bool port_ok(void *ctx, uint32_t laddr, uint16_t lport, uint32_t raddr,
-		    uint16_t rport)
+		    uint16_t rport, bool any)
 {
 	const struct rs_lcore *lc = ctx;
 
 	return lc->steer == NULL ||
-	       rs_steer_port_ok(lc, laddr, lport, raddr, rport);
+	       rs_steer_port_ok(lc, laddr, lport, raddr, rport, any);
 }
 
-static void port_use(void *ctx, uint16_t lport, int delta, bool chosen)
+static int port_use(void *ctx, uint16_t lport, int delta,
+		    enum rs_tcp_port_how how)
 {
 	struct rs_lcore *lc = ctx;
 
-	if (lc->steer != NULL)
-		rs_steer_port_use(lc, lport, delta, chosen);
+	return lc->steer == NULL ? 0 : rs_steer_port_use(lc, lport, delta, how);
 }
 
 static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,

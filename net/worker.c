@@ -254,10 +254,18 @@ static unsigned loop_once(struct rs_lcore *lc, bool with_app)
 
 	clock_update(lc);
 	/* What other workers gave this one first: they received it
-	 * earlier than this burst, and a flow whose packets change queue
-	 * keeps its order. */
+	 * earlier than this burst, so a flow whose packets change queue
+	 * keeps its order -- unless the other worker has not yet given
+	 * what it received (a port that moves flows between queues may
+	 * reorder them at that moment; TCP takes it as reordering). */
 	work = lc->steer != NULL ? rs_steer_poll(lc) : 0;
-	n = rte_eth_rx_burst(lc->ifc->port_id, lc->queue, pkts, lc->burst);
+	/* Packets held back for a full ring go first; while some are
+	 * still held, the RX queue waits (steer.c). */
+	if (lc->steer != NULL && rs_steer_flush(lc) != 0)
+		n = 0, work++;
+	else
+		n = rte_eth_rx_burst(lc->ifc->port_id, lc->queue, pkts,
+				     lc->burst);
 	if (n != 0)
 		rx_handle(lc, pkts, n);
 	rs_arp_tick(lc, lc->now_tsc);

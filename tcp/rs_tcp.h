@@ -345,22 +345,36 @@ typedef void (*rs_tcp_event_fn)(void *user, struct rs_tcp_conn *c,
 /**
  * May rs_tcp_connect() use this ephemeral port?  (E.g. the glue keeps
  * only ports whose return traffic RSS-hashes to this lcore.)  The stack
- * has already checked that the 4-tuple is free.
+ * has already checked that the 4-tuple is free.  Asked first with
+ * @p any false for every port in the range; only when none was taken,
+ * again with @p any true: may the port be had some other way (the glue
+ * claims it when the connection takes it, RS_TCP_PORT_ANY)?
  *
  * @return true to take it, false to try another.
  */
 typedef bool (*rs_tcp_port_ok_fn)(void *ctx, uint32_t laddr, uint16_t lport,
-				  uint32_t raddr, uint16_t rport);
+				  uint32_t raddr, uint16_t rport, bool any);
+
+/** How a connection came by its local port (port_use). */
+enum rs_tcp_port_how {
+	RS_TCP_PORT_GIVEN = 0, /**< bound by the application, or accepted */
+	RS_TCP_PORT_HASHED,    /**< ephemeral, port_ok(any = false) took it */
+	RS_TCP_PORT_ANY,       /**< ephemeral, port_ok(any = true) took it */
+};
 
 /**
  * A connection took local port @p lport (@p delta +1: an active open, or
- * a passive one's SYN-RECEIVED entry), or was freed (-1); @p chosen: the
- * port is an ephemeral one that port_ok accepted.  How the glue counts
- * who uses a port (its workers share the port space).  Each +1 has one
- * -1, with the same @p chosen.
+ * a passive one's SYN-RECEIVED entry), or was freed (-1), having come by
+ * it as @p how says.  How the glue counts who uses a port (its workers
+ * share the port space).  Each +1 that succeeded has one -1, with the
+ * same @p how.
+ *
+ * @return 0; for +1 with RS_TCP_PORT_ANY, a negative errno when the port
+ *         cannot be had after all (the connect fails with
+ *         EADDRNOTAVAIL).
  */
-typedef void (*rs_tcp_port_use_fn)(void *ctx, uint16_t lport, int delta,
-				   bool chosen);
+typedef int (*rs_tcp_port_use_fn)(void *ctx, uint16_t lport, int delta,
+				  enum rs_tcp_port_how how);
 
 /** Congestion control (window arithmetic; loss recovery is shared). */
 enum rs_tcp_cc {

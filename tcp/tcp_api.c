@@ -106,11 +106,12 @@ struct rs_tcp_conn *rs_tcp_connect(struct rs_tcp_stack *st, uint64_t now,
 	struct rs_tcp_sockopts tmp;
 	const struct rs_tcp_sockopts *o = opts_pick(st, opts, &tmp);
 	struct rs_tcp_conn *c, *old;
+	enum rs_tcp_port_how how = RS_TCP_PORT_GIVEN;
 	uint32_t old_seq = 0;
 
 	if (o == NULL || laddr == 0 || raddr == 0 || rport == 0)
 		return connect_fail(NULL, EINVAL);
-	if (lport == 0 && rs_tcp_port_choose(st, &t, now, &old) < 0)
+	if (lport == 0 && rs_tcp_port_choose(st, &t, now, &old, &how) < 0)
 		return connect_fail(NULL, EADDRNOTAVAIL);
 	if (lport != 0 && !rs_tcp_tuple_usable(st, &t, now, &old))
 		return connect_fail(NULL, EADDRINUSE);
@@ -119,7 +120,8 @@ struct rs_tcp_conn *rs_tcp_connect(struct rs_tcp_stack *st, uint64_t now,
 	c = rs_tcp_conn_alloc(st, &t, o, now);
 	if (c == NULL)
 		return connect_fail(NULL, ENOBUFS);
-	rs_tcp_conn_port_use(c, lport == 0);
+	if (rs_tcp_conn_port_use(c, how) < 0)
+		return connect_fail(c, EADDRNOTAVAIL);
 	if (old != NULL)
 		rs_tcp_conn_iss_beyond(c, old_seq);
 	if (rs_tcp_conn_rings(c) < 0)

@@ -533,15 +533,19 @@ static void stop_all(struct rs_tcp_conn *c)
 	}
 }
 
-void rs_tcp_conn_port_use(struct rs_tcp_conn *c, bool chosen)
+int rs_tcp_conn_port_use(struct rs_tcp_conn *c, enum rs_tcp_port_how how)
 {
 	const struct rs_tcp_config *cfg = &c->st->cfg;
+	int rc;
 
 	if (cfg->port_use == NULL)
-		return;
-	cfg->port_use(cfg->port_ctx, c->tuple.lport, 1, chosen);
+		return 0;
+	rc = cfg->port_use(cfg->port_ctx, c->tuple.lport, 1, how);
+	if (rc < 0)
+		return rc;
 	c->port_used = true;
-	c->port_chosen = chosen;
+	c->port_how = (uint8_t)how;
+	return 0;
 }
 
 void rs_tcp_conn_free(struct rs_tcp_conn *c)
@@ -553,7 +557,7 @@ void rs_tcp_conn_free(struct rs_tcp_conn *c)
 	rs_tcp_list_del(&c->blink);
 	if (c->port_used)
 		st->cfg.port_use(st->cfg.port_ctx, c->tuple.lport, -1,
-				 c->port_chosen);
+				 (enum rs_tcp_port_how)c->port_how);
 	c->port_used = false;
 	rs_byte_ring_free(c->snd);
 	rs_byte_ring_free(c->rcv);
@@ -698,7 +702,7 @@ void rs_tcp_conn_iss_beyond(struct rs_tcp_conn *c, uint32_t seq)
 }
 
 static bool port_free(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t,
-		      uint64_t now, struct rs_tcp_conn **old)
+		      uint64_t now, struct rs_tcp_conn **old, bool any)
 {
 	if (!rs_tcp_tuple_usable(st, t, now, old))
 		return false;
@@ -706,25 +710,32 @@ static bool port_free(struct rs_tcp_stack *st, const struct rs_tcp_tuple *t,
 		return false;
 	return st->cfg.port_ok == NULL ||
 	       st->cfg.port_ok(st->cfg.port_ctx, t->laddr, t->lport, t->raddr,
-			       t->rport);
+			       t->rport, any);
 }
 
 /* The first port in algorithm 3's order that is free or held by a
  * reusable TIME-WAIT: in steady churn that is the port used longest
- * ago, so the oldest TIME-WAIT is the one reused. */
+ * ago, so the oldest TIME-WAIT is the one reused.  Only when port_ok
+ * took none, a second round asks it for any port it can have. */
 int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t,
-		       uint64_t now, struct rs_tcp_conn **old)
+		       uint64_t now, struct rs_tcp_conn **old,
+		       enum rs_tcp_port_how *how)
 {
 	uint32_t num = (uint32_t)st->cfg.port_hi - st->cfg.port_lo + 1;
 	uint32_t off = rs_tcp_port_offset(st->cfg.isn_secret, t->laddr,
 					  t->raddr, t->rport);
 
-	for (uint32_t count = 0; count < num; count++) {
-		t->lport =
-		    (uint16_t)(st->cfg.port_lo + (off + st->port_next) % num);
-		st->port_next++;
-		if (port_free(st, t, now, old))
-			return 0;
+	for (int any = 0; any <= (st->cfg.port_ok != NULL); any++) {
+		for (uint32_t count = 0; count < num; count++) {
+			t->lport = (uint16_t)(st->cfg.port_lo +
+					      (off + st->port_next) % num);
+			st->port_next++;
+			if (port_free(st, t, now, old, any)) {
+				*how =
+				    any ? RS_TCP_PORT_ANY : RS_TCP_PORT_HASHED;
+				return 0;
+			}
+		}
 	}
 	*old = NULL;
 	return -EADDRNOTAVAIL;

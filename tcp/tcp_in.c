@@ -90,7 +90,7 @@ void rs_tcp_syn_child(struct rs_tcp_listener *l, struct rs_tcp_conn *c)
 	l->st->n_syn_recv++;
 	tcp_state_set(c, RS_TCP_SYN_RECEIVED);
 	RS_TCP_COUNT(l->st, PASSIVE_OPENS);
-	rs_tcp_conn_port_use(c, false);
+	(void)rs_tcp_conn_port_use(c, RS_TCP_PORT_GIVEN); /* cannot fail */
 }
 
 static int listen_input(struct rs_tcp_listener *l, uint64_t now,

@@ -311,7 +311,7 @@ struct rs_tcp_conn {
 	/* who holds it, what is queued */
 	bool in_use, app_held, orphan, in_flow, shut_rd;
 	bool port_used;	  /* port_use(+1) was called: -1 when freed */
-	bool port_chosen; /* ... for an ephemeral port port_ok accepted */
+	uint8_t port_how; /* ... how it came by the port (rs_tcp_port_how) */
 	bool fin_queued, fin_sent, fin_acked, peer_fin, ack_now, ws_ok;
 	/* Our SYN is acked: from here on SND.UNA counts data only.  A flag,
 	 * not SND.UNA compared with ISS: 2 GiB on, sequence arithmetic
@@ -448,8 +448,9 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 				      const struct rs_tcp_tuple *t,
 				      const struct rs_tcp_sockopts *o,
 				      uint64_t now);
-/** The connection takes its local port: config.port_use(+1). */
-void rs_tcp_conn_port_use(struct rs_tcp_conn *c, bool chosen);
+/** The connection takes its local port: config.port_use(+1).
+ *  @return 0, or port_use's negative errno. */
+int rs_tcp_conn_port_use(struct rs_tcp_conn *c, enum rs_tcp_port_how how);
 /** Allocate the two rings.  @return 0 or -ENOMEM. */
 int rs_tcp_conn_rings(struct rs_tcp_conn *c);
 /** Return an entry to the pool (timers, flow, queue, rings undone). */
@@ -466,10 +467,12 @@ int rs_tcp_conn_to_accept_q(struct rs_tcp_conn *c);
 void rs_tcp_listener_finish(struct rs_tcp_listener *l);
 /** Choose a local port for @p t (lport filled in): a free one, or one
  *  whose TIME-WAIT may be reused (then *@p old is that connection, to be
- *  replaced through rs_tcp_tw_reuse(); else NULL).
+ *  replaced through rs_tcp_tw_reuse(); else NULL); *@p how says which
+ *  round of port_ok took it.
  *  @return 0 or -EADDRNOTAVAIL. */
 int rs_tcp_port_choose(struct rs_tcp_stack *st, struct rs_tcp_tuple *t,
-		       uint64_t now, struct rs_tcp_conn **old);
+		       uint64_t now, struct rs_tcp_conn **old,
+		       enum rs_tcp_port_how *how);
 /** May an active open at @p now take @p t (given its port)?  True when
  *  no connection has it, or a TIME-WAIT one that may be reused (*@p old
  *  set as for rs_tcp_port_choose()). */

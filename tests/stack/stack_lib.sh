@@ -189,6 +189,16 @@ st_clean() {
 	fi
 	st__show "$log" "stack"
 	for d in "$@"; do allowed+=" drop.$d"; done
+	# Several workers in tap mode: the kernel's tap picks a queue for a
+	# flow by its hash until the stack first writes a packet of the flow,
+	# and from then on the queue it was written on -- but it learns that
+	# only after handing the written packet up, so Linux's answer to it
+	# (the handshake's ACK) may still leave by hash, to the other worker,
+	# while the data after it goes straight to the owner.  Taken first,
+	# the data makes that ACK old: an out-of-window drop.  (Seen in
+	# stack_malformed_2w; a port that hashes as we ask has no such turn.)
+	((${TB_WORKERS:-1} > 1)) && [[ $TB_MODE == tap ]] &&
+		allowed+=" drop.tcp_out_of_window"
 	expect "$what: no packet unexplained" 0 "$(tb_counter "$log" unexplained)"
 	expect "$what: no socket, connection or mbuf left" \
 		"sockets_open=0 tcp_conns=0 tcp_conns_at_stop=0 mbufs_in_use=0" \
@@ -199,6 +209,15 @@ st_clean() {
 		$1 ~ /^drop\./ && index(ok, " " $1 " ") == 0 {print $1 "=" $2}
 		' "$log" | tr '\n' ' ')
 	expect "$what: no drop but ${allowed// /, }" "" "$drops"
+	if ((${TB_WORKERS:-1} > 1)); then
+		echo "# stack, $TB_WORKERS workers: packets steered" \
+			"$(tb_counter "$log" event.steered_out) (taken" \
+			"$(tb_counter "$log" event.steered_in)), held back for a" \
+			"full ring $(tb_counter "$log" event.steer_held)"
+		expect "$what: every packet steered between workers was taken" \
+			"$(tb_counter "$log" event.steered_out)" \
+			"$(tb_counter "$log" event.steered_in)"
+	fi
 	d=$(tb_counter "$log" tx_dropped)
 	if [[ $tx_ok -eq 1 ]]; then
 		echo "# stack: the TX queue refused ${d:-?} packets (TCP resent them)"

@@ -158,30 +158,48 @@ static void test_config_checked(void **state)
 }
 
 /* The port hooks' record: port_ok calls, and each port's users as
- * port_use counts them. */
+ * port_use counts them, by how they came by it. */
 struct port_log {
-	unsigned asked;
-	int used[8]; /* ports 50000..50007 */
+	unsigned asked, asked_any;
+	bool any_ok;	  /* the second round takes port 50003 */
+	int used[8];	  /* ports 50000..50007, hashed */
+	int claimed[8];	  /* ... taken in the second round */
+	int refuse_claim; /* port_use(+1, ANY) fails this many times */
 };
 
 static bool only_even(void *ctx, uint32_t laddr, uint16_t lport, uint32_t raddr,
-		      uint16_t rport)
-{
-	(void)laddr;
-	(void)raddr;
-	(void)rport;
-	((struct port_log *)ctx)->asked++;
-	return (lport & 1) == 0;
-}
-
-static void port_count(void *ctx, uint16_t lport, int delta, bool chosen)
+		      uint16_t rport, bool any)
 {
 	struct port_log *log = ctx;
 
-	assert_true(chosen);
+	(void)laddr;
+	(void)raddr;
+	(void)rport;
+	if (any) {
+		log->asked_any++;
+		return log->any_ok && lport == 50003;
+	}
+	log->asked++;
+	return (lport & 1) == 0;
+}
+
+static int port_count(void *ctx, uint16_t lport, int delta,
+		      enum rs_tcp_port_how how)
+{
+	struct port_log *log = ctx;
+	int *n;
+
+	assert_true(how == RS_TCP_PORT_HASHED || how == RS_TCP_PORT_ANY);
 	assert_true(lport >= 50000 && lport <= 50007);
-	log->used[lport - 50000] += delta;
-	assert_true(log->used[lport - 50000] >= 0);
+	if (how == RS_TCP_PORT_ANY && delta > 0 && log->refuse_claim > 0) {
+		log->refuse_claim--;
+		return -EADDRINUSE;
+	}
+	n = how == RS_TCP_PORT_ANY ? &log->claimed[lport - 50000]
+				   : &log->used[lport - 50000];
+	*n += delta;
+	assert_true(*n >= 0);
+	return 0;
 }
 
 static void test_ephemeral_ports(void **state)
@@ -189,7 +207,7 @@ static void test_ephemeral_ports(void **state)
 	struct rs_tcp_config cfg;
 	struct sink k;
 	struct rs_tcp_stack *st;
-	struct rs_tcp_conn *c[8];
+	struct rs_tcp_conn *c[8] = {NULL};
 	struct rs_tcp_tuple t;
 	struct port_log log = {0};
 
@@ -217,13 +235,34 @@ static void test_ephemeral_ports(void **state)
 		}
 	}
 	assert_true(log.asked >= 4);
+	assert_int_equal(log.asked_any, 0); /* the first round had ports */
 	/* port_use: one user on each even port, none on the odd ones. */
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(log.used[i], (i & 1) == 0 ? 1 : 0);
+	/* No even port left: the second round, which takes none here. */
 	errno = 0;
 	assert_null(rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"),
 				   80, NULL, NULL));
 	assert_int_equal(errno, EADDRNOTAVAIL);
+	assert_int_equal(log.asked_any, 4); /* the four odd ports */
+	/* The second round takes 50003; its claim failing fails the
+	 * connect and leaves nothing counted. */
+	log.any_ok = true;
+	log.refuse_claim = 1;
+	errno = 0;
+	assert_null(rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"),
+				   80, NULL, NULL));
+	assert_int_equal(errno, EADDRNOTAVAIL);
+	assert_int_equal(rs_tcp_conn_count(st), 4);
+	c[5] = rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"), 80,
+			      NULL, NULL);
+	assert_non_null(c[5]);
+	rs_tcp_tuple_get(c[5], &t);
+	assert_int_equal(t.lport, 50003);
+	assert_int_equal(log.claimed[3], 1);
+	rs_tcp_abort(c[5], 0);
+	assert_int_equal(log.claimed[3], 0);
+	log.any_ok = false;
 	/* Another destination may reuse the same local ports. */
 	c[4] = rs_tcp_connect(st, 0, ip("198.18.0.2"), 0, ip("198.18.0.1"), 81,
 			      NULL, NULL);

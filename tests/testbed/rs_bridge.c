@@ -200,11 +200,11 @@ static const char usage_text[] =
     "    --no-tso                 offer no TSO on the vhost port and\n"
     "                             merge nothing: frames one by one\n"
     "    --queues N               queue pairs of the vhost port (1-16,\n"
-    "                             default 1; not with --impair or\n"
-    "                             --af-packet): all are polled, and a\n"
-    "                             frame for the virtio side goes to the\n"
-    "                             queue a fold of its addresses and\n"
-    "                             ports picks (not RSS's hash)\n"
+    "                             default 1; not with --af-packet):\n"
+    "                             all are polled, and a frame for the\n"
+    "                             virtio side goes to the queue a fold\n"
+    "                             of its addresses and ports picks (not\n"
+    "                             RSS's hash), impaired or not\n"
     "    -h, --help               print this help\n"
     "\n"
     "COUNTERS\n"
@@ -342,9 +342,8 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 				   "");
 	if (strlen(o->tap_iface) > 15)
 		return usage_error("--tap: 15 bytes at most: ", o->tap_iface);
-	if (o->queues > 1 && (o->af_iface != NULL || impair_active(&o->impair)))
-		return usage_error("--queues: more than 1 only with --vhost "
-				   "and without --impair",
+	if (o->queues > 1 && o->af_iface != NULL)
+		return usage_error("--queues: more than 1 only with --vhost",
 				   "");
 	o->eal_argc = argc - optind;
 	o->eal_argv = argv + optind;
@@ -903,39 +902,85 @@ static void impair_rx(struct bridge *b, int dir, struct rte_mbuf **pkts,
 	}
 }
 
-/* The impaired path: received frames get their fate, due ones leave. */
+/* Send what is due on each of the vhost port's queues (the one
+ * queue_of() picks); what a full queue does not take stays pending, in
+ * order.  @return frames sent. */
+static uint16_t tx_pend_spread(struct bridge *b, struct dir_impair *im,
+			       uint16_t to)
+{
+	struct rte_mbuf *one[PEND_MAX];
+	uint8_t qs[PEND_MAX];
+	bool sent_it[PEND_MAX];
+	uint16_t k, sent, total = 0, left = 0;
+
+	for (uint16_t i = 0; i < im->npend; i++) {
+		qs[i] = (uint8_t)queue_of(b, im->pend[i]);
+		sent_it[i] = false;
+	}
+	for (uint16_t q = 0; q < b->nq; q++) {
+		k = 0;
+		for (uint16_t i = 0; i < im->npend; i++)
+			if (qs[i] == q)
+				one[k++] = im->pend[i];
+		if (k == 0)
+			continue;
+		sent = rte_eth_tx_burst(to, q, one, k);
+		total += sent;
+		for (uint16_t i = 0; i < im->npend && sent != 0; i++)
+			if (qs[i] == q) {
+				sent_it[i] = true;
+				sent--;
+			}
+	}
+	for (uint16_t i = 0; i < im->npend; i++)
+		if (!sent_it[i])
+			im->pend[left++] = im->pend[i];
+	im->npend = left;
+	return total;
+}
+
+/* The impaired path: received frames (from every queue of the vhost
+ * port) get their fate, due ones leave. */
 static uint16_t forward_impaired(struct bridge *b, int dir, uint16_t from)
 {
 	struct dir_impair *im = &b->imp[dir];
 	struct dir_stats *st = &b->st[dir];
 	uint64_t now = rte_get_tsc_cycles();
 	struct rte_mbuf *pkts[BURST], *m;
-	uint16_t n, sent, to = b->port[dir];
+	uint16_t n, got = 0, sent, to = b->port[dir];
+	uint16_t nq = dir == DIR_TO_TAP ? b->nq : 1;
 
-	n = rte_eth_rx_burst(from, 0, pkts, BURST);
-	for (uint16_t i = 0; i < n; i++)
-		st->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-	st->rx_pkts += n;
-	n = cut_burst(b, dir, pkts, n);
-	impair_rx(b, dir, b->cut, n, now);
+	for (uint16_t q = 0; q < nq; q++) {
+		n = rte_eth_rx_burst(from, q, pkts, BURST);
+		for (uint16_t i = 0; i < n; i++)
+			st->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		st->rx_pkts += n;
+		got += n;
+		n = cut_burst(b, dir, pkts, n);
+		impair_rx(b, dir, b->cut, n, now);
+	}
 	while (im->npend < PEND_MAX &&
 	       (m = impair_queue_pop_due(&im->q, now)) != NULL)
 		im->pend[im->npend++] = m;
 	if (im->npend == 0)
-		return n;
+		return got;
 	if (dir == DIR_TO_VHOST)
 		im->npend = merge_burst(b, dir, im->pend, im->npend);
-	sent = rte_eth_tx_burst(to, 0, im->pend, im->npend);
+	if (dir == DIR_TO_VHOST && b->nq > 1) {
+		sent = tx_pend_spread(b, im, to);
+	} else {
+		sent = rte_eth_tx_burst(to, 0, im->pend, im->npend);
+		memmove(im->pend, im->pend + sent,
+			(im->npend - sent) * sizeof(im->pend[0]));
+		im->npend -= sent;
+	}
 	st->tx_pkts += sent;
-	memmove(im->pend, im->pend + sent,
-		(im->npend - sent) * sizeof(im->pend[0]));
-	im->npend -= sent;
 	if (im->npend != 0 && dir == DIR_TO_VHOST && !link_up(to)) {
 		st->no_peer += im->npend;
 		rte_pktmbuf_free_bulk(im->pend, im->npend);
 		im->npend = 0;
 	}
-	return n + sent;
+	return got + sent;
 }
 
 /* Microseconds until the next delayed frame is due (UINT32_MAX: none). */

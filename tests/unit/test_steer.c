@@ -18,8 +18,12 @@
  *                   ports that hash back to the worker
  *   t_hand_over     an RX burst split between the workers: the owner's
  *                   ring gets the other's packets and settles them (SYNs
- *                   to a closed port), and the counters add up; an ARP request
- * answered by one worker teaches the other
+ *                   to a closed port), and the counters add up; an ARP
+ *                   request answered by one worker teaches the other
+ *   t_held          past what the owner's ring takes, packets are held
+ *                   back (up to twice the largest burst, then dropped as
+ *                   steer_full), given as the owner takes its ring, and
+ *                   none is lost
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -73,7 +77,7 @@ static void eal_init(void)
 
 	assert_true(rte_eal_init((int)RTE_DIM(argv) - 1, argv) >= 0);
 	pool = rte_pktmbuf_pool_create(
-	    "test_steer", 511, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	    "test_steer", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	assert_non_null(pool);
 }
 
@@ -131,6 +135,7 @@ static int teardown(void **state)
 
 		rs_socks_free(lc);
 		rs_tcp_glue_free(lc);
+		rs_arp_flush(lc); /* what waited for an answer */
 		for (uint16_t i = 0; i < lc->tx_n; i++)
 			rte_pktmbuf_free(lc->tx[i]);
 		lc->tx_n = 0;
@@ -386,32 +391,56 @@ static void t_claims(void **state)
 	assert_int_equal(rs_steer_claim(b, IPPROTO_TCP, 8080), -EADDRINUSE);
 	/* A connection accepted on the port holds the claim past its
 	 * listener's socket. */
-	rs_steer_port_use(a, 8080, 1, false);
+	rs_steer_port_use(a, 8080, 1, RS_TCP_PORT_GIVEN);
 	rs_steer_release(a, IPPROTO_TCP, 8080);
 	assert_int_equal(rs_steer_claim(b, IPPROTO_TCP, 8080), -EADDRINUSE);
-	rs_steer_port_use(a, 8080, -1, false);
+	rs_steer_port_use(a, 8080, -1, RS_TCP_PORT_GIVEN);
 	assert_int_equal(rs_steer_claim(b, IPPROTO_TCP, 8080), 0);
 	rs_steer_release(b, IPPROTO_TCP, 8080);
 	rs_steer_release(b, IPPROTO_UDP, 8080);
 	/* A port in use by hash cannot be claimed, by anyone. */
-	rs_steer_port_use(a, 9090, 1, true);
+	rs_steer_port_use(a, 9090, 1, RS_TCP_PORT_HASHED);
 	assert_int_equal(rs_steer_claim(b, IPPROTO_TCP, 9090), -EADDRINUSE);
 	assert_int_equal(rs_steer_claim(a, IPPROTO_TCP, 9090), -EADDRINUSE);
-	rs_steer_port_use(a, 9090, -1, true);
+	rs_steer_port_use(a, 9090, -1, RS_TCP_PORT_HASHED);
 	assert_int_equal(rs_steer_claim(b, IPPROTO_TCP, 9090), 0);
 	/* port_ok: the flow hashes back, and no other worker claims it. */
-	assert_false(rs_steer_port_ok(a, ip(US), 9090, ip(PEER), 80));
+	assert_false(rs_steer_port_ok(a, ip(US), 9090, ip(PEER), 80, false));
 	for (uint16_t p = 40000; p < 40100; p++) {
 		unsigned o = rs_steer_flow_owner(2, ip(US), ip(PEER), p, 80);
 
 		assert_int_equal(
-		    rs_steer_port_ok(w->lc[o], ip(US), p, ip(PEER), 80), true);
+		    rs_steer_port_ok(w->lc[o], ip(US), p, ip(PEER), 80, false),
+		    true);
 		assert_int_equal(
-		    rs_steer_port_ok(w->lc[!o], ip(US), p, ip(PEER), 80),
+		    rs_steer_port_ok(w->lc[!o], ip(US), p, ip(PEER), 80, false),
 		    false);
 		ok[o]++;
 	}
 	assert_true(ok[0] > 20 && ok[1] > 20);
+	/* port_ok's second round (no port hashed back): a port that is the
+	 * worker's own or no one's and unused, whatever the flow hashes
+	 * to; port_use(ANY) then claims it. */
+	assert_true(rs_steer_port_ok(b, ip(US), 9090, ip(PEER), 80, true));
+	assert_false(rs_steer_port_ok(a, ip(US), 9090, ip(PEER), 80, true));
+	rs_steer_port_use(b, 9191, 1, RS_TCP_PORT_HASHED);
+	assert_false(rs_steer_port_ok(a, ip(US), 9191, ip(PEER), 80, true));
+	assert_int_equal(rs_steer_port_use(a, 9191, 1, RS_TCP_PORT_ANY),
+			 -EADDRINUSE);
+	rs_steer_port_use(b, 9191, -1, RS_TCP_PORT_HASHED);
+	assert_true(rs_steer_port_ok(a, ip(US), 9191, ip(PEER), 80, true));
+	assert_int_equal(rs_steer_port_use(a, 9191, 1, RS_TCP_PORT_ANY), 0);
+	assert_int_equal(rs_steer_claim(b, IPPROTO_TCP, 9191), -EADDRINUSE);
+	assert_false(rs_steer_port_ok(b, ip(US), 9191, ip(PEER), 81, false));
+	for (uint16_t p = 40000; p < 40032; p++) { /* its flows come to a */
+		struct rte_mbuf *m = tcp_frame(p, 9191, RTE_TCP_ACK_FLAG);
+
+		assert_int_equal(rs_steer_owner(b, m), 0);
+		rte_pktmbuf_free(m);
+	}
+	rs_steer_port_use(a, 9191, -1, RS_TCP_PORT_ANY);
+	assert_int_equal(rs_steer_claim(b, IPPROTO_TCP, 9191), 0);
+	rs_steer_release(b, IPPROTO_TCP, 9191);
 	rs_steer_release(b, IPPROTO_TCP, 9090);
 }
 
@@ -468,6 +497,57 @@ static void t_hand_over(void **state)
 	assert_int_equal(settled(b), nt);
 }
 
+/* A SYN (to a closed port) of a flow @p owner owns, from a new port. */
+static struct rte_mbuf *owned_frame(const struct rs_lcore *lc, unsigned owner,
+				    uint16_t *port)
+{
+	for (;;) {
+		struct rte_mbuf *m =
+		    tcp_frame((*port)++, 7020, RTE_TCP_SYN_FLAG);
+
+		if (rs_steer_owner(lc, m) == owner)
+			return m;
+		rte_pktmbuf_free(m);
+	}
+}
+
+static void t_held(void **state)
+{
+	struct world *w = *state;
+	struct rs_lcore *a = w->lc[0], *b = w->lc[1];
+	/* What b's ring takes (4096 entries, one kept free), what a may
+	 * hold past it (twice RS_BURST_MAX), and 5 more. */
+	const unsigned ring = 4095, held = 2 * RS_BURST_MAX,
+		       total = ring + held + 5;
+	struct rte_mbuf *pkts[32];
+	uint16_t port = 1024;
+	unsigned given = 0, n;
+
+	while (given < total) {
+		n = RTE_MIN(32u, total - given);
+		for (unsigned i = 0; i < n; i++)
+			pkts[i] = owned_frame(a, 1, &port);
+		assert_int_equal(rs_steer_split(a, pkts, (uint16_t)n), 0);
+		given += n;
+	}
+	assert_int_equal(RS_CNT_READ(a, events[RS_DP_EV_STEERED_OUT]), ring);
+	assert_int_equal(RS_CNT_READ(a, events[RS_DP_EV_STEER_HELD]), held);
+	assert_int_equal(RS_CNT_READ(a, drops[RS_DP_DROP_STEER_FULL]), 5);
+	assert_int_equal(rs_steer_flush(a), held); /* b has taken nothing */
+	/* b takes a burst: as much room, which a's flush fills. */
+	n = rs_steer_poll(b);
+	assert_int_equal(n, b->burst);
+	assert_int_equal(rs_steer_flush(a), held - b->burst);
+	/* Until b has taken everything: nothing lost on the way. */
+	while (rs_steer_flush(a) != 0 || n != 0)
+		n = rs_steer_poll(b);
+	assert_int_equal(RS_CNT_READ(a, events[RS_DP_EV_STEERED_OUT]),
+			 ring + held);
+	assert_int_equal(RS_CNT_READ(b, events[RS_DP_EV_STEERED_IN]),
+			 ring + held);
+	assert_int_equal(settled(b), ring + held);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +555,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_owners, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_claims, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_hand_over, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_held, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
