@@ -429,7 +429,9 @@ int rsk_set_nonblock(int fd, bool on);
  * getaddrinfo(3) through the proxy's Resolve (its [hosts] table and DNS)
  * on the default connection.  Numeric hosts and a NULL host are answered
  * here; services are port numbers or names from the local services
- * database.  IPv4 only.
+ * database.  The proxy reaches IPv4 only: asked for AF_INET6, a name's
+ * addresses come back IPv4-mapped (::ffff:a.b.c.d, for AF_INET6
+ * sockets); a numeric IPv6 host comes back as it is.
  *
  * @return 0 with the list in *res (free with rsk_freeaddrinfo()), or an
  *   EAI_* code (EAI_NONAME, EAI_AGAIN, EAI_FAIL, EAI_FAMILY, EAI_SERVICE,

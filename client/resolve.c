@@ -5,6 +5,12 @@
  * carries the EAI code.  One addrinfo per address and socket type; each
  * is one allocation holding its sockaddr (and the first one the canonical
  * name), so freeing walks the list.
+ *
+ * The proxy reaches IPv4 only, and its IPv6 sockets take IPv4-mapped
+ * addresses (::ffff:a.b.c.d): asked for AF_INET6, a name's IPv4
+ * addresses come back mapped, as Java's runtime and AI_V4MAPPED want
+ * them; a numeric IPv6 host comes back as it is (the proxy refuses a
+ * connection to it, ENETUNREACH: nothing goes around it).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,8 +23,16 @@
 
 struct ai_block {
 	struct addrinfo ai;
-	struct sockaddr_in sa;
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} sa;
 	char name[];
+};
+
+/* An address as the list carries it: IPv4, or 16 bytes for AF_INET6. */
+struct ai_addr {
+	uint8_t b[16];
 };
 
 /* The port of @p service for @p socktype into *port.  @return 0 or an
@@ -47,21 +61,28 @@ static int service_port(const char *service, int socktype, int flags, int *port)
 	return 0;
 }
 
-static int ai_add(struct addrinfo ***tail, const uint8_t ip[4], int port,
-		  int socktype, const char *canon)
+static int ai_add(struct addrinfo ***tail, int family, const struct ai_addr *ip,
+		  int port, int socktype, const char *canon)
 {
 	size_t nlen = canon != NULL ? strlen(canon) + 1 : 0;
 	struct ai_block *b = calloc(1, sizeof(*b) + nlen);
 
 	if (b == NULL)
 		return EAI_MEMORY;
-	b->sa.sin_family = AF_INET;
-	b->sa.sin_port = htons((uint16_t)port);
-	memcpy(&b->sa.sin_addr, ip, 4);
-	b->ai.ai_family = AF_INET;
+	if (family == AF_INET6) {
+		b->sa.v6.sin6_family = AF_INET6;
+		b->sa.v6.sin6_port = htons((uint16_t)port);
+		memcpy(&b->sa.v6.sin6_addr, ip->b, 16);
+		b->ai.ai_addrlen = sizeof(b->sa.v6);
+	} else {
+		b->sa.v4.sin_family = AF_INET;
+		b->sa.v4.sin_port = htons((uint16_t)port);
+		memcpy(&b->sa.v4.sin_addr, ip->b, 4);
+		b->ai.ai_addrlen = sizeof(b->sa.v4);
+	}
+	b->ai.ai_family = family;
 	b->ai.ai_socktype = socktype;
 	b->ai.ai_protocol = socktype == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP;
-	b->ai.ai_addrlen = sizeof(b->sa);
 	b->ai.ai_addr = (struct sockaddr *)&b->sa;
 	if (canon != NULL) {
 		memcpy(b->name, canon, nlen);
@@ -98,8 +119,9 @@ static int resolve_remote(const char *node, Remsock__ResolveReply **rep)
 	return EAI_SYSTEM;
 }
 
-static int ai_build(const struct addrinfo *h, const uint8_t (*ips)[4], size_t n,
-		    int port, const char *canon, struct addrinfo **res)
+static int ai_build(const struct addrinfo *h, int family,
+		    const struct ai_addr *ips, size_t n, int port,
+		    const char *canon, struct addrinfo **res)
 {
 	static const int both[] = {SOCK_STREAM, SOCK_DGRAM};
 	struct addrinfo *list = NULL, **tail = &list;
@@ -108,11 +130,11 @@ static int ai_build(const struct addrinfo *h, const uint8_t (*ips)[4], size_t n,
 	for (size_t i = 0; i < n && rc == 0; i++)
 		for (unsigned t = 0; t < 2 && rc == 0; t++)
 			if (h->ai_socktype == 0 || h->ai_socktype == both[t])
-				rc = ai_add(&tail, ips[i], port, both[t],
-					    list == NULL &&
-						    (h->ai_flags & AI_CANONNAME)
-						? canon
-						: NULL);
+				rc = ai_add(
+				    &tail, family, &ips[i], port, both[t],
+				    list == NULL && (h->ai_flags & AI_CANONNAME)
+					? canon
+					: NULL);
 	if (rc != 0) {
 		rsk_freeaddrinfo(list);
 		return rc;
@@ -123,8 +145,9 @@ static int ai_build(const struct addrinfo *h, const uint8_t (*ips)[4], size_t n,
 
 static int check_hints(const struct addrinfo *h)
 {
-	if (h->ai_family != AF_UNSPEC && h->ai_family != AF_INET)
-		return h->ai_family == AF_INET6 ? EAI_ADDRFAMILY : EAI_FAMILY;
+	if (h->ai_family != AF_UNSPEC && h->ai_family != AF_INET &&
+	    h->ai_family != AF_INET6)
+		return EAI_FAMILY;
 	if (h->ai_socktype != 0 && h->ai_socktype != SOCK_STREAM &&
 	    h->ai_socktype != SOCK_DGRAM)
 		return EAI_SOCKTYPE;
@@ -139,9 +162,12 @@ int rsk_getaddrinfo(const char *node, const char *service,
 		    const struct addrinfo *hints, struct addrinfo **res)
 {
 	static const struct addrinfo none = {.ai_family = AF_UNSPEC};
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
 	const struct addrinfo *h = hints != NULL ? hints : &none;
 	Remsock__ResolveReply *rep = NULL;
-	uint8_t one[1][4], (*ips)[4] = one;
+	struct ai_addr one[1] = {0}, *ips = one;
+	/* What the list holds: IPv4 unless asked for AF_INET6 (mapped). */
+	int family = h->ai_family == AF_INET6 ? AF_INET6 : AF_INET;
 	size_t n = 1;
 	int port, rc;
 
@@ -156,27 +182,46 @@ int rsk_getaddrinfo(const char *node, const char *service,
 	if (node == NULL) {
 		uint32_t a = htonl(h->ai_flags & AI_PASSIVE ? INADDR_ANY
 							    : INADDR_LOOPBACK);
-		memcpy(one[0], &a, 4);
-	} else if (inet_pton(AF_INET, node, one[0]) != 1) {
+
+		if (family == AF_INET6 && (h->ai_flags & AI_PASSIVE))
+			; /* :: */
+		else if (family == AF_INET6)
+			one[0].b[15] = 1; /* ::1 */
+		else
+			memcpy(one[0].b, &a, 4);
+	} else if (inet_pton(AF_INET6, node, one[0].b) == 1) {
+		if (h->ai_family == AF_INET) /* an IPv6 literal for IPv4 */
+			return EAI_ADDRFAMILY;
+		family = AF_INET6;
+	} else if (inet_pton(AF_INET, node, one[0].b) == 1) {
+		if (family == AF_INET6) {
+			memmove(one[0].b + 12, one[0].b, 4);
+			memcpy(one[0].b, mapped, 12);
+		}
+	} else {
 		if (h->ai_flags & AI_NUMERICHOST)
 			return EAI_NONAME;
 		rc = resolve_remote(node, &rep);
 		if (rc != 0)
 			return rc;
 		n = rep->n_packed_address;
-		ips = calloc(n + 1, 4);
+		ips = calloc(n + 1, sizeof(*ips));
 		if (ips == NULL) {
 			remsock__resolve_reply__free_unpacked(rep, NULL);
 			return EAI_MEMORY;
 		}
-		for (size_t i = 0, k = 0; i < rep->n_packed_address; i++)
-			if (rep->packed_address[i].len == 4)
-				memcpy(ips[k++], rep->packed_address[i].data,
-				       4);
-			else
+		for (size_t i = 0, k = 0; i < rep->n_packed_address; i++) {
+			if (rep->packed_address[i].len != 4) {
 				n--;
+				continue;
+			}
+			if (family == AF_INET6)
+				memcpy(ips[k].b, mapped, 12);
+			memcpy(ips[k++].b + (family == AF_INET6 ? 12 : 0),
+			       rep->packed_address[i].data, 4);
+		}
 	}
-	rc = ai_build(h, (const uint8_t(*)[4])ips, n, port,
+	rc = ai_build(h, family, ips, n, port,
 		      rep != NULL && rep->canonical_name != NULL
 			  ? rep->canonical_name
 			  : node,

@@ -39,7 +39,9 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # init; named for its systemd-analyze) checks the installed unit.
 # libssl-dev: the TLS port; openssl makes the tests' certificates.
 # prometheus (promtool too) checks and scrapes GET /metrics in the tests;
-# its own service is not left running where this installs it.  man-db
+# its own service is not left running where this installs it (nor is
+# redis-server's: the shim's tests run redis-server and redis-cli, dig
+# from bind9-dnsutils, in the test namespace).  man-db
 # renders the man pages the build makes (test man_pages).
 PACKAGES=(
 	build-essential pkg-config meson ninja-build
@@ -50,6 +52,7 @@ PACKAGES=(
 	libssl-dev openssl
 	iproute2 iputils-ping procps dnsmasq-base iperf3 curl
 	haproxy dpdk-dev gnuplot-nox linux-perf systemd prometheus man-db
+	redis-server redis-tools bind9-dnsutils
 )
 
 install_packages() {
@@ -67,8 +70,11 @@ install_packages() {
 	apt-get update -q >/dev/null || die "apt-get update failed"
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
 		die "apt-get install ${missing[*]} failed"
-	if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
-		systemctl disable --now prometheus >/dev/null 2>&1 || true
+	if [[ -d /run/systemd/system ]]; then
+		for p in prometheus redis-server; do
+			[[ " ${missing[*]} " == *" $p "* ]] &&
+				{ systemctl disable --now "$p" >/dev/null 2>&1 || true; }
+		done
 	fi
 }
 

@@ -3,11 +3,12 @@
  * Data calls.  TCP shim sockets need none of this: the program's end is
  * a stream socket and read, write, send, recv, sendfile, splice ... work
  * on it as they are.  A UDP shim socket is a SOCK_SEQPACKET pair whose
- * messages carry a header, a struct sockaddr_in: towards the proxy the
+ * messages carry a header, an address: towards the proxy the
  * destination (family 0: the connected peer), from it the source.  So
  * every call that reads or writes data stands in front of libc here, and
  * adds or takes off the header for UDP shim descriptors only; for every
- * other descriptor it costs a table lookup.
+ * other descriptor it costs a table lookup.  The header is a union
+ * shim_addr of SHIM_HDR bytes, of the socket's family.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,25 +30,25 @@ static bool is_udp(int fd)
 ssize_t shim_dgram_send(int fd, struct shim_sock *ss, const struct msghdr *m,
 			int flags)
 {
-	struct sockaddr_in hdr = {0};
+	union shim_addr hdr = {0};
 	struct iovec iov[IOV_MAX_SHIM + 1];
 	struct msghdr out = {.msg_iov = iov};
 	size_t total = 0;
+	socklen_t hlen;
 	ssize_t n;
+	int rc;
 
 	if (m->msg_iovlen > IOV_MAX_SHIM) {
 		errno = EMSGSIZE;
 		return -1;
 	}
 	if (m->msg_name != NULL && m->msg_namelen > 0) {
-		const struct sockaddr *sa = m->msg_name;
-
-		if (sa->sa_family != AF_INET || m->msg_namelen < sizeof(hdr)) {
-			errno =
-			    sa->sa_family != AF_INET ? EAFNOSUPPORT : EINVAL;
+		rc = shim_addr_take(ss, m->msg_name, m->msg_namelen, &hdr,
+				    &hlen);
+		if (rc < 0) {
+			errno = -rc;
 			return -1;
 		}
-		memcpy(&hdr, sa, sizeof(hdr));
 	} else if (!ss->udp_peer && !ss->orphan) {
 		errno = EDESTADDRREQ;
 		return -1;
@@ -70,9 +71,10 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *ss, const struct msghdr *m,
 
 ssize_t shim_dgram_recv(int fd, struct msghdr *m, int flags)
 {
-	struct sockaddr_in hdr;
+	union shim_addr hdr;
 	struct iovec iov[IOV_MAX_SHIM + 1];
 	struct msghdr in = {.msg_iov = iov};
+	socklen_t hlen;
 	ssize_t n;
 
 	if (m->msg_iovlen > IOV_MAX_SHIM) {
@@ -96,10 +98,11 @@ ssize_t shim_dgram_recv(int fd, struct msghdr *m, int flags)
 		return -1;
 	}
 	if (m->msg_name != NULL) {
+		hlen = hdr.sa.sa_family == AF_INET6 ? sizeof(hdr.v6)
+						    : sizeof(hdr.v4);
 		memcpy(m->msg_name, &hdr,
-		       m->msg_namelen < sizeof(hdr) ? m->msg_namelen
-						    : sizeof(hdr));
-		m->msg_namelen = sizeof(hdr);
+		       m->msg_namelen < hlen ? m->msg_namelen : hlen);
+		m->msg_namelen = hlen;
 	}
 	return n - (ssize_t)sizeof(hdr);
 }

@@ -156,7 +156,7 @@ void shim_adopt(void)
 	closedir(d);
 }
 
-int shim_sock_new(int h, int kind, int flags, enum shim_state st)
+int shim_sock_new(int h, int family, int kind, int flags, enum shim_state st)
 {
 	struct shim_sock *ss = calloc(1, sizeof(*ss));
 	struct epoll_event e = {.data.ptr = ss};
@@ -178,6 +178,7 @@ int shim_sock_new(int h, int kind, int flags, enum shim_state st)
 		err = errno;
 		goto err_put;
 	}
+	sv[1] = shim_fd_own(sv[1]); /* out of the program's way */
 	tag_end(sv[0], kind);
 	if (!(flags & SOCK_CLOEXEC))
 		REAL(fcntl)(sv[0], F_SETFD, 0);
@@ -185,6 +186,7 @@ int shim_sock_new(int h, int kind, int flags, enum shim_state st)
 		REAL(fcntl)(sv[0], F_SETFL, O_NONBLOCK);
 	REAL(fcntl)(sv[1], F_SETFL, O_NONBLOCK);
 	ss->kind = kind;
+	ss->family = family;
 	ss->ino = shim_ino(sv[0]);
 	ss->h = h;
 	ss->rfd = sv[1];
@@ -212,7 +214,7 @@ int shim_sock_new(int h, int kind, int flags, enum shim_state st)
 
 err_pair:
 	REAL(close)(sv[0]);
-	REAL(close)(sv[1]);
+	shim_fd_close(sv[1]);
 	errno = err;
 	return -1; /* the table entry held and dropped ss: it is gone */
 err_put:
@@ -258,20 +260,20 @@ static void fork_child(void)
 	for (struct shim_sock *ss = shim.socks; ss != NULL; ss = ss->next) {
 		ss->orphan = true;
 		if (ss->rfd >= 0)
-			close(ss->rfd);
+			shim_fd_close(ss->rfd);
 		ss->rfd = -1;
 		ss->h = -1;
 		ss->in_ep = false;
 	}
 	if (c != NULL) { /* the parent's: never written from here */
-		close(c->fd);
-		close(c->efd);
-		close(c->stop_efd);
+		shim_fd_close(c->fd);
+		shim_fd_close(c->efd);
+		shim_fd_close(c->stop_efd);
 	}
 	if (shim.ep >= 0)
-		close(shim.ep);
+		shim_fd_close(shim.ep);
 	if (shim.wake_fd >= 0)
-		close(shim.wake_fd);
+		shim_fd_close(shim.wake_fd);
 	shim.ep = shim.wake_fd = -1;
 	shim.conn = NULL;
 	shim.relay_on = false;

@@ -3,7 +3,8 @@
  * The real functions behind the shim's, from dlsym(RTLD_NEXT), and the
  * __wrap_* functions the linker (--wrap) gives libremsock's own objects in
  * the shim: the library's transport socket, its reads and writes and its
- * getaddrinfo go to libc, never through the shim.
+ * getaddrinfo go to libc, never through the shim; its descriptors (the
+ * socket, the event fds) are the shim's own (shim_fd_own()).
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +85,7 @@ WRAP_PROTO(int, connect, (int fd, const struct sockaddr *a, socklen_t l))
 WRAP_PROTO(int, setsockopt, (int fd, int lv, int n, const void *v, socklen_t l))
 WRAP_PROTO(int, getsockopt, (int fd, int lv, int n, void *v, socklen_t *l))
 WRAP_PROTO(int, close, (int fd))
+WRAP_PROTO(int, eventfd, (unsigned v, int flags))
 WRAP_PROTO(ssize_t, read, (int fd, void *b, size_t n))
 WRAP_PROTO(ssize_t, write, (int fd, const void *b, size_t n))
 WRAP_PROTO(ssize_t, send, (int fd, const void *b, size_t n, int f))
@@ -94,7 +97,14 @@ WRAP_PROTO(void, freeaddrinfo, (struct addrinfo * r))
 
 int __wrap_socket(int d, int t, int p)
 {
-	return REAL(socket)(d, t, p);
+	return shim_fd_own(REAL(socket)(d, t, p));
+}
+
+int __real_eventfd(unsigned v, int flags); /* libc's: --wrap's name */
+
+int __wrap_eventfd(unsigned v, int flags)
+{
+	return shim_fd_own(__real_eventfd(v, flags));
 }
 
 int __wrap_connect(int fd, const struct sockaddr *a, socklen_t l)
@@ -114,7 +124,7 @@ int __wrap_getsockopt(int fd, int lv, int n, void *v, socklen_t *l)
 
 int __wrap_close(int fd)
 {
-	return REAL(close)(fd);
+	return shim_fd_close(fd);
 }
 
 ssize_t __wrap_read(int fd, void *b, size_t n)

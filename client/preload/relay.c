@@ -71,9 +71,8 @@ static int send_start(struct shim_sock *ss, struct shim_op *op)
 	req.stream_offset = ss->kind == SHIM_TCP ? op->off : 0;
 	req.has_timeout_seconds = 1;
 	req.timeout_seconds = -1;
-	if (op->to.sin_family == AF_INET &&
-	    rskp_addr_to_wire((struct sockaddr *)&op->to, sizeof(op->to), &ap,
-			      ip) == 0)
+	if (op->to.sa.sa_family != 0 &&
+	    rskp_addr_to_wire(&op->to.sa, sizeof(op->to), &ap, ip) == 0)
 		req.send_to = &ap;
 	return op_start(op, "Send", &req.base,
 			ss->kind == SHIM_TCP ? RSK_CALL_RETRY : 0);
@@ -322,14 +321,13 @@ static bool dn_flush(struct shim_sock *ss)
 	if (r == NULL)
 		return true;
 	if (ss->kind == SHIM_UDP) {
-		struct sockaddr_in from;
+		union shim_addr from = {0};
 		socklen_t flen = sizeof(from);
-		struct iovec iov[2] = {{&from, sizeof(from)},
+		struct iovec iov[2] = {{&from, SHIM_HDR},
 				       {r->data.data, r->data.len}};
 		struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
 
-		rskp_addr_from_wire(r->received_from, (struct sockaddr *)&from,
-				    &flen);
+		rskp_addr_from_wire(r->received_from, &from.sa, &flen);
 		n = sendmsg(ss->rfd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN)
 			return false;
@@ -412,7 +410,7 @@ static void up_pump(struct shim_sock *ss)
 		}
 		op->kind = OP_SEND;
 		op->ss = ss;
-		op->to.sin_family = 0;
+		op->to.sa.sa_family = 0;
 		if (ss->kind == SHIM_UDP) {
 			if ((size_t)n < SHIM_HDR)
 				continue;
@@ -516,7 +514,7 @@ static void sock_close(struct shim_sock *ss)
 	ep_drop(ss);
 	ss->state = ST_CLOSED;
 	if (ss->rfd >= 0)
-		close(ss->rfd);
+		shim_fd_close(ss->rfd);
 	ss->rfd = -1;
 	if (ss->h >= 0)
 		job_add(ss, true);
@@ -650,8 +648,8 @@ int shim_relay_start(void)
 {
 	struct epoll_event e = {.events = EPOLLIN};
 
-	shim.ep = epoll_create1(EPOLL_CLOEXEC);
-	shim.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	shim.ep = shim_fd_own(epoll_create1(EPOLL_CLOEXEC));
+	shim.wake_fd = shim_fd_own(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	if (shim.ep < 0 || shim.wake_fd < 0)
 		return -errno;
 	e.data.ptr = &conn_tag;

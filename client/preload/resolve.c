@@ -3,8 +3,10 @@
  * Name resolution through the proxy: getaddrinfo, gethostbyname(_r),
  * gethostbyname2(_r) answer with rsk_getaddrinfo() (the proxy's [hosts]
  * and DNS; numeric hosts and a NULL host locally).  "localhost" is
- * answered here (127.0.0.1), never asked.  IPv6-only questions (family
- * AF_INET6, or a numeric IPv6 host) go to libc, as IPv6 sockets do.
+ * answered here (127.0.0.1), never asked.  Nothing goes to libc's
+ * resolver, which would ask DNS around the proxy: AF_INET6 questions get
+ * the names' IPv4 addresses mapped (::ffff:a.b.c.d, what the proxy's IPv6
+ * sockets reach), a numeric IPv6 host itself.
  *
  * freeaddrinfo must tell our lists from libc's: ours are remembered in a
  * small set (a list from rsk_getaddrinfo is freed by rsk_freeaddrinfo).
@@ -58,24 +60,14 @@ static bool ours_take(struct addrinfo *ai)
 	return found;
 }
 
-static bool v6_only(const char *node, const struct addrinfo *h)
-{
-	struct in6_addr a6;
-
-	if (h != NULL && h->ai_family == AF_INET6)
-		return true;
-	return node != NULL && inet_pton(AF_INET6, node, &a6) == 1;
-}
-
 EXPORT int getaddrinfo(const char *node, const char *service,
 		       const struct addrinfo *hints, struct addrinfo **res)
 {
 	struct addrinfo h = {.ai_family = AF_UNSPEC};
+	struct in6_addr a6;
 	struct in_addr a4;
 	int rc;
 
-	if (v6_only(node, hints))
-		return REAL(getaddrinfo)(node, service, hints, res);
 	if (hints != NULL)
 		h = *hints;
 	/* Flags about IDN and address configuration change nothing here. */
@@ -86,7 +78,8 @@ EXPORT int getaddrinfo(const char *node, const char *service,
 	if (node != NULL && strcasecmp(node, "localhost") == 0)
 		node = "127.0.0.1";
 	if (node != NULL && !(h.ai_flags & AI_NUMERICHOST) &&
-	    inet_pton(AF_INET, node, &a4) != 1 && shim_conn() == NULL)
+	    inet_pton(AF_INET, node, &a4) != 1 &&
+	    inet_pton(AF_INET6, node, &a6) != 1 && shim_conn() == NULL)
 		return EAI_AGAIN; /* the proxy cannot be reached */
 	rc = rsk_getaddrinfo(node, service, &h, res);
 	if (rc == 0 && ours_add(*res) < 0) {

@@ -3,8 +3,9 @@
  * libremsock-preload: the LD_PRELOAD shim.  Shared by its files; never
  * installed.
  *
- * An AF_INET TCP or UDP socket of the program is a socket of the proxy
- * (an rsk handle of the libremsock copied into the shim) and one end of
+ * An AF_INET or AF_INET6 TCP or UDP socket of the program is a socket of
+ * the proxy (an rsk handle of the libremsock copied into the shim; the
+ * proxy's IPv6 sockets take IPv4-mapped addresses) and one end of
  * an AF_UNIX socketpair (SOCK_STREAM for TCP, SOCK_SEQPACKET for UDP):
  * the program gets the other end, a real descriptor.  The relay thread
  * (relay.c, one per process) moves bytes between the pair's relay end and
@@ -33,11 +34,19 @@
 #define SHIM_TCP 1
 #define SHIM_UDP 2
 
-#define SHIM_PIPE 4			    /* Sends in flight per socket */
-#define SHIM_CHUNK (128u << 10)		    /* bytes per TCP Send */
-#define SHIM_RECV (512u << 10)		    /* bytes per TCP Receive */
-#define SHIM_UDP_MAX 65536u		    /* largest datagram */
-#define SHIM_HDR sizeof(struct sockaddr_in) /* UDP frame header */
+#define SHIM_PIPE 4		/* Sends in flight per socket */
+#define SHIM_CHUNK (128u << 10) /* bytes per TCP Send */
+#define SHIM_RECV (512u << 10)	/* bytes per TCP Receive */
+#define SHIM_UDP_MAX 65536u	/* largest datagram */
+
+/* An address of either family; a UDP frame's header is one (family 0:
+ * none), in SHIM_HDR bytes whatever the family. */
+union shim_addr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+#define SHIM_HDR sizeof(union shim_addr)
 
 enum shim_state {
 	ST_IDLE,       /* created, or bound */
@@ -60,12 +69,14 @@ struct shim_op {
 	size_t len;   /* Send: bytes of buf */
 	size_t cap;   /* Send: room in buf */
 	uint8_t *buf; /* Send: up to SHIM_CHUNK (TCP) or a datagram (UDP) */
-	struct sockaddr_in to; /* UDP Send: destination, family 0: none */
+	union shim_addr to; /* UDP Send: destination, family 0: none */
 };
 
 struct shim_sock {
 	int refs;	     /* table entries, app calls, the relay */
 	int kind;	     /* SHIM_TCP, SHIM_UDP */
+	int family;	     /* AF_INET, AF_INET6 */
+	bool v6only;	     /* IPV6_V6ONLY as the program set it */
 	int h;		     /* rsk handle; -1 once closed or inherited */
 	struct rsk_sock *rs; /* its insides: descriptor, send offset */
 	int rfd;	     /* relay end; -1 when gone */
@@ -178,6 +189,25 @@ void shim_tab_clear(int fd);
 void shim_sock_put_locked(struct shim_sock *ss);
 void shim_sock_put(struct shim_sock *ss);
 
+/**
+ * The shim's own descriptors (the transport, its event fds, the epoll
+ * set, each socket's relay end) live out of the program's way: moved to
+ * the top quarter of RLIMIT_NOFILE's soft limit (at most from 4096),
+ * close-on-exec, and marked, so that a program that dup2()s over or
+ * closes a number it never opened (bash's exec 3<>/dev/tcp/...) cannot
+ * take them (close: EBADF, dup2/dup3 onto one: EBUSY).
+ *
+ * @return the descriptor to use instead of @p fd (@p fd when it cannot
+ *   move), or @p fd when negative.
+ */
+int shim_fd_own(int fd);
+
+/** Whether @p fd is one of the shim's own (in the process that made it). */
+bool shim_fd_is_own(int fd);
+
+/** Close one of the shim's own descriptors. */
+int shim_fd_close(int fd);
+
 /* ---- relay.c ------------------------------------------------------------ */
 
 /** Start the relay and closer threads on shim.conn.  @return 0 or a
@@ -206,7 +236,18 @@ struct rsk_conn *shim_conn(void);
  * @param flags  SOCK_NONBLOCK, SOCK_CLOEXEC for the program's end.
  * @return the program's fd, or -1 with errno (the handle is closed).
  */
-int shim_sock_new(int h, int kind, int flags, enum shim_state st);
+int shim_sock_new(int h, int family, int kind, int flags, enum shim_state st);
+
+/**
+ * An address the program gave a socket of @p ss's family, as the proxy
+ * takes it: an AF_INET one for an AF_INET6 socket becomes IPv4-mapped
+ * (as Linux's IPv6 sockets take it; ENETUNREACH with IPV6_V6ONLY).
+ *
+ * @return 0 with *@p out and *@p olen, or a negative errno (EAFNOSUPPORT,
+ *   EINVAL).
+ */
+int shim_addr_take(const struct shim_sock *ss, const struct sockaddr *sa,
+		   socklen_t len, union shim_addr *out, socklen_t *olen);
 
 /** Start a socket's Connect (mu held).  @return 0 or a negative errno. */
 int shim_connect_start(struct shim_sock *ss, const struct sockaddr *sa,

@@ -2,8 +2,11 @@
 /*
  * The socket calls the shim stands in front of.  Each checks whether the
  * descriptor is a shim socket (the table) and otherwise hands the call to
- * libc untouched: Unix-domain, IPv6, raw and every other socket, and
- * descriptors that are not sockets.
+ * libc untouched: Unix-domain, netlink and other local sockets, and
+ * descriptors that are not sockets.  A socket that would reach the
+ * network without the proxy (raw, packet, SCTP, an ICMP "ping" socket)
+ * is refused, EACCES, never made behind the proxy's back -- unless
+ * REMSOCK_PASSTHROUGH is set, which lets the kernel make it.
  *
  * This file defines the exported names; it calls libc only through
  * REAL(), never by those names.
@@ -16,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -46,6 +50,12 @@ static bool fd_nonblock(int fd)
 
 /* ---- creating ----------------------------------------------------------- */
 
+/* Families whose sockets reach the network on their own. */
+static bool family_net(int domain)
+{
+	return domain == AF_INET || domain == AF_INET6 || domain == AF_PACKET;
+}
+
 EXPORT int socket(int domain, int type, int protocol)
 {
 	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), kind, h;
@@ -53,20 +63,78 @@ EXPORT int socket(int domain, int type, int protocol)
 	kind = base == SOCK_STREAM  ? SHIM_TCP
 	       : base == SOCK_DGRAM ? SHIM_UDP
 				    : 0;
-	if (domain != AF_INET || kind == 0 ||
-	    (protocol != 0 &&
-	     protocol != (kind == SHIM_TCP ? IPPROTO_TCP : IPPROTO_UDP)))
+	if (!family_net(domain))
 		return REAL(socket)(domain, type, protocol);
+	if (domain == AF_PACKET || kind == 0 ||
+	    (protocol != 0 &&
+	     protocol != (kind == SHIM_TCP ? IPPROTO_TCP : IPPROTO_UDP))) {
+		if (getenv("REMSOCK_PASSTHROUGH") != NULL)
+			return REAL(socket)(domain, type, protocol);
+		shim_debug("socket(%d, %d, %d) refused: the proxy carries TCP "
+			   "and UDP only (REMSOCK_PASSTHROUGH lets the "
+			   "kernel make it)",
+			   domain, base, protocol);
+		return fail(EACCES);
+	}
 	if (shim_conn() == NULL)
 		return -1; /* errno: why the proxy cannot be reached */
-	h = rsk_socket_on(shim.conn, AF_INET, base, protocol);
+	h = rsk_socket_on(shim.conn, domain, base, protocol);
 	if (h < 0)
 		return -1;
-	return shim_sock_new(h, kind, type & (SOCK_NONBLOCK | SOCK_CLOEXEC),
-			     ST_IDLE);
+	return shim_sock_new(h, domain, kind,
+			     type & (SOCK_NONBLOCK | SOCK_CLOEXEC), ST_IDLE);
+}
+
+int shim_addr_take(const struct shim_sock *ss, const struct sockaddr *sa,
+		   socklen_t len, union shim_addr *out, socklen_t *olen)
+{
+	if (sa == NULL || len < sizeof(sa_family_t))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (sa->sa_family == AF_INET6 && ss->family == AF_INET6) {
+		if (len < sizeof(out->v6))
+			return -EINVAL;
+		memcpy(&out->v6, sa, sizeof(out->v6));
+		*olen = sizeof(out->v6);
+		return 0;
+	}
+	if (sa->sa_family != AF_INET)
+		return -EAFNOSUPPORT;
+	if (len < sizeof(out->v4))
+		return -EINVAL;
+	if (ss->family == AF_INET) {
+		memcpy(&out->v4, sa, sizeof(out->v4));
+		*olen = sizeof(out->v4);
+		return 0;
+	}
+	if (ss->v6only)
+		return -ENETUNREACH;
+	out->v6.sin6_family = AF_INET6;
+	out->v6.sin6_port = ((const struct sockaddr_in *)sa)->sin_port;
+	out->v6.sin6_addr.s6_addr[10] = out->v6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&out->v6.sin6_addr.s6_addr[12],
+	       &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	*olen = sizeof(out->v6);
+	return 0;
 }
 
 /* ---- connecting --------------------------------------------------------- */
+
+/* Wait (mu held) for a Connect in flight to end.  @return 0 when it
+ * connected, else its error (taken: a second connect() reports a failure
+ * once, as Linux's does). */
+static int connect_end(struct shim_sock *ss)
+{
+	int rc = 0;
+
+	while (ss->state == ST_CONNECTING)
+		pthread_cond_wait(&shim.cv, &shim.mu);
+	if (ss->state != ST_CONNECTED) {
+		rc = ss->so_error != 0 ? -ss->so_error : -ECONNABORTED;
+		ss->so_error = 0;
+	}
+	return rc;
+}
 
 static int tcp_connect(int fd, struct shim_sock *ss, const struct sockaddr *sa,
 		       socklen_t len)
@@ -76,7 +144,12 @@ static int tcp_connect(int fd, struct shim_sock *ss, const struct sockaddr *sa,
 	pthread_mutex_lock(&shim.mu);
 	switch (ss->state) {
 	case ST_CONNECTING:
-		rc = -EALREADY;
+		/* The program's end was writable before the proxy's Connect
+		 * finished, so a program that polled for POLLOUT and calls
+		 * connect() again (hiredis does) must get what Linux would
+		 * give once the handshake is over: 0, or the failure -- not
+		 * EALREADY.  So wait for it, as SO_ERROR does. */
+		rc = connect_end(ss);
 		break;
 	case ST_CONNECTED:
 		rc = -EISCONN;
@@ -86,19 +159,14 @@ static int tcp_connect(int fd, struct shim_sock *ss, const struct sockaddr *sa,
 		rc = -EINVAL;
 		break;
 	case ST_FAILED: /* a second connect reports the first one's end */
-		rc = ss->so_error != 0 ? -ss->so_error : -ECONNABORTED;
-		ss->so_error = 0;
+		rc = connect_end(ss);
 		break;
 	case ST_IDLE:
 		rc = shim_connect_start(ss, sa, len);
 		if (rc == 0 && fd_nonblock(fd))
 			rc = -EINPROGRESS;
-		while (rc == 0 && ss->state == ST_CONNECTING)
-			pthread_cond_wait(&shim.cv, &shim.mu);
-		if (rc == 0 && ss->state != ST_CONNECTED) {
-			rc = ss->so_error != 0 ? -ss->so_error : -ECONNABORTED;
-			ss->so_error = 0;
-		}
+		else if (rc == 0)
+			rc = connect_end(ss);
 		break;
 	}
 	if (ss->state == ST_CONNECTED)
@@ -125,16 +193,21 @@ static int udp_connect(struct shim_sock *ss, const struct sockaddr *sa,
 EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct shim_sock *ss = shim_tab_get(fd);
+	union shim_addr a;
+	socklen_t alen = 0;
 	int rc;
 
 	if (ss == NULL)
 		return REAL(connect)(fd, sa, len);
-	if (ss->orphan || ss->h < 0)
+	rc = shim_addr_take(ss, sa, len, &a, &alen);
+	if (rc < 0)
+		rc = fail(-rc);
+	else if (ss->orphan || ss->h < 0)
 		rc = fail(EINVAL);
 	else if (ss->kind == SHIM_UDP)
-		rc = udp_connect(ss, sa, len);
+		rc = udp_connect(ss, &a.sa, alen);
 	else {
-		rc = tcp_connect(fd, ss, sa, len);
+		rc = tcp_connect(fd, ss, &a.sa, alen);
 		rc = rc < 0 ? fail(-rc) : 0;
 	}
 	shim_sock_put(ss);
@@ -144,11 +217,18 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct shim_sock *ss = shim_tab_get(fd);
+	union shim_addr a;
+	socklen_t alen = 0;
 	int rc;
 
 	if (ss == NULL)
 		return REAL(bind)(fd, sa, len);
-	rc = ss->orphan || ss->h < 0 ? fail(EINVAL) : rsk_bind(ss->h, sa, len);
+	rc = shim_addr_take(ss, sa, len, &a, &alen);
+	if (rc < 0)
+		rc = fail(-rc);
+	else
+		rc = ss->orphan || ss->h < 0 ? fail(EINVAL)
+					     : rsk_bind(ss->h, &a.sa, alen);
 	if (rc == 0 && ss->kind == SHIM_UDP) {
 		pthread_mutex_lock(&shim.mu);
 		ss->rx_on = true;
@@ -198,7 +278,7 @@ static int accept_once(int fd, struct shim_sock *ss, struct sockaddr *sa,
 	pthread_mutex_unlock(&shim.mu);
 	if (h < 0)
 		return -1;
-	return shim_sock_new(h, SHIM_TCP, flags, ST_CONNECTED);
+	return shim_sock_new(h, ss->family, SHIM_TCP, flags, ST_CONNECTED);
 }
 
 EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
@@ -275,13 +355,14 @@ EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 	if (ss->orphan && ss->rs != NULL) {
 		rc = orphan_name(ss, false, sa, len);
 	} else if (ss->h < 0) {
-		struct sockaddr_in any = {.sin_family = AF_INET};
+		union shim_addr any = {.sa.sa_family = (sa_family_t)ss->family};
+		socklen_t n =
+		    ss->family == AF_INET6 ? sizeof(any.v6) : sizeof(any.v4);
 
 		rc = sa == NULL || len == NULL ? fail(EFAULT) : 0;
 		if (rc == 0) {
-			memcpy(sa, &any,
-			       *len < sizeof(any) ? *len : sizeof(any));
-			*len = sizeof(any);
+			memcpy(sa, &any, *len < n ? *len : n);
+			*len = n;
 		}
 	} else {
 		rc = rsk_getsockname(ss->h, sa, len);
@@ -322,7 +403,16 @@ static bool opt_local(int level, int name)
 static bool level_inet(int level)
 {
 	return level == SOL_SOCKET || level == IPPROTO_IP ||
-	       level == IPPROTO_TCP || level == IPPROTO_UDP;
+	       level == IPPROTO_IPV6 || level == IPPROTO_TCP ||
+	       level == IPPROTO_UDP;
+}
+
+/* IPV6_V6ONLY, kept here: the proxy's IPv6 sockets reach IPv4-mapped
+ * addresses only, so with it set they reach nothing (ENETUNREACH). */
+static bool opt_v6only(const struct shim_sock *ss, int level, int name)
+{
+	return ss->family == AF_INET6 && level == IPPROTO_IPV6 &&
+	       name == IPV6_V6ONLY;
 }
 
 EXPORT int setsockopt(int fd, int level, int name, const void *val,
@@ -333,7 +423,11 @@ EXPORT int setsockopt(int fd, int level, int name, const void *val,
 
 	if (ss == NULL)
 		return REAL(setsockopt)(fd, level, name, val, len);
-	if (opt_local(level, name) || ss->h < 0) {
+	if (opt_v6only(ss, level, name)) {
+		rc = val == NULL || len < sizeof(int) ? fail(EINVAL) : 0;
+		if (rc == 0)
+			ss->v6only = *(const int *)val != 0;
+	} else if (opt_local(level, name) || ss->h < 0) {
 		rc = REAL(setsockopt)(fd, level, name, val, len);
 	} else {
 		rc = rsk_setsockopt(ss->h, level, name, val, len);
@@ -397,7 +491,9 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		rc = int_opt(val, len,
 			     ss->kind == SHIM_TCP ? SOCK_STREAM : SOCK_DGRAM);
 	else if (level == SOL_SOCKET && name == SO_DOMAIN)
-		rc = int_opt(val, len, AF_INET);
+		rc = int_opt(val, len, ss->family);
+	else if (opt_v6only(ss, level, name))
+		rc = int_opt(val, len, ss->v6only);
 	else if (level == SOL_SOCKET && name == SO_PROTOCOL)
 		rc = int_opt(val, len,
 			     ss->kind == SHIM_TCP ? IPPROTO_TCP : IPPROTO_UDP);
@@ -421,12 +517,35 @@ EXPORT int close(int fd)
 {
 	int rc;
 
+	if (shim_fd_is_own(fd)) {
+		shim_debug("close(%d) refused: the shim's own descriptor", fd);
+		return fail(EBADF);
+	}
 	if (shim_tab_peek(fd) == NULL || shim_shared_child())
 		return REAL(close)(fd);
 	pthread_mutex_lock(&shim.mu);
 	shim_tab_clear(fd);
 	rc = REAL(close)(fd);
 	pthread_mutex_unlock(&shim.mu);
+	return rc;
+}
+
+/* close_range() over [first, last] without the shim's own descriptors:
+ * the ranges between them. */
+static int close_range_around(unsigned first, unsigned last, int flags)
+{
+	unsigned from = first;
+	int rc = 0;
+
+	for (unsigned fd = first; fd <= last && fd < (1u << 16); fd++) {
+		if (!shim_fd_is_own((int)fd))
+			continue;
+		if (fd > from && REAL(close_range)(from, fd - 1, flags) < 0)
+			rc = -1;
+		from = fd + 1;
+	}
+	if (from <= last && REAL(close_range)(from, last, flags) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -440,7 +559,7 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
 			shim_tab_clear((int)fd);
-	rc = REAL(close_range)(first, last, flags);
+	rc = close_range_around(first, last, flags);
 	pthread_mutex_unlock(&shim.mu);
 	return rc;
 }
@@ -469,11 +588,21 @@ EXPORT int dup(int fd)
 
 EXPORT int dup2(int fd, int nfd)
 {
+	if (shim_fd_is_own(nfd)) {
+		shim_debug("dup2 onto %d refused: the shim's own descriptor",
+			   nfd);
+		return fail(EBUSY);
+	}
 	return dup_done(fd, REAL(dup2)(fd, nfd));
 }
 
 EXPORT int dup3(int fd, int nfd, int flags)
 {
+	if (shim_fd_is_own(nfd)) {
+		shim_debug("dup3 onto %d refused: the shim's own descriptor",
+			   nfd);
+		return fail(EBUSY);
+	}
 	return dup_done(fd, REAL(dup3)(fd, nfd, flags));
 }
 

@@ -7,7 +7,9 @@
  * its socket; dup() makes more entries for one socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +20,71 @@
 #define PAGES 1024u /* fds below 1M */
 
 static _Atomic(struct shim_sock *) *pages[PAGES];
+
+/* The shim's own descriptors below OWN_MAX: a bit each. */
+#define OWN_MAX 65536u
+static _Atomic uint64_t own[OWN_MAX / 64];
+
+/* Where the shim's own descriptors go: the top quarter of the soft
+ * RLIMIT_NOFILE, starting at most at 4096 (a larger number only grows
+ * the kernel's table); 0: the limit is too small to move them. */
+static int own_base(void)
+{
+	static int base = -1;
+	struct rlimit r;
+
+	if (base >= 0)
+		return base;
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur < 256)
+		base = 0;
+	else
+		base = (int)(r.rlim_cur - r.rlim_cur / 4 < 4096
+				 ? r.rlim_cur - r.rlim_cur / 4
+				 : 4096);
+	return base;
+}
+
+static void own_mark(int fd, bool on)
+{
+	uint64_t bit;
+
+	if (fd < 0 || (unsigned)fd >= OWN_MAX)
+		return;
+	bit = 1ull << (fd % 64);
+	if (on)
+		atomic_fetch_or(&own[fd / 64], bit);
+	else
+		atomic_fetch_and(&own[fd / 64], ~bit);
+}
+
+int shim_fd_own(int fd)
+{
+	int base = own_base(), hi;
+
+	if (fd < 0)
+		return fd;
+	if (base > 0 && fd < base) {
+		hi = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, base);
+		if (hi >= 0) {
+			REAL(close)(fd);
+			fd = hi;
+		}
+	}
+	own_mark(fd, true);
+	return fd;
+}
+
+bool shim_fd_is_own(int fd)
+{
+	return fd >= 0 && (unsigned)fd < OWN_MAX && !shim_shared_child() &&
+	       (atomic_load(&own[fd / 64]) >> (fd % 64) & 1) != 0;
+}
+
+int shim_fd_close(int fd)
+{
+	own_mark(fd, false);
+	return REAL(close)(fd);
+}
 
 struct shim_sock *shim_tab_peek(int fd)
 {

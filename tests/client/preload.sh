@@ -15,6 +15,15 @@
 #              module TCP echo (1 MiB, half-close), 64 connections at
 #              once, UDP echo, a subprocess beside a UDP socket
 #              (preload_client.py against preload_peer.py)
+#   AF_INET6   curl to an IPv4-mapped literal ([::ffff:198.18.0.1]), and
+#              python's AF_INET6 TCP and UDP, through the proxy; a native
+#              IPv6 destination and a raw socket refused, never made
+#              around it
+#   redis-cli  SET and GET against redis-server (hiredis connects again
+#              after POLLOUT)
+#   bash       exec 3<>/dev/tcp/... and 4<>: bash dup2()s onto low
+#              numbers, where the shim's own descriptors must not be
+#   dig        a query to dnsmasq (bind9's libuv sends through syscall())
 #   iperf3     -c, TCP and UDP, against iperf3 -s in the namespace
 #   shim_test  epoll, non-blocking connect and partial writes, a listener
 #              through the proxy, a Unix-domain socket untouched, fork
@@ -67,7 +76,16 @@ PEER_LOG=$TB_DIR/peer.log
 tb_ns_bg "$PEER_LOG" python3 "$HERE/preload_peer.py" "$TB_PEER_IP" 7001 7002
 IPERF_LOG=$TB_DIR/iperf_server.log
 tb_ns_bg "$IPERF_LOG" iperf3 -s -B "$TB_PEER_IP" -p 5201 --forceflush
-wait_port 8080 && wait_port 7001 && wait_port 5201 ||
+REDIS_LOG=$TB_DIR/redis.log
+tb_ns_bg "$REDIS_LOG" redis-server --bind "$TB_PEER_IP" --port 6390 \
+	--save '' --appendonly no --protected-mode no --loglevel verbose
+DNS_LOG=$TB_DIR/dns.log
+tb_ns_bg "$DNS_LOG" dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+	--bind-interfaces --listen-address="$TB_PEER_IP" --port=5353 \
+	--user=root --pid-file= --log-queries --log-facility=- \
+	--address=/dig.remsock.test/198.18.0.7
+wait_port 8080 && wait_port 7001 && wait_port 5201 && wait_port 6390 &&
+	tb__wait_for "$DNS_LOG" 'started' 60 "$TB_BG_PID" ||
 	fail "the Linux servers listen in the namespace"
 
 # ---- curl ----------------------------------------------------------------
@@ -83,6 +101,38 @@ expect "curl's 50 MiB have the file's SHA-256" "$BIG_SHA" \
 expect "the web server saw curl come from the proxy" 1 \
 	"$(grep -c "^$TB_PROXY_IP .*GET /big.bin" "$HTTP_LOG")"
 rm -f "$OUT"
+
+# ---- AF_INET6: curl to an IPv4-mapped literal goes through the proxy ------
+expect "curl to [::ffff:$TB_PEER_IP] (an AF_INET6 socket) under the shim" \
+	"$SMALL_SHA" "$(tb_ns timeout 60 "${SHIM[@]}" curl -sS -g \
+		"http://[::ffff:$TB_PEER_IP]:8080/small.bin" | sha256sum |
+		cut -d' ' -f1)"
+expect "the web server saw that AF_INET6 curl come from the proxy" 1 \
+	"$(grep -c "^$TB_PROXY_IP .*GET /small.bin" "$HTTP_LOG")"
+
+# ---- redis-cli (hiredis: after POLLOUT it calls connect() again) ---------
+expect "redis-cli under the shim: SET, then GET gives it back" "OK|remsock" \
+	"$(tb_ns timeout 60 "${SHIM[@]}" redis-cli -h "$TB_PEER_IP" -p 6390 \
+		set shim remsock 2>&1)|$(tb_ns timeout 60 "${SHIM[@]}" \
+		redis-cli -h "$TB_PEER_IP" -p 6390 get shim 2>&1)"
+expect "redis-server saw redis-cli come from the proxy" 1 \
+	"$( (grep -q "Accepted $TB_PROXY_IP:" "$REDIS_LOG" &&
+		! grep "Accepted " "$REDIS_LOG" | grep -vq "$TB_PROXY_IP:") &&
+		echo 1 || echo 0)"
+
+# ---- bash's /dev/tcp: it dup2()s onto 3, 4...; the shim's own stay whole -
+BASH_TCP='exec 3<>/dev/tcp/'$TB_PEER_IP'/7001 4<>/dev/tcp/'$TB_PEER_IP'/7001
+printf "three\n" >&3; printf "four\n" >&4
+read -r a <&3; read -r b <&4; exec 3>&- 4>&-; echo "$a $b"'
+expect "bash exec 3<>/dev/tcp and 4<>/dev/tcp under the shim: both echo" \
+	"three four" "$(tb_ns timeout 60 "${SHIM[@]}" bash -c "$BASH_TCP" 2>&1)"
+
+# ---- dig (bind9's libuv sends with syscall(SYS_sendmmsg)) -----------------
+expect "dig under the shim: an A record from dnsmasq, through the proxy" \
+	198.18.0.7 "$(tb_ns timeout 60 "${SHIM[@]}" dig +short +tries=2 +time=5 \
+		-p 5353 @"$TB_PEER_IP" dig.remsock.test A 2>&1)"
+expect "dnsmasq saw dig's query come from the proxy" 1 \
+	"$(grep -c "query\[A\] dig.remsock.test from $TB_PROXY_IP" "$DNS_LOG")"
 
 # ---- wget and node, where installed (not in setup.sh's list) -------------
 if command -v wget >/dev/null; then

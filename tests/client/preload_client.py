@@ -120,7 +120,61 @@ def udp_echo():
     c.close()
 
 
+def ipv6():
+    """AF_INET6 sockets, as Java's runtime makes every one: through the
+    proxy with IPv4-mapped addresses; nothing IPv6 goes around it."""
+    mapped = "::ffff:" + peer
+    addrs = {a[4][0] for a in socket.getaddrinfo(name, 80, socket.AF_INET6)}
+    check("python getaddrinfo AF_INET6: the name's address, mapped",
+          addrs == {mapped}, addrs)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.connect((mapped, tcp_port))
+    check("python AF_INET6 tcp: getsockname is the proxy's, mapped",
+          s.getsockname()[0] == "::ffff:" + proxy, s.getsockname())
+    check("python AF_INET6 tcp: getpeername", s.getpeername()[:2] == (mapped, tcp_port),
+          s.getpeername())
+    data = os.urandom(256 << 10)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = bytearray()
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            break
+        got += b
+    s.close()
+    check("python AF_INET6 tcp echo of 256 KiB to a mapped address", bytes(got) == data, len(got))
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.settimeout(10)
+    u.sendto(b"six", (mapped, udp_port))
+    b, addr = u.recvfrom(65536)
+    check("python AF_INET6 udp sendto/recvfrom, the source mapped",
+          b == b"six" and addr[:2] == (mapped, udp_port), (b, addr))
+    u.close()
+    n = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    n.settimeout(10)
+    try:
+        n.connect(("2001:db8::1", tcp_port))  # documentation prefix
+        err = 0
+    except OSError as e:
+        err = e.errno
+    n.close()
+    check("python AF_INET6 tcp to a native IPv6 address: ENETUNREACH, not around",
+          err == 101, err)  # ENETUNREACH
+    try:
+        r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        r.close()
+        err = 0
+    except OSError as e:
+        err = e.errno
+    check("python raw socket: refused (EACCES), not made behind the proxy",
+          err == 13, err)  # EACCES
+
+
 guard("python getaddrinfo of a name only the proxy knows", resolve)
+guard("python AF_INET6 through the proxy", ipv6)
 guard("python urllib fetch through the proxy, SHA-256", url)
 guard("python tcp echo", tcp_echo)
 guard("python udp echo", udp_echo)

@@ -542,7 +542,7 @@ static void t_getaddrinfo(void)
 			     .ai_socktype = SOCK_STREAM,
 			     .ai_flags = AI_CANONNAME},
 			*r = NULL, *p;
-	char ips[4][INET_ADDRSTRLEN];
+	char ips[4][INET_ADDRSTRLEN], ips6[4][INET6_ADDRSTRLEN];
 	int rc, n = 0;
 
 	rc = rsk_getaddrinfo("198.18.0.1", "80", &h, &r);
@@ -576,6 +576,39 @@ static void t_getaddrinfo(void)
 	h.ai_socktype = SOCK_RAW;
 	rc = rsk_getaddrinfo("198.18.0.1", "80", &h, &r);
 	check("SOCK_RAW: EAI_SOCKTYPE", rc == EAI_SOCKTYPE, "rc=%d", rc);
+	/* AF_INET6: the proxy reaches IPv4 only, its IPv6 sockets take
+	 * IPv4-mapped addresses, and so does the answer. */
+	h.ai_socktype = SOCK_STREAM;
+	h.ai_family = AF_INET6;
+	r = NULL;
+	n = 0;
+	rc = rsk_getaddrinfo("STATIC.test", "80", &h, &r);
+	for (p = r; p != NULL && n < 4; p = p->ai_next, n++)
+		inet_ntop(AF_INET6,
+			  &((struct sockaddr_in6 *)p->ai_addr)->sin6_addr,
+			  ips6[n], sizeof(ips6[n]));
+	check("getaddrinfo(AF_INET6) through Resolve: the addresses mapped",
+	      rc == 0 && n == 2 && r->ai_family == AF_INET6 &&
+		  r->ai_addrlen == sizeof(struct sockaddr_in6) &&
+		  strcmp(ips6[0], "::ffff:198.18.0.7") == 0 &&
+		  strcmp(ips6[1], "::ffff:198.18.0.8") == 0 &&
+		  ((struct sockaddr_in6 *)r->ai_addr)->sin6_port == htons(80),
+	      "rc=%d n=%d %s", rc, n, n > 0 ? ips6[0] : "-");
+	rsk_freeaddrinfo(r);
+	r = NULL;
+	h.ai_family = AF_UNSPEC;
+	rc = rsk_getaddrinfo("2001:db8::1", "80", &h, &r);
+	check("getaddrinfo() of a numeric IPv6 host: itself, AF_INET6",
+	      rc == 0 && r != NULL && r->ai_family == AF_INET6 &&
+		  ((struct sockaddr_in6 *)r->ai_addr)->sin6_addr.s6_addr[0] ==
+		      0x20,
+	      "rc=%d", rc);
+	rsk_freeaddrinfo(r);
+	r = NULL;
+	h.ai_family = AF_INET;
+	rc = rsk_getaddrinfo("2001:db8::1", "80", &h, &r);
+	check("getaddrinfo(AF_INET) of a numeric IPv6 host: EAI_ADDRFAMILY",
+	      rc == EAI_ADDRFAMILY && r == NULL, "rc=%d", rc);
 }
 
 static void t_poll(struct rsk_conn *c)
