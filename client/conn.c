@@ -125,10 +125,11 @@ static int tcp_connect(struct rsk_conn *c, int *fdp)
 	int fd, one = 1, err = 0, rc;
 	socklen_t elen = sizeof(err);
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(c->addr.sa.sa_family,
+		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	rc = connect(fd, (const struct sockaddr *)&c->addr, sizeof(c->addr));
+	rc = connect(fd, &c->addr.sa, c->addr_len);
 	if (rc < 0 && errno == EINPROGRESS) {
 		p = (struct pollfd){.fd = fd, .events = POLLOUT};
 		rc = poll(&p, 1, c->connect_ms);
@@ -144,7 +145,8 @@ static int tcp_connect(struct rsk_conn *c, int *fdp)
 		close(fd);
 		return -err;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (c->addr.sa.sa_family == AF_INET)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	*fdp = fd;
 	return 0;
@@ -408,9 +410,32 @@ static void *io_thread(void *arg)
 static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct rsk_conn *default_conn;
 
-static int parse_addr(const char *s, struct sockaddr_in *sa, char *host,
-		      size_t hostlen)
+/* "unix:PATH" or "/PATH": a Unix socket that leads to the proxy (remsock
+ * run --isolate's relay).  TLS checks $REMSOCK_TLS_NAME then. */
+static int parse_unix(struct rsk_conn *c, const char *s)
 {
+	const char *path = s[0] == '/' ? s : s + 5;
+	const char *name = getenv("REMSOCK_TLS_NAME");
+
+	if (path[0] == 0 || strlen(path) >= sizeof(c->addr.un.sun_path)) {
+		rskp_detail_set("proxy address '%.64s': a Unix socket's path "
+				"of 1 to %zu bytes",
+				s, sizeof(c->addr.un.sun_path) - 1);
+		return -EINVAL;
+	}
+	c->addr.un.sun_family = AF_UNIX;
+	strcpy(c->addr.un.sun_path, path);
+	c->addr_len = sizeof(c->addr.un);
+	snprintf(c->where, sizeof(c->where), "%.120s", path);
+	snprintf(c->host, sizeof(c->host), "%s", name != NULL ? name : "");
+	return 0;
+}
+
+static int parse_addr(struct rsk_conn *c, const char *s)
+{
+	char *host = c->host;
+	size_t hostlen = sizeof(c->host);
+	struct sockaddr_in *sa = &c->addr.in;
 	const char *colon = strrchr(s, ':');
 	struct addrinfo hints = {.ai_family = AF_INET,
 				 .ai_socktype = SOCK_STREAM};
@@ -448,6 +473,10 @@ static int parse_addr(const char *s, struct sockaddr_in *sa, char *host,
 	*sa = *(struct sockaddr_in *)res->ai_addr;
 	sa->sin_port = htons((uint16_t)port);
 	freeaddrinfo(res);
+	c->addr_len = sizeof(*sa);
+	inet_ntop(AF_INET, &sa->sin_addr, c->where, sizeof(c->where));
+	snprintf(c->where + strlen(c->where),
+		 sizeof(c->where) - strlen(c->where), ":%lu", port);
 	return 0;
 }
 
@@ -477,7 +506,9 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 				  : "REMSOCK_SECRET, that app's secret");
 		return -EINVAL;
 	}
-	if (parse_addr(addr, &c->addr, c->host, sizeof(c->host)) < 0)
+	if ((addr[0] == '/' || strncmp(addr, "unix:", 5) == 0
+		 ? parse_unix(c, addr)
+		 : parse_addr(c, addr)) < 0)
 		return -EINVAL;
 	tls_ca = getenv("REMSOCK_TLS_CA");
 	if (tls_ca != NULL && tls_ca[0] != '\0') {
@@ -508,57 +539,60 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 /* rsk_last_detail() of a transport that did not open. */
 static void open_detail(const struct rsk_conn *c, int rc)
 {
-	char ip[INET_ADDRSTRLEN] = "?";
-	unsigned port = ntohs(c->addr.sin_port);
+	const char *w = c->where;
+	unsigned port =
+	    c->addr.sa.sa_family == AF_INET ? ntohs(c->addr.in.sin_port) : 0;
 
-	inet_ntop(AF_INET, &c->addr.sin_addr, ip, sizeof(ip));
 	switch (-rc) {
 	case EACCES:
 		if (c->auth_detail[0] != '\0')
 			rskp_detail_set(
-			    "the proxy at %s:%u refused app "
+			    "the proxy at %s refused app "
 			    "'%.64s': %s (REMSOCK_APP, "
 			    "REMSOCK_SECRET%s)",
-			    ip, port, c->app, c->auth_detail,
+			    w, c->app, c->auth_detail,
 			    c->tls_ctx != NULL ? ", REMSOCK_TLS_CERT" : "");
 		else
-			rskp_detail_set("the proxy at %s:%u refused app "
+			rskp_detail_set("the proxy at %s refused app "
 					"'%.64s': wrong app id or secret "
 					"(REMSOCK_APP, REMSOCK_SECRET), or the "
 					"app is not in its [apps]",
-					ip, port, c->app);
+					w, c->app);
 		break;
 	case ECONNREFUSED:
-		rskp_detail_set("nothing listens at %s:%u: is remsockd "
-				"running, with [rpc] listen_port %u?",
-				ip, port, port);
+		if (port == 0)
+			rskp_detail_set("nothing listens at %s", w);
+		else
+			rskp_detail_set("nothing listens at %s: is remsockd "
+					"running, with [rpc] listen_port %u?",
+					w, port);
 		break;
 	case ECONNRESET:
-		rskp_detail_set("the proxy at %s:%u reset the connection: is "
+		rskp_detail_set("the proxy at %s reset the connection: is "
 				"this host in its [rpc] clients?",
-				ip, port);
+				w);
 		break;
 	case ETIMEDOUT:
-		rskp_detail_set("no answer from %s:%u within %d ms: is it "
+		rskp_detail_set("no answer from %s within %d ms: is it "
 				"the proxy's [net] ip, reached through the "
 				"right interface?",
-				ip, port, c->connect_ms);
+				w, c->connect_ms);
 		break;
 	case EPROTO:
 		if (c->tls_why[0] != '\0')
-			rskp_detail_set("%s:%u: %s", ip, port, c->tls_why);
+			rskp_detail_set("%s: %s", w, c->tls_why);
 		else
-			rskp_detail_set("%s:%u does not answer as remsockd "
+			rskp_detail_set("%s does not answer as remsockd "
 					"does (is it the proxy's RPC port, not "
 					"its HTTP one%s?)",
-					ip, port,
+					w,
 					c->tls_ctx == NULL
 					    ? "; or its tls_port, which needs "
 					      "REMSOCK_TLS_CA"
 					    : "");
 		break;
 	default:
-		rskp_detail_set("cannot reach the proxy at %s:%u: %s", ip, port,
+		rskp_detail_set("cannot reach the proxy at %s: %s", w,
 				strerror(-rc));
 	}
 }

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/un.h>
 
 #include "client_pvt.h"
 #include "tls_pvt.h"
@@ -68,7 +69,13 @@ struct rsk_conn {
 	/* Set at open. */
 	int efd;      /* eventfd: completed NOTIFY calls queued */
 	int stop_efd; /* eventfd: the I/O thread is to stop */
-	struct sockaddr_in addr;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_un un;
+	} addr; /* the proxy: TCP, or a Unix socket's path */
+	socklen_t addr_len;
+	char where[128];       /* it, for messages: "IP:PORT" or the path */
 	char auth_detail[160]; /* why the last Authenticate was refused */
 	char host[256];	       /* the proxy as given: TLS checks this name */
 	void *tls_ctx;	       /* $REMSOCK_TLS_CA's, or NULL: plain TCP */

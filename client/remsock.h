@@ -28,7 +28,9 @@
  * descriptors); they are valid for the rsk_* functions only.
  *
  * Environment (used when the options leave a field unset):
- *  - REMSOCK_ADDR    the proxy, "HOST" or "HOST:PORT" (port 5757 when left out)
+ *  - REMSOCK_ADDR    the proxy, "HOST" or "HOST:PORT" (port 5757 when left
+ *                    out), or "unix:PATH" (or "/PATH"): a Unix socket that
+ *                    leads to it (remsock run --isolate's relay)
  *  - REMSOCK_APP     the app id
  *  - REMSOCK_SECRET  the app's secret
  *  - REMSOCK_TLS_CA  a PEM file of the CA that signed the proxy's
@@ -36,6 +38,8 @@
  *                    REMSOCK_ADDR the proxy's [rpc] tls_port), and the
  *                    certificate must name the proxy as REMSOCK_ADDR does
  *                    (an IP address or a host name)
+ *  - REMSOCK_TLS_NAME  the name (or IP) the certificate must carry when
+ *                    REMSOCK_ADDR is a Unix socket's path
  *  - REMSOCK_TLS_CERT, REMSOCK_TLS_KEY  a client certificate (PEM chain)
  *                    and its key, shown in the TLS handshake: a proxy
  *                    with [rpc] tls_client_ca asks for one, whose CN is

@@ -7,6 +7,7 @@
  *   fetch.c    remsock fetch: HTTP/1.1 GET through the proxy
  *   nc.c       remsock nc: stdin/stdout through a proxied TCP or UDP
  *              socket
+ *   run.c      remsock run: a program under the shim, or isolated
  *
  * Every subcommand returns its exit status; only main() exits.  Errors
  * are one line on stderr, "remsock SUBCOMMAND: what failed: why".
@@ -33,7 +34,12 @@ struct cli_cmd {
 	int (*run)(int argc, char **argv); /* argv[0]: the subcommand */
 };
 
-extern const struct cli_cmd cli_fetch, cli_nc;
+extern const struct cli_cmd cli_fetch, cli_nc, cli_run;
+
+struct rsk_conn_opts;
+
+/* The global options as given (fields NULL where not given). */
+const struct rsk_conn_opts *cli_conn_opts(void);
 
 /* "remsock SUBCOMMAND: " + the message, on stderr. */
 void cli_err(const char *cmd, const char *fmt, ...)

@@ -69,6 +69,9 @@ static const char usage_text[] =
     "        stdout.\n"
     "    stats [PREFIX...]\n"
     "        The proxy's counters (remsock.Stats).\n"
+    "    run [--isolate] PROGRAM [ARG...]\n"
+    "        PROGRAM with its sockets through the proxy (the shim); with\n"
+    "        --isolate in a network namespace with no way out.\n"
     "    Each has its own manual: remsock COMMAND --help.\n"
     "\n"
     "OPTIONS\n"
@@ -749,8 +752,13 @@ static const struct cli_cmd cli_stats_cmd = {"stats", stats_help, stats_run};
 
 /* ---- main --------------------------------------------------------------- */
 
-static const struct cli_cmd *const commands[] = {&cli_fetch, &cli_resolve_cmd,
-						 &cli_nc, &cli_stats_cmd};
+static const struct cli_cmd *const commands[] = {
+    &cli_fetch, &cli_resolve_cmd, &cli_nc, &cli_stats_cmd, &cli_run};
+
+const struct rsk_conn_opts *cli_conn_opts(void)
+{
+	return &conn_opts;
+}
 
 /* @return -1 to go on, or the exit status. */
 static int global_opts(int argc, char **argv)
@@ -817,7 +825,7 @@ int main(int argc, char **argv)
 		return rc;
 	if (optind >= argc)
 		return cli_usage(NULL,
-				 "no COMMAND (fetch, resolve, nc, stats)");
+				 "no COMMAND (fetch, resolve, nc, stats, run)");
 	name = argv[optind];
 	/* A peer that closes early must be an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
@@ -833,5 +841,6 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	return cli_usage(
-	    NULL, "unknown command '%s' (fetch, resolve, nc, stats)", name);
+	    NULL, "unknown command '%s' (fetch, resolve, nc, stats, run)",
+	    name);
 }

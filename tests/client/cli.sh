@@ -90,9 +90,9 @@ usage() {
 
 svc_up "$MODE" cli "$REMSOCKD"
 
-usage "no command" "remsock: no COMMAND (fetch, resolve, nc, stats)"
+usage "no command" "remsock: no COMMAND (fetch, resolve, nc, stats, run)"
 usage "unknown command" \
-	"remsock: unknown command 'get' (fetch, resolve, nc, stats)" get
+	"remsock: unknown command 'get' (fetch, resolve, nc, stats, run)" get
 usage "unknown option" "remsock fetch: unknown option '-x'" fetch -x u
 usage "fetch without URL" "remsock fetch: URL is missing" fetch
 usage "https refused" "remsock fetch: https://x/: https is not supported \

@@ -24,6 +24,10 @@
 #   bash       exec 3<>/dev/tcp/... and 4<>: bash dup2()s onto low
 #              numbers, where the shim's own descriptors must not be
 #   dig        a query to dnsmasq (bind9's libuv sends through syscall())
+#   remsock run  curl under it, and with --isolate (a network namespace
+#              with no way out; the shim reaches the proxy through its
+#              relay); a program that drops the shim there reaches
+#              nothing
 #   iperf3     -c, TCP and UDP, against iperf3 -s in the namespace
 #   shim_test  epoll, non-blocking connect and partial writes, a listener
 #              through the proxy, a Unix-domain socket untouched, fork
@@ -31,12 +35,13 @@
 # Then remsockd must stop with nothing left: every socket the programs
 # made was closed through the proxy.
 #
-#   preload.sh REMSOCKD RS_BRIDGE PRELOAD_SO SHIM_TEST
+#   preload.sh REMSOCKD RS_BRIDGE PRELOAD_SO SHIM_TEST REMSOCK_CLI
 set -uo pipefail
 REMSOCKD=$1
 TB_BRIDGE=$2
 PRELOAD=$(realpath "$3")
 SHIM_TEST=$(realpath "$4")
+REMSOCK_CLI=$(realpath "$5")
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../service/svc_lib.sh"
 
@@ -133,6 +138,34 @@ expect "dig under the shim: an A record from dnsmasq, through the proxy" \
 		-p 5353 @"$TB_PEER_IP" dig.remsock.test A 2>&1)"
 expect "dnsmasq saw dig's query come from the proxy" 1 \
 	"$(grep -c "query\[A\] dig.remsock.test from $TB_PROXY_IP" "$DNS_LOG")"
+
+# ---- remsock run [--isolate] ---------------------------------------------
+RUN_ENV=(env REMSOCK_ADDR="$TB_PROXY_IP:5757" REMSOCK_APP=demo
+	REMSOCK_SECRET="$SECRET")
+seen() { grep -c "^$1 .*GET /small.bin" "$HTTP_LOG"; }
+N0=$(seen "$TB_PROXY_IP")
+expect "remsock run -- curl: through the proxy (the shim found beside the build)" \
+	"$SMALL_SHA" "$(tb_ns timeout 60 "${RUN_ENV[@]}" "$REMSOCK_CLI" run -- \
+		curl -sS "http://$TB_PEER_IP:8080/small.bin" | sha256sum |
+		cut -d' ' -f1)"
+expect "remsock run --isolate -- curl: through the proxy, by its relay" \
+	"$SMALL_SHA" "$(tb_ns timeout 60 "${RUN_ENV[@]}" "$REMSOCK_CLI" run \
+		--isolate --preload "$PRELOAD" -- curl -sS \
+		"http://$TB_PEER_IP:8080/small.bin" | sha256sum | cut -d' ' -f1)"
+expect "the web server saw both come from the proxy" $((N0 + 2)) \
+	"$(seen "$TB_PROXY_IP")"
+N1=$(seen "$TB_PEER_IP")
+tb_ns timeout 60 "${RUN_ENV[@]}" "$REMSOCK_CLI" run --isolate -- \
+	env -u LD_PRELOAD curl -sS --max-time 20 \
+	"http://$TB_PEER_IP:8080/small.bin" >/dev/null 2>"$TB_DIR/bypass.err"
+RC=$?
+sed 's/^/# bypass: /' "$TB_DIR/bypass.err" | head -3
+expect "remsock run --isolate: a program without the shim reaches nothing (curl fails, the server saw nothing)" \
+	"fails $N1" "$( ((RC != 0)) && echo fails || echo "exit 0") $(seen "$TB_PEER_IP")"
+expect "remsock run without a program: usage error (2)" 2 \
+	"$("${RUN_ENV[@]}" "$REMSOCK_CLI" run >/dev/null 2>&1; echo $?)"
+expect "remsock run of a program that is not there: 127" 127 \
+	"$("${RUN_ENV[@]}" "$REMSOCK_CLI" run -- /nonexistent/prog >/dev/null 2>&1; echo $?)"
 
 # ---- wget and node, where installed (not in setup.sh's list) -------------
 if command -v wget >/dev/null; then
