@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -215,6 +216,8 @@ static int transport_open(struct rsk_conn *c, int *fdp, struct rskp_tls **tlsp)
 	a.has_secret = 1;
 	a.secret.data = c->secret;
 	a.secret.len = c->secret_len;
+	a.has_session = c->session != 0;
+	a.session = c->session;
 	if (protobuf_c_message_get_packed_size(&a.base) > sizeof(body))
 		return -EINVAL;
 	rc = rskp_wire_request(RSKP_AUTH_ID, "remsock", "Authenticate", body,
@@ -530,6 +533,9 @@ static int conn_config(struct rsk_conn *c, const struct rsk_conn_opts *o)
 	    o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
 	c->reconnect_ms =
 	    o->reconnect_timeout_ms == 0 ? 10000 : o->reconnect_timeout_ms;
+	if (getrandom(&c->session, sizeof(c->session), GRND_NONBLOCK) !=
+	    sizeof(c->session))
+		c->session = 0;
 	drop = getenv("REMSOCK_TEST_DROP_BYTES");
 	if (drop != NULL)
 		atomic_store(&c->drop_every, strtoull(drop, NULL, 0));

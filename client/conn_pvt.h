@@ -80,6 +80,10 @@ struct rsk_conn {
 	char host[256];	       /* the proxy as given: TLS checks this name */
 	void *tls_ctx;	       /* $REMSOCK_TLS_CA's, or NULL: plain TCP */
 	char tls_why[256];     /* why the last TLS handshake failed */
+	/* The session every transport of the connection names: the proxy
+	 * closes its sockets once none has been open for a while (the
+	 * process died).  Drawn at open; 0: none (no randomness). */
+	uint64_t session;
 	char *app;
 	uint8_t *secret;
 	size_t secret_len;

@@ -45,6 +45,12 @@
  *                    with [rpc] tls_client_ca asks for one, whose CN is
  *                    the app (REMSOCK_APP)
  *
+ * Sessions: a connection names a session of its own (drawn at
+ * rsk_conn_open(), named again on every reconnect), so that the proxy
+ * closes the sockets made on it once none of the session's transports has
+ * come back within its [service] session_grace_s: a process killed, or
+ * ended by _exit(), leaves nothing open for long.
+ *
  * Thread safety: every function may be called from any thread, except
  * that one call object must not be started, reset or freed by two threads
  * at once.

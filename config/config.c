@@ -170,6 +170,7 @@ static const struct key keys[] = {
     KEY(service, idle_timeout_s, K_UINT, 0, 7 * 86400, 0),
     KEY(service, auth_timeout_ms, K_UINT, 100, 600000, 0),
     KEY(service, close_wait_ms, K_UINT, 0, 600000, 0),
+    KEY(service, session_grace_s, K_UINT, 0, 86400, 0),
     KEY(service, operator, K_STR, 0, 0, 0),
 
     {"acl", ANY_NAME, K_ACL, 0, 0, 0, 0, 0},

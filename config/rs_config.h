@@ -222,6 +222,9 @@ struct rs_config {
 		uint32_t idle_timeout_s;  /**< reap idle sockets; 0: never */
 		uint32_t auth_timeout_ms; /**< to authenticate a connection */
 		uint32_t close_wait_ms; /**< a deferred Close's longest wait */
+		/** A session's sockets close this long after its last
+		 *  connection; 0: sessions are not kept. */
+		uint32_t session_grace_s;
 		/** The app whose Stats shows remsockd's own counters; "":
 		 *  none (every app sees its own quotas only). */
 		char operator[RS_CONFIG_NAME_MAX];

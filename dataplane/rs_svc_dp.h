@@ -64,6 +64,8 @@ struct rs_svc_dp_stats {
 	uint64_t busy;		/**< refused: control ring or pool full */
 	uint64_t starved;	/**< inputs paused for an app's quota */
 	uint64_t reaped;	/**< sockets closed for idleness */
+	uint64_t session_closed; /**< ... because their session ended */
+	uint64_t sessions_full;	 /**< connections left without a session */
 	uint64_t close_deferred; /**< Closes that waited for Sends */
 	uint64_t close_overdue;	 /**< ... until close_wait_ms */
 	uint64_t gone_lost;	 /**< descriptors control was not told

@@ -42,7 +42,8 @@ _Static_assert(RS_DP_WORKERS_MAX <=
 
 struct rs_svc_dp {
 	struct rs_svc_shared *sh;
-	struct svc_sources *sources; /* shared by the workers */
+	struct svc_sources *sources;   /* shared by the workers */
+	struct svc_sessions *sessions; /* ... and so are these */
 	struct rs_rpc_registry *exec_reg;
 	void *tls_ctx; /* [rpc] tls_port's SSL_CTX, or NULL */
 	struct svc_worker *w[RS_DP_WORKERS_MAX];
@@ -253,7 +254,7 @@ void svc_conn_gone_tell(struct svc_worker *w, const struct svc_conn *c)
 }
 
 struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
-			      const char *desc, uint32_t app)
+			      const char *desc, uint32_t app, int32_t session)
 {
 	struct svc_sock *ss = calloc(1, sizeof(*ss));
 
@@ -275,6 +276,8 @@ struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
 	}
 	rs_sock_set_callback(s, svc_sock_event, ss);
 	rs_sock_set_owner(s, app + 1); /* apps never share a port */
+	ss->session = session;
+	svc_session_tag(w, session);
 	TAILQ_INSERT_TAIL(&w->socks_all, ss, link);
 	SVC_GAUGE_ADD(w, nsocks, 1);
 	return ss;
@@ -289,7 +292,10 @@ struct svc_sock *svc_sock_new(struct svc_call *sc, enum rs_sock_kind kind)
 		SVC_ERR(&sc->rpc, -errno, "socket");
 		return NULL;
 	}
-	ss = svc_sock_add(sc->w, s, sc->desc, sc->app);
+	/* The session of the connection that makes it (none for another
+	 * worker's call: CreateSocket runs on its connection's worker). */
+	ss = svc_sock_add(sc->w, s, sc->desc, sc->app,
+			  sc->conn != NULL ? sc->conn->session : -1);
 	if (ss == NULL) {
 		rs_sock_close(s);
 		rs_svc_sys_error(&sc->rpc, ENOMEM, "socket table full");
@@ -390,6 +396,7 @@ void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 		TAILQ_REMOVE(&w->closing, ss, clink);
 	rte_hash_del_key(w->socks, ss->desc);
 	TAILQ_REMOVE(&w->socks_all, ss, link);
+	svc_session_untag(w, ss->session);
 	SVC_GAUGE_ADD(w, nsocks, -1);
 	if (abort)
 		rs_sock_abort(ss->s);
@@ -1166,21 +1173,29 @@ static bool reapable(const struct svc_sock *ss, uint64_t now, uint64_t idle)
 	       now - ss->last_net_ns >= idle && unsent(ss) == 0;
 }
 
+/* Sockets idle past [service] idle_timeout_s, and those whose session
+ * ended ([service] session_grace_s after its last connection: the
+ * client is gone; what it sent still goes, then a FIN, as when a
+ * process dies). */
 static void reap_idle(struct svc_worker *w)
 {
-	uint64_t idle =
-	    (uint64_t)w->sh->cfg->service.idle_timeout_s * 1000000000ull;
+	const struct rs_config_service *cs = &w->sh->cfg->service;
+	uint64_t idle = (uint64_t)cs->idle_timeout_s * 1000000000ull;
+	uint64_t grace = (uint64_t)cs->session_grace_s * 1000000000ull;
 	uint64_t now = rs_lcore_now_ns(w->lc);
 	struct svc_sock *ss, *next;
 
-	if (idle == 0)
+	if (idle == 0 && grace == 0)
 		return;
 	for (ss = TAILQ_FIRST(&w->socks_all); ss != NULL; ss = next) {
 		next = TAILQ_NEXT(ss, link);
-		if (!reapable(ss, now, idle))
+		if (svc_session_over(w, ss->session, now, grace))
+			SVC_CNT_INC(w, session_closed);
+		else if (idle != 0 && reapable(ss, now, idle))
+			SVC_CNT_INC(w, reaped);
+		else
 			continue;
 		svc_gone(w, ss->app, ss->desc);
-		SVC_CNT_INC(w, reaped);
 		svc_sock_close(w, ss, false);
 	}
 }
@@ -1251,6 +1266,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	w->conns = calloc(w->nconns_max, sizeof(*w->conns));
 	w->conn_gen = calloc(w->nconns_max, sizeof(*w->conn_gen));
 	w->sources = sdp->sources;
+	w->sessions = sdp->sessions;
 	w->out = malloc(SVC_OUT_MAX);
 	if (w->socks == NULL || w->arena == NULL || w->http_arena == NULL ||
 	    w->conns == NULL || w->conn_gen == NULL || w->out == NULL) {
@@ -1404,7 +1420,9 @@ struct rs_svc_dp *rs_svc_dp_create(struct rs_svc_shared *sh, char *err,
 	sdp->sh = sh;
 	sdp->exec_reg = rs_rpc_registry_create();
 	sdp->sources = calloc(1, sizeof(*sdp->sources));
-	if (sdp->exec_reg == NULL || sdp->sources == NULL)
+	sdp->sessions = svc_sessions_create();
+	if (sdp->exec_reg == NULL || sdp->sources == NULL ||
+	    sdp->sessions == NULL)
 		goto err;
 	rte_spinlock_init(&sdp->sources->lock);
 	rc = svc_data_register(sh->registry);
@@ -1459,6 +1477,7 @@ void rs_svc_dp_free(struct rs_svc_dp *sdp)
 	svc_tls_ctx_free(sdp->tls_ctx);
 	ares_library_cleanup();
 	free(sdp->sources);
+	svc_sessions_free(sdp->sessions);
 	free(sdp);
 }
 
@@ -1630,6 +1649,8 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->busy += LOAD(w->st.busy);
 		st->starved += LOAD(w->st.starved);
 		st->reaped += LOAD(w->st.reaped);
+		st->session_closed += LOAD(w->st.session_closed);
+		st->sessions_full += LOAD(w->st.sessions_full);
 		st->close_deferred += LOAD(w->st.close_deferred);
 		st->close_overdue += LOAD(w->st.close_overdue);
 		st->gone_lost += LOAD(w->st.gone_lost);

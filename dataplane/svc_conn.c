@@ -147,7 +147,8 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 	while (!TAILQ_EMPTY(&c->waits))
 		svc_wait_cancel(w, TAILQ_FIRST(&c->waits));
 	svc_conn_authed(w, c); /* no longer waiting to, in any case */
-	if (c->forwarded) {    /* its calls waiting on other workers end too */
+	svc_session_leave(w, c->session);
+	if (c->forwarded) { /* its calls waiting on other workers end too */
 		svc_conn_gone_tell(w, c);
 		svc_split_conn_gone(w, svc_conn_ref(c));
 	}
@@ -955,6 +956,7 @@ static struct svc_conn *conn_new(struct svc_worker *w, struct rs_sock *s,
 	if (c->gen == 0) /* 0 never names a connection */
 		c->gen = ++w->conn_gen[i];
 	c->app = c->out_owner = -1;
+	c->session = -1;
 	c->peer_ip = ip;
 	c->opened_ns = c->input_ns = rs_lcore_now_ns(w->lc);
 	TAILQ_INIT(&c->waits);

@@ -572,7 +572,10 @@ static int ex_accept(void *ctx, struct rs_rpc_call *call,
 		SVC_ERR(call, -errno, "accept");
 		goto unused;
 	}
-	ns = svc_sock_add(w, n, sc->desc, sc->app);
+	/* The session of the connection that accepts, or the listener's
+	 * when another worker's connection does. */
+	ns = svc_sock_add(w, n, sc->desc, sc->app,
+			  sc->conn != NULL ? sc->conn->session : ss->session);
 	if (ns == NULL) {
 		rs_sock_abort(n);
 		rs_svc_sys_error(call, ENOMEM, "socket table full");

@@ -111,6 +111,7 @@ struct svc_sock {
 	uint64_t charged;     /* ring bytes charged to buffered_bytes */
 	bool failed;	      /* ERROR or CLOSED seen */
 	bool v6;	      /* made IPv6: addresses out IPv4-mapped */
+	int32_t session;      /* svc_session.c's slot, -1: none */
 	uint64_t last_use_ns; /* for the idle reaper: the app's last call */
 	uint64_t last_net_ns; /* ... and the socket's last event */
 	uint64_t tx_off;      /* stream offset of the next byte Send takes */
@@ -171,7 +172,8 @@ struct svc_conn {
 	struct rs_sock *s;
 	struct svc_worker *w;
 	uint32_t idx, gen;
-	int32_t app; /* -1 until Authenticate succeeds */
+	int32_t app;	 /* -1 until Authenticate succeeds */
+	int32_t session; /* svc_session.c's slot, -1: none */
 	/* HTTP: the app its output is charged to, its first authenticated
 	 * request's (-1 until then; never changes). */
 	int32_t out_owner;
@@ -255,6 +257,8 @@ struct svc_worker_stats {
 	uint64_t http_errors;	 /* answered with an HTTP error status */
 	uint64_t http_idle;	 /* HTTP connections closed for idleness */
 	uint64_t tls_failed;	 /* TLS handshakes or records that failed */
+	uint64_t session_closed; /* sockets closed: their session ended */
+	uint64_t sessions_full;	 /* connections left without a session */
 };
 
 /* Calls a worker finished, by method and outcome (ok, app error, RPC
@@ -343,7 +347,8 @@ struct svc_worker {
 	uint32_t nspare;
 	uint64_t next_scan_ns; /* auth timeouts and idle sockets */
 	uint64_t rounds;       /* poll rounds ended (rs_svc_dp_quiesce()) */
-	struct svc_sources *sources; /* every worker's (rs_svc_dp's) */
+	struct svc_sources *sources;   /* every worker's (rs_svc_dp's) */
+	struct svc_sessions *sessions; /* every worker's (svc_session.c) */
 
 	uint64_t tsc_per_us; /* for the durations */
 
@@ -435,7 +440,7 @@ struct svc_sock *svc_sock_find_send(struct svc_call *sc,
 void svc_sock_close_at(struct svc_worker *w, struct svc_sock *ss, uint64_t off);
 void svc_desc_unused(struct svc_worker *w, uint32_t app, const char *desc);
 struct svc_sock *svc_sock_add(struct svc_worker *w, struct rs_sock *s,
-			      const char *desc, uint32_t app);
+			      const char *desc, uint32_t app, int32_t session);
 void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort);
 void svc_sock_sent(struct svc_worker *w, struct svc_sock *ss);
 int svc_sock_charge(struct svc_worker *w, struct rs_rpc_call *call,
@@ -571,5 +576,27 @@ void svc_dns_poll(struct svc_worker *w);
 /* The errno of a failed call, from a negative return value. */
 #define SVC_ERR(call, rc, what)                                                \
 	rs_svc_sys_error(call, (int)(rc), "%s: %s", what, strerror(-(int)(rc)))
+
+/* ---- svc_session.c: sessions, shared by the workers ------------------- */
+
+/* Sessions the table holds at once (live, or in their grace). */
+#define SVC_SESSIONS 8192u
+
+struct svc_sessions;
+
+struct svc_sessions *svc_sessions_create(void);
+void svc_sessions_free(struct svc_sessions *t);
+/** A connection of app @p app authenticated with session @p id (not
+ *  0).  @return its slot, or -1: none (the table is full, counted). */
+int32_t svc_session_join(struct svc_worker *w, uint32_t app, uint64_t id);
+/** That connection closed (@p idx < 0: nothing). */
+void svc_session_leave(struct svc_worker *w, int32_t idx);
+/** A socket carries session @p idx now / no more. */
+void svc_session_tag(struct svc_worker *w, int32_t idx);
+void svc_session_untag(struct svc_worker *w, int32_t idx);
+/** Whether session @p idx has had no connection for @p grace_ns (0:
+ *  never ends). */
+bool svc_session_over(struct svc_worker *w, int32_t idx, uint64_t now,
+		      uint64_t grace_ns);
 
 #endif /* RS_SVC_PVT_H */

@@ -109,6 +109,11 @@ static const struct rule rules[] = {
      "Descriptors the control thread holds now."},
     {EXACT, "rpc.reaped", "sockets_reaped_total", C, NULL, NULL,
      "Sockets closed for idleness ([service] idle_timeout_s)."},
+    {EXACT, "rpc.session_closed", "sockets_session_closed_total", C, NULL, NULL,
+     "Sockets closed because their client's session ended ([service] "
+     "session_grace_s)."},
+    {EXACT, "rpc.sessions_full", "sessions_full_total", C, NULL, NULL,
+     "Connections left without a session: the session table was full."},
     {EXACT, "rpc.close_deferred", "close_deferred_total", C, NULL, NULL,
      "Closes that waited for their Sends to go out."},
     {EXACT, "rpc.close_overdue", "close_overdue_total", C, NULL, NULL,

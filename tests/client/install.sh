@@ -57,7 +57,7 @@ expect "the systemd unit is installed and systemd-analyze verify finds nothing" 
 check "the examples are installed" test -f \
 	"$(find "$DEST" -path '*/share/remsock/examples/default.ini' | head -1)"
 expect "the man pages are installed: remsock(1) and its commands', libremsock(3), remsockd.ini(5), remsockd(8), remsock-preload(8)" \
-	"libremsock.3 remsock-fetch.1 remsock-nc.1 remsock-preload.8 remsock-resolve.1 remsock-stats.1 remsock.1 remsockd.8 remsockd.ini.5" \
+	"libremsock.3 remsock-fetch.1 remsock-nc.1 remsock-preload.8 remsock-resolve.1 remsock-run.1 remsock-stats.1 remsock.1 remsockd.8 remsockd.ini.5" \
 	"$(find "$DEST" -path '*/share/man/man[1358]/*' -type f -printf '%f\n' | LC_ALL=C sort | paste -sd' ')"
 MAN5=$(find "$DEST" -path '*/man/man5/remsockd.ini.5' | head -1)
 expect "remsockd.ini(5) is installed and names the installed config" 1 \

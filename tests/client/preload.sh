@@ -28,6 +28,8 @@
 #              with no way out; the shim reaches the proxy through its
 #              relay); a program that drops the shim there reaches
 #              nothing
+#   SIGKILL    a program holding a connection is killed: the proxy closes
+#              its socket once its session's grace is over
 #   iperf3     -c, TCP and UDP, against iperf3 -s in the namespace
 #   shim_test  epoll, non-blocking connect and partial writes, a listener
 #              through the proxy, a Unix-domain socket untouched, fork
@@ -49,6 +51,9 @@ SECRET=demo-secret-not-for-production
 TB_INI_EXTRA="[tcp]
 time_wait_ms = 500
 close_grace_ms = 10000
+[service]
+session_grace_s = 2
+operator = demo
 [apps]
 demo = $SECRET
 [hosts]
@@ -250,6 +255,42 @@ expect "the python client ran to its end" "0 1" \
 [[ $RC -eq 0 ]] || sed 's/^/# python: /' "$LOG" | tail -20
 expect "the echo servers saw only the proxy" "tcp $TB_PROXY_IP|udp $TB_PROXY_IP" \
 	"$(grep -E '^(tcp|udp) ' "$PEER_LOG" | sort -u | paste -sd'|')"
+
+# ---- a program killed: its session ends, its sockets close ----------------
+# libremsock names a session when it authenticates; once none of the
+# session's connections has been open for [service] session_grace_s (2 s
+# here), remsockd closes its sockets (rpc.session_closed), instead of
+# holding them for idle_timeout_s.
+established() { tb_ns ss -Htn state established "( sport = :7001 )" | wc -l; }
+stat_of() {
+	tb_ns "${RUN_ENV[@]}" "$REMSOCK_CLI" stats "$1" 2>/dev/null |
+		awk -v n="$1" '$1 == n {print $2}'
+}
+KILL_FLAG=$TB_DIR/killed.up
+HOLD_PY='
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7001))
+s.sendall(b"x" * 1000)
+got = b""
+while len(got) < 1000:
+    got += s.recv(1000)
+open(sys.argv[2], "w").write("up")
+time.sleep(120)
+'
+C0=$(stat_of rpc.session_closed)
+B0=$(established)
+tb_ns_bg "$TB_DIR/hold.log" "${SHIM[@]}" python3 -c "$HOLD_PY" "$TB_PEER_IP" \
+	"$KILL_FLAG"
+HOLD_PID=$TB_BG_PID
+tb_until 60 test -s "$KILL_FLAG"
+expect "a program under the shim holds a connection to the echo server" \
+	$((B0 + 1)) "$(established)"
+kill -KILL "$HOLD_PID"
+tb_until 60 test "$(established)" -eq "$B0"
+expect "killed (SIGKILL), its connection is closed by the proxy after the session's grace" \
+	"$B0" "$(established)"
+expect "counted: rpc.session_closed grew by 1" $((${C0:-0} + 1)) \
+	"$(stat_of rpc.session_closed)"
 
 # ---- iperf3 --------------------------------------------------------------
 # iperf_run NAME ARGS...: a bounded iperf3 -c under the shim, JSON out.

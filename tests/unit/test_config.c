@@ -589,7 +589,7 @@ static void test_bad_apps_and_quotas(void **state)
 		"(0..604800)");
 	refused(REQUIRED "[service]\nidle = 5\n",
 		"x.ini: [service] idle: unknown key (known: idle_timeout_s, "
-		"auth_timeout_ms, close_wait_ms, operator)");
+		"auth_timeout_ms, close_wait_ms, session_grace_s, operator)");
 	refused(REQUIRED "[service]\noperator = nobody\n",
 		"x.ini: [service] operator: no app 'nobody' in [apps]");
 	refused(REQUIRED "[service]\nclose_wait_ms = 600001\n",

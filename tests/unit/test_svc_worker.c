@@ -86,6 +86,7 @@ struct world {
 	uint64_t next_id;
 	struct reply replies[REPLIES_MAX];
 	unsigned nreplies;
+	uint64_t session; /* the client's Authenticate names it (0: none) */
 	/* The peers: B's listener, and the connections it accepted. */
 	struct rs_sock *lst;
 	struct rs_sock *peers[16];
@@ -394,6 +395,8 @@ static void client_connect(struct world *w)
 	req.app_id = "demo";
 	req.has_secret = 1;
 	req.secret = (ProtobufCBinaryData){strlen(secret), (uint8_t *)secret};
+	req.has_session = w->session != 0;
+	req.session = w->session;
 	pump(w);
 	r = reply_wait(
 	    w, call_send(w, RS_SVC_SERVICE_AUTH, "Authenticate", &req.base));
@@ -529,6 +532,7 @@ static void config_make(struct rs_config *cfg)
 	cfg->limits.sock_tx_ring = 65536;
 	cfg->limits.msg_ring_size = 64;
 	cfg->dns.nservers = 0;
+	cfg->service.session_grace_s = 2;
 }
 
 static int setup(void **state)
@@ -969,6 +973,44 @@ static void t_send_deadline_and_pipeline(void **state)
 	free(d);
 }
 
+/* A client that names a session: its sockets stay while a connection of
+ * the session is open and for [service] session_grace_s (2 s here)
+ * after the last -- a reconnect within it keeps them -- then close (the
+ * peer gets its FIN) and are counted.  One that names none keeps its
+ * sockets. */
+static void t_session_ends(void **state)
+{
+	struct world *w = *state;
+	struct rs_sock *p0, *p;
+	char *d0 = tcp_socket(w, &p0), *d, buf[8];
+	struct rs_svc_dp_stats st0, st;
+
+	client_close(w); /* setup's connection: no session */
+	w->session = 0x5e5510;
+	client_connect(w);
+	d = tcp_socket(w, &p);
+	st0 = stats(w);
+	client_close(w);
+	advance(w, 1500); /* within the grace */
+	assert_int_equal(stats(w).socks_open, st0.socks_open);
+	client_connect(w); /* the session again: it lives on */
+	advance(w, 3000);
+	st = stats(w);
+	assert_int_equal(st.socks_open, st0.socks_open);
+	assert_int_equal(st.session_closed, st0.session_closed);
+	client_close(w);
+	advance(w, 2000 + 300); /* the grace, and the next scan (250 ms) */
+	st = stats(w);
+	assert_int_equal(st.socks_open, st0.socks_open - 1);
+	assert_int_equal(st.session_closed, st0.session_closed + 1);
+	assert_int_equal(rs_sock_recv(p, buf, sizeof(buf), 0), 0); /* FIN */
+	/* The sessionless one is still there. */
+	assert_int_equal(rs_sock_recv(p0, buf, sizeof(buf), 0), -EAGAIN);
+	w->session = 0;
+	free(d0);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -984,6 +1026,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_send_deadline_and_pipeline, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(t_session_ends, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
