@@ -7,6 +7,7 @@
 #ifndef RSK_CLIENT_PVT_H
 #define RSK_CLIENT_PVT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "remsock.h"
@@ -99,5 +100,9 @@ int rskp_call_start_msg(struct rsk_call *call, const char *method,
 ProtobufCMessage *rskp_call_unpack(struct rsk_call *call,
 				   const ProtobufCMessageDescriptor *desc,
 				   int *rc);
+
+/* Set by remsock-preload in its own copy of the library: the transport's
+ * socket() is the one the shim wraps (conn.c). */
+extern bool rskp_in_shim;
 
 #endif /* RSK_CLIENT_PVT_H */

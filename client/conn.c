@@ -22,6 +22,7 @@
  *     carried), holding both locks so no new call overtakes them.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -120,14 +121,34 @@ int rskp_conn_write(struct rsk_conn *c, const uint8_t *frame, size_t len)
 
 /* ---- opening a transport ------------------------------------------------ */
 
+bool rskp_in_shim;
+
+/* The transport's socket.  Under remsock-preload the program's socket()
+ * is the shim's, which would send a libremsock.so in that program (the
+ * remsock command in a shimmed shell) to the proxy through the proxy
+ * itself: the shim exports libc's as remsock_preload_socket().  The
+ * shim's own copy of this library (rskp_in_shim) keeps socket(), which
+ * the shim wraps. */
+static int transport_socket(int domain, int type)
+{
+	static int (*shim_socket)(int, int, int);
+
+	if (!rskp_in_shim && shim_socket == NULL)
+		shim_socket = (int (*)(int, int, int))dlsym(
+		    RTLD_DEFAULT, "remsock_preload_socket");
+	return !rskp_in_shim && shim_socket != NULL
+		   ? shim_socket(domain, type, 0)
+		   : socket(domain, type, 0);
+}
+
 static int tcp_connect(struct rsk_conn *c, int *fdp)
 {
 	struct pollfd p;
 	int fd, one = 1, err = 0, rc;
 	socklen_t elen = sizeof(err);
 
-	fd = socket(c->addr.sa.sa_family,
-		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = transport_socket(c->addr.sa.sa_family,
+			      SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	rc = connect(fd, &c->addr.sa, c->addr_len);

@@ -20,6 +20,8 @@
 
 struct shim_real shim_real;
 
+#define EXPORT_REAL __attribute__((visibility("default")))
+
 #define LOAD(name)                                                             \
 	shim_real.name = (__typeof__(shim_real.name))dlsym(RTLD_NEXT, #name)
 
@@ -94,6 +96,14 @@ WRAP_PROTO(int, getaddrinfo,
 	   (const char *n, const char *s, const struct addrinfo *h,
 	    struct addrinfo **r))
 WRAP_PROTO(void, freeaddrinfo, (struct addrinfo * r))
+
+/* libc's socket(), for a libremsock.so in the program (conn.c's
+ * transport_socket()): its transport reaches the proxy itself. */
+EXPORT_REAL int remsock_preload_socket(int d, int t, int p);
+EXPORT_REAL int remsock_preload_socket(int d, int t, int p)
+{
+	return REAL(socket)(d, t, p);
+}
 
 int __wrap_socket(int d, int t, int p)
 {

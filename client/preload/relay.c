@@ -268,6 +268,10 @@ static void connect_done(struct shim_op *op)
 		ss->state = ST_FAILED;
 		ss->so_error = -rc;
 		shutdown(ss->rfd, SHUT_RDWR);
+		/* The program sees an errno only (curl: "Couldn't connect");
+		 * the proxy's reason (an ACL rule, ...) for REMSOCK_DEBUG. */
+		shim_debug("connect failed: %s: %s", strerror(-rc),
+			   rsk_call_error(op->call)->detail);
 	}
 	pthread_cond_broadcast(&shim.cv);
 }

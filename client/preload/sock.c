@@ -30,6 +30,7 @@
 
 __attribute__((constructor)) static void shim_init(void)
 {
+	rskp_in_shim = true;
 	shim_real_init();
 	shim_atfork_init();
 	shim_adopt();

@@ -167,6 +167,20 @@ RC=$?
 sed 's/^/# bypass: /' "$TB_DIR/bypass.err" | head -3
 expect "remsock run --isolate: a program without the shim reaches nothing (curl fails, the server saw nothing)" \
 	"fails $N1" "$( ((RC != 0)) && echo fails || echo "exit 0") $(seen "$TB_PEER_IP")"
+# The remsock command in a shimmed program (libremsock.so beside the
+# shim): its own transport reaches the proxy itself, not through it.
+expect "the remsock command under the shim (remsock run -- remsock fetch)" \
+	"$SMALL_SHA" "$(tb_ns timeout 60 "${RUN_ENV[@]}" "$REMSOCK_CLI" run -- \
+		"$REMSOCK_CLI" fetch "http://$TB_PEER_IP:8080/small.bin" |
+		sha256sum | cut -d' ' -f1)"
+# A destination the ACL denies: the program sees EACCES; REMSOCK_DEBUG
+# says why, with the proxy's reason.
+tb_ns timeout 60 env REMSOCK_DEBUG=1 "${SHIM[@]}" curl -sS --max-time 20 \
+	"http://$TB_PROXY_IP:8080/" >/dev/null 2>"$TB_DIR/denied.err"
+sed 's/^/# denied: /' "$TB_DIR/denied.err" | head -3
+expect "REMSOCK_DEBUG: a denied connect says so, with the proxy's reason" 1 \
+	"$(grep -cE '^remsock-preload: connect failed: Permission denied: .{8,}' \
+		"$TB_DIR/denied.err")"
 expect "remsock run without a program: usage error (2)" 2 \
 	"$("${RUN_ENV[@]}" "$REMSOCK_CLI" run >/dev/null 2>&1; echo $?)"
 expect "remsock run of a program that is not there: 127" 127 \
@@ -286,7 +300,8 @@ tb_until 60 test -s "$KILL_FLAG"
 expect "a program under the shim holds a connection to the echo server" \
 	$((B0 + 1)) "$(established)"
 kill -KILL "$HOLD_PID"
-tb_until 60 test "$(established)" -eq "$B0"
+back_to_b0() { test "$(established)" -eq "$B0"; }
+tb_until 60 back_to_b0
 expect "killed (SIGKILL), its connection is closed by the proxy after the session's grace" \
 	"$B0" "$(established)"
 expect "counted: rpc.session_closed grew by 1" $((${C0:-0} + 1)) \

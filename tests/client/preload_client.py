@@ -34,6 +34,22 @@ def guard(what, fn):
         check(what, False, repr(e))
 
 
+def echo_all(s, size):
+    """Send size random bytes on s, shut its writing, read the echo to
+    the end and close it.  (Whether it came back whole, bytes read.)"""
+    data = os.urandom(size)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = bytearray()
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            break
+        got += b
+    s.close()
+    return bytes(got) == data, len(got)
+
+
 def resolve():
     addrs = {a[4][0] for a in socket.getaddrinfo(name, 80, socket.AF_INET)}
     check("python getaddrinfo of a name only the proxy knows", addrs == {peer}, addrs)
@@ -50,17 +66,8 @@ def tcp_echo():
     s = socket.create_connection((peer, tcp_port), timeout=30)
     check("python tcp getsockname is the proxy's", s.getsockname()[0] == proxy, s.getsockname())
     check("python tcp getpeername", s.getpeername() == (peer, tcp_port), s.getpeername())
-    data = os.urandom(1 << 20)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    got = bytearray()
-    while True:
-        b = s.recv(1 << 16)
-        if not b:
-            break
-        got += b
-    s.close()
-    check("python tcp echo of 1 MiB with half-close", bytes(got) == data, len(got))
+    ok, n = echo_all(s, 1 << 20)
+    check("python tcp echo of 1 MiB with half-close", ok, n)
 
 
 def many():
@@ -135,17 +142,8 @@ def ipv6():
           s.getsockname()[0] == "::ffff:" + proxy, s.getsockname())
     check("python AF_INET6 tcp: getpeername", s.getpeername()[:2] == (mapped, tcp_port),
           s.getpeername())
-    data = os.urandom(256 << 10)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    got = bytearray()
-    while True:
-        b = s.recv(1 << 16)
-        if not b:
-            break
-        got += b
-    s.close()
-    check("python AF_INET6 tcp echo of 256 KiB to a mapped address", bytes(got) == data, len(got))
+    ok, n = echo_all(s, 256 << 10)
+    check("python AF_INET6 tcp echo of 256 KiB to a mapped address", ok, n)
     u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     u.settimeout(10)
     u.sendto(b"six", (mapped, udp_port))

@@ -3,7 +3,9 @@
 #
 # Start-up failures past the configuration check exit 1 and say what went
 # wrong: an EAL option the EAL does not know, a port that does not probe,
-# more workers than lcores.
+# more workers than lcores or queue pairs, TLS files that do not load (a
+# client CA file without a certificate, a certificate not there, a key
+# not the certificate's).
 #
 #   startup_errors.sh REMSOCKD
 set -uo pipefail
@@ -59,5 +61,34 @@ sed -i 's/^count = 1/count = 2/; s/^devargs = .*/devargs = net_af_packet0,iface=
 run_fails "more workers than the port has queue pairs" \
 	"[workers] count: 2 workers need 2 queue pairs; port net_af_packet0,iface=lo,qpairs=1 has 1 RX and 1 TX queues" \
 	-c "$TMP/workers.ini" --test-secrets
+
+# TLS files that do not load: each refused at start with OpenSSL's reason
+# (the port is net_ring0: nothing is sent).
+key_cert() { # KEY CERT: a key and a self-signed certificate for it
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1" -out "$2" -subj /CN=remsockd -days 1 2>/dev/null
+}
+key_cert "$TMP/k.pem" "$TMP/c.pem" && key_cert "$TMP/k2.pem" "$TMP/c2.pem" ||
+	fail "openssl makes the test's certificates"
+echo "not a certificate" >"$TMP/bad.pem"
+tls_ini() { # CERT KEY CLIENT_CA
+	sed 's/^count = .*/count = 1/; s/^devargs = .*/devargs = net_ring0/; s/^args = .*/args = -l 0,1 --in-memory --no-pci --no-telemetry/' \
+		"$TMP/workers.ini" >"$TMP/tls.ini"
+	printf '[rpc]\ntls_port = 5758\ntls_cert = %s\ntls_key = %s\n' \
+		"$1" "$2" >>"$TMP/tls.ini"
+	[[ -n ${3:-} ]] && printf 'tls_client_ca = %s\n' "$3" >>"$TMP/tls.ini"
+	return 0
+}
+tls_ini "$TMP/c.pem" "$TMP/k.pem" "$TMP/bad.pem"
+run_fails "a client CA file that holds no certificate" \
+	"[rpc] tls_client_ca: $TMP/bad.pem: " -c "$TMP/tls.ini" --test-secrets
+tls_ini "$TMP/none.pem" "$TMP/k.pem"
+run_fails "a certificate file that is not there" \
+	"[rpc] tls_cert: $TMP/none.pem: " -c "$TMP/tls.ini" --test-secrets
+tls_ini "$TMP/c.pem" "$TMP/k2.pem"
+run_fails "a key that is not the certificate's" \
+	"[rpc] tls_key: $TMP/k2.pem: " -c "$TMP/tls.ini" --test-secrets
+check "... with OpenSSL's reason: the key values mismatch" \
+	grep -q "key values mismatch" "$TMP/err"
 
 finish
