@@ -291,7 +291,9 @@ enum rs_tcp_state {
 	/* API v1.5: SYN cookies */                                            \
 	X(SYNCOOKIES_SENT, "syncookies_sent")                                  \
 	X(SYNCOOKIES_OK, "syncookies_ok")                                      \
-	X(SYNCOOKIES_BAD, "syncookies_bad")
+	X(SYNCOOKIES_BAD, "syncookies_bad")                                    \
+	/* RFC 6675 NextSeg rule 4: the tail resent once per recovery */       \
+	X(SACK_RESCUE, "sack_rescue")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,

@@ -280,6 +280,7 @@ static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 		 * whatever IsLost says, then NextSeg while pipe allows. */
 		RS_TCP_COUNT(c->st, SACK_RECOVERY);
 		c->cwnd = c->ssthresh;
+		c->rescued = false;
 		c->high_rxt = c->snd_una + rs_tcp_out_retransmit(c, now);
 		rs_tcp_sack_fill(c, now);
 		return;

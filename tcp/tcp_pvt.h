@@ -354,6 +354,7 @@ struct rs_tcp_conn {
 	uint8_t n_sb;		     /* scoreboard: SACKed, sorted, disjoint */
 	struct rs_tcp_sack_block sb[RS_TCP_SB_MAX];
 	uint32_t high_rxt; /* RFC 6675 HighRxt: resent up to here */
+	bool rescued;	   /* ... and this recovery's rescue resend went */
 	/* Spurious fast retransmits (RFC 3522 detection by timestamps,
 	 * RFC 4015 response) and the DupThresh they teach (tcp_cc.c) */
 	bool undo_ok;	   /* recovery may still prove spurious */

@@ -28,9 +28,11 @@
  *              lost byte not yet resent; rule 2, new data (left to
  *              rs_tcp_out_push(), which sends it against cwnd - pipe);
  *              rule 3, when no new data can go, the lowest unSACKed byte
- *              not yet resent below the highest SACK.  Rule 4 (the rescue
- *              resend) is left out: the partial-ACK resend of tcp_cc.c
- *              and the RTO cover that case.
+ *              not yet resent below the highest SACK; rule 4, once per
+ *              recovery, the rescue: the last SMSS of what is unSACKed
+ *              above the highest SACK and not resent yet (a lost tail,
+ *              which no SACK can show lost: without it only the RTO
+ *              would resend it).  HighRxt does not move for it.
  *   exit       the cumulative ACK reaches RecoveryPoint (tcp_cc.c).
  */
 
@@ -182,19 +184,45 @@ static bool new_data_ok(const struct rs_tcp_conn *c)
 	       c->snd_wnd > rs_tcp_flight(c);
 }
 
+/* NextSeg() rule 4: once per recovery, the last SMSS of the unSACKed
+ * bytes above the highest SACK that were not resent. */
+static bool rescue_seg(const struct rs_tcp_conn *c, uint32_t *seq,
+		       uint32_t *len)
+{
+	uint32_t top = c->n_sb > 0 ? c->sb[c->n_sb - 1].right : c->snd_una;
+
+	top = RS_SEQ_MAX(top, c->high_rxt);
+	if (c->rescued || !RS_SEQ_LT(top, c->snd_max))
+		return false;
+	*seq = c->snd_max - RS_TCP_MIN(c->snd_max - top, (uint32_t)c->snd_mss);
+	*len = c->snd_max - *seq;
+	return true;
+}
+
 void rs_tcp_sack_fill(struct rs_tcp_conn *c, uint64_t now)
 {
 	uint32_t seq, len, sent;
+	bool rescue;
 
 	for (unsigned k = 0; k < FILL_MAX; k++) {
 		if (rs_tcp_sack_pipe(c) + c->snd_mss > c->cwnd)
 			return;
-		if (!next_seg(c, true, &seq, &len) &&
-		    (new_data_ok(c) || !next_seg(c, false, &seq, &len)))
-			return;
+		rescue = false;
+		if (!next_seg(c, true, &seq, &len)) { /* rule 1 */
+			if (new_data_ok(c))
+				return; /* rule 2: rs_tcp_out_push() sends it */
+			if (!next_seg(c, false, &seq, &len) && /* rule 3 */
+			    !(rescue = rescue_seg(c, &seq, &len)))
+				return;
+		}
 		sent = rs_tcp_out_resend(c, now, seq, len);
 		if (sent == 0)
 			return;
+		if (rescue) {
+			RS_TCP_COUNT(c->st, SACK_RESCUE);
+			c->rescued = true;
+			continue;
+		}
 		RS_TCP_COUNT(c->st, SACK_RETRANS);
 		c->high_rxt = seq + sent;
 	}
