@@ -121,6 +121,7 @@ static const struct key keys[] = {
     KEY(rpc, tls_cert, K_STR, 0, 0, 0),
     KEY(rpc, tls_key, K_STR, 0, 0, 0),
     KEY(rpc, tls_client_ca, K_STR, 0, 0, 0),
+    KEY(rpc, tls_client_crl, K_STR, 0, 0, 0),
     KEY(rpc, http_idle_s, K_UINT, 0, 86400, 0),
     KEY(rpc, http_request_s, K_UINT, 0, 86400, 0),
     KEY(rpc, max_conns, K_UINT, 0, 1u << 20, 0),
@@ -1100,6 +1101,11 @@ static int validate_apps(const struct rs_config *cfg, const struct where *w)
 			    "%s: [rpc] tls_client_ca needs tls_port or "
 			    "https_port (client certificates are asked in TLS "
 			    "handshakes only)",
+			    w->file);
+	if (r->tls_client_crl[0] != '\0' && r->tls_client_ca[0] == '\0')
+		return fail(w,
+			    "%s: [rpc] tls_client_crl needs tls_client_ca (the "
+			    "certificates it revokes are client certificates)",
 			    w->file);
 	if (cfg->napps == 0)
 		return fail(w,

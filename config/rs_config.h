@@ -135,6 +135,9 @@ struct rs_config {
 		 *  signed, whose CN is the app they authenticate as; "": no
 		 *  client certificate asked. */
 		char tls_client_ca[RS_CONFIG_VALUE_MAX];
+		/** PEM CRLs of those CAs: revoked client certificates are
+		 *  refused in the handshake; "": none checked. */
+		char tls_client_crl[RS_CONFIG_VALUE_MAX];
 		uint32_t http_idle_s; /**< idle HTTP conns closed; 0: never */
 		/** An HTTP request must arrive whole within this; 0: never. */
 		uint32_t http_request_s;

@@ -24,8 +24,9 @@
  * threads on one context).
  *
  * Client certificates ([rpc] tls_client_ca): the handshake fails without
- * one those CAs signed; its subject's CN names the one app the
- * connection may authenticate as (svc_tls_cert_app(), looked up once).
+ * one those CAs signed, or with one a CRL of [rpc] tls_client_crl
+ * revokes; its subject's CN names the one app the connection may
+ * authenticate as (svc_tls_cert_app(), looked up once).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,6 +61,27 @@ static const char *ssl_reason(char *buf, size_t len)
 	return buf;
 }
 
+/* [rpc] tls_client_crl into @p ctx's store, checked for every client
+ * certificate ("" : nothing).  @return 0, or -1 with @p err set. */
+static int crl_load(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP *lk;
+	char why[256];
+
+	if (path[0] == '\0')
+		return 0;
+	lk = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+	if (lk == NULL ||
+	    X509_load_crl_file(lk, path, X509_FILETYPE_PEM) <= 0) {
+		snprintf(err, errlen, "[rpc] tls_client_crl: %s: %s", path,
+			 ssl_reason(why, sizeof(why)));
+		return -1;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
 void *svc_tls_ctx_create(const struct rs_config *cfg, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -92,6 +114,8 @@ void *svc_tls_ctx_create(const struct rs_config *cfg, char *err, size_t errlen)
 			goto fail;
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
+		if (crl_load(ctx, cfg->rpc.tls_client_crl, err, errlen) < 0)
+			goto fail;
 		SSL_CTX_set_verify(
 		    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 		    NULL);

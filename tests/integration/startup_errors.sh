@@ -4,8 +4,8 @@
 # Start-up failures past the configuration check exit 1 and say what went
 # wrong: an EAL option the EAL does not know, a port that does not probe,
 # more workers than lcores or queue pairs, TLS files that do not load (a
-# client CA file without a certificate, a certificate not there, a key
-# not the certificate's).
+# client CA file without a certificate, a CRL file without a CRL, a
+# certificate not there, a key not the certificate's).
 #
 #   startup_errors.sh REMSOCKD
 set -uo pipefail
@@ -77,11 +77,15 @@ tls_ini() { # CERT KEY CLIENT_CA
 	printf '[rpc]\ntls_port = 5758\ntls_cert = %s\ntls_key = %s\n' \
 		"$1" "$2" >>"$TMP/tls.ini"
 	[[ -n ${3:-} ]] && printf 'tls_client_ca = %s\n' "$3" >>"$TMP/tls.ini"
+	[[ -n ${4:-} ]] && printf 'tls_client_crl = %s\n' "$4" >>"$TMP/tls.ini"
 	return 0
 }
 tls_ini "$TMP/c.pem" "$TMP/k.pem" "$TMP/bad.pem"
 run_fails "a client CA file that holds no certificate" \
 	"[rpc] tls_client_ca: $TMP/bad.pem: " -c "$TMP/tls.ini" --test-secrets
+tls_ini "$TMP/c.pem" "$TMP/k.pem" "$TMP/c.pem" "$TMP/bad.pem"
+run_fails "a CRL file that holds no CRL" \
+	"[rpc] tls_client_crl: $TMP/bad.pem: " -c "$TMP/tls.ini" --test-secrets
 tls_ini "$TMP/none.pem" "$TMP/k.pem"
 run_fails "a certificate file that is not there" \
 	"[rpc] tls_cert: $TMP/none.pem: " -c "$TMP/tls.ini" --test-secrets

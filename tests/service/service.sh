@@ -37,7 +37,8 @@ static = Static.Test 198.18.0.7 198.18.0.8
 tls_port = 5758
 tls_cert = @TB_DIR@/tls.crt
 tls_key = @TB_DIR@/tls.key
-tls_client_ca = @TB_DIR@/ca.crt"
+tls_client_ca = @TB_DIR@/ca.crt
+tls_client_crl = @TB_DIR@/crl.pem"
 
 svc_pre_start() { svc_tls_certs; }
 

@@ -765,6 +765,11 @@ def t_tls():
     c.authenticate('other', APPS['other'])
     check("TLS: other's certificate authenticates as other", True)
     c.close()
+    # demo's second certificate, from the same CA, which revoked it: only
+    # the CRL tells it from the first (accepted above).
+    why = tls_refused(tls_ctx(cert='revoked-app'))
+    check('TLS: a client certificate its CA revoked ([rpc] tls_client_crl) '
+          'is refused', why.startswith('refused'), why)
     other = ssl.create_default_context(cafile=f'{TLS_DIR}/other.crt')
     try:
         Client(PROXY, TLS_PORT, tls=other)

@@ -21,9 +21,11 @@ SVC_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # For [rpc] tls_port: in TB_DIR, a CA of the test's own (ca.crt), a
 # certificate it signs for the proxy's address (tls.crt, tls.key), client
 # certificates it signs for the apps named (default: demo other; CN = the
-# app: APP-app.crt/.key, for [rpc] tls_client_ca), and a
-# second CA that signs nothing the proxy has (other.crt); @TB_DIR@ in
-# TB_CONF becomes TB_DIR.  Call it from svc_pre_start.
+# app: APP-app.crt/.key, for [rpc] tls_client_ca), one more for demo that
+# it revokes (revoked-app.crt/.key) and the CRL that says so (crl.pem,
+# for [rpc] tls_client_crl), and a second CA that signs nothing the proxy
+# has (other.crt); @TB_DIR@ in TB_CONF becomes TB_DIR.  Call it from
+# svc_pre_start.
 svc_tls_certs() {
 	local d=$TB_DIR ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
 	local apps=("$@")
@@ -38,13 +40,21 @@ svc_tls_certs() {
 	openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
 		-CAcreateserial -out "$d/tls.crt" -days 2 -extfile "$d/san.ext" \
 		2>/dev/null &&
-	for app in "${apps[@]}"; do
+	for app in "${apps[@]}" revoked; do
 		openssl req "${ec[@]}" -keyout "$d/$app-app.key" \
-			-out "$d/$app-app.csr" -subj "/CN=$app" 2>/dev/null &&
+			-out "$d/$app-app.csr" \
+			-subj "/CN=${app/#revoked/demo}" 2>/dev/null &&
 		openssl x509 -req -in "$d/$app-app.csr" -CA "$d/ca.crt" \
 			-CAkey "$d/ca.key" -CAcreateserial -out "$d/$app-app.crt" \
 			-days 2 2>/dev/null || return 1
 	done &&
+	: >"$d/index.txt" &&
+	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s\ndefault_md = sha256\ndefault_crl_days = 2\n' \
+		"$d/index.txt" >"$d/ca.cnf" &&
+	openssl ca -config "$d/ca.cnf" -keyfile "$d/ca.key" -cert "$d/ca.crt" \
+		-revoke "$d/revoked-app.crt" 2>/dev/null &&
+	openssl ca -config "$d/ca.cnf" -keyfile "$d/ca.key" -cert "$d/ca.crt" \
+		-gencrl -out "$d/crl.pem" 2>/dev/null &&
 	sed -i "s#@TB_DIR@#$d#g" "$TB_CONF"
 }
 

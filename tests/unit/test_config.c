@@ -763,6 +763,10 @@ static void test_http_port(void **state)
 	refused(REQUIRED "[rpc]\ntls_client_ca = ca.crt\n",
 		"x.ini: [rpc] tls_client_ca needs tls_port or https_port "
 		"(client certificates are asked in TLS handshakes only)");
+	refused(REQUIRED "[rpc]\ntls_port = 5758\ntls_cert = c\ntls_key = k\n"
+			 "tls_client_crl = x.crl\n",
+		"x.ini: [rpc] tls_client_crl needs tls_client_ca (the "
+		"certificates it revokes are client certificates)");
 	assert_int_equal(load(&cfg,
 			      REQUIRED
 			      "[rpc]\nlisten_port = 0\nhttps_port = 8443\n"
