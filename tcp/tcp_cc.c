@@ -20,9 +20,14 @@
  *     W_est instead of one SMSS per RTT; recovery is the same;
  *   - with SACK (tcp_sack.c), RFC 6675 recovery instead: entered on the
  *     third duplicate ACK or when the scoreboard shows the first hole
- *     lost, cwnd = ssthresh without inflation, holes resent against
- *     pipe; a partial ACK resends the new first hole if it was never
- *     resent and SACKed data lies above it; the same full-ACK exit;
+ *     lost, the first hole resent at once, then holes resent against
+ *     pipe, with cwnd set on each ACK by RFC 6937's Proportional Rate
+ *     Reduction (PRR-SSRB): what goes out follows what the ACKs say left
+ *     the network, ssthresh/RecoverFS of it while pipe is above
+ *     ssthresh, then catching up to ssthresh no faster than slow start
+ *     -- no half-window silence, no burst; a partial ACK resends the new
+ *     first hole if it was never resent and SACKed data lies above it;
+ *     the same full-ACK exit;
  *   - RTT from timestamps when they are on (tcp_ts.c);
  *   - with timestamps, a fast retransmit the first ACK shows spurious
  *     (RFC 3522: its TSecr is older than the retransmission) is undone
@@ -276,30 +281,59 @@ static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 	c->in_recovery = true;
 	c->partial_seen = false;
 	if (c->sack_ok) {
-		/* RFC 6675 §5 step 4: cwnd = ssthresh, snd_una resent
-		 * whatever IsLost says, then NextSeg while pipe allows. */
+		/* RFC 6675 §5 step 4: snd_una resent whatever IsLost says
+		 * (RFC 6937: the first send of the recovery goes, as Linux
+		 * lets it); then, on this ACK and every one after, PRR sets
+		 * cwnd and NextSeg runs while pipe allows (sack_after_ack). */
 		RS_TCP_COUNT(c->st, SACK_RECOVERY);
-		c->cwnd = c->ssthresh;
 		c->rescued = false;
+		c->prr_delivered = c->prr_out = 0;
+		c->recover_fs = RS_TCP_MAX(c->snd_max - c->snd_una, 1u);
 		c->high_rxt = c->snd_una + rs_tcp_out_retransmit(c, now);
-		rs_tcp_sack_fill(c, now);
 		return;
 	}
 	rs_tcp_out_retransmit(c, now);
 	c->cwnd = c->ssthresh + 3u * c->snd_mss;
 }
 
-/* After an ACK on a SACK connection: resend holes in recovery, or enter
- * it when new SACK information shows the first hole lost (RFC 6675 §5
- * step 2) before three duplicate ACKs came. */
-static void sack_after_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t newly)
+/* RFC 6937 PRR-SSRB: cwnd for this ACK of a SACK recovery that
+ * delivered @p delivered bytes (snd_una's advance and the change in
+ * SACKed bytes). */
+static void prr_cwnd(struct rs_tcp_conn *c, uint32_t delivered)
+{
+	uint32_t pipe = rs_tcp_sack_pipe(c);
+	int64_t sndcnt, limit;
+
+	c->prr_delivered += delivered;
+	if (pipe > c->ssthresh) { /* proportional: ssthresh / RecoverFS */
+		sndcnt = (int64_t)(((uint64_t)c->prr_delivered * c->ssthresh +
+				    c->recover_fs - 1) /
+				   c->recover_fs) -
+			 c->prr_out;
+	} else { /* the slow start reduction bound */
+		limit = RS_TCP_MAX((int64_t)c->prr_delivered - c->prr_out,
+				   (int64_t)delivered) +
+			c->snd_mss;
+		sndcnt = RS_TCP_MIN((int64_t)c->ssthresh - pipe, limit);
+	}
+	c->cwnd = pipe + (uint32_t)RS_TCP_MAX(sndcnt, (int64_t)0);
+}
+
+/* After an ACK on a SACK connection: enter recovery when new SACK
+ * information shows the first hole lost (RFC 6675 §5 step 2) before
+ * three duplicate ACKs came; in recovery, PRR's cwnd, then resend holes
+ * against it. */
+static void sack_after_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t newly,
+			   uint32_t delivered)
 {
 	if (!c->sack_ok)
 		return;
-	if (c->in_recovery)
-		rs_tcp_sack_fill(c, now);
-	else if (newly && rs_tcp_sack_head_lost(c))
+	if (!c->in_recovery && newly && rs_tcp_sack_head_lost(c))
 		fast_retransmit(c, now, c->snd_una);
+	if (!c->in_recovery)
+		return;
+	prr_cwnd(c, delivered);
+	rs_tcp_sack_fill(c, now);
 }
 
 static void dup_ack(struct rs_tcp_conn *c, uint64_t now,
@@ -338,7 +372,8 @@ static bool window_update(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 		       const struct rs_tcp_seg_in *s)
 {
-	uint32_t ack = s->ack, newly;
+	uint32_t ack = s->ack, newly, una0 = c->snd_una, sacked0;
+	int64_t delivered;
 	bool changed;
 
 	if (RS_SEQ_GT(ack, c->snd_max)) {
@@ -353,11 +388,17 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 	if (RS_SEQ_LT(ack, c->snd_una))
 		return 0; /* old duplicate: nothing to learn */
 	changed = window_update(c, s);
+	sacked0 = rs_tcp_sack_bytes(c);
 	newly = rs_tcp_sack_update(c, s);
 	if (RS_SEQ_GT(ack, c->snd_una))
 		new_ack(c, now, s);
 	else
 		dup_ack(c, now, s, changed);
-	sack_after_ack(c, now, newly);
+	/* RFC 6937 DeliveredData: snd_una's advance and the change in
+	 * SACKed bytes (which falls as snd_una passes them). */
+	delivered =
+	    (int64_t)(c->snd_una - una0) + rs_tcp_sack_bytes(c) - sacked0;
+	sack_after_ack(c, now, newly,
+		       (uint32_t)RS_TCP_MAX(delivered, (int64_t)0));
 	return 0;
 }

@@ -301,11 +301,12 @@ static void seg_payload(struct rs_tcp_conn *c, struct rs_tcp_seg *s,
 static void count_data(struct rs_tcp_conn *c, uint32_t seq, uint32_t len)
 {
 	RS_TCP_COUNT(c->st, DATA_SEGS_OUT);
+	if (rs_tcp_sack_recovery(c))
+		c->prr_out += len; /* RFC 6937: sent in recovery */
 	if (RS_SEQ_LT(seq, c->snd_max)) {
 		RS_TCP_COUNT(c->st, RETRANS_SEGS);
 		c->rtt_timing = false; /* Karn: no sample from a resend */
 	}
-	(void)len;
 }
 
 uint32_t rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now)

@@ -355,6 +355,9 @@ struct rs_tcp_conn {
 	struct rs_tcp_sack_block sb[RS_TCP_SB_MAX];
 	uint32_t high_rxt; /* RFC 6675 HighRxt: resent up to here */
 	bool rescued;	   /* ... and this recovery's rescue resend went */
+	/* RFC 6937 PRR, in SACK recovery (tcp_cc.c): bytes delivered and
+	 * sent since it began, and the flight when it began */
+	uint32_t prr_delivered, prr_out, recover_fs;
 	/* Spurious fast retransmits (RFC 3522 detection by timestamps,
 	 * RFC 4015 response) and the DupThresh they teach (tcp_cc.c) */
 	bool undo_ok;	   /* recovery may still prove spurious */
@@ -576,6 +579,8 @@ void rs_tcp_sack_trim(struct rs_tcp_conn *c);
 bool rs_tcp_sack_head_lost(const struct rs_tcp_conn *c);
 /** RFC 6675 SetPipe(): bytes presumed in flight. */
 uint32_t rs_tcp_sack_pipe(const struct rs_tcp_conn *c);
+/** Bytes the scoreboard holds SACKed. */
+uint32_t rs_tcp_sack_bytes(const struct rs_tcp_conn *c);
 /** In recovery: resend holes (NextSeg rules 1 and 3) while cwnd - pipe
  *  leaves a segment's room; new data (rule 2) is left to the output. */
 void rs_tcp_sack_fill(struct rs_tcp_conn *c, uint64_t now);

@@ -56,6 +56,11 @@ static uint32_t sb_bytes(const struct rs_tcp_conn *c)
 	return n;
 }
 
+uint32_t rs_tcp_sack_bytes(const struct rs_tcp_conn *c)
+{
+	return sb_bytes(c);
+}
+
 /* Merge [l, r) into the scoreboard; when full, the highest range goes. */
 static void sb_add(struct rs_tcp_conn *c, uint32_t l, uint32_t r)
 {
