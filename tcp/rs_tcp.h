@@ -293,7 +293,9 @@ enum rs_tcp_state {
 	X(SYNCOOKIES_OK, "syncookies_ok")                                      \
 	X(SYNCOOKIES_BAD, "syncookies_bad")                                    \
 	/* RFC 6675 NextSeg rule 4: the tail resent once per recovery */       \
-	X(SACK_RESCUE, "sack_rescue")
+	X(SACK_RESCUE, "sack_rescue")                                          \
+	/* RFC 3708: every resend of a recovery D-SACKed: undone */            \
+	X(DSACK_UNDO, "dsack_undo")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,

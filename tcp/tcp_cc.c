@@ -102,6 +102,7 @@ void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 	c->dupacks = 0;
 	c->recover = c->snd_max; /* RFC 6582 §3.2 step 7 */
 	c->undo_ok = false;
+	c->dsack_undo = false;
 	c->n_sb = 0; /* RFC 6675 §5.1: the peer may renege */
 	c->high_rxt = c->snd_una;
 }
@@ -208,6 +209,7 @@ static bool spurious_undo(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	    !RS_SEQ_LT(s->opt.ts_ecr, c->rtx_tsval))
 		return false;
 	RS_TCP_COUNT(c->st, SPURIOUS_RECOVERY);
+	c->dsack_undo = false; /* undone already */
 	c->cwnd = RS_TCP_MAX(c->cwnd, c->undo_cwnd);
 	c->ssthresh = RS_TCP_MAX(c->ssthresh, c->undo_ssthresh);
 	c->cub = c->cub_undo; /* RFC 9438 §4.9: W_max, K, the epoch */
@@ -287,6 +289,9 @@ static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 		 * cwnd and NextSeg runs while pipe allows (sack_after_ack). */
 		RS_TCP_COUNT(c->st, SACK_RECOVERY);
 		c->rescued = false;
+		c->dsack_undo = true;
+		c->undo_end_set = false;
+		c->undo_retrans = 0;
 		c->prr_delivered = c->prr_out = 0;
 		c->recover_fs = RS_TCP_MAX(c->snd_max - c->snd_una, 1u);
 		c->high_rxt = c->snd_una + rs_tcp_out_retransmit(c, now);
@@ -294,6 +299,55 @@ static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 	}
 	rs_tcp_out_retransmit(c, now);
 	c->cwnd = c->ssthresh + 3u * c->snd_mss;
+}
+
+/* RFC 2883 §4: the first SACK block reports a duplicate when it lies
+ * below the cumulative ACK or within the second block. */
+static bool dsack_of(const struct rs_tcp_seg_in *s)
+{
+	const struct rs_tcp_sack_block *b = s->opt.sack;
+
+	if (s->opt.sack_blocks == 0 || !RS_SEQ_LT(b[0].left, b[0].right))
+		return false;
+	return RS_SEQ_LEQ(b[0].right, s->ack) ||
+	       (s->opt.sack_blocks > 1 && RS_SEQ_GEQ(b[0].left, b[1].left) &&
+		RS_SEQ_LEQ(b[0].right, b[1].right));
+}
+
+/* RFC 3708 detection, RFC 4015's response: each D-SACK after a SACK
+ * recovery's resends reports one of them; once every resend came back
+ * so and the recovery point is passed, the originals had all arrived
+ * -- the loss was reordering -- so the reduction is undone (cwnd,
+ * ssthresh, CUBIC's epoch) and DupThresh doubles, as for a fast
+ * retransmit the timestamps show spurious.  D-SACKs count until what
+ * was sent by the recovery's end is acknowledged (about an RTT: the
+ * last resend's duplicate comes back by then). */
+static void dsack_check(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
+{
+	if (!c->dsack_undo)
+		return;
+	if (dsack_of(s) && c->undo_retrans > 0)
+		c->undo_retrans--;
+	if (c->in_recovery || RS_SEQ_LT(c->snd_una, c->recover))
+		return;
+	if (c->undo_retrans != 0) {
+		if (!c->undo_end_set) {
+			c->undo_end_set = true;
+			c->undo_end = c->snd_max;
+		} else if (RS_SEQ_GT(c->snd_una, c->undo_end)) {
+			c->dsack_undo = false; /* a real loss among them */
+		}
+		return;
+	}
+	c->dsack_undo = false;
+	RS_TCP_COUNT(c->st, DSACK_UNDO);
+	c->cwnd = RS_TCP_MAX(c->cwnd, c->undo_cwnd);
+	c->ssthresh = RS_TCP_MAX(c->ssthresh, c->undo_ssthresh);
+	c->cub = c->cub_undo;
+	/* A real loss in the next window may start a recovery again. */
+	c->recover = c->snd_una - 1;
+	c->dupthresh = (uint8_t)RS_TCP_MIN(2u * c->dupthresh,
+					   (unsigned)RS_TCP_DUPTHRESH_MAX);
 }
 
 /* RFC 6937 PRR-SSRB: cwnd for this ACK of a SACK recovery that
@@ -400,5 +454,7 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 	    (int64_t)(c->snd_una - una0) + rs_tcp_sack_bytes(c) - sacked0;
 	sack_after_ack(c, now, newly,
 		       (uint32_t)RS_TCP_MAX(delivered, (int64_t)0));
+	if (c->sack_ok)
+		dsack_check(c, s);
 	return 0;
 }

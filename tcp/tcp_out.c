@@ -303,6 +303,9 @@ static void count_data(struct rs_tcp_conn *c, uint32_t seq, uint32_t len)
 	RS_TCP_COUNT(c->st, DATA_SEGS_OUT);
 	if (rs_tcp_sack_recovery(c))
 		c->prr_out += len; /* RFC 6937: sent in recovery */
+	if (rs_tcp_sack_recovery(c) && RS_SEQ_LT(seq, c->snd_max) &&
+	    c->undo_retrans < UINT16_MAX)
+		c->undo_retrans++; /* RFC 3708: a resend to see D-SACKed */
 	if (RS_SEQ_LT(seq, c->snd_max)) {
 		RS_TCP_COUNT(c->st, RETRANS_SEGS);
 		c->rtt_timing = false; /* Karn: no sample from a resend */

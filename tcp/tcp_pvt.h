@@ -360,8 +360,15 @@ struct rs_tcp_conn {
 	uint32_t prr_delivered, prr_out, recover_fs;
 	/* Spurious fast retransmits (RFC 3522 detection by timestamps,
 	 * RFC 4015 response) and the DupThresh they teach (tcp_cc.c) */
-	bool undo_ok;	   /* recovery may still prove spurious */
-	uint8_t dupthresh; /* 3, raised by reordering seen */
+	bool undo_ok; /* recovery may still prove spurious */
+	/* RFC 3708: the last SACK recovery's resends not D-SACKed yet; while
+	 * dsack_undo, all of them coming back D-SACKed undoes it */
+	bool dsack_undo;
+	bool undo_end_set; /* ... and undo_end is set: */
+	uint32_t undo_end; /* D-SACKs count until this is acked (an RTT
+			      after the recovery) */
+	uint16_t undo_retrans;
+	uint8_t dupthresh;		   /* 3, raised by reordering seen */
 	uint32_t undo_cwnd, undo_ssthresh; /* before the recovery */
 	uint32_t rtx_tsval;		   /* TSval of its first resend */
 	struct rs_tcp_cubic cub_undo;	   /* CUBIC's epoch before it */
