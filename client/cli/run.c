@@ -432,6 +432,35 @@ static int status_of(int st)
 	return CLI_FAIL;
 }
 
+/* In the namespace: @return only on failure, the status to exit with. */
+static int isolated_exec(char **argv)
+{
+	if (net_isolate() < 0) {
+		fprintf(stderr,
+			"remsock run: cannot make a network namespace: %s "
+			"(root, or unprivileged user namespaces, are needed)\n",
+			strerror(errno));
+		return CLI_FAIL;
+	}
+	return program_exec(argv);
+}
+
+/* REMSOCK_ADDR is a Unix socket already (a relay's): seen from the new
+ * namespace as it is, so no relay of ours. */
+static int run_isolated_unix(char **argv)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(isolated_exec(argv));
+	if (pid < 0 || waitpid(pid, &st, 0) < 0) {
+		cli_err("run", "fork: %s", strerror(errno));
+		return CLI_FAIL;
+	}
+	return status_of(st);
+}
+
 static int run_isolated(char **argv)
 {
 	char dir[] = "/tmp/remsock-run.XXXXXX", path[sizeof(dir) + 16];
@@ -442,6 +471,10 @@ static int run_isolated(char **argv)
 	int lfd, pidfd, st = 0;
 	pid_t pid;
 
+	const char *addr = getenv("REMSOCK_ADDR");
+
+	if (addr[0] == '/' || strncmp(addr, "unix:", 5) == 0)
+		return run_isolated_unix(argv);
 	if (proxy_addr(&sa, &salen, host, sizeof(host)) < 0)
 		return CLI_USAGE;
 	if (mkdtemp(dir) == NULL) {
@@ -465,19 +498,11 @@ static int run_isolated(char **argv)
 	pid = fork();
 	if (pid == 0) {
 		close(lfd);
-		if (net_isolate() < 0) {
-			fprintf(stderr,
-				"remsock run: cannot make a network "
-				"namespace: %s (root, or unprivileged user "
-				"namespaces, are needed)\n",
-				strerror(errno));
-			_exit(CLI_FAIL);
-		}
 		if (getenv("REMSOCK_TLS_CA") != NULL &&
 		    getenv("REMSOCK_TLS_NAME") == NULL)
 			setenv("REMSOCK_TLS_NAME", host, 1);
 		setenv("REMSOCK_ADDR", unix_addr, 1);
-		_exit(program_exec(argv));
+		_exit(isolated_exec(argv));
 	}
 	pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
 	if (pid < 0 || pidfd < 0) {

@@ -157,7 +157,11 @@ expect "remsock run --isolate -- curl: through the proxy, by its relay" \
 	"$SMALL_SHA" "$(tb_ns timeout 60 "${RUN_ENV[@]}" "$REMSOCK_CLI" run \
 		--isolate --preload "$PRELOAD" -- curl -sS \
 		"http://$TB_PEER_IP:8080/small.bin" | sha256sum | cut -d' ' -f1)"
-expect "the web server saw both come from the proxy" $((N0 + 2)) \
+expect "remsock run --isolate inside another: through the first one's relay" \
+	"$SMALL_SHA" "$(tb_ns timeout 60 "${RUN_ENV[@]}" "$REMSOCK_CLI" run \
+		--isolate -- "$REMSOCK_CLI" run --isolate -- curl -sS \
+		"http://$TB_PEER_IP:8080/small.bin" | sha256sum | cut -d' ' -f1)"
+expect "the web server saw all three come from the proxy" $((N0 + 3)) \
 	"$(seen "$TB_PROXY_IP")"
 N1=$(seen "$TB_PEER_IP")
 tb_ns timeout 60 "${RUN_ENV[@]}" "$REMSOCK_CLI" run --isolate -- \
