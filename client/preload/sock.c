@@ -4,9 +4,10 @@
  * descriptor is a shim socket (the table) and otherwise hands the call to
  * libc untouched: Unix-domain, netlink and other local sockets, and
  * descriptors that are not sockets.  A socket that would reach the
- * network without the proxy (raw, packet, SCTP, an ICMP "ping" socket)
- * is refused, EACCES, never made behind the proxy's back -- unless
- * REMSOCK_PASSTHROUGH is set, which lets the kernel make it.
+ * network without the proxy (raw and packet sockets: EACCES; MPTCP, SCTP,
+ * UDP-Lite, an ICMP "ping" socket: EPROTONOSUPPORT) is refused, never
+ * made behind the proxy's back -- unless REMSOCK_PASSTHROUGH is set,
+ * which lets the kernel make it.
  *
  * This file defines the exported names; it calls libc only through
  * REAL(), never by those names.
@@ -75,7 +76,11 @@ EXPORT int socket(int domain, int type, int protocol)
 			   "and UDP only (REMSOCK_PASSTHROUGH lets the "
 			   "kernel make it)",
 			   domain, base, protocol);
-		return fail(EACCES);
+		/* A stream or datagram socket of another protocol (MPTCP,
+		 * SCTP, UDP-Lite, ICMP): not supported, which programs fall
+		 * back from; raw and packet sockets: not permitted. */
+		return fail(kind != 0 && domain != AF_PACKET ? EPROTONOSUPPORT
+							     : EACCES);
 	}
 	if (shim_conn() == NULL)
 		return -1; /* errno: why the proxy cannot be reached */

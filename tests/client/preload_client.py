@@ -169,6 +169,14 @@ def ipv6():
         err = e.errno
     check("python raw socket: refused (EACCES), not made behind the proxy",
           err == 13, err)  # EACCES
+    try:
+        m = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # MPTCP
+        m.close()
+        err = 0
+    except OSError as e:
+        err = e.errno
+    check("python MPTCP socket: EPROTONOSUPPORT (programs fall back to TCP)",
+          err == 93, err)  # EPROTONOSUPPORT
 
 
 guard("python getaddrinfo of a name only the proxy knows", resolve)
