@@ -72,8 +72,9 @@ install_packages() {
 		die "apt-get install ${missing[*]} failed"
 	if [[ -d /run/systemd/system ]]; then
 		for p in prometheus redis-server; do
-			[[ " ${missing[*]} " == *" $p "* ]] &&
-				{ systemctl disable --now "$p" >/dev/null 2>&1 || true; }
+			if [[ " ${missing[*]} " == *" $p "* ]]; then
+				systemctl disable --now "$p" >/dev/null 2>&1 || true
+			fi
 		done
 	fi
 }
