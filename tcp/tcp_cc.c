@@ -373,15 +373,13 @@ static void prr_cwnd(struct rs_tcp_conn *c, uint32_t delivered)
 	c->cwnd = pipe + (uint32_t)RS_TCP_MAX(sndcnt, (int64_t)0);
 }
 
-/* After an ACK on a SACK connection: enter recovery when new SACK
- * information shows the first hole lost (RFC 6675 §5 step 2) before
+/* After an ACK on a SACK connection (the caller checks): enter recovery when
+ * new SACK information shows the first hole lost (RFC 6675 §5 step 2) before
  * three duplicate ACKs came; in recovery, PRR's cwnd, then resend holes
  * against it. */
 static void sack_after_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t newly,
 			   uint32_t delivered)
 {
-	if (!c->sack_ok)
-		return;
 	if (!c->in_recovery && newly && rs_tcp_sack_head_lost(c))
 		fast_retransmit(c, now, c->snd_una);
 	if (!c->in_recovery)
@@ -442,19 +440,20 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 	if (RS_SEQ_LT(ack, c->snd_una))
 		return 0; /* old duplicate: nothing to learn */
 	changed = window_update(c, s);
-	sacked0 = rs_tcp_sack_bytes(c);
+	sacked0 = c->sack_ok ? rs_tcp_sack_bytes(c) : 0;
 	newly = rs_tcp_sack_update(c, s);
 	if (RS_SEQ_GT(ack, c->snd_una))
 		new_ack(c, now, s);
 	else
 		dup_ack(c, now, s, changed);
+	if (!c->sack_ok)
+		return 0;
 	/* RFC 6937 DeliveredData: snd_una's advance and the change in
 	 * SACKed bytes (which falls as snd_una passes them). */
 	delivered =
 	    (int64_t)(c->snd_una - una0) + rs_tcp_sack_bytes(c) - sacked0;
 	sack_after_ack(c, now, newly,
 		       (uint32_t)RS_TCP_MAX(delivered, (int64_t)0));
-	if (c->sack_ok)
-		dsack_check(c, s);
+	dsack_check(c, s);
 	return 0;
 }

@@ -286,7 +286,7 @@ static void pair_close(struct pair *p)
 
 /* Move what side @p d has for the other.  @return false when the pair
  * is done with (both ends told, or an error). */
-static bool pair_step(struct pair *p, int d, short rev, short wev)
+static bool pair_step(struct pair *p, int d, short rev)
 {
 	int o = !d;
 	ssize_t n;
@@ -304,7 +304,7 @@ static bool pair_step(struct pair *p, int d, short rev, short wev)
 			p->off[d] = 0;
 		}
 	}
-	if (p->len[d] != 0 && (wev & POLLOUT || rev & POLLIN)) {
+	if (p->len[d] != 0) { /* non-blocking: EAGAIN waits for POLLOUT */
 		n = send(p->fd[o], p->buf[d] + p->off[d], p->len[d] - p->off[d],
 			 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -411,8 +411,7 @@ static int relay(int lfd, int pidfd, pid_t pid,
 
 			if (p->fd[0] < 0 || (r0 | r1) == 0)
 				continue;
-			if (!pair_step(p, 0, r0, r1) ||
-			    !pair_step(p, 1, r1, r0))
+			if (!pair_step(p, 0, r0) || !pair_step(p, 1, r1))
 				pair_close(p);
 		}
 	}

@@ -653,7 +653,8 @@ int shim_relay_start(void)
 	struct epoll_event e = {.events = EPOLLIN};
 
 	shim.ep = shim_fd_own(epoll_create1(EPOLL_CLOEXEC));
-	shim.wake_fd = shim_fd_own(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	/* eventfd() is __wrap_eventfd() in the shim: its own already. */
+	shim.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (shim.ep < 0 || shim.wake_fd < 0)
 		return -errno;
 	e.data.ptr = &conn_tag;

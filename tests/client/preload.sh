@@ -286,14 +286,14 @@ stat_of() {
 }
 KILL_FLAG=$TB_DIR/killed.up
 HOLD_PY='
-import socket, sys, time
+import signal, socket, sys
 s = socket.create_connection((sys.argv[1], 7001))
 s.sendall(b"x" * 1000)
 got = b""
 while len(got) < 1000:
     got += s.recv(1000)
 open(sys.argv[2], "w").write("up")
-time.sleep(120)
+signal.pause()  # holds the connection until the SIGKILL
 '
 C0=$(stat_of rpc.session_closed)
 B0=$(established)

@@ -34,6 +34,15 @@ def guard(what, fn):
         check(what, False, repr(e))
 
 
+def socket_errno(*args):
+    """The errno socket.socket(*args) fails with, 0 when it is made."""
+    try:
+        socket.socket(*args).close()
+        return 0
+    except OSError as e:
+        return e.errno
+
+
 def unix_inode(ino):
     """Whether a Unix-domain socket has inode ino (/proc/net/unix)."""
     with open('/proc/net/unix') as f:
@@ -174,20 +183,10 @@ def ipv6():
     check("python AF_INET6 tcp to a native IPv6 address: ENETUNREACH from the "
           "proxy (a shim socket), not around it",
           err == 101 and shim, (err, shim))  # ENETUNREACH
-    try:
-        r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-        r.close()
-        err = 0
-    except OSError as e:
-        err = e.errno
+    err = socket_errno(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     check("python raw socket: refused (EACCES), not made behind the proxy",
           err == 13, err)  # EACCES
-    try:
-        m = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # MPTCP
-        m.close()
-        err = 0
-    except OSError as e:
-        err = e.errno
+    err = socket_errno(socket.AF_INET, socket.SOCK_STREAM, 262)  # MPTCP
     check("python MPTCP socket: EPROTONOSUPPORT (programs fall back to TCP)",
           err == 93, err)  # EPROTONOSUPPORT
 
