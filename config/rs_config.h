@@ -195,6 +195,9 @@ struct rs_config {
 		uint32_t keepintvl_s;
 		uint32_t keepcnt;
 		uint32_t close_grace_ms; /**< at stop: time for closes */
+		uint32_t rmem_max;	 /**< auto-tuned receive ring bound */
+		uint32_t wmem_max;	 /**< auto-tuned send ring bound */
+		uint32_t tune_mem_mb;	 /**< what tuning may add, per worker */
 		bool timestamps;	 /**< RFC 7323 timestamps offered */
 		bool sack;		 /**< RFC 2018 SACK offered */
 		bool syncookies;	 /**< SYN cookies past the SYN queue */

@@ -384,6 +384,22 @@ int svc_sock_charge(struct svc_worker *w, struct rs_rpc_call *call,
 	return 0;
 }
 
+/* A tenant's TCP socket grows a ring (auto-tuning, [tcp] rmem_max): the
+ * growth is charged to its app as its first ring bytes were, and given
+ * back with them when the socket goes.  Not the app's socket (a
+ * connection not yet taken by Accept): refused. */
+static bool sock_grow(struct rs_sock *s, void *user, size_t delta)
+{
+	struct svc_sock *ss = user;
+
+	if (ss == NULL || ss->s != s ||
+	    rs_apps_charge(ss->w->sh->apps, ss->app, RS_QUOTA_BUFFERED_BYTES,
+			   delta) < 0)
+		return false;
+	ss->charged += delta;
+	return true;
+}
+
 void svc_sock_close(struct svc_worker *w, struct svc_sock *ss, bool abort)
 {
 	/* The socket is gone now, not before: its charges end here. */
@@ -1257,6 +1273,7 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	w->tls_ctx = sdp->tls_ctx;
 	w->lc = lc;
 	w->k = rs_lcore_index(lc);
+	rs_sock_set_grow_hook(lc, sock_grow);
 	snprintf(name, sizeof(name), "rs_svc_socks%u", w->k);
 	w->socks = rte_hash_create(&hp);
 	w->arena = rs_arena_create(&ac);

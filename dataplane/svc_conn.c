@@ -1017,8 +1017,16 @@ static struct rs_sock *listen_on(struct svc_worker *w, uint32_t port,
 		*err = -errno;
 		return NULL;
 	}
-	/* Every worker listens: a connection is its flow hash's. */
+	/* Every worker listens: a connection is its flow hash's.  Its rings
+	 * keep their configured sizes: RPC connections are the service's,
+	 * charged to no app, so they do not auto-tune. */
 	rc = rs_sock_setopt(s, RS_SO_REUSEPORT, 1);
+	if (rc == 0)
+		rc = rs_sock_setopt(s, RS_SO_RCVBUF,
+				    (int)w->sh->cfg->limits.sock_rx_ring);
+	if (rc == 0)
+		rc = rs_sock_setopt(s, RS_SO_SNDBUF,
+				    (int)w->sh->cfg->limits.sock_tx_ring);
 	if (rc == 0)
 		rc = rs_sock_bind(s, &a);
 	if (rc == 0)

@@ -24,6 +24,7 @@
 #include <rte_mbuf.h>
 
 #include "rs_dataplane.h"
+#include "rs_sock.h"
 
 /** Largest RX burst ([workers] burst is at most this). */
 #define RS_BURST_MAX 256
@@ -120,6 +121,7 @@ struct rs_lcore {
 	struct rs_arp_pend *arp_pend;
 	const struct rs_route *route;
 	const struct rs_app *app; /**< NULL: none */
+	rs_sock_grow_fn grow;	  /**< the app's charge for growth; NULL */
 	const struct rs_config *cfg;
 	struct rs_socks *socks;	  /**< sock.c */
 	struct rs_tcp_stack *tcp; /**< tcp_glue.c */

@@ -106,8 +106,11 @@ enum rs_sock_opt {
 	RS_SO_REUSEADDR,  /**< bool: bind even if the port is in use */
 	RS_SO_KEEPALIVE,  /**< bool: TCP keepalive probes */
 	RS_SO_RCVBUF,	  /**< bytes of the RX ring (before connect/listen
-			       for TCP; rounded up to a power of two) */
-	RS_SO_SNDBUF,	  /**< bytes of the TX ring (TCP; as RCVBUF) */
+			       for TCP; rounded up to a power of two).
+			       TCP rings auto-tune ([tcp] rmem_max) unless
+			       set: reading it gives the size now */
+	RS_SO_SNDBUF,	  /**< bytes of the TX ring (TCP; as RCVBUF,
+			       [tcp] wmem_max) */
 	RS_SO_LINGER,	  /**< seconds; -1 off (default), 0: close resets */
 	RS_SO_ERROR,	  /**< get only: pending error as a positive
 			       errno, then cleared */
@@ -428,6 +431,21 @@ typedef void (*rs_dp_app_fini_fn)(struct rs_lcore *lc, void *arg);
  */
 int rs_dp_set_app(struct rs_dp *dp, rs_dp_app_init_fn init,
 		  rs_dp_app_poll_fn poll, rs_dp_app_fini_fn fini, void *arg);
+
+/**
+ * A TCP socket's ring is about to grow by @p delta bytes of capacity
+ * (auto-tuning): return false to refuse it (the ring stays as it is).
+ * The growth is the socket's until it is freed; @p user is the pointer
+ * given with the socket.
+ */
+typedef bool (*rs_sock_grow_fn)(struct rs_sock *s, void *user, size_t delta);
+
+/**
+ * Ask @p fn before any socket of worker @p lc grows (the application's
+ * charge for it); NULL: allow every growth within [tcp] tune_mem_mb.
+ * Call from the init hook.
+ */
+void rs_sock_set_grow_hook(struct rs_lcore *lc, rs_sock_grow_fn fn);
 
 /** @return the worker's index (0 .. [workers] count - 1). */
 unsigned rs_lcore_index(const struct rs_lcore *lc);

@@ -647,6 +647,10 @@ int rs_sock_setopt(struct rs_sock *s, enum rs_sock_opt opt, int value)
 	rc = s->ops->setopt(s, opt, value);
 	if (rc < 0)
 		s->opt[opt] = old;
+	else if (opt == RS_SO_RCVBUF)
+		s->flags |= RS_SF_RCVBUF_SET;
+	else if (opt == RS_SO_SNDBUF)
+		s->flags |= RS_SF_SNDBUF_SET;
 	return rc;
 }
 

@@ -61,8 +61,10 @@ struct rs_sock_ops {
 #define RS_SF_LISTENING 0x08u /* TCP listener */
 #define RS_SF_SHUT_RD 0x10u
 #define RS_SF_SHUT_WR 0x20u
-#define RS_SF_QUEUED 0x40u  /* on the event queue */
-#define RS_SF_CLAIMED 0x80u /* its port claimed for this worker (steer.c) */
+#define RS_SF_QUEUED 0x40u	/* on the event queue */
+#define RS_SF_CLAIMED 0x80u	/* its port claimed for this worker (steer.c) */
+#define RS_SF_RCVBUF_SET 0x100u /* SO_RCVBUF set: no auto-tuning */
+#define RS_SF_SNDBUF_SET 0x200u /* SO_SNDBUF set: likewise */
 
 struct rs_sock {
 	const struct rs_sock_ops *ops;

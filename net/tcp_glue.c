@@ -203,6 +203,25 @@ static int port_use(void *ctx, uint16_t lport, int delta,
 	return lc->steer == NULL ? 0 : rs_steer_port_use(lc, lport, delta, how);
 }
 
+/* A socket's ring grows (auto-tuning): its application may refuse (its
+ * charge); then SO_RCVBUF / SO_SNDBUF read the new size, as on Linux. */
+static bool sock_grow(void *ctx, struct rs_tcp_conn *c, void *user, bool rcv,
+		      size_t delta)
+{
+	struct rs_lcore *lc = ctx;
+	struct rs_sock *s = user;
+
+	if (s == NULL || (lc->grow != NULL && !lc->grow(s, s->user, delta)))
+		return false;
+	s->opt[rcv ? RS_SO_RCVBUF : RS_SO_SNDBUF] += (int)delta;
+	return true;
+}
+
+void rs_sock_set_grow_hook(struct rs_lcore *lc, rs_sock_grow_fn fn)
+{
+	lc->grow = fn;
+}
+
 static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 			const struct rs_config *cfg)
 {
@@ -213,6 +232,11 @@ static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 	tc->mss = t->mss != 0 ? t->mss : cfg->port.mtu - 40;
 	tc->snd_buf = cfg->limits.sock_tx_ring;
 	tc->rcv_buf = cfg->limits.sock_rx_ring;
+	tc->rcv_buf_max = t->rmem_max;
+	tc->snd_buf_max = t->wmem_max;
+	tc->tune_mem = (uint64_t)t->tune_mem_mb << 20;
+	tc->grow = sock_grow;
+	tc->grow_ctx = lc;
 	tc->delack_ns = t->delack_ms * NS_MS;
 	tc->rto_min_ns = t->rto_min_ms * NS_MS;
 	tc->rto_max_ns = t->rto_max_ms * NS_MS;
@@ -398,6 +422,8 @@ static void sockopts_fill(const struct rs_sock *s, struct rs_tcp_sockopts *o)
 	rs_tcp_sockopts_init(s->lc->tcp, o);
 	o->snd_buf = v[RS_SO_SNDBUF];
 	o->rcv_buf = v[RS_SO_RCVBUF];
+	o->rcv_lock = (s->flags & RS_SF_RCVBUF_SET) != 0;
+	o->snd_lock = (s->flags & RS_SF_SNDBUF_SET) != 0;
 	o->nodelay = v[RS_TCP_NODELAY];
 	o->keepalive = v[RS_SO_KEEPALIVE];
 	o->keep_idle_ns = secs_ns(v[RS_TCP_KEEPIDLE]);
@@ -535,6 +561,7 @@ static struct rs_sock *tcp_accept(struct rs_sock *s)
 	if (n == NULL)
 		return NULL;
 	memcpy(n->opt, s->opt, sizeof(n->opt));
+	n->flags |= s->flags & (RS_SF_RCVBUF_SET | RS_SF_SNDBUF_SET);
 	n->owner = s->owner;
 	n->tcp.conn = rs_tcp_accept(s->tcp.lst, n);
 	if (n->tcp.conn == NULL) { /* pending said otherwise: cannot be */

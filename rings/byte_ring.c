@@ -80,6 +80,14 @@ void rs_byte_ring_free(struct rs_byte_ring *r)
 	free(r);
 }
 
+int rs_byte_ring_set_capacity(struct rs_byte_ring *r, size_t capacity)
+{
+	if (!capacity_ok(capacity) || capacity < r->cap)
+		return -EINVAL;
+	r->cap = capacity;
+	return 0;
+}
+
 void rs_byte_ring_reset(struct rs_byte_ring *r, uint64_t start)
 {
 	r->tail = start;

@@ -179,6 +179,16 @@ void rs_byte_ring_shrink_pvt(struct rs_byte_ring *r);
  */
 void rs_byte_ring_set_alloc_pvt(void *(*fn)(size_t align, size_t size));
 
+/**
+ * Raise the logical capacity to @p capacity (a power of two, at most
+ * RS_BYTE_RING_MAX_CAPACITY, not below the capacity now): more room
+ * behind the same buffer, which grows into it on demand as before.
+ * Nothing moves; views stay valid.  TCP's buffer auto-tuning.
+ *
+ * @return 0, or -EINVAL for a bad or smaller capacity.
+ */
+int rs_byte_ring_set_capacity(struct rs_byte_ring *r, size_t capacity);
+
 /** @return the logical capacity in bytes (not what is allocated). */
 static inline size_t rs_byte_ring_capacity(const struct rs_byte_ring *r)
 {

@@ -12,7 +12,11 @@
  * stays the default).  v1.4 adds rs_tcp_config's tw_reuse_ns,
  * rs_tcp_time_wait_flush() and the tw_reused, tw_evicted and tw_flushed
  * counters (appended), tso_max with rs_tcp_set_tso_max() and the
- * tso_segs_out counter, and ring_idle_ns. */
+ * tso_segs_out counter, and ring_idle_ns.  v1.6 adds buffer auto-tuning:
+ * rs_tcp_config's rcv_buf_max, snd_buf_max, tune_mem and grow (off when
+ * left 0 / NULL), rs_tcp_sockopts' rcv_lock and snd_lock, rs_tcp_info's
+ * rcv_buf, snd_buf and rcv_rtt_ns, and the rcv_tuned, snd_tuned and
+ * tune_refused counters (appended). */
 
 /**
  * @file
@@ -295,7 +299,11 @@ enum rs_tcp_state {
 	/* RFC 6675 NextSeg rule 4: the tail resent once per recovery */       \
 	X(SACK_RESCUE, "sack_rescue")                                          \
 	/* RFC 3708: every resend of a recovery D-SACKed: undone */            \
-	X(DSACK_UNDO, "dsack_undo")
+	X(DSACK_UNDO, "dsack_undo")                                            \
+	/* API v1.6: buffer auto-tuning, a ring's capacity raised */           \
+	X(RCV_TUNED, "rcv_tuned")                                              \
+	X(SND_TUNED, "snd_tuned")                                              \
+	X(TUNE_REFUSED, "tune_refused")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -380,6 +388,19 @@ enum rs_tcp_port_how {
 typedef int (*rs_tcp_port_use_fn)(void *ctx, uint16_t lport, int delta,
 				  enum rs_tcp_port_how how);
 
+/**
+ * API v1.6: may connection @p c's ring grow by @p delta bytes of capacity
+ * (auto-tuning, rcv: the receive ring, else the send ring)?  Called with
+ * the connection's user pointer (rs_tcp_set_user()), before the stack's
+ * own budget is taken; the answer charges the growth to whoever owns
+ * @p user until the connection is freed (the bytes are not given back
+ * before: a grown ring stays grown).
+ *
+ * @return true to allow it.
+ */
+typedef bool (*rs_tcp_grow_fn)(void *ctx, struct rs_tcp_conn *c, void *user,
+			       bool rcv, size_t delta);
+
 /** Congestion control (window arithmetic; loss recovery is shared). */
 enum rs_tcp_cc {
 	RS_TCP_CC_NEWRENO = 0, /**< RFC 5681 / 6582 */
@@ -462,6 +483,20 @@ struct rs_tcp_config {
 	rs_tcp_port_ok_fn port_ok;   /**< may be NULL (every free port is ok) */
 	void *port_ctx;		     /**< first argument of port_ok */
 	rs_tcp_port_use_fn port_use; /**< may be NULL; called with port_ctx */
+	/* API v1.6: buffer auto-tuning (tcp_tune.c).  A connection whose
+	 * rings are not locked (rs_tcp_sockopts) starts them at rcv_buf and
+	 * snd_buf and raises their capacity as the path asks: the receive
+	 * ring to about twice what the application drained in the last
+	 * round trip (as Linux's tcp_rcv_space_adjust), the send ring to
+	 * twice cwnd; the window scale offered is sized for the maximum. */
+	uint32_t rcv_buf_max; /**< largest receive ring, power of two; at or
+				   below rcv_buf (0, the default): none */
+	uint32_t snd_buf_max; /**< likewise for the send ring */
+	uint64_t tune_mem;    /**< capacity all connections together may
+				   gain by tuning; 0: no bound */
+	rs_tcp_grow_fn grow;  /**< may be NULL (every growth within the
+				   budget is allowed) */
+	void *grow_ctx;	      /**< first argument of grow */
 };
 
 /**
@@ -682,6 +717,9 @@ struct rs_tcp_sockopts {
 	uint32_t snd_buf; /**< send ring, power of two */
 	uint32_t rcv_buf; /**< receive ring, power of two; also fixes
 			       the window scale we offer */
+	bool rcv_lock;	  /**< API v1.6: rcv_buf is the size for good, as
+			       after SO_RCVBUF (no auto-tuning) */
+	bool snd_lock;	  /**< likewise for snd_buf (SO_SNDBUF) */
 	bool nodelay;	  /**< true: no Nagle */
 	bool keepalive;
 	uint64_t keep_idle_ns;
@@ -944,8 +982,12 @@ struct rs_tcp_info {
 	uint16_t snd_mss;		/**< effective send MSS */
 	uint32_t cwnd, ssthresh;
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
-	uint32_t retransmits; /**< consecutive, current segment */
-	bool in_recovery;     /**< NewReno fast recovery */
+	uint32_t retransmits;	   /**< consecutive, current segment */
+	bool in_recovery;	   /**< NewReno fast recovery */
+	uint32_t rcv_buf, snd_buf; /**< API v1.6: the rings' capacities now
+					(auto-tuning raises them) */
+	uint64_t rcv_rtt_ns;	   /**< the receiver's RTT estimate; 0:
+					none yet */
 };
 
 /** Fill @p info. */

@@ -278,6 +278,7 @@ ssize_t rs_tcp_recv(struct rs_tcp_conn *c, uint64_t now, void *buf, size_t len)
 	}
 	n = rs_byte_ring_read(c->rcv, buf, len);
 	rs_byte_ring_release_to(c->rcv, rs_byte_ring_mark(c->rcv));
+	rs_tcp_tune_rcv(c, now);
 	rs_tcp_out_window_update(c, now);
 	return (ssize_t)n;
 }
@@ -292,6 +293,7 @@ int rs_tcp_consumed(struct rs_tcp_conn *c, uint64_t now, size_t n)
 	if (n > rs_byte_ring_count(c->rcv))
 		return -ERANGE;
 	rs_byte_ring_release_to(c->rcv, rs_byte_ring_tail(c->rcv) + n);
+	rs_tcp_tune_rcv(c, now);
 	rs_tcp_out_window_update(c, now);
 	return 0;
 }
@@ -304,6 +306,7 @@ int rs_tcp_rx_seek(struct rs_tcp_conn *c, uint64_t now, uint64_t off)
 		return -ERANGE;
 	rs_byte_ring_release_to(c->rcv, off);
 	rs_byte_ring_set_mark(c->rcv, off);
+	rs_tcp_tune_rcv(c, now);
 	rs_tcp_out_window_update(c, now);
 	return 0;
 }
@@ -541,4 +544,9 @@ void rs_tcp_info_get(const struct rs_tcp_conn *c, struct rs_tcp_info *info)
 	info->rto_ns = c->rto;
 	info->retransmits = c->retries;
 	info->in_recovery = c->in_recovery;
+	info->rcv_buf =
+	    c->rcv ? (uint32_t)rs_byte_ring_capacity(c->rcv) : c->opts.rcv_buf;
+	info->snd_buf =
+	    c->snd ? (uint32_t)rs_byte_ring_capacity(c->snd) : c->opts.snd_buf;
+	info->rcv_rtt_ns = c->rcv_rtt;
 }

@@ -143,6 +143,7 @@ static void cc_grow(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 	else
 		c->cwnd += RS_TCP_MAX(1u, mss * mss / c->cwnd);
 	c->cwnd = RS_TCP_MIN(c->cwnd, RS_TCP_CWND_MAX);
+	rs_tcp_tune_snd(c);
 }
 
 /* RFC 6582 §3.2 step 5 (partial) and step 6 (full). */

@@ -97,7 +97,10 @@ static bool config_ok(const struct rs_tcp_config *c)
 	       c->rto_min_ns <= c->rto_max_ns && c->rto_init_ns > 0 &&
 	       c->keep_idle_ns > 0 && c->keep_intvl_ns > 0 && c->keep_cnt > 0 &&
 	       c->port_lo > 0 && c->port_lo <= c->port_hi &&
-	       c->tso_max <= RS_TCP_TSO_MAX && (unsigned)c->cc < RS_TCP_CC_MAX;
+	       c->tso_max <= RS_TCP_TSO_MAX &&
+	       (unsigned)c->cc < RS_TCP_CC_MAX &&
+	       (c->rcv_buf_max == 0 || pow2_ok(c->rcv_buf_max)) &&
+	       (c->snd_buf_max == 0 || pow2_ok(c->snd_buf_max));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -472,7 +475,7 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 	c->recover = c->iss;
 	c->rto = st->cfg.rto_init_ns;
 	c->snd_mss = c->rcv_mss = RS_TCP_DEFAULT_MSS;
-	c->rcv_wscale = rs_tcp_wscale_for(o->rcv_buf);
+	c->rcv_wscale = rs_tcp_wscale_for(rs_tcp_rcv_buf_top(st, o));
 	c->last_rcv = now;
 	rs_tcp_flow_insert(&st->flows, &c->tuple);
 	c->in_flow = true;
@@ -559,6 +562,7 @@ void rs_tcp_conn_free(struct rs_tcp_conn *c)
 		st->cfg.port_use(st->cfg.port_ctx, c->tuple.lport, -1,
 				 (enum rs_tcp_port_how)c->port_how);
 	c->port_used = false;
+	rs_tcp_tune_free(c);
 	rs_byte_ring_free(c->snd);
 	rs_byte_ring_free(c->rcv);
 	c->snd = c->rcv = NULL;
@@ -642,7 +646,8 @@ void rs_tcp_conn_negotiate(struct rs_tcp_conn *c, const struct rs_tcp_opts *o)
 	c->ws_ok = o->has_ws;
 	if (c->ws_ok) {
 		c->snd_wscale = RS_TCP_MIN(o->ws, RS_TCP_WS_MAX);
-		c->rcv_wscale = rs_tcp_wscale_for(c->opts.rcv_buf);
+		c->rcv_wscale =
+		    rs_tcp_wscale_for(rs_tcp_rcv_buf_top(c->st, &c->opts));
 	} else {
 		c->snd_wscale = c->rcv_wscale = 0;
 	}

@@ -83,7 +83,8 @@ int rs_tcp_cookie_syn(struct rs_tcp_listener *l, uint64_t now,
 		ts.val |= enc;
 		ts.ecr = s->opt.ts_val;
 		if (s->opt.has_ws)
-			ws = rs_tcp_wscale_for(l->opts.rcv_buf);
+			ws =
+			    rs_tcp_wscale_for(rs_tcp_rcv_buf_top(st, &l->opts));
 	}
 	l->cookies_until = now + COOKIE_LIFE;
 	RS_TCP_COUNT(st, SYNCOOKIES_SENT);

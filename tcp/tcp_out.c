@@ -225,7 +225,7 @@ void rs_tcp_out_syn(struct rs_tcp_conn *c, uint64_t now)
 	} else {
 		seg_of(c, &s, c->iss, RS_TCP_SYN);
 		s.window = (uint16_t)RS_TCP_MIN(rs_tcp_rcv_space(c), 0xffffu);
-		ws = rs_tcp_wscale_for(c->opts.rcv_buf);
+		ws = rs_tcp_wscale_for(rs_tcp_rcv_buf_top(c->st, &c->opts));
 	}
 	s.opt_len =
 	    rs_tcp_opt_build_syn(s.opt, cfg->mss, ws, sack, tson ? &ts : NULL);

@@ -387,6 +387,18 @@ struct rs_tcp_conn {
 	uint64_t keep_sent;	/* when the last keepalive went */
 	uint64_t last_rcv;	/* when a segment last arrived */
 
+	/* Buffer auto-tuning (tcp_tune.c): the receiver's RTT estimate and
+	 * its per-window measurement, what the application drained in the
+	 * last measured round trip, and the capacity the rings gained */
+	uint64_t rcv_rtt;      /* ns; 0: none yet */
+	uint32_t rcv_rtt_seq;  /* window measurement: ends when rcv_nxt */
+	uint64_t rcv_rtt_time; /* ... passes this; started then (0: off) */
+	uint64_t rcvq_seq;     /* ring tail when the round began */
+	uint64_t rcvq_time;    /* when it began; 0: not yet */
+	uint32_t rcvq_space;   /* bytes drained in the last round */
+	uint32_t tuned;	       /* capacity gained, both rings */
+	bool snd_tune_off;     /* a growth of the send ring was refused */
+
 	struct rs_tcp_timer t[RS_TCP_T_KINDS];
 	struct rs_tcp_sockopts opts;
 	struct rs_byte_ring *snd, *rcv;
@@ -422,6 +434,7 @@ struct rs_tcp_stack {
 	 * over (rs_tcp_tw_reuse) or evict when the pool is full. */
 	struct rs_tcp_link time_wait;
 	unsigned n_conns, n_syn_recv;
+	uint64_t tuned; /* capacity auto-tuning gave all connections */
 	/* Connections of the pool in each state (tcp_state_set()): they
 	 * add up to n_conns. */
 	unsigned in_state[RS_TCP_STATE_MAX];
@@ -464,6 +477,33 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 int rs_tcp_conn_port_use(struct rs_tcp_conn *c, enum rs_tcp_port_how how);
 /** Allocate the two rings.  @return 0 or -ENOMEM. */
 int rs_tcp_conn_rings(struct rs_tcp_conn *c);
+/* tcp_tune.c: buffer auto-tuning */
+/** The largest receive ring @p o may grow to (its window scale). */
+static inline uint32_t rs_tcp_rcv_buf_top(const struct rs_tcp_stack *st,
+					  const struct rs_tcp_sockopts *o)
+{
+	if (o->rcv_lock || st->cfg.rcv_buf_max <= o->rcv_buf)
+		return o->rcv_buf;
+	return st->cfg.rcv_buf_max;
+}
+/** Whether @p c's receive ring may still grow. */
+static inline bool rs_tcp_rcv_tunable(const struct rs_tcp_conn *c)
+{
+	return c->rcv != NULL && rs_tcp_rcv_buf_top(c->st, &c->opts) >
+				     rs_byte_ring_capacity(c->rcv);
+}
+/** In-order data arrived: a sample of the receiver's RTT, by the
+ *  echoed timestamp or by the time one window took to arrive. */
+void rs_tcp_tune_rcv_rtt(struct rs_tcp_conn *c, uint64_t now,
+			 const struct rs_tcp_seg_in *s);
+/** The application drained the receive ring: once a round trip, raise
+ *  its capacity to what the last round trip drained, doubled. */
+void rs_tcp_tune_rcv(struct rs_tcp_conn *c, uint64_t now);
+/** cwnd may have grown: keep the send ring at twice it. */
+void rs_tcp_tune_snd(struct rs_tcp_conn *c);
+/** The connection is freed: the stack's budget gets its growth back. */
+void rs_tcp_tune_free(struct rs_tcp_conn *c);
+
 /** Return an entry to the pool (timers, flow, queue, rings undone). */
 void rs_tcp_conn_free(struct rs_tcp_conn *c);
 /** Enter CLOSED: cancel timers, leave the flow table, set @p err and

@@ -168,6 +168,8 @@ static void take_in_order(struct rs_tcp_conn *c, uint64_t now,
 	rs_byte_ring_commit(c->rcv, len);
 	got = len + ooo_collect(c, from);
 	c->rcv_nxt += got;
+	if (rs_tcp_rcv_tunable(c))
+		rs_tcp_tune_rcv_rtt(c, now, s);
 	if (c->shut_rd)
 		rs_byte_ring_release_to(c->rcv, rs_byte_ring_head(c->rcv));
 	else

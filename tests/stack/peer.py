@@ -46,8 +46,19 @@ def stream(seed, nbytes):
         left -= n
 
 
-def listen(port, backlog=128):
+def tcp_socket():
+    """A TCP socket; with RS_PEER_CC set, of that congestion control
+    (TCP_CONGESTION: root may pick any the kernel has, whatever the
+    namespace's default or allowed list says)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cc = os.environ.get("RS_PEER_CC")
+    if cc:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+    return s
+
+
+def listen(port, backlog=128):
+    s = tcp_socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port))
     s.listen(backlog)
@@ -56,7 +67,13 @@ def listen(port, backlog=128):
 
 
 def connect(host, port, timeout=10.0):
-    s = socket.create_connection((host, port), timeout=timeout)
+    s = tcp_socket()
+    try:
+        s.settimeout(timeout)
+        s.connect((host, port))
+    except OSError:
+        s.close()
+        raise
     s.settimeout(None)
     return s
 

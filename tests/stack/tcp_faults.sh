@@ -14,7 +14,9 @@
 # counters show the impairment really happened.
 #
 #   tcp_faults.sh tap|virtio RS_STACKTEST RS_BRIDGE PROFILE
-#   PROFILE: loss | dup | reorder | delay | corrupt | all
+#   PROFILE: loss | dup | reorder | delay | corrupt | all | wan
+#   (wan: the impairment RS_FAULT_SPEC, e.g. delay=50:5,order=keep,loss=1,
+#   with room in the bridge for a long path's frames; perf/wan.py's)
 set -uo pipefail
 PROFILE=$4
 case $PROFILE in
@@ -24,9 +26,11 @@ reorder) SPEC=delay=5,reorder=25:50 ;;
 delay) SPEC=delay=5:2 ;;
 corrupt) SPEC=corrupt=0.1 ;;
 all) SPEC=loss=1,dup=1,delay=5:2,reorder=25:50,corrupt=0.1 ;;
+wan) SPEC=${RS_FAULT_SPEC:?"RS_FAULT_SPEC: the impairment"} ;;
 *) echo "unknown profile '$PROFILE'" >&2; exit 2 ;;
 esac
 TB_BRIDGE_ARGS="--impair $SPEC --seed 7"
+[[ $PROFILE == wan ]] && TB_BRIDGE_ARGS+=" --mbufs 65535"
 . "$(dirname "$0")/stack_lib.sh" "$1" "$2" "$3" "f$PROFILE"
 BYTES=${RS_FAULT_BYTES:-67108864}
 DEFAULT_LIMIT=120
@@ -46,6 +50,9 @@ fault_clean() {
 	echo "# stack: retransmitted $(tb_counter "$1" event.tcp.retrans_segs)," \
 		"fast retransmits $(tb_counter "$1" event.tcp.fast_retrans)," \
 		"RTOs $(tb_counter "$1" event.tcp.rto_fired)"
+	echo "# stack: rings tuned: receive $(tb_counter "$1" event.tcp.rcv_tuned)," \
+		"send $(tb_counter "$1" event.tcp.snd_tuned)," \
+		"refused $(tb_counter "$1" event.tcp.tune_refused)"
 }
 
 # 1. Linux -> stack

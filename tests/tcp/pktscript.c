@@ -1324,7 +1324,7 @@ static uint64_t info_field(const char *name)
 	    "cwnd",	   "ssthresh",	 "snd_wnd", "rcv_wnd", "snd_mss",
 	    "snd_wscale",  "rcv_wscale", "rto_ms",  "srtt_ms", "in_recovery",
 	    "retransmits", "snd_una",	 "snd_nxt", "sacked",  "pipe",
-	    "w_max",	   "k_ms",
+	    "w_max",	   "k_ms",	 "rcv_buf", "snd_buf", "rcv_rtt_ms",
 	};
 	const struct rs_tcp_conn *c = cur_conn();
 	uint64_t sacked = 0;
@@ -1371,6 +1371,12 @@ static uint64_t info_field(const char *name)
 		return c->cub.w_max;
 	case 16:
 		return c->cub.k_ms;
+	case 17:
+		return i.rcv_buf;
+	case 18:
+		return i.snd_buf;
+	case 19:
+		return i.rcv_rtt_ns / 1000000;
 	default:
 		fail("unknown info field '%s'", name);
 	}
@@ -1464,6 +1470,9 @@ static void config_kv(const char *k, const char *v)
 	    F("mss", mss, 2),
 	    F("snd_buf", snd_buf, 0),
 	    F("rcv_buf", rcv_buf, 0),
+	    F("rcv_buf_max", rcv_buf_max, 0),
+	    F("snd_buf_max", snd_buf_max, 0),
+	    F("tune_mem", tune_mem, 4),
 	    F("tick", tick_ns, 1),
 	    F("delack", delack_ns, 1),
 	    F("rto_init", rto_init_ns, 1),
@@ -1507,6 +1516,8 @@ static void config_kv(const char *k, const char *v)
 			*(uint64_t *)(base + m[i].off) = secs(v);
 		else if (m[i].kind == 2)
 			*(uint16_t *)(base + m[i].off) = (uint16_t)num(v);
+		else if (m[i].kind == 4)
+			*(uint64_t *)(base + m[i].off) = (uint64_t)num(v);
 		else
 			*(bool *)(base + m[i].off) = num(v) != 0;
 		return;
@@ -1527,6 +1538,10 @@ static void sock_kv(const char *k, const char *v)
 		R.sopts.nodelay = num(v) != 0;
 	else if (strcmp(k, "keepalive") == 0)
 		R.sopts.keepalive = num(v) != 0;
+	else if (strcmp(k, "rcv_lock") == 0)
+		R.sopts.rcv_lock = num(v) != 0;
+	else if (strcmp(k, "snd_lock") == 0)
+		R.sopts.snd_lock = num(v) != 0;
 	else
 		fail("unknown socket option '%s'", k);
 }

@@ -118,6 +118,10 @@ static bool one(char *kv, struct impair_conf *c)
 	if (eq == NULL)
 		return false;
 	*eq = '\0';
+	if (strcmp(kv, "order") == 0) {
+		c->keep_order = strcmp(eq + 1, "keep") == 0;
+		return c->keep_order;
+	}
 	pair(eq + 1, &b);
 	if (strcmp(kv, "loss") == 0 && b == NULL)
 		return percent(eq + 1, &c->loss);
@@ -153,14 +157,18 @@ int impair_parse(const char *s, struct impair_conf *c, char *why,
 		if (!one(kv, c)) {
 			snprintf(why, whylen,
 				 "'%s' (want loss=P, dup=P, corrupt=P, "
-				 "reorder=P[:CORR], delay=MS[:JITTER]; P in "
-				 "percent)",
+				 "reorder=P[:CORR], delay=MS[:JITTER], "
+				 "order=keep; P in percent)",
 				 part);
 			return -1;
 		}
 	}
 	if (c->reorder > 0 && c->delay_us == 0) {
 		snprintf(why, whylen, "reorder needs a delay to overtake");
+		return -1;
+	}
+	if (c->keep_order && c->reorder > 0) {
+		snprintf(why, whylen, "order=keep and reorder contradict");
 		return -1;
 	}
 	if (c->jitter_us > c->delay_us) {

@@ -35,6 +35,10 @@ struct impair_conf {
 	double reorder_corr; /* correlation of the reorder draws */
 	uint32_t delay_us;
 	uint32_t jitter_us; /* delay is uniform in delay +- jitter */
+	bool keep_order;    /* jitter never lets a frame overtake another
+			       (a frame leaves no earlier than the one
+			       before it): a path's varying queues, not
+			       netem's reordering jitter */
 };
 
 /** The fate of one frame. */
@@ -55,7 +59,7 @@ struct impair_state {
 };
 
 /**
- * Parse "loss=P,dup=P,corrupt=P,reorder=P[:C],delay=MS[:JITTER_MS]"
+ * Parse "loss=P,dup=P,corrupt=P,reorder=P[:C],delay=MS[:JITTER_MS],order=keep"
  * (percentages for P and C, milliseconds, decimals allowed; any subset,
  * in any order; "none" for nothing).
  *

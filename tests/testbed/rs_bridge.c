@@ -100,6 +100,7 @@ struct dir_stats {
 struct dir_impair {
 	struct impair_state st;
 	struct impair_queue q;
+	uint64_t last_due; /* order=keep: no frame leaves before this */
 	uint16_t npend;
 	struct rte_mbuf *pend[PEND_MAX];
 };
@@ -194,7 +195,10 @@ static const char usage_text[] =
     "                             corrupt=P (one bit flipped past the\n"
     "                             Ethernet header), delay=MS[:JITTER_MS],\n"
     "                             reorder=P[:CORR] (P percent of frames\n"
-    "                             skip the delay; needs delay), e.g.\n"
+    "                             skip the delay; needs delay),\n"
+    "                             order=keep (jitter never reorders:\n"
+    "                             a frame leaves no earlier than the\n"
+    "                             one before it), e.g.\n"
     "                             loss=1,delay=5:2; or none\n"
     "    --seed N                 seed of the impairment draws (1)\n"
     "    --no-tso                 offer no TSO on the vhost port and\n"
@@ -863,6 +867,11 @@ static void schedule(struct bridge *b, int dir, struct rte_mbuf *m,
 	struct dir_impair *im = &b->imp[dir];
 	uint64_t due = now + delay_us * rte_get_tsc_hz() / 1000000;
 
+	if (im->st.c.keep_order && delay_us != 0) {
+		if (due < im->last_due)
+			due = im->last_due;
+		im->last_due = due;
+	}
 	if (delay_us != 0)
 		b->st[dir].delayed++;
 	if (!impair_queue_push(&im->q, delay_us ? due : 0, m)) {

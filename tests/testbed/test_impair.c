@@ -33,6 +33,15 @@ static void test_parse(void **state)
 	assert_int_equal(impair_parse("reorder=5", &c, why, sizeof(why)), -1);
 	assert_string_equal(why, "reorder needs a delay to overtake");
 	assert_int_equal(impair_parse("delay=1:2", &c, why, sizeof(why)), -1);
+	assert_false(c.keep_order);
+	assert_int_equal(
+	    impair_parse("delay=50:5,order=keep", &c, why, sizeof(why)), 0);
+	assert_true(c.keep_order && c.delay_us == 50000);
+	assert_int_equal(impair_parse("order=any", &c, why, sizeof(why)), -1);
+	assert_int_equal(
+	    impair_parse("delay=5,reorder=1,order=keep", &c, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "order=keep and reorder contradict");
 }
 
 static void test_rates(void **state)

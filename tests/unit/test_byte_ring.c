@@ -451,6 +451,37 @@ static void test_growth_keeps_placed_bytes(void **state)
 	ring_del(r);
 }
 
+static void test_set_capacity(void **state)
+{
+	/* A full ring whose capacity is raised (TCP auto-tuning): the same
+	 * bytes, the same buffer, room for more; only a larger power of
+	 * two is taken. */
+	struct rs_byte_ring *r = ring_new(FIRST, 7 * FIRST - 100);
+	struct rs_byte_view v;
+	uint8_t *buf;
+
+	assert_int_equal(write_pat(r, FIRST), FIRST);
+	assert_int_equal(rs_byte_ring_space(r), 0);
+	assert_int_equal(rs_byte_ring_read_view(r, &v), FIRST);
+	buf = v.seg[0].ptr;
+	assert_int_equal(rs_byte_ring_set_capacity(r, FIRST / 2), -EINVAL);
+	assert_int_equal(rs_byte_ring_set_capacity(r, 3 * FIRST), -EINVAL);
+	assert_int_equal(
+	    rs_byte_ring_set_capacity(r, RS_BYTE_RING_MAX_CAPACITY * 2),
+	    -EINVAL);
+	assert_int_equal(rs_byte_ring_capacity(r), FIRST);
+	assert_int_equal(rs_byte_ring_set_capacity(r, FIRST), 0);
+	assert_int_equal(rs_byte_ring_set_capacity(r, 4 * FIRST), 0);
+	assert_int_equal(rs_byte_ring_read_view(r, &v), FIRST);
+	assert_ptr_equal(v.seg[0].ptr, buf); /* nothing moved yet */
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+	assert_int_equal(rs_byte_ring_space(r), 3 * FIRST);
+	assert_int_equal(write_pat(r, 4 * FIRST), 3 * FIRST);
+	assert_int_equal(rs_byte_ring_allocated(r), 4 * FIRST);
+	assert_stream(r, 7 * FIRST - 100, 4 * FIRST);
+	ring_del(r);
+}
+
 static void test_shrink_after_emptying(void **state)
 {
 	struct rs_byte_ring *r = ring_new(BIG, 0);
@@ -946,6 +977,7 @@ int main(void)
 	    cmocka_unit_test(test_dedup_send),
 	    cmocka_unit_test(test_growth_keeps_wrapped_bytes),
 	    cmocka_unit_test(test_growth_keeps_placed_bytes),
+	    cmocka_unit_test(test_set_capacity),
 	    cmocka_unit_test(test_shrink_after_emptying),
 	    cmocka_unit_test(test_failed_growth_is_a_full_ring),
 	    cmocka_unit_test(test_random_against_model),

@@ -644,7 +644,8 @@ static void test_unknown_names(void **state)
 		"x.ini: [tcp] maxconns: unknown key (known: max_conns, "
 		"backlog, mss, rto_min_ms, rto_max_ms, syn_retries, retries, "
 		"time_wait_ms, tw_reuse_ms, delack_ms, keepidle_s, "
-		"keepintvl_s, keepcnt, close_grace_ms, timestamps, sack, "
+		"keepintvl_s, keepcnt, close_grace_ms, rmem_max, wmem_max, "
+		"tune_mem_mb, timestamps, sack, "
 		"syncookies, congestion)");
 	refused(REQUIRED "ipaddr = 1.2.3.4\n",
 		"x.ini: [net] ipaddr: unknown key (known: ip, prefix, "

@@ -517,6 +517,9 @@ static void eal_init(void)
 	assert_true(rte_eal_init((int)RTE_DIM(argv) - 1, argv) >= 0);
 }
 
+/* setup_tuned(): rings that may grow ([tcp] rmem_max). */
+static bool tuned;
+
 static void config_make(struct rs_config *cfg)
 {
 	char err[256];
@@ -530,6 +533,9 @@ static void config_make(struct rs_config *cfg)
 	cfg->tcp.max_conns = 64;
 	cfg->limits.sock_rx_ring = 65536;
 	cfg->limits.sock_tx_ring = 65536;
+	/* Rings of a fixed size: the waits below are for room in them. */
+	cfg->tcp.rmem_max = tuned ? 1u << 20 : 65536;
+	cfg->tcp.wmem_max = 65536;
 	cfg->limits.msg_ring_size = 64;
 	cfg->dns.nservers = 0;
 	cfg->service.session_grace_s = 2;
@@ -1011,6 +1017,85 @@ static void t_session_ends(void **state)
 	free(d);
 }
 
+static int setup_tuned(void **state)
+{
+	tuned = true;
+	return setup(state);
+}
+
+static int teardown_tuned(void **state)
+{
+	tuned = false;
+	return teardown(state);
+}
+
+/* The app's buffered_bytes quota: what its sockets' rings are charged. */
+static uint64_t buffered(struct world *w)
+{
+	return rs_apps_used(w->sh->apps, 0, RS_QUOTA_BUFFERED_BYTES);
+}
+
+/* A tenant's socket whose receive ring auto-tunes ([tcp] rmem_max): the
+ * growth is charged to its app, SO_RCVBUF reads the new size, and all of
+ * it is given back when the socket goes. */
+static void t_ring_growth_charged(void **state)
+{
+	struct world *w = *state;
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p);
+	Remsock__GetSocketOptionsRequest req =
+	    REMSOCK__GET_SOCKET_OPTIONS_REQUEST__INIT;
+	Remsock__SocketOption opt = REMSOCK__SOCKET_OPTION__INIT, *opts[1];
+	Remsock__GetSocketOptionsReply *rep;
+	uint64_t base, got = 0, sent = 0;
+	struct rs_tcp_stats ts;
+	static uint8_t chunk[16384];
+	int32_t rcvbuf;
+
+	base = buffered(w);
+	assert_int_equal(base, 65536 + 65536);
+	/* 16 KiB a millisecond for half a second: the receiver's RTT (the
+	 * time a window takes to arrive) is a few ms, and each round trip
+	 * drains more than the first window's worth. */
+	for (unsigned ms = 0; ms < 500; ms++) {
+		ssize_t n = rs_sock_send(p, chunk, sizeof(chunk), 0);
+
+		sent += n > 0 ? (uint64_t)n : 0;
+		advance(w, 1);
+		while (got < sent) {
+			Remsock__ReceiveReply *r = reply_body(
+			    reply_wait(w, receive_send(w, d, 1 << 20, 0)),
+			    &remsock__receive_reply__descriptor);
+
+			got += r->data.len;
+			remsock__receive_reply__free_unpacked(r, NULL);
+		}
+	}
+	rs_tcp_stats_get(w->a.lc->tcp, &ts);
+	assert_true(ts.ctr[RS_TCP_CTR_RCV_TUNED] >= 1);
+	assert_true(buffered(w) > base);
+	req.socket_descriptor = d;
+	opt.level =
+	    REMSOCK__SOCKET_OPTION__SOCKET_OPTION_LEVEL__SOCKET_SOL_SOCKET;
+	opt.option =
+	    REMSOCK__SOCKET_OPTION__SOCKET_OPTION_NAME__SOCKET_SO_RCVBUF;
+	opts[0] = &opt;
+	req.n_options = 1;
+	req.options = opts;
+	rep = call(w, "GetSocketOptions", &req.base,
+		   &remsock__get_socket_options_reply__descriptor);
+	assert_int_equal(rep->n_options, 1);
+	assert_int_equal(rep->options[0]->value.len, 4);
+	memcpy(&rcvbuf, rep->options[0]->value.data, 4);
+	remsock__get_socket_options_reply__free_unpacked(rep, NULL);
+	assert_true(rcvbuf > 65536);
+	assert_int_equal(buffered(w), (uint64_t)rcvbuf + 65536);
+	sock_close(w, d);
+	pump(w);
+	assert_int_equal(buffered(w), 0);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1027,6 +1112,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_send_deadline_and_pipeline, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_session_ends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_ring_growth_charged, setup_tuned,
+					    teardown_tuned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
