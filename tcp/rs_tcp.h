@@ -16,7 +16,8 @@
  * rs_tcp_config's rcv_buf_max, snd_buf_max, tune_mem and grow (off when
  * left 0 / NULL), rs_tcp_sockopts' rcv_lock and snd_lock, rs_tcp_info's
  * rcv_buf, snd_buf and rcv_rtt_ns, and the rcv_tuned, snd_tuned and
- * tune_refused counters (appended). */
+ * tune_refused counters (appended); and HyStart++ (rs_tcp_config's hystart,
+ * the hystart_* counters). */
 
 /**
  * @file
@@ -303,7 +304,11 @@ enum rs_tcp_state {
 	/* API v1.6: buffer auto-tuning, a ring's capacity raised */           \
 	X(RCV_TUNED, "rcv_tuned")                                              \
 	X(SND_TUNED, "snd_tuned")                                              \
-	X(TUNE_REFUSED, "tune_refused")
+	X(TUNE_REFUSED, "tune_refused")                                        \
+	/* API v1.6: HyStart++ (RFC 9406) */                                   \
+	X(HYSTART_CSS, "hystart_css")                                          \
+	X(HYSTART_CSS_UNDONE, "hystart_css_undone")                            \
+	X(HYSTART_CA, "hystart_ca")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -474,6 +479,11 @@ struct rs_tcp_config {
 				     §3.6) instead of dropping the SYN;
 				     default off */
 	enum rs_tcp_cc cc;	/**< API v1.3; default RS_TCP_CC_NEWRENO */
+	bool hystart;		/**< API v1.6: HyStart++ (RFC 9406) in the
+				     initial slow start: leave it when the
+				     round trip starts to grow (a queue
+				     filling), before a loss says so;
+				     default off */
 	uint8_t isn_secret[16]; /**< RFC 6528 key (also keys the flow hash
 				     and RFC 6056 port choice); fill it from
 				     a random source */

@@ -41,6 +41,17 @@
 
 #define SSTHRESH_INIT (1u << 30)
 
+/* RFC 9406 §4.3's constants: RTT samples a round needs, the bounds of
+ * the delay increase that ends slow start (1/8 of the last round's
+ * minimum, within 4..16 ms), conservative slow start's growth divisor
+ * and its rounds before congestion avoidance. */
+#define HS_N_RTT_SAMPLE 8
+#define HS_MIN_RTT_THRESH (4 * 1000000ull)
+#define HS_MAX_RTT_THRESH (16 * 1000000ull)
+#define HS_MIN_RTT_DIVISOR 8
+#define HS_CSS_GROWTH_DIVISOR 4
+#define HS_CSS_ROUNDS 5
+
 void rs_tcp_cc_init(struct rs_tcp_conn *c)
 {
 	uint32_t mss = c->snd_mss, iw = c->st->cfg.init_cwnd;
@@ -58,6 +69,65 @@ void rs_tcp_cc_init(struct rs_tcp_conn *c)
 	c->in_recovery = false;
 	c->dupacks = 0;
 	rs_tcp_cubic_init(c);
+	c->hs_phase = c->st->cfg.hystart ? RS_TCP_HS_SS : RS_TCP_HS_OFF;
+	c->hs_end = c->snd_max; /* the first ACK of data starts a round */
+	c->hs_min = c->hs_last_min = UINT64_MAX;
+	c->hs_samples = c->hs_css_rounds = 0;
+}
+
+/* HyStart++ (RFC 9406), in the initial slow start only: rounds of one
+ * window each (a round ends when snd_una passes what was sent when it
+ * began); the least RTT of each round, from at least 8 samples.  When a
+ * round's least RTT exceeds the last round's by an eighth (4..16 ms) a
+ * queue is filling: conservative slow start (CSS) grows a quarter as
+ * fast; an RTT back below where CSS began says the rise was noise (back
+ * to slow start); five CSS rounds end slow start (ssthresh = cwnd).  A
+ * loss ends it as always (rs_tcp_cc_on_rto(), fast_retransmit()). */
+static void hystart_rtt(struct rs_tcp_conn *c, uint64_t rtt)
+{
+	uint64_t thresh;
+
+	if (c->hs_phase == RS_TCP_HS_OFF)
+		return;
+	c->hs_min = RS_TCP_MIN(c->hs_min, rtt);
+	if (c->hs_samples < UINT8_MAX)
+		c->hs_samples++;
+	if (c->hs_samples < HS_N_RTT_SAMPLE || c->hs_last_min == UINT64_MAX)
+		return;
+	if (c->hs_phase == RS_TCP_HS_SS) {
+		thresh =
+		    RS_TCP_MIN(RS_TCP_MAX(c->hs_last_min / HS_MIN_RTT_DIVISOR,
+					  HS_MIN_RTT_THRESH),
+			       HS_MAX_RTT_THRESH);
+		if (c->hs_min >= c->hs_last_min + thresh) {
+			RS_TCP_COUNT(c->st, HYSTART_CSS);
+			c->hs_css_base = c->hs_min;
+			c->hs_css_rounds = 0;
+			c->hs_phase = RS_TCP_HS_CSS;
+		}
+	} else if (c->hs_min < c->hs_css_base) {
+		RS_TCP_COUNT(c->st, HYSTART_CSS_UNDONE);
+		c->hs_phase = RS_TCP_HS_SS;
+	}
+}
+
+/* An ACK in slow start: a round that ended starts the next; the last of
+ * CSS's rounds ends slow start. */
+static void hystart_round(struct rs_tcp_conn *c)
+{
+	if (c->hs_phase == RS_TCP_HS_OFF || RS_SEQ_LT(c->snd_una, c->hs_end))
+		return;
+	if (c->hs_phase == RS_TCP_HS_CSS &&
+	    ++c->hs_css_rounds >= HS_CSS_ROUNDS) {
+		RS_TCP_COUNT(c->st, HYSTART_CA);
+		c->ssthresh = c->cwnd;
+		c->hs_phase = RS_TCP_HS_OFF;
+		return;
+	}
+	c->hs_last_min = c->hs_min;
+	c->hs_min = UINT64_MAX;
+	c->hs_samples = 0;
+	c->hs_end = c->snd_max;
 }
 
 void rs_tcp_rtt_sample(struct rs_tcp_conn *c, uint64_t rtt)
@@ -77,6 +147,7 @@ void rs_tcp_rtt_sample(struct rs_tcp_conn *c, uint64_t rtt)
 	}
 	rto = c->srtt + RS_TCP_MAX(g, 4 * c->rttvar);
 	c->rto = RS_TCP_MIN(RS_TCP_MAX(rto, cfg->rto_min_ns), cfg->rto_max_ns);
+	hystart_rtt(c, rtt);
 }
 
 /* RFC 5681 eq. (4): half the flight, at least two segments. */
@@ -97,7 +168,8 @@ void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 	/* Not again when the retransmission is lost too (RFC 5681 §3.1). */
 	if (c->retries == 1)
 		c->ssthresh = cubic(c) ? rs_tcp_cubic_rto(c) : half_flight(c);
-	c->cwnd = c->snd_mss; /* loss window: 1 SMSS */
+	c->hs_phase = RS_TCP_HS_OFF; /* RFC 9406 §4.3: not after an RTO */
+	c->cwnd = c->snd_mss;	     /* loss window: 1 SMSS */
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->recover = c->snd_max; /* RFC 6582 §3.2 step 7 */
@@ -125,6 +197,7 @@ static void cc_grow(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 	uint32_t mss = c->snd_mss;
 	struct rs_tcp_cubic *cu = &c->cub;
 
+	hystart_round(c);
 	if (!cwnd_limited(c)) {
 		RS_TCP_COUNT(c->st, APP_LIMITED_ACKS);
 		if (cu->app_limited_since == 0)
@@ -136,7 +209,10 @@ static void cc_grow(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 			cu->epoch += now - cu->app_limited_since;
 		cu->app_limited_since = 0;
 	}
-	if (c->cwnd < c->ssthresh)
+	if (c->cwnd < c->ssthresh && c->hs_phase == RS_TCP_HS_CSS)
+		c->cwnd += RS_TCP_MAX(
+		    RS_TCP_MIN(acked, mss) / HS_CSS_GROWTH_DIVISOR, 1u);
+	else if (c->cwnd < c->ssthresh)
 		c->cwnd += RS_TCP_MIN(acked, mss); /* slow start, both */
 	else if (cubic(c))
 		rs_tcp_cubic_grow(c, now, acked);
@@ -281,6 +357,7 @@ static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 	c->rtx_tsval = rs_tcp_ts_now(c, now);
 	c->recover = c->snd_max;
 	c->ssthresh = cubic(c) ? rs_tcp_cubic_loss(c) : half_flight(c);
+	c->hs_phase = RS_TCP_HS_OFF;
 	c->in_recovery = true;
 	c->partial_seen = false;
 	if (c->sack_ok) {

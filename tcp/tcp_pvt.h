@@ -283,6 +283,11 @@ struct rs_tcp_cubic {
 
 #define RS_TCP_CUBIC_NO_EPOCH UINT64_MAX
 
+/* HyStart++ phases (struct rs_tcp_conn.hs_phase) */
+#define RS_TCP_HS_OFF 0 /* not used, or done: slow start as RFC 5681 */
+#define RS_TCP_HS_SS 1	/* the initial slow start, watching the RTT */
+#define RS_TCP_HS_CSS 2 /* conservative slow start (growth / 4) */
+
 struct rs_tcp_listener;
 
 enum { RS_TCP_Q_NONE, RS_TCP_Q_SYN, RS_TCP_Q_ACC };
@@ -372,6 +377,14 @@ struct rs_tcp_conn {
 	uint32_t undo_cwnd, undo_ssthresh; /* before the recovery */
 	uint32_t rtx_tsval;		   /* TSval of its first resend */
 	struct rs_tcp_cubic cub_undo;	   /* CUBIC's epoch before it */
+
+	/* HyStart++ (RFC 9406, tcp_cc.c): its phase, the round (ends when
+	 * snd_una reaches hs_end), RTT samples and minimum of this round
+	 * and the last, and conservative slow start's baseline and rounds */
+	uint8_t hs_phase; /* RS_TCP_HS_* */
+	uint8_t hs_samples, hs_css_rounds;
+	uint32_t hs_end;
+	uint64_t hs_min, hs_last_min, hs_css_base;
 
 	/* congestion control (RFC 5681, 6582) and RTT (RFC 6298) */
 	uint32_t cwnd, ssthresh, recover;

@@ -1494,6 +1494,7 @@ static void config_kv(const char *k, const char *v)
 	    F("port_hi", port_hi, 2),
 	    F("timestamps", timestamps, 3),
 	    F("sack", sack, 3),
+	    F("hystart", hystart, 3),
 #undef F
 	};
 	char *base = (char *)&R.cfg;
