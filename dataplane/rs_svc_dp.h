@@ -95,6 +95,28 @@ struct rs_svc_dp_stats {
  */
 int rs_svc_dp_quiesce(const struct rs_svc_dp *sdp, unsigned timeout_ms);
 
+/**
+ * SIGHUP: read [rpc]'s TLS files again (tls_cert, tls_key, tls_client_ca,
+ * tls_client_crl) into a new context, as at the start.  Nothing changes
+ * yet: put it in force with rs_svc_dp_tls_swap().
+ *
+ * @return the context; NULL with @p err set when a file does not load,
+ *         and NULL with @p err untouched when no TLS port is configured.
+ */
+void *rs_svc_dp_tls_load(const struct rs_svc_dp *sdp, char *err, size_t errlen);
+
+/**
+ * Connections that start from now on take @p ctx; those up already keep
+ * theirs (each holds a reference to it).
+ *
+ * @return the context replaced: free it with rs_svc_dp_tls_free() (a
+ *         worker may still be taking it until rs_svc_dp_quiesce()).
+ */
+void *rs_svc_dp_tls_swap(struct rs_svc_dp *sdp, void *ctx);
+
+/** Drop the reference to a context (NULL is ignored). */
+void rs_svc_dp_tls_free(void *ctx);
+
 /** Sum the workers' counters. */
 void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 			 struct rs_svc_dp_stats *st);

@@ -45,7 +45,9 @@ struct rs_svc_dp {
 	struct svc_sources *sources;   /* shared by the workers */
 	struct svc_sessions *sessions; /* ... and so are these */
 	struct rs_rpc_registry *exec_reg;
-	void *tls_ctx; /* [rpc] tls_port's SSL_CTX, or NULL */
+	/* [rpc] tls_port's SSL_CTX, or NULL: a new connection takes the one
+	 * here then (a reload swaps it); a connection keeps its own. */
+	void *tls_ctx;
 	struct svc_worker *w[RS_DP_WORKERS_MAX];
 };
 
@@ -1270,7 +1272,6 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	w->tsc_per_us = rte_get_tsc_hz() / 1000000;
 	if (w->tsc_per_us == 0)
 		w->tsc_per_us = 1;
-	w->tls_ctx = sdp->tls_ctx;
 	w->lc = lc;
 	w->k = rs_lcore_index(lc);
 	rs_sock_set_grow_hook(lc, sock_grow);
@@ -1465,6 +1466,28 @@ err:
 	rs_svc_dp_free(sdp);
 	errno = -rc;
 	return NULL;
+}
+
+void *svc_tls_ctx(const struct svc_worker *w)
+{
+	return __atomic_load_n(&w->sdp->tls_ctx, __ATOMIC_ACQUIRE);
+}
+
+void *rs_svc_dp_tls_load(const struct rs_svc_dp *sdp, char *err, size_t errlen)
+{
+	if (sdp->tls_ctx == NULL)
+		return NULL;
+	return svc_tls_ctx_create(sdp->sh->cfg, err, errlen);
+}
+
+void *rs_svc_dp_tls_swap(struct rs_svc_dp *sdp, void *ctx)
+{
+	return __atomic_exchange_n(&sdp->tls_ctx, ctx, __ATOMIC_ACQ_REL);
+}
+
+void rs_svc_dp_tls_free(void *ctx)
+{
+	svc_tls_ctx_free(ctx);
 }
 
 /* Control put an entry on worker @p k's ring (rs_svc_shared.wake). */

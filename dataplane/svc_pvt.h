@@ -308,7 +308,6 @@ struct svc_worker {
 	struct rs_sock *http_listener;	/* NULL: [rpc] http_port 0 */
 	struct rs_sock *tls_listener;	/* NULL: [rpc] tls_port 0 */
 	struct rs_sock *https_listener; /* NULL: [rpc] https_port 0 */
-	void *tls_ctx;			/* the shared SSL_CTX, or NULL */
 	struct rs_arena *arena;
 	struct rs_arena *http_arena; /* decoding HTTP requests */
 	struct svc_method_stat mstat[SVC_METHOD_SLOTS];
@@ -526,6 +525,8 @@ void svc_conn_kicks(struct svc_worker *w);
 /* svc_tls.c: the native transport over TLS ([rpc] tls_port) */
 void *svc_tls_ctx_create(const struct rs_config *cfg, char *err, size_t errlen);
 void svc_tls_ctx_free(void *ctx);
+/* The SSL_CTX a new TLS connection takes now (a reload may swap it). */
+void *svc_tls_ctx(const struct svc_worker *w);
 int svc_tls_attach(struct svc_worker *w, struct svc_conn *c);
 void svc_tls_free(struct svc_conn *c);
 /* The app a TLS connection's client certificate names ([rpc]

@@ -150,7 +150,7 @@ int svc_tls_attach(struct svc_worker *w, struct svc_conn *c)
 
 	if (t == NULL)
 		return -ENOMEM;
-	t->ssl = SSL_new(w->tls_ctx);
+	t->ssl = SSL_new(svc_tls_ctx(w));
 	t->rbio = BIO_new(BIO_s_mem());
 	t->wbio = BIO_new(BIO_s_mem());
 	if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {

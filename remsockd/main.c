@@ -118,7 +118,10 @@ static const char usage_text[] =
     "    queries in flight kept (what a reload changed is printed).  An app no "
     "longer in [apps] cannot\n"
     "    authenticate again; its connections and sockets stay until they\n"
-    "    close.  A FILE that does not parse, or that changes anything else\n"
+    "    close.  With a TLS port it also reads [rpc]'s TLS files again\n"
+    "    (tls_cert, tls_key, tls_client_ca, tls_client_crl: a rotated\n"
+    "    certificate, a new CRL) for the connections that come next.\n"
+    "    A FILE that does not parse, or that changes anything else\n"
     "    (only a restart applies that), is refused with the reason, and\n"
     "    the running configuration stays whole.\n"
     "\n"
@@ -564,6 +567,7 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 	struct rs_config_dns *dns = NULL;
 	struct rs_apps_changes ch;
 	struct rs_acl *acl, *old;
+	void *tls = NULL, *old_tls = NULL;
 	bool dns_changed;
 	const char *changed;
 	char err[1024];
@@ -598,8 +602,18 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 		       changed);
 		goto out;
 	}
+	/* The TLS files, read again: a rotated certificate or key, a new
+	 * CRL (the paths are [rpc]'s, which a reload keeps). */
+	err[0] = '\0';
+	tls = rs_svc_dp_tls_load(sdp, err, sizeof(err));
+	if (tls == NULL && err[0] != '\0') {
+		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
+		       "reload: %s; the running configuration stays", err);
+		goto out;
+	}
 	acl = rs_acl_create_from_config(next, &rc);
 	if (acl == NULL) {
+		rs_svc_dp_tls_free(tls);
 		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
 		       "reload: [acl]: %s; the running "
 		       "configuration stays",
@@ -608,6 +622,7 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 	}
 	dns_changed = memcmp(&cfg->dns, &next->dns, sizeof(cfg->dns)) != 0;
 	if (dns_changed && (dns = malloc(sizeof(*dns))) == NULL) {
+		rs_svc_dp_tls_free(tls);
 		rs_acl_free(acl);
 		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
 		       "reload: %s; the running "
@@ -616,6 +631,7 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 		goto out;
 	}
 	if (rs_apps_update(sh->apps, next, &ch) < 0) {
+		rs_svc_dp_tls_free(tls);
 		free(dns);
 		rs_acl_free(acl);
 		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
@@ -627,6 +643,8 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 		goto out;
 	}
 	old = rs_svc_acl_swap(sh, acl);
+	if (tls != NULL)
+		old_tls = rs_svc_dp_tls_swap(sdp, tls);
 	if (dns_changed) {
 		*dns = next->dns;
 		old_dns = rs_svc_dns_swap(sh, dns);
@@ -635,12 +653,15 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 	 * and the next reload may write the secrets' spare slots only then. */
 	if (rs_svc_dp_quiesce(sdp, 5000) == 0) {
 		rs_acl_free(old);
+		/* Connections up keep their own reference to it. */
+		rs_svc_dp_tls_free(old_tls);
 		if (old_dns != &cfg->dns)
 			free((void *)old_dns);
 	} else {
 		rs_log(RS_LOG_CONTROL, RTE_LOG_ERR,
 		       "reload: a worker did not finish "
-		       "its round in 5 s: the old [acl] and [dns] are "
+		       "its round in 5 s: the old [acl], [dns] and TLS "
+		       "context are "
 		       "kept in memory");
 	}
 	/* Control's own (it answers Resolve itself without servers); the
@@ -663,11 +684,12 @@ static void reload(struct rs_config *cfg, const struct opts *o,
 	rs_log(RS_LOG_CONTROL, RTE_LOG_NOTICE,
 	       "reload: %s: [acl] %u rule%s, [hosts] %u name%s, "
 	       "[apps] %u (%u added, %u changed, %u removed), [dns] %u "
-	       "server%s%s in force",
+	       "server%s%s%s in force",
 	       o->config, cfg->nacl, cfg->nacl == 1 ? "" : "s", cfg->nhosts,
 	       cfg->nhosts == 1 ? "" : "s", cfg->napps, ch.added, ch.changed,
 	       ch.removed, cfg->dns.nservers, cfg->dns.nservers == 1 ? "" : "s",
-	       dns_changed ? " (changed)" : "");
+	       dns_changed ? " (changed)" : "",
+	       tls != NULL ? ", the TLS files read again" : "");
 out:
 	free(next);
 	notify("READY=1");

@@ -45,36 +45,22 @@ probe() {
 	tb_ns /usr/bin/python3 "$HERE/svc_acl_probe.py" "$SRC/proto" \
 		"$TB_PROXY_IP" 5757 "$TB_PEER_IP" "$1" 2>&1
 }
-# reload WHAT: SIGHUP, and the line remsockd logs about it (remsock.control),
-# its time stamp checked and taken off: "remsockd: reload...".
-RELOAD_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z remsockd: control: reload'
-reload() {
-	local n
-	n=$(grep -cE "$RELOAD_RE" "$SVC_LOG")
-	kill -HUP "$TB_PID"
-	for _ in $(seq 300); do
-		[[ $(grep -cE "$RELOAD_RE" "$SVC_LOG") -gt $n ]] && break
-		sleep 0.1
-	done
-	grep -E "$RELOAD_RE" "$SVC_LOG" | tail -1 |
-		sed 's/^[^ ]*Z remsockd: control: /remsockd: /'
-}
 expect "before the reload, $TB_PEER_IP:8082 is denied (the built-in rule)" \
 	denied "$(probe 8082)"
 sed -i "s/^hole = allow .*/&\nhole2 = allow $TB_PEER_IP\/32 8082/" "$TB_CONF"
 expect "SIGHUP reads [acl] again" \
 	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 2 (0 added, 0 changed, 0 removed), [dns] 1 server in force" \
-	"$(reload)"
+	"$(svc_reload)"
 expect "... and $TB_PEER_IP:8082 is allowed at once" allowed "$(probe 8082)"
 sed -i "s/^time_wait_ms = 500/time_wait_ms = 600/" "$TB_CONF"
 expect "a reload that changes [tcp] is refused, saying why" \
 	"remsockd: reload refused: [tcp] changed, which only a restart applies (a reload takes [acl], [hosts], [apps], [quotas] and [dns]); the running configuration stays" \
-	"$(reload)"
+	"$(svc_reload)"
 expect "... and the [acl] in force stays" allowed "$(probe 8082)"
 sed -i "s/^time_wait_ms = 600/time_wait_ms = 500/; s/^hole2 = .*/hole2 = allow nonsense/" \
 	"$TB_CONF"
 expect "a reload of a file that does not parse names the line" 1 \
-	"$(reload | grep -c "remsockd: reload: $TB_CONF:.*hole2.*the running configuration stays")"
+	"$(svc_reload | grep -c "remsockd: reload: $TB_CONF:.*hole2.*the running configuration stays")"
 expect "... and the [acl] in force stays" allowed "$(probe 8082)"
 sed -i "s/^hole2 = .*/hole2 = allow $TB_PEER_IP\/32 8082/" "$TB_CONF"
 
@@ -95,7 +81,7 @@ sed -i "s/^carol = .*/carol = $C2\ndave = $D/; s/^buffered_bytes = .*/&\ncarol =
 	"$TB_CONF"
 expect "SIGHUP puts a new [apps] and [quotas] in force" \
 	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 3 (1 added, 1 changed, 0 removed), [dns] 1 server in force" \
-	"$(reload)"
+	"$(svc_reload)"
 expect "carol's old secret is refused, the new one taken; dave is known" \
 	"refused ok ok" \
 	"$(app carol $C1 auth) $(app carol $C2 auth) $(app dave $D auth)"
@@ -104,7 +90,7 @@ expect "carol's new quotas hold (3 sockets, 4 MiB of rings)" "sockets 3" \
 sed -i "/^dave = /d" "$TB_CONF"
 expect "an app taken out of [apps] is counted removed" \
 	"remsockd: reload: $TB_CONF: [acl] 2 rules, [hosts] 1 name, [apps] 2 (0 added, 0 changed, 1 removed), [dns] 1 server in force" \
-	"$(reload)"
+	"$(svc_reload)"
 expect "... and can no longer authenticate" refused "$(app dave $D auth)"
 
 # [dns]: from a server that is not there to dnsmasq in the namespace.
@@ -118,7 +104,7 @@ expect "before: Resolve asks 198.18.0.9, which does not answer" 1 \
 		grep -c '^error .*no answer')"
 sed -i "s/^servers = 198.18.0.9/servers = $TB_PEER_IP/" "$TB_CONF"
 expect "SIGHUP puts a new [dns] in force" 1 \
-	"$(reload | grep -c '\[dns\] 1 server (changed) in force$')"
+	"$(svc_reload | grep -c '\[dns\] 1 server (changed) in force$')"
 expect "... and Resolve asks dnsmasq at once" "$TB_PEER_IP" \
 	"$(app demo demo-secret-not-for-production resolve web.svc.test)"
 touch "$TB_DIR/go"

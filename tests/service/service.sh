@@ -73,6 +73,25 @@ DNS_Q=$(grep -c "query\[A\] [a-z0-9.]*svc.test from $TB_PROXY_IP" \
 expect "the DNS queries came from the proxy's own UDP stack (22 or more)" \
 	1 "$((DNS_Q >= 22))"
 
+# SIGHUP reads the TLS files again: once the CA's CRL revokes demo's
+# certificate too, the next handshake with it is refused.
+tls_probe() {
+	tb_ns /usr/bin/python3 "$HERE/svc_app_probe.py" "$SRC/proto" \
+		"$TB_PROXY_IP" 5758 demo demo-secret-not-for-production \
+		tls-auth "$TB_DIR" demo-app 2>&1 | cut -d: -f1
+}
+expect "TLS: demo's certificate is accepted before its revocation" ok \
+	"$(tls_probe)"
+openssl ca -config "$TB_DIR/ca.cnf" -keyfile "$TB_DIR/ca.key" \
+	-cert "$TB_DIR/ca.crt" -revoke "$TB_DIR/demo-app.crt" 2>/dev/null &&
+	openssl ca -config "$TB_DIR/ca.cnf" -keyfile "$TB_DIR/ca.key" \
+		-cert "$TB_DIR/ca.crt" -gencrl -out "$TB_DIR/crl.pem" \
+		2>/dev/null || fail "the CA revokes demo's certificate"
+expect "SIGHUP reads the TLS files again" 1 \
+	"$(svc_reload | grep -c 'the TLS files read again in force$')"
+expect "TLS: demo's revoked certificate is refused after the reload" \
+	refused "$(tls_probe)"
+
 svc_stop
 expect "the parked Receive of the dropped connection was cancelled" 1 \
 	"$(($(tb_counter "$SVC_LOG" rpc.cancelled) >= 1))"

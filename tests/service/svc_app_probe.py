@@ -15,10 +15,14 @@
         authenticate, print 'ready', wait (60 s at most) for GOFILE to
         exist, then make and close a socket on the same connection:
         'still-served' or the error
+    svc_app_probe.py PROTO_DIR PROXY TLS_PORT APP SECRET tls-auth DIR CERT
+        over TLS, trusting DIR/ca.crt and showing the client certificate
+        DIR/CERT.crt: 'ok' when APP authenticates, else 'refused: WHY'
 """
 
 import os
 import socket
+import ssl
 import sys
 import threading
 
@@ -33,6 +37,19 @@ def new_socket(c):
     return c.call('CreateSocket', pb.rs.CreateSocketRequest(
         family=1, protocol=1)).socket_descriptor
 
+
+if WHAT == 'tls-auth':
+    d, cert = sys.argv[7:9]
+    ctx = ssl.create_default_context(cafile=f'{d}/ca.crt')
+    ctx.load_cert_chain(f'{d}/{cert}.crt', f'{d}/{cert}.key')
+    try:
+        # TLS 1.3 tells a client its certificate was refused only after
+        # its own handshake: the first call's answer is the alert.
+        Client(PROXY, int(PORT), tls=ctx).authenticate(APP, SECRET.encode())
+        print('ok')
+    except (ssl.SSLError, OSError, CallError) as e:
+        print(f'refused: {e}')
+    sys.exit(0)
 
 c = Client(PROXY, int(PORT))
 try:

@@ -58,6 +58,21 @@ svc_tls_certs() {
 	sed -i "s#@TB_DIR@#$d#g" "$TB_CONF"
 }
 
+# svc_reload: SIGHUP, and the line remsockd logs about it (remsock.control),
+# its time stamp checked and taken off: "remsockd: reload...".
+RELOAD_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z remsockd: control: reload'
+svc_reload() {
+	local n
+	n=$(grep -cE "$RELOAD_RE" "$SVC_LOG")
+	kill -HUP "$TB_PID"
+	for _ in $(seq 300); do
+		[[ $(grep -cE "$RELOAD_RE" "$SVC_LOG") -gt $n ]] && break
+		sleep 0.1
+	done
+	grep -E "$RELOAD_RE" "$SVC_LOG" | tail -1 |
+		sed 's/^[^ ]*Z remsockd: control: /remsockd: /'
+}
+
 # A script may define svc_pre_start: run once TB_DIR and TB_CONF exist,
 # before remsockd starts (files the configuration names, made there).
 svc_up() {
