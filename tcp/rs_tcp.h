@@ -506,6 +506,12 @@ struct rs_tcp_config {
 				   gain by tuning; 0: no bound */
 	rs_tcp_grow_fn grow;  /**< may be NULL (every growth within the
 				   budget is allowed) */
+	uint16_t ooo_max;     /**< API v1.6: disjoint out-of-order runs a
+				   connection keeps (beyond, a segment is
+				   dropped, ooo_dropped); 8..65535, default
+				   1024.  The first 8 live in the connection,
+				   more in an array it allocates when first
+				   needed and keeps until it is freed */
 	void *grow_ctx;	      /**< first argument of grow */
 };
 

@@ -79,6 +79,7 @@ void rs_tcp_config_init(struct rs_tcp_config *cfg)
 	cfg->fin_wait2_ns = 60 * SEC;
 	cfg->challenge_ack_limit = 1000;
 	cfg->challenge_ack_conn_ns = 500 * MS;
+	cfg->ooo_max = 1024;
 	cfg->port_lo = 49152;
 	cfg->port_hi = 65535;
 }
@@ -99,6 +100,7 @@ static bool config_ok(const struct rs_tcp_config *c)
 	       c->port_lo > 0 && c->port_lo <= c->port_hi &&
 	       c->tso_max <= RS_TCP_TSO_MAX &&
 	       (unsigned)c->cc < RS_TCP_CC_MAX &&
+	       c->ooo_max >= RS_TCP_OOO_INLINE &&
 	       (c->rcv_buf_max == 0 || pow2_ok(c->rcv_buf_max)) &&
 	       (c->snd_buf_max == 0 || pow2_ok(c->snd_buf_max));
 }
@@ -464,6 +466,8 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 	c->st = st;
 	c->in_use = true;
 	c->opts = *o;
+	c->ooo = c->ooo_in;
+	c->ooo_cap = RS_TCP_OOO_INLINE;
 	for (unsigned k = 0; k < RS_TCP_T_KINDS; k++)
 		rs_tcp_timer_init(&c->t[k], (uint8_t)k);
 	c->iss = st->test_isn ? st->test_isn_value
@@ -563,6 +567,11 @@ void rs_tcp_conn_free(struct rs_tcp_conn *c)
 				 (enum rs_tcp_port_how)c->port_how);
 	c->port_used = false;
 	rs_tcp_tune_free(c);
+	if (c->ooo != c->ooo_in)
+		free(c->ooo);
+	c->ooo = c->ooo_in;
+	c->ooo_cap = RS_TCP_OOO_INLINE;
+	c->n_ooo = 0;
 	rs_byte_ring_free(c->snd);
 	rs_byte_ring_free(c->rcv);
 	c->snd = c->rcv = NULL;

@@ -251,8 +251,9 @@ enum tcp_timer_kind {
 	RS_TCP_T_KINDS
 };
 
-/* Out-of-order intervals kept per connection (receive ring offsets). */
-#define RS_TCP_OOO_MAX 8
+/* Out-of-order intervals (receive ring offsets): this many in the
+ * connection itself; more (up to cfg.ooo_max) in an array of its own. */
+#define RS_TCP_OOO_INLINE 8
 
 struct rs_tcp_ooo {
 	uint64_t start, end; /* [start, end) beyond the ring's head */
@@ -341,8 +342,9 @@ struct rs_tcp_conn {
 	/* receive sequence space */
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge announced */
 	uint32_t rcv_unacked;		/* bytes since our last ACK */
-	uint8_t n_ooo;
-	struct rs_tcp_ooo ooo[RS_TCP_OOO_MAX];
+	uint16_t n_ooo, ooo_cap;	/* intervals held, room at ooo */
+	struct rs_tcp_ooo *ooo;		/* ooo_in, or a heap array */
+	struct rs_tcp_ooo ooo_in[RS_TCP_OOO_INLINE];
 	uint32_t ooo_stamp;		    /* arrivals out of order */
 	bool dsack;			    /* report dsack_blk once */
 	struct rs_tcp_sack_block dsack_blk; /* RFC 2883 duplicate */

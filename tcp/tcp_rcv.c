@@ -5,8 +5,11 @@
  *
  * In-order bytes are written at the ring's head and committed.  Bytes
  * beyond rcv_nxt are written straight into the ring's free space at
- * their place (head + (seq - rcv_nxt)) and remembered as a small sorted
- * list of disjoint intervals (RS_TCP_OOO_MAX); nothing else is allocated.
+ * their place (head + (seq - rcv_nxt)) and remembered as a sorted list
+ * of disjoint intervals: 8 in the connection, up to cfg.ooo_max in an
+ * array allocated the first time a path reorders more (Linux keeps
+ * every out-of-order segment; a small fixed list dropped a segment of
+ * every ninth hole, which a sender reads as loss).
  * Writing (rs_byte_ring_place) may grow the ring's buffer; when that finds
  * no memory the segment is dropped as if the window were closed.
  * When in-order data reaches an interval, the interval's bytes are
@@ -28,6 +31,7 @@
  * §4); the out-of-order list itself stays the same.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tcp_pvt.h"
@@ -78,31 +82,59 @@ static bool place_seg(struct rs_byte_ring *r, uint32_t off,
 	return left == 0;
 }
 
-/* Add [start, end) to the interval list, merging what it touches.
- * @return false when the list is full (the bytes are then dropped). */
+/* Room for one more interval: the list moves to (or within) the heap,
+ * doubling, up to cfg.ooo_max.  @return false when it cannot. */
+static bool ooo_room(struct rs_tcp_conn *c)
+{
+	uint32_t max = c->st->cfg.ooo_max, cap;
+	struct rs_tcp_ooo *a;
+
+	if (c->n_ooo < c->ooo_cap)
+		return true;
+	if (c->ooo_cap >= max)
+		return false;
+	cap = RS_TCP_MIN(2u * c->ooo_cap, max);
+	a = malloc(cap * sizeof(*a));
+	if (a == NULL)
+		return false;
+	memcpy(a, c->ooo, c->n_ooo * sizeof(*a));
+	if (c->ooo != c->ooo_in)
+		free(c->ooo);
+	c->ooo = a;
+	c->ooo_cap = (uint16_t)cap;
+	return true;
+}
+
+/* Add [start, end) to the interval list, merging what it touches (in
+ * place: the intervals it reaches become one).  @return false when the
+ * list is full (the bytes are then dropped). */
 static bool ooo_add(struct rs_tcp_conn *c, uint64_t start, uint64_t end)
 {
-	struct rs_tcp_ooo out[RS_TCP_OOO_MAX + 1];
 	uint64_t head = rs_byte_ring_head(c->rcv);
-	unsigned n = 0, i = 0;
+	unsigned i = 0, j, n = c->n_ooo;
 
-	for (; i < c->n_ooo && c->ooo[i].end - head < start - head; i++)
-		out[n++] = c->ooo[i];
-	for (; i < c->n_ooo && c->ooo[i].start - head <= end - head; i++) {
-		if (c->ooo[i].start - head < start - head)
-			start = c->ooo[i].start;
-		if (c->ooo[i].end - head > end - head)
-			end = c->ooo[i].end;
+	while (i < n && c->ooo[i].end - head < start - head)
+		i++;
+	for (j = i; j < n && c->ooo[j].start - head <= end - head; j++) {
+		if (c->ooo[j].start - head < start - head)
+			start = c->ooo[j].start;
+		if (c->ooo[j].end - head > end - head)
+			end = c->ooo[j].end;
 	}
-	out[n].start = start;
-	out[n].stamp = ++c->ooo_stamp;
-	out[n++].end = end;
-	for (; i < c->n_ooo; i++)
-		out[n++] = c->ooo[i];
-	if (n > RS_TCP_OOO_MAX)
-		return false;
-	memcpy(c->ooo, out, n * sizeof(out[0]));
-	c->n_ooo = (uint8_t)n;
+	if (j == i) { /* touches none: a new interval at i */
+		if (!ooo_room(c))
+			return false;
+		memmove(&c->ooo[i + 1], &c->ooo[i],
+			(n - i) * sizeof(c->ooo[0]));
+		c->n_ooo++;
+	} else if (j > i + 1) { /* [i, j) become one */
+		memmove(&c->ooo[i + 1], &c->ooo[j],
+			(n - j) * sizeof(c->ooo[0]));
+		c->n_ooo = (uint16_t)(n - (j - i - 1));
+	}
+	c->ooo[i].start = start;
+	c->ooo[i].end = end;
+	c->ooo[i].stamp = ++c->ooo_stamp;
 	return true;
 }
 
@@ -126,7 +158,7 @@ static uint32_t ooo_collect(struct rs_tcp_conn *c, uint64_t from)
 			rs_byte_ring_commit(c->rcv, (size_t)(o->end - head));
 		drop++;
 	}
-	c->n_ooo = (uint8_t)(c->n_ooo - drop);
+	c->n_ooo = (uint16_t)(c->n_ooo - drop);
 	memmove(c->ooo, c->ooo + drop, c->n_ooo * sizeof(c->ooo[0]));
 	return (uint32_t)(rs_byte_ring_head(c->rcv) - head0);
 }

@@ -91,7 +91,7 @@ case $PROFILE in
 loss | all) K=lost ;;
 dup) K=duplicated ;;
 reorder) K=reordered ;;
-delay) K=delayed ;;
+delay | wan) K=delayed ;;
 corrupt) K=corrupted ;;
 esac
 N=$(($(tb_counter "$B" "vhost_to_tap.$K") + $(tb_counter "$B" "tap_to_vhost.$K")))

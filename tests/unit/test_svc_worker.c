@@ -1063,12 +1063,14 @@ static void t_ring_growth_charged(void **state)
 		sent += n > 0 ? (uint64_t)n : 0;
 		advance(w, 1);
 		while (got < sent) {
+			Remsock__Rpc__RpcResponse *env =
+			    reply_wait(w, receive_send(w, d, 1 << 20, 0));
 			Remsock__ReceiveReply *r = reply_body(
-			    reply_wait(w, receive_send(w, d, 1 << 20, 0)),
-			    &remsock__receive_reply__descriptor);
+			    env, &remsock__receive_reply__descriptor);
 
 			got += r->data.len;
 			remsock__receive_reply__free_unpacked(r, NULL);
+			remsock__rpc__rpc_response__free_unpacked(env, NULL);
 		}
 	}
 	rs_tcp_stats_get(w->a.lc->tcp, &ts);
