@@ -50,9 +50,17 @@ fault_clean() {
 	echo "# stack: retransmitted $(tb_counter "$1" event.tcp.retrans_segs)," \
 		"fast retransmits $(tb_counter "$1" event.tcp.fast_retrans)," \
 		"RTOs $(tb_counter "$1" event.tcp.rto_fired)"
+	echo "# stack: SACK recoveries $(tb_counter "$1" event.tcp.sack_recovery)," \
+		"undone as spurious $(tb_counter "$1" event.tcp.spurious_recovery)" \
+		"+ $(tb_counter "$1" event.tcp.dsack_undo) (D-SACK)," \
+		"duplicate ACKs $(tb_counter "$1" event.tcp.dup_acks)," \
+		"out-of-order segments in $(tb_counter "$1" event.tcp.ooo_segs)" \
+		"($(tb_counter "$1" event.tcp.ooo_dropped) dropped)"
 	echo "# stack: rings tuned: receive $(tb_counter "$1" event.tcp.rcv_tuned)," \
 		"send $(tb_counter "$1" event.tcp.snd_tuned)," \
-		"refused $(tb_counter "$1" event.tcp.tune_refused)"
+		"refused $(tb_counter "$1" event.tcp.tune_refused);" \
+		"HyStart++ CSS $(tb_counter "$1" event.tcp.hystart_css)," \
+		"to CA $(tb_counter "$1" event.tcp.hystart_ca)"
 }
 
 # 1. Linux -> stack
