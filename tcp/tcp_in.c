@@ -36,7 +36,11 @@
  *   - on a SACK connection a segment wholly below rcv_nxt is answered
  *     with a D-SACK and not counted as a drop (unacceptable());
  *   - with a zero receive window, a segment at rcv_nxt is acceptable so
- *     that its ACK (and RST) count; its data is trimmed (§3.10.7.4).
+ *     that its ACK (and RST) count; its data is trimmed (§3.10.7.4);
+ *   - a segment without data is acceptable from the rcv_nxt we last
+ *     acknowledged (Last.ACK.sent, Linux's rcv_wup), not only from
+ *     rcv_nxt: a pure ACK the peer sent before data that overtook it
+ *     (reordered, or steered to another queue) still counts.
  */
 
 #include "tcp_pvt.h"
@@ -201,10 +205,11 @@ static bool seq_acceptable(const struct rs_tcp_conn *c,
 {
 	uint32_t len = rs_tcp_seg_space(s), nxt = c->rcv_nxt;
 
+	if (len == 0)
+		return RS_SEQ_IN(s->seq, c->last_ack_sent,
+				 nxt + RS_TCP_MAX(wnd, 1u));
 	if (wnd == 0)
 		return s->seq == nxt;
-	if (len == 0)
-		return RS_SEQ_IN(s->seq, nxt, nxt + wnd);
 	return RS_SEQ_IN(s->seq, nxt, nxt + wnd) ||
 	       RS_SEQ_IN(s->seq + len - 1, nxt, nxt + wnd);
 }
@@ -229,6 +234,11 @@ static void trim(struct rs_tcp_conn *c, struct rs_tcp_seg_in *s, uint32_t wnd)
 {
 	uint32_t room, off, space;
 
+	if (s->len == 0 && !(s->flags & RS_TCP_FIN) &&
+	    RS_SEQ_LT(s->seq, c->rcv_nxt)) {
+		s->seq = c->rcv_nxt; /* an ACK from before data we took */
+		return;
+	}
 	if (RS_SEQ_LT(s->seq, c->rcv_nxt)) {
 		uint32_t d = c->rcv_nxt - s->seq;
 
