@@ -180,6 +180,69 @@ static void le32_put(uint8_t *p, int32_t v)
 		p[i] = (uint8_t)((uint32_t)v >> (8 * i));
 }
 
+static int32_t be32_get(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+			 (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+}
+
+/* An int in the packing the socket's options were set with. */
+static void int_put(const struct svc_sock *ss, uint8_t *p, int32_t v)
+{
+	if (!ss->opts_be) {
+		le32_put(p, v);
+		return;
+	}
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)((uint32_t)v >> (8 * (3 - i)));
+}
+
+/* The values an option takes, for telling packings apart. */
+static void opt_range(int opt, int32_t *lo, int32_t *hi)
+{
+	switch (opt) {
+	case RS_SO_RCVBUF:
+	case RS_SO_SNDBUF:
+		*lo = SVC_BUF_MIN, *hi = SVC_BUF_MAX;
+		break;
+	case RS_TCP_KEEPIDLE:
+	case RS_TCP_KEEPINTVL:
+		*lo = 1, *hi = 86400;
+		break;
+	case RS_TCP_KEEPCNT:
+		*lo = 1, *hi = 1000;
+		break;
+	case RS_SO_LINGER: /* l_linger, seconds */
+		*lo = 0, *hi = 3600;
+		break;
+	default: /* booleans */
+		*lo = 0, *hi = 1;
+		break;
+	}
+}
+
+/* A C int as a client packed it: little-endian (Python's struct, Go,
+ * libremsock, on the hosts they run on) unless only the big-endian
+ * reading is a value the option takes -- Java's runtime packs options
+ * big-endian -- and then the socket answers its reads big-endian too.
+ * Both readings valid (8 KiB big-endian is 2 MiB little-endian): read
+ * little-endian.  A buffer size below 4 KiB is valid too (Linux clamps
+ * it), so its big-endian reading is taken only on a socket already seen
+ * big-endian or an IPv6 one (Java makes every socket so). */
+static int32_t int_get(struct svc_sock *ss, int opt, const uint8_t *p)
+{
+	int32_t le = le32_get(p), be = be32_get(p), lo, hi;
+	bool buf = opt == RS_SO_RCVBUF || opt == RS_SO_SNDBUF;
+
+	opt_range(opt, &lo, &hi);
+	if ((le < lo || le > hi) && be >= lo && be <= hi &&
+	    (!buf || ss->opts_be || ss->v6 || le < 0 || le > hi)) {
+		ss->opts_be = true;
+		return be;
+	}
+	return le;
+}
+
 static bool opt_set(struct rs_rpc_call *call, struct svc_sock *ss,
 		    const Remsock__SocketOption *o)
 {
@@ -203,10 +266,10 @@ static bool opt_set(struct rs_rpc_call *call, struct svc_sock *ss,
 			     o->option, b->len);
 		return false;
 	}
-	v = le32_get(b->data);
+	v = opt == RS_SO_LINGER ? le32_get(b->data) : int_get(ss, opt, b->data);
 	switch (opt) {
 	case RS_SO_LINGER: /* struct linger { l_onoff, l_linger } */
-		v = v != 0 ? le32_get(b->data + 4) : -1;
+		v = v != 0 ? int_get(ss, opt, b->data + 4) : -1;
 		break;
 	case RS_SO_REUSEADDR: /* as Linux: any value but 0 is true (so is */
 	case RS_SO_KEEPALIVE: /* Java's big-endian 1) */
@@ -243,8 +306,10 @@ static bool opt_get(struct rs_rpc_call *call, struct svc_sock *ss,
 		p = rs_arena_alloc(call->arena, len);
 		if (p == NULL)
 			return false;
-		le32_put(p, ss->kept_set & (1u << kept) ? ss->kept[kept]
-							: kept_opts[kept].dflt);
+		if (ss->kept_set & (1u << kept)) /* the bytes as set */
+			le32_put(p, ss->kept[kept]);
+		else
+			int_put(ss, p, kept_opts[kept].dflt);
 		*out = *o;
 		out->value = (ProtobufCBinaryData){.len = len, .data = p};
 		return true;
@@ -272,10 +337,10 @@ static bool opt_get(struct rs_rpc_call *call, struct svc_sock *ss,
 		return false;
 	*out = *o;
 	if (opt == RS_SO_LINGER) {
-		le32_put(p, v >= 0);
-		le32_put(p + 4, v >= 0 ? v : 0);
+		int_put(ss, p, v >= 0);
+		int_put(ss, p + 4, v >= 0 ? v : 0);
 	} else {
-		le32_put(p, v);
+		int_put(ss, p, v);
 	}
 	out->value = (ProtobufCBinaryData){.len = len, .data = p};
 	return true;

@@ -121,7 +121,8 @@ struct svc_sock {
 	int64_t shut_at;      /* ShutDown then (shut_how); -1: none */
 	uint8_t shut_how;     /* enum rs_sock_shut */
 	int32_t kept[SVC_KEPT_OPTS]; /* options kept, not acted on */
-	uint16_t kept_set;	     /* which of them were set */
+	bool opts_be;	   /* set with big-endian values (Java's): read so */
+	uint16_t kept_set; /* which of them were set */
 	struct svc_wait_list waits;
 	struct svc_watch_list watchers; /* Polls and ReceiveBatches on it */
 	uint64_t watch_mark;		/* svc_park_socks(): tied already */

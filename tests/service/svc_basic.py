@@ -396,15 +396,15 @@ def t_options_shutdown():
     check('SetSocketOptions values read back by GetSocketOptions '
           '(SO_TYPE is SOCK_STREAM)', got == [1, 1, 30, 65536, 1, 0, 0], got)
     # As Linux: options the stack does not act on are kept and read back,
-    # any boolean but 0 is true (Java's big-endian 1 too), buffer sizes
-    # are clamped; only options nobody may set here (IP_HDRINCL) fail.
+    # any boolean but 0 is true, buffer sizes are clamped; only options
+    # nobody may set here (IP_HDRINCL) fail.  (Java's big-endian values:
+    # svc_http.py's t_java_shapes.)
     SOL_IP, IP_TOS, IP_HDRINCL, TCP_QUICKACK = 0, 1, 3, 12
     c.call('SetSocketOptions', pb.rs.SetSocketOptionsRequest(
         socket_descriptor=d, options=[
             opt(SOL_TCP, TCP_MAXSEG, 500), opt(SOL_IP, IP_TOS, 16),
             opt(SOL_SOCKET, SO_DEBUG, 1),
-            pb.rs.SocketOption(level=SOL_SOCKET, option=SO_KEEPALIVE,
-                               value=(1).to_bytes(4, 'big')),
+            opt(SOL_SOCKET, SO_KEEPALIVE, 7),
             opt(SOL_SOCKET, SO_SNDBUF, 1)]))
     want = [(SOL_TCP, TCP_MAXSEG), (SOL_IP, IP_TOS), (SOL_SOCKET, SO_DEBUG),
             (SOL_SOCKET, SO_KEEPALIVE), (SOL_SOCKET, SO_SNDBUF),

@@ -357,6 +357,23 @@ def t_java_shapes():
     check('GetSocketOptions with options lacking their value answers them',
           len(r.options) == 1 and len(r.options[0].value) == 4 and
           int.from_bytes(r.options[0].value, 'little') > 0, r)
+    # Java packs option values big-endian (AppEngineSocketOptions):
+    # values only that reading makes sense of are taken so, and the
+    # socket's reads answer big-endian from then on.
+    opts = [(SO.SOCKET_SOL_SOCKET, SO.SOCKET_SO_KEEPALIVE, 1),
+            (SO.SOCKET_SOL_TCP, SO.SOCKET_TCP_KEEPIDLE, 60),
+            (SO.SOCKET_SOL_SOCKET, SO.SOCKET_SO_RCVBUF, 131072)]
+    c.call('SetSocketOptions', pb.rs.SetSocketOptionsRequest(
+        socket_descriptor=d, options=[
+            SO(level=lv, option=o, value=v.to_bytes(4, 'big'))
+            for lv, o, v in opts]))
+    r = partial(c, 'GetSocketOptions', pb.rs.GetSocketOptionsRequest(
+        socket_descriptor=d, options=[SO(level=lv, option=o)
+                                      for lv, o, _ in opts]))
+    got = [int.from_bytes(o.value, 'big') for o in r.options]
+    check("Java's big-endian option values are read as such and answered "
+          'big-endian (keepalive 1, keepidle 60 s, rcvbuf 128 KiB)',
+          got == [v for _, _, v in opts], got)
     c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
     c.close()
 
