@@ -4,7 +4,7 @@
 through the same impaired wire, side by side.
 
     perf/wan.py [--build DIR] [--bytes N] [--profiles LIST] [--seconds S]
-                [--linux-cc CC] [--no-tuning] [--list]
+                [--runs R] [--linux-cc CC] [--no-tuning] [--list]
 
 The wire is rs_bridge's impairment (tests/testbed/README.md), applied in
 both directions: half the round trip each way, with +-10% of jitter that
@@ -32,8 +32,9 @@ CUBIC, the stack's algorithm, whatever the host's default is (--linux-cc
 picks another, e.g. bbr, which does not read loss as congestion and so
 is not what the stack's loss recovery is measured against).
 
-Printed: each direction's goodput for both and the ratio stack / Linux,
-then a bar plot of them against the profile.  Speed is never asserted:
+Printed: each direction's goodput for both (the median of --runs runs,
+the stack's and Linux's alternated) and the ratio stack / Linux, then a
+bar plot of them against the profile.  Speed is never asserted:
 the exit status says only whether every transfer completed intact.
 
 Addresses: 198.18.5.0/24 for the Linux pair (the stack's are the
@@ -49,6 +50,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -102,7 +104,8 @@ def run_stack(build, spec, nbytes, limit, log, no_tuning, cc):
     env = dict(os.environ, RS_FAULT_SPEC=spec, RS_FAULT_BYTES=str(nbytes),
                RS_FAULT_SECONDS=str(limit), RS_PEER_CC=cc)
     if no_tuning:  # bounds at the rings' start sizes: tuning off
-        env['TB_INI_EXTRA'] = '[tcp]\nrmem_max = 262144\nwmem_max = 262144'
+        env['ST_TCP_EXTRA'] = ('close_grace_ms = 10000\nrmem_max = 262144\n'
+                               'wmem_max = 262144')
     with open(log, 'w') as f:
         sh = subprocess.Popen(
             ['bash', FAULTS, 'virtio',
@@ -232,6 +235,11 @@ class Linux:
                            stderr=subprocess.DEVNULL)
 
 
+def median(xs):
+    """The median of the runs; None when any of them failed."""
+    return None if any(x is None for x in xs) else statistics.median(xs)
+
+
 def fmt(v):
     return f'{v:8.1f}' if v is not None else '  failed'
 
@@ -252,6 +260,9 @@ def main():
                     'RTT_MS/reorder (default: the issue\'s ten)')
     ap.add_argument('--seconds', type=int, default=900,
                     help='time limit of one transfer (default 900)')
+    ap.add_argument('--runs', type=int, default=1,
+                    help='runs of each profile, the stack and Linux '
+                    'alternated; the median is printed (default 1)')
     ap.add_argument('--linux-cc', default='cubic',
                     help='congestion control of the Linux pair (default '
                     'cubic, as the stack\'s)')
@@ -266,6 +277,8 @@ def main():
         die('no profile')
     if o.bytes <= 0:
         die('--bytes must be positive')
+    if o.runs < 1:
+        die('--runs must be at least 1')
     specs = {p: spec_of(p) for p in profiles}
     if o.list:
         for p in profiles:
@@ -286,26 +299,36 @@ def main():
     try:
         for n, p in enumerate(profiles, 1):
             spec = specs[p]
-            print(f'# [{n}/{len(profiles)}] {p}: {spec}: the stack ...',
-                  flush=True)
-            st, _, tuned = run_stack(o.build, spec, o.bytes, o.seconds,
-                                     os.path.join(tmp, f'stack-{n}.log'),
-                                     o.no_tuning, o.linux_cc)
-            for t in tuned:
-                print(f'#   rings tuned: {t}')
-            print(f'# [{n}/{len(profiles)}] {p}: Linux ...', flush=True)
-            # A stands where the stack does (the bridge's near side), B
-            # where its peer does (the tap): B -> A is "to the stack".
-            lx = Linux(o.build, spec, tmp, o.linux_cc)
-            try:
-                to_a = lx.transfer(lx.b, lx.a, '198.18.5.1', o.bytes,
-                                   o.seconds)
-                to_b = lx.transfer(lx.a, lx.b, '198.18.5.2', o.bytes,
-                                   o.seconds)
-            finally:
-                lx.down()
-            rows.append((p, 'to the stack', st[0], to_a))
-            rows.append((p, 'from the stack', st[1], to_b))
+            st_runs, lx_runs = [], []
+            for k in range(1, o.runs + 1):
+                at = f'[{n}/{len(profiles)}] {p}' + \
+                    (f' run {k}/{o.runs}' if o.runs > 1 else '')
+                print(f'# {at}: {spec}: the stack ...', flush=True)
+                st, _, tuned = run_stack(
+                    o.build, spec, o.bytes, o.seconds,
+                    os.path.join(tmp, f'stack-{n}-{k}.log'), o.no_tuning,
+                    o.linux_cc)
+                for t in tuned:
+                    print(f'#   rings tuned: {t}')
+                print(f'# {at}: Linux ...', flush=True)
+                # A stands where the stack does (the bridge's near side),
+                # B where its peer does (the tap): B -> A is "to the
+                # stack".
+                lx = Linux(o.build, spec, tmp, o.linux_cc)
+                try:
+                    to_a = lx.transfer(lx.b, lx.a, '198.18.5.1', o.bytes,
+                                       o.seconds)
+                    to_b = lx.transfer(lx.a, lx.b, '198.18.5.2', o.bytes,
+                                       o.seconds)
+                finally:
+                    lx.down()
+                st_runs.append(st)
+                lx_runs.append((to_a, to_b))
+            rows.append((p, 'to the stack', median([s[0] for s in st_runs]),
+                         median([x[0] for x in lx_runs])))
+            rows.append((p, 'from the stack',
+                         median([s[1] for s in st_runs]),
+                         median([x[1] for x in lx_runs])))
             for r in rows[-2:]:
                 bad += r[2] is None or r[3] is None
                 print(f'{r[0]:>12} {r[1]:<15} stack {fmt(r[2])}  Linux '

@@ -396,8 +396,8 @@ typedef int (*rs_tcp_port_use_fn)(void *ctx, uint16_t lport, int delta,
 /**
  * API v1.6: may connection @p c's ring grow by @p delta bytes of capacity
  * (auto-tuning, rcv: the receive ring, else the send ring)?  Called with
- * the connection's user pointer (rs_tcp_set_user()), before the stack's
- * own budget is taken; the answer charges the growth to whoever owns
+ * the connection's user pointer (rs_tcp_set_user()) once the growth fits
+ * the stack's own budget (tune_mem); a yes charges it to whoever owns
  * @p user until the connection is freed (the bytes are not given back
  * before: a grown ring stays grown).
  *

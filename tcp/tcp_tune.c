@@ -24,8 +24,8 @@
  * flight while the next is queued; cwnd grows only while it limits the
  * flow (tcp_cc.c), so an application-limited sender keeps its ring.
  *
- * Every raise is asked of cfg.grow (the owner's charge), then taken from
- * cfg.tune_mem (the stack's budget); either refusing keeps the ring as it
+ * Every raise must fit cfg.tune_mem (the stack's budget), then is asked
+ * of cfg.grow (the owner's charge); either refusing keeps the ring as it
  * is (tune_refused; a refused send ring is not asked again).  A locked
  * size (rcv_lock, snd_lock: SO_RCVBUF / SO_SNDBUF) is never tuned.
  */
