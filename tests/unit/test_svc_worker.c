@@ -517,8 +517,9 @@ static void eal_init(void)
 	assert_true(rte_eal_init((int)RTE_DIM(argv) - 1, argv) >= 0);
 }
 
-/* setup_tuned(): rings that may grow ([tcp] rmem_max). */
-static bool tuned;
+/* setup_tuned(): rings that may grow ([tcp] rmem_max); with tight, the
+ * apps' buffered_bytes quota holds a socket's first rings and no more. */
+static bool tuned, tight;
 
 static void config_make(struct rs_config *cfg)
 {
@@ -539,6 +540,8 @@ static void config_make(struct rs_config *cfg)
 	cfg->limits.msg_ring_size = 64;
 	cfg->dns.nservers = 0;
 	cfg->service.session_grace_s = 2;
+	for (uint32_t i = 0; tight && i < cfg->napps; i++)
+		cfg->apps[i].quota.buffered_bytes = 65536 + 65536;
 }
 
 static int setup(void **state)
@@ -1023,9 +1026,15 @@ static int setup_tuned(void **state)
 	return setup(state);
 }
 
+static int setup_tight(void **state)
+{
+	tight = true;
+	return setup_tuned(state);
+}
+
 static int teardown_tuned(void **state)
 {
-	tuned = false;
+	tuned = tight = false;
 	return teardown(state);
 }
 
@@ -1035,28 +1044,17 @@ static uint64_t buffered(struct world *w)
 	return rs_apps_used(w->sh->apps, 0, RS_QUOTA_BUFFERED_BYTES);
 }
 
-/* A tenant's socket whose receive ring auto-tunes ([tcp] rmem_max): the
- * growth is charged to its app, SO_RCVBUF reads the new size, and all of
- * it is given back when the socket goes. */
-static void t_ring_growth_charged(void **state)
+/* 16 KiB a millisecond from peer @p p for half a second, each received
+ * through @p d as it comes: the receiver's RTT (the time a window takes to
+ * arrive) is a few ms, and each round trip drains more than the first
+ * window's worth.  @return the stack's counters after. */
+static struct rs_tcp_stats stream_in(struct world *w, const char *d,
+				     struct rs_sock *p)
 {
-	struct world *w = *state;
-	struct rs_sock *p;
-	char *d = tcp_socket(w, &p);
-	Remsock__GetSocketOptionsRequest req =
-	    REMSOCK__GET_SOCKET_OPTIONS_REQUEST__INIT;
-	Remsock__SocketOption opt = REMSOCK__SOCKET_OPTION__INIT, *opts[1];
-	Remsock__GetSocketOptionsReply *rep;
-	uint64_t base, got = 0, sent = 0;
-	struct rs_tcp_stats ts;
 	static uint8_t chunk[16384];
-	int32_t rcvbuf;
+	uint64_t got = 0, sent = 0;
+	struct rs_tcp_stats ts;
 
-	base = buffered(w);
-	assert_int_equal(base, 65536 + 65536);
-	/* 16 KiB a millisecond for half a second: the receiver's RTT (the
-	 * time a window takes to arrive) is a few ms, and each round trip
-	 * drains more than the first window's worth. */
 	for (unsigned ms = 0; ms < 500; ms++) {
 		ssize_t n = rs_sock_send(p, chunk, sizeof(chunk), 0);
 
@@ -1073,10 +1071,21 @@ static void t_ring_growth_charged(void **state)
 			remsock__rpc__rpc_response__free_unpacked(env, NULL);
 		}
 	}
+	assert_int_equal(got, sent);
 	rs_tcp_stats_get(w->a.lc->tcp, &ts);
-	assert_true(ts.ctr[RS_TCP_CTR_RCV_TUNED] >= 1);
-	assert_true(buffered(w) > base);
-	req.socket_descriptor = d;
+	return ts;
+}
+
+/* SO_RCVBUF of @p d, as GetSocketOptions answers it. */
+static int32_t rcvbuf_of(struct world *w, const char *d)
+{
+	Remsock__GetSocketOptionsRequest req =
+	    REMSOCK__GET_SOCKET_OPTIONS_REQUEST__INIT;
+	Remsock__SocketOption opt = REMSOCK__SOCKET_OPTION__INIT, *opts[1];
+	Remsock__GetSocketOptionsReply *rep;
+	int32_t rcvbuf;
+
+	req.socket_descriptor = (char *)d;
 	opt.level =
 	    REMSOCK__SOCKET_OPTION__SOCKET_OPTION_LEVEL__SOCKET_SOL_SOCKET;
 	opt.option =
@@ -1090,8 +1099,50 @@ static void t_ring_growth_charged(void **state)
 	assert_int_equal(rep->options[0]->value.len, 4);
 	memcpy(&rcvbuf, rep->options[0]->value.data, 4);
 	remsock__get_socket_options_reply__free_unpacked(rep, NULL);
+	return rcvbuf;
+}
+
+/* A tenant's socket whose receive ring auto-tunes ([tcp] rmem_max): the
+ * growth is charged to its app, SO_RCVBUF reads the new size, and all of
+ * it is given back when the socket goes. */
+static void t_ring_growth_charged(void **state)
+{
+	struct world *w = *state;
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p);
+	uint64_t base = buffered(w);
+	struct rs_tcp_stats ts;
+	int32_t rcvbuf;
+
+	assert_int_equal(base, 65536 + 65536);
+	ts = stream_in(w, d, p);
+	assert_true(ts.ctr[RS_TCP_CTR_RCV_TUNED] >= 1);
+	assert_true(buffered(w) > base);
+	rcvbuf = rcvbuf_of(w, d);
 	assert_true(rcvbuf > 65536);
 	assert_int_equal(buffered(w), (uint64_t)rcvbuf + 65536);
+	sock_close(w, d);
+	pump(w);
+	assert_int_equal(buffered(w), 0);
+	free(d);
+}
+
+/* The app's buffered_bytes quota holds the socket's first rings and no
+ * more: every growth is refused (tcp.tune_refused), the ring stays, and
+ * the bytes all arrive all the same. */
+static void t_ring_growth_refused(void **state)
+{
+	struct world *w = *state;
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p);
+	struct rs_tcp_stats ts;
+
+	assert_int_equal(buffered(w), 65536 + 65536);
+	ts = stream_in(w, d, p);
+	assert_int_equal(ts.ctr[RS_TCP_CTR_RCV_TUNED], 0);
+	assert_true(ts.ctr[RS_TCP_CTR_TUNE_REFUSED] >= 1);
+	assert_int_equal(rcvbuf_of(w, d), 65536);
+	assert_int_equal(buffered(w), 65536 + 65536);
 	sock_close(w, d);
 	pump(w);
 	assert_int_equal(buffered(w), 0);
@@ -1115,6 +1166,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_session_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_ring_growth_charged, setup_tuned,
+					    teardown_tuned),
+	    cmocka_unit_test_setup_teardown(t_ring_growth_refused, setup_tight,
 					    teardown_tuned),
 	};
 
