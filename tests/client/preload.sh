@@ -229,26 +229,9 @@ N=$(reconnects "$TB_DIR/curl_drop.err")
 echo "# curl through reconnects: ${N:-no} reconnects"
 expect "curl through reconnects: the transport was broken (8 times or more)" \
 	yes "$( ((${N:-0} >= 8)) && echo yes || echo "no (${N:-none})")"
-ECHO_PY='
-import os, socket, sys, threading
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
-data = os.urandom(16 << 20)
-def up():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-t = threading.Thread(target=up)
-t.start()
-got = bytearray()
-while True:
-    b = s.recv(1 << 16)
-    if not b:
-        break
-    got += b
-t.join()
-print("echo", bytes(got) == data, len(got))
-'
-GOT=$(tb_ns timeout 120 "${DROP[@]}" "${SHIM[@]}" python3 -c "$ECHO_PY" \
-	"$TB_PEER_IP" 7001 2>"$TB_DIR/echo_drop.err")
+GOT=$(tb_ns timeout 120 "${DROP[@]}" "${SHIM[@]}" python3 \
+	"$HERE/preload_client.py" echo "$TB_PEER_IP" 7001 $((16 << 20)) \
+	2>"$TB_DIR/echo_drop.err")
 expect "python: 16 MiB echoed both ways through reconnects" \
 	"echo True $((16 << 20))" "$GOT"
 N=$(reconnects "$TB_DIR/echo_drop.err")

@@ -5,16 +5,18 @@ socket modules, unmodified, through remsockd.  Prints 'check NAME ok' or
 'check NAME FAIL: why' lines and a last 'done failures=N'.
 
     preload_client.py NAME HTTP_PORT FILE_SHA256 PEER TCP_PORT UDP_PORT PROXY
+    preload_client.py echo PEER TCP_PORT SIZE
+        only the echo: SIZE random bytes to the echo server and back,
+        'echo True|False BYTES_READ'
 """
 import hashlib
 import os
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 
-name, http_port, want_sha, peer = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-tcp_port, udp_port, proxy = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 failures = 0
 
 
@@ -51,19 +53,36 @@ def unix_inode(ino):
 
 
 def echo_all(s, size):
-    """Send size random bytes on s, shut its writing, read the echo to
-    the end and close it.  (Whether it came back whole, bytes read.)"""
+    """Send size random bytes on s (from a thread of its own, so that an
+    echo larger than the buffers on the way does not stall), shut its
+    writing, read the echo to the end and close it.  (Whether it came
+    back whole, bytes read.)"""
     data = os.urandom(size)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
+
+    def up():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=up)
+    t.start()
     got = bytearray()
     while True:
         b = s.recv(1 << 16)
         if not b:
             break
         got += b
+    t.join()
     s.close()
     return bytes(got) == data, len(got)
+
+
+if sys.argv[1] == 'echo':
+    ok, n = echo_all(socket.create_connection((sys.argv[2],
+                                               int(sys.argv[3]))),
+                     int(sys.argv[4]))
+    print('echo', ok, n)
+    sys.exit(0)
+name, http_port, want_sha, peer = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+tcp_port, udp_port, proxy = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 
 
 def resolve():
