@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_prefetch.h>
+
 #include "remote_socket.pb-c.h"
 #include "rs_apps.h"
 #include "svc_pvt.h"
@@ -421,41 +423,21 @@ static bool waitall_ready(struct svc_sock *ss, size_t size)
 #define RECV_DATA_FIELD 3
 
 /* TCP: up to @p size bytes, read where they lie in the socket's ring.  A
- * Receive's reply ends with them (@p tail), so they are copied once, into
- * the response; a ReceiveBatch entry points at them, or at a copy where
- * they cross the end of the ring.  @return as rs_sock_recv(). */
-static ssize_t take_stream(struct rs_rpc_call *call, struct svc_sock *ss,
-			   size_t size, unsigned flags,
-			   Remsock__ReceiveReply *resp,
-			   struct rs_rpc_tail *tail)
+ * Receive's reply ends with them and a ReceiveBatch entry's is written
+ * around them (@p runs: svc_recv_batch_gather()), so they are copied
+ * once, into the response.  @return as rs_sock_recv(). */
+static ssize_t take_stream(struct svc_sock *ss, size_t size, unsigned flags,
+			   Remsock__ReceiveReply *resp, struct svc_runs *runs)
 {
 	struct rs_byte_view v;
 	ssize_t n = rs_sock_rx_view(ss->s, size, flags, &v);
-	uint8_t *copy;
 
 	if (n <= 0) {
 		resp->has_data = n == 0;
 		return n;
 	}
-	if (tail != NULL) {
-		*tail = (struct rs_rpc_tail){
-		    .field = RECV_DATA_FIELD,
-		    .iov = {{v.seg[0].ptr, v.seg[0].len},
-			    {v.seg[1].ptr, v.seg[1].len}},
-		};
-		call->tail = tail;
-	} else if (v.seg[1].len == 0) {
-		resp->has_data = 1;
-		resp->data = (ProtobufCBinaryData){(size_t)n, v.seg[0].ptr};
-	} else {
-		copy = rs_arena_alloc(call->arena, (size_t)n);
-		if (copy == NULL)
-			return -ENOMEM;
-		memcpy(copy, v.seg[0].ptr, v.seg[0].len);
-		memcpy(copy + v.seg[0].len, v.seg[1].ptr, v.seg[1].len);
-		resp->has_data = 1;
-		resp->data = (ProtobufCBinaryData){(size_t)n, copy};
-	}
+	runs->iov[0] = (struct iovec){v.seg[0].ptr, v.seg[0].len};
+	runs->iov[1] = (struct iovec){v.seg[1].ptr, v.seg[1].len};
 	rs_sock_rx_take(ss->s, (size_t)n, flags);
 	return n;
 }
@@ -506,24 +488,22 @@ static ssize_t take_datagram(struct rs_rpc_call *call, struct svc_sock *ss,
 	return n;
 }
 
-/* The core of Receive, for Receive and ReceiveBatch: at most @p cap
- * bytes; a Receive gives @p tail for its data (take_stream()), a batch
- * NULL.  *@p got: the bytes taken (0: EOF). */
+/* The core of Receive, for Receive and ReceiveBatch, on @p ss (found):
+ * at most @p cap bytes; TCP's data left where it lies, in @p runs; @p fit:
+ * a Receive, which takes at most what its connection's output has room
+ * for (fit_room()).  *@p got: the bytes taken (0: EOF). */
 static enum step recv_one(struct svc_call *sc, struct rs_rpc_call *call,
 			  const Remsock__ReceiveRequest *req,
-			  Remsock__ReceiveReply *resp, struct svc_sock **ssp,
-			  size_t cap, struct rs_rpc_tail *tail, size_t *got)
+			  Remsock__ReceiveReply *resp, struct svc_sock *ss,
+			  size_t cap, struct svc_runs *runs, bool fit,
+			  size_t *got)
 {
-	struct svc_sock *ss = svc_sock_find(sc, call, req->socket_descriptor);
-	bool stream = ss != NULL && ss->kind == RS_SOCK_TCP;
+	bool stream = ss->kind == RS_SOCK_TCP;
 	uint64_t start = 0;
 	unsigned flags = 0;
 	size_t size;
 	ssize_t n;
 
-	*ssp = ss;
-	if (ss == NULL)
-		return STEP_FAILED;
 	if (req->data_size < 0 ||
 	    (req->flags & ~(REMSOCK__RECEIVE_REQUEST__FLAGS__MSG_PEEK |
 			    RECV_WAITALL)) != 0) {
@@ -548,10 +528,10 @@ static enum step recv_one(struct svc_call *sc, struct rs_rpc_call *call,
 		   !waitall_ready(ss, size)) {
 		return STEP_WAIT;
 	} else {
-		if (stream && tail != NULL && !(req->flags & RECV_WAITALL) &&
+		if (stream && fit && !(req->flags & RECV_WAITALL) &&
 		    !(flags & RS_SOCK_PEEK))
 			size = fit_room(sc, size);
-		n = stream ? take_stream(call, ss, size, flags, resp, tail)
+		n = stream ? take_stream(ss, size, flags, resp, runs)
 			   : take_datagram(call, ss, size, flags, resp);
 	}
 	if (n == -EAGAIN)
@@ -583,6 +563,7 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 	const Remsock__ReceiveRequest *req = (const void *)reqm;
 	struct svc_call *sc = ctx;
 	struct rs_rpc_tail *tail = rs_arena_alloc(call->arena, sizeof(*tail));
+	struct svc_runs runs = {0};
 	struct svc_sock *ss;
 	size_t got;
 
@@ -590,11 +571,27 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 		return -ENOMEM;
 	/* Forwarded, its answer may carry this much. */
 	sc->fwd_out.bytes = recv_most(req) + SVC_FWD_SMALL;
-	if (authed(sc) && here(sc, req->socket_descriptor) &&
-	    recv_one(sc, call, req, (void *)respm, &ss, SVC_RECV_MAX, tail,
-		     &got) == STEP_WAIT &&
-	    svc_park(sc, ss, req->timeout_seconds, false) == 0)
-		rs_svc_sys_error(call, EAGAIN, "nothing to receive");
+	if (!authed(sc) || !here(sc, req->socket_descriptor))
+		return 0;
+	ss = svc_sock_find(sc, call, req->socket_descriptor);
+	if (ss == NULL)
+		return 0;
+	switch (recv_one(sc, call, req, (void *)respm, ss, SVC_RECV_MAX, &runs,
+			 true, &got)) {
+	case STEP_WAIT:
+		if (svc_park(sc, ss, req->timeout_seconds, false) == 0)
+			rs_svc_sys_error(call, EAGAIN, "nothing to receive");
+		break;
+	case STEP_DONE:
+		if (runs.iov[0].iov_len + runs.iov[1].iov_len > 0) {
+			*tail = (struct rs_rpc_tail){.field = RECV_DATA_FIELD};
+			memcpy(tail->iov, runs.iov, sizeof(runs.iov));
+			call->tail = tail;
+		}
+		break;
+	case STEP_FAILED:
+		break;
+	}
 	return 0;
 }
 
@@ -692,6 +689,26 @@ static size_t batch_room(size_t n)
 	return over >= SVC_OUT_MAX ? 0 : SVC_OUT_MAX - over;
 }
 
+/* A batch's sockets, found before any is read, and the first bytes each
+ * will give asked for: the rings of many sockets are out of the cache, and
+ * their misses then overlap instead of coming one entry after another. */
+static void batch_find(struct svc_call *sc,
+		       const Remsock__ReceiveBatchRequest *req,
+		       struct svc_sock **socks)
+{
+	struct rs_byte_view v;
+
+	for (size_t i = 0; i < req->n_receives; i++) {
+		struct svc_sock *ss = svc_sock_find(
+		    sc, NULL, req->receives[i]->socket_descriptor);
+
+		socks[i] = ss;
+		if (ss != NULL && ss->kind == RS_SOCK_TCP &&
+		    rs_sock_rx_view(ss->s, 1, RS_SOCK_PEEK, &v) > 0)
+			rte_prefetch0(v.seg[0].ptr);
+	}
+}
+
 static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 			    const ProtobufCMessage *reqm,
 			    ProtobufCMessage *respm)
@@ -701,14 +718,16 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	struct svc_call *sc = ctx;
 	Remsock__ReceiveBatchEntry *ent;
 	Remsock__ReceiveReply *rep;
-	struct svc_sock *ss, **waiting;
+	struct svc_sock **socks, **waiting;
 	size_t ready = 0, nwaiting = 0, room = batch_room(req->n_receives);
-	size_t got = 0;
+	size_t got = 0, n = req->n_receives;
+	struct rs_rpc_gather *g;
+	struct svc_runs *runs;
 	void *m;
 
 	if (!authed(sc))
 		return 0;
-	for (size_t i = 0; i < req->n_receives; i++) {
+	for (size_t i = 0; i < n; i++) {
 		svc_route_add(sc, req->receives[i]->socket_descriptor);
 		got += recv_most(req->receives[i]);
 	}
@@ -717,22 +736,26 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 	got = 0;
 	if (!svc_route_done(sc))
 		return split(sc, call, reqm);
-	resp->entries = (void *)entries_alloc(call->arena, req->n_receives,
+	resp->entries = (void *)entries_alloc(call->arena, n,
 					      sizeof(*ent) + sizeof(*rep), &m);
-	if (resp->entries == NULL)
+	/* The sockets of the entries, and those with nothing yet: a wait
+	 * watches them. */
+	socks = rs_arena_alloc(call->arena, (n + 1) * sizeof(*socks));
+	waiting = rs_arena_alloc(call->arena, (n + 1) * sizeof(*waiting));
+	runs = rs_arena_alloc(call->arena, (n + 1) * sizeof(*runs));
+	g = rs_arena_alloc(call->arena, sizeof(*g));
+	if (resp->entries == NULL || socks == NULL || waiting == NULL ||
+	    runs == NULL || g == NULL)
 		return -ENOMEM;
 	ent = m;
-	rep = (void *)(ent + req->n_receives);
-	/* The sockets with nothing yet: a wait watches them. */
-	waiting = rs_arena_alloc(call->arena,
-				 (req->n_receives + 1) * sizeof(*waiting));
-	if (waiting == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < req->n_receives; i++) {
+	rep = (void *)(ent + n);
+	batch_find(sc, req, socks);
+	for (size_t i = 0; i < n; i++) {
 		struct rs_rpc_call sub = {.arena = call->arena};
 
 		remsock__receive_batch_entry__init(&ent[i]);
 		remsock__receive_reply__init(&rep[i]);
+		runs[i] = (struct svc_runs){0};
 		resp->entries[i] = &ent[i];
 		if (room == 0) { /* taking more could not be answered */
 			rs_svc_sys_error(
@@ -741,12 +764,19 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 			ENTRY_ERROR(&ent[i], sub);
 			continue;
 		}
-		switch (recv_one(sc, &sub, req->receives[i], &rep[i], &ss, room,
-				 NULL, &got)) {
+		if (socks[i] == NULL) { /* the error, in the entry */
+			svc_sock_find(sc, &sub,
+				      req->receives[i]->socket_descriptor);
+			ENTRY_ERROR(&ent[i], sub);
+			ready++;
+			continue;
+		}
+		switch (recv_one(sc, &sub, req->receives[i], &rep[i], socks[i],
+				 room, &runs[i], false, &got)) {
 		case STEP_WAIT:
 			rs_svc_sys_error(&sub, EAGAIN, "nothing to receive");
 			ENTRY_ERROR(&ent[i], sub);
-			waiting[nwaiting++] = ss;
+			waiting[nwaiting++] = socks[i];
 			break;
 		case STEP_FAILED: /* an error is news too: it ends the wait */
 			ENTRY_ERROR(&ent[i], sub);
@@ -758,10 +788,14 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 			ready++;
 		}
 	}
-	resp->n_entries = req->n_receives;
+	resp->n_entries = n;
 	/* Nothing was read while nothing is ready: waiting loses nothing. */
-	if (ready == 0)
-		svc_park_socks(sc, waiting, nwaiting, req->timeout_seconds);
+	if (ready == 0 &&
+	    svc_park_socks(sc, waiting, nwaiting, req->timeout_seconds) != 0)
+		return 0;
+	if (svc_recv_batch_gather(call->arena, resp, runs, g) < 0)
+		return -ENOMEM;
+	call->gather = g;
 	return 0;
 }
 

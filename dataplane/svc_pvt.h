@@ -579,6 +579,23 @@ void svc_dns_poll(struct svc_worker *w);
 #define SVC_ERR(call, rc, what)                                                \
 	rs_svc_sys_error(call, (int)(rc), "%s: %s", what, strerror(-(int)(rc)))
 
+/* ---- svc_batch.c: ReceiveBatch's reply, encoded by hand ---------------- */
+
+/* An entry's data where it lies (a socket's ring: up to two runs), apart
+ * from its reply message, whose has_data is then 0; both lengths 0: the
+ * reply carries its data itself, or has none. */
+struct svc_runs {
+	struct iovec iov[2];
+};
+
+/* @p resp as a gather (rs_rpc.h), entry i's data from @p runs[i] (NULL:
+ * all in the replies); pieces and header bytes in @p a.  The bytes are
+ * those protobuf-c would pack for @p resp with the data in it.  @return
+ * 0, -ENOMEM, -EINVAL (unknown fields at the top). */
+int svc_recv_batch_gather(struct rs_arena *a,
+			  const Remsock__ReceiveBatchReply *resp,
+			  const struct svc_runs *runs, struct rs_rpc_gather *g);
+
 /* ---- svc_session.c: sessions, shared by the workers ------------------- */
 
 /* Sessions the table holds at once (live, or in their grace). */

@@ -142,7 +142,8 @@ static int respond(struct rs_rpc_call *call, uint8_t *out, size_t cap,
 
 	/* Measured once, here, for this write and a later one (a caller
 	 * that sizes first, writes second). */
-	if (call->status == RS_RPC_CALL_OK && call->resp != NULL) {
+	if (call->status == RS_RPC_CALL_OK && call->resp != NULL &&
+	    call->gather == NULL) {
 		call->sized_reply = call->resp;
 		call->sized_len =
 		    protobuf_c_message_get_packed_size(call->resp);

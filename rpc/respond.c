@@ -114,6 +114,12 @@ static const ProtobufCMessage *body_message(const struct rs_rpc_call *call,
 	return resp;
 }
 
+/* The OK reply, when the call has one to pack or to gather. */
+static const ProtobufCMessage *resp_of(const struct rs_rpc_call *call)
+{
+	return is_error(call) ? NULL : call->resp;
+}
+
 static size_t tail_len(const struct rs_rpc_tail *t)
 {
 	return t->iov[0].iov_len + t->iov[1].iov_len;
@@ -123,6 +129,8 @@ static void plan(const struct rs_rpc_call *call, const ProtobufCMessage *body,
 		 struct layout *l)
 {
 	l->packed = body == NULL ? 0
+		    : body == resp_of(call) && call->gather != NULL
+			? call->gather->len
 		    : body == call->sized_reply
 			? call->sized_len
 			: protobuf_c_message_get_packed_size(body);
@@ -242,7 +250,11 @@ static int respond(const struct rs_rpc_call *call, const ProtobufCMessage *resp,
 	if (k->left + k->next_len < *out_len)
 		return -ENOSPC;
 	sink_put(k, head, head_write(head, call, body, &l));
-	if (body != NULL)
+	if (body != NULL && body == resp_of(call) && call->gather != NULL)
+		for (unsigned i = 0; i < call->gather->n; i++)
+			sink_put(k, call->gather->iov[i].iov_base,
+				 call->gather->iov[i].iov_len);
+	else if (body != NULL)
 		sink_message(k, body, l.packed);
 	if (l.tail > 0) {
 		const struct rs_rpc_tail *t = call->tail;
@@ -323,6 +335,7 @@ void rs_rpc_call_park(struct rs_rpc_call *call)
 {
 	call->status = RS_RPC_CALL_PARKED;
 	call->sized_reply = NULL;
+	call->gather = NULL;
 }
 
 int rs_rpc_error_write(uint64_t call_id, Remsock__Rpc__RpcErrorCode code,

@@ -108,6 +108,20 @@ struct rs_rpc_tail {
 };
 
 /**
+ * A reply its handler encoded itself, as pieces of memory written one
+ * after the other: what protobuf-c would pack for the reply message
+ * (which the handler still fills, for its type and for a reader that
+ * walks it), with bytes fields left where they lie -- in a socket's ring,
+ * say -- instead of copied into the message.  Used in place of packing
+ * the reply; an error answer ignores it.
+ */
+struct rs_rpc_gather {
+	size_t len; /**< of all pieces */
+	unsigned n;
+	const struct iovec *iov;
+};
+
+/**
  * One call.  The caller provides it, typically on its stack for one
  * dispatch; visible rather than opaque so that it needs no allocation.
  * Apart from the fields marked below, nothing in it points into the arena.
@@ -128,6 +142,8 @@ struct rs_rpc_call {
 	size_t frame_len;
 	ProtobufCMessage *resp;		/**< the reply the handler filled */
 	const struct rs_rpc_tail *tail; /**< ends an OK reply, or NULL */
+	/** The OK reply encoded by its handler, or NULL (then packed). */
+	const struct rs_rpc_gather *gather;
 	/** The packed size of @c sized_reply, as rs_rpc_dispatch() measured
 	 *  it: a response it sized and the caller then writes is measured
 	 *  once (a ReceiveBatch's reply is a walk of every entry).  Valid
