@@ -722,26 +722,18 @@ static void wait_release(struct svc_worker *w, struct svc_wait *wt)
 	w->nspare++;
 }
 
-/* What a new wait keeps besides its struct: the request frame to run
- * again, or (@c resume set) the state its method runs again from, in up
- * to two pieces. */
-struct park_keep {
-	struct iovec v[2];
-	void (*resume)(struct svc_call *sc);
-};
-
 /* Park the call on @p list (see svc_park()); a new wait takes @p ctx,
  * room for @p nwatch ties to sockets, and @p keep (NULL: the frame). */
 static int park(struct svc_call *sc, struct svc_wait_list *list,
 		double timeout_s, bool owns_desc, void *ctx,
 		void (*ctx_free)(void *), size_t nwatch,
-		const struct park_keep *keep)
+		const struct svc_keep *keep)
 {
 	struct svc_worker *w = sc->w;
 	struct rs_rpc_call *call = &sc->rpc;
 	struct svc_conn *c = sc->conn;
 	struct svc_wait *wt = sc->wait;
-	struct park_keep frame = {
+	struct svc_keep frame = {
 	    .v = {{(void *)call->frame, call->frame_len}, {NULL, 0}}};
 	size_t room, len;
 
@@ -838,11 +830,17 @@ int svc_park(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
 		    owns_desc, NULL, NULL, 0, NULL);
 }
 
+int svc_park_kept(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
+		  const struct svc_keep *keep)
+{
+	return park(sc, &ss->waits, timeout_s, false, NULL, NULL, 0, keep);
+}
+
 int svc_park_socks(struct svc_call *sc, struct svc_sock *const *socks, size_t n,
-		   double timeout_s)
+		   double timeout_s, const struct svc_keep *keep)
 {
 	struct svc_worker *w = sc->w;
-	int rc = park(sc, &w->multi, timeout_s, false, NULL, NULL, n, NULL);
+	int rc = park(sc, &w->multi, timeout_s, false, NULL, NULL, n, keep);
 	struct svc_wait *wt = sc->parked;
 
 	if (rc <= 0)
@@ -866,14 +864,9 @@ int svc_park_socks(struct svc_call *sc, struct svc_sock *const *socks, size_t n,
 }
 
 int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
-		  const void *state, size_t state_len, const void *data,
-		  size_t data_len, void (*resume)(struct svc_call *sc))
+		  const struct svc_keep *keep)
 {
-	const struct park_keep keep = {
-	    .v = {{(void *)state, state_len}, {(void *)data, data_len}},
-	    .resume = resume,
-	};
-	int rc = park(sc, &ss->waits, timeout_s, false, NULL, NULL, 0, &keep);
+	int rc = park(sc, &ss->waits, timeout_s, false, NULL, NULL, 0, keep);
 
 	if (rc > 0)
 		sc->parked->send = true;

@@ -460,6 +460,15 @@ void svc_respond(struct svc_call *sc, int rc, size_t len)
 		svc_answer(sc, w->out, len);
 }
 
+void svc_answer_call(struct svc_call *sc)
+{
+	size_t len;
+	/* Sized first (-ENOSPC), as a dispatch leaves a reply. */
+	int rc = rs_rpc_call_respond(&sc->rpc, sc->rpc.resp, NULL, 0, &len);
+
+	svc_respond(sc, rc == 0 ? -ENOSPC : rc, len);
+}
+
 /* ---- input -------------------------------------------------------------- */
 
 static void answer_error(struct svc_worker *w, struct svc_conn *c,

@@ -19,6 +19,7 @@
  * data, EOF or an error, or its timeout ends.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_prefetch.h>
@@ -295,8 +296,13 @@ static void send_wait(struct svc_call *sc, struct svc_sock *ss,
 		return;
 	/* A run again keeps the wait it has: park() takes no new state. */
 	memcpy(sw.desc, ss->desc, RS_DESC_LEN);
-	rc = svc_park_send(sc, ss, timeout_s, &sw, sizeof(sw),
-			   req->data.data + done, sw.rest, send_resume);
+	rc =
+	    svc_park_send(sc, ss, timeout_s,
+			  &(const struct svc_keep){
+			      .v = {{&sw, sizeof(sw)},
+				    {(void *)(req->data.data + done), sw.rest}},
+			      .resume = send_resume,
+			  });
 	if (rc == 0 && st == STEP_WAIT)
 		rs_svc_sys_error(&sc->rpc, EAGAIN, "send buffer full");
 }
@@ -309,8 +315,6 @@ static void send_resume(struct svc_call *sc)
 	Remsock__SendReply *resp = rs_arena_alloc(call->arena, sizeof(*resp));
 	struct svc_sock *ss;
 	enum step st;
-	size_t len;
-	int rc;
 
 	if (resp == NULL) {
 		rs_svc_sys_error(call, ENOMEM, "no call memory");
@@ -340,9 +344,7 @@ static void send_resume(struct svc_call *sc)
 				return;
 		}
 	}
-	/* Sized first (-ENOSPC), as a dispatch leaves a reply. */
-	rc = rs_rpc_call_respond(call, call->resp, NULL, 0, &len);
-	svc_respond(sc, rc == 0 ? -ENOSPC : rc, len);
+	svc_answer_call(sc);
 }
 
 static int do_send(void *ctx, struct rs_rpc_call *call,
@@ -557,29 +559,69 @@ static uint32_t recv_most(const Remsock__ReceiveRequest *req)
 	return n <= 0 ? 0 : (uint32_t)RTE_MIN((uint32_t)n, SVC_RECV_MAX);
 }
 
-static int do_receive(void *ctx, struct rs_rpc_call *call,
-		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+/*
+ * A Receive, a ReceiveBatch or a Poll waits as what it asks, not as its
+ * frame: the entries below, which a run again (recv_resume(),
+ * batch_resume(), poll_resume()) turns back into the request without a
+ * dispatch or a decode.  A wait is parked only once every socket it asks
+ * was found, so each descriptor kept is one of RS_DESC_LEN characters.
+ */
+struct recv_ask {
+	char desc[RS_DESC_LEN + 1];
+	int32_t data_size, flags;
+	int64_t consumed_offset; /* -1: none */
+};
+
+struct poll_ask {
+	char desc[RS_DESC_LEN + 1];
+	int32_t requested_events;
+};
+
+static void ask_keep(struct recv_ask *k, const Remsock__ReceiveRequest *r)
 {
-	const Remsock__ReceiveRequest *req = (const void *)reqm;
-	struct svc_call *sc = ctx;
+	snprintf(k->desc, sizeof(k->desc), "%s", r->socket_descriptor);
+	k->data_size = r->data_size;
+	k->flags = r->flags;
+	k->consumed_offset = r->consumed_offset;
+}
+
+static void ask_request(Remsock__ReceiveRequest *r, const struct recv_ask *k)
+{
+	remsock__receive_request__init(r);
+	r->socket_descriptor = (char *)k->desc;
+	r->data_size = k->data_size;
+	r->has_flags = k->flags != 0;
+	r->flags = k->flags;
+	r->has_consumed_offset = k->consumed_offset >= 0;
+	r->consumed_offset = k->consumed_offset;
+}
+
+static void recv_resume(struct svc_call *sc);
+
+/* A Receive once routed: its data as the reply's tail, or a wait. */
+static int receive_run(struct svc_call *sc, struct rs_rpc_call *call,
+		       const Remsock__ReceiveRequest *req,
+		       Remsock__ReceiveReply *resp)
+{
 	struct rs_rpc_tail *tail = rs_arena_alloc(call->arena, sizeof(*tail));
+	struct svc_sock *ss = svc_sock_find(sc, call, req->socket_descriptor);
 	struct svc_runs runs = {0};
-	struct svc_sock *ss;
+	struct recv_ask k;
 	size_t got;
 
 	if (tail == NULL)
 		return -ENOMEM;
-	/* Forwarded, its answer may carry this much. */
-	sc->fwd_out.bytes = recv_most(req) + SVC_FWD_SMALL;
-	if (!authed(sc) || !here(sc, req->socket_descriptor))
-		return 0;
-	ss = svc_sock_find(sc, call, req->socket_descriptor);
 	if (ss == NULL)
 		return 0;
-	switch (recv_one(sc, call, req, (void *)respm, ss, SVC_RECV_MAX, &runs,
-			 true, &got)) {
+	switch (recv_one(sc, call, req, resp, ss, SVC_RECV_MAX, &runs, true,
+			 &got)) {
 	case STEP_WAIT:
-		if (svc_park(sc, ss, req->timeout_seconds, false) == 0)
+		ask_keep(&k, req);
+		if (svc_park_kept(sc, ss, req->timeout_seconds,
+				  &(const struct svc_keep){
+				      .v = {{&k, sizeof(k)}},
+				      .resume = recv_resume,
+				  }) == 0)
 			rs_svc_sys_error(call, EAGAIN, "nothing to receive");
 		break;
 	case STEP_DONE:
@@ -593,6 +635,47 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 		break;
 	}
 	return 0;
+}
+
+static int do_receive(void *ctx, struct rs_rpc_call *call,
+		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__ReceiveRequest *req = (const void *)reqm;
+	struct svc_call *sc = ctx;
+
+	/* Forwarded, its answer may carry this much. */
+	sc->fwd_out.bytes = recv_most(req) + SVC_FWD_SMALL;
+	if (!authed(sc) || !here(sc, req->socket_descriptor))
+		return 0;
+	return receive_run(sc, call, req, (void *)respm);
+}
+
+/* A reply for a call run again from its state; NULL: the error is set. */
+static void *resume_reply(struct svc_call *sc, size_t size,
+			  void (*init)(void *))
+{
+	void *resp = rs_arena_alloc(sc->rpc.arena, size);
+
+	if (resp == NULL) {
+		rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
+		return NULL;
+	}
+	init(resp);
+	sc->rpc.resp = resp;
+	return resp;
+}
+
+static void recv_resume(struct svc_call *sc)
+{
+	Remsock__ReceiveRequest req;
+	Remsock__ReceiveReply *resp = resume_reply(
+	    sc, sizeof(*resp), (void (*)(void *))remsock__receive_reply__init);
+
+	ask_request(&req, (const void *)sc->wait->frame);
+	if (resp != NULL && receive_run(sc, &sc->rpc, &req, resp) < 0)
+		rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
+	if (sc->parked == NULL)
+		svc_answer_call(sc);
 }
 
 /* ---- SendBatch and ReceiveBatch ----------------------------------------- */
@@ -709,43 +792,47 @@ static void batch_find(struct svc_call *sc,
 	}
 }
 
-static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
-			    const ProtobufCMessage *reqm,
-			    ProtobufCMessage *respm)
+static void batch_resume(struct svc_call *sc);
+
+/* A ReceiveBatch's wait: what each entry asks, after the count. */
+static int batch_park(struct svc_call *sc,
+		      const Remsock__ReceiveBatchRequest *req,
+		      struct svc_sock *const *socks)
 {
-	const Remsock__ReceiveBatchRequest *req = (const void *)reqm;
-	Remsock__ReceiveBatchReply *resp = (void *)respm;
-	struct svc_call *sc = ctx;
-	Remsock__ReceiveBatchEntry *ent;
-	Remsock__ReceiveReply *rep;
-	struct svc_sock **socks, **waiting;
+	uint32_t n = (uint32_t)req->n_receives;
+	struct recv_ask *k = rs_arena_alloc(sc->rpc.arena, n * sizeof(*k));
+
+	if (k == NULL)
+		return rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory"), -1;
+	for (uint32_t i = 0; i < n; i++)
+		ask_keep(&k[i], req->receives[i]);
+	return svc_park_socks(sc, socks, n, req->timeout_seconds,
+			      &(const struct svc_keep){
+				  .v = {{&n, sizeof(n)}, {k, n * sizeof(*k)}},
+				  .resume = batch_resume,
+			      });
+}
+
+/* A ReceiveBatch once routed: its entries, or a wait. */
+static int batch_run(struct svc_call *sc, struct rs_rpc_call *call,
+		     const Remsock__ReceiveBatchRequest *req,
+		     Remsock__ReceiveBatchReply *resp)
+{
 	size_t ready = 0, nwaiting = 0, room = batch_room(req->n_receives);
 	size_t got = 0, n = req->n_receives;
+	Remsock__ReceiveBatchEntry *ent;
+	Remsock__ReceiveReply *rep;
+	struct svc_sock **socks;
 	struct rs_rpc_gather *g;
 	struct svc_runs *runs;
 	void *m;
 
-	if (!authed(sc))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		svc_route_add(sc, req->receives[i]->socket_descriptor);
-		got += recv_most(req->receives[i]);
-	}
-	sc->fwd_out.bytes =
-	    (uint32_t)RTE_MIN(got + SVC_FWD_SMALL, (size_t)SVC_OUT_MAX);
-	got = 0;
-	if (!svc_route_done(sc))
-		return split(sc, call, reqm);
 	resp->entries = (void *)entries_alloc(call->arena, n,
 					      sizeof(*ent) + sizeof(*rep), &m);
-	/* The sockets of the entries, and those with nothing yet: a wait
-	 * watches them. */
 	socks = rs_arena_alloc(call->arena, (n + 1) * sizeof(*socks));
-	waiting = rs_arena_alloc(call->arena, (n + 1) * sizeof(*waiting));
 	runs = rs_arena_alloc(call->arena, (n + 1) * sizeof(*runs));
 	g = rs_arena_alloc(call->arena, sizeof(*g));
-	if (resp->entries == NULL || socks == NULL || waiting == NULL ||
-	    runs == NULL || g == NULL)
+	if (resp->entries == NULL || socks == NULL || runs == NULL || g == NULL)
 		return -ENOMEM;
 	ent = m;
 	rep = (void *)(ent + n);
@@ -776,7 +863,7 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 		case STEP_WAIT:
 			rs_svc_sys_error(&sub, EAGAIN, "nothing to receive");
 			ENTRY_ERROR(&ent[i], sub);
-			waiting[nwaiting++] = socks[i];
+			nwaiting++;
 			break;
 		case STEP_FAILED: /* an error is news too: it ends the wait */
 			ENTRY_ERROR(&ent[i], sub);
@@ -789,14 +876,64 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 		}
 	}
 	resp->n_entries = n;
-	/* Nothing was read while nothing is ready: waiting loses nothing. */
-	if (ready == 0 &&
-	    svc_park_socks(sc, waiting, nwaiting, req->timeout_seconds) != 0)
+	/* Nothing was read while nothing is ready: waiting loses nothing.
+	 * Every entry waits on a socket it found. */
+	if (ready == 0 && nwaiting == n && batch_park(sc, req, socks) != 0)
 		return 0;
 	if (svc_recv_batch_gather(call->arena, resp, runs, g) < 0)
 		return -ENOMEM;
 	call->gather = g;
 	return 0;
+}
+
+static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
+			    const ProtobufCMessage *reqm,
+			    ProtobufCMessage *respm)
+{
+	const Remsock__ReceiveBatchRequest *req = (const void *)reqm;
+	struct svc_call *sc = ctx;
+	size_t most = 0;
+
+	if (!authed(sc))
+		return 0;
+	for (size_t i = 0; i < req->n_receives; i++) {
+		svc_route_add(sc, req->receives[i]->socket_descriptor);
+		most += recv_most(req->receives[i]);
+	}
+	sc->fwd_out.bytes =
+	    (uint32_t)RTE_MIN(most + SVC_FWD_SMALL, (size_t)SVC_OUT_MAX);
+	if (!svc_route_done(sc))
+		return split(sc, call, reqm);
+	return batch_run(sc, call, req, (void *)respm);
+}
+
+static void batch_resume(struct svc_call *sc)
+{
+	const uint8_t *st = sc->wait->frame;
+	const struct recv_ask *k = (const void *)(st + sizeof(uint32_t));
+	Remsock__ReceiveBatchRequest req = REMSOCK__RECEIVE_BATCH_REQUEST__INIT;
+	Remsock__ReceiveBatchReply *resp =
+	    resume_reply(sc, sizeof(*resp),
+			 (void (*)(void *))remsock__receive_batch_reply__init);
+	Remsock__ReceiveRequest *r;
+	uint32_t n;
+
+	memcpy(&n, st, sizeof(n));
+	r = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(*r));
+	req.receives = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(r));
+	if (resp != NULL && (r == NULL || req.receives == NULL))
+		rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
+	else if (resp != NULL) {
+		for (uint32_t i = 0; i < n; i++) {
+			ask_request(&r[i], &k[i]);
+			req.receives[i] = &r[i];
+		}
+		req.n_receives = n;
+		if (batch_run(sc, &sc->rpc, &req, resp) < 0)
+			rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
+	}
+	if (sc->parked == NULL)
+		svc_answer_call(sc);
 }
 
 /* ---- Poll --------------------------------------------------------------- */
@@ -834,22 +971,37 @@ static int32_t observed(struct svc_call *sc, const Remsock__PollEvent *e,
 	return ev;
 }
 
-static int do_poll(void *ctx, struct rs_rpc_call *call,
-		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+static void poll_resume(struct svc_call *sc);
+
+/* A Poll's wait: what each entry asks, after the count. */
+static int poll_park(struct svc_call *sc, const Remsock__PollRequest *req,
+		     struct svc_sock *const *socks)
 {
-	const Remsock__PollRequest *req = (const void *)reqm;
-	Remsock__PollReply *resp = (void *)respm;
-	struct svc_call *sc = ctx;
+	uint32_t n = (uint32_t)req->n_events;
+	struct poll_ask *k = rs_arena_alloc(sc->rpc.arena, n * sizeof(*k));
+
+	if (k == NULL)
+		return rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory"), -1;
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(k[i].desc, sizeof(k[i].desc), "%s",
+			 req->events[i]->socket_descriptor);
+		k[i].requested_events = req->events[i]->requested_events;
+	}
+	return svc_park_socks(sc, socks, n, req->timeout_seconds,
+			      &(const struct svc_keep){
+				  .v = {{&n, sizeof(n)}, {k, n * sizeof(*k)}},
+				  .resume = poll_resume,
+			      });
+}
+
+/* A Poll once routed: what is ready, or a wait. */
+static int poll_run(struct svc_call *sc, struct rs_rpc_call *call,
+		    const Remsock__PollRequest *req, Remsock__PollReply *resp)
+{
 	Remsock__PollEvent *ev;
 	struct svc_sock **socks;
 	size_t ready = 0;
 
-	if (!authed(sc))
-		return 0;
-	for (size_t i = 0; i < req->n_events; i++)
-		svc_route_add(sc, req->events[i]->socket_descriptor);
-	if (!svc_route_done(sc))
-		return split(sc, call, reqm);
 	ev = rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(*ev));
 	resp->events =
 	    rs_arena_alloc(call->arena, (req->n_events + 1) * sizeof(ev));
@@ -867,8 +1019,53 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 	/* At the timeout, the reply says nothing is ready.  Every socket
 	 * was found (an unknown one is NVAL: ready). */
 	if (ready == 0)
-		svc_park_socks(sc, socks, req->n_events, req->timeout_seconds);
+		poll_park(sc, req, socks);
 	return 0;
+}
+
+static int do_poll(void *ctx, struct rs_rpc_call *call,
+		   const ProtobufCMessage *reqm, ProtobufCMessage *respm)
+{
+	const Remsock__PollRequest *req = (const void *)reqm;
+	struct svc_call *sc = ctx;
+
+	if (!authed(sc))
+		return 0;
+	for (size_t i = 0; i < req->n_events; i++)
+		svc_route_add(sc, req->events[i]->socket_descriptor);
+	if (!svc_route_done(sc))
+		return split(sc, call, reqm);
+	return poll_run(sc, call, req, (void *)respm);
+}
+
+static void poll_resume(struct svc_call *sc)
+{
+	const uint8_t *st = sc->wait->frame;
+	const struct poll_ask *k = (const void *)(st + sizeof(uint32_t));
+	Remsock__PollRequest req = REMSOCK__POLL_REQUEST__INIT;
+	Remsock__PollReply *resp = resume_reply(
+	    sc, sizeof(*resp), (void (*)(void *))remsock__poll_reply__init);
+	Remsock__PollEvent *e;
+	uint32_t n;
+
+	memcpy(&n, st, sizeof(n));
+	e = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(*e));
+	req.events = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(e));
+	if (resp != NULL && (e == NULL || req.events == NULL))
+		rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
+	else if (resp != NULL) {
+		for (uint32_t i = 0; i < n; i++) {
+			remsock__poll_event__init(&e[i]);
+			e[i].socket_descriptor = (char *)k[i].desc;
+			e[i].requested_events = k[i].requested_events;
+			req.events[i] = &e[i];
+		}
+		req.n_events = n;
+		if (poll_run(sc, &sc->rpc, &req, resp) < 0)
+			rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
+	}
+	if (sc->parked == NULL)
+		svc_answer_call(sc);
 }
 
 /* ---- registration ------------------------------------------------------- */

@@ -453,11 +453,27 @@ int svc_sock_charge(struct svc_worker *w, struct rs_rpc_call *call,
  * run; the handler answers), -1 (refused: the error is in the call). */
 int svc_park(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
 	     bool owns_desc);
+/* What a parked call keeps instead of its request frame: its method's
+ * decoded state (what it waits for, its offsets, what it has still to
+ * send), in up to two pieces, and the function that runs it again from
+ * that state (the state at sc->wait->frame, sc->rpc set up for its
+ * answer): it answers (svc_respond()) or parks again, which keeps the
+ * wait and its state as they are.  Nothing is decoded again. */
+struct svc_keep {
+	struct iovec v[2];
+	void (*resume)(struct svc_call *sc);
+};
+/* svc_park(), keeping @p keep. */
+int svc_park_kept(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
+		  const struct svc_keep *keep);
 /* Park a call over several sockets (Poll, ReceiveBatch): an event on one
  * of @p socks (or its close) runs it again, and nothing else does but
- * its deadline.  As svc_park() otherwise. */
+ * its deadline.  As svc_park_kept() otherwise. */
 int svc_park_socks(struct svc_call *sc, struct svc_sock *const *socks, size_t n,
-		   double timeout_s);
+		   double timeout_s, const struct svc_keep *keep);
+/* The answer of a call its handler or resume function completed, sized
+ * and written (svc_respond()). */
+void svc_answer_call(struct svc_call *sc);
 void svc_gone(struct svc_worker *w, uint32_t app, const char *desc);
 void svc_wait_cancel(struct svc_worker *w, struct svc_wait *wt);
 void svc_sock_event(struct rs_sock *s, unsigned events, void *user);
@@ -549,13 +565,11 @@ int svc_http_attach(struct svc_worker *w, struct svc_conn *c);
 void svc_http_reply(struct svc_worker *w, struct svc_conn *c,
 		    const uint8_t *frame, size_t len);
 
-/* A Send waiting for room (Sends behind it on the socket wait too): it
- * keeps @p state and @p data (what it has still to send), not its frame,
- * and runs again through @p resume; a run again keeps the wait it has
- * (the state is not taken again).  As svc_park() otherwise. */
+/* A Send waiting for room (Sends behind it on the socket wait too),
+ * keeping what it has still to send (@p keep).  As svc_park_kept()
+ * otherwise. */
 int svc_park_send(struct svc_call *sc, struct svc_sock *ss, double timeout_s,
-		  const void *state, size_t state_len, const void *data,
-		  size_t data_len, void (*resume)(struct svc_call *sc));
+		  const struct svc_keep *keep);
 bool svc_sock_sending(const struct svc_sock *ss);
 /* Park with no socket and no deadline, keeping @p ctx across runs (freed
  * with @p ctx_free when the wait ends): svc_wait_wake() runs it again. */

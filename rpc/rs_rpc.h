@@ -21,8 +21,9 @@
  *
  * A parked call is not kept as a struct rs_rpc_call: whoever parks it keeps
  * a copy of its request frame, and dispatches that frame again when the
- * call may complete (an event, its deadline); the handler then answers or
- * parks it once more.
+ * call may complete (an event, its deadline), or keeps its own decoded
+ * state and answers from it with rs_rpc_call_respond(); the handler then
+ * answers or parks it once more.
  */
 #ifndef RS_RPC_H
 #define RS_RPC_H

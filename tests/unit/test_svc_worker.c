@@ -831,6 +831,117 @@ static void t_receive_batch(void **state)
 	free(d3);
 }
 
+/* An unknown field of @p len bytes (128..16385), which a decoder keeps
+ * and ignores: a request that takes that much more room as a frame.
+ * protobuf-c packs an unknown field's data as it is: its length first. */
+static void pad(ProtobufCMessage *m, ProtobufCMessageUnknownField *u,
+		uint8_t *bytes, size_t len)
+{
+	memset(bytes, 'p', len);
+	bytes[0] = (uint8_t)((len - 2) | 0x80);
+	bytes[1] = (uint8_t)((len - 2) >> 7);
+	*u = (ProtobufCMessageUnknownField){
+	    .tag = 999,
+	    .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+	    .len = len,
+	    .data = bytes,
+	};
+	m->n_unknown_fields = 1;
+	m->unknown_fields = u;
+}
+
+static uint64_t parked_bytes(struct world *w)
+{
+	return rs_apps_used(w->sh->apps, 0, RS_QUOTA_PARKED_BYTES);
+}
+
+/* A parked Receive, ReceiveBatch and Poll keep what they ask, not their
+ * frames (each padded here with 2,000 unknown bytes): the app's
+ * parked_bytes stays small; each runs again from it when its socket has
+ * news, with the same answer a run of its frame gives, and gives the
+ * bytes back. */
+static void t_parked_keeps_state(void **state)
+{
+	static uint8_t junk[3][2000];
+	ProtobufCMessageUnknownField u[3];
+	Remsock__ReceiveRequest rr = REMSOCK__RECEIVE_REQUEST__INIT;
+	Remsock__ReceiveBatchRequest br = REMSOCK__RECEIVE_BATCH_REQUEST__INIT;
+	Remsock__ReceiveRequest e[2], *ep[2] = {&e[0], &e[1]};
+	Remsock__PollRequest pr = REMSOCK__POLL_REQUEST__INIT;
+	Remsock__PollEvent pe = REMSOCK__POLL_EVENT__INIT, *pep = &pe;
+	struct world *w = *state;
+	struct rs_sock *p1, *p2, *p3;
+	char *d1 = tcp_socket(w, &p1), *d2 = tcp_socket(w, &p2);
+	char *d3 = tcp_socket(w, &p3), *got;
+	Remsock__ReceiveBatchReply *brep;
+	Remsock__PollReply *prep;
+	Remsock__Rpc__RpcResponse *r;
+	uint64_t rid, bid, pid, woken = stats(w).woken;
+
+	assert_int_equal(parked_bytes(w), 0);
+	rr.socket_descriptor = d1;
+	rr.data_size = 100;
+	rr.has_consumed_offset = 1;
+	rr.consumed_offset = 0;
+	rr.has_timeout_seconds = 1;
+	rr.timeout_seconds = 30;
+	pad(&rr.base, &u[0], junk[0], sizeof(junk[0]));
+	rid = call_send(w, RS_SVC_SERVICE, "Receive", &rr.base);
+	batch_entry(&e[0], d2);
+	batch_entry(&e[1], d2);
+	e[1].data_size = 3;
+	br.n_receives = 2;
+	br.receives = ep;
+	br.has_timeout_seconds = 1;
+	br.timeout_seconds = 30;
+	pad(&br.base, &u[1], junk[1], sizeof(junk[1]));
+	bid = call_send(w, RS_SVC_SERVICE, "ReceiveBatch", &br.base);
+	pe.socket_descriptor = d3;
+	pe.requested_events = POLL(IN);
+	pr.n_events = 1;
+	pr.events = &pep;
+	pr.has_timeout_seconds = 1;
+	pr.timeout_seconds = 30;
+	pad(&pr.base, &u[2], junk[2], sizeof(junk[2]));
+	pid = call_send(w, RS_SVC_SERVICE, "Poll", &pr.base);
+	pump(w);
+	assert_int_equal(stats(w).waits, 3);
+	/* Three asks (descriptor, sizes, offsets: tens of bytes each), not
+	 * three frames of over 2,000 bytes. */
+	assert_true(parked_bytes(w) > 0);
+	assert_true(parked_bytes(w) < 3 * 200);
+
+	peer_write(w, p1, "one");
+	got = received(reply_wait(w, rid));
+	assert_string_equal(got, "one");
+	free(got);
+	peer_write(w, p2, "twotwo");
+	r = reply_wait(w, bid);
+	brep = reply_body(r, &remsock__receive_batch_reply__descriptor);
+	assert_int_equal(brep->n_entries, 2);
+	assert_non_null(brep->entries[0]->reply);
+	assert_int_equal(brep->entries[0]->reply->data.len, 6);
+	assert_memory_equal(brep->entries[0]->reply->data.data, "twotwo", 6);
+	assert_null(brep->entries[1]->reply); /* the first took them all */
+	remsock__receive_batch_reply__free_unpacked(brep, NULL);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	peer_write(w, p3, "three");
+	r = reply_wait(w, pid);
+	prep = reply_body(r, &remsock__poll_reply__descriptor);
+	assert_int_equal(prep->n_events, 1);
+	assert_string_equal(prep->events[0]->socket_descriptor, d3);
+	assert_int_equal(prep->events[0]->requested_events, POLL(IN));
+	assert_true(prep->events[0]->observed_events & POLL(IN));
+	remsock__poll_reply__free_unpacked(prep, NULL);
+	remsock__rpc__rpc_response__free_unpacked(r, NULL);
+	assert_int_equal(stats(w).woken, woken + 3);
+	assert_int_equal(stats(w).waits, 0);
+	assert_int_equal(parked_bytes(w), 0);
+	free(d1);
+	free(d2);
+	free(d3);
+}
+
 /* A Send four times the socket's TX ring waits for room while the peer
  * reads, and every byte arrives once, in order. */
 static void t_send_waits_for_room(void **state)
@@ -1160,6 +1271,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_close_wakes_waiters, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_receive_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_parked_keeps_state, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(t_send_waits_for_room, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_send_deadline_and_pipeline, setup,
