@@ -4,10 +4,10 @@
  * (rs_eth_input() and everything under it: ARP, IPv4, ICMP, UDP, the TCP
  * glue and core, the socket layer), on a worker set up without a port.
  *
- * The worker is built here as dataplane.c builds one, from the default
- * configuration with small tables: a packet pool without a per-lcore
- * cache (so that its count is exact), the routing table, the socket table
- * and the TCP stack.  The EAL runs without hugepages and without shared
+ * The worker is built by dataplane.c's constructor (rs_dp_lcore_create()),
+ * from the default configuration with small tables, on a packet pool
+ * without a per-lcore cache (so that its count is exact), with the
+ * routing table.  The EAL runs without hugepages and without shared
  * files (--no-huge --no-shconf; --in-memory refuses --no-huge).  Each
  * input gets a fresh socket table and TCP stack, so that inputs do not
  * depend on one another; the application on it is a TCP echo server on
@@ -86,10 +86,9 @@ static const struct rte_ether_addr peer_mac = {{0x02, 0, 0xc6, 0x12, 0, 1}};
 
 struct world {
 	struct rs_config cfg;
-	struct rs_dp *dp; /* only for the routing table */
+	struct rs_dp *dp; /* the routing table, the interface */
 	struct rs_lcore *lc;
 	struct rte_mempool *pool;
-	uint64_t tsc0;
 	/* The application. */
 	struct rs_sock *lst, *udp;
 	struct rs_sock *conn[CONNS_MAX];
@@ -150,47 +149,33 @@ static void eal_init(void)
 	}
 }
 
-/* What dataplane.c's lcore_create() does, minus the port. */
+/* A worker as dataplane.c makes one (rs_dp_lcore_create()), without a
+ * port, on the harness's pool; its socket table and TCP stack are made
+ * afresh for each input (app_start()).  No fragment table: fragments are
+ * dropped (ip_fragment), so that no input leaves one for the next and a
+ * frame's verdict accounts for all its drops (reassembly has its own
+ * test, ip_reassembly).  Its linearising buffer counts as a frame's size,
+ * as a port without LRO has it: a longer chained segment is one the
+ * stack drops, a path the inputs reach. */
 static struct rs_lcore *lcore_make(struct world *w)
 {
-	static struct rs_iface ifc;
-	struct rs_lcore *lc = rte_zmalloc("fz_lcore", sizeof(*lc), 64);
-	const struct rs_config *cfg = &w->cfg;
-	struct rte_mbuf **held;
-	uint64_t hz = rte_get_tsc_hz();
+	struct rs_dp *dp = w->dp;
+	struct rs_lcore *lc;
 
+	dp->ifc.mac = our_mac;
+	dp->ifc.ip = w->cfg.net.ip;
+	dp->ifc.netmask = rte_cpu_to_be_32(~0u << (32 - w->cfg.net.prefix));
+	dp->ifc.mtu = (uint16_t)w->cfg.port.mtu;
+	lc = rs_dp_lcore_create(dp, rte_lcore_id(), 0);
 	check(lc != NULL);
-	ifc.mac = our_mac;
-	ifc.ip = cfg->net.ip;
-	ifc.netmask = rte_cpu_to_be_32(~0u << (32 - cfg->net.prefix));
-	ifc.mtu = (uint16_t)cfg->port.mtu;
-	lc->ifc = &ifc;
-	lc->cfg = cfg;
+	rs_socks_free(lc);
+	rs_tcp_glue_free(lc);
+	rs_frag_free(lc);
 	lc->pool = w->pool;
-	lc->route = w->dp->route;
+	lc->route = dp->route;
 	lc->burst = 32;
-	lc->tsc_hz = hz;
-	lc->tsc0 = w->tsc0;
-	lc->ns_mult = ((uint64_t)NS_PER_S << 32) / hz;
-	lc->arp_ttl_tsc = cfg->arp.ttl_s * hz;
-	lc->arp_retry_tsc = cfg->arp.retry_ms * hz / 1000;
-	lc->close_grace_tsc = cfg->tcp.close_grace_ms * hz / 1000;
-	lc->icmp_interval_tsc = hz / cfg->sockets.icmp_unreach_rate;
-	lc->icmp_burst_tsc = hz / 10;
-	lc->arp_npend = cfg->arp.pending;
-	lc->arp_queue = cfg->arp.queue;
-	lc->arp_retries = cfg->arp.retries;
-	lc->arp_pend =
-	    rte_zmalloc("fz_arp_pend",
-			cfg->arp.pending * (sizeof(*lc->arp_pend) +
-					    cfg->arp.queue * sizeof(*held)),
-			64);
-	lc->lin_size = cfg->port.mtu;
-	lc->lin_buf = rte_malloc("fz_lin", lc->lin_size, 0);
-	check(lc->arp_pend != NULL && lc->lin_buf != NULL);
-	held = (struct rte_mbuf **)(lc->arp_pend + cfg->arp.pending);
-	for (uint32_t i = 0; i < cfg->arp.pending; i++)
-		lc->arp_pend[i].q = held + i * cfg->arp.queue;
+	lc->idle_backoff = false;
+	lc->lin_size = w->cfg.port.mtu;
 	return lc;
 }
 
@@ -238,7 +223,6 @@ static struct world *world_get(void)
 	check(w->pool != NULL && w->dp != NULL);
 	w->dp->cfg = w->cfg;
 	check(rs_route_create(w->dp) == 0);
-	w->tsc0 = rte_rdtsc();
 	w->lc = lcore_make(w);
 	return w;
 }
