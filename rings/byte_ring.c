@@ -94,11 +94,13 @@ void rs_byte_ring_reset(struct rs_byte_ring *r, uint64_t start)
 	r->mark = start;
 	r->head = start;
 	r->top = start;
+	r->base = 0;
 	if (rs_byte_ring_allocated(r) > first_size(r->cap))
 		rs_byte_ring_shrink_pvt(r);
 }
 
-/* Copy len bytes to stream offset off of a buffer of mask + 1 bytes. */
+/* Copy len bytes to the byte at distance @p off from buf[0]'s, in a
+ * buffer of mask + 1 bytes. */
 static void put(uint8_t *buf, uint64_t mask, uint64_t off, const uint8_t *src,
 		size_t len)
 {
@@ -133,8 +135,9 @@ int rs_byte_ring_grow_pvt(struct rs_byte_ring *r, size_t need)
 	/* [tail, top) holds every byte anyone may read again, the bytes
 	 * placed beyond head included; it fits the old buffer. */
 	rs_byte_ring_span_pvt(r, r->tail, (size_t)(r->top - r->tail), &v);
-	put(buf, size - 1, r->tail, v.seg[0].ptr, v.seg[0].len);
-	put(buf, size - 1, r->tail + v.seg[0].len, v.seg[1].ptr, v.seg[1].len);
+	put(buf, size - 1, r->tail - r->base, v.seg[0].ptr, v.seg[0].len);
+	put(buf, size - 1, r->tail - r->base + v.seg[0].len, v.seg[1].ptr,
+	    v.seg[1].len);
 	free(r->buf);
 	r->buf = buf;
 	r->mask = size - 1;
@@ -180,7 +183,7 @@ size_t rs_byte_ring_write(struct rs_byte_ring *r, const void *src, size_t len)
 		n = rs_byte_ring_room_pvt(r); /* no memory: as if full */
 	if (n == 0)
 		return 0;
-	put(r->buf, r->mask, r->head, src, n);
+	put(r->buf, r->mask, r->head - r->base, src, n);
 	r->head += n;
 	rs_byte_ring_raise_top_pvt(r, r->head);
 	return n;
@@ -200,7 +203,7 @@ int rs_byte_ring_place(struct rs_byte_ring *r, uint64_t off, const void *src,
 		return rc;
 	if (len == 0)
 		return 0;
-	put(r->buf, r->mask, off, src, len);
+	put(r->buf, r->mask, off - r->base, src, len);
 	rs_byte_ring_raise_top_pvt(r, off + len);
 	return 0;
 }

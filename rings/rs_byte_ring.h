@@ -32,7 +32,12 @@
  * Memory: capacity is the logical size (what space, count and the TCP
  * window use); the buffer behind it starts at RS_BYTE_RING_FIRST bytes (or
  * the capacity, if smaller) and doubles on demand up to the capacity.  The
- * byte at offset x lives at buf[x & mask], mask being the buffer size - 1.
+ * byte at offset x lives at buf[(x - base) & mask], mask being the buffer
+ * size - 1 (base is 0 after reset).  A release that leaves the ring
+ * holding nothing (tail = head = top) moves base to tail, so that the
+ * next byte written lands at the buffer's start: a ring its reader keeps
+ * empty reuses the same few cache lines instead of walking its whole
+ * buffer (which may be MiBs, grown for a long path).
  * A growth copies the bytes [tail, top) -- top being the end of everything
  * written, in order or placed beyond head by rs_byte_ring_place() -- to the
  * same offsets modulo the new size.  A buffer larger than the first goes
@@ -89,6 +94,7 @@ struct rs_byte_ring {
 	uint8_t *buf;		    /**< mask + 1 bytes */
 	uint64_t top;		    /**< end of bytes written, >= head */
 	size_t cap;		    /**< logical capacity, >= mask + 1 */
+	uint64_t base;		    /**< the offset at buf[0] */
 };
 
 _Static_assert(sizeof(struct rs_byte_ring) == 64,
@@ -251,7 +257,7 @@ static inline void rs_byte_ring_span_pvt(const struct rs_byte_ring *r,
 					 uint64_t off, size_t len,
 					 struct rs_byte_view *v)
 {
-	size_t idx = (size_t)(off & r->mask);
+	size_t idx = (size_t)((off - r->base) & r->mask);
 	size_t to_end = rs_byte_ring_allocated(r) - idx;
 	size_t first = len < to_end ? len : to_end;
 
@@ -381,7 +387,8 @@ static inline int rs_byte_ring_set_mark(struct rs_byte_ring *r, uint64_t off)
  * by the client for RX), and their space becomes free.  If @p off is beyond
  * mark, mark moves to @p off too: TCP may see an acknowledgement of bytes
  * sent before a retransmission timeout pulled mark back.  The buffer
- * stays as it is (rs_byte_ring_shrink() gives a grown one back).
+ * stays as it is (rs_byte_ring_shrink() gives a grown one back); emptied,
+ * the ring starts again at its start.
  *
  * @return 0, or -ERANGE when @p off is not inside [tail, head] (nothing
  *         moves).  An offset below tail is an old acknowledgement: the
@@ -394,6 +401,11 @@ static inline int rs_byte_ring_release_to(struct rs_byte_ring *r, uint64_t off)
 	if (off - r->tail > r->mark - r->tail)
 		r->mark = off;
 	r->tail = off;
+	/* Emptied: the next write goes to the buffer's start (the file's
+	 * comment).  No byte is kept, so none moves; a view taken before
+	 * still shows its bytes until the next write. */
+	if (off == r->top)
+		r->base = off;
 	return 0;
 }
 

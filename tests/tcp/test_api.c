@@ -412,7 +412,8 @@ static struct rs_tcp_conn *zc_conn(struct sink *k, struct rs_tcp_stack **st,
 }
 
 /* Write into the send ring in place: segments point into the ring, also
- * across its physical end (two pieces). */
+ * across its physical end (two pieces).  Each ACK leaves the last segment
+ * unacked: an emptied ring would start again at its buffer's start. */
 static void test_zero_copy_send(void **state)
 {
 	struct sink k;
@@ -441,10 +442,13 @@ static void test_zero_copy_send(void **state)
 		assert_int_equal(k.last.payload_len, n);
 		for (size_t i = 0; i < n; i++)
 			assert_int_equal(k.data[i], (uint8_t)(round * 7 + i));
+		if (round > 0)
+			rs_tcp_input(st, 3 * MS, ip("198.18.0.1"),
+				     ip("198.18.0.2"), b,
+				     seg(b, 80, 50000, 1001, una, RS_TCP_ACK,
+					 65535, 0),
+				     0);
 		una += (uint32_t)n;
-		rs_tcp_input(st, 3 * MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
-			     seg(b, 80, 50000, 1001, una, RS_TCP_ACK, 65535, 0),
-			     0);
 	}
 	assert_true(k.two_pieces);
 	rs_tcp_abort(c, 4 * MS);

@@ -144,14 +144,16 @@ static void test_wrap_at_physical_end(void **state)
 	fill_pat(in, sizeof(in), 0);
 	assert_int_equal(rs_byte_ring_write(r, in, 12), 12);
 	assert_int_equal(rs_byte_ring_read(r, out, 12), 12);
-	assert_int_equal(rs_byte_ring_release_to(r, 12), 0);
+	/* One byte kept: the ring is not empty, nothing moves. */
+	assert_int_equal(rs_byte_ring_release_to(r, 11), 0);
 
-	/* Free space now runs from buf + 12 to the end and on from buf. */
-	assert_int_equal(rs_byte_ring_write_view(r, &v), 16);
+	/* Free space now runs from buf + 12 to the end and on from buf up
+	 * to the byte kept. */
+	assert_int_equal(rs_byte_ring_write_view(r, &v), 15);
 	assert_ptr_equal(v.seg[0].ptr, r->buf + 12);
 	assert_int_equal(v.seg[0].len, 4);
 	assert_ptr_equal(v.seg[1].ptr, r->buf);
-	assert_int_equal(v.seg[1].len, 12);
+	assert_int_equal(v.seg[1].len, 11);
 
 	fill_pat(in, sizeof(in), 12);
 	assert_int_equal(rs_byte_ring_write(r, in, 10), 10);
@@ -162,7 +164,7 @@ static void test_wrap_at_physical_end(void **state)
 	assert_memory_equal(v.seg[1].ptr, in + 4, 6);
 	assert_int_equal(rs_byte_ring_read(r, out, 16), 10);
 	assert_memory_equal(out, in, 10);
-	assert_pos(r, 12, 22, 22);
+	assert_pos(r, 11, 22, 22);
 	ring_del(r);
 }
 
@@ -384,6 +386,50 @@ static int place_pat(struct rs_byte_ring *r, uint64_t off, size_t len)
 	rc = rs_byte_ring_place(r, off, in, len);
 	free(in);
 	return rc;
+}
+
+/* Emptied by a release, a ring writes its next bytes at its buffer's
+ * start, whatever the offsets: a reader that keeps up touches the same
+ * few lines of a large buffer.  A ring holding bytes (or bytes placed
+ * beyond head) keeps its layout; a view taken before still shows its
+ * bytes. */
+static void test_empty_ring_starts_again(void **state)
+{
+	struct rs_byte_ring *r = ring_new(BIG, 12345);
+	struct rs_byte_view v, held;
+	uint8_t in[3000], out[3000];
+
+	for (unsigned round = 0; round < 200; round++) {
+		uint64_t at = rs_byte_ring_head(r);
+
+		fill_pat(in, sizeof(in), at);
+		assert_int_equal(rs_byte_ring_write(r, in, sizeof(in)),
+				 sizeof(in));
+		assert_int_equal(rs_byte_ring_read_view(r, &held), sizeof(in));
+		/* after the first round, always at the start */
+		if (round > 0)
+			assert_ptr_equal(held.seg[0].ptr, r->buf);
+		assert_int_equal(held.seg[1].len, 0);
+		assert_int_equal(rs_byte_ring_advance_mark(r, sizeof(in)), 0);
+		assert_int_equal(rs_byte_ring_release_to(r, at + sizeof(in)),
+				 0);
+		assert_memory_equal(held.seg[0].ptr, in, sizeof(in));
+	}
+	/* 600,000 bytes went through a ring of FIRST bytes' buffer. */
+	assert_int_equal(rs_byte_ring_allocated(r), FIRST);
+
+	/* Bytes placed beyond head: not empty, so the layout stays. */
+	assert_int_equal(place_pat(r, rs_byte_ring_head(r) + 100, 50), 0);
+	assert_int_equal(write_pat(r, 100), 100);
+	assert_int_equal(rs_byte_ring_read_view(r, &v), 100);
+	assert_int_equal(rs_byte_ring_advance_mark(r, 100), 0);
+	assert_int_equal(rs_byte_ring_release_to(r, rs_byte_ring_head(r)), 0);
+	assert_int_equal(rs_byte_ring_commit(r, 50), 0);
+	assert_int_equal(
+	    rs_byte_ring_copy_out(r, rs_byte_ring_tail(r), out, 50), 0);
+	fill_pat(in, 50, rs_byte_ring_tail(r));
+	assert_memory_equal(out, in, 50);
+	ring_del(r);
 }
 
 static void test_growth_keeps_wrapped_bytes(void **state)
@@ -968,6 +1014,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_edges),
 	    cmocka_unit_test(test_full_edges),
 	    cmocka_unit_test(test_wrap_at_physical_end),
+	    cmocka_unit_test(test_empty_ring_starts_again),
 	    cmocka_unit_test(test_commit_in_place),
 	    cmocka_unit_test(test_nonzero_start),
 	    cmocka_unit_test(test_start_near_2_64),
