@@ -120,6 +120,7 @@ struct rs_lcore *rs_dp_lcore_create(struct rs_dp *dp, unsigned lcore_id,
 	lc->nworkers = 1; /* rs_dp_create() says how many */
 	lc->ip_id = queue;
 	lc->burst = w->burst;
+	lc->rx_want = w->burst;
 	lc->idle_backoff = w->idle_backoff;
 	lc->idle_polls = w->idle_polls;
 	lc->idle_sleep_max_us = w->idle_sleep_max_us;

@@ -110,6 +110,7 @@ struct rs_lcore {
 	unsigned lcore_id;
 	uint16_t queue;
 	uint16_t burst;
+	uint16_t rx_want; /**< packets the next RX burst asks for (worker.c) */
 	bool idle_backoff;
 	uint32_t idle_polls;
 	uint32_t idle_sleep_max_us;
@@ -205,5 +206,29 @@ void rs_lcore_verdict(struct rs_lcore *lc, struct rte_mbuf *m,
 
 /** The worker loop; @p arg is the worker's struct rs_lcore.  Returns 0. */
 int rs_lcore_run(void *arg);
+
+/* The RX burst's size in bytes, at most about.  The port fills every
+ * packet of a burst (a vhost port copies them out of the peer's memory)
+ * before the stack looks at the first; 64 segments of 64 KiB (TSO, LRO)
+ * are 4 MiB, past the caches, and the stack then reads each back from
+ * memory to copy it into its socket's ring.  Measured (perf/tcp_bulk.py,
+ * TSO, docs/performance.md): bursts of 4 such segments moved 29-30
+ * Gbit/s, of 64 18. */
+#define RS_RX_BURST_BYTES (256u << 10)
+
+/* After a burst of @p n packets, @p bytes in all: ask the next for as
+ * many packets of this size as RS_RX_BURST_BYTES holds; back to [workers]
+ * burst, doubling, while bursts come full and twice as many would still
+ * fit. */
+static inline void rs_rx_want_adapt(struct rs_lcore *lc, uint16_t n,
+				    uint64_t bytes)
+{
+	if (bytes > RS_RX_BURST_BYTES)
+		lc->rx_want = (uint16_t)RTE_MAX(
+		    (uint64_t)1, (uint64_t)n * RS_RX_BURST_BYTES / bytes);
+	else if (n == lc->rx_want && lc->rx_want < lc->burst &&
+		 2 * bytes <= RS_RX_BURST_BYTES)
+		lc->rx_want = (uint16_t)RTE_MIN(2u * lc->rx_want, lc->burst);
+}
 
 #endif /* RS_LCORE_PVT_H */

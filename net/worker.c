@@ -6,7 +6,10 @@
  *   steering   with several workers, what the others gave this one,
  *              from its ring (steer.c), before its own burst
  *   RX burst   -> stack (socket events are queued, not called); what
- *              another worker owns goes to that worker's ring
+ *              another worker owns goes to that worker's ring; a burst
+ *              of large packets (TSO, LRO) asks for fewer next time, so
+ *              that what the port copied is still in the cache when the
+ *              stack copies it on (rs_rx_want_adapt())
  *   timers     ARP (announcements, requests, give-ups), IPv4 fragments,
  *              TCP
  *   events     socket callbacks (rs_socks_dispatch())
@@ -169,6 +172,7 @@ static void rx_handle(struct rs_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 
 	for (uint16_t i = 0; i < n; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	rs_rx_want_adapt(lc, n, bytes);
 	RS_CNT_ADD(lc, rx_pkts, n);
 	RS_CNT_ADD(lc, rx_bytes, bytes);
 	/* Several workers: what another one owns goes to it first. */
@@ -265,7 +269,7 @@ static unsigned loop_once(struct rs_lcore *lc, bool with_app)
 		n = 0, work++;
 	else
 		n = rte_eth_rx_burst(lc->ifc->port_id, lc->queue, pkts,
-				     lc->burst);
+				     lc->rx_want);
 	if (n != 0)
 		rx_handle(lc, pkts, n);
 	rs_arp_tick(lc, lc->now_tsc);

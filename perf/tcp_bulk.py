@@ -3,7 +3,7 @@
 """Bulk TCP, the userspace stack against Linux, measured side by side.
 
     perf/tcp_bulk.py RS_STACKTEST [--bytes N] [--runs R] [--tso on|off|both]
-                     [--workers 1|2 [--cross]]
+                     [--workers 1|2 [--cross]] [--profile DIR]
 
 DPDK to DPDK: two rs_stacktest processes joined by a vhost-user socket
 (one net_vhost port, one virtio_user port; no kernel between them), each
@@ -34,6 +34,10 @@ back on queue 0, so every packet of both directions is handed from one
 worker to the other (net/steer.c): the cost of steering, in the cycles
 per byte (the counts steered are printed).  On a machine with fewer
 cores than the six threads, they share cores (idle back-off on).
+
+--profile DIR records both stacks with `perf record` (linux-perf) and
+leaves DIR/perf-{rx,tx}-{tso,notso}-RUN.data and a report of each
+(.txt, flat, by symbol): where the cycles of each side go.
 
 Addresses: 198.18.2.0/24 for the DPDK pair, 198.18.3.0/24 for the veth
 pair; nothing leaves the processes and namespaces this script creates, and
@@ -156,7 +160,30 @@ class Proc:
         return open(self.log).read()
 
 
-def run_dpdk(stacktest, nbytes, d, hz, tso, workers=1, cross=False):
+def perf_prefix(profile, side, tso, run):
+    """perf record's argv to run a stack under, or none."""
+    if profile is None:
+        return []
+    out = os.path.join(profile,
+                       f'perf-{side}-{"tso" if tso else "notso"}-{run}.data')
+    return ['perf', 'record', '-q', '-F', '1999', '--call-graph', 'dwarf',
+            '-o', out, '--']
+
+
+def perf_report(profile):
+    for f in sorted(os.listdir(profile)):
+        if not f.endswith('.data'):
+            continue
+        data = os.path.join(profile, f)
+        with open(data[:-5] + '.txt', 'w') as out:
+            subprocess.run(['perf', 'report', '-i', data, '--stdio',
+                            '--no-children', '--sort', 'symbol'],
+                           stdout=out, stderr=subprocess.DEVNULL)
+    print(f'tcp_bulk: profiles in {profile}')
+
+
+def run_dpdk(stacktest, nbytes, d, hz, tso, workers=1, cross=False,
+             profile=None, run=1):
     sock = os.path.join(d, 'vhost.sock')
     # Each side's lcores: one worker on a core of its own; two, spread
     # over both cores the other way round from the other side.
@@ -173,7 +200,8 @@ def run_dpdk(stacktest, nbytes, d, hz, tso, workers=1, cross=False):
     # The receiver runs until the sender is gone: a vhost-user server
     # that quits first would leave the virtio side writing to a closed
     # socket (SIGPIPE).
-    rx = Proc([stacktest, '-c', os.path.join(d, 'rx.ini'), '--timeout',
+    rx = Proc(perf_prefix(profile, 'rx', tso, run) +
+              [stacktest, '-c', os.path.join(d, 'rx.ini'), '--timeout',
                str(limit + 60), '--no-hash', 'tcp-discard', str(PORT)],
               os.path.join(d, 'rx.log'))
     tx, go = None, os.path.join(d, 'go')
@@ -182,7 +210,8 @@ def run_dpdk(stacktest, nbytes, d, hz, tso, workers=1, cross=False):
         # sender starts once the receiver listens (the go file).
         if not rx.wait_for(r'socket created', 30):
             die('the receiving stack did not start:\n' + rx.text())
-        tx = Proc([stacktest, '-c', os.path.join(d, 'tx.ini'), '--timeout',
+        tx = Proc(perf_prefix(profile, 'tx', tso, run) +
+                  [stacktest, '-c', os.path.join(d, 'tx.ini'), '--timeout',
                    str(limit), '--go-file', go, '--no-hash'] +
                   (['--worker', str(workers - 1)] if cross else []) +
                   ['tcp-source', f'198.18.2.1:{PORT}', str(nbytes), '1'],
@@ -206,6 +235,9 @@ def run_dpdk(stacktest, nbytes, d, hz, tso, workers=1, cross=False):
               'TSO segments sent')
         print(tx.text()[-2000:])
         return None
+    if profile is not None and rxrc == -signal.SIGTERM and \
+            re.search(r'^rs_stacktest: exit 0$', rx.text(), re.M):
+        rxrc = 0  # perf record, not the stack, ended by the signal
     if txrc != 0 or rxrc != 0 or int(r.get("bytes", 0)) != nbytes:
         print(f'tcp_bulk: exit statuses {txrc} {rxrc}, '
               f'{r.get("bytes")} bytes received')
@@ -280,6 +312,7 @@ def main():
     ap.add_argument('--tso', choices=('on', 'off', 'both'), default='both')
     ap.add_argument('--workers', type=int, choices=(1, 2), default=1)
     ap.add_argument('--cross', action='store_true')
+    ap.add_argument('--profile', metavar='DIR')
     a = ap.parse_args()
     if a.cross and a.workers != 2:
         die('--cross needs --workers 2')
@@ -288,6 +321,10 @@ def main():
         die('run as root (hugepages, vhost-user, namespaces)')
     if shutil.which('iperf3') is None:
         die('iperf3 is missing (scripts/setup.sh installs it)')
+    if a.profile is not None:
+        if shutil.which('perf') is None:
+            die('--profile needs perf (linux-perf)')
+        os.makedirs(a.profile, exist_ok=True)
     hz = cpu_hz()
     print(f'tcp_bulk: {a.bytes} bytes a run, {a.runs} runs, CPU clock '
           f'{hz / 1e6:.0f} MHz', flush=True)
@@ -297,7 +334,7 @@ def main():
         for i in range(a.runs):
             for tso in modes:
                 r = run_dpdk(a.stacktest, a.bytes, d, hz, tso, a.workers,
-                             a.cross)
+                             a.cross, a.profile, i + 1)
                 if r is None:
                     die(f'run {i + 1}: the DPDK transfer did not complete')
                 dpdk[tso].append(r)
@@ -310,6 +347,8 @@ def main():
             print(f'run {i + 1}: Linux {l["gbps"]:.2f} Gbit/s '
                   f'(send {l["tx_cpb"]:.2f}, receive {l["rx_cpb"]:.2f} '
                   f'cycles/B)', flush=True)
+        if a.profile is not None:
+            perf_report(a.profile)
     finally:
         if os.environ.get('RS_PERF_KEEP'):
             print(f'tcp_bulk: logs kept in {d}')

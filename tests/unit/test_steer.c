@@ -24,6 +24,14 @@
  *                   back (up to twice the largest burst, then dropped as
  *                   steer_full), given as the owner takes its ring, and
  *                   none is lost
+ * And the worker's RX burst size (worker.c, beside steering in the RX
+ * path), built the same way:
+ *   t_rx_want       a worker made by rs_dp_lcore_create() asks for
+ *                   [workers] burst; bursts of 64 KiB segments make it
+ *                   ask for what RS_RX_BURST_BYTES holds (4, never 0,
+ *                   1 for a larger packet), a full burst at the budget
+ *                   keeps it, small full bursts double it back to
+ *                   [workers] burst, a burst not full keeps it
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -548,6 +556,34 @@ static void t_held(void **state)
 	assert_int_equal(settled(b), ring + held);
 }
 
+static void t_rx_want(void **state)
+{
+	struct world *w = *state;
+	struct rs_lcore *a = w->lc[0];
+	uint16_t burst = a->burst;
+
+	assert_true(burst >= 8);
+	assert_int_equal(a->rx_want, burst);
+	/* A full burst of 64 KiB segments: 4 of them next time. */
+	rs_rx_want_adapt(a, burst, (uint64_t)burst * 65536);
+	assert_int_equal(a->rx_want, RS_RX_BURST_BYTES / 65536);
+	/* The 4 again: no change; one huge packet: at least 1. */
+	rs_rx_want_adapt(a, 4, 4 * 65536);
+	assert_int_equal(a->rx_want, 4);
+	rs_rx_want_adapt(a, 1, 2 * RS_RX_BURST_BYTES);
+	assert_int_equal(a->rx_want, 1);
+	/* A burst not full of small packets keeps it; full ones double it
+	 * back, up to the burst and no further. */
+	rs_rx_want_adapt(a, 0, 0);
+	assert_int_equal(a->rx_want, 1);
+	for (uint16_t want = 1; want < burst; want *= 2) {
+		rs_rx_want_adapt(a, a->rx_want, (uint64_t)a->rx_want * 1500);
+		assert_int_equal(a->rx_want, RTE_MIN(2 * want, burst));
+	}
+	rs_rx_want_adapt(a, burst, (uint64_t)burst * 1500);
+	assert_int_equal(a->rx_want, burst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +592,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_claims, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_hand_over, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_rx_want, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
