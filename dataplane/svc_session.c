@@ -159,7 +159,12 @@ bool svc_session_over(struct svc_worker *w, int32_t idx, uint64_t now,
 		return false;
 	s = &w->sessions->slot[idx];
 	/* Read without the lock: a scan that misses a reconnect by a hair
-	 * closes what the grace had already given up. */
+	 * closes what the grace had already given up.  The workers share
+	 * one clock origin, but each reads it once a loop round: the
+	 * connection's worker may have stamped dead_ns a little after this
+	 * worker's now, which is no time at all, not 2^64 ns. */
 	return __atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0 &&
-	       now - __atomic_load_n(&s->dead_ns, __ATOMIC_RELAXED) >= grace_ns;
+	       (int64_t)(now -
+			 __atomic_load_n(&s->dead_ns, __ATOMIC_RELAXED)) >=
+		   (int64_t)grace_ns;
 }

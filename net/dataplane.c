@@ -40,13 +40,14 @@ void rs_dp_err(const char *fmt, ...)
 }
 
 /* The clock, the timers' and the rate limit's units. */
-static void lcore_clock_init(struct rs_lcore *lc, const struct rs_config *cfg)
+static void lcore_clock_init(struct rs_lcore *lc, const struct rs_dp *dp)
 {
+	const struct rs_config *cfg = &dp->cfg;
 	uint64_t hz = rte_get_tsc_hz();
 	uint32_t rate = cfg->sockets.icmp_unreach_rate;
 
 	lc->tsc_hz = hz;
-	lc->tsc0 = rte_rdtsc();
+	lc->tsc0 = dp->tsc0 != 0 ? dp->tsc0 : rte_rdtsc();
 	lc->ns_mult = ((uint64_t)NS_PER_S << 32) / hz;
 	lc->arp_ttl_tsc = cfg->arp.ttl_s * hz;
 	lc->arp_retry_tsc = cfg->arp.retry_ms * hz / 1000;
@@ -124,7 +125,7 @@ struct rs_lcore *rs_dp_lcore_create(struct rs_dp *dp, unsigned lcore_id,
 	lc->idle_backoff = w->idle_backoff;
 	lc->idle_polls = w->idle_polls;
 	lc->idle_sleep_max_us = w->idle_sleep_max_us;
-	lcore_clock_init(lc, &dp->cfg);
+	lcore_clock_init(lc, dp);
 	if (lcore_tables_create(lc, &dp->cfg, socket) < 0) {
 		rs_dp_lcore_free(lc);
 		return NULL;
@@ -178,6 +179,7 @@ struct rs_dp *rs_dp_create(const struct rs_config *cfg)
 		return NULL;
 	}
 	dp->cfg = *cfg;
+	dp->tsc0 = rte_rdtsc();
 	rc = lcores_create(dp);
 	if (rc < 0)
 		goto err_lcores;

@@ -20,6 +20,10 @@
 struct rs_dp {
 	struct rs_config cfg;
 	struct rs_iface ifc; /* what the workers read */
+	/* The workers' common clock origin (lcore now_ns = 0), so that a
+	 * time one worker stores another may compare with its own; 0: each
+	 * worker takes its own (a worker made alone, as tests do). */
+	uint64_t tsc0;
 	struct rte_mempool *pool;
 	uint16_t port_id;
 	bool port_probed; /* an ethdev port to close */

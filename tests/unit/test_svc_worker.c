@@ -47,6 +47,7 @@
 #include "rs_svc.h"
 #include "rs_svc_ctl.h"
 #include "rs_svc_dp.h"
+#include "svc_pvt.h"
 
 #define IP_A 0xc6120002u /* 198.18.0.2: remsockd */
 #define IP_B 0xc6120001u /* 198.18.0.1: client and peers */
@@ -1131,6 +1132,43 @@ static void t_session_ends(void **state)
 	free(d);
 }
 
+/* A session's end is judged on one worker from a time another stamped:
+ * a stamp a little after the judge's own now (each worker reads the
+ * clock once a round) is no time at all.  It was 2^64 ns less a little,
+ * past any grace: a reconnect seen in that instant closed the session's
+ * sockets (client_2w_virtio, once in CI). */
+static void t_session_clock(void **state)
+{
+	struct world *w = *state;
+	struct svc_worker *a = calloc(1, sizeof(*a)),
+			  *b = calloc(1, sizeof(*b));
+	const uint64_t grace = 2000 * NS_MS;
+	uint64_t dead;
+	int32_t idx;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	a->sessions = b->sessions = svc_sessions_create();
+	assert_non_null(a->sessions);
+	a->lc = w->a.lc;
+	b->lc = w->b.lc;
+	idx = svc_session_join(a, 0, 0x77);
+	assert_true(idx >= 0);
+	assert_false(svc_session_over(b, idx, rs_lcore_now_ns(b->lc), grace));
+	svc_session_leave(a, idx); /* the last connection: dead_ns stamped */
+	dead = rs_lcore_now_ns(a->lc);
+	assert_false(svc_session_over(b, idx, dead - 1000, grace));
+	assert_false(svc_session_over(b, idx, dead, grace));
+	assert_false(svc_session_over(b, idx, dead + grace - 1, grace));
+	assert_true(svc_session_over(b, idx, dead + grace, grace));
+	assert_int_equal(svc_session_join(b, 0, 0x77), idx); /* back */
+	assert_false(svc_session_over(a, idx, dead + 2 * grace, grace));
+	svc_session_leave(b, idx);
+	svc_sessions_free(a->sessions);
+	free(a);
+	free(b);
+}
+
 static int setup_tuned(void **state)
 {
 	tuned = true;
@@ -1278,6 +1316,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_send_deadline_and_pipeline, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_session_ends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_session_clock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_ring_growth_charged, setup_tuned,
 					    teardown_tuned),
 	    cmocka_unit_test_setup_teardown(t_ring_growth_refused, setup_tight,
