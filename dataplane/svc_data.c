@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <rte_prefetch.h>
-
 #include "remote_socket.pb-c.h"
 #include "rs_apps.h"
 #include "svc_pvt.h"
@@ -772,39 +770,37 @@ static size_t batch_room(size_t n)
 	return over >= SVC_OUT_MAX ? 0 : SVC_OUT_MAX - over;
 }
 
-/* A batch's sockets, found before any is read, and the first bytes each
- * will give asked for: the rings of many sockets are out of the cache, and
- * their misses then overlap instead of coming one entry after another. */
+/* A batch's sockets, found before any is read, and their state and the
+ * first bytes each will give brought toward the cache (@p s: room for
+ * their rs_socks): the sockets of a batch are many and out of the cache,
+ * and their misses then overlap instead of coming one entry after
+ * another. */
 static void batch_find(struct svc_call *sc,
 		       const Remsock__ReceiveBatchRequest *req,
-		       struct svc_sock **socks)
+		       struct svc_sock **socks, struct rs_sock **s)
 {
-	struct rs_byte_view v;
-
 	for (size_t i = 0; i < req->n_receives; i++) {
-		struct svc_sock *ss = svc_sock_find(
-		    sc, NULL, req->receives[i]->socket_descriptor);
-
-		socks[i] = ss;
-		if (ss != NULL && ss->kind == RS_SOCK_TCP &&
-		    rs_sock_rx_view(ss->s, 1, RS_SOCK_PEEK, &v) > 0)
-			rte_prefetch0(v.seg[0].ptr);
+		socks[i] = svc_sock_find(sc, NULL,
+					 req->receives[i]->socket_descriptor);
+		s[i] = socks[i] != NULL ? socks[i]->s : NULL;
 	}
+	rs_sock_rx_prefetch(s, req->n_receives);
 }
 
 static void batch_resume(struct svc_call *sc);
 
-/* A ReceiveBatch's wait: what each entry asks, after the count. */
+/* A ReceiveBatch's wait: the count (64 bits: the asks after it stay
+ * aligned), then what each entry asks. */
 static int batch_park(struct svc_call *sc,
 		      const Remsock__ReceiveBatchRequest *req,
 		      struct svc_sock *const *socks)
 {
-	uint32_t n = (uint32_t)req->n_receives;
+	uint64_t n = req->n_receives;
 	struct recv_ask *k = rs_arena_alloc(sc->rpc.arena, n * sizeof(*k));
 
 	if (k == NULL)
 		return rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory"), -1;
-	for (uint32_t i = 0; i < n; i++)
+	for (uint64_t i = 0; i < n; i++)
 		ask_keep(&k[i], req->receives[i]);
 	return svc_park_socks(sc, socks, n, req->timeout_seconds,
 			      &(const struct svc_keep){
@@ -825,18 +821,21 @@ static int batch_run(struct svc_call *sc, struct rs_rpc_call *call,
 	struct svc_sock **socks;
 	struct rs_rpc_gather *g;
 	struct svc_runs *runs;
+	struct rs_sock **s;
 	void *m;
 
 	resp->entries = (void *)entries_alloc(call->arena, n,
 					      sizeof(*ent) + sizeof(*rep), &m);
 	socks = rs_arena_alloc(call->arena, (n + 1) * sizeof(*socks));
+	s = rs_arena_alloc(call->arena, (n + 1) * sizeof(*s));
 	runs = rs_arena_alloc(call->arena, (n + 1) * sizeof(*runs));
 	g = rs_arena_alloc(call->arena, sizeof(*g));
-	if (resp->entries == NULL || socks == NULL || runs == NULL || g == NULL)
+	if (resp->entries == NULL || socks == NULL || s == NULL ||
+	    runs == NULL || g == NULL)
 		return -ENOMEM;
 	ent = m;
 	rep = (void *)(ent + n);
-	batch_find(sc, req, socks);
+	batch_find(sc, req, socks, s);
 	for (size_t i = 0; i < n; i++) {
 		struct rs_rpc_call sub = {.arena = call->arena};
 
@@ -910,13 +909,13 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 static void batch_resume(struct svc_call *sc)
 {
 	const uint8_t *st = sc->wait->frame;
-	const struct recv_ask *k = (const void *)(st + sizeof(uint32_t));
+	const struct recv_ask *k = (const void *)(st + sizeof(uint64_t));
 	Remsock__ReceiveBatchRequest req = REMSOCK__RECEIVE_BATCH_REQUEST__INIT;
 	Remsock__ReceiveBatchReply *resp =
 	    resume_reply(sc, sizeof(*resp),
 			 (void (*)(void *))remsock__receive_batch_reply__init);
 	Remsock__ReceiveRequest *r;
-	uint32_t n;
+	uint64_t n;
 
 	memcpy(&n, st, sizeof(n));
 	r = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(*r));
@@ -924,7 +923,7 @@ static void batch_resume(struct svc_call *sc)
 	if (resp != NULL && (r == NULL || req.receives == NULL))
 		rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
 	else if (resp != NULL) {
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint64_t i = 0; i < n; i++) {
 			ask_request(&r[i], &k[i]);
 			req.receives[i] = &r[i];
 		}
@@ -973,16 +972,16 @@ static int32_t observed(struct svc_call *sc, const Remsock__PollEvent *e,
 
 static void poll_resume(struct svc_call *sc);
 
-/* A Poll's wait: what each entry asks, after the count. */
+/* A Poll's wait: the count (64 bits), then what each entry asks. */
 static int poll_park(struct svc_call *sc, const Remsock__PollRequest *req,
 		     struct svc_sock *const *socks)
 {
-	uint32_t n = (uint32_t)req->n_events;
+	uint64_t n = req->n_events;
 	struct poll_ask *k = rs_arena_alloc(sc->rpc.arena, n * sizeof(*k));
 
 	if (k == NULL)
 		return rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory"), -1;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint64_t i = 0; i < n; i++) {
 		snprintf(k[i].desc, sizeof(k[i].desc), "%s",
 			 req->events[i]->socket_descriptor);
 		k[i].requested_events = req->events[i]->requested_events;
@@ -1041,12 +1040,12 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 static void poll_resume(struct svc_call *sc)
 {
 	const uint8_t *st = sc->wait->frame;
-	const struct poll_ask *k = (const void *)(st + sizeof(uint32_t));
+	const struct poll_ask *k = (const void *)(st + sizeof(uint64_t));
 	Remsock__PollRequest req = REMSOCK__POLL_REQUEST__INIT;
 	Remsock__PollReply *resp = resume_reply(
 	    sc, sizeof(*resp), (void (*)(void *))remsock__poll_reply__init);
 	Remsock__PollEvent *e;
-	uint32_t n;
+	uint64_t n;
 
 	memcpy(&n, st, sizeof(n));
 	e = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(*e));
@@ -1054,7 +1053,7 @@ static void poll_resume(struct svc_call *sc)
 	if (resp != NULL && (e == NULL || req.events == NULL))
 		rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
 	else if (resp != NULL) {
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint64_t i = 0; i < n; i++) {
 			remsock__poll_event__init(&e[i]);
 			e[i].socket_descriptor = (char *)k[i].desc;
 			e[i].requested_events = k[i].requested_events;

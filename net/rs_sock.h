@@ -286,6 +286,15 @@ ssize_t rs_sock_rx_view(struct rs_sock *s, size_t len, unsigned flags,
 			struct rs_byte_view *v);
 
 /**
+ * A hint that each of @p n sockets (NULL entries and UDP ones skipped)
+ * will be read soon, with rs_sock_rx_view(): their state, their TCP
+ * connections' and their first unread bytes are brought toward the cache
+ * in stages over all of them, so that the cache misses of many sockets
+ * overlap (a batch of Receives).
+ */
+void rs_sock_rx_prefetch(struct rs_sock *const *socks, size_t n);
+
+/**
  * TCP: take the first @p n bytes of the latest rs_sock_rx_view() as
  * rs_sock_recv() with @p flags would have: consumed (the window opens),
  * held (RS_SOCK_HOLD), or left where they are (RS_SOCK_PEEK).

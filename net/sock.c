@@ -26,6 +26,7 @@
 #include <sys/random.h>
 
 #include <rte_jhash.h>
+#include <rte_prefetch.h>
 #include <rte_random.h>
 
 #include "sock_pvt.h"
@@ -686,6 +687,18 @@ ssize_t rs_sock_rx_view(struct rs_sock *s, size_t len, unsigned flags,
 	if (s->kind != RS_SOCK_TCP)
 		return -EOPNOTSUPP;
 	return rs_tcp_glue_rx_view(s, len, flags, v);
+}
+
+void rs_sock_rx_prefetch(struct rs_sock *const *socks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (socks[i] != NULL)
+			rte_prefetch0(socks[i]);
+	for (unsigned stage = 0; stage < 3; stage++)
+		for (size_t i = 0; i < n; i++)
+			if (socks[i] != NULL && socks[i]->kind == RS_SOCK_TCP &&
+			    socks[i]->tcp.conn != NULL)
+				rs_tcp_rx_prefetch(socks[i]->tcp.conn, stage);
 }
 
 int rs_sock_rx_take(struct rs_sock *s, size_t n, unsigned flags)

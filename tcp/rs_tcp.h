@@ -870,6 +870,16 @@ ssize_t rs_tcp_recv(struct rs_tcp_conn *c, uint64_t now, void *buf, size_t len);
 struct rs_byte_ring *rs_tcp_rcv_ring(struct rs_tcp_conn *c);
 
 /**
+ * A hint that @p c's receive side is read soon (a batch of Receives over
+ * many connections, whose state is out of the cache): stage 0 brings the
+ * connection's state toward the cache, stage 1 its receive ring, stage 2
+ * the first unread bytes.  Each stage reads what the one before brought:
+ * run a stage over every connection of the batch before the next, so
+ * that their cache misses overlap instead of coming one after another.
+ */
+void rs_tcp_rx_prefetch(const struct rs_tcp_conn *c, unsigned stage);
+
+/**
  * Release the @p n oldest bytes of the receive ring (from its tail;
  * mark moves too if it was behind), opening the window; sends a window
  * update if it opened enough.

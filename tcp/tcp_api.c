@@ -288,6 +288,24 @@ struct rs_byte_ring *rs_tcp_rcv_ring(struct rs_tcp_conn *c)
 	return c->rcv;
 }
 
+void rs_tcp_rx_prefetch(const struct rs_tcp_conn *c, unsigned stage)
+{
+	struct rs_byte_view v;
+
+	switch (stage) {
+	case 0: /* the state a read looks at, and the ring's pointer */
+		__builtin_prefetch(c);
+		__builtin_prefetch(&c->rcv);
+		break;
+	case 1:
+		__builtin_prefetch(c->rcv);
+		break;
+	default:
+		if (rs_byte_ring_read_view(c->rcv, &v) != 0)
+			__builtin_prefetch(v.seg[0].ptr);
+	}
+}
+
 int rs_tcp_consumed(struct rs_tcp_conn *c, uint64_t now, size_t n)
 {
 	if (n > rs_byte_ring_count(c->rcv))
