@@ -52,6 +52,7 @@
 #include "rs_rpc.h"
 #include "rs_svc.h"
 #include "rs_svc_ctl.h"
+#include "rs_wire.h"
 
 #define ERR(name) REMSOCK__REMOTE_SOCKET_SERVICE_ERROR__ERROR_CODE__##name
 #define RPC_ERR(name) REMSOCK__RPC__RPC_ERROR_CODE__RPC_##name
@@ -301,23 +302,13 @@ struct stats_fill {
 	bool nomem;
 };
 
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
 static void stats_add(void *arg, const char *name, uint64_t value)
 {
 	struct stats_fill *f = arg;
 	size_t nlen = strlen(name);
-	size_t inner = 1 + varint_len(nlen) + nlen + 1 + varint_len(value);
-	size_t need = 1 + varint_len(inner) + inner;
+	size_t inner = 1 + rs_wire_varint_size(nlen) + nlen + 1 +
+		       rs_wire_varint_size(value);
+	size_t need = 1 + rs_wire_varint_size(inner) + inner;
 	Remsock__Rpc__StatsCounter *c;
 
 	if (f->nomem || f->resp->truncated)

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "rs_wire.h"
 #include "svc_pvt.h"
 
 /* Field numbers from proto/remote_socket.proto. */
@@ -34,27 +35,6 @@ enum {
 /* Header bytes of an entry with its data apart: two tags and lengths,
  * stream_offset's tag and value, data's tag and length. */
 #define HEAD_MAX (2 * (1 + 5) + 1 + 10 + 1 + 5)
-
-static size_t varint_size(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
 
 static size_t runs_len(const struct svc_runs *r)
 {
@@ -105,7 +85,7 @@ static size_t plan_entry(const Remsock__ReceiveBatchEntry *e,
 	*p = (struct plan){0};
 	if (r == NULL || runs == NULL || runs_len(runs) == 0 || r->has_data) {
 		p->entry = protobuf_c_message_get_packed_size(&e->base);
-		return 1 + varint_size(p->entry) + p->entry;
+		return 1 + rs_wire_varint_size(p->entry) + p->entry;
 	}
 	p->apart = true;
 	dlen = runs_len(runs);
@@ -120,11 +100,11 @@ static size_t plan_entry(const Remsock__ReceiveBatchEntry *e,
 
 		p->entry_rest = protobuf_c_message_get_packed_size(&c.base);
 	}
-	p->reply = 1 + varint_size(dlen) + dlen + p->reply_rest;
+	p->reply = 1 + rs_wire_varint_size(dlen) + dlen + p->reply_rest;
 	if (r->has_stream_offset)
-		p->reply += 1 + varint_size((uint64_t)r->stream_offset);
-	p->entry = 1 + varint_size(p->reply) + p->reply + p->entry_rest;
-	return 1 + varint_size(p->entry) + p->entry;
+		p->reply += 1 + rs_wire_varint_size((uint64_t)r->stream_offset);
+	p->entry = 1 + rs_wire_varint_size(p->reply) + p->reply + p->entry_rest;
+	return 1 + rs_wire_varint_size(p->entry) + p->entry;
 }
 
 /* Bytes of the entry written in call memory (all but its data). */
@@ -165,20 +145,20 @@ static uint8_t *write_entry(const Remsock__ReceiveBatchEntry *e,
 	uint8_t *start = o;
 
 	*o++ = TAG(BATCH_ENTRIES, WIRE_LEN);
-	o = put_varint(o, p->entry);
+	o = rs_wire_put_varint(o, p->entry);
 	if (!p->apart) {
 		o += protobuf_c_message_pack(&e->base, o);
 		piece(ps, start, (size_t)(o - start));
 		return o;
 	}
 	*o++ = TAG(ENTRY_REPLY, WIRE_LEN);
-	o = put_varint(o, p->reply);
+	o = rs_wire_put_varint(o, p->reply);
 	if (r->has_stream_offset) {
 		*o++ = TAG(REPLY_STREAM_OFFSET, WIRE_VARINT);
-		o = put_varint(o, (uint64_t)r->stream_offset);
+		o = rs_wire_put_varint(o, (uint64_t)r->stream_offset);
 	}
 	*o++ = TAG(REPLY_DATA, WIRE_LEN);
-	o = put_varint(o, runs_len(runs));
+	o = rs_wire_put_varint(o, runs_len(runs));
 	piece(ps, start, (size_t)(o - start));
 	piece(ps, runs->iov[0].iov_base, runs->iov[0].iov_len);
 	piece(ps, runs->iov[1].iov_base, runs->iov[1].iov_len);

@@ -28,7 +28,7 @@ static uint64_t arena_failures(struct rs_arena *arena)
  * none. */
 uint64_t rs_rpc_frame_call_id(const uint8_t *p, size_t len)
 {
-	struct rs_wire_field f;
+	struct rs_wire_field f = {0};
 	uint64_t id = 0;
 	size_t pos = 0;
 

@@ -29,6 +29,7 @@
 #include "rs_arena.h"
 #include "rs_frame.h"
 #include "rs_http.h"
+#include "rs_wire.h"
 #include "wire_pvt.h"
 
 #define URL_MAX 256
@@ -243,27 +244,6 @@ static void http_error(struct rs_http_conn *c, uint64_t id, int status,
 
 /* ---- protobuf bits: the few fields of the envelopes, by hand ------------ */
 
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-static size_t varint_size(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
 /* Copy text for a detail: printable ASCII, quotes and backslashes made
  * harmless, so the runtimes' `error_detail: "([^"]*)"` still matches. */
 static void clean_copy(char *out, size_t cap, const uint8_t *p, size_t len)
@@ -283,16 +263,16 @@ static size_t error_response(uint8_t *buf, unsigned field, int64_t code,
 			     const char *detail)
 {
 	size_t dl = strlen(detail);
-	size_t inner =
-	    1 + varint_size((uint64_t)code) + 1 + varint_size(dl) + dl;
+	size_t inner = 1 + rs_wire_varint_size((uint64_t)code) + 1 +
+		       rs_wire_varint_size(dl) + dl;
 	uint8_t *p = buf;
 
 	*p++ = (uint8_t)(field << 3 | 2);
-	p = put_varint(p, inner);
+	p = rs_wire_put_varint(p, inner);
 	*p++ = 1 << 3 | 0;
-	p = put_varint(p, (uint64_t)code);
+	p = rs_wire_put_varint(p, (uint64_t)code);
 	*p++ = 2 << 3 | 2;
-	p = put_varint(p, dl);
+	p = rs_wire_put_varint(p, dl);
 	memcpy(p, detail, dl);
 	return (size_t)(p + dl - buf);
 }
@@ -429,7 +409,7 @@ int rs_http_conn_respond(struct rs_http_conn *c, const uint8_t *frame,
 		return 0;
 	}
 	small[0] = 1 << 3 | 2; /* Response.response */
-	n = (size_t)(put_varint(small + 1, body.len) - small);
+	n = (size_t)(rs_wire_put_varint(small + 1, body.len) - small);
 	emit(c, id.v, 200, "application/octet-stream", small, n, body.p,
 	     body.len);
 	return 0;

@@ -21,6 +21,7 @@
 
 #include "rs_frame.h"
 #include "rs_rpc.h"
+#include "rs_wire.h"
 
 /* Field numbers from proto/rpc.proto. */
 enum {
@@ -45,27 +46,6 @@ struct layout {
 	size_t total;  /* the RpcResponse message */
 };
 
-static size_t varint_size(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
 /* Every field number here is below 16: its tag is one byte. */
 static uint8_t *put_tag(uint8_t *p, unsigned field, unsigned wire)
 {
@@ -75,12 +55,12 @@ static uint8_t *put_tag(uint8_t *p, unsigned field, unsigned wire)
 
 static uint8_t *put_len(uint8_t *p, unsigned field, size_t len)
 {
-	return put_varint(put_tag(p, field, WIRE_LEN), len);
+	return rs_wire_put_varint(put_tag(p, field, WIRE_LEN), len);
 }
 
 static size_t len_field_size(size_t len)
 {
-	return 1 + varint_size(len) + len;
+	return 1 + rs_wire_varint_size(len) + len;
 }
 
 /* protobuf encodes negative int32 and enum values sign-extended to 64 bits. */
@@ -136,7 +116,7 @@ static void plan(const struct rs_rpc_call *call, const ProtobufCMessage *body,
 			: protobuf_c_message_get_packed_size(body);
 	l->tail = 0;
 	l->detail = strlen(call->detail);
-	l->total = 1 + varint_size(call->call_id);
+	l->total = 1 + rs_wire_varint_size(call->call_id);
 	if (!is_error(call)) {
 		l->error = 0;
 		if (body != NULL && call->tail != NULL)
@@ -145,7 +125,7 @@ static void plan(const struct rs_rpc_call *call, const ProtobufCMessage *body,
 			l->total += len_field_size(l->packed + l->tail);
 		return;
 	}
-	l->error = 1 + varint_size(int_wire(error_code(call)));
+	l->error = 1 + rs_wire_varint_size(int_wire(error_code(call)));
 	if (l->detail > 0)
 		l->error += len_field_size(l->detail);
 	if (body != NULL)
@@ -211,7 +191,7 @@ static size_t head_write(uint8_t *h, const struct rs_rpc_call *call,
 
 	rs_frame_header_write(h, l->total);
 	p = put_tag(p, RESPONSE_CALL_ID, WIRE_VARINT);
-	p = put_varint(p, call->call_id);
+	p = rs_wire_put_varint(p, call->call_id);
 	if (!is_error(call)) {
 		if (body != NULL)
 			p = put_len(p, RESPONSE_BODY, l->packed + l->tail);
@@ -222,7 +202,7 @@ static size_t head_write(uint8_t *h, const struct rs_rpc_call *call,
 							  : RESPONSE_RPC_ERROR,
 		    l->error);
 	p = put_tag(p, ERROR_CODE, WIRE_VARINT);
-	p = put_varint(p, int_wire(error_code(call)));
+	p = rs_wire_put_varint(p, int_wire(error_code(call)));
 	if (l->detail > 0) {
 		p = put_len(p, ERROR_DETAIL, l->detail);
 		memcpy(p, call->detail, l->detail);
