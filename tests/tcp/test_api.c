@@ -443,11 +443,10 @@ static void test_zero_copy_send(void **state)
 		for (size_t i = 0; i < n; i++)
 			assert_int_equal(k.data[i], (uint8_t)(round * 7 + i));
 		if (round > 0)
-			rs_tcp_input(st, 3 * MS, ip("198.18.0.1"),
-				     ip("198.18.0.2"), b,
-				     seg(b, 80, 50000, 1001, una, RS_TCP_ACK,
-					 65535, 0),
-				     0);
+			rs_tcp_input(
+			    st, 3 * MS, ip("198.18.0.1"), ip("198.18.0.2"), b,
+			    seg(b, 80, 50000, 1001, una, RS_TCP_ACK, 65535, 0),
+			    0);
 		una += (uint32_t)n;
 	}
 	assert_true(k.two_pieces);
