@@ -305,20 +305,44 @@ static void send_wait(struct svc_call *sc, struct svc_sock *ss,
 		rs_svc_sys_error(&sc->rpc, EAGAIN, "send buffer full");
 }
 
+/* The reply of a call run again from its state (a wait keeps its
+ * method), empty; NULL: the error is set. */
+static void *resume_reply(struct svc_call *sc)
+{
+	const ProtobufCMessageDescriptor *d = sc->rpc.method->resp_desc;
+	ProtobufCMessage *resp =
+	    rs_arena_alloc(sc->rpc.arena, d->sizeof_message);
+
+	if (resp == NULL) {
+		rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
+		return NULL;
+	}
+	protobuf_c_message_init(d, resp);
+	sc->rpc.resp = resp;
+	return resp;
+}
+
+/* A kept batch's or Poll's asks: after their count (64 bits, so that
+ * the asks are aligned).  @return the count. */
+static uint64_t kept_asks(const struct svc_call *sc, const void **asks)
+{
+	uint64_t n;
+
+	memcpy(&n, sc->wait->frame, sizeof(n));
+	*asks = sc->wait->frame + sizeof(n);
+	return n;
+}
+
 static void send_resume(struct svc_call *sc)
 {
 	const struct send_wait *sw = (const void *)sc->wait->frame;
 	Remsock__SendRequest rest = REMSOCK__SEND_REQUEST__INIT;
 	struct rs_rpc_call *call = &sc->rpc;
-	Remsock__SendReply *resp = rs_arena_alloc(call->arena, sizeof(*resp));
+	Remsock__SendReply *resp = resume_reply(sc);
 	struct svc_sock *ss;
 	enum step st;
 
-	if (resp == NULL) {
-		rs_svc_sys_error(call, ENOMEM, "no call memory");
-	} else {
-		remsock__send_reply__init(resp);
-		call->resp = &resp->base;
+	if (resp != NULL) {
 		rest.socket_descriptor = (char *)sw->desc;
 		rest.stream_offset = sw->offset;
 		rest.data =
@@ -648,26 +672,10 @@ static int do_receive(void *ctx, struct rs_rpc_call *call,
 	return receive_run(sc, call, req, (void *)respm);
 }
 
-/* A reply for a call run again from its state; NULL: the error is set. */
-static void *resume_reply(struct svc_call *sc, size_t size,
-			  void (*init)(void *))
-{
-	void *resp = rs_arena_alloc(sc->rpc.arena, size);
-
-	if (resp == NULL) {
-		rs_svc_sys_error(&sc->rpc, ENOMEM, "no call memory");
-		return NULL;
-	}
-	init(resp);
-	sc->rpc.resp = resp;
-	return resp;
-}
-
 static void recv_resume(struct svc_call *sc)
 {
 	Remsock__ReceiveRequest req;
-	Remsock__ReceiveReply *resp = resume_reply(
-	    sc, sizeof(*resp), (void (*)(void *))remsock__receive_reply__init);
+	Remsock__ReceiveReply *resp = resume_reply(sc);
 
 	ask_request(&req, (const void *)sc->wait->frame);
 	if (resp != NULL && receive_run(sc, &sc->rpc, &req, resp) < 0)
@@ -908,16 +916,12 @@ static int do_receive_batch(void *ctx, struct rs_rpc_call *call,
 
 static void batch_resume(struct svc_call *sc)
 {
-	const uint8_t *st = sc->wait->frame;
-	const struct recv_ask *k = (const void *)(st + sizeof(uint64_t));
+	const struct recv_ask *k;
+	uint64_t n = kept_asks(sc, (const void **)&k);
 	Remsock__ReceiveBatchRequest req = REMSOCK__RECEIVE_BATCH_REQUEST__INIT;
-	Remsock__ReceiveBatchReply *resp =
-	    resume_reply(sc, sizeof(*resp),
-			 (void (*)(void *))remsock__receive_batch_reply__init);
+	Remsock__ReceiveBatchReply *resp = resume_reply(sc);
 	Remsock__ReceiveRequest *r;
-	uint64_t n;
 
-	memcpy(&n, st, sizeof(n));
 	r = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(*r));
 	req.receives = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(r));
 	if (resp != NULL && (r == NULL || req.receives == NULL))
@@ -1039,15 +1043,12 @@ static int do_poll(void *ctx, struct rs_rpc_call *call,
 
 static void poll_resume(struct svc_call *sc)
 {
-	const uint8_t *st = sc->wait->frame;
-	const struct poll_ask *k = (const void *)(st + sizeof(uint64_t));
+	const struct poll_ask *k;
+	uint64_t n = kept_asks(sc, (const void **)&k);
 	Remsock__PollRequest req = REMSOCK__POLL_REQUEST__INIT;
-	Remsock__PollReply *resp = resume_reply(
-	    sc, sizeof(*resp), (void (*)(void *))remsock__poll_reply__init);
+	Remsock__PollReply *resp = resume_reply(sc);
 	Remsock__PollEvent *e;
-	uint64_t n;
 
-	memcpy(&n, st, sizeof(n));
 	e = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(*e));
 	req.events = rs_arena_alloc(sc->rpc.arena, (n + 1) * sizeof(e));
 	if (resp != NULL && (e == NULL || req.events == NULL))
