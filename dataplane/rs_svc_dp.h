@@ -79,6 +79,8 @@ struct rs_svc_dp_stats {
 	uint64_t http_errors;	 /**< answered with an HTTP error status */
 	uint64_t http_idle;	 /**< HTTP connections closed for idleness */
 	uint64_t tls_failed;	 /**< TLS handshakes or records that failed */
+	uint64_t dns_dropped;	 /**< datagrams on a DNS query's port that
+				      were not its answer */
 	/* Gauges. */
 	uint64_t conns_open; /**< RPC connections now */
 	uint64_t socks_open; /**< proxied sockets now */

@@ -1694,6 +1694,7 @@ void rs_svc_dp_stats_get(const struct rs_svc_dp *sdp,
 		st->http_errors += LOAD(w->st.http_errors);
 		st->http_idle += LOAD(w->st.http_idle);
 		st->tls_failed += LOAD(w->st.tls_failed);
+		st->dns_dropped += LOAD(w->st.dns_dropped);
 		st->conns_open += LOAD(w->nconns);
 		st->socks_open += LOAD(w->nsocks);
 		st->waits += LOAD(w->nwaits);

@@ -40,17 +40,35 @@
 #define GAI(name) REMSOCK__RESOLVE_REPLY__ERROR_CODE__SOCKET_EAI_##name
 
 #define FD_BASE 1000000
-#define DNS_SOCKS 16
+/* c-ares' sockets: one per server. */
+#define DNS_FDS 16
+/* Queries out at once, each on a port of its own. */
+#define DNS_PORTS 256
 #define DNS_ADDRS 16
 /* Aliases (CNAMEs) kept for a Resolve's reply, at most. */
 #define DNS_ALIASES 8
 #define TIMEOUT_CHECK_NS (10ull * 1000 * 1000)
 
+struct svc_dns;
+
+/* One query sent: the port it went from, open until its answer. */
+struct dns_port {
+	struct rs_sock *s; /* NULL: free */
+	struct svc_dns *d;
+	uint64_t born_ns;
+	uint8_t id[2]; /* the query's ID, as sent */
+	uint16_t fd;   /* the c-ares socket it was sent on, less FD_BASE */
+};
+
 struct svc_dns {
 	struct svc_worker *w;
 	ares_channel ch;
-	struct rs_sock *socks[DNS_SOCKS];
-	unsigned pending; /* queries not answered yet */
+	bool fd_open[DNS_FDS];
+	struct sockaddr_in server[DNS_FDS]; /* what each one "connected" to */
+	struct dns_port ports[DNS_PORTS];
+	unsigned nports;       /* ports open */
+	uint64_t port_life_ns; /* the longest one try waits, twice */
+	unsigned pending;      /* queries not answered yet */
 	uint64_t next_check_ns;
 };
 
@@ -69,37 +87,76 @@ struct dns_q {
 
 /* ---- c-ares' sockets ---------------------------------------------------- */
 
-static struct rs_sock *fd_sock(struct svc_dns *d, ares_socket_t fd)
+/*
+ * A c-ares socket is a server's address, not a stack socket: each query
+ * (each try of one) goes out from a stack UDP socket of its own, bound to
+ * a random port (RFC 5452 section 9.2; RFC 6056 algorithm 1, since the
+ * port is picked before the server is known), and that port takes one
+ * datagram carrying the query's ID from the server and then closes.  So
+ * an answer is matched on the server's address (the stack socket is
+ * connected), the port and the ID (here) and the question (c-ares); a
+ * forger must guess the port as well as the ID.  Datagrams that are not
+ * the answer are dropped and counted (rpc.dns_dropped).  A port also
+ * closes when no query is out any more, when it is older than the
+ * longest one try may wait (twice), and, when DNS_PORTS are open, for a
+ * new query (the oldest first: its try then times out and c-ares asks
+ * again).
+ */
+
+static int fd_index(const struct svc_dns *d, ares_socket_t fd)
 {
 	unsigned i = (unsigned)(fd - FD_BASE);
 
-	return fd >= FD_BASE && i < DNS_SOCKS ? d->socks[i] : NULL;
+	return fd >= FD_BASE && i < DNS_FDS && d->fd_open[i] ? (int)i : -1;
 }
 
-static void dns_sock_event(struct rs_sock *s, unsigned ev, void *user)
+static void port_close(struct dns_port *p)
 {
-	struct svc_dns *d = user;
+	if (p->s == NULL)
+		return;
+	rs_sock_close(p->s);
+	p->s = NULL;
+	p->d->nports--;
+}
 
-	for (unsigned i = 0; i < DNS_SOCKS; i++)
-		if (d->socks[i] == s && (ev & RS_SOCK_EV_READABLE))
-			ares_process_fd(d->ch, FD_BASE + (int)i,
-					ARES_SOCKET_BAD);
+static void dns_port_event(struct rs_sock *s, unsigned ev, void *user)
+{
+	struct dns_port *p = user;
+
+	if (p->s == s && (ev & RS_SOCK_EV_READABLE))
+		ares_process_fd(p->d->ch, FD_BASE + p->fd, ARES_SOCKET_BAD);
+}
+
+/* A port for a query: a free slot, else the oldest's. */
+static struct dns_port *port_take(struct svc_dns *d)
+{
+	struct dns_port *old = &d->ports[0];
+
+	for (unsigned i = 0; i < DNS_PORTS; i++) {
+		if (d->ports[i].s == NULL)
+			return &d->ports[i];
+		if (d->ports[i].born_ns < old->born_ns)
+			old = &d->ports[i];
+	}
+	port_close(old);
+	return old;
 }
 
 static ares_socket_t dns_socket(int domain, int type, int proto, void *user)
 {
 	struct svc_dns *d = user;
 
+	(void)proto;
 	if (domain != AF_INET || type != SOCK_DGRAM) {
 		errno = EAFNOSUPPORT;
 		return ARES_SOCKET_BAD;
 	}
-	for (unsigned i = 0; i < DNS_SOCKS; i++) {
-		if (d->socks[i] != NULL)
+	for (unsigned i = 0; i < DNS_FDS; i++) {
+		if (d->fd_open[i])
 			continue;
-		d->socks[i] =
-		    rs_sock_open(d->w->lc, RS_SOCK_UDP, dns_sock_event, d);
-		return d->socks[i] != NULL ? FD_BASE + (int)i : ARES_SOCKET_BAD;
+		d->fd_open[i] = true;
+		memset(&d->server[i], 0, sizeof(d->server[i]));
+		return FD_BASE + (int)i;
 	}
 	errno = EMFILE;
 	return ARES_SOCKET_BAD;
@@ -108,31 +165,29 @@ static ares_socket_t dns_socket(int domain, int type, int proto, void *user)
 static int dns_close(ares_socket_t fd, void *user)
 {
 	struct svc_dns *d = user;
-	struct rs_sock *s = fd_sock(d, fd);
+	int i = fd_index(d, fd);
 
-	if (s == NULL)
+	if (i < 0)
 		return -1;
-	rs_sock_close(s);
-	d->socks[fd - FD_BASE] = NULL;
+	for (unsigned k = 0; k < DNS_PORTS; k++)
+		if (d->ports[k].fd == i)
+			port_close(&d->ports[k]);
+	d->fd_open[i] = false;
 	return 0;
 }
 
 static int dns_connect(ares_socket_t fd, const struct sockaddr *sa,
 		       ares_socklen_t len, void *user)
 {
-	struct rs_sock *s = fd_sock(user, fd);
-	int rc;
+	struct svc_dns *d = user;
+	int i = fd_index(d, fd);
 
-	if (s == NULL || sa->sa_family != AF_INET ||
+	if (i < 0 || sa->sa_family != AF_INET ||
 	    len < sizeof(struct sockaddr_in)) {
 		errno = EINVAL;
 		return -1;
 	}
-	rc = rs_sock_connect(s, (const struct sockaddr_in *)sa);
-	if (rc < 0) {
-		errno = -rc;
-		return -1;
-	}
+	memcpy(&d->server[i], sa, sizeof(d->server[i]));
 	return 0;
 }
 
@@ -140,15 +195,31 @@ static ares_ssize_t dns_recvfrom(ares_socket_t fd, void *buf, size_t len,
 				 int flags, struct sockaddr *from,
 				 ares_socklen_t *fromlen, void *user)
 {
-	struct rs_sock *s = fd_sock(user, fd);
+	struct svc_dns *d = user;
+	int i = fd_index(d, fd);
 	struct sockaddr_in sin;
-	ssize_t n;
+	ssize_t n = -EAGAIN;
 
-	if (s == NULL) {
+	(void)flags;
+	if (i < 0) {
 		errno = EBADF;
 		return -1;
 	}
-	n = rs_sock_recvfrom(s, buf, len, 0, &sin);
+	for (unsigned k = 0; k < DNS_PORTS && n == -EAGAIN; k++) {
+		struct dns_port *p = &d->ports[k];
+
+		while (p->s != NULL && p->fd == i) {
+			n = rs_sock_recvfrom(p->s, buf, len, 0, &sin);
+			if (n < 0)
+				break;
+			if (n >= 2 && memcmp(buf, p->id, 2) == 0) {
+				port_close(p); /* its one answer */
+				break;
+			}
+			SVC_CNT_INC(d->w, dns_dropped);
+			n = -EAGAIN;
+		}
+	}
 	if (n < 0) {
 		errno = (int)-n;
 		return -1;
@@ -163,21 +234,48 @@ static ares_ssize_t dns_recvfrom(ares_socket_t fd, void *buf, size_t len,
 static ares_ssize_t dns_sendv(ares_socket_t fd, const struct iovec *iov, int n,
 			      void *user)
 {
-	struct rs_sock *s = fd_sock(user, fd);
+	const struct sockaddr_in any = {.sin_family = AF_INET};
+	struct svc_dns *d = user;
+	int i = fd_index(d, fd);
+	struct dns_port *p;
 	uint8_t buf[4096];
 	size_t len = 0;
 	ssize_t rc;
 
-	for (int i = 0; i < n; i++) {
-		if (iov[i].iov_len > sizeof(buf) - len) {
+	if (i < 0 || d->server[i].sin_family != AF_INET) {
+		errno = EBADF;
+		return -1;
+	}
+	for (int k = 0; k < n; k++) {
+		if (iov[k].iov_len > sizeof(buf) - len) {
 			errno = EMSGSIZE;
 			return -1;
 		}
-		memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
-		len += iov[i].iov_len;
+		memcpy(buf + len, iov[k].iov_base, iov[k].iov_len);
+		len += iov[k].iov_len;
 	}
-	rc = s != NULL ? rs_sock_send(s, buf, len, 0) : -EBADF;
+	if (len < 2) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = port_take(d);
+	p->s = rs_sock_open(d->w->lc, RS_SOCK_UDP, dns_port_event, p);
+	if (p->s == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	d->nports++;
+	p->d = d;
+	p->fd = (uint16_t)i;
+	p->born_ns = rs_lcore_now_ns(d->w->lc);
+	memcpy(p->id, buf, 2);
+	rc = rs_sock_bind(p->s, &any); /* a random port */
+	if (rc == 0)
+		rc = rs_sock_connect(p->s, &d->server[i]);
+	if (rc == 0)
+		rc = rs_sock_send(p->s, buf, len, 0);
 	if (rc < 0) {
+		port_close(p);
 		errno = (int)-rc;
 		return -1;
 	}
@@ -219,6 +317,10 @@ static struct svc_dns *dns_open(struct svc_worker *w,
 		return NULL;
 	}
 	d->w = w;
+	/* c-ares waits timeout_ms for a try, doubled for each round of the
+	 * servers: tries rounds at most. */
+	d->port_life_ns = ((uint64_t)c->timeout_ms * 1000000ull)
+			  << RTE_MIN(c->tries, 10u);
 	rc = ares_init_options(&d->ch, &o,
 			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
 				   ARES_OPT_TRIES | ARES_OPT_LOOKUPS);
@@ -275,18 +377,28 @@ static void dns_poll_one(struct svc_worker *w, struct svc_dns *d)
 {
 	uint64_t now;
 
-	if (d == NULL || d->pending == 0)
+	if (d == NULL || (d->pending == 0 && d->nports == 0))
 		return;
 	now = rs_lcore_now_ns(w->lc);
-	if (now < d->next_check_ns)
+	if (d->pending > 0 && now < d->next_check_ns)
 		return;
 	d->next_check_ns = now + TIMEOUT_CHECK_NS;
-	/* Events are edge hints: pick up answers an event left behind. */
-	for (unsigned i = 0; i < DNS_SOCKS; i++)
-		if (d->socks[i] != NULL && rs_sock_readable(d->socks[i]) >= 0)
-			ares_process_fd(d->ch, FD_BASE + (int)i,
+	for (unsigned i = 0; i < DNS_PORTS; i++) {
+		struct dns_port *p = &d->ports[i];
+
+		if (p->s == NULL)
+			continue;
+		/* No query out: no answer is awaited. */
+		if (d->pending == 0 || now - p->born_ns > d->port_life_ns)
+			port_close(p);
+		/* Events are edge hints: pick up answers an event left
+		 * behind. */
+		else if (rs_sock_readable(p->s) >= 0)
+			ares_process_fd(d->ch, FD_BASE + p->fd,
 					ARES_SOCKET_BAD);
-	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	}
+	if (d->pending > 0)
+		ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
 /* A reload's [dns]: a new channel for new queries; the old one drains.

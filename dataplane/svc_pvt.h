@@ -258,6 +258,8 @@ struct svc_worker_stats {
 	uint64_t http_errors;	 /* answered with an HTTP error status */
 	uint64_t http_idle;	 /* HTTP connections closed for idleness */
 	uint64_t tls_failed;	 /* TLS handshakes or records that failed */
+	uint64_t dns_dropped;	 /* datagrams on a DNS query's port that
+				    were not its answer */
 	uint64_t session_closed; /* sockets closed: their session ended */
 	uint64_t sessions_full;	 /* connections left without a session */
 };

@@ -58,6 +58,9 @@ static const struct rule rules[] = {
      "from that address."},
     {EXACT, "rpc.tls_failed", "rpc_tls_failed_total", C, NULL, NULL,
      "TLS connections ended by a handshake or record error."},
+    {EXACT, "rpc.dns_dropped", "rpc_dns_dropped_total", C, NULL, NULL,
+     "Datagrams on a DNS query's port that were not its answer (wrong "
+     "ID): spoofing attempts or late copies."},
     /* Calls. */
     {EXACT, "rpc.calls", "rpc_calls_total", C, NULL, NULL,
      "Calls dispatched by the workers."},

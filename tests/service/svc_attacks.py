@@ -27,6 +27,11 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                DNS knows, to a DNS server that never answers: the calls
                over quota send no query (before, 2,000 refused calls
                still sent 4,000 DNS packets).
+  dns_spoof    a far host forges DNS answers with the query's ID to the
+               last query's port, and with a wrong ID to the query's
+               own port: neither is taken, the real answer is; each
+               query goes from a port of its own (before, all from one
+               socket: the ID was all a forger had to guess).
   udp_steal    mallory binds, with SO_REUSEADDR, the UDP port where the
                bystander receives: refused (before, the newest socket on
                the port took the datagrams, whichever app it was); two
@@ -652,6 +657,58 @@ def t_dns_flood(echo):
     dns.close()
 
 
+def dns_answer(query, ip, qid=None):
+    """A one-A-record answer to @query (its question copied)."""
+    end = 12
+    while query[end]:
+        end += 1 + query[end]
+    question = query[12:end + 5]
+    return ((qid if qid is not None else query[:2]) +
+            struct.pack('!HHHHH', 0x8180, 1, 1, 0, 0) + question +
+            struct.pack('!HHHIH', 0xc00c, 1, 1, 60, 4) +
+            socket.inet_aton(ip))
+
+
+def t_dns_spoof(echo):
+    """A far host that forges DNS answers must guess the port too."""
+    dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dns.bind((PEER, 53))  # [dns] servers
+    dns.settimeout(WAIT_S)
+    e, watch = client('eve'), client('demo')  # demo: [service] operator
+    dropped0 = watch.stats()['rpc.dns_dropped']
+    ports, ids, wrong = [], [], []
+    for i in range(12):
+        cid = e.start('Resolve', pb.rs.ResolveRequest(name=f's{i}.eve.test'))
+        query, (_, port) = dns.recvfrom(512)
+        real = f'198.18.0.{100 + i}'
+        if ports:  # a forger who knows the ID and the last query's port
+            dns.sendto(dns_answer(query, '198.18.0.66'), (PROXY, ports[-1]))
+        # on the right port, a wrong ID: dropped, and the port stays open
+        bad = bytes([query[0] ^ 0x5a, query[1]])
+        dns.sendto(dns_answer(query, '198.18.0.67', bad), (PROXY, port))
+        dns.sendto(dns_answer(query, real), (PROXY, port))
+        ports.append(port)
+        ids.append(query[:2])
+        got = [socket.inet_ntoa(a)
+               for a in e.finish('Resolve', cid).packed_address]
+        if got != [real]:
+            wrong.append((i, got))
+    check('12 DNS queries went from at least 10 different ports with '
+          'as many different IDs, each taking only its own answer: forged '
+          "answers with the query's ID at the last query's port, and with "
+          'a wrong ID at its own, were not taken',
+          len(set(ports)) >= 10 and len(set(ids)) >= 10 and not wrong,
+          (ports, ids, wrong))
+    check('the forged answers with a wrong ID were dropped and counted '
+          '(rpc.dns_dropped)',
+          until(lambda: watch.stats()['rpc.dns_dropped'] >= dropped0 + 12,
+                'rpc.dns_dropped'),
+          watch.stats()['rpc.dns_dropped'] - dropped0)
+    e.close()
+    watch.close()
+    dns.close()
+
+
 def t_udp_steal(echo):
     """SO_REUSEADDR must not let one app take another's port."""
     reuse = [pb.rs.SocketOption(level=1, option=2,
@@ -1043,7 +1100,7 @@ def main():
     for t in (t_close_early, t_close_held, t_guess, t_guess_rate, t_unauth,
               t_clients,
               t_big_batch,
-              t_dns_flood, t_udp_steal, t_listeners, t_control, t_parked,
+              t_dns_flood, t_dns_spoof, t_udp_steal, t_listeners, t_control, t_parked,
               t_multi_wake, t_amplify, t_http_amplify):
         try:
             t(echo)
