@@ -274,12 +274,13 @@ static int do_resolve(void *ctx, struct rs_rpc_call *call,
 	}
 	if (inet_pton(AF_INET, req->name, &a) == 1)
 		return rs_svc_resolve_reply(call, (void *)respm, req->name,
-					    &a.s_addr, 1, len);
+					    &a.s_addr, 1, len, NULL, 0);
 	for (uint32_t i = 0; i < cfg->nhosts; i++)
 		if (strcasecmp(cfg->hosts[i].name, req->name) == 0)
 			return rs_svc_resolve_reply(
 			    call, (void *)respm, cfg->hosts[i].name,
-			    cfg->hosts[i].addr, cfg->hosts[i].naddr, len);
+			    cfg->hosts[i].addr, cfg->hosts[i].naddr, len, NULL,
+			    0);
 	if (cfg->dns.nservers == 0) {
 		rs_svc_error(call, ERR(GAI_ERROR), GAI(NONAME),
 			     "'%.60s' is not in [hosts], and no [dns] "

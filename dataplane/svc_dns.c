@@ -77,8 +77,9 @@ struct dns_q {
 	struct svc_wait *wt; /* the parked call; NULL before it parks */
 	bool done, orphan;
 	int status;
-	uint32_t n;
+	uint32_t n, n6;
 	uint32_t addr[DNS_ADDRS];
+	uint8_t addr6[DNS_ADDRS][16]; /* AAAA records, when IPv6 was asked */
 	char canon[256];
 	/* The names CNAMEs led from (gethostbyname_ex()'s alias list). */
 	char aliases[DNS_ALIASES][256];
@@ -458,6 +459,12 @@ static void q_done(void *arg, int status, int timeouts,
 			memcpy(&q->addr[q->n++],
 			       &((struct sockaddr_in *)n->ai_addr)->sin_addr,
 			       4);
+	for (struct ares_addrinfo_node *n = res ? res->nodes : NULL;
+	     n != NULL && q->n6 < DNS_ADDRS; n = n->ai_next)
+		if (n->ai_family == AF_INET6)
+			memcpy(q->addr6[q->n6++],
+			       &((struct sockaddr_in6 *)n->ai_addr)->sin6_addr,
+			       16);
 	if (res != NULL && res->name != NULL)
 		snprintf(q->canon, sizeof(q->canon), "%s", res->name);
 	/* c-ares names the question; the canonical name is where the
@@ -511,7 +518,7 @@ static const char *status_text(int status)
 	switch (status) {
 	case ARES_SUCCESS:
 	case ARES_ENODATA:
-		return "no IPv4 address";
+		return "no address of the families asked";
 	case ARES_ENOTFOUND:
 		return "no such name (NXDOMAIN)";
 	case ARES_ETIMEOUT:
@@ -535,7 +542,7 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 {
 	const char *name = req->name;
 
-	if (q->status != ARES_SUCCESS || q->n == 0) {
+	if (q->status != ARES_SUCCESS || q->n + q->n6 == 0) {
 		rs_svc_error(call, ERR(GAI_ERROR),
 			     q->status == ARES_SUCCESS ? GAI(NONAME)
 						       : gai_of(q->status),
@@ -543,7 +550,8 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 		return 0;
 	}
 	if (rs_svc_resolve_reply(call, resp, q->canon[0] ? q->canon : name,
-				 q->addr, q->n, rs_svc_resolve_len(req)) < 0)
+				 q->addr, q->n, rs_svc_resolve_len(req),
+				 (const uint8_t(*)[16])q->addr6, q->n6) < 0)
 		return -ENOMEM;
 	resp->aliases =
 	    rs_arena_alloc(call->arena, (q->naliases + 1) * sizeof(char *));
@@ -556,12 +564,22 @@ static int q_answer(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 	return 0;
 }
 
+static bool resolve_v6(const Remsock__ResolveRequest *req)
+{
+	for (size_t i = 0; i < req->n_address_families; i++)
+		if (req->address_families[i] ==
+		    REMSOCK__CREATE_SOCKET_REQUEST__SOCKET_FAMILY__IPv6)
+			return true;
+	return false;
+}
+
 static int ex_resolve(void *ctx, struct rs_rpc_call *call,
 		      const ProtobufCMessage *reqm, ProtobufCMessage *respm)
 {
 	const Remsock__ResolveRequest *req = (const void *)reqm;
+	/* IPv6 asked: AAAA records too (A and AAAA asked at once). */
 	struct ares_addrinfo_hints hints = {
-	    .ai_family = AF_INET,
+	    .ai_family = resolve_v6(req) ? AF_UNSPEC : AF_INET,
 	    .ai_flags = ARES_AI_NOSORT | ARES_AI_CANONNAME,
 	};
 	struct svc_call *sc = ctx;

@@ -305,22 +305,25 @@ struct Remsock__ResolveReply;
 struct Remsock__ResolveRequest;
 
 /**
- * Which addresses a Resolve asks for: 4 (IPv4, also when it names no
- * family), 16 (IPv6 only: answered with IPv4-mapped addresses, as
+ * How a Resolve's IPv4 addresses are answered: 4 (IPv4, also when it
+ * names no family), 16 (IPv6 only: IPv4-mapped addresses, as
  * getaddrinfo()'s AI_V4MAPPED), or 0 (neither: answered ADDRFAMILY).
  */
 unsigned rs_svc_resolve_len(const struct Remsock__ResolveRequest *req);
 
 /**
  * Fill a Resolve reply with @p n IPv4 addresses (network order), as
- * @p len bytes each (rs_svc_resolve_len()), and the canonical name, in
- * call->arena.
+ * @p len bytes each (rs_svc_resolve_len()), then @p n6 IPv6 ones (DNS's
+ * AAAA records, when IPv6 was asked), and the canonical name, in
+ * call->arena.  IPv4 first: the proxy's network is IPv4 only, and a
+ * client that takes the first address must get one it can reach.
  *
  * @return 0, or -ENOMEM.
  */
 int rs_svc_resolve_reply(struct rs_rpc_call *call,
 			 struct Remsock__ResolveReply *resp, const char *name,
-			 const uint32_t *addr, unsigned n, unsigned len);
+			 const uint32_t *addr, unsigned n, unsigned len,
+			 const uint8_t (*addr6)[16], unsigned n6);
 
 /** Write @p ip (network order) as 16 bytes: ::ffff:a.b.c.d, or :: for
  *  0.0.0.0 (as Linux names an unbound IPv6 socket). */

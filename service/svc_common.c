@@ -451,10 +451,10 @@ unsigned rs_svc_resolve_len(const Remsock__ResolveRequest *req)
 
 int rs_svc_resolve_reply(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 			 const char *name, const uint32_t *addr, unsigned n,
-			 unsigned len)
+			 unsigned len, const uint8_t (*addr6)[16], unsigned n6)
 {
-	resp->packed_address =
-	    rs_arena_alloc(call->arena, n * sizeof(*resp->packed_address));
+	resp->packed_address = rs_arena_alloc(
+	    call->arena, (n + n6) * sizeof(*resp->packed_address));
 	if (resp->packed_address == NULL)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
@@ -469,7 +469,16 @@ int rs_svc_resolve_reply(struct rs_rpc_call *call, Remsock__ResolveReply *resp,
 		resp->packed_address[i] =
 		    (ProtobufCBinaryData){.len = len, .data = p};
 	}
-	resp->n_packed_address = n;
+	for (unsigned i = 0; i < n6; i++) {
+		uint8_t *p = rs_arena_alloc(call->arena, 16);
+
+		if (p == NULL)
+			return -ENOMEM;
+		memcpy(p, addr6[i], 16);
+		resp->packed_address[n + i] =
+		    (ProtobufCBinaryData){.len = 16, .data = p};
+	}
+	resp->n_packed_address = n + n6;
 	resp->canonical_name = rs_arena_strdup(call->arena, name);
 	return resp->canonical_name != NULL ? 0 : -ENOMEM;
 }

@@ -62,7 +62,8 @@ tb_ns_bg "$TB_DIR/dns.log" dnsmasq --keep-in-foreground --no-resolv \
 	--address=/svc.test/"$TB_PEER_IP" --address=/invalid/ \
 	--host-record=real.alias.test,"$TB_PEER_IP" \
 	--cname=www.alias.test,real.alias.test \
-	--host-record=noaddr.test,2001:db8::1 --local=/noaddr.test/
+	--host-record=noaddr.test,2001:db8::1 --local=/noaddr.test/ \
+	--host-record=dual.test,"$TB_PEER_IP",2001:db8::2 --local=/dual.test/
 tb__wait_for "$TB_DIR/dns.log" 'started' 60 "$TB_BG_PID" ||
 	fail "dnsmasq starts"
 

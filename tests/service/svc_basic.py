@@ -346,6 +346,18 @@ def t_resolve():
           'IPv4 ones',
           [a for a in r6.packed_address] == [v6(PEER)] and ips(r46) == [PEER],
           (r6, r46))
+    # AAAA records, when IPv6 is asked: after the IPv4 addresses (the
+    # proxy's network is IPv4 only: the first address must be reachable).
+    six = [socket.inet_pton(socket.AF_INET6, f'2001:db8::{i}') for i in (1, 2)]
+    got = [list(resolve('dual.test', fam=fam).packed_address)
+           for fam in ((IPV4, IPV6), (IPV6,), (IPV4,))]
+    check('AAAA records answer when IPv6 is asked, after IPv4 (mapped when '
+          'IPv6 alone is asked); an IPv4 request gets IPv4 only',
+          got == [[socket.inet_aton(PEER), six[1]], [v6(PEER), six[1]],
+                  [socket.inet_aton(PEER)]], got)
+    r = resolve('noaddr.test', fam=(IPV6,))
+    check('a name with only an AAAA record answers it when IPv6 is asked',
+          list(r.packed_address) == [six[0]], r)
     ids = [c.start('Resolve', pb.rs.ResolveRequest(name=f'n{i}.svc.test'))
            for i in range(20)]
     got = [ips(c.finish('Resolve', i)) for i in ids]
