@@ -125,6 +125,7 @@ static const struct key keys[] = {
     KEY(rpc, http_idle_s, K_UINT, 0, 86400, 0),
     KEY(rpc, http_request_s, K_UINT, 0, 86400, 0),
     KEY(rpc, max_conns, K_UINT, 0, 1u << 20, 0),
+    KEY(rpc, max_request_mb, K_UINT, 4, 64, 0),
     KEY(rpc, unauth_per_source, K_UINT, 1, 65536, 0),
     KEY(rpc, unauth_max, K_UINT, 0, 1u << 20, 0),
     KEY(rpc, auth_fail_per_min, K_UINT, 0, 1u << 20, 0),

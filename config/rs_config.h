@@ -144,6 +144,10 @@ struct rs_config {
 		/** RPC and HTTP connections a worker takes; 0: half of
 		 *  [tcp] max_conns (the rest is the tenants'). */
 		uint32_t max_conns;
+		/** Largest request (a native frame, an HTTP body), MiB, on
+		 *  an authenticated connection; what one holds above 4 MiB
+		 *  while it arrives is its app's buffered_bytes. */
+		uint32_t max_request_mb;
 		/** Connections not authenticated yet, from one address. */
 		uint32_t unauth_per_source;
 		/** ... and from all addresses, a worker; 0: half of its

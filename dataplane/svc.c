@@ -1242,12 +1242,12 @@ static struct svc_worker *worker_new(struct rs_svc_dp *sdp, struct rs_lcore *lc)
 	const struct rs_config *cfg = sdp->sh->cfg;
 	/* Calls whose memory fits SVC_ARENA_KEEP allocate nothing once
 	 * warm (a ReceiveBatch of a few hundred entries needs ~64 KiB). */
+	size_t request_max = (size_t)cfg->rpc.max_request_mb << 20;
 	struct rs_arena_conf ac = {
 	    .keep = SVC_ARENA_KEEP,
-	    .limit = 2 * RS_FRAME_MAX_DEFAULT + SVC_OUT_MAX,
+	    .limit = 2 * request_max + SVC_OUT_MAX,
 	};
-	struct rs_arena_conf hac = {.limit =
-					2 * SVC_HTTP_BODY_MAX + (1u << 20)};
+	struct rs_arena_conf hac = {.limit = 2 * request_max + (1u << 20)};
 	struct svc_worker *w = calloc(1, sizeof(*w));
 	char name[RTE_HASH_NAMESIZE];
 	struct rte_hash_parameters hp = {

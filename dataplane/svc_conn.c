@@ -112,6 +112,39 @@ void svc_conn_charge(struct svc_worker *w, struct svc_conn *c)
 	out_charge(w, c);
 }
 
+size_t svc_request_max(const struct svc_worker *w)
+{
+	return (size_t)w->sh->cfg->rpc.max_request_mb << 20;
+}
+
+/* Keep what a large request holds while it arrives (its assembly buffer
+ * above SVC_REQUEST_FREE) charged to the app: @return false when its
+ * buffered_bytes have no room (the connection then ends, and the memory
+ * with it). */
+static bool big_charge(struct svc_worker *w, struct svc_conn *c)
+{
+	size_t held = c->http != NULL ? rs_http_conn_body_held(c->http)
+				      : rs_frame_decoder_held(c->dec);
+	uint64_t want = held > SVC_REQUEST_FREE ? held - SVC_REQUEST_FREE : 0;
+	int32_t app = out_app(c);
+
+	if (want == c->big_charged)
+		return true;
+	if (app < 0) /* cannot be: the limit is SVC_REQUEST_FREE until then */
+		return want == 0;
+	if (want < c->big_charged) {
+		rs_apps_uncharge(w->sh->apps, (uint32_t)app,
+				 RS_QUOTA_BUFFERED_BYTES,
+				 c->big_charged - want);
+	} else if (rs_apps_charge(w->sh->apps, (uint32_t)app,
+				  RS_QUOTA_BUFFERED_BYTES,
+				  want - c->big_charged) < 0) {
+		return false;
+	}
+	c->big_charged = want;
+	return true;
+}
+
 /* Whether the connection's app has used up a quota that holds its input
  * back rather than failing its calls: its replies waiting (output_bytes),
  * or its calls at the control thread (control_calls: a burst of them then
@@ -141,6 +174,9 @@ static void conn_close(struct svc_worker *w, struct svc_conn *c, bool abort)
 	starved_drop(w, c);
 	c->out_off = c->out_len;
 	out_set(w, c, 0);
+	if (c->big_charged != 0)
+		rs_apps_uncharge(w->sh->apps, (uint32_t)out_app(c),
+				 RS_QUOTA_BUFFERED_BYTES, c->big_charged);
 	if (c->http != NULL)
 		SVC_CNT_ADD(w, http_errors,
 			    rs_http_conn_stats(c->http)->http_errors);
@@ -617,7 +653,7 @@ ssize_t svc_conn_feed(struct svc_worker *w, struct svc_conn *c,
 		rs_http_conn_input(c->http, p, len, c->input_ns, &used);
 		out_charge(w, c); /* answers the codec made or held */
 		app_bytes(w, c, 0, used);
-		return (ssize_t)used;
+		return big_charge(w, c) ? (ssize_t)used : -1;
 	}
 	while (off < len && !svc_conn_full(w, c)) {
 		rc = rs_frame_decode(c->dec, p + off, len - off, &used, &fr);
@@ -628,7 +664,7 @@ ssize_t svc_conn_feed(struct svc_worker *w, struct svc_conn *c,
 			svc_conn_call(w, c, c->app, fr.data, fr.len);
 	}
 	app_bytes(w, c, 0, off);
-	return (ssize_t)off;
+	return big_charge(w, c) ? (ssize_t)off : -1;
 }
 
 /* Feed what the connection's RX ring holds, where it lies (frames inside

@@ -110,7 +110,8 @@ static int authenticate(void *ctx, struct rs_rpc_call *call,
 	if (req->has_session && c->session < 0 &&
 	    w->sh->cfg->service.session_grace_s != 0)
 		c->session = svc_session_join(w, (uint32_t)app, req->session);
-	rs_frame_decoder_set_max(c->dec, 0); /* full frames from now on */
+	/* Full frames from now on. */
+	rs_frame_decoder_set_max(c->dec, svc_request_max(w));
 	resp->app_id = rs_arena_strdup(call->arena,
 				       rs_apps_id(w->sh->apps, (uint32_t)app));
 	return 0;

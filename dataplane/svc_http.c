@@ -76,8 +76,11 @@ static int ticket_app(struct svc_worker *w, struct svc_conn *c,
 /* The connection's output is charged to its first authenticated app. */
 static void owner_set(struct svc_conn *c, int app)
 {
-	if (c->out_owner < 0)
-		c->out_owner = app;
+	if (c->out_owner >= 0)
+		return;
+	c->out_owner = app;
+	/* Requests above SVC_HTTP_BODY_MAX, charged to it from now on. */
+	rs_http_conn_set_body_max(c->http, svc_request_max(c->w));
 }
 
 static void metrics_add(void *m, const char *name, uint64_t value)

@@ -68,8 +68,13 @@
 /* Largest frame before a connection authenticates (an Authenticate is a
  * few hundred bytes). */
 #define SVC_UNAUTH_FRAME_MAX 4096u
-/* Largest body of an HTTP request: as large as a native frame. */
+/* Largest body of an HTTP request before its connection has an owner
+ * (svc_request_max() after): as large as a native frame. */
 #define SVC_HTTP_BODY_MAX RS_FRAME_MAX_DEFAULT
+/* A request (frame, HTTP body) may hold this much while it arrives for
+ * free; the rest is charged to its app's buffered_bytes
+ * (svc_conn.c's big_charge()). */
+#define SVC_REQUEST_FREE RS_FRAME_MAX_DEFAULT
 
 /* Hash key of a descriptor: its 22 characters and zero padding to a
  * multiple of 4 bytes, since rte_jhash reads whole words. */
@@ -199,6 +204,9 @@ struct svc_conn {
 	size_t out_off, out_len, out_cap;
 	uint64_t out_counted; /* of them, counted in w->out_bytes */
 	uint64_t out_charged; /* ... and charged to its app's output_bytes */
+	/* A large request's bytes above SVC_REQUEST_FREE held while it
+	 * arrives, charged to the app's buffered_bytes. */
+	uint64_t big_charged;
 	/* (HTTP: c->out and the codec's held responses both count.) */
 	size_t room_min; /* TX ring room input waits for (native) */
 	struct svc_wait_list waits;
@@ -526,6 +534,9 @@ void svc_app_counters(const struct rs_svc_dp *sdp, rs_svc_counter_fn emit,
 /* Bring the output's count and charge up to date (after the HTTP codec
  * held or wrote responses). */
 void svc_conn_charge(struct svc_worker *w, struct svc_conn *c);
+/* The largest request an authenticated connection may send ([rpc]
+ * max_request_mb). */
+size_t svc_request_max(const struct svc_worker *w);
 /* A failed authentication from @p ip (network order) for @p app (its
  * number; negative: no such app): counted, and rated against [rpc]
  * auth_fail_per_min. */

@@ -1021,6 +1021,16 @@ bool rs_http_conn_done(const struct rs_http_conn *c)
 	return c->failed || (c->closing && c->head == c->next);
 }
 
+void rs_http_conn_set_body_max(struct rs_http_conn *c, size_t body_max)
+{
+	c->body_max = body_max;
+}
+
+size_t rs_http_conn_body_held(const struct rs_http_conn *c)
+{
+	return c->body_cap;
+}
+
 size_t rs_http_conn_held_bytes(const struct rs_http_conn *c)
 {
 	return c->held_bytes;

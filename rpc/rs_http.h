@@ -105,6 +105,14 @@ struct rs_http_conn *rs_http_conn_create(const struct rs_http_ops *ops,
 /** Free the codec and the responses it holds; NULL is ignored. */
 void rs_http_conn_destroy(struct rs_http_conn *c);
 
+/** Change the largest request body, for requests whose headers come
+ *  from now on. */
+void rs_http_conn_set_body_max(struct rs_http_conn *c, size_t body_max);
+
+/** @return bytes the codec holds for the request body in progress (or
+ *  kept from the last one). */
+size_t rs_http_conn_body_held(const struct rs_http_conn *c);
+
 /**
  * Parse bytes from the client.  After each request served it stops when
  * ops->full says so or rs_http_conn_busy() holds: the bytes after that

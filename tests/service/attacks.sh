@@ -38,7 +38,7 @@ mallory = mallory-secret-for-the-tests
 eve = eve-secret-for-the-tests
 [quotas]
 mallory = sockets=4 output_bytes=4194304 listeners=2 control_calls=8
-eve = pending_calls=2 parked_bytes=2097152
+eve = pending_calls=2 parked_bytes=2097152 buffered_bytes=16777216
 [dns]
 servers = $TB_PEER_IP
 timeout_ms = 3000

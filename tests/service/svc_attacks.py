@@ -48,6 +48,11 @@ Prints 'check NAME ok|FAIL: why' lines for the shell script.
                parks a 1.5 MiB Send on a peer that does not read, and a
                second one is refused, though its pending_calls (2) would
                allow it.
+  big_request  eve (buffered_bytes=16 MiB) starts three 10 MiB frames
+               (up to [rpc] max_request_mb) and sends all but a byte of
+               each: the bytes each holds above 4 MiB are eve's, so the
+               third connection ends; the bystander works; the charge comes
+               back when eve's connections go.
   multi_wake   mallory parks 63 Polls and a ReceiveBatch of 500 entries
                each on one quiet socket; 50 echo round trips of the
                bystander run none of them again (remsock.Stats'
@@ -843,6 +848,54 @@ def t_parked(echo):
     lst.s.close()
 
 
+def t_big_request(echo):
+    """Requests above 4 MiB are charged to their app while they arrive:
+    eve (buffered_bytes=16 MiB) starts three 10 MiB frames and sends all
+    of each but its last byte (its assembly buffer then holds 10 MiB, 6
+    above the free 4): two fit, the third connection ends; all is given
+    back when eve goes."""
+    by = Bystander(echo)
+    idle = by.idle_rtt()
+    by.start()
+    watch = client('eve')
+    # eve's sockets of the attacks before are closed: their rings given
+    # back (waited for).
+    until(lambda: watch.stats()['quota.buffered_bytes.used'] == 0,
+          "eve's rings given back")
+    conns, ended_third = [], False
+    for k in range(3):
+        c = client('eve')
+        conns.append(c)
+        try:
+            c.sock.sendall(struct.pack('>I', 10 << 20) +
+                           bytes((10 << 20) - 1))
+        except OSError:
+            ended_third = k == 2
+            break
+        if k < 2:
+            until(lambda: watch.stats()['quota.buffered_bytes.used'] ==
+                  (k + 1) * (6 << 20), 'the frame charged')
+    if not ended_third:  # sent before remsockd ended it: it ends now
+        conns[2].sock.settimeout(WAIT_S)
+        try:
+            ended_third = conns[2].sock.recv(1) == b''
+        except OSError:
+            ended_third = True
+    st = watch.stats()
+    check('three 10 MiB frames, all but a byte of each sent: two are '
+          'charged 6 MiB each to eve (buffered_bytes=16 MiB), the third '
+          'ends its connection', ended_third and
+          st['quota.buffered_bytes.used'] == 12 << 20 and
+          st['quota.buffered_bytes.refused'] >= 1, (ended_third, st))
+    by.finish('large requests held half-sent', idle)
+    for c in conns:
+        c.close()
+    check("eve's connections gone, the charge is given back",
+          until(lambda: watch.stats()['quota.buffered_bytes.used'] == 0,
+                'buffered_bytes back'), watch.stats())
+    watch.close()
+
+
 def t_multi_wake(echo):
     """Parked Polls and ReceiveBatches wake for their own sockets only:
     before, every proxied socket's event on the worker ran every one of
@@ -1101,7 +1154,7 @@ def main():
               t_clients,
               t_big_batch,
               t_dns_flood, t_dns_spoof, t_udp_steal, t_listeners, t_control, t_parked,
-              t_multi_wake, t_amplify, t_http_amplify):
+              t_big_request, t_multi_wake, t_amplify, t_http_amplify):
         try:
             t(echo)
         except Exception as e:

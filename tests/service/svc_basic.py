@@ -1084,6 +1084,65 @@ def t_bulk():
     conn.close()
 
 
+def t_big_send():
+    """One Send of 6 MiB, above the 4 MiB frame size the other calls
+    keep to ([rpc] max_request_mb = 16): Java's runtime sends each write
+    whole.  A frame above 16 MiB ends its connection; others go on."""
+    size = 6 << 20
+    blob = os.urandom(size)
+    lst = Listener()
+    c = client()
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    conn = lst.accept()
+    got = {}
+
+    def reader():
+        data = b''
+        while len(data) < size:
+            b = conn.recv(1 << 20)
+            if not b:
+                break
+            data += b
+        got['data'] = data
+    t = threading.Thread(target=reader)
+    t.start()
+    r = c.call('Send', pb.rs.SendRequest(socket_descriptor=d, data=blob,
+                                         stream_offset=0,
+                                         timeout_seconds=WAIT_S))
+    t.join(2 * WAIT_S)
+    check('one Send of 6 MiB is taken whole, and Linux receives it intact',
+          r.data_sent == size and got.get('data') == blob,
+          (r.data_sent, len(got.get('data', b''))))
+    big = client()
+    try:
+        big.call('Send', pb.rs.SendRequest(socket_descriptor=d,
+                                           data=bytes(17 << 20),
+                                           stream_offset=size))
+        why = 'answered'
+    except (EOFError, OSError) as e:
+        why = type(e).__name__
+    r = c.call('Send', pb.rs.SendRequest(socket_descriptor=d, data=b'on',
+                                         stream_offset=size))
+    check('a request above max_request_mb ends its connection; the '
+          'socket and other connections go on',
+          why != 'answered' and r.data_sent == 2 and
+          read_n(conn, 2) == b'on', why)
+    big.close()
+    close(c, d)
+    conn.close()
+
+
+def read_n(conn, n):
+    out = b''
+    while len(out) < n:
+        b = conn.recv(n - len(out))
+        if not b:
+            break
+        out += b
+    return out
+
+
 def t_reask():
     """A Receive reply lost with its connection is asked for again."""
     lst = Listener()
@@ -1275,7 +1334,7 @@ def t_malformed():
 
 SCENARIOS = [t_auth, t_http, t_create_connect_names, t_errors, t_resolve,
              t_options_shutdown, t_streams,
-             t_reconnect, t_udp, t_ipv6, t_tls, t_listen_accept, t_poll, t_batch, t_bulk, t_reask,
+             t_reconnect, t_udp, t_ipv6, t_tls, t_listen_accept, t_poll, t_batch, t_bulk, t_big_send, t_reask,
              t_quota, t_malformed, t_fuzz]
 
 for t in SCENARIOS:

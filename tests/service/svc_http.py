@@ -378,6 +378,52 @@ def t_java_shapes():
     c.close()
 
 
+def t_big_send():
+    """Java's runtime sends each write whole: a Send of 6 MiB, above the
+    4 MiB body limit, on a connection that has served an authenticated
+    call (its app is charged for it: [rpc] max_request_mb); on a fresh
+    connection it is refused (413), since nothing has authenticated its
+    sender yet."""
+    size = 6 << 20
+    blob = os.urandom(size)
+    lst = socket.socket()
+    lst.bind((PEER, 0))
+    lst.listen(1)
+    lst.settimeout(20)
+    c = Client(PROXY, PORT, TICKET)
+    d = tcp_socket(c)
+    c.call('Connect', pb.rs.ConnectRequest(
+        socket_descriptor=d, remote_ip=addr(PEER, lst.getsockname()[1]),
+        timeout_seconds=20))
+    conn, _ = lst.accept()
+    conn.settimeout(20)
+    got = {}
+
+    def reader():
+        got['data'] = read_n(conn, size)
+    t = threading.Thread(target=reader)
+    t.start()
+    r = c.call('Send', pb.rs.SendRequest(socket_descriptor=d, data=blob,
+                                         stream_offset=0,
+                                         timeout_seconds=20))
+    t.join(40)
+    check('HTTP: one Send of 6 MiB is taken whole, and Linux receives it '
+          'intact', r.data_sent == size and got.get('data') == blob,
+          (r.data_sent, len(got.get('data', b''))))
+    body = envelope('Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=blob, stream_offset=size), TICKET)
+    s = raw()  # the head alone: the answer comes before the body
+    s.sendall(raw_request(b'', length=len(body)))
+    status, _, why, _ = read_response(s)
+    check('HTTP: the same as the first request of a connection is 413',
+          status == 413, (status, why[:80]))
+    s.close()
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    c.close()
+    conn.close()
+    lst.close()
+
+
 def t_apps():
     """Two apps' tickets on one connection: each sees its own sockets
     only, and the small app's quotas hold."""
@@ -684,7 +730,7 @@ def t_many_connections():
 
 def main():
     for t in (t_socket_example, t_https, t_dns_example, t_bulk, t_errors,
-              t_java_shapes, t_apps,
+              t_java_shapes, t_big_send, t_apps,
               t_deadlines,
               t_http_errors, t_malformed_bodies, t_keepalive, t_pipeline,
               t_many_connections):
