@@ -138,13 +138,14 @@ print('listening', flush=True)
 threading.Event().wait()
 PY
 tb_ns_bg "$TB_DIR/peers.log" python3 "$TB_DIR/peers.py" "$PEER" "$BYTES"
+# shellcheck disable=SC2317 # called by tb_until
 listening() {
 	tb_ns ss -Hltn "sport = :8080" | grep -q LISTEN &&
 		grep -q listening "$TB_DIR/peers.log"
 }
 tb_until 60 listening || { echo "shim.sh: the Linux peers did not start" >&2 && exit 1; }
 
-# The shimmed Python clients.
+# The shimmed Python clients (python3 -c's text: its quotes are Python's).
 PY_DOWN='import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 buf, out = bytearray(1 << 20), sys.stdout.buffer
@@ -153,6 +154,7 @@ while True:
     if not k:
         break
     out.write(memoryview(buf)[:k])'
+# shellcheck disable=SC2089
 PY_UP='import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 with open(sys.argv[3], "rb") as f:
@@ -180,6 +182,7 @@ measure() {
 	[[ -n $PROFILE ]] && rec=(perf record -q -g -o "$PROFILE/perf-$t-$which.data" --)
 	local in=/dev/null
 	[[ $t == tcp-up && $which == remsock ]] && in=$WWW/blob
+	# shellcheck disable=SC2090
 	export PY_DOWN PY_UP
 	tm=$( { TIMEFORMAT='%R %U %S'; time tb_ns "${rec[@]}" bash -c "$cmd" \
 		<"$in" >"$out" 2>"$out.err"; } 2>&1)
