@@ -378,6 +378,44 @@ def t_java_shapes():
     c.close()
 
 
+def t_go_shapes():
+    """App Engine Go's socket package (socket_classic.go) as it calls:
+    Resolve asks IPv4 and IPv6 and the first address's length picks the
+    family; CreateSocket connects at once (remote_ip, with hostname_hint
+    when the name was resolved); Write is a Send with stream_offset and
+    a timeout, Read a Receive; Close has no send_offset."""
+    c = Client(PROXY, PORT, TICKET)
+    r = c.call('Resolve', pb.rs.ResolveRequest(
+        name='web.svc.test', address_families=[IPV4, IPV6]))
+    first = r.packed_address[0]
+    check('Go: the first address of an IPv4 + IPv6 Resolve is an IPv4 one '
+          '(the proxy reaches it)', len(first) == 4 and
+          socket.inet_ntoa(first) == PEER, r)
+    d = c.call('CreateSocket', pb.rs.CreateSocketRequest(
+        family=IPV4 if len(first) == 4 else IPV6, protocol=TCP,
+        remote_ip=pb.rs.AddressPort(port=WEB_PORT, packed_address=first,
+                                    hostname_hint='web.svc.test'))
+    ).socket_descriptor
+    req = b'GET /blob HTTP/1.0\r\n\r\n'
+    n = c.call('Send', pb.rs.SendRequest(
+        socket_descriptor=d, data=req, stream_offset=0,
+        timeout_seconds=10)).data_sent
+    data = b''
+    while True:
+        r = c.call('Receive', pb.rs.ReceiveRequest(
+            socket_descriptor=d, data_size=65536, timeout_seconds=10))
+        if not r.data:
+            break
+        data += r.data
+    body = data.split(b'\r\n\r\n', 1)[-1]
+    c.call('Close', pb.rs.CloseRequest(socket_descriptor=d))
+    check('Go: CreateSocket with remote_ip and hostname_hint, Send, '
+          'Receive to EOF, Close without send_offset: the page, whole',
+          n == len(req) and hashlib.sha256(body).hexdigest() == WEB_SHA,
+          (n, len(body)))
+    c.close()
+
+
 def t_big_send():
     """Java's runtime sends each write whole: a Send of 6 MiB, above the
     4 MiB body limit, on a connection that has served an authenticated
@@ -730,7 +768,7 @@ def t_many_connections():
 
 def main():
     for t in (t_socket_example, t_https, t_dns_example, t_bulk, t_errors,
-              t_java_shapes, t_big_send, t_apps,
+              t_java_shapes, t_go_shapes, t_big_send, t_apps,
               t_deadlines,
               t_http_errors, t_malformed_bodies, t_keepalive, t_pipeline,
               t_many_connections):
