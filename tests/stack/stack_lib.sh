@@ -229,7 +229,10 @@ st_clean() {
 # st_clean_tcp LOG WHAT NSTAT0 NSTAT1: st_clean for a run whose bursts
 # exceed the testbed's queues, so that segments are lost or delayed past
 # a retransmission timeout.  Then duplicates reach the stack
-# (tcp_out_of_window), and segments or RSTs for connections it has
+# (tcp_out_of_window; tcp_paws when timestamps are on and an original
+# comes after its resend, or after later segments, which the steering
+# between two workers can also hold back), and segments or RSTs for
+# connections it has
 # finished with (tcp_no_socket, tcp_no_socket_rst, tcp_rst_ignored in
 # TIME-WAIT), and SYNs resent for connections a SYN cookie has already
 # made (tcp_syn_challenged); the stack's TX queue may refuse packets
@@ -244,9 +247,9 @@ st_clean_tcp() {
 	local log=$1 what=$2 rx recovery=0 d r
 	st_clean "$log" "$what" --tx-drops-ok tcp_out_of_window \
 		tcp_rst_ignored tcp_no_socket tcp_no_socket_rst \
-		tcp_syn_challenged
+		tcp_syn_challenged tcp_paws
 	for r in out_of_window rst_ignored no_socket no_socket_rst \
-		syn_challenged; do
+		syn_challenged paws; do
 		d=$(tb_counter "$log" "drop.tcp_$r")
 		recovery=$((recovery + ${d:-0}))
 	done
