@@ -206,6 +206,7 @@ struct rs_config {
 		bool sack;		 /**< RFC 2018 SACK offered */
 		bool syncookies;	 /**< SYN cookies past the SYN queue */
 		bool hystart;		 /**< HyStart++ (RFC 9406) */
+		bool tlp;		 /**< Tail Loss Probe (RFC 8985 §7) */
 		enum rs_config_cc {
 			RS_CONFIG_CC_NEWRENO, /**< RFC 5681 / 6582 */
 			RS_CONFIG_CC_CUBIC,   /**< RFC 9438 */

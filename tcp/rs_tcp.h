@@ -17,7 +17,8 @@
  * left 0 / NULL), rs_tcp_sockopts' rcv_lock and snd_lock, rs_tcp_info's
  * rcv_buf, snd_buf and rcv_rtt_ns, and the rcv_tuned, snd_tuned and
  * tune_refused counters (appended); and HyStart++ (rs_tcp_config's hystart,
- * the hystart_* counters). */
+ * the hystart_* counters).  v1.7 adds the Tail Loss Probe (RFC 8985 §7:
+ * rs_tcp_config's tlp, the tlp_* counters, appended). */
 
 /**
  * @file
@@ -308,7 +309,14 @@ enum rs_tcp_state {
 	/* API v1.6: HyStart++ (RFC 9406) */                                   \
 	X(HYSTART_CSS, "hystart_css")                                          \
 	X(HYSTART_CSS_UNDONE, "hystart_css_undone")                            \
-	X(HYSTART_CA, "hystart_ca")
+	X(HYSTART_CA, "hystart_ca")                                            \
+	/* API v1.7: Tail Loss Probe (RFC 8985 §7): probes sent; recoveries   \
+	 * a probe's ACK started (holes below it); losses it repaired alone    \
+	 * (cwnd reduced); probes that proved needless (D-SACK, dup ACK) */    \
+	X(TLP_PROBES, "tlp_probes")                                            \
+	X(TLP_RECOVERY, "tlp_recovery")                                        \
+	X(TLP_REPAIRED, "tlp_repaired")                                        \
+	X(TLP_NEEDLESS, "tlp_needless")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -483,6 +491,11 @@ struct rs_tcp_config {
 				     initial slow start: leave it when the
 				     round trip starts to grow (a queue
 				     filling), before a loss says so;
+				     default off */
+	bool tlp;		/**< API v1.7: Tail Loss Probe (RFC 8985 §7;
+				     SACK connections): when no ACK comes
+				     for two round trips, resend the last
+				     segment instead of waiting for the RTO;
 				     default off */
 	uint8_t isn_secret[16]; /**< RFC 6528 key (also keys the flow hash
 				     and RFC 6056 port choice); fill it from

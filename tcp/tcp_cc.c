@@ -186,6 +186,7 @@ void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 	c->dsack_undo = false;
 	c->n_sb = 0; /* RFC 6675 §5.1: the peer may renege */
 	c->high_rxt = c->snd_una;
+	c->tlp_out = c->tlp_lost = false; /* go-back-N resends it all */
 }
 
 /* Whether the window limits the flow (RFC 9438 §5.8, RFC 7661): cwnd
@@ -243,6 +244,7 @@ static void cc_recovery_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 					 c->snd_mss);
 		c->in_recovery = false;
 		c->dupacks = 0;
+		c->tlp_lost = false;
 		return;
 	}
 	RS_TCP_COUNT(c->st, PARTIAL_ACKS);
@@ -438,6 +440,70 @@ static void dsack_check(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 					   (unsigned)RS_TCP_DUPTHRESH_MAX);
 }
 
+/* Whether the scoreboard holds all of [@p l, @p r). */
+static bool sacked(const struct rs_tcp_conn *c, uint32_t l, uint32_t r)
+{
+	for (unsigned j = 0; j < c->n_sb; j++)
+		if (RS_SEQ_LEQ(c->sb[j].left, l) &&
+		    RS_SEQ_GEQ(c->sb[j].right, r))
+			return true;
+	return false;
+}
+
+/* RFC 8985 §7.4, as Linux decides it: what the ACKs after a tail loss
+ * probe say.
+ *   - The probe arrived (SACKed) with holes below it: everything there
+ *     left a PTO (two round trips) before it, so RACK would call it lost:
+ *     a SACK recovery starts with all of it lost (tlp_lost).
+ *   - An ACK beyond what was sent when the probe went, with no D-SACK:
+ *     the probe alone repaired a loss, which still calls for the
+ *     congestion response (cwnd to the reduced ssthresh).
+ *   - A D-SACK, or a duplicate ACK once all up to the probe arrived: the
+ *     original had arrived too; the probe was needless. */
+static void tlp_ack(struct rs_tcp_conn *c, uint64_t now,
+		    const struct rs_tcp_seg_in *s, uint32_t una0)
+{
+	uint32_t probe_end = RS_SEQ_MIN(c->tlp_end, c->snd_max);
+
+	if (!c->tlp_out)
+		return;
+	if (RS_SEQ_LT(c->snd_una, c->tlp_seq)) {
+		/* Its first byte SACKed (a FIN is not) */
+		if (c->in_recovery || !sacked(c, c->tlp_seq, c->tlp_seq + 1))
+			return;
+		c->tlp_out = false;
+		c->tlp_lost = true;
+		fast_retransmit(c, now, s->ack);
+		if (c->in_recovery)
+			RS_TCP_COUNT(c->st, TLP_RECOVERY);
+		else /* the losses of an earlier window: not again */
+			c->tlp_lost = false;
+		return;
+	}
+	if (dsack_of(s) && RS_SEQ_LT(s->opt.sack[0].left, probe_end) &&
+	    RS_SEQ_GT(s->opt.sack[0].right, c->tlp_seq)) {
+		c->tlp_out = false;
+		RS_TCP_COUNT(c->st, TLP_NEEDLESS);
+	} else if (RS_SEQ_GT(s->ack, c->tlp_end)) {
+		c->tlp_out = false;
+		RS_TCP_COUNT(c->st, TLP_REPAIRED);
+		if (!c->in_recovery) {
+			/* of cwnd: the flight is the little after the
+			 * probe */
+			c->ssthresh =
+			    cubic(c) ? rs_tcp_cubic_loss(c)
+				     : RS_TCP_MAX(c->cwnd / 2,
+						  2u * (uint32_t)c->snd_mss);
+			c->cwnd = RS_TCP_MAX(c->ssthresh, (uint32_t)c->snd_mss);
+			c->hs_phase = RS_TCP_HS_OFF;
+		}
+	} else if (c->snd_una == una0 && RS_SEQ_GEQ(c->snd_una, c->tlp_end) &&
+		   s->len == 0) {
+		c->tlp_out = false;
+		RS_TCP_COUNT(c->st, TLP_NEEDLESS);
+	}
+}
+
 /* RFC 6937 PRR-SSRB: cwnd for this ACK of a SACK recovery that
  * delivered @p delivered bytes (snd_una's advance and the change in
  * SACKed bytes). */
@@ -540,8 +606,11 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 	 * SACKed bytes (which falls as snd_una passes them). */
 	delivered =
 	    (int64_t)(c->snd_una - una0) + rs_tcp_sack_bytes(c) - sacked0;
+	tlp_ack(c, now, s, una0);
 	sack_after_ack(c, now, newly,
 		       (uint32_t)RS_TCP_MAX(delivered, (int64_t)0));
 	dsack_check(c, s);
+	if (c->snd_una != una0) /* RFC 8985 §7.2: new data acknowledged */
+		rs_tcp_tlp_arm(c, now);
 	return 0;
 }

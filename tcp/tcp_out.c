@@ -350,6 +350,29 @@ uint32_t rs_tcp_out_resend(struct rs_tcp_conn *c, uint64_t now, uint32_t seq,
 	return len;
 }
 
+uint32_t rs_tcp_out_tail_probe(struct rs_tcp_conn *c, uint64_t now,
+			       uint32_t *seq)
+{
+	bool fin = c->fin_sent && c->snd_max == rs_tcp_fin_seq(c) + 1;
+	uint32_t data = RS_TCP_MIN(c->snd_max - c->snd_una - fin,
+				   (uint32_t)rs_byte_ring_count(c->snd));
+	uint32_t len = RS_TCP_MIN(data, (uint32_t)c->snd_mss);
+	struct rs_tcp_seg s;
+
+	if (len == 0 && !fin)
+		return 0;
+	*seq = c->snd_una + data - len;
+	/* The tail, as it went: pushed. */
+	seg_of(c, &s, *seq,
+	       RS_TCP_ACK | (fin ? RS_TCP_FIN : 0) | (len ? RS_TCP_PSH : 0));
+	seg_payload(c, &s, rs_byte_ring_tail(c->snd) + (data - len), len);
+	if (emit_conn(c, &s, now) == -EAGAIN)
+		return 0;
+	count_data(c, *seq, len);
+	acked_now(c);
+	return len + fin;
+}
+
 void rs_tcp_out_probe(struct rs_tcp_conn *c, uint64_t now)
 {
 	struct rs_tcp_seg s;
@@ -502,6 +525,7 @@ static void cwnd_validate(struct rs_tcp_conn *c)
 
 void rs_tcp_out_push(struct rs_tcp_conn *c, uint64_t now)
 {
+	uint32_t max0 = c->snd_max;
 	bool sent = false;
 
 	if (c->snd != NULL && (data_state(c->state) || fin_state(c->state))) {
@@ -509,6 +533,8 @@ void rs_tcp_out_push(struct rs_tcp_conn *c, uint64_t now)
 			sent = true;
 		cwnd_validate(c);
 	}
+	if (c->snd_max != max0) /* new data: the probe timeout restarts */
+		rs_tcp_tlp_arm(c, now);
 	if (!sent && c->ack_now && rs_tcp_synchronized(c->state) &&
 	    rs_tcp_list_empty(&c->blink))
 		rs_tcp_out_ack(c, now, c->snd_nxt);

@@ -380,6 +380,15 @@ struct rs_tcp_conn {
 	uint32_t rtx_tsval;		   /* TSval of its first resend */
 	struct rs_tcp_cubic cub_undo;	   /* CUBIC's epoch before it */
 
+	/* Tail Loss Probe (RFC 8985 §7; tcp_timer.c, tcp_cc.c): the RTX
+	 * timer is armed as the probe timeout (tlp_pto) rather than the
+	 * RTO; a probe is out (tlp_out), the segment it resent began at
+	 * tlp_seq, and snd_max was tlp_end then; once an ACK shows holes
+	 * below a delivered probe, every unSACKed byte below tlp_seq is lost
+	 * (tlp_lost: RACK's verdict, as all of it left a PTO before) */
+	bool tlp_pto, tlp_out, tlp_lost;
+	uint32_t tlp_seq, tlp_end;
+
 	/* HyStart++ (RFC 9406, tcp_cc.c): its phase, the round (ends when
 	 * snd_una reaches hs_end), RTT samples and minimum of this round
 	 * and the last, and conservative slow start's baseline and rounds */
@@ -583,6 +592,11 @@ uint32_t rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now);
  *  snd_mss).  @return bytes sent (0: none, or emit() refused). */
 uint32_t rs_tcp_out_resend(struct rs_tcp_conn *c, uint64_t now, uint32_t seq,
 			   uint32_t len);
+/** Tail loss probe: resend the last segment sent (its last SMSS of data,
+ *  and the FIN if it went).  @return the sequence number it starts at
+ *  in *@p seq, and the sequence space it covers (0: nothing sent). */
+uint32_t rs_tcp_out_tail_probe(struct rs_tcp_conn *c, uint64_t now,
+			       uint32_t *seq);
 /** Zero-window probe: one byte at snd_una. */
 void rs_tcp_out_probe(struct rs_tcp_conn *c, uint64_t now);
 /** emit() held @p c's output back (-EAGAIN): queue it for
@@ -715,6 +729,11 @@ void rs_tcp_timer_set(struct rs_tcp_conn *c, enum tcp_timer_kind k,
 void rs_tcp_timer_stop(struct rs_tcp_conn *c, enum tcp_timer_kind k);
 /** (Re)start the retransmission timer at the current RTO. */
 void rs_tcp_timer_rtx_restart(struct rs_tcp_conn *c, uint64_t now);
+/** RFC 8985 §7.2: after new data went out or an ACK acknowledged new
+ *  data, arm the RTX timer as the probe timeout when that comes before
+ *  the RTO (a SACK connection with data in flight, no probe out, not in
+ *  recovery). */
+void rs_tcp_tlp_arm(struct rs_tcp_conn *c, uint64_t now);
 /** Arm the persist timer if data waits, nothing is in flight and no
  *  retransmission timer runs. */
 void rs_tcp_timer_persist_check(struct rs_tcp_conn *c, uint64_t now);

@@ -34,6 +34,9 @@
  *              which no SACK can show lost: without it only the RTO
  *              would resend it).  HighRxt does not move for it.
  *   exit       the cumulative ACK reaches RecoveryPoint (tcp_cc.c).
+ * A tail loss probe that arrives above holes makes every hole below it
+ * lost at once (RFC 8985's RACK would: they left a PTO before it), as
+ * DupThresh cannot when few segments follow them.
  */
 
 #include <string.h>
@@ -117,12 +120,14 @@ void rs_tcp_sack_trim(struct rs_tcp_conn *c)
 }
 
 /* IsLost() for the hole below range @p j, @p above SACKed bytes from
- * range j up. */
+ * range j up; or, after a tail loss probe arrived above holes, any hole
+ * below the probe (tcp_cc.c tlp_ack()). */
 static bool hole_lost(const struct rs_tcp_conn *c, unsigned j, uint32_t above)
 {
 	uint32_t dt = rs_tcp_dupthresh(c);
 
-	return c->n_sb - j >= dt || above > (dt - 1) * (uint32_t)c->snd_mss;
+	return c->n_sb - j >= dt || above > (dt - 1) * (uint32_t)c->snd_mss ||
+	       (c->tlp_lost && RS_SEQ_LEQ(c->sb[j].left, c->tlp_seq));
 }
 
 bool rs_tcp_sack_head_lost(const struct rs_tcp_conn *c)

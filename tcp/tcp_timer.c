@@ -15,6 +15,16 @@
  *            connection fails with ETIMEDOUT (or with the ICMP soft
  *            error it last got, tcp_icmp.c).  With a zero send window
  *            it hands over to PERSIST instead (RFC 9293 §3.8.6.1).
+ *            Tail Loss Probe (RFC 8985 §7, [tlp] on SACK connections):
+ *            while data is in flight and no probe is out, the timer is
+ *            armed as the probe timeout instead whenever that comes
+ *            first -- PTO = 2 SRTT (at least 10 ms; 1 s before a
+ *            sample), + 200 ms (the peer's worst delayed ACK) when one
+ *            segment is in flight -- restarted when new data goes or an
+ *            ACK acknowledges new data.  On expiry it resends the last
+ *            segment sent (the probe) and is armed as the RTO.  The
+ *            probe's ACK decides (tcp_cc.c): holes below it are lost,
+ *            or the probe alone repaired a loss, or it was needless.
  *   PERSIST  Zero-window probing (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17).
  *            Armed when data waits, nothing is in flight and RTX is idle;
  *            sends one byte beyond the window (or, if the window is
@@ -56,6 +66,7 @@ void rs_tcp_timer_stop(struct rs_tcp_conn *c, enum tcp_timer_kind k)
 
 void rs_tcp_timer_rtx_restart(struct rs_tcp_conn *c, uint64_t now)
 {
+	c->tlp_pto = false;
 	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, c->rto);
 }
 
@@ -63,6 +74,40 @@ static bool data_state(enum rs_tcp_state s)
 {
 	return s == RS_TCP_ESTABLISHED || s == RS_TCP_CLOSE_WAIT ||
 	       s == RS_TCP_FIN_WAIT_1 || s == RS_TCP_LAST_ACK;
+}
+
+/* RFC 8985 §7.2: WCDelAckT, the worst delayed ACK the peer may make. */
+#define TLP_DELACK_NS 200000000ULL
+/* Before an RTT sample. */
+#define TLP_PTO_NO_RTT_NS 1000000000ULL
+/* At least (Linux's floor): on a short path, ACKs held back by the
+ * scheduling of either end would make needless probes, and a probe the
+ * late ACK shows "repaired" costs a cwnd reduction. */
+#define TLP_PTO_MIN_NS 10000000ULL
+
+void rs_tcp_tlp_arm(struct rs_tcp_conn *c, uint64_t now)
+{
+	const struct rs_tcp_timer *t = &c->t[RS_TCP_T_RTX];
+	uint64_t pto, rto_at;
+
+	if (!c->st->cfg.tlp || !c->sack_ok || c->in_recovery || c->tlp_out ||
+	    !data_state(c->state) || c->snd_una == c->snd_max ||
+	    c->snd_wnd == 0)
+		return;
+	pto = c->srtt != 0 ? RS_TCP_MAX(2 * c->srtt, TLP_PTO_MIN_NS)
+			   : TLP_PTO_NO_RTT_NS;
+	if (c->snd_max - c->snd_una <= c->snd_mss)
+		pto += TLP_DELACK_NS;
+	rto_at = rs_tcp_timer_armed(t) && !c->tlp_pto
+		     ? t->expires * c->st->wheel.tick_ns
+		     : now + c->rto;
+	if (now + pto >= rto_at) { /* the RTO comes first */
+		if (c->tlp_pto || !rs_tcp_timer_armed(t))
+			rs_tcp_timer_rtx_restart(c, now);
+		return;
+	}
+	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, pto);
+	c->tlp_pto = true;
 }
 
 static uint64_t persist_delay(const struct rs_tcp_conn *c)
@@ -170,8 +215,35 @@ static void rtx_data(struct rs_tcp_conn *c, uint64_t now)
 		rs_tcp_timer_rtx_restart(c, now);
 }
 
+/* The probe timeout: resend the last segment, then wait for the RTO.  The
+ * probe is not counted towards the connection's failure.  A probe
+ * timeout that finds a recovery begun (by duplicate ACKs, which do not
+ * restart the timer) or the connection past its data states sends no
+ * probe: the RTO takes over. */
+static void fire_pto(struct rs_tcp_conn *c, uint64_t now)
+{
+	uint32_t seq, sent = 0;
+
+	c->tlp_pto = false;
+	if (c->snd_una == c->snd_max)
+		return;
+	if (!c->in_recovery && data_state(c->state))
+		sent = rs_tcp_out_tail_probe(c, now, &seq);
+	if (sent != 0) {
+		RS_TCP_COUNT(c->st, TLP_PROBES);
+		c->tlp_out = true;
+		c->tlp_seq = seq;
+		c->tlp_end = c->snd_max;
+	}
+	rs_tcp_timer_rtx_restart(c, now);
+}
+
 static void fire_rtx(struct rs_tcp_conn *c, uint64_t now)
 {
+	if (c->tlp_pto) {
+		fire_pto(c, now);
+		return;
+	}
 	if (c->state == RS_TCP_SYN_SENT || c->state == RS_TCP_SYN_RECEIVED)
 		rtx_handshake(c, now);
 	else if (c->state != RS_TCP_TIME_WAIT && c->state != RS_TCP_CLOSED)

@@ -1495,6 +1495,7 @@ static void config_kv(const char *k, const char *v)
 	    F("timestamps", timestamps, 3),
 	    F("sack", sack, 3),
 	    F("hystart", hystart, 3),
+	    F("tlp", tlp, 3),
 	    F("ooo_max", ooo_max, 2),
 #undef F
 	};
