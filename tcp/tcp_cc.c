@@ -303,6 +303,7 @@ static bool spurious_undo(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	c->ssthresh = RS_TCP_MAX(c->ssthresh, c->undo_ssthresh);
 	c->cub = c->cub_undo; /* RFC 9438 §4.9: W_max, K, the epoch */
 	c->in_recovery = false;
+	c->tlp_lost = false;
 	c->dupacks = 0;
 	/* A real loss in this window may start a recovery again. */
 	c->recover = c->snd_una - 1;
