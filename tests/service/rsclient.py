@@ -150,6 +150,17 @@ class Client:
             app_id=app, secret=secret))
 
 
+def read_n(s, n):
+    """Up to n bytes from socket s: fewer only when it ends first."""
+    out = b''
+    while len(out) < n:
+        b = s.recv(min(n - len(out), 1 << 20))
+        if not b:
+            break
+        out += b
+    return out
+
+
 def until(cond, secs=60, what=''):
     """Poll cond() until it holds (True), or False after secs: how the
     tests wait for a condition instead of sleeping (secs bounds a hang)."""

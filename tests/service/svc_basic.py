@@ -21,7 +21,7 @@ import time
 import traceback
 
 import rsclient
-from rsclient import CallError, Client, addr, unaddr, until
+from rsclient import CallError, Client, addr, read_n, unaddr, until
 
 PROTO, PROXY, PORT, PEER, HTTP_PORT, HTTP_SHA, TLS_DIR = sys.argv[1:8]
 TLS_PORT = 5758
@@ -151,6 +151,15 @@ def stalled(c, size):
         timeout_seconds=WAIT_S))
     settled(c, d)  # the Send is parked: it offered its bytes
     return d, conn, sid
+
+
+def connected(c):
+    """A TCP socket of c connected to a Linux listener: (d, the Linux
+    end)."""
+    lst = Listener()
+    d = tcp_socket(c)
+    connect(c, d, lst.port)
+    return d, lst.accept()
 
 
 def read_all(conn):
@@ -1016,11 +1025,8 @@ def t_bulk():
     256 KiB, and four Receives of 1 MiB outstanding, with SHA-256."""
     size, chunk = 16 << 20, 256 << 10
     blob = os.urandom(size)
-    lst = Listener()
     c = client()
-    d = tcp_socket(c)
-    connect(c, d, lst.port)
-    conn = lst.accept()
+    d, conn = connected(c)
     got = {}
 
     def reader():
@@ -1090,22 +1096,10 @@ def t_big_send():
     whole.  A frame above 16 MiB ends its connection; others go on."""
     size = 6 << 20
     blob = os.urandom(size)
-    lst = Listener()
     c = client()
-    d = tcp_socket(c)
-    connect(c, d, lst.port)
-    conn = lst.accept()
+    d, conn = connected(c)
     got = {}
-
-    def reader():
-        data = b''
-        while len(data) < size:
-            b = conn.recv(1 << 20)
-            if not b:
-                break
-            data += b
-        got['data'] = data
-    t = threading.Thread(target=reader)
+    t = threading.Thread(target=lambda: got.update(data=read_n(conn, size)))
     t.start()
     r = c.call('Send', pb.rs.SendRequest(socket_descriptor=d, data=blob,
                                          stream_offset=0,
@@ -1131,16 +1125,6 @@ def t_big_send():
     big.close()
     close(c, d)
     conn.close()
-
-
-def read_n(conn, n):
-    out = b''
-    while len(out) < n:
-        b = conn.recv(n - len(out))
-        if not b:
-            break
-        out += b
-    return out
 
 
 def t_reask():

@@ -24,6 +24,7 @@ import traceback
 
 import rshttp
 from rshttp import CallError, Client, envelope, raw_request, read_response
+from rsclient import read_n
 
 AE, PROXY, PORT, PEER, WEB_PORT, WEB_SHA, TLS_DIR = sys.argv[1:8]
 HTTPS_PORT = 8443
@@ -232,16 +233,6 @@ def t_bulk():
     peer.close()
     lst.close()
     c.close()
-
-
-def read_n(s, n):
-    out = b''
-    while len(out) < n:
-        b = s.recv(1 << 20)
-        if not b:
-            break
-        out += b
-    return out
 
 
 # ---- error mapping -----------------------------------------------------
