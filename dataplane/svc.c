@@ -86,6 +86,48 @@ struct svc_sock *svc_sock_find(struct svc_call *sc, struct rs_rpc_call *call,
 	return NULL;
 }
 
+void svc_sock_find_bulk(struct svc_call *sc, const char *const *desc, size_t n,
+			struct svc_sock **out)
+{
+	char keys[RTE_HASH_LOOKUP_BULK_MAX][SVC_KEY_LEN];
+	const void *kp[RTE_HASH_LOOKUP_BULK_MAX];
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t now = rs_lcore_now_ns(sc->w->lc), hits;
+
+	for (size_t base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
+		uint32_t m = (uint32_t)RTE_MIN(
+		    n - base, (size_t)RTE_HASH_LOOKUP_BULK_MAX);
+
+		for (uint32_t i = 0; i < m; i++) {
+			/* A descriptor of another length matches no key
+			 * (the table's have RS_DESC_LEN bytes, then 0). */
+			memset(keys[i], 0xff, SVC_KEY_LEN);
+			if (strlen(desc[base + i]) == RS_DESC_LEN) {
+				memcpy(keys[i], desc[base + i], RS_DESC_LEN);
+				memset(keys[i] + RS_DESC_LEN, 0,
+				       SVC_KEY_LEN - RS_DESC_LEN);
+			}
+			kp[i] = keys[i];
+		}
+		hits = 0;
+		if (rte_hash_lookup_bulk_data(sc->w->socks, kp, m, &hits,
+					      data) < 0)
+			hits = 0;
+		for (uint32_t i = 0; i < m; i++) {
+			struct svc_sock *ss = (hits >> i) & 1 ? data[i] : NULL;
+
+			/* Only the app's own, and not closed (as
+			 * svc_sock_find()). */
+			if (ss != NULL &&
+			    (ss->app != sc->app || ss->close_at >= 0))
+				ss = NULL;
+			if (ss != NULL)
+				ss->last_use_ns = now;
+			out[base + i] = ss;
+		}
+	}
+}
+
 struct svc_sock *svc_sock_find_send(struct svc_call *sc,
 				    struct rs_rpc_call *call, const char *desc)
 {
