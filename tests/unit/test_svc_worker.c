@@ -832,6 +832,54 @@ static void t_receive_batch(void **state)
 	free(d3);
 }
 
+/* A batch of more entries than one bulk lookup takes (64): every entry
+ * still answers for its own descriptor -- data on d1's (the first asks
+ * take it all), nothing yet on d2's, SOCKET_CLOSED for a descriptor of
+ * the wrong length and for one the app does not have. */
+static void t_receive_batch_many(void **state)
+{
+	enum { N = 150 };
+	Remsock__ReceiveBatchRequest req = REMSOCK__RECEIVE_BATCH_REQUEST__INIT;
+	Remsock__ReceiveRequest e[N], *ep[N];
+	struct world *w = *state;
+	Remsock__ReceiveBatchReply *rep;
+	struct rs_sock *p1, *p2;
+	char *d1 = tcp_socket(w, &p1), *d2 = tcp_socket(w, &p2);
+	const char *desc[4] = {d1, d2, "short", "BBBBBBBBBBBBBBBBBBBBBB"};
+
+	for (int i = 0; i < N; i++) {
+		batch_entry(&e[i], desc[(i * 7 + i / 64) % 4]);
+		ep[i] = &e[i];
+	}
+	req.n_receives = N;
+	req.receives = ep;
+	peer_write(w, p1, "data");
+	rep = call(w, "ReceiveBatch", &req.base,
+		   &remsock__receive_batch_reply__descriptor);
+	assert_int_equal(rep->n_entries, N);
+	for (int i = 0, first = 1; i < N; i++) {
+		const Remsock__ReceiveBatchEntry *en = rep->entries[i];
+		int k = (i * 7 + i / 64) % 4;
+
+		if (k == 0 && first) { /* d1's first ask takes its data */
+			assert_non_null(en->reply);
+			assert_int_equal(en->reply->data.len, 4);
+			first = 0;
+		} else if (k <= 1) { /* nothing (more) there: EAGAIN */
+			assert_null(en->reply);
+			assert_int_equal(en->application_error,
+					 ERR(SYSTEM_ERROR));
+		} else {
+			assert_null(en->reply);
+			assert_int_equal(en->application_error,
+					 ERR(SOCKET_CLOSED));
+		}
+	}
+	remsock__receive_batch_reply__free_unpacked(rep, NULL);
+	free(d1);
+	free(d2);
+}
+
 /* An unknown field of @p len bytes (128..16385), which a decoder keeps
  * and ignores: a request that takes that much more room as a frame.
  * protobuf-c packs an unknown field's data as it is: its length first. */
@@ -1309,6 +1357,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_close_wakes_waiters, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_receive_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_receive_batch_many, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(t_parked_keeps_state, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_send_waits_for_room, setup,
