@@ -148,7 +148,6 @@ struct rs_lcore {
 	alignas(RTE_CACHE_LINE_SIZE) struct rs_counters cnt;
 	uint64_t now_tsc;	/**< the clock of this loop */
 	uint64_t now_ns;	/**< the same in ns since tsc0 */
-	uint64_t tcp_stats_ns;	/**< when the TCP counters were last copied */
 	uint64_t arp_next_tsc;	/**< earliest pending ARP deadline */
 	uint32_t arp_pending;	/**< entries of arp_pend in use */
 	uint32_t arp_held;	/**< packets they hold */

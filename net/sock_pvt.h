@@ -158,11 +158,6 @@ void rs_tcp_glue_port_ready(struct rs_lcore *lc);
 void rs_tcp_glue_free(struct rs_lcore *lc);
 /** Run due timers. */
 void rs_tcp_glue_timers(struct rs_lcore *lc);
-/** How stale the worker's copy of the TCP counters may be. */
-#define RS_TCP_STATS_NS 1000000ull
-/** Copy the TCP core's counters and gauges to the worker's now (the
- *  timers do it every RS_TCP_STATS_NS). */
-void rs_tcp_glue_stats(struct rs_lcore *lc);
 /** @return when the next TCP timer is due (ns, lc->now_ns's clock), or
  *  UINT64_MAX. */
 uint64_t rs_tcp_glue_next_ns(const struct rs_lcore *lc);

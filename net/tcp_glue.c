@@ -26,9 +26,8 @@
  *            worker's TX batch is nearly full (rs_lcore_tx_room()): the
  *            core holds the segment back instead of losing it, and
  *            rs_tcp_glue_resume(), after each TX burst, lets it go on;
- *   counters the core's, copied into the worker's events ("tcp.<name>")
- *            for rs_dp_stats_read() every RS_TCP_STATS_NS (1 ms) and at
- *            the stop (rs_tcp_glue_stats());
+ *   counters the core's, copied every loop into the worker's events
+ *            ("tcp.<name>") for rs_dp_stats_read();
  *   events   the core's, turned into socket events and queued.
  *
  * The clock is lc->now_ns, the worker's TSC in nanoseconds, read once per
@@ -297,30 +296,24 @@ void rs_tcp_glue_free(struct rs_lcore *lc)
 	lc->tcp = NULL;
 }
 
-/* The core's counters and gauges into the worker's, where control reads
- * them. */
-void rs_tcp_glue_stats(struct rs_lcore *lc)
+/* The core's counters into the worker's, where control reads them. */
+static void stats_copy(struct rs_lcore *lc)
 {
 	struct rs_tcp_stats s;
 
-	RS_GAUGE_SET(lc, tcp_conns, rs_tcp_conn_count(lc->tcp));
-	for (unsigned i = 0; i < RS_TCP_STATE_MAX; i++)
-		RS_GAUGE_SET(lc, tcp_states[i],
-			     rs_tcp_state_count(lc->tcp, (enum rs_tcp_state)i));
 	rs_tcp_stats_get(lc->tcp, &s);
 	for (unsigned i = 0; i < RS_TCP_CTR_MAX; i++)
 		RS_GAUGE_SET(lc, events[tcp_ctr_map[i]], s.ctr[i]);
-	lc->tcp_stats_ns = lc->now_ns;
 }
 
 void rs_tcp_glue_timers(struct rs_lcore *lc)
 {
 	rs_tcp_timers_run(lc->tcp, lc->now_ns);
-	/* Not every loop: a busy worker's loops are a few microseconds,
-	 * and the copy (a kilobyte of counters) was 1.4% of its time. */
-	if (lc->now_ns - lc->tcp_stats_ns >= RS_TCP_STATS_NS ||
-	    lc->tcp_stats_ns == 0)
-		rs_tcp_glue_stats(lc);
+	RS_GAUGE_SET(lc, tcp_conns, rs_tcp_conn_count(lc->tcp));
+	for (unsigned s = 0; s < RS_TCP_STATE_MAX; s++)
+		RS_GAUGE_SET(lc, tcp_states[s],
+			     rs_tcp_state_count(lc->tcp, (enum rs_tcp_state)s));
+	stats_copy(lc);
 }
 
 unsigned rs_tcp_glue_resume(struct rs_lcore *lc)

@@ -322,10 +322,8 @@ static void stop_drain(struct rs_lcore *lc)
 	if (lc->steer != NULL && !rs_steer_drained(lc, true))
 		while (!rs_steer_drained(lc, false) && lc->now_tsc < end)
 			idle_step(lc, loop_once(lc, false));
-	if (lc->tcp != NULL) {
-		rs_tcp_glue_timers(lc);
-		rs_tcp_glue_stats(lc); /* the last counters, tw_flushed too */
-	}
+	if (lc->tcp != NULL)
+		rs_tcp_glue_timers(lc); /* the last counters, tw_flushed too */
 	left = rs_tcp_glue_conns(lc);
 	RS_GAUGE_SET(lc, tcp_conns, left);
 	RS_GAUGE_SET(lc, tcp_conns_at_stop, left);
