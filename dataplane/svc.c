@@ -53,23 +53,41 @@ struct rs_svc_dp {
 
 /* ---- the worker's sockets ----------------------------------------------- */
 
+/* The hash key of @p desc: false (and a key no socket has) when it is
+ * not a descriptor's length. */
+static bool desc_key(char key[SVC_KEY_LEN], const char *desc)
+{
+	if (desc == NULL || strlen(desc) != RS_DESC_LEN) {
+		memset(key, 0xff, SVC_KEY_LEN);
+		return false;
+	}
+	memcpy(key, desc, RS_DESC_LEN);
+	memset(key + RS_DESC_LEN, 0, SVC_KEY_LEN - RS_DESC_LEN);
+	return true;
+}
+
+/* @p data if it is the caller app's socket (another app's descriptor
+ * looks like one that never existed), now used; else NULL. */
+static struct svc_sock *sock_mine(struct svc_call *sc, void *data, uint64_t now)
+{
+	struct svc_sock *ss = data;
+
+	if (ss == NULL || ss->app != sc->app)
+		return NULL;
+	ss->last_use_ns = now;
+	return ss;
+}
+
 /* The caller app's socket of @p desc, closed ones too; NULL when none. */
 static struct svc_sock *sock_lookup(struct svc_call *sc, const char *desc)
 {
-	struct svc_worker *w = sc->w;
-	char key[SVC_KEY_LEN] = {0};
+	char key[SVC_KEY_LEN];
 	void *data;
 
-	/* Only the app that made it may use a descriptor; another app's
-	 * looks like one that never existed. */
-	if (strlen(desc) != RS_DESC_LEN)
+	if (!desc_key(key, desc) ||
+	    rte_hash_lookup_data(sc->w->socks, key, &data) < 0)
 		return NULL;
-	memcpy(key, desc, RS_DESC_LEN);
-	if (rte_hash_lookup_data(w->socks, key, &data) < 0 ||
-	    ((struct svc_sock *)data)->app != sc->app)
-		return NULL;
-	((struct svc_sock *)data)->last_use_ns = rs_lcore_now_ns(w->lc);
-	return data;
+	return sock_mine(sc, data, rs_lcore_now_ns(sc->w->lc));
 }
 
 struct svc_sock *svc_sock_find(struct svc_call *sc, struct rs_rpc_call *call,
@@ -86,7 +104,8 @@ struct svc_sock *svc_sock_find(struct svc_call *sc, struct rs_rpc_call *call,
 	return NULL;
 }
 
-void svc_sock_find_bulk(struct svc_call *sc, const char *const *desc, size_t n,
+void svc_sock_find_bulk(struct svc_call *sc,
+			Remsock__ReceiveRequest *const *reqs, size_t n,
 			struct svc_sock **out)
 {
 	char keys[RTE_HASH_LOOKUP_BULK_MAX][SVC_KEY_LEN];
@@ -99,31 +118,19 @@ void svc_sock_find_bulk(struct svc_call *sc, const char *const *desc, size_t n,
 		    n - base, (size_t)RTE_HASH_LOOKUP_BULK_MAX);
 
 		for (uint32_t i = 0; i < m; i++) {
-			/* A descriptor of another length matches no key
-			 * (the table's have RS_DESC_LEN bytes, then 0). */
-			memset(keys[i], 0xff, SVC_KEY_LEN);
-			if (strlen(desc[base + i]) == RS_DESC_LEN) {
-				memcpy(keys[i], desc[base + i], RS_DESC_LEN);
-				memset(keys[i] + RS_DESC_LEN, 0,
-				       SVC_KEY_LEN - RS_DESC_LEN);
-			}
+			desc_key(keys[i], reqs[base + i]->socket_descriptor);
 			kp[i] = keys[i];
 		}
-		hits = 0;
 		if (rte_hash_lookup_bulk_data(sc->w->socks, kp, m, &hits,
 					      data) < 0)
 			hits = 0;
 		for (uint32_t i = 0; i < m; i++) {
-			struct svc_sock *ss = (hits >> i) & 1 ? data[i] : NULL;
+			struct svc_sock *ss = sock_mine(
+			    sc, (hits >> i) & 1 ? data[i] : NULL, now);
 
-			/* Only the app's own, and not closed (as
-			 * svc_sock_find()). */
-			if (ss != NULL &&
-			    (ss->app != sc->app || ss->close_at >= 0))
-				ss = NULL;
-			if (ss != NULL)
-				ss->last_use_ns = now;
-			out[base + i] = ss;
+			/* Not closed, as svc_sock_find(). */
+			out[base + i] =
+			    ss != NULL && ss->close_at < 0 ? ss : NULL;
 		}
 	}
 }
@@ -143,11 +150,10 @@ struct svc_sock *svc_sock_find_send(struct svc_call *sc,
 /* The worker of @p desc's socket, or -1 when no worker has it. */
 static int owner_of(const struct svc_worker *w, const char *desc)
 {
-	char key[SVC_KEY_LEN] = {0};
+	char key[SVC_KEY_LEN];
 
-	if (desc == NULL || strlen(desc) != RS_DESC_LEN)
+	if (!desc_key(key, desc))
 		return -1;
-	memcpy(key, desc, RS_DESC_LEN);
 	if (rte_hash_lookup(w->socks, key) >= 0)
 		return (int)w->k;
 	return rs_svc_owner_get(w->sh, desc);

@@ -788,12 +788,7 @@ static void batch_find(struct svc_call *sc,
 		       const Remsock__ReceiveBatchRequest *req,
 		       struct svc_sock **socks, struct rs_sock **s)
 {
-	/* The descriptors' array, in s's room (its pointers come after). */
-	const char **desc = (const char **)(void *)s;
-
-	for (size_t i = 0; i < req->n_receives; i++)
-		desc[i] = req->receives[i]->socket_descriptor;
-	svc_sock_find_bulk(sc, desc, req->n_receives, socks);
+	svc_sock_find_bulk(sc, req->receives, req->n_receives, socks);
 	for (size_t i = 0; i < req->n_receives; i++)
 		s[i] = socks[i] != NULL ? socks[i]->s : NULL;
 	rs_sock_rx_prefetch(s, req->n_receives);

@@ -447,10 +447,11 @@ struct svc_sock *svc_sock_find(struct svc_call *sc, struct rs_rpc_call *call,
 			       const char *desc);
 struct svc_sock *svc_sock_find_send(struct svc_call *sc,
 				    struct rs_rpc_call *call, const char *desc);
-/* svc_sock_find() of @p n descriptors at once (a batch's), into @p out
+/* svc_sock_find() of a batch's @p n descriptors at once, into @p out
  * (NULL where none: svc_sock_find() then says why), the hash table's
  * lookups overlapping. */
-void svc_sock_find_bulk(struct svc_call *sc, const char *const *desc, size_t n,
+void svc_sock_find_bulk(struct svc_call *sc,
+			Remsock__ReceiveRequest *const *reqs, size_t n,
 			struct svc_sock **out);
 void svc_sock_close_at(struct svc_worker *w, struct svc_sock *ss, uint64_t off);
 void svc_desc_unused(struct svc_worker *w, uint32_t app, const char *desc);
