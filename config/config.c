@@ -170,6 +170,7 @@ static const struct key keys[] = {
     KEY(tcp, syncookies, K_BOOL, 0, 0, 0),
     KEY(tcp, hystart, K_BOOL, 0, 0, 0),
     KEY(tcp, tlp, K_BOOL, 0, 0, 0),
+    KEY(tcp, rack, K_BOOL, 0, 0, 0),
     KEY(tcp, congestion, K_CC, 0, 0, 0),
 
     {"routes", ANY_NAME, K_ROUTE, 0, 0, 0, 0, 0},

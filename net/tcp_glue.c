@@ -252,6 +252,7 @@ static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 	tc->syncookies = t->syncookies;
 	tc->hystart = t->hystart;
 	tc->tlp = t->tlp;
+	tc->rack = t->rack;
 	/* Challenge ACKs: limited per connection (the core's 500 ms), with
 	 * no budget shared between connections -- one is a side channel
 	 * through which an off-path attacker learns of other connections

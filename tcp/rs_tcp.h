@@ -18,7 +18,8 @@
  * rcv_buf, snd_buf and rcv_rtt_ns, and the rcv_tuned, snd_tuned and
  * tune_refused counters (appended); and HyStart++ (rs_tcp_config's hystart,
  * the hystart_* counters).  v1.7 adds the Tail Loss Probe (RFC 8985 §7:
- * rs_tcp_config's tlp, the tlp_* counters, appended). */
+ * rs_tcp_config's tlp, the tlp_* counters, appended).  v1.8 adds RACK
+ * (RFC 8985 §6: rs_tcp_config's rack, the rack_* counters, appended). */
 
 /**
  * @file
@@ -316,7 +317,14 @@ enum rs_tcp_state {
 	X(TLP_PROBES, "tlp_probes")                                            \
 	X(TLP_RECOVERY, "tlp_recovery")                                        \
 	X(TLP_REPAIRED, "tlp_repaired")                                        \
-	X(TLP_NEEDLESS, "tlp_needless")
+	X(TLP_NEEDLESS, "tlp_needless")                                        \
+	/* API v1.8: RACK (RFC 8985 §6): the time rule found bytes lost;      \
+	 * found a resend lost; the reordering timer fired; connections that   \
+	 * saw reordering */                                                   \
+	X(RACK_LOST, "rack_lost")                                              \
+	X(RACK_LOST_RTX, "rack_lost_rtx")                                      \
+	X(RACK_REO_TIMEOUTS, "rack_reo_timeouts")                              \
+	X(RACK_REORDERING, "rack_reordering")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -497,6 +505,12 @@ struct rs_tcp_config {
 				     for two round trips, resend the last
 				     segment instead of waiting for the RTO;
 				     default off */
+	bool rack;		/**< API v1.8: RACK (RFC 8985 §6; SACK
+				     connections): a segment is lost once one
+				     sent after it arrived and a reordering
+				     window passed, besides DupThresh; lost
+				     resends found without the RTO; default
+				     off */
 	uint8_t isn_secret[16]; /**< RFC 6528 key (also keys the flow hash
 				     and RFC 6056 port choice); fill it from
 				     a random source */

@@ -187,6 +187,7 @@ void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 	c->n_sb = 0; /* RFC 6675 §5.1: the peer may renege */
 	c->high_rxt = c->snd_una;
 	c->tlp_out = c->tlp_lost = false; /* go-back-N resends it all */
+	c->rack_lost = c->snd_una;
 }
 
 /* Whether the window limits the flow (RFC 9438 §5.8, RFC 7661): cwnd
@@ -270,18 +271,22 @@ static void cc_recovery_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t acked)
 }
 
 /* RTT (RFC 6298 §2): from the echoed timestamp when there is one (RFC
- * 7323 §4.1), else from the one timed segment under Karn's rule. */
+ * 7323 §4.1), else from the one timed segment under Karn's rule.  The
+ * timed segment runs either way: RACK's least RTT (min_rtt) is its, to
+ * the ns, where the timestamp option's ms would often say 0. */
 static void rtt_measure(struct rs_tcp_conn *c, uint64_t now,
 			const struct rs_tcp_seg_in *s)
 {
-	if (rs_tcp_ts_rtt(c, now, s)) {
+	bool timed = c->rtt_timing && RS_SEQ_GT(s->ack, c->rtt_seq);
+	uint64_t rtt = RS_TCP_MAX(now - c->rtt_start, (uint64_t)1);
+
+	if (timed) {
 		c->rtt_timing = false;
-		return;
+		c->min_rtt =
+		    c->min_rtt != 0 ? RS_TCP_MIN(c->min_rtt, rtt) : rtt;
 	}
-	if (c->rtt_timing && RS_SEQ_GT(s->ack, c->rtt_seq)) {
-		c->rtt_timing = false;
-		rs_tcp_rtt_sample(c, now - c->rtt_start);
-	}
+	if (!rs_tcp_ts_rtt(c, now, s) && timed)
+		rs_tcp_rtt_sample(c, rtt);
 }
 
 /* RFC 3522: the first ACK after a fast retransmit that echoes a TSval
@@ -304,6 +309,8 @@ static bool spurious_undo(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	c->cub = c->cub_undo; /* RFC 9438 §4.9: W_max, K, the epoch */
 	c->in_recovery = false;
 	c->tlp_lost = false;
+	c->rack_lost = c->snd_una;
+	rs_tcp_rack_widen(c);
 	c->dupacks = 0;
 	/* A real loss in this window may start a recovery again. */
 	c->recover = c->snd_una - 1;
@@ -329,6 +336,7 @@ static void new_ack(struct rs_tcp_conn *c, uint64_t now,
 	rs_byte_ring_release_to(c->snd, rs_byte_ring_tail(c->snd) + data);
 	c->snd_una = ack;
 	rs_tcp_sack_trim(c);
+	rs_tcp_rack_trim(c);
 	c->soft_error = 0; /* the path works after all */
 	if (RS_SEQ_LT(c->snd_nxt, ack))
 		c->snd_nxt = ack;
@@ -379,6 +387,7 @@ static void fast_retransmit(struct rs_tcp_conn *c, uint64_t now, uint32_t ack)
 		 * lets it); then, on this ACK and every one after, PRR sets
 		 * cwnd and NextSeg runs while pipe allows (sack_after_ack). */
 		RS_TCP_COUNT(c->st, SACK_RECOVERY);
+		rs_tcp_rack_recovery(c);
 		c->rescued = false;
 		c->dsack_undo = true;
 		c->undo_end_set = false;
@@ -432,6 +441,7 @@ static void dsack_check(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	}
 	c->dsack_undo = false;
 	RS_TCP_COUNT(c->st, DSACK_UNDO);
+	rs_tcp_rack_widen(c);
 	c->cwnd = RS_TCP_MAX(c->cwnd, c->undo_cwnd);
 	c->ssthresh = RS_TCP_MAX(c->ssthresh, c->undo_ssthresh);
 	c->cub = c->cub_undo;
@@ -528,14 +538,21 @@ static void prr_cwnd(struct rs_tcp_conn *c, uint32_t delivered)
 	c->cwnd = pipe + (uint32_t)RS_TCP_MAX(sndcnt, (int64_t)0);
 }
 
+/* Whether RACK's verdict (tcp_rack.c) holds unacknowledged bytes lost. */
+static bool rack_pending(const struct rs_tcp_conn *c)
+{
+	return RS_SEQ_LT(c->snd_una, c->rack_lost);
+}
+
 /* After an ACK on a SACK connection (the caller checks): enter recovery when
- * new SACK information shows the first hole lost (RFC 6675 §5 step 2) before
- * three duplicate ACKs came; in recovery, PRR's cwnd, then resend holes
- * against it. */
+ * new SACK information (or RACK's verdict) shows the first hole lost (RFC
+ * 6675 §5 step 2) before three duplicate ACKs came; in recovery, PRR's
+ * cwnd, then resend holes against it. */
 static void sack_after_ack(struct rs_tcp_conn *c, uint64_t now, uint32_t newly,
 			   uint32_t delivered)
 {
-	if (!c->in_recovery && newly && rs_tcp_sack_head_lost(c))
+	if (!c->in_recovery && (newly || rack_pending(c)) &&
+	    rs_tcp_sack_head_lost(c))
 		fast_retransmit(c, now, c->snd_una);
 	if (!c->in_recovery)
 		return;
@@ -555,7 +572,7 @@ static void dup_ack(struct rs_tcp_conn *c, uint64_t now,
 		return; /* no inflation: pipe counts what left */
 	if (c->in_recovery)
 		c->cwnd += c->snd_mss; /* inflate: a segment left */
-	else if (c->dupacks >= rs_tcp_dupthresh(c))
+	else if (c->dupacks >= rs_tcp_dupthresh(c) && !rs_tcp_rack_time_only(c))
 		fast_retransmit(c, now, s->ack);
 }
 
@@ -580,6 +597,7 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 		       const struct rs_tcp_seg_in *s)
 {
 	uint32_t ack = s->ack, newly, una0 = c->snd_una, sacked0;
+	uint64_t reo_timeout;
 	int64_t delivered;
 	bool changed;
 
@@ -595,6 +613,7 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 	if (RS_SEQ_LT(ack, c->snd_una))
 		return 0; /* old duplicate: nothing to learn */
 	changed = window_update(c, s);
+	rs_tcp_rack_update(c, now, s, dsack_of(s));
 	sacked0 = c->sack_ok ? rs_tcp_sack_bytes(c) : 0;
 	newly = rs_tcp_sack_update(c, s);
 	if (RS_SEQ_GT(ack, c->snd_una))
@@ -608,10 +627,27 @@ int rs_tcp_ack_process(struct rs_tcp_conn *c, uint64_t now,
 	delivered =
 	    (int64_t)(c->snd_una - una0) + rs_tcp_sack_bytes(c) - sacked0;
 	tlp_ack(c, now, s, una0);
+	reo_timeout = rs_tcp_rack_detect(c, now);
 	sack_after_ack(c, now, newly,
 		       (uint32_t)RS_TCP_MAX(delivered, (int64_t)0));
 	dsack_check(c, s);
 	if (c->snd_una != una0) /* RFC 8985 §7.2: new data acknowledged */
 		rs_tcp_tlp_arm(c, now);
+	if (reo_timeout != 0)
+		rs_tcp_rack_arm(c, now, reo_timeout);
 	return 0;
+}
+
+void rs_tcp_rack_timeout(struct rs_tcp_conn *c, uint64_t now)
+{
+	uint64_t reo_timeout = rs_tcp_rack_detect(c, now);
+
+	if (!c->in_recovery && rack_pending(c) && rs_tcp_sack_head_lost(c))
+		fast_retransmit(c, now, c->snd_una);
+	if (c->in_recovery && rs_tcp_sack_recovery(c)) {
+		prr_cwnd(c, 0);
+		rs_tcp_sack_fill(c, now);
+	}
+	if (reo_timeout != 0)
+		rs_tcp_rack_arm(c, now, reo_timeout);
 }

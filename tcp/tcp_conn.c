@@ -477,6 +477,8 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->recover = c->iss;
+	c->rack_lost = c->rack_fack = c->iss;
+	c->reo_mult = 1;
 	c->rto = st->cfg.rto_init_ns;
 	c->snd_mss = c->rcv_mss = RS_TCP_DEFAULT_MSS;
 	c->rcv_wscale = rs_tcp_wscale_for(rs_tcp_rcv_buf_top(st, o));

@@ -298,9 +298,11 @@ static void seg_payload(struct rs_tcp_conn *c, struct rs_tcp_seg *s,
 	s->payload_len = len;
 }
 
-static void count_data(struct rs_tcp_conn *c, uint32_t seq, uint32_t len)
+static void count_data(struct rs_tcp_conn *c, uint32_t seq, uint32_t len,
+		       uint64_t now)
 {
 	RS_TCP_COUNT(c->st, DATA_SEGS_OUT);
+	rs_tcp_rack_sent(c, seq, len, now);
 	if (rs_tcp_sack_recovery(c))
 		c->prr_out += len; /* RFC 6937: sent in recovery */
 	if (rs_tcp_sack_recovery(c) && RS_SEQ_LT(seq, c->snd_max) &&
@@ -325,7 +327,7 @@ uint32_t rs_tcp_out_retransmit(struct rs_tcp_conn *c, uint64_t now)
 		return 0;
 	seg_of(c, &s, c->snd_una, RS_TCP_ACK | (fin ? RS_TCP_FIN : 0));
 	seg_payload(c, &s, rs_byte_ring_tail(c->snd), len);
-	count_data(c, c->snd_una, len);
+	count_data(c, c->snd_una, len, now);
 	acked_now(c);
 	emit_conn(c, &s, now);
 	return len + fin;
@@ -345,7 +347,7 @@ uint32_t rs_tcp_out_resend(struct rs_tcp_conn *c, uint64_t now, uint32_t seq,
 	seg_payload(c, &s, rs_byte_ring_tail(c->snd) + off, len);
 	if (emit_conn(c, &s, now) == -EAGAIN)
 		return 0;
-	count_data(c, seq, len);
+	count_data(c, seq, len, now);
 	acked_now(c);
 	return len;
 }
@@ -368,7 +370,7 @@ uint32_t rs_tcp_out_tail_probe(struct rs_tcp_conn *c, uint64_t now,
 	seg_payload(c, &s, rs_byte_ring_tail(c->snd) + (data - len), len);
 	if (emit_conn(c, &s, now) == -EAGAIN)
 		return 0;
-	count_data(c, *seq, len);
+	count_data(c, *seq, len, now);
 	acked_now(c);
 	return len + fin;
 }
@@ -479,7 +481,7 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 		return false;
 	}
 	if (len)
-		count_data(c, c->snd_nxt, len);
+		count_data(c, c->snd_nxt, len, now);
 	if (s.tso_segsz != 0)
 		RS_TCP_COUNT(c->st, TSO_SEGS_OUT);
 	if (!c->rtt_timing && c->snd_nxt == c->snd_max) {

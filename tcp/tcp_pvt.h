@@ -263,6 +263,14 @@ struct rs_tcp_ooo {
 /* SACKed ranges the sender remembers above snd_una (RFC 6675). */
 #define RS_TCP_SB_MAX 8
 
+/* RACK's send-time log (tcp_rack.c): ranges of the flight, each with
+ * when its bytes last went. */
+#define RS_TCP_XLOG_MAX 16
+struct rs_tcp_xlog {
+	uint32_t end; /* from the previous entry's end (snd_una) to here */
+	uint32_t t;   /* sent at (ns >> 10); bit 0: resent */
+};
+
 /* CUBIC (tcp_cubic.c, RFC 9438 §4): one congestion epoch.  Bytes, ms. */
 struct rs_tcp_cubic {
 	uint64_t epoch; /* when congestion avoidance began (ns); or
@@ -388,6 +396,22 @@ struct rs_tcp_conn {
 	 * (tlp_lost: RACK's verdict, as all of it left a PTO before) */
 	bool tlp_pto, tlp_out, tlp_lost;
 	uint32_t tlp_seq, tlp_end;
+
+	/* RACK (RFC 8985 §6; tcp_rack.c): when each range of the flight
+	 * last went (xl); of the delivered bytes, the range sent last
+	 * (rack_t, rack_end) and its RTT; the highest delivered byte
+	 * (rack_fack); reordering seen; the reordering window's D-SACK
+	 * multiplier, its round and the recoveries it lasts; the verdict:
+	 * every unSACKed byte below rack_lost is lost.  rack_reo: the RTX
+	 * timer is armed as the reordering timer. */
+	bool rack_valid, rack_reord, rack_reo, reo_round_on;
+	uint8_t xl_n, reo_mult, reo_persist;
+	uint32_t rack_t, rack_end, rack_fack, rack_lost, reo_round;
+	uint32_t xl_first; /* when the last range's first byte went */
+	/* ns; min_rtt: the least of the timed segment's RTTs (tcp_cc.c;
+	 * 0, none yet) */
+	uint64_t rack_rtt, min_rtt;
+	struct rs_tcp_xlog xl[RS_TCP_XLOG_MAX];
 
 	/* HyStart++ (RFC 9406, tcp_cc.c): its phase, the round (ends when
 	 * snd_una reaches hs_end), RTT samples and minimum of this round
@@ -721,6 +745,35 @@ uint32_t rs_tcp_cubic_rto(struct rs_tcp_conn *c);
 void rs_tcp_cubic_grow(struct rs_tcp_conn *c, uint64_t now, uint32_t acked);
 
 /* ---------------------------------------------------------------------- */
+/* tcp_rack.c: RACK (RFC 8985 §6)                                         */
+/* ---------------------------------------------------------------------- */
+
+/** Data [@p seq, +@p len) went at @p now (new, or resent below snd_max). */
+void rs_tcp_rack_sent(struct rs_tcp_conn *c, uint32_t seq, uint32_t len,
+		      uint64_t now);
+/** snd_una moved: ranges it passed leave the log. */
+void rs_tcp_rack_trim(struct rs_tcp_conn *c);
+/** An acceptable ACK, before the scoreboard takes its blocks: what it
+ *  delivers updates RACK's segment, RTT and reordering; @p dsack, it
+ *  carries a D-SACK. */
+void rs_tcp_rack_update(struct rs_tcp_conn *c, uint64_t now,
+			const struct rs_tcp_seg_in *s, bool dsack);
+/** The reordering window grows by min_rtt/4: a D-SACK round, or a
+ *  recovery undone as spurious (the path reorders further than it). */
+void rs_tcp_rack_widen(struct rs_tcp_conn *c);
+/** A SACK recovery begins: the widening counts it. */
+void rs_tcp_rack_recovery(struct rs_tcp_conn *c);
+/** Mark what RACK finds lost (rack_lost, and HighRxt back for a lost
+ *  resend).  @return when the next verdict falls due, ns from now (0:
+ *  none). */
+uint64_t rs_tcp_rack_detect(struct rs_tcp_conn *c, uint64_t now);
+/** The reordering timer fired (tcp_cc.c): detect, recover, resend. */
+void rs_tcp_rack_timeout(struct rs_tcp_conn *c, uint64_t now);
+/** After an ACK: arm the RTX timer as the reordering timer, @p timeout
+ *  ns from now, when that comes before it fires anyway. */
+void rs_tcp_rack_arm(struct rs_tcp_conn *c, uint64_t now, uint64_t timeout);
+
+/* ---------------------------------------------------------------------- */
 /* tcp_timer.c                                                            */
 /* ---------------------------------------------------------------------- */
 
@@ -782,6 +835,14 @@ static inline uint16_t rs_tcp_ts_len(const struct rs_tcp_conn *c)
 static inline uint32_t rs_tcp_flight(const struct rs_tcp_conn *c)
 {
 	return c->snd_nxt - c->snd_una;
+}
+
+/** RACK alone decides loss (tcp_rack.c): it is on and the path was seen
+ *  to reorder, where DupThresh -- counted in duplicate ACKs or in SACKed
+ *  segments -- would call reordered segments lost (as Linux). */
+static inline bool rs_tcp_rack_time_only(const struct rs_tcp_conn *c)
+{
+	return c->st->cfg.rack && c->sack_ok && c->rack_reord;
 }
 
 /** Make @p c the SYN-RECEIVED child of listener @p l (tcp_in.c). */

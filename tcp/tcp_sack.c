@@ -36,7 +36,11 @@
  *   exit       the cumulative ACK reaches RecoveryPoint (tcp_cc.c).
  * A tail loss probe that arrives above holes makes every hole below it
  * lost at once (RFC 8985's RACK would: they left a PTO before it), as
- * DupThresh cannot when few segments follow them.
+ * DupThresh cannot when few segments follow them.  With RACK on
+ * (tcp_rack.c), its time rule marks too: every unSACKed byte below
+ * rack_lost is lost -- the holes, and the tail above the highest SACK,
+ * which rule 1 then resends like a hole -- and a resend it finds lost
+ * moves HighRxt back so that rule 1 sends it again.
  */
 
 #include <string.h>
@@ -119,21 +123,36 @@ void rs_tcp_sack_trim(struct rs_tcp_conn *c)
 		c->high_rxt = c->snd_una;
 }
 
-/* IsLost() for the hole below range @p j, @p above SACKed bytes from
- * range j up; or, after a tail loss probe arrived above holes, any hole
- * below the probe (tcp_cc.c tlp_ack()). */
-static bool hole_lost(const struct rs_tcp_conn *c, unsigned j, uint32_t above)
+/* IsLost() for the hole [@p from, range @p j), @p above SACKed bytes
+ * from range j up; or, after a tail loss probe arrived above holes, any
+ * hole below the probe (tcp_cc.c tlp_ack()); or one RACK found lost. */
+static bool hole_lost(const struct rs_tcp_conn *c, unsigned j, uint32_t from,
+		      uint32_t above)
 {
 	uint32_t dt = rs_tcp_dupthresh(c);
+	bool dup = !rs_tcp_rack_time_only(c);
 
-	return c->n_sb - j >= dt || above > (dt - 1) * (uint32_t)c->snd_mss ||
-	       (c->tlp_lost && RS_SEQ_LEQ(c->sb[j].left, c->tlp_seq));
+	return (dup && c->n_sb - j >= dt) ||
+	       (dup && above > (dt - 1) * (uint32_t)c->snd_mss) ||
+	       (c->tlp_lost && RS_SEQ_LEQ(c->sb[j].left, c->tlp_seq)) ||
+	       RS_SEQ_LT(from, c->rack_lost);
+}
+
+/* The lost part of the tail [@p from, snd_max) above the highest SACK:
+ * what RACK marked. */
+static uint32_t tail_lost(const struct rs_tcp_conn *c, uint32_t from)
+{
+	uint32_t end = RS_SEQ_MIN(c->rack_lost, c->snd_max);
+
+	return RS_SEQ_GT(end, from) ? end - from : 0;
 }
 
 bool rs_tcp_sack_head_lost(const struct rs_tcp_conn *c)
 {
+	if (RS_SEQ_LT(c->snd_una, c->rack_lost))
+		return true; /* the first unacked byte: RACK says lost */
 	return c->n_sb > 0 && RS_SEQ_GT(c->sb[0].left, c->snd_una) &&
-	       hole_lost(c, 0, sb_bytes(c));
+	       hole_lost(c, 0, c->snd_una, sb_bytes(c));
 }
 
 /* Bytes of [a, b) below HighRxt: resent, so in flight once more. */
@@ -151,29 +170,31 @@ uint32_t rs_tcp_sack_pipe(const struct rs_tcp_conn *c)
 	for (unsigned j = 0; j < c->n_sb; j++) {
 		uint32_t l = c->sb[j].left;
 
-		if (!hole_lost(c, j, above))
+		if (!hole_lost(c, j, prev, above))
 			pipe += l - prev;
 		pipe += resent_in(c, prev, l);
 		above -= blk_len(&c->sb[j]);
 		prev = c->sb[j].right;
 	}
 	if (RS_SEQ_GT(c->snd_max, prev))
-		pipe += c->snd_max - prev + resent_in(c, prev, c->snd_max);
+		pipe += c->snd_max - prev - tail_lost(c, prev) +
+			resent_in(c, prev, c->snd_max);
 	return pipe;
 }
 
 /* NextSeg() rules 1 (@p lost_only) and 3: the lowest byte of a hole not
- * yet resent, and how much of the hole follows it (<= SMSS). */
+ * yet resent, and how much of the hole follows it (<= SMSS); rule 1
+ * takes the tail's lost part too. */
 static bool next_seg(const struct rs_tcp_conn *c, bool lost_only, uint32_t *seq,
 		     uint32_t *len)
 {
-	uint32_t prev = c->snd_una, above = sb_bytes(c);
+	uint32_t prev = c->snd_una, above = sb_bytes(c), start, lost;
 
 	for (unsigned j = 0; j < c->n_sb; j++) {
 		uint32_t l = c->sb[j].left;
-		uint32_t start = RS_SEQ_MAX(prev, c->high_rxt);
 
-		if (lost_only && !hole_lost(c, j, above))
+		start = RS_SEQ_MAX(prev, c->high_rxt);
+		if (lost_only && !hole_lost(c, j, prev, above))
 			return false; /* holes higher up are not lost either */
 		if (RS_SEQ_LT(start, l)) {
 			*seq = start;
@@ -183,7 +204,13 @@ static bool next_seg(const struct rs_tcp_conn *c, bool lost_only, uint32_t *seq,
 		above -= blk_len(&c->sb[j]);
 		prev = c->sb[j].right;
 	}
-	return false;
+	start = RS_SEQ_MAX(prev, c->high_rxt);
+	lost = tail_lost(c, prev);
+	if (!lost_only || !RS_SEQ_LT(start, prev + lost))
+		return false;
+	*seq = start;
+	*len = RS_TCP_MIN(prev + lost - start, (uint32_t)c->snd_mss);
+	return true;
 }
 
 /* Rule 2 would send new data: some waits and the peer's window has room

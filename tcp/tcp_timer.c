@@ -66,7 +66,7 @@ void rs_tcp_timer_stop(struct rs_tcp_conn *c, enum tcp_timer_kind k)
 
 void rs_tcp_timer_rtx_restart(struct rs_tcp_conn *c, uint64_t now)
 {
-	c->tlp_pto = false;
+	c->tlp_pto = c->rack_reo = false;
 	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, c->rto);
 }
 
@@ -92,8 +92,8 @@ void rs_tcp_tlp_arm(struct rs_tcp_conn *c, uint64_t now)
 
 	if (!c->st->cfg.tlp || !c->sack_ok || c->in_recovery || c->tlp_out ||
 	    !data_state(c->state) || c->snd_una == c->snd_max ||
-	    c->snd_wnd == 0)
-		return;
+	    c->snd_wnd == 0 || (c->rack_reo && rs_tcp_timer_armed(t)))
+		return; /* the reordering timer comes first */
 	pto = c->srtt != 0 ? RS_TCP_MAX(2 * c->srtt, TLP_PTO_MIN_NS)
 			   : TLP_PTO_NO_RTT_NS;
 	if (c->snd_max - c->snd_una <= c->snd_mss)
@@ -108,6 +108,19 @@ void rs_tcp_tlp_arm(struct rs_tcp_conn *c, uint64_t now)
 	}
 	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, pto);
 	c->tlp_pto = true;
+	c->rack_reo = false;
+}
+
+void rs_tcp_rack_arm(struct rs_tcp_conn *c, uint64_t now, uint64_t timeout)
+{
+	const struct rs_tcp_timer *t = &c->t[RS_TCP_T_RTX];
+
+	if (!c->rack_reo && rs_tcp_timer_armed(t) &&
+	    t->expires * c->st->wheel.tick_ns <= now + timeout)
+		return; /* it fires first anyway: RACK detects then too */
+	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, timeout);
+	c->rack_reo = true;
+	c->tlp_pto = false;
 }
 
 static uint64_t persist_delay(const struct rs_tcp_conn *c)
@@ -238,8 +251,28 @@ static void fire_pto(struct rs_tcp_conn *c, uint64_t now)
 	rs_tcp_timer_rtx_restart(c, now);
 }
 
+/* The reordering timer: RACK's verdicts that fell due; then the RTO (or
+ * the probe timeout) as before, unless RACK waits on more. */
+static void fire_reo(struct rs_tcp_conn *c, uint64_t now)
+{
+	c->rack_reo = false;
+	RS_TCP_COUNT(c->st, RACK_REO_TIMEOUTS);
+	if (c->snd_una == c->snd_max)
+		return;
+	rs_tcp_rack_timeout(c, now);
+	rs_tcp_out_push(c, now);
+	if (!rs_tcp_timer_armed(&c->t[RS_TCP_T_RTX])) {
+		rs_tcp_timer_rtx_restart(c, now);
+		rs_tcp_tlp_arm(c, now);
+	}
+}
+
 static void fire_rtx(struct rs_tcp_conn *c, uint64_t now)
 {
+	if (c->rack_reo) {
+		fire_reo(c, now);
+		return;
+	}
 	if (c->tlp_pto) {
 		fire_pto(c, now);
 		return;

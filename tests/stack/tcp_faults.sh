@@ -61,6 +61,11 @@ fault_clean() {
 		"refused $(tb_counter "$1" event.tcp.tune_refused);" \
 		"HyStart++ CSS $(tb_counter "$1" event.tcp.hystart_css)," \
 		"to CA $(tb_counter "$1" event.tcp.hystart_ca)"
+	echo "# stack: RACK lost $(tb_counter "$1" event.tcp.rack_lost)," \
+		"lost resends $(tb_counter "$1" event.tcp.rack_lost_rtx)," \
+		"reordering timer $(tb_counter "$1" event.tcp.rack_reo_timeouts)," \
+		"reordering seen $(tb_counter "$1" event.tcp.rack_reordering);" \
+		"TLP probes $(tb_counter "$1" event.tcp.tlp_probes)"
 }
 
 # 1. Linux -> stack

@@ -1496,6 +1496,7 @@ static void config_kv(const char *k, const char *v)
 	    F("sack", sack, 3),
 	    F("hystart", hystart, 3),
 	    F("tlp", tlp, 3),
+	    F("rack", rack, 3),
 	    F("ooo_max", ooo_max, 2),
 #undef F
 	};
