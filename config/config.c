@@ -171,6 +171,7 @@ static const struct key keys[] = {
     KEY(tcp, hystart, K_BOOL, 0, 0, 0),
     KEY(tcp, tlp, K_BOOL, 0, 0, 0),
     KEY(tcp, rack, K_BOOL, 0, 0, 0),
+    KEY(tcp, pacing, K_BOOL, 0, 0, 0),
     KEY(tcp, congestion, K_CC, 0, 0, 0),
 
     {"routes", ANY_NAME, K_ROUTE, 0, 0, 0, 0, 0},
@@ -862,7 +863,7 @@ static int apply_entries(struct rs_config *cfg, const char *section,
 			 const struct rte_cfgfile_entry *ent, int n,
 			 bool seen[NKEYS], const struct where *w)
 {
-	char known[256];
+	char known[512];
 	const struct key *k;
 	int rc;
 
@@ -886,7 +887,7 @@ static int apply_section(struct rs_config *cfg, struct rte_cfgfile *ini,
 {
 	struct rte_cfgfile_entry *ent;
 	char name[CFG_NAME_LEN];
-	char known[256];
+	char known[512];
 	int n, rc;
 
 	n = rte_cfgfile_section_num_entries_by_index(ini, name, idx);

@@ -208,6 +208,7 @@ struct rs_config {
 		bool hystart;		 /**< HyStart++ (RFC 9406) */
 		bool tlp;		 /**< Tail Loss Probe (RFC 8985 §7) */
 		bool rack;		 /**< RACK loss detection (§6) */
+		bool pacing;		 /**< pacing new data */
 		enum rs_config_cc {
 			RS_CONFIG_CC_NEWRENO, /**< RFC 5681 / 6582 */
 			RS_CONFIG_CC_CUBIC,   /**< RFC 9438 */

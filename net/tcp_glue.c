@@ -253,6 +253,7 @@ static void config_fill(struct rs_tcp_config *tc, struct rs_lcore *lc,
 	tc->hystart = t->hystart;
 	tc->tlp = t->tlp;
 	tc->rack = t->rack;
+	tc->pacing = t->pacing;
 	/* Challenge ACKs: limited per connection (the core's 500 ms), with
 	 * no budget shared between connections -- one is a side channel
 	 * through which an off-path attacker learns of other connections

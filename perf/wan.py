@@ -4,7 +4,8 @@
 through the same impaired wire, side by side.
 
     perf/wan.py [--build DIR] [--bytes N] [--profiles LIST] [--seconds S]
-                [--runs R] [--linux-cc CC] [--no-tuning] [--list]
+                [--runs R] [--linux-cc CC] [--no-tuning] [--tcp KEY=VALUE]...
+                [--list]
 
 The wire is rs_bridge's impairment (tests/testbed/README.md), applied in
 both directions: half the round trip each way, with +-10% of jitter that
@@ -98,14 +99,13 @@ def tx_csum_off(ifname):
         fcntl.ioctl(s.fileno(), siocethtool, ifr.ljust(40, b'\0'))
 
 
-def run_stack(build, spec, nbytes, limit, log, no_tuning, cc):
-    """Both directions through tcp_faults.sh: (Linux -> stack, stack ->
-    Linux) in Mbit/s, None where a transfer failed."""
+def run_stack(build, spec, nbytes, limit, log, tcp, cc):
+    """Both directions through tcp_faults.sh, with the [tcp] lines @tcp
+    besides the defaults: (Linux -> stack, stack -> Linux) in Mbit/s, None
+    where a transfer failed."""
     env = dict(os.environ, RS_FAULT_SPEC=spec, RS_FAULT_BYTES=str(nbytes),
-               RS_FAULT_SECONDS=str(limit), RS_PEER_CC=cc)
-    if no_tuning:  # bounds at the rings' start sizes: tuning off
-        env['ST_TCP_EXTRA'] = ('close_grace_ms = 10000\nrmem_max = 262144\n'
-                               'wmem_max = 262144')
+               RS_FAULT_SECONDS=str(limit), RS_PEER_CC=cc,
+               ST_TCP_EXTRA='\n'.join(['close_grace_ms = 10000'] + tcp))
     with open(log, 'w') as f:
         sh = subprocess.Popen(
             ['bash', FAULTS, 'virtio',
@@ -269,9 +269,21 @@ def main():
     ap.add_argument('--no-tuning', action='store_true',
                     help='the stack without buffer auto-tuning (its rings '
                     'fixed at 256 KiB, as before [tcp] rmem_max/wmem_max)')
+    ap.add_argument('--tcp', action='append', default=[], metavar='KEY=VALUE',
+                    help='a [tcp] setting for the stack, e.g. pacing=off '
+                    '(repeatable; an A/B against the defaults)')
     ap.add_argument('--list', action='store_true',
                     help='print each profile\'s impairment and exit')
     o = ap.parse_args()
+    tcp = []
+    for kv in o.tcp:
+        key, eq, val = kv.partition('=')
+        if not eq or not re.fullmatch(r'[a-z_]+', key.strip()) or \
+                not val.strip():
+            ap.error(f'--tcp {kv!r}: expected KEY=VALUE, e.g. pacing=off')
+        tcp.append(f'{key.strip()} = {val.strip()}')
+    if o.no_tuning:  # bounds at the rings' start sizes: tuning off
+        tcp += ['rmem_max = 262144', 'wmem_max = 262144']
     profiles = [p for p in o.profiles.split(',') if p]
     if not profiles:
         die('no profile')
@@ -306,7 +318,7 @@ def main():
                 print(f'# {at}: {spec}: the stack ...', flush=True)
                 st, _, tuned = run_stack(
                     o.build, spec, o.bytes, o.seconds,
-                    os.path.join(tmp, f'stack-{n}-{k}.log'), o.no_tuning,
+                    os.path.join(tmp, f'stack-{n}-{k}.log'), tcp,
                     o.linux_cc)
                 for t in tuned:
                     print(f'#   rings tuned: {t}')

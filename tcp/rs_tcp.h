@@ -19,7 +19,8 @@
  * tune_refused counters (appended); and HyStart++ (rs_tcp_config's hystart,
  * the hystart_* counters).  v1.7 adds the Tail Loss Probe (RFC 8985 §7:
  * rs_tcp_config's tlp, the tlp_* counters, appended).  v1.8 adds RACK
- * (RFC 8985 §6: rs_tcp_config's rack, the rack_* counters, appended). */
+ * (RFC 8985 §6: rs_tcp_config's rack, the rack_* counters, appended)
+ * and pacing (rs_tcp_config's pacing, the paced counter). */
 
 /**
  * @file
@@ -324,7 +325,9 @@ enum rs_tcp_state {
 	X(RACK_LOST, "rack_lost")                                              \
 	X(RACK_LOST_RTX, "rack_lost_rtx")                                      \
 	X(RACK_REO_TIMEOUTS, "rack_reo_timeouts")                              \
-	X(RACK_REORDERING, "rack_reordering")
+	X(RACK_REORDERING, "rack_reordering")                                  \
+	/* API v1.8: pacing held new data back until its time */               \
+	X(PACED, "paced")
 
 #define RS_TCP_ENUM_DROP(e, name, meaning) RS_TCP_DROP_##e,
 #define RS_TCP_ENUM_CTR(e, name) RS_TCP_CTR_##e,
@@ -511,6 +514,10 @@ struct rs_tcp_config {
 				     window passed, besides DupThresh; lost
 				     resends found without the RTO; default
 				     off */
+	bool pacing;		/**< API v1.8: new data goes at cwnd/SRTT
+				     times 2 in slow start, 1.2 after, in
+				     bursts of up to one tick's worth (at
+				     least a segment); default off */
 	uint8_t isn_secret[16]; /**< RFC 6528 key (also keys the flow hash
 				     and RFC 6056 port choice); fill it from
 				     a random source */

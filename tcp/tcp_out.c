@@ -449,6 +449,37 @@ static uint32_t tso_trim(const struct rs_tcp_conn *c, uint32_t len,
 	return len - tail;
 }
 
+/* Pacing ([tcp] pacing): new data goes at cwnd / SRTT times 2 in slow
+ * start and 1.2 after (Linux's ratios), so a window the ACK clock would
+ * release at once -- slow start's doubling, a jump of cwnd, the end of
+ * a recovery -- spreads over the round trip instead of filling a queue
+ * on the path.  Each send moves pace_next on by len / rate, from no
+ * earlier than a tick ago: a tick's worth may go at once (TSO keeps its
+ * 64 KiB pieces) and the wheel's resolution costs no rate.  Resends
+ * (RFC 6675, PRR-limited) are not held. */
+static bool pace_hold(struct rs_tcp_conn *c, uint64_t now)
+{
+	if (!c->st->cfg.pacing || c->srtt == 0 || now >= c->pace_next)
+		return false;
+	RS_TCP_COUNT(c->st, PACED);
+	rs_tcp_wheel_add(&c->st->wheel, &c->t[RS_TCP_T_PACE], now,
+			 c->pace_next);
+	return true;
+}
+
+static void pace_sent(struct rs_tcp_conn *c, uint64_t now, uint32_t len)
+{
+	uint64_t tick = c->st->cfg.tick_ns, from;
+	bool ss = c->cwnd < c->ssthresh;
+
+	if (!c->st->cfg.pacing || c->srtt == 0)
+		return;
+	from = RS_TCP_MAX(c->pace_next, now > tick ? now - tick : 0);
+	/* len / (cwnd / srtt * 2 or 1.2) */
+	c->pace_next = from + (uint64_t)len * c->srtt * (ss ? 1 : 5) /
+				  ((uint64_t)c->cwnd * (ss ? 2 : 6));
+}
+
 /* Send one segment if the rules allow.  @return true if one went. */
 static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 {
@@ -467,6 +498,8 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 		return false;
 	if (len > 0 && len < c->snd_mss && !fin && !short_ok(c, len, pending))
 		return false;
+	if (len > 0 && pace_hold(c, now))
+		return false;
 	if (len > 0 && len == pending)
 		flags |= RS_TCP_PSH;
 	if (fin)
@@ -480,8 +513,10 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 		rs_tcp_out_block(c);
 		return false;
 	}
-	if (len)
+	if (len) {
 		count_data(c, c->snd_nxt, len, now);
+		pace_sent(c, now, len);
+	}
 	if (s.tso_segsz != 0)
 		RS_TCP_COUNT(c->st, TSO_SEGS_OUT);
 	if (!c->rtt_timing && c->snd_nxt == c->snd_max) {

@@ -248,6 +248,7 @@ enum tcp_timer_kind {
 	RS_TCP_T_DELACK,  /* delayed ACK */
 	RS_TCP_T_KEEP,	  /* keepalive */
 	RS_TCP_T_CLOSE,	  /* TIME-WAIT, orphaned FIN-WAIT-2, linger */
+	RS_TCP_T_PACE,	  /* pacing: the next data may go */
 	RS_TCP_T_KINDS
 };
 
@@ -408,6 +409,9 @@ struct rs_tcp_conn {
 	uint8_t xl_n, reo_mult, reo_persist;
 	uint32_t rack_t, rack_end, rack_fack, rack_lost, reo_round;
 	uint32_t xl_first; /* when the last range's first byte went */
+
+	/* Pacing (tcp_out.c): new data goes no sooner than this (ns) */
+	uint64_t pace_next;
 	/* ns; min_rtt: the least of the timed segment's RTTs (tcp_cc.c;
 	 * 0, none yet) */
 	uint64_t rack_rtt, min_rtt;

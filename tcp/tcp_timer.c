@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Connection timers.  Each connection has five, all on the stack's wheel
+ * Connection timers.  Each connection has six, all on the stack's wheel
  * (wheel.c), each armed at most once:
  *
  *   RTX      Retransmission (RFC 6298).  Runs while SYN, SYN-ACK, data or
@@ -41,6 +41,8 @@
  *            keep_intvl; keep_cnt unanswered probes fail the connection
  *            with ETIMEDOUT.  Only in ESTABLISHED / CLOSE-WAIT /
  *            FIN-WAIT-2 with nothing in flight.
+ *   PACE     Pacing (tcp_out.c): armed when new data is held back until
+ *            its time; sends what is due.
  *   CLOSE    The end of a connection: in TIME-WAIT, 2*MSL (time_wait_ns)
  *            and then CLOSED (restarted by a FIN; a new active open may
  *            end it sooner, tcp_conn.c); for an orphan (closed by the
@@ -381,6 +383,9 @@ void rs_tcp_timer_fire(void *ctx, struct rs_tcp_timer *t)
 		break;
 	case RS_TCP_T_KEEP:
 		fire_keep(c, now);
+		break;
+	case RS_TCP_T_PACE: /* pacing: the held data's time has come */
+		rs_tcp_out_push(c, now);
 		break;
 	default:
 		fire_close(c, now);

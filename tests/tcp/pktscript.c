@@ -1497,6 +1497,7 @@ static void config_kv(const char *k, const char *v)
 	    F("hystart", hystart, 3),
 	    F("tlp", tlp, 3),
 	    F("rack", rack, 3),
+	    F("pacing", pacing, 3),
 	    F("ooo_max", ooo_max, 2),
 #undef F
 	};

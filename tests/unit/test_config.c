@@ -646,7 +646,7 @@ static void test_unknown_names(void **state)
 		"time_wait_ms, tw_reuse_ms, delack_ms, keepidle_s, "
 		"keepintvl_s, keepcnt, close_grace_ms, rmem_max, wmem_max, "
 		"tune_mem_mb, timestamps, sack, "
-		"syncookies, hystart, tlp, rack, congestion)");
+		"syncookies, hystart, tlp, rack, pacing, congestion)");
 	refused(REQUIRED "ipaddr = 1.2.3.4\n",
 		"x.ini: [net] ipaddr: unknown key (known: ip, prefix, "
 		"gateway, mac)");
