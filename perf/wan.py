@@ -203,15 +203,19 @@ class Linux:
             ['ip', 'netns', 'exec', dst, '/usr/bin/python3', PEER,
              '--timeout', str(limit + 30), 'tcp-listen-discard', str(PORT),
              '1'], stdout=subprocess.PIPE, text=True, env=env)
-        line = rx.stdout.readline()  # "listening port=N"
-        if not line.startswith('listening'):
-            rx.kill()
-            return None
-        tx = subprocess.run(
-            ['ip', 'netns', 'exec', src, '/usr/bin/python3', PEER,
-             '--timeout', str(limit), 'tcp-send', dst_ip, str(PORT),
-             str(nbytes), '1'], capture_output=True, text=True, env=env)
-        out = rx.communicate(timeout=limit + 60)[0]
+        try:
+            line = rx.stdout.readline()  # "listening port=N"
+            if not line.startswith('listening'):
+                return None
+            tx = subprocess.run(
+                ['ip', 'netns', 'exec', src, '/usr/bin/python3', PEER,
+                 '--timeout', str(limit), 'tcp-send', dst_ip, str(PORT),
+                 str(nbytes), '1'], capture_output=True, text=True, env=env)
+            out = rx.communicate(timeout=limit + 60)[0]
+        finally:  # stopped, or failed: the listener goes too
+            if rx.poll() is None:
+                rx.kill()
+                rx.wait()
         sent = dict(re.findall(r'(\w+)=(\S+)', tx.stdout))
         got = dict(re.findall(r'(\w+)=(\S+)', out))
         if tx.returncode != 0 or rx.returncode != 0 or \

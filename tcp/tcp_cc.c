@@ -187,7 +187,9 @@ void rs_tcp_cc_on_rto(struct rs_tcp_conn *c)
 	c->n_sb = 0; /* RFC 6675 §5.1: the peer may renege */
 	c->high_rxt = c->snd_una;
 	c->tlp_out = c->tlp_lost = false; /* go-back-N resends it all */
-	c->rack_lost = c->snd_una;
+	/* RACK forgets what was delivered with the scoreboard: a byte SACKed
+	 * before, acked after, is no sign of reordering */
+	c->rack_lost = c->rack_fack = c->snd_una;
 }
 
 /* Whether the window limits the flow (RFC 9438 §5.8, RFC 7661): cwnd
@@ -310,7 +312,7 @@ static bool spurious_undo(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	c->in_recovery = false;
 	c->tlp_lost = false;
 	c->rack_lost = c->snd_una;
-	rs_tcp_rack_widen(c);
+	rs_tcp_rack_widen(c, true); /* the original came, only late */
 	c->dupacks = 0;
 	/* A real loss in this window may start a recovery again. */
 	c->recover = c->snd_una - 1;
@@ -441,7 +443,7 @@ static void dsack_check(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	}
 	c->dsack_undo = false;
 	RS_TCP_COUNT(c->st, DSACK_UNDO);
-	rs_tcp_rack_widen(c);
+	rs_tcp_rack_widen(c, false);
 	c->cwnd = RS_TCP_MAX(c->cwnd, c->undo_cwnd);
 	c->ssthresh = RS_TCP_MAX(c->ssthresh, c->undo_ssthresh);
 	c->cub = c->cub_undo;
@@ -449,16 +451,6 @@ static void dsack_check(struct rs_tcp_conn *c, const struct rs_tcp_seg_in *s)
 	c->recover = c->snd_una - 1;
 	c->dupthresh = (uint8_t)RS_TCP_MIN(2u * c->dupthresh,
 					   (unsigned)RS_TCP_DUPTHRESH_MAX);
-}
-
-/* Whether the scoreboard holds all of [@p l, @p r). */
-static bool sacked(const struct rs_tcp_conn *c, uint32_t l, uint32_t r)
-{
-	for (unsigned j = 0; j < c->n_sb; j++)
-		if (RS_SEQ_LEQ(c->sb[j].left, l) &&
-		    RS_SEQ_GEQ(c->sb[j].right, r))
-			return true;
-	return false;
 }
 
 /* RFC 8985 §7.4, as Linux decides it: what the ACKs after a tail loss
@@ -480,7 +472,8 @@ static void tlp_ack(struct rs_tcp_conn *c, uint64_t now,
 		return;
 	if (RS_SEQ_LT(c->snd_una, c->tlp_seq)) {
 		/* Its first byte SACKed (a FIN is not) */
-		if (c->in_recovery || !sacked(c, c->tlp_seq, c->tlp_seq + 1))
+		if (c->in_recovery ||
+		    !rs_tcp_sack_covers(c, c->tlp_seq, c->tlp_seq + 1))
 			return;
 		c->tlp_out = false;
 		c->tlp_lost = true;

@@ -685,6 +685,8 @@ bool rs_tcp_sack_head_lost(const struct rs_tcp_conn *c);
 uint32_t rs_tcp_sack_pipe(const struct rs_tcp_conn *c);
 /** Bytes the scoreboard holds SACKed. */
 uint32_t rs_tcp_sack_bytes(const struct rs_tcp_conn *c);
+/** Whether the scoreboard holds all of [@p l, @p r). */
+bool rs_tcp_sack_covers(const struct rs_tcp_conn *c, uint32_t l, uint32_t r);
 /** In recovery: resend holes (NextSeg rules 1 and 3) while cwnd - pipe
  *  leaves a segment's room; new data (rule 2) is left to the output. */
 void rs_tcp_sack_fill(struct rs_tcp_conn *c, uint64_t now);
@@ -762,9 +764,12 @@ void rs_tcp_rack_trim(struct rs_tcp_conn *c);
  *  carries a D-SACK. */
 void rs_tcp_rack_update(struct rs_tcp_conn *c, uint64_t now,
 			const struct rs_tcp_seg_in *s, bool dsack);
-/** The reordering window grows by min_rtt/4: a D-SACK round, or a
- *  recovery undone as spurious (the path reorders further than it). */
-void rs_tcp_rack_widen(struct rs_tcp_conn *c);
+/** The reordering window's multiplier doubles: a D-SACK round, or a
+ *  recovery undone as spurious; @p reordered (the timestamps showed the
+ *  original arrived, only late: as Linux's undo) is reordering seen too.
+ *  A D-SACK is not: a rescue resend or a tail loss probe earns one
+ *  whenever the original was not lost. */
+void rs_tcp_rack_widen(struct rs_tcp_conn *c, bool reordered);
 /** A SACK recovery begins: the widening counts it. */
 void rs_tcp_rack_recovery(struct rs_tcp_conn *c);
 /** Mark what RACK finds lost (rack_lost, and HighRxt back for a lost

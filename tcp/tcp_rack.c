@@ -23,11 +23,17 @@
  * least RTT seen, which the original may have earned (§6.2 step 2).
  * Bytes delivered below the highest delivered one (rack_fack) that were
  * never resent arrived out of order: reordering seen (step 3); so does a
- * D-SACK or a recovery undone as spurious, which also double the
- * reordering window's multiplier (a D-SACK once a round trip; up to 255,
- * back to 1 after sixteen recoveries; step 4 adds one, but a path that
- * reorders by several ms then costs dozens of spurious recoveries
- * before the window covers it: seen in tcp_faults.sh's reorder profile).
+ * recovery the timestamps show spurious (the original arrived, only
+ * late; Linux's undo does the same).  That and a D-SACK (once a round
+ * trip) double the reordering window's multiplier (up to 255, back to 1
+ * after sixteen recoveries; step 4 adds one, but a path that reorders by
+ * several ms then costs dozens of spurious recoveries before the window
+ * covers it: seen in tcp_faults.sh's reorder profile).  A D-SACK does
+ * not say the path reorders -- a rescue resend or a tail loss probe
+ * earns one whenever the original was not lost -- and taking it so cost
+ * 20 and 50 ms paths with 0.1% loss a round trip per loss (DupThresh off,
+ * the window at SRTT): 0.6-0.7x Linux.  An RTO forgets rack_fack with
+ * the scoreboard: a byte SACKed before it and acked after is no sign.
  *
  * Then rs_tcp_rack_detect() (step 5): every unSACKed range sent before
  * rack_t (or at it, below rack_end) is lost once rack_rtt + reo_wnd has
@@ -198,17 +204,6 @@ void rs_tcp_rack_trim(struct rs_tcp_conn *c)
 		c->rack_valid = false; /* nothing left to judge */
 }
 
-/* Whether one scoreboard range holds all of [@p l, @p r) (adjacent
- * ranges merge, so one does or none). */
-static bool sb_covers(const struct rs_tcp_conn *c, uint32_t l, uint32_t r)
-{
-	for (unsigned j = 0; j < c->n_sb; j++)
-		if (RS_SEQ_LEQ(c->sb[j].left, l) &&
-		    RS_SEQ_GEQ(c->sb[j].right, r))
-			return true;
-	return false;
-}
-
 /* Reordering is seen: from here the reordering window alone decides. */
 static void reordering(struct rs_tcp_conn *c)
 {
@@ -232,9 +227,14 @@ static uint32_t first_unsacked(const struct rs_tcp_conn *c, uint32_t l,
 
 /* Delivered bytes [@p l, @p r) (before the scoreboard takes them):
  * RACK.xmit_ts, end_seq and rtt from the range sent last; reordering if
- * a byte never resent and not SACKed before arrived below rack_fack. */
+ * a byte below @p until, never resent and not SACKed before, arrived
+ * below rack_fack.  @p until bounds what the ACK's own segment can have
+ * brought (the first hole, the first SACK block: RFC 2018 §4): bytes
+ * further up may have been SACKed in blocks the scoreboard forgot (it
+ * keeps RS_TCP_SB_MAX) or the peer stopped repeating, which a loss-only
+ * path showed as reordering. */
 static void delivered(struct rs_tcp_conn *c, uint64_t now, uint32_t l,
-		      uint32_t r)
+		      uint32_t r, uint32_t until)
 {
 	uint32_t tn = t_of(now), min_t = (uint32_t)(c->min_rtt >> T_SHIFT);
 
@@ -251,7 +251,7 @@ static void delivered(struct rs_tcp_conn *c, uint64_t now, uint32_t l,
 			continue; /* the original's, perhaps */
 		if (!(e->t & T_RESENT) && !c->rack_reord &&
 		    RS_SEQ_LT(first_unsacked(c, a, b),
-			      RS_SEQ_MIN(b, c->rack_fack)))
+			      RS_SEQ_MIN(RS_SEQ_MIN(b, until), c->rack_fack)))
 			reordering(c);
 		rtt = (uint64_t)(uint32_t)t_diff(tn, e->t) << T_SHIFT;
 		d = c->rack_valid ? t_diff(e->t, c->rack_t) : 1;
@@ -274,13 +274,14 @@ void rs_tcp_rack_update(struct rs_tcp_conn *c, uint64_t now,
 	if (!rack_on(c))
 		return;
 	if (RS_SEQ_GT(s->ack, c->snd_una) && RS_SEQ_LEQ(s->ack, hi))
-		delivered(c, now, c->snd_una, s->ack);
+		delivered(c, now, c->snd_una, s->ack,
+			  c->n_sb > 0 ? c->sb[0].left : s->ack);
 	for (unsigned i = 0; i < s->opt.sack_blocks; i++) {
 		uint32_t l = RS_SEQ_MAX(s->opt.sack[i].left, c->snd_una);
 		uint32_t r = s->opt.sack[i].right;
 
 		if (RS_SEQ_LT(l, r) && RS_SEQ_LEQ(r, hi))
-			delivered(c, now, l, r);
+			delivered(c, now, l, r, i == 0 && !dsack ? r : l);
 	}
 	/* §6.2 step 4: one widening a round trip while D-SACKs come */
 	if (c->reo_round_on && RS_SEQ_GEQ(c->snd_una, c->reo_round))
@@ -288,13 +289,14 @@ void rs_tcp_rack_update(struct rs_tcp_conn *c, uint64_t now,
 	if (dsack && !c->reo_round_on) {
 		c->reo_round_on = true;
 		c->reo_round = c->snd_max;
-		rs_tcp_rack_widen(c);
+		rs_tcp_rack_widen(c, false);
 	}
 }
 
-void rs_tcp_rack_widen(struct rs_tcp_conn *c)
+void rs_tcp_rack_widen(struct rs_tcp_conn *c, bool reordered)
 {
-	reordering(c); /* a D-SACK, a spurious recovery: both say so */
+	if (reordered)
+		reordering(c);
 	c->reo_mult =
 	    (uint8_t)RS_TCP_MIN(2u * c->reo_mult, (unsigned)REO_MULT_MAX);
 	c->reo_persist = REO_PERSIST;
@@ -334,12 +336,16 @@ uint64_t rs_tcp_rack_detect(struct rs_tcp_conn *c, uint64_t now)
 
 		if (d < 0)
 			continue; /* sent after RACK's segment */
-		if (d == 0) {	  /* with it: what lies below it went first */
-			if (!RS_SEQ_LT(a, c->rack_end))
+		if (d == 0) {
+			/* With it (one burst has one now): new data goes in
+			 * sequence order, so what lies below it went first;
+			 * a resend may have followed it (a later ACK of the
+			 * same burst) -- seen as lost resends that were not */
+			if (resent || !RS_SEQ_LT(a, c->rack_end))
 				continue;
 			b = RS_SEQ_MIN(b, c->rack_end);
 		}
-		if (sb_covers(c, a, b))
+		if (rs_tcp_sack_covers(c, a, b))
 			continue; /* all delivered */
 		if (resent ? !(c->in_recovery && RS_SEQ_LT(a, c->high_rxt))
 			   : RS_SEQ_LEQ(b, c->rack_lost))

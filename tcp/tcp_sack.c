@@ -68,6 +68,16 @@ uint32_t rs_tcp_sack_bytes(const struct rs_tcp_conn *c)
 	return sb_bytes(c);
 }
 
+/* Adjacent ranges merge (sb_add()), so one range holds it all or none. */
+bool rs_tcp_sack_covers(const struct rs_tcp_conn *c, uint32_t l, uint32_t r)
+{
+	for (unsigned j = 0; j < c->n_sb; j++)
+		if (RS_SEQ_LEQ(c->sb[j].left, l) &&
+		    RS_SEQ_GEQ(c->sb[j].right, r))
+			return true;
+	return false;
+}
+
 /* Merge [l, r) into the scoreboard; when full, the highest range goes. */
 static void sb_add(struct rs_tcp_conn *c, uint32_t l, uint32_t r)
 {
