@@ -339,8 +339,8 @@ uint64_t rs_tcp_rack_detect(struct rs_tcp_conn *c, uint64_t now)
 		if (d == 0) {
 			/* With it (one burst has one now): new data goes in
 			 * sequence order, so what lies below it went first;
-			 * a resend may have followed it (a later ACK of the
-			 * same burst) -- seen as lost resends that were not */
+			 * a resend may have followed it (for a later ACK of
+			 * the same burst): not judged */
 			if (resent || !RS_SEQ_LT(a, c->rack_end))
 				continue;
 			b = RS_SEQ_MIN(b, c->rack_end);
