@@ -39,7 +39,9 @@
  * rack_t (or at it, below rack_end) is lost once rack_rtt + reo_wnd has
  * passed since it was sent; the others set the reordering timer (the RTX
  * timer, tcp_timer.c).  reo_wnd is min_rtt/4 (the least RTT of the
- * timed segment, tcp_cc.c; times the multiplier, at most SRTT), or 0
+ * timed segment, tcp_cc.c; times the multiplier, at most SRTT + 4
+ * RTTVAR -- RFC 8985 stops at SRTT, but a path that reorders by as much
+ * as its round trip then costs hundreds of spurious recoveries), or 0
  * when no reordering was seen and the connection is in recovery or
  * DupThresh segments are SACKed -- DupThresh itself, as Linux has it;
  * once reordering is seen, DupThresh no longer calls anything lost
@@ -61,10 +63,9 @@
 /* Joining new data to the last range: within srtt / 2^GRAN_SHIFT. */
 #define GRAN_SHIFT 4
 #define GRAN_NO_RTT (1000000u >> T_SHIFT) /* 1 ms before a sample */
-/* Widening: at most this many quarters of min_rtt (SRTT caps it first
- * where min_rtt is tiny, as on a path whose reordering also makes some
- * round trips short), and the recoveries it lasts (RFC 8985 §6.2 step
- * 4; Linux's bound). */
+/* Widening: at most this many quarters of min_rtt (the RTT bound in
+ * reo_wnd() caps it first unless min_rtt is tiny), and the recoveries it
+ * lasts (RFC 8985 §6.2 step 4; Linux's bound). */
 #define REO_MULT_MAX 255
 #define REO_PERSIST 16
 
@@ -315,7 +316,8 @@ static uint64_t reo_wnd(const struct rs_tcp_conn *c)
 	    (c->in_recovery || rs_tcp_sack_bytes(c) >=
 				   rs_tcp_dupthresh(c) * (uint32_t)c->snd_mss))
 		return 0;
-	return RS_TCP_MIN(c->reo_mult * c->min_rtt / 4, c->srtt);
+	return RS_TCP_MIN(c->reo_mult * c->min_rtt / 4,
+			  c->srtt + 4 * c->rttvar);
 }
 
 uint64_t rs_tcp_rack_detect(struct rs_tcp_conn *c, uint64_t now)
