@@ -635,12 +635,8 @@ void rs_tcp_rack_timeout(struct rs_tcp_conn *c, uint64_t now)
 {
 	uint64_t reo_timeout = rs_tcp_rack_detect(c, now);
 
-	if (!c->in_recovery && rack_pending(c) && rs_tcp_sack_head_lost(c))
-		fast_retransmit(c, now, c->snd_una);
-	if (c->in_recovery && rs_tcp_sack_recovery(c)) {
-		prr_cwnd(c, 0);
-		rs_tcp_sack_fill(c, now);
-	}
+	/* as after an ACK that delivered nothing */
+	sack_after_ack(c, now, 0, 0);
 	if (reo_timeout != 0)
 		rs_tcp_rack_arm(c, now, reo_timeout);
 }

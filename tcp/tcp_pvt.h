@@ -242,6 +242,13 @@ static inline void rs_tcp_list_del(struct rs_tcp_link *n)
 	n->next = n->prev = n;
 }
 
+/* The roles of the RTX timer (rs_tcp_conn.rtx_as). */
+enum {
+	RS_TCP_RTX_AS_RTO, /* retransmission time-out (RFC 6298) */
+	RS_TCP_RTX_AS_PTO, /* tail loss probe time-out (RFC 8985 §7) */
+	RS_TCP_RTX_AS_REO, /* RACK's reordering timer (RFC 8985 §6) */
+};
+
 enum tcp_timer_kind {
 	RS_TCP_T_RTX,	  /* retransmission (SYN, SYN-ACK, data, FIN) */
 	RS_TCP_T_PERSIST, /* zero-window probe */
@@ -389,13 +396,15 @@ struct rs_tcp_conn {
 	uint32_t rtx_tsval;		   /* TSval of its first resend */
 	struct rs_tcp_cubic cub_undo;	   /* CUBIC's epoch before it */
 
-	/* Tail Loss Probe (RFC 8985 §7; tcp_timer.c, tcp_cc.c): the RTX
-	 * timer is armed as the probe timeout (tlp_pto) rather than the
-	 * RTO; a probe is out (tlp_out), the segment it resent began at
-	 * tlp_seq, and snd_max was tlp_end then; once an ACK shows holes
-	 * below a delivered probe, every unSACKed byte below tlp_seq is lost
-	 * (tlp_lost: RACK's verdict, as all of it left a PTO before) */
-	bool tlp_pto, tlp_out, tlp_lost;
+	/* What the RTX timer is armed as (RS_TCP_RTX_AS_*: the RTO, the
+	 * probe timeout, RACK's reordering timer; tcp_timer.c) */
+	uint8_t rtx_as;
+	/* Tail Loss Probe (RFC 8985 §7; tcp_timer.c, tcp_cc.c): a probe is
+	 * out (tlp_out), the segment it resent began at tlp_seq, and snd_max
+	 * was tlp_end then; once an ACK shows holes below a delivered probe,
+	 * every unSACKed byte below tlp_seq is lost (tlp_lost: RACK's
+	 * verdict, as all of it left a PTO before) */
+	bool tlp_out, tlp_lost;
 	uint32_t tlp_seq, tlp_end;
 
 	/* RACK (RFC 8985 §6; tcp_rack.c): when each range of the flight
@@ -403,9 +412,8 @@ struct rs_tcp_conn {
 	 * (rack_t, rack_end) and its RTT; the highest delivered byte
 	 * (rack_fack); reordering seen; the reordering window's D-SACK
 	 * multiplier, its round and the recoveries it lasts; the verdict:
-	 * every unSACKed byte below rack_lost is lost.  rack_reo: the RTX
-	 * timer is armed as the reordering timer. */
-	bool rack_valid, rack_reord, rack_reo, reo_round_on;
+	 * every unSACKed byte below rack_lost is lost. */
+	bool rack_valid, rack_reord, reo_round_on;
 	uint8_t xl_n, reo_mult, reo_persist;
 	uint32_t rack_t, rack_end, rack_fack, rack_lost, reo_round;
 	uint32_t xl_first; /* when the last range's first byte went */

@@ -142,8 +142,8 @@ static bool hole_lost(const struct rs_tcp_conn *c, unsigned j, uint32_t from,
 	uint32_t dt = rs_tcp_dupthresh(c);
 	bool dup = !rs_tcp_rack_time_only(c);
 
-	return (dup && c->n_sb - j >= dt) ||
-	       (dup && above > (dt - 1) * (uint32_t)c->snd_mss) ||
+	return (dup && (c->n_sb - j >= dt ||
+			above > (dt - 1) * (uint32_t)c->snd_mss)) ||
 	       (c->tlp_lost && RS_SEQ_LEQ(c->sb[j].left, c->tlp_seq)) ||
 	       RS_SEQ_LT(from, c->rack_lost);
 }

@@ -68,8 +68,26 @@ void rs_tcp_timer_stop(struct rs_tcp_conn *c, enum tcp_timer_kind k)
 
 void rs_tcp_timer_rtx_restart(struct rs_tcp_conn *c, uint64_t now)
 {
-	c->tlp_pto = c->rack_reo = false;
+	c->rtx_as = RS_TCP_RTX_AS_RTO;
 	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, c->rto);
+}
+
+/* Arm the RTX timer as @p as, @p delay from now. */
+static void rtx_arm_as(struct rs_tcp_conn *c, uint8_t as, uint64_t now,
+		       uint64_t delay)
+{
+	c->rtx_as = as;
+	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, delay);
+}
+
+/* When the RTX timer fires if it is armed as @p as; UINT64_MAX if not. */
+static uint64_t rtx_due_as(const struct rs_tcp_conn *c, uint8_t as)
+{
+	const struct rs_tcp_timer *t = &c->t[RS_TCP_T_RTX];
+
+	return rs_tcp_timer_armed(t) && c->rtx_as == as
+		   ? t->expires * c->st->wheel.tick_ns
+		   : UINT64_MAX;
 }
 
 static bool data_state(enum rs_tcp_state s)
@@ -89,40 +107,35 @@ static bool data_state(enum rs_tcp_state s)
 
 void rs_tcp_tlp_arm(struct rs_tcp_conn *c, uint64_t now)
 {
-	const struct rs_tcp_timer *t = &c->t[RS_TCP_T_RTX];
 	uint64_t pto, rto_at;
 
 	if (!c->st->cfg.tlp || !c->sack_ok || c->in_recovery || c->tlp_out ||
 	    !data_state(c->state) || c->snd_una == c->snd_max ||
-	    c->snd_wnd == 0 || (c->rack_reo && rs_tcp_timer_armed(t)))
+	    c->snd_wnd == 0 || rtx_due_as(c, RS_TCP_RTX_AS_REO) != UINT64_MAX)
 		return; /* the reordering timer comes first */
 	pto = c->srtt != 0 ? RS_TCP_MAX(2 * c->srtt, TLP_PTO_MIN_NS)
 			   : TLP_PTO_NO_RTT_NS;
 	if (c->snd_max - c->snd_una <= c->snd_mss)
 		pto += TLP_DELACK_NS;
-	rto_at = rs_tcp_timer_armed(t) && !c->tlp_pto
-		     ? t->expires * c->st->wheel.tick_ns
-		     : now + c->rto;
+	rto_at = rtx_due_as(c, RS_TCP_RTX_AS_RTO);
+	if (rto_at == UINT64_MAX) /* a probe timeout, or nothing: afresh */
+		rto_at = now + c->rto;
 	if (now + pto >= rto_at) { /* the RTO comes first */
-		if (c->tlp_pto || !rs_tcp_timer_armed(t))
+		if (rtx_due_as(c, RS_TCP_RTX_AS_RTO) == UINT64_MAX)
 			rs_tcp_timer_rtx_restart(c, now);
 		return;
 	}
-	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, pto);
-	c->tlp_pto = true;
-	c->rack_reo = false;
+	rtx_arm_as(c, RS_TCP_RTX_AS_PTO, now, pto);
 }
 
 void rs_tcp_rack_arm(struct rs_tcp_conn *c, uint64_t now, uint64_t timeout)
 {
 	const struct rs_tcp_timer *t = &c->t[RS_TCP_T_RTX];
 
-	if (!c->rack_reo && rs_tcp_timer_armed(t) &&
+	if (c->rtx_as != RS_TCP_RTX_AS_REO && rs_tcp_timer_armed(t) &&
 	    t->expires * c->st->wheel.tick_ns <= now + timeout)
 		return; /* it fires first anyway: RACK detects then too */
-	rs_tcp_timer_set(c, RS_TCP_T_RTX, now, timeout);
-	c->rack_reo = true;
-	c->tlp_pto = false;
+	rtx_arm_as(c, RS_TCP_RTX_AS_REO, now, timeout);
 }
 
 static uint64_t persist_delay(const struct rs_tcp_conn *c)
@@ -239,7 +252,6 @@ static void fire_pto(struct rs_tcp_conn *c, uint64_t now)
 {
 	uint32_t seq, sent = 0;
 
-	c->tlp_pto = false;
 	if (c->snd_una == c->snd_max)
 		return;
 	if (!c->in_recovery && data_state(c->state))
@@ -257,7 +269,6 @@ static void fire_pto(struct rs_tcp_conn *c, uint64_t now)
  * the probe timeout) as before, unless RACK waits on more. */
 static void fire_reo(struct rs_tcp_conn *c, uint64_t now)
 {
-	c->rack_reo = false;
 	RS_TCP_COUNT(c->st, RACK_REO_TIMEOUTS);
 	if (c->snd_una == c->snd_max)
 		return;
@@ -271,11 +282,14 @@ static void fire_reo(struct rs_tcp_conn *c, uint64_t now)
 
 static void fire_rtx(struct rs_tcp_conn *c, uint64_t now)
 {
-	if (c->rack_reo) {
+	uint8_t as = c->rtx_as;
+
+	c->rtx_as = RS_TCP_RTX_AS_RTO; /* unless re-armed as another */
+	if (as == RS_TCP_RTX_AS_REO) {
 		fire_reo(c, now);
 		return;
 	}
-	if (c->tlp_pto) {
+	if (as == RS_TCP_RTX_AS_PTO) {
 		fire_pto(c, now);
 		return;
 	}
