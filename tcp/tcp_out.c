@@ -450,16 +450,22 @@ static uint32_t tso_trim(const struct rs_tcp_conn *c, uint32_t len,
 }
 
 /* Pacing ([tcp] pacing): new data goes at cwnd / SRTT times 2 in slow
- * start and 1.2 after (Linux's ratios), so a window the ACK clock would
- * release at once -- slow start's doubling, a jump of cwnd, the end of
- * a recovery -- spreads over the round trip instead of filling a queue
- * on the path.  Each send moves pace_next on by len / rate, from no
- * earlier than a tick ago: a tick's worth may go at once (TSO keeps its
- * 64 KiB pieces) and the wheel's resolution costs no rate.  Resends
- * (RFC 6675, PRR-limited) are not held. */
+ * start (below half ssthresh) and 1.2 after (Linux's ratios), so a
+ * window the ACK clock would release at once -- slow start's doubling, a
+ * jump of cwnd, the end of a recovery -- spreads over the round trip
+ * instead of filling a queue on the path.  Each send moves pace_next
+ * on by len / rate, from no earlier than a tick ago: a tick's worth may
+ * go at once (TSO keeps its 64 KiB pieces) and the wheel's resolution
+ * costs no rate.  Resends (RFC 6675, PRR-limited) are not held.  Only a
+ * flow cwnd limits is paced (cwnd_full): one the application keeps
+ * below cwnd sends what it is given -- a request/response flow's SRTT
+ * carries the peer's think time and delayed ACKs, and a rate drawn from
+ * it would throttle replies far below what the path and the ACK clock
+ * allow (perf/run recv-batch: 2M entries/s to 5k, seen). */
 static bool pace_hold(struct rs_tcp_conn *c, uint64_t now)
 {
-	if (!c->st->cfg.pacing || c->srtt == 0 || now >= c->pace_next)
+	if (!c->st->cfg.pacing || c->srtt == 0 || !c->cwnd_full ||
+	    now >= c->pace_next)
 		return false;
 	RS_TCP_COUNT(c->st, PACED);
 	rs_tcp_wheel_add(&c->st->wheel, &c->t[RS_TCP_T_PACE], now,
@@ -470,9 +476,12 @@ static bool pace_hold(struct rs_tcp_conn *c, uint64_t now)
 static void pace_sent(struct rs_tcp_conn *c, uint64_t now, uint32_t len)
 {
 	uint64_t tick = c->st->cfg.tick_ns, from;
-	bool ss = c->cwnd < c->ssthresh;
+	/* as Linux: below half ssthresh the next round doubles cwnd; nearer,
+	 * slow start ends within it -- and in recovery cwnd sits at or below
+	 * ssthresh without growing */
+	bool ss = c->cwnd < c->ssthresh / 2;
 
-	if (!c->st->cfg.pacing || c->srtt == 0)
+	if (!c->st->cfg.pacing || c->srtt == 0 || !c->cwnd_full)
 		return;
 	from = RS_TCP_MAX(c->pace_next, now > tick ? now - tick : 0);
 	/* len / (cwnd / srtt * 2 or 1.2) */
@@ -539,9 +548,11 @@ static bool send_one(struct rs_tcp_conn *c, uint64_t now)
 }
 
 /* After sending: whether cwnd limited this send -- the flight filled it,
- * or data waits that it has no room for -- kept until a window of data
- * is acked (usage_seq), with the largest flight meanwhile, for
- * cc_grow() (as Linux's tcp_cwnd_validate()). */
+ * data waits that it has no room for, or data waits for the pacer (a
+ * window being spread over the round trip, not an application keeping
+ * it short) -- kept until a window of data is acked (usage_seq), with
+ * the largest flight meanwhile, for cc_grow() (as Linux's
+ * tcp_cwnd_validate()) and pace_hold(). */
 static void cwnd_validate(struct rs_tcp_conn *c)
 {
 	uint32_t flight = rs_tcp_flight(c);
@@ -550,7 +561,8 @@ static void cwnd_validate(struct rs_tcp_conn *c)
 	uint32_t room = c->cwnd > used ? c->cwnd - used : 0;
 	bool full =
 	    used >= c->cwnd ||
-	    (pending > 0 && room < RS_TCP_MIN(pending, (uint32_t)c->snd_mss));
+	    (pending > 0 && room < RS_TCP_MIN(pending, (uint32_t)c->snd_mss)) ||
+	    (pending > 0 && rs_tcp_timer_armed(&c->t[RS_TCP_T_PACE]));
 
 	if (!RS_SEQ_LT(c->snd_una, c->usage_seq) || full ||
 	    (!c->cwnd_full && flight > c->max_flight)) {

@@ -66,6 +66,10 @@ fault_clean() {
 		"reordering timer $(tb_counter "$1" event.tcp.rack_reo_timeouts)," \
 		"reordering seen $(tb_counter "$1" event.tcp.rack_reordering);" \
 		"TLP probes $(tb_counter "$1" event.tcp.tlp_probes)"
+	echo "# stack: ACKs that found cwnd unused (application limited)" \
+		"$(tb_counter "$1" event.tcp.app_limited_acks)," \
+		"partial ACKs $(tb_counter "$1" event.tcp.partial_acks)," \
+		"paced $(tb_counter "$1" event.tcp.paced)"
 }
 
 # 1. Linux -> stack
