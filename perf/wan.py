@@ -4,8 +4,8 @@
 through the same impaired wire, side by side.
 
     perf/wan.py [--build DIR] [--bytes N] [--profiles LIST] [--seconds S]
-                [--runs R] [--linux-cc CC] [--no-tuning] [--tcp KEY=VALUE]...
-                [--list]
+                [--runs R] [--seed N] [--linux-cc CC] [--no-tuning]
+                [--tcp KEY=VALUE]... [--list]
 
 The wire is rs_bridge's impairment (tests/testbed/README.md), applied in
 both directions: half the round trip each way, with +-10% of jitter that
@@ -27,6 +27,14 @@ SHA-256 checked at both ends:
           Both namespaces get Linux's stock buffer settings, whatever the
           host has (tcp_rmem 4096 131072 6291456, tcp_wmem 4096 16384
           4194304).
+
+Each transfer has a bridge of its own, seeded with --seed (7) plus the
+run's number less one: the stack's transfer and Linux's in the same run
+and direction meet the same draws frame by frame (which frames are lost,
+each frame's delay), and runs differ.  At 0.1% loss a 32 MiB transfer's
+rate hangs on where its first loss falls (how far slow start got); one
+bridge for both directions, as before, gave each transfer a different
+pattern, and Linux's own figure moved between 24 and 41 Mbit/s at 20/0.1.
 
 Every Linux socket (the reference pair's, and the stack's peer's) uses
 CUBIC, the stack's algorithm, whatever the host's default is (--linux-cc
@@ -99,12 +107,13 @@ def tx_csum_off(ifname):
         fcntl.ioctl(s.fileno(), siocethtool, ifr.ljust(40, b'\0'))
 
 
-def run_stack(build, spec, nbytes, limit, log, tcp, cc):
-    """Both directions through tcp_faults.sh, with the [tcp] lines @tcp
-    besides the defaults: (Linux -> stack, stack -> Linux) in Mbit/s, None
-    where a transfer failed."""
+def run_stack(build, spec, nbytes, limit, log, tcp, cc, way, seed):
+    """One direction through tcp_faults.sh (@way: 'to' the stack or 'from'
+    it), on a bridge seeded @seed, with the [tcp] lines @tcp besides the
+    defaults: (Mbit/s or None where the transfer failed, rings tuned)."""
     env = dict(os.environ, RS_FAULT_SPEC=spec, RS_FAULT_BYTES=str(nbytes),
                RS_FAULT_SECONDS=str(limit), RS_PEER_CC=cc,
+               RS_FAULT_WAYS=way, RS_FAULT_SEED=str(seed),
                ST_TCP_EXTRA='\n'.join(['close_grace_ms = 10000'] + tcp))
     with open(log, 'w') as f:
         sh = subprocess.Popen(
@@ -113,27 +122,26 @@ def run_stack(build, spec, nbytes, limit, log, tcp, cc):
              os.path.join(build, 'tests', 'stack', 'rs_bridge'), 'wan'],
             env=env, stdout=f, stderr=subprocess.STDOUT)
         try:
-            rc = sh.wait()
+            sh.wait()
         finally:  # stopped: the script's own trap cleans up behind it
             if sh.poll() is None:
                 sh.terminate()
                 sh.wait()
     text = open(log).read()
-    rates = []
-    for way in ('Linux -> stack', 'stack -> Linux'):
-        ok = re.search(rf'^ok \d+ - {way}: SHA-256 matches', text, re.M)
-        m = re.search(rf'^# {way}: ([0-9.]+) Mbit/s', text, re.M)
-        rates.append(float(m.group(1)) if ok and m else None)
+    what = 'Linux -> stack' if way == 'to' else 'stack -> Linux'
+    ok = re.search(rf'^ok \d+ - {what}: SHA-256 matches', text, re.M)
+    m = re.search(rf'^# {what}: ([0-9.]+) Mbit/s', text, re.M)
     tuned = re.findall(r'^# stack: rings tuned: (.*)$', text, re.M)
-    return rates, rc, tuned
+    return (float(m.group(1)) if ok and m else None), tuned
 
 
 class Linux:
     """Two namespaces joined by the impaired bridge (af_packet on a veth
     end, its own tap on the other side)."""
 
-    def __init__(self, build, spec, tmp, cc):
+    def __init__(self, build, spec, tmp, cc, seed):
         self.cc = cc
+        self.seed = seed
         self.pid = os.getpid()
         self.a = f'rs-wanA-{self.pid}'
         self.b = f'rs-wanB-{self.pid}'
@@ -174,7 +182,7 @@ class Linux:
             self.bridge = subprocess.Popen(
                 [os.path.join(build, 'tests', 'stack', 'rs_bridge'),
                  '--af-packet', self.raw, '--tap', self.tap, '--impair', spec,
-                 '--seed', '7', '--mbufs', '65535'],
+                 '--seed', str(self.seed), '--mbufs', '65535'],
                 stdout=f, stderr=subprocess.STDOUT)
         for _ in range(600):
             if re.search(r'^rs_bridge: ready', open(self.log).read(), re.M):
@@ -267,6 +275,9 @@ def main():
     ap.add_argument('--runs', type=int, default=1,
                     help='runs of each profile, the stack and Linux '
                     'alternated; the median is printed (default 1)')
+    ap.add_argument('--seed', type=int, default=7,
+                    help='seed of the first run\'s impairment draws; run k '
+                    'uses SEED + k - 1 (default 7)')
     ap.add_argument('--linux-cc', default='cubic',
                     help='congestion control of the Linux pair (default '
                     'cubic, as the stack\'s)')
@@ -295,6 +306,8 @@ def main():
         die('--bytes must be positive')
     if o.runs < 1:
         die('--runs must be at least 1')
+    if o.seed < 1 or o.seed + o.runs - 1 > 0xffffffff:
+        die('--seed: 1 to 4294967295 (with --runs)')
     specs = {p: spec_of(p) for p in profiles}
     if o.list:
         for p in profiles:
@@ -319,27 +332,39 @@ def main():
             for k in range(1, o.runs + 1):
                 at = f'[{n}/{len(profiles)}] {p}' + \
                     (f' run {k}/{o.runs}' if o.runs > 1 else '')
-                print(f'# {at}: {spec}: the stack ...', flush=True)
-                st, _, tuned = run_stack(
-                    o.build, spec, o.bytes, o.seconds,
-                    os.path.join(tmp, f'stack-{n}-{k}.log'), tcp,
-                    o.linux_cc)
-                for t in tuned:
-                    print(f'#   rings tuned: {t}')
-                print(f'# {at}: Linux ...', flush=True)
-                # A stands where the stack does (the bridge's near side),
-                # B where its peer does (the tap): B -> A is "to the
-                # stack".
-                lx = Linux(o.build, spec, tmp, o.linux_cc)
-                try:
-                    to_a = lx.transfer(lx.b, lx.a, '198.18.5.1', o.bytes,
-                                       o.seconds)
-                    to_b = lx.transfer(lx.a, lx.b, '198.18.5.2', o.bytes,
-                                       o.seconds)
-                finally:
-                    lx.down()
+                seed = o.seed + k - 1
+                st, lx = [], []
+                for way in ('to', 'from'):
+                    print(f'# {at}: {spec}, seed {seed}: {way} the stack:'
+                          ' the stack ...', flush=True)
+                    rate, tuned = run_stack(
+                        o.build, spec, o.bytes, o.seconds,
+                        os.path.join(tmp, f'stack-{n}-{k}-{way}.log'), tcp,
+                        o.linux_cc, way, seed)
+                    st.append(rate)
+                    for t in tuned:
+                        print(f'#   rings tuned: {t}')
+                    print(f'# {at}: {spec}, seed {seed}: {way} the stack:'
+                          ' Linux ...', flush=True)
+                    # A stands where the stack does (the bridge's near
+                    # side), B where its peer does (the tap): B -> A is
+                    # "to the stack".  A bridge of its own, as the
+                    # stack's transfer had.
+                    pair = Linux(o.build, spec, tmp, o.linux_cc, seed)
+                    try:
+                        lx.append(pair.transfer(pair.b, pair.a,
+                                                '198.18.5.1', o.bytes,
+                                                o.seconds)
+                                  if way == 'to' else
+                                  pair.transfer(pair.a, pair.b,
+                                                '198.18.5.2', o.bytes,
+                                                o.seconds))
+                    finally:
+                        pair.down()
+                    print(f'#   stack {fmt(st[-1]).strip()}, Linux '
+                          f'{fmt(lx[-1]).strip()} Mbit/s', flush=True)
                 st_runs.append(st)
-                lx_runs.append((to_a, to_b))
+                lx_runs.append(lx)
             rows.append((p, 'to the stack', median([s[0] for s in st_runs]),
                          median([x[0] for x in lx_runs])))
             rows.append((p, 'from the stack',

@@ -17,6 +17,11 @@
 #   PROFILE: loss | dup | reorder | delay | corrupt | all | wan
 #   (wan: the impairment RS_FAULT_SPEC, e.g. delay=50:5,order=keep,loss=1,
 #   with room in the bridge for a long path's frames; perf/wan.py's)
+# RS_FAULT_SEED seeds the bridge's draws (7); RS_FAULT_WAYS picks the
+# transfers: both (the default), to (1. only) or from (2. only) -- a
+# fresh bridge for each, so that a transfer meets the same losses, frame
+# for frame, as another run with the same seed (perf/wan.py pairs the
+# stack's transfer with Linux's so).
 set -uo pipefail
 PROFILE=$4
 case $PROFILE in
@@ -29,7 +34,12 @@ all) SPEC=loss=1,dup=1,delay=5:2,reorder=25:50,corrupt=0.1 ;;
 wan) SPEC=${RS_FAULT_SPEC:?"RS_FAULT_SPEC: the impairment"} ;;
 *) echo "unknown profile '$PROFILE'" >&2; exit 2 ;;
 esac
-TB_BRIDGE_ARGS="--impair $SPEC --seed 7"
+WAYS=${RS_FAULT_WAYS:-both}
+case $WAYS in
+both | to | from) ;;
+*) echo "RS_FAULT_WAYS: both, to or from, not '$WAYS'" >&2; exit 2 ;;
+esac
+TB_BRIDGE_ARGS="--impair $SPEC --seed ${RS_FAULT_SEED:-7}"
 [[ $PROFILE == wan ]] && TB_BRIDGE_ARGS+=" --mbufs 65535"
 . "$(dirname "$0")/stack_lib.sh" "$1" "$2" "$3" "f$PROFILE"
 BYTES=${RS_FAULT_BYTES:-67108864}
@@ -73,6 +83,7 @@ fault_clean() {
 }
 
 # 1. Linux -> stack
+if [[ $WAYS != from ]]; then
 st_stack "$TB_DIR/discard.log" --timeout $((LIMIT + 10)) --count 1 \
 	tcp-discard 7010 || { fail "tcp-discard starts"; finish; exit 1; }
 st_peer_run "$TB_DIR/send.log" --timeout "$LIMIT" tcp-send "$TB_PROXY_IP" \
@@ -86,8 +97,10 @@ expect "Linux -> stack: SHA-256 matches" "$(st_val "$P" sha256)" \
 	"$(st_val "$S" sha256)"
 echo "# Linux -> stack: $(st_val "$S" mbit_s) Mbit/s ($(st_val "$S" seconds) s)"
 fault_clean "$S" "Linux -> stack"
+fi
 
 # 2. stack -> Linux
+if [[ $WAYS != to ]]; then
 st_peer "$TB_DIR/recv.log" --timeout $((LIMIT + 20)) tcp-listen-discard \
 	7011 1 || fail "the Linux reader starts"
 st_stack "$TB_DIR/source.log" --timeout "$LIMIT" tcp-source \
@@ -101,6 +114,7 @@ expect "stack -> Linux: SHA-256 matches" "$(st_val "$S" sha256)" \
 	"$(st_val "$P" sha256)"
 echo "# stack -> Linux: $(st_val "$S" mbit_s) Mbit/s ($(st_val "$S" seconds) s)"
 fault_clean "$S" "stack -> Linux"
+fi
 
 tb_bridge_stop
 B=$TB_DIR/bridge.log
