@@ -1021,6 +1021,9 @@ static void accept_all(struct svc_worker *w, struct rs_sock *s,
 
 	while ((n = rs_sock_accept(s, &peer)) != NULL) {
 		rs_sock_setopt(n, RS_TCP_NODELAY, 1);
+		/* The replies of a round share segments (one for a
+		 * pipelined window's worth, not one each). */
+		rs_sock_setopt(n, RS_TCP_AUTOCORK, 1);
 		if (conn_new(w, n, kind, peer.sin_addr.s_addr) == NULL)
 			rs_sock_abort(n);
 	}

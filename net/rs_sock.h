@@ -124,6 +124,12 @@ enum rs_sock_opt {
 			       flow hash; without it, a bound port belongs
 			       to the socket's worker, which gets all its
 			       packets */
+	RS_TCP_AUTOCORK,  /**< bool, TCP: what is written (rs_sock_send(),
+			       rs_sock_tx_commit()) leaves at the end of
+			       the worker's loop round, with everything
+			       else written to the socket in that round:
+			       replies written one by one share segments.
+			       Adds no wait beyond the round */
 	RS_SOCK_OPT_MAX
 };
 

@@ -616,6 +616,7 @@ static bool opt_value_ok(enum rs_sock_opt opt, int v)
 	case RS_SO_REUSEPORT:
 	case RS_SO_KEEPALIVE:
 	case RS_TCP_NODELAY:
+	case RS_TCP_AUTOCORK:
 		return v == 0 || v == 1;
 	case RS_SO_RCVBUF:
 	case RS_SO_SNDBUF:

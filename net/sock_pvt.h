@@ -136,6 +136,9 @@ int rs_tcp_glue_create(struct rs_lcore *lc, const struct rs_config *cfg);
 /** Push the connections whose output emit() held back, if the TX batch
  *  has room.  @return connections pushed. */
 unsigned rs_tcp_glue_resume(struct rs_lcore *lc);
+/** Send what autocork sockets wrote this round (rs_tcp_flush()).
+ *  @return connections pushed. */
+unsigned rs_tcp_glue_flush(struct rs_lcore *lc);
 /** rs_sock_rx_offsets() and rs_sock_rx_seek() of a TCP socket. */
 int rs_tcp_glue_rx_offsets(const struct rs_sock *s, uint64_t *held,
 			   uint64_t *unread);

@@ -26,6 +26,9 @@
  *            worker's TX batch is nearly full (rs_lcore_tx_room()): the
  *            core holds the segment back instead of losing it, and
  *            rs_tcp_glue_resume(), after each TX burst, lets it go on;
+ *   autocork sockets that set RS_TCP_AUTOCORK only queue their writes;
+ *            rs_tcp_glue_flush(), once a loop before the TX burst,
+ *            sends them (rs_tcp_flush());
  *   counters the core's, copied every loop into the worker's events
  *            ("tcp.<name>") for rs_dp_stats_read();
  *   events   the core's, turned into socket events and queued.
@@ -325,6 +328,11 @@ unsigned rs_tcp_glue_resume(struct rs_lcore *lc)
 	return rs_tcp_output_resume(lc->tcp, lc->now_ns);
 }
 
+unsigned rs_tcp_glue_flush(struct rs_lcore *lc)
+{
+	return lc->tcp == NULL ? 0 : rs_tcp_flush(lc->tcp, lc->now_ns);
+}
+
 uint64_t rs_tcp_glue_next_ns(const struct rs_lcore *lc)
 {
 	return rs_tcp_next_timer(lc->tcp);
@@ -429,6 +437,7 @@ static void sockopts_fill(const struct rs_sock *s, struct rs_tcp_sockopts *o)
 	o->rcv_lock = (s->flags & RS_SF_RCVBUF_SET) != 0;
 	o->snd_lock = (s->flags & RS_SF_SNDBUF_SET) != 0;
 	o->nodelay = v[RS_TCP_NODELAY];
+	o->autocork = v[RS_TCP_AUTOCORK];
 	o->keepalive = v[RS_SO_KEEPALIVE];
 	o->keep_idle_ns = secs_ns(v[RS_TCP_KEEPIDLE]);
 	o->keep_intvl_ns = secs_ns(v[RS_TCP_KEEPINTVL]);
@@ -778,6 +787,7 @@ static const struct {
 	bool secs;
 } live_opts[] = {
     {RS_TCP_NODELAY, RS_TCP_OPT_NODELAY, false},
+    {RS_TCP_AUTOCORK, RS_TCP_OPT_AUTOCORK, false},
     {RS_SO_KEEPALIVE, RS_TCP_OPT_KEEPALIVE, false},
     {RS_TCP_KEEPCNT, RS_TCP_OPT_KEEPCNT, false},
     {RS_TCP_KEEPIDLE, RS_TCP_OPT_KEEPIDLE, true},

@@ -279,6 +279,9 @@ static unsigned loop_once(struct rs_lcore *lc, bool with_app)
 	if (with_app && app_poll(lc) > 0)
 		work++;
 	work += rs_socks_dispatch(lc);
+	/* What autocork sockets wrote this round, in as few segments as
+	 * it fills. */
+	rs_tcp_glue_flush(lc);
 	left = tx_flush(lc);
 	/* Output TCP held back for room (back-pressure) goes out now. */
 	if (rs_tcp_glue_resume(lc) != 0)

@@ -20,7 +20,9 @@
  * the hystart_* counters).  v1.7 adds the Tail Loss Probe (RFC 8985 §7:
  * rs_tcp_config's tlp, the tlp_* counters, appended).  v1.8 adds RACK
  * (RFC 8985 §6: rs_tcp_config's rack, the rack_* counters, appended)
- * and pacing (rs_tcp_config's pacing, the paced counter). */
+ * and pacing (rs_tcp_config's pacing, the paced counter).  v1.9 adds
+ * autocork (rs_tcp_sockopts' autocork, RS_TCP_OPT_AUTOCORK,
+ * rs_tcp_flush()). */
 
 /**
  * @file
@@ -712,6 +714,18 @@ bool rs_tcp_output_blocked(const struct rs_tcp_stack *st);
 unsigned rs_tcp_output_resume(struct rs_tcp_stack *st, uint64_t now);
 
 /**
+ * API v1.9: send for every connection with autocork whose application
+ * wrote since the last call: one push for all the writes of a round, so
+ * replies written one by one leave as full segments (and one ACK for
+ * them comes back) instead of a segment each.  Call it once per loop
+ * round, after the application's work and before the TX burst: what was
+ * written waits no longer than that.  Delivers no events.
+ *
+ * @return the connections pushed.
+ */
+unsigned rs_tcp_flush(struct rs_tcp_stack *st, uint64_t now);
+
+/**
  * When rs_tcp_timers_run() next has work.
  *
  * @return an absolute time (ns) no later than the earliest pending
@@ -771,6 +785,9 @@ struct rs_tcp_sockopts {
 			       after SO_RCVBUF (no auto-tuning) */
 	bool snd_lock;	  /**< likewise for snd_buf (SO_SNDBUF) */
 	bool nodelay;	  /**< true: no Nagle */
+	bool autocork;	  /**< API v1.9: rs_tcp_send() / rs_tcp_output()
+			       only queue the connection; it sends at the
+			       caller's rs_tcp_flush() (see there) */
 	bool keepalive;
 	uint64_t keep_idle_ns;
 	uint64_t keep_intvl_ns;
@@ -986,6 +1003,8 @@ enum rs_tcp_opt {
 	RS_TCP_OPT_SNDBUF,    /**< get only after the connection exists */
 	RS_TCP_OPT_RCVBUF,    /**< get only */
 	RS_TCP_OPT_MAXSEG,    /**< get only: effective send MSS */
+	RS_TCP_OPT_AUTOCORK,  /**< API v1.9: 0/1 (rs_tcp_sockopts.autocork);
+				   turning it off sends what waits */
 };
 
 /**

@@ -235,6 +235,20 @@ static int usable(const struct rs_tcp_conn *c)
 	return 0;
 }
 
+/* After the application wrote: send now, or with autocork at the
+ * round's rs_tcp_flush() -- unless a full segment waits already, which
+ * gains nothing by waiting (as Linux corks only a short last skb). */
+static void written(struct rs_tcp_conn *c, uint64_t now)
+{
+	if (!c->opts.autocork ||
+	    rs_byte_ring_pending(c->snd) >= (size_t)c->snd_mss) {
+		rs_tcp_list_del(&c->clink);
+		rs_tcp_out_push(c, now);
+	} else if (rs_tcp_list_empty(&c->clink)) {
+		rs_tcp_list_add_tail(&c->st->corked, &c->clink);
+	}
+}
+
 ssize_t rs_tcp_send(struct rs_tcp_conn *c, uint64_t now, const void *buf,
 		    size_t len)
 {
@@ -246,7 +260,7 @@ ssize_t rs_tcp_send(struct rs_tcp_conn *c, uint64_t now, const void *buf,
 	if (c->fin_queued)
 		return -EPIPE;
 	n = rs_byte_ring_write(c->snd, buf, len);
-	rs_tcp_out_push(c, now);
+	written(c, now);
 	return (ssize_t)n;
 }
 
@@ -261,7 +275,7 @@ int rs_tcp_output(struct rs_tcp_conn *c, uint64_t now)
 
 	if (r < 0)
 		return r;
-	rs_tcp_out_push(c, now);
+	written(c, now);
 	return 0;
 }
 
@@ -457,6 +471,13 @@ int rs_tcp_setopt(struct rs_tcp_conn *c, uint64_t now, enum rs_tcp_opt opt,
 	case RS_TCP_OPT_LINGER:
 		c->opts.linger_ns = val < 0 ? -1 : val;
 		return 0;
+	case RS_TCP_OPT_AUTOCORK:
+		c->opts.autocork = val != 0;
+		if (!c->opts.autocork && !rs_tcp_list_empty(&c->clink)) {
+			rs_tcp_list_del(&c->clink);
+			rs_tcp_out_push(c, now);
+		}
+		return 0;
 	case RS_TCP_OPT_SNDBUF:
 	case RS_TCP_OPT_RCVBUF:
 	case RS_TCP_OPT_MAXSEG:
@@ -497,6 +518,9 @@ int rs_tcp_getopt(const struct rs_tcp_conn *c, enum rs_tcp_opt opt,
 		return 0;
 	case RS_TCP_OPT_MAXSEG:
 		*val = c->snd_mss;
+		return 0;
+	case RS_TCP_OPT_AUTOCORK:
+		*val = o->autocork;
 		return 0;
 	}
 	return -ENOPROTOOPT;

@@ -258,6 +258,7 @@ struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg)
 	rs_tcp_wheel_init(&st->wheel, cfg->tick_ns);
 	rs_tcp_list_init(&st->free_conns);
 	rs_tcp_list_init(&st->blocked);
+	rs_tcp_list_init(&st->corked);
 	rs_tcp_list_init(&st->time_wait);
 	for (uint32_t i = 0; i < cfg->max_conns; i++)
 		rs_tcp_list_add_tail(&st->free_conns, &st->conns[i].qlink);
@@ -368,6 +369,23 @@ unsigned rs_tcp_output_resume(struct rs_tcp_stack *st, uint64_t now)
 	return n;
 }
 
+unsigned rs_tcp_flush(struct rs_tcp_stack *st, uint64_t now)
+{
+	unsigned n = 0;
+
+	while (!rs_tcp_list_empty(&st->corked)) {
+		struct rs_tcp_conn *c = RS_TCP_CONTAINER_OF(
+		    st->corked.next, struct rs_tcp_conn, clink);
+
+		rs_tcp_list_del(&c->clink);
+		if (c->state == RS_TCP_CLOSED) /* aborted since */
+			continue;
+		n++;
+		rs_tcp_out_push(c, now);
+	}
+	return n;
+}
+
 void rs_tcp_set_tso_max(struct rs_tcp_stack *st, uint32_t tso_max)
 {
 	st->cfg.tso_max = RS_TCP_MIN(tso_max, RS_TCP_TSO_MAX);
@@ -461,6 +479,7 @@ struct rs_tcp_conn *rs_tcp_conn_alloc(struct rs_tcp_stack *st,
 	memset(c, 0, sizeof(*c));
 	rs_tcp_list_init(&c->qlink);
 	rs_tcp_list_init(&c->blink);
+	rs_tcp_list_init(&c->clink);
 	rs_tcp_list_init(&c->twlink);
 	c->tuple = *t;
 	c->st = st;
@@ -564,6 +583,7 @@ void rs_tcp_conn_free(struct rs_tcp_conn *c)
 	stop_all(c);
 	leave_queue(c);
 	rs_tcp_list_del(&c->blink);
+	rs_tcp_list_del(&c->clink);
 	if (c->port_used)
 		st->cfg.port_use(st->cfg.port_ctx, c->tuple.lport, -1,
 				 (enum rs_tcp_port_how)c->port_how);

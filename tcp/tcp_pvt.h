@@ -327,6 +327,7 @@ struct rs_tcp_conn {
 	struct rs_tcp_listener *parent; /* before accept */
 	struct rs_tcp_link qlink;	/* listener queue, or the free list */
 	struct rs_tcp_link blink;	/* st->blocked while output waits */
+	struct rs_tcp_link clink;	/* st->corked: written, not pushed */
 	struct rs_tcp_link twlink;	/* st->time_wait: orphan in TIME-WAIT */
 	uint64_t tw_since;		/* TIME-WAIT (re)started */
 
@@ -490,6 +491,7 @@ struct rs_tcp_stack {
 	struct rs_tcp_conn *conns;
 	struct rs_tcp_link free_conns;
 	struct rs_tcp_link blocked; /* conns whose output emit() held back */
+	struct rs_tcp_link corked;  /* autocork conns written this round */
 	/* Orphans in TIME-WAIT, oldest first: what a new open may take
 	 * over (rs_tcp_tw_reuse) or evict when the pool is full. */
 	struct rs_tcp_link time_wait;

@@ -54,6 +54,9 @@ static struct lg_sock *dp_connect(const struct sockaddr_in *to, lg_ev_fn cb,
 		return NULL;
 	/* Ring sizes are the ini's ([limits] sock_rx_ring/sock_tx_ring). */
 	rs_sock_setopt(s, RS_TCP_NODELAY, 1);
+	/* The calls written in a round share segments, as a Linux client's
+	 * do (tcp_autocorking). */
+	rs_sock_setopt(s, RS_TCP_AUTOCORK, 1);
 	/* Several workers (the load runs on the first): a bound port is
 	 * claimed, so its packets come here whatever their hash, and the
 	 * server's workers share the connections by it (an unbound connect

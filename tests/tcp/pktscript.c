@@ -1269,6 +1269,7 @@ static void do_setopt(char *p)
 		bool time;
 	} m[] = {
 	    {"nodelay", RS_TCP_OPT_NODELAY, false},
+	    {"autocork", RS_TCP_OPT_AUTOCORK, false},
 	    {"keepalive", RS_TCP_OPT_KEEPALIVE, false},
 	    {"keepidle", RS_TCP_OPT_KEEPIDLE, true},
 	    {"keepintvl", RS_TCP_OPT_KEEPINTVL, true},
@@ -1541,6 +1542,8 @@ static void sock_kv(const char *k, const char *v)
 		R.sopts.rcv_buf = (uint32_t)num(v);
 	else if (strcmp(k, "nodelay") == 0)
 		R.sopts.nodelay = num(v) != 0;
+	else if (strcmp(k, "autocork") == 0)
+		R.sopts.autocork = num(v) != 0;
 	else if (strcmp(k, "keepalive") == 0)
 		R.sopts.keepalive = num(v) != 0;
 	else if (strcmp(k, "rcv_lock") == 0)
@@ -1603,6 +1606,14 @@ static void do_resume(void)
 		check_result("resume", n, want_result(0));
 }
 
+static void do_flush(void)
+{
+	unsigned n = rs_tcp_flush(R.st, R.now);
+
+	if (R.result != NULL)
+		check_result("flush", n, want_result(0));
+}
+
 static void app_line(char *cmd, char *p)
 {
 	if (strcmp(cmd, "listen") == 0)
@@ -1636,6 +1647,8 @@ static void app_line(char *cmd, char *p)
 		R.emit_block = (int)num(tok(&p));
 	else if (strcmp(cmd, "resume") == 0)
 		do_resume();
+	else if (strcmp(cmd, "flush") == 0)
+		do_flush();
 	else if (strcmp(cmd, "listener_close") == 0 && R.n_lis > 0)
 		rs_tcp_listener_close(R.lis[--R.n_lis].l, R.now);
 	else if (strcmp(cmd, "run") != 0)

@@ -205,6 +205,7 @@ static unsigned round_once(struct world *w)
 		if (lc->app != NULL)
 			work += (unsigned)lc->app->poll(lc, lc->app->arg) > 0;
 		work += rs_socks_dispatch(lc);
+		work += rs_tcp_glue_flush(lc);
 		work += rs_tcp_glue_resume(lc);
 	}
 	work += rs_svc_ctl_poll(w->ctl, 256);
