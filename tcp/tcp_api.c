@@ -386,7 +386,12 @@ int rs_tcp_shutdown(struct rs_tcp_conn *c, uint64_t now, int how)
 
 int rs_tcp_abort(struct rs_tcp_conn *c, uint64_t now)
 {
-	(void)now;
+	/* What autocork holds goes before the reset, as it would have gone
+	 * at its write without autocork (a last reply, then the end). */
+	if (!rs_tcp_list_empty(&c->clink)) {
+		rs_tcp_list_del(&c->clink);
+		rs_tcp_out_push(c, now);
+	}
 	if (rs_tcp_synchronized(c->state) && c->state != RS_TCP_TIME_WAIT)
 		rs_tcp_out_rst(c);
 	rs_tcp_conn_free(c);
