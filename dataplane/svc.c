@@ -342,6 +342,10 @@ struct svc_sock *svc_sock_new(struct svc_call *sc, enum rs_sock_kind kind)
 		SVC_ERR(&sc->rpc, -errno, "socket");
 		return NULL;
 	}
+	/* The Sends a round writes to one peer share segments (and the
+	 * connections a listener accepts inherit it). */
+	if (kind == RS_SOCK_TCP)
+		rs_sock_setopt(s, RS_TCP_AUTOCORK, 1);
 	/* The session of the connection that makes it (none for another
 	 * worker's call: CreateSocket runs on its connection's worker). */
 	ss = svc_sock_add(sc->w, s, sc->desc, sc->app,
