@@ -351,13 +351,10 @@ def main():
                     # "to the stack".  A bridge of its own, as the
                     # stack's transfer had.
                     pair = Linux(o.build, spec, tmp, o.linux_cc, seed)
+                    src, dst, ip = (pair.b, pair.a, '198.18.5.1') \
+                        if way == 'to' else (pair.a, pair.b, '198.18.5.2')
                     try:
-                        lx.append(pair.transfer(pair.b, pair.a,
-                                                '198.18.5.1', o.bytes,
-                                                o.seconds)
-                                  if way == 'to' else
-                                  pair.transfer(pair.a, pair.b,
-                                                '198.18.5.2', o.bytes,
+                        lx.append(pair.transfer(src, dst, ip, o.bytes,
                                                 o.seconds))
                     finally:
                         pair.down()

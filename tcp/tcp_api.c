@@ -235,18 +235,28 @@ static int usable(const struct rs_tcp_conn *c)
 	return 0;
 }
 
+/* Send what autocork holds for @p c now, if it holds anything. */
+static void uncork(struct rs_tcp_conn *c, uint64_t now)
+{
+	if (!rs_tcp_list_empty(&c->clink)) {
+		rs_tcp_list_del(&c->clink);
+		rs_tcp_out_push(c, now);
+	}
+}
+
 /* After the application wrote: send now, or with autocork at the
  * round's rs_tcp_flush() -- unless a full segment waits already, which
  * gains nothing by waiting (as Linux corks only a short last skb). */
 static void written(struct rs_tcp_conn *c, uint64_t now)
 {
-	if (!c->opts.autocork ||
-	    rs_byte_ring_pending(c->snd) >= (size_t)c->snd_mss) {
-		rs_tcp_list_del(&c->clink);
-		rs_tcp_out_push(c, now);
-	} else if (rs_tcp_list_empty(&c->clink)) {
-		rs_tcp_list_add_tail(&c->st->corked, &c->clink);
+	if (c->opts.autocork &&
+	    rs_byte_ring_pending(c->snd) < (size_t)c->snd_mss) {
+		if (rs_tcp_list_empty(&c->clink))
+			rs_tcp_list_add_tail(&c->st->corked, &c->clink);
+		return;
 	}
+	rs_tcp_list_del(&c->clink);
+	rs_tcp_out_push(c, now);
 }
 
 ssize_t rs_tcp_send(struct rs_tcp_conn *c, uint64_t now, const void *buf,
@@ -388,10 +398,7 @@ int rs_tcp_abort(struct rs_tcp_conn *c, uint64_t now)
 {
 	/* What autocork holds goes before the reset, as it would have gone
 	 * at its write without autocork (a last reply, then the end). */
-	if (!rs_tcp_list_empty(&c->clink)) {
-		rs_tcp_list_del(&c->clink);
-		rs_tcp_out_push(c, now);
-	}
+	uncork(c, now);
 	if (rs_tcp_synchronized(c->state) && c->state != RS_TCP_TIME_WAIT)
 		rs_tcp_out_rst(c);
 	rs_tcp_conn_free(c);
@@ -478,10 +485,8 @@ int rs_tcp_setopt(struct rs_tcp_conn *c, uint64_t now, enum rs_tcp_opt opt,
 		return 0;
 	case RS_TCP_OPT_AUTOCORK:
 		c->opts.autocork = val != 0;
-		if (!c->opts.autocork && !rs_tcp_list_empty(&c->clink)) {
-			rs_tcp_list_del(&c->clink);
-			rs_tcp_out_push(c, now);
-		}
+		if (!c->opts.autocork)
+			uncork(c, now);
 		return 0;
 	case RS_TCP_OPT_SNDBUF:
 	case RS_TCP_OPT_RCVBUF:

@@ -378,7 +378,7 @@ unsigned rs_tcp_flush(struct rs_tcp_stack *st, uint64_t now)
 		    st->corked.next, struct rs_tcp_conn, clink);
 
 		rs_tcp_list_del(&c->clink);
-		if (c->state == RS_TCP_CLOSED) /* aborted since */
+		if (c->state == RS_TCP_CLOSED) /* reset or timed out since */
 			continue;
 		n++;
 		rs_tcp_out_push(c, now);

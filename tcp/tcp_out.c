@@ -561,8 +561,8 @@ static void cwnd_validate(struct rs_tcp_conn *c)
 	uint32_t room = c->cwnd > used ? c->cwnd - used : 0;
 	bool full =
 	    used >= c->cwnd ||
-	    (pending > 0 && room < RS_TCP_MIN(pending, (uint32_t)c->snd_mss)) ||
-	    (pending > 0 && rs_tcp_timer_armed(&c->t[RS_TCP_T_PACE]));
+	    (pending > 0 && (room < RS_TCP_MIN(pending, (uint32_t)c->snd_mss) ||
+			     rs_tcp_timer_armed(&c->t[RS_TCP_T_PACE])));
 
 	if (!RS_SEQ_LT(c->snd_una, c->usage_seq) || full ||
 	    (!c->cwnd_full && flight > c->max_flight)) {
