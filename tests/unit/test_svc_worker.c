@@ -18,7 +18,9 @@
  * calls on its socket, ReceiveBatch's entries (data, nothing yet, closed;
  * a batch that waits and the one socket that wakes it), and a Send
  * larger than the socket's ring that waits for room and takes every byte
- * in order.  The EAL runs without hugepages.
+ * in order; and that what one round writes to a connection leaves in one
+ * segment (the replies on the RPC connection, the Sends to a peer).  The
+ * EAL runs without hugepages.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -31,9 +33,12 @@
 
 #include <cmocka.h>
 #include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 
 #include "../../net/dp_pvt.h"
 #include "../../net/sock_pvt.h"
@@ -63,6 +68,10 @@
 struct host {
 	struct rs_dp *dp;
 	struct rs_lcore *lc;
+	/* TCP segments with data this host put on the wire, by source port
+	 * (RPC_PORT: the RPC connection's replies) and by destination port
+	 * (PEER_PORT: a proxied socket's data to its peer). */
+	unsigned from_rpc_port, to_peer_port;
 };
 
 /* A reply the client read, by call id. */
@@ -159,6 +168,28 @@ static void host_free(struct host *h)
 	rte_free(h->dp);
 }
 
+/* A frame on the wire: counted in @p from's tallies if it is a TCP
+ * segment with data. */
+static void tally(struct host *from, const struct rte_mbuf *m)
+{
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(
+	    m, const struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	const struct rte_tcp_hdr *th;
+	uint32_t ihl, data;
+
+	if (rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)->ether_type !=
+		htons(RTE_ETHER_TYPE_IPV4) ||
+	    ip->next_proto_id != IPPROTO_TCP)
+		return;
+	ihl = rte_ipv4_hdr_len(ip);
+	th = (const void *)((const uint8_t *)ip + ihl);
+	data = ntohs(ip->total_length) - ihl - ((th->data_off >> 4) * 4u);
+	if (data == 0)
+		return;
+	from->from_rpc_port += ntohs(th->src_port) == RPC_PORT;
+	from->to_peer_port += ntohs(th->dst_port) == PEER_PORT;
+}
+
 /* What @p from queued for TX, as @p to's input (worker.c's rx_handle()). */
 static unsigned wire(struct host *from, struct host *to)
 {
@@ -172,6 +203,7 @@ static unsigned wire(struct host *from, struct host *to)
 		lc->tx_n = 0;
 		for (uint16_t i = 0; i < k; i++, n++) {
 			m = lc->tx[i];
+			tally(from, m);
 			switch (rs_eth_input(dst, m)) {
 			case RS_VERDICT_TX:
 				rs_lcore_tx(dst, m);
@@ -1075,6 +1107,48 @@ static int32_t data_sent(Remsock__Rpc__RpcResponse *r)
 	return n;
 }
 
+/* What remsockd writes in one round of its loop leaves in as few
+ * segments as it fills (autocork, net/rs_sock.h RS_TCP_AUTOCORK): the
+ * replies to calls that arrived together share a segment on the RPC
+ * connection, and the Sends of one round to one peer share one to it.
+ * With a push per write (TCP_NODELAY) there would be a segment each;
+ * with Nagle, the first alone and the rest after its ACK. */
+static void t_one_round_one_segment(void **state)
+{
+	struct world *w = *state;
+	struct rs_sock *p;
+	char *d = tcp_socket(w, &p);
+	uint64_t ids[8];
+	unsigned before;
+	char in[64];
+
+	/* Eight Sends of 4 bytes, in B's TX queue together: A reads them in
+	 * one round. */
+	before = w->a.to_peer_port;
+	for (unsigned i = 0; i < 8; i++)
+		ids[i] = send_send(w, d, (const uint8_t *)"abcd", 4, 4 * i, 30);
+	pump(w);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(data_sent(reply_wait(w, ids[i])), 4);
+	assert_int_equal(w->a.to_peer_port - before, 1);
+	assert_int_equal(rs_sock_recv(p, in, sizeof(in), 0), 32);
+	/* Eight Receives of a byte each, all answered at once: their replies
+	 * (eight frames on the RPC connection) leave as one segment. */
+	peer_write(w, p, "ABCDEFGH");
+	before = w->a.from_rpc_port;
+	for (unsigned i = 0; i < 8; i++)
+		ids[i] = receive_send(w, d, 1, 30);
+	pump(w);
+	for (unsigned i = 0; i < 8; i++) {
+		char *s = received(reply_wait(w, ids[i]));
+
+		assert_int_equal(s[0], "ABCDEFGH"[i]);
+		free(s);
+	}
+	assert_int_equal(w->a.from_rpc_port - before, 1);
+	free(d);
+}
+
 /* Everything the peer can read now, appended at @p in + *@p got. */
 static void peer_drain(struct rs_sock *p, uint8_t *in, size_t cap, size_t *got)
 {
@@ -1365,6 +1439,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_send_waits_for_room, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_send_deadline_and_pipeline, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(t_one_round_one_segment, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(t_session_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_session_clock, setup, teardown),
