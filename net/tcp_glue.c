@@ -64,10 +64,16 @@
 static const uint16_t tcp_drop_map[RS_TCP_DROP_MAX] = {
     RS_TCP_DROPS(TCP_DROP_MAP)};
 
-/* The event each of the core's counters is copied into ("tcp.<name>"). */
-#define TCP_CTR_MAP(e, name) [RS_TCP_CTR_##e] = RS_DP_EV_TCP_CORE_##e,
-static const uint16_t tcp_ctr_map[RS_TCP_CTR_MAX] = {
-    RS_TCP_COUNTERS(TCP_CTR_MAP)};
+/* The core counts in the worker's events ("tcp.<name>"), which end with
+ * its counters in its order (rs_dataplane.h): rs_tcp_counters_at(). */
+#define TCP_CTR_AT(e, name)                                                    \
+	_Static_assert(RS_DP_EV_TCP_CORE_##e - TCP_CTR_FIRST ==                \
+			   RS_TCP_CTR_##e,                                     \
+		       "the TCP core's counters in the worker's, in order");
+#define TCP_CTR_FIRST RS_DP_EV_TCP_CORE_SEGS_IN
+RS_TCP_COUNTERS(TCP_CTR_AT)
+_Static_assert(RS_DP_EV_MAX - TCP_CTR_FIRST == RS_TCP_CTR_MAX,
+	       "the TCP core's counters end the worker's events");
 
 /* ---- the core's callbacks ------------------------------------------------ */
 
@@ -284,7 +290,10 @@ int rs_tcp_glue_create(struct rs_lcore *lc, const struct rs_config *cfg)
 
 	config_fill(&tc, lc, cfg);
 	lc->tcp = rs_tcp_stack_create(&tc);
-	return lc->tcp == NULL ? -errno : 0;
+	if (lc->tcp == NULL)
+		return -errno;
+	rs_tcp_counters_at(lc->tcp, &lc->cnt.events[TCP_CTR_FIRST]);
+	return 0;
 }
 
 void rs_tcp_glue_port_ready(struct rs_lcore *lc)
@@ -301,16 +310,6 @@ void rs_tcp_glue_free(struct rs_lcore *lc)
 	lc->tcp = NULL;
 }
 
-/* The core's counters into the worker's, where control reads them. */
-static void stats_copy(struct rs_lcore *lc)
-{
-	struct rs_tcp_stats s;
-
-	rs_tcp_stats_get(lc->tcp, &s);
-	for (unsigned i = 0; i < RS_TCP_CTR_MAX; i++)
-		RS_GAUGE_SET(lc, events[tcp_ctr_map[i]], s.ctr[i]);
-}
-
 void rs_tcp_glue_timers(struct rs_lcore *lc)
 {
 	rs_tcp_timers_run(lc->tcp, lc->now_ns);
@@ -318,7 +317,6 @@ void rs_tcp_glue_timers(struct rs_lcore *lc)
 	for (unsigned s = 0; s < RS_TCP_STATE_MAX; s++)
 		RS_GAUGE_SET(lc, tcp_states[s],
 			     rs_tcp_state_count(lc->tcp, (enum rs_tcp_state)s));
-	stats_copy(lc);
 }
 
 unsigned rs_tcp_glue_resume(struct rs_lcore *lc)

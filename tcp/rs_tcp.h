@@ -22,7 +22,8 @@
  * (RFC 8985 §6: rs_tcp_config's rack, the rack_* counters, appended)
  * and pacing (rs_tcp_config's pacing, the paced counter).  v1.9 adds
  * autocork (rs_tcp_sockopts' autocork, RS_TCP_OPT_AUTOCORK,
- * rs_tcp_flush()). */
+ * rs_tcp_flush()).  v1.10 adds rs_tcp_counters_at(): the counters kept
+ * where the caller reads them. */
 
 /**
  * @file
@@ -753,6 +754,17 @@ unsigned rs_tcp_listener_count(const struct rs_tcp_stack *st);
 /** Copy the stack's counters into @p stats. */
 void rs_tcp_stats_get(const struct rs_tcp_stack *st,
 		      struct rs_tcp_stats *stats);
+
+/**
+ * API v1.10: keep the counters (rs_tcp_stats.ctr) in @p ctr from now on,
+ * RS_TCP_CTR_MAX of them in enum rs_tcp_counter's order: the caller reads
+ * them where they are, with no copy a round.  What the stack counted so
+ * far is added to them (and no longer kept where it was).  The stack
+ * writes each with a relaxed atomic store (one writer), so another
+ * thread may read them with relaxed loads.  @p ctr (not NULL) must
+ * outlive the stack, or be replaced before it goes.
+ */
+void rs_tcp_counters_at(struct rs_tcp_stack *st, uint64_t *ctr);
 
 /** @return the short name of a drop reason (e.g. "bad_doff"), or NULL. */
 const char *rs_tcp_drop_name(unsigned reason);

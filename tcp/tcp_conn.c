@@ -242,6 +242,7 @@ struct rs_tcp_stack *rs_tcp_stack_create(const struct rs_tcp_config *cfg)
 	if (st == NULL)
 		goto err_stack;
 	st->cfg = *cfg;
+	st->ctr = st->stats.ctr;
 	if (st->cfg.max_syn_recv == 0)
 		st->cfg.max_syn_recv = cfg->max_conns;
 	st->conns = calloc(cfg->max_conns, sizeof(*st->conns));
@@ -408,7 +409,22 @@ unsigned rs_tcp_listener_count(const struct rs_tcp_stack *st)
 
 void rs_tcp_stats_get(const struct rs_tcp_stack *st, struct rs_tcp_stats *stats)
 {
-	*stats = st->stats;
+	memcpy(stats->drops, st->stats.drops, sizeof(stats->drops));
+	for (unsigned i = 0; i < RS_TCP_CTR_MAX; i++)
+		stats->ctr[i] = __atomic_load_n(&st->ctr[i], __ATOMIC_RELAXED);
+}
+
+void rs_tcp_counters_at(struct rs_tcp_stack *st, uint64_t *ctr)
+{
+	if (ctr == st->ctr)
+		return;
+	for (unsigned i = 0; i < RS_TCP_CTR_MAX; i++) {
+		__atomic_store_n(&ctr[i], ctr[i] + st->ctr[i],
+				 __ATOMIC_RELAXED);
+		if (st->ctr == st->stats.ctr)
+			st->ctr[i] = 0;
+	}
+	st->ctr = ctr;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -42,7 +42,11 @@
 #define RS_TCP_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Counting: the one macro layer through which every counter goes. */
-#define RS_TCP_COUNT(st, name) ((st)->stats.ctr[RS_TCP_CTR_##name]++)
+/* One writer (the stack's thread); the store is atomic so that a reader
+ * of rs_tcp_counters_at()'s array sees whole values. */
+#define RS_TCP_COUNT(st, name)                                                 \
+	__atomic_store_n(&(st)->ctr[RS_TCP_CTR_##name],                        \
+			 (st)->ctr[RS_TCP_CTR_##name] + 1, __ATOMIC_RELAXED)
 #define RS_TCP_DROP(st, reason)                                                \
 	((st)->stats.drops[RS_TCP_DROP_##reason]++, RS_TCP_DROP_##reason)
 
@@ -486,7 +490,8 @@ struct rs_tcp_flowtab {
 
 struct rs_tcp_stack {
 	struct rs_tcp_config cfg;
-	struct rs_tcp_stats stats;
+	struct rs_tcp_stats stats; /* drops; ctr unless counted elsewhere */
+	uint64_t *ctr; /* the counters: stats.ctr, or the caller's */
 	struct rs_tcp_wheel wheel;
 	struct rs_tcp_conn *conns;
 	struct rs_tcp_link free_conns;

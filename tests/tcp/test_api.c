@@ -608,6 +608,39 @@ static void test_random_input(void **state)
 	rs_tcp_stack_destroy(st);
 }
 
+/* rs_tcp_counters_at(): what was counted moves to the caller's array,
+ * what follows is counted there, and rs_tcp_stats_get() reads it. */
+static void test_counters_at(void **state)
+{
+	uint64_t mine[RS_TCP_CTR_MAX + 1];
+	struct rs_tcp_config cfg;
+	struct rs_tcp_stats s;
+	struct sink k;
+	struct rs_tcp_stack *st;
+	uint32_t daddr = ip("198.18.0.2"), saddr = ip("198.18.0.1");
+
+	(void)state;
+	for (unsigned i = 0; i <= RS_TCP_CTR_MAX; i++)
+		mine[i] = 1000; /* already counting something else */
+	rs_tcp_config_init(&cfg);
+	st = sink_stack(&k, &cfg);
+	assert_non_null(rs_tcp_connect(st, 0, daddr, 50000, saddr, 80, NULL,
+				       NULL)); /* a SYN out */
+	rs_tcp_stats_get(st, &s);
+	assert_int_equal(s.ctr[RS_TCP_CTR_SEGS_OUT], 1);
+	rs_tcp_counters_at(st, mine);
+	assert_int_equal(mine[RS_TCP_CTR_SEGS_OUT], 1001);
+	assert_int_equal(mine[RS_TCP_CTR_SEGS_IN], 1000);
+	assert_non_null(
+	    rs_tcp_connect(st, 0, daddr, 50001, saddr, 80, NULL, NULL));
+	assert_int_equal(mine[RS_TCP_CTR_SEGS_OUT], 1002);
+	assert_int_equal(mine[RS_TCP_CTR_MAX], 1000); /* nothing beyond */
+	rs_tcp_stats_get(st, &s);
+	assert_int_equal(s.ctr[RS_TCP_CTR_SEGS_OUT], 1002);
+	assert_int_equal(k.n, 2);
+	rs_tcp_stack_destroy(st);
+}
+
 /* rs_tcp_icmp_input()'s checks before any connection is looked at. */
 static void test_icmp_checks(void **state)
 {
@@ -1265,6 +1298,7 @@ int main(void)
 	    cmocka_unit_test(test_transfer_tso),
 	    cmocka_unit_test(test_transfer_lro),
 	    cmocka_unit_test(test_idle_rings_shrink),
+	    cmocka_unit_test(test_counters_at),
 	};
 	const char *s = getenv("RS_TEST_SEED");
 
