@@ -759,7 +759,8 @@ void rs_tcp_stats_get(const struct rs_tcp_stack *st,
  * API v1.10: keep the counters (rs_tcp_stats.ctr) in @p ctr from now on,
  * RS_TCP_CTR_MAX of them in enum rs_tcp_counter's order: the caller reads
  * them where they are, with no copy a round.  What the stack counted so
- * far is added to them (and no longer kept where it was).  The stack
+ * far is added to them (its own array starts again at 0; an array given
+ * before keeps what it holds).  The stack
  * writes each with a relaxed atomic store (one writer), so another
  * thread may read them with relaxed loads.  @p ctr (not NULL) must
  * outlive the stack, or be replaced before it goes.

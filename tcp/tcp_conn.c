@@ -418,12 +418,11 @@ void rs_tcp_counters_at(struct rs_tcp_stack *st, uint64_t *ctr)
 {
 	if (ctr == st->ctr)
 		return;
-	for (unsigned i = 0; i < RS_TCP_CTR_MAX; i++) {
+	for (unsigned i = 0; i < RS_TCP_CTR_MAX; i++)
 		__atomic_store_n(&ctr[i], ctr[i] + st->ctr[i],
 				 __ATOMIC_RELAXED);
-		if (st->ctr == st->stats.ctr)
-			st->ctr[i] = 0;
-	}
+	if (st->ctr == st->stats.ctr)
+		memset(st->stats.ctr, 0, sizeof(st->stats.ctr));
 	st->ctr = ctr;
 }
 
